@@ -1,0 +1,68 @@
+# rollbook — the README's commands are the contract: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+DEBS := postgresql redis-server nginx-light curl git openssh-server
+DEMO_ARGS := --env=sandbox --reason "Health 500 tras el deploy" --severity CRITICO \
+	--impact "API caida para todos los usuarios" --approved-by "Tech Lead (demo)"
+
+.PHONY: setup debs venv demo test unit lint sandbox-up sandbox-down sandbox-reset clean
+
+setup: debs venv
+
+# Debian packages of the sandbox's servers: installed when root, else the exact command is shown.
+debs:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v psql >/dev/null || missing="$$missing postgresql"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v git >/dev/null || missing="$$missing git"; \
+	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "setup: installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS) >/dev/null; \
+	  else \
+	    echo "setup: missing Debian packages:$$missing — run: sudo apt-get install -y $(DEBS)"; exit 1; \
+	  fi; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	@echo "setup: installing rollbook and its dependencies into $(VENV)"
+	@$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+sandbox-up: setup
+	$(BIN)/rollbook sandbox up
+
+sandbox-down:
+	$(BIN)/rollbook sandbox down
+
+sandbox-reset: setup
+	$(BIN)/rollbook sandbox reset
+
+# The rollback of the sandbox: brought to its start state (defective deploy), then rolled back.
+demo: setup
+	$(BIN)/rollbook sandbox up
+	$(BIN)/rollbook sandbox reset
+	$(BIN)/pytest features/rollback.feature $(DEMO_ARGS) -v
+
+unit: setup
+	$(BIN)/pytest tests/unit -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup lint
+	$(BIN)/pytest tests -q -ra
+
+clean:
+	-$(BIN)/rollbook sandbox down --purge
+	rm -rf $(VENV)

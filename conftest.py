@@ -1,0 +1,6 @@
+"""Wires the rollbook plugin and the step definitions; nothing else."""
+
+pytest_plugins = [
+    "rollbook.plugin",
+    "steps.evaluation",
+]

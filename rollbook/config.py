@@ -1,0 +1,257 @@
+"""Environment files (environments/*.yaml): schema, validation and loading.
+
+Every host, path, name, port, budget and secret-variable name of a site lives in its environment
+file; the engine reads nothing about a site from anywhere else. Relative paths are resolved against
+the folder of the environment file (useful for local:// hosts such as the sandbox).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from rollbook.errors import UserError
+
+ENVIRONMENTS_DIR = Path(__file__).resolve().parent.parent / "environments"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: Any) -> float:
+    """'24h', '120s', '5m', 3 → seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 30s, 5m, 24h")
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"expected a duration like 30s, 5m, 24h, got {value!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppConfig(_Strict):
+    path: str
+    venv: str
+    requirements: str = "requirements.txt"
+    manage: str = "manage.py"
+    env: dict[str, str] = Field(default_factory=dict)
+    static_root: str = "staticfiles"
+    tags: str
+    critical_packages: list[str] = Field(default_factory=list)
+    pip_options: list[str] = Field(default_factory=list)
+
+
+class ServicesConfig(_Strict):
+    manager: Literal["systemd", "supervisor"]
+    app: list[str]
+    proxy: str | None = None
+    supervisor_conf: str | None = None
+    supervisorctl: str = "supervisorctl"
+    stop_timeout: Duration = 30.0
+    start_timeout: Duration = 60.0
+
+
+class MaintenanceConfig(_Strict):
+    template: str
+    page: str
+
+
+class DatabaseConfig(_Strict):
+    host: str
+    port: int = 5432
+    name: str
+    user: str
+    password_env: str
+    backups: str
+    backup_pattern: str
+    max_backup_age: Duration = 86400.0
+
+
+class HealthConfig(_Strict):
+    url: str
+    endpoints: list[str] = Field(default_factory=list)
+    smoke_tests: str | None = None
+    smoke_env: dict[str, str] = Field(default_factory=dict)
+    latency_budget_ms: int = 500
+    timeout: Duration = 10.0
+
+
+class CeleryConfig(_Strict):
+    app: str
+
+
+class LogsConfig(_Strict):
+    files: list[str] = Field(default_factory=list)
+    error_pattern: str = "ERROR|CRITICAL|Traceback"
+    watch: Duration = 120.0
+    copy_to: str | None = None
+
+
+class NotifyTarget(_Strict):
+    url_env: str
+
+
+class SigningConfig(_Strict):
+    key: str
+    identity: str
+    namespace: str = "rollbook"
+
+
+class SandboxConfig(_Strict):
+    """Provisioning parameters used only by `rollbook sandbox`; the engine never reads them."""
+
+    redis_port: int
+    seed_rows: int = 200
+
+
+class Environment(_Strict):
+    name: str
+    approval: Literal["required", "optional"]
+    env_file: str | None = None
+    hosts: dict[Literal["app", "db"], list[str]]
+    sudo: bool = False
+    app: AppConfig
+    services: ServicesConfig
+    maintenance: MaintenanceConfig | None = None
+    database: DatabaseConfig
+    health: HealthConfig
+    celery: CeleryConfig
+    logs: LogsConfig = Field(default_factory=LogsConfig)
+    budgets: dict[str, Duration] = Field(default_factory=dict)
+    notify: list[NotifyTarget] = Field(default_factory=list)
+    signing: SigningConfig | None = None
+    sandbox: SandboxConfig | None = None
+    source: str = Field(default="", exclude=True)
+
+    def app_file(self, relative: str) -> str:
+        """A path inside the deployed app (requirements, manage.py, static root, smoke tests)."""
+        return str(Path(self.app.path) / relative)
+
+
+# Paths resolved against the environment file's folder when relative.
+_PATH_KEYS = (
+    ("env_file",),
+    ("app", "path"),
+    ("app", "venv"),
+    ("services", "supervisor_conf"),
+    ("services", "supervisorctl"),
+    ("maintenance", "template"),
+    ("maintenance", "page"),
+    ("database", "backups"),
+    ("logs", "copy_to"),
+)
+
+
+def available_environments() -> list[str]:
+    return sorted(p.stem for p in ENVIRONMENTS_DIR.glob("*.yaml"))
+
+
+def _unknown_environment(name: str) -> UserError:
+    names = ", ".join(available_environments()) or "(none)"
+    return UserError(
+        f"unknown environment {name!r}: choose one of {names} (files in {ENVIRONMENTS_DIR}/)"
+    )
+
+
+def _resolve(base: Path, value: str) -> str:
+    if "/" not in value:  # a bare command or file name is looked up where it is used
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    for keys in _PATH_KEYS:
+        node: Any = data
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
+            node[keys[-1]] = _resolve(base, node[keys[-1]])
+    logs = data.get("logs")
+    if isinstance(logs, dict) and isinstance(logs.get("files"), list):
+        logs["files"] = [_resolve(base, f) if isinstance(f, str) else f for f in logs["files"]]
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    kind = error["type"]
+    if kind == "missing":
+        return f"key {key!r} is missing"
+    if kind == "extra_forbidden":
+        return f"key {key!r} is not a known key (remove it or check its spelling)"
+    return f"key {key!r}: {error['msg']}, got {error.get('input')!r}"
+
+
+def load_file(path: Path) -> Environment:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the environment file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"{path}: not valid YAML{where}: fix the file's syntax") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of keys at the top level")
+    _resolve_paths(data, path.parent)
+    try:
+        env = Environment.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(_describe(e) for e in exc.errors())
+        raise UserError(f"{path}: {details}") from None
+    if env.name != path.stem:
+        raise UserError(
+            f"{path}: key 'name' is {env.name!r}, expected {path.stem!r} (the file name)"
+        )
+    for role in ("app", "db"):
+        if not env.hosts.get(role):
+            raise UserError(f"{path}: key 'hosts.{role}' needs at least one host spec")
+    return env.model_copy(update={"source": str(path)})
+
+
+def load_environment(name: str) -> Environment:
+    if not name or "/" in name or name.startswith("."):
+        raise _unknown_environment(name)
+    path = ENVIRONMENTS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise _unknown_environment(name)
+    return load_file(path)
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """KEY=VALUE lines; '#' comments. Missing file → {}."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def secret(env: Environment, variable: str) -> str:
+    """The value of a secret variable: the process environment first, then the env_file."""
+    value = os.environ.get(variable)
+    if value is None and env.env_file:
+        value = read_env_file(env.env_file).get(variable)
+    if not value:
+        hint = f" or in {env.env_file}" if env.env_file else ""
+        raise UserError(f"the secret variable {variable} is not set: export it{hint}")
+    return value

@@ -1,0 +1,182 @@
+"""The one place where commands run: on a host through testinfra, or on the operator's machine.
+
+Every command is an argument list, quoted here; every command is recorded in the journal (host,
+argv, start, end, exit code, output, secrets redacted). Each call says whether it mutates: a dry-run
+records a mutating command as planned without running it, a read-only run refuses it.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import sh
+import testinfra
+
+from rollbook.errors import StepFailed, UserError
+from rollbook.journal import Journal, now_iso
+from rollbook.redact import Redactor
+
+OPERATOR = "operator"  # the host name recorded for commands run on the operator's machine
+_KEEP_OUTPUT = 20_000
+
+
+class Mode(Enum):
+    EXECUTE = "execute"
+    DRY_RUN = "dry-run"
+    READ_ONLY = "read-only"
+
+
+class CommandFailed(StepFailed):
+    pass
+
+
+class ReadOnlyRefused(UserError):
+    pass
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    host: str
+    argv: list[str]
+    exit_status: int
+    stdout: str
+    stderr: str
+    duration: float
+    planned: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+@dataclass
+class Executor:
+    journal: Journal
+    redactor: Redactor
+    mode: Mode = Mode.EXECUTE
+    sudo: bool = False
+    progress: Callable[[str], None] = print
+    paso: str | None = None
+    _hosts: dict[str, Any] = field(default_factory=dict)
+
+    def host(self, spec: str) -> Any:
+        if spec not in self._hosts:
+            self._hosts[spec] = testinfra.get_host(spec, sudo=self.sudo)
+        return self._hosts[spec]
+
+    def run(
+        self,
+        spec: str,
+        argv: Sequence[str],
+        *,
+        mutating: bool,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+    ) -> CommandResult:
+        """Run argv on the host `spec` (a testinfra spec such as local:// or ssh://user@host)."""
+        argv = [str(a) for a in argv]
+        if self._held_back(spec, argv, mutating, cwd):
+            return CommandResult(spec, argv, 0, "", "", 0.0, planned=True)
+        command = shell_command(argv, cwd=cwd, env=env, timeout=timeout)
+        start, started = now_iso(), time.monotonic()
+        try:
+            out = self.host(spec).run(command)
+            status, stdout, stderr = out.rc, out.stdout, out.stderr
+        except RuntimeError as exc:  # the ssh backend raises on exit 255 (connection failure)
+            status, stdout, stderr = 255, "", str(exc)
+        return self._finish(
+            spec, argv, cwd, mutating, start, started, status, stdout, stderr, check
+        )
+
+    def local(self, argv: Sequence[str], *, mutating: bool, check: bool = True) -> CommandResult:
+        """Run argv on the operator's machine (signing, local tools) through sh."""
+        argv = [str(a) for a in argv]
+        if self._held_back(OPERATOR, argv, mutating, None):
+            return CommandResult(OPERATOR, argv, 0, "", "", 0.0, planned=True)
+        start, started = now_iso(), time.monotonic()
+        try:
+            out = sh.Command(argv[0])(*argv[1:], _ok_code=list(range(256)), _return_cmd=True)
+            status, stdout, stderr = out.exit_code, str(out), out.stderr.decode(errors="replace")
+        except sh.CommandNotFound:
+            status, stdout, stderr = 127, "", f"{argv[0]}: command not found"
+        return self._finish(
+            OPERATOR, argv, None, mutating, start, started, status, stdout, stderr, check
+        )
+
+    def _held_back(self, spec: str, argv: list[str], mutating: bool, cwd: str | None) -> bool:
+        if not mutating or self.mode is Mode.EXECUTE:
+            if mutating:
+                self.journal.write("intent", paso=self.paso, host=spec, argv=argv, cwd=cwd)
+            return False
+        if self.mode is Mode.DRY_RUN:
+            self.journal.write("planned", paso=self.paso, host=spec, argv=argv, cwd=cwd)
+            return True
+        shown = self.redactor.text(shlex.join(argv))
+        self.journal.write("refused", paso=self.paso, host=spec, argv=argv, cwd=cwd)
+        raise ReadOnlyRefused(
+            f"refused on {spec}: `{shown}` would change the system and this run is read-only"
+        )
+
+    def _finish(
+        self,
+        spec: str,
+        argv: list[str],
+        cwd: str | None,
+        mutating: bool,
+        start: str,
+        started: float,
+        status: int,
+        stdout: str,
+        stderr: str,
+        check: bool,
+    ) -> CommandResult:
+        duration = round(time.monotonic() - started, 3)
+        self.journal.write(
+            "command",
+            paso=self.paso,
+            host=spec,
+            argv=argv,
+            cwd=cwd,
+            mutating=mutating,
+            start=start,
+            end=now_iso(),
+            duration=duration,
+            exit=status,
+            stdout=stdout[-_KEEP_OUTPUT:],
+            stderr=stderr[-_KEEP_OUTPUT:],
+        )
+        result = CommandResult(spec, argv, status, stdout, stderr, duration)
+        if check and not result.ok:
+            raise CommandFailed(self.describe_failure(result))
+        return result
+
+    def describe_failure(self, result: CommandResult) -> str:
+        shown = self.redactor.text(shlex.join(result.argv))
+        detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
+        why = "timed out" if result.exit_status == 124 else f"exited {result.exit_status}"
+        text = f"{result.host}: `{shown}` {why}"
+        return self.redactor.text(f"{text}: {' / '.join(detail)}" if detail else text)
+
+
+def shell_command(
+    argv: Sequence[str],
+    *,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> str:
+    """One /bin/sh command line from an argument list; every part is quoted."""
+    parts = list(argv)
+    if timeout:
+        parts = ["timeout", "-k", "10", str(max(1, round(timeout))), *parts]
+    if env:
+        parts = ["env", *(f"{k}={v}" for k, v in env.items()), *parts]
+    command = shlex.join(parts)
+    return f"cd {shlex.quote(cwd)} && {command}" if cwd else command

@@ -1,0 +1,244 @@
+"""The pytest plugin: options, .feature collection, the Run fixture, stage gating and the outcome.
+
+The only module of the engine that imports pytest.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import unicodedata
+from collections import Counter
+from collections.abc import Generator, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_bdd import scenario
+from pytest_bdd.feature import get_feature
+from pytest_bdd.gherkin_parser import get_gherkin_document
+from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+from rollbook import outcome
+from rollbook.config import Environment, available_environments, load_environment
+from rollbook.errors import StepFailed, UserError
+from rollbook.executor import Mode
+from rollbook.run import SEVERITIES, Run, RunOptions, default_operator
+
+RUN_KEY = pytest.StashKey[Run]()
+ENV_KEY = pytest.StashKey[Environment]()
+FAILED_KEY = pytest.StashKey[str]()
+PASO = re.compile(r"Paso (\d+\.\d+)")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rollbook", "rollbook: the rollback procedure PROCED-BACK-003")
+    group.addoption("--env", help="environment to act on: a file environments/NAME.yaml")
+    group.addoption("--target-tag", help="release to roll back to (default: last stable tag)")
+    group.addoption("--backup", help="backup to restore (default: newest before the deploy)")
+    group.addoption("--reason", help="symptoms observed (Paso 1.1)")
+    group.addoption("--severity", choices=SEVERITIES, help="incident severity (Paso 1.1)")
+    group.addoption("--impact", help="users / functions affected (Paso 1.1)")
+    group.addoption("--approved-by", help="Tech Lead or Incident Manager who approved")
+    group.addoption("--operator", help="who executes (default: git user.name, else $USER)")
+    group.addoption("--dry-run", action="store_true", help="plan: run no mutating command")
+    group.addoption("--report-dir", default="reports", help="folder for incident reports")
+    group.addoption(
+        "--no-auto-recover", action="store_true", help="do not restore the pre-rollback state (§9)"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    name = config.getoption("--env")
+    if name is not None:
+        try:
+            config.stash[ENV_KEY] = load_environment(name)
+        except UserError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+# --- collection of .feature files -----------------------------------------------------------
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    if file_path.suffix == ".feature":
+        return FeatureFile.from_parent(parent, path=file_path)
+    return None
+
+
+def test_name(scenario_name: str) -> str:
+    """'Paso 4.3 — Restaurar base de datos' → 'test_paso_4_3_restaurar_base_de_datos'."""
+    ascii_name = unicodedata.normalize("NFKD", scenario_name).encode("ascii", "ignore").decode()
+    return "test_" + re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
+
+
+def duplicate_scenarios(path: Path) -> list[str]:
+    document = get_gherkin_document(str(path))
+    names: list[str] = []
+    for child in document.feature.children if document.feature else []:
+        children = child.rule.children if child.rule else [child]
+        names += [c.scenario.name for c in children if c.scenario]
+    return [name for name, count in Counter(names).items() if count > 1]
+
+
+class FeatureFile(pytest.Module):
+    """A .feature file collected as a module of pytest-bdd scenarios, one test per Escenario."""
+
+    def _getobj(self) -> types.ModuleType:
+        duplicates = duplicate_scenarios(self.path)
+        if duplicates:
+            raise self.CollectError(
+                f"{self.path}: two scenarios named {duplicates[0]!r}: pytest-bdd would merge them "
+                "into one test; give each Escenario its own name"
+            )
+        base = str(self.path.parent)
+        feature = get_feature(base, self.path.name)
+        module = types.ModuleType(self.path.stem)
+        module.__file__ = str(self.path)
+        for name in feature.scenarios:
+            function = scenario(self.path.name, name, features_base_dir=base)(lambda: None)
+            module.__dict__[test_name(name)] = function
+        return module
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        items = list(super().collect())
+        for item in items:
+            template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+            if template is not None:
+                line = template.line_number
+                item.reportinfo = lambda line=line, item=item: (self.path, line - 1, item.name)
+        return items
+
+
+def feature_of(item: pytest.Item) -> FeatureFile | None:
+    return item.getparent(FeatureFile)
+
+
+def paso_of(item: pytest.Item) -> str:
+    template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+    match = PASO.search(template.name if template else item.name)
+    return match.group(1) if match else item.name
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def _options(config: pytest.Config, env: Environment) -> RunOptions:
+    get = config.getoption
+    return RunOptions(
+        env_name=env.name,
+        report_dir=Path(get("--report-dir")).resolve(),
+        operator=get("--operator") or default_operator(),
+        target_tag=get("--target-tag"),
+        backup=get("--backup"),
+        reason=get("--reason"),
+        severity=get("--severity"),
+        impact=get("--impact"),
+        approved_by=get("--approved-by"),
+        dry_run=get("--dry-run"),
+        auto_recover=not get("--no-auto-recover"),
+    )
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if config.getoption("collectonly") or not any(feature_of(i) for i in items):
+        return
+    env = config.stash.get(ENV_KEY, None)
+    if env is None:
+        names = ", ".join(available_environments())
+        raise pytest.UsageError(f"--env is required to run the procedure: choose one of {names}")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def progress(text: str) -> None:
+        if reporter is None:
+            print(text)
+            return
+        reporter.ensure_newline()
+        reporter.write_line(text)
+
+    mode = Mode.DRY_RUN if config.getoption("--dry-run") else Mode.EXECUTE
+    try:
+        config.stash[RUN_KEY] = Run(_options(config, env), env, mode, progress)
+    except UserError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture(scope="session")
+def run(request: pytest.FixtureRequest) -> Run:
+    """The incident being handled (created at collection, one per pytest session)."""
+    current = request.config.stash.get(RUN_KEY, None)
+    if current is None:
+        pytest.fail("the procedure needs --env=NAME", pytrace=False)
+    return current
+
+
+# --- stage gating and the journal of Pasos ------------------------------------------------
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    feature = feature_of(item)
+    if feature is None:
+        return
+    failed = feature.stash.get(FAILED_KEY, None)
+    if failed is not None:
+        pytest.skip(f"no ejecutado: falló Paso {failed}")
+    current = item.config.stash.get(RUN_KEY, None)
+    if current is not None:
+        current.executor.paso = paso_of(item)
+        current.journal.write("paso_started", paso=paso_of(item), name=item.name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    feature = feature_of(item)
+    if feature is None:
+        return report
+    paso = paso_of(item)
+    if call.excinfo is not None and call.excinfo.errisinstance((StepFailed, UserError)):
+        path, line, _ = item.reportinfo()
+        report.longrepr = f"{path}:{line + 1}: Paso {paso}: {call.excinfo.value}"
+    if report.failed:
+        feature.stash.setdefault(FAILED_KEY, paso)
+    current = item.config.stash.get(RUN_KEY, None)
+    if current is not None and (report.when == "call" or report.outcome != "passed"):
+        reason = report.longrepr[2] if report.skipped and isinstance(report.longrepr, tuple) else ""
+        detail = str(report.longrepr) if report.failed else reason
+        current.journal.write(
+            "paso_finished",
+            paso=paso,
+            name=item.name,
+            phase=report.when,
+            status=report.outcome,
+            duration=round(report.duration, 3),
+            detail=detail,
+        )
+    return report
+
+
+# --- the end of the run --------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    current = session.config.stash.get(RUN_KEY, None)
+    if current is None:
+        return
+    result = outcome.finish(current)
+    if result.exit_code != 0 and session.exitstatus == 0:
+        session.exitstatus = result.exit_code
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    current = config.stash.get(RUN_KEY, None)
+    if current is None or current.result is None:
+        return
+    terminalreporter.write_sep("=", "rollbook", bold=True)
+    for line in current.result.lines:
+        terminalreporter.write_line(line)
+    ok = current.result.exit_code == 0
+    terminalreporter.write_sep("=", current.result.name, green=ok, red=not ok, bold=True)

@@ -1,0 +1,1 @@
+"""Step definitions: one sentence → one engine call → one check."""

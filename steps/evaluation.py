@@ -1,0 +1,56 @@
+"""Etapa 1 — Evaluación y decisión."""
+
+from pytest_bdd import given, then, when
+
+from rollbook import evaluation
+from rollbook.run import Run
+
+
+@given("el ambiente del incidente cargado")
+def environment_loaded(run: Run) -> None:
+    assert run.env.name == run.options.env_name
+
+
+@given("los síntomas, la severidad y el impacto del incidente")
+def incident_inputs(run: Run) -> None:
+    pass  # given on the command line: --reason, --severity, --impact, --approved-by
+
+
+@when("se documenta el incidente", target_fixture="incident")
+def document_incident(run: Run) -> dict[str, object]:
+    return evaluation.record_incident(run)
+
+
+@then("la decisión queda registrada con su aprobador")
+def decision_recorded(incident: dict[str, object]) -> None:
+    assert str(incident["decision"]).startswith("ROLLBACK APROBADO por ")
+
+
+@when("se identifica el último deployment estable", target_fixture="target")
+def find_target(run: Run) -> dict[str, object]:
+    return evaluation.identify_target(run)
+
+
+@then("el tag de versión estable queda identificado")
+def target_identified(run: Run, target: dict[str, object]) -> None:
+    assert target["tag"] and target["tag"] != run.fact("deployed")["tag"]
+
+
+@when("se identifica el backup correspondiente a la versión estable", target_fixture="backup")
+def find_backup(run: Run) -> dict[str, object]:
+    return evaluation.verify_backup(run)
+
+
+@then("el backup queda identificado y verificado")
+def backup_verified(backup: dict[str, object]) -> None:
+    assert backup["size"] and backup["sha256"]
+
+
+@when("se comunica el inicio del rollback en el canal de incidentes", target_fixture="notice")
+def notify_start(run: Run) -> str:
+    return evaluation.announce_start(run)
+
+
+@then("el mensaje de inicio queda registrado")
+def start_recorded(run: Run) -> None:
+    assert any(e["kind"] == "start" for e in run.journal.events("notification"))

@@ -1,0 +1,116 @@
+"""The execution layer: quoting, the journal, and refusal of mutating actions."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rollbook.executor import CommandFailed, Executor, Mode, ReadOnlyRefused, shell_command
+from rollbook.journal import Journal, read_journal
+from rollbook.redact import MASK, Redactor
+
+HOSTILE = [
+    "$(touch pwned)",
+    "`touch pwned`",
+    "a; touch pwned",
+    'it\'s "quoted"',
+    "*",
+    "%s %%",
+    "\n",
+]
+
+
+def make(tmp_path: Path, mode: Mode = Mode.EXECUTE) -> Executor:
+    redactor = Redactor()
+    redactor.add("s3cr3t-value")
+    return Executor(
+        Journal(tmp_path / "journal.jsonl", redactor), redactor, mode, progress=lambda _: None
+    )
+
+
+def lines(tmp_path: Path) -> list[dict]:
+    return list(read_journal(tmp_path / "journal.jsonl"))
+
+
+@pytest.mark.parametrize("argument", HOSTILE)
+def test_hostile_arguments_reach_the_command_unchanged(tmp_path: Path, argument: str) -> None:
+    executor = make(tmp_path)
+    result = executor.run("local://", ["printf", "%s", argument], mutating=False, cwd=str(tmp_path))
+    assert result.stdout == argument
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_every_command_is_journaled_with_its_facts(tmp_path: Path) -> None:
+    executor = make(tmp_path)
+    executor.paso = "2.2"
+    executor.run(
+        "local://", ["sh", "-c", "echo out; echo err >&2; exit 3"], mutating=False, check=False
+    )
+    [event] = lines(tmp_path)
+    assert event["event"] == "command"
+    assert event["host"] == "local://"
+    assert event["argv"] == ["sh", "-c", "echo out; echo err >&2; exit 3"]
+    assert event["exit"] == 3
+    assert event["stdout"] == "out\n" and event["stderr"] == "err\n"
+    assert event["paso"] == "2.2" and event["mutating"] is False
+    assert event["start"] <= event["end"]
+
+
+def test_failure_names_host_command_and_error(tmp_path: Path) -> None:
+    executor = make(tmp_path)
+    with pytest.raises(CommandFailed, match=r"local://: `ls /nonexistent-dir` exited 2: .*No such"):
+        executor.run("local://", ["ls", "/nonexistent-dir"], mutating=False)
+
+
+def test_secrets_are_redacted_from_journal_and_errors(tmp_path: Path) -> None:
+    executor = make(tmp_path)
+    with pytest.raises(CommandFailed) as error:
+        executor.run(
+            "local://", ["sh", "-c", "echo $PW; exit 1"], mutating=False, env={"PW": "s3cr3t-value"}
+        )
+    assert "s3cr3t-value" not in str(error.value)
+    text = (tmp_path / "journal.jsonl").read_text()
+    assert "s3cr3t-value" not in text and MASK in text
+
+
+def test_mutating_commands_record_intent_before_the_result(tmp_path: Path) -> None:
+    executor = make(tmp_path)
+    executor.run("local://", ["touch", str(tmp_path / "made")], mutating=True)
+    assert [e["event"] for e in lines(tmp_path)] == ["intent", "command"]
+    assert (tmp_path / "made").exists()
+
+
+def test_dry_run_plans_mutating_commands_without_running_them(tmp_path: Path) -> None:
+    executor = make(tmp_path, Mode.DRY_RUN)
+    result = executor.run("local://", ["touch", str(tmp_path / "made")], mutating=True)
+    assert result.planned and not (tmp_path / "made").exists()
+    read = executor.run("local://", ["echo", "probe"], mutating=False)
+    assert read.stdout == "probe\n"
+    assert [e["event"] for e in lines(tmp_path)] == ["planned", "command"]
+
+
+def test_read_only_refuses_mutating_commands(tmp_path: Path) -> None:
+    executor = make(tmp_path, Mode.READ_ONLY)
+    with pytest.raises(ReadOnlyRefused, match="read-only"):
+        executor.run("local://", ["touch", str(tmp_path / "made")], mutating=True)
+    assert not (tmp_path / "made").exists()
+    assert lines(tmp_path)[-1]["event"] == "refused"
+
+
+def test_local_commands_run_through_sh(tmp_path: Path) -> None:
+    executor = make(tmp_path)
+    assert executor.local(["echo", "hi"], mutating=False).stdout == "hi\n"
+    assert executor.local(["no-such-command-x"], mutating=False, check=False).exit_status == 127
+    assert lines(tmp_path)[0]["host"] == "operator"
+
+
+def test_shell_command_quotes_cwd_env_and_timeout() -> None:
+    command = shell_command(["a b"], cwd="/x y", env={"K": "v w"}, timeout=5)
+    assert command == "cd '/x y' && env 'K=v w' timeout -k 10 5 'a b'"
+
+
+def test_journal_lines_are_json(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl", Redactor())
+    journal.write("fact", key="k", value={"n": 1})
+    assert json.loads((tmp_path / "j.jsonl").read_text())["value"] == {"n": 1}
+    assert oct((tmp_path / "j.jsonl").stat().st_mode & 0o777) == "0o600"
