@@ -3,4 +3,9 @@
 pytest_plugins = [
     "rollbook.plugin",
     "steps.evaluation",
+    "steps.services",
+    "steps.code",
+    "steps.database",
+    "steps.validation",
+    "steps.closing",
 ]

@@ -27,3 +27,107 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   Escenario: Paso 1.4 — Notificar inicio de rollback
     Cuando se comunica el inicio del rollback en el canal de incidentes
     Entonces el mensaje de inicio queda registrado
+
+  @etapa2
+  Escenario: Paso 2.1 — Conectar a servidor
+    Cuando se conecta a cada servidor del ambiente
+    Entonces la conexión con cada servidor queda establecida
+
+  @etapa2
+  Escenario: Paso 2.2 — Detener servicios de aplicación
+    Cuando se detienen los servicios de aplicación
+    Entonces no queda ningún proceso de los servicios de aplicación
+
+  @etapa2 @opcional
+  Escenario: Paso 2.3 — Poner página de mantenimiento
+    Dado que el ambiente tiene página de mantenimiento
+    Cuando se activa la página de mantenimiento
+    Entonces la página de mantenimiento está activa
+
+  @etapa3
+  Escenario: Paso 3.1 — Revertir a versión anterior
+    Cuando se registra la versión desplegada
+    Y se hace checkout del tag objetivo
+    Entonces el código queda en la versión estable
+
+  @etapa3
+  Escenario: Paso 3.2 — Restaurar dependencias
+    Cuando se reinstalan las dependencias de la versión objetivo
+    Entonces los paquetes críticos tienen las versiones de la versión objetivo
+
+  @etapa3
+  Escenario: Paso 3.3 — Restaurar archivos estáticos
+    Cuando se recolectan los archivos estáticos de la versión objetivo
+    Entonces los archivos estáticos quedan restaurados
+
+  @etapa4 @base_de_datos
+  Escenario: Paso 4.1 — Crear backup de estado actual
+    Cuando se crea el backup de seguridad del estado actual
+    Entonces el backup de seguridad queda creado y verificado
+
+  @etapa4 @base_de_datos
+  Escenario: Paso 4.2 — Verificar conexiones activas
+    Cuando se bloquean las conexiones nuevas y se terminan las activas
+    Entonces no queda ninguna conexión activa a la base de datos
+
+  @etapa4 @base_de_datos
+  Escenario: Paso 4.3 — Restaurar base de datos
+    Cuando se restaura la base de datos desde el backup verificado
+    Y se cuentan las filas del estado previo ausentes tras la restauración
+    Entonces la base de datos queda restaurada y django_migrations responde
+
+  @etapa4 @base_de_datos
+  Escenario: Paso 4.4 — Verificar migraciones
+    Cuando se consulta el estado de las migraciones
+    Entonces todas las migraciones están aplicadas, sin pendientes
+
+  @etapa5
+  Escenario: Paso 5.1 — Reiniciar Gunicorn
+    Cuando se inicia el servicio web
+    Entonces el servicio web está activo sin errores en sus logs
+
+  @etapa5
+  Escenario: Paso 5.2 — Reiniciar Celery
+    Cuando se inician los workers
+    Entonces los workers de celery responden
+
+  @etapa5 @opcional
+  Escenario: Paso 5.3 — Desactivar página de mantenimiento
+    Dado que el ambiente tiene página de mantenimiento
+    Cuando se desactiva la página de mantenimiento
+    Entonces el tráfico normal está restaurado
+
+  @etapa6 @solo_lectura
+  Escenario: Paso 6.1 — Health check
+    Cuando se consulta el health check
+    Entonces el health check responde HTTP 200
+
+  @etapa6 @solo_lectura
+  Escenario: Paso 6.2 — Smoke tests
+    Cuando se ejecutan los smoke tests y se consultan los endpoints
+    Entonces los smoke tests pasan y cada endpoint responde HTTP 200
+
+  @etapa6 @solo_lectura
+  Escenario: Paso 6.3 — Validación de funcionalidades críticas
+    Cuando se verifican las funcionalidades críticas
+    Entonces las funcionalidades críticas están operativas
+
+  @etapa6 @solo_lectura
+  Escenario: Paso 6.4 — Monitoreo de logs
+    Cuando se observan los logs durante la ventana del ambiente
+    Entonces no aparecen errores críticos en los logs
+
+  @etapa7
+  Escenario: Paso 7.1 — Crear reporte de rollback
+    Cuando se crea el reporte de rollback
+    Entonces el reporte ROLLBACK-YYYY-MM-DD-HHMM.md existe con el contenido mínimo
+
+  @etapa7
+  Escenario: Paso 7.2 — Notificar resolución
+    Cuando se notifica la resolución
+    Entonces el mensaje de finalización queda registrado
+
+  @etapa7
+  Escenario: Paso 7.3 — Actualizar estado de incidente
+    Cuando se registran las acciones pendientes del incidente
+    Entonces las acciones de cierre quedan listadas para sus responsables

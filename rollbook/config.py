@@ -57,6 +57,7 @@ class AppConfig(_Strict):
 class ServicesConfig(_Strict):
     manager: Literal["systemd", "supervisor"]
     app: list[str]
+    workers: list[str] = Field(default_factory=list)  # of `app`: started in Paso 5.2, not 5.1
     proxy: str | None = None
     supervisor_conf: str | None = None
     supervisorctl: str = "supervisorctl"
@@ -85,6 +86,7 @@ class HealthConfig(_Strict):
     endpoints: list[str] = Field(default_factory=list)
     smoke_tests: str | None = None
     smoke_env: dict[str, str] = Field(default_factory=dict)
+    critical: dict[str, str] = Field(default_factory=dict)  # Paso 6.3: function → URL
     latency_budget_ms: int = 500
     timeout: Duration = 10.0
 

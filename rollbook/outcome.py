@@ -1,9 +1,13 @@
-"""The one outcome of a run, decided from the journal (DESIGN.md, Outcomes)."""
+"""The one outcome of a run, decided from the journal (DESIGN.md, Outcomes), and §9 if needed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rollbook import closing, recovery
+from rollbook.executor import Mode
+from rollbook.journal import read_journal
+from rollbook.notify import announce
 from rollbook.run import Run
 
 COMPLETED = "ROLLBACK COMPLETADO"
@@ -11,6 +15,7 @@ ABORTED = "ABORTADO — SIN CAMBIOS"
 RESTORED = "FALLIDO — ESTADO PREVIO RESTAURADO"
 MANUAL = "FALLIDO — INTERVENCION MANUAL"
 EVALUATED = "EVALUACION COMPLETADA — SIN CAMBIOS"
+RECOVERED = "ESTADO PREVIO RESTAURADO"  # the manual §9 (rollback_of_rollback.feature) succeeded
 
 
 @dataclass(frozen=True)
@@ -27,24 +32,51 @@ def first_failure(run: Run) -> str | None:
     return None
 
 
-def changed_anything(run: Run) -> bool:
-    return bool(run.journal.events("intent"))
+def passed(run: Run, paso: str) -> bool:
+    return any(
+        e["paso"] == paso and e["status"] == "passed" and e["phase"] == "call"
+        for e in run.journal.events("paso_finished")
+    )
 
 
 def finish(run: Run) -> Result:
     failed = first_failure(run)
-    if failed is None:
-        result = Result(
-            EVALUATED, 0, [f"Etapa 1 passed; nothing was changed. Report: {run.folder}"]
-        )
+    events = list(read_journal(run.journal.path))
+    changed = any(e["event"] == "intent" for e in events)
+    if any(e["event"] == "recovery_started" for e in events):  # rollback_of_rollback.feature
+        ok = failed is None and passed(run, "9.1")
+        text = "the pre-rollback state is back and checked" if ok else "the recovery failed"
+        result = Result(RECOVERED if ok else MANUAL, 0 if ok else 1, [text])
+    elif failed is None and passed(run, "6.1"):
+        result = Result(COMPLETED, 0, ["target release running and validated"])
+    elif not changed:
+        why = f"Paso {failed} failed before any change" if failed else "nothing was changed"
+        result = Result(ABORTED if failed else EVALUATED, 1 if failed else 0, [why])
     else:
-        result = Result(
-            ABORTED if not changed_anything(run) else MANUAL,
-            1,
-            [f"Paso {failed} failed; see {run.folder / 'journal.jsonl'}"],
-        )
-    run.journal.write(
-        "outcome", outcome=result.name, exit_code=result.exit_code, lines=result.lines
-    )
-    run.result = result
-    return result
+        result = _recover(run, failed, events)
+    report = closing.write_incident_report(run, result.name, result.lines)
+    lines = [*result.lines, f"incident report: {report}", f"journal: {run.journal.path}"]
+    if result.exit_code != 0 and changed:
+        announce(run, "escalation", [f"ROLLBACK {result.name} - {run.env.name.upper()}",
+                                     *result.lines])  # fmt: skip
+    final = Result(result.name, result.exit_code, lines)
+    run.journal.write("outcome", outcome=final.name, exit_code=final.exit_code, lines=final.lines)
+    run.result = final
+    return final
+
+
+def _recover(run: Run, failed: str | None, events: list[dict]) -> Result:
+    why = f"Paso {failed} failed after changes" if failed else "the rollback stopped half-way"
+    if run.mode is not Mode.EXECUTE:
+        return Result(ABORTED, 1, [why])
+    if not run.options.auto_recover:
+        run.journal.write("recovery_skipped", reason="--no-auto-recover")
+        return Result(MANUAL, 1, [why, "automatic recovery is off (--no-auto-recover)",
+                                  recovery.ESCALATION])  # fmt: skip
+    done = recovery.recover(run, events)
+    details = [f"recovery: {name}: {res}" for name, res in done.actions] + [
+        f"check: {name}: {'OK' if ok else 'FAILED'} ({detail})" for name, ok, detail in done.checks
+    ]
+    if done.ok:
+        return Result(RESTORED, 1, [why, *details, recovery.ESCALATION])
+    return Result(MANUAL, 1, [why, *details, recovery.ESCALATION])

@@ -46,6 +46,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--no-auto-recover", action="store_true", help="do not restore the pre-rollback state (§9)"
     )
+    group.addoption("--incident", help="incident id whose journal §9 restores from")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -137,6 +138,7 @@ def _options(config: pytest.Config, env: Environment) -> RunOptions:
         approved_by=get("--approved-by"),
         dry_run=get("--dry-run"),
         auto_recover=not get("--no-auto-recover"),
+        incident=get("--incident"),
     )
 
 

@@ -100,6 +100,7 @@ class Run:
         self.executor = Executor(self.journal, self.redactor, mode, env.sudo, self.say)
         self.facts: dict[str, dict[str, Any]] = {}
         self.result: Any = None  # rollbook.outcome.Result, set when the run finishes
+        self.keys_before: dict[str, set[str]] | None = None  # Paso 4.1 row keys, for data loss
         options_record = asdict(options) | {"report_dir": str(options.report_dir)}
         self.journal.write(
             "run_started",

@@ -1,0 +1,100 @@
+"""Etapas 2 and 5 — the app's services on every app host: connect, stop, start, verify."""
+
+from __future__ import annotations
+
+from rollbook import logs, web
+from rollbook.errors import StepFailed
+from rollbook.run import Run
+from rollbook.services import manager_for
+from rollbook.waiting import wait_until
+
+
+def connect_servers(run: Run) -> list[str]:
+    """Paso 2.1: every host of every role answers, and the app path exists on the app hosts."""
+    reached = []
+    for role in ("app", "db"):
+        for spec in run.hosts(role):
+            run.executor.run(spec, ["hostname"], mutating=False)
+            if role == "app":
+                run.executor.run(spec, ["test", "-d", run.env.app.path], mutating=False)
+            reached.append(f"{role}:{spec}")
+    run.record("connected", hosts=reached)
+    return reached
+
+
+def app_processes(run: Run, spec: str) -> list[str]:
+    """Processes of the app's services still alive (ps, as the procedure; never a broad kill)."""
+    out = run.executor.run(spec, ["ps", "-eo", "pid=,args="], mutating=False).stdout
+    names = run.env.services.app
+    return [
+        line.strip()
+        for line in out.splitlines()
+        if run.env.app.path in line and any(name in line for name in names)
+    ]
+
+
+def stop_services(run: Run) -> dict[str, bool]:
+    """Paso 2.2: stop the app services; record which were running, for §9."""
+    names = run.env.services.app
+    before: dict[str, bool] = {}
+    for spec in run.hosts("app"):
+        manager = manager_for(run, spec)
+        before |= {f"{spec} {name}": manager.is_running(name) for name in names}
+        run.record("services_before", running=before)
+        manager.stop(names)
+    run.record("services_stopped", names=names)
+    return before
+
+
+def wait_processes_gone(run: Run) -> list[str]:
+    timeout = run.env.services.stop_timeout
+    left: list[str] = []
+    for spec in run.hosts("app"):
+        wait_until(lambda spec=spec: not app_processes(run, spec), timeout)
+        left += app_processes(run, spec)
+    return left
+
+
+def start_services(run: Run, names: list[str]) -> dict[str, list[str]]:
+    """Paso 5.1 / 5.2: start, wait until running (bounded), and read their logs since the start."""
+    errors: dict[str, list[str]] = {}
+    for spec in run.hosts("app"):
+        manager = manager_for(run, spec)
+        offsets = logs.log_offsets(run, spec)
+        manager.start(names)
+        timeout = run.env.services.start_timeout
+        for name in names:
+            if not wait_until(lambda m=manager, n=name: m.is_running(n), timeout):
+                raise StepFailed(f"{spec}: service {name} did not reach running state")
+        errors[spec] = logs.errors_since(run, spec, offsets)
+    run.record("services_started", names=names, log_errors=errors)
+    return errors
+
+
+def web_services(run: Run) -> list[str]:
+    return [n for n in run.env.services.app if n not in run.env.services.workers]
+
+
+def wait_web_answers(run: Run) -> int:
+    """After gunicorn starts: the health URL answers at all (any HTTP status), bounded."""
+    spec = run.hosts("app")[0]
+    timeout = run.env.services.start_timeout
+    return wait_until(lambda: web.http_status(run, spec, run.env.health.url)[0], timeout)
+
+
+def workers_answer(run: Run) -> str:
+    """Paso 5.2: `celery -A APP inspect active` sees the workers (bounded polling)."""
+    spec = run.hosts("app")[0]
+    argv = [f"{run.env.app.venv}/bin/celery", "-A", run.env.celery.app, "inspect", "active"]
+
+    def inspect() -> str:
+        result = run.executor.run(
+            spec, argv, mutating=False, check=False, cwd=run.env.app.path, env=run.env.app.env,
+            timeout=30,
+        )  # fmt: skip
+        return result.stdout if result.ok and "OK" in result.stdout else ""
+
+    answer = wait_until(inspect, run.env.services.start_timeout, interval=2)
+    if not answer:
+        raise StepFailed(f"{spec}: `celery -A {run.env.celery.app} inspect active` saw no worker")
+    return answer

@@ -1,0 +1,171 @@
+"""Etapa 4 — the database on the db host: safety backup, connections, restore, migrations.
+
+Every statement runs through psql/pg_dump/dropdb/createdb on the db host, as the procedure does.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rollbook import backups
+from rollbook.errors import StepFailed
+from rollbook.run import Run
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def db_spec(run: Run) -> str:
+    return run.hosts("db")[0]
+
+
+def psql(run: Run, sql: str, *, database: str | None = None, mutating: bool = False) -> str:
+    db = run.env.database
+    argv = ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", *run.db_args(), "-d",
+            database or db.name, "-c", sql]  # fmt: skip
+    return run.executor.run(db_spec(run), argv, mutating=mutating, env=run.db_env()).stdout
+
+
+def tables(run: Run) -> list[str]:
+    sql = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+    return psql(run, sql).split()
+
+
+def fingerprint_sql(names: list[str]) -> str:
+    """One query: per table, its row count and an order-independent checksum of its rows."""
+    parts = [
+        f"SELECT {literal(t)}, count(*), coalesce(md5(string_agg(md5(x::text), ',' "
+        f"ORDER BY md5(x::text))), '-') FROM public.{ident(t)} AS x"
+        for t in names
+    ]
+    return " UNION ALL ".join(parts) + " ORDER BY 1"
+
+
+def fingerprints(run: Run) -> dict[str, dict[str, object]]:
+    names = tables(run)
+    if not names:
+        return {}
+    out = psql(run, fingerprint_sql(names))
+    return {
+        t: {"rows": int(n), "md5": h} for t, n, h in (line.split("|") for line in out.splitlines())
+    }
+
+
+def row_keys(run: Run) -> dict[str, set[str]]:
+    """Per table, a hash of each row's primary key (of the whole row where there is none)."""
+    pk_sql = (
+        "SELECT c.relname, string_agg(quote_ident(a.attname), ',' ORDER BY a.attnum) "
+        "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indisprimary GROUP BY c.relname"
+    )
+    pks = dict(line.split("|", 1) for line in psql(run, pk_sql).splitlines())
+    keys: dict[str, set[str]] = {}
+    for table in tables(run):
+        columns = ", ".join(f"x.{c}" for c in pks[table].split(",")) if table in pks else "x.*"
+        out = psql(run, f"SELECT md5(ROW({columns})::text) FROM public.{ident(table)} AS x")
+        keys[table] = set(out.split())
+    return keys
+
+
+def safety_backup(run: Run) -> dict[str, object]:
+    """Paso 4.1: pg_dump of the current state to pre_rollback_YYYYMMDD_HHMMSS.sql, checked."""
+    db = run.env.database
+    spec = db_spec(run)
+    path = f"{db.backups}/pre_rollback_{datetime.now(UTC):%Y%m%d_%H%M%S}.sql"
+    before = fingerprints(run)
+    run.keys_before = row_keys(run)
+    run.executor.run(
+        spec, ["pg_dump", *run.db_args(), "-d", db.name, "-f", path], mutating=True,
+        env=run.db_env(),
+    )  # fmt: skip
+    if run.executor.mode.value == "dry-run":
+        return run.record("pre_rollback_backup", path=path, planned=True, tables=before)
+    listed = backups.BackupFile(path, *_size_and_mtime(run, spec, path))
+    checked = backups.check_backup(run, spec, listed)
+    return run.record(
+        "pre_rollback_backup", path=path, size=checked.size, sha256=checked.sha256,
+        format=checked.format, tables=before,
+    )  # fmt: skip
+
+
+def _size_and_mtime(run: Run, spec: str, path: str) -> tuple[int, float]:
+    out = run.executor.run(spec, ["stat", "-c", "%s %Y", path], mutating=False).stdout.split()
+    return int(out[0]), float(out[1])
+
+
+def set_connections(run: Run, allowed: bool) -> None:
+    db = run.env.database
+    value = "true" if allowed else "false"
+    psql(
+        run, f"ALTER DATABASE {ident(db.name)} WITH ALLOW_CONNECTIONS {value}",
+        database="postgres", mutating=True,
+    )  # fmt: skip
+    run.record("connections_allowed", allowed=allowed)
+
+
+def other_connections(run: Run) -> int:
+    sql = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+        f"{literal(run.env.database.name)} AND pid <> pg_backend_pid()"
+    )
+    return int(psql(run, sql, database="postgres").strip() or 0)
+
+
+def close_connections(run: Run) -> int:
+    """Paso 4.2: keep new connections out, terminate the others; returns how many were ended."""
+    set_connections(run, allowed=False)
+    sql = (
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+        f"{literal(run.env.database.name)} AND pid <> pg_backend_pid()"
+    )
+    ended = int(psql(run, sql, database="postgres", mutating=True).strip() or 0)
+    run.record("connections_terminated", count=ended)
+    return ended
+
+
+def restore_database(run: Run, path: str) -> None:
+    """Paso 4.3: dropdb, createdb, restore (psql for plain SQL, pg_restore for custom format)."""
+    db = run.env.database
+    spec = db_spec(run)
+    fmt = backups.backup_format(run, spec, path)
+    env = run.db_env()
+    run.record("database_dropped", name=db.name, restoring=path)
+    run.executor.run(spec, ["dropdb", "--force", *run.db_args(), db.name], mutating=True, env=env)
+    run.executor.run(spec, ["createdb", *run.db_args(), db.name], mutating=True, env=env)
+    if fmt == "custom":
+        argv = ["pg_restore", "--exit-on-error", "--no-owner", *run.db_args(), "-d", db.name, path]
+    else:
+        argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+                *run.db_args(), "-d", db.name, "-f", path]  # fmt: skip
+    run.executor.run(spec, argv, mutating=True, env=env)
+    run.record("database_restored", name=db.name, source=path, format=fmt)
+
+
+def migrations_count(run: Run) -> int:
+    return int(psql(run, "SELECT COUNT(*) FROM django_migrations").strip())
+
+
+def pending_migrations(run: Run) -> tuple[list[str], str]:
+    """Paso 4.4: showmigrations; the lines still marked [ ]."""
+    spec = run.hosts("app")[0]
+    argv = [f"{run.env.app.venv}/bin/python", run.env.app.manage, "showmigrations"]
+    out = run.executor.run(
+        spec, argv, mutating=False, cwd=run.env.app.path, env=run.env.app.env
+    ).stdout
+    return [line.strip() for line in out.splitlines() if "[ ]" in line], out
+
+
+def data_loss(run: Run) -> dict[str, int]:
+    """Rows of the pre-rollback state (by primary key) absent after the restore, per table."""
+    before = run.keys_before
+    if before is None:
+        raise StepFailed("the pre-rollback row keys were not taken (Paso 4.1 did not run)")
+    after = row_keys(run)
+    return {table: len(keys - after.get(table, set())) for table, keys in before.items()}

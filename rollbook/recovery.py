@@ -1,0 +1,163 @@
+"""§9 — rollback of the rollback: put back the pre-rollback state a journal recorded, then check it.
+
+Undoes, in reverse, what the journal says was done: the database from the pre-rollback backup (if
+Etapa 4 had begun), the code at the recorded commit with its exact package set and static files,
+the maintenance page off, the services that were running started again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rollbook import code, database, timeline, web
+from rollbook.errors import StepFailed, UserError
+from rollbook.run import Run
+from rollbook.services import manager_for
+
+ESCALATION = (
+    "ESCALAR A TECH LEAD Y DBA INMEDIATAMENTE (PROCED-BACK-003 §9.1). Contingencia (§9.2): "
+    "restaurar desde el backup mas antiguo conocido estable, reconstruir desde replicas, "
+    "contactar al proveedor, escalar a CTO."
+)
+
+
+@dataclass
+class Recovery:
+    actions: list[tuple[str, str]] = field(default_factory=list)  # (action, "ok" | error)
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)  # (check, ok, detail)
+
+    @property
+    def ok(self) -> bool:
+        return all(r == "ok" for _, r in self.actions) and all(ok for _, ok, _ in self.checks)
+
+
+def journal_of(run: Run) -> Path:
+    """The journal of the incident named by --incident, in the report folder."""
+    incident = run.options.incident
+    if not incident or "/" in incident or incident.startswith("."):
+        raise UserError("--incident=ID is required: the id of the folder in the report directory")
+    path = run.options.report_dir / incident / "journal.jsonl"
+    if not path.is_file():
+        raise UserError(f"no journal at {path}: check --incident and --report-dir")
+    return path
+
+
+def _changed_pasos(events: list[dict[str, Any]]) -> set[str]:
+    return {str(e.get("paso")) for e in events if e["event"] == "intent"}
+
+
+def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
+    facts = timeline.facts(events)
+    pasos = _changed_pasos(events)
+    result = Recovery()
+    run.executor.paso = "9.1"
+    run.journal.write("recovery_started", pasos_changed=sorted(pasos))
+
+    def act(name: str, action: Callable[[], object]) -> None:
+        run.say(f"§9 recovery: {name} …")
+        try:
+            action()
+            result.actions.append((name, "ok"))
+        except (StepFailed, UserError) as exc:
+            result.actions.append((name, str(exc)))
+        run.journal.write("recovery_action", action=name, result=result.actions[-1][1])
+
+    safety = facts.get("pre_rollback_backup")
+    if "database_dropped" in facts and safety:
+        act(f"restore the database from {safety['path']}",
+            lambda: database.restore_database(run, safety["path"]))  # fmt: skip
+    if facts.get("connections_allowed", {}).get("allowed") is False:
+        act("allow connections to the database again",
+            lambda: database.set_connections(run, allowed=True))  # fmt: skip
+    code_before = facts.get("code_before", {}).get("hosts", {})
+    if any(p.startswith("3.") for p in pasos) and code_before:
+        act("put back the recorded code, packages and static files",
+            lambda: _restore_code(run, code_before))  # fmt: skip
+    if "2.3" in pasos or "5.3" in pasos:
+        for spec in run.hosts("app"):
+            act(f"maintenance page off on {spec}", lambda spec=spec: web.maintenance_off(run, spec))
+    before = facts.get("services_before", {}).get("running", {})
+    if "services_stopped" in facts:
+        act("start the services that were running", lambda: _start_services(run, before))
+    _check(run, result, facts, code_before, before)
+    run.journal.write(
+        "recovery_finished", ok=result.ok, actions=result.actions, checks=result.checks
+    )
+    return result
+
+
+def _restore_code(run: Run, code_before: dict[str, dict[str, Any]]) -> None:
+    pip = f"{run.env.app.venv}/bin/pip"
+    for spec, recorded in code_before.items():
+        argv = ["git", "-C", run.env.app.path, "checkout", recorded["commit"]]
+        run.executor.run(spec, argv, mutating=True)
+        wanted = recorded["freeze"]
+        run.executor.run(
+            spec, [pip, "install", "--disable-pip-version-check", "--no-deps",
+                   *run.env.app.pip_options, *wanted], mutating=True,
+        )  # fmt: skip
+        names = {line.split("==")[0].lower() for line in wanted}
+        extra = [line.split("==")[0] for line in code.pip_freeze(run, spec)
+                 if line.split("==")[0].lower() not in names]  # fmt: skip
+        if extra:
+            run.executor.run(spec, [pip, "uninstall", "-y", *extra], mutating=True)
+    code.restore_static(run)
+
+
+def _start_services(run: Run, before: dict[str, bool]) -> None:
+    for spec in run.hosts("app"):
+        names = [n for n in run.env.services.app if before.get(f"{spec} {n}", True)]
+        manager_for(run, spec).start(names)
+
+
+def _check(
+    run: Run,
+    result: Recovery,
+    facts: dict[str, dict[str, Any]],
+    code_before: dict[str, dict[str, Any]],
+    before: dict[str, bool],
+) -> None:
+    def check(name: str, probe: Callable[[], tuple[bool, str]]) -> None:
+        try:
+            ok, detail = probe()
+        except (StepFailed, UserError) as exc:
+            ok, detail = False, str(exc)
+        result.checks.append((name, ok, detail))
+        run.journal.write("recovery_check", check=name, ok=ok, detail=detail)
+
+    safety = facts.get("pre_rollback_backup")
+    if safety and "tables" in safety:
+        check("database content equals the pre-rollback state",
+              lambda: _same(database.fingerprints(run), safety["tables"]))  # fmt: skip
+    for spec, recorded in code_before.items():
+        check(
+            f"{spec} code at {recorded['commit'][:12]}",
+            lambda s=spec, r=recorded: _same(code.deployed_commit(run, s), r["commit"]),
+        )
+        check(
+            f"{spec} packages as recorded",
+            lambda s=spec, r=recorded: _same(code.pip_freeze(run, s), sorted(r["freeze"])),
+        )
+    for key, was_running in before.items():
+        spec, name = key.rsplit(" ", 1)
+        check(
+            f"{spec} {name} running={was_running}",
+            lambda s=spec, n=name, w=was_running: _same(manager_for(run, s).is_running(n), w),
+        )
+
+
+def _same(found: Any, expected: Any) -> tuple[bool, str]:
+    if found == expected:
+        return True, "as recorded"
+    if isinstance(found, dict) and isinstance(expected, dict):
+        diff = [k for k in sorted(set(found) | set(expected)) if found.get(k) != expected.get(k)]
+        return False, f"differs in: {', '.join(diff)}"
+    if isinstance(found, list) and isinstance(expected, list):
+        return (
+            False,
+            f"differs: +{sorted(set(found) - set(expected))} -{sorted(set(expected) - set(found))}",
+        )
+    return False, f"found {found!r}, expected {expected!r}"

@@ -1,0 +1,17 @@
+"""The interface every service manager offers to the Pasos."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class ServiceManager(Protocol):
+    def stop(self, names: list[str]) -> None: ...
+
+    def start(self, names: list[str]) -> None: ...
+
+    def reload(self, name: str) -> None: ...
+
+    def is_running(self, name: str) -> bool: ...
+
+    def pids(self, name: str) -> list[int]: ...

@@ -1,0 +1,37 @@
+"""supervisord programs through supervisorctl with the environment's config file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rollbook.executor import Executor
+
+
+@dataclass
+class Supervisor:
+    executor: Executor
+    spec: str
+    supervisorctl: str = "supervisorctl"
+    conf: str | None = None
+
+    def _ctl(self, *args: str, mutating: bool, check: bool = True) -> str:
+        conf = ["-c", self.conf] if self.conf else []
+        argv = [self.supervisorctl, *conf, *args]
+        return self.executor.run(self.spec, argv, mutating=mutating, check=check).stdout
+
+    def stop(self, names: list[str]) -> None:
+        self._ctl("stop", *names, mutating=True)
+
+    def start(self, names: list[str]) -> None:
+        self._ctl("start", *names, mutating=True)
+
+    def reload(self, name: str) -> None:
+        self._ctl("signal", "HUP", name, mutating=True)
+
+    def is_running(self, name: str) -> bool:
+        out = self._ctl("status", name, mutating=False, check=False).split()
+        return len(out) > 1 and out[1] == "RUNNING"
+
+    def pids(self, name: str) -> list[int]:
+        out = self._ctl("pid", name, mutating=False, check=False).strip()
+        return [int(out)] if out.isdigit() and int(out) > 0 else []

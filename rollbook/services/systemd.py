@@ -1,0 +1,34 @@
+"""systemd units through systemctl (sudo comes from the environment's `sudo` setting)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rollbook.executor import Executor
+
+
+@dataclass
+class Systemd:
+    executor: Executor
+    spec: str
+
+    def _ctl(self, *args: str, mutating: bool, check: bool = True) -> str:
+        return self.executor.run(
+            self.spec, ["systemctl", *args], mutating=mutating, check=check
+        ).stdout
+
+    def stop(self, names: list[str]) -> None:
+        self._ctl("stop", *names, mutating=True)
+
+    def start(self, names: list[str]) -> None:
+        self._ctl("start", *names, mutating=True)
+
+    def reload(self, name: str) -> None:
+        self._ctl("reload", name, mutating=True)
+
+    def is_running(self, name: str) -> bool:
+        return self._ctl("is-active", name, mutating=False, check=False).strip() == "active"
+
+    def pids(self, name: str) -> list[int]:
+        out = self._ctl("show", "-p", "MainPID", "--value", name, mutating=False, check=False)
+        return [int(out)] if out.strip().isdigit() and int(out) > 0 else []

@@ -1,0 +1,64 @@
+"""Facts, milestones and durations read back from a journal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+# fact key → the procedure's timeline line (Paso 7.1)
+MILESTONES = [
+    ("incident", "Rollback aprobado"),
+    ("services_stopped", "Servicios detenidos"),
+    ("code_checked_out", "Codigo revertido"),
+    ("database_restored", "DB restaurada"),
+    ("services_started", "Servicios reiniciados"),
+    ("health", "Health check 200"),
+    ("log_watch", "Validacion completada"),
+]
+
+
+def facts(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The last value of every fact, with the time it was recorded."""
+    found: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event["event"] == "fact":
+            found[event["key"]] = {**event["value"], "_ts": event["ts"]}
+    return found
+
+
+def first_fact_time(events: list[dict[str, Any]], key: str) -> str | None:
+    return next((e["ts"] for e in events if e["event"] == "fact" and e["key"] == key), None)
+
+
+def milestones(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    out = [(events[0]["ts"], "Problema detectado (inicio de rollbook)")] if events else []
+    for key, label in MILESTONES:
+        ts = first_fact_time(events, key)
+        if ts is not None:
+            out.append((ts, label))
+    return out
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def downtime(events: list[dict[str, Any]]) -> float | None:
+    """Services stopped (Paso 2.2) → health 200 again (Paso 6.1)."""
+    stopped = first_fact_time(events, "services_stopped")
+    healthy = next(
+        (e["ts"] for e in events if e["event"] == "fact" and e["key"] == "health"
+         and e["value"].get("status") == 200),
+        None,
+    )  # fmt: skip
+    return seconds_between(stopped, healthy)
+
+
+def paso_results(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event["event"] == "paso_finished":
+            results[str(event["paso"])] = event
+    return results

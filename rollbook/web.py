@@ -1,0 +1,54 @@
+"""HTTP checks from the app host (curl, as the procedure does) and the maintenance page."""
+
+from __future__ import annotations
+
+from rollbook.run import Run
+from rollbook.services import manager_for
+
+
+def http_status(run: Run, spec: str, url: str) -> tuple[int, float]:
+    """(status, seconds) of a GET from the host `spec`; status 0 when nothing answered."""
+    timeout = str(round(run.env.health.timeout))
+    result = run.executor.run(
+        spec,
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "--max-time",
+         timeout, url],
+        mutating=False,
+        check=False,
+    )  # fmt: skip
+    parts = result.stdout.split()
+    code = int(parts[0]) if parts and parts[0].isdigit() else 0
+    return code, float(parts[1]) if len(parts) > 1 else 0.0
+
+
+def http_body(run: Run, spec: str, url: str) -> str:
+    timeout = str(round(run.env.health.timeout))
+    argv = ["curl", "-sS", "--max-time", timeout, url]
+    return run.executor.run(spec, argv, mutating=False, check=False).stdout
+
+
+def maintenance_on(run: Run, spec: str) -> None:
+    """Paso 2.3: copy the template into place and reload the proxy."""
+    page = run.env.maintenance
+    assert page is not None
+    run.executor.run(spec, ["cp", page.template, page.page], mutating=True)
+    _reload_proxy(run, spec)
+
+
+def maintenance_off(run: Run, spec: str) -> None:
+    """Paso 5.3: remove the page and reload the proxy."""
+    page = run.env.maintenance
+    assert page is not None
+    run.executor.run(spec, ["rm", "-f", page.page], mutating=True)
+    _reload_proxy(run, spec)
+
+
+def maintenance_active(run: Run, spec: str) -> bool:
+    page = run.env.maintenance
+    assert page is not None
+    return run.executor.run(spec, ["test", "-f", page.page], mutating=False, check=False).ok
+
+
+def _reload_proxy(run: Run, spec: str) -> None:
+    if run.env.services.proxy:
+        manager_for(run, spec).reload(run.env.services.proxy)

@@ -1,0 +1,59 @@
+"""Etapa 7 — Documentación y cierre; §9 manual (rollback_of_rollback.feature)."""
+
+from pathlib import Path
+
+from pytest_bdd import given, then, when
+
+from rollbook import closing, recovery
+from rollbook.journal import read_journal
+from rollbook.run import Run
+
+
+@when("se crea el reporte de rollback", target_fixture="report")
+def write_report(run: Run) -> Path:
+    return closing.write_incident_report(run)
+
+
+@then("el reporte ROLLBACK-YYYY-MM-DD-HHMM.md existe con el contenido mínimo")
+def report_complete(report: Path) -> None:
+    text = report.read_text(encoding="utf-8")
+    for section in ("## Informacion del Incidente", "## Versiones", "## Timeline", "## Impacto"):
+        assert section in text, f"{report.name} lacks {section}"
+
+
+@when("se notifica la resolución")
+def notify_end(run: Run) -> None:
+    closing.announce_completion(run)
+
+
+@then("el mensaje de finalización queda registrado")
+def end_recorded(run: Run) -> None:
+    assert any(e["kind"] == "end" for e in run.journal.events("notification"))
+
+
+@when("se registran las acciones pendientes del incidente", target_fixture="follow_ups")
+def follow_ups(run: Run) -> list[str]:
+    return closing.update_incident(run)
+
+
+@then("las acciones de cierre quedan listadas para sus responsables")
+def follow_ups_listed(follow_ups: list[str]) -> None:
+    assert follow_ups
+
+
+@given("el journal del incidente indicado con --incident", target_fixture="earlier")
+def earlier_journal(run: Run) -> list[dict]:
+    return list(read_journal(recovery.journal_of(run)))
+
+
+@when("se deshace lo que ese journal registra, en orden inverso", target_fixture="recovered")
+def undo(run: Run, earlier: list[dict]) -> recovery.Recovery:
+    return recovery.recover(run, earlier)
+
+
+@then("el estado previo al rollback queda restaurado y verificado")
+def recovered_ok(recovered: recovery.Recovery) -> None:
+    failed = [a for a in recovered.actions if a[1] != "ok"] + [
+        c for c in recovered.checks if not c[1]
+    ]
+    assert recovered.ok, f"recovery incomplete: {failed}"

@@ -1,0 +1,43 @@
+"""Etapa 3 — Rollback de código."""
+
+from pytest_bdd import then, when
+
+from rollbook import code
+from rollbook.run import Run
+
+
+@when("se registra la versión desplegada")
+def record_deployed(run: Run) -> None:
+    code.record_deployed_code(run)
+
+
+@when("se hace checkout del tag objetivo")
+def checkout(run: Run) -> None:
+    code.checkout_tag(run, run.fact("target")["tag"])
+
+
+@then("el código queda en la versión estable")
+def code_at_target(run: Run) -> None:
+    tag = run.fact("target")["tag"]
+    for spec in run.hosts("app"):
+        assert code.deployed_commit(run, spec) == code.tag_commit(run, spec, tag)
+
+
+@when("se reinstalan las dependencias de la versión objetivo")
+def reinstall(run: Run) -> None:
+    code.install_requirements(run)
+
+
+@then("los paquetes críticos tienen las versiones de la versión objetivo")
+def critical_packages(run: Run) -> None:
+    assert code.check_critical_packages(run)
+
+
+@when("se recolectan los archivos estáticos de la versión objetivo", target_fixture="static")
+def collectstatic(run: Run) -> dict[str, int]:
+    return code.restore_static(run)
+
+
+@then("los archivos estáticos quedan restaurados")
+def static_restored(static: dict[str, int]) -> None:
+    assert static and all(count > 0 for count in static.values()), f"static files: {static}"

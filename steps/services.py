@@ -1,0 +1,88 @@
+"""Etapas 2 y 5 — Detención y reinicio de servicios."""
+
+import pytest
+from pytest_bdd import given, then, when
+
+from rollbook import app_services, web
+from rollbook.run import Run
+
+
+@when("se conecta a cada servidor del ambiente", target_fixture="reached")
+def connect(run: Run) -> list[str]:
+    return app_services.connect_servers(run)
+
+
+@then("la conexión con cada servidor queda establecida")
+def connected(run: Run, reached: list[str]) -> None:
+    assert len(reached) == len(run.hosts("app")) + len(run.hosts("db"))
+
+
+@when("se detienen los servicios de aplicación")
+def stop(run: Run) -> None:
+    app_services.stop_services(run)
+
+
+@then("no queda ningún proceso de los servicios de aplicación")
+def no_processes(run: Run) -> None:
+    left = app_services.wait_processes_gone(run)
+    assert not left, f"processes still alive: {left}"
+
+
+@given("que el ambiente tiene página de mantenimiento")
+def has_maintenance(run: Run) -> None:
+    if run.env.maintenance is None:
+        pytest.skip(f"opcional: el ambiente {run.env.name} no define página de mantenimiento")
+
+
+@when("se activa la página de mantenimiento")
+def maintenance_on(run: Run) -> None:
+    for spec in run.hosts("app"):
+        web.maintenance_on(run, spec)
+
+
+@then("la página de mantenimiento está activa")
+def maintenance_active(run: Run) -> None:
+    spec = run.hosts("app")[0]
+    assert web.maintenance_active(run, spec)
+    for url in run.env.health.endpoints[:1]:
+        code = web.http_status(run, spec, url)[0]
+        assert code == 503, f"{url} answered {code}, expected 503 with the maintenance page"
+
+
+@when("se inicia el servicio web", target_fixture="log_errors")
+def start_web(run: Run) -> dict[str, list[str]]:
+    errors = app_services.start_services(run, app_services.web_services(run))
+    app_services.wait_web_answers(run)
+    return errors
+
+
+@when("se inician los workers", target_fixture="log_errors")
+def start_workers(run: Run) -> dict[str, list[str]]:
+    return app_services.start_services(run, run.env.services.workers)
+
+
+@then("el servicio web está activo sin errores en sus logs")
+def web_running(run: Run, log_errors: dict[str, list[str]]) -> None:
+    assert app_services.wait_web_answers(run), f"{run.env.health.url} does not answer"
+    assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
+
+
+@then("los workers de celery responden")
+def workers_answer(run: Run, log_errors: dict[str, list[str]]) -> None:
+    assert app_services.workers_answer(run)
+    assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
+
+
+@when("se desactiva la página de mantenimiento")
+def maintenance_off(run: Run) -> None:
+    for spec in run.hosts("app"):
+        web.maintenance_off(run, spec)
+
+
+@then("el tráfico normal está restaurado")
+def traffic_restored(run: Run) -> None:
+    spec = run.hosts("app")[0]
+    assert not web.maintenance_active(run, spec)
+    for url in run.env.health.endpoints[:1]:
+        code = web.http_status(run, spec, url)[0]
+        assert code not in (0, 503), f"{url} answered {code or 'nothing'}"
