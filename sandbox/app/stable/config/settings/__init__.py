@@ -1,0 +1,1 @@
+"""Settings modules: `base` holds everything shared, `staging` is what the servers use."""
