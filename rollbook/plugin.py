@@ -67,7 +67,7 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
     return None
 
 
-def test_name(scenario_name: str) -> str:
+def node_name(scenario_name: str) -> str:
     """'Paso 4.3 — Restaurar base de datos' → 'test_paso_4_3_restaurar_base_de_datos'."""
     ascii_name = unicodedata.normalize("NFKD", scenario_name).encode("ascii", "ignore").decode()
     return "test_" + re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
@@ -98,7 +98,7 @@ class FeatureFile(pytest.Module):
         module.__file__ = str(self.path)
         for name in feature.scenarios:
             function = scenario(self.path.name, name, features_base_dir=base)(lambda: None)
-            module.__dict__[test_name(name)] = function
+            module.__dict__[node_name(name)] = function
         return module
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:

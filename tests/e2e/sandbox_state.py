@@ -1,0 +1,150 @@
+"""What the e2e tests compare: the sandbox's database content, deployed ref, packages, services."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from rollbook.config import Environment, load_environment, secret
+from rollbook.database import fingerprint_sql
+from rollbook.journal import read_journal
+
+ROOT = Path(__file__).resolve().parents[2]
+INCIDENT = [
+    "--env=sandbox",
+    "--reason=Health 500 tras el deploy",
+    "--severity=CRITICO",
+    "--impact=API caida",
+    "--approved-by=Tech Lead (tests)",
+    "--operator=e2e",
+]
+
+
+def env() -> Environment:
+    return load_environment("sandbox")
+
+
+def connect(database: str | None = None) -> psycopg.Connection[Any]:
+    db = env().database
+    return psycopg.connect(
+        host=db.host, port=db.port, user=db.user, dbname=database or db.name,
+        password=secret(env(), db.password_env), autocommit=True,
+    )  # fmt: skip
+
+
+def fingerprints(database: str | None = None) -> dict[str, dict[str, object]]:
+    with connect(database) as conn:
+        names = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]  # fmt: skip
+        rows = conn.execute(fingerprint_sql(names)).fetchall() if names else []
+    return {t: {"rows": n, "md5": h} for t, n, h in rows}
+
+
+def backup_fingerprints(path: str) -> dict[str, dict[str, object]]:
+    """Restore a plain backup into a scratch database and fingerprint it."""
+    scratch = "rollbook_e2e_check"
+    with connect("postgres") as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+        conn.execute(f'CREATE DATABASE "{scratch}"')
+    db = env().database
+    subprocess.run(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", db.host, "-p", str(db.port),
+         "-U", db.user, "-d", scratch, "-f", path],
+        check=True, capture_output=True, env={"PGPASSWORD": secret(env(), db.password_env),
+                                              "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    try:
+        return fingerprints(scratch)
+    finally:
+        with connect("postgres") as conn:
+            conn.execute(f'DROP DATABASE "{scratch}"')
+
+
+def git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", env().app.path, *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def services() -> dict[str, str]:
+    services = env().services
+    out = subprocess.run(
+        [services.supervisorctl, "-c", str(services.supervisor_conf), "status"],
+        capture_output=True, text=True, check=False,
+    ).stdout  # fmt: skip
+    return {line.split()[0]: line.split()[1] for line in out.splitlines() if line.strip()}
+
+
+def freeze() -> list[str]:
+    pip = f"{env().app.venv}/bin/pip"
+    out = subprocess.run([pip, "freeze"], capture_output=True, text=True, check=True).stdout
+    return sorted(out.split())
+
+
+@dataclass(frozen=True)
+class State:
+    database: dict[str, dict[str, object]]
+    head: str
+    packages: list[str]
+    services: dict[str, str]
+    maintenance: bool
+    backups: list[str]
+
+
+def state() -> State:
+    e = env()
+    assert e.maintenance is not None
+    return State(
+        database=fingerprints(),
+        head=git("rev-parse", "HEAD"),
+        packages=freeze(),
+        services=services(),
+        maintenance=Path(e.maintenance.page).exists(),
+        backups=sorted(p.name for p in Path(e.database.backups).iterdir()),
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    output: str
+    folder: Path
+
+    def journal(self) -> list[dict[str, Any]]:
+        return list(read_journal(self.folder / "journal.jsonl"))
+
+    @property
+    def outcome(self) -> str:
+        return [e for e in self.journal() if e["event"] == "outcome"][-1]["outcome"]
+
+    def facts(self) -> dict[str, Any]:
+        return {e["key"]: e["value"] for e in self.journal() if e["event"] == "fact"}
+
+    def pasos(self) -> dict[str, str]:
+        return {e["paso"]: e["status"] for e in self.journal() if e["event"] == "paso_finished"}
+
+
+def run_feature(
+    report_dir: Path, *args: str, feature: str = "features/rollback.feature"
+) -> Outcome:
+    before = set(report_dir.iterdir()) if report_dir.exists() else set()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", feature, *args, f"--report-dir={report_dir}",
+         "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    created = sorted(set(report_dir.iterdir()) - before)
+    assert len(created) == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    return Outcome(done.returncode, done.stdout + done.stderr, created[0])
+
+
+def dump(outcome: Outcome) -> str:
+    """Context for a failed assertion: the end of the output and the failed Pasos."""
+    failed = {k: v for k, v in outcome.pasos().items() if v != "passed"}
+    return f"{outcome.output[-4000:]}\nfailed/skipped: {json.dumps(failed)}"

@@ -1,0 +1,82 @@
+"""Etapa 1 on the real sandbox: the right target and backup; bad backups stop, nothing changed."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.releases import deploy_tags
+from tests.e2e.sandbox_state import INCIDENT, dump, env, run_feature, state
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def start(sandbox_reset: None) -> object:
+    return state()
+
+
+def newest_nightly() -> Path:
+    backups = Path(env().database.backups)
+    return max(backups.glob(env().database.backup_pattern), key=lambda p: p.stat().st_mtime)
+
+
+def test_chooses_the_stable_tag_and_the_nightly_backup(start: object, tmp_path: Path) -> None:
+    done = run_feature(tmp_path, *INCIDENT, "-m", "etapa1")
+    assert done.code == 0, dump(done)
+    facts = done.facts()
+    tags = deploy_tags()
+    assert facts["deployed"]["tag"] == tags[0]
+    assert facts["target"]["tag"] == tags[1]
+    assert facts["backup"]["path"] == str(newest_nightly())
+    assert f"target: {tags[1]}" in done.output and str(newest_nightly()) in done.output
+    assert done.outcome == "EVALUACION COMPLETADA — SIN CAMBIOS"
+    assert state() == start
+
+
+def _bad_backup(kind: str, folder: Path) -> str:
+    nightly = newest_nightly()
+    if kind == "missing":
+        return str(folder / "iact_staging_19990101_0000.sql")
+    if kind == "too-old":
+        return str(min(folder.glob(env().database.backup_pattern), key=lambda p: p.stat().st_mtime))
+    path = folder / f"iact_staging_e2e_{kind}.sql"
+    if kind == "empty":
+        path.write_bytes(b"")
+    else:  # truncated: pg_dump's completion trailer is cut off
+        data = nightly.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("missing", "does not exist"),
+        ("empty", "is empty"),
+        ("truncated", "is truncated"),
+        ("too-old", "over the environment's limit"),
+    ],
+)
+def test_bad_backup_aborts_with_nothing_changed(
+    start: object, tmp_path: Path, kind: str, message: str
+) -> None:
+    folder = Path(env().database.backups)
+    backup = _bad_backup(kind, folder)
+    try:
+        before = state()
+        done = run_feature(tmp_path, *INCIDENT, f"--backup={backup}")
+        assert done.code != 0
+        assert done.outcome == "ABORTADO — SIN CAMBIOS", dump(done)
+        assert done.pasos()["1.3"] == "failed"
+        assert done.pasos()["2.1"] == "skipped"
+        assert "no ejecutado: falló Paso 1.3" in done.output or "falló Paso 1.3" in str(
+            done.journal()
+        )
+        assert message in done.output and "Escalate to the Tech Lead" in done.output
+        assert "features/rollback.feature:" in done.output  # the failure points at the feature line
+        assert not [e for e in done.journal() if e["event"] == "intent"]
+        assert state() == before
+    finally:
+        if kind in ("empty", "truncated"):
+            os.unlink(backup)

@@ -1,0 +1,70 @@
+"""Facts, milestones, downtime and the §7.1 criteria, read back from journal events."""
+
+from rollbook import closing, timeline
+from rollbook.code import _PIN, normalize
+from rollbook.plugin import node_name
+
+
+def fact(ts: str, key: str, **value: object) -> dict:
+    return {"ts": f"2026-11-27T10:{ts}+00:00", "event": "fact", "key": key, "value": value}
+
+
+EVENTS = [
+    {"ts": "2026-11-27T10:00:00.000+00:00", "event": "run_started"},
+    fact("00:05.000", "incident", severity="CRITICO"),
+    fact("01:00.000", "services_stopped", names=["gunicorn"]),
+    fact("02:00.000", "code_checked_out", tag="t"),
+    fact("03:00.000", "database_restored", name="db"),
+    fact("03:30.000", "services_started", names=["gunicorn"]),
+    fact("03:40.000", "health", status=500),
+    fact("04:00.000", "health", status=200),
+    fact("04:10.000", "critical_functions", login=200, database=True),
+    fact("05:00.000", "log_watch", errors=[]),
+    fact("05:01.000", "data_loss", tables={"core_order": 5, "core_customer": 0}),
+    {"ts": "2026-11-27T10:06:00.000+00:00", "event": "outcome"},
+]
+
+
+def test_downtime_runs_from_stop_to_the_first_health_200() -> None:
+    assert timeline.downtime(EVENTS) == 180.0
+
+
+def test_milestones_follow_the_procedures_timeline() -> None:
+    labels = [label for _, label in timeline.milestones(EVENTS)]
+    assert labels == [
+        "Problema detectado (inicio de rollbook)",
+        "Rollback aprobado",
+        "Servicios detenidos",
+        "Codigo revertido",
+        "DB restaurada",
+        "Servicios reiniciados",
+        "Health check 200",
+        "Validacion completada",
+    ]
+
+
+def test_criteria_are_measured_and_judged() -> None:
+    result = {name: (value, ok) for name, value, ok in closing.criteria(EVENTS)}
+    assert result["Rollback completado en < 15 minutos"] == ("6.0 minutos (360 s)", True)
+    assert result["Downtime adicional < 5 minutos"] == ("3.0 minutos (180 s)", True)
+    assert result["100% funcionalidades criticas restauradas"][1] is True
+    assert result["0 errores criticos post-rollback"] == ("0 lineas de error", True)
+    assert result["0 perdida de datos"] == ("5 filas", False)
+
+
+def test_criteria_not_measured_when_the_run_stopped_early() -> None:
+    result = closing.criteria(EVENTS[:3])
+    assert [ok for _, _, ok in result][1:] == [None, None, None, None]
+
+
+def test_requirement_pins_are_parsed() -> None:
+    lines = ["Django==5.2.19", "psycopg[binary]==3.3.9", "# c", "celery>=5", "django-rest_x == 1.0"]
+    pins = {normalize(m.group(1)): m.group(2) for m in map(_PIN.match, lines) if m}
+    assert pins == {"django": "5.2.19", "psycopg": "3.3.9", "django-rest-x": "1.0"}
+
+
+def test_scenario_names_become_ascii_test_names() -> None:
+    assert (
+        node_name("Paso 6.3 — Validación de funcionalidades críticas")
+        == "test_paso_6_3_validacion_de_funcionalidades_criticas"
+    )
