@@ -97,7 +97,7 @@ def _restore_code(run: Run, code_before: dict[str, dict[str, Any]]) -> None:
         wanted = recorded["freeze"]
         run.executor.run(
             spec, [pip, "install", "--disable-pip-version-check", "--no-deps",
-                   *run.env.app.pip_options, *wanted], mutating=True,
+                   *run.env.app.pip_options, *wanted], mutating=True, cwd=run.env.app.path,
         )  # fmt: skip
         names = {line.split("==")[0].lower() for line in wanted}
         extra = [line.split("==")[0] for line in code.pip_freeze(run, spec)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from rollbook import sandbox
 from tests.e2e.releases import deploy_tags
 from tests.e2e.sandbox_state import INCIDENT, dump, env, run_feature, state
 
@@ -12,7 +13,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def start(sandbox_reset: None) -> object:
+def start(sandbox_up: None) -> object:
+    sandbox.reset()
     return state()
 
 

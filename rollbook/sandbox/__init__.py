@@ -1,0 +1,11 @@
+"""The sandbox: a small real copy of the procedure's staging server on 127.0.0.1, under .sandbox/.
+
+PostgreSQL (its own cluster), supervisord running redis, nginx, gunicorn and a celery worker, the
+demo Django app deployed from its own git repository at a defective tag with the stable tag below
+it, and the nightly backup of the stable state. environments/sandbox.yaml describes it.
+"""
+
+from rollbook.sandbox.lifecycle import down, reset, up
+from rollbook.sandbox.status import status
+
+__all__ = ["down", "reset", "status", "up"]

@@ -1,0 +1,82 @@
+"""The deployed app's venv: created once, installing only from the wheelhouse (its pip.conf).
+
+The start state's package set is saved; `reset` puts the venv back with a plain
+`pip install -r requirements.txt` (pinned to that set) when a rollback changed it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+
+from rollbook.sandbox.application import app_environment
+from rollbook.sandbox.layout import Layout
+from rollbook.sandbox.shell import say
+
+SNAPSHOT = "venv-packages.json"
+CONSTRAINTS = "venv-constraints.txt"
+LIST_PACKAGES = (
+    "import importlib.metadata as m, json; "
+    "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+)
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def ensure_venv(layout: Layout) -> None:
+    if not (layout.venv / "bin" / "python").is_file():
+        say(f"creating the app's venv in {layout.venv} ...")
+        layout.shell.run([sys.executable, "-m", "venv", layout.venv])
+    (layout.venv / "pip.conf").write_text(
+        "# Installs come from the sandbox's wheelhouse only, like a site's internal mirror.\n"
+        f"[global]\nno-index = true\nfind-links = {layout.wheelhouse}\n"
+        "disable-pip-version-check = true\n",
+        encoding="utf-8",
+    )
+
+
+def pip_install(layout: Layout, *args: str) -> None:
+    layout.shell.run(
+        [layout.venv / "bin" / "python", "-m", "pip", "install", "--quiet",
+         "-r", layout.env.app.requirements, *args],
+        cwd=layout.app,
+        env=app_environment(layout),
+    )  # fmt: skip
+
+
+def install_requirements(layout: Layout) -> None:
+    say(f"installing {layout.env.app.requirements} into the app's venv (offline) ...")
+    pip_install(layout)
+
+
+def packages(layout: Layout) -> dict[str, str]:
+    """{normalised name: version} of everything installed in the app's venv."""
+    listing = layout.shell.run([layout.venv / "bin" / "python", "-c", LIST_PACKAGES]).stdout
+    return {_normalise(name): version for name, version in json.loads(listing).items()}
+
+
+def save_snapshot(layout: Layout) -> None:
+    layout.state.mkdir(parents=True, exist_ok=True)
+    current = packages(layout)
+    (layout.state / SNAPSHOT).write_text(json.dumps(current, indent=1), encoding="utf-8")
+    pins = "".join(f"{name}=={version}\n" for name, version in sorted(current.items()))
+    (layout.state / CONSTRAINTS).write_text(pins, encoding="utf-8")
+
+
+def restore_venv(layout: Layout) -> None:
+    """Bring the venv back to the start state's packages, only if a rollback changed them."""
+    saved = json.loads((layout.state / SNAPSHOT).read_text(encoding="utf-8"))
+    if packages(layout) == saved:
+        return
+    say("the app's venv changed: pip install -r requirements.txt (offline) ...")
+    pip_install(layout, "-c", str(layout.state / CONSTRAINTS))
+    if packages(layout) == saved:
+        return
+    say("the app's venv still differs: recreating it from the wheelhouse ...")
+    shutil.rmtree(layout.venv)
+    ensure_venv(layout)
+    pip_install(layout)

@@ -1,0 +1,157 @@
+"""`rollbook sandbox up | down | reset`: provision once, start what is not running, go back to
+the start state, stop everything through its own controls.
+
+The START STATE: the defective tag deployed and running (health 500), the stable tag below it,
+the nightly backup of the stable state (now-2h) and a too-old one (now-30h), five customers and
+ten orders written after the deploy (what a rollback loses), no maintenance page.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from rollbook.sandbox import appvenv, backups, history, nginx, supervisor
+from rollbook.sandbox.application import manage
+from rollbook.sandbox.credentials import database_password, write_app_env
+from rollbook.sandbox.layout import Layout, load_layout
+from rollbook.sandbox.postgres import (
+    Cluster,
+    existing_cluster,
+    provide_cluster,
+    remove_cluster,
+    server_bin,
+)
+from rollbook.sandbox.probe import http_status
+from rollbook.sandbox.shell import IS_ROOT, require_binary, say, wait_for
+from rollbook.sandbox.timeline import Timeline
+from rollbook.sandbox.wheelhouse import ensure_wheelhouse
+
+PROVISIONED_MARKER = "provisioned"
+ROWS_AFTER_DEPLOY = 5  # customers the seed command adds at the defective code (2 orders each)
+
+
+def _check_prerequisites(layout: Layout) -> None:
+    """Fail before starting anything: missing programs or sources, ports held by others."""
+    server_bin()
+    for program, install in (
+        ("git", "apt-get install git"),
+        ("redis-server", "apt-get install redis-server"),
+        ("nginx", "apt-get install nginx-light"),
+        (layout.supervisorctl, supervisor.SUPERVISOR_INSTALL),
+    ):
+        require_binary(program, install)
+    if IS_ROOT:
+        require_binary("runuser", "apt-get install util-linux")
+    history.check_sources()
+    supervisor.check_ports(layout)
+
+
+def _running_cluster(layout: Layout) -> Cluster:
+    cluster = provide_cluster(layout)
+    if not cluster.is_initialised():
+        cluster.init()
+    if not cluster.is_running():
+        cluster.start()
+    cluster.ensure_role_and_database(database_password(layout))
+    return cluster
+
+
+def _is_provisioned(layout: Layout, cluster: Cluster) -> bool:
+    return (
+        (layout.state / PROVISIONED_MARKER).is_file()
+        and backups.nightly_dump(layout).is_file()
+        and cluster.has_template()
+    )
+
+
+def _provision(layout: Layout, cluster: Cluster) -> None:
+    """Build what the start state is restored from: the data at both releases, the venv."""
+    say("provisioning the sandbox (the first time takes a few minutes) ...")
+    tags = history.publish_history(layout, Timeline.starting_now())
+    requirements = layout.env.app.requirements
+    ensure_wheelhouse(layout, [history.show(layout, tag, requirements) for tag in tags.tags])
+    say(f"deploying the stable release {tags.stable} and seeding its data ...")
+    history.deploy(layout, tags.stable)
+    write_app_env(layout)
+    appvenv.ensure_venv(layout)
+    appvenv.install_requirements(layout)
+    manage(layout, "migrate", "--noinput")
+    manage(layout, "seed", "--rows", str(layout.seed_rows))
+    backups.dump_stable_state(layout)
+    say(f"deploying the defective release {tags.defective} and writing data after it ...")
+    history.deploy(layout, tags.defective)
+    appvenv.install_requirements(layout)
+    manage(layout, "migrate", "--noinput")
+    manage(layout, "seed", "--rows", str(layout.seed_rows + ROWS_AFTER_DEPLOY))
+    appvenv.save_snapshot(layout)
+    cluster.save_template()
+    (layout.state / PROVISIONED_MARKER).write_text("", encoding="utf-8")
+
+
+def _start_services(layout: Layout) -> None:
+    nginx.write_maintenance_template(layout)
+    nginx.write_config(layout)
+    supervisor.write_config(layout)
+    supervisor.start(layout)
+    url = layout.env.health.url
+    wait_for(
+        lambda: http_status(url) is not None,
+        f"gunicorn answering {url}",
+        60,
+        f": see {layout.gunicorn_log}",
+    )
+
+
+def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
+    timeline = Timeline.starting_now()
+    supervisor.stop_running(layout, layout.env.services.app)
+    layout.maintenance_page.unlink(missing_ok=True)
+    backups.lay_out_backups(layout, timeline)
+    tags = history.publish_history(layout, timeline)
+    say(f"deploying {tags.defective} (stable: {tags.stable}) ...")
+    history.deploy(layout, tags.defective)
+    write_app_env(layout)
+    say(f"restoring {layout.env.database.name} to the start state ...")
+    cluster.restore_from_template()
+    appvenv.restore_venv(layout)
+    manage(layout, "collectstatic", "--noinput", "--clear")
+    _start_services(layout)
+
+
+def up() -> None:
+    """Provision the sandbox the first time; afterwards only start what is not running."""
+    layout = load_layout()
+    _check_prerequisites(layout)
+    cluster = _running_cluster(layout)
+    if _is_provisioned(layout, cluster):
+        _start_services(layout)
+    else:
+        _provision(layout, cluster)
+        _apply_start_state(layout, cluster)
+    ports = layout.ports
+    say(f"up: nginx on 127.0.0.1:{ports.nginx}, gunicorn on 127.0.0.1:{ports.gunicorn}")
+
+
+def reset() -> None:
+    """Back to the start state: code, data, venv, backups, maintenance page, programs."""
+    layout = load_layout()
+    _check_prerequisites(layout)
+    cluster = _running_cluster(layout)
+    if not _is_provisioned(layout, cluster):
+        _provision(layout, cluster)
+    _apply_start_state(layout, cluster)
+    say("reset: the sandbox is back to its start state")
+
+
+def down(purge: bool = False) -> None:
+    """Stop everything through its own controls; `purge` also deletes every file it made."""
+    layout = load_layout()
+    supervisor.shutdown(layout)
+    cluster = existing_cluster(layout)
+    if cluster is not None and cluster.is_running():
+        cluster.stop()
+    if purge:
+        say(f"removing {layout.root} ...")
+        remove_cluster(layout)
+        shutil.rmtree(layout.root, ignore_errors=True)
+    say("down")

@@ -1,0 +1,34 @@
+"""The wheelhouse: every package of every release, downloaded once; installs then stay offline.
+
+Like a site's internal mirror, it fixes the universe pip resolves in, so a later
+`pip install --force-reinstall -r requirements.txt` cannot drift to newer transitive releases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+
+from rollbook.sandbox.layout import Layout
+from rollbook.sandbox.shell import say
+
+COMPLETE_MARKER = ".complete"
+
+
+def ensure_wheelhouse(layout: Layout, requirement_sets: list[str]) -> None:
+    """Download each release's requirements (pins may conflict between releases) once."""
+    releases = sorted(set(requirement_sets))
+    digest = hashlib.sha256("\0".join(releases).encode()).hexdigest()
+    marker = layout.wheelhouse / COMPLETE_MARKER
+    if marker.is_file() and marker.read_text(encoding="utf-8") == digest:
+        return
+    say(f"downloading the app's packages into {layout.wheelhouse} (once) ...")
+    layout.wheelhouse.mkdir(parents=True, exist_ok=True)
+    for number, requirements in enumerate(releases, start=1):
+        listing = layout.wheelhouse / f"requirements-{number}.txt"
+        listing.write_text(requirements + "\n", encoding="utf-8")
+        layout.shell.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+             "--dest", layout.wheelhouse, "-r", listing]
+        )  # fmt: skip
+    marker.write_text(digest, encoding="utf-8")
