@@ -152,13 +152,16 @@ def pytest_collection_modifyitems(
         names = ", ".join(available_environments())
         raise pytest.UsageError(f"--env is required to run the procedure: choose one of {names}")
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
 
     def progress(text: str) -> None:
-        if reporter is None:
+        """Shown as it happens, even while pytest captures the output of the running Paso."""
+        if reporter is None or capture is None:
             print(text)
             return
-        reporter.ensure_newline()
-        reporter.write_line(text)
+        with capture.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(text)
 
     mode = Mode.DRY_RUN if config.getoption("--dry-run") else Mode.EXECUTE
     try:
@@ -190,6 +193,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if current is not None:
         current.executor.paso = paso_of(item)
         current.journal.write("paso_started", paso=paso_of(item), name=item.name)
+        template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+        current.say(f"▶ {template.name if template else item.name}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -239,8 +244,16 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     current = config.stash.get(RUN_KEY, None)
     if current is None or current.result is None:
         return
-    terminalreporter.write_sep("=", "rollbook", bold=True)
+    terminalreporter.write_sep("=", f"rollbook {current.incident_id}", bold=True)
     for line in current.result.lines:
         terminalreporter.write_line(line)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The outcome is the last line the operator sees."""
+    current = config.stash.get(RUN_KEY, None)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if current is None or current.result is None or reporter is None:
+        return
     ok = current.result.exit_code == 0
-    terminalreporter.write_sep("=", current.result.name, green=ok, red=not ok, bold=True)
+    reporter.write_sep("=", current.result.name, green=ok, red=not ok, bold=True)

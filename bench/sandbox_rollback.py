@@ -1,0 +1,91 @@
+"""Time the sandbox rollback: total, downtime and each Etapa against the Anexo B budget.
+
+    .venv/bin/python bench/sandbox_rollback.py --runs 5 [--markdown docs/PERFORMANCE.md]
+
+Each run: `rollbook sandbox reset`, then the rollback feature; figures read from its journal.
+Prints medians; a benchmark, not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+from rollbook import sandbox, timeline
+from rollbook.config import load_environment
+from rollbook.journal import read_journal
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--env=sandbox", "--reason=benchmark", "--severity=ALTO", "--approved-by=bench", "-q"]
+
+
+def one_run(report_dir: Path) -> dict[str, float]:
+    sandbox.reset()
+    before = set(report_dir.iterdir())
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "features/rollback.feature", *ARGS,
+         f"--report-dir={report_dir}"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        sys.exit(f"the rollback failed:\n{done.stdout[-2000:]}")
+    [folder] = set(report_dir.iterdir()) - before
+    events = list(read_journal(folder / "journal.jsonl"))
+    figures: dict[str, float] = defaultdict(float)
+    figures["total"] = timeline.seconds_between(events[0]["ts"], events[-1]["ts"]) or 0.0
+    figures["downtime"] = timeline.downtime(events) or 0.0
+    for event in events:
+        if event["event"] == "paso_finished":
+            figures[f"etapa{str(event['paso']).split('.')[0]}"] += event["duration"]
+    return figures
+
+
+def machine() -> str:
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**30
+    return f"{os.cpu_count()} cores, {memory} GiB"
+
+
+def render(runs: list[dict[str, float]], budgets: dict[str, float]) -> str:
+    rows = ["| measure | median (s) | min - max (s) | Anexo B budget (s) |", "|---|---|---|---|"]
+    for key in ["total", "downtime", *[f"etapa{i}" for i in range(1, 8)]]:
+        values = [r[key] for r in runs]
+        budget = f"{budgets[key]:.0f}" if key in budgets else "-"
+        spread = f"{min(values):.1f} - {max(values):.1f}"
+        rows.append(f"| {key} | {statistics.median(values):.1f} | {spread} | {budget} |")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--markdown", type=Path, help="write the table into this file")
+    options = parser.parse_args()
+    sandbox.up()
+    budgets = load_environment("sandbox").budgets
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(options.runs):
+            runs.append(one_run(Path(tmp)))
+            figures = runs[-1]
+            print(
+                f"run {n + 1}: total {figures['total']:.1f} s, downtime {figures['downtime']:.1f} s"
+            )
+    table = render(runs, budgets)
+    print(table)
+    if options.markdown:
+        options.markdown.write_text(
+            f"Sandbox rollback, {options.runs} runs, machine: {machine()}.\n"
+            f"Command: `.venv/bin/python bench/sandbox_rollback.py --runs {options.runs}`\n\n"
+            f"{table}\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
