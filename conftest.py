@@ -8,4 +8,7 @@ pytest_plugins = [
     "steps.database",
     "steps.validation",
     "steps.closing",
+    "steps.checklist",
+    "steps.prerequisites",
+    "steps.decision",
 ]

@@ -21,7 +21,9 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   @etapa1 @solo_lectura
   Escenario: Paso 1.3 — Verificar backup disponible
     Cuando se identifica el backup correspondiente a la versión estable
-    Entonces el backup queda identificado y verificado
+    Y se revisa el directorio de backups
+    Entonces el directorio de backups admite el backup previo al rollback
+    Y el backup queda identificado y verificado
 
   @etapa1 @solo_lectura
   Escenario: Paso 1.4 — Notificar inicio de rollback

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from rollbook import sandbox
+from rollbook import procedure, sandbox, signing
+from rollbook.config import load_environment
 from rollbook.errors import UserError
 from rollbook.sandbox.shell import SandboxError
 
@@ -47,12 +49,82 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
     ).set_defaults(handler=_sandbox_status)
 
 
+def _allowed_signers(args: argparse.Namespace) -> Path | None:
+    if args.allowed_signers is not None:
+        return Path(args.allowed_signers)
+    if args.env is None:
+        return None
+    signing_config = load_environment(args.env).signing
+    if signing_config is None or signing_config.allowed_signers is None:
+        raise UserError(
+            f"environment {args.env!r} has no signing.allowed_signers: pass --allowed-signers FILE"
+        )
+    return Path(signing_config.allowed_signers)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    problems = signing.verify_folder(folder, _allowed_signers(args))
+    for problem in problems:
+        print(f"BAD: {problem}")
+    if problems:
+        return 1
+    files = len(signing.read_manifest(folder).sums)
+    signer = signing.read_signer(folder)
+    assert signer is not None  # verify_folder reports a missing SIGNER
+    print(f"Good: {folder} ({files} files, signed by {signer.identity})")
+    return 0
+
+
+def _add_verify(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help="check an incident folder's signature and every file's sha256",
+        description="Check SHA256SUMS.sig against the allowed signers, every hash of SHA256SUMS "
+        "and that no file was added: prints Good (exit 0) or one BAD line per problem (exit 1).",
+    )
+    parser.add_argument("folder", metavar="FOLDER", help="an incident folder, reports/<incident>")
+    parser.add_argument(
+        "--allowed-signers", metavar="FILE", help="the signing keys you trust (ssh-keygen format)"
+    )
+    parser.add_argument(
+        "--env", metavar="NAME", help="use signing.allowed_signers of environments/NAME.yaml"
+    )
+    parser.set_defaults(handler=_verify)
+
+
+def _procedure(args: argparse.Namespace) -> int:
+    document = procedure.render([Path(f) for f in args.features], args.format)
+    if args.output is None:
+        sys.stdout.write(document)
+    else:
+        try:
+            Path(args.output).write_text(document, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{args.output}: cannot write it: {exc.strerror}") from None
+    return 0
+
+
+def _add_procedure(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "procedure",
+        help="the feature files as a document for auditors (runs nothing)",
+        description="Render feature files per Etapa and Paso, with each Criterio de Exito.",
+    )
+    parser.add_argument("features", nargs="+", metavar="FEATURE", help="a .feature file")
+    parser.add_argument("--format", choices=procedure.FORMATS, default="md", help="default: md")
+    parser.add_argument("--output", metavar="FILE", help="write there instead of stdout")
+    parser.set_defaults(handler=_procedure)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rollbook", description="PROCED-BACK-003 (deployment rollback), executable."
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_sandbox(subparsers)
+    _add_verify(subparsers)
+    _add_procedure(subparsers)
     return parser
 
 

@@ -88,18 +88,29 @@ class HealthConfig(_Strict):
     smoke_env: dict[str, str] = Field(default_factory=dict)
     critical: dict[str, str] = Field(default_factory=dict)  # Paso 6.3: function → URL
     latency_budget_ms: int = 500
+    latency_requests: int = Field(default=20, ge=1)  # §8.2: requests per endpoint
     timeout: Duration = 10.0
 
 
 class CeleryConfig(_Strict):
     app: str
+    roundtrip_task: str | None = None  # §8.2: a task without arguments sent and awaited
 
 
 class LogsConfig(_Strict):
     files: list[str] = Field(default_factory=list)
     error_pattern: str = "ERROR|CRITICAL|Traceback"
     watch: Duration = 120.0
+    recent: Duration = 300.0  # §8.1: "sin errores en logs (ultimos 5 min)"
     copy_to: str | None = None
+
+
+class Thresholds(_Strict):
+    """§8.2: monitoring figures a validation run records and checks."""
+
+    load_per_core: float = 2.0
+    memory_used_pct: float = 90.0
+    db_connections_pct: float = 80.0
 
 
 class NotifyTarget(_Strict):
@@ -110,6 +121,7 @@ class SigningConfig(_Strict):
     key: str
     identity: str
     namespace: str = "rollbook"
+    allowed_signers: str | None = None  # the auditors' trusted keys, for `rollbook verify`
 
 
 class SandboxConfig(_Strict):
@@ -133,6 +145,7 @@ class Environment(_Strict):
     celery: CeleryConfig
     logs: LogsConfig = Field(default_factory=LogsConfig)
     budgets: dict[str, Duration] = Field(default_factory=dict)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
     notify: list[NotifyTarget] = Field(default_factory=list)
     signing: SigningConfig | None = None
     sandbox: SandboxConfig | None = None
@@ -154,6 +167,8 @@ _PATH_KEYS = (
     ("maintenance", "page"),
     ("database", "backups"),
     ("logs", "copy_to"),
+    ("signing", "key"),
+    ("signing", "allowed_signers"),
 )
 
 

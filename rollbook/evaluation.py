@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from rollbook import backups, release
+from rollbook import backups, prerequisites, release
+from rollbook.decision import decide
 from rollbook.errors import StepFailed
 from rollbook.notify import announce
 from rollbook.run import Run
@@ -18,11 +19,13 @@ def record_incident(run: Run) -> dict[str, object]:
                if not value]  # fmt: skip
     if missing:
         raise StepFailed(f"the incident needs {' and '.join(missing)}: say what was observed")
-    if run.env.approval == "required" and not opts.approved_by:
-        raise StepFailed(
-            f"environment {run.env.name} requires approval: give --approved-by "
-            '"<Tech Lead or Incident Manager>" (PROCED-BACK-003 §4.2)'
-        )
+    prerequisites.approval_given(run)
+    tree = decide(
+        opts.severity, opts.users_affected, valid_backup=True, approved_by=opts.approved_by
+    )
+    run.record("decision_tree", branch=tree.branch, proceed=tree.proceed, reason=tree.reason)
+    if not tree.proceed:
+        raise StepFailed(f"Anexo C decision tree: {tree.branch} — {tree.reason}")
     approver = opts.approved_by or f"{opts.operator} (approval optional in {run.env.name})"
     incident = run.record(
         "incident",
@@ -30,6 +33,8 @@ def record_incident(run: Run) -> dict[str, object]:
         symptoms=opts.reason,
         severity=opts.severity,
         impact=opts.impact or "no indicado",
+        users_affected=opts.users_affected,
+        tree=tree.branch,
         decision=f"ROLLBACK APROBADO por {approver}",
         approved_by=opts.approved_by,
         operator=opts.operator,

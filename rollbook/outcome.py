@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rollbook import closing, recovery
+from rollbook import closing, plan, recovery
 from rollbook.executor import Mode
 from rollbook.journal import read_journal
 from rollbook.notify import announce
@@ -16,6 +16,9 @@ RESTORED = "FALLIDO — ESTADO PREVIO RESTAURADO"
 MANUAL = "FALLIDO — INTERVENCION MANUAL"
 EVALUATED = "EVALUACION COMPLETADA — SIN CAMBIOS"
 RECOVERED = "ESTADO PREVIO RESTAURADO"  # the manual §9 (rollback_of_rollback.feature) succeeded
+PLAN = "PLAN — SIN CAMBIOS"  # --dry-run
+VERIFIED = "VERIFICACION OK — SIN CAMBIOS"  # validation / prerequisites checklists
+NOT_VERIFIED = "VERIFICACION FALLIDA — SIN CAMBIOS"
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,17 @@ def finish(run: Run) -> Result:
     failed = first_failure(run)
     events = list(read_journal(run.journal.path))
     changed = any(e["event"] == "intent" for e in events)
-    if any(e["event"] == "recovery_started" for e in events):  # rollback_of_rollback.feature
+    if run.mode is Mode.DRY_RUN:
+        files = plan.write_plan(run)
+        lines = [f"plan: {files[1]}", f"plan (json): {files[0]}"]
+        if failed:
+            lines.append(f"Paso {failed} failed: the rollback would stop there")
+        result = Result(PLAN if failed is None else ABORTED, 0 if failed is None else 1, lines)
+    elif run.checklist:
+        ok = failed is None
+        text = "every check passed" if ok else f"failed: {failed} (each check is reported above)"
+        result = Result(VERIFIED if ok else NOT_VERIFIED, 0 if ok else 1, [text])
+    elif any(e["event"] == "recovery_started" for e in events):  # rollback_of_rollback.feature
         ok = failed is None and passed(run, "9.1")
         text = "the pre-rollback state is back and checked" if ok else "the recovery failed"
         result = Result(RECOVERED if ok else MANUAL, 0 if ok else 1, [text])
@@ -54,8 +67,10 @@ def finish(run: Run) -> Result:
         result = Result(ABORTED if failed else EVALUATED, 1 if failed else 0, [why])
     else:
         result = _recover(run, failed, events)
-    report = closing.write_incident_report(run, result.name, result.lines)
-    lines = [*result.lines, f"incident report: {report}", f"journal: {run.journal.path}"]
+    lines = [*result.lines, f"journal: {run.journal.path}"]
+    if run.mode is Mode.EXECUTE and not run.checklist:
+        report = closing.write_incident_report(run, result.name, result.lines)
+        lines.insert(-1, f"incident report: {report}")
     if result.exit_code != 0 and changed:
         announce(run, "escalation", [f"ROLLBACK {result.name} - {run.env.name.upper()}",
                                      *result.lines])  # fmt: skip

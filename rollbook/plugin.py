@@ -22,8 +22,8 @@ from pytest_bdd.scenario import scenario_wrapper_template_registry
 from rollbook import outcome
 from rollbook.config import Environment, available_environments, load_environment
 from rollbook.errors import StepFailed, UserError
-from rollbook.executor import Mode
 from rollbook.run import SEVERITIES, Run, RunOptions, default_operator
+from rollbook.selection import INDEPENDENT, NO_ENVIRONMENT, Scenario, order_problem, run_mode
 
 RUN_KEY = pytest.StashKey[Run]()
 ENV_KEY = pytest.StashKey[Environment]()
@@ -47,6 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--no-auto-recover", action="store_true", help="do not restore the pre-rollback state (§9)"
     )
     group.addoption("--incident", help="incident id whose journal §9 restores from")
+    group.addoption(
+        "--users-affected", type=float, help="percent of users affected (Anexo C decision tree)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -108,6 +111,7 @@ class FeatureFile(pytest.Module):
             if template is not None:
                 line = template.line_number
                 item.reportinfo = lambda line=line, item=item: (self.path, line - 1, item.name)
+        self.scenarios = [scenario_of(item) for item in items if isinstance(item, pytest.Item)]
         return items
 
 
@@ -116,9 +120,17 @@ def feature_of(item: pytest.Item) -> FeatureFile | None:
 
 
 def paso_of(item: pytest.Item) -> str:
+    """'4.3' for 'Paso 4.3 — …'; the whole scenario name for a checklist item."""
     template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
-    match = PASO.search(template.name if template else item.name)
-    return match.group(1) if match else item.name
+    name = template.name if template else item.name
+    match = PASO.search(name)
+    return match.group(1) if match else name
+
+
+def scenario_of(item: pytest.Item) -> Scenario:
+    template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+    tags = frozenset(mark.name for mark in item.iter_markers())
+    return Scenario(paso_of(item), template.name if template else item.name, tags)
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -139,13 +151,29 @@ def _options(config: pytest.Config, env: Environment) -> RunOptions:
         dry_run=get("--dry-run"),
         auto_recover=not get("--no-auto-recover"),
         incident=get("--incident"),
+        users_affected=get("--users-affected"),
     )
 
 
+def _check_order(items: list[pytest.Item]) -> None:
+    features: dict[FeatureFile, list[Scenario]] = {}
+    for item in items:
+        feature = feature_of(item)
+        if feature is not None:
+            features.setdefault(feature, []).append(scenario_of(item))
+    for feature, selected in features.items():
+        problem = order_problem(feature.path.name, feature.scenarios, selected)
+        if problem:
+            raise pytest.UsageError(problem)
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m have deselected
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    if config.getoption("collectonly") or not any(feature_of(i) for i in items):
+    _check_order(items)
+    needs_run = [i for i in items if feature_of(i) and NO_ENVIRONMENT not in scenario_of(i).tags]
+    if config.getoption("collectonly") or not needs_run:
         return
     env = config.stash.get(ENV_KEY, None)
     if env is None:
@@ -163,11 +191,21 @@ def pytest_collection_modifyitems(
             reporter.ensure_newline()
             reporter.write_line(text)
 
-    mode = Mode.DRY_RUN if config.getoption("--dry-run") else Mode.EXECUTE
+    selected = [scenario_of(i) for i in needs_run]
+    mode = run_mode(selected, config.getoption("--dry-run"))
     try:
-        config.stash[RUN_KEY] = Run(_options(config, env), env, mode, progress)
+        current = Run(_options(config, env), env, mode, progress)
     except UserError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.stash[RUN_KEY] = current
+    current.checklist = all(INDEPENDENT in s.tags for s in selected)
+    chosen = {s.name for s in selected}
+    every = [s for f in {feature_of(i) for i in needs_run} if f for s in f.scenarios]
+    current.journal.write(
+        "selection",
+        selected=[s.name for s in selected],
+        deselected=[s.name for s in every if s.name not in chosen],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -189,6 +227,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     failed = feature.stash.get(FAILED_KEY, None)
     if failed is not None:
         pytest.skip(f"no ejecutado: falló Paso {failed}")
+    if item.config.getoption("--dry-run") and {"etapa6", "etapa7"} & scenario_of(item).tags:
+        pytest.skip("no ejecutado: dry-run (esta Etapa valida y documenta un rollback real)")
     current = item.config.stash.get(RUN_KEY, None)
     if current is not None:
         current.executor.paso = paso_of(item)
@@ -208,8 +248,9 @@ def pytest_runtest_makereport(
     paso = paso_of(item)
     if call.excinfo is not None and call.excinfo.errisinstance((StepFailed, UserError)):
         path, line, _ = item.reportinfo()
-        report.longrepr = f"{path}:{line + 1}: Paso {paso}: {call.excinfo.value}"
-    if report.failed:
+        label = f"Paso {paso}" if re.fullmatch(r"\d+\.\d+", paso) else paso
+        report.longrepr = f"{path}:{line + 1}: {label}: {call.excinfo.value}"
+    if report.failed and INDEPENDENT not in scenario_of(item).tags:
         feature.stash.setdefault(FAILED_KEY, paso)
     current = item.config.stash.get(RUN_KEY, None)
     if current is not None and (report.when == "call" or report.outcome != "passed"):

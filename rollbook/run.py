@@ -37,6 +37,7 @@ class RunOptions:
     dry_run: bool = False
     auto_recover: bool = True
     incident: str | None = None
+    users_affected: float | None = None
 
 
 def default_operator() -> str:
@@ -101,6 +102,7 @@ class Run:
         self.facts: dict[str, dict[str, Any]] = {}
         self.result: Any = None  # rollbook.outcome.Result, set when the run finishes
         self.keys_before: dict[str, set[str]] | None = None  # Paso 4.1 row keys, for data loss
+        self.checklist = False  # validation / prerequisites: independent checks, not the procedure
         options_record = asdict(options) | {"report_dir": str(options.report_dir)}
         self.journal.write(
             "run_started",
@@ -114,6 +116,11 @@ class Run:
     @property
     def mode(self) -> Mode:
         return self.executor.mode
+
+    @property
+    def planning(self) -> bool:
+        """A dry-run: mutating commands are planned, so their effects cannot be checked."""
+        return self.executor.mode is Mode.DRY_RUN
 
     def hosts(self, role: str) -> list[str]:
         return list(self.env.hosts[role])  # type: ignore[index]
@@ -135,6 +142,15 @@ class Run:
             return self.facts[key]
         except KeyError:
             raise UserError(f"internal order error: {key!r} was not recorded yet") from None
+
+    def secret_or_none(self, variable: str) -> str | None:
+        """A secret variable's value (registered for redaction), or None when it is not set."""
+        try:
+            value = secret(self.env, variable)
+        except UserError:
+            return None
+        self.redactor.add(value)
+        return value
 
     def db_env(self) -> dict[str, str]:
         return {"PGPASSWORD": self.db_password}

@@ -12,12 +12,15 @@ from rollbook.waiting import wait_until
 
 
 def health_check(run: Run) -> int:
-    """Paso 6.1: the health URL answers 200 (bounded wait while the app warms up)."""
+    """Paso 6.1 / §8.1: the health URL answers 200.
+
+    Right after a restart (Paso 6.1) the app may still warm up: bounded wait. A checklist run
+    probes the running system as it is: one request.
+    """
     spec = run.hosts("app")[0]
     url = run.env.health.url
-    status = wait_until(
-        lambda: web.http_status(run, spec, url)[0] == 200, run.env.services.start_timeout
-    )
+    wait = 0.0 if run.checklist else run.env.services.start_timeout
+    status = wait_until(lambda: web.http_status(run, spec, url)[0] == 200, wait)
     code = 200 if status else web.http_status(run, spec, url)[0]
     run.record("health", url=url, status=code)
     if code != 200:
@@ -31,11 +34,12 @@ def smoke_tests(run: Run) -> dict[str, object]:
     spec = run.hosts("app")[0]
     result: dict[str, object] = {}
     if run.env.health.smoke_tests:
-        argv = [f"{run.env.app.venv}/bin/python", "-m", "pytest", run.env.health.smoke_tests, "-q"]
+        argv = [f"{run.env.app.venv}/bin/python", "-m", "pytest", run.env.health.smoke_tests,
+                "-q", "-p", "no:cacheprovider"]  # fmt: skip
+        env = {**run.env.app.env, **run.env.health.smoke_env, "PYTHONDONTWRITEBYTECODE": "1"}
         out = run.executor.run(
-            spec, argv, mutating=False, check=False, cwd=run.env.app.path,
-            env={**run.env.app.env, **run.env.health.smoke_env}, timeout=600,
-        )  # fmt: skip
+            spec, argv, mutating=False, check=False, cwd=run.env.app.path, env=env, timeout=600
+        )
         summary = (out.stdout.strip().splitlines() or [""])[-1]
         result["smoke_tests"] = {"exit": out.exit_status, "summary": summary}
         if not out.ok:

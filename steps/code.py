@@ -18,6 +18,8 @@ def checkout(run: Run) -> None:
 
 @then("el código queda en la versión estable")
 def code_at_target(run: Run) -> None:
+    if run.planning:
+        return  # dry-run: the command was planned, not run
     tag = run.fact("target")["tag"]
     for spec in run.hosts("app"):
         assert code.deployed_commit(run, spec) == code.tag_commit(run, spec, tag)
@@ -30,6 +32,8 @@ def reinstall(run: Run) -> None:
 
 @then("los paquetes críticos tienen las versiones de la versión objetivo")
 def critical_packages(run: Run) -> None:
+    if run.planning:
+        return  # dry-run: the command was planned, not run
     assert code.check_critical_packages(run)
 
 
@@ -39,5 +43,7 @@ def collectstatic(run: Run) -> dict[str, int]:
 
 
 @then("los archivos estáticos quedan restaurados")
-def static_restored(static: dict[str, int]) -> None:
+def static_restored(run: Run, static: dict[str, int]) -> None:
+    if run.planning:
+        return  # dry-run: the command was planned, not run
     assert static and all(count > 0 for count in static.values()), f"static files: {static}"

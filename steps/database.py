@@ -12,7 +12,9 @@ def safety_backup(run: Run) -> dict[str, object]:
 
 
 @then("el backup de seguridad queda creado y verificado")
-def safety_checked(safety: dict[str, object]) -> None:
+def safety_checked(run: Run, safety: dict[str, object]) -> None:
+    if run.planning:
+        return  # dry-run: the command was planned, not run
     assert safety["size"] and safety["sha256"]
 
 
@@ -23,6 +25,8 @@ def close_connections(run: Run) -> None:
 
 @then("no queda ninguna conexión activa a la base de datos")
 def no_connections(run: Run) -> None:
+    if run.planning:
+        return  # dry-run: the command was planned, not run
     assert database.other_connections(run) == 0
 
 
@@ -38,6 +42,8 @@ def count_loss(run: Run) -> None:
 
 @then("la base de datos queda restaurada y django_migrations responde")
 def restored(run: Run) -> None:
+    if run.planning:
+        return  # dry-run: the command was planned, not run
     assert database.migrations_count(run) > 0
 
 

@@ -24,6 +24,8 @@ def stop(run: Run) -> None:
 
 @then("no queda ningún proceso de los servicios de aplicación")
 def no_processes(run: Run) -> None:
+    if run.planning:
+        return  # dry-run: the command was planned, not run
     left = app_services.wait_processes_gone(run)
     assert not left, f"processes still alive: {left}"
 
@@ -42,6 +44,8 @@ def maintenance_on(run: Run) -> None:
 
 @then("la página de mantenimiento está activa")
 def maintenance_active(run: Run) -> None:
+    if run.planning:
+        return  # dry-run: the command was planned, not run
     spec = run.hosts("app")[0]
     assert web.maintenance_active(run, spec)
     for url in run.env.health.endpoints[:1]:
@@ -63,12 +67,16 @@ def start_workers(run: Run) -> dict[str, list[str]]:
 
 @then("el servicio web está activo sin errores en sus logs")
 def web_running(run: Run, log_errors: dict[str, list[str]]) -> None:
+    if run.planning:
+        return  # dry-run: the command was planned, not run
     assert app_services.wait_web_answers(run), f"{run.env.health.url} does not answer"
     assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
 
 
 @then("los workers de celery responden")
 def workers_answer(run: Run, log_errors: dict[str, list[str]]) -> None:
+    if run.planning:
+        return  # dry-run: the command was planned, not run
     assert app_services.workers_answer(run)
     assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
 
@@ -81,6 +89,8 @@ def maintenance_off(run: Run) -> None:
 
 @then("el tráfico normal está restaurado")
 def traffic_restored(run: Run) -> None:
+    if run.planning:
+        return  # dry-run: the command was planned, not run
     spec = run.hosts("app")[0]
     assert not web.maintenance_active(run, spec)
     for url in run.env.health.endpoints[:1]:

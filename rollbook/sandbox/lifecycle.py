@@ -23,6 +23,7 @@ from rollbook.sandbox.postgres import (
 )
 from rollbook.sandbox.probe import http_status
 from rollbook.sandbox.shell import IS_ROOT, require_binary, say, wait_for
+from rollbook.sandbox.signing_key import ensure_signing_key
 from rollbook.sandbox.timeline import Timeline
 from rollbook.sandbox.wheelhouse import ensure_wheelhouse
 
@@ -122,6 +123,7 @@ def up() -> None:
     """Provision the sandbox the first time; afterwards only start what is not running."""
     layout = load_layout()
     _check_prerequisites(layout)
+    ensure_signing_key(layout)
     cluster = _running_cluster(layout)
     if _is_provisioned(layout, cluster):
         _start_services(layout)
@@ -136,6 +138,7 @@ def reset() -> None:
     """Back to the start state: code, data, venv, backups, maintenance page, programs."""
     layout = load_layout()
     _check_prerequisites(layout)
+    ensure_signing_key(layout)
     cluster = _running_cluster(layout)
     if not _is_provisioned(layout, cluster):
         _provision(layout, cluster)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rollbook.executor import Executor
@@ -31,6 +32,15 @@ class Supervisor:
     def is_running(self, name: str) -> bool:
         out = self._ctl("status", name, mutating=False, check=False).split()
         return len(out) > 1 and out[1] == "RUNNING"
+
+    def uptime(self, name: str) -> float | None:
+        """Seconds since the program started ('RUNNING pid 12, uptime 1 day, 0:01:23')."""
+        out = self._ctl("status", name, mutating=False, check=False)
+        match = re.search(r"uptime (?:(\d+) days?, )?(\d+):(\d+):(\d+)", out)
+        if not match:
+            return None
+        days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+        return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
 
     def pids(self, name: str) -> list[int]:
         out = self._ctl("pid", name, mutating=False, check=False).strip()

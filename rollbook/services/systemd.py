@@ -29,6 +29,15 @@ class Systemd:
     def is_running(self, name: str) -> bool:
         return self._ctl("is-active", name, mutating=False, check=False).strip() == "active"
 
+    def uptime(self, name: str) -> float | None:
+        """Seconds since the unit became active (ActiveEnterTimestampMonotonic vs uptime)."""
+        value = self._ctl("show", "-p", "ActiveEnterTimestampMonotonic", "--value", name,
+                          mutating=False, check=False).strip()  # fmt: skip
+        booted = self.executor.run(self.spec, ["cat", "/proc/uptime"], mutating=False).stdout
+        if not value.isdigit() or int(value) == 0:
+            return None
+        return float(booted.split()[0]) - int(value) / 1e6
+
     def pids(self, name: str) -> list[int]:
         out = self._ctl("show", "-p", "MainPID", "--value", name, mutating=False, check=False)
         return [int(out)] if out.strip().isdigit() and int(out) > 0 else []

@@ -1,0 +1,23 @@
+# language: es
+@sin_ambiente @independiente
+Característica: PROCED-BACK-003 Anexo C — Árbol de decisión
+  ¿Puede empezar el rollback? Las ramas del árbol, con la aprobación que cada una exige.
+  Un rollback no empieza donde el árbol dice "Evaluar con Tech Lead" o "Escalar a DBA/CTO",
+  salvo que la aprobación dada lo cubra.
+
+  Esquema del escenario: Anexo C — <caso>
+    Dado un problema de severidad <severidad> que afecta al <usuarios>% de los usuarios
+    Y que <hay_backup> hay backup válido
+    Y la aprobación de "<aprobado_por>"
+    Cuando se recorre el árbol de decisión
+    Entonces la rama es "<rama>"
+    Y el rollback <procede>
+
+    Ejemplos:
+      | caso                                  | severidad | usuarios | hay_backup | aprobado_por | rama                      | procede      |
+      | servicio caído: inmediato             | CRITICO   | 100      | sí         |              | Rollback inmediato        | procede      |
+      | crítico sin backup: escalar           | CRITICO   | 100      | no         | Tech Lead    | Escalar a DBA/CTO         | no procede   |
+      | no crítico sin aprobación: evaluar    | ALTO      | 40       | sí         |              | Evaluar con Tech Lead     | no procede   |
+      | más del 10% con aprobación            | ALTO      | 40       | sí         | Tech Lead    | Rollback si >10% usuarios | procede      |
+      | pocos usuarios sin aprobación         | MEDIO     | 5        | sí         |              | Evaluar con Tech Lead     | no procede   |
+      | pocos usuarios, aprobado igualmente   | MEDIO     | 5        | sí         | Tech Lead    | Puede esperar fix         | procede      |

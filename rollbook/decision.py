@@ -1,0 +1,45 @@
+"""Anexo C — the decision tree: may this rollback start?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+IMMEDIATE = "Rollback inmediato"
+ASK_TECH_LEAD = "Evaluar con Tech Lead"
+OVER_10_PCT = "Rollback si >10% usuarios"
+CAN_WAIT = "Puede esperar fix"
+ESCALATE = "Escalar a DBA/CTO"
+
+
+@dataclass(frozen=True)
+class Decision:
+    branch: str
+    proceed: bool
+    reason: str
+
+
+def decide(
+    severity: str | None,
+    users_affected: float | None,
+    valid_backup: bool,
+    approved_by: str | None,
+) -> Decision:
+    """The tree's branch; a branch that asks for a person proceeds only with their approval."""
+    if not valid_backup:
+        return Decision(ESCALATE, False, "no valid backup: escalate to the DBA / CTO")
+    if severity == "CRITICO":
+        return Decision(IMMEDIATE, True, "critical (service down): immediate rollback")
+    if not approved_by:
+        return Decision(
+            ASK_TECH_LEAD,
+            False,
+            f"severity {severity or 'not given'} is not critical: the Tech Lead evaluates; "
+            'start again with --approved-by "<Tech Lead>"',
+        )
+    if users_affected is not None and users_affected > 10:
+        return Decision(OVER_10_PCT, True, f"{users_affected:g}% of users affected, approved")
+    return Decision(
+        CAN_WAIT if users_affected is not None else ASK_TECH_LEAD,
+        True,
+        f"evaluated and approved by {approved_by}",
+    )

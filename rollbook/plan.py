@@ -1,0 +1,39 @@
+"""The dry-run plan: every mutating command the rollback would run, in order, with its host."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from rollbook.journal import read_journal
+from rollbook.run import Run
+
+
+def planned_commands(journal: Path) -> list[dict[str, Any]]:
+    return [
+        {"paso": e["paso"], "host": e["host"], "argv": e["argv"], "cwd": e.get("cwd")}
+        for e in read_journal(journal)
+        if e["event"] == "planned"
+    ]
+
+
+def write_plan(run: Run) -> tuple[Path, Path]:
+    """plan.json and plan.md in the incident folder (secrets already redacted by the journal)."""
+    steps = planned_commands(run.journal.path)
+    as_json = run.folder / "plan.json"
+    document = {"incident": run.incident_id, "environment": run.env.name, "commands": steps}
+    as_json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    lines = [f"# Plan de rollback (dry-run) — {run.env.name} — {run.incident_id}", ""]
+    lines += [
+        f"{n}. Paso {s['paso']} on `{s['host']}`"
+        + (f" in `{s['cwd']}`" if s["cwd"] else "")
+        + f": `{shlex.join(s['argv'])}`"
+        for n, s in enumerate(steps, 1)
+    ]
+    as_md = run.folder / "plan.md"
+    as_md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for path in (as_json, as_md):
+        path.chmod(0o600)
+    return as_json, as_md

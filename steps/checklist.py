@@ -1,0 +1,71 @@
+"""§8 — Validación (checklists de validation.feature)."""
+
+from pytest_bdd import then, when
+
+from rollbook import checklist
+from rollbook.run import Run
+
+
+@when("se consulta el estado de cada servicio", target_fixture="states")
+def service_states(run: Run) -> dict[str, bool]:
+    return checklist.services_active(run)
+
+
+@then("cada servicio está activo")
+def services_active(states: dict[str, bool]) -> None:
+    assert all(states.values())
+
+
+@when("se leen las líneas recientes de los logs", target_fixture="recent")
+def recent_lines(run: Run) -> list[str]:
+    return checklist.no_recent_log_errors(run)
+
+
+@then("no hay líneas de error recientes")
+def no_recent_errors(recent: list[str]) -> None:
+    assert not recent
+
+
+@when("se mide la latencia de cada endpoint principal", target_fixture="latency")
+def measure_latency(run: Run) -> dict[str, dict[str, float]]:
+    return checklist.api_latency(run)
+
+
+@then("el p95 de cada endpoint está bajo el presupuesto del ambiente")
+def under_budget(run: Run, latency: dict[str, dict[str, float]]) -> None:
+    budget = run.env.health.latency_budget_ms
+    assert all(figures["p95_ms"] <= budget for figures in latency.values())
+
+
+@when(
+    "se registran la carga, la memoria y las conexiones a la base de datos",
+    target_fixture="figures",
+)
+def record_resources(run: Run) -> dict[str, float]:
+    return checklist.resources(run)
+
+
+@then("cada cifra está bajo el umbral del ambiente")
+def under_thresholds(run: Run, figures: dict[str, float]) -> None:
+    limits = run.env.thresholds
+    assert all(value <= getattr(limits, name) for name, value in figures.items())
+
+
+@when("se envía una tarea real a celery", target_fixture="answer")
+def send_task(run: Run) -> str:
+    return checklist.celery_roundtrip(run)
+
+
+@then("la tarea vuelve con su resultado")
+def task_returned(answer: str) -> None:
+    assert answer
+
+
+@when("se ejecuta el script de validación automática", target_fixture="script")
+def run_script(run: Run) -> list[str]:
+    return checklist.validation_script(run)
+
+
+@then("el rollback queda validado exitosamente")
+def script_passed(script: list[str]) -> None:
+    assert len(script) == 4

@@ -1,0 +1,57 @@
+"""§4 — Prerrequisitos (prerequisites.feature, y compartidos con la Etapa 1)."""
+
+from pytest_bdd import then, when
+
+from rollbook import prerequisites
+from rollbook.backups import Backup
+from rollbook.run import Run
+
+
+@when("se busca el backup más reciente", target_fixture="newest")
+def newest_backup(run: Run) -> Backup:
+    return prerequisites.newest_valid_backup(run)
+
+
+@then("existe un backup más joven que la edad máxima, completo")
+def backup_recent(run: Run, newest: Backup) -> None:
+    assert newest.age < run.env.database.max_backup_age and newest.size > 0
+
+
+@when("se revisa el directorio de backups", target_fixture="space")
+def backups_folder(run: Run) -> dict[str, int]:
+    return prerequisites.backups_folder_ready(run)
+
+
+@then("el directorio de backups admite el backup previo al rollback")
+def room_for_dump(space: dict[str, int]) -> None:
+    assert space["free_bytes"] >= space["needed_bytes"]
+
+
+@when("se consulta la base de datos con las credenciales del ambiente", target_fixture="answers")
+def query_database(run: Run) -> bool:
+    return prerequisites.database_credentials(run)
+
+
+@then("la base de datos responde")
+def database_answers(answers: bool) -> None:
+    assert answers
+
+
+@when("se revisa la aprobación dada", target_fixture="approval")
+def check_approval(run: Run) -> str:
+    return prerequisites.approval_given(run)
+
+
+@then("la aprobación cubre lo que el ambiente exige")
+def approval_covers(approval: str) -> None:
+    assert approval
+
+
+@when("se revisan los canales de notificación del ambiente", target_fixture="channels")
+def check_channels(run: Run) -> dict[str, str]:
+    return prerequisites.channel_reachable(run)
+
+
+@then("cada canal está configurado y alcanzable")
+def channels_ok(run: Run, channels: dict[str, str]) -> None:
+    assert set(channels) == {target.url_env for target in run.env.notify}
