@@ -1,9 +1,9 @@
-"""Time the sandbox rollback: total, downtime and each Etapa against the Anexo B budget.
+"""Time the sandbox rollback (total, downtime, each Etapa against Anexo B) and a validation run.
 
-    .venv/bin/python bench/sandbox_rollback.py --runs 5 [--markdown docs/PERFORMANCE.md]
+    .venv/bin/python bench/sandbox_rollback.py --runs 5 [--markdown FILE]
 
-Each run: `rollbook sandbox reset`, then the rollback feature; figures read from its journal.
-Prints medians; a benchmark, not a test: nothing here asserts a time.
+Each run: `rollbook sandbox reset`, the rollback feature, then validation.feature on the result;
+figures read from their journals. Prints medians; a benchmark, not a test: nothing asserts a time.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from rollbook import sandbox, timeline
 from rollbook.config import load_environment
@@ -25,24 +26,31 @@ ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--env=sandbox", "--reason=benchmark", "--severity=ALTO", "--approved-by=bench", "-q"]
 
 
-def one_run(report_dir: Path) -> dict[str, float]:
-    sandbox.reset()
+def journal_of(feature: str, args: list[str], report_dir: Path) -> list[dict[str, Any]]:
     before = set(report_dir.iterdir())
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "features/rollback.feature", *ARGS,
-         f"--report-dir={report_dir}"],
+        [sys.executable, "-m", "pytest", feature, *args, f"--report-dir={report_dir}"],
         cwd=ROOT, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
-        sys.exit(f"the rollback failed:\n{done.stdout[-2000:]}")
+        sys.exit(f"{feature} failed:\n{done.stdout[-2000:]}")
     [folder] = set(report_dir.iterdir()) - before
-    events = list(read_journal(folder / "journal.jsonl"))
+    return list(read_journal(folder / "journal.jsonl"))
+
+
+def one_run(report_dir: Path) -> dict[str, float]:
+    sandbox.reset()
+    events = journal_of("features/rollback.feature", ARGS, report_dir)
     figures: dict[str, float] = defaultdict(float)
     figures["total"] = timeline.seconds_between(events[0]["ts"], events[-1]["ts"]) or 0.0
     figures["downtime"] = timeline.downtime(events) or 0.0
     for event in events:
         if event["event"] == "paso_finished":
             figures[f"etapa{str(event['paso']).split('.')[0]}"] += event["duration"]
+    checks = journal_of("features/validation.feature", ["--env=sandbox", "-q"], report_dir)
+    window = sum(e["value"]["seconds"] for e in checks if e.get("key") == "log_watch")
+    validation = timeline.seconds_between(checks[0]["ts"], checks[-1]["ts"]) or 0.0
+    figures["validation (log window excluded)"] = validation - window
     return figures
 
 
@@ -53,7 +61,8 @@ def machine() -> str:
 
 def render(runs: list[dict[str, float]], budgets: dict[str, float]) -> str:
     rows = ["| measure | median (s) | min - max (s) | Anexo B budget (s) |", "|---|---|---|---|"]
-    for key in ["total", "downtime", *[f"etapa{i}" for i in range(1, 8)]]:
+    keys = ["total", "downtime", *[f"etapa{i}" for i in range(1, 8)]]
+    for key in [*keys, "validation (log window excluded)"]:
         values = [r[key] for r in runs]
         budget = f"{budgets[key]:.0f}" if key in budgets else "-"
         spread = f"{min(values):.1f} - {max(values):.1f}"

@@ -18,7 +18,7 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
     Cuando se identifica el último deployment estable
     Entonces el tag de versión estable queda identificado
 
-  @etapa1 @solo_lectura
+  @etapa1 @solo_lectura @base_de_datos
   Escenario: Paso 1.3 — Verificar backup disponible
     Cuando se identifica el backup correspondiente a la versión estable
     Y se revisa el directorio de backups

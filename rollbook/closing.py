@@ -56,7 +56,11 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]
     ]  # fmt: skip
 
 
-def _mark(ok: bool | None) -> str:
+def _deselected(events: list[dict[str, Any]]) -> list[str]:
+    return next((e["deselected"] for e in events if e["event"] == "selection"), [])
+
+
+def mark(ok: bool | None) -> str:
     return {True: "CUMPLE", False: "NO CUMPLE", None: "no medido"}[ok]
 
 
@@ -107,10 +111,13 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Downtime total: {_minutes(timeline.downtime(events))}",
         f"- Datos perdidos: {loss_text}",
         "",
+        "## Pasos no seleccionados",
+        *([f"- {name}" for name in _deselected(events)] or ["- ninguno"]),
+        "",
         "## Criterios de Exito (§7.1)",
         "| Criterio | Medido | Estado |",
         "|---|---|---|",
-        *[f"| {name} | {value} | {_mark(ok)} |" for name, value, ok in criteria(events)],
+        *[f"| {name} | {value} | {mark(ok)} |" for name, value, ok in criteria(events)],
         "",
         "## Causa Raiz",
         "[Analisis de causa raiz - puede completarse despues]",

@@ -128,6 +128,7 @@ class SandboxConfig(_Strict):
     """Provisioning parameters used only by `rollbook sandbox`; the engine never reads them."""
 
     redis_port: int
+    notify_port: int | None = None  # the sandbox's incidents channel (an HTTP receiver)
     seed_rows: int = 200
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from rollbook import backups, prerequisites, release
+from rollbook import backups, prerequisites, release, signing
 from rollbook.decision import decide
 from rollbook.errors import StepFailed
 from rollbook.notify import announce
@@ -20,6 +20,10 @@ def record_incident(run: Run) -> dict[str, object]:
     if missing:
         raise StepFailed(f"the incident needs {' and '.join(missing)}: say what was observed")
     prerequisites.approval_given(run)
+    if run.env.signing is not None:  # a record that cannot be signed is refused before any change
+        problem = signing.check_signing_key(run.env.signing.key)
+        if problem:
+            raise StepFailed(f"the incident record cannot be signed: {problem}")
     tree = decide(
         opts.severity, opts.users_affected, valid_backup=True, approved_by=opts.approved_by
     )

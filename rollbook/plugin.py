@@ -6,10 +6,13 @@ The only module of the engine that imports pytest.
 from __future__ import annotations
 
 import re
+import shutil
 import types
 import unicodedata
 from collections import Counter
 from collections.abc import Generator, Iterable
+from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +21,19 @@ from pytest_bdd import scenario
 from pytest_bdd.feature import get_feature
 from pytest_bdd.gherkin_parser import get_gherkin_document
 from pytest_bdd.scenario import scenario_wrapper_template_registry
+from pytest_html import extras as html_extras
+from pytest_metadata.plugin import metadata_key
 
-from rollbook import outcome
+from rollbook import outcome, signing
+from rollbook import report as report_view
 from rollbook.config import Environment, available_environments, load_environment
 from rollbook.errors import StepFailed, UserError
-from rollbook.run import SEVERITIES, Run, RunOptions, default_operator
+from rollbook.journal import read_journal
+from rollbook.run import SEVERITIES, Run, RunOptions, default_operator, new_incident_dir
 from rollbook.selection import INDEPENDENT, NO_ENVIRONMENT, Scenario, order_problem, run_mode
 
 RUN_KEY = pytest.StashKey[Run]()
+FOLDER_KEY = pytest.StashKey[tuple[str, Path]]()
 ENV_KEY = pytest.StashKey[Environment]()
 FAILED_KEY = pytest.StashKey[str]()
 PASO = re.compile(r"Paso (\d+\.\d+)")
@@ -52,13 +60,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html
 def pytest_configure(config: pytest.Config) -> None:
     name = config.getoption("--env")
-    if name is not None:
-        try:
-            config.stash[ENV_KEY] = load_environment(name)
-        except UserError as exc:
-            raise pytest.UsageError(str(exc)) from None
+    if name is None:
+        return
+    try:
+        env = config.stash[ENV_KEY] = load_environment(name)
+    except UserError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if config.getoption("collectonly"):
+        return
+    report_dir = Path(config.getoption("--report-dir")).resolve()
+    incident, folder = new_incident_dir(report_dir, env.name, datetime.now(UTC))
+    config.stash[FOLDER_KEY] = (incident, folder)
+    if not config.getoption("htmlpath", None):
+        config.option.htmlpath = str(folder / "report.html")
+        config.option.self_contained_html = True
 
 
 # --- collection of .feature files -----------------------------------------------------------
@@ -194,7 +212,7 @@ def pytest_collection_modifyitems(
     selected = [scenario_of(i) for i in needs_run]
     mode = run_mode(selected, config.getoption("--dry-run"))
     try:
-        current = Run(_options(config, env), env, mode, progress)
+        current = Run(_options(config, env), env, mode, progress, config.stash[FOLDER_KEY])
     except UserError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RUN_KEY] = current
@@ -252,7 +270,12 @@ def pytest_runtest_makereport(
         report.longrepr = f"{path}:{line + 1}: {label}: {call.excinfo.value}"
     if report.failed and INDEPENDENT not in scenario_of(item).tags:
         feature.stash.setdefault(FAILED_KEY, paso)
+    report.rollbook_paso = paso
     current = item.config.stash.get(RUN_KEY, None)
+    if current is not None and report.when == "call":
+        evidence = report_view.paso_evidence_html(current.journal.events(), paso)
+        if evidence:
+            report.extras = [*getattr(report, "extras", []), html_extras.html(evidence)]
     if current is not None and (report.when == "call" or report.outcome != "passed"):
         reason = report.longrepr[2] if report.skipped and isinstance(report.longrepr, tuple) else ""
         detail = str(report.longrepr) if report.failed else reason
@@ -279,6 +302,40 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     result = outcome.finish(current)
     if result.exit_code != 0 and session.exitstatus == 0:
         session.exitstatus = result.exit_code
+    events = current.journal.events()
+    table = session.config.stash.get(metadata_key, None)
+    if table is not None:  # the environment table of report.html is the incident record
+        table.clear()
+        table.update(report_view.environment_table(current, events))
+    log = current.folder / "rollback.log"
+    log.write_text(report_view.human_log(events), encoding="utf-8")
+    log.chmod(0o600)
+    if current.env.logs.copy_to:
+        shutil.copy(log, Path(current.env.logs.copy_to) / f"rollback-{current.incident_id}.log")
+    current.journal.close()
+
+
+def pytest_html_report_title(report: Any) -> None:
+    env = report._config.stash.get(ENV_KEY, None) if hasattr(report, "_config") else None
+    folder = report._config.stash.get(FOLDER_KEY, None) if hasattr(report, "_config") else None
+    if env is not None and folder is not None:
+        report.title = f"Rollback {env.name} {folder[0]}"
+
+
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    cells.insert(1, "<th>Paso</th>")
+
+
+def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
+    cells.insert(1, f"<td>{escape(str(getattr(report, 'rollbook_paso', '')))}</td>")
+
+
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
+    current = session.config.stash.get(RUN_KEY, None)
+    if current is not None:
+        prefix.append(report_view.summary_html(current, list(read_journal(current.journal.path))))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -288,11 +345,37 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_sep("=", f"rollbook {current.incident_id}", bold=True)
     for line in current.result.lines:
         terminalreporter.write_line(line)
+    restrict(current.folder)  # report.html is written by pytest-html with the default umask
+    signer = current.env.signing
+    if signer is None:
+        terminalreporter.write_line(
+            f"not signed: environment {current.env.name} has no signing key"
+        )
+        return
+    try:  # after pytest-html has written report.html: the exact bytes are hashed and signed
+        signature = signing.sign_folder(
+            current.folder, signer.key, signer.identity, signer.namespace
+        )
+    except UserError as exc:
+        terminalreporter.write_line(f"NOT SIGNED: {exc}", red=True)
+        return
+    restrict(current.folder)
+    terminalreporter.write_line(f"signed: {signature} (by {signer.identity})")
+
+
+def restrict(folder: Path) -> None:
+    """Report folders hold infrastructure details: 0700, files 0600."""
+    folder.chmod(0o700)
+    for path in folder.iterdir():
+        path.chmod(0o600)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The outcome is the last line the operator sees."""
+    reserved = config.stash.get(FOLDER_KEY, None)
     current = config.stash.get(RUN_KEY, None)
+    if reserved is not None and current is None:  # no Paso ran: drop the empty incident folder
+        shutil.rmtree(reserved[1], ignore_errors=True)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if current is None or current.result is None or reporter is None:
         return

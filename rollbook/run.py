@@ -87,6 +87,7 @@ class Run:
         env: Environment,
         mode: Mode,
         progress: Callable[[str], None] = print,
+        reserved: tuple[str, Path] | None = None,
     ) -> None:
         validate_options(options)
         self.options = options
@@ -95,7 +96,11 @@ class Run:
         self.db_password = secret(env, env.database.password_env)
         self.redactor.add(self.db_password)
         self.started = datetime.now(UTC)
-        self.incident_id, self.folder = new_incident_dir(options.report_dir, env.name, self.started)
+        self.incident_id, self.folder = reserved or new_incident_dir(
+            options.report_dir, env.name, self.started
+        )
+        for target in env.notify:  # notification URLs carry tokens: secrets too
+            self.secret_or_none(target.url_env)
         self.journal = Journal(self.folder / "journal.jsonl", self.redactor)
         self._progress = progress
         self.executor = Executor(self.journal, self.redactor, mode, env.sudo, self.say)

@@ -30,8 +30,13 @@ def ensure_secrets(layout: Layout) -> dict[str, str]:
         for name in (layout.env.database.password_env, SECRET_KEY_VARIABLE)
         if not values.get(name)
     ]
-    if missing:
-        values.update({name: secrets.token_urlsafe(32) for name in missing})
+    channel = {
+        target.url_env: f"json://127.0.0.1:{layout.ports.notify}/incidents"
+        for target in layout.env.notify
+        if layout.ports.notify and not values.get(target.url_env)
+    }
+    if missing or channel:
+        values.update({name: secrets.token_urlsafe(32) for name in missing} | channel)
         lines = "".join(f"{name}={value}\n" for name, value in values.items())
         write_private(layout.secrets_file, f"# Secrets of the rollbook sandbox.\n{lines}")
     return values

@@ -24,6 +24,7 @@ class Ports:
     redis: int
     gunicorn: int
     nginx: int
+    notify: int | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def load_layout() -> Layout:
             redis=settings.redis_port,
             gunicorn=_port(env.health.url, "health.url", src),
             nginx=_port(env.health.endpoints[0], "health.endpoints", src),
+            notify=settings.notify_port,
         ),
         secrets_file=Path(_required(env.env_file, "env_file", src)),
         supervisor_conf=Path(

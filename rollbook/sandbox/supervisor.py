@@ -7,6 +7,7 @@ first and stops last: a celery worker whose broker vanished hangs on shutdown.
 from __future__ import annotations
 
 import shlex
+import sys
 import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +68,28 @@ def programs(layout: Layout) -> tuple[Program, ...]:
     bin_dir, ports = layout.venv / "bin", layout.ports
     redis = require_binary("redis-server", "apt-get install redis-server")
     nginx = require_binary("nginx", "apt-get install nginx-light")
+    channel = (
+        (
+            Program(
+                "notify",
+                (
+                    sys.executable,
+                    "-m",
+                    "rollbook.sandbox.receiver",
+                    "--port",
+                    str(ports.notify),
+                    "--out",
+                    layout.log / "notifications.jsonl",
+                ),
+                layout.log / "notify.log",
+                (ports.notify, "sandbox.notify_port"),
+            ),
+        )
+        if ports.notify
+        else ()
+    )
     return (
+        *channel,
         Program(
             "redis",
             (redis, "--port", str(ports.redis), "--bind", "127.0.0.1", "--save", "",
@@ -179,6 +201,10 @@ def check_ports(layout: Layout) -> list[Program]:
 def start(layout: Layout) -> None:
     """Start supervisord (it starts every program) or the programs that are not running."""
     supervisord_running = is_running(layout)
+    if supervisord_running:  # a config written since supervisord started may add programs
+        added, _changed, _removed = _rpc(layout).reloadConfig()[0]
+        for name in added:
+            _rpc(layout).addProcessGroup(name)
     names = [program.name for program in check_ports(layout)]
     if supervisord_running and names:
         say(f"starting {', '.join(names)} ...")

@@ -72,3 +72,23 @@ def smoke_test_fails(work: Path) -> None:
     smoke.write_text(
         smoke.read_text() + '\n\ndef test_injected_fault() -> None:\n    assert False, "injected"\n'
     )
+
+
+def health_breaks_without_migration(work: Path) -> None:
+    """A code-only defect: the health check's database probe always reports a failure."""
+    health = work / "core" / "health.py"
+    health.write_text(
+        health.read_text()
+        + '\n\ndef check_database() -> str | None:  # noqa: F811\n    return "injected fault"\n'
+    )
+
+
+def deploy(tag: str) -> None:
+    """Deploy a release by hand, like a team's normal deploy: checkout and restart gunicorn."""
+    git("fetch", "--tags", "-q")
+    git("checkout", "-q", tag)
+    services = env().services
+    subprocess.run(
+        [services.supervisorctl, "-c", str(services.supervisor_conf), "restart", "gunicorn"],
+        check=True, capture_output=True,
+    )  # fmt: skip

@@ -79,3 +79,29 @@ def test_feature_run_without_env_names_the_environments() -> None:
     assert "--env is required to run the procedure: choose one of production, sandbox, staging" in (
         result.stderr
     )
+
+
+def test_a_selection_out_of_the_procedures_order_is_refused() -> None:
+    result = pytest_run("features/rollback.feature", "--collect-only", "-q", "-m", "etapa5")
+    assert result.returncode != 0
+    assert (
+        "the selection breaks PROCED-BACK-003's order: Paso 5.3 is selected without Paso 1.1"
+        in (result.stderr)
+    )
+
+
+def test_quick_rollback_and_prefixes_keep_the_order() -> None:
+    for selection in (["-m", "not base_de_datos"], ["-m", "etapa1 or etapa2"], ["-k", "paso_1_"]):
+        result = pytest_run("features/rollback.feature", "--collect-only", "-q", *selection)
+        assert result.returncode == 0, result.stderr
+
+
+def test_checklists_can_be_selected_freely() -> None:
+    result = pytest_run("features/validation.feature", "--collect-only", "-q", "-k", "8_3")
+    assert collected(result.stdout) == ["test_8_3_script_de_validacion_automatica"]
+
+
+def test_every_decision_tree_example_passes_without_an_environment() -> None:
+    result = pytest_run("features/decision_tree.feature", "-q")
+    assert result.returncode == 0, result.stdout
+    assert "6 passed" in result.stdout

@@ -1,0 +1,121 @@
+"""The signed incident record on the sandbox: artifacts, signature, redaction, channel, browser."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rollbook.config import secret
+from tests.e2e import releases
+from tests.e2e.sandbox_state import INCIDENT, ROOT, dump, env, run_feature
+
+pytestmark = pytest.mark.e2e
+ARTIFACTS = {
+    "report.html",
+    "journal.jsonl",
+    "rollback.log",
+    "SHA256SUMS",
+    "SHA256SUMS.sig",
+    "SIGNER",
+}
+CHANNEL = ROOT / ".sandbox" / "log" / "notifications.jsonl"
+
+
+def verify(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "rollbook"), "verify", str(folder), "--env", "sandbox"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def channel_titles(since: int) -> list[str]:
+    lines = CHANNEL.read_text().splitlines()[since:] if CHANNEL.exists() else []
+    return [json.loads(line)["message"]["title"] for line in lines]
+
+
+def channel_size() -> int:
+    return len(CHANNEL.read_text().splitlines()) if CHANNEL.exists() else 0
+
+
+def assert_signed_and_tamper_evident(folder: Path, tmp_path: Path) -> None:
+    good = verify(folder)
+    assert good.returncode == 0 and good.stdout.startswith("Good: "), good.stdout + good.stderr
+    [markdown] = folder.glob("ROLLBACK-*.md")
+    for name in ("report.html", markdown.name, "journal.jsonl"):
+        copy = tmp_path / f"tampered-{name}"
+        shutil.copytree(folder, copy)
+        data = bytearray((copy / name).read_bytes())
+        data[len(data) // 2] ^= 0x01
+        (copy / name).write_bytes(bytes(data))
+        bad = verify(copy)
+        assert bad.returncode != 0
+        assert f"BAD: {name}: " in bad.stdout
+
+
+def assert_no_secret_anywhere(folder: Path, output: str) -> None:
+    secrets = [secret(env(), env().database.password_env)]
+    secrets += [secret(env(), target.url_env) for target in env().notify]
+    for path in folder.iterdir():
+        data = path.read_bytes()
+        for value in secrets:
+            assert value.encode() not in data, f"a secret is in {path.name}"
+    assert not any(value in output for value in secrets)
+
+
+def test_successful_run_leaves_a_signed_complete_record(
+    sandbox_reset: None, tmp_path: Path
+) -> None:
+    before = channel_size()
+    done = run_feature(tmp_path / "reports", *INCIDENT)
+    assert done.code == 0, dump(done)
+    names = {p.name for p in done.folder.iterdir()}
+    assert names >= ARTIFACTS and any(n.startswith("ROLLBACK-") for n in names)
+    assert oct(done.folder.stat().st_mode & 0o777) == "0o700"
+    assert all(p.stat().st_mode & 0o077 == 0 for p in done.folder.iterdir())
+    assert_signed_and_tamper_evident(done.folder, tmp_path)
+    assert_no_secret_anywhere(done.folder, done.output)
+    titles = channel_titles(before)
+    assert titles[0].startswith("ROLLBACK INICIADO - SANDBOX")
+    assert titles[1].startswith("ROLLBACK COMPLETADO - SANDBOX")
+    assert len(titles) == 2
+    browser_check(done.folder / "report.html", tmp_path, done.folder.name)
+
+
+def test_failed_and_restored_run_leaves_a_signed_complete_record(
+    sandbox_reset: None, tmp_path: Path
+) -> None:
+    tag = releases.publish(releases.smoke_test_fails)
+    before = channel_size()
+    done = run_feature(tmp_path / "reports", *INCIDENT, f"--target-tag={tag}")
+    assert done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(done)
+    assert {p.name for p in done.folder.iterdir()} >= ARTIFACTS
+    assert_signed_and_tamper_evident(done.folder, tmp_path)
+    assert_no_secret_anywhere(done.folder, done.output)
+    titles = channel_titles(before)
+    assert titles[0].startswith("ROLLBACK INICIADO")
+    assert titles[-1].startswith("ROLLBACK FALLIDO — ESTADO PREVIO RESTAURADO")
+    html = (done.folder / "report.html").read_text()
+    assert "Recuperacion (§9)" in html and "ESCALAR A TECH LEAD Y DBA" in html
+
+
+def browser_check(report: Path, tmp_path: Path, incident: str) -> None:
+    """Headless Chromium draws the report (its data is JSON drawn by JavaScript): read the DOM."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=5000"]  # fmt: skip
+    url = report.as_uri()
+    dom = subprocess.run(
+        ["chromium", *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120,
+        check=True,
+    ).stdout  # fmt: skip
+    subprocess.run(
+        ["chromium", *flags, f"--screenshot={tmp_path / 'report.png'}", "--window-size=1400,2400",
+         url], capture_output=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert (tmp_path / "report.png").stat().st_size > 0
+    environment = dom[dom.index('id="environment"') :]
+    assert incident in environment and "ROLLBACK COMPLETADO" in environment
+    assert "test_paso_6_1_health_check" in dom  # the Paso rows are drawn
+    assert "Criterios de Exito" in dom
