@@ -12,8 +12,6 @@ import logging
 
 import apprise
 
-from rollbook.config import secret
-from rollbook.errors import UserError
 from rollbook.executor import Mode
 from rollbook.run import Run
 
@@ -22,7 +20,7 @@ SEND_TIMEOUT = 5.0  # seconds, to connect and to read the answer, per URL
 
 def announce(run: Run, kind: str, lines: list[str]) -> str:
     """Print and journal the message, then send it (title: its first line) to every channel."""
-    urls = [(target.url_env, _url(run, target.url_env)) for target in run.env.notify]
+    urls = [(target.url_env, run.secret_or_none(target.url_env)) for target in run.env.notify]
     text = "\n".join(lines)
     width = max(len(line) for line in lines) + 4
     run.say(
@@ -32,16 +30,6 @@ def announce(run: Run, kind: str, lines: list[str]) -> str:
     for variable, url in urls:
         _send(run, kind, variable, url, lines[0], "\n".join(lines[1:]) or lines[0])
     return text
-
-
-def _url(run: Run, variable: str) -> str | None:
-    """The URL in `variable`, made a secret of the run before anything is printed; None: unset."""
-    try:
-        url = secret(run.env, variable)
-    except UserError:
-        return None
-    run.redactor.add(url)
-    return url
 
 
 def _send(run: Run, kind: str, variable: str, url: str | None, title: str, body: str) -> None:
