@@ -22,7 +22,9 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   Escenario: Paso 1.3 — Verificar backup disponible
     Cuando se identifica el backup correspondiente a la versión estable
     Y se revisa el directorio de backups
+    Y se consulta la base de datos con las credenciales del ambiente
     Entonces el directorio de backups admite el backup previo al rollback
+    Y la base de datos responde
     Y el backup queda identificado y verificado
 
   @etapa1 @solo_lectura

@@ -105,8 +105,30 @@ def check_backup(run: Run, spec: str, file: BackupFile) -> Backup:
                     f"the backup {file.path} is truncated: pg_dump's completion line is missing"
                 )
             )
+    _check_marker(run, spec, file.path, fmt)
     digest = _read(run, spec, ["sha256sum", file.path]).split()[0]
     return Backup(file.path, file.size, file.mtime, age, fmt, digest)
+
+
+def _check_marker(run: Run, spec: str, path: str, fmt: str) -> None:
+    """A backup of this database holds its marker table (e.g. django_migrations)."""
+    marker = run.env.database.marker_table
+    if not marker:
+        return
+    if fmt == "custom":
+        listing = _read(run, spec, ["pg_restore", "--list", path])
+        found = f"TABLE public {marker} " in listing
+    else:
+        needle = f"CREATE TABLE public.{marker} ("
+        found = run.executor.run(
+            spec, ["grep", "-q", "-F", needle, path], mutating=False, check=False
+        ).ok
+    if not found:
+        raise StepFailed(
+            escalation(
+                f"the backup {path} has no table {marker}: it is not a backup of this database"
+            )
+        )
 
 
 def backup_format(run: Run, spec: str, path: str) -> str:

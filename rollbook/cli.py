@@ -9,6 +9,7 @@ from pathlib import Path
 from rollbook import procedure, sandbox, signing
 from rollbook.config import load_environment
 from rollbook.errors import UserError
+from rollbook.sandbox.faults import FAULTS, make_fault
 from rollbook.sandbox.shell import SandboxError
 
 
@@ -25,6 +26,17 @@ def _sandbox_action(args: argparse.Namespace) -> int:
         sandbox.down(purge=args.purge)
     else:
         getattr(sandbox, args.action)()
+    return 0
+
+
+def _sandbox_fault(args: argparse.Namespace) -> int:
+    if args.list or not args.name:
+        for fault in FAULTS.values():
+            print(f"{fault.name:<22} Paso {fault.paso:<5} {fault.what}")
+        return 0
+    options = make_fault(args.name)
+    if options:
+        print(" ".join(options))
     return 0
 
 
@@ -47,6 +59,12 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
     actions.add_parser(
         "status", help="one line per component; exit 0 when everything is up"
     ).set_defaults(handler=_sandbox_status)
+    fault = actions.add_parser(
+        "fault", help="make a realistic fault (undone by reset); --list shows them"
+    )
+    fault.add_argument("name", nargs="?", help="the fault to make")
+    fault.add_argument("--list", action="store_true", help="list the faults")
+    fault.set_defaults(handler=_sandbox_fault)
 
 
 def _allowed_signers(args: argparse.Namespace) -> Path | None:

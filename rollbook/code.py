@@ -66,7 +66,9 @@ def install_requirements(run: Run, force: bool = True) -> None:
     argv = [_venv(run, "pip"), "install", "--disable-pip-version-check", *force_flag,
             *run.env.app.pip_options, "-r", run.env.app.requirements]  # fmt: skip
     for spec in run.hosts("app"):
-        run.executor.run(spec, argv, mutating=True, cwd=run.env.app.path)
+        run.executor.run(
+            spec, argv, mutating=True, cwd=run.env.app.path, timeout=run.env.timeouts.install
+        )
 
 
 def pinned_requirements(run: Run, spec: str) -> dict[str, str]:

@@ -19,6 +19,12 @@ from rollbook.errors import UserError
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent.parent / "environments"
 
+
+def environments_dir() -> Path:
+    """environments/ of this checkout, or the folder named by $ROLLBOOK_ENVIRONMENTS."""
+    return Path(os.environ.get("ROLLBOOK_ENVIRONMENTS") or ENVIRONMENTS_DIR)
+
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -79,6 +85,7 @@ class DatabaseConfig(_Strict):
     backups: str
     backup_pattern: str
     max_backup_age: Duration = 86400.0
+    marker_table: str | None = "django_migrations"  # a backup of this database holds this table
 
 
 class HealthConfig(_Strict):
@@ -132,9 +139,19 @@ class SandboxConfig(_Strict):
     seed_rows: int = 200
 
 
+class Timeouts(_Strict):
+    """Bound of every remote command, by kind of action; a command over it fails its Paso."""
+
+    default: Duration = 600.0
+    install: Duration = 1800.0  # pip
+    dump: Duration = 3600.0  # pg_dump (Paso 4.1)
+    restore: Duration = 3600.0  # psql / pg_restore (Paso 4.3)
+
+
 class Environment(_Strict):
     name: str
     approval: Literal["required", "optional"]
+    confirm: bool = False  # a run must say --confirm-production=<name> (production)
     env_file: str | None = None
     hosts: dict[Literal["app", "db"], list[str]]
     sudo: bool = False
@@ -147,6 +164,7 @@ class Environment(_Strict):
     logs: LogsConfig = Field(default_factory=LogsConfig)
     budgets: dict[str, Duration] = Field(default_factory=dict)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
     notify: list[NotifyTarget] = Field(default_factory=list)
     signing: SigningConfig | None = None
     sandbox: SandboxConfig | None = None
@@ -174,13 +192,13 @@ _PATH_KEYS = (
 
 
 def available_environments() -> list[str]:
-    return sorted(p.stem for p in ENVIRONMENTS_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in environments_dir().glob("*.yaml"))
 
 
 def _unknown_environment(name: str) -> UserError:
     names = ", ".join(available_environments()) or "(none)"
     return UserError(
-        f"unknown environment {name!r}: choose one of {names} (files in {ENVIRONMENTS_DIR}/)"
+        f"unknown environment {name!r}: choose one of {names} (files in {environments_dir()}/)"
     )
 
 
@@ -243,7 +261,7 @@ def load_file(path: Path) -> Environment:
 def load_environment(name: str) -> Environment:
     if not name or "/" in name or name.startswith("."):
         raise _unknown_environment(name)
-    path = ENVIRONMENTS_DIR / f"{name}.yaml"
+    path = environments_dir() / f"{name}.yaml"
     if not path.is_file():
         raise _unknown_environment(name)
     return load_file(path)

@@ -83,7 +83,7 @@ def safety_backup(run: Run) -> dict[str, object]:
     run.keys_before = row_keys(run)
     run.executor.run(
         spec, ["pg_dump", *run.db_args(), "-d", db.name, "-f", path], mutating=True,
-        env=run.db_env(),
+        env=run.db_env(), timeout=run.env.timeouts.dump,
     )  # fmt: skip
     if run.executor.mode.value == "dry-run":
         return run.record("pre_rollback_backup", path=path, planned=True, tables=before)
@@ -144,7 +144,7 @@ def restore_database(run: Run, path: str) -> None:
     else:
         argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
                 *run.db_args(), "-d", db.name, "-f", path]  # fmt: skip
-    run.executor.run(spec, argv, mutating=True, env=env)
+    run.executor.run(spec, argv, mutating=True, env=env, timeout=run.env.timeouts.restore)
     run.record("database_restored", name=db.name, source=path, format=fmt)
 
 

@@ -62,6 +62,7 @@ class Executor:
     sudo: bool = False
     progress: Callable[[str], None] = print
     paso: str | None = None
+    default_timeout: float | None = None  # every remote command is bounded (YAML timeouts)
     _hosts: dict[str, Any] = field(default_factory=dict)
 
     def host(self, spec: str) -> Any:
@@ -84,7 +85,7 @@ class Executor:
         argv = [str(a) for a in argv]
         if self._held_back(spec, argv, mutating, cwd):
             return CommandResult(spec, argv, 0, "", "", 0.0, planned=True)
-        command = shell_command(argv, cwd=cwd, env=env, timeout=timeout)
+        command = shell_command(argv, cwd=cwd, env=env, timeout=timeout or self.default_timeout)
         start, started = now_iso(), time.monotonic()
         try:
             out = self.host(spec).run(command)

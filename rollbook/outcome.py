@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rollbook import closing, plan, recovery
+from rollbook import closing, lock, plan, recovery
 from rollbook.executor import Mode
 from rollbook.journal import read_journal
 from rollbook.notify import announce
@@ -45,7 +45,7 @@ def passed(run: Run, paso: str) -> bool:
 def finish(run: Run) -> Result:
     failed = first_failure(run)
     events = list(read_journal(run.journal.path))
-    changed = any(e["event"] == "intent" for e in events)
+    changed = any(e["event"] == "intent" and e.get("paso") != "lock" for e in events)
     if run.mode is Mode.DRY_RUN:
         files = plan.write_plan(run)
         lines = [f"plan: {files[1]}", f"plan (json): {files[0]}"]
@@ -74,6 +74,11 @@ def finish(run: Run) -> Result:
     if result.exit_code != 0 and changed:
         announce(run, "escalation", [f"ROLLBACK {result.name} - {run.env.name.upper()}",
                                      *result.lines])  # fmt: skip
+    if run.mode is Mode.EXECUTE and not run.checklist:
+        if result.name == MANUAL:  # the next run must find this incident, not a free environment
+            lines.append(f"the environment stays locked for incident {run.incident_id}")
+        else:
+            lock.release_if_mine(run)
     final = Result(result.name, result.exit_code, lines)
     run.journal.write("outcome", outcome=final.name, exit_code=final.exit_code, lines=final.lines)
     run.result = final

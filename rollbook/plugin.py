@@ -24,10 +24,11 @@ from pytest_bdd.scenario import scenario_wrapper_template_registry
 from pytest_html import extras as html_extras
 from pytest_metadata.plugin import metadata_key
 
-from rollbook import outcome, signing
+from rollbook import lock, outcome, signing
 from rollbook import report as report_view
 from rollbook.config import Environment, available_environments, load_environment
 from rollbook.errors import StepFailed, UserError
+from rollbook.executor import Mode
 from rollbook.journal import read_journal
 from rollbook.run import SEVERITIES, Run, RunOptions, default_operator, new_incident_dir
 from rollbook.selection import INDEPENDENT, NO_ENVIRONMENT, Scenario, order_problem, run_mode
@@ -58,6 +59,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--users-affected", type=float, help="percent of users affected (Anexo C decision tree)"
     )
+    group.addoption("--break-lock", action="store_true", help="take over a stale rollback lock")
+    group.addoption(
+        "--confirm-production", metavar="ENV", help="required where the YAML says confirm: true"
+    )
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html
@@ -72,7 +77,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("collectonly"):
         return
     report_dir = Path(config.getoption("--report-dir")).resolve()
-    incident, folder = new_incident_dir(report_dir, env.name, datetime.now(UTC))
+    try:
+        incident, folder = new_incident_dir(report_dir, env.name, datetime.now(UTC))
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"--report-dir {report_dir}: cannot create the incident folder ({exc.strerror}): "
+            "give a writable folder"
+        ) from None
     config.stash[FOLDER_KEY] = (incident, folder)
     if not config.getoption("htmlpath", None):
         config.option.htmlpath = str(folder / "report.html")
@@ -170,6 +181,7 @@ def _options(config: pytest.Config, env: Environment) -> RunOptions:
         auto_recover=not get("--no-auto-recover"),
         incident=get("--incident"),
         users_affected=get("--users-affected"),
+        confirm=get("--confirm-production"),
     )
 
 
@@ -215,8 +227,14 @@ def pytest_collection_modifyitems(
         current = Run(_options(config, env), env, mode, progress, config.stash[FOLDER_KEY])
     except UserError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[RUN_KEY] = current
     current.checklist = all(INDEPENDENT in s.tags for s in selected)
+    if mode is Mode.EXECUTE and not current.checklist:
+        try:
+            lock.acquire(current, break_lock=config.getoption("--break-lock"))
+        except UserError as exc:  # nothing ran: the incident folder is dropped at unconfigure
+            current.journal.close()
+            raise pytest.UsageError(str(exc)) from None
+    config.stash[RUN_KEY] = current
     chosen = {s.name for s in selected}
     every = [s for f in {feature_of(i) for i in needs_run} if f for s in f.scenarios]
     current.journal.write(

@@ -44,8 +44,17 @@ def backups_folder_ready(run: Run) -> dict[str, int]:
 
 
 def database_credentials(run: Run) -> bool:
-    """§4.1: the credentials of the environment log in."""
-    return database.psql(run, "SELECT 1").strip() == "1"
+    """§4.1: the credentials log in, and the role may create the database Paso 4.3 drops."""
+    role = run.env.database.user
+    can_create = database.psql(
+        run, "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+    ).strip()
+    if can_create != "t":
+        raise StepFailed(
+            f"role {role} cannot create databases: Paso 4.3 would drop {run.env.database.name} "
+            f"and fail to create it again. Grant it first: ALTER ROLE {role} CREATEDB"
+        )
+    return True
 
 
 def approval_given(run: Run) -> str:

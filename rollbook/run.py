@@ -38,6 +38,7 @@ class RunOptions:
     auto_recover: bool = True
     incident: str | None = None
     users_affected: float | None = None
+    confirm: str | None = None
 
 
 def default_operator() -> str:
@@ -90,6 +91,11 @@ class Run:
         reserved: tuple[str, Path] | None = None,
     ) -> None:
         validate_options(options)
+        if env.confirm and options.confirm != env.name and mode is Mode.EXECUTE:
+            raise UserError(
+                f"environment {env.name} needs --confirm-production={env.name}: "
+                "say which environment you are about to change"
+            )
         self.options = options
         self.env = env
         self.redactor = Redactor()
@@ -104,6 +110,7 @@ class Run:
         self.journal = Journal(self.folder / "journal.jsonl", self.redactor)
         self._progress = progress
         self.executor = Executor(self.journal, self.redactor, mode, env.sudo, self.say)
+        self.executor.default_timeout = env.timeouts.default
         self.facts: dict[str, dict[str, Any]] = {}
         self.result: Any = None  # rollbook.outcome.Result, set when the run finishes
         self.keys_before: dict[str, set[str]] | None = None  # Paso 4.1 row keys, for data loss

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from rollbook import sandbox
+from tests.e2e import reliability
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +22,8 @@ def sandbox_up() -> Iterator[None]:
 def sandbox_reset(sandbox_up: None) -> None:
     """The sandbox in its start state: defective release deployed, nightly backup in place."""
     sandbox.reset()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """docs/RELIABILITY.md from the fault matrix, bad-input catalog and crash points that ran."""
+    reliability.write()

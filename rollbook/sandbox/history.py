@@ -6,6 +6,7 @@ Built from the app's sources at relative times (now-50h, now-3h, now-1h), so the
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from rollbook.sandbox.timeline import OLD_RELEASE_VERSION, Timeline, tag_name
 
 AUTHOR = ("rollbook sandbox", "sandbox@rollbook.invalid")
 STABLE_TREE = APP_SOURCES / "stable"
+RELEASES_FILE = "releases.json"  # in the state folder: which tag is which, for the faults
 DEFECTIVE_PATCH = APP_SOURCES / "defective.patch"
 
 
@@ -94,6 +96,9 @@ def publish_history(layout: Layout, timeline: Timeline) -> Releases:
         shutil.rmtree(layout.origin, ignore_errors=True)
         git(layout, work, "init", "--quiet", "--bare", "--initial-branch=main", layout.origin)
         git(layout, work, "push", "--quiet", "--mirror", layout.origin)
+    layout.state.mkdir(parents=True, exist_ok=True)
+    names = {"old": tags.old, "stable": tags.stable, "defective": tags.defective}
+    (layout.state / RELEASES_FILE).write_text(json.dumps(names) + "\n", encoding="utf-8")
     return tags
 
 

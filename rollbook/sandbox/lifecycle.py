@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 
-from rollbook.sandbox import appvenv, backups, history, nginx, supervisor
+from rollbook.sandbox import appvenv, backups, faults, history, nginx, supervisor
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.credentials import database_password, write_app_env
 from rollbook.sandbox.layout import Layout, load_layout
@@ -105,6 +105,7 @@ def _start_services(layout: Layout) -> None:
 
 def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
     timeline = Timeline.starting_now()
+    faults.clear_faults(layout)
     supervisor.stop_running(layout, layout.env.services.app)
     layout.maintenance_page.unlink(missing_ok=True)
     backups.lay_out_backups(layout, timeline)

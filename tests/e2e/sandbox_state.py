@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -130,15 +131,25 @@ class Outcome:
         return {e["paso"]: e["status"] for e in self.journal() if e["event"] == "paso_finished"}
 
 
-def run_feature(
-    report_dir: Path, *args: str, feature: str = "features/rollback.feature"
-) -> Outcome:
-    before = set(report_dir.iterdir()) if report_dir.exists() else set()
-    done = subprocess.run(
+ROLLBACK = "features/rollback.feature"
+
+
+def pytest_feature(
+    report_dir: Path, *args: str, feature: str = ROLLBACK, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "pytest", feature, *args, f"--report-dir={report_dir}",
          "-p", "no:cacheprovider"],
         cwd=ROOT, capture_output=True, text=True, check=False,
+        env={**os.environ, **(extra_env or {})},
     )  # fmt: skip
+
+
+def run_feature(
+    report_dir: Path, *args: str, feature: str = ROLLBACK, extra_env: dict[str, str] | None = None
+) -> Outcome:
+    before = set(report_dir.iterdir()) if report_dir.exists() else set()
+    done = pytest_feature(report_dir, *args, feature=feature, extra_env=extra_env)
     created = sorted(set(report_dir.iterdir()) - before)
     assert len(created) == 1, done.stdout[-3000:] + done.stderr[-3000:]
     return Outcome(done.returncode, done.stdout + done.stderr, created[0])

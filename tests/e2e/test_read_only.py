@@ -94,8 +94,7 @@ def test_quick_rollback_restores_code_and_leaves_the_database(
     full = run_feature(tmp_path, *INCIDENT)
     assert full.code == 0, dump(full)
     stable = full.facts()["target"]["tag"]
-    bad = releases.publish(releases.health_breaks_without_migration, minutes_ago=1)
-    releases.deploy(bad)
+    releases.deploy(releases.publish_code_only_defect())
     database = fingerprints()
     backups = sorted(p.name for p in Path(env().database.backups).iterdir())
     done = run_feature(tmp_path, *INCIDENT, f"--target-tag={stable}", "-m", "not base_de_datos")

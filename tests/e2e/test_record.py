@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from rollbook.config import secret
-from tests.e2e import releases
 from tests.e2e.sandbox_state import INCIDENT, ROOT, dump, env, run_feature
 
 pytestmark = pytest.mark.e2e
@@ -86,9 +85,10 @@ def test_successful_run_leaves_a_signed_complete_record(
 def test_failed_and_restored_run_leaves_a_signed_complete_record(
     sandbox_reset: None, tmp_path: Path
 ) -> None:
-    tag = releases.publish(releases.smoke_test_fails)
+    subprocess.run([str(ROOT / ".venv/bin/rollbook"), "sandbox", "fault", "smoke-test-fails"],
+                   check=True, capture_output=True)  # fmt: skip
     before = channel_size()
-    done = run_feature(tmp_path / "reports", *INCIDENT, f"--target-tag={tag}")
+    done = run_feature(tmp_path / "reports", *INCIDENT)
     assert done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(done)
     assert {p.name for p in done.folder.iterdir()} >= ARTIFACTS
     assert_signed_and_tamper_evident(done.folder, tmp_path)

@@ -24,7 +24,7 @@ from rollbook.sandbox.probe import http_status
 
 pytestmark = pytest.mark.integration
 
-PROGRAMS = ("redis", "nginx", "gunicorn", "celery")
+PROGRAMS = ("notify", "redis", "nginx", "gunicorn", "celery")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,48 @@
+"""Holds a TCP port on 127.0.0.1 as soon as it is free (the `port-held` fault).
+
+    python -m rollbook.sandbox.squatter --port 58000 --until-head COMMIT --checkout PATH
+
+Like a leftover process that grabs the app's port while the app is stopped; it lets go when the
+checkout is back at COMMIT (the deploy it disturbed is back), or after --hold seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--hold", type=float, default=600.0, help="seconds to hold it at most")
+    parser.add_argument("--until-head", help="let go when the checkout's HEAD is this commit")
+    parser.add_argument("--checkout", type=Path, help="the checkout whose HEAD is watched")
+    parser.add_argument("--wait", type=float, default=600.0, help="give up after this many seconds")
+    options = parser.parse_args()
+    deadline = time.monotonic() + options.wait
+    while time.monotonic() < deadline:
+        with socket.socket() as server:
+            try:
+                server.bind(("127.0.0.1", options.port))
+            except OSError:
+                time.sleep(0.05)
+                continue
+            server.listen()
+            held = time.monotonic() + options.hold
+            while time.monotonic() < held and not back(options.checkout, options.until_head):
+                time.sleep(0.2)
+            return
+
+
+def back(checkout: Path | None, commit: str | None) -> bool:
+    if checkout is None or commit is None:
+        return False
+    head = (checkout / ".git" / "HEAD").read_text().strip()
+    return head == commit
+
+
+if __name__ == "__main__":
+    main()

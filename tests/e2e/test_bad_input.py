@@ -1,0 +1,157 @@
+"""The bad-input catalog: each case is refused with one clear line, a non-zero exit, and nothing
+changed on any host (checked against the sandbox's state before and after)."""
+
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rollbook import sandbox
+from rollbook.config import ENVIRONMENTS_DIR
+from tests.e2e.releases import deploy_tags
+from tests.e2e.reliability import record
+from tests.e2e.sandbox_state import INCIDENT, ROOT, env, pytest_feature, state
+from tests.e2e.test_etapa1 import newest_nightly
+
+pytestmark = pytest.mark.e2e
+LOCK = Path(env().database.backups) / ".rollbook-lock"
+
+
+@pytest.fixture(scope="module")
+def start(sandbox_up: None) -> object:
+    sandbox.reset()
+    return state()
+
+
+def environments(
+    tmp_path: Path, change: Callable[[dict], None] | None, text: str | None = None
+) -> dict:
+    """A folder with a sandbox.yaml changed by `change` (relative paths made absolute)."""
+    folder = tmp_path / "environments"
+    folder.mkdir(exist_ok=True)
+    source = (ENVIRONMENTS_DIR / "sandbox.yaml").read_text().replace("../", f"{ROOT}/")
+    if text is None:
+        data = yaml.safe_load(source)
+        if change:
+            change(data)
+        text = yaml.safe_dump(data)
+    (folder / "sandbox.yaml").write_text(text)
+    return {"ROLLBOOK_ENVIRONMENTS": str(folder)}
+
+
+def other_database_dump(tmp_path: Path) -> str:
+    """A complete, valid pg_dump — of another database (postgres)."""
+    db = env().database
+    path = Path(db.backups) / "iact_staging_e2e_otherdb.sql"
+    password = subprocess.run(["grep", db.password_env, env().env_file], capture_output=True,
+                              text=True, check=True).stdout.split("=", 1)[1].strip()  # fmt: skip
+    subprocess.run(
+        ["pg_dump", "-h", db.host, "-p", str(db.port), "-U", db.user, "-d", "postgres",
+         "-f", str(path)], env={**os.environ, "PGPASSWORD": password}, check=True,
+    )  # fmt: skip
+    return str(path)
+
+
+def held_lock() -> None:
+    """A rollback in progress by a live process (this test's own)."""
+    LOCK.mkdir()
+    owner = {"incident": "2026-01-01-0000-sandbox", "operator": "someone else",
+             "host": socket.gethostname(), "pid": os.getpid(), "started": "2026-01-01T00:00:00"}  # fmt: skip
+    (LOCK / "owner.json").write_text(json.dumps(owner))
+
+
+def truncated(tmp_path: Path) -> str:
+    path = Path(env().database.backups) / "iact_staging_e2e_truncated.sql"
+    data = newest_nightly().read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return str(path)
+
+
+def empty(tmp_path: Path) -> str:
+    path = Path(env().database.backups) / "iact_staging_e2e_empty.sql"
+    path.write_bytes(b"")
+    return str(path)
+
+
+def oldest(tmp_path: Path) -> str:
+    folder = Path(env().database.backups)
+    return str(min(folder.glob(env().database.backup_pattern), key=lambda p: p.stat().st_mtime))
+
+
+# case → (arguments, extra environment variables, text the message must hold)
+CASES: dict[str, Callable[[Path], tuple[list[str], dict, str]]] = {
+    "unknown environment": lambda t: (["--env=nope", *INCIDENT[1:]], {}, "unknown environment 'nope'"),
+    "malformed YAML": lambda t: (INCIDENT, environments(t, None, "name: sandbox\nhosts: [\n"),
+                                 "not valid YAML at line"),
+    "unknown key": lambda t: (INCIDENT, environments(t, lambda d: d.update(colour="red")),
+                              "key 'colour' is not a known key"),
+    "wrong type": lambda t: (INCIDENT, environments(t, lambda d: d["database"].update(port="x")),
+                             "key 'database.port'"),
+    "missing key": lambda t: (INCIDENT, environments(t, lambda d: d["database"].pop("name")),
+                              "key 'database.name' is missing"),
+    "unknown --severity": lambda t: ([*INCIDENT, "--severity=BAJO"], {}, "invalid choice: 'BAJO'"),
+    "--reason missing": lambda t: ([a for a in INCIDENT if not a.startswith("--reason")], {},
+                                   "the incident needs --reason"),
+    "not critical, no approval": lambda t: (
+        [a for a in INCIDENT if not a.startswith(("--severity", "--approved-by"))]
+        + ["--severity=ALTO"], {}, "Evaluar con Tech Lead"),
+    "approval required, none given": lambda t: (
+        [a for a in INCIDENT if not a.startswith("--approved-by")],
+        environments(t, lambda d: d.update(approval="required")), "requires approval"),
+    "confirmation required, none given": lambda t: (
+        INCIDENT, environments(t, lambda d: d.update(confirm=True)),
+        "needs --confirm-production=sandbox"),
+    "--target-tag that does not exist": lambda t: (
+        [*INCIDENT, "--target-tag=staging-deploy-19990101-0000"], {}, "exists neither on"),
+    "--target-tag = the deployed release": lambda t: (
+        [*INCIDENT, f"--target-tag={deploy_tags()[0]}"], {}, "is the deployed release"),
+    "--target-tag with shell metacharacters": lambda t: (
+        [*INCIDENT, "--target-tag=x;touch /tmp/pwned"], {}, "is not a valid tag name"),
+    "--backup missing": lambda t: (
+        [*INCIDENT, "--backup=iact_staging_19990101_0000.sql"], {}, "does not exist"),
+    "--backup empty": lambda t: ([*INCIDENT, f"--backup={empty(t)}"], {}, "is empty"),
+    "--backup truncated": lambda t: ([*INCIDENT, f"--backup={truncated(t)}"], {}, "is truncated"),
+    "--backup of another database": lambda t: (
+        [*INCIDENT, f"--backup={other_database_dump(t)}"], {}, "not a backup of this database"),
+    "--backup too old": lambda t: ([*INCIDENT, f"--backup={oldest(t)}"], {}, "over the environment's limit"),
+    "wrong database password": lambda t: (INCIDENT, {"IACT_DB_PASSWORD": "wrong"}, "password authentication failed"),
+    "unreachable host": lambda t: (
+        INCIDENT, environments(t, lambda d: d["hosts"].update(app=["ssh://nobody@127.0.0.1:1"])),
+        "ssh://nobody@127.0.0.1:1"),
+    "report folder not writable": lambda t: (
+        [*INCIDENT, "--report-dir=/etc/hostname/reports"], {}, "cannot create the incident folder"),
+    "a second concurrent run": lambda t: (held_lock() or INCIDENT, {}, "is locked by a rollback in progress"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_refused_with_nothing_changed(
+    start: object, tmp_path: Path, case: str
+) -> None:
+    before = state()
+    args, extra_env, expected = CASES[case](tmp_path)
+    report_dir = tmp_path / "reports"
+    if "--report-dir" not in " ".join(args):
+        args = [*args, f"--report-dir={report_dir}"]
+    try:
+        done = pytest_feature(report_dir, *args, extra_env=extra_env)
+        output = done.stdout + done.stderr
+        message = next((line for line in output.splitlines() if expected in line), "")
+        unchanged = state() == before and not (LOCK.exists() and case != "a second concurrent run")
+        record("bad input", case, " ".join(a for a in args if not a.startswith("--report-dir"))[:90],
+               message.strip()[:160], done.returncode, unchanged and done.returncode != 0)  # fmt: skip
+        assert done.returncode != 0, output[-3000:]
+        assert message, f"no line with {expected!r} in:\n{output[-3000:]}"
+        assert "Traceback" not in output
+        assert unchanged
+    finally:
+        for leftover in Path(env().database.backups).glob("iact_staging_e2e_*.sql"):
+            leftover.unlink()
+        if case == "a second concurrent run":
+            (LOCK / "owner.json").unlink()
+            LOCK.rmdir()

@@ -1,0 +1,94 @@
+"""Crash safety: the runner SIGKILLed at each Etapa boundary and in the middle of the restore.
+
+After each crash, the next rollback is refused (the unfinished incident holds the lock), and
+rollback_of_rollback.feature puts back the pre-rollback state from that incident's journal.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.reliability import record
+from tests.e2e.sandbox_state import INCIDENT, ROOT, dump, env, pytest_feature, run_feature, state
+
+pytestmark = pytest.mark.e2e
+LOCK = Path(env().database.backups) / ".rollbook-lock"
+
+# crash point → (journal event, paso) that triggers the kill
+POINTS = {
+    "before Etapa 2": ("paso_started", "2.1"),
+    "before Etapa 3": ("paso_started", "3.1"),
+    "before Etapa 4": ("paso_started", "4.1"),
+    "during the restore (Paso 4.3)": ("intent", "4.3-restore"),
+    "before Etapa 5": ("paso_started", "5.1"),
+    "before Etapa 6": ("paso_started", "6.1"),
+    "before Etapa 7": ("paso_started", "7.1"),
+}
+
+
+def triggered(journal: Path, event: str, paso: str) -> bool:
+    if not journal.exists():
+        return False
+    for line in journal.read_text().splitlines():
+        entry = json.loads(line)
+        if event == "intent" and paso == "4.3-restore":
+            if entry["event"] == "intent" and entry["paso"] == "4.3" and "-f" in entry["argv"]:
+                return True
+        elif entry["event"] == event and entry.get("paso") == paso:
+            return True
+    return False
+
+
+def kill_at(report_dir: Path, event: str, paso: str) -> Path:
+    """Start the rollback, SIGKILL its whole process group when the journal shows the trigger."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "features/rollback.feature", *INCIDENT,
+         f"--report-dir={report_dir}", "-p", "no:cacheprovider"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    journal = None
+    while time.monotonic() < deadline and runner.poll() is None:
+        folders = list(report_dir.iterdir())
+        journal = folders[0] / "journal.jsonl" if folders else None
+        if journal is not None and triggered(journal, event, paso):
+            if event == "intent":
+                time.sleep(0.3)  # in the middle of the psql restore
+            break
+        time.sleep(0.05)
+    os.killpg(runner.pid, signal.SIGKILL)
+    runner.wait()
+    assert journal is not None, "the run never started"
+    return journal.parent
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+def test_crash_then_restore_from_the_journal(
+    sandbox_reset: None, tmp_path: Path, point: str
+) -> None:
+    before = state()
+    folder = kill_at(tmp_path / "crashed", *POINTS[point])
+    assert LOCK.exists()  # the unfinished incident holds the environment
+    refused = pytest_feature(tmp_path / "next", *INCIDENT)
+    assert refused.returncode != 0
+    assert f"has an unfinished rollback: incident {folder.name}" in refused.stderr
+    again = run_feature(
+        tmp_path / "crashed", "--env=sandbox", f"--incident={folder.name}", "--operator=e2e",
+        feature="features/rollback_of_rollback.feature",
+    )  # fmt: skip
+    after = state()
+    back = (after.database, after.head, after.packages, after.services, after.maintenance) == (
+        before.database, before.head, before.packages, before.services, before.maintenance,
+    )  # fmt: skip
+    record("crash", point, f"SIGKILL at {POINTS[point][0]} {POINTS[point][1]}",
+           "refused (unfinished incident)", again.outcome, back and not LOCK.exists())  # fmt: skip
+    assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
+    assert back
+    assert not LOCK.exists()

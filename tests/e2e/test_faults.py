@@ -1,0 +1,56 @@
+"""The fault matrix on the real sandbox: every fault ends with nothing lost, proven by a checker.
+
+Each fault is made by `rollbook sandbox fault NAME` (the engine has no test hooks). The matrix is
+written to docs/RELIABILITY.md by tests/e2e/reliability.py at the end of the session.
+"""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rollbook.sandbox.faults import FAULTS
+from tests.e2e.reliability import record
+from tests.e2e.sandbox_state import (
+    INCIDENT,
+    ROOT,
+    backup_fingerprints,
+    dump,
+    git,
+    run_feature,
+    state,
+)
+
+pytestmark = pytest.mark.e2e
+NOTHING_LOST = {"ABORTADO — SIN CAMBIOS", "FALLIDO — ESTADO PREVIO RESTAURADO"}
+
+
+def make_fault(name: str) -> list[str]:
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "rollbook"), "sandbox", "fault", name],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.split()
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name: str) -> None:
+    options = make_fault(name)
+    before = state()
+    done = run_feature(tmp_path, *INCIDENT, *options)
+    failed = next((p for p, status in done.pasos().items() if status == "failed"), "-")
+    facts = done.facts()
+    if done.outcome == "ROLLBACK COMPLETADO":
+        target = facts["target"]["tag"]
+        same = state().database == backup_fingerprints(facts["backup"]["path"]) and git(
+            "rev-parse", "HEAD"
+        ) == git("rev-parse", f"{target}^{{commit}}")
+    else:
+        after = state()
+        same = (after.database, after.head, after.packages, after.services, after.maintenance) == (
+            before.database, before.head, before.packages, before.services, before.maintenance,
+        )  # fmt: skip
+    record("fault", name, FAULTS[name].what, failed, done.outcome, same)
+    assert done.outcome in NOTHING_LOST, dump(done)
+    assert failed == FAULTS[name].paso, dump(done)
+    assert same, dump(done)
