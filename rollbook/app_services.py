@@ -76,10 +76,21 @@ def web_services(run: Run) -> list[str]:
 
 
 def wait_web_answers(run: Run) -> int:
-    """After gunicorn starts: the health URL answers at all (any HTTP status), bounded."""
+    """After gunicorn starts: the health URL answers at all (any HTTP status), bounded.
+
+    Gives up early when a web service stops running (it could not bind, it crashed at import).
+    """
     spec = run.hosts("app")[0]
-    timeout = run.env.services.start_timeout
-    return wait_until(lambda: web.http_status(run, spec, run.env.health.url)[0], timeout)
+    manager = manager_for(run, spec)
+
+    def answered_or_dead() -> int | None:
+        code = web.http_status(run, spec, run.env.health.url)[0]
+        if code:
+            return code
+        return None if all(manager.is_running(n) for n in web_services(run)) else -1
+
+    result = wait_until(answered_or_dead, run.env.services.start_timeout, interval=1)
+    return result if result and result > 0 else 0
 
 
 def workers_answer(run: Run) -> str:

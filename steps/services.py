@@ -56,7 +56,7 @@ def maintenance_active(run: Run) -> None:
 @when("se inicia el servicio web", target_fixture="log_errors")
 def start_web(run: Run) -> dict[str, list[str]]:
     errors = app_services.start_services(run, app_services.web_services(run))
-    app_services.wait_web_answers(run)
+    run.record("web_answer", status=app_services.wait_web_answers(run))
     return errors
 
 
@@ -69,7 +69,8 @@ def start_workers(run: Run) -> dict[str, list[str]]:
 def web_running(run: Run, log_errors: dict[str, list[str]]) -> None:
     if run.planning:
         return  # dry-run: the command was planned, not run
-    assert app_services.wait_web_answers(run), f"{run.env.health.url} does not answer"
+    answer = run.fact("web_answer")["status"]
+    assert answer, f"{run.env.health.url} does not answer: the web service is not serving"
     assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
 
 

@@ -147,7 +147,7 @@ def port_held(layout: Layout) -> list[str]:
 
 def broker_down(layout: Layout) -> list[str]:
     """The celery broker (redis) is down."""
-    supervisor.ctl(layout, "stop", "redis")
+    supervisor.stop_running(layout, ["redis"])
     return []
 
 

@@ -3,7 +3,8 @@
     python -m rollbook.sandbox.squatter --port 58000 --until-head COMMIT --checkout PATH
 
 Like a leftover process that grabs the app's port while the app is stopped; it lets go when the
-checkout is back at COMMIT (the deploy it disturbed is back), or after --hold seconds.
+checkout has moved away from COMMIT and come back to it (the deploy it disturbed is back), or
+after --hold seconds.
 """
 
 from __future__ import annotations
@@ -25,23 +26,25 @@ def main() -> None:
     deadline = time.monotonic() + options.wait
     while time.monotonic() < deadline:
         with socket.socket() as server:
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # like any server
             try:
                 server.bind(("127.0.0.1", options.port))
             except OSError:
                 time.sleep(0.05)
                 continue
             server.listen()
-            held = time.monotonic() + options.hold
-            while time.monotonic() < held and not back(options.checkout, options.until_head):
+            held, moved = time.monotonic() + options.hold, False
+            while time.monotonic() < held:
+                head = current_head(options.checkout)
+                moved = moved or head != options.until_head
+                if moved and head == options.until_head:
+                    return  # the deploy it disturbed is back
                 time.sleep(0.2)
             return
 
 
-def back(checkout: Path | None, commit: str | None) -> bool:
-    if checkout is None or commit is None:
-        return False
-    head = (checkout / ".git" / "HEAD").read_text().strip()
-    return head == commit
+def current_head(checkout: Path | None) -> str | None:
+    return None if checkout is None else (checkout / ".git" / "HEAD").read_text().strip()
 
 
 if __name__ == "__main__":

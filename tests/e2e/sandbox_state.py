@@ -137,9 +137,10 @@ ROLLBACK = "features/rollback.feature"
 def pytest_feature(
     report_dir: Path, *args: str, feature: str = ROLLBACK, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    if not any(a.startswith("--report-dir") for a in args):
+        args = (*args, f"--report-dir={report_dir}")
     return subprocess.run(
-        [sys.executable, "-m", "pytest", feature, *args, f"--report-dir={report_dir}",
-         "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", feature, *args, "-p", "no:cacheprovider"],
         cwd=ROOT, capture_output=True, text=True, check=False,
         env={**os.environ, **(extra_env or {})},
     )  # fmt: skip

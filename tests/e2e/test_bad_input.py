@@ -133,17 +133,14 @@ CASES: dict[str, Callable[[Path], tuple[list[str], dict, str]]] = {
 def test_bad_input_is_refused_with_nothing_changed(
     start: object, tmp_path: Path, case: str
 ) -> None:
-    before = state()
     args, extra_env, expected = CASES[case](tmp_path)
-    report_dir = tmp_path / "reports"
-    if "--report-dir" not in " ".join(args):
-        args = [*args, f"--report-dir={report_dir}"]
+    before = state()
     try:
-        done = pytest_feature(report_dir, *args, extra_env=extra_env)
+        done = pytest_feature(tmp_path / "reports", *args, extra_env=extra_env)
         output = done.stdout + done.stderr
         message = next((line for line in output.splitlines() if expected in line), "")
         unchanged = state() == before and not (LOCK.exists() and case != "a second concurrent run")
-        record("bad input", case, " ".join(a for a in args if not a.startswith("--report-dir"))[:90],
+        record("bad input", case, " ".join(args)[:90],
                message.strip()[:160], done.returncode, unchanged and done.returncode != 0)  # fmt: skip
         assert done.returncode != 0, output[-3000:]
         assert message, f"no line with {expected!r} in:\n{output[-3000:]}"

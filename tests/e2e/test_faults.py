@@ -30,7 +30,7 @@ def make_fault(name: str) -> list[str]:
         [str(ROOT / ".venv" / "bin" / "rollbook"), "sandbox", "fault", name],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    return done.stdout.split()
+    return [word for word in done.stdout.split() if word.startswith("--")]
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
