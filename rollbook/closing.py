@@ -74,7 +74,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
     loss = facts.get("data_loss", {}).get("tables")
     lost_rows = sum(loss.values()) if loss else 0
     loss_text = (
-        "n/d (Etapa 4 no ejecutada)" if loss is None
+        "n/d (no contado en esta corrida)" if loss is None
         else "NO" if lost_rows == 0
         else f"SI — {lost_rows} filas del estado previo no presentes tras la restauracion: "
         + ", ".join(f"{t}: {n}" for t, n in loss.items() if n)

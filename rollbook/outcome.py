@@ -36,7 +36,9 @@ def first_failure(run: Run) -> str | None:
 
 
 def passed(run: Run, paso: str) -> bool:
-    return any(
+    """Passed in this run, or in the interrupted incident this run resumed."""
+    resumed = {p for e in run.journal.events("resumed") for p in e["skipped"]}
+    return paso in resumed or any(
         e["paso"] == paso and e["status"] == "passed" and e["phase"] == "call"
         for e in run.journal.events("paso_finished")
     )

@@ -24,7 +24,7 @@ from pytest_bdd.scenario import scenario_wrapper_template_registry
 from pytest_html import extras as html_extras
 from pytest_metadata.plugin import metadata_key
 
-from rollbook import lock, outcome, signing
+from rollbook import lock, outcome, resume, signing
 from rollbook import report as report_view
 from rollbook.config import Environment, available_environments, load_environment
 from rollbook.errors import StepFailed, UserError
@@ -35,6 +35,7 @@ from rollbook.selection import INDEPENDENT, NO_ENVIRONMENT, Scenario, order_prob
 
 RUN_KEY = pytest.StashKey[Run]()
 FOLDER_KEY = pytest.StashKey[tuple[str, Path]]()
+RESUMED_KEY = pytest.StashKey[set[str]]()
 ENV_KEY = pytest.StashKey[Environment]()
 FAILED_KEY = pytest.StashKey[str]()
 PASO = re.compile(r"Paso (\d+\.\d+)")
@@ -60,6 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--users-affected", type=float, help="percent of users affected (Anexo C decision tree)"
     )
     group.addoption("--break-lock", action="store_true", help="take over a stale rollback lock")
+    group.addoption(
+        "--resume", action="store_true", help="with --incident: continue that rollback forward"
+    )
     group.addoption(
         "--confirm-production", metavar="ENV", help="required where the YAML says confirm: true"
     )
@@ -228,6 +232,12 @@ def pytest_collection_modifyitems(
     except UserError as exc:
         raise pytest.UsageError(str(exc)) from None
     current.checklist = all(INDEPENDENT in s.tags for s in selected)
+    if config.getoption("--resume"):  # checked before the lock: a refusal leaves it as it is
+        try:
+            config.stash[RESUMED_KEY] = resume.load(current)
+        except UserError as exc:
+            current.journal.close()
+            raise pytest.UsageError(str(exc)) from None
     if mode is Mode.EXECUTE and not current.checklist:
         try:
             lock.acquire(current, break_lock=config.getoption("--break-lock"))
@@ -263,6 +273,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     failed = feature.stash.get(FAILED_KEY, None)
     if failed is not None:
         pytest.skip(f"no ejecutado: falló Paso {failed}")
+    if paso_of(item) in item.config.stash.get(RESUMED_KEY, set()):
+        pytest.skip(f"ya ejecutado en el incidente {item.config.getoption('--incident')}")
     if item.config.getoption("--dry-run") and {"etapa6", "etapa7"} & scenario_of(item).tags:
         pytest.skip("no ejecutado: dry-run (esta Etapa valida y documenta un rollback real)")
     current = item.config.stash.get(RUN_KEY, None)

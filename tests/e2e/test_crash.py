@@ -92,3 +92,28 @@ def test_crash_then_restore_from_the_journal(
     assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
     assert back
     assert not LOCK.exists()
+
+
+def test_resume_continues_a_rollback_that_died_between_pasos(
+    sandbox_reset: None, tmp_path: Path
+) -> None:
+    folder = kill_at(tmp_path / "crashed", "paso_started", "5.1")
+    resumed = run_feature(
+        tmp_path / "crashed", *INCIDENT, f"--incident={folder.name}", "--resume"
+    )  # fmt: skip
+    assert resumed.outcome == "ROLLBACK COMPLETADO", dump(resumed)
+    skipped = next(e for e in resumed.journal() if e["event"] == "resumed")["skipped"]
+    assert "4.3" in skipped and "5.1" not in skipped
+    assert not LOCK.exists()
+
+
+def test_resume_is_refused_after_a_crash_in_the_middle_of_a_change(
+    sandbox_reset: None, tmp_path: Path
+) -> None:
+    folder = kill_at(tmp_path / "crashed", "intent", "4.3-restore")
+    refused = pytest_feature(
+        tmp_path / "crashed", *INCIDENT, f"--incident={folder.name}", "--resume"
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "died in the middle of Paso 4.3" in refused.stderr
+    assert LOCK.exists()  # still held by the unfinished incident
