@@ -302,6 +302,8 @@ def pytest_runtest_makereport(
         feature.stash.setdefault(FAILED_KEY, paso)
     report.rollbook_paso = paso
     current = item.config.stash.get(RUN_KEY, None)
+    if current is not None:
+        report.rollbook_budget = report_view.paso_budget(current, paso, report.duration)
     if current is not None and report.when == "call":
         evidence = report_view.paso_evidence_html(current.journal.events(), paso)
         if evidence:
@@ -354,10 +356,13 @@ def pytest_html_report_title(report: Any) -> None:
 
 def pytest_html_results_table_header(cells: list[str]) -> None:
     cells.insert(1, "<th>Paso</th>")
+    cells.insert(2, "<th>Etapa (Anexo B)</th>")
 
 
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
-    cells.insert(1, f"<td>{escape(str(getattr(report, 'rollbook_paso', '')))}</td>")
+    paso = str(getattr(report, "rollbook_paso", ""))
+    cells.insert(1, f"<td>{escape(paso)}</td>")
+    cells.insert(2, f"<td>{escape(getattr(report, 'rollbook_budget', ''))}</td>")
 
 
 def pytest_html_results_summary(

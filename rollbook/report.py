@@ -140,6 +140,18 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def paso_budget(run: Run, paso: str, seconds: float) -> str:
+    """'etapa3: 24.1 s of 180 s' — a Paso alone over its Etapa's budget is marked EXCEDIDO."""
+    if not paso[:1].isdigit():
+        return ""
+    etapa = f"etapa{paso.split('.')[0]}"
+    budget = run.env.budgets.get(etapa)
+    if budget is None:
+        return etapa
+    over = " EXCEDIDO" if seconds > budget else ""
+    return f"{etapa}: {seconds:.1f} s de {budget:.0f} s{over}"
+
+
 def _budget(run: Run, etapa: str) -> str:
     budget = run.env.budgets.get(etapa)
     return "-" if budget is None else f"{budget:.0f} s"

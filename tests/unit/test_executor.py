@@ -114,3 +114,11 @@ def test_journal_lines_are_json(tmp_path: Path) -> None:
     journal.write("fact", key="k", value={"n": 1})
     assert json.loads((tmp_path / "j.jsonl").read_text())["value"] == {"n": 1}
     assert oct((tmp_path / "j.jsonl").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_hung_command_is_stopped_by_its_timeout(tmp_path: Path) -> None:
+    executor = make(tmp_path)
+    executor.default_timeout = 1
+    with pytest.raises(CommandFailed, match=r"`sleep 30` timed out"):
+        executor.run("local://", ["sleep", "30"], mutating=False)
+    assert lines(tmp_path)[-1]["exit"] == 124
