@@ -100,7 +100,11 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def ensure_port_free(port: int, component: str, key: str) -> None:
+def ensure_port_free(port: int, component: str, key: str, wait: float = 30.0) -> None:
+    """Free now, or within `wait` seconds (a program just stopped may still be closing it)."""
+    deadline = time.monotonic() + wait
+    while not port_is_free(port) and time.monotonic() < deadline:
+        time.sleep(0.2)
     if not port_is_free(port):
         raise UserError(
             f"port 127.0.0.1:{port} for {component} is already taken by another process: "
