@@ -46,7 +46,7 @@ def assert_restored(before: object, done: object) -> None:
 def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_path: Path) -> None:
     before = state()
     nightly = newest_nightly()
-    stable = releases.stable_tag()
+    stable = releases.deploy_tags()[1]
     done = run_feature(tmp_path, *INCIDENT)
     assert done.code == 0, dump(done)
     assert done.outcome == COMPLETED
