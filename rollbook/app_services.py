@@ -75,6 +75,13 @@ def web_services(run: Run) -> list[str]:
     return [n for n in run.env.services.app if n not in run.env.services.workers]
 
 
+def start_web(run: Run) -> dict[str, list[str]]:
+    """Paso 5.1: start the web services and record whether the health URL answers at all."""
+    errors = start_services(run, web_services(run))
+    run.record("web_answer", status=wait_web_answers(run))
+    return errors
+
+
 def wait_web_answers(run: Run) -> int:
     """After gunicorn starts: the health URL answers at all (any HTTP status), bounded.
 

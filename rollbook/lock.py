@@ -7,6 +7,7 @@ leaves it behind: the next run is refused and told how to restore that incident 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -34,14 +35,14 @@ def _run(run: Run, argv: list[str], *, mutating: bool, check: bool = True) -> An
 
 
 def holder(run: Run) -> dict[str, Any] | None:
+    """Who holds the lock; "?" for what an unreadable owner file (a run killed mid-write) hides."""
     out = _run(run, ["cat", f"{_folder(run)}/owner.json"], mutating=False, check=False)
-    if not out.ok:
-        exists = _run(run, ["test", "-d", _folder(run)], mutating=False, check=False).ok
-        return {"incident": "?", "operator": "?", "host": "?", "started": "?"} if exists else None
-    try:
-        return json.loads(out.stdout)
-    except ValueError:
-        return {"incident": "?", "operator": "?", "host": "?", "started": "?"}
+    if out.ok:
+        with contextlib.suppress(ValueError):
+            return json.loads(out.stdout)
+    elif not _run(run, ["test", "-d", _folder(run)], mutating=False, check=False).ok:
+        return None
+    return {"incident": "?", "operator": "?", "host": "?", "started": "?"}
 
 
 def is_stale(owner: dict[str, Any]) -> bool:

@@ -49,6 +49,13 @@ def maintenance_active(run: Run, spec: str) -> bool:
     return run.executor.run(spec, ["test", "-f", page.page], mutating=False, check=False).ok
 
 
+def public_state(run: Run) -> tuple[bool, dict[str, int]]:
+    """Paso 2.3 / 5.3: is the maintenance page in place; what the first public endpoint answers."""
+    spec = run.hosts("app")[0]
+    answers = {url: http_status(run, spec, url)[0] for url in run.env.health.endpoints[:1]}
+    return maintenance_active(run, spec), answers
+
+
 def _reload_proxy(run: Run, spec: str) -> None:
     if run.env.services.proxy:
         manager_for(run, spec).reload(run.env.services.proxy)

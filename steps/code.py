@@ -1,9 +1,10 @@
 """Etapa 3 — Rollback de código."""
 
-from pytest_bdd import then, when
+from pytest_bdd import when
 
 from rollbook import code
 from rollbook.run import Run
+from steps.verify import verifies
 
 
 @when("se registra la versión desplegada")
@@ -16,10 +17,8 @@ def checkout(run: Run) -> None:
     code.checkout_tag(run, run.fact("target")["tag"])
 
 
-@then("el código queda en la versión estable")
+@verifies("el código queda en la versión estable")
 def code_at_target(run: Run) -> None:
-    if run.planning:
-        return  # dry-run: the command was planned, not run
     tag = run.fact("target")["tag"]
     for spec in run.hosts("app"):
         assert code.deployed_commit(run, spec) == code.tag_commit(run, spec, tag)
@@ -30,10 +29,8 @@ def reinstall(run: Run) -> None:
     code.install_requirements(run)
 
 
-@then("los paquetes críticos tienen las versiones de la versión objetivo")
+@verifies("los paquetes críticos tienen las versiones de la versión objetivo")
 def critical_packages(run: Run) -> None:
-    if run.planning:
-        return  # dry-run: the command was planned, not run
     assert code.check_critical_packages(run)
 
 
@@ -42,8 +39,6 @@ def collectstatic(run: Run) -> dict[str, int]:
     return code.restore_static(run)
 
 
-@then("los archivos estáticos quedan restaurados")
+@verifies("los archivos estáticos quedan restaurados")
 def static_restored(run: Run, static: dict[str, int]) -> None:
-    if run.planning:
-        return  # dry-run: the command was planned, not run
     assert static and all(count > 0 for count in static.values()), f"static files: {static}"

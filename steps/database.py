@@ -4,6 +4,7 @@ from pytest_bdd import then, when
 
 from rollbook import database
 from rollbook.run import Run
+from steps.verify import verifies
 
 
 @when("se crea el backup de seguridad del estado actual", target_fixture="safety")
@@ -11,10 +12,8 @@ def safety_backup(run: Run) -> dict[str, object]:
     return database.safety_backup(run)
 
 
-@then("el backup de seguridad queda creado y verificado")
+@verifies("el backup de seguridad queda creado y verificado")
 def safety_checked(run: Run, safety: dict[str, object]) -> None:
-    if run.planning:
-        return  # dry-run: the command was planned, not run
     assert safety["size"] and safety["sha256"]
 
 
@@ -23,10 +22,8 @@ def close_connections(run: Run) -> None:
     database.close_connections(run)
 
 
-@then("no queda ninguna conexión activa a la base de datos")
+@verifies("no queda ninguna conexión activa a la base de datos")
 def no_connections(run: Run) -> None:
-    if run.planning:
-        return  # dry-run: the command was planned, not run
     assert database.other_connections(run) == 0
 
 
@@ -40,10 +37,8 @@ def count_loss(run: Run) -> None:
     run.record("data_loss", tables=database.data_loss(run))
 
 
-@then("la base de datos queda restaurada y django_migrations responde")
+@verifies("la base de datos queda restaurada y django_migrations responde")
 def restored(run: Run) -> None:
-    if run.planning:
-        return  # dry-run: the command was planned, not run
     assert database.migrations_count(run) > 0
 
 

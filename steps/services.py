@@ -5,6 +5,7 @@ from pytest_bdd import given, then, when
 
 from rollbook import app_services, web
 from rollbook.run import Run
+from steps.verify import verifies
 
 
 @when("se conecta a cada servidor del ambiente", target_fixture="reached")
@@ -22,10 +23,8 @@ def stop(run: Run) -> None:
     app_services.stop_services(run)
 
 
-@then("no queda ningún proceso de los servicios de aplicación")
+@verifies("no queda ningún proceso de los servicios de aplicación")
 def no_processes(run: Run) -> None:
-    if run.planning:
-        return  # dry-run: the command was planned, not run
     left = app_services.wait_processes_gone(run)
     assert not left, f"processes still alive: {left}"
 
@@ -42,22 +41,17 @@ def maintenance_on(run: Run) -> None:
         web.maintenance_on(run, spec)
 
 
-@then("la página de mantenimiento está activa")
+@verifies("la página de mantenimiento está activa")
 def maintenance_active(run: Run) -> None:
-    if run.planning:
-        return  # dry-run: the command was planned, not run
-    spec = run.hosts("app")[0]
-    assert web.maintenance_active(run, spec)
-    for url in run.env.health.endpoints[:1]:
-        code = web.http_status(run, spec, url)[0]
+    active, answers = web.public_state(run)
+    assert active, "the maintenance page file is not in place"
+    for url, code in answers.items():
         assert code == 503, f"{url} answered {code}, expected 503 with the maintenance page"
 
 
 @when("se inicia el servicio web", target_fixture="log_errors")
 def start_web(run: Run) -> dict[str, list[str]]:
-    errors = app_services.start_services(run, app_services.web_services(run))
-    run.record("web_answer", status=app_services.wait_web_answers(run))
-    return errors
+    return app_services.start_web(run)
 
 
 @when("se inician los workers", target_fixture="log_errors")
@@ -65,19 +59,15 @@ def start_workers(run: Run) -> dict[str, list[str]]:
     return app_services.start_services(run, run.env.services.workers)
 
 
-@then("el servicio web está activo sin errores en sus logs")
+@verifies("el servicio web está activo sin errores en sus logs")
 def web_running(run: Run, log_errors: dict[str, list[str]]) -> None:
-    if run.planning:
-        return  # dry-run: the command was planned, not run
     answer = run.fact("web_answer")["status"]
     assert answer, f"{run.env.health.url} does not answer: the web service is not serving"
     assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
 
 
-@then("los workers de celery responden")
+@verifies("los workers de celery responden")
 def workers_answer(run: Run, log_errors: dict[str, list[str]]) -> None:
-    if run.planning:
-        return  # dry-run: the command was planned, not run
     assert app_services.workers_answer(run)
     assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
 
@@ -88,12 +78,9 @@ def maintenance_off(run: Run) -> None:
         web.maintenance_off(run, spec)
 
 
-@then("el tráfico normal está restaurado")
+@verifies("el tráfico normal está restaurado")
 def traffic_restored(run: Run) -> None:
-    if run.planning:
-        return  # dry-run: the command was planned, not run
-    spec = run.hosts("app")[0]
-    assert not web.maintenance_active(run, spec)
-    for url in run.env.health.endpoints[:1]:
-        code = web.http_status(run, spec, url)[0]
+    active, answers = web.public_state(run)
+    assert not active, "the maintenance page file is still in place"
+    for url, code in answers.items():
         assert code not in (0, 503), f"{url} answered {code or 'nothing'}"

@@ -97,6 +97,12 @@ class State:
     maintenance: bool
     backups: list[str]
 
+    def restored_to(self, before: State) -> bool:
+        """Everything §9 puts back equals `before` (the backups folder gains the safety dump)."""
+        return (self.database, self.head, self.packages, self.services, self.maintenance) == (
+            before.database, before.head, before.packages, before.services, before.maintenance,
+        )  # fmt: skip
+
 
 def state() -> State:
     e = env()

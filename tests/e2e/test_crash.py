@@ -83,10 +83,7 @@ def test_crash_then_restore_from_the_journal(
         tmp_path / "crashed", "--env=sandbox", f"--incident={folder.name}", "--operator=e2e",
         feature="features/rollback_of_rollback.feature",
     )  # fmt: skip
-    after = state()
-    back = (after.database, after.head, after.packages, after.services, after.maintenance) == (
-        before.database, before.head, before.packages, before.services, before.maintenance,
-    )  # fmt: skip
+    back = state().restored_to(before)
     record("crash", point, f"SIGKILL at {POINTS[point][0]} {POINTS[point][1]}",
            "refused (unfinished incident)", again.outcome, back and not LOCK.exists())  # fmt: skip
     assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
@@ -99,9 +96,7 @@ def test_resume_continues_a_rollback_that_died_between_pasos(
 ) -> None:
     # killed inside Paso 4.4, which only reads (showmigrations): nothing half-made to fear
     folder = kill_at(tmp_path / "crashed", "paso_started", "4.4")
-    resumed = run_feature(
-        tmp_path / "crashed", *INCIDENT, f"--incident={folder.name}", "--resume"
-    )  # fmt: skip
+    resumed = run_feature(folder.parent, *INCIDENT, f"--incident={folder.name}", "--resume")
     assert resumed.outcome == "ROLLBACK COMPLETADO", dump(resumed)
     skipped = next(e for e in resumed.journal() if e["event"] == "resumed")["skipped"]
     assert "4.3" in skipped and "4.4" not in skipped
@@ -112,9 +107,7 @@ def test_resume_is_refused_after_a_crash_in_the_middle_of_a_change(
     sandbox_reset: None, tmp_path: Path
 ) -> None:
     folder = kill_at(tmp_path / "crashed", "intent", "4.3-restore")
-    refused = pytest_feature(
-        tmp_path / "crashed", *INCIDENT, f"--incident={folder.name}", "--resume"
-    )  # fmt: skip
+    refused = pytest_feature(folder.parent, *INCIDENT, f"--incident={folder.name}", "--resume")
     assert refused.returncode != 0
     assert "died in the middle of Paso 4.3" in refused.stderr
     assert LOCK.exists()  # still held by the unfinished incident

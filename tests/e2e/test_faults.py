@@ -46,10 +46,7 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
             "rev-parse", "HEAD"
         ) == git("rev-parse", f"{target}^{{commit}}")
     else:
-        after = state()
-        same = (after.database, after.head, after.packages, after.services, after.maintenance) == (
-            before.database, before.head, before.packages, before.services, before.maintenance,
-        )  # fmt: skip
+        same = state().restored_to(before)
     record("fault", name, FAULTS[name].what, failed, done.outcome, same)
     assert done.outcome in NOTHING_LOST, dump(done)
     assert failed == FAULTS[name].paso, dump(done)
