@@ -6,7 +6,10 @@ from rollbook import logs, web
 from rollbook.errors import StepFailed
 from rollbook.run import Run
 from rollbook.services import manager_for
+from rollbook.services.base import ServiceManager
 from rollbook.waiting import wait_until
+
+CELERY_NO_BROKER = 69  # celery's exit status (EX_UNAVAILABLE) when the broker refuses
 
 
 def connect_servers(run: Run) -> list[str]:
@@ -64,11 +67,21 @@ def start_services(run: Run, names: list[str]) -> dict[str, list[str]]:
         manager.start(names)
         timeout = run.env.services.start_timeout
         for name in names:
-            if not wait_until(lambda m=manager, n=name: m.is_running(n), timeout):
-                raise StepFailed(f"{spec}: service {name} did not reach running state")
+            if wait_until(lambda m=manager, n=name: _started(m, n), timeout) != "running":
+                raise StepFailed(
+                    f"{spec}: service {name} did not reach running state "
+                    f"(waited up to {timeout:.0f} s): see its log"
+                )
         errors[spec] = logs.errors_since(run, spec, offsets)
     run.record("services_started", names=names, log_errors=errors)
     return errors
+
+
+def _started(manager: ServiceManager, name: str) -> str | None:
+    """ "running", "gave up" (the manager will not retry it), or None while it is starting."""
+    if manager.is_running(name):
+        return "running"
+    return "gave up" if manager.gave_up(name) else None
 
 
 def web_services(run: Run) -> list[str]:
@@ -110,6 +123,11 @@ def workers_answer(run: Run) -> str:
             spec, argv, mutating=False, check=False, cwd=run.env.app.path, env=run.env.app.env,
             timeout=30,
         )  # fmt: skip
+        if result.exit_status == CELERY_NO_BROKER:  # waiting would not help: say it at once
+            raise StepFailed(
+                f"{run.executor.describe_failure(result)} — the workers have no broker: start "
+                "it (redis / rabbitmq, as the app's settings name it), then run again"
+            )
         return result.stdout if result.ok and "OK" in result.stdout else ""
 
     answer = wait_until(inspect, run.env.services.start_timeout, interval=2)

@@ -65,6 +65,9 @@ class ServicesConfig(_Strict):
     app: list[str]
     workers: list[str] = Field(default_factory=list)  # of `app`: started in Paso 5.2, not 5.1
     proxy: str | None = None
+    # tests the proxy's configuration before Pasos 2.3 / 5.3 reload it (e.g. `nginx -t -q`):
+    # a reload with a broken file is ignored by nginx, silently; this fails the Paso instead
+    proxy_check: list[str] = Field(default_factory=list)
     supervisor_conf: str | None = None
     supervisorctl: str = "supervisorctl"
     stop_timeout: Duration = 30.0
@@ -216,9 +219,14 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
             node[keys[-1]] = _resolve(base, node[keys[-1]])
-    logs = data.get("logs")
-    if isinstance(logs, dict) and isinstance(logs.get("files"), list):
-        logs["files"] = [_resolve(base, f) if isinstance(f, str) else f for f in logs["files"]]
+    for section, key in (("logs", "files"), ("services", "proxy_check")):
+        node = data.get(section)
+        if isinstance(node, dict) and isinstance(node.get(key), list):
+            node[key] = [_resolve(base, v) if _is_path(v) else v for v in node[key]]
+
+
+def _is_path(value: object) -> bool:
+    return isinstance(value, str) and not value.startswith("-")
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from rollbook import backups
+from rollbook.errors import StepFailed
 from rollbook.run import Run
 
 
@@ -124,9 +125,26 @@ def close_connections(run: Run) -> int:
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
         f"{literal(run.env.database.name)} AND pid <> pg_backend_pid()"
     )
-    ended = int(psql(run, sql, database="postgres", mutating=True).strip() or 0)
+    try:
+        ended = int(psql(run, sql, database="postgres", mutating=True).strip() or 0)
+    except StepFailed as exc:
+        raise StepFailed(
+            f"{exc} — sessions connected now: {sessions(run) or 'none'}; the role "
+            f"{run.env.database.user} may not end some of them (a superuser's): ask the DBA to "
+            "end them (SELECT pg_terminate_backend(pid)), then run again"
+        ) from None
     run.record("connections_terminated", count=ended)
     return ended
+
+
+def sessions(run: Run) -> str:
+    """The other sessions on the database, as `pid user (application)`, for a message."""
+    sql = (
+        "SELECT string_agg(format('%s %s (%s)', pid, usename, application_name), ', ') FROM "
+        f"pg_stat_activity WHERE datname = {literal(run.env.database.name)} "
+        "AND pid <> pg_backend_pid()"
+    )
+    return psql(run, sql, database="postgres").strip()
 
 
 def restore_database(run: Run, path: str) -> None:

@@ -91,7 +91,8 @@ class Executor:
             out = self.host(spec).run(command)
             status, stdout, stderr = out.rc, out.stdout, out.stderr
         except RuntimeError as exc:  # the ssh backend raises on exit 255 (connection failure)
-            status, stdout, stderr = 255, "", str(exc)
+            failed = exc.args[0] if exc.args else None
+            status, stdout, stderr = 255, "", getattr(failed, "stderr", None) or str(exc)
         return self._finish(
             spec, argv, cwd, mutating, start, started, status, stdout, stderr, check
         )
@@ -161,9 +162,33 @@ class Executor:
     def describe_failure(self, result: CommandResult) -> str:
         shown = self.redactor.text(shlex.join(result.argv))
         detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
-        why = "timed out" if result.exit_status == 124 else f"exited {result.exit_status}"
+        why = (
+            "timed out: it ran past its bound (`timeouts:` in the environment file) and was "
+            "stopped as hung"
+            if result.exit_status == 124
+            else f"exited {result.exit_status}"
+        )
         text = f"{result.host}: `{shown}` {why}"
-        return self.redactor.text(f"{text}: {' / '.join(detail)}" if detail else text)
+        text = f"{text}: {' / '.join(detail)}" if detail else text
+        return self.redactor.text(text + connection_hint(result))
+
+
+def connection_hint(result: CommandResult) -> str:
+    """What to do when the host itself could not be reached (ssh exits 255), else ""."""
+    if result.exit_status != 255 or result.host.startswith("local://"):
+        return ""
+    if "Permission denied" in result.stderr or "Too many authentication failures" in result.stderr:
+        return (
+            " — SSH refused the login: check the user and the key of this host in the "
+            "environment file (ssh_identity_file=…) and that the key's .pub is in the host's "
+            "authorized_keys"
+        )
+    if "Host key verification failed" in result.stderr:
+        return " — the host's key is unknown or changed: check it, then add it to known_hosts"
+    return (
+        " — the host cannot be reached over SSH: check its address and port in the "
+        "environment file, the network, and that sshd runs there"
+    )
 
 
 def shell_command(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rollbook.errors import StepFailed
 from rollbook.run import Run
 from rollbook.services import manager_for
 
@@ -31,6 +32,7 @@ def maintenance_on(run: Run, spec: str) -> None:
     """Paso 2.3: copy the template into place and reload the proxy."""
     page = run.env.maintenance
     assert page is not None
+    _check_proxy(run, spec)
     run.executor.run(spec, ["cp", page.template, page.page], mutating=True)
     _reload_proxy(run, spec)
 
@@ -39,6 +41,7 @@ def maintenance_off(run: Run, spec: str) -> None:
     """Paso 5.3: remove the page and reload the proxy."""
     page = run.env.maintenance
     assert page is not None
+    _check_proxy(run, spec)
     run.executor.run(spec, ["rm", "-f", page.page], mutating=True)
     _reload_proxy(run, spec)
 
@@ -54,6 +57,20 @@ def public_state(run: Run) -> tuple[bool, dict[str, int]]:
     spec = run.hosts("app")[0]
     answers = {url: http_status(run, spec, url)[0] for url in run.env.health.endpoints[:1]}
     return maintenance_active(run, spec), answers
+
+
+def _check_proxy(run: Run, spec: str) -> None:
+    """Before anything changes: the proxy would take its configuration (a reload ignores errors)."""
+    argv = run.env.services.proxy_check
+    if not argv:
+        return
+    result = run.executor.run(spec, argv, mutating=False, check=False)
+    if not result.ok:
+        raise StepFailed(
+            f"{run.executor.describe_failure(result)} — the proxy's configuration is broken, so "
+            "nothing was changed or reloaded: fix the file it names (`"
+            f"{' '.join(argv)}` must pass), then run again"
+        )
 
 
 def _reload_proxy(run: Run, spec: str) -> None:

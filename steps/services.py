@@ -26,7 +26,10 @@ def stop(run: Run) -> None:
 @verifies("no queda ningún proceso de los servicios de aplicación")
 def no_processes(run: Run) -> None:
     left = app_services.wait_processes_gone(run)
-    assert not left, f"processes still alive: {left}"
+    assert not left, (
+        f"processes of the app still alive after the services stopped: {left} — not run by the "
+        "service manager (started by hand?): stop each by its PID, then run again"
+    )
 
 
 @given("que el ambiente tiene página de mantenimiento")

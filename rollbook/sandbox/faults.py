@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -18,17 +19,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rollbook.errors import UserError
 from rollbook.sandbox import history, supervisor
 from rollbook.sandbox.backups import nightly_dump
 from rollbook.sandbox.layout import Layout, load_layout
-from rollbook.sandbox.postgres import existing_cluster, quote_ident
-from rollbook.sandbox.shell import say
+from rollbook.sandbox.nginx import conf_d
+from rollbook.sandbox.postgres import CLUSTER_OWNER, existing_cluster, quote_ident, server_bin
+from rollbook.sandbox.shell import IS_ROOT, say
 from rollbook.sandbox.timeline import backup_name, tag_name
 
 FAULT_RELEASE_AGE = timedelta(minutes=90)  # between the stable (now-3h) and defective (now-1h)
-SQUATTER_PID = "squatter.pid"
+FAULT_PID_PREFIX = "fault-"  # <run>/fault-NAME.pid: a process of a fault, stopped by reset
+DBA_SESSION_SECONDS = 1800
+BROKEN_SNIPPET = "zz-cache-by-hand.conf"
 
 
 @dataclass(frozen=True)
@@ -131,17 +136,106 @@ def migration_mismatch(layout: Layout) -> list[str]:
     return []
 
 
+def _spawn(layout: Layout, name: str, argv: list[str], **popen: Any) -> None:
+    """A process of the fault's own, in its own process group; reset stops the group."""
+    layout.run.mkdir(parents=True, exist_ok=True)
+    with open(layout.log / f"fault-{name}.log", "ab") as log:
+        child = subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True, **popen)
+    (layout.run / f"{FAULT_PID_PREFIX}{name}.pid").write_text(f"{child.pid}\n")
+
+
 def port_held(layout: Layout) -> list[str]:
     """A leftover process takes gunicorn's port while the app is stopped, until it is back."""
-    layout.run.mkdir(parents=True, exist_ok=True)
-    log = open(layout.log / "squatter.log", "ab")  # noqa: SIM115 (handed to the child)
     head = history.git(layout, layout.app, "rev-parse", "HEAD")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "rollbook.sandbox.squatter", "--port", str(layout.ports.gunicorn),
-         "--until-head", head, "--checkout", str(layout.app)],
-        stdout=log, stderr=log, start_new_session=True,
+    _spawn(layout, "port-held",
+           [sys.executable, "-m", "rollbook.sandbox.squatter", "--port", str(layout.ports.gunicorn),
+            "--until-head", head, "--checkout", str(layout.app)])  # fmt: skip
+    return []
+
+
+def stray_worker(layout: Layout) -> list[str]:
+    """A celery worker started by hand, outside the service manager: stopping services misses it."""
+    celery = layout.venv / "bin" / "celery"
+    _spawn(layout, "stray-worker",
+           [str(celery), "-A", layout.env.celery.app, "worker", "--pool", "solo",
+            "--loglevel", "INFO", "-n", "by-hand@%h"],
+           cwd=layout.app, env={**os.environ, **layout.env.app.env})  # fmt: skip
+    return []
+
+
+def _dba_session(layout: Layout, name: str, sql: str) -> None:
+    """A superuser's psql on the app's database that ran `sql` and stays connected, idle."""
+    cluster = existing_cluster(layout)
+    if cluster is None or not cluster.is_running():
+        raise UserError("the sandbox's PostgreSQL is not running: rollbook sandbox up")
+    psql = shlex.join(
+        [*(["runuser", "-u", CLUSTER_OWNER, "--"] if IS_ROOT else []), str(server_bin() / "psql"),
+         "-X", "-q", "-h", str(cluster.socket_dir), "-p", str(cluster.port), "-U", CLUSTER_OWNER,
+         "-d", layout.env.database.name]
     )  # fmt: skip
-    (layout.run / SQUATTER_PID).write_text(f"{child.pid}\n")
+    # stdin stays open (sleep) so the session lives until `rollbook sandbox reset` ends it
+    script = f"(printf '%s\\n' {shlex.quote(sql)}; sleep {DBA_SESSION_SECONDS}) | {psql}"
+    _spawn(layout, name, ["sh", "-c", script], cwd=cluster.root)
+
+
+def superuser_session(layout: Layout) -> list[str]:
+    """A DBA's console (a superuser) on the app's database: the app's role may not end it."""
+    _dba_session(layout, "superuser-session", "SELECT 1;")
+    return []
+
+
+def table_locked(layout: Layout) -> list[str]:
+    """A DBA's unfinished maintenance holds a reporting table locked: pg_dump waits forever."""
+    owner = quote_ident(layout.env.database.user)
+    cluster = existing_cluster(layout)
+    assert cluster is not None
+    cluster.sql(
+        f"\\connect {layout.env.database.name}\n"
+        f"CREATE SCHEMA IF NOT EXISTS reporting AUTHORIZATION {owner};\n"
+        "CREATE TABLE IF NOT EXISTS reporting.daily_totals (day date PRIMARY KEY, total numeric);\n"
+        f"ALTER TABLE reporting.daily_totals OWNER TO {owner};\n"
+    )
+    _dba_session(layout, "table-locked",
+                 "BEGIN; LOCK TABLE reporting.daily_totals IN ACCESS EXCLUSIVE MODE;")  # fmt: skip
+    return []
+
+
+def nginx_config_error(layout: Layout) -> list[str]:
+    """Someone left a broken file in nginx's conf.d, never reloaded: the next reload would fail."""
+    (conf_d(layout) / BROKEN_SNIPPET).write_text(
+        "# edited by hand, never tested\nproxy_cache_path /var/tmp/cache keys_zone=app:10m\n"
+    )
+    return []
+
+
+def release_nginx_error(layout: Layout) -> list[str]:
+    """The target release ships an nginx location with a syntax error (checked only on reload)."""
+
+    def ship(work: Path) -> None:
+        (work / "deploy" / "nginx").mkdir(parents=True)
+        (work / "deploy" / "nginx" / "media.conf").write_text(
+            "location /media/ {\n    alias /srv/media/\n}\n"
+        )
+
+    publish_release(layout, ship, FAULT_RELEASE_AGE)
+    return []
+
+
+def static_missing(layout: Layout) -> list[str]:
+    """The target release hashes its static files and one stylesheet names a missing image."""
+
+    def ship(work: Path) -> None:
+        storages = {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {
+                "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+            },
+        }
+        _append(work / "config" / "settings" / "staging.py", f"\nSTORAGES = {storages!r}\n")
+        css = work / "core" / "static" / "core" / "receipt.css"
+        css.write_text('.receipt { background: url("img/receipt-logo.png"); }\n')
+
+    publish_release(layout, ship, FAULT_RELEASE_AGE)
     return []
 
 
@@ -172,6 +266,16 @@ FAULTS = {
     fault.name: fault
     for fault in (
         Fault("corrupt-backup", "backup corrupt past a valid header", "4.3", corrupt_backup),
+        Fault("stray-worker", "a celery worker started by hand", "2.2", stray_worker),
+        Fault("nginx-config-error", "a broken file in nginx's conf.d", "2.3", nginx_config_error),
+        Fault("static-missing", "a stylesheet of the target names a missing image", "3.3",
+              static_missing),
+        Fault("table-locked", "a DBA session holds a table lock: pg_dump hangs", "4.1",
+              table_locked),
+        Fault("superuser-session", "a superuser session the app role cannot end", "4.2",
+              superuser_session),
+        Fault("release-nginx-error", "the target ships a broken nginx location", "5.3",
+              release_nginx_error),
         Fault("missing-wheel", "target pins a version the mirror lacks", "3.2", missing_wheel),
         Fault("migration-mismatch", "target has a migration the backup lacks", "4.4",
               migration_mismatch),
@@ -200,12 +304,12 @@ def make_fault(name: str) -> list[str]:
 
 
 def clear_faults(layout: Layout) -> None:
-    """Undo what reset does not rebuild by itself: a port squatter still waiting."""
-    pidfile = layout.run / SQUATTER_PID
-    if pidfile.is_file():
+    """Undo what reset does not rebuild by itself: the faults' processes, files outside the app."""
+    for pidfile in layout.run.glob(f"{FAULT_PID_PREFIX}*.pid"):
         with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+            os.killpg(int(pidfile.read_text().strip()), signal.SIGKILL)
         pidfile.unlink()
+    (conf_d(layout) / BROKEN_SNIPPET).unlink(missing_ok=True)
     lock = layout.backups / ".rollbook-lock"
     if lock.is_dir():
         shutil.rmtree(lock)

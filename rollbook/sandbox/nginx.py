@@ -38,6 +38,10 @@ def _quoted(path: str | Path) -> str:
     return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def conf_d(layout: Layout) -> Path:
+    return layout.nginx_conf.parent / "conf.d"
+
+
 def write_config(layout: Layout) -> None:
     run, log = layout.run / "nginx", layout.log / "nginx"
     page = layout.maintenance_page
@@ -59,6 +63,9 @@ http {{
     charset utf-8;
     access_log {_quoted(log / "access.log")};
 {temp_paths}
+    # site-wide snippets, as in /etc/nginx/conf.d/
+    include {_quoted(f"{conf_d(layout)}/*.conf")};
+
     server {{
         listen 127.0.0.1:{layout.ports.nginx};
         server_name _;
@@ -71,6 +78,9 @@ http {{
             root {_quoted(page.parent)};
             rewrite ^ /{page.name} break;
         }}
+
+        # locations the release ships with its code (none in the demo app's releases)
+        include {_quoted(f"{layout.app}/deploy/nginx/*.conf")};
 
         location /static/ {{
             alias {_quoted(f"{layout.static_root}/")};
@@ -85,6 +95,6 @@ http {{
     }}
 }}
 """
-    for folder in (run, log, layout.nginx_conf.parent):
+    for folder in (run, log, conf_d(layout)):
         folder.mkdir(parents=True, exist_ok=True)
     layout.nginx_conf.write_text(config, encoding="utf-8")

@@ -29,9 +29,16 @@ class Supervisor:
     def reload(self, name: str) -> None:
         self._ctl("signal", "HUP", name, mutating=True)
 
-    def is_running(self, name: str) -> bool:
+    def state(self, name: str) -> str:
+        """RUNNING, STARTING, BACKOFF, FATAL, EXITED, STOPPED … ("" when unknown)."""
         out = self._ctl("status", name, mutating=False, check=False).split()
-        return len(out) > 1 and out[1] == "RUNNING"
+        return out[1] if len(out) > 1 else ""
+
+    def is_running(self, name: str) -> bool:
+        return self.state(name) == "RUNNING"
+
+    def gave_up(self, name: str) -> bool:
+        return self.state(name) in ("FATAL", "EXITED")
 
     def uptime(self, name: str) -> float | None:
         """Seconds since the program started ('RUNNING pid 12, uptime 1 day, 0:01:23')."""

@@ -29,6 +29,9 @@ class Systemd:
     def is_running(self, name: str) -> bool:
         return self._ctl("is-active", name, mutating=False, check=False).strip() == "active"
 
+    def gave_up(self, name: str) -> bool:
+        return self._ctl("is-active", name, mutating=False, check=False).strip() == "failed"
+
     def uptime(self, name: str) -> float | None:
         """Seconds since the unit became active (ActiveEnterTimestampMonotonic vs uptime)."""
         value = self._ctl("show", "-p", "ActiveEnterTimestampMonotonic", "--value", name,

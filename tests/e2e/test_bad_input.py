@@ -1,11 +1,12 @@
 """The bad-input catalog: each case is refused with one clear line, a non-zero exit, and nothing
 changed on any host (checked against the sandbox's state before and after)."""
 
+import getpass
 import json
 import os
 import socket
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import yaml
 
 from rollbook import sandbox
 from rollbook.config import ENVIRONMENTS_DIR
+from rollbook.sandbox.sshd import Sshd, new_key, start_sshd
 from tests.e2e.releases import deploy_tags
 from tests.e2e.reliability import record
 from tests.e2e.sandbox_state import INCIDENT, ROOT, env, pytest_feature, state
@@ -20,6 +22,7 @@ from tests.e2e.test_etapa1 import newest_nightly
 
 pytestmark = pytest.mark.e2e
 LOCK = Path(env().database.backups) / ".rollbook-lock"
+SSHD: list[Sshd] = []  # started by a case, stopped when the module ends
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +58,20 @@ def other_database_dump(tmp_path: Path) -> str:
          "-f", str(path)], env={**os.environ, "PGPASSWORD": password}, check=True,
     )  # fmt: skip
     return str(path)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stop_sshd() -> Iterator[None]:
+    yield
+    for server in SSHD:
+        server.stop()
+
+
+def refused_login(tmp_path: Path) -> str:
+    """A real sshd on loopback, and a key it does not know."""
+    server = start_sshd(tmp_path / "sshd")
+    SSHD.append(server)
+    return server.spec(getpass.getuser(), new_key(tmp_path / "key-not-authorized"))
 
 
 def held_lock() -> None:
@@ -123,6 +140,9 @@ CASES: dict[str, Callable[[Path], tuple[list[str], dict, str]]] = {
     "unreachable host": lambda t: (
         INCIDENT, environments(t, lambda d: d["hosts"].update(app=["ssh://nobody@127.0.0.1:1"])),
         "ssh://nobody@127.0.0.1:1"),
+    "SSH authentication failure": lambda t: (
+        INCIDENT, environments(t, lambda d: d["hosts"].update(app=[refused_login(t)])),
+        "SSH refused the login"),
     "report folder not writable": lambda t: (
         [*INCIDENT, "--report-dir=/etc/hostname/reports"], {}, "cannot create the incident folder"),
     "a second concurrent run": lambda t: (held_lock() or INCIDENT, {}, "is locked by a rollback in progress"),

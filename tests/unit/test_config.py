@@ -39,6 +39,11 @@ def test_relative_paths_resolve_against_the_file() -> None:
     sandbox = load_environment("sandbox")
     assert sandbox.app.path == str(ENVIRONMENTS_DIR.parent / ".sandbox/www/iact-backend")
     assert all(Path(f).is_absolute() for f in sandbox.logs.files)
+    # in a command line, paths are resolved and options and bare commands are kept
+    check = sandbox.services.proxy_check
+    assert check[:3] == ["/usr/sbin/nginx", "-t", "-q"]
+    assert check[4] == str(ENVIRONMENTS_DIR.parent / ".sandbox/etc/nginx/nginx.conf")
+    assert load_environment("staging").services.proxy_check == ["nginx", "-t", "-q"]
 
 
 def test_unknown_environment_lists_the_files() -> None:

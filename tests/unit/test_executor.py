@@ -5,7 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from rollbook.executor import CommandFailed, Executor, Mode, ReadOnlyRefused, shell_command
+from rollbook.executor import (
+    CommandFailed,
+    CommandResult,
+    Executor,
+    Mode,
+    ReadOnlyRefused,
+    connection_hint,
+    shell_command,
+)
 from rollbook.journal import Journal, read_journal
 from rollbook.redact import MASK, Redactor
 
@@ -122,3 +130,20 @@ def test_a_hung_command_is_stopped_by_its_timeout(tmp_path: Path) -> None:
     with pytest.raises(CommandFailed, match=r"`sleep 30` timed out"):
         executor.run("local://", ["sleep", "30"], mutating=False)
     assert lines(tmp_path)[-1]["exit"] == 124
+
+
+@pytest.mark.parametrize(
+    ("host", "status", "stderr", "expected"),
+    [
+        ("ssh://ops@db1", 255, "ops@db1: Permission denied (publickey).", "SSH refused the login"),
+        ("ssh://ops@db1", 255, "port 22: No route to host", "cannot be reached"),
+        ("ssh://ops@db1", 255, "Host key verification failed.", "known_hosts"),
+        ("ssh://ops@db1", 1, "Permission denied", ""),  # the command's own failure
+        ("local://", 255, "Permission denied", ""),
+    ],
+)
+def test_a_failed_connection_says_what_to_check(
+    host: str, status: int, stderr: str, expected: str
+) -> None:
+    hint = connection_hint(CommandResult(host, ["hostname"], status, "", stderr, 0.1))
+    assert (expected in hint) if expected else hint == ""
