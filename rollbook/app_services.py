@@ -27,7 +27,7 @@ def connect_servers(run: Run) -> list[str]:
 
 def app_processes(run: Run, spec: str) -> list[str]:
     """Processes of the app's services still alive (ps, as the procedure; never a broad kill)."""
-    out = run.executor.run(spec, ["ps", "-eo", "pid=,args="], mutating=False).stdout
+    out = run.executor.run(spec, ["ps", "-ww", "-eo", "pid=,args="], mutating=False).stdout
     names = run.env.services.app
     return [
         line.strip()
