@@ -9,7 +9,7 @@ from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
 from rollbook.waiting import wait_until
 
-CELERY_NO_BROKER = 69  # celery's exit status (EX_UNAVAILABLE) when the broker refuses
+CELERY_NO_BROKER = "Could not connect to the message broker"  # celery's own words
 
 
 def connect_servers(run: Run) -> list[str]:
@@ -123,7 +123,7 @@ def workers_answer(run: Run) -> str:
             spec, argv, mutating=False, check=False, cwd=run.env.app.path, env=run.env.app.env,
             timeout=30,
         )  # fmt: skip
-        if result.exit_status == CELERY_NO_BROKER:  # waiting would not help: say it at once
+        if CELERY_NO_BROKER in result.stdout + result.stderr:  # waiting would not help
             raise StepFailed(
                 f"{run.executor.describe_failure(result)} — the workers have no broker: start "
                 "it (redis / rabbitmq, as the app's settings name it), then run again"
