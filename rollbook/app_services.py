@@ -67,11 +67,14 @@ def start_services(run: Run, names: list[str]) -> dict[str, list[str]]:
         manager.start(names)
         timeout = run.env.services.start_timeout
         for name in names:
-            if wait_until(lambda m=manager, n=name: _started(m, n), timeout) != "running":
-                raise StepFailed(
-                    f"{spec}: service {name} did not reach running state "
-                    f"(waited up to {timeout:.0f} s): see its log"
+            state = wait_until(lambda m=manager, n=name: _started(m, n), timeout)
+            if state != "running":
+                why = (
+                    "the service manager gave up on it (it exited while starting)"
+                    if state == "gave up"
+                    else f"still not running after {timeout:.0f} s"
                 )
+                raise StepFailed(f"{spec}: service {name} did not start: {why}; see its log")
         errors[spec] = logs.errors_since(run, spec, offsets)
     run.record("services_started", names=names, log_errors=errors)
     return errors

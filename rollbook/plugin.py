@@ -27,7 +27,7 @@ from pytest_metadata.plugin import metadata_key
 from rollbook import lock, outcome, resume, signing
 from rollbook import report as report_view
 from rollbook.config import Environment, available_environments, load_environment
-from rollbook.errors import StepFailed, UserError
+from rollbook.errors import UserError
 from rollbook.executor import Mode
 from rollbook.journal import read_journal
 from rollbook.run import SEVERITIES, Run, RunOptions, default_operator, new_incident_dir
@@ -294,7 +294,7 @@ def pytest_runtest_makereport(
     if feature is None:
         return report
     paso = paso_of(item)
-    if call.excinfo is not None and call.excinfo.errisinstance((StepFailed, UserError)):
+    if call.excinfo is not None and call.excinfo.errisinstance((AssertionError, UserError)):
         path, line, _ = item.reportinfo()
         label = f"Paso {paso}" if re.fullmatch(r"\d+\.\d+", paso) else paso
         report.longrepr = f"{path}:{line + 1}: {label}: {call.excinfo.value}"
