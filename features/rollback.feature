@@ -58,6 +58,7 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   Escenario: Paso 3.2 — Restaurar dependencias
     Cuando se reinstalan las dependencias de la versión objetivo
     Entonces los paquetes críticos tienen las versiones de la versión objetivo
+    Y el conjunto de paquetes es el registrado para la versión objetivo
 
   @etapa3
   Escenario: Paso 3.3 — Restaurar archivos estáticos
@@ -84,6 +85,7 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   Escenario: Paso 4.4 — Verificar migraciones
     Cuando se consulta el estado de las migraciones
     Entonces todas las migraciones están aplicadas, sin pendientes
+    Y el estado de migraciones es el registrado para la versión objetivo
 
   @etapa5
   Escenario: Paso 5.1 — Reiniciar Gunicorn

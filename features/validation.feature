@@ -1,9 +1,11 @@
 # language: es
-@independiente @solo_lectura
+@independiente @solo_lectura @valida_release
 Característica: PROCED-BACK-003 §8 — Validación post-rollback
   Los checklists de validación de §8, sin cambiar nada: después de un rollback, después de cada
   deploy, o en cualquier momento. Cada verificación se reporta por separado.
   Uso: pytest features/validation.feature --env=E
+  Con --record-release, si pasan todas, la versión desplegada queda en el ledger como validada
+  (la única escritura de la corrida, declarada en el reporte).
 
   Antecedentes:
     Dado el ambiente del incidente cargado

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
-from rollbook import procedure, sandbox, signing
+from rollbook import ledger, procedure, sandbox, signing
 from rollbook.config import load_environment
-from rollbook.errors import UserError
+from rollbook.errors import StepFailed, UserError
+from rollbook.executor import Executor, Mode
+from rollbook.journal import Journal
+from rollbook.redact import Redactor
 from rollbook.sandbox.faults import FAULTS, make_fault
 from rollbook.sandbox.shell import SandboxError
 
@@ -143,14 +147,45 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sandbox(subparsers)
     _add_verify(subparsers)
     _add_procedure(subparsers)
+    _add_ledger(subparsers)
     return parser
+
+
+def _ledger(args: argparse.Namespace) -> int:
+    env = load_environment(args.env)
+    with tempfile.TemporaryDirectory() as scratch:  # a listing keeps no journal
+        redactor = Redactor()
+        journal = Journal(Path(scratch) / "journal.jsonl", redactor)
+        entries = ledger.read_from(Executor(journal, redactor, Mode.READ_ONLY, env.sudo), env)
+        journal.close()
+    if not entries:
+        print(f"{env.name}: the release ledger {env.ledger_file()} is empty or missing — record "
+              f"the deployed release: pytest features/validation.feature --env={env.name} "
+              "--record-release")  # fmt: skip
+        return 0
+    print(f"{env.name}: {env.ledger_file()} (newest first)")
+    for entry in reversed(entries):
+        why = entry.get("incident") or entry.get("evidence") or ""
+        name = entry.get("tag") or str(entry["commit"])[:12]
+        print(f"{name:<34} {entry['status']:<17} {ledger.age(entry):>7} ago  {why}")
+    return 0
+
+
+def _add_ledger(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ledger",
+        help="the release ledger of an environment: each release seen, its status, its age",
+        description="List the release ledger kept beside the app (read-only).",
+    )
+    parser.add_argument("--env", required=True, help="environment file environments/NAME.yaml")
+    parser.set_defaults(handler=_ledger)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (UserError, SandboxError) as error:
+    except (UserError, SandboxError, StepFailed) as error:
         print(f"rollbook: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ import posixpath
 import re
 
 from rollbook.errors import StepFailed
+from rollbook.remote_file import write_argv
 from rollbook.run import Run
 
 _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
@@ -60,15 +61,79 @@ def tag_commit(run: Run, spec: str, tag: str) -> str:
     return _git(run, spec, "rev-parse", f"refs/tags/{tag}^{{commit}}", mutating=False)
 
 
-def install_requirements(run: Run, force: bool = True) -> None:
-    """Paso 3.2: pip install --force-reinstall -r requirements.txt (with the YAML's pip options)."""
-    force_flag = ["--force-reinstall"] if force else []
-    argv = [_venv(run, "pip"), "install", "--disable-pip-version-check", *force_flag,
-            *run.env.app.pip_options, "-r", run.env.app.requirements]  # fmt: skip
+def install_requirements(run: Run, force: bool = True) -> dict[str, str]:
+    """Paso 3.2 on every app host: the target's exact package set when the ledger has it, else the
+    procedure's `pip install --force-reinstall -r requirements.txt` holding every package the
+    target does not pin at its current version (so nothing unpinned moves)."""
+    recorded = run.fact("target").get("packages")
+    how = {}
     for spec in run.hosts("app"):
-        run.executor.run(
-            spec, argv, mutating=True, cwd=run.env.app.path, timeout=run.env.timeouts.install
-        )
+        if recorded:
+            install_exact(run, spec, recorded, force=force)
+            how[spec] = "the target's recorded package set (ledger), checked with pip freeze"
+        else:
+            held = _hold_unpinned(run, spec)
+            argv = [_venv(run, "pip"), "install", "--disable-pip-version-check",
+                    *(["--force-reinstall"] if force else []), *run.env.app.pip_options,
+                    "-r", run.env.app.requirements, "-c", held]  # fmt: skip
+            run.executor.run(
+                spec, argv, mutating=True, cwd=run.env.app.path, timeout=run.env.timeouts.install
+            )
+            how[spec] = (
+                "no ledger entry for the target: the procedure's command, with every package "
+                f"the target does not pin held at its installed version ({held})"
+            )
+    run.record("packages_installed", hosts=how)
+    return how
+
+
+def install_exact(run: Run, spec: str, wanted: list[str], *, force: bool) -> None:
+    """Make the venv's `pip freeze` equal `wanted`: install it without resolving, drop the rest."""
+    pip = _venv(run, "pip")
+    force_flag = ["--force-reinstall"] if force else []
+    run.executor.run(
+        spec, [pip, "install", "--disable-pip-version-check", "--no-deps", *force_flag,
+               *run.env.app.pip_options, *wanted],
+        mutating=True, cwd=run.env.app.path, timeout=run.env.timeouts.install,
+    )  # fmt: skip
+    names = {normalize(line.split("==")[0]) for line in wanted}
+    extra = [line.split("==")[0] for line in pip_freeze(run, spec)
+             if normalize(line.split("==")[0]) not in names]  # fmt: skip
+    if extra:
+        run.executor.run(spec, [pip, "uninstall", "-y", *extra], mutating=True)
+
+
+def check_package_set(run: Run) -> dict[str, str]:
+    """Paso 3.2's check against the ledger: each app host's `pip freeze` is the recorded set."""
+    recorded = run.fact("target").get("packages")
+    checked = {}
+    for spec in run.hosts("app"):
+        if not recorded:
+            checked[spec] = "no ledger record for the target: critical packages checked only"
+            continue
+        found = pip_freeze(run, spec)
+        if found != sorted(recorded):
+            missing = sorted(set(recorded) - set(found))
+            unexpected = sorted(set(found) - set(recorded))
+            raise StepFailed(
+                f"{spec}: pip freeze differs from the target's recorded package set: missing "
+                f"{missing}, unexpected {unexpected}"
+            )
+        checked[spec] = f"pip freeze equals the ledger's record ({len(found)} packages)"
+    run.record("package_set", hosts=checked)
+    return checked
+
+
+def _hold_unpinned(run: Run, spec: str) -> str:
+    """A constraints file, in rollbook's folder on the host: the installed version of every
+    package the target's requirements do not pin."""
+    pinned = pinned_requirements(run, spec)
+    held = [line for line in pip_freeze(run, spec)
+            if "==" in line and normalize(line.split("==")[0]) not in pinned]  # fmt: skip
+    path = posixpath.join(posixpath.dirname(run.env.ledger_file()), f"held-{run.incident_id}.txt")
+    run.executor.run(spec, ["mkdir", "-p", posixpath.dirname(path)], mutating=True)
+    run.executor.run(spec, write_argv("\n".join(held), path), mutating=True)
+    return path
 
 
 def pinned_requirements(run: Run, spec: str) -> dict[str, str]:

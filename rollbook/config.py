@@ -8,6 +8,7 @@ the folder of the environment file (useful for local:// hosts such as the sandbo
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -58,6 +59,7 @@ class AppConfig(_Strict):
     tags: str
     critical_packages: list[str] = Field(default_factory=list)
     pip_options: list[str] = Field(default_factory=list)
+    ledger: str | None = None  # the release ledger; default <path>/../.rollbook/ledger.jsonl
 
 
 class ServicesConfig(_Strict):
@@ -173,6 +175,11 @@ class Environment(_Strict):
     sandbox: SandboxConfig | None = None
     source: str = Field(default="", exclude=True)
 
+    def ledger_file(self) -> str:
+        """The release ledger on the app hosts: app.ledger, or beside the app in .rollbook/."""
+        beside = posixpath.dirname(self.app.path.rstrip("/"))
+        return self.app.ledger or posixpath.join(beside, ".rollbook", "ledger.jsonl")
+
     def app_file(self, relative: str) -> str:
         """A path inside the deployed app (requirements, manage.py, static root, smoke tests)."""
         return str(Path(self.app.path) / relative)
@@ -183,6 +190,7 @@ _PATH_KEYS = (
     ("env_file",),
     ("app", "path"),
     ("app", "venv"),
+    ("app", "ledger"),
     ("services", "supervisor_conf"),
     ("services", "supervisorctl"),
     ("maintenance", "template"),

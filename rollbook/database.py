@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rollbook import backups
+from rollbook import backups, ledger
 from rollbook.errors import StepFailed
 from rollbook.run import Run
 
@@ -190,3 +190,21 @@ def data_loss(run: Run) -> dict[str, int] | None:
         return None
     after = row_keys(run)
     return {table: len(keys - after.get(table, set())) for table, keys in before.items()}
+
+
+def check_recorded_migrations(run: Run) -> str:
+    """Paso 4.4 against the ledger: the restored database applies what the target ran with."""
+    recorded = run.fact("target").get("migrations")
+    if not recorded:
+        return run.record("migrations_vs_ledger", result="no ledger record for the target")[
+            "result"
+        ]
+    found = ledger.applied_migrations(run)
+    if found != recorded:
+        missing = [m for m in recorded if m not in found]
+        unexpected = [m for m in found if m not in recorded]
+        raise StepFailed(
+            f"the restored database's migrations differ from those the target ran with (ledger): "
+            f"missing {missing}, unexpected {unexpected} — the backup is not of that release"
+        )
+    return run.record("migrations_vs_ledger", result=f"as recorded ({len(found)})")["result"]

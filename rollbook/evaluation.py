@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from rollbook import backups, prerequisites, release, signing
+from rollbook import backups, ledger, prerequisites, release, signing
 from rollbook.decision import decide
 from rollbook.errors import StepFailed
 from rollbook.notify import announce
@@ -55,12 +55,19 @@ def identify_target(run: Run) -> dict[str, object]:
     """Paso 1.2: the deployed release and the last stable deploy tag below it."""
     spec = run.hosts("app")[0]
     deployed = release.deployed_release(run, spec)
-    target = release.choose_target(run, spec, deployed, run.options.target_tag)
+    recorded = ledger.latest(ledger.read(run))
+    target, reason = release.choose_target(run, spec, deployed, run.options.target_tag, recorded)
     run.record("deployed", **asdict(deployed))
-    fact = run.record("target", **asdict(target))
+    entry = recorded.get(str(target.tag))
+    fact = run.record(
+        "target", **asdict(target), reason=reason,
+        ledger_status=entry["status"] if entry else None,
+        packages=entry.get("packages") if entry else None,
+        migrations=entry.get("migrations") if entry else None,
+    )  # fmt: skip
     run.say(
         f"deployed: {deployed.tag or '(untagged)'} {deployed.commit[:12]} — "
-        f"target: {target.tag} {target.commit[:12]}"
+        f"target: {target.tag} {target.commit[:12]} ({reason})"
     )
     return fact
 

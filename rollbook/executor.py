@@ -80,10 +80,15 @@ class Executor:
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
         check: bool = True,
+        declared: bool = False,
     ) -> CommandResult:
-        """Run argv on the host `spec` (a testinfra spec such as local:// or ssh://user@host)."""
+        """Run argv on the host `spec` (a testinfra spec such as local:// or ssh://user@host).
+
+        `declared`: a write the run announced (the ledger of --record-release), allowed even in a
+        read-only run and journaled as such.
+        """
         argv = [str(a) for a in argv]
-        if self._held_back(spec, argv, mutating, cwd):
+        if self._held_back(spec, argv, mutating, cwd, declared):
             return CommandResult(spec, argv, 0, "", "", 0.0, planned=True)
         command = shell_command(argv, cwd=cwd, env=env, timeout=timeout or self.default_timeout)
         start, started = now_iso(), time.monotonic()
@@ -112,10 +117,15 @@ class Executor:
             OPERATOR, argv, None, mutating, start, started, status, stdout, stderr, check
         )
 
-    def _held_back(self, spec: str, argv: list[str], mutating: bool, cwd: str | None) -> bool:
-        if not mutating or self.mode is Mode.EXECUTE:
-            if mutating:
-                self.journal.write("intent", paso=self.paso, host=spec, argv=argv, cwd=cwd)
+    def _held_back(
+        self, spec: str, argv: list[str], mutating: bool, cwd: str | None, declared: bool = False
+    ) -> bool:
+        if not mutating:
+            return False
+        if self.mode is Mode.EXECUTE or (declared and self.mode is Mode.READ_ONLY):
+            self.journal.write(
+                "intent", paso=self.paso, host=spec, argv=argv, cwd=cwd, declared=declared
+            )
             return False
         if self.mode is Mode.DRY_RUN:
             self.journal.write("planned", paso=self.paso, host=spec, argv=argv, cwd=cwd)

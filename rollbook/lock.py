@@ -16,10 +16,8 @@ from typing import Any
 
 from rollbook.errors import UserError
 from rollbook.journal import Journal
+from rollbook.remote_file import write_argv
 from rollbook.run import Run
-
-# printf's %s and the file come from positional arguments: no input is ever part of the script
-_WRITE = 'printf "%s\\n" "$1" > "$2"'
 
 
 def _folder(run: Run) -> str:
@@ -96,7 +94,7 @@ def acquire(run: Run, break_lock: bool = False) -> None:
         "pid": os.getpid(),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    _run(run, ["sh", "-c", _WRITE, "sh", json.dumps(mine), f"{_folder(run)}/owner.json"],
+    _run(run, write_argv(json.dumps(mine), f"{_folder(run)}/owner.json"),
          mutating=True)  # fmt: skip
     run.journal.write("lock_acquired", lock=_folder(run), owner=mine)
     return None

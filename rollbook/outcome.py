@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rollbook import closing, lock, plan, recovery
+from rollbook import closing, lock, plan, recovery, release_record
 from rollbook.executor import Mode
 from rollbook.journal import read_journal
 from rollbook.notify import announce
@@ -57,18 +57,29 @@ def finish(run: Run) -> Result:
     elif run.checklist:
         ok = failed is None
         text = "every check passed" if ok else f"failed: {failed} (each check is reported above)"
-        result = Result(VERIFIED if ok else NOT_VERIFIED, 0 if ok else 1, [text])
+        checked = [text]
+        if ok and run.options.record_release:  # asked for and not written: not a success
+            ok, line = release_record.record_validation(run)
+            checked.append(line)
+        result = Result(VERIFIED if ok else NOT_VERIFIED, 0 if ok else 1, checked)
     elif any(e["event"] == "recovery_started" for e in events):  # rollback_of_rollback.feature
         ok = failed is None and passed(run, "9.1")
         text = "the pre-rollback state is back and checked" if ok else "the recovery failed"
         result = Result(RECOVERED if ok else MANUAL, 0 if ok else 1, [text])
     elif failed is None and passed(run, "6.1"):
-        result = Result(COMPLETED, 0, ["target release running and validated"])
+        recorded = release_record.record_rollback(run)
+        result = Result(COMPLETED, 0, ["target release running and validated", *recorded])
     elif not changed:
         why = f"Paso {failed} failed before any change" if failed else "nothing was changed"
         result = Result(ABORTED if failed else EVALUATED, 1 if failed else 0, [why])
     else:
+        failed_target = (
+            release_record.record_failed_target(run, failed)
+            if failed and failed.startswith("6.") and run.mode is Mode.EXECUTE
+            else []
+        )
         result = _recover(run, failed, events)
+        result = Result(result.name, result.exit_code, [*result.lines, *failed_target])
     lines = [*result.lines, f"journal: {run.journal.path}"]
     if run.mode is Mode.EXECUTE and not run.checklist:
         report = closing.write_incident_report(run, result.name, result.lines)

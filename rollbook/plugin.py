@@ -31,7 +31,14 @@ from rollbook.errors import UserError
 from rollbook.executor import Mode
 from rollbook.journal import read_journal
 from rollbook.run import SEVERITIES, Run, RunOptions, default_operator, new_incident_dir
-from rollbook.selection import INDEPENDENT, NO_ENVIRONMENT, Scenario, order_problem, run_mode
+from rollbook.selection import (
+    INDEPENDENT,
+    NO_ENVIRONMENT,
+    VALIDATES_RELEASE,
+    Scenario,
+    order_problem,
+    run_mode,
+)
 
 RUN_KEY = pytest.StashKey[Run]()
 FOLDER_KEY = pytest.StashKey[tuple[str, Path]]()
@@ -67,6 +74,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--confirm-production", metavar="ENV", help="required where the YAML says confirm: true"
     )
+    group.addoption(
+        "--record-release", action="store_true",
+        help="validation.feature: when every check passes, record the release in the ledger",
+    )  # fmt: skip
+    group.addoption(
+        "--force-target", action="store_true",
+        help="let --target-tag name a release the ledger marks failed or rolled back from",
+    )  # fmt: skip
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html
@@ -186,6 +201,8 @@ def _options(config: pytest.Config, env: Environment) -> RunOptions:
         incident=get("--incident"),
         users_affected=get("--users-affected"),
         confirm=get("--confirm-production"),
+        record_release=get("--record-release"),
+        force_target=get("--force-target"),
     )
 
 
@@ -232,6 +249,17 @@ def pytest_collection_modifyitems(
     except UserError as exc:
         raise pytest.UsageError(str(exc)) from None
     current.checklist = all(INDEPENDENT in s.tags for s in selected)
+    chosen = {s.name for s in selected}
+    every = [s for f in {feature_of(i) for i in needs_run} if f for s in f.scenarios]
+    if current.options.record_release and (
+        len(chosen) != len(every) or not all(VALIDATES_RELEASE in s.tags for s in every)
+    ):
+        current.journal.close()
+        raise pytest.UsageError(
+            "--record-release records what a whole validation run proved: run all of "
+            "features/validation.feature with it, without -k/-m (a rollback records the ledger "
+            "by itself)"
+        )
     if config.getoption("--resume"):  # checked before the lock: a refusal leaves it as it is
         try:
             config.stash[RESUMED_KEY] = resume.load(current)
@@ -245,8 +273,6 @@ def pytest_collection_modifyitems(
             current.journal.close()
             raise pytest.UsageError(str(exc)) from None
     config.stash[RUN_KEY] = current
-    chosen = {s.name for s in selected}
-    every = [s for f in {feature_of(i) for i in needs_run} if f for s in f.scenarios]
     current.journal.write(
         "selection",
         selected=[s.name for s in selected],

@@ -90,20 +90,10 @@ def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
 
 
 def _restore_code(run: Run, code_before: dict[str, dict[str, Any]]) -> None:
-    pip = f"{run.env.app.venv}/bin/pip"
     for spec, recorded in code_before.items():
         argv = ["git", "-C", run.env.app.path, "checkout", recorded["commit"]]
         run.executor.run(spec, argv, mutating=True)
-        wanted = recorded["freeze"]
-        run.executor.run(
-            spec, [pip, "install", "--disable-pip-version-check", "--no-deps",
-                   *run.env.app.pip_options, *wanted], mutating=True, cwd=run.env.app.path,
-        )  # fmt: skip
-        names = {line.split("==")[0].lower() for line in wanted}
-        extra = [line.split("==")[0] for line in code.pip_freeze(run, spec)
-                 if line.split("==")[0].lower() not in names]  # fmt: skip
-        if extra:
-            run.executor.run(spec, [pip, "uninstall", "-y", *extra], mutating=True)
+        code.install_exact(run, spec, recorded["freeze"], force=False)
     code.restore_static(run)
 
 

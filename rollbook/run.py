@@ -39,6 +39,8 @@ class RunOptions:
     incident: str | None = None
     users_affected: float | None = None
     confirm: str | None = None
+    record_release: bool = False  # validation.feature: the deployed release → ledger, validated
+    force_target: bool = False  # --target-tag may name a release the ledger marks failed
 
 
 def default_operator() -> str:

@@ -13,6 +13,7 @@ from rollbook.executor import Mode
 
 MAY_BE_LEFT_OUT = frozenset({"base_de_datos", "opcional"})
 INDEPENDENT = "independiente"
+VALIDATES_RELEASE = "valida_release"  # passing all of it proves the deployed release (ledger)
 READ_ONLY = "solo_lectura"
 NO_ENVIRONMENT = "sin_ambiente"  # pure rules (Anexo C's decision tree): no hosts, no journal
 

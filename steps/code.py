@@ -34,6 +34,11 @@ def critical_packages(run: Run) -> None:
     assert code.check_critical_packages(run)
 
 
+@verifies("el conjunto de paquetes es el registrado para la versión objetivo")
+def package_set(run: Run) -> None:
+    assert code.check_package_set(run)
+
+
 @when("se recolectan los archivos estáticos de la versión objetivo", target_fixture="static")
 def collectstatic(run: Run) -> dict[str, int]:
     return code.restore_static(run)

@@ -48,9 +48,9 @@ def pip_install(layout: Layout, *args: str) -> None:
     )  # fmt: skip
 
 
-def install_requirements(layout: Layout) -> None:
+def install_requirements(layout: Layout, *extra: str) -> None:
     say(f"installing {layout.env.app.requirements} into the app's venv (offline) ...")
-    pip_install(layout)
+    pip_install(layout, *extra)
 
 
 def packages(layout: Layout) -> dict[str, str]:
@@ -79,4 +79,4 @@ def restore_venv(layout: Layout) -> None:
     say("the app's venv still differs: recreating it from the wheelhouse ...")
     shutil.rmtree(layout.venv)
     ensure_venv(layout)
-    pip_install(layout)
+    pip_install(layout, "-c", str(layout.state / CONSTRAINTS))

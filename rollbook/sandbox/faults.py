@@ -23,6 +23,7 @@ from typing import Any
 
 from rollbook.errors import UserError
 from rollbook.sandbox import history, supervisor
+from rollbook.sandbox.application import app_environment
 from rollbook.sandbox.backups import nightly_dump
 from rollbook.sandbox.layout import Layout, load_layout
 from rollbook.sandbox.nginx import conf_d
@@ -49,7 +50,11 @@ def stable_tag(layout: Layout) -> str:
 
 
 def publish_release(layout: Layout, change: Callable[[Path], None], age: timedelta) -> str:
-    """A new deploy tag on origin: the stable release with `change` applied, dated now - age."""
+    """A new deploy tag on origin: the stable release with `change` applied, dated now - age.
+
+    Never validated, so the ledger's default target stays the stable release: a fault in this
+    release is reached by naming it (--target-tag), as an operator would.
+    """
     moment = datetime.now(UTC).replace(microsecond=0) - age
     tag = tag_name(moment)
     with tempfile.TemporaryDirectory(dir=layout.origin.parent) as scratch:
@@ -95,27 +100,27 @@ def missing_wheel(layout: Layout) -> list[str]:
         ]
         requirements.write_text("\n".join(lines) + "\n")
 
-    publish_release(layout, pin, FAULT_RELEASE_AGE)
-    return []
+    tag = publish_release(layout, pin, FAULT_RELEASE_AGE)
+    return [f"--target-tag={tag}"]
 
 
 def release_cannot_boot(layout: Layout) -> list[str]:
     """The target release raises at import: gunicorn cannot start it."""
-    publish_release(
+    tag = publish_release(
         layout,
         lambda work: _append(work / "config" / "wsgi.py", '\nraise RuntimeError("cannot boot")\n'),
         FAULT_RELEASE_AGE,
     )
-    return []
+    return [f"--target-tag={tag}"]
 
 
 def smoke_test_fails(layout: Layout) -> list[str]:
     """The target release starts and answers, but one of its smoke tests fails."""
     test = '\n\ndef test_checkout_total() -> None:\n    assert 0.1 + 0.2 == 0.3, "rounding"\n'
-    publish_release(
+    tag = publish_release(
         layout, lambda work: _append(work / "tests/smoke/test_critical.py", test), FAULT_RELEASE_AGE
     )
-    return []
+    return [f"--target-tag={tag}"]
 
 
 def migration_mismatch(layout: Layout) -> list[str]:
@@ -128,12 +133,12 @@ def migration_mismatch(layout: Layout) -> list[str]:
         'models.CharField(max_length=80, blank=True, default=""))]\n'
     )
 
-    publish_release(
+    tag = publish_release(
         layout,
         lambda work: (work / "core" / "migrations" / "0002_order_note.py").write_text(migration),
         FAULT_RELEASE_AGE,
     )
-    return []
+    return [f"--target-tag={tag}"]
 
 
 def _spawn(layout: Layout, name: str, argv: list[str], **popen: Any) -> None:
@@ -159,7 +164,7 @@ def stray_worker(layout: Layout) -> list[str]:
     _spawn(layout, "stray-worker",
            [str(celery), "-A", layout.env.celery.app, "worker", "--pool", "solo",
             "--loglevel", "INFO", "-n", "by-hand@%h"],
-           cwd=layout.app, env={**os.environ, **layout.env.app.env})  # fmt: skip
+           cwd=layout.app, env=app_environment(layout))  # fmt: skip
     return []
 
 
@@ -217,8 +222,8 @@ def release_nginx_error(layout: Layout) -> list[str]:
             "location /media/ {\n    alias /srv/media/\n}\n"
         )
 
-    publish_release(layout, ship, FAULT_RELEASE_AGE)
-    return []
+    tag = publish_release(layout, ship, FAULT_RELEASE_AGE)
+    return [f"--target-tag={tag}"]
 
 
 def static_missing(layout: Layout) -> list[str]:
@@ -235,8 +240,8 @@ def static_missing(layout: Layout) -> list[str]:
         css = work / "core" / "static" / "core" / "receipt.css"
         css.write_text('.receipt { background: url("img/receipt-logo.png"); }\n')
 
-    publish_release(layout, ship, FAULT_RELEASE_AGE)
-    return []
+    tag = publish_release(layout, ship, FAULT_RELEASE_AGE)
+    return [f"--target-tag={tag}"]
 
 
 def broker_down(layout: Layout) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 
-from rollbook.sandbox import appvenv, backups, faults, history, nginx, supervisor
+from rollbook.sandbox import appvenv, backups, faults, history, nginx, release_ledger, supervisor
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.credentials import database_password, write_app_env
 from rollbook.sandbox.layout import Layout, load_layout
@@ -60,6 +60,7 @@ def _running_cluster(layout: Layout) -> Cluster:
 def _is_provisioned(layout: Layout, cluster: Cluster) -> bool:
     return (
         (layout.state / PROVISIONED_MARKER).is_file()
+        and (layout.state / release_ledger.STABLE_RECORD).is_file()
         and backups.nightly_dump(layout).is_file()
         and cluster.has_template()
     )
@@ -75,9 +76,10 @@ def _provision(layout: Layout, cluster: Cluster) -> None:
     history.deploy(layout, tags.stable)
     write_app_env(layout)
     appvenv.ensure_venv(layout)
-    appvenv.install_requirements(layout)
+    appvenv.install_requirements(layout, release_ledger.HELD_BACK)
     manage(layout, "migrate", "--noinput")
     manage(layout, "seed", "--rows", str(layout.seed_rows))
+    release_ledger.save_stable_record(layout)
     backups.dump_stable_state(layout)
     say(f"deploying the defective release {tags.defective} and writing data after it ...")
     history.deploy(layout, tags.defective)
@@ -112,6 +114,7 @@ def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
     tags = history.publish_history(layout, timeline)
     say(f"deploying {tags.defective} (stable: {tags.stable}) ...")
     history.deploy(layout, tags.defective)
+    release_ledger.write_ledger(layout, tags, timeline)
     write_app_env(layout)
     say(f"restoring {layout.env.database.name} to the start state ...")
     cluster.restore_from_template()

@@ -10,6 +10,7 @@ import hashlib
 import sys
 
 from rollbook.sandbox.layout import Layout
+from rollbook.sandbox.release_ledger import HELD_BACK
 from rollbook.sandbox.shell import say
 
 COMPLETE_MARKER = ".complete"
@@ -17,7 +18,7 @@ COMPLETE_MARKER = ".complete"
 
 def ensure_wheelhouse(layout: Layout, requirement_sets: list[str]) -> None:
     """Download each release's requirements (pins may conflict between releases) once."""
-    releases = sorted(set(requirement_sets))
+    releases = [*sorted(set(requirement_sets)), HELD_BACK]  # two versions of that one
     digest = hashlib.sha256("\0".join(releases).encode()).hexdigest()
     marker = layout.wheelhouse / COMPLETE_MARKER
     if marker.is_file() and marker.read_text(encoding="utf-8") == digest:
