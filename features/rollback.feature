@@ -16,6 +16,7 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   @etapa1 @solo_lectura
   Escenario: Paso 1.2 — Identificar versión objetivo
     Cuando se identifica el último deployment estable
+    Y se clasifican las migraciones entre la versión desplegada y la objetivo
     Entonces el tag de versión estable queda identificado
 
   @etapa1 @solo_lectura @base_de_datos

@@ -100,6 +100,9 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "## Versiones",
         f"- Version defectuosa: {deployed.get('tag')} ({deployed.get('commit', '')[:12]})",
         f"- Version restaurada: {target.get('tag')} ({target.get('commit', '')[:12]})",
+        f"- Motivo de la eleccion: {target.get('reason', 'n/d')}",
+        f"- Migraciones: {migration_summary(facts)}",
+        f"- Paquetes: {package_summary(facts)}",
         f"- Backup utilizado: {backup.get('path', 'n/d')} (sha256 {backup.get('sha256', 'n/d')})",
         f"- Backup pre-rollback: {safety.get('path', 'n/d')}",
         "",
@@ -167,3 +170,18 @@ def update_incident(run: Run) -> list[str]:
     """Paso 7.3: the follow-ups left to people, recorded as open items."""
     run.record("follow_ups", items=FOLLOW_UPS)
     return FOLLOW_UPS
+
+
+def migration_summary(facts: dict[str, dict[str, Any]]) -> str:
+    """Paso 1.2's classification: same / reversible (with the commands) / restore, and why."""
+    plan = facts.get("migration_plan")
+    if not plan:
+        return "n/d"
+    commands = f" ({'; '.join(plan['commands'])})" if plan.get("commands") else ""
+    return f"{plan['kind']}: {plan['why']}{commands}"
+
+
+def package_summary(facts: dict[str, dict[str, Any]]) -> str:
+    """Paso 3.2: how the packages were installed and checked, per app host."""
+    hosts = (facts.get("package_set") or facts.get("packages_installed") or {}).get("hosts", {})
+    return "; ".join(f"{spec}: {text}" for spec, text in hosts.items()) or "n/d"

@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from rollbook import closing
 from rollbook.journal import read_journal
 from rollbook.run import Run
 
@@ -23,9 +24,17 @@ def write_plan(run: Run) -> tuple[Path, Path]:
     """plan.json and plan.md in the incident folder (secrets already redacted by the journal)."""
     steps = planned_commands(run.journal.path)
     as_json = run.folder / "plan.json"
-    document = {"incident": run.incident_id, "environment": run.env.name, "commands": steps}
+    document = {
+        "incident": run.incident_id, "environment": run.env.name, "commands": steps,
+        "target": run.facts.get("target"), "migration_plan": run.facts.get("migration_plan"),
+    }  # fmt: skip
     as_json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    lines = [f"# Plan de rollback (dry-run) — {run.env.name} — {run.incident_id}", ""]
+    target, facts = run.facts.get("target", {}), run.facts
+    lines = [
+        f"# Plan de rollback (dry-run) — {run.env.name} — {run.incident_id}", "",
+        f"- Version objetivo: {target.get('tag', 'n/d')} — {target.get('reason', 'n/d')}",
+        f"- Migraciones: {closing.migration_summary(facts)}", "",
+    ]  # fmt: skip
     lines += [
         f"{n}. Paso {s['paso']} on `{s['host']}`"
         + (f" in `{s['cwd']}`" if s["cwd"] else "")

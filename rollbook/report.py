@@ -41,6 +41,9 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         "Modo": run.mode.value,
         "Version defectuosa": f"{deployed.get('tag')} {deployed.get('commit', '')}",
         "Version restaurada": f"{target.get('tag')} {target.get('commit', '')}",
+        "Motivo de la eleccion": str(target.get("reason", "n/d")),
+        "Migraciones (clasificacion)": closing.migration_summary(facts),
+        "Conjunto de paquetes": closing.package_summary(facts),
         "Backup utilizado": (
             f"{backup.get('path')} ({backup.get('size')} bytes, sha256 {backup.get('sha256')}, "
             f"{_age(backup.get('age'))})" if backup else "n/d"

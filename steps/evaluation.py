@@ -2,7 +2,7 @@
 
 from pytest_bdd import given, then, when
 
-from rollbook import evaluation
+from rollbook import evaluation, migration_plan
 from rollbook.run import Run
 
 
@@ -29,6 +29,11 @@ def decision_recorded(incident: dict[str, object]) -> None:
 @when("se identifica el último deployment estable", target_fixture="target")
 def find_target(run: Run) -> dict[str, object]:
     return evaluation.identify_target(run)
+
+
+@when("se clasifican las migraciones entre la versión desplegada y la objetivo")
+def classify_migrations(run: Run) -> None:
+    migration_plan.classify(run)
 
 
 @then("el tag de versión estable queda identificado")

@@ -143,6 +143,8 @@ CASES: dict[str, Callable[[Path], tuple[list[str], dict, str]]] = {
     "SSH authentication failure": lambda t: (
         INCIDENT, environments(t, lambda d: d["hosts"].update(app=[refused_login(t)])),
         "SSH refused the login"),
+    "--record-release outside validation": lambda t: (
+        [*INCIDENT, "--record-release"], {}, "records what a whole validation run proved"),
     "report folder not writable": lambda t: (
         [*INCIDENT, "--report-dir=/etc/hostname/reports"], {}, "cannot create the incident folder"),
     "a second concurrent run": lambda t: (held_lock() or INCIDENT, {}, "is locked by a rollback in progress"),

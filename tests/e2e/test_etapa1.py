@@ -30,6 +30,11 @@ def test_chooses_the_stable_tag_and_the_nightly_backup(start: object, tmp_path: 
     tags = deploy_tags()
     assert facts["deployed"]["tag"] == tags[0]
     assert facts["target"]["tag"] == tags[1]
+    # the defective release's one migration reverses: a code-only rollback would also do
+    plan = facts["migration_plan"]
+    assert plan["kind"] == "reversible", plan
+    assert plan["extra"] == ["core.0002_customer_full_name_tier"]
+    assert plan["commands"] == ["python manage.py migrate core 0001_initial"]
     assert facts["backup"]["path"] == str(newest_nightly())
     assert f"target: {tags[1]}" in done.output and str(newest_nightly()) in done.output
     assert done.outcome == "EVALUACION COMPLETADA — SIN CAMBIOS"

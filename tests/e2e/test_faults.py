@@ -16,6 +16,7 @@ from tests.e2e.sandbox_state import (
     ROOT,
     backup_fingerprints,
     dump,
+    env,
     git,
     run_feature,
     state,
@@ -37,6 +38,7 @@ def make_fault(name: str) -> list[str]:
 def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name: str) -> None:
     options = make_fault(name)
     before = state()
+    ledger = Path(env().ledger_file()).read_text()
     done = run_feature(tmp_path, *INCIDENT, *options)
     failed = next((p for p, status in done.pasos().items() if status == "failed"), "-")
     facts = done.facts()
@@ -47,6 +49,7 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
         ) == git("rev-parse", f"{target}^{{commit}}")
     else:
         same = state().restored_to(before)
+    same = same and Path(env().ledger_file()).read_text().startswith(ledger)  # append-only
     record("fault", name, FAULTS[name].what, failed, done.outcome, same)
     assert done.outcome in NOTHING_LOST, dump(done)
     assert failed == FAULTS[name].paso, dump(done)

@@ -16,6 +16,8 @@ from tests.e2e.sandbox_state import (
     state,
 )
 from tests.e2e.test_etapa1 import newest_nightly
+from tests.e2e.test_ledger import ledger_entries, ledger_file
+from tests.e2e.test_read_only import VALIDATION
 
 pytestmark = pytest.mark.e2e
 
@@ -69,6 +71,27 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert sum(lost.values()) > 0  # rows written after the deploy are gone, and counted
     assert re.search(rf"Datos perdidos: SI — {sum(lost.values())} filas", text)
     assert Path(facts["pre_rollback_backup"]["path"]).stat().st_size > 0
+    # the ledger: target chosen as the last validated release, its exact package set installed —
+    # sqlparse stays at 0.5.3 although the mirror holds 0.6.1 (resolving again would move it)
+    [recorded] = ledger_entries()[:1]
+    assert facts["target"]["reason"].startswith("last validated release")
+    assert state().packages == recorded["packages"]
+    assert "sqlparse==0.5.3" in recorded["packages"]
+    assert "pip freeze equals the ledger's record" in str(facts["package_set"])
+    assert facts["migrations_vs_ledger"]["result"].startswith("as recorded")
+    left, restored = ledger_entries()[1:]
+    assert (left["tag"], left["status"], left["incident"]) == (
+        releases.deploy_tags()[0], "rolled_back_from", done.folder.name,
+    )  # fmt: skip
+    assert (restored["tag"], restored["status"]) == (stable, "validated")
+    assert restored["packages"] == recorded["packages"]
+    # validation --record-release: the ledger append is that run's only write, declared
+    check = run_feature(tmp_path, "--env=sandbox", "--record-release", feature=VALIDATION)
+    assert check.code == 0, dump(check)
+    writes = [e for e in check.journal() if e["event"] == "intent"]
+    assert writes and all(e["declared"] and e["paso"] == "ledger" for e in writes)
+    assert ledger_entries()[-1]["evidence"] == f"validation run {check.folder.name}"
+    kept = ledger_file().read_text()
     # §9 by hand: back to the pre-rollback state recorded by that journal
     again = run_feature(
         tmp_path, "--env=sandbox", f"--incident={done.folder.name}", "--operator=e2e",
@@ -77,3 +100,4 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert again.code == 0, dump(again)
     assert again.outcome == "ESTADO PREVIO RESTAURADO"
     assert_restored(before, again)
+    assert ledger_file().read_text() == kept  # §9 leaves the ledger alone
