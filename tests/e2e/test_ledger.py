@@ -1,6 +1,7 @@
 """The release ledger on the real sandbox: which release is the default target, and why."""
 
 import json
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from rollbook import sandbox
 from rollbook.sandbox.faults import publish_release
 from rollbook.sandbox.layout import load_layout
 from tests.e2e.releases import deploy_tags
-from tests.e2e.sandbox_state import INCIDENT, dump, env, run_feature
+from tests.e2e.sandbox_state import INCIDENT, ROOT, dump, env, run_feature
 
 pytestmark = pytest.mark.e2e
 ETAPA1 = ("-m", "etapa1")
@@ -65,3 +66,8 @@ def test_the_default_target_is_the_last_validated_release(sandbox_up: None, tmp_
     forced = run_feature(tmp_path, *INCIDENT, f"--target-tag={between}", "--force-target", *ETAPA1)
     assert forced.code == 0, dump(forced)
     assert forced.facts()["target_forced"]["ledger_status"] == "failed"
+    # rollbook ledger: newest first, with status and age
+    listing = subprocess.run([str(ROOT / ".venv/bin/rollbook"), "ledger", "--env=sandbox"],
+                             capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
+    assert listing[1].split()[:2] == [between, "failed"]
+    assert listing[2].split()[:2] == [stable, "validated"]
