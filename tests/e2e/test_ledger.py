@@ -68,7 +68,7 @@ def test_the_default_target_is_the_last_validated_release(sandbox_up: None, tmp_
     assert forced.facts()["target_forced"]["ledger_status"] == "failed"
     # rollbook ledger: newest first, with status and age
     command = [str(ROOT / ".venv/bin/rollbook"), "ledger", "--env=sandbox"]
-    listing = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    listing = listing.splitlines()
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    listing = out.splitlines()
     assert listing[1].split()[:2] == [between, "failed"]
     assert listing[2].split()[:2] == [stable, "validated"]
