@@ -73,6 +73,8 @@ def _provision(layout: Layout, cluster: Cluster) -> None:
     requirements = layout.env.app.requirements
     ensure_wheelhouse(layout, [history.show(layout, tag, requirements) for tag in tags.tags])
     say(f"deploying the stable release {tags.stable} and seeding its data ...")
+    supervisor.stop_running(layout, layout.env.services.app)  # re-provisioning: nothing connected
+    cluster.empty_database()
     history.deploy(layout, tags.stable)
     write_app_env(layout)
     appvenv.ensure_venv(layout)

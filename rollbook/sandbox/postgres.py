@@ -152,6 +152,14 @@ class Cluster:
             f"(SELECT FROM pg_database WHERE datname = {quote_literal(db.name)}) \\gexec\n"
         )
 
+    def empty_database(self) -> None:
+        """The app's database, empty: provisioning builds its history from the first migration."""
+        db = self.layout.env.database
+        name, owner = quote_ident(db.name), quote_ident(db.user)
+        self.sql(
+            f"DROP DATABASE IF EXISTS {name} WITH (FORCE);\nCREATE DATABASE {name} OWNER {owner};\n"
+        )
+
     def has_template(self) -> bool:
         return (
             self.sql(f"SELECT 1 FROM pg_database WHERE datname = {quote_literal(TEMPLATE)}") == "1"
