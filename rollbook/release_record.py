@@ -23,7 +23,7 @@ def record_validation(run: Run) -> tuple[bool, str]:
         )  # fmt: skip
     except StepFailed as exc:
         return False, f"ledger NOT updated: {exc}"
-    return True, f"ledger: {_label(facts)} recorded as validated in {ledger.path(run)}"
+    return True, f"ledger: {_label(facts)} recorded as validated in {run.env.ledger_file()}"
 
 
 def record_rollback(run: Run) -> list[str]:
