@@ -10,6 +10,13 @@ from pathlib import Path
 import pytest
 
 from rollbook.sandbox.faults import FAULTS
+from tests.e2e.record_checks import (
+    assert_complete_record,
+    assert_no_secret_anywhere,
+    assert_signed,
+    channel_size,
+    channel_titles,
+)
 from tests.e2e.reliability import record
 from tests.e2e.sandbox_state import (
     INCIDENT,
@@ -39,6 +46,7 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
     options = make_fault(name)
     before = state()
     ledger = Path(env().ledger_file()).read_text()
+    channel = channel_size()
     done = run_feature(tmp_path, *INCIDENT, *options)
     failed = next((p for p, status in done.pasos().items() if status == "failed"), "-")
     facts = done.facts()
@@ -54,3 +62,12 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
     assert done.outcome in NOTHING_LOST, dump(done)
     assert failed == FAULTS[name].paso, dump(done)
     assert same, dump(done)
+    if done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO":  # the record of a failed run
+        assert_complete_record(done.folder)
+        assert_signed(done.folder)
+        assert_no_secret_anywhere(done.folder, done.output)
+        titles = channel_titles(channel)
+        assert titles[0].startswith("ROLLBACK INICIADO")
+        assert titles[-1].startswith("ROLLBACK FALLIDO — ESTADO PREVIO RESTAURADO")
+        html = (done.folder / "report.html").read_text()
+        assert "Recuperacion (§9)" in html and "ESCALAR A TECH LEAD Y DBA" in html

@@ -1,7 +1,7 @@
-"""Read-only runs on the real sandbox: validation, dry-run plan, quick rollback, refusals."""
+"""Read-only runs on the real sandbox: validation, quick rollback, refusals (the dry-run plan:
+test_rollback.py, against the real run that follows it)."""
 
 import hashlib
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,39 +58,6 @@ def test_validation_fails_at_the_defective_release_check_by_check(
     assert results["8.2 — Tareas celery ejecutándose"] == "passed"
     assert "validation.feature:12: 8.1 — Health check HTTP 200: " in done.output
     assert untouched() == before
-
-
-def test_dry_run_plans_the_real_runs_commands_and_changes_nothing(
-    sandbox_reset: None, tmp_path: Path
-) -> None:
-    before = untouched()
-    plan = run_feature(tmp_path, *INCIDENT, "--dry-run")
-    assert plan.code == 0, dump(plan)
-    assert plan.outcome == "PLAN — SIN CAMBIOS"
-    assert untouched() == before
-    assert (plan.folder / "plan.md").is_file() and (plan.folder / "plan.json").is_file()
-    planned = [(e["paso"], e["host"], e["argv"]) for e in plan.journal() if e["event"] == "planned"]
-    # the real rollback from the same state runs exactly those mutating commands, in that order
-    real = run_feature(tmp_path, *INCIDENT)
-    assert real.code == 0, dump(real)
-    done = [
-        (e["paso"], e["host"], e["argv"])
-        for e in real.journal()
-        # the lock and the ledger are the tool's own, not the procedure's
-        if e["event"] == "intent" and e["paso"] not in ("lock", "ledger")
-    ]
-
-    def same(commands: list) -> list:
-        stamp = re.compile(r"pre_rollback_\d{8}_\d{6}")
-        return [(p, h, [stamp.sub("pre_rollback_TS", a) for a in argv]) for p, h, argv in commands]
-
-    assert same(planned) == same(done)
-    # validation passes after the rollback, and changes nothing either
-    after = untouched()
-    check = run_feature(tmp_path, "--env=sandbox", feature=VALIDATION)
-    assert check.code == 0, dump(check)
-    assert check.outcome == "VERIFICACION OK — SIN CAMBIOS"
-    assert untouched() == after
 
 
 def test_quick_rollback_restores_code_and_leaves_the_database(

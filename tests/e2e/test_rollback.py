@@ -1,4 +1,5 @@
-"""The whole procedure on the real sandbox: success, then §9 by hand (failures: test_faults.py)."""
+"""The whole procedure on the real sandbox: dry-run plan, success and its signed record, the
+ledger, validation, then §9 by hand (failures: test_faults.py)."""
 
 import re
 from pathlib import Path
@@ -6,8 +7,17 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import releases
+from tests.e2e.record_checks import (
+    assert_complete_record,
+    assert_no_secret_anywhere,
+    assert_signed_and_tamper_evident,
+    browser_check,
+    channel_size,
+    channel_titles,
+)
 from tests.e2e.sandbox_state import (
     INCIDENT,
+    Outcome,
     backup_fingerprints,
     dump,
     env,
@@ -17,7 +27,7 @@ from tests.e2e.sandbox_state import (
 )
 from tests.e2e.test_etapa1 import newest_nightly
 from tests.e2e.test_ledger import ledger_entries, ledger_file
-from tests.e2e.test_read_only import VALIDATION
+from tests.e2e.test_read_only import VALIDATION, untouched
 
 pytestmark = pytest.mark.e2e
 
@@ -45,12 +55,38 @@ def assert_restored(before: object, done: object) -> None:
     assert after.maintenance == before.maintenance
 
 
+def planned_vs_done(plan: Outcome, real: Outcome) -> tuple[list, list]:
+    """The dry-run's planned commands and the real run's mutating commands, comparable."""
+    stamp = re.compile(r"pre_rollback_\d{8}_\d{6}")
+
+    def same(events: list[dict], kind: str) -> list:
+        return [
+            (e["paso"], e["host"], [stamp.sub("pre_rollback_TS", a) for a in e["argv"]])
+            for e in events
+            # the lock and the ledger are the tool's own, not the procedure's
+            if e["event"] == kind and e["paso"] not in ("lock", "ledger")
+        ]
+
+    return same(plan.journal(), "planned"), same(real.journal(), "intent")
+
+
 def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_path: Path) -> None:
     before = state()
     nightly = newest_nightly()
     stable = releases.deploy_tags()[1]
+    # the dry-run plan first: it changes nothing ...
+    untouched_before = untouched()
+    plan = run_feature(tmp_path, *INCIDENT, "--dry-run")
+    assert plan.code == 0, dump(plan)
+    assert plan.outcome == "PLAN — SIN CAMBIOS"
+    assert untouched() == untouched_before
+    assert (plan.folder / "plan.md").is_file() and (plan.folder / "plan.json").is_file()
+    channel = channel_size()
     done = run_feature(tmp_path, *INCIDENT)
     assert done.code == 0, dump(done)
+    # ... and the real rollback from the same state runs exactly its commands, in that order
+    planned, ran = planned_vs_done(plan, done)
+    assert planned == ran
     assert done.outcome == COMPLETED
     assert all(status == "passed" for status in done.pasos().values()), dump(done)
     assert done.output.rstrip().splitlines()[-1].count(COMPLETED) == 1  # printed last
@@ -71,6 +107,15 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert sum(lost.values()) > 0  # rows written after the deploy are gone, and counted
     assert re.search(rf"Datos perdidos: SI — {sum(lost.values())} filas", text)
     assert Path(facts["pre_rollback_backup"]["path"]).stat().st_size > 0
+    # the signed incident record: complete, private, tamper-evident, without secrets, announced
+    assert_complete_record(done.folder)
+    assert_signed_and_tamper_evident(done.folder, tmp_path)
+    assert_no_secret_anywhere(done.folder, done.output)
+    titles = channel_titles(channel)
+    assert titles[0].startswith("ROLLBACK INICIADO - SANDBOX")
+    assert titles[1].startswith("ROLLBACK COMPLETADO - SANDBOX")
+    assert len(titles) == 2
+    browser_check(done.folder / "report.html", tmp_path, done.folder.name)
     # the ledger: target chosen as the last validated release, its exact package set installed —
     # sqlparse stays at 0.5.3 although the mirror holds 0.6.1 (resolving again would move it)
     [recorded] = ledger_entries()[:1]
@@ -85,9 +130,13 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     )  # fmt: skip
     assert (restored["tag"], restored["status"]) == (stable, "validated")
     assert restored["packages"] == recorded["packages"]
-    # validation --record-release: the ledger append is that run's only write, declared
+    # validation passes at the restored release; with --record-release, the ledger append is
+    # that run's only write, declared
+    after = untouched()
     check = run_feature(tmp_path, "--env=sandbox", "--record-release", feature=VALIDATION)
     assert check.code == 0, dump(check)
+    assert check.outcome == "VERIFICACION OK — SIN CAMBIOS"
+    assert untouched() == after  # the ledger lives beside the app, not in it
     writes = [e for e in check.journal() if e["event"] == "intent"]
     assert writes and all(e["declared"] and e["paso"] == "ledger" for e in writes)
     assert ledger_entries()[-1]["evidence"] == f"validation run {check.folder.name}"
