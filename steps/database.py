@@ -54,6 +54,6 @@ def no_pending(pending: list[str]) -> None:
     assert not pending, f"migrations pending at the target: {pending}"
 
 
-@then("el estado de migraciones es el registrado para la versión objetivo")
+@verifies("el estado de migraciones es el registrado para la versión objetivo")
 def recorded_migrations(run: Run) -> None:
     database.check_recorded_migrations(run)

@@ -56,7 +56,9 @@ def test_validation_fails_at_the_defective_release_check_by_check(
     assert results["8.1 — Health check HTTP 200"] == "failed"
     assert results["8.1 — Base de datos accesible"] == "passed"  # each check reported on its own
     assert results["8.2 — Tareas celery ejecutándose"] == "passed"
-    assert "validation.feature:12: 8.1 — Health check HTTP 200: " in done.output
+    lines = (ROOT / VALIDATION).read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "Escenario: 8.1 — Health check" in text)
+    assert f"validation.feature:{line}: 8.1 — Health check HTTP 200: " in done.output
     assert untouched() == before
 
 
