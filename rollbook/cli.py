@@ -13,6 +13,7 @@ from rollbook.errors import StepFailed, UserError
 from rollbook.executor import Executor, Mode
 from rollbook.journal import Journal
 from rollbook.redact import Redactor
+from rollbook.sandbox import bulk
 from rollbook.sandbox.faults import FAULTS, make_fault
 from rollbook.sandbox.shell import SandboxError
 
@@ -69,6 +70,11 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
     fault.add_argument("name", nargs="?", help="the fault to make")
     fault.add_argument("--list", action="store_true", help="list the faults")
     fault.set_defaults(handler=_sandbox_fault)
+    grow = actions.add_parser(
+        "grow", help="a database of a chosen size for the benchmark (kept by reset; 0 undoes it)"
+    )
+    grow.add_argument("--size-mb", type=int, required=True, help="MB of order events to add")
+    grow.set_defaults(handler=lambda args: bulk.grow(args.size_mb) or 0)
 
 
 def _allowed_signers(args: argparse.Namespace) -> Path | None:

@@ -25,12 +25,17 @@ def nightly_dump(layout: Layout) -> Path:
 
 
 def dump_stable_state(layout: Layout) -> None:
+    say(f"dumping the stable state of {layout.env.database.name} (the nightly backup) ...")
+    dump_database(layout, layout.env.database.name, nightly_dump(layout))
+
+
+def dump_database(layout: Layout, name: str, path: Path) -> None:
+    """pg_dump of one database as the app's role, over TCP, like the procedure's backups."""
     db = layout.env.database
-    say(f"dumping the stable state of {db.name} (the nightly backup) ...")
-    layout.cache.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     layout.shell.run(
         [server_bin() / "pg_dump", "-h", db.host, "-p", str(db.port), "-U", db.user,
-         "-d", db.name, "-f", nightly_dump(layout)],
+         "-d", name, "-f", path],
         env={**os.environ, "PGPASSWORD": database_password(layout)},
     )  # fmt: skip
 

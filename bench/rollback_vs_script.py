@@ -1,0 +1,153 @@
+"""Rollbook's rollback (A) against the procedure's Anexo A as a bare bash script (B).
+
+    .venv/bin/python bench/rollback_vs_script.py --size-mb 10 --pairs 3 [--markdown FILE]
+
+On the sandbox grown to --size-mb (`rollbook sandbox grow`), pairs run alternately: reset, A
+(features/rollback.feature); reset, B (bench/anexo_a.sh, the same commands without the framework,
+journal or checks). Prints per pair and the medians of: total, downtime (services stopped → health
+200), database restore, the Etapas 2-5 of A; and the ratios A/B pair by pair. A benchmark, not a
+test: nothing asserts a time. With --markdown, the table is written to FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from rollbook import sandbox, timeline
+from rollbook.config import load_environment, secret
+from rollbook.journal import read_journal
+from rollbook.sandbox import bulk
+from rollbook.sandbox.backups import newest_backup
+from rollbook.sandbox.faults import stable_tag
+from rollbook.sandbox.layout import load_layout
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--env=sandbox", "--reason=benchmark", "--severity=CRITICO", "--approved-by=bench", "-q"]
+MEASURES = ("total", "downtime", "restore")
+
+
+def run_a(report_dir: Path) -> dict[str, float]:
+    """rollbook: figures from the run's journal."""
+    sandbox.reset()
+    before = set(report_dir.iterdir())
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "features/rollback.feature", *ARGS,
+         f"--report-dir={report_dir}"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        sys.exit(f"rollbook's rollback failed:\n{done.stdout[-3000:]}")
+    [folder] = set(report_dir.iterdir()) - before
+    events = list(read_journal(folder / "journal.jsonl"))
+    figures: dict[str, float] = defaultdict(float)
+    figures["total"] = timeline.seconds_between(events[0]["ts"], events[-1]["ts"]) or 0.0
+    figures["downtime"] = timeline.downtime(events) or 0.0
+    for event in events:
+        if event["event"] == "paso_finished" and event["phase"] == "call":
+            figures[f"etapa{str(event['paso']).split('.')[0]}"] += event["duration"]
+            if event["paso"] == "4.3":
+                figures["restore"] = event["duration"]
+    return figures
+
+
+def script_environment(safety_dump: Path) -> dict[str, str]:
+    env, layout = load_environment("sandbox"), load_layout()
+    backup = newest_backup(layout)
+    assert backup is not None and env.maintenance is not None
+    return {
+        **os.environ,
+        "SUPERVISORCTL": env.services.supervisorctl,
+        "SUPERVISOR_CONF": str(env.services.supervisor_conf),
+        "APP": env.app.path, "VENV": env.app.venv, "TAG": stable_tag(layout),
+        "PIP_OPTIONS": " ".join(env.app.pip_options), "STATIC_ROOT": env.app.static_root,
+        "MAINTENANCE_TEMPLATE": env.maintenance.template, "MAINTENANCE_PAGE": env.maintenance.page,
+        "DB_HOST": env.database.host, "DB_PORT": str(env.database.port),
+        "DB_USER": env.database.user, "DB_NAME": env.database.name,
+        "DB_PASSWORD": secret(env, env.database.password_env),
+        "BACKUP": str(backup), "SAFETY_DUMP": str(safety_dump), "HEALTH_URL": env.health.url,
+    }  # fmt: skip
+
+
+def run_b(scratch: Path) -> dict[str, float]:
+    """The bare script: figures from the times it prints."""
+    sandbox.reset()
+    done = subprocess.run(
+        ["bash", str(ROOT / "bench" / "anexo_a.sh")], capture_output=True, text=True,
+        env=script_environment(scratch / "pre_rollback.sql"), check=False, timeout=3600,
+    )  # fmt: skip
+    if done.returncode != 0:
+        sys.exit(f"bench/anexo_a.sh failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    at = {name: float(value) for name, value in (line.split() for line in done.stdout.splitlines())}
+    return {
+        "total": at["end"] - at["start"],
+        "downtime": at["healthy"] - at["stopped"],
+        "restore": at["restore_end"] - at["restore_start"],
+    }
+
+
+def machine() -> str:
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**30
+    return f"{os.cpu_count()} cores, {memory} GiB"
+
+
+def render(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> list[str]:
+    rows = ["| measure | A rollbook (median s) | B script (median s) | A/B (median of pairs) |",
+            "|---|---|---|---|"]  # fmt: skip
+    for key in MEASURES:
+        a, b = [p[0][key] for p in pairs], [p[1][key] for p in pairs]
+        ratio = statistics.median(x / y for x, y in pairs_of(a, b))
+        rows.append(
+            f"| {key} | {statistics.median(a):.1f} | {statistics.median(b):.1f} | {ratio:.2f} |"
+        )
+    for etapa in ("etapa2", "etapa3", "etapa4", "etapa5"):
+        values = [p[0][etapa] for p in pairs]
+        rows.append(f"| A {etapa} | {statistics.median(values):.1f} | - | - |")
+    return rows
+
+
+def pairs_of(a: list[float], b: list[float]) -> list[tuple[float, float]]:
+    return [(x, y) for x, y in zip(a, b, strict=True) if y > 0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=10, help="database growth (MB)")
+    parser.add_argument("--pairs", type=int, default=3, help="A/B pairs, run alternately")
+    parser.add_argument("--markdown", type=Path, help="write the table into this file")
+    options = parser.parse_args(argv)
+    sandbox.up()
+    bulk.grow(options.size_mb)
+    pairs: list[tuple[Any, Any]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for n in range(options.pairs):
+                a, b = run_a(Path(tmp)), run_b(Path(tmp))
+                pairs.append((a, b))
+                print(f"pair {n + 1}: " + ", ".join(
+                    f"{k} A {a[k]:.1f} s / B {b[k]:.1f} s" for k in MEASURES))  # fmt: skip
+    finally:
+        bulk.grow(0)
+        sandbox.reset()
+    table = [
+        f"Database grown by {options.size_mb} MB, {options.pairs} pairs, machine: {machine()}.",
+        f"Command: `.venv/bin/python bench/rollback_vs_script.py --size-mb {options.size_mb} "
+        f"--pairs {options.pairs}`",
+        "",
+        *render(pairs),
+    ]
+    print("\n".join(table))
+    if options.markdown:
+        options.markdown.write_text("\n".join(table) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""`rollbook sandbox grow --size-mb N`: a database of a chosen size, for the performance benchmark.
+
+Adds an order-events table (a bigint key, a foreign key to core_order, two indexes, a text
+payload), like the audit trail a real shop accumulates, to both the start state's template and the
+nightly backup, so every `reset` starts from the grown data and the rollback restores all of it.
+`--size-mb 0` takes the table out again.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from rollbook.errors import UserError
+from rollbook.sandbox.backups import dump_database, nightly_dump
+from rollbook.sandbox.layout import load_layout
+from rollbook.sandbox.postgres import TEMPLATE, existing_cluster, quote_ident
+from rollbook.sandbox.shell import say
+
+TABLE = "audit_orderevent"
+ROW_BYTES = 330  # heap and both indexes per row, payload of 200 characters (measured)
+BASE_DUMP = "nightly-base.sql"  # the nightly backup as provisioned, before any growth
+SCRATCH = "iact_grow_scratch"
+
+
+def grow_sql(rows: int, owner: str) -> str:
+    """The events table with `rows` rows spread over the existing orders; none when rows is 0."""
+    if not rows:
+        return f"DROP TABLE IF EXISTS {TABLE};\n"
+    return (
+        f"DROP TABLE IF EXISTS {TABLE};\n"
+        f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, "
+        "order_id bigint NOT NULL REFERENCES core_order(id), kind varchar(32) NOT NULL, "
+        "payload text NOT NULL, created_at timestamptz NOT NULL);\n"
+        f"INSERT INTO {TABLE} (order_id, kind, payload, created_at) "
+        "SELECT o.id, (ARRAY['created','paid','shipped','refunded'])[1 + g % 4], "
+        "repeat(md5(g::text), 6) || left(md5(o.id::text), 8), now() - make_interval(secs => g) "
+        f"FROM generate_series(1, {rows}) AS g "
+        "JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM core_order) AS o "
+        "ON o.n = g % (SELECT count(*) FROM core_order);\n"
+        f"CREATE INDEX {TABLE}_order_idx ON {TABLE} (order_id);\n"
+        f"CREATE INDEX {TABLE}_created_idx ON {TABLE} (created_at);\n"
+        f"ALTER TABLE {TABLE} OWNER TO {quote_ident(owner)};\n"
+        f"ANALYZE {TABLE};\n"
+    )
+
+
+def grow(size_mb: int) -> None:
+    if size_mb < 0:
+        raise UserError(f"--size-mb {size_mb}: give a size in MB, 0 or more")
+    layout = load_layout()
+    cluster = existing_cluster(layout)
+    if cluster is None or not cluster.is_running():
+        raise UserError("the sandbox is not up: rollbook sandbox up")
+    rows = size_mb * 1024 * 1024 // ROW_BYTES
+    script = grow_sql(rows, layout.env.database.user)
+    base = layout.cache / BASE_DUMP
+    if not base.is_file():
+        shutil.copyfile(nightly_dump(layout), base)
+    say(f"growing the start state and the nightly backup by {size_mb} MB ({rows} rows) ...")
+    template, scratch = quote_ident(TEMPLATE), quote_ident(SCRATCH)
+    owner = quote_ident(layout.env.database.user)
+    cluster.sql(
+        f"ALTER DATABASE {template} WITH IS_TEMPLATE false ALLOW_CONNECTIONS true;\n"
+        f"\\connect {TEMPLATE}\n{script}\\connect postgres\n"
+        f"ALTER DATABASE {template} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false;\n"
+        f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE);\n"
+        f"CREATE DATABASE {scratch} OWNER {owner};\n"
+    )
+    # the nightly backup: the provisioned dump grown the same way, dumped again as the app's role
+    cluster.sql(f"\\connect {SCRATCH}\n{base.read_text(encoding='utf-8')}\n{script}")
+    dump_database(layout, SCRATCH, nightly_dump(layout))
+    cluster.sql(f"DROP DATABASE {scratch} WITH (FORCE);\n")
+    say("grown: every `rollbook sandbox reset` starts from it (`--size-mb 0` undoes it)")
