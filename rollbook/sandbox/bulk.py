@@ -24,11 +24,11 @@ SCRATCH = "iact_grow_scratch"
 
 def grow_sql(rows: int, owner: str) -> str:
     """The events table with `rows` rows spread over the existing orders; none when rows is 0."""
+    drop = f"SET search_path = public;\nDROP TABLE IF EXISTS {TABLE};\n"  # a dump clears it
     if not rows:
-        return f"DROP TABLE IF EXISTS {TABLE};\n"
+        return drop
     return (
-        f"DROP TABLE IF EXISTS {TABLE};\n"
-        f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, "
+        drop + f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, "
         "order_id bigint NOT NULL REFERENCES core_order(id), kind varchar(32) NOT NULL, "
         "payload text NOT NULL, created_at timestamptz NOT NULL);\n"
         f"INSERT INTO {TABLE} (order_id, kind, payload, created_at) "
