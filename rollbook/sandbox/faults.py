@@ -205,6 +205,13 @@ def table_locked(layout: Layout) -> list[str]:
     return []
 
 
+def hand_edited_checkout(layout: Layout) -> list[str]:
+    """Someone hot-patched a deployed file on the server and never committed it: a checkout of
+    the target would overwrite it, so git refuses (and a rollback must not force it)."""
+    _append(layout.app / "core" / "health.py", "\n# hotfix applied by hand on the server\n")
+    return []
+
+
 def nginx_config_error(layout: Layout) -> list[str]:
     """Someone left a broken file in nginx's conf.d, never reloaded: the next reload would fail."""
     (conf_d(layout) / BROKEN_SNIPPET).write_text(
@@ -273,6 +280,8 @@ FAULTS = {
         Fault("corrupt-backup", "backup corrupt past a valid header", "4.3", corrupt_backup),
         Fault("stray-worker", "a celery worker started by hand", "2.2", stray_worker),
         Fault("nginx-config-error", "a broken file in nginx's conf.d", "2.3", nginx_config_error),
+        Fault("hand-edited-checkout", "a deployed file edited by hand, not committed", "3.1",
+              hand_edited_checkout),
         Fault("static-missing", "a stylesheet of the target names a missing image", "3.3",
               static_missing),
         Fault("table-locked", "a DBA session holds a table lock: pg_dump hangs", "4.1",

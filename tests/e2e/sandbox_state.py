@@ -92,6 +92,7 @@ def freeze() -> list[str]:
 class State:
     database: dict[str, dict[str, object]]
     head: str
+    worktree: str
     packages: list[str]
     services: dict[str, str]
     maintenance: bool
@@ -99,9 +100,8 @@ class State:
 
     def restored_to(self, before: State) -> bool:
         """Everything §9 puts back equals `before` (the backups folder gains the safety dump)."""
-        return (self.database, self.head, self.packages, self.services, self.maintenance) == (
-            before.database, before.head, before.packages, before.services, before.maintenance,
-        )  # fmt: skip
+        kept = ("database", "head", "worktree", "packages", "services", "maintenance")
+        return all(getattr(self, name) == getattr(before, name) for name in kept)
 
 
 def state() -> State:
@@ -110,6 +110,7 @@ def state() -> State:
     return State(
         database=fingerprints(),
         head=git("rev-parse", "HEAD"),
+        worktree=git("status", "--porcelain"),  # a hand edit on the server is never lost
         packages=freeze(),
         services=services(),
         maintenance=Path(e.maintenance.page).exists(),
