@@ -26,7 +26,12 @@ def _git(run: Run, spec: str, *args: str, mutating: bool) -> str:
 
 
 def pip_freeze(run: Run, spec: str) -> list[str]:
-    out = run.executor.run(spec, [_venv(run, "pip"), "freeze"], mutating=False).stdout
+    return parse_freeze(
+        run.executor.run(spec, [_venv(run, "pip"), "freeze"], mutating=False).stdout
+    )
+
+
+def parse_freeze(out: str) -> list[str]:
     return sorted(line for line in out.splitlines() if line and not line.startswith("#"))
 
 

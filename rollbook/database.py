@@ -110,21 +110,20 @@ def set_connections(run: Run, allowed: bool) -> None:
     run.record("connections_allowed", allowed=allowed)
 
 
+def _others(run: Run) -> str:
+    """FROM/WHERE of the sessions on the app's database other than the query's own."""
+    name = literal(run.env.database.name)
+    return f"FROM pg_stat_activity WHERE datname = {name} AND pid <> pg_backend_pid()"
+
+
 def other_connections(run: Run) -> int:
-    sql = (
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-        f"{literal(run.env.database.name)} AND pid <> pg_backend_pid()"
-    )
-    return int(psql(run, sql, database="postgres").strip() or 0)
+    return int(psql(run, f"SELECT count(*) {_others(run)}", database="postgres").strip() or 0)
 
 
 def close_connections(run: Run) -> int:
     """Paso 4.2: keep new connections out, terminate the others; returns how many were ended."""
     set_connections(run, allowed=False)
-    sql = (
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
-        f"{literal(run.env.database.name)} AND pid <> pg_backend_pid()"
-    )
+    sql = f"SELECT count(pg_terminate_backend(pid)) {_others(run)}"
     try:
         ended = int(psql(run, sql, database="postgres", mutating=True).strip() or 0)
     except StepFailed as exc:
@@ -139,10 +138,8 @@ def close_connections(run: Run) -> int:
 
 def sessions(run: Run) -> str:
     """The other sessions on the database, as `pid user (application)`, for a message."""
-    sql = (
-        "SELECT string_agg(format('%s %s (%s)', pid, usename, application_name), ', ') FROM "
-        f"pg_stat_activity WHERE datname = {literal(run.env.database.name)} "
-        "AND pid <> pg_backend_pid()"
+    sql = "SELECT string_agg(format('%s %s (%s)', pid, usename, application_name), ', ') " + (
+        _others(run)
     )
     return psql(run, sql, database="postgres").strip()
 

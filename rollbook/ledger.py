@@ -61,7 +61,7 @@ def latest(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def append(run: Run, entry: dict[str, Any], *, declared: bool = False) -> None:
     """One line, under the ledger's lock. `declared`: the one write a read-only run may make."""
     spec, file = _spec(run), run.env.ledger_file()
-    line = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    line = encode(entry)
     previous, run.executor.paso = run.executor.paso, "ledger"  # journaled apart from the Pasos
     try:
         mkdir = ["mkdir", "-p", posixpath.dirname(file)]
@@ -97,17 +97,29 @@ def applied_migrations(run: Run) -> list[str]:
     out = run.executor.run(
         _spec(run), argv, mutating=False, cwd=run.env.app.path, env=run.env.app.env
     ).stdout
-    return [line.split()[-1] for line in out.splitlines() if line.strip().startswith("[X]")]
+    return parse_plan(out)
+
+
+def parse_plan(showmigrations_plan: str) -> list[str]:
+    """The applied migrations of `showmigrations --plan` output, in plan order."""
+    lines = showmigrations_plan.splitlines()
+    return [line.split()[-1] for line in lines if line.strip().startswith("[X]")]
 
 
 def entry(run: Run, status: str, facts: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        **facts,
-        "status": status,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        "by": run.options.operator,
-        **extra,
-    }
+    return new_entry(status, facts, run.options.operator, datetime.now(UTC), **extra)
+
+
+def new_entry(
+    status: str, facts: dict[str, Any], by: str, time: datetime, **extra: Any
+) -> dict[str, Any]:
+    return {**facts, "status": status, "time": time.isoformat(timespec="seconds"), "by": by,
+            **extra}  # fmt: skip
+
+
+def encode(entry: dict[str, Any]) -> str:
+    """One ledger line."""
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"))
 
 
 def age(entry: dict[str, Any], now: datetime | None = None) -> str:

@@ -9,6 +9,9 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from rollbook import ledger
+from rollbook.code import parse_freeze
+from rollbook.release import VALIDATED
 from rollbook.sandbox import history
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.layout import Layout
@@ -24,10 +27,7 @@ def save_stable_record(layout: Layout) -> None:
     """At provisioning, the stable release deployed and migrated: its packages and migrations."""
     freeze = layout.shell.run([layout.venv / "bin" / "pip", "freeze"]).stdout
     plan = manage(layout, "showmigrations", "--plan")
-    record = {
-        "packages": sorted(line for line in freeze.splitlines() if line and line[0] != "#"),
-        "migrations": [line.split()[-1] for line in plan.splitlines() if line.startswith("[X]")],
-    }
+    record = {"packages": parse_freeze(freeze), "migrations": ledger.parse_plan(plan)}
     layout.state.mkdir(parents=True, exist_ok=True)
     (layout.state / STABLE_RECORD).write_text(json.dumps(record, indent=1), encoding="utf-8")
 
@@ -36,18 +36,17 @@ def write_ledger(layout: Layout, tags: history.Releases, timeline: Timeline) -> 
     """At reset: the ledger holds one entry, the stable release validated after its deploy."""
     record = json.loads((layout.state / STABLE_RECORD).read_text(encoding="utf-8"))
     requirements = history.show(layout, tags.stable, layout.env.app.requirements)
-    entry = {
+    facts = {
         "tag": tags.stable,
         "commit": history.git(layout, layout.app, "rev-parse", f"{tags.stable}^{{commit}}"),
-        "status": "validated",
-        "time": (timeline.stable_deploy + VALIDATED_AFTER).isoformat(timespec="seconds"),
-        "by": "sandbox history",
-        "evidence": "validated when it was deployed",
         "requirements_sha256": hashlib.sha256(requirements.encode()).hexdigest(),
         "static_sha256": None,
         **record,
     }
+    entry = ledger.new_entry(VALIDATED, facts, "sandbox history",
+                             timeline.stable_deploy + VALIDATED_AFTER,
+                             evidence="validated when it was deployed")  # fmt: skip
     path = Path(layout.env.ledger_file())
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n")
+    path.write_text(ledger.encode(entry) + "\n")
     return path
