@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 
@@ -66,46 +67,78 @@ def tag_commit(run: Run, spec: str, tag: str) -> str:
     return _git(run, spec, "rev-parse", f"refs/tags/{tag}^{{commit}}", mutating=False)
 
 
-def install_requirements(run: Run, force: bool = True) -> dict[str, str]:
+def install_requirements(run: Run) -> dict[str, str]:
     """Paso 3.2 on every app host: the target's exact package set when the ledger has it, else the
     procedure's `pip install --force-reinstall -r requirements.txt` holding every package the
-    target does not pin at its current version (so nothing unpinned moves)."""
+    target does not pin at its current version (so nothing unpinned moves).
+
+    With `app.force_reinstall: when_needed`, pip is asked first (`--dry-run`) and the install is
+    skipped when the venv already satisfies the target exactly; otherwise only what differs moves.
+    """
     recorded = run.fact("target").get("packages")
-    how = {}
+    force = run.env.app.force_reinstall == "always"
+    how, skipped = {}, {}
     for spec in run.hosts("app"):
         if recorded:
-            install_exact(run, spec, recorded, force=force)
+            args = _exact_args(run, recorded)
             how[spec] = "the target's recorded package set (ledger), checked with pip freeze"
         else:
             held = _hold_unpinned(run, spec)
-            argv = [_venv(run, "pip"), "install", "--disable-pip-version-check",
-                    *(["--force-reinstall"] if force else []), *run.env.app.pip_options,
-                    "-r", run.env.app.requirements, "-c", held]  # fmt: skip
-            run.executor.run(
-                spec, argv, mutating=True, cwd=run.env.app.path, timeout=run.env.timeouts.install
-            )
+            args = [*run.env.app.pip_options, "-r", run.env.app.requirements, "-c", held]
             how[spec] = (
                 "no ledger entry for the target: the procedure's command, with every package "
                 f"the target does not pin held at its installed version ({held})"
             )
-    run.record("packages_installed", hosts=how)
+        # planning: the held file of a run without record is not written, so pip is not asked
+        if not force and not run.planning and not _would_install(run, spec, args):
+            skipped[spec] = "pip install --dry-run: the venv already satisfies the target exactly"
+            run.say(f"{spec}: {skipped[spec]} — reinstall skipped (force_reinstall: when_needed)")
+        else:
+            _pip_install(run, spec, ["--force-reinstall", *args] if force else args)
+        if recorded:
+            _uninstall_extra(run, spec, recorded)
+    run.record("packages_installed", hosts=how, skipped=skipped)
     return how
 
 
-def install_exact(run: Run, spec: str, wanted: list[str], *, force: bool) -> None:
-    """Make the venv's `pip freeze` equal `wanted`: install it without resolving, drop the rest."""
-    pip = _venv(run, "pip")
-    force_flag = ["--force-reinstall"] if force else []
+def _exact_args(run: Run, wanted: list[str]) -> list[str]:
+    return ["--no-deps", *run.env.app.pip_options, *wanted]
+
+
+def _pip_install(run: Run, spec: str, args: list[str]) -> None:
+    argv = [_venv(run, "pip"), "install", "--disable-pip-version-check", *args]
     run.executor.run(
-        spec, [pip, "install", "--disable-pip-version-check", "--no-deps", *force_flag,
-               *run.env.app.pip_options, *wanted],
-        mutating=True, cwd=run.env.app.path, timeout=run.env.timeouts.install,
-    )  # fmt: skip
+        spec, argv, mutating=True, cwd=run.env.app.path, timeout=run.env.timeouts.install
+    )
+
+
+def _would_install(run: Run, spec: str, args: list[str]) -> list[str]:
+    """pip's own answer, without installing: what `pip install ARGS` would install."""
+    argv = [_venv(run, "pip"), "install", "--disable-pip-version-check", "--dry-run",
+            "--quiet", "--report", "-", *args]  # fmt: skip
+    out = run.executor.run(
+        spec, argv, mutating=False, cwd=run.env.app.path, timeout=run.env.timeouts.install
+    ).stdout
+    try:
+        report = json.loads(out)
+    except json.JSONDecodeError:
+        raise StepFailed(f"{spec}: pip install --dry-run gave no report: {out[:200]}") from None
+    return [f"{i['metadata']['name']}=={i['metadata']['version']}" for i in report["install"]]
+
+
+def install_exact(run: Run, spec: str, wanted: list[str]) -> None:
+    """Make the venv's `pip freeze` equal `wanted`: install what differs without resolving, drop
+    the rest (§9 puts back the recorded set this way)."""
+    _pip_install(run, spec, _exact_args(run, wanted))
+    _uninstall_extra(run, spec, wanted)
+
+
+def _uninstall_extra(run: Run, spec: str, wanted: list[str]) -> None:
     names = {normalize(line.split("==")[0]) for line in wanted}
     extra = [line.split("==")[0] for line in pip_freeze(run, spec)
              if normalize(line.split("==")[0]) not in names]  # fmt: skip
     if extra:
-        run.executor.run(spec, [pip, "uninstall", "-y", *extra], mutating=True)
+        run.executor.run(spec, [_venv(run, "pip"), "uninstall", "-y", *extra], mutating=True)
 
 
 def check_package_set(run: Run) -> dict[str, str]:

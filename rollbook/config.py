@@ -60,6 +60,9 @@ class AppConfig(_Strict):
     critical_packages: list[str] = Field(default_factory=list)
     pip_options: list[str] = Field(default_factory=list)
     ledger: str | None = None  # the release ledger; default <path>/../.rollbook/ledger.jsonl
+    # Paso 3.2: `always` is the procedure's --force-reinstall; `when_needed` asks pip first
+    # (--dry-run) and skips the install when the venv already satisfies the target exactly
+    force_reinstall: Literal["always", "when_needed"] = "always"
 
 
 class ServicesConfig(_Strict):

@@ -93,7 +93,7 @@ def _restore_code(run: Run, code_before: dict[str, dict[str, Any]]) -> None:
     for spec, recorded in code_before.items():
         argv = ["git", "-C", run.env.app.path, "checkout", recorded["commit"]]
         run.executor.run(spec, argv, mutating=True)
-        code.install_exact(run, spec, recorded["freeze"], force=False)
+        code.install_exact(run, spec, recorded["freeze"])
     code.restore_static(run)
 
 

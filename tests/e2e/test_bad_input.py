@@ -10,14 +10,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from rollbook import sandbox
-from rollbook.config import ENVIRONMENTS_DIR
 from rollbook.sandbox.sshd import Sshd, new_key, start_sshd
 from tests.e2e.releases import deploy_tags
 from tests.e2e.reliability import record
-from tests.e2e.sandbox_state import INCIDENT, ROOT, env, pytest_feature, state
+from tests.e2e.sandbox_state import INCIDENT, env, environments, pytest_feature, state
 from tests.e2e.test_etapa1 import newest_nightly
 
 pytestmark = pytest.mark.e2e
@@ -29,22 +27,6 @@ SSHD: list[Sshd] = []  # started by a case, stopped when the module ends
 def start(sandbox_up: None) -> object:
     sandbox.reset()
     return state()
-
-
-def environments(
-    tmp_path: Path, change: Callable[[dict], None] | None, text: str | None = None
-) -> dict:
-    """A folder with a sandbox.yaml changed by `change` (relative paths made absolute)."""
-    folder = tmp_path / "environments"
-    folder.mkdir(exist_ok=True)
-    source = (ENVIRONMENTS_DIR / "sandbox.yaml").read_text().replace("../", f"{ROOT}/")
-    if text is None:
-        data = yaml.safe_load(source)
-        if change:
-            change(data)
-        text = yaml.safe_dump(data)
-    (folder / "sandbox.yaml").write_text(text)
-    return {"ROLLBOOK_ENVIRONMENTS": str(folder)}
 
 
 def other_database_dump(tmp_path: Path) -> str:

@@ -15,7 +15,17 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.reliability import record
-from tests.e2e.sandbox_state import INCIDENT, ROOT, dump, env, pytest_feature, run_feature, state
+from tests.e2e.sandbox_state import (
+    INCIDENT,
+    ROOT,
+    dump,
+    env,
+    environments,
+    fast,
+    pytest_feature,
+    run_feature,
+    state,
+)
 
 pytestmark = pytest.mark.e2e
 LOCK = Path(env().database.backups) / ".rollbook-lock"
@@ -30,6 +40,11 @@ POINTS = {
     "before Etapa 6": ("paso_started", "6.1"),
     "before Etapa 7": ("paso_started", "7.1"),
 }
+
+
+def fast_env(folder: Path) -> dict[str, str]:
+    """The run's environment folder: the sandbox with Paso 3.2's fast path (one per crash)."""
+    return environments(folder.parent, fast)
 
 
 def triggered(journal: Path, event: str, paso: str) -> bool:
@@ -52,6 +67,7 @@ def kill_at(report_dir: Path, event: str, paso: str) -> Path:
         [sys.executable, "-m", "pytest", "features/rollback.feature", *INCIDENT,
          f"--report-dir={report_dir}", "-p", "no:cacheprovider"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, **fast_env(report_dir)},
     )  # fmt: skip
     deadline = time.monotonic() + 300
     journal = None
@@ -76,12 +92,12 @@ def test_crash_then_restore_from_the_journal(
     before = state()
     folder = kill_at(tmp_path / "crashed", *POINTS[point])
     assert LOCK.exists()  # the unfinished incident holds the environment
-    refused = pytest_feature(tmp_path / "next", *INCIDENT)
+    refused = pytest_feature(tmp_path / "next", *INCIDENT, extra_env=fast_env(folder.parent))
     assert refused.returncode != 0
     assert f"has an unfinished rollback: incident {folder.name}" in refused.stderr
     again = run_feature(
         tmp_path / "crashed", "--env=sandbox", f"--incident={folder.name}", "--operator=e2e",
-        feature="features/rollback_of_rollback.feature",
+        feature="features/rollback_of_rollback.feature", extra_env=fast_env(folder.parent),
     )  # fmt: skip
     back = state().restored_to(before)
     record("crash", point, f"SIGKILL at {POINTS[point][0]} {POINTS[point][1]}",
@@ -96,7 +112,8 @@ def test_resume_continues_a_rollback_that_died_between_pasos(
 ) -> None:
     # killed inside Paso 4.4, which only reads (showmigrations): nothing half-made to fear
     folder = kill_at(tmp_path / "crashed", "paso_started", "4.4")
-    resumed = run_feature(folder.parent, *INCIDENT, f"--incident={folder.name}", "--resume")
+    resumed = run_feature(folder.parent, *INCIDENT, f"--incident={folder.name}", "--resume",
+                          extra_env=fast_env(folder.parent))  # fmt: skip
     assert resumed.outcome == "ROLLBACK COMPLETADO", dump(resumed)
     skipped = next(e for e in resumed.journal() if e["event"] == "resumed")["skipped"]
     assert "4.3" in skipped and "4.4" not in skipped
@@ -107,7 +124,8 @@ def test_resume_is_refused_after_a_crash_in_the_middle_of_a_change(
     sandbox_reset: None, tmp_path: Path
 ) -> None:
     folder = kill_at(tmp_path / "crashed", "intent", "4.3-restore")
-    refused = pytest_feature(folder.parent, *INCIDENT, f"--incident={folder.name}", "--resume")
+    refused = pytest_feature(folder.parent, *INCIDENT, f"--incident={folder.name}", "--resume",
+                             extra_env=fast_env(folder.parent))  # fmt: skip
     assert refused.returncode != 0
     assert "died in the middle of Paso 4.3" in refused.stderr
     assert LOCK.exists()  # still held by the unfinished incident

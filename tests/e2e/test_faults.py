@@ -24,6 +24,8 @@ from tests.e2e.sandbox_state import (
     backup_fingerprints,
     dump,
     env,
+    environments,
+    fast,
     git,
     run_feature,
     state,
@@ -47,7 +49,7 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
     before = state()
     ledger = Path(env().ledger_file()).read_text()
     channel = channel_size()
-    done = run_feature(tmp_path, *INCIDENT, *options)
+    done = run_feature(tmp_path, *INCIDENT, *options, extra_env=environments(tmp_path, fast))
     failed = next((p for p, status in done.pasos().items() if status == "failed"), "-")
     facts = done.facts()
     if done.outcome == "ROLLBACK COMPLETADO":
