@@ -33,6 +33,14 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
     Cuando se comunica el inicio del rollback en el canal de incidentes
     Entonces el mensaje de inicio queda registrado
 
+  @etapa4 @base_de_datos @opcional
+  Escenario: Paso 4.0 — Restaurar el backup en una base de datos sombra
+    Fuera del procedimiento (estrategia swap, database.restore_strategy): se adelanta la
+    restauración de la Etapa 4, antes de detener servicios; la Etapa 4 solo intercambia nombres.
+    Dado que el ambiente restaura la base de datos por intercambio
+    Cuando se restaura el backup verificado en una base de datos sombra con el servicio activo
+    Entonces la base de datos sombra responde y django_migrations responde
+
   @etapa2
   Escenario: Paso 2.1 — Conectar a servidor
     Cuando se conecta a cada servidor del ambiente
@@ -103,6 +111,14 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
     Dado que el ambiente tiene página de mantenimiento
     Cuando se desactiva la página de mantenimiento
     Entonces el tráfico normal está restaurado
+
+  @etapa5 @base_de_datos @opcional
+  Escenario: Paso 5.4 — Volcar la base de datos previa al rollback
+    Fuera del procedimiento (estrategia swap): el backup del Paso 4.1 es la base de datos
+    renombrada aparte en el Paso 4.3; su volcado se hace con el servicio ya restablecido.
+    Dado que el ambiente restaura la base de datos por intercambio
+    Cuando se vuelca la base de datos previa al rollback con el servicio restablecido
+    Entonces el backup de seguridad queda volcado y verificado en el directorio de backups
 
   @etapa6 @solo_lectura
   Escenario: Paso 6.1 — Health check

@@ -104,7 +104,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Migraciones: {migration_summary(facts)}",
         f"- Paquetes: {package_summary(facts)}",
         f"- Backup utilizado: {backup.get('path', 'n/d')} (sha256 {backup.get('sha256', 'n/d')})",
-        f"- Backup pre-rollback: {safety.get('path', 'n/d')}",
+        f"- Backup pre-rollback: {safety.get('path', 'n/d')}{_aside(safety)}",
         "",
         "## Timeline",
         *[f"- {ts[11:19]} UTC - {label}" for ts, label in timeline.milestones(events)],
@@ -126,7 +126,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "[Analisis de causa raiz - puede completarse despues]",
         "",
         "## Acciones Correctivas",
-        *[f"- [ ] {item}" for item in FOLLOW_UPS],
+        *[f"- [ ] {item}" for item in follow_ups(facts)],
         "",
         "## Lecciones Aprendidas",
         "- [Leccion 1]",
@@ -166,10 +166,26 @@ def announce_completion(run: Run) -> str:
     )
 
 
+def _aside(safety: dict[str, Any]) -> str:
+    aside = safety.get("database")
+    return f" (la base de datos misma, apartada en el Paso 4.3 como {aside})" if aside else ""
+
+
+def follow_ups(facts: dict[str, dict[str, Any]]) -> list[str]:
+    """The procedure's follow-ups, and the database the swap strategy kept aside, if any."""
+    aside = facts.get("pre_rollback_backup", {}).get("database")
+    if not aside or "database_swapped" not in facts:
+        return FOLLOW_UPS
+    dump = facts["pre_rollback_backup"].get("path")
+    return [*FOLLOW_UPS, f"Borrar la base de datos {aside} cuando ya no se necesite (volcada en "
+                         f"{dump}): DROP DATABASE \"{aside}\""]  # fmt: skip
+
+
 def update_incident(run: Run) -> list[str]:
     """Paso 7.3: the follow-ups left to people, recorded as open items."""
-    run.record("follow_ups", items=FOLLOW_UPS)
-    return FOLLOW_UPS
+    items = follow_ups(run.facts)
+    run.record("follow_ups", items=items)
+    return items
 
 
 def migration_summary(facts: dict[str, dict[str, Any]]) -> str:

@@ -94,6 +94,10 @@ class DatabaseConfig(_Strict):
     backup_pattern: str
     max_backup_age: Duration = 86400.0
     marker_table: str | None = "django_migrations"  # a backup of this database holds this table
+    # Etapa 4: `recreate` is the procedure's dropdb/createdb/restore, all inside the downtime;
+    # `swap` restores into a shadow database before Etapa 2 and renames it in (issue 7)
+    restore_strategy: Literal["recreate", "swap"] = "recreate"
+    restore_jobs: int | None = Field(default=None, ge=1)  # pg_restore -j; default the host's cores
 
 
 class HealthConfig(_Strict):

@@ -31,9 +31,9 @@ def psql(run: Run, sql: str, *, database: str | None = None, mutating: bool = Fa
     return run.executor.run(db_spec(run), argv, mutating=mutating, env=run.db_env()).stdout
 
 
-def tables(run: Run) -> list[str]:
+def tables(run: Run, database: str | None = None) -> list[str]:
     sql = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-    return psql(run, sql).split()
+    return psql(run, sql, database=database).split()
 
 
 def fingerprint_sql(names: list[str]) -> str:
@@ -56,7 +56,7 @@ def fingerprints(run: Run) -> dict[str, dict[str, object]]:
     }
 
 
-def row_keys(run: Run) -> dict[str, set[str]]:
+def row_keys(run: Run, database: str | None = None) -> dict[str, set[str]]:
     """Per table, a hash of each row's primary key (of the whole row where there is none)."""
     pk_sql = (
         "SELECT c.relname, string_agg(quote_ident(a.attname), ',' ORDER BY a.attnum) "
@@ -65,11 +65,12 @@ def row_keys(run: Run) -> dict[str, set[str]]:
         "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
         "WHERE i.indisprimary GROUP BY c.relname"
     )
-    pks = dict(line.split("|", 1) for line in psql(run, pk_sql).splitlines())
+    pks = dict(line.split("|", 1) for line in psql(run, pk_sql, database=database).splitlines())
     keys: dict[str, set[str]] = {}
-    for table in tables(run):
+    for table in tables(run, database):
         columns = ", ".join(f"x.{c}" for c in pks[table].split(",")) if table in pks else "x.*"
-        out = psql(run, f"SELECT md5(ROW({columns})::text) FROM public.{ident(table)} AS x")
+        sql = f"SELECT md5(ROW({columns})::text) FROM public.{ident(table)} AS x"
+        out = psql(run, sql, database=database)
         keys[table] = set(out.split())
     return keys
 
@@ -87,7 +88,7 @@ def safety_backup(run: Run) -> dict[str, object]:
     )  # fmt: skip
     if run.executor.mode.value == "dry-run":
         return run.record("pre_rollback_backup", path=path, planned=True, tables=before)
-    listed = backups.BackupFile(path, *_size_and_mtime(run, spec, path))
+    listed = backups.BackupFile(path, *size_and_mtime(run, spec, path))
     checked = backups.check_backup(run, spec, listed)
     return run.record(
         "pre_rollback_backup", path=path, size=checked.size, sha256=checked.sha256,
@@ -95,7 +96,7 @@ def safety_backup(run: Run) -> dict[str, object]:
     )  # fmt: skip
 
 
-def _size_and_mtime(run: Run, spec: str, path: str) -> tuple[int, float]:
+def size_and_mtime(run: Run, spec: str, path: str) -> tuple[int, float]:
     out = run.executor.run(spec, ["stat", "-c", "%s %Y", path], mutating=False).stdout.split()
     return int(out[0]), float(out[1])
 
@@ -145,21 +146,38 @@ def sessions(run: Run) -> str:
 
 
 def restore_database(run: Run, path: str) -> None:
-    """Paso 4.3: dropdb, createdb, restore (psql for plain SQL, pg_restore for custom format)."""
+    """Paso 4.3: dropdb, createdb, restore (psql for plain SQL, pg_restore -j for custom format)."""
     db = run.env.database
-    spec = db_spec(run)
-    fmt = backups.backup_format(run, spec, path)
-    env = run.db_env()
     run.record("database_dropped", name=db.name, restoring=path)
-    run.executor.run(spec, ["dropdb", "--force", *run.db_args(), db.name], mutating=True, env=env)
-    run.executor.run(spec, ["createdb", *run.db_args(), db.name], mutating=True, env=env)
+    run.executor.run(
+        db_spec(run), ["dropdb", "--force", *run.db_args(), db.name], mutating=True,
+        env=run.db_env(),
+    )  # fmt: skip
+    fmt, jobs = restore_into(run, db.name, path)
+    run.record("database_restored", name=db.name, source=path, format=fmt, jobs=jobs)
+
+
+def restore_into(run: Run, name: str, path: str) -> tuple[str, int]:
+    """createdb NAME and restore PATH into it; returns the backup's format and the jobs used."""
+    spec, env = db_spec(run), run.db_env()
+    fmt = backups.backup_format(run, spec, path)
+    run.executor.run(spec, ["createdb", *run.db_args(), name], mutating=True, env=env)
+    jobs = 1
     if fmt == "custom":
-        argv = ["pg_restore", "--exit-on-error", "--no-owner", *run.db_args(), "-d", db.name, path]
+        jobs = run.env.database.restore_jobs or host_cores(run, spec)
+        argv = ["pg_restore", "--exit-on-error", "--no-owner", "-j", str(jobs), *run.db_args(),
+                "-d", name, path]  # fmt: skip
     else:
         argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
-                *run.db_args(), "-d", db.name, "-f", path]  # fmt: skip
+                *run.db_args(), "-d", name, "-f", path]  # fmt: skip
     run.executor.run(spec, argv, mutating=True, env=env, timeout=run.env.timeouts.restore)
-    run.record("database_restored", name=db.name, source=path, format=fmt)
+    return fmt, jobs
+
+
+def host_cores(run: Run, spec: str) -> int:
+    """The db host's cores (nproc): pg_restore's default parallelism."""
+    out = run.executor.run(spec, ["nproc"], mutating=False, check=False).stdout.strip()
+    return int(out) if out.isdigit() else 1
 
 
 def migrations_count(run: Run) -> int:

@@ -54,6 +54,18 @@ def database_credentials(run: Run) -> bool:
             f"role {role} cannot create databases: Paso 4.3 would drop {run.env.database.name} "
             f"and fail to create it again. Grant it first: ALTER ROLE {role} CREATEDB"
         )
+    if run.env.database.restore_strategy == "swap":
+        name = run.env.database.name
+        owner = database.psql(
+            run, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = "
+            + database.literal(name), database="postgres",
+        ).strip()  # fmt: skip
+        if owner != role:
+            raise StepFailed(
+                f"restore_strategy swap renames {name}, which only its owner may do: the owner is "
+                f"{owner or 'nobody'}, not {role}. Use restore_strategy: recreate, or ALTER "
+                f"DATABASE {database.ident(name)} OWNER TO {role}"
+            )
     return True
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rollbook import code, database, timeline, web
+from rollbook import code, database, swap, timeline, web
 from rollbook.errors import StepFailed, UserError
 from rollbook.run import Run
 from rollbook.services import manager_for
@@ -69,6 +69,13 @@ def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
     if "database_dropped" in facts and safety:
         act(f"restore the database from {safety['path']}",
             lambda: database.restore_database(run, safety["path"]))  # fmt: skip
+    swapped = facts.get("database_swapped")
+    if swapped:
+        act("rename the pre-rollback database back", lambda: run.say(swap.undo(run, swapped)))
+    shadow = facts.get("shadow_created")
+    if shadow:
+        act(f"drop the shadow database {shadow['name']}",
+            lambda: swap.drop_shadow(run, shadow["name"]))  # fmt: skip
     if facts.get("connections_allowed", {}).get("allowed") is False:
         act("allow connections to the database again",
             lambda: database.set_connections(run, allowed=True))  # fmt: skip
@@ -119,6 +126,9 @@ def _check(
         run.journal.write("recovery_check", check=name, ok=ok, detail=detail)
 
     safety = facts.get("pre_rollback_backup")
+    if safety and "oid" in safety:
+        check("the database is the pre-rollback one (swap)",
+              lambda: swap.is_pre_rollback_database(run, safety["oid"]))  # fmt: skip
     if safety and "tables" in safety:
         check("database content equals the pre-rollback state",
               lambda: _same(database.fingerprints(run), safety["tables"]))  # fmt: skip

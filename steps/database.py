@@ -1,19 +1,40 @@
 """Etapa 4 — Rollback de base de datos."""
 
-from pytest_bdd import then, when
+import pytest
+from pytest_bdd import given, then, when
 
-from rollbook import database
+from rollbook import database, swap, validation
 from rollbook.run import Run
 from steps.verify import verifies
 
 
+@given("que el ambiente restaura la base de datos por intercambio")
+def swap_strategy(run: Run) -> None:
+    if not swap.enabled(run):
+        pytest.skip(f"opcional: el ambiente {run.env.name} restaura con la estrategia recreate")
+
+
+@when("se restaura el backup verificado en una base de datos sombra con el servicio activo")
+def shadow(run: Run) -> None:
+    swap.prepare_shadow(run)
+
+
+@verifies("la base de datos sombra responde y django_migrations responde")
+def shadow_answers(run: Run) -> None:
+    name = run.fact("shadow_restored")["name"]
+    assert int(database.psql(run, "SELECT COUNT(*) FROM django_migrations", database=name)) > 0
+
+
 @when("se crea el backup de seguridad del estado actual", target_fixture="safety")
 def safety_backup(run: Run) -> dict[str, object]:
-    return database.safety_backup(run)
+    return swap.keep_aside(run) if swap.enabled(run) else database.safety_backup(run)
 
 
 @verifies("el backup de seguridad queda creado y verificado")
 def safety_checked(run: Run, safety: dict[str, object]) -> None:
+    if swap.enabled(run):  # kept whole by the rename of Paso 4.3, dumped at Paso 5.4
+        assert safety["oid"], "the database to keep aside was not found"
+        return
     assert safety["size"] and safety["sha256"]
 
 
@@ -29,12 +50,18 @@ def no_connections(run: Run) -> None:
 
 @when("se restaura la base de datos desde el backup verificado")
 def restore(run: Run) -> None:
-    database.restore_database(run, run.fact("backup")["path"])
+    if swap.enabled(run):
+        swap.swap_in(run)
+    else:
+        database.restore_database(run, run.fact("backup")["path"])
 
 
 @when("se cuentan las filas del estado previo ausentes tras la restauración")
 def count_loss(run: Run) -> None:
-    run.record("data_loss", tables=database.data_loss(run))
+    if swap.enabled(run):
+        run.say("swap: rows lost are counted at Paso 5.4, with the service back")
+    else:
+        run.record("data_loss", tables=database.data_loss(run))
 
 
 @verifies("la base de datos queda restaurada y django_migrations responde")
@@ -57,3 +84,16 @@ def no_pending(pending: list[str]) -> None:
 @verifies("el estado de migraciones es el registrado para la versión objetivo")
 def recorded_migrations(run: Run) -> None:
     database.check_recorded_migrations(run)
+
+
+@when("se vuelca la base de datos previa al rollback con el servicio restablecido")
+def dump_aside(run: Run) -> None:
+    if not run.planning:  # the service answers again (the downtime ends) before the dump starts
+        validation.health_check(run)
+    swap.dump_aside(run)
+
+
+@verifies("el backup de seguridad queda volcado y verificado en el directorio de backups")
+def aside_dumped(run: Run) -> None:
+    safety = run.fact("pre_rollback_backup")
+    assert safety.get("size") and safety.get("sha256"), f"no checked dump: {safety}"

@@ -85,7 +85,7 @@ def test_a_selection_out_of_the_procedures_order_is_refused() -> None:
     result = pytest_run("features/rollback.feature", "--collect-only", "-q", "-m", "etapa5")
     assert result.returncode != 0
     assert (
-        "the selection breaks PROCED-BACK-003's order: Paso 5.3 is selected without Paso 1.1"
+        "the selection breaks PROCED-BACK-003's order: Paso 5.4 is selected without Paso 1.1"
         in (result.stderr)
     )
 
