@@ -1,0 +1,103 @@
+"""database.restore_strategy: swap on the real sandbox — the backup restored beside the running app,
+renamed in during the downtime, the old database kept whole and dumped after; §9 renames back."""
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.sandbox_state import (
+    INCIDENT,
+    ROOT,
+    backup_fingerprints,
+    connect,
+    dump,
+    environments,
+    fast,
+    fingerprints,
+    run_feature,
+    state,
+)
+
+pytestmark = pytest.mark.e2e
+DOWNTIME = ("2.1", "2.2", "2.3", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3", "4.4", "5.1", "5.2")
+
+
+def swap_env(tmp_path: Path) -> dict[str, str]:
+    def change(data: dict[str, Any]) -> None:
+        fast(data)
+        data["database"]["restore_strategy"] = "swap"
+
+    return environments(tmp_path, change)
+
+
+def databases() -> set[str]:
+    with connect("postgres") as conn:
+        return {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+
+
+def reads_whole_database(command: dict[str, Any]) -> bool:
+    """A command whose duration grows with the database: a dump, a restore, a per-row scan."""
+    argv = command["argv"]
+    return (
+        bool({"pg_dump", "pg_restore"} & set(argv))
+        or ("psql" in argv and "-f" in argv)
+        or "md5(" in " ".join(argv)
+    )
+
+
+def test_swap_keeps_the_whole_database_work_out_of_the_downtime(
+    sandbox_reset: None, tmp_path: Path
+) -> None:
+    before = state()
+    done = run_feature(tmp_path, *INCIDENT, extra_env=swap_env(tmp_path))
+    assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
+    pasos, facts = done.pasos(), done.facts()
+    assert pasos["4.0"] == pasos["5.4"] == "passed"
+    # the app's database is the backup's content, under its name
+    assert state().database == backup_fingerprints(facts["backup"]["path"])
+    # the pre-rollback database is kept whole, and its dump (Paso 4.1's file) holds the same
+    aside = facts["pre_rollback_backup"]["database"]
+    assert aside in databases()
+    assert fingerprints(aside) == before.database
+    assert backup_fingerprints(facts["pre_rollback_backup"]["path"]) == before.database
+    assert not any("_shadow_" in name for name in databases())
+    # rows lost counted from the two databases, off the downtime
+    assert sum(facts["data_loss"]["tables"].values()) > 0
+    # nothing between services stopped and the web service back reads the whole database
+    heavy = [
+        " ".join(e["argv"])[:120]
+        for e in done.journal()
+        if e["event"] == "command" and e.get("paso") in DOWNTIME and reads_whole_database(e)
+    ]
+    assert heavy == [], heavy
+    # the incident record says where the pre-rollback state is, and who drops it when
+    [markdown] = done.folder.glob("ROLLBACK-*.md")
+    assert f"apartada en el Paso 4.3 como {aside}" in markdown.read_text()
+    assert f'DROP DATABASE "{aside}"' in markdown.read_text()
+
+
+def test_swap_failure_renames_the_pre_rollback_database_back(
+    sandbox_reset: None, tmp_path: Path
+) -> None:
+    fault = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "rollbook"), "sandbox", "fault", "smoke-test-fails"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    options = [word for word in fault.split() if word.startswith("--")]
+    before = state()
+    with connect("postgres") as conn:
+        oid = conn.execute("SELECT oid FROM pg_database WHERE datname = 'iact_staging'").fetchone()
+    done = run_feature(tmp_path, *INCIDENT, *options, extra_env=swap_env(tmp_path))
+    assert done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(done)
+    assert done.pasos()["6.2"] == "failed"
+    assert state().restored_to(before), dump(done)
+    with connect("postgres") as conn:
+        assert (
+            conn.execute("SELECT oid FROM pg_database WHERE datname = 'iact_staging'").fetchone()
+            == oid
+        )  # the very database, not a copy of it
+    names = databases()
+    assert not any("_shadow_" in name for name in names)
+    assert any(name.startswith("iact_staging_failed_") for name in names)  # kept, not dropped
