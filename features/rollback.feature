@@ -24,6 +24,7 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
     Cuando se identifica el backup correspondiente a la versión estable
     Y se revisa el directorio de backups
     Y se consulta la base de datos con las credenciales del ambiente
+    Y se prueba la restauración del backup si el ambiente lo pide
     Entonces el directorio de backups admite el backup previo al rollback
     Y la base de datos responde
     Y el backup queda identificado y verificado

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rollbook import timeline
+from rollbook import timeline, trial_restore
 from rollbook.journal import read_journal
 from rollbook.notify import announce
 from rollbook.run import Run
@@ -105,6 +105,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Paquetes: {package_summary(facts)}",
         f"- Backup utilizado: {backup.get('path', 'n/d')} (sha256 {backup.get('sha256', 'n/d')})",
         f"- Backup pre-rollback: {safety.get('path', 'n/d')}{_aside(safety)}",
+        f"- Prueba de restauracion: {trial_summary(facts)}",
         "",
         "## Timeline",
         *[f"- {ts[11:19]} UTC - {label}" for ts, label in timeline.milestones(events)],
@@ -195,6 +196,18 @@ def migration_summary(facts: dict[str, dict[str, Any]]) -> str:
         return "n/d"
     commands = f" ({'; '.join(plan['commands'])})" if plan.get("commands") else ""
     return f"{plan['kind']}: {plan['why']}{commands}"
+
+
+def trial_summary(facts: dict[str, dict[str, Any]]) -> str:
+    """Paso 1.3's trial restore (database.verify_by_restore): measured, and Etapa 4 predicted."""
+    trial = facts.get("trial_restore")
+    if not trial:
+        return "no pedida (database.verify_by_restore)"
+    rate = trial["bytes"] / trial["seconds"] / 2**20
+    return (
+        f"{trial['seconds']:.1f} s para {trial['bytes'] / 2**20:.0f} MiB ({rate:.1f} MiB/s); "
+        f"Etapa 4 prevista: {trial_restore.describe(trial['predicted'])}"
+    )
 
 
 def package_summary(facts: dict[str, dict[str, Any]]) -> str:

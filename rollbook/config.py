@@ -98,6 +98,8 @@ class DatabaseConfig(_Strict):
     # `swap` restores into a shadow database before Etapa 2 and renames it in (issue 7)
     restore_strategy: Literal["recreate", "swap"] = "recreate"
     restore_jobs: int | None = Field(default=None, ge=1)  # pg_restore -j; default the host's cores
+    # Paso 1.3: restore the chosen backup into a scratch database (then dropped), predict Etapa 4
+    verify_by_restore: bool = False
 
 
 class HealthConfig(_Strict):

@@ -157,11 +157,14 @@ def restore_database(run: Run, path: str) -> None:
     run.record("database_restored", name=db.name, source=path, format=fmt, jobs=jobs)
 
 
-def restore_into(run: Run, name: str, path: str) -> tuple[str, int]:
-    """createdb NAME and restore PATH into it; returns the backup's format and the jobs used."""
+def restore_into(run: Run, name: str, path: str, *, declared: bool = False) -> tuple[str, int]:
+    """createdb NAME and restore PATH into it; returns the backup's format and the jobs used.
+    `declared`: a scratch database of Paso 1.3's trial restore (see executor.run)."""
     spec, env = db_spec(run), run.db_env()
     fmt = backups.backup_format(run, spec, path)
-    run.executor.run(spec, ["createdb", *run.db_args(), name], mutating=True, env=env)
+    run.executor.run(
+        spec, ["createdb", *run.db_args(), name], mutating=True, env=env, declared=declared
+    )
     jobs = 1
     if fmt == "custom":
         jobs = run.env.database.restore_jobs or host_cores(run, spec)
@@ -170,7 +173,9 @@ def restore_into(run: Run, name: str, path: str) -> tuple[str, int]:
     else:
         argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
                 *run.db_args(), "-d", name, "-f", path]  # fmt: skip
-    run.executor.run(spec, argv, mutating=True, env=env, timeout=run.env.timeouts.restore)
+    run.executor.run(
+        spec, argv, mutating=True, env=env, timeout=run.env.timeouts.restore, declared=declared
+    )
     return fmt, jobs
 
 

@@ -84,8 +84,9 @@ class Executor:
     ) -> CommandResult:
         """Run argv on the host `spec` (a testinfra spec such as local:// or ssh://user@host).
 
-        `declared`: a write the run announced (the ledger of --record-release), allowed even in a
-        read-only run and journaled as such.
+        `declared`: a write the run announced (the ledger of --record-release, the scratch
+        database of a trial restore), run even in a read-only run or a dry-run, journaled as such
+        and never counted as a change of the system.
         """
         argv = [str(a) for a in argv]
         if self._held_back(spec, argv, mutating, cwd, declared):
@@ -122,7 +123,7 @@ class Executor:
     ) -> bool:
         if not mutating:
             return False
-        if self.mode is Mode.EXECUTE or (declared and self.mode is Mode.READ_ONLY):
+        if self.mode is Mode.EXECUTE or declared:
             self.journal.write(
                 "intent", paso=self.paso, host=spec, argv=argv, cwd=cwd, declared=declared
             )

@@ -47,7 +47,9 @@ def passed(run: Run, paso: str) -> bool:
 def finish(run: Run) -> Result:
     failed = first_failure(run)
     events = list(read_journal(run.journal.path))
-    changed = any(e["event"] == "intent" and e.get("paso") != "lock" for e in events)
+    changed = any(
+        e["event"] == "intent" and e.get("paso") != "lock" and not e.get("declared") for e in events
+    )
     if run.mode is Mode.DRY_RUN:
         files = plan.write_plan(run)
         lines = [f"plan: {files[1]}", f"plan (json): {files[0]}"]

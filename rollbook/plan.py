@@ -27,13 +27,15 @@ def write_plan(run: Run) -> tuple[Path, Path]:
     document = {
         "incident": run.incident_id, "environment": run.env.name, "commands": steps,
         "target": run.facts.get("target"), "migration_plan": run.facts.get("migration_plan"),
+        "trial_restore": run.facts.get("trial_restore"),
     }  # fmt: skip
     as_json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     target, facts = run.facts.get("target", {}), run.facts
     lines = [
         f"# Plan de rollback (dry-run) — {run.env.name} — {run.incident_id}", "",
         f"- Version objetivo: {target.get('tag', 'n/d')} — {target.get('reason', 'n/d')}",
-        f"- Migraciones: {closing.migration_summary(facts)}", "",
+        f"- Migraciones: {closing.migration_summary(facts)}",
+        f"- Prueba de restauracion: {closing.trial_summary(facts)}", "",
     ]  # fmt: skip
     lines += [
         f"{n}. Paso {s['paso']} on `{s['host']}`"

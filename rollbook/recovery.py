@@ -46,7 +46,7 @@ def journal_of(run: Run) -> Path:
 
 
 def _changed_pasos(events: list[dict[str, Any]]) -> set[str]:
-    return {str(e.get("paso")) for e in events if e["event"] == "intent"}
+    return {str(e.get("paso")) for e in events if e["event"] == "intent" and not e.get("declared")}
 
 
 def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:

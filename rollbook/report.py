@@ -48,6 +48,7 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
             f"{backup.get('path')} ({backup.get('size')} bytes, sha256 {backup.get('sha256')}, "
             f"{_age(backup.get('age'))})" if backup else "n/d"
         ),
+        "Prueba de restauracion": closing.trial_summary(facts),
         "Backup pre-rollback": (
             f"{safety.get('path')} ({safety.get('size')} bytes, sha256 {safety.get('sha256')})"
             if safety else "n/d"

@@ -2,7 +2,7 @@
 
 from pytest_bdd import given, then, when
 
-from rollbook import evaluation, migration_plan
+from rollbook import evaluation, migration_plan, trial_restore
 from rollbook.run import Run
 
 
@@ -46,9 +46,17 @@ def find_backup(run: Run) -> dict[str, object]:
     return evaluation.verify_backup(run)
 
 
+@when("se prueba la restauración del backup si el ambiente lo pide")
+def trial(run: Run) -> None:
+    trial_restore.trial_restore(run)
+
+
 @then("el backup queda identificado y verificado")
-def backup_verified(backup: dict[str, object]) -> None:
+def backup_verified(run: Run, backup: dict[str, object]) -> None:
     assert backup["size"] and backup["sha256"]
+    trial = run.facts.get("trial_restore")
+    if trial is not None:
+        assert trial["marker_rows"], f"the trial restore of {backup['path']} holds no migrations"
 
 
 @when("se comunica el inicio del rollback en el canal de incidentes", target_fixture="notice")

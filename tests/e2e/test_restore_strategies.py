@@ -1,6 +1,8 @@
-"""database.restore_strategy: swap on the real sandbox — the backup restored beside the running app,
-renamed in during the downtime, the old database kept whole and dumped after; §9 renames back."""
+"""Issue 7's database options on the real sandbox. restore_strategy swap: the backup restored beside
+the running app, renamed in during the downtime, the old database kept whole and dumped after; §9
+renames back. verify_by_restore: the backup proven by a trial restore, Etapa 4 predicted."""
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,10 @@ pytestmark = pytest.mark.e2e
 DOWNTIME = ("2.1", "2.2", "2.3", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3", "4.4", "5.1", "5.2")
 
 
-def swap_env(tmp_path: Path) -> dict[str, str]:
+def swap_env(tmp_path: Path, **database: object) -> dict[str, str]:
     def change(data: dict[str, Any]) -> None:
         fast(data)
-        data["database"]["restore_strategy"] = "swap"
+        data["database"].update(restore_strategy="swap", **database)
 
     return environments(tmp_path, change)
 
@@ -101,3 +103,23 @@ def test_swap_failure_renames_the_pre_rollback_database_back(
     names = databases()
     assert not any("_shadow_" in name for name in names)
     assert any(name.startswith("iact_staging_failed_") for name in names)  # kept, not dropped
+
+
+def test_trial_restore_predicts_etapa4_in_the_plan_and_changes_nothing(
+    sandbox_reset: None, tmp_path: Path
+) -> None:
+    before, names = state(), databases()
+    done = run_feature(
+        tmp_path, *INCIDENT, "--dry-run", extra_env=swap_env(tmp_path, verify_by_restore=True)
+    )
+    trial = done.facts()["trial_restore"]
+    assert trial["marker_rows"] > 0 and trial["bytes"] > 0 and trial["seconds"] > 0
+    assert trial["predicted"]["paso_4_0"] == trial["seconds"]
+    plan = (done.folder / "plan.md").read_text()
+    assert "- Prueba de restauracion: " in plan and "runs at Paso 4.0" in plan
+    # Paso 4.0's shadow is planned, not made; the scratch database is made and dropped
+    assert any(s["paso"] == "4.0" for s in json.loads((done.folder / "plan.json").read_text())[
+        "commands"])  # fmt: skip
+    writes = [e for e in done.journal() if e["event"] == "intent" and e["paso"] != "lock"]
+    assert writes and all(e["declared"] and e["paso"] == "1.3" for e in writes)
+    assert state() == before and databases() == names
