@@ -1,12 +1,14 @@
 """Rollbook's rollback (A) against the procedure's Anexo A as a bare bash script (B).
 
-    .venv/bin/python bench/rollback_vs_script.py --size-mb 10 --pairs 3 [--markdown FILE]
+    .venv/bin/python bench/rollback_vs_script.py --size-mb 10 --pairs 3 [--fast] [--markdown FILE]
 
 On the sandbox grown to --size-mb (`rollbook sandbox grow`), pairs run alternately: reset, A
-(features/rollback.feature); reset, B (bench/anexo_a.sh, the same commands without the framework,
-journal or checks). Prints per pair and the medians of: total, downtime (services stopped → health
-200), database restore, the Etapas 2-5 of A; and the ratios A/B pair by pair. A benchmark, not a
-test: nothing asserts a time. With --markdown, the table is written to FILE.
+(features/rollback.feature); with --fast, reset, F (the same with the fast options:
+`restore_strategy: swap`, `force_reinstall: when_needed`); reset, B (bench/anexo_a.sh, the same
+commands without the framework, journal or checks). Prints per pair and the medians of: total,
+downtime (services stopped → health 200), database restore, the Etapas 2-5 of A; and the ratios
+A/B (F/B) pair by pair. A benchmark, not a test: nothing asserts a time. With --markdown, the
+table is written to FILE.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from rollbook import sandbox, timeline
 from rollbook.config import load_environment, secret
@@ -28,20 +29,22 @@ from rollbook.sandbox import bulk
 from rollbook.sandbox.backups import newest_backup
 from rollbook.sandbox.faults import stable_tag
 from rollbook.sandbox.layout import load_layout
+from rollbook.sandbox.variant import fast_options, write_variant
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--env=sandbox", "--reason=benchmark", "--severity=CRITICO", "--approved-by=bench", "-q"]
 MEASURES = ("total", "downtime", "restore")
 
 
-def run_a(report_dir: Path) -> dict[str, float]:
-    """rollbook: figures from the run's journal."""
+def run_a(report_dir: Path, variables: dict[str, str] | None = None) -> dict[str, float]:
+    """rollbook (with `variables`, an environment variant): figures from the run's journal."""
     sandbox.reset()
     before = set(report_dir.iterdir())
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "features/rollback.feature", *ARGS,
          f"--report-dir={report_dir}"],
         cwd=ROOT, capture_output=True, text=True, check=False,
+        env={**os.environ, **(variables or {})},
     )  # fmt: skip
     if done.returncode != 0:
         sys.exit(f"rollbook's rollback failed:\n{done.stdout[-3000:]}")
@@ -53,8 +56,8 @@ def run_a(report_dir: Path) -> dict[str, float]:
     for event in events:
         if event["event"] == "paso_finished" and event["phase"] == "call":
             figures[f"etapa{str(event['paso']).split('.')[0]}"] += event["duration"]
-            if event["paso"] == "4.3":
-                figures["restore"] = event["duration"]
+            if event["paso"] in ("4.0", "4.3"):  # swap: 4.0 restores, off the downtime
+                figures["restore"] = max(figures["restore"], event["duration"])
     return figures
 
 
@@ -98,18 +101,31 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {memory} GiB"
 
 
-def render(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> list[str]:
-    rows = ["| measure | A rollbook (median s) | B script (median s) | A/B (median of pairs) |",
-            "|---|---|---|---|"]  # fmt: skip
+Figures = dict[str, float]
+
+
+def render(pairs: list[tuple[Figures, Figures | None, Figures]]) -> list[str]:
+    fast = all(p[1] is not None for p in pairs)
+    rows = [
+        "| measure | A rollbook (median s) | B script (median s) | A/B (median of pairs) |"
+        + (" F fast (median s) | F/B (median of pairs) |" if fast else ""),
+        "|---|---|---|---|" + ("---|---|" if fast else ""),
+    ]
     for key in MEASURES:
-        a, b = [p[0][key] for p in pairs], [p[1][key] for p in pairs]
+        a, b = [p[0][key] for p in pairs], [p[2][key] for p in pairs]
         ratio = statistics.median(x / y for x, y in pairs_of(a, b))
-        rows.append(
-            f"| {key} | {statistics.median(a):.1f} | {statistics.median(b):.1f} | {ratio:.2f} |"
-        )
+        row = f"| {key} | {statistics.median(a):.1f} | {statistics.median(b):.1f} | {ratio:.2f} |"
+        if fast:
+            f = [p[1][key] for p in pairs if p[1] is not None]
+            f_ratio = statistics.median(x / y for x, y in pairs_of(f, b))
+            row += f" {statistics.median(f):.1f} | {f_ratio:.2f} |"
+        rows.append(row)
     for etapa in ("etapa2", "etapa3", "etapa4", "etapa5"):
         values = [p[0][etapa] for p in pairs]
-        rows.append(f"| A {etapa} | {statistics.median(values):.1f} | - | - |")
+        row = f"| A {etapa} | {statistics.median(values):.1f} | - | - |"
+        if fast:
+            row += f" {statistics.median(p[1][etapa] for p in pairs if p[1] is not None):.1f} | - |"
+        rows.append(row)
     return rows
 
 
@@ -121,25 +137,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=10, help="database growth (MB)")
     parser.add_argument("--pairs", type=int, default=3, help="A/B pairs, run alternately")
+    parser.add_argument("--fast", action="store_true", help="also run F, the fast options")
     parser.add_argument("--markdown", type=Path, help="write the table into this file")
     options = parser.parse_args(argv)
     sandbox.up()
     bulk.grow(options.size_mb)
-    pairs: list[tuple[Any, Any]] = []
+    pairs: list[tuple[Figures, Figures | None, Figures]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            reports, variables = Path(tmp) / "reports", write_variant(Path(tmp), fast_options)
+            reports.mkdir()
             for n in range(options.pairs):
-                a, b = run_a(Path(tmp)), run_b(Path(tmp))
-                pairs.append((a, b))
+                a = run_a(reports)
+                f = run_a(reports, variables) if options.fast else None
+                b = run_b(Path(tmp))
+                pairs.append((a, f, b))
                 print(f"pair {n + 1}: " + ", ".join(
-                    f"{k} A {a[k]:.1f} s / B {b[k]:.1f} s" for k in MEASURES))  # fmt: skip
+                    f"{k} A {a[k]:.1f} s / B {b[k]:.1f} s"
+                    + (f" / F {f[k]:.1f} s" if f else "") for k in MEASURES))  # fmt: skip
     finally:
         bulk.grow(0)
         sandbox.reset()
     table = [
         f"Database grown by {options.size_mb} MB, {options.pairs} pairs, machine: {machine()}.",
         f"Command: `.venv/bin/python bench/rollback_vs_script.py --size-mb {options.size_mb} "
-        f"--pairs {options.pairs}`",
+        f"--pairs {options.pairs}{' --fast' if options.fast else ''}`",
         "",
         *render(pairs),
     ]

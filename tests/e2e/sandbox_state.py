@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import yaml
 
-from rollbook.config import ENVIRONMENTS_DIR, Environment, load_environment, secret
+from rollbook.config import Environment, load_environment, secret
 from rollbook.database import fingerprint_sql
 from rollbook.journal import read_journal
 
@@ -68,24 +65,6 @@ def backup_fingerprints(path: str) -> dict[str, dict[str, object]]:
     finally:
         with connect("postgres") as conn:
             conn.execute(f'DROP DATABASE "{scratch}"')
-
-
-def environments(
-    tmp_path: Path, change: Callable[[dict], None] | None, text: str | None = None
-) -> dict:
-    """A folder with a sandbox.yaml changed by `change` (relative paths made absolute)."""
-    folder = tmp_path / "environments"
-    folder.mkdir(exist_ok=True)
-    # paths relative to the file's folder; pip's --find-links=../../ is the checkout's own
-    text_in = (ENVIRONMENTS_DIR / "sandbox.yaml").read_text()
-    source = re.sub(r"(?<=[\s\[:])\.\./", f"{ROOT}/", text_in)
-    if text is None:
-        data = yaml.safe_load(source)
-        if change:
-            change(data)
-        text = yaml.safe_dump(data)
-    (folder / "sandbox.yaml").write_text(text)
-    return {"ROLLBOOK_ENVIRONMENTS": str(folder)}
 
 
 def fast(data: dict) -> None:

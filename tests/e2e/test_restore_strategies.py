@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from rollbook.sandbox.variant import fast_options
 from tests.e2e.sandbox_state import (
     INCIDENT,
     ROOT,
@@ -16,7 +17,6 @@ from tests.e2e.sandbox_state import (
     connect,
     dump,
     environments,
-    fast,
     fingerprints,
     run_feature,
     state,
@@ -28,8 +28,8 @@ DOWNTIME = ("2.1", "2.2", "2.3", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3", "4.4"
 
 def swap_env(tmp_path: Path, **database: object) -> dict[str, str]:
     def change(data: dict[str, Any]) -> None:
-        fast(data)
-        data["database"].update(restore_strategy="swap", **database)
+        fast_options(data)
+        data["database"].update(database)
 
     return environments(tmp_path, change)
 

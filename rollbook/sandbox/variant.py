@@ -1,0 +1,43 @@
+"""A variant of environments/sandbox.yaml in another folder, for tests and the benchmark.
+
+The copy's relative paths are made absolute (pip's `--find-links=../../`, relative to the
+checkout where pip runs, is kept); the engine reads it when $ROLLBOOK_ENVIRONMENTS names the folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rollbook.config import ENVIRONMENTS_DIR
+
+ROOT = ENVIRONMENTS_DIR.parent
+
+
+def write_variant(
+    parent: Path, change: Callable[[dict[str, Any]], None] | None, text: str | None = None
+) -> dict[str, str]:
+    """<parent>/environments/sandbox.yaml changed by `change` (or `text` as is); the variables
+    that make the engine read it."""
+    folder = parent / "environments"
+    folder.mkdir(parents=True, exist_ok=True)
+    source = re.sub(
+        r"(?<=[\s\[:])\.\./", f"{ROOT}/", (ENVIRONMENTS_DIR / "sandbox.yaml").read_text()
+    )
+    if text is None:
+        data = yaml.safe_load(source)
+        if change:
+            change(data)
+        text = yaml.safe_dump(data)
+    (folder / "sandbox.yaml").write_text(text)
+    return {"ROLLBOOK_ENVIRONMENTS": str(folder)}
+
+
+def fast_options(data: dict[str, Any]) -> None:
+    """Issue 7's fast options: Paso 3.2 asks pip before reinstalling, the database is swapped."""
+    data["app"]["force_reinstall"] = "when_needed"
+    data["database"]["restore_strategy"] = "swap"
