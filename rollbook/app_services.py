@@ -133,7 +133,8 @@ def workers_answer(run: Run) -> str:
             )
         return result.stdout if result.ok and "OK" in result.stdout else ""
 
-    answer = wait_until(inspect, run.env.services.start_timeout, interval=2)
+    # each inspect already waits celery's 1 s for replies: polled with a short pause
+    answer = wait_until(inspect, run.env.services.start_timeout, interval=0.2)
     if not answer:
         raise StepFailed(f"{spec}: `celery -A {run.env.celery.app} inspect active` saw no worker")
     return answer

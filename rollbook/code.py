@@ -181,15 +181,13 @@ def pinned_requirements(run: Run, spec: str) -> dict[str, str]:
     return {normalize(m.group(1)): m.group(2) for m in map(_PIN.match, text.splitlines()) if m}
 
 
-def installed_versions(run: Run, spec: str, names: list[str]) -> dict[str, str]:
-    out = run.executor.run(spec, [_venv(run, "pip"), "show", *names], mutating=False, check=False)
-    versions, name = {}, ""
-    for line in out.stdout.splitlines():
-        if line.startswith("Name:"):
-            name = normalize(line.split(":", 1)[1].strip())
-        elif line.startswith("Version:"):
-            versions[name] = line.split(":", 1)[1].strip()
-    return versions
+def installed_versions(run: Run, spec: str) -> dict[str, str]:
+    """Normalized name → version of every package `pip freeze` lists (pinned lines only)."""
+    return {
+        normalize(name): version
+        for name, _, version in (line.partition("==") for line in pip_freeze(run, spec))
+        if version
+    }
 
 
 def check_critical_packages(run: Run) -> dict[str, dict[str, str]]:
@@ -198,7 +196,7 @@ def check_critical_packages(run: Run) -> dict[str, dict[str, str]]:
     names = run.env.app.critical_packages
     for spec in run.hosts("app"):
         pins = pinned_requirements(run, spec)
-        found = installed_versions(run, spec, names)
+        found = installed_versions(run, spec)
         wrong = [
             f"{n}: installed {found.get(normalize(n), 'nothing')}, target pins {pins[normalize(n)]}"
             for n in names
