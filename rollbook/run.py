@@ -115,8 +115,8 @@ class Run:
         self.executor.default_timeout = env.timeouts.default
         self.facts: dict[str, dict[str, Any]] = {}
         self.result: Any = None  # rollbook.outcome.Result, set when the run finishes
-        self.keys_before: dict[str, set[str]] | None = None  # Paso 4.1 row keys, for data loss
-        self.keys_restored: dict[str, set[str]] | None = None  # Paso 4.0's (swap), for data loss
+        self.keys_before: dict[str, set[int]] | None = None  # Paso 4.1 row keys, for data loss
+        self.keys_restored: dict[str, set[int]] | None = None  # Paso 4.0's (swap), for data loss
         self.checklist = False  # validation / prerequisites: independent checks, not the procedure
         options_record = asdict(options) | {"report_dir": str(options.report_dir)}
         self.journal.write(

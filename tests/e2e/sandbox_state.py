@@ -44,7 +44,7 @@ def fingerprints(database: str | None = None) -> dict[str, dict[str, object]]:
         names = [r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]  # fmt: skip
         rows = conn.execute(fingerprint_sql(names)).fetchall() if names else []
-    return {t: {"rows": n, "md5": h} for t, n, h in rows}
+    return {t: {"rows": n, "checksum": h} for t, n, h in rows}
 
 
 def backup_fingerprints(path: str) -> dict[str, dict[str, object]]:

@@ -13,9 +13,10 @@ import pytest
 
 from rollbook import sandbox
 from rollbook.sandbox.sshd import Sshd, new_key, start_sshd
+from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e.releases import deploy_tags
 from tests.e2e.reliability import record
-from tests.e2e.sandbox_state import INCIDENT, env, environments, pytest_feature, state
+from tests.e2e.sandbox_state import INCIDENT, env, pytest_feature, state
 from tests.e2e.test_etapa1 import newest_nightly
 
 pytestmark = pytest.mark.e2e

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e.reliability import record
 from tests.e2e.sandbox_state import (
     INCIDENT,
     ROOT,
     dump,
     env,
-    environments,
     fast,
     pytest_feature,
     run_feature,

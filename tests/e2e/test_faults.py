@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rollbook.sandbox.faults import FAULTS
+from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e.record_checks import (
     assert_complete_record,
     assert_no_secret_anywhere,
@@ -24,7 +25,6 @@ from tests.e2e.sandbox_state import (
     backup_fingerprints,
     dump,
     env,
-    environments,
     fast,
     git,
     run_feature,

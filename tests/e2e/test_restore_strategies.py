@@ -3,24 +3,28 @@ the running app, renamed in during the downtime, the old database kept whole and
 renames back. verify_by_restore: the backup proven by a trial restore, Etapa 4 predicted."""
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rollbook.config import secret
 from rollbook.sandbox.variant import fast_options
+from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e.sandbox_state import (
     INCIDENT,
     ROOT,
     backup_fingerprints,
     connect,
     dump,
-    environments,
+    env,
     fingerprints,
     run_feature,
     state,
 )
+from tests.e2e.test_etapa1 import newest_nightly
 
 pytestmark = pytest.mark.e2e
 DOWNTIME = ("2.1", "2.2", "2.3", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3", "4.4", "5.1", "5.2")
@@ -45,7 +49,7 @@ def reads_whole_database(command: dict[str, Any]) -> bool:
     return (
         bool({"pg_dump", "pg_restore"} & set(argv))
         or ("psql" in argv and "-f" in argv)
-        or "md5(" in " ".join(argv)
+        or "hashtextextended(" in " ".join(argv)
     )
 
 
@@ -123,3 +127,42 @@ def test_trial_restore_predicts_etapa4_in_the_plan_and_changes_nothing(
     writes = [e for e in done.journal() if e["event"] == "intent" and e["paso"] != "lock"]
     assert writes and all(e["declared"] and e["paso"] == "1.3" for e in writes)
     assert state() == before and databases() == names
+
+
+def custom_format_copy(nightly: Path) -> Path:
+    """The nightly backup in pg_dump's custom format, beside it, with the same time."""
+    copy = nightly.with_name(nightly.stem + "_custom.sql")  # format is read from the content
+    scratch = "rollbook_e2e_custom"
+    db = env().database
+    with connect("postgres") as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+        conn.execute(f'CREATE DATABASE "{scratch}"')
+    login = ["-h", db.host, "-p", str(db.port), "-U", db.user, "-d", scratch]
+    variables = {"PGPASSWORD": secret(env(), db.password_env), "PATH": "/usr/bin:/bin"}
+    try:
+        for argv in (["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *login, "-f", str(nightly)],
+                     ["pg_dump", "-Fc", *login, "-f", str(copy)]):  # fmt: skip
+            subprocess.run(argv, check=True, capture_output=True, env=variables)
+    finally:
+        with connect("postgres") as conn:
+            conn.execute(f'DROP DATABASE "{scratch}"')
+    stat = nightly.stat()
+    os.utime(copy, (stat.st_atime, stat.st_mtime))
+    return copy
+
+
+def test_custom_format_backup_restores_in_parallel(sandbox_reset: None, tmp_path: Path) -> None:
+    backup = custom_format_copy(newest_nightly())
+    try:
+        done = run_feature(
+            tmp_path, *INCIDENT, "--dry-run", f"--backup={backup}",
+            extra_env=swap_env(tmp_path, verify_by_restore=True),
+        )  # fmt: skip
+    finally:
+        backup.unlink()
+    trial = done.facts()["trial_restore"]
+    assert trial["format"] == "custom" and trial["marker_rows"] > 0, dump(done)
+    assert trial["jobs"] == os.cpu_count()  # pg_restore -j, default the db host's cores
+    restore = next(e["argv"] for e in done.journal() if e["event"] == "command"
+                   and e["argv"][0] == "pg_restore" and "-d" in e["argv"])  # fmt: skip
+    assert restore[restore.index("-j") + 1] == str(os.cpu_count())

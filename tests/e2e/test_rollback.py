@@ -88,7 +88,8 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     planned, ran = planned_vs_done(plan, done)
     assert planned == ran
     assert done.outcome == COMPLETED
-    assert all(status == "passed" for status in done.pasos().values()), dump(done)
+    not_passed = {p: status for p, status in done.pasos().items() if status != "passed"}
+    assert not_passed == {"4.0": "skipped", "5.4": "skipped"}, dump(done)  # swap strategy only
     assert done.output.rstrip().splitlines()[-1].count(COMPLETED) == 1  # printed last
     # health 200 at the stable tag, database equal to the nightly backup
     assert http_health() == 200
