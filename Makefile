@@ -62,7 +62,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 test: setup lint
-	$(BIN)/pytest tests -q -ra
+	$(BIN)/pytest tests -q -ra --durations=25
 
 clean:
 	-$(BIN)/rollbook sandbox down --purge

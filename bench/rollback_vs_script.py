@@ -6,9 +6,9 @@ On the sandbox grown to --size-mb (`rollbook sandbox grow`), pairs run alternate
 (features/rollback.feature); with --fast, reset, F (the same with the fast options:
 `restore_strategy: swap`, `force_reinstall: when_needed`); reset, B (bench/anexo_a.sh, the same
 commands without the framework, journal or checks). Prints per pair and the medians of: total,
-downtime (services stopped → health 200), database restore, the Etapas 2-5 of A; and the ratios
-A/B (F/B) pair by pair. A benchmark, not a test: nothing asserts a time. With --markdown, the
-table is written to FILE.
+downtime (services stopped → health 200), database restore (F: Paso 4.0, before the downtime), the
+Etapas 2-5 of A (and F); and the ratios A/B (F/B) pair by pair. A benchmark, not a test: nothing
+asserts a time. With --markdown, the table is written to FILE.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def render(pairs: list[tuple[Figures, Figures | None, Figures]]) -> list[str]:
         rows.append(row)
     for etapa in ("etapa2", "etapa3", "etapa4", "etapa5"):
         values = [p[0][etapa] for p in pairs]
-        row = f"| A {etapa} | {statistics.median(values):.1f} | - | - |"
+        row = f"| {etapa} | {statistics.median(values):.1f} | - | - |"
         if fast:
             row += f" {statistics.median(p[1][etapa] for p in pairs if p[1] is not None):.1f} | - |"
         rows.append(row)
