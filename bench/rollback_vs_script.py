@@ -129,6 +129,16 @@ def render(pairs: list[tuple[Figures, Figures | None, Figures]]) -> list[str]:
     return rows
 
 
+def pair_line(key: str, a: Figures, f: Figures | None, b: Figures) -> str:
+    """One measure of one pair, with its ratios to B."""
+
+    def ratio(x: float) -> str:
+        return f"{x / b[key]:.2f}" if b[key] > 0 else "n/d"
+
+    line = f"{key} A {a[key]:.1f} s / B {b[key]:.1f} s (A/B {ratio(a[key])})"
+    return line + (f" / F {f[key]:.1f} s (F/B {ratio(f[key])})" if f else "")
+
+
 def pairs_of(a: list[float], b: list[float]) -> list[tuple[float, float]]:
     return [(x, y) for x, y in zip(a, b, strict=True) if y > 0]
 
@@ -152,9 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 f = run_a(reports, variables) if options.fast else None
                 b = run_b(Path(tmp))
                 pairs.append((a, f, b))
-                print(f"pair {n + 1}: " + ", ".join(
-                    f"{k} A {a[k]:.1f} s / B {b[k]:.1f} s"
-                    + (f" / F {f[k]:.1f} s" if f else "") for k in MEASURES))  # fmt: skip
+                print(f"pair {n + 1}: " + ", ".join(pair_line(k, a, f, b) for k in MEASURES))
     finally:
         bulk.grow(0)
         sandbox.reset()
