@@ -84,10 +84,7 @@ def safety_backup(run: Run) -> dict[str, object]:
     path = f"{db.backups}/pre_rollback_{datetime.now(UTC):%Y%m%d_%H%M%S}.sql"
     before = fingerprints(run)
     run.keys_before = row_keys(run)
-    run.executor.run(
-        spec, ["pg_dump", *run.db_args(), "-d", db.name, "-f", path], mutating=True,
-        env=run.db_env(), timeout=run.env.timeouts.dump,
-    )  # fmt: skip
+    dump_to(run, db.name, path)
     if run.executor.mode.value == "dry-run":
         return run.record("pre_rollback_backup", path=path, planned=True, tables=before)
     listed = backups.BackupFile(path, *size_and_mtime(run, spec, path))
@@ -96,6 +93,26 @@ def safety_backup(run: Run) -> dict[str, object]:
         "pre_rollback_backup", path=path, size=checked.size, sha256=checked.sha256,
         format=checked.format, tables=before,
     )  # fmt: skip
+
+
+def dump_to(run: Run, name: str, path: str) -> None:
+    """pg_dump NAME to PATH on the db host, bounded by timeouts.dump. A dump that fails or hangs
+    leaves no file that looks like a backup: it is moved to PATH.partial, and the error says so."""
+    spec = db_spec(run)
+    try:
+        run.executor.run(
+            spec, ["pg_dump", *run.db_args(), "-d", name, "-f", path], mutating=True,
+            env=run.db_env(), timeout=run.env.timeouts.dump,
+        )  # fmt: skip
+    except StepFailed as exc:
+        moved = run.executor.run(
+            spec, ["sh", "-c", '[ ! -e "$1" ] || { mv -f "$1" "$1.partial" && echo moved; }',
+                   "sh", path], mutating=True, check=False,
+        )  # fmt: skip
+        kept = "moved" in moved.stdout
+        raise StepFailed(
+            f"{exc}" + (f"; the incomplete file is kept as {path}.partial" if kept else "")
+        ) from None
 
 
 def size_and_mtime(run: Run, spec: str, path: str) -> tuple[int, float]:

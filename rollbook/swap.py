@@ -90,10 +90,7 @@ def dump_aside(run: Run) -> dict[str, object]:
     # 4.2 closed it to connections before the rename: open it for pg_dump (the app knows it not)
     psql(run, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true", database="postgres",
          mutating=True)  # fmt: skip
-    run.executor.run(
-        spec, ["pg_dump", *run.db_args(), "-d", aside, "-f", path], mutating=True,
-        env=run.db_env(), timeout=run.env.timeouts.dump,
-    )  # fmt: skip
+    database.dump_to(run, aside, path)
     if run.planning:
         return run.record("pre_rollback_backup", **{**safety, "planned": True})
     listed = backups.BackupFile(path, *database.size_and_mtime(run, spec, path))
