@@ -80,19 +80,23 @@ def row_keys(run: Run, database: str | None = None) -> dict[str, set[int]]:
 def safety_backup(run: Run) -> dict[str, object]:
     """Paso 4.1: pg_dump of the current state to pre_rollback_YYYYMMDD_HHMMSS.sql, checked."""
     db = run.env.database
-    spec = db_spec(run)
     path = f"{db.backups}/pre_rollback_{datetime.now(UTC):%Y%m%d_%H%M%S}.sql"
     before = fingerprints(run)
     run.keys_before = row_keys(run)
-    dump_to(run, db.name, path)
-    if run.executor.mode.value == "dry-run":
-        return run.record("pre_rollback_backup", path=path, planned=True, tables=before)
+    checked = checked_dump(run, db.name, path)
+    return run.record("pre_rollback_backup", path=path, **checked, tables=before)
+
+
+def checked_dump(run: Run, name: str, path: str) -> dict[str, object]:
+    """pg_dump NAME to PATH, then its integrity check: size, sha256, format ({planned} in a
+    dry-run)."""
+    dump_to(run, name, path)
+    if run.planning:
+        return {"planned": True}
+    spec = db_spec(run)
     listed = backups.BackupFile(path, *size_and_mtime(run, spec, path))
     checked = backups.check_backup(run, spec, listed)
-    return run.record(
-        "pre_rollback_backup", path=path, size=checked.size, sha256=checked.sha256,
-        format=checked.format, tables=before,
-    )  # fmt: skip
+    return {"size": checked.size, "sha256": checked.sha256, "format": checked.format}
 
 
 def dump_to(run: Run, name: str, path: str) -> None:
@@ -204,8 +208,8 @@ def host_cores(run: Run, spec: str) -> int:
     return int(out) if out.isdigit() else 1
 
 
-def migrations_count(run: Run) -> int:
-    return int(psql(run, "SELECT COUNT(*) FROM django_migrations").strip())
+def migrations_count(run: Run, database: str | None = None) -> int:
+    return int(psql(run, "SELECT COUNT(*) FROM django_migrations", database=database).strip())
 
 
 def pending_migrations(run: Run) -> tuple[list[str], str]:
@@ -227,7 +231,11 @@ def data_loss(run: Run) -> dict[str, int] | None:
     if before is None:
         run.say("data loss not counted: Paso 4.1 ran in the resumed incident")
         return None
-    after = row_keys(run)
+    return lost_rows(before, row_keys(run))
+
+
+def lost_rows(before: dict[str, set[int]], after: dict[str, set[int]]) -> dict[str, int]:
+    """Per table, the keys of `before` that `after` lacks."""
     return {table: len(keys - after.get(table, set())) for table, keys in before.items()}
 
 

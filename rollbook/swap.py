@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rollbook import backups, database
+from rollbook import database, validation
 from rollbook.database import ident, literal, psql
 from rollbook.errors import StepFailed
 from rollbook.run import Run
@@ -83,29 +83,24 @@ def swap_in(run: Run) -> None:
 
 
 def dump_aside(run: Run) -> dict[str, object]:
-    """Paso 5.4: the database kept aside dumped to Paso 4.1's file, checked, rows lost counted."""
+    """Paso 5.4: once the health URL answers 200 (the downtime ends there), the database kept
+    aside dumped to Paso 4.1's file, checked, rows lost counted."""
+    if not run.planning:
+        validation.health_check(run)
     safety = run.fact("pre_rollback_backup")
     aside, path = str(safety["database"]), str(safety["path"])
-    spec = database.db_spec(run)
     # 4.2 closed it to connections before the rename: open it for pg_dump (the app knows it not)
     psql(run, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true", database="postgres",
          mutating=True)  # fmt: skip
-    database.dump_to(run, aside, path)
+    checked = database.checked_dump(run, aside, path)
     if run.planning:
-        return run.record("pre_rollback_backup", **{**safety, "planned": True})
-    listed = backups.BackupFile(path, *database.size_and_mtime(run, spec, path))
-    checked = backups.check_backup(run, spec, listed)
-    restored = run.keys_restored
-    if restored is None:
+        return run.record("pre_rollback_backup", **{**safety, **checked})
+    if run.keys_restored is None:
         run.say("data loss not counted: Paso 4.0 ran in the resumed incident")
     else:
-        before = database.row_keys(run, aside)
-        lost = {table: len(keys - restored.get(table, set())) for table, keys in before.items()}
+        lost = database.lost_rows(database.row_keys(run, aside), run.keys_restored)
         run.record("data_loss", tables=lost)
-    return run.record(
-        "pre_rollback_backup", **{**safety, "size": checked.size, "sha256": checked.sha256,
-                                  "format": checked.format},
-    )  # fmt: skip
+    return run.record("pre_rollback_backup", **{**safety, **checked})
 
 
 def undo(run: Run, swapped: dict[str, object]) -> str:

@@ -3,7 +3,7 @@
 import pytest
 from pytest_bdd import given, then, when
 
-from rollbook import database, swap, validation
+from rollbook import database, restore_strategy, swap
 from rollbook.run import Run
 from steps.verify import verifies
 
@@ -21,21 +21,17 @@ def shadow(run: Run) -> None:
 
 @verifies("la base de datos sombra responde y django_migrations responde")
 def shadow_answers(run: Run) -> None:
-    name = run.fact("shadow_restored")["name"]
-    assert int(database.psql(run, "SELECT COUNT(*) FROM django_migrations", database=name)) > 0
+    assert database.migrations_count(run, run.fact("shadow_restored")["name"]) > 0
 
 
 @when("se crea el backup de seguridad del estado actual", target_fixture="safety")
 def safety_backup(run: Run) -> dict[str, object]:
-    return swap.keep_aside(run) if swap.enabled(run) else database.safety_backup(run)
+    return restore_strategy.safety_backup(run)
 
 
 @verifies("el backup de seguridad queda creado y verificado")
 def safety_checked(run: Run, safety: dict[str, object]) -> None:
-    if swap.enabled(run):  # kept whole by the rename of Paso 4.3, dumped at Paso 5.4
-        assert safety["oid"], "the database to keep aside was not found"
-        return
-    assert safety["size"] and safety["sha256"]
+    assert restore_strategy.safety_verified(run, safety), f"safety backup not verified: {safety}"
 
 
 @when("se bloquean las conexiones nuevas y se terminan las activas")
@@ -50,18 +46,12 @@ def no_connections(run: Run) -> None:
 
 @when("se restaura la base de datos desde el backup verificado")
 def restore(run: Run) -> None:
-    if swap.enabled(run):
-        swap.swap_in(run)
-    else:
-        database.restore_database(run, run.fact("backup")["path"])
+    restore_strategy.restore(run)
 
 
 @when("se cuentan las filas del estado previo ausentes tras la restauración")
 def count_loss(run: Run) -> None:
-    if swap.enabled(run):
-        run.say("swap: rows lost are counted at Paso 5.4, with the service back")
-    else:
-        run.record("data_loss", tables=database.data_loss(run))
+    restore_strategy.count_loss(run)
 
 
 @verifies("la base de datos queda restaurada y django_migrations responde")
@@ -88,8 +78,6 @@ def recorded_migrations(run: Run) -> None:
 
 @when("se vuelca la base de datos previa al rollback con el servicio restablecido")
 def dump_aside(run: Run) -> None:
-    if not run.planning:  # the service answers again (the downtime ends) before the dump starts
-        validation.health_check(run)
     swap.dump_aside(run)
 
 
