@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rollbook import logs, web
 from rollbook.errors import StepFailed
+from rollbook.fleet import each_host
 from rollbook.run import Run
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
@@ -14,13 +17,17 @@ CELERY_NO_BROKER = "Could not connect to the message broker"  # celery's own wor
 
 def connect_servers(run: Run) -> list[str]:
     """Paso 2.1: every host of every role answers, and the app path exists on the app hosts."""
+
+    def connect(spec: str, role: str) -> str:
+        name = run.executor.run(spec, ["hostname"], mutating=False).stdout.strip()
+        if role == "app":
+            run.executor.run(spec, ["test", "-d", run.env.app.path], mutating=False)
+        return name
+
     reached = []
     for role in ("app", "db"):
-        for spec in run.hosts(role):
-            run.executor.run(spec, ["hostname"], mutating=False)
-            if role == "app":
-                run.executor.run(spec, ["test", "-d", run.env.app.path], mutating=False)
-            reached.append(f"{role}:{spec}")
+        answered = each_host(run, role, lambda spec, role=role: connect(spec, role))
+        reached += [f"{role}:{spec}" for spec in answered]
     run.record("connected", hosts=reached)
     return reached
 
@@ -39,35 +46,46 @@ def app_processes(run: Run, spec: str) -> list[str]:
 def stop_services(run: Run) -> dict[str, bool]:
     """Paso 2.2: stop the app services; record which were running, for §9."""
     names = run.env.services.app
-    before: dict[str, bool] = {}
-    for spec in run.hosts("app"):
+
+    def stop(spec: str) -> None:
         manager = manager_for(run, spec)
-        before |= {f"{spec} {name}": manager.is_running(name) for name in names}
-        run.record("services_before", running=before)
+        running = {name: manager.is_running(name) for name in names}
+        for name, was in running.items():  # recorded before the stop, for §9
+            run.record_host("services_before", f"{spec} {name}", was, field="running")
         manager.stop(names)
+
+    each_host(run, "app", stop)
     run.record("services_stopped", names=names)
-    return before
+    return dict(run.fact("services_before")["running"])
 
 
 def wait_processes_gone(run: Run) -> list[str]:
     timeout = run.env.services.stop_timeout
-    left: list[str] = []
-    for spec in run.hosts("app"):
-        wait_until(lambda spec=spec: not app_processes(run, spec), timeout)
-        left += app_processes(run, spec)
-    return left
+
+    def gone(spec: str) -> list[str]:
+        wait_until(lambda: not app_processes(run, spec), timeout)
+        return app_processes(run, spec)
+
+    return [line for left in each_host(run, "app", gone).values() for line in left]
 
 
-def start_services(run: Run, names: list[str]) -> dict[str, list[str]]:
-    """Paso 5.1 / 5.2: start, wait until running (bounded), and read their logs since the start."""
-    errors: dict[str, list[str]] = {}
-    for spec in run.hosts("app"):
+def start_services(
+    run: Run, names: list[str], gate: Callable[[str], object] | None = None
+) -> dict[str, list[str]]:
+    """Paso 5.1 / 5.2: start, wait until running (bounded), and read their logs since the start.
+
+    With a `gate` and `services.restart: rolling`, one host at a time: the next host starts
+    only after gate(spec) passed on this one (its health URL answers 200).
+    """
+    rolling = gate is not None and run.env.services.restart == "rolling"
+
+    def start(spec: str) -> list[str]:
         manager = manager_for(run, spec)
         offsets = logs.log_offsets(run, spec)
         manager.start(names)
         timeout = run.env.services.start_timeout
         for name in names:
-            state = wait_until(lambda m=manager, n=name: _started(m, n), timeout)
+            state = wait_until(lambda n=name: _started(manager, n), timeout)
             if state != "running":
                 why = (
                     "the service manager gave up on it (it exited while starting)"
@@ -75,8 +93,12 @@ def start_services(run: Run, names: list[str]) -> dict[str, list[str]]:
                     else f"still not running after {timeout:.0f} s"
                 )
                 raise StepFailed(f"{spec}: service {name} did not start: {why}; see its log")
-        errors[spec] = logs.errors_since(run, spec, offsets)
-    run.record("services_started", names=names, log_errors=errors)
+        if gate is not None:
+            gate(spec)
+        return logs.errors_since(run, spec, offsets)
+
+    errors = each_host(run, "app", start, one_at_a_time=rolling)
+    run.record("services_started", names=names, log_errors=errors, rolling=rolling)
     return errors
 
 
@@ -92,22 +114,33 @@ def web_services(run: Run) -> list[str]:
 
 
 def start_web(run: Run) -> dict[str, list[str]]:
-    """Paso 5.1: start the web services and record whether the health URL answers at all."""
-    errors = start_services(run, web_services(run))
-    run.record("web_answer", status=wait_web_answers(run))
+    """Paso 5.1: start the web services on every app host and record what each host's health URL
+    answers (any HTTP status); rolling: a host must answer 200 before the next one starts."""
+    statuses: dict[str, int] = {}
+
+    def answers(spec: str) -> None:
+        statuses[spec] = wait_web_answers(run, spec)
+        if run.env.services.restart == "rolling" and statuses[spec] != 200 and not run.planning:
+            raise StepFailed(
+                f"{spec}: health gate of the rolling restart: {run.env.health.url} answered "
+                f"{statuses[spec] or 'nothing'}, not 200 — the other hosts were not started"
+            )
+
+    errors = start_services(run, web_services(run), gate=answers)
+    worst = min(statuses.values(), key=lambda code: (code == 200, code), default=0)
+    run.record("web_answer", status=worst, hosts=statuses)
     return errors
 
 
-def wait_web_answers(run: Run) -> int:
-    """After gunicorn starts: the health URL answers at all (any HTTP status), bounded.
+def wait_web_answers(run: Run, spec: str) -> int:
+    """After gunicorn starts: the host's health URL answers at all (any HTTP status), bounded.
 
     Gives up early when a web service stops running (it could not bind, it crashed at import).
     """
-    spec = run.hosts("app")[0]
     manager = manager_for(run, spec)
 
     def answered_or_dead() -> int | None:
-        code = web.http_status(run, spec, run.env.health.url)[0]
+        code = web.health_status(run, spec)[0]
         if code:
             return code
         return None if all(manager.is_running(n) for n in web_services(run)) else -1

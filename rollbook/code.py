@@ -7,6 +7,7 @@ import posixpath
 import re
 
 from rollbook.errors import StepFailed
+from rollbook.fleet import each_host
 from rollbook.remote_file import write_argv
 from rollbook.run import Run
 
@@ -38,23 +39,24 @@ def parse_freeze(out: str) -> list[str]:
 
 def record_deployed_code(run: Run) -> dict[str, object]:
     """Before Etapa 3 changes anything: the deployed ref and package set, for §9."""
-    code = {}
-    for spec in run.hosts("app"):
-        code[spec] = {
-            "commit": _git(run, spec, "rev-parse", "HEAD", mutating=False),
-            "tag": run.fact("deployed")["tag"],
-            "freeze": pip_freeze(run, spec),
-        }
+    tag = run.fact("deployed")["tag"]
+    code = each_host(run, "app", lambda spec: {
+        "commit": _git(run, spec, "rev-parse", "HEAD", mutating=False),
+        "tag": tag,
+        "freeze": pip_freeze(run, spec),
+    })  # fmt: skip
     return run.record("code_before", hosts=code)
 
 
 def checkout_tag(run: Run, tag: str) -> dict[str, str]:
     """Paso 3.1: git fetch --tags; git checkout TAG; git log -1 --oneline."""
-    heads = {}
-    for spec in run.hosts("app"):
+
+    def checkout(spec: str) -> str:
         _git(run, spec, "fetch", "--tags", mutating=True)
         _git(run, spec, "checkout", tag, mutating=True)
-        heads[spec] = _git(run, spec, "log", "-1", "--oneline", mutating=False)
+        return _git(run, spec, "log", "-1", "--oneline", mutating=False)
+
+    heads = each_host(run, "app", checkout)
     run.record("code_checked_out", tag=tag, heads=heads)
     return heads
 
@@ -77,15 +79,16 @@ def install_requirements(run: Run) -> dict[str, str]:
     """
     recorded = run.fact("target").get("packages")
     force = run.env.app.force_reinstall == "always"
-    how, skipped = {}, {}
-    for spec in run.hosts("app"):
+    skipped: dict[str, str] = {}
+
+    def install(spec: str) -> str:
         if recorded:
             args = _exact_args(run, recorded)
-            how[spec] = "the target's recorded package set (ledger), checked with pip freeze"
+            how = "the target's recorded package set (ledger), checked with pip freeze"
         else:
             held = _hold_unpinned(run, spec)
             args = [*run.env.app.pip_options, "-r", run.env.app.requirements, "-c", held]
-            how[spec] = (
+            how = (
                 "no ledger entry for the target: the procedure's command, with every package "
                 f"the target does not pin held at its installed version ({held})"
             )
@@ -97,6 +100,9 @@ def install_requirements(run: Run) -> dict[str, str]:
             _pip_install(run, spec, ["--force-reinstall", *args] if force else args)
         if recorded:
             _uninstall_extra(run, spec, recorded)
+        return how
+
+    how = each_host(run, "app", install)
     run.record("packages_installed", hosts=how, skipped=skipped)
     return how
 
@@ -144,11 +150,10 @@ def _uninstall_extra(run: Run, spec: str, wanted: list[str]) -> None:
 def check_package_set(run: Run) -> dict[str, str]:
     """Paso 3.2's check against the ledger: each app host's `pip freeze` is the recorded set."""
     recorded = run.fact("target").get("packages")
-    checked = {}
-    for spec in run.hosts("app"):
+
+    def check(spec: str) -> str:
         if not recorded:
-            checked[spec] = "no ledger record for the target: critical packages checked only"
-            continue
+            return "no ledger record for the target: critical packages checked only"
         found = pip_freeze(run, spec)
         if found != sorted(recorded):
             missing = sorted(set(recorded) - set(found))
@@ -157,7 +162,9 @@ def check_package_set(run: Run) -> dict[str, str]:
                 f"{spec}: pip freeze differs from the target's recorded package set: missing "
                 f"{missing}, unexpected {unexpected}"
             )
-        checked[spec] = f"pip freeze equals the ledger's record ({len(found)} packages)"
+        return f"pip freeze equals the ledger's record ({len(found)} packages)"
+
+    checked = each_host(run, "app", check)
     run.record("package_set", hosts=checked)
     return checked
 
@@ -192,9 +199,9 @@ def installed_versions(run: Run, spec: str) -> dict[str, str]:
 
 def check_critical_packages(run: Run) -> dict[str, dict[str, str]]:
     """Paso 3.2's check: each critical package installed at the version the target pins."""
-    report = {}
     names = run.env.app.critical_packages
-    for spec in run.hosts("app"):
+
+    def check(spec: str) -> dict[str, str]:
         pins = pinned_requirements(run, spec)
         found = installed_versions(run, spec)
         wrong = [
@@ -207,7 +214,9 @@ def check_critical_packages(run: Run) -> dict[str, dict[str, str]]:
             raise StepFailed(
                 f"{spec}: " + "; ".join(wrong + [f"{n}: not installed" for n in missing])
             )
-        report[spec] = {n: found[normalize(n)] for n in names}
+        return {n: found[normalize(n)] for n in names}
+
+    report = each_host(run, "app", check)
     run.record("critical_packages", hosts=report)
     return report
 
@@ -226,12 +235,14 @@ def restore_static(run: Run) -> dict[str, int]:
     """Paso 3.3: clear the static root, collectstatic --noinput, count the files."""
     root = static_root(run)
     manage = [_venv(run, "python"), run.env.app.manage, "collectstatic", "--noinput"]
-    counts = {}
-    for spec in run.hosts("app"):
+
+    def collect(spec: str) -> int:
         run.executor.run(spec, ["mkdir", "-p", root], mutating=True)
         run.executor.run(spec, ["find", root, "-mindepth", "1", "-delete"], mutating=True)
         run.executor.run(spec, manage, mutating=True, cwd=run.env.app.path, env=run.env.app.env)
         listed = run.executor.run(spec, ["find", root, "-type", "f"], mutating=False)
-        counts[spec] = len(listed.stdout.splitlines())
+        return len(listed.stdout.splitlines())
+
+    counts = each_host(run, "app", collect)
     run.record("static_files", hosts=counts)
     return counts

@@ -12,6 +12,7 @@ import posixpath
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -77,6 +78,9 @@ class ServicesConfig(_Strict):
     supervisorctl: str = "supervisorctl"
     stop_timeout: Duration = 30.0
     start_timeout: Duration = 60.0
+    # Paso 5.1 on several app hosts: `all` starts every host at once; `rolling` one host at a time,
+    # the next only after this one's health URL answers 200 (behind a balancer)
+    restart: Literal["all", "rolling"] = "all"
 
 
 class MaintenanceConfig(_Strict):
@@ -103,7 +107,8 @@ class DatabaseConfig(_Strict):
 
 
 class HealthConfig(_Strict):
-    url: str
+    url: str  # asked on every app host (curl there)
+    unix_socket: str | None = None  # the url is asked through this socket (gunicorn's bind)
     endpoints: list[str] = Field(default_factory=list)
     smoke_tests: str | None = None
     smoke_env: dict[str, str] = Field(default_factory=dict)
@@ -167,7 +172,9 @@ class Environment(_Strict):
     approval: Literal["required", "optional"]
     confirm: bool = False  # a run must say --confirm-production=<name> (production)
     env_file: str | None = None
-    hosts: dict[Literal["app", "db"], list[str]]
+    # testinfra host specs per role; `proxy` (maintenance page, proxy reload) defaults to `app`
+    hosts: dict[Literal["app", "db", "proxy"], list[str]]
+    parallel_hosts: int = Field(default=10, ge=1)  # hosts of a role a Paso acts on at once
     sudo: bool = False
     app: AppConfig
     services: ServicesConfig
@@ -236,10 +243,37 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
             node[keys[-1]] = _resolve(base, node[keys[-1]])
+    hosts = data.get("hosts")
+    if isinstance(hosts, dict):
+        for role, specs in hosts.items():
+            if isinstance(specs, list):
+                hosts[role] = [_resolve_spec(base, s) if isinstance(s, str) else s for s in specs]
     for section, key in (("logs", "files"), ("services", "proxy_check")):
         node = data.get(section)
         if isinstance(node, dict) and isinstance(node.get(key), list):
             node[key] = [_resolve(base, v) if _is_path(v) else v for v in node[key]]
+
+
+# files a host spec names in its query; `inventory` is testinfra's `ansible_inventory`
+_SPEC_FILES = {
+    "ssh_config": "ssh_config",
+    "ssh_identity_file": "ssh_identity_file",
+    "inventory": "ansible_inventory",
+    "ansible_inventory": "ansible_inventory",
+}
+
+
+def _resolve_spec(base: Path, spec: str) -> str:
+    head, sep, query = spec.partition("?")
+    if not sep:
+        return spec
+    pairs = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key in _SPEC_FILES:
+            path = Path(value).expanduser()
+            key, value = _SPEC_FILES[key], str(path if path.is_absolute() else base / path)
+        pairs.append((key, value))
+    return f"{head}?{urlencode(pairs, safe='/:~@')}"
 
 
 def _is_path(value: object) -> bool:
@@ -256,7 +290,8 @@ def _describe(error: dict[str, Any]) -> str:
     return f"key {key!r}: {error['msg']}, got {error.get('input')!r}"
 
 
-def load_file(path: Path) -> Environment:
+def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The file's keys, paths resolved against its folder, merged over the file it `extends`."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -268,6 +303,32 @@ def load_file(path: Path) -> Environment:
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of keys at the top level")
     _resolve_paths(data, path.parent)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise UserError(f"{path}: key 'extends' names another environment file (e.g. sandbox.yaml)")
+    parent_path = (path.parent / parent).resolve()
+    if parent_path in (*seen, path.resolve()):
+        raise UserError(f"{path}: key 'extends' loops back to {parent_path}: break the cycle")
+    if not parent_path.is_file():
+        raise UserError(f"{path}: key 'extends': there is no file {parent_path}")
+    return _merged(_read(parent_path, (*seen, path.resolve())), data)
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` over `base`: mappings key by key, anything else replaced whole."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_file(path: Path) -> Environment:
+    data = _read(path)
     try:
         env = Environment.model_validate(data)
     except ValidationError as exc:
@@ -280,6 +341,13 @@ def load_file(path: Path) -> Environment:
     for role in ("app", "db"):
         if not env.hosts.get(role):
             raise UserError(f"{path}: key 'hosts.{role}' needs at least one host spec")
+    for role, specs in env.hosts.items():
+        for spec in specs:
+            if "://" not in spec:
+                raise UserError(
+                    f"{path}: key 'hosts.{role}': {spec!r} is not a host spec: write "
+                    "local://, ssh://user@host:port or ansible://GROUP?inventory=FILE"
+                )
     return env.model_copy(update={"source": str(path)})
 
 

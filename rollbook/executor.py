@@ -8,6 +8,7 @@ records a mutating command as planned without running it, a read-only run refuse
 from __future__ import annotations
 
 import shlex
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,11 +65,13 @@ class Executor:
     paso: str | None = None
     default_timeout: float | None = None  # every remote command is bounded (YAML timeouts)
     _hosts: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def host(self, spec: str) -> Any:
-        if spec not in self._hosts:
-            self._hosts[spec] = testinfra.get_host(spec, sudo=self.sudo)
-        return self._hosts[spec]
+        with self._lock:  # the hosts of a Paso run from their own threads
+            if spec not in self._hosts:
+                self._hosts[spec] = testinfra.get_host(spec, sudo=self.sudo)
+            return self._hosts[spec]
 
     def run(
         self,

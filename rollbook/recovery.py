@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rollbook import code, database, swap, timeline, web
+from rollbook import code, database, fleet, swap, timeline, web
 from rollbook.errors import StepFailed, UserError
 from rollbook.run import Run
 from rollbook.services import manager_for
@@ -80,12 +80,13 @@ def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
         act("allow connections to the database again",
             lambda: database.set_connections(run, allowed=True))  # fmt: skip
     code_before = facts.get("code_before", {}).get("hosts", {})
-    if any(p.startswith("3.") for p in pasos) and code_before:
-        act("put back the recorded code, packages and static files",
-            lambda: _restore_code(run, code_before))  # fmt: skip
+    changed = _hosts_changed(events, "3.")
+    if changed and code_before:
+        shown = ", ".join(fleet.label(spec) for spec in changed)
+        act(f"put back the recorded code, packages and static files on {shown}",
+            lambda: _restore_code(run, code_before, changed))  # fmt: skip
     if "2.3" in pasos or "5.3" in pasos:
-        for spec in run.hosts("app"):
-            act(f"maintenance page off on {spec}", lambda spec=spec: web.maintenance_off(run, spec))
+        act("maintenance page off", lambda: web.maintenance_everywhere(run, on=False))
     before = facts.get("services_before", {}).get("running", {})
     if "services_stopped" in facts:
         act("start the services that were running", lambda: _start_services(run, before))
@@ -96,18 +97,37 @@ def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
     return result
 
 
-def _restore_code(run: Run, code_before: dict[str, dict[str, Any]]) -> None:
-    for spec, recorded in code_before.items():
+def _hosts_changed(events: list[dict[str, Any]], paso_prefix: str) -> list[str]:
+    """The hosts on which a Paso of that Etapa changed something (journal order)."""
+    hosts = [
+        str(e["host"])
+        for e in events
+        if e["event"] == "intent"
+        and not e.get("declared")
+        and str(e.get("paso")).startswith(paso_prefix)
+    ]
+    return list(dict.fromkeys(hosts))
+
+
+def _restore_code(run: Run, code_before: dict[str, dict[str, Any]], changed: list[str]) -> None:
+    def restore(spec: str) -> None:
+        if spec not in changed or spec not in code_before:
+            return
+        recorded = code_before[spec]
         argv = ["git", "-C", run.env.app.path, "checkout", recorded["commit"]]
         run.executor.run(spec, argv, mutating=True)
         code.install_exact(run, spec, recorded["freeze"])
+
+    fleet.each_host(run, "app", restore)
     code.restore_static(run)
 
 
 def _start_services(run: Run, before: dict[str, bool]) -> None:
-    for spec in run.hosts("app"):
+    def start(spec: str) -> None:
         names = [n for n in run.env.services.app if before.get(f"{spec} {n}", True)]
         manager_for(run, spec).start(names)
+
+    fleet.each_host(run, "app", start)
 
 
 def _check(

@@ -80,7 +80,7 @@ def paso_evidence_html(events: list[dict[str, Any]], paso: str) -> str:
                 f"</code></td><td>{e['event']}</td><td></td><td></td></tr>"
             )
     facts = [e for e in events if e["event"] == "fact" and e.get("paso") == paso]
-    html = ""
+    html = hosts_html(events, paso)
     if rows:
         html += (
             "<table class='rollbook-commands'><tr><th>host</th><th>command</th><th>exit</th>"
@@ -90,6 +90,23 @@ def paso_evidence_html(events: list[dict[str, Any]], paso: str) -> str:
         value = json.dumps(fact["value"], ensure_ascii=False, indent=1, default=str)
         html += f"<p><b>{escape(fact['key'])}</b></p><pre>{escape(value[:_OUTPUT_CHARS])}</pre>"
     return html
+
+
+def hosts_html(events: list[dict[str, Any]], paso: str) -> str:
+    """The Paso's result on each host of a fleet (one row per host), when it ran on several."""
+    results = [e for e in events if e["event"] == "host_result" and e.get("paso") == paso]
+    if len({e["host"] for e in results}) < 2:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(e['role'])}</td><td>{escape(e['host'])}</td>"
+        f"<td>{'ok' if e['ok'] else 'FALLÓ'}</td><td>{e['seconds']:.2f} s</td>"
+        f"<td>{escape(e.get('error') or '')}</td></tr>"
+        for e in results
+    )
+    return (
+        "<table class='rollbook-hosts'><tr><th>rol</th><th>host</th><th>resultado</th>"
+        f"<th>duración</th><th>error</th></tr>{rows}</table>"
+    )
 
 
 def etapa_durations(events: list[dict[str, Any]]) -> dict[str, float]:
@@ -177,6 +194,8 @@ def human_log(events: list[dict[str, Any]]) -> str:
             lines.append(f"{ts} [{paso}] {e['host']} $ {shlex.join(e['argv'])} → exit {e['exit']}")
         elif e["event"] == "planned":
             lines.append(f"{ts} [{paso}] {e['host']} (planned) $ {shlex.join(e['argv'])}")
+        elif e["event"] == "host_result" and not e["ok"]:
+            lines.append(f"{ts} [{paso}] {e['host']} FAILED: {e.get('error')}")
         elif e["event"] == "message":
             lines += [f"{ts} [{paso}] {line}" for line in str(e["text"]).splitlines() if line]
         elif e["event"] == "paso_finished":

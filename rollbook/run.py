@@ -6,12 +6,14 @@ import getpass
 import os
 import re
 import subprocess
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rollbook import fleet
 from rollbook.config import Environment, secret
 from rollbook.errors import UserError
 from rollbook.executor import Executor, Mode
@@ -100,6 +102,7 @@ class Run:
             )
         self.options = options
         self.env = env
+        self._hosts = {role: fleet.expand(role, specs) for role, specs in env.hosts.items()}
         self.redactor = Redactor()
         self.db_password = secret(env, env.database.password_env)
         self.redactor.add(self.db_password)
@@ -114,6 +117,7 @@ class Run:
         self.executor = Executor(self.journal, self.redactor, mode, env.sudo, self.say)
         self.executor.default_timeout = env.timeouts.default
         self.facts: dict[str, dict[str, Any]] = {}
+        self._facts_lock = threading.Lock()
         self.result: Any = None  # rollbook.outcome.Result, set when the run finishes
         self.keys_before: dict[str, set[int]] | None = None  # Paso 4.1 row keys, for data loss
         self.keys_restored: dict[str, set[int]] | None = None  # Paso 4.0's (swap), for data loss
@@ -138,7 +142,14 @@ class Run:
         return self.executor.mode is Mode.DRY_RUN
 
     def hosts(self, role: str) -> list[str]:
-        return list(self.env.hosts[role])  # type: ignore[index]
+        """The role's hosts (Ansible groups expanded); `proxy` defaults to the app hosts."""
+        return list(self._hosts.get(role) or self._hosts["app"])
+
+    def record_host(self, key: str, spec: str, value: Any, field: str = "hosts") -> None:
+        """One host's part of a fact, merged as that host's thread learns it."""
+        with self._facts_lock:
+            merged = dict(self.facts.get(key, {}).get(field, {})) | {spec: value}
+            self.record(key, **{field: merged})
 
     def say(self, message: str) -> None:
         """Progress the operator can follow, also kept in the journal."""

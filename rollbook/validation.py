@@ -7,6 +7,7 @@ import time
 from rollbook import database, logs, web
 from rollbook.app_services import workers_answer
 from rollbook.errors import StepFailed
+from rollbook.fleet import each_host
 from rollbook.run import Run
 from rollbook.waiting import wait_until
 
@@ -17,16 +18,21 @@ def health_check(run: Run) -> int:
     Right after a restart (Paso 6.1) the app may still warm up: bounded wait. A checklist run
     probes the running system as it is: one request.
     """
-    spec = run.hosts("app")[0]
     url = run.env.health.url
     wait = 0.0 if run.checklist else run.env.services.start_timeout
-    status = wait_until(lambda: web.http_status(run, spec, url)[0] == 200, wait)
-    code = 200 if status else web.http_status(run, spec, url)[0]
-    run.record("health", url=url, status=code)
-    if code != 200:
-        body = web.http_body(run, spec, url)[:300]
-        raise StepFailed(f"{url} answered {code or 'nothing'} (expected 200): {body}")
-    return code
+
+    def healthy(spec: str) -> int:
+        status = wait_until(lambda: web.health_status(run, spec)[0] == 200, wait)
+        code = 200 if status else web.health_status(run, spec)[0]
+        run.record_host("health", spec, code)
+        if code != 200:
+            body = web.http_body(run, spec, url, web.health_via(run))[:300]
+            raise StepFailed(f"{spec}: {url} answered {code or 'nothing'} (expected 200): {body}")
+        return code
+
+    each_host(run, "app", healthy)
+    run.record("health", url=url, status=200, hosts=run.fact("health")["hosts"])
+    return 200
 
 
 def smoke_tests(run: Run) -> dict[str, object]:
@@ -71,12 +77,14 @@ def critical_functions(run: Run) -> dict[str, object]:
 def monitor_logs(run: Run) -> list[str]:
     """Paso 6.4: watch the logs for the environment's window; no error line may appear."""
     window = run.env.logs.watch
-    found: list[str] = []
-    for spec in run.hosts("app"):
+
+    def watch(spec: str) -> list[str]:
         offsets = logs.log_offsets(run, spec)
         run.say(f"watching {len(offsets)} log files on {spec} for {window:.0f} s …")
         time.sleep(window)
-        found += logs.errors_since(run, spec, offsets)
+        return logs.errors_since(run, spec, offsets)
+
+    found = [line for lines in each_host(run, "app", watch).values() for line in lines]
     run.record("log_watch", seconds=window, errors=found)
     if found:
         raise StepFailed(f"{len(found)} error lines in the logs: {found[0]}")

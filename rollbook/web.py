@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from rollbook.errors import StepFailed
+from rollbook.fleet import each_host
 from rollbook.run import Run
 from rollbook.services import manager_for
 
 
-def http_status(run: Run, spec: str, url: str) -> tuple[int, float]:
+def health_status(run: Run, spec: str) -> tuple[int, float]:
+    """The health URL asked on the app host `spec` (through health.unix_socket when set)."""
+    return http_status(run, spec, run.env.health.url, health_via(run))
+
+
+def health_via(run: Run) -> list[str]:
+    """curl's way to the health URL: through gunicorn's unix socket when the YAML names one."""
+    socket = run.env.health.unix_socket
+    return ["--unix-socket", socket] if socket else []
+
+
+def http_status(run: Run, spec: str, url: str, via: list[str] | None = None) -> tuple[int, float]:
     """(status, seconds) of a GET from the host `spec`; status 0 when nothing answered."""
     timeout = str(round(run.env.health.timeout))
     result = run.executor.run(
         spec,
         ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "--max-time",
-         timeout, url],
+         timeout, *(via or []), url],
         mutating=False,
         check=False,
     )  # fmt: skip
@@ -22,9 +34,9 @@ def http_status(run: Run, spec: str, url: str) -> tuple[int, float]:
     return code, float(parts[1]) if len(parts) > 1 else 0.0
 
 
-def http_body(run: Run, spec: str, url: str) -> str:
+def http_body(run: Run, spec: str, url: str, via: list[str] | None = None) -> str:
     timeout = str(round(run.env.health.timeout))
-    argv = ["curl", "-sS", "--max-time", timeout, url]
+    argv = ["curl", "-sS", "--max-time", timeout, *(via or []), url]
     return run.executor.run(spec, argv, mutating=False, check=False).stdout
 
 
@@ -54,9 +66,14 @@ def maintenance_active(run: Run, spec: str) -> bool:
 
 def public_state(run: Run) -> tuple[bool, dict[str, int]]:
     """Paso 2.3 / 5.3: is the maintenance page in place; what the first public endpoint answers."""
-    spec = run.hosts("app")[0]
+    spec = run.hosts("proxy")[0]
     answers = {url: http_status(run, spec, url)[0] for url in run.env.health.endpoints[:1]}
-    return maintenance_active(run, spec), answers
+    return all(each_host(run, "proxy", lambda s: maintenance_active(run, s)).values()), answers
+
+
+def maintenance_everywhere(run: Run, on: bool) -> None:
+    """Paso 2.3 (on) / 5.3 (off) on every proxy host (the app hosts unless hosts.proxy)."""
+    each_host(run, "proxy", lambda spec: (maintenance_on if on else maintenance_off)(run, spec))
 
 
 def _check_proxy(run: Run, spec: str) -> None:

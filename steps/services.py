@@ -40,8 +40,7 @@ def has_maintenance(run: Run) -> None:
 
 @when("se activa la página de mantenimiento")
 def maintenance_on(run: Run) -> None:
-    for spec in run.hosts("app"):
-        web.maintenance_on(run, spec)
+    web.maintenance_everywhere(run, on=True)
 
 
 @verifies("la página de mantenimiento está activa")
@@ -77,8 +76,7 @@ def workers_answer(run: Run, log_errors: dict[str, list[str]]) -> None:
 
 @when("se desactiva la página de mantenimiento")
 def maintenance_off(run: Run) -> None:
-    for spec in run.hosts("app"):
-        web.maintenance_off(run, spec)
+    web.maintenance_everywhere(run, on=False)
 
 
 @verifies("el tráfico normal está restaurado")
