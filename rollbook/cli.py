@@ -29,6 +29,10 @@ def _sandbox_status(_: argparse.Namespace) -> int:
 def _sandbox_action(args: argparse.Namespace) -> int:
     if args.action == "down":
         sandbox.down(purge=args.purge)
+    elif args.action == "up":
+        if args.app_hosts is not None and args.app_hosts < 1:
+            raise UserError(f"--app-hosts {args.app_hosts}: give 1 (one host) or more")
+        sandbox.up(app_hosts=args.app_hosts)
     else:
         getattr(sandbox, args.action)()
     return 0
@@ -52,9 +56,15 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
         description="Provision and run the sandbox described by environments/sandbox.yaml.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser(
+    up = actions.add_parser(
         "up", help="provision the sandbox (the first time) and start what is not running"
-    ).set_defaults(handler=_sandbox_action)
+    )
+    up.add_argument(
+        "--app-hosts", type=int, metavar="N",
+        help="N app hosts over SSH (environments/fleet.yaml); 1: the single host (default: as "
+        "the last up)",
+    )  # fmt: skip
+    up.set_defaults(handler=_sandbox_action)
     down = actions.add_parser("down", help="stop everything the sandbox started")
     down.add_argument("--purge", action="store_true", help="also delete every file it made")
     down.set_defaults(handler=_sandbox_action)

@@ -156,6 +156,7 @@ class SandboxConfig(_Strict):
     redis_port: int
     notify_port: int | None = None  # the sandbox's incidents channel (an HTTP receiver)
     seed_rows: int = 200
+    fleet_ssh_port: int = 52201  # `sandbox up --app-hosts N`: app host i listens on this + i - 1
 
 
 class Timeouts(_Strict):
@@ -209,6 +210,7 @@ _PATH_KEYS = (
     ("app", "ledger"),
     ("services", "supervisor_conf"),
     ("services", "supervisorctl"),
+    ("health", "unix_socket"),
     ("maintenance", "template"),
     ("maintenance", "page"),
     ("database", "backups"),
@@ -271,7 +273,10 @@ def _resolve_spec(base: Path, spec: str) -> str:
     for key, value in parse_qsl(query, keep_blank_values=True):
         if key in _SPEC_FILES:
             path = Path(value).expanduser()
-            key, value = _SPEC_FILES[key], str(path if path.is_absolute() else base / path)
+            key, value = (
+                _SPEC_FILES[key],
+                str(path if path.is_absolute() else (base / path).resolve()),
+            )
         pairs.append((key, value))
     return f"{head}?{urlencode(pairs, safe='/:~@')}"
 

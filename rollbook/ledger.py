@@ -15,7 +15,7 @@ import posixpath
 from datetime import UTC, datetime
 from typing import Any
 
-from rollbook import code, release
+from rollbook import code, fleet, release
 from rollbook.config import Environment
 from rollbook.errors import StepFailed
 from rollbook.executor import Executor
@@ -36,7 +36,7 @@ def read(run: Run) -> list[dict[str, Any]]:
 
 
 def read_from(executor: Executor, env: Environment) -> list[dict[str, Any]]:
-    spec = env.hosts["app"][0]
+    spec = fleet.expand("app", env.hosts["app"])[0]  # the ledger lives on the first app host
     out = executor.run(spec, ["cat", env.ledger_file()], mutating=False, check=False)
     if not out.ok:
         if "No such file" in out.stderr:

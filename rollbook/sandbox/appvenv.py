@@ -27,10 +27,10 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def ensure_venv(layout: Layout) -> None:
+def ensure_venv(layout: Layout, python: str = sys.executable) -> None:
     if not (layout.venv / "bin" / "python").is_file():
         say(f"creating the app's venv in {layout.venv} ...")
-        layout.shell.run([sys.executable, "-m", "venv", layout.venv])
+        layout.shell.run([python, "-m", "venv", layout.venv])
     (layout.venv / "pip.conf").write_text(
         "# Installs come from the sandbox's wheelhouse only, like a site's internal mirror.\n"
         f"[global]\nno-index = true\nfind-links = {layout.wheelhouse}\n"

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import shutil
 
-from rollbook.sandbox import appvenv, backups, faults, history, nginx, release_ledger, supervisor
+from rollbook.sandbox import (
+    appvenv,
+    backups,
+    faults,
+    fleet,
+    history,
+    nginx,
+    release_ledger,
+    supervisor,
+)
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.credentials import database_password, write_app_env
 from rollbook.sandbox.layout import Layout, load_layout
@@ -125,8 +134,12 @@ def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
     _start_services(layout)
 
 
-def up() -> None:
-    """Provision the sandbox the first time; afterwards only start what is not running."""
+def up(app_hosts: int | None = None) -> None:
+    """Provision the sandbox the first time; afterwards only start what is not running.
+
+    `app_hosts` N > 1: the fleet of N app hosts over SSH (environments/fleet.yaml) instead of
+    the single host; 1 goes back to the single host; None keeps what the last `up` chose.
+    """
     layout = load_layout()
     _check_prerequisites(layout)
     ensure_signing_key(layout)
@@ -137,7 +150,18 @@ def up() -> None:
         _provision(layout, cluster)
         _apply_start_state(layout, cluster)
     ports = layout.ports
-    say(f"up: nginx on 127.0.0.1:{ports.nginx}, gunicorn on 127.0.0.1:{ports.gunicorn}")
+    if _fleet_size(layout, app_hosts):
+        fleet.up(layout, _fleet_size(layout, app_hosts))
+    else:
+        if fleet.saved_size(layout):
+            fleet.up(layout, 0)
+        say(f"up: nginx on 127.0.0.1:{ports.nginx}, gunicorn on 127.0.0.1:{ports.gunicorn}")
+
+
+def _fleet_size(layout: Layout, app_hosts: int | None) -> int:
+    """App hosts of the fleet to keep: 0 is the single host (the default sandbox)."""
+    count = fleet.saved_size(layout) if app_hosts is None else app_hosts
+    return count if count > 1 else 0
 
 
 def reset() -> None:
@@ -149,12 +173,15 @@ def reset() -> None:
     if not _is_provisioned(layout, cluster):
         _provision(layout, cluster)
     _apply_start_state(layout, cluster)
+    if fleet.saved_size(layout):
+        fleet.up(layout, fleet.saved_size(layout))
     say("reset: the sandbox is back to its start state")
 
 
 def down(purge: bool = False) -> None:
     """Stop everything through its own controls; `purge` also deletes every file it made."""
     layout = load_layout()
+    fleet.down(layout)
     supervisor.shutdown(layout)
     cluster = existing_cluster(layout)
     if cluster is not None and cluster.is_running():

@@ -42,8 +42,15 @@ def conf_d(layout: Layout) -> Path:
     return layout.nginx_conf.parent / "conf.d"
 
 
-def write_config(layout: Layout) -> None:
+def write_config(
+    layout: Layout, upstream: list[Path] | None = None, static: Path | None = None
+) -> None:
+    """The sandbox's nginx in front of its gunicorn, or (`upstream`: the fleet's gunicorn
+    sockets) the balancer of the app hosts, serving `static` (the first host's static root)."""
     run, log = layout.run / "nginx", layout.log / "nginx"
+    servers = "".join(f"        server {_quoted(f'unix:{socket}')};\n" for socket in upstream or [])
+    balancer = f"    upstream rollbook_app {{\n{servers}    }}\n" if upstream else ""
+    backend = "rollbook_app" if upstream else f"127.0.0.1:{layout.ports.gunicorn}"
     page = layout.maintenance_page
     temp_paths = "".join(f"    {name}_temp_path {_quoted(run / name)};\n" for name in TEMP_PATHS)
     # Started as root, nginx drops its workers to `user`: root keeps every file readable.
@@ -65,7 +72,7 @@ http {{
 {temp_paths}
     # site-wide snippets, as in /etc/nginx/conf.d/
     include {_quoted(f"{conf_d(layout)}/*.conf")};
-
+{balancer}
     server {{
         listen 127.0.0.1:{layout.ports.nginx};
         server_name _;
@@ -83,11 +90,11 @@ http {{
         include {_quoted(f"{layout.app}/deploy/nginx/*.conf")};
 
         location /static/ {{
-            alias {_quoted(f"{layout.static_root}/")};
+            alias {_quoted(f"{static or layout.static_root}/")};
         }}
 
         location / {{
-            proxy_pass http://127.0.0.1:{layout.ports.gunicorn};
+            proxy_pass http://{backend};
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;

@@ -44,11 +44,28 @@ class Sshd:
             f"&ssh_identity_file={key}"
         )
 
+    @property
+    def pidfile(self) -> Path:
+        return self.folder / "sshd.pid"
+
+    def is_running(self) -> bool:
+        try:
+            os.kill(int(self.pidfile.read_text().strip()), 0)
+        except (OSError, ValueError):
+            return False
+        return not port_is_free(self.port)
+
     def stop(self) -> None:
+        """SIGTERM to sshd; under unshare (which ignores SIGTERM while its child runs), to
+        unshare's child, sshd itself: the namespace and its processes end with it."""
         pidfile = self.folder / "sshd.pid"
         if pidfile.is_file():
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+            with contextlib.suppress(OSError, ValueError):
+                pid = int(pidfile.read_text().strip())
+                children = Path(f"/proc/{pid}/task/{pid}/children")
+                for child in children.read_text().split() if children.is_file() else []:
+                    os.kill(int(child), signal.SIGTERM)
+                os.kill(pid, signal.SIGTERM)
             pidfile.unlink(missing_ok=True)
 
 
@@ -65,8 +82,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_sshd(folder: Path, port: int | None = None) -> Sshd:
-    """Start sshd in `folder` (daemonised; its pid in folder/sshd.pid); logins by key only."""
+def start_sshd(
+    folder: Path, port: int | None = None, mount: tuple[Path, Path] | None = None
+) -> Sshd:
+    """Start sshd in `folder` (daemonised; its pid in folder/sshd.pid); logins by key only.
+
+    `mount` (source, target): a host of its own — sshd runs in new mount and PID namespaces
+    where `source` is mounted over `target`; folder/sshd.pid is then unshare's pid, which
+    stops sshd (and with it every process of the namespace) when it gets SIGTERM.
+    """
     sshd = require_binary("/usr/sbin/sshd", SSHD_INSTALL)
     folder.mkdir(parents=True, exist_ok=True)
     server = Sshd(folder, port or free_port())
@@ -78,15 +102,32 @@ def start_sshd(folder: Path, port: int | None = None) -> Sshd:
     config = folder / "sshd_config"
     config.write_text(
         f"ListenAddress 127.0.0.1\nPort {server.port}\nHostKey {host_key}\n"
-        f"PidFile {folder / 'sshd.pid'}\nAuthorizedKeysFile {server.authorized_keys}\n"
+        f"PidFile {'none' if mount else server.pidfile}\n"
+        f"AuthorizedKeysFile {server.authorized_keys}\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
         "StrictModes no\nPermitRootLogin prohibit-password\nLogLevel ERROR\n"
     )
     Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation folder
-    done = subprocess.run([sshd, "-f", str(config), "-E", str(folder / "sshd.log")],
-                          capture_output=True, text=True, check=False)  # fmt: skip
-    if done.returncode != 0:
-        raise SandboxError(f"sshd did not start: {done.stderr.strip()} (see {folder}/sshd.log)")
+    if mount:
+        _start_in_namespace([sshd, "-D", "-f", str(config), "-E", str(folder / "sshd.log")],
+                            server, mount)  # fmt: skip
+    else:
+        done = subprocess.run([sshd, "-f", str(config), "-E", str(folder / "sshd.log")],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise SandboxError(f"sshd did not start: {done.stderr.strip()} (see {folder}/sshd.log)")
     listening = f"sshd listening on 127.0.0.1:{server.port}"
     wait_for(lambda: not port_is_free(server.port), listening, 10)
     return server
+
+
+def _start_in_namespace(argv: list[str], server: Sshd, mount: tuple[Path, Path]) -> None:
+    unshare = require_binary("unshare", "apt-get install util-linux")
+    script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+    process = subprocess.Popen(
+        [unshare, "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
+         "--kill-child=SIGTERM", "sh", "-c", script, "sh", str(mount[0]), str(mount[1]), *argv],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=(server.folder / "unshare.log").open("w"), start_new_session=True,
+    )  # fmt: skip
+    server.pidfile.write_text(str(process.pid))

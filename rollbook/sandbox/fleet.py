@@ -1,0 +1,322 @@
+"""`rollbook sandbox up --app-hosts N`: N app hosts over real SSH on 127.0.0.1 (fleet.yaml).
+
+Each host is an sshd in its own mount and PID namespaces (unshare) in which the host's folder
+fleet/appI is mounted over fleet/host: every host sees its own checkout, venv, supervisord, logs and
+gunicorn socket at the same paths, and only its own processes. Each logs in as its own user
+(rollbook-appI) with the key fleet/id_ed25519. They share the sandbox's PostgreSQL and Redis; the
+sandbox's nginx balances over their gunicorn sockets. Seen from outside, fleet/host is the image
+every host's folder is copied from at `up` and `reset` (its paths are the ones the hosts see).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from importlib.metadata import version
+from pathlib import Path
+
+from rollbook.config import load_environment
+from rollbook.sandbox import appvenv, history, nginx, supervisor
+from rollbook.sandbox.application import manage
+from rollbook.sandbox.credentials import write_app_env
+from rollbook.sandbox.layout import Layout
+from rollbook.sandbox.shell import IS_ROOT, SandboxError, require_binary, say, wait_for
+from rollbook.sandbox.sshd import CLIENT_CONFIG, Sshd, new_key, start_sshd
+
+ENVIRONMENT = "fleet"
+SIZE_FILE = "fleet-hosts"  # in the sandbox's state folder: how many app hosts `up` keeps
+
+
+@dataclass(frozen=True)
+class AppHost:
+    index: int
+    root: Path  # .sandbox/fleet
+    port: int
+
+    @property
+    def name(self) -> str:
+        return f"app{self.index}"
+
+    @property
+    def user(self) -> str:
+        return f"rollbook-app{self.index}" if IS_ROOT else pwd.getpwuid(os.getuid()).pw_name
+
+    @property
+    def folder(self) -> Path:
+        return self.root / self.name
+
+    @property
+    def sshd(self) -> Sshd:
+        return Sshd(self.root / "sshd" / self.name, self.port)
+
+    def ssh(self, *argv: str) -> list[str]:
+        """An ssh command line running argv on this host."""
+        return ["ssh", "-F", str(self.root / "ssh_config"), "-i", str(self.root / "id_ed25519"),
+                "-p", str(self.port), f"{self.user}@127.0.0.1", "--", *argv]  # fmt: skip
+
+
+def fleet_layout(layout: Layout) -> Layout:
+    """The sandbox's layout with the app hosts' paths (as every host sees them)."""
+    env = load_environment(ENVIRONMENT)
+    return replace(
+        layout,
+        env=env,
+        supervisor_conf=Path(str(env.services.supervisor_conf)),
+        supervisorctl=env.services.supervisorctl,
+        gunicorn_log=Path(env.logs.files[0]),
+        celery_log=Path(env.logs.files[1]),
+    )
+
+
+def saved_size(layout: Layout) -> int:
+    path = layout.state / SIZE_FILE
+    return int(path.read_text()) if path.is_file() else 0
+
+
+def hosts(layout: Layout, count: int) -> list[AppHost]:
+    first = layout.env.sandbox.fleet_ssh_port if layout.env.sandbox else 52201
+    root = layout.root / "fleet"
+    return [AppHost(i, root, first + i - 1) for i in range(1, count + 1)]
+
+
+def up(layout: Layout, count: int) -> None:
+    """Bring the fleet to the start state with `count` app hosts (0: back to the single host)."""
+    previous = saved_size(layout)
+    for host in hosts(layout, max(previous, count))[count:]:
+        _stop_host(layout, host)
+    (layout.state / SIZE_FILE).write_text(str(count))
+    if count == 0:
+        nginx.write_config(layout)
+        _reload_nginx(layout)
+        return
+    if not IS_ROOT:
+        raise SandboxError("the fleet needs root: each app host is a mount namespace (unshare)")
+    supervisor.stop_running(layout, layout.env.services.app)  # the single host's app: off
+    image = fleet_layout(layout)
+    _build_image(layout, image)
+    fleet = hosts(layout, count)
+    _client_files(fleet[0].root)
+    say(f"starting {count} app hosts over SSH ({', '.join(h.name for h in fleet)}) ...")
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        list(pool.map(lambda host: _start_host(layout, image, host), fleet))
+    _write_inventory(fleet)
+    nginx.write_config(layout, upstream=[_real(image, h, _socket(image)) for h in fleet],
+                       static=_real(image, fleet[0], image.static_root))  # fmt: skip
+    _reload_nginx(layout)
+    say(f"fleet up: {count} app hosts behind nginx on 127.0.0.1:{layout.ports.nginx} "
+        f"(--env=fleet, or --env=fleet-ssh)")  # fmt: skip
+
+
+def down(layout: Layout) -> None:
+    for host in hosts(layout, saved_size(layout)):
+        _stop_host(layout, host)
+
+
+def _real(image: Layout, host: AppHost, path: Path) -> Path:
+    """Where a path the hosts see (under fleet/host) is for `host`, seen from outside."""
+    return host.folder / path.relative_to(_host_view(image))
+
+
+def _host_view(image: Layout) -> Path:
+    return image.root / "fleet" / "host"
+
+
+def _socket(image: Layout) -> Path:
+    return Path(str(image.env.health.unix_socket))
+
+
+def _pidfile(image: Layout) -> Path:
+    return _host_view(image) / "run" / "supervisord.pid"
+
+
+def _build_image(layout: Layout, image: Layout) -> None:
+    """fleet/host at the start state: the defective release, its venv, .env, static, ledger."""
+    tag = history.deployed_tag(layout)
+    if tag is None:
+        raise SandboxError("the single host has no release deployed: run `rollbook sandbox reset`")
+    say(f"preparing the app hosts' image at {tag} ...")
+    history.deploy(image, tag)
+    write_app_env(image)
+    # the hosts' users run the system's Python (the operator's may sit in a private folder)
+    python = require_binary("/usr/bin/python3", "apt-get install python3-venv")
+    appvenv.ensure_venv(image, python)
+    _complete_wheelhouse(layout, image)
+    _start_packages(layout, image)
+    _install_supervisor(layout, image, python)
+    manage(image, "collectstatic", "--noinput", "--clear")
+    _copy_ledger(layout, image)
+    view = _host_view(image)
+    # git refuses a repository another user owns (the sandbox's origin): the hosts' users trust it
+    (view / ".gitconfig").write_text(f"[safe]\n\tdirectory = {layout.origin}\n", encoding="utf-8")
+
+
+def _copy_ledger(layout: Layout, image: Layout) -> None:
+    """The single host's ledger, each recorded package set completed with what the hosts'
+    Python needs beside it (a marker-dependent package such as async-timeout for redis)."""
+    main = json.loads((layout.state / appvenv.SNAPSHOT).read_text(encoding="utf-8"))
+    extra = [f"{n}=={v}" for n, v in appvenv.packages(image).items() if n not in main]
+    lines = []
+    for line in Path(layout.env.ledger_file()).read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry.get("packages"):
+            entry["packages"] = sorted({*entry["packages"], *extra})
+        lines.append(json.dumps(entry) + "\n")
+    ledger = Path(image.env.ledger_file())
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    ledger.write_text("".join(lines), encoding="utf-8")
+
+
+def _start_packages(layout: Layout, image: Layout) -> None:
+    """The image's venv at the start state's pins (the single host's), checked against the set
+    it had the first time (the hosts' Python may add a package for its own markers)."""
+    saved = layout.root / "fleet" / "image-packages.json"
+    if saved.is_file() and appvenv.packages(image) == json.loads(saved.read_text()):
+        return
+    appvenv.pip_install(image, "-c", str(layout.state / appvenv.CONSTRAINTS))
+    saved.write_text(json.dumps(appvenv.packages(image), indent=1), encoding="utf-8")
+
+
+def _complete_wheelhouse(layout: Layout, image: Layout) -> None:
+    """The wheels the hosts' Python needs too (its own environment markers) and supervisor:
+    downloaded once by the image venv's pip, ignoring its offline pip.conf (--isolated)."""
+    pip = image.venv / "bin" / "pip"
+    wanted = f"supervisor=={version('supervisor')}"
+    marker = layout.wheelhouse / ".fleet-complete"
+    listings = sorted(layout.wheelhouse.glob("requirements-*.txt"))
+    digest = "\n".join([wanted, *(p.read_text(encoding="utf-8") for p in listings)])
+    if marker.is_file() and marker.read_text(encoding="utf-8") == digest:
+        return
+    say("downloading the app hosts' packages into the wheelhouse (once) ...")
+    for listing in listings:
+        layout.shell.run([pip, "--isolated", "download", "--quiet", "--dest", layout.wheelhouse,
+                          "-r", listing])  # fmt: skip
+    layout.shell.run([pip, "--isolated", "download", "--quiet", "--dest", layout.wheelhouse,
+                      wanted])  # fmt: skip
+    marker.write_text(digest, encoding="utf-8")
+
+
+def _install_supervisor(layout: Layout, image: Layout, python: str) -> None:
+    """The hosts' process manager, in a venv of their own beside the app (fleet.yaml's
+    services.supervisorctl), from the wheelhouse (the wheel fetched once)."""
+    tools = Path(image.supervisorctl).parent.parent
+    if (tools / "bin" / "supervisord").is_file():
+        return
+    wanted = f"supervisor=={version('supervisor')}"
+    layout.shell.run([python, "-m", "venv", tools])
+    layout.shell.run([tools / "bin" / "pip", "install", "--quiet", "--no-index",
+                      "--find-links", layout.wheelhouse, wanted])  # fmt: skip
+
+
+def _client_files(root: Path) -> None:
+    key = root / "id_ed25519"
+    if not key.is_file():
+        new_key(key)
+    (root / "ssh_config").write_text(CLIENT_CONFIG, encoding="utf-8")
+
+
+def _ensure_user(host: AppHost) -> None:
+    try:
+        pwd.getpwnam(host.user)
+    except KeyError:
+        # password `*`: no password login, and not `!` (locked), which sshd without PAM refuses
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/sh",
+                        "--password", "*", "--home-dir", str(host.root / "host"), host.user],
+                       check=True)  # fmt: skip
+
+
+def _supervisord_conf(image: Layout, host: AppHost) -> str:
+    """The host's supervisord: gunicorn on the host's unix socket, a celery worker named so."""
+    view, bin_dir, env = _host_view(image), image.venv / "bin", image.env
+    environment = ",".join(f'{k}="{v}"' for k, v in env.app.env.items())
+    common = (f"directory={image.app}\nenvironment={environment}\nautostart=true\n"
+              "autorestart=false\nstartsecs=1\nstopwaitsecs=20\nredirect_stderr=true\n"
+              "stopasgroup=true\nkillasgroup=true\nstdout_logfile_maxbytes=0\n")  # fmt: skip
+    return (
+        f"; Written by `rollbook sandbox up --app-hosts`: app host {host.name}.\n"
+        f"[unix_http_server]\nfile={view}/run/supervisor.sock\nchmod=0700\n\n"
+        f"[supervisord]\nlogfile={view}/log/supervisord.log\npidfile={view}/run/supervisord.pid\n"
+        f"childlogdir={view}/log\nidentifier=rollbook-{host.name}\n\n"
+        "[rpcinterface:supervisor]\n"
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n"
+        f"[supervisorctl]\nserverurl=unix://{view}/run/supervisor.sock\n\n"
+        f"[program:gunicorn]\ncommand={bin_dir}/gunicorn config.wsgi:application "
+        f"-b unix:{_socket(image)} --workers 2\npriority=10\n"
+        f"stdout_logfile={image.gunicorn_log}\n{common}\n"
+        f"[program:celery]\ncommand={bin_dir}/celery -A {env.celery.app} worker --concurrency 1 "
+        f"--loglevel INFO -n {host.name}@%%h\npriority=20\nstdout_logfile={image.celery_log}\n"
+        f"{common}"
+    )
+
+
+def _start_host(layout: Layout, image: Layout, host: AppHost) -> None:
+    """The host's folder copied from the image; its sshd and supervisord running; gunicorn up."""
+    _ensure_user(host)
+    if host.sshd.is_running():
+        _stop_supervisord(layout, image, host)
+    view = _host_view(image)
+    host.folder.mkdir(parents=True, exist_ok=True)
+    for entry in host.folder.iterdir():  # the folder stays: a running sshd has it mounted
+        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    shutil.copytree(view, host.folder, symlinks=True, dirs_exist_ok=True)
+    for sub in ("etc", "run", "log/gunicorn", "log/celery"):
+        (host.folder / sub).mkdir(parents=True, exist_ok=True)
+    (host.folder / "etc" / "supervisord.conf").write_text(_supervisord_conf(image, host))
+    subprocess.run(["chown", "-R", f"{host.user}:", str(host.folder)], check=True)
+    if not host.sshd.is_running():
+        server = start_sshd(host.sshd.folder, host.port, mount=(host.folder, view))
+        server.authorized_keys.write_text((host.root / "id_ed25519.pub").read_text())
+    supervisord = Path(image.supervisorctl).with_name("supervisord")
+    _ssh(layout, host, str(supervisord), "-c", str(image.supervisor_conf))
+    socket = _real(image, host, _socket(image))
+    wait_for(lambda: _answers(socket), f"{host.name}'s gunicorn answering on {socket}", 60,
+             f": see {_real(image, host, image.gunicorn_log)}")  # fmt: skip
+
+
+def _answers(socket: Path) -> bool:
+    probe = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+             "--unix-socket", str(socket), "http://localhost/api/health/"]  # fmt: skip
+    out = subprocess.run(probe, capture_output=True, text=True, check=False).stdout
+    return out.isdigit() and out != "000"
+
+
+def _ssh(layout: Layout, host: AppHost, *argv: str, check: bool = True) -> None:
+    layout.shell.run(host.ssh(*argv), check=check)
+
+
+def _stop_host(layout: Layout, host: AppHost) -> None:
+    if not host.sshd.is_running():
+        return
+    say(f"stopping app host {host.name} ...")
+    _stop_supervisord(layout, fleet_layout(layout), host)
+    host.sshd.stop()
+
+
+def _stop_supervisord(layout: Layout, image: Layout, host: AppHost) -> None:
+    _ssh(layout, host, image.supervisorctl, "-c", str(image.supervisor_conf), "shutdown",
+         check=False)  # fmt: skip
+    pidfile = _real(image, host, _pidfile(image))
+    wait_for(lambda: not pidfile.exists(), f"{host.name}'s supervisord exiting", 60)
+
+
+def _write_inventory(fleet: list[AppHost]) -> None:
+    """The fleet as a team's Ansible inventory describes its servers (group `app`)."""
+    root = fleet[0].root
+    lines = ["# Written by `rollbook sandbox up --app-hosts`.", "[app]"]
+    lines += [
+        f"{h.name} ansible_host=127.0.0.1 ansible_port={h.port} ansible_user={h.user}"
+        for h in fleet
+    ]
+    lines += ["", "[app:vars]", f"ansible_ssh_private_key_file={root / 'id_ed25519'}",
+              f"ansible_ssh_common_args='-F {root / 'ssh_config'}'", ""]  # fmt: skip
+    (root / "inventory.ini").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _reload_nginx(layout: Layout) -> None:
+    if supervisor.is_running(layout):
+        layout.shell.run([supervisor.supervisorctl(layout), "-c", layout.supervisor_conf,
+                          "signal", "HUP", "nginx"])  # fmt: skip
