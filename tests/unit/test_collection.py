@@ -68,7 +68,8 @@ def test_unknown_environment_is_one_line_and_non_zero() -> None:
     assert result.returncode != 0
     errors = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert errors == [
-        f"ERROR: unknown environment 'nope': choose one of production, sandbox, staging "
+        "ERROR: unknown environment 'nope': choose one of "
+        "fleet, fleet-ssh, production, sandbox, staging "
         f"(files in {ROOT / 'environments'}/)"
     ]
 
@@ -76,8 +77,9 @@ def test_unknown_environment_is_one_line_and_non_zero() -> None:
 def test_feature_run_without_env_names_the_environments() -> None:
     result = pytest_run("features/rollback.feature")
     assert result.returncode != 0
-    assert "--env is required to run the procedure: choose one of production, sandbox, staging" in (
-        result.stderr
+    assert (
+        "--env is required to run the procedure: choose one of "
+        "fleet, fleet-ssh, production, sandbox, staging" in result.stderr
     )
 
 
