@@ -49,9 +49,8 @@ def stop_services(run: Run) -> dict[str, bool]:
 
     def stop(spec: str) -> None:
         manager = manager_for(run, spec)
-        running = {name: manager.is_running(name) for name in names}
-        for name, was in running.items():  # recorded before the stop, for §9
-            run.record_host("services_before", f"{spec} {name}", was, field="running")
+        running = {f"{spec} {name}": manager.is_running(name) for name in names}
+        run.record_host("services_before", running, field="running")  # before the stop, for §9
         manager.stop(names)
 
     each_host(run, "app", stop)

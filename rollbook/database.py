@@ -134,20 +134,20 @@ def set_connections(run: Run, allowed: bool) -> None:
     run.record("connections_allowed", allowed=allowed)
 
 
-def _others(run: Run) -> str:
+def others_clause(run: Run) -> str:
     """FROM/WHERE of the sessions on the app's database other than the query's own."""
     name = literal(run.env.database.name)
     return f"FROM pg_stat_activity WHERE datname = {name} AND pid <> pg_backend_pid()"
 
 
 def other_connections(run: Run) -> int:
-    return int(psql(run, f"SELECT count(*) {_others(run)}", database="postgres").strip() or 0)
+    return int(psql(run, f"SELECT count(*) {others_clause(run)}", database="postgres").strip() or 0)
 
 
 def close_connections(run: Run) -> int:
     """Paso 4.2: keep new connections out, terminate the others; returns how many were ended."""
     set_connections(run, allowed=False)
-    sql = f"SELECT count(pg_terminate_backend(pid)) {_others(run)}"
+    sql = f"SELECT count(pg_terminate_backend(pid)) {others_clause(run)}"
     try:
         ended = int(psql(run, sql, database="postgres", mutating=True).strip() or 0)
     except StepFailed as exc:
@@ -163,7 +163,7 @@ def close_connections(run: Run) -> int:
 def sessions(run: Run) -> str:
     """The other sessions on the database, as `pid user (application)`, for a message."""
     sql = "SELECT string_agg(format('%s %s (%s)', pid, usename, application_name), ', ') " + (
-        _others(run)
+        others_clause(run)
     )
     return psql(run, sql, database="postgres").strip()
 

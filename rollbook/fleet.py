@@ -71,10 +71,16 @@ def label(spec: str) -> str:
 
 
 def each_host(
-    run: Run, role: str, action: Callable[[str], T], *, one_at_a_time: bool = False
+    run: Run,
+    role: str,
+    action: Callable[[str], T],
+    *,
+    one_at_a_time: bool = False,
+    among: list[str] | None = None,
 ) -> dict[str, T]:
-    """action(spec) on every host of `role`; {spec: result}. Raises when any host failed."""
-    specs = run.hosts(role)
+    """action(spec) on every host of `role` (only those `among`, when given); {spec: result}.
+    Raises when any host failed."""
+    specs = [spec for spec in run.hosts(role) if among is None or spec in among]
     failed = threading.Event()
     results: dict[str, T] = {}
     errors: dict[str, Exception] = {}

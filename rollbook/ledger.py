@@ -32,11 +32,14 @@ def _spec(run: Run) -> str:
 
 def read(run: Run) -> list[dict[str, Any]]:
     """Every entry, oldest first; [] when there is no ledger yet."""
-    return read_from(run.executor, run.env)
+    return read_from(run.executor, run.env, _spec(run))
 
 
-def read_from(executor: Executor, env: Environment) -> list[dict[str, Any]]:
-    spec = fleet.expand("app", env.hosts["app"])[0]  # the ledger lives on the first app host
+def read_from(
+    executor: Executor, env: Environment, spec: str | None = None
+) -> list[dict[str, Any]]:
+    """The ledger's entries, read on `spec` (default: the first app host, where it lives)."""
+    spec = spec or fleet.expand("app", env.hosts["app"])[0]
     out = executor.run(spec, ["cat", env.ledger_file()], mutating=False, check=False)
     if not out.ok:
         if "No such file" in out.stderr:

@@ -45,13 +45,19 @@ def journal_of(run: Run) -> Path:
     return path
 
 
-def _changed_pasos(events: list[dict[str, Any]]) -> set[str]:
-    return {str(e.get("paso")) for e in events if e["event"] == "intent" and not e.get("declared")}
+def _changes(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(paso, host) of every change the run journaled (its intents), in journal order."""
+    return [
+        (str(e.get("paso")), str(e["host"]))
+        for e in events
+        if e["event"] == "intent" and not e.get("declared")
+    ]
 
 
 def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
     facts = timeline.facts(events)
-    pasos = _changed_pasos(events)
+    changes = _changes(events)
+    pasos = {paso for paso, _ in changes}
     result = Recovery()
     run.executor.paso = "9.1"
     run.journal.write("recovery_started", pasos_changed=sorted(pasos))
@@ -80,7 +86,7 @@ def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
         act("allow connections to the database again",
             lambda: database.set_connections(run, allowed=True))  # fmt: skip
     code_before = facts.get("code_before", {}).get("hosts", {})
-    changed = _hosts_changed(events, "3.")
+    changed = list(dict.fromkeys(host for paso, host in changes if paso.startswith("3.")))
     if changed and code_before:
         shown = ", ".join(fleet.label(spec) for spec in changed)
         act(f"put back the recorded code, packages and static files on {shown}",
@@ -97,28 +103,14 @@ def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
     return result
 
 
-def _hosts_changed(events: list[dict[str, Any]], paso_prefix: str) -> list[str]:
-    """The hosts on which a Paso of that Etapa changed something (journal order)."""
-    hosts = [
-        str(e["host"])
-        for e in events
-        if e["event"] == "intent"
-        and not e.get("declared")
-        and str(e.get("paso")).startswith(paso_prefix)
-    ]
-    return list(dict.fromkeys(hosts))
-
-
 def _restore_code(run: Run, code_before: dict[str, dict[str, Any]], changed: list[str]) -> None:
     def restore(spec: str) -> None:
-        if spec not in changed or spec not in code_before:
-            return
         recorded = code_before[spec]
         argv = ["git", "-C", run.env.app.path, "checkout", recorded["commit"]]
         run.executor.run(spec, argv, mutating=True)
         code.install_exact(run, spec, recorded["freeze"])
 
-    fleet.each_host(run, "app", restore)
+    fleet.each_host(run, "app", restore, among=[s for s in changed if s in code_before])
     code.restore_static(run)
 
 

@@ -145,10 +145,11 @@ class Run:
         """The role's hosts (Ansible groups expanded); `proxy` defaults to the app hosts."""
         return list(self._hosts.get(role) or self._hosts["app"])
 
-    def record_host(self, key: str, spec: str, value: Any, field: str = "hosts") -> None:
-        """One host's part of a fact, merged as that host's thread learns it."""
+    def record_host(self, key: str, values: dict[str, Any], field: str) -> None:
+        """One host's part of a fact (`values`), merged into `field` as that host's thread
+        learns it."""
         with self._facts_lock:
-            merged = dict(self.facts.get(key, {}).get(field, {})) | {spec: value}
+            merged = dict(self.facts.get(key, {}).get(field, {})) | values
             self.record(key, **{field: merged})
 
     def say(self, message: str) -> None:

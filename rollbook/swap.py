@@ -115,8 +115,7 @@ def undo(run: Run, swapped: dict[str, object]) -> str:
     if name in present:
         psql(
             run, f"ALTER DATABASE {ident(name)} WITH ALLOW_CONNECTIONS false; "
-            f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            f"WHERE datname = {literal(name)} AND pid <> pg_backend_pid()",
+            f"SELECT count(pg_terminate_backend(pid)) {database.others_clause(run)}",
             database="postgres", mutating=True,
         )  # fmt: skip
         psql(

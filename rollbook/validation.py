@@ -24,14 +24,12 @@ def health_check(run: Run) -> int:
     def healthy(spec: str) -> int:
         status = wait_until(lambda: web.health_status(run, spec)[0] == 200, wait)
         code = 200 if status else web.health_status(run, spec)[0]
-        run.record_host("health", spec, code)
         if code != 200:
             body = web.http_body(run, spec, url, web.health_via(run))[:300]
             raise StepFailed(f"{spec}: {url} answered {code or 'nothing'} (expected 200): {body}")
         return code
 
-    each_host(run, "app", healthy)
-    run.record("health", url=url, status=200, hosts=run.fact("health")["hosts"])
+    run.record("health", url=url, status=200, hosts=each_host(run, "app", healthy))
     return 200
 
 

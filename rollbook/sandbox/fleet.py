@@ -54,10 +54,19 @@ class AppHost:
     def sshd(self) -> Sshd:
         return Sshd(self.root / "sshd" / self.name, self.port)
 
+    @property
+    def key(self) -> Path:
+        """The key every host of the fleet lets in (the operator's, for these hosts)."""
+        return self.root / "id_ed25519"
+
+    @property
+    def client_config(self) -> Path:
+        return self.root / "ssh_config"
+
     def ssh(self, *argv: str) -> list[str]:
         """An ssh command line running argv on this host."""
-        return ["ssh", "-F", str(self.root / "ssh_config"), "-i", str(self.root / "id_ed25519"),
-                "-p", str(self.port), f"{self.user}@127.0.0.1", "--", *argv]  # fmt: skip
+        return ["ssh", "-F", str(self.client_config), "-i", str(self.key), "-p", str(self.port),
+                f"{self.user}@127.0.0.1", "--", *argv]  # fmt: skip
 
 
 def fleet_layout(layout: Layout) -> Layout:
@@ -79,16 +88,17 @@ def saved_size(layout: Layout) -> int:
 
 
 def hosts(layout: Layout, count: int) -> list[AppHost]:
-    first = layout.env.sandbox.fleet_ssh_port if layout.env.sandbox else 52201
+    assert layout.env.sandbox is not None  # load_layout requires the `sandbox:` section
+    first = layout.env.sandbox.fleet_ssh_port
     root = layout.root / "fleet"
     return [AppHost(i, root, first + i - 1) for i in range(1, count + 1)]
 
 
 def up(layout: Layout, count: int) -> None:
     """Bring the fleet to the start state with `count` app hosts (0: back to the single host)."""
-    previous = saved_size(layout)
-    for host in hosts(layout, max(previous, count))[count:]:
-        _stop_host(layout, host)
+    image = fleet_layout(layout)
+    for host in hosts(layout, max(saved_size(layout), count))[count:]:
+        _stop_host(layout, image, host)
     (layout.state / SIZE_FILE).write_text(str(count))
     if count == 0:
         nginx.write_config(layout)
@@ -97,10 +107,9 @@ def up(layout: Layout, count: int) -> None:
     if not IS_ROOT:
         raise SandboxError("the fleet needs root: each app host is a mount namespace (unshare)")
     supervisor.stop_running(layout, layout.env.services.app)  # the single host's app: off
-    image = fleet_layout(layout)
     _build_image(layout, image)
     fleet = hosts(layout, count)
-    _client_files(fleet[0].root)
+    _client_files(fleet[0])
     say(f"starting {count} app hosts over SSH ({', '.join(h.name for h in fleet)}) ...")
     with ThreadPoolExecutor(max_workers=count) as pool:
         list(pool.map(lambda host: _start_host(layout, image, host), fleet))
@@ -113,8 +122,9 @@ def up(layout: Layout, count: int) -> None:
 
 
 def down(layout: Layout) -> None:
+    image = fleet_layout(layout)
     for host in hosts(layout, saved_size(layout)):
-        _stop_host(layout, host)
+        _stop_host(layout, image, host)
 
 
 def _real(image: Layout, host: AppHost, path: Path) -> Path:
@@ -185,7 +195,7 @@ def _complete_wheelhouse(layout: Layout, image: Layout) -> None:
     """The wheels the hosts' Python needs too (its own environment markers) and supervisor:
     downloaded once by the image venv's pip, ignoring its offline pip.conf (--isolated)."""
     pip = image.venv / "bin" / "pip"
-    wanted = f"supervisor=={version('supervisor')}"
+    wanted = _supervisor_requirement()
     marker = layout.wheelhouse / ".fleet-complete"
     listings = sorted(layout.wheelhouse.glob("requirements-*.txt"))
     digest = "\n".join([wanted, *(p.read_text(encoding="utf-8") for p in listings)])
@@ -206,17 +216,20 @@ def _install_supervisor(layout: Layout, image: Layout, python: str) -> None:
     tools = Path(image.supervisorctl).parent.parent
     if (tools / "bin" / "supervisord").is_file():
         return
-    wanted = f"supervisor=={version('supervisor')}"
     layout.shell.run([python, "-m", "venv", tools])
     layout.shell.run([tools / "bin" / "pip", "install", "--quiet", "--no-index",
-                      "--find-links", layout.wheelhouse, wanted])  # fmt: skip
+                      "--find-links", layout.wheelhouse, _supervisor_requirement()])  # fmt: skip
 
 
-def _client_files(root: Path) -> None:
-    key = root / "id_ed25519"
-    if not key.is_file():
-        new_key(key)
-    (root / "ssh_config").write_text(CLIENT_CONFIG, encoding="utf-8")
+def _supervisor_requirement() -> str:
+    """The hosts' supervisor: the version the operator's venv runs."""
+    return f"supervisor=={version('supervisor')}"
+
+
+def _client_files(host: AppHost) -> None:
+    if not host.key.is_file():
+        new_key(host.key)
+    host.client_config.write_text(CLIENT_CONFIG, encoding="utf-8")
 
 
 def _ensure_user(host: AppHost) -> None:
@@ -269,17 +282,18 @@ def _start_host(layout: Layout, image: Layout, host: AppHost) -> None:
     subprocess.run(["chown", "-R", f"{host.user}:", str(host.folder)], check=True)
     if not host.sshd.is_running():
         server = start_sshd(host.sshd.folder, host.port, mount=(host.folder, view))
-        server.authorized_keys.write_text((host.root / "id_ed25519.pub").read_text())
+        server.authorized_keys.write_text(host.key.with_suffix(".pub").read_text())
     supervisord = Path(image.supervisorctl).with_name("supervisord")
     _ssh(layout, host, str(supervisord), "-c", str(image.supervisor_conf))
     socket = _real(image, host, _socket(image))
-    wait_for(lambda: _answers(socket), f"{host.name}'s gunicorn answering on {socket}", 60,
+    url = image.env.health.url
+    wait_for(lambda: _answers(socket, url), f"{host.name}'s gunicorn answering on {socket}", 60,
              f": see {_real(image, host, image.gunicorn_log)}")  # fmt: skip
 
 
-def _answers(socket: Path) -> bool:
+def _answers(socket: Path, url: str) -> bool:
     probe = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
-             "--unix-socket", str(socket), "http://localhost/api/health/"]  # fmt: skip
+             "--unix-socket", str(socket), url]  # fmt: skip
     out = subprocess.run(probe, capture_output=True, text=True, check=False).stdout
     return out.isdigit() and out != "000"
 
@@ -288,11 +302,11 @@ def _ssh(layout: Layout, host: AppHost, *argv: str, check: bool = True) -> None:
     layout.shell.run(host.ssh(*argv), check=check)
 
 
-def _stop_host(layout: Layout, host: AppHost) -> None:
+def _stop_host(layout: Layout, image: Layout, host: AppHost) -> None:
     if not host.sshd.is_running():
         return
     say(f"stopping app host {host.name} ...")
-    _stop_supervisord(layout, fleet_layout(layout), host)
+    _stop_supervisord(layout, image, host)
     host.sshd.stop()
 
 
@@ -305,15 +319,15 @@ def _stop_supervisord(layout: Layout, image: Layout, host: AppHost) -> None:
 
 def _write_inventory(fleet: list[AppHost]) -> None:
     """The fleet as a team's Ansible inventory describes its servers (group `app`)."""
-    root = fleet[0].root
+    first = fleet[0]
     lines = ["# Written by `rollbook sandbox up --app-hosts`.", "[app]"]
     lines += [
         f"{h.name} ansible_host=127.0.0.1 ansible_port={h.port} ansible_user={h.user}"
         for h in fleet
     ]
-    lines += ["", "[app:vars]", f"ansible_ssh_private_key_file={root / 'id_ed25519'}",
-              f"ansible_ssh_common_args='-F {root / 'ssh_config'}'", ""]  # fmt: skip
-    (root / "inventory.ini").write_text("\n".join(lines), encoding="utf-8")
+    lines += ["", "[app:vars]", f"ansible_ssh_private_key_file={first.key}",
+              f"ansible_ssh_common_args='-F {first.client_config}'", ""]  # fmt: skip
+    (first.root / "inventory.ini").write_text("\n".join(lines), encoding="utf-8")
 
 
 def _reload_nginx(layout: Layout) -> None:

@@ -149,9 +149,9 @@ def up(app_hosts: int | None = None) -> None:
     else:
         _provision(layout, cluster)
         _apply_start_state(layout, cluster)
-    ports = layout.ports
-    if _fleet_size(layout, app_hosts):
-        fleet.up(layout, _fleet_size(layout, app_hosts))
+    ports, size = layout.ports, _fleet_size(layout, app_hosts)
+    if size:
+        fleet.up(layout, size)
     else:
         if fleet.saved_size(layout):
             fleet.up(layout, 0)
