@@ -95,24 +95,34 @@ def hosts(layout: Layout, count: int) -> list[AppHost]:
 
 
 def up(layout: Layout, count: int) -> None:
-    """Bring the fleet to the start state with `count` app hosts (0: back to the single host)."""
+    """Bring the fleet to the start state with `count` app hosts (0: back to the single host).
+
+    If a host cannot be started, every host is stopped and the single host runs again: a half
+    fleet is never left behind.
+    """
+    if count and not IS_ROOT:
+        raise SandboxError("the fleet needs root: each app host is a mount namespace (unshare)")
     image = fleet_layout(layout)
     for host in hosts(layout, max(saved_size(layout), count))[count:]:
         _stop_host(layout, image, host)
-    (layout.state / SIZE_FILE).write_text(str(count))
+    (layout.state / SIZE_FILE).write_text(str(count))  # before any host starts: `down` sees it
     if count == 0:
         nginx.write_config(layout)
         _reload_nginx(layout)
         return
-    if not IS_ROOT:
-        raise SandboxError("the fleet needs root: each app host is a mount namespace (unshare)")
     supervisor.stop_running(layout, layout.env.services.app)  # the single host's app: off
-    _build_image(layout, image)
     fleet = hosts(layout, count)
-    _client_files(fleet[0])
-    say(f"starting {count} app hosts over SSH ({', '.join(h.name for h in fleet)}) ...")
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        list(pool.map(lambda host: _start_host(layout, image, host), fleet))
+    try:
+        _build_image(layout, image)
+        _client_files(fleet[0])
+        say(f"starting {count} app hosts over SSH ({', '.join(h.name for h in fleet)}) ...")
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            list(pool.map(lambda host: _start_host(layout, image, host), fleet))
+    except BaseException:
+        say("the fleet did not come up: stopping its hosts, the single host runs again")
+        up(layout, 0)
+        supervisor.start(layout)
+        raise
     _write_inventory(fleet)
     nginx.write_config(layout, upstream=[_real(image, h, _socket(image)) for h in fleet],
                        static=_real(image, fleet[0], image.static_root))  # fmt: skip
@@ -193,7 +203,8 @@ def _start_packages(layout: Layout, image: Layout) -> None:
 
 def _complete_wheelhouse(layout: Layout, image: Layout) -> None:
     """The wheels the hosts' Python needs too (its own environment markers) and supervisor:
-    downloaded once by the image venv's pip, ignoring its offline pip.conf (--isolated)."""
+    downloaded once by the image venv's pip from the operator's package index (the pip
+    configuration and certificates of the machine; PIP_NO_INDEX lifts the venv's offline rule)."""
     pip = image.venv / "bin" / "pip"
     wanted = _supervisor_requirement()
     marker = layout.wheelhouse / ".fleet-complete"
@@ -202,11 +213,10 @@ def _complete_wheelhouse(layout: Layout, image: Layout) -> None:
     if marker.is_file() and marker.read_text(encoding="utf-8") == digest:
         return
     say("downloading the app hosts' packages into the wheelhouse (once) ...")
-    for listing in listings:
-        layout.shell.run([pip, "--isolated", "download", "--quiet", "--dest", layout.wheelhouse,
-                          "-r", listing])  # fmt: skip
-    layout.shell.run([pip, "--isolated", "download", "--quiet", "--dest", layout.wheelhouse,
-                      wanted])  # fmt: skip
+    online = {**os.environ, "PIP_NO_INDEX": "false"}
+    for requirement in [*(["-r", str(listing)] for listing in listings), [wanted]]:
+        layout.shell.run([pip, "download", "--quiet", "--dest", layout.wheelhouse, *requirement],
+                         env=online)  # fmt: skip
     marker.write_text(digest, encoding="utf-8")
 
 

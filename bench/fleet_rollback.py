@@ -1,0 +1,114 @@
+"""Time the rollback of the sandbox's fleet with 1 and with 3 app hosts over SSH (issue 8).
+
+    .venv/bin/python bench/fleet_rollback.py --hosts 1 3 --runs 2 [--markdown FILE]
+
+Each size: `sandbox up` with that many app hosts (the Ansible inventory lists them), then per run
+`rollbook sandbox reset` and the rollback feature on environments/fleet.yaml with
+`services.restart: all` (rolling starts the hosts one by one on purpose). Figures come from the
+journals; medians are printed with each size's ratio to the first size. Nothing asserts a time.
+Runs as root (the fleet needs mount namespaces); leaves the sandbox with a single host again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rollbook import sandbox, timeline
+from rollbook.config import ENVIRONMENTS_DIR
+from rollbook.journal import read_journal
+from rollbook.report import etapa_durations
+from rollbook.sandbox import fleet
+from rollbook.sandbox.layout import load_layout
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--env=fleet-bench", "--reason=benchmark", "--severity=ALTO", "--approved-by=bench", "-q"]
+KEYS = ("total", "downtime", "etapa2", "etapa3", "etapa5", "etapa6")
+
+
+def bench_environments(folder: Path) -> dict[str, str]:
+    """fleet.yaml with every host restarted at once, in a folder of its own."""
+    (folder / "fleet-bench.yaml").write_text(
+        f"name: fleet-bench\nextends: {ENVIRONMENTS_DIR / 'fleet.yaml'}\n"
+        "services: {restart: all}\n",
+        encoding="utf-8",
+    )
+    return {**os.environ, "ROLLBOOK_ENVIRONMENTS": str(folder)}
+
+
+def one_run(report_dir: Path, environ: dict[str, str]) -> dict[str, float]:
+    sandbox.reset()
+    before = set(report_dir.iterdir())
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "features/rollback.feature", *ARGS,
+         f"--report-dir={report_dir}"],
+        cwd=ROOT, capture_output=True, text=True, check=False, env=environ,
+    )  # fmt: skip
+    if done.returncode != 0:
+        sys.exit(f"the fleet rollback failed:\n{done.stdout[-3000:]}")
+    [folder] = set(report_dir.iterdir()) - before
+    events: list[dict[str, Any]] = list(read_journal(folder / "journal.jsonl"))
+    figures = dict.fromkeys(KEYS, 0.0)
+    figures["total"] = timeline.seconds_between(events[0]["ts"], events[-1]["ts"]) or 0.0
+    figures["downtime"] = timeline.downtime(events) or 0.0
+    for etapa, seconds in etapa_durations(events).items():
+        if etapa in figures:
+            figures[etapa] = seconds
+    return figures
+
+
+def render(results: dict[int, list[dict[str, float]]]) -> str:
+    sizes = list(results)
+    head = " | ".join(f"{n} host{'s' if n > 1 else ''} (s)" for n in sizes)
+    ratios = " | ".join(f"{n} / {sizes[0]}" for n in sizes[1:])
+    rows = [f"| measure | {head} | {ratios} |", "|---" * (2 * len(sizes)) + "|"]
+    for key in KEYS:
+        medians = [statistics.median(r[key] for r in results[n]) for n in sizes]
+        cells = " | ".join(f"{m:.1f}" for m in medians)
+        shares = " | ".join(f"{m / medians[0]:.2f}" if medians[0] else "-" for m in medians[1:])
+        rows.append(f"| {key} | {cells} | {shares} |")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--markdown", type=Path, help="write the table into this file")
+    options = parser.parse_args()
+    sandbox.up()
+    results: dict[int, list[dict[str, float]]] = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            environ = bench_environments(Path(tmp))
+            reports = Path(tmp) / "reports"
+            reports.mkdir()
+            for size in options.hosts:
+                fleet.up(load_layout(), size)  # 1 too: one app host over SSH, not the local one
+                results[size] = []
+                for n in range(options.runs):
+                    results[size].append(one_run(reports, environ))
+                    figures = results[size][-1]
+                    print(f"{size} hosts, run {n + 1}: total {figures['total']:.1f} s, "
+                          f"downtime {figures['downtime']:.1f} s", flush=True)  # fmt: skip
+    finally:
+        sandbox.up(app_hosts=1)
+    table = render(results)
+    print(table)
+    if options.markdown:
+        options.markdown.write_text(
+            f"Fleet rollback, {options.runs} runs per size, machine: {os.cpu_count()} cores.\n"
+            f"Command: `.venv/bin/python bench/fleet_rollback.py --hosts "
+            f"{' '.join(map(str, options.hosts))} --runs {options.runs}`\n\n{table}\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
