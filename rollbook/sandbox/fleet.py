@@ -243,13 +243,16 @@ def _client_files(host: AppHost) -> None:
 
 
 def _ensure_user(host: AppHost) -> None:
+    """The host's user, its home the folder the host sees (its .gitconfig is read there); a
+    user another checkout's sandbox made is moved to this one's."""
+    home = str(host.root / "host")
     try:
-        pwd.getpwnam(host.user)
+        if pwd.getpwnam(host.user).pw_dir != home:
+            subprocess.run(["usermod", "--home", home, host.user], check=True)
     except KeyError:
         # password `*`: no password login, and not `!` (locked), which sshd without PAM refuses
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/sh",
-                        "--password", "*", "--home-dir", str(host.root / "host"), host.user],
-                       check=True)  # fmt: skip
+                        "--password", "*", "--home-dir", home, host.user], check=True)  # fmt: skip
 
 
 def _supervisord_conf(image: Layout, host: AppHost) -> str:
