@@ -1,8 +1,10 @@
-"""The one place where commands run: on a host through testinfra, or on the operator's machine.
+"""The one place where commands run: on a Host (rollbook.host), or on the operator's machine.
 
 Every command is an argument list, quoted here; every command is recorded in the journal (host,
-argv, start, end, exit code, output, secrets redacted). Each call says whether it mutates: a dry-run
-records a mutating command as planned without running it, a read-only run refuses it.
+argv, the exact line that ran with its wrappers, start, end, exit code, output with secrets
+redacted). No secret is ever part of a command line: a command that needs one gets a private
+file on its host (`Executor.pgpass`). Each call says whether it mutates: a dry-run records a
+mutating command as planned without running it, a read-only run refuses it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 import sh
-import testinfra
 
 from rollbook.errors import StepFailed, UserError
+from rollbook.host import Host, command_line
 from rollbook.journal import Journal, now_iso
 from rollbook.redact import Redactor
 
@@ -64,14 +65,39 @@ class Executor:
     progress: Callable[[str], None] = print
     paso: str | None = None
     default_timeout: float | None = None  # every remote command is bounded (YAML timeouts)
-    _hosts: dict[str, Any] = field(default_factory=dict)
+    incident: str = "adhoc"  # names each host's private folder of this run
+    _hosts: dict[str, Host] = field(default_factory=dict)
+    _private: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def host(self, spec: str) -> Any:
+    def host(self, spec: str) -> Host:
         with self._lock:  # the hosts of a Paso run from their own threads
             if spec not in self._hosts:
-                self._hosts[spec] = testinfra.get_host(spec, sudo=self.sudo)
+                self._hosts[spec] = Host(spec, self.incident)
             return self._hosts[spec]
+
+    def pgpass(self, spec: str, password: str) -> dict[str, str]:
+        """The environment that gives PostgreSQL's clients the password on host `spec`: a pgpass
+        file (0600, this run's private folder there), never the password itself."""
+        escaped = password.replace("\\", "\\\\").replace(":", "\\:")
+        path = self.host(spec).secret_file("pgpass", f"*:*:*:*:{escaped}\n")
+        with self._lock:
+            if (spec, path) not in self._private:
+                self._private.add((spec, path))
+                self.journal.write("private_file", paso=self.paso, host=spec, path=path)
+        return {"PGPASSFILE": path}
+
+    def close_hosts(self) -> list[str]:
+        """Remove every host's private folder of this run; the errors, one line each."""
+        errors = []
+        for spec, host in list(self._hosts.items()):
+            try:
+                error = host.remove_private_folder()
+            except (OSError, UserError, RuntimeError) as exc:
+                error = str(exc)
+            if error:
+                errors.append(f"{spec}: {error}")
+        return errors
 
     def run(
         self,
@@ -94,16 +120,17 @@ class Executor:
         argv = [str(a) for a in argv]
         if self._held_back(spec, argv, mutating, cwd, declared):
             return CommandResult(spec, argv, 0, "", "", 0.0, planned=True)
-        command = shell_command(argv, cwd=cwd, env=env, timeout=timeout or self.default_timeout)
+        bound = timeout or self.default_timeout
+        line = command_line(argv, cwd=cwd, env=env, timeout=bound, sudo=self.sudo)
         start, started = now_iso(), time.monotonic()
         try:
-            out = self.host(spec).run(command)
-            status, stdout, stderr = out.rc, out.stdout, out.stderr
-        except RuntimeError as exc:  # the ssh backend raises on exit 255 (connection failure)
+            out = self.host(spec).transport(line, bound=bound)
+            status, stdout, stderr = out.exit_status, out.stdout, out.stderr
+        except RuntimeError as exc:  # another backend raising on a connection failure
             failed = exc.args[0] if exc.args else None
             status, stdout, stderr = 255, "", getattr(failed, "stderr", None) or str(exc)
         return self._finish(
-            spec, argv, cwd, mutating, start, started, status, stdout, stderr, check
+            spec, argv, cwd, mutating, start, started, status, stdout, stderr, check, line
         )
 
     def local(self, argv: Sequence[str], *, mutating: bool, check: bool = True) -> CommandResult:
@@ -118,7 +145,17 @@ class Executor:
         except sh.CommandNotFound:
             status, stdout, stderr = 127, "", f"{argv[0]}: command not found"
         return self._finish(
-            OPERATOR, argv, None, mutating, start, started, status, stdout, stderr, check
+            OPERATOR,
+            argv,
+            None,
+            mutating,
+            start,
+            started,
+            status,
+            stdout,
+            stderr,
+            check,
+            shlex.join(argv),
         )
 
     def _held_back(
@@ -152,6 +189,7 @@ class Executor:
         stdout: str,
         stderr: str,
         check: bool,
+        line: str,
     ) -> CommandResult:
         duration = round(time.monotonic() - started, 3)
         self.journal.write(
@@ -159,6 +197,7 @@ class Executor:
             paso=self.paso,
             host=spec,
             argv=argv,
+            line=line,
             cwd=cwd,
             mutating=mutating,
             start=start,
@@ -203,20 +242,3 @@ def connection_hint(result: CommandResult) -> str:
         " — the host cannot be reached over SSH: check its address and port in the "
         "environment file, the network, and that sshd runs there"
     )
-
-
-def shell_command(
-    argv: Sequence[str],
-    *,
-    cwd: str | None = None,
-    env: Mapping[str, str] | None = None,
-    timeout: float | None = None,
-) -> str:
-    """One /bin/sh command line from an argument list; every part is quoted."""
-    parts = list(argv)
-    if timeout:
-        parts = ["timeout", "-k", "10", str(max(1, round(timeout))), *parts]
-    if env:
-        parts = ["env", *(f"{k}={v}" for k, v in env.items()), *parts]
-    command = shlex.join(parts)
-    return f"cd {shlex.quote(cwd)} && {command}" if cwd else command

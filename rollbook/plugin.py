@@ -358,6 +358,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if current is None:
         return
     result = outcome.finish(current)
+    for error in current.executor.close_hosts():  # this run's pgpass files
+        current.say(f"WARNING: could not remove this run's private files: {error}")
     if result.exit_code != 0 and session.exitstatus == 0:
         session.exitstatus = result.exit_code
     events = current.journal.events()

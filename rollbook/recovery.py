@@ -14,6 +14,7 @@ from typing import Any
 
 from rollbook import code, database, fleet, swap, timeline, web
 from rollbook.errors import StepFailed, UserError
+from rollbook.host import remove_run_folder
 from rollbook.run import Run
 from rollbook.services import manager_for
 
@@ -96,11 +97,29 @@ def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
     before = facts.get("services_before", {}).get("running", {})
     if "services_stopped" in facts:
         act("start the services that were running", lambda: _start_services(run, before))
+    for spec, error in remove_private_files(run, events).items():
+        result.actions.append((f"remove the dead run's private files on {spec}", error or "ok"))
     _check(run, result, facts, code_before, before)
     run.journal.write(
         "recovery_finished", ok=result.ok, actions=result.actions, checks=result.checks
     )
     return result
+
+
+def remove_private_files(run: Run, events: list[dict[str, Any]]) -> dict[str, str | None]:
+    """Another (dead) incident's private folders (its pgpass files) removed from its hosts:
+    {host: error or None}. This run's own folders are removed when it closes."""
+    started = next((e for e in events if e["event"] == "run_started"), {})
+    incident = started.get("incident")
+    if not incident or incident == run.incident_id:
+        return {}
+    done: dict[str, str | None] = {}
+    for spec in dict.fromkeys(e["host"] for e in events if e["event"] == "private_file"):
+        removed = remove_run_folder(spec, incident)
+        done[spec] = None if removed.exit_status == 0 else removed.stderr.strip() or "failed"
+        run.journal.write("private_files_removed", host=spec, incident=incident,
+                          error=done[spec])  # fmt: skip
+    return done
 
 
 def _restore_code(run: Run, code_before: dict[str, dict[str, Any]], changed: list[str]) -> None:

@@ -1,10 +1,20 @@
-"""Redaction of secret values from everything the run writes or prints."""
+"""Redaction of secret values from everything the run writes or prints.
+
+A safety net, not the protection: secrets never reach a command line (rollbook.host), so they
+can only turn up in free text (output, log lines, messages). The facts that §9 and --resume read
+back — paths, commits, tags, database names, command lines — are kept intact even when a secret
+happens to be a substring of them: masking part of a path would make the recovery act on a
+path that does not exist."""
 
 from __future__ import annotations
 
 from typing import Any
 
 MASK = "[REDACTED]"
+IDENTIFIERS = frozenset(
+    {"argv", "line", "cwd", "host", "path", "commit", "tag", "name", "source", "restoring",
+     "aside", "shadow", "freeze", "environment_file", "incident", "report_dir"}
+)  # fmt: skip
 
 
 class Redactor:
@@ -23,10 +33,11 @@ class Redactor:
         return value
 
     def data(self, value: Any) -> Any:
+        """Strings masked, except under the keys that name IDENTIFIERS."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {k: self.data(v) for k, v in value.items()}
+            return {k: v if k in IDENTIFIERS else self.data(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         return value

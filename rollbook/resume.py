@@ -14,7 +14,7 @@ from typing import Any
 from rollbook import timeline
 from rollbook.errors import UserError
 from rollbook.journal import read_journal
-from rollbook.recovery import journal_of
+from rollbook.recovery import journal_of, remove_private_files
 from rollbook.run import Run
 
 
@@ -48,6 +48,7 @@ def load(run: Run) -> set[str]:
                               resumed_from=run.options.incident)  # fmt: skip
             if event["event"] == "fact":
                 run.facts[event["key"]] = event["value"]
+    remove_private_files(run, events)
     done = passed_pasos(events)
     run.journal.write("resumed", incident=run.options.incident, skipped=sorted(done))
     return done

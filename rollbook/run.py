@@ -116,6 +116,7 @@ class Run:
         self._progress = progress
         self.executor = Executor(self.journal, self.redactor, mode, env.sudo, self.say)
         self.executor.default_timeout = env.timeouts.default
+        self.executor.incident = self.incident_id
         self.facts: dict[str, dict[str, Any]] = {}
         self._facts_lock = threading.Lock()
         self.result: Any = None  # rollbook.outcome.Result, set when the run finishes
@@ -180,7 +181,8 @@ class Run:
         return value
 
     def db_env(self) -> dict[str, str]:
-        return {"PGPASSWORD": self.db_password}
+        """The environment of a PostgreSQL client on the db host (a pgpass file, no password)."""
+        return self.executor.pgpass(self.hosts("db")[0], self.db_password)
 
     def db_args(self) -> list[str]:
         db = self.env.database

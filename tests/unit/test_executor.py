@@ -12,8 +12,8 @@ from rollbook.executor import (
     Mode,
     ReadOnlyRefused,
     connection_hint,
-    shell_command,
 )
+from rollbook.host import LINK_LOST, Host, command_line
 from rollbook.journal import Journal, read_journal
 from rollbook.redact import MASK, Redactor
 
@@ -70,15 +70,40 @@ def test_failure_names_host_command_and_error(tmp_path: Path) -> None:
         executor.run("local://", ["ls", "/nonexistent-dir"], mutating=False)
 
 
-def test_secrets_are_redacted_from_journal_and_errors(tmp_path: Path) -> None:
+def test_secrets_in_output_are_redacted_and_paths_stay_intact(tmp_path: Path) -> None:
     executor = make(tmp_path)
+    folder = tmp_path / "s3cr3t-value"  # a path that happens to hold a secret's value
+    folder.mkdir()
     with pytest.raises(CommandFailed) as error:
         executor.run(
-            "local://", ["sh", "-c", "echo $PW; exit 1"], mutating=False, env={"PW": "s3cr3t-value"}
+            "local://", ["sh", "-c", "echo s3cr3t-value; exit 1"], mutating=False, cwd=str(folder)
         )
     assert "s3cr3t-value" not in str(error.value)
+    [event] = lines(tmp_path)
+    assert event["stdout"] == f"{MASK}\n"
+    assert event["cwd"] == str(folder) and str(folder) in event["line"]
+
+
+def test_the_database_password_reaches_its_host_as_a_private_file_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    executor = make(tmp_path)
+    env = executor.pgpass("local://", "s3cr3t-value:with\\colon")
+    path = Path(env["PGPASSFILE"])
+    assert path.read_text() == "*:*:*:*:s3cr3t-value\\:with\\\\colon\n"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    executor.run("local://", ["true"], mutating=False, env=env)
     text = (tmp_path / "journal.jsonl").read_text()
-    assert "s3cr3t-value" not in text and MASK in text
+    assert "s3cr3t-value" not in text and str(path) in text
+    assert executor.close_hosts() == [] and not path.parent.exists()
+
+
+def test_a_host_that_stops_answering_is_bounded_here(tmp_path: Path) -> None:
+    host = Host("local://", "t", grace=0.2)
+    done = host.transport("sleep 30", bound=0.3)
+    assert done.exit_status == LINK_LOST and "stopped responding" in done.stderr
 
 
 def test_mutating_commands_record_intent_before_the_result(tmp_path: Path) -> None:
@@ -112,9 +137,9 @@ def test_local_commands_run_through_sh(tmp_path: Path) -> None:
     assert lines(tmp_path)[0]["host"] == "operator"
 
 
-def test_shell_command_quotes_cwd_env_and_timeout() -> None:
-    command = shell_command(["a b"], cwd="/x y", env={"K": "v w"}, timeout=5)
-    assert command == "cd '/x y' && env 'K=v w' timeout -k 10 5 'a b'"
+def test_command_line_quotes_cwd_env_timeout_and_sudo() -> None:
+    command = command_line(["a b"], cwd="/x y", env={"K": "v w"}, timeout=5, sudo=True)
+    assert command == "cd '/x y' && sudo -n env 'K=v w' timeout -k 10 5 'a b'"
 
 
 def test_journal_lines_are_json(tmp_path: Path) -> None:
