@@ -63,9 +63,15 @@ def assert_signed_and_tamper_evident(folder: Path, tmp_path: Path) -> None:
         assert f"BAD: {name}: " in bad.stdout
 
 
+def run_secrets() -> list[str]:
+    """The sandbox run's secret values: the database password and the notification URLs."""
+    return [secret(env(), env().database.password_env)] + [
+        secret(env(), target.url_env) for target in env().notify
+    ]
+
+
 def assert_no_secret_anywhere(folder: Path, output: str) -> None:
-    secrets = [secret(env(), env().database.password_env)]
-    secrets += [secret(env(), target.url_env) for target in env().notify]
+    secrets = run_secrets()
     for path in folder.iterdir():
         data = path.read_bytes()
         for value in secrets:

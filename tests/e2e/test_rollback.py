@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import releases
+from tests.e2e.cmdline_sampler import watching
 from tests.e2e.record_checks import (
     assert_complete_record,
     assert_no_secret_anywhere,
@@ -14,6 +15,7 @@ from tests.e2e.record_checks import (
     browser_check,
     channel_size,
     channel_titles,
+    run_secrets,
 )
 from tests.e2e.sandbox_state import (
     INCIDENT,
@@ -82,8 +84,10 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert untouched() == untouched_before
     assert (plan.folder / "plan.md").is_file() and (plan.folder / "plan.json").is_file()
     channel = channel_size()
-    done = run_feature(tmp_path, *INCIDENT)
+    with watching(run_secrets()) as seen:  # any local user polling /proc/*/cmdline every 20 ms
+        done = run_feature(tmp_path, *INCIDENT)
     assert done.code == 0, dump(done)
+    assert seen.samples > 100 and seen.count == 0, seen.hits
     # ... and the real rollback from the same state runs exactly its commands, in that order
     planned, ran = planned_vs_done(plan, done)
     assert planned == ran
@@ -143,11 +147,14 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert ledger_entries()[-1]["evidence"] == f"validation run {check.folder.name}"
     kept = ledger_file().read_text()
     # §9 by hand: back to the pre-rollback state recorded by that journal
-    again = run_feature(
-        tmp_path, "--env=sandbox", f"--incident={done.folder.name}", "--operator=e2e",
-        feature="features/rollback_of_rollback.feature",
-    )  # fmt: skip
+    with watching(run_secrets()) as seen:
+        again = run_feature(
+            tmp_path, "--env=sandbox", f"--incident={done.folder.name}", "--operator=e2e",
+            feature="features/rollback_of_rollback.feature",
+        )  # fmt: skip
     assert again.code == 0, dump(again)
+    assert seen.samples > 50 and seen.count == 0, seen.hits
+    assert not list(Path.home().glob(".rollbook/runs/*"))  # no run left its pgpass behind
     assert again.outcome == "ESTADO PREVIO RESTAURADO"
     assert_restored(before, again)
     assert ledger_file().read_text() == kept  # §9 leaves the ledger alone
