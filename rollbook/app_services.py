@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from rollbook import logs, web
 from rollbook.errors import StepFailed
-from rollbook.fleet import each_host
+from rollbook.fleet import each_host, label
 from rollbook.run import Run
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
@@ -148,10 +148,27 @@ def wait_web_answers(run: Run, spec: str) -> int:
     return result if result and result > 0 else 0
 
 
-def workers_answer(run: Run) -> str:
-    """Paso 5.2: `celery -A APP inspect active` sees the workers (bounded polling)."""
-    spec = run.hosts("app")[0]
-    argv = [f"{run.env.app.venv}/bin/celery", "-A", run.env.celery.app, "inspect", "active"]
+def workers_answer(run: Run) -> dict[str, str]:
+    """Paso 5.2: on every app host, its own worker answers `celery inspect active` (bounded
+    polling); {host: answer}. A reply from another host's worker does not count."""
+    return each_host(run, "app", lambda spec: worker_answers(run, spec, wait=True))
+
+
+def worker_node(run: Run, spec: str) -> str:
+    """The worker's celery node name on this host (celery.node, %h = the host's hostname)."""
+    if "%h" not in run.env.celery.node:
+        return run.env.celery.node
+    name = run.executor.run(spec, ["hostname"], mutating=False).stdout.strip()
+    return run.env.celery.node.replace("%h", name)
+
+
+def worker_answers(run: Run, spec: str, *, wait: bool) -> str:
+    """This host's worker answers `celery -A APP inspect active -d NODE`, within the start
+    timeout (`wait`) or at once; the error names the host, the node and what the service
+    manager shows."""
+    node = worker_node(run, spec)
+    argv = [f"{run.env.app.venv}/bin/celery", "-A", run.env.celery.app, "inspect", "active",
+            "-d", node]  # fmt: skip
 
     def inspect() -> str:
         result = run.executor.run(
@@ -163,10 +180,22 @@ def workers_answer(run: Run) -> str:
                 f"{run.executor.describe_failure(result)} — the workers have no broker: start "
                 "it (redis / rabbitmq, as the app's settings name it), then run again"
             )
-        return result.stdout if result.ok and "OK" in result.stdout else ""
+        return result.stdout if result.ok and f"{node}: OK" in result.stdout else ""
 
     # each inspect already waits celery's 1 s for replies: polled with a short pause
-    answer = wait_until(inspect, run.env.services.start_timeout, interval=0.2)
+    answer = (
+        wait_until(inspect, run.env.services.start_timeout, interval=0.2) if wait else inspect()
+    )
     if not answer:
-        raise StepFailed(f"{spec}: `celery -A {run.env.celery.app} inspect active` saw no worker")
+        manager = manager_for(run, spec)
+        states = ", ".join(
+            f"{n} {'running' if manager.is_running(n) else 'NOT running'}"
+            for n in run.env.services.workers
+        )
+        raise StepFailed(
+            f"{label(spec)}: worker {node} did not answer `celery -A {run.env.celery.app} "
+            f"inspect active -d {node}`"
+            + (f" within {run.env.services.start_timeout:.0f} s" if wait else "")
+            + f" (service manager: {states or 'no workers configured'})"
+        )
     return answer

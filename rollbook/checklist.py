@@ -6,8 +6,9 @@ import re
 import statistics
 from datetime import UTC, datetime, timedelta
 
-from rollbook import database, validation, web
+from rollbook import app_services, database, validation, web
 from rollbook.errors import StepFailed
+from rollbook.fleet import each_host, label
 from rollbook.run import Run
 from rollbook.services import manager_for
 
@@ -81,71 +82,96 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-def api_latency(run: Run) -> dict[str, dict[str, float]]:
-    """§8.2: each main API answers 200 under the latency budget; p50 / p95 over N requests."""
-    spec = run.hosts("app")[0]
+def api_latency(run: Run) -> dict[str, dict[str, dict[str, float]]]:
+    """§8.2: each main API answers 200 under the latency budget, measured from every app host;
+    p50 / p95 over N requests. {host: {url: figures}}."""
     budget = run.env.health.latency_budget_ms
-    results, slow = {}, []
-    for url in run.env.health.endpoints:
-        samples = [web.http_status(run, spec, url) for _ in range(run.env.health.latency_requests)]
-        times = [seconds * 1000 for _, seconds in samples]
-        failures = sum(1 for code, _ in samples if code != 200)
-        results[url] = {
-            "p50_ms": round(statistics.median(times), 1),
-            "p95_ms": round(percentile(times, 95), 1),
-            "requests": len(samples),
-            "non_200": failures,
-        }
-        if failures or results[url]["p95_ms"] > budget:
-            slow.append(f"{url}: p95 {results[url]['p95_ms']} ms, {failures} non-200")
-    run.record("latency", budget_ms=budget, endpoints=results)
-    if slow:
-        raise StepFailed(f"over the {budget} ms budget or failing: " + "; ".join(slow))
-    return results
+
+    def measure(spec: str) -> dict[str, dict[str, float]]:
+        results, slow = {}, []
+        for url in run.env.health.endpoints:
+            samples = [
+                web.http_status(run, spec, url) for _ in range(run.env.health.latency_requests)
+            ]
+            times = [seconds * 1000 for _, seconds in samples]
+            failures = sum(1 for code, _ in samples if code != 200)
+            results[url] = {
+                "p50_ms": round(statistics.median(times), 1),
+                "p95_ms": round(percentile(times, 95), 1),
+                "requests": len(samples),
+                "non_200": failures,
+            }
+            if failures or results[url]["p95_ms"] > budget:
+                slow.append(f"{url}: p95 {results[url]['p95_ms']} ms, {failures} non-200")
+        run.record_host("latency", {spec: results}, field="hosts")
+        if slow:
+            raise StepFailed(
+                f"{label(spec)}: over the {budget} ms budget or failing: " + "; ".join(slow)
+            )
+        return results
+
+    run.record("latency", budget_ms=budget, hosts={})
+    return each_host(run, "app", measure)
 
 
-def resources(run: Run) -> dict[str, float]:
-    """§8.2: CPU load per core, memory used, database connections, against the YAML."""
+def resources(run: Run) -> dict[str, dict[str, float]]:
+    """§8.2: CPU load per core and memory used on every app host, database connections, against
+    the YAML. {host: figures}."""
     limits = run.env.thresholds
-    spec = run.hosts("app")[0]
-    cores = int(run.executor.run(spec, ["nproc"], mutating=False).stdout.strip())
-    load = float(run.executor.run(spec, ["cat", "/proc/loadavg"], mutating=False).stdout.split()[0])
-    meminfo = run.executor.run(spec, ["cat", "/proc/meminfo"], mutating=False).stdout
-    mem = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in meminfo.splitlines())}
     sql = (
         "SELECT count(*) * 100.0 / current_setting('max_connections')::int "
         "FROM pg_stat_activity WHERE backend_type = 'client backend'"
     )
-    figures = {
-        "load_per_core": round(load / cores, 2),
-        "memory_used_pct": round(100 - mem["MemAvailable"] * 100 / mem["MemTotal"], 1),
-        "db_connections_pct": round(float(database.psql(run, sql).strip()), 1),
-    }
-    run.record("resources", **figures, limits=limits.model_dump())
-    over = [f"{k} {v} > {getattr(limits, k)}" for k, v in figures.items() if v > getattr(limits, k)]
-    if over:
-        raise StepFailed("over the environment's thresholds: " + ", ".join(over))
-    return figures
+    connections = round(float(database.psql(run, sql).strip()), 1)
+
+    def figures_of(spec: str) -> dict[str, float]:
+        cores = int(run.executor.run(spec, ["nproc"], mutating=False).stdout.strip())
+        loadavg = run.executor.run(spec, ["cat", "/proc/loadavg"], mutating=False).stdout
+        meminfo = run.executor.run(spec, ["cat", "/proc/meminfo"], mutating=False).stdout
+        mem = {k: int(v.split()[0]) for k, v in (ln.split(":", 1) for ln in meminfo.splitlines())}
+        figures = {
+            "load_per_core": round(float(loadavg.split()[0]) / cores, 2),
+            "memory_used_pct": round(100 - mem["MemAvailable"] * 100 / mem["MemTotal"], 1),
+            "db_connections_pct": connections,
+        }
+        run.record_host("resources", {spec: figures}, field="hosts")
+        over = [
+            f"{k} {v} > {getattr(limits, k)}" for k, v in figures.items() if v > getattr(limits, k)
+        ]
+        if over:
+            raise StepFailed(f"{label(spec)}: over the environment's thresholds: {', '.join(over)}")
+        return figures
+
+    run.record("resources", limits=limits.model_dump(), hosts={})
+    return each_host(run, "app", figures_of)
 
 
-def celery_roundtrip(run: Run) -> str:
-    """§8.2: a real task (the YAML's celery.roundtrip_task) through the broker and back."""
-    spec = run.hosts("app")[0]
+def celery_roundtrip(run: Run) -> dict[str, str]:
+    """§8.2: from every app host, its own worker answers and a real task (the YAML's
+    celery.roundtrip_task) goes through the broker and back. {host: result}."""
     name = run.env.celery.roundtrip_task
     if not name:
         raise StepFailed(f"{run.env.source}: set celery.roundtrip_task to a task without arguments")
     celery = [f"{run.env.app.venv}/bin/celery", "-A", run.env.celery.app]
     where = {"cwd": run.env.app.path, "env": run.env.app.env}
-    sent = run.executor.run(spec, [*celery, "call", name], mutating=False, **where)
-    task = sent.stdout.strip().splitlines()[-1]
-    result = run.executor.run(
-        spec, [*celery, "result", task], mutating=False, check=False, timeout=30, **where
-    )
-    answer = result.stdout.strip()
-    run.record("celery_roundtrip", task=task, result=answer)
-    if not result.ok or not answer:
-        raise StepFailed(f"celery task {task} did not come back: {answer or result.stderr[-200:]}")
-    return answer
+
+    def roundtrip(spec: str) -> str:
+        app_services.worker_answers(run, spec, wait=False)
+        sent = run.executor.run(spec, [*celery, "call", name], mutating=False, **where)
+        task = sent.stdout.strip().splitlines()[-1]
+        result = run.executor.run(
+            spec, [*celery, "result", task], mutating=False, check=False, timeout=30, **where
+        )
+        answer = result.stdout.strip()
+        run.record_host("celery_roundtrip", {spec: {"task": task, "result": answer}}, "hosts")
+        if not result.ok or not answer:
+            raise StepFailed(
+                f"{label(spec)}: celery task {task} did not come back: "
+                f"{answer or result.stderr[-200:]}"
+            )
+        return answer
+
+    return each_host(run, "app", roundtrip)
 
 
 def validation_script(run: Run) -> list[str]:
@@ -164,13 +190,8 @@ def validation_script(run: Run) -> list[str]:
 
 
 def _dbshell(run: Run) -> None:
-    spec = run.hosts("app")[0]
-    argv = [
-        f"{run.env.app.venv}/bin/python",
-        run.env.app.manage,
-        "dbshell",
-        "--",
-        "-c",
-        "SELECT 1;",
-    ]
-    run.executor.run(spec, argv, mutating=False, cwd=run.env.app.path, env=run.env.app.env)
+    """§8.3's `manage.py dbshell`: the app reaches its database, from every app host."""
+    argv = [f"{run.env.app.venv}/bin/python", run.env.app.manage, "dbshell", "--", "-c",
+            "SELECT 1;"]  # fmt: skip
+    each_host(run, "app", lambda spec: run.executor.run(
+        spec, argv, mutating=False, cwd=run.env.app.path, env=run.env.app.env))  # fmt: skip

@@ -121,6 +121,8 @@ class HealthConfig(_Strict):
 class CeleryConfig(_Strict):
     app: str
     roundtrip_task: str | None = None  # §8.2: a task without arguments sent and awaited
+    # each app host's worker, as celery names it (`-n`); %h is that host's hostname
+    node: str = "celery@%h"
 
 
 class LogsConfig(_Strict):

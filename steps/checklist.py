@@ -27,38 +27,42 @@ def no_recent_errors(recent: list[str]) -> None:
 
 
 @when("se mide la latencia de cada endpoint principal", target_fixture="latency")
-def measure_latency(run: Run) -> dict[str, dict[str, float]]:
+def measure_latency(run: Run) -> dict[str, dict[str, dict[str, float]]]:
     return checklist.api_latency(run)
 
 
 @then("el p95 de cada endpoint está bajo el presupuesto del ambiente")
-def under_budget(run: Run, latency: dict[str, dict[str, float]]) -> None:
+def under_budget(run: Run, latency: dict[str, dict[str, dict[str, float]]]) -> None:
     budget = run.env.health.latency_budget_ms
-    assert all(figures["p95_ms"] <= budget for figures in latency.values())
+    assert latency and all(
+        figures["p95_ms"] <= budget for urls in latency.values() for figures in urls.values()
+    )
 
 
 @when(
     "se registran la carga, la memoria y las conexiones a la base de datos",
     target_fixture="figures",
 )
-def record_resources(run: Run) -> dict[str, float]:
+def record_resources(run: Run) -> dict[str, dict[str, float]]:
     return checklist.resources(run)
 
 
 @then("cada cifra está bajo el umbral del ambiente")
-def under_thresholds(run: Run, figures: dict[str, float]) -> None:
+def under_thresholds(run: Run, figures: dict[str, dict[str, float]]) -> None:
     limits = run.env.thresholds
-    assert all(value <= getattr(limits, name) for name, value in figures.items())
+    assert figures and all(
+        value <= getattr(limits, name) for host in figures.values() for name, value in host.items()
+    )
 
 
 @when("se envía una tarea real a celery", target_fixture="answer")
-def send_task(run: Run) -> str:
+def send_task(run: Run) -> dict[str, str]:
     return checklist.celery_roundtrip(run)
 
 
 @then("la tarea vuelve con su resultado")
-def task_returned(answer: str) -> None:
-    assert answer
+def task_returned(answer: dict[str, str]) -> None:
+    assert answer and all(answer.values())
 
 
 @when("se ejecuta el script de validación automática", target_fixture="script")

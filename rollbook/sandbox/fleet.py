@@ -1,8 +1,9 @@
 """`rollbook sandbox up --app-hosts N`: N app hosts over real SSH on 127.0.0.1 (fleet.yaml).
 
-Each host is an sshd in its own mount and PID namespaces (unshare) in which the host's folder
-fleet/appI is mounted over fleet/host: every host sees its own checkout, venv, supervisord, logs and
-gunicorn socket at the same paths, and only its own processes. Each logs in as its own user
+Each host is an sshd in its own mount, PID and UTS namespaces (unshare; its hostname is its name,
+e.g. app2) in which the host's folder fleet/appI is mounted over fleet/host: every host sees its
+own checkout, venv, supervisord, logs and gunicorn socket at the same paths, and only its own
+processes. Each logs in as its own user
 (rollbook-appI) with the key fleet/id_ed25519. They share the sandbox's PostgreSQL and Redis; the
 sandbox's nginx balances over their gunicorn sockets. Seen from outside, fleet/host is the image
 every host's folder is copied from at `up` and `reset` (its paths are the ones the hosts see).
@@ -256,7 +257,8 @@ def _ensure_user(host: AppHost) -> None:
 
 
 def _supervisord_conf(image: Layout, host: AppHost) -> str:
-    """The host's supervisord: gunicorn on the host's unix socket, a celery worker named so."""
+    """The host's supervisord: gunicorn on the host's unix socket, a celery worker (celery's
+    default node name, celery@<the host's name>)."""
     view, bin_dir, env = _host_view(image), image.venv / "bin", image.env
     environment = ",".join(f'{k}="{v}"' for k, v in env.app.env.items())
     common = (f"directory={image.app}\nenvironment={environment}\nautostart=true\n"
@@ -274,7 +276,7 @@ def _supervisord_conf(image: Layout, host: AppHost) -> str:
         f"-b unix:{_socket(image)} --workers 2\npriority=10\n"
         f"stdout_logfile={image.gunicorn_log}\n{common}\n"
         f"[program:celery]\ncommand={bin_dir}/celery -A {env.celery.app} worker --concurrency 1 "
-        f"--loglevel INFO -n {host.name}@%%h\npriority=20\nstdout_logfile={image.celery_log}\n"
+        f"--loglevel INFO\npriority=20\nstdout_logfile={image.celery_log}\n"
         f"{common}"
     )
 
@@ -294,7 +296,8 @@ def _start_host(layout: Layout, image: Layout, host: AppHost) -> None:
     (host.folder / "etc" / "supervisord.conf").write_text(_supervisord_conf(image, host))
     subprocess.run(["chown", "-R", f"{host.user}:", str(host.folder)], check=True)
     if not host.sshd.is_running():
-        server = start_sshd(host.sshd.folder, host.port, mount=(host.folder, view))
+        server = start_sshd(host.sshd.folder, host.port, mount=(host.folder, view),
+                            hostname=host.name)  # fmt: skip
         server.authorized_keys.write_text(host.key.with_suffix(".pub").read_text())
     supervisord = Path(image.supervisorctl).with_name("supervisord")
     _ssh(layout, host, str(supervisord), "-c", str(image.supervisor_conf))

@@ -83,13 +83,18 @@ def free_port() -> int:
 
 
 def start_sshd(
-    folder: Path, port: int | None = None, mount: tuple[Path, Path] | None = None
+    folder: Path,
+    port: int | None = None,
+    mount: tuple[Path, Path] | None = None,
+    hostname: str = "",
 ) -> Sshd:
     """Start sshd in `folder` (daemonised; its pid in folder/sshd.pid); logins by key only.
 
     `mount` (source, target): a host of its own — sshd runs in new mount and PID namespaces
-    where `source` is mounted over `target`; folder/sshd.pid is then unshare's pid, which
-    stops sshd (and with it every process of the namespace) when it gets SIGTERM.
+    where `source` is mounted over `target`, and its own UTS namespace named `hostname` (a
+    host has its own name, as celery's workers and `hostname` see it); folder/sshd.pid is then
+    unshare's pid, which stops sshd (and with it every process of the namespace) when it gets
+    SIGTERM.
     """
     sshd = require_binary("/usr/sbin/sshd", SSHD_INSTALL)
     folder.mkdir(parents=True, exist_ok=True)
@@ -110,7 +115,7 @@ def start_sshd(
     Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation folder
     if mount:
         _start_in_namespace([sshd, "-D", "-f", str(config), "-E", str(folder / "sshd.log")],
-                            server, mount)  # fmt: skip
+                            server, mount, hostname or folder.name)  # fmt: skip
     else:
         done = subprocess.run([sshd, "-f", str(config), "-E", str(folder / "sshd.log")],
                               capture_output=True, text=True, check=False)  # fmt: skip
@@ -121,12 +126,15 @@ def start_sshd(
     return server
 
 
-def _start_in_namespace(argv: list[str], server: Sshd, mount: tuple[Path, Path]) -> None:
+def _start_in_namespace(
+    argv: list[str], server: Sshd, mount: tuple[Path, Path], hostname: str
+) -> None:
     unshare = require_binary("unshare", "apt-get install util-linux")
-    script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+    script = 'mount --bind "$1" "$2" && hostname "$3" && shift 3 && exec "$@"'
     process = subprocess.Popen(
-        [unshare, "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
-         "--kill-child=SIGTERM", "sh", "-c", script, "sh", str(mount[0]), str(mount[1]), *argv],
+        [unshare, "--mount", "--pid", "--uts", "--fork", "--mount-proc", "--propagation",
+         "private", "--kill-child=SIGTERM", "sh", "-c", script, "sh", str(mount[0]),
+         str(mount[1]), hostname, *argv],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=(server.folder / "unshare.log").open("w"), start_new_session=True,
     )  # fmt: skip

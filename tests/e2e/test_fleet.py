@@ -13,6 +13,8 @@ import pytest
 from rollbook import sandbox
 from rollbook.sandbox.fleet import AppHost, fleet_layout, hosts
 from rollbook.sandbox.layout import load_layout
+from tests.e2e.cmdline_sampler import watching
+from tests.e2e.record_checks import run_secrets
 from tests.e2e.sandbox_state import INCIDENT, dump, run_feature
 
 pytestmark = pytest.mark.e2e
@@ -54,8 +56,10 @@ def test_rollback_of_three_hosts_through_the_ansible_inventory(
     fleet: list[AppHost], tmp_path: Path
 ) -> None:
     image = fleet_layout(load_layout())
-    result = run_feature(tmp_path, *incident("fleet"))
+    with watching(run_secrets()) as seen:
+        result = run_feature(tmp_path, *incident("fleet"))
     assert result.outcome == "ROLLBACK COMPLETADO", dump(result)
+    assert seen.samples > 100 and seen.count == 0, seen.hits
     stable = result.facts()["target"]["tag"]
     for host in fleet:
         _commit, status, health = host_state(host)
@@ -83,9 +87,11 @@ def test_failure_on_one_host_is_recovered_on_all(fleet: list[AppHost], tmp_path:
     broken = fleet[1]
     on_host(broken, "git", "-C", str(image.app), "remote", "set-url", "origin",
             "/nonexistent/iact-backend.git")  # fmt: skip
-    result = run_feature(tmp_path, *incident("fleet-ssh"))
+    with watching(run_secrets()) as seen:
+        result = run_feature(tmp_path, *incident("fleet-ssh"))
     assert result.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(result)
     assert result.pasos()["3.1"] == "failed"
+    assert seen.samples > 100 and seen.count == 0, seen.hits
     results = {
         e["host"].split("@")[0].removeprefix("ssh://"): e["ok"]
         for e in result.journal()
@@ -97,3 +103,37 @@ def test_failure_on_one_host_is_recovered_on_all(fleet: list[AppHost], tmp_path:
     checkouts = {e["host"] for e in recovered if e["argv"][3:4] == ["checkout"]}
     assert len(checkouts) == APP_HOSTS
     assert {host.name: host_state(host) for host in fleet} == before
+
+
+def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
+    fleet: list[AppHost], tmp_path: Path
+) -> None:
+    """Host 3's worker program runs (its service manager says RUNNING) but is no celery worker:
+    the two other hosts' workers answer the broker, and only host 3's own node counts for it."""
+    sandbox.reset()
+    image = fleet_layout(load_layout())
+    dead = fleet[2]
+    conf = dead.folder / Path(image.supervisor_conf).relative_to(image.root / "fleet" / "host")
+    text = conf.read_text()
+    start = text.index("[program:celery]\ncommand=") + len("[program:celery]\ncommand=")
+    conf.write_text(text[:start] + "/bin/sleep infinity" + text[text.index("\n", start) :])
+    on_host(dead, image.supervisorctl, "-c", str(image.supervisor_conf), "update")
+    result = run_feature(tmp_path, *incident("fleet-ssh"))
+    assert result.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(result)
+    assert result.pasos()["5.2"] == "failed", dump(result)
+    answered = {
+        e["host"].split("@")[0].removeprefix("ssh://"): (e["ok"], e["error"] or "")
+        for e in result.journal()
+        if e["event"] == "host_result" and e["paso"] == "5.2"
+    }
+    assert answered["rollbook-app1"] == (True, "") and answered["rollbook-app2"] == (True, "")
+    ok, error = answered["rollbook-app3"]
+    assert not ok and "worker celery@app3 did not answer" in error and "celery running" in error
+    # §8.2 on the same fleet: the round-trip fails for host 3, named, although a task sent from
+    # it comes back (another host's worker ran it)
+    check = run_feature(tmp_path, "--env=fleet-ssh", feature="features/validation.feature")
+    failed = [e for e in check.journal()
+              if e["event"] == "paso_finished" and e["status"] == "failed"]  # fmt: skip
+    celery = [e for e in failed if "celery" in e["name"].lower()]
+    assert celery and "rollbook-app3@" in celery[0]["detail"], dump(check)
+    assert "celery@app3" in celery[0]["detail"]
