@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
-DEBS := postgresql redis-server nginx-light curl git openssh-server chromium python3-venv
+DEBS := postgresql redis-server nginx-light curl git openssh-server chromium python3-venv sudo
 DEMO_ARGS := --env=sandbox --reason "Health 500 tras el deploy" --severity CRITICO \
 	--impact "API caida para todos los usuarios" --approved-by "Tech Lead (demo)"
 
@@ -20,6 +20,7 @@ debs:
 	command -v psql >/dev/null || missing="$$missing postgresql"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v git >/dev/null || missing="$$missing git"; \
+	command -v sudo >/dev/null || missing="$$missing sudo"; \
 	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
 	/usr/bin/python3 -c "import ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \

@@ -65,7 +65,7 @@ def no_recent_log_errors(run: Run) -> list[str]:
         since = datetime.now(UTC) - timedelta(seconds=window)
         for path in run.env.logs.files:
             out = run.executor.run(
-                spec, ["tail", "-c", _TAIL_BYTES, path], mutating=False, check=False
+                spec, ["tail", "-c", _TAIL_BYTES, path], mutating=False, check=False, root="logs"
             )
             errors = recent_errors(out.stdout.splitlines(), run.env.logs.error_pattern, since)
             found += [f"{path}: {line}" for line in errors]

@@ -172,7 +172,9 @@ def _ledger(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as scratch:  # a listing keeps no journal
         redactor = Redactor()
         journal = Journal(Path(scratch) / "journal.jsonl", redactor)
-        entries = ledger.read_from(Executor(journal, redactor, Mode.READ_ONLY, env.sudo), env)
+        entries = ledger.read_from(
+            Executor(journal, redactor, Mode.READ_ONLY, env.root_actions()), env
+        )
         journal.close()
     if not entries:
         print(f"{env.name}: the release ledger {env.ledger_file()} is empty or missing — record "

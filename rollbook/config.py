@@ -170,6 +170,17 @@ class Timeouts(_Strict):
     restore: Duration = 3600.0  # psql / pg_restore (Paso 4.3)
 
 
+RootAction = Literal["services", "maintenance", "proxy_check", "logs"]
+
+
+class SudoConfig(_Strict):
+    """The actions that need root on the hosts; each of their commands runs under `sudo -n`."""
+
+    root: list[RootAction] = Field(
+        default_factory=lambda: ["services", "maintenance", "proxy_check"]
+    )
+
+
 class Environment(_Strict):
     name: str
     approval: Literal["required", "optional"]
@@ -178,7 +189,9 @@ class Environment(_Strict):
     # testinfra host specs per role; `proxy` (maintenance page, proxy reload) defaults to `app`
     hosts: dict[Literal["app", "db", "proxy"], list[str]]
     parallel_hosts: int = Field(default=10, ge=1)  # hosts of a role a Paso acts on at once
-    sudo: bool = False
+    # root actions through `sudo -n` (true: services, maintenance, proxy_check); everything else
+    # runs as the login user, the deploy user
+    sudo: bool | SudoConfig = False
     app: AppConfig
     services: ServicesConfig
     maintenance: MaintenanceConfig | None = None
@@ -193,6 +206,12 @@ class Environment(_Strict):
     signing: SigningConfig | None = None
     sandbox: SandboxConfig | None = None
     source: str = Field(default="", exclude=True)
+
+    def root_actions(self) -> frozenset[str]:
+        """The actions run under sudo (none without `sudo`)."""
+        if self.sudo is True:
+            return frozenset(SudoConfig().root)
+        return frozenset(self.sudo.root) if self.sudo else frozenset()
 
     def ledger_file(self) -> str:
         """The release ledger on the app hosts: app.ledger, or beside the app in .rollbook/."""

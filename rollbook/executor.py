@@ -61,7 +61,7 @@ class Executor:
     journal: Journal
     redactor: Redactor
     mode: Mode = Mode.EXECUTE
-    sudo: bool = False
+    root_actions: frozenset[str] = frozenset()  # actions run under `sudo -n` (environment's sudo)
     progress: Callable[[str], None] = print
     paso: str | None = None
     default_timeout: float | None = None  # every remote command is bounded (YAML timeouts)
@@ -110,8 +110,13 @@ class Executor:
         timeout: float | None = None,
         check: bool = True,
         declared: bool = False,
+        root: str | None = None,
     ) -> CommandResult:
         """Run argv on the host `spec` (a testinfra spec such as local:// or ssh://user@host).
+
+        `root`: the action this command belongs to when it may need root (services,
+        maintenance, proxy_check, logs); it runs under `sudo -n` when the environment lists that
+        action under `sudo`, else as the login user like every other command.
 
         `declared`: a write the run announced (the ledger of --record-release, the scratch
         database of a trial restore), run even in a read-only run or a dry-run, journaled as such
@@ -121,7 +126,8 @@ class Executor:
         if self._held_back(spec, argv, mutating, cwd, declared):
             return CommandResult(spec, argv, 0, "", "", 0.0, planned=True)
         bound = timeout or self.default_timeout
-        line = command_line(argv, cwd=cwd, env=env, timeout=bound, sudo=self.sudo)
+        sudo = root is not None and root in self.root_actions
+        line = command_line(argv, cwd=cwd, env=env, timeout=bound, sudo=sudo)
         start, started = now_iso(), time.monotonic()
         try:
             out = self.host(spec).transport(line, bound=bound)

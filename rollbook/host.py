@@ -49,14 +49,15 @@ def command_line(
 ) -> str:
     """The /bin/sh line for an argument list, wrappers included, every part quoted.
 
-    Environment values here are never secrets (a secret reaches a command as a private file)."""
-    parts = list(argv)
+    `sudo -n` comes right before the command itself, so a sudoers rule names the real program
+    (e.g. supervisorctl) and `timeout` still bounds it; sudo resets the environment, so root
+    actions take none. Environment values here are never secrets (a secret reaches a command as
+    a private file)."""
+    parts = ["sudo", "-n", *argv] if sudo else list(argv)
     if timeout:
         parts = ["timeout", "-k", "10", str(max(1, round(timeout))), *parts]
     if env:
         parts = ["env", *(f"{k}={v}" for k, v in env.items()), *parts]
-    if sudo:
-        parts = ["sudo", "-n", *parts]
     line = shlex.join(parts)
     return f"cd {shlex.quote(cwd)} && {line}" if cwd else line
 

@@ -11,7 +11,9 @@ def log_offsets(run: Run, spec: str) -> dict[str, int]:
     """Current size of every log file (0 when it does not exist yet)."""
     offsets = {}
     for path in run.env.logs.files:
-        out = run.executor.run(spec, ["stat", "-c", "%s", path], mutating=False, check=False)
+        out = run.executor.run(
+            spec, ["stat", "-c", "%s", path], mutating=False, check=False, root="logs"
+        )
         offsets[path] = int(out.stdout.strip()) if out.ok and out.stdout.strip().isdigit() else 0
     return offsets
 
@@ -22,7 +24,7 @@ def errors_since(run: Run, spec: str, offsets: dict[str, int]) -> list[str]:
     found = []
     for path, offset in offsets.items():
         out = run.executor.run(
-            spec, ["tail", "-c", f"+{offset + 1}", path], mutating=False, check=False
+            spec, ["tail", "-c", f"+{offset + 1}", path], mutating=False, check=False, root="logs"
         )
         found += [f"{path}: {line}" for line in out.stdout.splitlines() if pattern.search(line)]
     return found

@@ -61,6 +61,11 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
     }  # fmt: skip
 
 
+def ran(command: dict[str, Any]) -> str:
+    """The exact line a command event ran (with its cd, sudo, env and timeout wrappers)."""
+    return str(command.get("line") or shlex.join(command["argv"]))
+
+
 def paso_evidence_html(events: list[dict[str, Any]], paso: str) -> str:
     """Every command of the Paso (host, argv, exit, duration, output) and the facts it recorded."""
     rows = []
@@ -70,7 +75,7 @@ def paso_evidence_html(events: list[dict[str, Any]], paso: str) -> str:
         if e["event"] == "command":
             output = (e.get("stdout", "") + e.get("stderr", ""))[-_OUTPUT_CHARS:]
             rows.append(
-                f"<tr><td>{escape(e['host'])}</td><td><code>{escape(shlex.join(e['argv']))}"
+                f"<tr><td>{escape(e['host'])}</td><td><code>{escape(ran(e))}"
                 f"</code></td><td>{e['exit']}</td><td>{e['duration']:.2f} s</td>"
                 f"<td><pre>{escape(output)}</pre></td></tr>"
             )
@@ -191,7 +196,7 @@ def human_log(events: list[dict[str, Any]]) -> str:
     for e in events:
         ts, paso = e["ts"][11:19], e.get("paso") or "-"
         if e["event"] == "command":
-            lines.append(f"{ts} [{paso}] {e['host']} $ {shlex.join(e['argv'])} → exit {e['exit']}")
+            lines.append(f"{ts} [{paso}] {e['host']} $ {ran(e)} → exit {e['exit']}")
         elif e["event"] == "planned":
             lines.append(f"{ts} [{paso}] {e['host']} (planned) $ {shlex.join(e['argv'])}")
         elif e["event"] == "host_result" and not e["ok"]:

@@ -114,7 +114,7 @@ class Run:
             self.secret_or_none(target.url_env)
         self.journal = Journal(self.folder / "journal.jsonl", self.redactor)
         self._progress = progress
-        self.executor = Executor(self.journal, self.redactor, mode, env.sudo, self.say)
+        self.executor = Executor(self.journal, self.redactor, mode, env.root_actions(), self.say)
         self.executor.default_timeout = env.timeouts.default
         self.executor.incident = self.incident_id
         self.facts: dict[str, dict[str, Any]] = {}

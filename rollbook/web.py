@@ -45,7 +45,7 @@ def maintenance_on(run: Run, spec: str) -> None:
     page = run.env.maintenance
     assert page is not None
     _check_proxy(run, spec)
-    run.executor.run(spec, ["cp", page.template, page.page], mutating=True)
+    run.executor.run(spec, ["cp", page.template, page.page], mutating=True, root="maintenance")
     _reload_proxy(run, spec)
 
 
@@ -54,7 +54,7 @@ def maintenance_off(run: Run, spec: str) -> None:
     page = run.env.maintenance
     assert page is not None
     _check_proxy(run, spec)
-    run.executor.run(spec, ["rm", "-f", page.page], mutating=True)
+    run.executor.run(spec, ["rm", "-f", page.page], mutating=True, root="maintenance")
     _reload_proxy(run, spec)
 
 
@@ -81,7 +81,7 @@ def _check_proxy(run: Run, spec: str) -> None:
     argv = run.env.services.proxy_check
     if not argv:
         return
-    result = run.executor.run(spec, argv, mutating=False, check=False)
+    result = run.executor.run(spec, argv, mutating=False, check=False, root="proxy_check")
     if not result.ok:
         raise StepFailed(
             f"{run.executor.describe_failure(result)} — the proxy's configuration is broken, so "

@@ -95,6 +95,9 @@ def hosts(layout: Layout, count: int) -> list[AppHost]:
     return [AppHost(i, root, first + i - 1) for i in range(1, count + 1)]
 
 
+SUDOERS = Path("/etc/sudoers.d/rollbook-sandbox-fleet")
+
+
 def up(layout: Layout, count: int) -> None:
     """Bring the fleet to the start state with `count` app hosts (0: back to the single host).
 
@@ -108,6 +111,7 @@ def up(layout: Layout, count: int) -> None:
         _stop_host(layout, image, host)
     (layout.state / SIZE_FILE).write_text(str(count))  # before any host starts: `down` sees it
     if count == 0:
+        SUDOERS.unlink(missing_ok=True)
         nginx.write_config(layout)
         _reload_nginx(layout)
         return
@@ -125,6 +129,7 @@ def up(layout: Layout, count: int) -> None:
         supervisor.start(layout)
         raise
     _write_inventory(fleet)
+    _write_sudoers(layout, image, fleet)
     nginx.write_config(layout, upstream=[_real(image, h, _socket(image)) for h in fleet],
                        static=_real(image, fleet[0], image.static_root))  # fmt: skip
     _reload_nginx(layout)
@@ -136,6 +141,28 @@ def down(layout: Layout) -> None:
     image = fleet_layout(layout)
     for host in hosts(layout, saved_size(layout)):
         _stop_host(layout, image, host)
+    SUDOERS.unlink(missing_ok=True)
+
+
+def _write_sudoers(layout: Layout, image: Layout, fleet: list[AppHost]) -> None:
+    """The hosts' users may run their service manager, and only it, as root without a password
+    (fleet-ssh.yaml: `sudo: true`); sudo logs every command to log/sudo.log."""
+    visudo = require_binary("visudo", "apt-get install sudo")
+    users = ",".join(host.user for host in fleet)
+    text = (
+        "# Written by `rollbook sandbox up --app-hosts N`; removed by `down` and --app-hosts 1.\n"
+        f"Defaults:{users} logfile={layout.root / 'log' / 'sudo.log'}\n"
+        f"{users} ALL=(root) NOPASSWD: {Path(image.supervisorctl)}\n"
+    )
+    draft = SUDOERS.with_name(".rollbook-sandbox-fleet.new")  # sudo ignores names with a dot
+    draft.write_text(text)
+    draft.chmod(0o440)
+    checked = subprocess.run([visudo, "-c", "-q", "-f", str(draft)], capture_output=True,
+                             text=True, check=False)  # fmt: skip
+    if checked.returncode != 0:
+        draft.unlink()
+        raise SandboxError(f"the fleet's sudoers rule is invalid: {checked.stderr.strip()}")
+    draft.replace(SUDOERS)
 
 
 def _real(image: Layout, host: AppHost, path: Path) -> Path:

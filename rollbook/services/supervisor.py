@@ -18,7 +18,9 @@ class Supervisor:
     def _ctl(self, *args: str, mutating: bool, check: bool = True) -> str:
         conf = ["-c", self.conf] if self.conf else []
         argv = [self.supervisorctl, *conf, *args]
-        return self.executor.run(self.spec, argv, mutating=mutating, check=check).stdout
+        return self.executor.run(
+            self.spec, argv, mutating=mutating, check=check, root="services"
+        ).stdout
 
     def stop(self, names: list[str]) -> None:
         self._ctl("stop", *names, mutating=True)

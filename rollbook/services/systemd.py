@@ -1,4 +1,4 @@
-"""systemd units through systemctl (sudo comes from the environment's `sudo` setting)."""
+"""systemd units through systemctl (under sudo when the environment's `sudo` lists services)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class Systemd:
 
     def _ctl(self, *args: str, mutating: bool, check: bool = True) -> str:
         return self.executor.run(
-            self.spec, ["systemctl", *args], mutating=mutating, check=check
+            self.spec, ["systemctl", *args], mutating=mutating, check=check, root="services"
         ).stdout
 
     def stop(self, names: list[str]) -> None:

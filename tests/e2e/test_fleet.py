@@ -12,10 +12,10 @@ import pytest
 
 from rollbook import sandbox
 from rollbook.sandbox.fleet import AppHost, fleet_layout, hosts
-from rollbook.sandbox.layout import load_layout
+from rollbook.sandbox.layout import Layout, load_layout
 from tests.e2e.cmdline_sampler import watching
 from tests.e2e.record_checks import run_secrets
-from tests.e2e.sandbox_state import INCIDENT, dump, run_feature
+from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, run_feature
 
 pytestmark = pytest.mark.e2e
 APP_HOSTS = 3
@@ -103,6 +103,33 @@ def test_failure_on_one_host_is_recovered_on_all(fleet: list[AppHost], tmp_path:
     checkouts = {e["host"] for e in recovered if e["argv"][3:4] == ["checkout"]}
     assert len(checkouts) == APP_HOSTS
     assert {host.name: host_state(host) for host in fleet} == before
+    assert_sudo_only_for_root_actions(result, fleet)
+
+
+def outside(image: Layout, host: AppHost, path: str | Path) -> Path:
+    """Where a path the hosts see is for `host`, seen from outside."""
+    return host.folder / Path(path).relative_to(image.root / "fleet" / "host")
+
+
+def assert_sudo_only_for_root_actions(result: Outcome, fleet: list[AppHost]) -> None:
+    """fleet-ssh has `sudo: true`: only the service manager (app hosts) and the maintenance page
+    and proxy check (the proxy, local://) ran under sudo, the journal shows it, sudo's log holds
+    no secret, and no file of the app is root's."""
+    image = fleet_layout(load_layout())
+    commands = [e for e in result.journal() if e["event"] == "command"]
+    under_sudo = [e for e in commands if " sudo -n " in f" {e['line']}"]
+    on_app = {Path(e["argv"][0]).name for e in under_sudo if e["host"].startswith("ssh://")}
+    assert on_app == {"supervisorctl"}, on_app
+    assert not any(
+        Path(e["argv"][0]).name == "supervisorctl" and e not in under_sudo for e in commands
+    )
+    log = (image.root / "log" / "sudo.log").read_text()
+    assert "supervisorctl" in log and not any(value in log for value in run_secrets())
+    for host in fleet:
+        paths = [str(outside(image, host, p)) for p in (image.app, image.venv, image.static_root)]
+        found = subprocess.run(["find", *paths, "-user", "root"], capture_output=True, text=True,
+                               check=False).stdout  # fmt: skip
+        assert found == "", (host.name, found[:500])
 
 
 def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
@@ -113,7 +140,7 @@ def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
     sandbox.reset()
     image = fleet_layout(load_layout())
     dead = fleet[2]
-    conf = dead.folder / Path(image.supervisor_conf).relative_to(image.root / "fleet" / "host")
+    conf = outside(image, dead, image.supervisor_conf)
     text = conf.read_text()
     start = text.index("[program:celery]\ncommand=") + len("[program:celery]\ncommand=")
     conf.write_text(text[:start] + "/bin/sleep infinity" + text[text.index("\n", start) :])
@@ -129,6 +156,7 @@ def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
     assert answered["rollbook-app1"] == (True, "") and answered["rollbook-app2"] == (True, "")
     ok, error = answered["rollbook-app3"]
     assert not ok and "worker celery@app3 did not answer" in error and "celery running" in error
+    assert_sudo_only_for_root_actions(result, fleet)  # Etapa 3 ran: checkout, pip, static
     # §8.2 on the same fleet: the round-trip fails for host 3, named, although a task sent from
     # it comes back (another host's worker ran it)
     check = run_feature(tmp_path, "--env=fleet-ssh", feature="features/validation.feature")

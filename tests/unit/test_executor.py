@@ -139,7 +139,7 @@ def test_local_commands_run_through_sh(tmp_path: Path) -> None:
 
 def test_command_line_quotes_cwd_env_timeout_and_sudo() -> None:
     command = command_line(["a b"], cwd="/x y", env={"K": "v w"}, timeout=5, sudo=True)
-    assert command == "cd '/x y' && sudo -n env 'K=v w' timeout -k 10 5 'a b'"
+    assert command == "cd '/x y' && env 'K=v w' timeout -k 10 5 sudo -n 'a b'"
 
 
 def test_journal_lines_are_json(tmp_path: Path) -> None:
