@@ -20,10 +20,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from rollbook import sandbox, timeline
-from rollbook.config import ENVIRONMENTS_DIR
-from rollbook.journal import read_journal
-from rollbook.report import etapa_durations
+from rollbook import sandbox
+from rollbook.core import timeline
+from rollbook.core.config import ENVIRONMENTS_DIR
+from rollbook.core.journal import read_journal
+from rollbook.record.report import etapa_durations
 from rollbook.sandbox import fleet
 from rollbook.sandbox.layout import load_layout
 

@@ -22,9 +22,10 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from rollbook import sandbox, timeline
-from rollbook.config import load_environment, secret
-from rollbook.journal import read_journal
+from rollbook import sandbox
+from rollbook.core import timeline
+from rollbook.core.config import load_environment, secret
+from rollbook.core.journal import read_journal
 from rollbook.sandbox import bulk
 from rollbook.sandbox.backups import newest_backup
 from rollbook.sandbox.faults import stable_tag

@@ -18,9 +18,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from rollbook import sandbox, timeline
-from rollbook.config import load_environment
-from rollbook.journal import read_journal
+from rollbook import sandbox
+from rollbook.core import timeline
+from rollbook.core.config import load_environment
+from rollbook.core.journal import read_journal
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--env=sandbox", "--reason=benchmark", "--severity=ALTO", "--approved-by=bench", "-q"]

@@ -7,12 +7,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rollbook import ledger, procedure, sandbox, signing
-from rollbook.config import load_environment
-from rollbook.errors import StepFailed, UserError
-from rollbook.executor import Executor, Mode
-from rollbook.journal import Journal
-from rollbook.redact import Redactor
+from rollbook import sandbox
+from rollbook.actions import ledger
+from rollbook.core.config import load_environment
+from rollbook.core.errors import StepFailed, UserError
+from rollbook.core.executor import Executor, Mode
+from rollbook.core.journal import Journal
+from rollbook.core.redact import Redactor
+from rollbook.record import procedure, signing
 from rollbook.sandbox import bulk
 from rollbook.sandbox.faults import FAULTS, make_fault
 from rollbook.sandbox.shell import SandboxError

@@ -2,8 +2,8 @@
 
 from pytest_bdd import then, when
 
-from rollbook import checklist
-from rollbook.run import Run
+from rollbook.checks import checklist
+from rollbook.core.run import Run
 
 
 @when("se consulta el estado de cada servicio", target_fixture="states")

@@ -4,9 +4,10 @@ from pathlib import Path
 
 from pytest_bdd import given, then, when
 
-from rollbook import closing, recovery
-from rollbook.journal import read_journal
-from rollbook.run import Run
+from rollbook.core.journal import read_journal
+from rollbook.core.run import Run
+from rollbook.lifecycle import recovery
+from rollbook.record import closing
 
 
 @when("se crea el reporte de rollback", target_fixture="report")

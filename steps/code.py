@@ -2,8 +2,8 @@
 
 from pytest_bdd import when
 
-from rollbook import code
-from rollbook.run import Run
+from rollbook.actions import code
+from rollbook.core.run import Run
 from steps.verify import verifies
 
 

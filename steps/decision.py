@@ -2,7 +2,7 @@
 
 from pytest_bdd import given, parsers, then, when
 
-from rollbook.decision import Decision, decide
+from rollbook.actions.decision import Decision, decide
 
 
 @given(

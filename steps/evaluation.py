@@ -2,8 +2,8 @@
 
 from pytest_bdd import given, then, when
 
-from rollbook import evaluation, migration_plan, trial_restore
-from rollbook.run import Run
+from rollbook.actions import evaluation, migration_plan, trial_restore
+from rollbook.core.run import Run
 
 
 @given("el ambiente del incidente cargado")

@@ -2,9 +2,9 @@
 
 from pytest_bdd import then, when
 
-from rollbook import prerequisites
-from rollbook.backups import Backup
-from rollbook.run import Run
+from rollbook.actions.backups import Backup
+from rollbook.checks import prerequisites
+from rollbook.core.run import Run
 
 
 @when("se busca el backup más reciente", target_fixture="newest")

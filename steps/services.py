@@ -3,8 +3,8 @@
 import pytest
 from pytest_bdd import given, then, when
 
-from rollbook import app_services, web
-from rollbook.run import Run
+from rollbook.actions import app_services, web
+from rollbook.core.run import Run
 from steps.verify import verifies
 
 

@@ -2,8 +2,8 @@
 
 from pytest_bdd import then, when
 
-from rollbook import validation
-from rollbook.run import Run
+from rollbook.checks import validation
+from rollbook.core.run import Run
 
 
 @when("se consulta el health check", target_fixture="health")

@@ -13,7 +13,7 @@ from typing import Any
 
 from pytest_bdd import then
 
-from rollbook.run import Run
+from rollbook.core.run import Run
 
 
 def verifies(text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 
-from rollbook.errors import UserError
+from rollbook.core.errors import UserError
 from rollbook.sandbox.backups import dump_database, nightly_dump
 from rollbook.sandbox.layout import load_layout
 from rollbook.sandbox.postgres import TEMPLATE, existing_cluster, quote_ident

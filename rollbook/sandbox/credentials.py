@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import quote
 
-from rollbook.config import read_env_file
+from rollbook.core.config import read_env_file
 from rollbook.sandbox.layout import Layout
 
 SECRET_KEY_VARIABLE = "DJANGO_SECRET_KEY"

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from rollbook.errors import UserError
+from rollbook.core.errors import UserError
 from rollbook.sandbox import history, supervisor
 from rollbook.sandbox.application import app_environment
 from rollbook.sandbox.backups import nightly_dump

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 
-from rollbook.config import load_environment
+from rollbook.core.config import load_environment
 from rollbook.sandbox import appvenv, history, nginx, supervisor
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.credentials import write_app_env

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from rollbook.errors import UserError
+from rollbook.core.errors import UserError
 from rollbook.sandbox.layout import APP_SOURCES, Layout
 from rollbook.sandbox.shell import require_binary
 from rollbook.sandbox.timeline import OLD_RELEASE_VERSION, Timeline, tag_name

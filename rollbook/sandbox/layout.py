@@ -8,8 +8,8 @@ from typing import TypeVar
 from urllib.parse import urlparse
 
 import rollbook
-from rollbook.config import Environment, load_environment
-from rollbook.errors import UserError
+from rollbook.core.config import Environment, load_environment
+from rollbook.core.errors import UserError
 from rollbook.sandbox.shell import Shell
 
 REPO = Path(rollbook.__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from rollbook.errors import UserError
+from rollbook.core.errors import UserError
 from rollbook.sandbox.layout import Layout
 from rollbook.sandbox.shell import IS_ROOT, ensure_port_free, say
 

@@ -9,9 +9,9 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from rollbook import ledger
-from rollbook.code import parse_freeze
-from rollbook.release import VALIDATED
+from rollbook.actions import ledger
+from rollbook.actions.code import parse_freeze
+from rollbook.actions.release import VALIDATED
 from rollbook.sandbox import history
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.layout import Layout

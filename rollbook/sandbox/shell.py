@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rollbook.errors import UserError
+from rollbook.core.errors import UserError
 
 IS_ROOT = os.geteuid() == 0
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rollbook.errors import UserError
+from rollbook.core.errors import UserError
+from rollbook.record.signing import public_key
 from rollbook.sandbox.credentials import write_private
 from rollbook.sandbox.layout import Layout
 from rollbook.sandbox.shell import require_binary
-from rollbook.signing import public_key
 
 
 def ensure_signing_key(layout: Layout) -> None:

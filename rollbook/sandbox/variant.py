@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from rollbook.config import ENVIRONMENTS_DIR
+from rollbook.core.config import ENVIRONMENTS_DIR
 
 ROOT = ENVIRONMENTS_DIR.parent
 

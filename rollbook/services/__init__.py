@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rollbook.run import Run
+from rollbook.core.run import Run
 from rollbook.services.base import ServiceManager
 from rollbook.services.supervisor import Supervisor
 from rollbook.services.systemd import Systemd

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rollbook.executor import Executor
+from rollbook.core.executor import Executor
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rollbook.executor import Executor
+from rollbook.core.executor import Executor
 
 
 @dataclass

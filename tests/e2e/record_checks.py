@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from rollbook.config import secret
+from rollbook.core.config import secret
 from tests.e2e.sandbox_state import ROOT, env
 
 ARTIFACTS = {

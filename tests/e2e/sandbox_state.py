@@ -12,9 +12,9 @@ from typing import Any
 
 import psycopg
 
-from rollbook.config import Environment, load_environment, secret
-from rollbook.database import fingerprint_sql
-from rollbook.journal import read_journal
+from rollbook.actions.database import fingerprint_sql
+from rollbook.core.config import Environment, load_environment, secret
+from rollbook.core.journal import read_journal
 
 ROOT = Path(__file__).resolve().parents[2]
 INCIDENT = [

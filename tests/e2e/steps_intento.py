@@ -2,8 +2,8 @@
 
 from pytest_bdd import when
 
-from rollbook import web
-from rollbook.run import Run
+from rollbook.actions import web
+from rollbook.core.run import Run
 
 
 @when("se intenta activar la página de mantenimiento")

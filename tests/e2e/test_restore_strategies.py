@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from rollbook.config import secret
+from rollbook.core.config import secret
 from rollbook.sandbox.variant import fast_options
 from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e.sandbox_state import (

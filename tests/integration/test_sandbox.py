@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from rollbook import sandbox
-from rollbook.config import secret
+from rollbook.core.config import secret
 from rollbook.sandbox.layout import Layout, load_layout
 from rollbook.sandbox.lifecycle import ROWS_AFTER_DEPLOY
 from rollbook.sandbox.probe import http_status

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rollbook.host import LINK_LOST, Host, Transported
+from rollbook.core.host import LINK_LOST, Host, Transported
 from rollbook.sandbox.shell import wait_for
 from rollbook.sandbox.sshd import Sshd, new_key, start_sshd
 

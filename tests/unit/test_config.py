@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rollbook.config import (
+from rollbook.core.config import (
     ENVIRONMENTS_DIR,
     available_environments,
     load_environment,
@@ -13,7 +13,7 @@ from rollbook.config import (
     parse_duration,
     secret,
 )
-from rollbook.errors import UserError
+from rollbook.core.errors import UserError
 
 
 def write_env(tmp_path: Path, change) -> Path:

@@ -5,11 +5,11 @@ import multiprocessing
 import types
 from pathlib import Path
 
-from rollbook import ledger
-from rollbook.config import load_environment
-from rollbook.executor import Executor, Mode
-from rollbook.journal import Journal
-from rollbook.redact import Redactor
+from rollbook.actions import ledger
+from rollbook.core.config import load_environment
+from rollbook.core.executor import Executor, Mode
+from rollbook.core.journal import Journal
+from rollbook.core.redact import Redactor
 
 WRITERS, APPENDS = 6, 8
 PACKAGES = [f"package-{n:05d}==1.0.{n}" for n in range(2500)]  # lines of ~60 KB: many writes

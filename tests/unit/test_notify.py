@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from rollbook import closing, evaluation, notify
-from rollbook.config import NotifyTarget, load_environment
-from rollbook.executor import Mode
-from rollbook.notify import announce
-from rollbook.redact import MASK
-from rollbook.run import Run, RunOptions
+from rollbook.actions import evaluation
+from rollbook.core.config import NotifyTarget, load_environment
+from rollbook.core.executor import Mode
+from rollbook.core.redact import MASK
+from rollbook.core.run import Run, RunOptions
+from rollbook.record import closing, notify
+from rollbook.record.notify import announce
 
 VARIABLE = "ROLLBACK_NOTIFY_URL"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from rollbook import cli
-from rollbook.procedure import CRITERION, read_feature, render
+from rollbook.record.procedure import CRITERION, read_feature, render
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLLBACK = ROOT / "features" / "rollback.feature"

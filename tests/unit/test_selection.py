@@ -3,9 +3,9 @@
 import os
 import socket
 
-from rollbook.executor import Mode
-from rollbook.lock import is_stale
-from rollbook.selection import Scenario, order_problem, run_mode
+from rollbook.core.executor import Mode
+from rollbook.lifecycle.lock import is_stale
+from rollbook.lifecycle.selection import Scenario, order_problem, run_mode
 
 PASOS = [
     Scenario("1.1", "Paso 1.1", frozenset({"etapa1", "solo_lectura"})),

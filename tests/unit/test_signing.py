@@ -7,11 +7,9 @@ from pathlib import Path
 import pytest
 
 from rollbook import cli
-from rollbook.config import SigningConfig, load_environment
-from rollbook.errors import UserError
-from rollbook.sandbox.layout import load_layout
-from rollbook.sandbox.signing_key import ensure_signing_key
-from rollbook.signing import (
+from rollbook.core.config import SigningConfig, load_environment
+from rollbook.core.errors import UserError
+from rollbook.record.signing import (
     MANIFEST,
     SIGNATURE,
     SIGNER,
@@ -22,6 +20,8 @@ from rollbook.signing import (
     verify_folder,
     write_manifest,
 )
+from rollbook.sandbox.layout import load_layout
+from rollbook.sandbox.signing_key import ensure_signing_key
 
 IDENTITY = "auditor-test@rollbook.invalid"
 NAMESPACE = "rollbook"

@@ -1,8 +1,9 @@
 """Facts, milestones, downtime and the §7.1 criteria, read back from journal events."""
 
-from rollbook import closing, timeline
-from rollbook.code import _PIN, normalize
-from rollbook.plugin import node_name
+from rollbook.actions.code import _PIN, normalize
+from rollbook.core import timeline
+from rollbook.plugin.collection import node_name
+from rollbook.record import closing
 
 
 def fact(ts: str, key: str, **value: object) -> dict:

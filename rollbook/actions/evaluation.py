@@ -1,0 +1,106 @@
+"""Etapa 1 — evaluation and decision: incident record, target release, backup, start notice."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from rollbook.actions import backups, ledger, release
+from rollbook.actions.decision import decide
+from rollbook.checks import prerequisites
+from rollbook.core.errors import StepFailed
+from rollbook.core.run import Run
+from rollbook.record import signing
+from rollbook.record.notify import announce
+
+
+def record_incident(run: Run) -> dict[str, object]:
+    """Paso 1.1: symptoms, severity, impact and the decision, with who approved it."""
+    opts = run.options
+    missing = [name for name, value in (("--reason", opts.reason), ("--severity", opts.severity))
+               if not value]  # fmt: skip
+    if missing:
+        raise StepFailed(f"the incident needs {' and '.join(missing)}: say what was observed")
+    prerequisites.approval_given(run)
+    if run.env.signing is not None:  # a record that cannot be signed is refused before any change
+        problem = signing.check_signing_key(run.env.signing.key)
+        if problem:
+            raise StepFailed(f"the incident record cannot be signed: {problem}")
+    tree = decide(
+        opts.severity, opts.users_affected, valid_backup=True, approved_by=opts.approved_by
+    )
+    run.record("decision_tree", branch=tree.branch, proceed=tree.proceed, reason=tree.reason)
+    if not tree.proceed:
+        raise StepFailed(f"Anexo C decision tree: {tree.branch} — {tree.reason}")
+    approver = opts.approved_by or f"{opts.operator} (approval optional in {run.env.name})"
+    incident = run.record(
+        "incident",
+        id=run.incident_id,
+        symptoms=opts.reason,
+        severity=opts.severity,
+        impact=opts.impact or "no indicado",
+        users_affected=opts.users_affected,
+        tree=tree.branch,
+        decision=f"ROLLBACK APROBADO por {approver}",
+        approved_by=opts.approved_by,
+        operator=opts.operator,
+    )
+    run.say(
+        f"## Incidente: {run.incident_id}\n- Sintomas observados: {opts.reason}\n"
+        f"- Severidad: {opts.severity}\n- Impacto: {incident['impact']}\n"
+        f"- Decision: {incident['decision']}"
+    )
+    return incident
+
+
+def identify_target(run: Run) -> dict[str, object]:
+    """Paso 1.2: the deployed release and the last stable deploy tag below it."""
+    spec = run.hosts("app")[0]
+    deployed = release.deployed_release(run, spec)
+    recorded = ledger.latest(ledger.read(run))
+    target, reason = release.choose_target(run, spec, deployed, run.options.target_tag, recorded)
+    run.record("deployed", **asdict(deployed))
+    entry = recorded.get(str(target.tag))
+    fact = run.record(
+        "target", **asdict(target), reason=reason,
+        ledger_status=entry["status"] if entry else None,
+        packages=entry.get("packages") if entry else None,
+        migrations=entry.get("migrations") if entry else None,
+    )  # fmt: skip
+    run.say(
+        f"deployed: {deployed.tag or '(untagged)'} {deployed.commit[:12]} — "
+        f"target: {target.tag} {target.commit[:12]} ({reason})"
+    )
+    return fact
+
+
+def verify_backup(run: Run) -> dict[str, object]:
+    """Paso 1.3: the backup of the stable version exists, is recent and complete."""
+    spec = run.hosts("db")[0]
+    deployed_at = float(run.fact("deployed")["date"])
+    chosen = backups.choose_backup(run, spec, run.options.backup, deployed_at)
+    backup = backups.check_backup(run, spec, chosen)
+    fact = run.record("backup", **asdict(backup), host=spec)
+    run.say(
+        f"backup: {backup.path} ({backup.format}, {backup.size} bytes, "
+        f"{backup.age / 3600:.1f} h old, sha256 {backup.sha256[:16]}…) — Backup OK"
+    )
+    return fact
+
+
+def announce_start(run: Run) -> str:
+    """Paso 1.4: ROLLBACK INICIADO in the incidents channel."""
+    target = run.fact("target")
+    return announce(
+        run,
+        "start",
+        [
+            f"ROLLBACK INICIADO - {run.env.name.upper()}",
+            f"Hora: {datetime.now(UTC):%H:%M} UTC",
+            f"Razon: {run.options.reason}",
+            f"Version objetivo: {target['tag']}",
+            "ETA: 10 minutos",
+            f"Ejecutado por: {run.options.operator}",
+            f"Incidente: {run.incident_id}",
+        ],
+    )

@@ -1,0 +1,121 @@
+"""The git release deployed on the app hosts: deployed ref, deploy tags, target choice, checkout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from rollbook.core.errors import StepFailed
+from rollbook.core.run import Run
+
+# release ledger statuses (rollbook.actions.ledger): the default target is never one marked failed
+VALIDATED, FAILED, ROLLED_BACK_FROM = "validated", "failed", "rolled_back_from"
+NEVER_BY_DEFAULT = (FAILED, ROLLED_BACK_FROM)
+
+
+@dataclass(frozen=True)
+class Release:
+    tag: str | None
+    commit: str
+    date: int  # unix time: the tag's creation date, or the commit's when untagged
+
+
+def _git(run: Run, spec: str, *args: str, mutating: bool = False, check: bool = True) -> str:
+    result = run.executor.run(
+        spec, ["git", "-C", run.env.app.path, *args], mutating=mutating, check=check
+    )
+    return result.stdout.strip() if result.ok else ""
+
+
+def deploy_tags(run: Run, spec: str) -> list[Release]:
+    """Tags matching the environment's pattern, newest first (git tag --sort=-creatordate)."""
+    fmt = "%(refname:short)%09%(creatordate:unix)%09%(objectname)%09%(*objectname)"
+    pattern = f"refs/tags/{run.env.app.tags}"
+    out = _git(run, spec, "for-each-ref", "--sort=-creatordate", f"--format={fmt}", pattern)
+    releases = []
+    for line in out.splitlines():
+        name, date, obj, peeled = (line.split("\t") + [""] * 4)[:4]
+        if fnmatchcase(name, run.env.app.tags):
+            releases.append(Release(name, peeled or obj, int(date)))
+    return releases
+
+
+def deployed_release(run: Run, spec: str) -> Release:
+    commit = _git(run, spec, "rev-parse", "HEAD")
+    tags = [r for r in deploy_tags(run, spec) if r.commit == commit]
+    if tags:
+        return tags[0]
+    return Release(None, commit, int(_git(run, spec, "log", "-1", "--format=%ct", "HEAD")))
+
+
+def tag_on_origin(run: Run, spec: str, tag: str) -> bool:
+    out = _git(run, spec, "ls-remote", "--tags", "origin", f"refs/tags/{tag}", check=False)
+    return bool(out)
+
+
+def choose_target(
+    run: Run,
+    spec: str,
+    deployed: Release,
+    wanted: str | None,
+    ledger: dict[str, dict[str, Any]],
+) -> tuple[Release, str]:
+    """The release to go back to, and why.
+
+    --target-tag (never the deployed one; one the ledger marks failed or rolled back from only with
+    --force-target); else the newest release older than the deployed one that the ledger marks
+    validated; else, with no validated release, the procedure's rule: the newest older deploy tag
+    the ledger does not mark failed.
+    """
+    pattern = run.env.app.tags
+    tags = deploy_tags(run, spec)
+    if wanted is not None:
+        chosen = _wanted(run, spec, deployed, wanted, tags, ledger.get(wanted))
+        return chosen, "chosen with --target-tag"
+    older = [r for r in tags if r.date < deployed.date and r.commit != deployed.commit]
+    for candidate in older:
+        recorded = ledger.get(str(candidate.tag))
+        if recorded and recorded["status"] == VALIDATED:
+            return candidate, f"last validated release, validated at {recorded['time']}"
+    usable = [r for r in older if ledger.get(str(r.tag), {}).get("status") not in NEVER_BY_DEFAULT]
+    if not usable:
+        raise StepFailed(
+            f"no deploy tag matching {pattern!r} older than the deployed "
+            f"{deployed.tag or deployed.commit[:12]}"
+            + (" that the ledger does not mark failed" if older else "")
+            + ": give --target-tag"
+        )
+    why = "no older release is validated in the ledger" if ledger else "the ledger is empty"
+    return usable[0], f"newest older deploy tag, the procedure's rule ({why})"
+
+
+def _wanted(
+    run: Run,
+    spec: str,
+    deployed: Release,
+    wanted: str,
+    tags: list[Release],
+    recorded: dict[str, Any] | None,
+) -> Release:
+    pattern = run.env.app.tags
+    if not fnmatchcase(wanted, pattern):
+        raise StepFailed(
+            f"--target-tag {wanted} does not match the environment's tag pattern {pattern!r}"
+        )
+    if wanted == deployed.tag:
+        raise StepFailed(f"--target-tag {wanted} is the deployed release: choose an older one")
+    if recorded and recorded["status"] in NEVER_BY_DEFAULT:
+        if not run.options.force_target:
+            raise StepFailed(
+                f"--target-tag {wanted} is marked {recorded['status']} in the release ledger "
+                f"({recorded.get('incident') or recorded['time']}): choose another release, or add "
+                "--force-target to go back to it anyway (recorded)"
+            )
+        run.record("target_forced", tag=wanted, ledger_status=recorded["status"])
+    for release in tags:
+        if release.tag == wanted:
+            return release
+    if tag_on_origin(run, spec, wanted):
+        return Release(wanted, "", 0)  # fetched in Paso 3.1; commit known after checkout
+    raise StepFailed(f"tag {wanted} exists neither on {spec} nor on origin: check the name")

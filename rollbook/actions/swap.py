@@ -1,0 +1,144 @@
+"""The fast database strategy (`database.restore_strategy: swap`), outside the procedure's letter.
+
+Paso 4.0, before Etapa 2 and while the app still serves, restores the chosen backup into a shadow
+database. In the downtime, Paso 4.3 renames the current database aside as
+`<name>_pre_rollback_<ts>` and the shadow into place, in one transaction: the renamed database is
+the pre-rollback backup. Paso 5.4, with the service back, dumps it to the backups folder (Paso
+4.1's file of the procedure) and counts the rows of the pre-rollback state the restore lacks.
+§9 is the rename back. Nothing in the downtime reads the whole database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rollbook.actions import database
+from rollbook.actions.database import ident, literal, psql
+from rollbook.checks import validation
+from rollbook.core.errors import StepFailed
+from rollbook.core.run import Run
+
+
+def enabled(run: Run) -> bool:
+    return run.env.database.restore_strategy == "swap"
+
+
+def _stamp(run: Run) -> str:
+    return f"{run.started.astimezone(UTC):%Y%m%d_%H%M%S}"
+
+
+def _existing(run: Run, *names: str) -> set[str]:
+    listed = ", ".join(literal(n) for n in names)
+    sql = f"SELECT datname FROM pg_database WHERE datname IN ({listed})"
+    return set(psql(run, sql, database="postgres").split())
+
+
+def _oid(run: Run, name: str) -> str:
+    sql = f"SELECT oid FROM pg_database WHERE datname = {literal(name)}"
+    return psql(run, sql, database="postgres").strip()
+
+
+def prepare_shadow(run: Run) -> dict[str, object]:
+    """Paso 4.0: the verified backup restored into `<name>_shadow_<ts>`, with the app serving."""
+    shadow = f"{run.env.database.name}_shadow_{_stamp(run)}"
+    if _existing(run, shadow):
+        raise StepFailed(f"a database named {shadow} exists already: drop it or run again later")
+    path = str(run.fact("backup")["path"])
+    run.record("shadow_created", name=shadow, source=path)
+    started = datetime.now(UTC)
+    fmt, jobs = database.restore_into(run, shadow, path)
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    if not run.planning:
+        run.keys_restored = database.row_keys(run, shadow)
+    return run.record(
+        "shadow_restored", name=shadow, source=path, format=fmt, jobs=jobs, seconds=seconds
+    )
+
+
+def keep_aside(run: Run) -> dict[str, object]:
+    """Paso 4.1 under swap: the pre-rollback backup is the database itself, renamed aside whole at
+    Paso 4.3 (identified here by its oid) and dumped to the backups folder at Paso 5.4."""
+    db = run.env.database
+    stamp = _stamp(run)
+    aside = f"{db.name}_pre_rollback_{stamp}"
+    if _existing(run, aside):
+        raise StepFailed(f"a database named {aside} exists already: drop or rename it first")
+    return run.record(
+        "pre_rollback_backup", database=aside, oid=_oid(run, db.name),
+        path=f"{db.backups}/pre_rollback_{stamp}.sql", dumped_at="Paso 5.4",
+    )  # fmt: skip
+
+
+def swap_in(run: Run) -> None:
+    """Paso 4.3 under swap: current → aside and shadow → current, in one transaction."""
+    name = run.env.database.name
+    shadow = str(run.fact("shadow_restored")["name"])
+    aside = str(run.fact("pre_rollback_backup")["database"])
+    run.record("database_swapped", name=name, aside=aside, shadow=shadow)
+    psql(
+        run, f"ALTER DATABASE {ident(name)} RENAME TO {ident(aside)}; "
+        f"ALTER DATABASE {ident(shadow)} RENAME TO {ident(name)}",
+        database="postgres", mutating=True,
+    )  # fmt: skip
+    run.record("database_restored", name=name, source=run.fact("shadow_restored")["source"])
+
+
+def dump_aside(run: Run) -> dict[str, object]:
+    """Paso 5.4: once the health URL answers 200 (the downtime ends there), the database kept
+    aside dumped to Paso 4.1's file, checked, rows lost counted."""
+    if not run.planning:
+        validation.health_check(run)
+    safety = run.fact("pre_rollback_backup")
+    aside, path = str(safety["database"]), str(safety["path"])
+    # 4.2 closed it to connections before the rename: open it for pg_dump (the app knows it not)
+    psql(run, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true", database="postgres",
+         mutating=True)  # fmt: skip
+    checked = database.checked_dump(run, aside, path)
+    if run.planning:
+        return run.record("pre_rollback_backup", **{**safety, **checked})
+    if run.keys_restored is None:
+        run.say("data loss not counted: Paso 4.0 ran in the resumed incident")
+    else:
+        lost = database.lost_rows(database.row_keys(run, aside), run.keys_restored)
+        run.record("data_loss", tables=lost)
+    return run.record("pre_rollback_backup", **{**safety, **checked})
+
+
+def undo(run: Run, swapped: dict[str, object]) -> str:
+    """§9: the pre-rollback database back under its name; the one swapped in is kept, renamed."""
+    name, aside = str(swapped["name"]), str(swapped["aside"])
+    present = _existing(run, name, aside)
+    if aside not in present:
+        if name in present:
+            return f"{name} is already the pre-rollback database"
+        raise StepFailed(f"neither {name} nor {aside} exists: restore from the backups folder")
+    failed = f"{name}_failed_{_stamp(run)}"
+    if name in present:
+        psql(
+            run, f"ALTER DATABASE {ident(name)} WITH ALLOW_CONNECTIONS false; "
+            f"SELECT count(pg_terminate_backend(pid)) {database.others_clause(run)}",
+            database="postgres", mutating=True,
+        )  # fmt: skip
+        psql(
+            run, f"ALTER DATABASE {ident(name)} RENAME TO {ident(failed)}; "
+            f"ALTER DATABASE {ident(aside)} RENAME TO {ident(name)}",
+            database="postgres", mutating=True,
+        )  # fmt: skip
+        return f"{aside} is {name} again; the database swapped in is kept as {failed}"
+    psql(run, f"ALTER DATABASE {ident(aside)} RENAME TO {ident(name)}", database="postgres",
+         mutating=True)  # fmt: skip
+    return f"{aside} is {name} again"
+
+
+def drop_shadow(run: Run, shadow: str) -> None:
+    """§9 before the swap: the shadow database is only a copy of a backup."""
+    run.executor.run(
+        database.db_spec(run), ["dropdb", "--if-exists", *run.db_args(), shadow], mutating=True,
+        env=run.db_env(),
+    )  # fmt: skip
+
+
+def is_pre_rollback_database(run: Run, oid: str) -> tuple[bool, str]:
+    """§9's check under swap: the database under the app's name is the very one kept aside."""
+    found = _oid(run, run.env.database.name)
+    return found == oid, f"oid {found}, pre-rollback oid {oid}"

@@ -1,0 +1,75 @@
+"""Paso 1.3 with `database.verify_by_restore: true`: the chosen backup proven by restoring it.
+
+Before the first change (and in a dry-run's plan), the backup is restored into a scratch database
+`<name>_trial_<ts>`, checked (its marker table answers), measured, and dropped. The measured rate
+gives the predicted duration of Etapa 4, shown in the plan and the report. The scratch database is
+the run's one declared write before Etapa 2: journaled as such, never counted as a change.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rollbook.actions import database
+from rollbook.actions.database import literal, psql
+from rollbook.core.errors import StepFailed
+from rollbook.core.run import Run
+
+
+def _size(run: Run, name: str) -> int:
+    return int(psql(run, f"SELECT pg_database_size({literal(name)})", database="postgres"))
+
+
+def predicted_etapa4(run: Run, restore_s: float, rate: float) -> dict[str, float]:
+    """Seconds of Etapa 4 by strategy: recreate dumps the current database (estimated at the
+    restore's rate, an upper bound: a dump writes no index) and restores; swap only renames in the
+    downtime, the restore moving to Paso 4.0."""
+    if run.env.database.restore_strategy == "swap":
+        return {"paso_4_0": restore_s, "etapa4_downtime": 1.0}
+    dump_s = _size(run, run.env.database.name) / rate
+    return {"paso_4_1": dump_s, "paso_4_3": restore_s, "etapa4": dump_s + restore_s}
+
+
+def trial_restore(run: Run) -> dict[str, object] | None:
+    if not run.env.database.verify_by_restore:
+        return None
+    db = run.env.database
+    scratch = f"{db.name}_trial_{run.started:%Y%m%d_%H%M%S}"
+    path = str(run.fact("backup")["path"])
+    run.say(f"trial restore of {path} into {scratch} (created, checked and dropped) …")
+    started = time.monotonic()
+    try:
+        fmt, jobs = database.restore_into(run, scratch, path, declared=True)
+        seconds = max(time.monotonic() - started, 0.001)
+        marker = db.marker_table or "django_migrations"
+        rows = int(psql(run, f"SELECT count(*) FROM {database.ident(marker)}", database=scratch))
+        size = _size(run, scratch)
+    except StepFailed as exc:
+        raise StepFailed(f"the backup {path} does not restore: {exc}") from None
+    finally:
+        run.executor.run(
+            database.db_spec(run), ["dropdb", "--if-exists", *run.db_args(), scratch],
+            mutating=True, env=run.db_env(), declared=True,
+        )  # fmt: skip
+    rate = size / seconds
+    predicted = predicted_etapa4(run, seconds, rate)
+    run.say(
+        f"trial restore: {seconds:.1f} s for {size / 2**20:.0f} MiB ({rate / 2**20:.1f} MiB/s); "
+        f"predicted Etapa 4: {describe(predicted)}"
+    )
+    return run.record(
+        "trial_restore", database=scratch, source=path, format=fmt, jobs=jobs, seconds=seconds,
+        bytes=size, marker_rows=rows, predicted=predicted,
+    )  # fmt: skip
+
+
+def describe(predicted: dict[str, float]) -> str:
+    if "etapa4" in predicted:
+        return (
+            f"{predicted['etapa4']:.1f} s (pg_dump ≤ {predicted['paso_4_1']:.1f} s, restore "
+            f"{predicted['paso_4_3']:.1f} s)"
+        )
+    return (
+        f"≈ {predicted['etapa4_downtime']:.0f} s in the downtime (renames); the restore, "
+        f"{predicted['paso_4_0']:.1f} s, runs at Paso 4.0 with the service up"
+    )

@@ -1,0 +1,198 @@
+"""§8 — validation checklists, read-only: usable after a rollback or at any time."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from datetime import UTC, datetime, timedelta
+
+from rollbook.actions import app_services, database, web
+from rollbook.actions.fleet import each_host, label
+from rollbook.checks import validation
+from rollbook.core.errors import StepFailed
+from rollbook.core.run import Run
+from rollbook.services import manager_for
+
+_STAMP = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:[.,]\d+)?\s*([+-]\d{2}:?\d{2}|Z)?"
+)
+_TAIL_BYTES = "2000000"
+
+
+def services_active(run: Run) -> dict[str, bool]:
+    """§8.1: the app's services and the proxy are running on every app host."""
+    names = [*run.env.services.app, *([run.env.services.proxy] if run.env.services.proxy else [])]
+    states = {}
+    for spec in run.hosts("app"):
+        manager = manager_for(run, spec)
+        states |= {f"{spec} {name}": manager.is_running(name) for name in names}
+    run.record("services_active", **states)
+    stopped = [name for name, running in states.items() if not running]
+    if stopped:
+        raise StepFailed("services not running: " + ", ".join(stopped))
+    return states
+
+
+def line_time(line: str) -> datetime | None:
+    match = _STAMP.search(line[:80])
+    if not match:
+        return None
+    zone = (match.group(3) or "+00:00").replace("Z", "+00:00")
+    zone = zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
+    return datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}{zone}")
+
+
+def recent_errors(lines: list[str], pattern: str, since: datetime) -> list[str]:
+    """Error lines stamped after `since`; an unstamped line (a traceback) takes the last stamp."""
+    found, stamp, regex = [], None, re.compile(pattern)
+    for line in lines:
+        stamp = line_time(line) or stamp
+        if stamp is not None and stamp >= since and regex.search(line):
+            found.append(line)
+    return found
+
+
+def no_recent_log_errors(run: Run) -> list[str]:
+    """§8.1: no error lines over the last minutes (the YAML's logs.recent) of the running release.
+
+    The window starts no earlier than the app services' last start: the errors that made the
+    team roll back belong to the release that is no longer running.
+    """
+    found = []
+    for spec in run.hosts("app"):
+        manager = manager_for(run, spec)
+        uptimes = [manager.uptime(name) for name in run.env.services.app]
+        window = min([run.env.logs.recent, *(u for u in uptimes if u is not None)])
+        since = datetime.now(UTC) - timedelta(seconds=window)
+        for path in run.env.logs.files:
+            out = run.executor.run(
+                spec, ["tail", "-c", _TAIL_BYTES, path], mutating=False, check=False, root="logs"
+            )
+            errors = recent_errors(out.stdout.splitlines(), run.env.logs.error_pattern, since)
+            found += [f"{path}: {line}" for line in errors]
+    run.record("recent_log_errors", seconds=run.env.logs.recent, errors=found[:50])
+    if found:
+        raise StepFailed(
+            f"{len(found)} error lines in the last {run.env.logs.recent:.0f} s: {found[0]}"
+        )
+    return found
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def api_latency(run: Run) -> dict[str, dict[str, dict[str, float]]]:
+    """§8.2: each main API answers 200 under the latency budget, measured from every app host;
+    p50 / p95 over N requests. {host: {url: figures}}."""
+    budget = run.env.health.latency_budget_ms
+
+    def measure(spec: str) -> dict[str, dict[str, float]]:
+        results, slow = {}, []
+        for url in run.env.health.endpoints:
+            samples = [
+                web.http_status(run, spec, url) for _ in range(run.env.health.latency_requests)
+            ]
+            times = [seconds * 1000 for _, seconds in samples]
+            failures = sum(1 for code, _ in samples if code != 200)
+            results[url] = {
+                "p50_ms": round(statistics.median(times), 1),
+                "p95_ms": round(percentile(times, 95), 1),
+                "requests": len(samples),
+                "non_200": failures,
+            }
+            if failures or results[url]["p95_ms"] > budget:
+                slow.append(f"{url}: p95 {results[url]['p95_ms']} ms, {failures} non-200")
+        run.record_host("latency", {spec: results}, field="hosts")
+        if slow:
+            raise StepFailed(
+                f"{label(spec)}: over the {budget} ms budget or failing: " + "; ".join(slow)
+            )
+        return results
+
+    run.record("latency", budget_ms=budget, hosts={})
+    return each_host(run, "app", measure)
+
+
+def resources(run: Run) -> dict[str, dict[str, float]]:
+    """§8.2: CPU load per core and memory used on every app host, database connections, against
+    the YAML. {host: figures}."""
+    limits = run.env.thresholds
+    sql = (
+        "SELECT count(*) * 100.0 / current_setting('max_connections')::int "
+        "FROM pg_stat_activity WHERE backend_type = 'client backend'"
+    )
+    connections = round(float(database.psql(run, sql).strip()), 1)
+
+    def figures_of(spec: str) -> dict[str, float]:
+        cores = int(run.executor.run(spec, ["nproc"], mutating=False).stdout.strip())
+        loadavg = run.executor.run(spec, ["cat", "/proc/loadavg"], mutating=False).stdout
+        meminfo = run.executor.run(spec, ["cat", "/proc/meminfo"], mutating=False).stdout
+        mem = {k: int(v.split()[0]) for k, v in (ln.split(":", 1) for ln in meminfo.splitlines())}
+        figures = {
+            "load_per_core": round(float(loadavg.split()[0]) / cores, 2),
+            "memory_used_pct": round(100 - mem["MemAvailable"] * 100 / mem["MemTotal"], 1),
+            "db_connections_pct": connections,
+        }
+        run.record_host("resources", {spec: figures}, field="hosts")
+        over = [
+            f"{k} {v} > {getattr(limits, k)}" for k, v in figures.items() if v > getattr(limits, k)
+        ]
+        if over:
+            raise StepFailed(f"{label(spec)}: over the environment's thresholds: {', '.join(over)}")
+        return figures
+
+    run.record("resources", limits=limits.model_dump(), hosts={})
+    return each_host(run, "app", figures_of)
+
+
+def celery_roundtrip(run: Run) -> dict[str, str]:
+    """§8.2: from every app host, its own worker answers and a real task (the YAML's
+    celery.roundtrip_task) goes through the broker and back. {host: result}."""
+    name = run.env.celery.roundtrip_task
+    if not name:
+        raise StepFailed(f"{run.env.source}: set celery.roundtrip_task to a task without arguments")
+    celery = [f"{run.env.app.venv}/bin/celery", "-A", run.env.celery.app]
+    where = {"cwd": run.env.app.path, "env": run.env.app.env}
+
+    def roundtrip(spec: str) -> str:
+        app_services.worker_answers(run, spec, wait=False)
+        sent = run.executor.run(spec, [*celery, "call", name], mutating=False, **where)
+        task = sent.stdout.strip().splitlines()[-1]
+        result = run.executor.run(
+            spec, [*celery, "result", task], mutating=False, check=False, timeout=30, **where
+        )
+        answer = result.stdout.strip()
+        run.record_host("celery_roundtrip", {spec: {"task": task, "result": answer}}, "hosts")
+        if not result.ok or not answer:
+            raise StepFailed(
+                f"{label(spec)}: celery task {task} did not come back: "
+                f"{answer or result.stderr[-200:]}"
+            )
+        return answer
+
+    return each_host(run, "app", roundtrip)
+
+
+def validation_script(run: Run) -> list[str]:
+    """§8.3: the automatic script, in its order; stops at the first failure like `|| exit 1`."""
+    done = []
+    for name, check in (
+        ("1. Health check", lambda: validation.health_check(run)),
+        ("2. Servicios", lambda: services_active(run)),
+        ("3. Base de datos", lambda: _dbshell(run)),
+        ("4. Smoke tests", lambda: validation.smoke_tests(run)),
+    ):
+        check()
+        done.append(name)
+    run.say("=== Rollback Validado Exitosamente ===")
+    return done
+
+
+def _dbshell(run: Run) -> None:
+    """§8.3's `manage.py dbshell`: the app reaches its database, from every app host."""
+    argv = [f"{run.env.app.venv}/bin/python", run.env.app.manage, "dbshell", "--", "-c",
+            "SELECT 1;"]  # fmt: skip
+    each_host(run, "app", lambda spec: run.executor.run(
+        spec, argv, mutating=False, cwd=run.env.app.path, env=run.env.app.env))  # fmt: skip

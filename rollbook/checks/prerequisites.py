@@ -1,0 +1,102 @@
+"""§4 — prerequisites: checked by prerequisites.feature and, shared, inside Etapa 1."""
+
+from __future__ import annotations
+
+import socket
+import time
+from urllib.parse import urlsplit
+
+from rollbook.actions import backups, database
+from rollbook.core.errors import StepFailed
+from rollbook.core.run import Run
+
+
+def newest_valid_backup(run: Run) -> backups.Backup:
+    """§4.1: a backup younger than the maximum age, present and complete."""
+    spec = run.hosts("db")[0]
+    chosen = backups.choose_backup(run, spec, run.options.backup, deployed_at=time.time() + 1)
+    backup = backups.check_backup(run, spec, chosen)
+    run.record("backup_available", path=backup.path, age=backup.age, sha256=backup.sha256)
+    return backup
+
+
+def backups_folder_ready(run: Run) -> dict[str, int]:
+    """§4.1: the backups folder is readable and writable, with room for the pre-rollback dump."""
+    spec = run.hosts("db")[0]
+    folder = run.env.database.backups
+    usable = run.executor.run(
+        spec, ["test", "-d", folder, "-a", "-r", folder, "-a", "-w", folder], mutating=False,
+        check=False,
+    )  # fmt: skip
+    if not usable.ok:
+        raise StepFailed(f"{spec}: {folder} is not a readable and writable folder")
+    out = run.executor.run(spec, ["df", "-B1", "--output=avail", folder], mutating=False).stdout
+    free = int(out.split()[-1])
+    size_sql = f"SELECT pg_database_size({database.literal(run.env.database.name)})"
+    needed = int(database.psql(run, size_sql).strip())
+    fact = run.record("backup_space", folder=folder, free_bytes=free, needed_bytes=needed)
+    if free < needed:
+        raise StepFailed(
+            f"{spec}: {folder} has {free / 2**20:.0f} MiB free, the pre-rollback dump needs about "
+            f"{needed / 2**20:.0f} MiB (the database's size): free space first"
+        )
+    return fact
+
+
+def database_credentials(run: Run) -> bool:
+    """§4.1: the credentials log in, and the role may create the database Paso 4.3 drops."""
+    role = run.env.database.user
+    can_create = database.psql(
+        run, "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+    ).strip()
+    if can_create != "t":
+        raise StepFailed(
+            f"role {role} cannot create databases: Paso 4.3 would drop {run.env.database.name} "
+            f"and fail to create it again. Grant it first: ALTER ROLE {role} CREATEDB"
+        )
+    if run.env.database.restore_strategy == "swap":
+        name = run.env.database.name
+        owner = database.psql(
+            run, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = "
+            + database.literal(name), database="postgres",
+        ).strip()  # fmt: skip
+        if owner != role:
+            raise StepFailed(
+                f"restore_strategy swap renames {name}, which only its owner may do: the owner is "
+                f"{owner or 'nobody'}, not {role}. Use restore_strategy: recreate, or ALTER "
+                f"DATABASE {database.ident(name)} OWNER TO {role}"
+            )
+    return True
+
+
+def approval_given(run: Run) -> str:
+    """§4.2: approval of the Tech Lead or Incident Manager."""
+    if run.options.approved_by:
+        return run.options.approved_by
+    if run.env.approval == "required":
+        raise StepFailed(
+            f"environment {run.env.name} requires approval: give --approved-by "
+            '"<Tech Lead or Incident Manager>" (PROCED-BACK-003 §4.2)'
+        )
+    return f"not required in {run.env.name}"
+
+
+def channel_reachable(run: Run) -> dict[str, str]:
+    """§4.2: every notification URL is set and its host answers on its port."""
+    found: dict[str, str] = {}
+    for target in run.env.notify:
+        url = run.secret_or_none(target.url_env)
+        if url is None:
+            raise StepFailed(f"notification variable {target.url_env} is not set: export it")
+        parts = urlsplit(url)
+        if parts.hostname:
+            port = parts.port or (443 if parts.scheme.endswith("s") else 80)
+            try:
+                socket.create_connection((parts.hostname, port), timeout=5).close()
+            except OSError as exc:
+                raise StepFailed(
+                    f"{target.url_env}: {parts.hostname}:{port} unreachable ({exc.strerror})"
+                ) from None
+        found[target.url_env] = "reachable" if parts.hostname else "set"
+    run.record("notification_channels", channels=found)
+    return found

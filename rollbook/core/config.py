@@ -1,0 +1,412 @@
+"""Environment files (environments/*.yaml): schema, validation and loading.
+
+Every host, path, name, port, budget and secret-variable name of a site lives in its environment
+file; the engine reads nothing about a site from anywhere else. Relative paths are resolved against
+the folder of the environment file (useful for local:// hosts such as the sandbox).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from rollbook.core.errors import UserError
+
+ENVIRONMENTS_DIR = Path(__file__).resolve().parents[2] / "environments"
+
+
+def environments_dir() -> Path:
+    """environments/ of this checkout, or the folder named by $ROLLBOOK_ENVIRONMENTS."""
+    return Path(os.environ.get("ROLLBOOK_ENVIRONMENTS") or ENVIRONMENTS_DIR)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: Any) -> float:
+    """'24h', '120s', '5m', 3 → seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 30s, 5m, 24h")
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"expected a duration like 30s, 5m, 24h, got {value!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppConfig(_Strict):
+    path: str
+    venv: str
+    requirements: str = "requirements.txt"
+    manage: str = "manage.py"
+    env: dict[str, str] = Field(default_factory=dict)
+    static_root: str = "staticfiles"
+    tags: str
+    critical_packages: list[str] = Field(default_factory=list)
+    pip_options: list[str] = Field(default_factory=list)
+    ledger: str | None = None  # the release ledger; default <path>/../.rollbook/ledger.jsonl
+    # Paso 3.2: `always` is the procedure's --force-reinstall; `when_needed` asks pip first
+    # (--dry-run) and skips the install when the venv already satisfies the target exactly
+    force_reinstall: Literal["always", "when_needed"] = "always"
+
+
+class ServicesConfig(_Strict):
+    manager: Literal["systemd", "supervisor"]
+    app: list[str]
+    workers: list[str] = Field(default_factory=list)  # of `app`: started in Paso 5.2, not 5.1
+    proxy: str | None = None
+    # tests the proxy's configuration before Pasos 2.3 / 5.3 reload it (e.g. `nginx -t -q`):
+    # a reload with a broken file is ignored by nginx, silently; this fails the Paso instead
+    proxy_check: list[str] = Field(default_factory=list)
+    supervisor_conf: str | None = None
+    supervisorctl: str = "supervisorctl"
+    stop_timeout: Duration = 30.0
+    start_timeout: Duration = 60.0
+    # Paso 5.1 on several app hosts: `all` starts every host at once; `rolling` one host at a time,
+    # the next only after this one's health URL answers 200 (behind a balancer)
+    restart: Literal["all", "rolling"] = "all"
+
+
+class MaintenanceConfig(_Strict):
+    template: str
+    page: str
+
+
+class DatabaseConfig(_Strict):
+    host: str
+    port: int = 5432
+    name: str
+    user: str
+    password_env: str
+    backups: str
+    backup_pattern: str
+    max_backup_age: Duration = 86400.0
+    marker_table: str | None = "django_migrations"  # a backup of this database holds this table
+    # Etapa 4: `recreate` is the procedure's dropdb/createdb/restore, all inside the downtime;
+    # `swap` restores into a shadow database before Etapa 2 and renames it in (issue 7)
+    restore_strategy: Literal["recreate", "swap"] = "recreate"
+    restore_jobs: int | None = Field(default=None, ge=1)  # pg_restore -j; default the host's cores
+    # Paso 1.3: restore the chosen backup into a scratch database (then dropped), predict Etapa 4
+    verify_by_restore: bool = False
+
+
+class HealthConfig(_Strict):
+    url: str  # asked on every app host (curl there)
+    unix_socket: str | None = None  # the url is asked through this socket (gunicorn's bind)
+    endpoints: list[str] = Field(default_factory=list)
+    smoke_tests: str | None = None
+    smoke_env: dict[str, str] = Field(default_factory=dict)
+    critical: dict[str, str] = Field(default_factory=dict)  # Paso 6.3: function → URL
+    latency_budget_ms: int = 500
+    latency_requests: int = Field(default=20, ge=1)  # §8.2: requests per endpoint
+    timeout: Duration = 10.0
+
+
+class CeleryConfig(_Strict):
+    app: str
+    roundtrip_task: str | None = None  # §8.2: a task without arguments sent and awaited
+    # each app host's worker, as celery names it (`-n`); %h is that host's hostname
+    node: str = "celery@%h"
+
+
+class LogsConfig(_Strict):
+    files: list[str] = Field(default_factory=list)
+    error_pattern: str = "ERROR|CRITICAL|Traceback"
+    watch: Duration = 120.0
+    recent: Duration = 300.0  # §8.1: "sin errores en logs (ultimos 5 min)"
+    copy_to: str | None = None
+
+
+class Thresholds(_Strict):
+    """§8.2: monitoring figures a validation run records and checks."""
+
+    load_per_core: float = 2.0
+    memory_used_pct: float = 90.0
+    db_connections_pct: float = 80.0
+
+
+class NotifyTarget(_Strict):
+    url_env: str
+
+
+class SigningConfig(_Strict):
+    key: str
+    identity: str
+    namespace: str = "rollbook"
+    allowed_signers: str | None = None  # the auditors' trusted keys, for `rollbook verify`
+
+
+class SandboxConfig(_Strict):
+    """Provisioning parameters used only by `rollbook sandbox`; the engine never reads them."""
+
+    redis_port: int
+    notify_port: int | None = None  # the sandbox's incidents channel (an HTTP receiver)
+    seed_rows: int = 200
+    fleet_ssh_port: int = 52201  # `sandbox up --app-hosts N`: app host i listens on this + i - 1
+
+
+class Timeouts(_Strict):
+    """Bound of every remote command, by kind of action; a command over it fails its Paso."""
+
+    default: Duration = 600.0
+    install: Duration = 1800.0  # pip
+    dump: Duration = 3600.0  # pg_dump (Paso 4.1)
+    restore: Duration = 3600.0  # psql / pg_restore (Paso 4.3)
+
+
+RootAction = Literal["services", "maintenance", "proxy_check", "logs"]
+
+
+class SudoConfig(_Strict):
+    """The actions that need root on the hosts; each of their commands runs under `sudo -n`."""
+
+    root: list[RootAction] = Field(
+        default_factory=lambda: ["services", "maintenance", "proxy_check"]
+    )
+
+
+class Environment(_Strict):
+    name: str
+    approval: Literal["required", "optional"]
+    confirm: bool = False  # a run must say --confirm-production=<name> (production)
+    env_file: str | None = None
+    # testinfra host specs per role; `proxy` (maintenance page, proxy reload) defaults to `app`
+    hosts: dict[Literal["app", "db", "proxy"], list[str]]
+    parallel_hosts: int = Field(default=10, ge=1)  # hosts of a role a Paso acts on at once
+    # root actions through `sudo -n` (true: services, maintenance, proxy_check); everything else
+    # runs as the login user, the deploy user
+    sudo: bool | SudoConfig = False
+    app: AppConfig
+    services: ServicesConfig
+    maintenance: MaintenanceConfig | None = None
+    database: DatabaseConfig
+    health: HealthConfig
+    celery: CeleryConfig
+    logs: LogsConfig = Field(default_factory=LogsConfig)
+    budgets: dict[str, Duration] = Field(default_factory=dict)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    notify: list[NotifyTarget] = Field(default_factory=list)
+    signing: SigningConfig | None = None
+    sandbox: SandboxConfig | None = None
+    source: str = Field(default="", exclude=True)
+
+    def root_actions(self) -> frozenset[str]:
+        """The actions run under sudo (none without `sudo`)."""
+        if self.sudo is True:
+            return frozenset(SudoConfig().root)
+        return frozenset(self.sudo.root) if self.sudo else frozenset()
+
+    def ledger_file(self) -> str:
+        """The release ledger on the app hosts: app.ledger, or beside the app in .rollbook/."""
+        beside = posixpath.dirname(self.app.path.rstrip("/"))
+        return self.app.ledger or posixpath.join(beside, ".rollbook", "ledger.jsonl")
+
+    def app_file(self, relative: str) -> str:
+        """A path inside the deployed app (requirements, manage.py, static root, smoke tests)."""
+        return str(Path(self.app.path) / relative)
+
+
+# Paths resolved against the environment file's folder when relative.
+_PATH_KEYS = (
+    ("env_file",),
+    ("app", "path"),
+    ("app", "venv"),
+    ("app", "ledger"),
+    ("services", "supervisor_conf"),
+    ("services", "supervisorctl"),
+    ("health", "unix_socket"),
+    ("maintenance", "template"),
+    ("maintenance", "page"),
+    ("database", "backups"),
+    ("logs", "copy_to"),
+    ("signing", "key"),
+    ("signing", "allowed_signers"),
+)
+
+
+def available_environments() -> list[str]:
+    return sorted(p.stem for p in environments_dir().glob("*.yaml"))
+
+
+def _unknown_environment(name: str) -> UserError:
+    names = ", ".join(available_environments()) or "(none)"
+    return UserError(
+        f"unknown environment {name!r}: choose one of {names} (files in {environments_dir()}/)"
+    )
+
+
+def _resolve(base: Path, value: str) -> str:
+    if "/" not in value:  # a bare command or file name is looked up where it is used
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    for keys in _PATH_KEYS:
+        node: Any = data
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
+            node[keys[-1]] = _resolve(base, node[keys[-1]])
+    hosts = data.get("hosts")
+    if isinstance(hosts, dict):
+        for role, specs in hosts.items():
+            if isinstance(specs, list):
+                hosts[role] = [_resolve_spec(base, s) if isinstance(s, str) else s for s in specs]
+    for section, key in (("logs", "files"), ("services", "proxy_check")):
+        node = data.get(section)
+        if isinstance(node, dict) and isinstance(node.get(key), list):
+            node[key] = [_resolve(base, v) if _is_path(v) else v for v in node[key]]
+
+
+# files a host spec names in its query; `inventory` is testinfra's `ansible_inventory`
+_SPEC_FILES = {
+    "ssh_config": "ssh_config",
+    "ssh_identity_file": "ssh_identity_file",
+    "inventory": "ansible_inventory",
+    "ansible_inventory": "ansible_inventory",
+}
+
+
+def _resolve_spec(base: Path, spec: str) -> str:
+    head, sep, query = spec.partition("?")
+    if not sep:
+        return spec
+    pairs = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key in _SPEC_FILES:
+            path = Path(value).expanduser()
+            key, value = (
+                _SPEC_FILES[key],
+                str(path if path.is_absolute() else (base / path).resolve()),
+            )
+        pairs.append((key, value))
+    return f"{head}?{urlencode(pairs, safe='/:~@')}"
+
+
+def _is_path(value: object) -> bool:
+    return isinstance(value, str) and not value.startswith("-")
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    kind = error["type"]
+    if kind == "missing":
+        return f"key {key!r} is missing"
+    if kind == "extra_forbidden":
+        return f"key {key!r} is not a known key (remove it or check its spelling)"
+    return f"key {key!r}: {error['msg']}, got {error.get('input')!r}"
+
+
+def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The file's keys, paths resolved against its folder, merged over the file it `extends`."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the environment file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"{path}: not valid YAML{where}: fix the file's syntax") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of keys at the top level")
+    _resolve_paths(data, path.parent)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise UserError(f"{path}: key 'extends' names another environment file (e.g. sandbox.yaml)")
+    parent_path = (path.parent / parent).resolve()
+    if parent_path in (*seen, path.resolve()):
+        raise UserError(f"{path}: key 'extends' loops back to {parent_path}: break the cycle")
+    if not parent_path.is_file():
+        raise UserError(f"{path}: key 'extends': there is no file {parent_path}")
+    return _merged(_read(parent_path, (*seen, path.resolve())), data)
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` over `base`: mappings key by key, anything else replaced whole."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_file(path: Path) -> Environment:
+    data = _read(path)
+    try:
+        env = Environment.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(_describe(e) for e in exc.errors())
+        raise UserError(f"{path}: {details}") from None
+    if env.name != path.stem:
+        raise UserError(
+            f"{path}: key 'name' is {env.name!r}, expected {path.stem!r} (the file name)"
+        )
+    for role in ("app", "db"):
+        if not env.hosts.get(role):
+            raise UserError(f"{path}: key 'hosts.{role}' needs at least one host spec")
+    for role, specs in env.hosts.items():
+        for spec in specs:
+            if "://" not in spec:
+                raise UserError(
+                    f"{path}: key 'hosts.{role}': {spec!r} is not a host spec: write "
+                    "local://, ssh://user@host:port or ansible://GROUP?inventory=FILE"
+                )
+    return env.model_copy(update={"source": str(path)})
+
+
+def load_environment(name: str) -> Environment:
+    if not name or "/" in name or name.startswith("."):
+        raise _unknown_environment(name)
+    path = environments_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise _unknown_environment(name)
+    return load_file(path)
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """KEY=VALUE lines; '#' comments. Missing file → {}."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def secret(env: Environment, variable: str) -> str:
+    """The value of a secret variable: the process environment first, then the env_file."""
+    value = os.environ.get(variable)
+    if value is None and env.env_file:
+        value = read_env_file(env.env_file).get(variable)
+    if not value:
+        hint = f" or in {env.env_file}" if env.env_file else ""
+        raise UserError(f"the secret variable {variable} is not set: export it{hint}")
+    return value

@@ -1,0 +1,233 @@
+"""The one place where commands run: on a Host (rollbook.core.host), or on the operator's machine.
+
+Every command is an argument list, quoted here; every command is recorded in the journal (host,
+argv, the exact line that ran with its wrappers, start, end, exit code, output with secrets
+redacted). No secret is ever part of a command line: a command that needs one gets a private
+file on its host (`Executor.pgpass`). Each call says whether it mutates: a dry-run records a
+mutating command as planned without running it, a read-only run refuses it.
+"""
+
+from __future__ import annotations
+
+import shlex
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+
+from rollbook.core.errors import StepFailed, UserError
+from rollbook.core.host import Host, command_line
+from rollbook.core.journal import Journal, now_iso
+from rollbook.core.redact import Redactor
+
+_KEEP_OUTPUT = 20_000
+
+
+class Mode(Enum):
+    EXECUTE = "execute"
+    DRY_RUN = "dry-run"
+    READ_ONLY = "read-only"
+
+
+class CommandFailed(StepFailed):
+    pass
+
+
+class ReadOnlyRefused(UserError):
+    pass
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    host: str
+    argv: list[str]
+    exit_status: int
+    stdout: str
+    stderr: str
+    duration: float
+    planned: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+@dataclass
+class Executor:
+    journal: Journal
+    redactor: Redactor
+    mode: Mode = Mode.EXECUTE
+    root_actions: frozenset[str] = frozenset()  # actions run under `sudo -n` (environment's sudo)
+    progress: Callable[[str], None] = print
+    paso: str | None = None
+    default_timeout: float | None = None  # every remote command is bounded (YAML timeouts)
+    incident: str = "adhoc"  # names each host's private folder of this run
+    _hosts: dict[str, Host] = field(default_factory=dict)
+    _private: set[tuple[str, str]] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextmanager
+    def acting_for(self, paso: str) -> Iterator[None]:
+        """The commands of this block are journaled under `paso` (the lock, the ledger, §9 are
+        the tool's own work, journaled apart from the Pasos); the previous one is put back."""
+        previous, self.paso = self.paso, paso
+        try:
+            yield
+        finally:
+            self.paso = previous
+
+    def host(self, spec: str) -> Host:
+        with self._lock:  # the hosts of a Paso run from their own threads
+            if spec not in self._hosts:
+                self._hosts[spec] = Host(spec, self.incident)
+            return self._hosts[spec]
+
+    def pgpass(self, spec: str, password: str) -> dict[str, str]:
+        """The environment that gives PostgreSQL's clients the password on host `spec`: a pgpass
+        file (0600, this run's private folder there), never the password itself."""
+        escaped = password.replace("\\", "\\\\").replace(":", "\\:")
+        path = self.host(spec).secret_file("pgpass", f"*:*:*:*:{escaped}\n")
+        with self._lock:
+            if (spec, path) not in self._private:
+                self._private.add((spec, path))
+                self.journal.write("private_file", paso=self.paso, host=spec, path=path)
+        return {"PGPASSFILE": path}
+
+    def close_hosts(self) -> list[str]:
+        """Remove every host's private folder of this run; the errors, one line each."""
+        errors = []
+        for spec, host in list(self._hosts.items()):
+            try:
+                error = host.remove_private_folder()
+            except (OSError, UserError, RuntimeError) as exc:
+                error = str(exc)
+            if error:
+                errors.append(f"{spec}: {error}")
+        return errors
+
+    def run(
+        self,
+        spec: str,
+        argv: Sequence[str],
+        *,
+        mutating: bool,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        declared: bool = False,
+        root: str | None = None,
+    ) -> CommandResult:
+        """Run argv on the host `spec` (a testinfra spec such as local:// or ssh://user@host).
+
+        `root`: the action this command belongs to when it may need root (services,
+        maintenance, proxy_check, logs); it runs under `sudo -n` when the environment lists that
+        action under `sudo`, else as the login user like every other command.
+
+        `declared`: a write the run announced (the ledger of --record-release, the scratch
+        database of a trial restore), run even in a read-only run or a dry-run, journaled as such
+        and never counted as a change of the system.
+        """
+        argv = [str(a) for a in argv]
+        if self._held_back(spec, argv, mutating, cwd, declared):
+            return CommandResult(spec, argv, 0, "", "", 0.0, planned=True)
+        bound = timeout or self.default_timeout
+        sudo = root is not None and root in self.root_actions
+        line = command_line(argv, cwd=cwd, env=env, timeout=bound, sudo=sudo)
+        start, started = now_iso(), time.monotonic()
+        try:
+            out = self.host(spec).transport(line, bound=bound)
+            status, stdout, stderr = out.exit_status, out.stdout, out.stderr
+        except RuntimeError as exc:  # another backend raising on a connection failure
+            failed = exc.args[0] if exc.args else None
+            status, stdout, stderr = 255, "", getattr(failed, "stderr", None) or str(exc)
+        return self._finish(
+            spec, argv, cwd, mutating, start, started, status, stdout, stderr, check, line
+        )
+
+    def _held_back(
+        self, spec: str, argv: list[str], mutating: bool, cwd: str | None, declared: bool = False
+    ) -> bool:
+        if not mutating:
+            return False
+        if self.mode is Mode.EXECUTE or declared:
+            self.journal.write(
+                "intent", paso=self.paso, host=spec, argv=argv, cwd=cwd, declared=declared
+            )
+            return False
+        if self.mode is Mode.DRY_RUN:
+            self.journal.write("planned", paso=self.paso, host=spec, argv=argv, cwd=cwd)
+            return True
+        shown = self.redactor.text(shlex.join(argv))
+        self.journal.write("refused", paso=self.paso, host=spec, argv=argv, cwd=cwd)
+        raise ReadOnlyRefused(
+            f"refused on {spec}: `{shown}` would change the system and this run is read-only"
+        )
+
+    def _finish(
+        self,
+        spec: str,
+        argv: list[str],
+        cwd: str | None,
+        mutating: bool,
+        start: str,
+        started: float,
+        status: int,
+        stdout: str,
+        stderr: str,
+        check: bool,
+        line: str,
+    ) -> CommandResult:
+        duration = round(time.monotonic() - started, 3)
+        self.journal.write(
+            "command",
+            paso=self.paso,
+            host=spec,
+            argv=argv,
+            line=line,
+            cwd=cwd,
+            mutating=mutating,
+            start=start,
+            end=now_iso(),
+            duration=duration,
+            exit=status,
+            stdout=stdout[-_KEEP_OUTPUT:],
+            stderr=stderr[-_KEEP_OUTPUT:],
+        )
+        result = CommandResult(spec, argv, status, stdout, stderr, duration)
+        if check and not result.ok:
+            raise CommandFailed(self.describe_failure(result))
+        return result
+
+    def describe_failure(self, result: CommandResult) -> str:
+        shown = self.redactor.text(shlex.join(result.argv))
+        detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
+        why = (
+            "timed out: it ran past its bound (`timeouts:` in the environment file) and was "
+            "stopped as hung"
+            if result.exit_status == 124
+            else f"exited {result.exit_status}"
+        )
+        text = f"{result.host}: `{shown}` {why}"
+        text = f"{text}: {' / '.join(detail)}" if detail else text
+        return self.redactor.text(text + connection_hint(result))
+
+
+def connection_hint(result: CommandResult) -> str:
+    """What to do when the host itself could not be reached (ssh exits 255), else ""."""
+    if result.exit_status != 255 or result.host.startswith("local://"):
+        return ""
+    if "Permission denied" in result.stderr or "Too many authentication failures" in result.stderr:
+        return (
+            " — SSH refused the login: check the user and the key of this host in the "
+            "environment file (ssh_identity_file=…) and that the key's .pub is in the host's "
+            "authorized_keys"
+        )
+    if "Host key verification failed" in result.stderr:
+        return " — the host's key is unknown or changed: check it, then add it to known_hosts"
+    return (
+        " — the host cannot be reached over SSH: check its address and port in the "
+        "environment file, the network, and that sshd runs there"
+    )

@@ -1,0 +1,55 @@
+"""The hosts of a role: its specs, Ansible groups (`ansible://GROUP?inventory=FILE`) expanded to
+one spec per host of the group (inventory order), and a host's short name for messages."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+from rollbook.core.errors import UserError
+
+
+def expand(role: str, specs: list[str]) -> list[str]:
+    """The role's host specs, each Ansible group replaced by its hosts (inventory order)."""
+    hosts: list[str] = []
+    for spec in specs:
+        hosts += _ansible_hosts(role, spec) if spec.startswith("ansible://") else [spec]
+    return hosts
+
+
+def _ansible_hosts(role: str, spec: str) -> list[str]:
+    url = urlparse(spec)
+    inventory = parse_qs(url.query).get("ansible_inventory", [None])[0]
+    if not inventory or not Path(inventory).is_file():
+        raise UserError(
+            f"hosts.{role}: {spec.split('?')[0]} needs ?inventory=FILE naming an existing Ansible "
+            f"inventory (got {inventory or 'none'}): fix the path in the environment file"
+        )
+    _ansible_on_path()
+    try:
+        names = AnsibleRunner.get_runner(inventory).get_hosts(url.netloc or "all")
+    except Exception as exc:  # ansible-inventory's own message: a broken inventory file
+        raise UserError(f"hosts.{role}: cannot read the inventory {inventory}: {exc}") from None
+    if not names:
+        raise UserError(
+            f"hosts.{role}: group {url.netloc!r} has no hosts in {inventory}: name a group the "
+            "inventory defines"
+        )
+    return [f"ansible://{name}?{url.query}" for name in names]
+
+
+def _ansible_on_path() -> None:
+    """testinfra calls `ansible-inventory` by name: the one installed beside this Python."""
+    here = str(Path(sys.executable).parent)
+    if here not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
+
+
+def label(spec: str) -> str:
+    """A host's short name for messages: user@host:port, the inventory name, or `local`."""
+    url = urlparse(spec)
+    return url.netloc or url.scheme or spec

@@ -1,0 +1,53 @@
+"""The run's journal: reports/<incident-id>/journal.jsonl, one JSON object per line.
+
+Every line is flushed and fsynced as it is written: the report, the incident markdown, the
+timeline and any recovery are read back from this file, never reconstructed from memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rollbook.core.redact import Redactor
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Journal:
+    def __init__(self, path: Path, redactor: Redactor) -> None:
+        self.path = path
+        self._redactor = redactor
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
+        self._lock = threading.Lock()  # the hosts of a Paso write from their own threads
+
+    def write(self, event: str, **fields: Any) -> dict[str, Any]:
+        record = self._redactor.data({"ts": now_iso(), "event": event, **fields})
+        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        return record
+
+    def close(self) -> None:
+        self._file.close()
+
+    def events(self, event: str | None = None) -> list[dict[str, Any]]:
+        return [e for e in read_journal(self.path) if event is None or e["event"] == event]
+
+
+def read_journal(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if line:
+                yield json.loads(line)

@@ -1,0 +1,116 @@
+"""One rollback per environment at a time: a lock on the db host, beside the backups.
+
+`mkdir` is atomic on every filesystem, so the lock is a folder `<backups>/.rollbook-lock` holding
+`owner.json` (incident, operator, host, pid, start). Every operator's run sees it. A run that dies
+leaves it behind: the next run is refused and told how to restore that incident (§9) or take over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from datetime import UTC, datetime
+from typing import Any
+
+from rollbook.core.errors import UserError
+from rollbook.core.journal import Journal
+from rollbook.core.remote_file import write_argv
+from rollbook.core.run import Run
+
+
+def _folder(run: Run) -> str:
+    return f"{run.env.database.backups}/.rollbook-lock"
+
+
+def _run(run: Run, argv: list[str], *, mutating: bool, check: bool = True) -> Any:
+    with run.executor.acting_for("lock"):
+        return run.executor.run(run.hosts("db")[0], argv, mutating=mutating, check=check)
+
+
+def holder(run: Run) -> dict[str, Any] | None:
+    """Who holds the lock; "?" for what an unreadable owner file (a run killed mid-write) hides."""
+    out = _run(run, ["cat", f"{_folder(run)}/owner.json"], mutating=False, check=False)
+    if out.ok:
+        with contextlib.suppress(ValueError):
+            return json.loads(out.stdout)
+    elif not _run(run, ["test", "-d", _folder(run)], mutating=False, check=False).ok:
+        return None
+    return {"incident": "?", "operator": "?", "host": "?", "started": "?"}
+
+
+def is_stale(owner: dict[str, Any]) -> bool:
+    """The holder ran on this machine and its process is gone."""
+    if owner.get("host") != socket.gethostname() or not isinstance(owner.get("pid"), int):
+        return False
+    try:
+        os.kill(owner["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def describe(owner: dict[str, Any], run: Run) -> str:
+    who = (
+        f"incident {owner['incident']} started {owner['started']} by {owner['operator']} "
+        f"on {owner['host']}"
+    )
+    if is_stale(owner):
+        return (
+            f"environment {run.env.name} has an unfinished rollback: {who} (process "
+            f"{owner['pid']} is gone). Restore it: pytest features/rollback_of_rollback.feature "
+            f"--env={run.env.name} --incident={owner['incident']} — or take over with --break-lock"
+        )
+    return (
+        f"environment {run.env.name} is locked by a rollback in progress: {who}. Wait for it; "
+        "if that run is dead, restore its incident with rollback_of_rollback.feature or give "
+        "--break-lock"
+    )
+
+
+def acquire(run: Run, break_lock: bool = False) -> None:
+    """Take the lock or refuse with who holds it; --incident may take over its own incident."""
+    made = _run(run, ["mkdir", _folder(run)], mutating=True, check=False)
+    if not made.ok:
+        owner = holder(run)
+        if owner is None:  # released in between: try once more
+            return acquire(run, break_lock)
+        own = run.options.incident is not None and owner.get("incident") == run.options.incident
+        if not (break_lock or own):
+            raise UserError(describe(owner, run))
+        run.journal.write("lock_taken_over", previous=owner, broken=break_lock and not own)
+        _note_in_old_journal(run, owner)
+    mine = {
+        "incident": run.incident_id,
+        "environment": run.env.name,
+        "operator": run.options.operator,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    _run(run, write_argv(json.dumps(mine), f"{_folder(run)}/owner.json"),
+         mutating=True)  # fmt: skip
+    run.journal.write("lock_acquired", lock=_folder(run), owner=mine)
+    return None
+
+
+def _note_in_old_journal(run: Run, owner: dict[str, Any]) -> None:
+    """Recorded in both journals: the old incident learns who took its lock."""
+    path = run.options.report_dir / str(owner.get("incident")) / "journal.jsonl"
+    if path.is_file() and owner.get("incident") != run.incident_id:
+        Journal(path, run.redactor).write("lock_taken_over_by", incident=run.incident_id)
+
+
+def release(run: Run) -> None:
+    _run(run, ["rm", "-f", f"{_folder(run)}/owner.json"], mutating=True)
+    _run(run, ["rmdir", _folder(run)], mutating=True)
+    run.journal.write("lock_released", lock=_folder(run))
+
+
+def release_if_mine(run: Run) -> None:
+    owner = holder(run)
+    if owner is not None and owner.get("incident") == run.incident_id:
+        release(run)

@@ -1,0 +1,118 @@
+"""The one outcome of a run, decided from the journal (DESIGN.md, Outcomes), and §9 if needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rollbook.core.executor import Mode
+from rollbook.core.journal import read_journal
+from rollbook.core.run import Run
+from rollbook.lifecycle import lock, recovery
+from rollbook.record import closing, plan, release_record
+from rollbook.record.notify import announce
+
+COMPLETED = "ROLLBACK COMPLETADO"
+ABORTED = "ABORTADO — SIN CAMBIOS"
+RESTORED = "FALLIDO — ESTADO PREVIO RESTAURADO"
+MANUAL = "FALLIDO — INTERVENCION MANUAL"
+EVALUATED = "EVALUACION COMPLETADA — SIN CAMBIOS"
+RECOVERED = "ESTADO PREVIO RESTAURADO"  # the manual §9 (rollback_of_rollback.feature) succeeded
+PLAN = "PLAN — SIN CAMBIOS"  # --dry-run
+VERIFIED = "VERIFICACION OK — SIN CAMBIOS"  # validation / prerequisites checklists
+NOT_VERIFIED = "VERIFICACION FALLIDA — SIN CAMBIOS"
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    exit_code: int
+    lines: list[str]
+
+
+def first_failure(run: Run) -> str | None:
+    for event in run.journal.events("paso_finished"):
+        if event["status"] == "failed":
+            return str(event["paso"])
+    return None
+
+
+def passed(run: Run, paso: str) -> bool:
+    """Passed in this run, or in the interrupted incident this run resumed."""
+    resumed = {p for e in run.journal.events("resumed") for p in e["skipped"]}
+    return paso in resumed or any(
+        e["paso"] == paso and e["status"] == "passed" and e["phase"] == "call"
+        for e in run.journal.events("paso_finished")
+    )
+
+
+def finish(run: Run) -> Result:
+    failed = first_failure(run)
+    events = list(read_journal(run.journal.path))
+    changed = any(
+        e["event"] == "intent" and e.get("paso") != "lock" and not e.get("declared") for e in events
+    )
+    if run.mode is Mode.DRY_RUN:
+        files = plan.write_plan(run)
+        lines = [f"plan: {files[1]}", f"plan (json): {files[0]}"]
+        if failed:
+            lines.append(f"Paso {failed} failed: the rollback would stop there")
+        result = Result(PLAN if failed is None else ABORTED, 0 if failed is None else 1, lines)
+    elif run.checklist:
+        ok = failed is None
+        text = "every check passed" if ok else f"failed: {failed} (each check is reported above)"
+        checked = [text]
+        if ok and run.options.record_release:  # asked for and not written: not a success
+            ok, line = release_record.record_validation(run)
+            checked.append(line)
+        result = Result(VERIFIED if ok else NOT_VERIFIED, 0 if ok else 1, checked)
+    elif any(e["event"] == "recovery_started" for e in events):  # rollback_of_rollback.feature
+        ok = failed is None and passed(run, "9.1")
+        text = "the pre-rollback state is back and checked" if ok else "the recovery failed"
+        result = Result(RECOVERED if ok else MANUAL, 0 if ok else 1, [text])
+    elif failed is None and passed(run, "6.1"):
+        recorded = release_record.record_rollback(run)
+        result = Result(COMPLETED, 0, ["target release running and validated", *recorded])
+    elif not changed:
+        why = f"Paso {failed} failed before any change" if failed else "nothing was changed"
+        result = Result(ABORTED if failed else EVALUATED, 1 if failed else 0, [why])
+    else:
+        failed_target = (
+            release_record.record_failed_target(run, failed)
+            if failed and failed.startswith("6.") and run.mode is Mode.EXECUTE
+            else []
+        )
+        result = _recover(run, failed, events)
+        result = Result(result.name, result.exit_code, [*result.lines, *failed_target])
+    lines = [*result.lines, f"journal: {run.journal.path}"]
+    if run.mode is Mode.EXECUTE and not run.checklist:
+        report = closing.write_incident_report(run, result.name, result.lines)
+        lines.insert(-1, f"incident report: {report}")
+    if result.exit_code != 0 and changed:
+        announce(run, "escalation", [f"ROLLBACK {result.name} - {run.env.name.upper()}",
+                                     *result.lines])  # fmt: skip
+    if run.mode is Mode.EXECUTE and not run.checklist:
+        if result.name == MANUAL:  # the next run must find this incident, not a free environment
+            lines.append(f"the environment stays locked for incident {run.incident_id}")
+        else:
+            lock.release_if_mine(run)
+    final = Result(result.name, result.exit_code, lines)
+    run.journal.write("outcome", outcome=final.name, exit_code=final.exit_code, lines=final.lines)
+    run.result = final
+    return final
+
+
+def _recover(run: Run, failed: str | None, events: list[dict]) -> Result:
+    why = f"Paso {failed} failed after changes" if failed else "the rollback stopped half-way"
+    if run.mode is not Mode.EXECUTE:
+        return Result(ABORTED, 1, [why])
+    if not run.options.auto_recover:
+        run.journal.write("recovery_skipped", reason="--no-auto-recover")
+        return Result(MANUAL, 1, [why, "automatic recovery is off (--no-auto-recover)",
+                                  recovery.ESCALATION])  # fmt: skip
+    done = recovery.recover(run, events)
+    details = [f"recovery: {name}: {res}" for name, res in done.actions] + [
+        f"check: {name}: {'OK' if ok else 'FAILED'} ({detail})" for name, ok, detail in done.checks
+    ]
+    if done.ok:
+        return Result(RESTORED, 1, [why, *details, recovery.ESCALATION])
+    return Result(MANUAL, 1, [why, *details, recovery.ESCALATION])

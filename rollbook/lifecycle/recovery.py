@@ -1,0 +1,195 @@
+"""§9 — rollback of the rollback: put back the pre-rollback state a journal recorded, then check it.
+
+Undoes, in reverse, what the journal says was done: the database from the pre-rollback backup (if
+Etapa 4 had begun), the code at the recorded commit with its exact package set and static files,
+the maintenance page off, the services that were running started again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rollbook.actions import code, database, fleet, swap, web
+from rollbook.core import inventory, timeline
+from rollbook.core.errors import StepFailed, UserError
+from rollbook.core.host import remove_run_folder
+from rollbook.core.run import Run
+from rollbook.services import manager_for
+
+ESCALATION = (
+    "ESCALAR A TECH LEAD Y DBA INMEDIATAMENTE (PROCED-BACK-003 §9.1). Contingencia (§9.2): "
+    "restaurar desde el backup mas antiguo conocido estable, reconstruir desde replicas, "
+    "contactar al proveedor, escalar a CTO."
+)
+
+
+@dataclass
+class Recovery:
+    actions: list[tuple[str, str]] = field(default_factory=list)  # (action, "ok" | error)
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)  # (check, ok, detail)
+
+    @property
+    def ok(self) -> bool:
+        return all(r == "ok" for _, r in self.actions) and all(ok for _, ok, _ in self.checks)
+
+
+def journal_of(run: Run) -> Path:
+    """The journal of the incident named by --incident, in the report folder."""
+    incident = run.options.incident
+    if not incident or "/" in incident or incident.startswith("."):
+        raise UserError("--incident=ID is required: the id of the folder in the report directory")
+    path = run.options.report_dir / incident / "journal.jsonl"
+    if not path.is_file():
+        raise UserError(f"no journal at {path}: check --incident and --report-dir")
+    return path
+
+
+def _changes(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(paso, host) of every change the run journaled (its intents), in journal order."""
+    return [
+        (str(e.get("paso")), str(e["host"]))
+        for e in events
+        if e["event"] == "intent" and not e.get("declared")
+    ]
+
+
+def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
+    facts = timeline.facts(events)
+    changes = _changes(events)
+    pasos = {paso for paso, _ in changes}
+    result = Recovery()
+    run.executor.paso = "9.1"
+    run.journal.write("recovery_started", pasos_changed=sorted(pasos))
+
+    def act(name: str, action: Callable[[], object]) -> None:
+        run.say(f"§9 recovery: {name} …")
+        try:
+            action()
+            result.actions.append((name, "ok"))
+        except (StepFailed, UserError) as exc:
+            result.actions.append((name, str(exc)))
+        run.journal.write("recovery_action", action=name, result=result.actions[-1][1])
+
+    safety = facts.get("pre_rollback_backup")
+    if "database_dropped" in facts and safety:
+        act(f"restore the database from {safety['path']}",
+            lambda: database.restore_database(run, safety["path"]))  # fmt: skip
+    swapped = facts.get("database_swapped")
+    if swapped:
+        act("rename the pre-rollback database back", lambda: run.say(swap.undo(run, swapped)))
+    shadow = facts.get("shadow_created")
+    if shadow:
+        act(f"drop the shadow database {shadow['name']}",
+            lambda: swap.drop_shadow(run, shadow["name"]))  # fmt: skip
+    if facts.get("connections_allowed", {}).get("allowed") is False:
+        act("allow connections to the database again",
+            lambda: database.set_connections(run, allowed=True))  # fmt: skip
+    code_before = facts.get("code_before", {}).get("hosts", {})
+    changed = list(dict.fromkeys(host for paso, host in changes if paso.startswith("3.")))
+    if changed and code_before:
+        shown = ", ".join(inventory.label(spec) for spec in changed)
+        act(f"put back the recorded code, packages and static files on {shown}",
+            lambda: _restore_code(run, code_before, changed))  # fmt: skip
+    if "2.3" in pasos or "5.3" in pasos:
+        act("maintenance page off", lambda: web.maintenance_everywhere(run, on=False))
+    before = facts.get("services_before", {}).get("running", {})
+    if "services_stopped" in facts:
+        act("start the services that were running", lambda: _start_services(run, before))
+    for spec, error in remove_private_files(run, events).items():
+        result.actions.append((f"remove the dead run's private files on {spec}", error or "ok"))
+    _check(run, result, facts, code_before, before)
+    run.journal.write(
+        "recovery_finished", ok=result.ok, actions=result.actions, checks=result.checks
+    )
+    return result
+
+
+def remove_private_files(run: Run, events: list[dict[str, Any]]) -> dict[str, str | None]:
+    """Another (dead) incident's private folders (its pgpass files) removed from its hosts:
+    {host: error or None}. This run's own folders are removed when it closes."""
+    started = next((e for e in events if e["event"] == "run_started"), {})
+    incident = started.get("incident")
+    if not incident or incident == run.incident_id:
+        return {}
+    done: dict[str, str | None] = {}
+    for spec in dict.fromkeys(e["host"] for e in events if e["event"] == "private_file"):
+        removed = remove_run_folder(spec, incident)
+        done[spec] = None if removed.exit_status == 0 else removed.stderr.strip() or "failed"
+        run.journal.write("private_files_removed", host=spec, incident=incident,
+                          error=done[spec])  # fmt: skip
+    return done
+
+
+def _restore_code(run: Run, code_before: dict[str, dict[str, Any]], changed: list[str]) -> None:
+    def restore(spec: str) -> None:
+        recorded = code_before[spec]
+        argv = ["git", "-C", run.env.app.path, "checkout", recorded["commit"]]
+        run.executor.run(spec, argv, mutating=True)
+        code.install_exact(run, spec, recorded["freeze"])
+
+    fleet.each_host(run, "app", restore, among=[s for s in changed if s in code_before])
+    code.restore_static(run)
+
+
+def _start_services(run: Run, before: dict[str, bool]) -> None:
+    def start(spec: str) -> None:
+        names = [n for n in run.env.services.app if before.get(f"{spec} {n}", True)]
+        manager_for(run, spec).start(names)
+
+    fleet.each_host(run, "app", start)
+
+
+def _check(
+    run: Run,
+    result: Recovery,
+    facts: dict[str, dict[str, Any]],
+    code_before: dict[str, dict[str, Any]],
+    before: dict[str, bool],
+) -> None:
+    def check(name: str, probe: Callable[[], tuple[bool, str]]) -> None:
+        try:
+            ok, detail = probe()
+        except (StepFailed, UserError) as exc:
+            ok, detail = False, str(exc)
+        result.checks.append((name, ok, detail))
+        run.journal.write("recovery_check", check=name, ok=ok, detail=detail)
+
+    safety = facts.get("pre_rollback_backup")
+    if safety and "oid" in safety:
+        check("the database is the pre-rollback one (swap)",
+              lambda: swap.is_pre_rollback_database(run, safety["oid"]))  # fmt: skip
+    if safety and "tables" in safety:
+        check("database content equals the pre-rollback state",
+              lambda: _same(database.fingerprints(run), safety["tables"]))  # fmt: skip
+    for spec, recorded in code_before.items():
+        check(
+            f"{spec} code at {recorded['commit'][:12]}",
+            lambda s=spec, r=recorded: _same(code.deployed_commit(run, s), r["commit"]),
+        )
+        check(
+            f"{spec} packages as recorded",
+            lambda s=spec, r=recorded: _same(code.pip_freeze(run, s), sorted(r["freeze"])),
+        )
+    for key, was_running in before.items():
+        spec, name = key.rsplit(" ", 1)
+        check(
+            f"{spec} {name} running={was_running}",
+            lambda s=spec, n=name, w=was_running: _same(manager_for(run, s).is_running(n), w),
+        )
+
+
+def _same(found: Any, expected: Any) -> tuple[bool, str]:
+    if found == expected:
+        return True, "as recorded"
+    if isinstance(found, dict) and isinstance(expected, dict):
+        diff = [k for k in sorted(set(found) | set(expected)) if found.get(k) != expected.get(k)]
+        return False, f"differs in: {', '.join(diff)}"
+    if isinstance(found, list) and isinstance(expected, list):
+        return (
+            False,
+            f"differs: +{sorted(set(found) - set(expected))} -{sorted(set(expected) - set(found))}",
+        )
+    return False, f"found {found!r}, expected {expected!r}"

@@ -1,0 +1,88 @@
+"""The incident record in pytest-html: title, columns, summary; the signature once report.html
+is written; the outcome as the last line."""
+
+from __future__ import annotations
+
+import shutil
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rollbook.core.errors import UserError
+from rollbook.core.journal import read_journal
+from rollbook.plugin.keys import ENV_KEY, FOLDER_KEY, RUN_KEY
+from rollbook.record import report as report_view
+from rollbook.record import signing
+
+
+def pytest_html_report_title(report: Any) -> None:
+    env = report._config.stash.get(ENV_KEY, None) if hasattr(report, "_config") else None
+    folder = report._config.stash.get(FOLDER_KEY, None) if hasattr(report, "_config") else None
+    if env is not None and folder is not None:
+        report.title = f"Rollback {env.name} {folder[0]}"
+
+
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    cells.insert(1, "<th>Paso</th>")
+    cells.insert(2, "<th>Etapa (Anexo B)</th>")
+
+
+def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
+    paso = str(getattr(report, "rollbook_paso", ""))
+    cells.insert(1, f"<td>{escape(paso)}</td>")
+    cells.insert(2, f"<td>{escape(getattr(report, 'rollbook_budget', ''))}</td>")
+
+
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
+    current = session.config.stash.get(RUN_KEY, None)
+    if current is not None:
+        prefix.append(report_view.summary_html(current, list(read_journal(current.journal.path))))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    current = config.stash.get(RUN_KEY, None)
+    if current is None or current.result is None:
+        return
+    terminalreporter.write_sep("=", f"rollbook {current.incident_id}", bold=True)
+    for line in current.result.lines:
+        terminalreporter.write_line(line)
+    restrict(current.folder)  # report.html is written by pytest-html with the default umask
+    signer = current.env.signing
+    if signer is None:
+        terminalreporter.write_line(
+            f"not signed: environment {current.env.name} has no signing key"
+        )
+        return
+    try:  # after pytest-html has written report.html: the exact bytes are hashed and signed
+        signature = signing.sign_folder(
+            current.folder, signer.key, signer.identity, signer.namespace
+        )
+    except UserError as exc:
+        terminalreporter.write_line(f"NOT SIGNED: {exc}", red=True)
+        return
+    restrict(current.folder)
+    terminalreporter.write_line(f"signed: {signature} (by {signer.identity})")
+
+
+def restrict(folder: Path) -> None:
+    """Report folders hold infrastructure details: 0700, files 0600."""
+    folder.chmod(0o700)
+    for path in folder.iterdir():
+        path.chmod(0o600)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The outcome is the last line the operator sees."""
+    reserved = config.stash.get(FOLDER_KEY, None)
+    current = config.stash.get(RUN_KEY, None)
+    if reserved is not None and current is None:  # no Paso ran: drop the empty incident folder
+        shutil.rmtree(reserved[1], ignore_errors=True)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if current is None or current.result is None or reporter is None:
+        return
+    ok = current.result.exit_code == 0
+    reporter.write_sep("=", current.result.name, green=ok, red=not ok, bold=True)

@@ -1,0 +1,208 @@
+"""The run's lifecycle in pytest: the Run made at collection (lock, resume), the `run` fixture,
+stage gating, the journal of Pasos, and the outcome at the end."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+from pytest_bdd.scenario import scenario_wrapper_template_registry
+from pytest_html import extras as html_extras
+from pytest_metadata.plugin import metadata_key
+
+from rollbook.core.config import Environment, available_environments
+from rollbook.core.errors import UserError
+from rollbook.core.executor import Mode
+from rollbook.core.run import Run, RunOptions, default_operator
+from rollbook.lifecycle import lock, outcome, resume
+from rollbook.lifecycle.selection import (
+    INDEPENDENT,
+    NO_ENVIRONMENT,
+    VALIDATES_RELEASE,
+    run_mode,
+)
+from rollbook.plugin.collection import check_order, feature_of, paso_of, scenario_of
+from rollbook.plugin.keys import ENV_KEY, FAILED_KEY, FOLDER_KEY, RESUMED_KEY, RUN_KEY
+from rollbook.record import report as report_view
+
+
+def _options(config: pytest.Config, env: Environment) -> RunOptions:
+    get = config.getoption
+    return RunOptions(
+        env_name=env.name,
+        report_dir=Path(get("--report-dir")).resolve(),
+        operator=get("--operator") or default_operator(),
+        target_tag=get("--target-tag"),
+        backup=get("--backup"),
+        reason=get("--reason"),
+        severity=get("--severity"),
+        impact=get("--impact"),
+        approved_by=get("--approved-by"),
+        dry_run=get("--dry-run"),
+        auto_recover=not get("--no-auto-recover"),
+        incident=get("--incident"),
+        users_affected=get("--users-affected"),
+        confirm=get("--confirm-production"),
+        record_release=get("--record-release"),
+        force_target=get("--force-target"),
+    )
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m have deselected
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    check_order(items)
+    needs_run = [i for i in items if feature_of(i) and NO_ENVIRONMENT not in scenario_of(i).tags]
+    if config.getoption("collectonly") or not needs_run:
+        return
+    env = config.stash.get(ENV_KEY, None)
+    if env is None:
+        names = ", ".join(available_environments())
+        raise pytest.UsageError(f"--env is required to run the procedure: choose one of {names}")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def progress(text: str) -> None:
+        """Shown as it happens, even while pytest captures the output of the running Paso."""
+        if reporter is None or capture is None:
+            print(text)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(text)
+
+    selected = [scenario_of(i) for i in needs_run]
+    mode = run_mode(selected, config.getoption("--dry-run"))
+    try:
+        current = Run(_options(config, env), env, mode, progress, config.stash[FOLDER_KEY])
+    except UserError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    current.checklist = all(INDEPENDENT in s.tags for s in selected)
+    chosen = {s.name for s in selected}
+    every = [s for f in {feature_of(i) for i in needs_run} if f for s in f.scenarios]
+    if current.options.record_release and (
+        len(chosen) != len(every) or not all(VALIDATES_RELEASE in s.tags for s in every)
+    ):
+        current.journal.close()
+        raise pytest.UsageError(
+            "--record-release records what a whole validation run proved: run all of "
+            "features/validation.feature with it, without -k/-m (a rollback records the ledger "
+            "by itself)"
+        )
+    if config.getoption("--resume"):  # checked before the lock: a refusal leaves it as it is
+        try:
+            config.stash[RESUMED_KEY] = resume.load(current)
+        except UserError as exc:
+            current.journal.close()
+            raise pytest.UsageError(str(exc)) from None
+    if mode is Mode.EXECUTE and not current.checklist:
+        try:
+            lock.acquire(current, break_lock=config.getoption("--break-lock"))
+        except UserError as exc:  # nothing ran: the incident folder is dropped at unconfigure
+            current.journal.close()
+            raise pytest.UsageError(str(exc)) from None
+    config.stash[RUN_KEY] = current
+    current.journal.write(
+        "selection",
+        selected=[s.name for s in selected],
+        deselected=[s.name for s in every if s.name not in chosen],
+    )
+
+
+@pytest.fixture(scope="session")
+def run(request: pytest.FixtureRequest) -> Run:
+    """The incident being handled (created at collection, one per pytest session)."""
+    current = request.config.stash.get(RUN_KEY, None)
+    if current is None:
+        pytest.fail("the procedure needs --env=NAME", pytrace=False)
+    return current
+
+
+# --- stage gating and the journal of Pasos ------------------------------------------------
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    feature = feature_of(item)
+    if feature is None:
+        return
+    failed = feature.stash.get(FAILED_KEY, None)
+    if failed is not None:
+        pytest.skip(f"no ejecutado: falló Paso {failed}")
+    if paso_of(item) in item.config.stash.get(RESUMED_KEY, set()):
+        pytest.skip(f"ya ejecutado en el incidente {item.config.getoption('--incident')}")
+    if item.config.getoption("--dry-run") and {"etapa6", "etapa7"} & scenario_of(item).tags:
+        pytest.skip("no ejecutado: dry-run (esta Etapa valida y documenta un rollback real)")
+    current = item.config.stash.get(RUN_KEY, None)
+    if current is not None:
+        current.executor.paso = paso_of(item)
+        current.journal.write("paso_started", paso=paso_of(item), name=item.name)
+        template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+        current.say(f"▶ {template.name if template else item.name}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    feature = feature_of(item)
+    if feature is None:
+        return report
+    paso = paso_of(item)
+    if call.excinfo is not None and call.excinfo.errisinstance((AssertionError, UserError)):
+        path, line, _ = item.reportinfo()
+        label = f"Paso {paso}" if re.fullmatch(r"\d+\.\d+", paso) else paso
+        report.longrepr = f"{path}:{line + 1}: {label}: {call.excinfo.value}"
+    if report.failed and INDEPENDENT not in scenario_of(item).tags:
+        feature.stash.setdefault(FAILED_KEY, paso)
+    report.rollbook_paso = paso
+    current = item.config.stash.get(RUN_KEY, None)
+    if current is not None:
+        report.rollbook_budget = report_view.paso_budget(current, paso, report.duration)
+    if current is not None and report.when == "call":
+        evidence = report_view.paso_evidence_html(current.journal.events(), paso)
+        if evidence:
+            report.extras = [*getattr(report, "extras", []), html_extras.html(evidence)]
+    if current is not None and (report.when == "call" or report.outcome != "passed"):
+        reason = report.longrepr[2] if report.skipped and isinstance(report.longrepr, tuple) else ""
+        detail = str(report.longrepr) if report.failed else reason
+        current.journal.write(
+            "paso_finished",
+            paso=paso,
+            name=item.name,
+            phase=report.when,
+            status=report.outcome,
+            duration=round(report.duration, 3),
+            detail=detail,
+        )
+    return report
+
+
+# --- the end of the run --------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    current = session.config.stash.get(RUN_KEY, None)
+    if current is None:
+        return
+    result = outcome.finish(current)
+    for error in current.executor.close_hosts():  # this run's pgpass files
+        current.say(f"WARNING: could not remove this run's private files: {error}")
+    if result.exit_code != 0 and session.exitstatus == 0:
+        session.exitstatus = result.exit_code
+    events = current.journal.events()
+    table = session.config.stash.get(metadata_key, None)
+    if table is not None:  # the environment table of report.html is the incident record
+        table.clear()
+        table.update(report_view.environment_table(current, events))
+    log = current.folder / "rollback.log"
+    log.write_text(report_view.human_log(events), encoding="utf-8")
+    log.chmod(0o600)
+    if current.env.logs.copy_to:
+        shutil.copy(log, Path(current.env.logs.copy_to) / f"rollback-{current.incident_id}.log")
+    current.journal.close()

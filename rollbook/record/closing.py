@@ -1,0 +1,217 @@
+"""Etapa 7 — the incident markdown (Paso 7.1), the completion notice (7.2), follow-ups (7.3)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rollbook.actions import trial_restore
+from rollbook.core import timeline
+from rollbook.core.journal import read_journal
+from rollbook.core.run import Run
+from rollbook.record.notify import announce
+
+FOLLOW_UPS = [
+    "Cerrar ticket de incidente (si aplica)",
+    "Actualizar status page (si aplica)",
+    "Notificar a Product Owner",
+    "Programar post-mortem meeting",
+]
+TOTAL_LIMIT = 15 * 60  # §7.1: rollback completed in < 15 minutes
+DOWNTIME_LIMIT = 5 * 60  # §7.1: additional downtime < 5 minutes
+
+
+def report_path(run: Run) -> Path:
+    return run.folder / f"ROLLBACK-{run.started:%Y-%m-%d-%H%M}.md"
+
+
+def _minutes(seconds: float | None) -> str:
+    return "n/d" if seconds is None else f"{seconds / 60:.1f} minutos ({seconds:.0f} s)"
+
+
+def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
+    """§7.1's quantitative criteria with the measured values."""
+    facts = timeline.facts(events)
+    total = timeline.seconds_between(events[0]["ts"], events[-1]["ts"]) if events else None
+    down = timeline.downtime(events)
+    critical = facts.get("critical_functions")
+    watch = facts.get("log_watch")
+    loss = facts.get("data_loss", {}).get("tables")
+    lost = sum(loss.values()) if loss is not None else None
+    return [
+        ("Rollback completado en < 15 minutos", _minutes(total),
+         None if total is None else total < TOTAL_LIMIT),
+        ("Downtime adicional < 5 minutos", _minutes(down),
+         None if down is None else down < DOWNTIME_LIMIT),
+        ("100% funcionalidades criticas restauradas",
+         "n/d" if critical is None else ", ".join(f"{k}: {v}" for k, v in critical.items()
+                                                  if k != "_ts"),
+         None if critical is None else all(v in (True, 200) for k, v in critical.items()
+                                           if k != "_ts")),
+        ("0 errores criticos post-rollback",
+         "n/d" if watch is None else f"{len(watch['errors'])} lineas de error",
+         None if watch is None else not watch["errors"]),
+        ("0 perdida de datos", "n/d" if lost is None else f"{lost} filas",
+         None if lost is None else lost == 0),
+    ]  # fmt: skip
+
+
+def _deselected(events: list[dict[str, Any]]) -> list[str]:
+    return next((e["deselected"] for e in events if e["event"] == "selection"), [])
+
+
+def mark(ok: bool | None) -> str:
+    return {True: "CUMPLE", False: "NO CUMPLE", None: "no medido"}[ok]
+
+
+def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None = None) -> str:
+    events = list(read_journal(run.journal.path))
+    facts = timeline.facts(events)
+    incident = facts.get("incident", {})
+    deployed, target = facts.get("deployed", {}), facts.get("target", {})
+    backup, safety = facts.get("backup", {}), facts.get("pre_rollback_backup", {})
+    start, end = events[0]["ts"], events[-1]["ts"]
+    loss = facts.get("data_loss", {}).get("tables")
+    lost_rows = sum(loss.values()) if loss else 0
+    loss_text = (
+        "n/d (no contado en esta corrida)" if loss is None
+        else "NO" if lost_rows == 0
+        else f"SI — {lost_rows} filas del estado previo no presentes tras la restauracion: "
+        + ", ".join(f"{t}: {n}" for t, n in loss.items() if n)
+    )  # fmt: skip
+    lines = [
+        f"# Rollback Incident - {run.started:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"**Resultado: {outcome}**",
+        "",
+        "## Informacion del Incidente",
+        f"- Incidente: {run.incident_id}",
+        f"- Fecha/Hora inicio: {start}",
+        f"- Fecha/Hora resolucion: {end}",
+        f"- Duracion total: {_minutes(timeline.seconds_between(start, end))}",
+        f"- Ambiente: {run.env.name.upper()}",
+        f"- Severidad: {incident.get('severity', run.options.severity)}",
+        f"- Decision: {incident.get('decision', 'n/d')}",
+        f"- Ejecutado por: {run.options.operator}",
+        "",
+        "## Causa del Rollback",
+        f"{run.options.reason or 'n/d'}",
+        "",
+        "## Versiones",
+        f"- Version defectuosa: {deployed.get('tag')} ({deployed.get('commit', '')[:12]})",
+        f"- Version restaurada: {target.get('tag')} ({target.get('commit', '')[:12]})",
+        f"- Motivo de la eleccion: {target.get('reason', 'n/d')}",
+        f"- Migraciones: {migration_summary(facts)}",
+        f"- Paquetes: {package_summary(facts)}",
+        f"- Backup utilizado: {backup.get('path', 'n/d')} (sha256 {backup.get('sha256', 'n/d')})",
+        f"- Backup pre-rollback: {safety.get('path', 'n/d')}{_aside(safety)}",
+        f"- Prueba de restauracion: {trial_summary(facts)}",
+        "",
+        "## Timeline",
+        *[f"- {ts[11:19]} UTC - {label}" for ts, label in timeline.milestones(events)],
+        "",
+        "## Impacto",
+        f"- Usuarios afectados / funcionalidades: {run.options.impact or 'n/d'}",
+        f"- Downtime total: {_minutes(timeline.downtime(events))}",
+        f"- Datos perdidos: {loss_text}",
+        "",
+        "## Pasos no seleccionados",
+        *([f"- {name}" for name in _deselected(events)] or ["- ninguno"]),
+        "",
+        "## Criterios de Exito (§7.1)",
+        "| Criterio | Medido | Estado |",
+        "|---|---|---|",
+        *[f"| {name} | {value} | {mark(ok)} |" for name, value, ok in criteria(events)],
+        "",
+        "## Causa Raiz",
+        "[Analisis de causa raiz - puede completarse despues]",
+        "",
+        "## Acciones Correctivas",
+        *[f"- [ ] {item}" for item in follow_ups(facts)],
+        "",
+        "## Lecciones Aprendidas",
+        "- [Leccion 1]",
+        "",
+        f"Journal: {run.journal.path.name}",
+    ]
+    return "\n".join(lines + (["", *extra] if extra else [])) + "\n"
+
+
+def write_incident_report(
+    run: Run, outcome: str = "EN CURSO", extra: list[str] | None = None
+) -> Path:
+    path = report_path(run)
+    path.write_text(render_markdown(run, outcome, extra), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def announce_completion(run: Run) -> str:
+    """Paso 7.2: ROLLBACK COMPLETADO in the appropriate channels."""
+    events = list(read_journal(run.journal.path))
+    target = run.fact("target")
+    total = timeline.seconds_between(events[0]["ts"], datetime.now(UTC).isoformat())
+    return announce(
+        run,
+        "end",
+        [
+            f"ROLLBACK COMPLETADO - {run.env.name.upper()}",
+            f"Hora finalizacion: {datetime.now(UTC):%H:%M} UTC",
+            f"Duracion: {_minutes(total)}",
+            f"Version restaurada: {target['tag']}",
+            "Estado actual: ESTABLE",
+            "Validacion: OK",
+            f"Reporte: {report_path(run)}",
+            "Proximos pasos: investigacion causa raiz",
+        ],
+    )
+
+
+def _aside(safety: dict[str, Any]) -> str:
+    aside = safety.get("database")
+    return f" (la base de datos misma, apartada en el Paso 4.3 como {aside})" if aside else ""
+
+
+def follow_ups(facts: dict[str, dict[str, Any]]) -> list[str]:
+    """The procedure's follow-ups, and the database the swap strategy kept aside, if any."""
+    aside = facts.get("pre_rollback_backup", {}).get("database")
+    if not aside or "database_swapped" not in facts:
+        return FOLLOW_UPS
+    dump = facts["pre_rollback_backup"].get("path")
+    return [*FOLLOW_UPS, f"Borrar la base de datos {aside} cuando ya no se necesite (volcada en "
+                         f"{dump}): DROP DATABASE \"{aside}\""]  # fmt: skip
+
+
+def update_incident(run: Run) -> list[str]:
+    """Paso 7.3: the follow-ups left to people, recorded as open items."""
+    items = follow_ups(run.facts)
+    run.record("follow_ups", items=items)
+    return items
+
+
+def migration_summary(facts: dict[str, dict[str, Any]]) -> str:
+    """Paso 1.2's classification: same / reversible (with the commands) / restore, and why."""
+    plan = facts.get("migration_plan")
+    if not plan:
+        return "n/d"
+    commands = f" ({'; '.join(plan['commands'])})" if plan.get("commands") else ""
+    return f"{plan['kind']}: {plan['why']}{commands}"
+
+
+def trial_summary(facts: dict[str, dict[str, Any]]) -> str:
+    """Paso 1.3's trial restore (database.verify_by_restore): measured, and Etapa 4 predicted."""
+    trial = facts.get("trial_restore")
+    if not trial:
+        return "no pedida (database.verify_by_restore)"
+    rate = trial["bytes"] / trial["seconds"] / 2**20
+    return (
+        f"{trial['seconds']:.1f} s para {trial['bytes'] / 2**20:.0f} MiB ({rate:.1f} MiB/s); "
+        f"Etapa 4 prevista: {trial_restore.describe(trial['predicted'])}"
+    )
+
+
+def package_summary(facts: dict[str, dict[str, Any]]) -> str:
+    """Paso 3.2: how the packages were installed and checked, per app host."""
+    hosts = (facts.get("package_set") or facts.get("packages_installed") or {}).get("hosts", {})
+    return "; ".join(f"{spec}: {text}" for spec, text in hosts.items()) or "n/d"

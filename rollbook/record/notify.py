@@ -1,0 +1,71 @@
+"""Messages of the procedure (Pasos 1.4, 7.2, §9.1): shown to the operator, journaled, and sent
+through apprise to every URL of the environment's `notify` list.
+
+A notification never stops a rollback: an unset variable, an unknown URL, a failure or a timeout is
+a `notification_warning` event in the journal, never an exception. Each URL is a secret (it often
+holds a token): it is redacted everywhere, and the journal names its variable and service instead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import apprise
+
+from rollbook.core.executor import Mode
+from rollbook.core.run import Run
+
+SEND_TIMEOUT = 5.0  # seconds, to connect and to read the answer, per URL
+
+
+def announce(run: Run, kind: str, lines: list[str]) -> str:
+    """Print and journal the message, then send it (title: its first line) to every channel."""
+    urls = [(target.url_env, run.secret_or_none(target.url_env)) for target in run.env.notify]
+    text = "\n".join(lines)
+    width = max(len(line) for line in lines) + 4
+    run.say(
+        "\n" + "=" * width + "\n" + "\n".join(f"  {line}" for line in lines) + "\n" + "=" * width
+    )
+    run.journal.write("notification", paso=run.executor.paso, kind=kind, text=text)
+    for variable, url in urls:
+        _send(run, kind, variable, url, lines[0], "\n".join(lines[1:]) or lines[0])
+    return text
+
+
+def _send(run: Run, kind: str, variable: str, url: str | None, title: str, body: str) -> None:
+    target, problem = _deliver(run, variable, url, title, body)
+    paso = run.executor.paso
+    if problem is not None:
+        run.journal.write(
+            "notification_warning", paso=paso, kind=kind, target=target, reason=problem
+        )
+    elif run.mode is Mode.EXECUTE:
+        run.journal.write("notification_sent", paso=paso, kind=kind, target=target)
+    else:
+        run.journal.write("notification_planned", paso=paso, kind=kind, target=target)
+
+
+def _deliver(
+    run: Run, variable: str, url: str | None, title: str, body: str
+) -> tuple[str, str | None]:
+    """Send to `url` unless the run changes nothing (a dry run), within SEND_TIMEOUT: the target
+    as the journal may show it, and why nothing was sent (None: sent)."""
+    if url is None:
+        return variable, f"nothing sent: {variable} is not set (export it to notify this channel)"
+    service = apprise.Apprise.instantiate(url)
+    if service is None:
+        return variable, f"nothing sent: {variable} is not a notification URL apprise knows"
+    target = f"{variable} ({service.service_name})"
+    if run.mode is not Mode.EXECUTE:
+        return target, None
+    service.socket_connect_timeout = SEND_TIMEOUT
+    service.socket_read_timeout = SEND_TIMEOUT
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as log:
+        try:
+            sent = service.notify(body=body, title=title)
+        except Exception as error:  # a notification must never stop a rollback
+            return target, f"not sent: {error}"
+    if sent:
+        return target, None
+    reasons = [line for line in log.getvalue().splitlines() if line.strip()]
+    return target, f"not sent: {reasons[-1] if reasons else 'apprise reported a failure'}"

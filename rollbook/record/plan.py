@@ -1,0 +1,50 @@
+"""The dry-run plan: every mutating command the rollback would run, in order, with its host."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from rollbook.core.journal import read_journal
+from rollbook.core.run import Run
+from rollbook.record import closing
+
+
+def planned_commands(journal: Path) -> list[dict[str, Any]]:
+    return [
+        {"paso": e["paso"], "host": e["host"], "argv": e["argv"], "cwd": e.get("cwd")}
+        for e in read_journal(journal)
+        if e["event"] == "planned"
+    ]
+
+
+def write_plan(run: Run) -> tuple[Path, Path]:
+    """plan.json and plan.md in the incident folder (secrets already redacted by the journal)."""
+    steps = planned_commands(run.journal.path)
+    as_json = run.folder / "plan.json"
+    document = {
+        "incident": run.incident_id, "environment": run.env.name, "commands": steps,
+        "target": run.facts.get("target"), "migration_plan": run.facts.get("migration_plan"),
+        "trial_restore": run.facts.get("trial_restore"),
+    }  # fmt: skip
+    as_json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    target, facts = run.facts.get("target", {}), run.facts
+    lines = [
+        f"# Plan de rollback (dry-run) — {run.env.name} — {run.incident_id}", "",
+        f"- Version objetivo: {target.get('tag', 'n/d')} — {target.get('reason', 'n/d')}",
+        f"- Migraciones: {closing.migration_summary(facts)}",
+        f"- Prueba de restauracion: {closing.trial_summary(facts)}", "",
+    ]  # fmt: skip
+    lines += [
+        f"{n}. Paso {s['paso']} on `{s['host']}`"
+        + (f" in `{s['cwd']}`" if s["cwd"] else "")
+        + f": `{shlex.join(s['argv'])}`"
+        for n, s in enumerate(steps, 1)
+    ]
+    as_md = run.folder / "plan.md"
+    as_md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for path in (as_json, as_md):
+        path.chmod(0o600)
+    return as_json, as_md

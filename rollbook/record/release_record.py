@@ -1,0 +1,55 @@
+"""Who writes the release ledger: a whole validation run that passed (--record-release), and a
+rollback (the release it left, the release Etapa 6 validated or failed)."""
+
+from __future__ import annotations
+
+from rollbook.actions import ledger
+from rollbook.actions.release import FAILED, ROLLED_BACK_FROM, VALIDATED
+from rollbook.core.errors import StepFailed
+from rollbook.core.run import Run
+
+
+def _label(facts: dict[str, object]) -> str:
+    return str(facts.get("tag") or str(facts.get("commit", ""))[:12])
+
+
+def record_validation(run: Run) -> tuple[bool, str]:
+    """validation.feature --record-release: the deployed release, validated (its one write)."""
+    try:
+        facts = ledger.describe_deployed(run)
+        ledger.append(
+            run, ledger.entry(run, VALIDATED, facts, evidence=f"validation run {run.incident_id}"),
+            declared=True,
+        )  # fmt: skip
+    except StepFailed as exc:
+        return False, f"ledger NOT updated: {exc}"
+    return True, f"ledger: {_label(facts)} recorded as validated in {run.env.ledger_file()}"
+
+
+def record_rollback(run: Run) -> list[str]:
+    """After ROLLBACK COMPLETADO: the release rolled back from, and the target Etapa 6 validated."""
+    deployed = run.fact("deployed")
+    first_host = next(iter(run.fact("code_before").get("hosts", {}).values()), {})
+    left = {"tag": deployed.get("tag"), "commit": deployed["commit"],
+            "packages": first_host.get("freeze")}  # fmt: skip
+    try:
+        ledger.append(run, ledger.entry(run, ROLLED_BACK_FROM, left, incident=run.incident_id))
+        facts = ledger.describe_deployed(run)
+        ledger.append(run, ledger.entry(run, VALIDATED, facts, incident=run.incident_id,
+                                        evidence="Etapa 6 of the rollback"))  # fmt: skip
+    except StepFailed as exc:
+        return [f"ledger NOT updated ({exc}): record the release with "
+                "`pytest features/validation.feature --env=E --record-release`"]  # fmt: skip
+    return [f"ledger: {_label(left)} rolled_back_from, {_label(facts)} validated"]
+
+
+def record_failed_target(run: Run, paso: str) -> list[str]:
+    """Etapa 6 failed at the target: it is never chosen by default again."""
+    target = run.fact("target")
+    failed = {"tag": target.get("tag"), "commit": target.get("commit")}
+    try:
+        ledger.append(run, ledger.entry(run, FAILED, failed, incident=run.incident_id,
+                                        evidence=f"Paso {paso} of the rollback"))  # fmt: skip
+    except StepFailed as exc:
+        return [f"ledger NOT updated ({exc})"]
+    return [f"ledger: {_label(failed)} marked failed (Paso {paso} failed on it)"]

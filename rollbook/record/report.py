@@ -1,0 +1,211 @@
+"""What the signed pytest-html report shows, read back from the journal (no pytest here).
+
+The environment table (the incident record), each Paso's commands and evidence, and the summary:
+outcome, §7.1 criteria, Etapa durations against Anexo B, recovery and escalation.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from rollbook.core import timeline
+from rollbook.core.run import Run
+from rollbook.record import closing
+
+_OUTPUT_CHARS = 4000
+
+
+def _age(seconds: float | None) -> str:
+    return "n/d" if seconds is None else f"{seconds / 3600:.1f} h"
+
+
+def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
+    facts = timeline.facts(events)
+    incident, deployed = facts.get("incident", {}), facts.get("deployed", {})
+    target, backup = facts.get("target", {}), facts.get("backup", {})
+    safety = facts.get("pre_rollback_backup", {})
+    outcome = next((e for e in reversed(events) if e["event"] == "outcome"), {})
+    start, end = events[0]["ts"], events[-1]["ts"]
+    down = timeline.downtime(events)
+    return {
+        "Incidente": run.incident_id,
+        "Ambiente": run.env.name,
+        "Severidad": str(run.options.severity),
+        "Razon": str(run.options.reason),
+        "Impacto": str(run.options.impact),
+        "Aprobado por": str(incident.get("approved_by") or run.options.approved_by),
+        "Ejecutado por": run.options.operator,
+        "Modo": run.mode.value,
+        "Version defectuosa": f"{deployed.get('tag')} {deployed.get('commit', '')}",
+        "Version restaurada": f"{target.get('tag')} {target.get('commit', '')}",
+        "Motivo de la eleccion": str(target.get("reason", "n/d")),
+        "Migraciones (clasificacion)": closing.migration_summary(facts),
+        "Conjunto de paquetes": closing.package_summary(facts),
+        "Backup utilizado": (
+            f"{backup.get('path')} ({backup.get('size')} bytes, sha256 {backup.get('sha256')}, "
+            f"{_age(backup.get('age'))})" if backup else "n/d"
+        ),
+        "Prueba de restauracion": closing.trial_summary(facts),
+        "Backup pre-rollback": (
+            f"{safety.get('path')} ({safety.get('size')} bytes, sha256 {safety.get('sha256')})"
+            if safety else "n/d"
+        ),
+        "Inicio": start,
+        "Fin": end,
+        "Duracion total": f"{timeline.seconds_between(start, end) or 0:.0f} s",
+        "Downtime": "n/d" if down is None else f"{down:.0f} s",
+        "Resultado": str(outcome.get("outcome", "EN CURSO")),
+    }  # fmt: skip
+
+
+def ran(command: dict[str, Any]) -> str:
+    """The exact line a command event ran (with its cd, sudo, env and timeout wrappers)."""
+    return str(command.get("line") or shlex.join(command["argv"]))
+
+
+def paso_evidence_html(events: list[dict[str, Any]], paso: str) -> str:
+    """Every command of the Paso (host, argv, exit, duration, output) and the facts it recorded."""
+    rows = []
+    for e in events:
+        if e.get("paso") != paso:
+            continue
+        if e["event"] == "command":
+            output = (e.get("stdout", "") + e.get("stderr", ""))[-_OUTPUT_CHARS:]
+            rows.append(
+                f"<tr><td>{escape(e['host'])}</td><td><code>{escape(ran(e))}"
+                f"</code></td><td>{e['exit']}</td><td>{e['duration']:.2f} s</td>"
+                f"<td><pre>{escape(output)}</pre></td></tr>"
+            )
+        elif e["event"] in ("planned", "refused"):
+            rows.append(
+                f"<tr><td>{escape(e['host'])}</td><td><code>{escape(shlex.join(e['argv']))}"
+                f"</code></td><td>{e['event']}</td><td></td><td></td></tr>"
+            )
+    facts = [e for e in events if e["event"] == "fact" and e.get("paso") == paso]
+    html = hosts_html(events, paso)
+    if rows:
+        html += (
+            "<table class='rollbook-commands'><tr><th>host</th><th>command</th><th>exit</th>"
+            "<th>duration</th><th>output</th></tr>" + "".join(rows) + "</table>"
+        )
+    for fact in facts:
+        value = json.dumps(fact["value"], ensure_ascii=False, indent=1, default=str)
+        html += f"<p><b>{escape(fact['key'])}</b></p><pre>{escape(value[:_OUTPUT_CHARS])}</pre>"
+    return html
+
+
+def hosts_html(events: list[dict[str, Any]], paso: str) -> str:
+    """The Paso's result on each host of a fleet (one row per host), when it ran on several."""
+    results = [e for e in events if e["event"] == "host_result" and e.get("paso") == paso]
+    if len({e["host"] for e in results}) < 2:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(e['role'])}</td><td>{escape(e['host'])}</td>"
+        f"<td>{'ok' if e['ok'] else 'FALLÓ'}</td><td>{e['seconds']:.2f} s</td>"
+        f"<td>{escape(e.get('error') or '')}</td></tr>"
+        for e in results
+    )
+    return (
+        "<table class='rollbook-hosts'><tr><th>rol</th><th>host</th><th>resultado</th>"
+        f"<th>duración</th><th>error</th></tr>{rows}</table>"
+    )
+
+
+def etapa_durations(events: list[dict[str, Any]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for paso, event in timeline.paso_results(events).items():
+        etapa = f"etapa{paso.split('.')[0]}" if paso[:1].isdigit() else "otras"
+        totals[etapa] = totals.get(etapa, 0.0) + float(event.get("duration", 0))
+    return totals
+
+
+def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
+    outcome = next((e for e in reversed(events) if e["event"] == "outcome"), None)
+    parts = []
+    if outcome:
+        lines = "<br>".join(escape(line) for line in outcome["lines"])
+        parts.append(f"<h2>Resultado: {escape(outcome['outcome'])}</h2><p>{lines}</p>")
+    budget_rows = "".join(
+        f"<tr><td>{etapa}</td><td>{seconds:.1f} s</td><td>{_budget(run, etapa)}</td>"
+        f"<td>{_over(run, etapa, seconds)}</td></tr>"
+        for etapa, seconds in sorted(etapa_durations(events).items())
+    )
+    parts.append(
+        "<h3>Duracion por Etapa (Anexo B)</h3><table><tr><th>Etapa</th><th>duracion</th>"
+        f"<th>presupuesto</th><th>estado</th></tr>{budget_rows}</table>"
+    )
+    criteria = "".join(
+        f"<tr><td>{escape(name)}</td><td>{escape(value)}</td><td>{closing.mark(ok)}</td></tr>"
+        for name, value, ok in closing.criteria(events)
+    )
+    parts.append(
+        "<h3>Criterios de Exito (§7.1)</h3><table><tr><th>criterio</th><th>medido</th>"
+        f"<th>estado</th></tr>{criteria}</table>"
+    )
+    recovery = [e for e in events if e["event"] in ("recovery_action", "recovery_check")]
+    if recovery:
+        items = "".join(
+            f"<li>{escape(e.get('action') or e.get('check', ''))}: "
+            f"{escape(str(e.get('result', 'OK' if e.get('ok') else 'FALLO')))}</li>"
+            for e in recovery
+        )
+        parts.append(f"<h3>Recuperacion (§9)</h3><ul>{items}</ul>")
+    warnings = [e for e in events if e["event"] == "notification_warning"]
+    if warnings:
+        items = "".join(f"<li>{escape(str(e.get('reason', e)))}</li>" for e in warnings)
+        parts.append(f"<h3>Avisos de notificacion</h3><ul>{items}</ul>")
+    deselected = next((e["deselected"] for e in events if e["event"] == "selection"), [])
+    if deselected:
+        items = "".join(f"<li>{escape(name)}</li>" for name in deselected)
+        parts.append(f"<h3>Pasos no seleccionados</h3><ul>{items}</ul>")
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    parts.append(f"<p>Journal: journal.jsonl — generado {stamp}</p>")
+    return "".join(parts)
+
+
+def paso_budget(run: Run, paso: str, seconds: float) -> str:
+    """'etapa3: 24.1 s of 180 s' — a Paso alone over its Etapa's budget is marked EXCEDIDO."""
+    if not paso[:1].isdigit():
+        return ""
+    etapa = f"etapa{paso.split('.')[0]}"
+    budget = run.env.budgets.get(etapa)
+    if budget is None:
+        return etapa
+    over = " EXCEDIDO" if seconds > budget else ""
+    return f"{etapa}: {seconds:.1f} s de {budget:.0f} s{over}"
+
+
+def _budget(run: Run, etapa: str) -> str:
+    budget = run.env.budgets.get(etapa)
+    return "-" if budget is None else f"{budget:.0f} s"
+
+
+def _over(run: Run, etapa: str, seconds: float) -> str:
+    budget = run.env.budgets.get(etapa)
+    if budget is None:
+        return "-"
+    return "EXCEDIDO" if seconds > budget else "dentro"
+
+
+def human_log(events: list[dict[str, Any]]) -> str:
+    """rollback.log (§6.1): one line per Paso, command, message and outcome."""
+    lines = []
+    for e in events:
+        ts, paso = e["ts"][11:19], e.get("paso") or "-"
+        if e["event"] == "command":
+            lines.append(f"{ts} [{paso}] {e['host']} $ {ran(e)} → exit {e['exit']}")
+        elif e["event"] == "planned":
+            lines.append(f"{ts} [{paso}] {e['host']} (planned) $ {shlex.join(e['argv'])}")
+        elif e["event"] == "host_result" and not e["ok"]:
+            lines.append(f"{ts} [{paso}] {e['host']} FAILED: {e.get('error')}")
+        elif e["event"] == "message":
+            lines += [f"{ts} [{paso}] {line}" for line in str(e["text"]).splitlines() if line]
+        elif e["event"] == "paso_finished":
+            lines.append(f"{ts} [{paso}] {e['status'].upper()} {e.get('detail') or ''}".rstrip())
+        elif e["event"] == "outcome":
+            lines.append(f"{ts} RESULTADO: {e['outcome']}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,103 @@
+"""The lock, the outcome and §9's recovery on a `local://` Run: real commands, no sandbox."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rollbook.core.errors import UserError
+from rollbook.core.journal import read_journal
+from rollbook.lifecycle import lock, outcome
+from tests.unit.local_run import PASSWORD, local_run
+
+
+def events(path: Path) -> list[dict]:
+    return list(read_journal(path))
+
+
+def test_the_lock_is_taken_refused_to_another_run_and_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = local_run(tmp_path, monkeypatch)
+    lock.acquire(first)
+    owner = json.loads((tmp_path / "backups" / ".rollbook-lock" / "owner.json").read_text())
+    assert owner["incident"] == first.incident_id and owner["operator"] == "unit"
+    second = local_run(tmp_path, monkeypatch)
+    with pytest.raises(
+        UserError, match=f"locked by a rollback in progress: incident {first.incident_id}"
+    ):
+        lock.acquire(second)
+    lock.release_if_mine(second)  # not its lock: left alone
+    assert (tmp_path / "backups" / ".rollbook-lock").is_dir()
+    lock.release_if_mine(first)
+    assert not (tmp_path / "backups" / ".rollbook-lock").exists()
+    pasos = {e["paso"] for e in events(first.journal.path) if e["event"] == "command"}
+    assert pasos == {"lock"}  # the tool's own commands, journaled apart from the Pasos
+
+
+def test_a_dead_holder_is_named_stale_and_can_be_taken_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = subprocess.Popen(["true"])  # a pid that has just ended
+    gone.wait()
+    folder = tmp_path / "backups" / ".rollbook-lock"
+    run = local_run(tmp_path, monkeypatch)
+    folder.mkdir()
+    (folder / "owner.json").write_text(json.dumps({
+        "incident": "2026-01-01-0000-unit", "operator": "someone", "host": socket.gethostname(),
+        "pid": gone.pid, "started": "2026-01-01T00:00:00+00:00"}))  # fmt: skip
+    with pytest.raises(UserError, match=r"process \d+ is gone.*--incident=2026-01-01-0000-unit"):
+        lock.acquire(run)
+    lock.acquire(run, break_lock=True)
+    owner = json.loads((folder / "owner.json").read_text())
+    assert owner["incident"] == run.incident_id
+    taken = [e for e in events(run.journal.path) if e["event"] == "lock_taken_over"]
+    assert taken and taken[0]["previous"]["incident"] == "2026-01-01-0000-unit"
+
+
+def test_a_failure_before_any_change_aborts_without_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    run.journal.write("paso_finished", paso="1.3", name="x", phase="call", status="failed",
+                      duration=0.1, detail="no valid backup")  # fmt: skip
+    result = outcome.finish(run)
+    assert (result.name, result.exit_code) == (outcome.ABORTED, 1)
+    assert "Paso 1.3 failed before any change" in result.lines[0]
+    assert events(run.journal.path)[-1]["outcome"] == outcome.ABORTED
+
+
+def test_a_failure_after_a_change_is_recovered_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paso 2.3 put the maintenance page up, Paso 2.4 failed: §9 takes the page down."""
+    run = local_run(tmp_path, monkeypatch)
+    page = Path(run.env.maintenance.page)  # type: ignore[union-attr]
+    run.executor.paso = "2.3"
+    run.executor.run("local://", ["cp", run.env.maintenance.template, str(page)],  # type: ignore[union-attr]
+                     mutating=True)  # fmt: skip
+    assert page.is_file()
+    run.journal.write("paso_finished", paso="2.4", name="x", phase="call", status="failed",
+                      duration=0.1, detail="boom")  # fmt: skip
+    result = outcome.finish(run)
+    assert (result.name, result.exit_code) == (outcome.RESTORED, 1)
+    assert not page.exists()
+    assert any("maintenance page off: ok" in line for line in result.lines)
+    assert PASSWORD not in run.journal.path.read_text()
+
+
+def test_without_auto_recovery_a_changed_system_needs_a_person(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch, auto_recover=False)
+    run.executor.paso = "2.3"
+    run.executor.run("local://", ["true"], mutating=True)
+    run.journal.write("paso_finished", paso="2.4", name="x", phase="call", status="failed",
+                      duration=0.1, detail="boom")  # fmt: skip
+    result = outcome.finish(run)
+    assert result.name == outcome.MANUAL
+    assert "automatic recovery is off (--no-auto-recover)" in result.lines
