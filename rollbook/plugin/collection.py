@@ -14,7 +14,6 @@ import pytest
 from pytest_bdd import scenario
 from pytest_bdd.feature import get_feature
 from pytest_bdd.gherkin_parser import get_gherkin_document
-from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from rollbook.lifecycle.selection import (
     Scenario,
@@ -59,17 +58,18 @@ class FeatureFile(pytest.Module):
         feature = get_feature(base, self.path.name)
         module = types.ModuleType(self.path.stem)
         module.__file__ = str(self.path)
-        for name in feature.scenarios:
+        for name, template in feature.scenarios.items():
             function = scenario(self.path.name, name, features_base_dir=base)(lambda: None)
+            function.rollbook_scenario = (name, template.line_number)  # type: ignore[attr-defined]
             module.__dict__[node_name(name)] = function
         return module
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         items = list(super().collect())
         for item in items:
-            template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
-            if template is not None:
-                line = template.line_number
+            made = getattr(getattr(item, "obj", None), "rollbook_scenario", None)
+            if made is not None:
+                line = made[1]
                 item.reportinfo = lambda line=line, item=item: (self.path, line - 1, item.name)
         self.scenarios = [scenario_of(item) for item in items if isinstance(item, pytest.Item)]
         return items
@@ -79,18 +79,22 @@ def feature_of(item: pytest.Item) -> FeatureFile | None:
     return item.getparent(FeatureFile)
 
 
+def scenario_name(item: pytest.Item) -> str:
+    """The Escenario's own name ('Paso 4.3 — Restaurar base de datos'), as collection made it."""
+    made = getattr(getattr(item, "obj", None), "rollbook_scenario", None)
+    return str(made[0]) if made else item.name
+
+
 def paso_of(item: pytest.Item) -> str:
     """'4.3' for 'Paso 4.3 — …'; the whole scenario name for a checklist item."""
-    template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
-    name = template.name if template else item.name
+    name = scenario_name(item)
     match = PASO.search(name)
     return match.group(1) if match else name
 
 
 def scenario_of(item: pytest.Item) -> Scenario:
-    template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
     tags = frozenset(mark.name for mark in item.iter_markers())
-    return Scenario(paso_of(item), template.name if template else item.name, tags)
+    return Scenario(paso_of(item), scenario_name(item), tags)
 
 
 def check_order(items: list[pytest.Item]) -> None:

@@ -9,7 +9,6 @@ from collections.abc import Generator
 from pathlib import Path
 
 import pytest
-from pytest_bdd.scenario import scenario_wrapper_template_registry
 from pytest_html import extras as html_extras
 from pytest_metadata.plugin import metadata_key
 
@@ -24,7 +23,13 @@ from rollbook.lifecycle.selection import (
     VALIDATES_RELEASE,
     run_mode,
 )
-from rollbook.plugin.collection import check_order, feature_of, paso_of, scenario_of
+from rollbook.plugin.collection import (
+    check_order,
+    feature_of,
+    paso_of,
+    scenario_name,
+    scenario_of,
+)
 from rollbook.plugin.keys import ENV_KEY, FAILED_KEY, FOLDER_KEY, RESUMED_KEY, RUN_KEY
 from rollbook.record import report as report_view
 
@@ -140,8 +145,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if current is not None:
         current.executor.paso = paso_of(item)
         current.journal.write("paso_started", paso=paso_of(item), name=item.name)
-        template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
-        current.say(f"▶ {template.name if template else item.name}")
+        current.say(f"▶ {scenario_name(item)}")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -2,20 +2,27 @@
 the Ansible inventory (rolling restart) and through ssh:// specs with a failure on one host that
 §9 recovers on all of them."""
 
+import contextlib
 import itertools
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from rollbook import sandbox
+from rollbook.core.journal import read_journal
 from rollbook.sandbox.fleet import AppHost, fleet_layout, hosts
 from rollbook.sandbox.layout import Layout, load_layout
+from rollbook.sandbox.shell import wait_for
 from tests.e2e.cmdline_sampler import watching
-from tests.e2e.record_checks import run_secrets
-from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, run_feature
+from tests.e2e.record_checks import assert_no_secret_anywhere, run_secrets
+from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, pytest_feature, run_feature
 
 pytestmark = pytest.mark.e2e
 APP_HOSTS = 3
@@ -125,6 +132,7 @@ def assert_sudo_only_for_root_actions(result: Outcome, fleet: list[AppHost]) -> 
     )
     log = (image.root / "log" / "sudo.log").read_text()
     assert "supervisorctl" in log and not any(value in log for value in run_secrets())
+    assert_no_secret_anywhere(result.folder, result.output)  # journal, report, log, markdown
     for host in fleet:
         paths = [str(outside(image, host, p)) for p in (image.app, image.venv, image.static_root)]
         found = subprocess.run(["find", *paths, "-user", "root"], capture_output=True, text=True,
@@ -165,3 +173,83 @@ def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
     celery = [e for e in failed if "celery" in e["name"].lower()]
     assert celery and "rollbook-app3@" in celery[0]["detail"], dump(check)
     assert "celery@app3" in celery[0]["detail"]
+
+
+def sessions_of(host: AppHost) -> list[int]:
+    """The processes of the host's open SSH sessions (not its sshd listener, PID 1 of the host's
+    namespace, nor the services it adopted): each session's sshd and everything under it."""
+    unshare = int(host.sshd.pidfile.read_text())
+    [listener] = children(unshare)
+    sessions = [p for p in children(listener) if cmdline(p).startswith("sshd:")]
+    return [p for s in sessions for p in [s, *descendants(s)]]
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.is_file() else []
+
+
+def descendants(pid: int) -> list[int]:
+    return [d for c in children(pid) for d in [c, *descendants(c)]]
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def journal_events(report_dir: Path) -> list[dict]:
+    journals = sorted(report_dir.glob("*/journal.jsonl"))
+    return list(read_journal(journals[-1])) if journals else []
+
+
+def test_a_link_cut_mid_command_fails_the_paso_and_section_9_runs(
+    fleet: list[AppHost], tmp_path: Path
+) -> None:
+    """Paso 3.2's pip install on app2 runs when the host's side of the SSH link freezes (every
+    process of that session stopped): keep-alives end the call, the Paso fails naming app2 long
+    before its install bound, and §9 puts every host back."""
+    sandbox.reset()
+    before = {host.name: host_state(host) for host in fleet}
+    cut = fleet[1]
+    report_dir = tmp_path / "reports"
+    report_dir.mkdir()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(pytest_feature, report_dir, *incident("fleet-ssh"))
+
+        def install() -> dict | None:
+            return next((e for e in journal_events(report_dir) if e["event"] == "intent"
+                         and e["paso"] == "3.2" and cut.user in e["host"]), None)  # fmt: skip
+
+        wait_for(lambda: install() is not None, "Paso 3.2's install starting on app2", 300)
+        argv = install()["argv"]  # type: ignore[index]
+        time.sleep(1)
+        frozen = sessions_of(cut)
+        assert any("pip" in cmdline(p) for p in frozen), [cmdline(p) for p in frozen]
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+
+        def link_lost() -> dict | None:
+            return next((e for e in journal_events(report_dir) if e["event"] == "command"
+                         and cut.user in e["host"] and e["argv"] == argv), None)  # fmt: skip
+
+        try:
+            wait_for(lambda: link_lost() is not None, "the call to app2 ending", 300)
+        finally:
+            for pid in frozen:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        done = running.result(timeout=900)
+    ended = link_lost()
+    assert ended is not None and ended["exit"] == 255, ended
+    assert ended["duration"] < load_layout().env.timeouts.install  # keep-alives, not the bound
+    result = Outcome(done.returncode, done.stdout + done.stderr,
+                     sorted(report_dir.glob("*/journal.jsonl"))[-1].parent)  # fmt: skip
+    assert result.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(result)
+    assert result.pasos()["3.2"] == "failed"
+    failed = [e for e in result.journal()
+              if e["event"] == "host_result" and e["paso"] == "3.2" and not e["ok"]]  # fmt: skip
+    assert [cut.user in e["host"] for e in failed] == [True], failed
+    assert {host.name: host_state(host) for host in fleet} == before
