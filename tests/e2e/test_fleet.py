@@ -7,7 +7,6 @@ import itertools
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -225,9 +224,9 @@ def test_a_link_cut_mid_command_fails_the_paso_and_section_9_runs(
 
         wait_for(lambda: install() is not None, "Paso 3.2's install starting on app2", 300)
         argv = install()["argv"]  # type: ignore[index]
-        time.sleep(1)
+        wait_for(lambda: any("pip" in cmdline(p) for p in sessions_of(cut)),
+                 "pip running on app2", 60)  # fmt: skip
         frozen = sessions_of(cut)
-        assert any("pip" in cmdline(p) for p in frozen), [cmdline(p) for p in frozen]
         for pid in frozen:
             os.kill(pid, signal.SIGSTOP)
 

@@ -24,6 +24,13 @@ def descendants(pid: int) -> list[int]:
     return found + [d for c in found for d in descendants(c)]
 
 
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[Sshd, str]]:
     sshd = start_sshd(tmp_path / "sshd")
@@ -41,7 +48,8 @@ def test_a_frozen_link_ends_the_call_through_keepalives(server: tuple[Sshd, str]
     done: list[Transported] = []
     call = threading.Thread(target=lambda: done.append(host.transport("sleep 300", bound=300)))
     call.start()
-    wait_for(lambda: bool(descendants(listener)), "the command's SSH session", 20)
+    wait_for(lambda: any("sleep 300" in cmdline(p) for p in descendants(listener)),
+             "the command running in its SSH session", 30)  # fmt: skip
     frozen = descendants(listener)  # the session's sshd processes and the command
     for pid in frozen:
         os.kill(pid, signal.SIGSTOP)
