@@ -87,10 +87,6 @@ class Host:
             self._backend = _underlying(testinfra.get_host(self.spec).backend)
         return self._backend
 
-    @property
-    def local(self) -> bool:
-        return isinstance(self.backend, LocalBackend)
-
     def transport(
         self, line: str, *, stdin: str | None = None, bound: float | None = None
     ) -> Transported:
