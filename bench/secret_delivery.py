@@ -6,7 +6,7 @@ file, made once per host and run, against a plain command on the same host.
 On `local://` and on an `ssh://` host (an sshd of its own on loopback, logging in with a new key,
 like the sandbox's fleet hosts) it times, per run: a trivial command (`true`, one round-trip),
 and the first database command's extra work — this run's private folder made and the pgpass
-file written through standard input (two round-trips) — and prints medians and their ratio. The
+file written through standard input (one round-trip) — and prints medians and their ratio. The
 password then reaches every psql / pg_dump / pg_restore as PGPASSFILE, a path in the command's
 environment, at no further cost. Nothing asserts a time.
 """

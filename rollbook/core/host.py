@@ -106,42 +106,29 @@ class Host:
             )
         return _bounded(argv, stdin, bound, self.grace)
 
-    def private_folder(self) -> str:
-        """This run's folder on the host (0700, the login user's), made once; its path."""
-        with self._lock:
-            if self._folder is None:
-                made = self.transport(
-                    'umask 077 && d="$HOME/.rollbook/runs/"'
-                    f'{shlex.quote(self.incident)} && mkdir -p "$d" && cd "$d" && pwd -P',
-                    bound=60,
-                )
-                if made.exit_status != 0 or not made.stdout.strip():
-                    raise UserError(
-                        f"{self.spec}: cannot make this run's private folder under "
-                        f"$HOME/.rollbook/runs: {made.stderr.strip() or made.exit_status}"
-                    )
-                self._folder = made.stdout.strip().splitlines()[-1]
-            return self._folder
-
     def secret_file(self, name: str, content: str) -> str:
-        """A file only the login user can read, in this run's private folder, written through
-        standard input; its path (the same content is written once)."""
-        folder = self.private_folder()
-        path = f"{folder}/{name}"
+        """A file only the login user can read, in this run's private folder (0700, made with
+        it), written through standard input in one call to the host; its path. The same content
+        is written once."""
         with self._lock:
-            if self._secrets.get(path) == content:
+            path = f"{self._folder}/{name}" if self._folder else None
+            if path is not None and self._secrets.get(path) == content:
                 return path
+            folder = shlex.quote(self._folder) if self._folder else run_folder(self.incident)
+            quoted = shlex.quote(name)
             wrote = self.transport(
-                f"umask 077 && cat > {shlex.quote(path)}.new && mv {shlex.quote(path)}.new "
-                f"{shlex.quote(path)}",
+                f'umask 077 && d={folder} && mkdir -p "$d" && cd "$d" && '
+                f"cat > {quoted}.new && mv {quoted}.new {quoted} && pwd -P",
                 stdin=content,
                 bound=60,
             )
-            if wrote.exit_status != 0:
+            if wrote.exit_status != 0 or not wrote.stdout.strip():
                 raise UserError(
-                    f"{self.spec}: cannot write the private file {path}: "
-                    f"{wrote.stderr.strip() or wrote.exit_status}"
+                    f"{self.spec}: cannot write the private file {name} under "
+                    f"$HOME/.rollbook/runs: {wrote.stderr.strip() or wrote.exit_status}"
                 )
+            self._folder = wrote.stdout.strip().splitlines()[-1]
+            path = f"{self._folder}/{name}"
             self._secrets[path] = content
         return path
 
@@ -155,9 +142,14 @@ class Host:
         return None if done.exit_status == 0 else done.stderr.strip() or str(done.exit_status)
 
 
+def run_folder(incident: str) -> str:
+    """A run's private folder on a host, as a shell word ($HOME expands there)."""
+    return f'"$HOME/.rollbook/runs/"{shlex.quote(incident)}'
+
+
 def remove_run_folder(spec: str, incident: str) -> Transported:
     """Remove a (dead) run's private folder on a host, by the incident's id."""
-    line = f'rm -rf "$HOME/.rollbook/runs/"{shlex.quote(incident)}'
+    line = f"rm -rf {run_folder(incident)}"
     return Host(spec, incident).transport(line, bound=60)
 
 

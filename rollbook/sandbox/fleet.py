@@ -130,8 +130,8 @@ def up(layout: Layout, count: int) -> None:
         raise
     _write_inventory(fleet)
     _write_sudoers(layout, image, fleet)
-    nginx.write_config(layout, upstream=[_real(image, h, _socket(image)) for h in fleet],
-                       static=_real(image, fleet[0], image.static_root))  # fmt: skip
+    nginx.write_config(layout, upstream=[real_path(image, h, _socket(image)) for h in fleet],
+                       static=real_path(image, fleet[0], image.static_root))  # fmt: skip
     _reload_nginx(layout)
     say(f"fleet up: {count} app hosts behind nginx on 127.0.0.1:{layout.ports.nginx} "
         f"(--env=fleet, or --env=fleet-ssh)")  # fmt: skip
@@ -165,7 +165,7 @@ def _write_sudoers(layout: Layout, image: Layout, fleet: list[AppHost]) -> None:
     draft.replace(SUDOERS)
 
 
-def _real(image: Layout, host: AppHost, path: Path) -> Path:
+def real_path(image: Layout, host: AppHost, path: Path) -> Path:
     """Where a path the hosts see (under fleet/host) is for `host`, seen from outside."""
     return host.folder / path.relative_to(_host_view(image))
 
@@ -328,10 +328,10 @@ def _start_host(layout: Layout, image: Layout, host: AppHost) -> None:
         server.authorized_keys.write_text(host.key.with_suffix(".pub").read_text())
     supervisord = Path(image.supervisorctl).with_name("supervisord")
     _ssh(layout, host, str(supervisord), "-c", str(image.supervisor_conf))
-    socket = _real(image, host, _socket(image))
+    socket = real_path(image, host, _socket(image))
     url = image.env.health.url
     wait_for(lambda: _answers(socket, url), f"{host.name}'s gunicorn answering on {socket}", 60,
-             f": see {_real(image, host, image.gunicorn_log)}")  # fmt: skip
+             f": see {real_path(image, host, image.gunicorn_log)}")  # fmt: skip
 
 
 def _answers(socket: Path, url: str) -> bool:
@@ -356,7 +356,7 @@ def _stop_host(layout: Layout, image: Layout, host: AppHost) -> None:
 def _stop_supervisord(layout: Layout, image: Layout, host: AppHost) -> None:
     _ssh(layout, host, image.supervisorctl, "-c", str(image.supervisor_conf), "shutdown",
          check=False)  # fmt: skip
-    pidfile = _real(image, host, _pidfile(image))
+    pidfile = real_path(image, host, _pidfile(image))
     wait_for(lambda: not pidfile.exists(), f"{host.name}'s supervisord exiting", 60)
 
 

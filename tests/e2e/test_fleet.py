@@ -16,8 +16,8 @@ import pytest
 
 from rollbook import sandbox
 from rollbook.core.journal import read_journal
-from rollbook.sandbox.fleet import AppHost, fleet_layout, hosts
-from rollbook.sandbox.layout import Layout, load_layout
+from rollbook.sandbox.fleet import AppHost, fleet_layout, hosts, real_path
+from rollbook.sandbox.layout import load_layout
 from rollbook.sandbox.shell import wait_for
 from tests.e2e.cmdline_sampler import watching
 from tests.e2e.record_checks import assert_no_secret_anywhere, run_secrets
@@ -112,11 +112,6 @@ def test_failure_on_one_host_is_recovered_on_all(fleet: list[AppHost], tmp_path:
     assert_sudo_only_for_root_actions(result, fleet)
 
 
-def outside(image: Layout, host: AppHost, path: str | Path) -> Path:
-    """Where a path the hosts see is for `host`, seen from outside."""
-    return host.folder / Path(path).relative_to(image.root / "fleet" / "host")
-
-
 def assert_sudo_only_for_root_actions(result: Outcome, fleet: list[AppHost]) -> None:
     """fleet-ssh has `sudo: true`: only the service manager (app hosts) and the maintenance page
     and proxy check (the proxy, local://) ran under sudo, the journal shows it, sudo's log holds
@@ -133,7 +128,9 @@ def assert_sudo_only_for_root_actions(result: Outcome, fleet: list[AppHost]) -> 
     assert "supervisorctl" in log and not any(value in log for value in run_secrets())
     assert_no_secret_anywhere(result.folder, result.output)  # journal, report, log, markdown
     for host in fleet:
-        paths = [str(outside(image, host, p)) for p in (image.app, image.venv, image.static_root)]
+        paths = [
+            str(real_path(image, host, Path(p))) for p in (image.app, image.venv, image.static_root)
+        ]
         found = subprocess.run(["find", *paths, "-user", "root"], capture_output=True, text=True,
                                check=False).stdout  # fmt: skip
         assert found == "", (host.name, found[:500])
@@ -147,7 +144,7 @@ def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
     sandbox.reset()
     image = fleet_layout(load_layout())
     dead = fleet[2]
-    conf = outside(image, dead, image.supervisor_conf)
+    conf = real_path(image, dead, Path(image.supervisor_conf))
     text = conf.read_text()
     start = text.index("[program:celery]\ncommand=") + len("[program:celery]\ncommand=")
     conf.write_text(text[:start] + "/bin/sleep infinity" + text[text.index("\n", start) :])
