@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rollbook.core.host import Host
+from rollbook.core.connection import Connection
 from rollbook.sandbox.sshd import new_key, start_sshd
 
 
@@ -32,7 +32,7 @@ def measure(spec: str, runs: int) -> tuple[float, float]:
     """(median ms of `true`, median ms of a new run's private folder + pgpass file)."""
     plain, secret = [], []
     for n in range(runs):
-        host = Host(spec, f"bench-{n}")
+        host = Connection(spec, f"bench-{n}")
         started = time.monotonic()
         host.transport("true", bound=30)
         plain.append(time.monotonic() - started)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rollbook import sandbox
 from rollbook.actions import ledger
+from rollbook.core import inventory
 from rollbook.core.config import load_environment
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.executor import Executor, Mode
@@ -174,9 +175,9 @@ def _ledger(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as scratch:  # a listing keeps no journal
         redactor = Redactor()
         journal = Journal(Path(scratch) / "journal.jsonl", redactor)
-        entries = ledger.read_from(
-            Executor(journal, redactor, Mode.READ_ONLY, env.root_actions()), env
-        )
+        executor = Executor(journal, redactor, Mode.READ_ONLY, env.root_actions())
+        host = executor.host(inventory.expand("app", env.hosts["app"])[0])
+        entries = ledger.read(host, env.ledger_file())
         journal.close()
     if not entries:
         print(f"{env.name}: the release ledger {env.ledger_file()} is empty or missing — record "

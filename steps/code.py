@@ -3,6 +3,7 @@
 from pytest_bdd import when
 
 from rollbook.actions import code
+from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
 from steps.verify import verifies
 
@@ -21,7 +22,8 @@ def checkout(run: Run) -> None:
 def code_at_target(run: Run) -> None:
     tag = run.fact("target")["tag"]
     for spec in run.hosts("app"):
-        assert code.deployed_commit(run, spec) == code.tag_commit(run, spec, tag)
+        tree = Checkout(run.executor.host(spec), run.env.app.path)
+        assert tree.head() == tree.tag_commit(tag), spec
 
 
 @when("se reinstalan las dependencias de la versión objetivo")

@@ -21,7 +21,7 @@ def shadow(run: Run) -> None:
 
 @verifies("la base de datos sombra responde y django_migrations responde")
 def shadow_answers(run: Run) -> None:
-    assert database.migrations_count(run, run.fact("shadow_restored")["name"]) > 0
+    assert database.migrations_count(run.postgres(), run.fact("shadow_restored")["name"]) > 0
 
 
 @when("se crea el backup de seguridad del estado actual", target_fixture="safety")
@@ -56,7 +56,7 @@ def count_loss(run: Run) -> None:
 
 @verifies("la base de datos queda restaurada y django_migrations responde")
 def restored(run: Run) -> None:
-    assert database.migrations_count(run) > 0
+    assert database.migrations_count(run.postgres()) > 0
 
 
 @when("se consulta el estado de las migraciones", target_fixture="pending")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
+from rollbook.core.config import DatabaseConfig
 from rollbook.core.errors import StepFailed
-from rollbook.core.run import Run
+from rollbook.core.host import Host
 
 PLAIN_HEADER = "-- PostgreSQL database dump"
 PLAIN_TRAILER = "-- PostgreSQL database dump complete"
@@ -30,11 +31,9 @@ class Backup:
     sha256: str
 
 
-def list_backups(run: Run, spec: str, pattern: str | None = None) -> list[BackupFile]:
+def list_backups(host: Host, db: DatabaseConfig, pattern: str | None = None) -> list[BackupFile]:
     """Files of the backups folder matching the pattern, newest first (ls -lt)."""
-    db = run.env.database
-    result = run.executor.run(
-        spec,
+    result = host.run(
         ["find", db.backups, "-maxdepth", "1", "-type", "f", "-name", pattern or db.backup_pattern,
          "-printf", r"%T@\t%s\t%p\n"],
         mutating=False,
@@ -47,38 +46,40 @@ def list_backups(run: Run, spec: str, pattern: str | None = None) -> list[Backup
     return sorted(files, key=lambda f: f.mtime, reverse=True)
 
 
-def host_time(run: Run, spec: str) -> float:
-    return float(run.executor.run(spec, ["date", "+%s.%N"], mutating=False).stdout.strip())
+def host_time(host: Host) -> float:
+    return float(host.run(["date", "+%s.%N"], mutating=False).stdout.strip())
 
 
-def resolve_backup_path(run: Run, given: str) -> str:
-    return given if posixpath.isabs(given) else posixpath.join(run.env.database.backups, given)
+def resolve_backup_path(db: DatabaseConfig, given: str) -> str:
+    return given if posixpath.isabs(given) else posixpath.join(db.backups, given)
 
 
-def choose_backup(run: Run, spec: str, given: str | None, deployed_at: float) -> BackupFile:
+def choose_backup(
+    host: Host, db: DatabaseConfig, given: str | None, deployed_at: float
+) -> BackupFile:
     """--backup, or the newest matching backup taken before the defective release was deployed."""
     if given is not None:
-        path = resolve_backup_path(run, given)
+        path = resolve_backup_path(db, given)
         folder, name = posixpath.split(path)
-        found = [f for f in list_backups(run, spec, name) if posixpath.dirname(f.path) == folder]
+        found = [f for f in list_backups(host, db, name) if posixpath.dirname(f.path) == folder]
         if not found:
-            raise StepFailed(escalation(f"the backup {path} does not exist on {spec}"))
+            raise StepFailed(escalation(f"the backup {path} does not exist on {host.spec}"))
         return found[0]
-    candidates = [f for f in list_backups(run, spec) if f.mtime < deployed_at]
+    candidates = [f for f in list_backups(host, db) if f.mtime < deployed_at]
     if not candidates:
-        pattern = posixpath.join(run.env.database.backups, run.env.database.backup_pattern)
+        pattern = posixpath.join(db.backups, db.backup_pattern)
         raise StepFailed(
-            escalation(f"no backup {pattern} older than the deployed release on {spec}")
+            escalation(f"no backup {pattern} older than the deployed release on {host.spec}")
         )
     return candidates[0]
 
 
-def check_backup(run: Run, spec: str, file: BackupFile) -> Backup:
+def check_backup(host: Host, db: DatabaseConfig, file: BackupFile) -> Backup:
     """Non-empty, younger than the maximum age, and complete (pg_restore --list / dump trailer)."""
     if file.size == 0:
         raise StepFailed(escalation(f"the backup {file.path} is empty (0 bytes)"))
-    age = host_time(run, spec) - file.mtime
-    limit = run.env.database.max_backup_age
+    age = host_time(host) - file.mtime
+    limit = db.max_backup_age
     if age > limit:
         raise StepFailed(
             escalation(
@@ -86,17 +87,15 @@ def check_backup(run: Run, spec: str, file: BackupFile) -> Backup:
                 f"limit of {limit / 3600:.1f} h"
             )
         )
-    fmt = backup_format(run, spec, file.path)
+    fmt = backup_format(host, file.path)
     if fmt == "custom":
-        listed = run.executor.run(
-            spec, ["pg_restore", "--list", "-f", "/dev/null", file.path], mutating=False,
-            check=False,
-        )  # fmt: skip
+        listed = host.run(["pg_restore", "--list", "-f", "/dev/null", file.path],
+                          mutating=False, check=False)  # fmt: skip
         if not listed.ok:
             raise StepFailed(escalation(f"the backup {file.path} fails `pg_restore --list`"))
     else:
-        head = _read(run, spec, ["head", "-n", "40", file.path])
-        tail = _read(run, spec, ["tail", "-c", "512", file.path])
+        head = _read(host, ["head", "-n", "40", file.path])
+        tail = _read(host, ["tail", "-c", "512", file.path])
         if PLAIN_HEADER not in head:
             raise StepFailed(escalation(f"the backup {file.path} is not a pg_dump file"))
         if PLAIN_TRAILER not in tail:
@@ -105,24 +104,21 @@ def check_backup(run: Run, spec: str, file: BackupFile) -> Backup:
                     f"the backup {file.path} is truncated: pg_dump's completion line is missing"
                 )
             )
-    _check_marker(run, spec, file.path, fmt)
-    digest = _read(run, spec, ["sha256sum", file.path]).split()[0]
+    _check_marker(host, db.marker_table, file.path, fmt)
+    digest = _read(host, ["sha256sum", file.path]).split()[0]
     return Backup(file.path, file.size, file.mtime, age, fmt, digest)
 
 
-def _check_marker(run: Run, spec: str, path: str, fmt: str) -> None:
+def _check_marker(host: Host, marker: str | None, path: str, fmt: str) -> None:
     """A backup of this database holds its marker table (e.g. django_migrations)."""
-    marker = run.env.database.marker_table
     if not marker:
         return
     if fmt == "custom":
-        listing = _read(run, spec, ["pg_restore", "--list", path])
+        listing = _read(host, ["pg_restore", "--list", path])
         found = f"TABLE public {marker} " in listing
     else:
         needle = f"CREATE TABLE public.{marker} ("
-        found = run.executor.run(
-            spec, ["grep", "-q", "-F", needle, path], mutating=False, check=False
-        ).ok
+        found = host.run(["grep", "-q", "-F", needle, path], mutating=False, check=False).ok
     if not found:
         raise StepFailed(
             escalation(
@@ -131,14 +127,14 @@ def _check_marker(run: Run, spec: str, path: str, fmt: str) -> None:
         )
 
 
-def backup_format(run: Run, spec: str, path: str) -> str:
+def backup_format(host: Host, path: str) -> str:
     """Recognised by content, not by name: custom format starts with PGDMP."""
-    magic = _read(run, spec, ["head", "-c", "5", path])
+    magic = _read(host, ["head", "-c", "5", path])
     return "custom" if magic == CUSTOM_MAGIC else "plain"
 
 
-def _read(run: Run, spec: str, argv: list[str]) -> str:
-    return run.executor.run(spec, argv, mutating=False).stdout
+def _read(host: Host, argv: list[str]) -> str:
+    return host.run(argv, mutating=False).stdout
 
 
 def escalation(problem: str) -> str:

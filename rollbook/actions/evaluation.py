@@ -9,6 +9,7 @@ from rollbook.actions import backups, ledger, release
 from rollbook.actions.decision import decide
 from rollbook.checks import prerequisites
 from rollbook.core.errors import StepFailed
+from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
 from rollbook.record import signing
 from rollbook.record.notify import announce
@@ -55,10 +56,10 @@ def record_incident(run: Run) -> dict[str, object]:
 
 def identify_target(run: Run) -> dict[str, object]:
     """Paso 1.2: the deployed release and the last stable deploy tag below it."""
-    spec = run.hosts("app")[0]
-    deployed = release.deployed_release(run, spec)
-    recorded = ledger.latest(ledger.read(run))
-    target, reason = release.choose_target(run, spec, deployed, run.options.target_tag, recorded)
+    tree = Checkout(run.first_host("app"), run.env.app.path)
+    deployed = release.deployed_release(tree, run.env.app.tags)
+    recorded = ledger.latest(ledger.read(tree.host, run.env.ledger_file()))
+    target, reason = release.choose_target(run, tree, deployed, run.options.target_tag, recorded)
     run.record("deployed", **asdict(deployed))
     entry = recorded.get(str(target.tag))
     fact = run.record(
@@ -76,11 +77,11 @@ def identify_target(run: Run) -> dict[str, object]:
 
 def verify_backup(run: Run) -> dict[str, object]:
     """Paso 1.3: the backup of the stable version exists, is recent and complete."""
-    spec = run.hosts("db")[0]
+    host, db = run.first_host("db"), run.env.database
     deployed_at = float(run.fact("deployed")["date"])
-    chosen = backups.choose_backup(run, spec, run.options.backup, deployed_at)
-    backup = backups.check_backup(run, spec, chosen)
-    fact = run.record("backup", **asdict(backup), host=spec)
+    chosen = backups.choose_backup(host, db, run.options.backup, deployed_at)
+    backup = backups.check_backup(host, db, chosen)
+    fact = run.record("backup", **asdict(backup), host=host.spec)
     run.say(
         f"backup: {backup.path} ({backup.format}, {backup.size} bytes, "
         f"{backup.age / 3600:.1f} h old, sha256 {backup.sha256[:16]}…) — Backup OK"

@@ -17,6 +17,7 @@ from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.inventory import label
 
 if TYPE_CHECKING:
+    from rollbook.core.host import Host
     from rollbook.core.run import Run
 
 T = TypeVar("T")
@@ -25,12 +26,12 @@ T = TypeVar("T")
 def each_host(
     run: Run,
     role: str,
-    action: Callable[[str], T],
+    action: Callable[[Host], T],
     *,
     one_at_a_time: bool = False,
     among: list[str] | None = None,
 ) -> dict[str, T]:
-    """action(spec) on every host of `role` (only those `among`, when given); {spec: result}.
+    """action(host) on every host of `role` (only those `among`, when given); {spec: result}.
     Raises when any host failed."""
     specs = [spec for spec in run.hosts(role) if among is None or spec in among]
     failed = threading.Event()
@@ -45,7 +46,7 @@ def each_host(
             return
         started = time.monotonic()
         try:
-            results[spec] = action(spec)
+            results[spec] = action(run.executor.host(spec))
         except (StepFailed, UserError) as exc:
             errors[spec] = exc
             failed.set()

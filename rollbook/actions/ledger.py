@@ -16,36 +16,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rollbook.actions import code, release
-from rollbook.core import inventory
-from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
-from rollbook.core.executor import Executor
+from rollbook.core.host import Host
 from rollbook.core.remote_file import write_argv
+from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
 
 # a fixed script; the folder is a positional argument, never part of it
 _STATIC_HASH = 'find "$1" -type f -printf "%P %s\\n" | LC_ALL=C sort | sha256sum'
 
 
-def _spec(run: Run) -> str:
-    return run.hosts("app")[0]
-
-
-def read(run: Run) -> list[dict[str, Any]]:
-    """Every entry, oldest first; [] when there is no ledger yet."""
-    return read_from(run.executor, run.env, _spec(run))
-
-
-def read_from(
-    executor: Executor, env: Environment, spec: str | None = None
-) -> list[dict[str, Any]]:
-    """The ledger's entries, read on `spec` (default: the first app host, where it lives)."""
-    spec = spec or inventory.expand("app", env.hosts["app"])[0]
-    out = executor.run(spec, ["cat", env.ledger_file()], mutating=False, check=False)
+def read(host: Host, file: str) -> list[dict[str, Any]]:
+    """The ledger's entries (it lives on the first app host), oldest first; [] when there is no
+    ledger yet."""
+    out = host.run(["cat", file], mutating=False, check=False)
     if not out.ok:
         if "No such file" in out.stderr:
             return []
-        raise StepFailed(f"cannot read the release ledger: {executor.describe_failure(out)}")
+        reason = host.executor.describe_failure(out)
+        raise StepFailed(f"cannot read the release ledger: {reason}")
     entries = []
     for line in out.stdout.splitlines():
         try:
@@ -62,43 +51,43 @@ def latest(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {str(e["tag"]): e for e in entries if e.get("tag")}
 
 
-def append(run: Run, entry: dict[str, Any], *, declared: bool = False) -> None:
+def add(host: Host, file: str, entry: dict[str, Any], *, declared: bool = False) -> None:
     """One line, under the ledger's lock. `declared`: the one write a read-only run may make."""
-    spec, file = _spec(run), run.env.ledger_file()
-    line = encode(entry)
-    with run.executor.acting_for("ledger"):  # journaled apart from the Pasos
-        mkdir = ["mkdir", "-p", posixpath.dirname(file)]
-        run.executor.run(spec, mkdir, mutating=True, declared=declared)
-        argv = write_argv(line, file, append=True, lock=f"{file}.lock")
-        run.executor.run(spec, argv, mutating=True, declared=declared)
+    with host.executor.acting_for("ledger"):  # journaled apart from the Pasos
+        host.run(["mkdir", "-p", posixpath.dirname(file)], mutating=True, declared=declared)
+        argv = write_argv(encode(entry), file, append=True, lock=f"{file}.lock")
+        host.run(argv, mutating=True, declared=declared)
+
+
+def append(run: Run, entry: dict[str, Any], *, declared: bool = False) -> None:
+    """The entry added to the run's ledger, and recorded as a fact of the run."""
+    file = run.env.ledger_file()
+    add(run.first_host("app"), file, entry, declared=declared)
     run.record("ledger_appended", tag=entry.get("tag"), status=entry["status"], path=file)
 
 
 def describe_deployed(run: Run) -> dict[str, Any]:
     """What the deployed release runs with, read from the first app host."""
-    spec = _spec(run)
-    deployed = release.deployed_release(run, spec)
-    requirements = run.env.app_file(run.env.app.requirements)
-    digest = run.executor.run(spec, ["sha256sum", requirements], mutating=False, check=False)
-    static = run.executor.run(spec, ["sh", "-c", _STATIC_HASH, "sh", code.static_root(run)],
-                              mutating=False, check=False)  # fmt: skip
+    host, app = run.first_host("app"), run.env.app
+    deployed = release.deployed_release(Checkout(host, app.path), app.tags)
+    requirements = run.env.app_file(app.requirements)
+    digest = host.run(["sha256sum", requirements], mutating=False, check=False)
+    static = host.run(["sh", "-c", _STATIC_HASH, "sh", code.static_root(run)],
+                      mutating=False, check=False)  # fmt: skip
+    venv = Venv(host, app)
     return {
         "tag": deployed.tag,
         "commit": deployed.commit,
-        "packages": code.pip_freeze(run, spec),
+        "packages": venv.freeze(),
         "requirements_sha256": digest.stdout.split()[0] if digest.ok and digest.stdout else None,
         "static_sha256": static.stdout.split()[0] if static.ok and static.stdout else None,
-        "migrations": applied_migrations(run),
+        "migrations": applied_migrations(venv),
     }
 
 
-def applied_migrations(run: Run) -> list[str]:
+def applied_migrations(venv: Venv) -> list[str]:
     """`showmigrations --plan`: the applied migrations (app.name), in the order they apply."""
-    argv = [f"{run.env.app.venv}/bin/python", run.env.app.manage, "showmigrations", "--plan"]
-    out = run.executor.run(
-        _spec(run), argv, mutating=False, cwd=run.env.app.path, env=run.env.app.env
-    ).stdout
-    return parse_plan(out)
+    return parse_plan(venv.manage("showmigrations", "--plan", mutating=False).stdout)
 
 
 def parse_plan(showmigrations_plan: str) -> list[str]:

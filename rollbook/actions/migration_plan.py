@@ -14,30 +14,31 @@ import re
 from typing import Any
 
 from rollbook.actions import ledger
+from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
 
 _MIGRATION_FILE = re.compile(r"(?:^|/)([^/]+)/migrations/(\d{4}[^/]*)\.py$")
 
 
-def _migrations_in_tree(run: Run, spec: str, ref: str) -> list[str] | None:
+def _migrations_in_tree(tree: Checkout, ref: str) -> list[str] | None:
     """The migrations in the release's tree; None when the release is not fetched here yet."""
-    argv = ["git", "-C", run.env.app.path, "ls-tree", "-r", "--name-only", ref]
-    result = run.executor.run(spec, argv, mutating=False, check=False)
-    if not result.ok:
+    listed = tree.git("ls-tree", "-r", "--name-only", ref, check=False)
+    if not listed:
         return None
-    found = (_MIGRATION_FILE.search(name) for name in result.stdout.splitlines())
+    found = (_MIGRATION_FILE.search(name) for name in listed.splitlines())
     return sorted(f"{m.group(1)}.{m.group(2)}" for m in found if m)
 
 
 def classify(run: Run) -> dict[str, Any]:
-    spec = run.hosts("app")[0]
+    host = run.first_host("app")
+    tree, venv = Checkout(host, run.env.app.path), Venv(host, run.env.app)
     target = run.fact("target")
     ref = target.get("commit") or target["tag"]
-    applied = ledger.applied_migrations(run)
-    deployed_files = _migrations_in_tree(run, spec, "HEAD") or []
-    target_files = _migrations_in_tree(run, spec, ref)
+    applied = ledger.applied_migrations(venv)
+    deployed_files = _migrations_in_tree(tree, "HEAD") or []
+    target_files = _migrations_in_tree(tree, ref)
     if target_files is None:
-        return _plan(run, "unknown", [], [], [], f"{ref} is not fetched on {spec} yet")
+        return _plan(run, "unknown", [], [], [], f"{ref} is not fetched on {host.spec} yet")
     apps = {name.split(".")[0] for name in deployed_files + target_files}
     own = [m for m in applied if m.split(".")[0] in apps]
     extra = [m for m in own if m not in target_files]
@@ -51,10 +52,7 @@ def classify(run: Run) -> dict[str, Any]:
     for app in sorted({m.split(".")[0] for m in extra}):
         kept = [m.split(".", 1)[1] for m in target_files if m.startswith(f"{app}.")]
         to = kept[-1] if kept else "zero"
-        argv = [f"{run.env.app.venv}/bin/python", run.env.app.manage, "migrate", app, to, "--plan"]
-        out = run.executor.run(
-            spec, argv, mutating=False, cwd=run.env.app.path, env=run.env.app.env
-        ).stdout
+        out = venv.manage("migrate", app, to, "--plan", mutating=False).stdout
         commands.append(f"python {run.env.app.manage} migrate {app} {to}")
         if "IRREVERSIBLE" in out:
             irreversible.append(app)

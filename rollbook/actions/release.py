@@ -7,6 +7,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from rollbook.core.errors import StepFailed
+from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
 
 # release ledger statuses (rollbook.actions.ledger): the default target is never one marked failed
@@ -21,42 +22,33 @@ class Release:
     date: int  # unix time: the tag's creation date, or the commit's when untagged
 
 
-def _git(run: Run, spec: str, *args: str, mutating: bool = False, check: bool = True) -> str:
-    result = run.executor.run(
-        spec, ["git", "-C", run.env.app.path, *args], mutating=mutating, check=check
-    )
-    return result.stdout.strip() if result.ok else ""
-
-
-def deploy_tags(run: Run, spec: str) -> list[Release]:
-    """Tags matching the environment's pattern, newest first (git tag --sort=-creatordate)."""
+def deploy_tags(tree: Checkout, pattern: str) -> list[Release]:
+    """Tags matching the pattern (`app.tags`), newest first (git tag --sort=-creatordate)."""
     fmt = "%(refname:short)%09%(creatordate:unix)%09%(objectname)%09%(*objectname)"
-    pattern = f"refs/tags/{run.env.app.tags}"
-    out = _git(run, spec, "for-each-ref", "--sort=-creatordate", f"--format={fmt}", pattern)
+    out = tree.git("for-each-ref", "--sort=-creatordate", f"--format={fmt}", f"refs/tags/{pattern}")
     releases = []
     for line in out.splitlines():
         name, date, obj, peeled = (line.split("\t") + [""] * 4)[:4]
-        if fnmatchcase(name, run.env.app.tags):
+        if fnmatchcase(name, pattern):
             releases.append(Release(name, peeled or obj, int(date)))
     return releases
 
 
-def deployed_release(run: Run, spec: str) -> Release:
-    commit = _git(run, spec, "rev-parse", "HEAD")
-    tags = [r for r in deploy_tags(run, spec) if r.commit == commit]
+def deployed_release(tree: Checkout, pattern: str) -> Release:
+    commit = tree.head()
+    tags = [r for r in deploy_tags(tree, pattern) if r.commit == commit]
     if tags:
         return tags[0]
-    return Release(None, commit, int(_git(run, spec, "log", "-1", "--format=%ct", "HEAD")))
+    return Release(None, commit, int(tree.git("log", "-1", "--format=%ct", "HEAD")))
 
 
-def tag_on_origin(run: Run, spec: str, tag: str) -> bool:
-    out = _git(run, spec, "ls-remote", "--tags", "origin", f"refs/tags/{tag}", check=False)
-    return bool(out)
+def tag_on_origin(tree: Checkout, tag: str) -> bool:
+    return bool(tree.git("ls-remote", "--tags", "origin", f"refs/tags/{tag}", check=False))
 
 
 def choose_target(
     run: Run,
-    spec: str,
+    tree: Checkout,
     deployed: Release,
     wanted: str | None,
     ledger: dict[str, dict[str, Any]],
@@ -69,9 +61,9 @@ def choose_target(
     the ledger does not mark failed.
     """
     pattern = run.env.app.tags
-    tags = deploy_tags(run, spec)
+    tags = deploy_tags(tree, pattern)
     if wanted is not None:
-        chosen = _wanted(run, spec, deployed, wanted, tags, ledger.get(wanted))
+        chosen = _wanted(run, tree, deployed, wanted, tags, ledger.get(wanted))
         return chosen, "chosen with --target-tag"
     older = [r for r in tags if r.date < deployed.date and r.commit != deployed.commit]
     for candidate in older:
@@ -92,7 +84,7 @@ def choose_target(
 
 def _wanted(
     run: Run,
-    spec: str,
+    tree: Checkout,
     deployed: Release,
     wanted: str,
     tags: list[Release],
@@ -116,6 +108,8 @@ def _wanted(
     for release in tags:
         if release.tag == wanted:
             return release
-    if tag_on_origin(run, spec, wanted):
+    if tag_on_origin(tree, wanted):
         return Release(wanted, "", 0)  # fetched in Paso 3.1; commit known after checkout
-    raise StepFailed(f"tag {wanted} exists neither on {spec} nor on origin: check the name")
+    raise StepFailed(
+        f"tag {wanted} exists neither on {tree.host.spec} nor on origin: check the name"
+    )

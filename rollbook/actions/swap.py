@@ -16,6 +16,7 @@ from rollbook.actions import database
 from rollbook.actions.database import ident, literal, psql
 from rollbook.checks import validation
 from rollbook.core.errors import StepFailed
+from rollbook.core.resources import PostgresClient
 from rollbook.core.run import Run
 
 
@@ -27,29 +28,30 @@ def _stamp(run: Run) -> str:
     return f"{run.started.astimezone(UTC):%Y%m%d_%H%M%S}"
 
 
-def _existing(run: Run, *names: str) -> set[str]:
+def _existing(pg: PostgresClient, *names: str) -> set[str]:
     listed = ", ".join(literal(n) for n in names)
     sql = f"SELECT datname FROM pg_database WHERE datname IN ({listed})"
-    return set(psql(run, sql, database="postgres").split())
+    return set(psql(pg, sql, database="postgres").split())
 
 
-def _oid(run: Run, name: str) -> str:
+def _oid(pg: PostgresClient, name: str) -> str:
     sql = f"SELECT oid FROM pg_database WHERE datname = {literal(name)}"
-    return psql(run, sql, database="postgres").strip()
+    return psql(pg, sql, database="postgres").strip()
 
 
 def prepare_shadow(run: Run) -> dict[str, object]:
     """Paso 4.0: the verified backup restored into `<name>_shadow_<ts>`, with the app serving."""
     shadow = f"{run.env.database.name}_shadow_{_stamp(run)}"
-    if _existing(run, shadow):
+    pg = run.postgres()
+    if _existing(pg, shadow):
         raise StepFailed(f"a database named {shadow} exists already: drop it or run again later")
     path = str(run.fact("backup")["path"])
     run.record("shadow_created", name=shadow, source=path)
     started = datetime.now(UTC)
-    fmt, jobs = database.restore_into(run, shadow, path)
+    fmt, jobs = database.restore_into(pg, shadow, path, run.env.timeouts.restore)
     seconds = (datetime.now(UTC) - started).total_seconds()
     if not run.planning:
-        run.keys_restored = database.row_keys(run, shadow)
+        run.keys_restored = database.row_keys(pg, shadow)
     return run.record(
         "shadow_restored", name=shadow, source=path, format=fmt, jobs=jobs, seconds=seconds
     )
@@ -61,10 +63,11 @@ def keep_aside(run: Run) -> dict[str, object]:
     db = run.env.database
     stamp = _stamp(run)
     aside = f"{db.name}_pre_rollback_{stamp}"
-    if _existing(run, aside):
+    pg = run.postgres()
+    if _existing(pg, aside):
         raise StepFailed(f"a database named {aside} exists already: drop or rename it first")
     return run.record(
-        "pre_rollback_backup", database=aside, oid=_oid(run, db.name),
+        "pre_rollback_backup", database=aside, oid=_oid(pg, db.name),
         path=f"{db.backups}/pre_rollback_{stamp}.sql", dumped_at="Paso 5.4",
     )  # fmt: skip
 
@@ -76,7 +79,7 @@ def swap_in(run: Run) -> None:
     aside = str(run.fact("pre_rollback_backup")["database"])
     run.record("database_swapped", name=name, aside=aside, shadow=shadow)
     psql(
-        run, f"ALTER DATABASE {ident(name)} RENAME TO {ident(aside)}; "
+        run.postgres(), f"ALTER DATABASE {ident(name)} RENAME TO {ident(aside)}; "
         f"ALTER DATABASE {ident(shadow)} RENAME TO {ident(name)}",
         database="postgres", mutating=True,
     )  # fmt: skip
@@ -91,15 +94,16 @@ def dump_aside(run: Run) -> dict[str, object]:
     safety = run.fact("pre_rollback_backup")
     aside, path = str(safety["database"]), str(safety["path"])
     # 4.2 closed it to connections before the rename: open it for pg_dump (the app knows it not)
-    psql(run, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true", database="postgres",
+    pg = run.postgres()
+    psql(pg, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true", database="postgres",
          mutating=True)  # fmt: skip
-    checked = database.checked_dump(run, aside, path)
+    checked = database.checked_dump(pg, aside, path, run.env.timeouts.dump)
     if run.planning:
         return run.record("pre_rollback_backup", **{**safety, **checked})
     if run.keys_restored is None:
         run.say("data loss not counted: Paso 4.0 ran in the resumed incident")
     else:
-        lost = database.lost_rows(database.row_keys(run, aside), run.keys_restored)
+        lost = database.lost_rows(database.row_keys(pg, aside), run.keys_restored)
         run.record("data_loss", tables=lost)
     return run.record("pre_rollback_backup", **{**safety, **checked})
 
@@ -107,7 +111,8 @@ def dump_aside(run: Run) -> dict[str, object]:
 def undo(run: Run, swapped: dict[str, object]) -> str:
     """§9: the pre-rollback database back under its name; the one swapped in is kept, renamed."""
     name, aside = str(swapped["name"]), str(swapped["aside"])
-    present = _existing(run, name, aside)
+    pg = run.postgres()
+    present = _existing(pg, name, aside)
     if aside not in present:
         if name in present:
             return f"{name} is already the pre-rollback database"
@@ -115,30 +120,27 @@ def undo(run: Run, swapped: dict[str, object]) -> str:
     failed = f"{name}_failed_{_stamp(run)}"
     if name in present:
         psql(
-            run, f"ALTER DATABASE {ident(name)} WITH ALLOW_CONNECTIONS false; "
-            f"SELECT count(pg_terminate_backend(pid)) {database.others_clause(run)}",
+            pg, f"ALTER DATABASE {ident(name)} WITH ALLOW_CONNECTIONS false; "
+            f"SELECT count(pg_terminate_backend(pid)) {database.others_clause(name)}",
             database="postgres", mutating=True,
         )  # fmt: skip
         psql(
-            run, f"ALTER DATABASE {ident(name)} RENAME TO {ident(failed)}; "
+            pg, f"ALTER DATABASE {ident(name)} RENAME TO {ident(failed)}; "
             f"ALTER DATABASE {ident(aside)} RENAME TO {ident(name)}",
             database="postgres", mutating=True,
         )  # fmt: skip
         return f"{aside} is {name} again; the database swapped in is kept as {failed}"
-    psql(run, f"ALTER DATABASE {ident(aside)} RENAME TO {ident(name)}", database="postgres",
+    psql(pg, f"ALTER DATABASE {ident(aside)} RENAME TO {ident(name)}", database="postgres",
          mutating=True)  # fmt: skip
     return f"{aside} is {name} again"
 
 
 def drop_shadow(run: Run, shadow: str) -> None:
     """§9 before the swap: the shadow database is only a copy of a backup."""
-    run.executor.run(
-        database.db_spec(run), ["dropdb", "--if-exists", *run.db_args(), shadow], mutating=True,
-        env=run.db_env(),
-    )  # fmt: skip
+    run.postgres().run("dropdb", shadow, before=["--if-exists"], mutating=True)
 
 
 def is_pre_rollback_database(run: Run, oid: str) -> tuple[bool, str]:
     """§9's check under swap: the database under the app's name is the very one kept aside."""
-    found = _oid(run, run.env.database.name)
+    found = _oid(run.postgres(), run.env.database.name)
     return found == oid, f"oid {found}, pre-rollback oid {oid}"

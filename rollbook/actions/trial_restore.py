@@ -13,11 +13,12 @@ import time
 from rollbook.actions import database
 from rollbook.actions.database import literal, psql
 from rollbook.core.errors import StepFailed
+from rollbook.core.resources import PostgresClient
 from rollbook.core.run import Run
 
 
-def _size(run: Run, name: str) -> int:
-    return int(psql(run, f"SELECT pg_database_size({literal(name)})", database="postgres"))
+def _size(pg: PostgresClient, name: str) -> int:
+    return int(psql(pg, f"SELECT pg_database_size({literal(name)})", database="postgres"))
 
 
 def predicted_etapa4(run: Run, restore_s: float, rate: float) -> dict[str, float]:
@@ -26,31 +27,29 @@ def predicted_etapa4(run: Run, restore_s: float, rate: float) -> dict[str, float
     downtime, the restore moving to Paso 4.0."""
     if run.env.database.restore_strategy == "swap":
         return {"paso_4_0": restore_s, "etapa4_downtime": 1.0}
-    dump_s = _size(run, run.env.database.name) / rate
+    dump_s = _size(run.postgres(), run.env.database.name) / rate
     return {"paso_4_1": dump_s, "paso_4_3": restore_s, "etapa4": dump_s + restore_s}
 
 
 def trial_restore(run: Run) -> dict[str, object] | None:
     if not run.env.database.verify_by_restore:
         return None
-    db = run.env.database
+    db, pg = run.env.database, run.postgres()
     scratch = f"{db.name}_trial_{run.started:%Y%m%d_%H%M%S}"
     path = str(run.fact("backup")["path"])
     run.say(f"trial restore of {path} into {scratch} (created, checked and dropped) …")
     started = time.monotonic()
     try:
-        fmt, jobs = database.restore_into(run, scratch, path, declared=True)
+        fmt, jobs = database.restore_into(pg, scratch, path, run.env.timeouts.restore,
+                                          declared=True)  # fmt: skip
         seconds = max(time.monotonic() - started, 0.001)
         marker = db.marker_table or "django_migrations"
-        rows = int(psql(run, f"SELECT count(*) FROM {database.ident(marker)}", database=scratch))
-        size = _size(run, scratch)
+        rows = int(psql(pg, f"SELECT count(*) FROM {database.ident(marker)}", database=scratch))
+        size = _size(pg, scratch)
     except StepFailed as exc:
         raise StepFailed(f"the backup {path} does not restore: {exc}") from None
     finally:
-        run.executor.run(
-            database.db_spec(run), ["dropdb", "--if-exists", *run.db_args(), scratch],
-            mutating=True, env=run.db_env(), declared=True,
-        )  # fmt: skip
+        pg.run("dropdb", scratch, before=["--if-exists"], mutating=True, declared=True)
     rate = size / seconds
     predicted = predicted_etapa4(run, seconds, rate)
     run.say(

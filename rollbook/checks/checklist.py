@@ -7,9 +7,11 @@ import statistics
 from datetime import UTC, datetime, timedelta
 
 from rollbook.actions import app_services, database, web
-from rollbook.actions.fleet import each_host, label
+from rollbook.actions.fleet import each_host
 from rollbook.checks import validation
 from rollbook.core.errors import StepFailed
+from rollbook.core.host import Host
+from rollbook.core.resources import Venv
 from rollbook.core.run import Run
 from rollbook.services import manager_for
 
@@ -24,7 +26,7 @@ def services_active(run: Run) -> dict[str, bool]:
     names = [*run.env.services.app, *([run.env.services.proxy] if run.env.services.proxy else [])]
     states = {}
     for spec in run.hosts("app"):
-        manager = manager_for(run, spec)
+        manager = manager_for(run.executor.host(spec), run.env.services)
         states |= {f"{spec} {name}": manager.is_running(name) for name in names}
     run.record("services_active", **states)
     stopped = [name for name, running in states.items() if not running]
@@ -60,14 +62,14 @@ def no_recent_log_errors(run: Run) -> list[str]:
     """
     found = []
     for spec in run.hosts("app"):
-        manager = manager_for(run, spec)
+        host = run.executor.host(spec)
+        manager = manager_for(host, run.env.services)
         uptimes = [manager.uptime(name) for name in run.env.services.app]
         window = min([run.env.logs.recent, *(u for u in uptimes if u is not None)])
         since = datetime.now(UTC) - timedelta(seconds=window)
         for path in run.env.logs.files:
-            out = run.executor.run(
-                spec, ["tail", "-c", _TAIL_BYTES, path], mutating=False, check=False, root="logs"
-            )
+            argv = ["tail", "-c", _TAIL_BYTES, path]
+            out = host.run(argv, mutating=False, check=False, root="logs")
             errors = recent_errors(out.stdout.splitlines(), run.env.logs.error_pattern, since)
             found += [f"{path}: {line}" for line in errors]
     run.record("recent_log_errors", seconds=run.env.logs.recent, errors=found[:50])
@@ -86,14 +88,13 @@ def percentile(values: list[float], pct: float) -> float:
 def api_latency(run: Run) -> dict[str, dict[str, dict[str, float]]]:
     """§8.2: each main API answers 200 under the latency budget, measured from every app host;
     p50 / p95 over N requests. {host: {url: figures}}."""
-    budget = run.env.health.latency_budget_ms
+    health = run.env.health
+    budget = health.latency_budget_ms
 
-    def measure(spec: str) -> dict[str, dict[str, float]]:
+    def measure(host: Host) -> dict[str, dict[str, float]]:
         results, slow = {}, []
-        for url in run.env.health.endpoints:
-            samples = [
-                web.http_status(run, spec, url) for _ in range(run.env.health.latency_requests)
-            ]
+        for url in health.endpoints:
+            samples = [web.http_status(host, health, url) for _ in range(health.latency_requests)]
             times = [seconds * 1000 for _, seconds in samples]
             failures = sum(1 for code, _ in samples if code != 200)
             results[url] = {
@@ -104,10 +105,10 @@ def api_latency(run: Run) -> dict[str, dict[str, dict[str, float]]]:
             }
             if failures or results[url]["p95_ms"] > budget:
                 slow.append(f"{url}: p95 {results[url]['p95_ms']} ms, {failures} non-200")
-        run.record_host("latency", {spec: results}, field="hosts")
+        run.record_host("latency", {host.spec: results}, field="hosts")
         if slow:
             raise StepFailed(
-                f"{label(spec)}: over the {budget} ms budget or failing: " + "; ".join(slow)
+                f"{host.name}: over the {budget} ms budget or failing: " + "; ".join(slow)
             )
         return results
 
@@ -123,24 +124,24 @@ def resources(run: Run) -> dict[str, dict[str, float]]:
         "SELECT count(*) * 100.0 / current_setting('max_connections')::int "
         "FROM pg_stat_activity WHERE backend_type = 'client backend'"
     )
-    connections = round(float(database.psql(run, sql).strip()), 1)
+    connections = round(float(database.psql(run.postgres(), sql).strip()), 1)
 
-    def figures_of(spec: str) -> dict[str, float]:
-        cores = int(run.executor.run(spec, ["nproc"], mutating=False).stdout.strip())
-        loadavg = run.executor.run(spec, ["cat", "/proc/loadavg"], mutating=False).stdout
-        meminfo = run.executor.run(spec, ["cat", "/proc/meminfo"], mutating=False).stdout
+    def figures_of(host: Host) -> dict[str, float]:
+        cores = int(host.run(["nproc"], mutating=False).stdout.strip())
+        loadavg = host.run(["cat", "/proc/loadavg"], mutating=False).stdout
+        meminfo = host.run(["cat", "/proc/meminfo"], mutating=False).stdout
         mem = {k: int(v.split()[0]) for k, v in (ln.split(":", 1) for ln in meminfo.splitlines())}
         figures = {
             "load_per_core": round(float(loadavg.split()[0]) / cores, 2),
             "memory_used_pct": round(100 - mem["MemAvailable"] * 100 / mem["MemTotal"], 1),
             "db_connections_pct": connections,
         }
-        run.record_host("resources", {spec: figures}, field="hosts")
+        run.record_host("resources", {host.spec: figures}, field="hosts")
         over = [
             f"{k} {v} > {getattr(limits, k)}" for k, v in figures.items() if v > getattr(limits, k)
         ]
         if over:
-            raise StepFailed(f"{label(spec)}: over the environment's thresholds: {', '.join(over)}")
+            raise StepFailed(f"{host.name}: over the environment's thresholds: {', '.join(over)}")
         return figures
 
     run.record("resources", limits=limits.model_dump(), hosts={})
@@ -153,21 +154,20 @@ def celery_roundtrip(run: Run) -> dict[str, str]:
     name = run.env.celery.roundtrip_task
     if not name:
         raise StepFailed(f"{run.env.source}: set celery.roundtrip_task to a task without arguments")
-    celery = [f"{run.env.app.venv}/bin/celery", "-A", run.env.celery.app]
-    where = {"cwd": run.env.app.path, "env": run.env.app.env}
+    app = run.env.app
 
-    def roundtrip(spec: str) -> str:
-        app_services.worker_answers(run, spec, wait=False)
-        sent = run.executor.run(spec, [*celery, "call", name], mutating=False, **where)
+    def roundtrip(host: Host) -> str:
+        app_services.worker_answers(host, run.env, wait=False)
+        celery = [Venv(host, app).tool("celery"), "-A", run.env.celery.app]
+        sent = host.run([*celery, "call", name], mutating=False, cwd=app.path, env=app.env)
         task = sent.stdout.strip().splitlines()[-1]
-        result = run.executor.run(
-            spec, [*celery, "result", task], mutating=False, check=False, timeout=30, **where
-        )
+        result = host.run([*celery, "result", task], mutating=False, check=False, timeout=30,
+                          cwd=app.path, env=app.env)  # fmt: skip
         answer = result.stdout.strip()
-        run.record_host("celery_roundtrip", {spec: {"task": task, "result": answer}}, "hosts")
+        run.record_host("celery_roundtrip", {host.spec: {"task": task, "result": answer}}, "hosts")
         if not result.ok or not answer:
             raise StepFailed(
-                f"{label(spec)}: celery task {task} did not come back: "
+                f"{host.name}: celery task {task} did not come back: "
                 f"{answer or result.stderr[-200:]}"
             )
         return answer
@@ -192,7 +192,5 @@ def validation_script(run: Run) -> list[str]:
 
 def _dbshell(run: Run) -> None:
     """§8.3's `manage.py dbshell`: the app reaches its database, from every app host."""
-    argv = [f"{run.env.app.venv}/bin/python", run.env.app.manage, "dbshell", "--", "-c",
-            "SELECT 1;"]  # fmt: skip
-    each_host(run, "app", lambda spec: run.executor.run(
-        spec, argv, mutating=False, cwd=run.env.app.path, env=run.env.app.env))  # fmt: skip
+    each_host(run, "app", lambda host: Venv(host, run.env.app).manage(
+        "dbshell", "--", "-c", "SELECT 1;", mutating=False))  # fmt: skip

@@ -13,32 +13,30 @@ from rollbook.core.run import Run
 
 def newest_valid_backup(run: Run) -> backups.Backup:
     """§4.1: a backup younger than the maximum age, present and complete."""
-    spec = run.hosts("db")[0]
-    chosen = backups.choose_backup(run, spec, run.options.backup, deployed_at=time.time() + 1)
-    backup = backups.check_backup(run, spec, chosen)
+    host, db = run.first_host("db"), run.env.database
+    chosen = backups.choose_backup(host, db, run.options.backup, deployed_at=time.time() + 1)
+    backup = backups.check_backup(host, db, chosen)
     run.record("backup_available", path=backup.path, age=backup.age, sha256=backup.sha256)
     return backup
 
 
 def backups_folder_ready(run: Run) -> dict[str, int]:
     """§4.1: the backups folder is readable and writable, with room for the pre-rollback dump."""
-    spec = run.hosts("db")[0]
+    host = run.first_host("db")
     folder = run.env.database.backups
-    usable = run.executor.run(
-        spec, ["test", "-d", folder, "-a", "-r", folder, "-a", "-w", folder], mutating=False,
-        check=False,
-    )  # fmt: skip
+    usable = host.run(["test", "-d", folder, "-a", "-r", folder, "-a", "-w", folder],
+                      mutating=False, check=False)  # fmt: skip
     if not usable.ok:
-        raise StepFailed(f"{spec}: {folder} is not a readable and writable folder")
-    out = run.executor.run(spec, ["df", "-B1", "--output=avail", folder], mutating=False).stdout
+        raise StepFailed(f"{host.spec}: {folder} is not a readable and writable folder")
+    out = host.run(["df", "-B1", "--output=avail", folder], mutating=False).stdout
     free = int(out.split()[-1])
     size_sql = f"SELECT pg_database_size({database.literal(run.env.database.name)})"
-    needed = int(database.psql(run, size_sql).strip())
+    needed = int(database.psql(run.postgres(), size_sql).strip())
     fact = run.record("backup_space", folder=folder, free_bytes=free, needed_bytes=needed)
     if free < needed:
         raise StepFailed(
-            f"{spec}: {folder} has {free / 2**20:.0f} MiB free, the pre-rollback dump needs about "
-            f"{needed / 2**20:.0f} MiB (the database's size): free space first"
+            f"{host.spec}: {folder} has {free / 2**20:.0f} MiB free, the pre-rollback dump "
+            f"needs about {needed / 2**20:.0f} MiB (the database's size): free space first"
         )
     return fact
 
@@ -47,7 +45,7 @@ def database_credentials(run: Run) -> bool:
     """§4.1: the credentials log in, and the role may create the database Paso 4.3 drops."""
     role = run.env.database.user
     can_create = database.psql(
-        run, "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+        run.postgres(), "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
     ).strip()
     if can_create != "t":
         raise StepFailed(
@@ -57,7 +55,7 @@ def database_credentials(run: Run) -> bool:
     if run.env.database.restore_strategy == "swap":
         name = run.env.database.name
         owner = database.psql(
-            run, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = "
+            run.postgres(), "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = "
             + database.literal(name), database="postgres",
         ).strip()  # fmt: skip
         if owner != role:

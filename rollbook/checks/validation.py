@@ -8,6 +8,8 @@ from rollbook.actions import database, logs, web
 from rollbook.actions.app_services import workers_answer
 from rollbook.actions.fleet import each_host
 from rollbook.core.errors import StepFailed
+from rollbook.core.host import Host
+from rollbook.core.resources import Venv
 from rollbook.core.run import Run
 from rollbook.core.waiting import wait_until
 
@@ -18,15 +20,18 @@ def health_check(run: Run) -> int:
     Right after a restart (Paso 6.1) the app may still warm up: bounded wait. A checklist run
     probes the running system as it is: one request.
     """
-    url = run.env.health.url
+    health = run.env.health
+    url = health.url
     wait = 0.0 if run.checklist else run.env.services.start_timeout
 
-    def healthy(spec: str) -> int:
-        status = wait_until(lambda: web.health_status(run, spec)[0] == 200, wait)
-        code = 200 if status else web.health_status(run, spec)[0]
+    def healthy(host: Host) -> int:
+        status = wait_until(lambda: web.health_status(host, health)[0] == 200, wait)
+        code = 200 if status else web.health_status(host, health)[0]
         if code != 200:
-            body = web.http_body(run, spec, url, web.health_via(run))[:300]
-            raise StepFailed(f"{spec}: {url} answered {code or 'nothing'} (expected 200): {body}")
+            body = web.http_body(host, health, url, web.health_via(health))[:300]
+            raise StepFailed(
+                f"{host.spec}: {url} answered {code or 'nothing'} (expected 200): {body}"
+            )
         return code
 
     run.record("health", url=url, status=200, hosts=each_host(run, "app", healthy))
@@ -35,20 +40,20 @@ def health_check(run: Run) -> int:
 
 def smoke_tests(run: Run) -> dict[str, object]:
     """Paso 6.2: the app's smoke tests with the app's venv, and every endpoint answers 200."""
-    spec = run.hosts("app")[0]
+    host, health = run.first_host("app"), run.env.health
     result: dict[str, object] = {}
-    if run.env.health.smoke_tests:
-        argv = [f"{run.env.app.venv}/bin/python", "-m", "pytest", run.env.health.smoke_tests,
+    if health.smoke_tests:
+        argv = [Venv(host, run.env.app).tool("python"), "-m", "pytest", health.smoke_tests,
                 "-q", "-p", "no:cacheprovider"]  # fmt: skip
-        env = {**run.env.app.env, **run.env.health.smoke_env, "PYTHONDONTWRITEBYTECODE": "1"}
-        out = run.executor.run(
-            spec, argv, mutating=False, check=False, cwd=run.env.app.path, env=env, timeout=600
+        env = {**run.env.app.env, **health.smoke_env, "PYTHONDONTWRITEBYTECODE": "1"}
+        out = host.run(
+            argv, mutating=False, check=False, cwd=run.env.app.path, env=env, timeout=600
         )
         summary = (out.stdout.strip().splitlines() or [""])[-1]
         result["smoke_tests"] = {"exit": out.exit_status, "summary": summary}
         if not out.ok:
             raise StepFailed(f"smoke tests {run.env.health.smoke_tests} failed: {summary}")
-    endpoints = {url: web.http_status(run, spec, url)[0] for url in run.env.health.endpoints}
+    endpoints = {url: web.http_status(host, health, url)[0] for url in health.endpoints}
     result["endpoints"] = endpoints
     run.record("smoke", **result)
     bad = [f"{url} → {code}" for url, code in endpoints.items() if code != 200]
@@ -59,11 +64,11 @@ def smoke_tests(run: Run) -> dict[str, object]:
 
 def critical_functions(run: Run) -> dict[str, object]:
     """Paso 6.3: login, API, admin (the YAML's URLs), database queries, celery workers."""
-    spec = run.hosts("app")[0]
+    host, health = run.first_host("app"), run.env.health
     checks: dict[str, object] = {
-        name: web.http_status(run, spec, url)[0] for name, url in run.env.health.critical.items()
+        name: web.http_status(host, health, url)[0] for name, url in health.critical.items()
     }
-    checks["database"] = database.psql(run, "SELECT 1").strip() == "1"
+    checks["database"] = database.psql(run.postgres(), "SELECT 1").strip() == "1"
     checks["celery"] = bool(workers_answer(run))
     run.record("critical_functions", **checks)
     bad = [name for name, ok in checks.items() if ok not in (True, 200)]
@@ -76,11 +81,11 @@ def monitor_logs(run: Run) -> list[str]:
     """Paso 6.4: watch the logs for the environment's window; no error line may appear."""
     window = run.env.logs.watch
 
-    def watch(spec: str) -> list[str]:
-        offsets = logs.log_offsets(run, spec)
-        run.say(f"watching {len(offsets)} log files on {spec} for {window:.0f} s …")
+    def watch(host: Host) -> list[str]:
+        offsets = logs.log_offsets(host, run.env.logs)
+        run.say(f"watching {len(offsets)} log files on {host.spec} for {window:.0f} s …")
         time.sleep(window)
-        return logs.errors_since(run, spec, offsets)
+        return logs.errors_since(host, run.env.logs, offsets)
 
     found = [line for lines in each_host(run, "app", watch).values() for line in lines]
     run.record("log_watch", seconds=window, errors=found)

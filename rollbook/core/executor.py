@@ -1,10 +1,11 @@
-"""The one place where commands run: on a Host (rollbook.core.host), or on the operator's machine.
+"""The run's policy for every command a Host runs (rollbook.core.host): the mode, the Paso acting,
+the journal, sudo for root actions, the default bound, and each host's Connection.
 
-Every command is an argument list, quoted here; every command is recorded in the journal (host,
-argv, the exact line that ran with its wrappers, start, end, exit code, output with secrets
-redacted). No secret is ever part of a command line: a command that needs one gets a private
-file on its host (`Executor.pgpass`). Each call says whether it mutates: a dry-run records a
-mutating command as planned without running it, a read-only run refuses it.
+Every command is recorded in the journal (host, argv, the exact line that ran with its wrappers,
+start, end, exit code, output with secrets redacted). No secret is ever part of a command line: a
+command that needs one gets a private file on its host (`Executor.pgpass`). Each call says whether
+it mutates: a dry-run records a mutating command as planned without running it, a read-only run
+refuses it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import shlex
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 
+from rollbook.core.connection import Connection
 from rollbook.core.errors import StepFailed, UserError
-from rollbook.core.host import Host, command_line
+from rollbook.core.host import Host
 from rollbook.core.journal import Journal, now_iso
 from rollbook.core.redact import Redactor
 
@@ -64,7 +66,7 @@ class Executor:
     paso: str | None = None
     default_timeout: float | None = None  # every remote command is bounded (YAML timeouts)
     incident: str = "adhoc"  # names each host's private folder of this run
-    _hosts: dict[str, Host] = field(default_factory=dict)
+    _connections: dict[str, Connection] = field(default_factory=dict)
     _private: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,17 +80,26 @@ class Executor:
         finally:
             self.paso = previous
 
+    @property
+    def planning(self) -> bool:
+        """A dry-run: mutating commands are planned, so their effects cannot be checked."""
+        return self.mode is Mode.DRY_RUN
+
     def host(self, spec: str) -> Host:
+        """The handle the Pasos act on host `spec` through."""
+        return Host(spec, self)
+
+    def connection(self, spec: str) -> Connection:
         with self._lock:  # the hosts of a Paso run from their own threads
-            if spec not in self._hosts:
-                self._hosts[spec] = Host(spec, self.incident)
-            return self._hosts[spec]
+            if spec not in self._connections:
+                self._connections[spec] = Connection(spec, self.incident)
+            return self._connections[spec]
 
     def pgpass(self, spec: str, password: str) -> dict[str, str]:
         """The environment that gives PostgreSQL's clients the password on host `spec`: a pgpass
         file (0600, this run's private folder there), never the password itself."""
         escaped = password.replace("\\", "\\\\").replace(":", "\\:")
-        path = self.host(spec).secret_file("pgpass", f"*:*:*:*:{escaped}\n")
+        path = self.connection(spec).secret_file("pgpass", f"*:*:*:*:{escaped}\n")
         with self._lock:
             if (spec, path) not in self._private:
                 self._private.add((spec, path))
@@ -98,75 +109,37 @@ class Executor:
     def close_hosts(self) -> list[str]:
         """Remove every host's private folder of this run; the errors, one line each."""
         errors = []
-        for spec, host in list(self._hosts.items()):
+        for spec, connection in list(self._connections.items()):
             try:
-                error = host.remove_private_folder()
+                error = connection.remove_private_folder()
             except (OSError, UserError, RuntimeError) as exc:
                 error = str(exc)
             if error:
                 errors.append(f"{spec}: {error}")
         return errors
 
-    def run(
-        self,
-        spec: str,
-        argv: Sequence[str],
-        *,
-        mutating: bool,
-        cwd: str | None = None,
-        env: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-        check: bool = True,
-        declared: bool = False,
-        root: str | None = None,
-    ) -> CommandResult:
-        """Run argv on the host `spec` (a testinfra spec such as local:// or ssh://user@host).
-
-        `root`: the action this command belongs to when it may need root (services,
-        maintenance, proxy_check, logs); it runs under `sudo -n` when the environment lists that
-        action under `sudo`, else as the login user like every other command.
-
-        `declared`: a write the run announced (the ledger of --record-release, the scratch
-        database of a trial restore), run even in a read-only run or a dry-run, journaled as such
-        and never counted as a change of the system.
-        """
-        argv = [str(a) for a in argv]
-        if self._held_back(spec, argv, mutating, cwd, declared):
-            return CommandResult(spec, argv, 0, "", "", 0.0, planned=True)
-        bound = timeout or self.default_timeout
-        sudo = root is not None and root in self.root_actions
-        line = command_line(argv, cwd=cwd, env=env, timeout=bound, sudo=sudo)
-        start, started = now_iso(), time.monotonic()
-        try:
-            out = self.host(spec).transport(line, bound=bound)
-            status, stdout, stderr = out.exit_status, out.stdout, out.stderr
-        except RuntimeError as exc:  # another backend raising on a connection failure
-            failed = exc.args[0] if exc.args else None
-            status, stdout, stderr = 255, "", getattr(failed, "stderr", None) or str(exc)
-        return self._finish(
-            spec, argv, cwd, mutating, start, started, status, stdout, stderr, check, line
-        )
-
-    def _held_back(
+    def hold_back(
         self, spec: str, argv: list[str], mutating: bool, cwd: str | None, declared: bool = False
-    ) -> bool:
+    ) -> CommandResult | None:
+        """Journal a mutating command before it runs (`intent`); in a dry-run, plan it instead
+        and return its planned result; in a read-only run, refuse it. None: run it."""
         if not mutating:
-            return False
+            return None
         if self.mode is Mode.EXECUTE or declared:
             self.journal.write(
                 "intent", paso=self.paso, host=spec, argv=argv, cwd=cwd, declared=declared
             )
-            return False
+            return None
         if self.mode is Mode.DRY_RUN:
             self.journal.write("planned", paso=self.paso, host=spec, argv=argv, cwd=cwd)
-            return True
+            return CommandResult(spec, argv, 0, "", "", 0.0, planned=True)
         shown = self.redactor.text(shlex.join(argv))
         self.journal.write("refused", paso=self.paso, host=spec, argv=argv, cwd=cwd)
         raise ReadOnlyRefused(
             f"refused on {spec}: `{shown}` would change the system and this run is read-only"
         )
 
-    def _finish(
+    def finish(
         self,
         spec: str,
         argv: list[str],
@@ -180,6 +153,8 @@ class Executor:
         check: bool,
         line: str,
     ) -> CommandResult:
+        """Journal a command that ran (`command`), its result; CommandFailed on a non-zero exit
+        when `check`."""
         duration = round(time.monotonic() - started, 3)
         self.journal.write(
             "command",

@@ -1,185 +1,82 @@
-"""One host the run acts on: how a command line reaches it, bounded on both ends, with secrets
-delivered as private files instead of arguments.
-
-A command is one /bin/sh line built from an argument list (every part quoted). It runs through
-the host's testinfra backend as a transport: `local://` directly, `ssh://` and Ansible hosts
-through the ssh command line testinfra builds for them, plus SSH keep-alives so that a dead link
-is noticed, and a local bound on the whole call (the remote `timeout` plus a grace period) so
-that nothing waits forever on a host that stopped answering. Standard input carries the content
-of secret files (a pgpass file, for instance): a secret is never part of any command line.
-"""
+"""One host the run acts on, as the Pasos and their adapters see it (in the spirit of
+pytest-testinfra's `host`): the one place where commands run. Each is an argument list, quoted
+into one /bin/sh line with its wrappers (cd, env, timeout, sudo -n for the root actions the
+environment lists), journaled under the Paso acting by the run's Executor, bounded, secret-free.
+Adapters take a Host (or a role's Hosts), never the whole run."""
 
 from __future__ import annotations
 
-import os
-import shlex
-import signal
-import subprocess
-import threading
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import testinfra
-from testinfra.backend.ansible import AnsibleBackend
-from testinfra.backend.local import LocalBackend
-from testinfra.backend.ssh import SshBackend
+from rollbook.core.connection import command_line
+from rollbook.core.inventory import label
+from rollbook.core.journal import now_iso
 
-from rollbook.core.errors import UserError
-
-KEEPALIVE = ("-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3")
-GRACE = 30.0  # seconds the local bound adds to the remote `timeout` (kill -k 10 and the link)
-LINK_LOST = 124  # the exit status of a command whose host stopped answering (as `timeout`'s)
+if TYPE_CHECKING:
+    from rollbook.core.executor import CommandResult, Executor
 
 
 @dataclass(frozen=True)
-class Transported:
-    exit_status: int
-    stdout: str
-    stderr: str
-
-
-def command_line(
-    argv: Sequence[str],
-    *,
-    cwd: str | None = None,
-    env: Mapping[str, str] | None = None,
-    timeout: float | None = None,
-    sudo: bool = False,
-) -> str:
-    """The /bin/sh line for an argument list, wrappers included, every part quoted.
-
-    `sudo -n` comes right before the command itself, so a sudoers rule names the real program
-    (e.g. supervisorctl) and `timeout` still bounds it; sudo resets the environment, so root
-    actions take none. Environment values here are never secrets (a secret reaches a command as
-    a private file)."""
-    parts = ["sudo", "-n", *argv] if sudo else list(argv)
-    if timeout:
-        parts = ["timeout", "-k", "10", str(max(1, round(timeout))), *parts]
-    if env:
-        parts = ["env", *(f"{k}={v}" for k, v in env.items()), *parts]
-    line = shlex.join(parts)
-    return f"cd {shlex.quote(cwd)} && {line}" if cwd else line
-
-
-def _underlying(backend: Any) -> Any:
-    """An Ansible host's own connection backend (ssh or local), as testinfra itself uses it."""
-    if isinstance(backend, AnsibleBackend) and not backend.force_ansible:
-        return backend.ansible_runner.get_host(backend.host).backend
-    return backend
-
-
-@dataclass
 class Host:
-    """A host spec (local://, ssh://user@h:port?…, ansible://name?…) and the way to it."""
-
-    spec: str
-    incident: str
-    grace: float = GRACE
-    _backend: Any = None
-    _folder: str | None = None
-    _secrets: dict[str, str] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    spec: str  # local://, ssh://user@h:port?…, ansible://name?… (testinfra's host specs)
+    executor: Executor
 
     @property
-    def backend(self) -> Any:
-        if self._backend is None:
-            self._backend = _underlying(testinfra.get_host(self.spec).backend)
-        return self._backend
+    def name(self) -> str:
+        """The host as people name it (user@address, without connection options)."""
+        return label(self.spec)
 
-    def transport(
-        self, line: str, *, stdin: str | None = None, bound: float | None = None
-    ) -> Transported:
-        """Run one shell line on the host; `bound` seconds at most, measured here."""
-        backend = self.backend
-        if isinstance(backend, LocalBackend):
-            argv = ["/bin/sh", "-c", line]
-        elif isinstance(backend, SshBackend):
-            argv = ["/bin/sh", "-c", _ssh_line(backend, line)]
-        elif stdin is None:  # another testinfra backend: no standard input, no local bound
-            out = backend.run(line)
-            return Transported(out.rc, out.stdout, out.stderr)
-        else:
-            raise UserError(
-                f"{self.spec}: a {backend.NAME} host cannot receive a secret file (it needs "
-                "standard input): use an ssh://, ansible:// (over ssh) or local:// host"
-            )
-        return _bounded(argv, stdin, bound, self.grace)
+    @property
+    def planning(self) -> bool:
+        """A dry-run: mutating commands are planned, so their effects cannot be checked."""
+        return self.executor.planning
 
-    def secret_file(self, name: str, content: str) -> str:
-        """A file only the login user can read, in this run's private folder (0700, made with
-        it), written through standard input in one call to the host; its path. The same content
-        is written once."""
-        with self._lock:
-            path = f"{self._folder}/{name}" if self._folder else None
-            if path is not None and self._secrets.get(path) == content:
-                return path
-            folder = shlex.quote(self._folder) if self._folder else run_folder(self.incident)
-            quoted = shlex.quote(name)
-            wrote = self.transport(
-                f'umask 077 && d={folder} && mkdir -p "$d" && cd "$d" && '
-                f"cat > {quoted}.new && mv {quoted}.new {quoted} && pwd -P",
-                stdin=content,
-                bound=60,
-            )
-            if wrote.exit_status != 0 or not wrote.stdout.strip():
-                raise UserError(
-                    f"{self.spec}: cannot write the private file {name} under "
-                    f"$HOME/.rollbook/runs: {wrote.stderr.strip() or wrote.exit_status}"
-                )
-            self._folder = wrote.stdout.strip().splitlines()[-1]
-            path = f"{self._folder}/{name}"
-            self._secrets[path] = content
-        return path
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        mutating: bool,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        declared: bool = False,
+        root: str | None = None,
+    ) -> CommandResult:
+        """Run argv here as one quoted /bin/sh line, journaled; raises CommandFailed on a
+        non-zero exit when `check`.
 
-    def remove_private_folder(self) -> str | None:
-        """Remove this run's private folder (its secret files); the error, if any."""
-        if self._folder is None:
-            return None
-        done = self.transport(f"rm -rf {shlex.quote(self._folder)}", bound=60)
-        self._folder = None
-        self._secrets.clear()
-        return None if done.exit_status == 0 else done.stderr.strip() or str(done.exit_status)
-
-
-def run_folder(incident: str) -> str:
-    """A run's private folder on a host, as a shell word ($HOME expands there)."""
-    return f'"$HOME/.rollbook/runs/"{shlex.quote(incident)}'
-
-
-def remove_run_folder(spec: str, incident: str) -> Transported:
-    """Remove a (dead) run's private folder on a host, by the incident's id."""
-    line = f"rm -rf {run_folder(incident)}"
-    return Host(spec, incident).transport(line, bound=60)
-
-
-def _ssh_line(backend: SshBackend, line: str) -> str:
-    parts, values = backend._build_ssh_command(line)  # testinfra's own ssh line for this host
-    if "serveralive" not in " ".join(str(p) for p in parts).lower():
-        parts = [*parts[:-1], " ".join(KEEPALIVE), parts[-1]]
-    return backend.quote(" ".join(parts), *values)
-
-
-def _bounded(argv: list[str], stdin: str | None, bound: float | None, grace: float) -> Transported:
-    process = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # the whole call can be stopped at once (ssh and its children)
-    )
-    limit = bound + grace if bound else None
-    try:
-        out, err = process.communicate(stdin.encode() if stdin is not None else None, limit)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        out, err = process.communicate()
-        note = (
-            f"\nno answer from the host within {limit:.0f} s (its bound plus {grace:.0f} s): "
-            "the link or the host stopped responding; the call was stopped here"
+        `mutating`: a dry-run plans the command instead, a read-only run refuses it.
+        `timeout`: the bound in seconds (default: the environment's `timeouts.default`).
+        `root`: the action this command belongs to when it may need root (services,
+        maintenance, proxy_check, logs); it runs under `sudo -n` when the environment lists that
+        action under `sudo`, else as the login user like every other command.
+        `declared`: a write the run announced (the ledger of --record-release, the scratch
+        database of a trial restore), run even in a read-only run or a dry-run, journaled as such
+        and never counted as a change of the system.
+        """
+        executor, argv = self.executor, [str(a) for a in argv]
+        planned = executor.hold_back(self.spec, argv, mutating, cwd, declared)
+        if planned is not None:
+            return planned
+        bound = timeout or executor.default_timeout
+        sudo = root is not None and root in executor.root_actions
+        line = command_line(argv, cwd=cwd, env=env, timeout=bound, sudo=sudo)
+        start, started = now_iso(), time.monotonic()
+        try:
+            out = executor.connection(self.spec).transport(line, bound=bound)
+            status, stdout, stderr = out.exit_status, out.stdout, out.stderr
+        except RuntimeError as exc:  # another backend raising on a connection failure
+            failed = exc.args[0] if exc.args else None
+            status, stdout, stderr = 255, "", getattr(failed, "stderr", None) or str(exc)
+        return executor.finish(
+            self.spec, argv, cwd, mutating, start, started, status, stdout, stderr, check, line
         )
-        return Transported(LINK_LOST, out.decode(errors="replace"),
-                           err.decode(errors="replace") + note)  # fmt: skip
-    return Transported(
-        process.returncode, out.decode(errors="replace"), err.decode(errors="replace")
-    )
+
+    def pgpass(self, password: str) -> dict[str, str]:
+        """The environment giving PostgreSQL's clients on this host the password: a private
+        pgpass file, never the password itself."""
+        return self.executor.pgpass(self.spec, password)

@@ -17,8 +17,10 @@ from rollbook.core import inventory
 from rollbook.core.config import Environment, secret
 from rollbook.core.errors import UserError
 from rollbook.core.executor import Executor, Mode
+from rollbook.core.host import Host
 from rollbook.core.journal import Journal
 from rollbook.core.redact import Redactor
+from rollbook.core.resources import PostgresClient
 
 SEVERITIES = ("CRITICO", "ALTO", "MEDIO")
 _SAFE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
@@ -140,11 +142,16 @@ class Run:
     @property
     def planning(self) -> bool:
         """A dry-run: mutating commands are planned, so their effects cannot be checked."""
-        return self.executor.mode is Mode.DRY_RUN
+        return self.executor.planning
 
     def hosts(self, role: str) -> list[str]:
         """The role's hosts (Ansible groups expanded); `proxy` defaults to the app hosts."""
         return list(self._hosts.get(role) or self._hosts["app"])
+
+    def first_host(self, role: str) -> Host:
+        """The role's first host: where a Paso reads what every host of the role shares (the
+        deployed release, the database's migrations)."""
+        return self.executor.host(self.hosts(role)[0])
 
     def record_host(self, key: str, values: dict[str, Any], field: str) -> None:
         """One host's part of a fact (`values`), merged into `field` as that host's thread
@@ -180,10 +187,6 @@ class Run:
         self.redactor.add(value)
         return value
 
-    def db_env(self) -> dict[str, str]:
-        """The environment of a PostgreSQL client on the db host (a pgpass file, no password)."""
-        return self.executor.pgpass(self.hosts("db")[0], self.db_password)
-
-    def db_args(self) -> list[str]:
-        db = self.env.database
-        return ["-h", db.host, "-p", str(db.port), "-U", db.user]
+    def postgres(self) -> PostgresClient:
+        """PostgreSQL's clients on the db host (the password through a private pgpass file)."""
+        return PostgresClient(self.first_host("db"), self.env.database, self.db_password)

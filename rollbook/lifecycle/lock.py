@@ -26,7 +26,7 @@ def _folder(run: Run) -> str:
 
 def _run(run: Run, argv: list[str], *, mutating: bool, check: bool = True) -> Any:
     with run.executor.acting_for("lock"):
-        return run.executor.run(run.hosts("db")[0], argv, mutating=mutating, check=check)
+        return run.first_host("db").run(argv, mutating=mutating, check=check)
 
 
 def holder(run: Run) -> dict[str, Any] | None:

@@ -14,8 +14,10 @@ from typing import Any
 
 from rollbook.actions import code, database, fleet, swap, web
 from rollbook.core import inventory, timeline
+from rollbook.core.connection import remove_run_folder
 from rollbook.core.errors import StepFailed, UserError
-from rollbook.core.host import remove_run_folder
+from rollbook.core.host import Host
+from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
 from rollbook.services import manager_for
 
@@ -57,11 +59,16 @@ def _changes(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
+    """The pre-rollback state put back from the journal's `events`, then checked."""
+    with run.executor.acting_for("9.1"):  # §9's commands are journaled under Paso 9.1
+        return _recover(run, events)
+
+
+def _recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
     facts = timeline.facts(events)
     changes = _changes(events)
     pasos = {paso for paso, _ in changes}
     result = Recovery()
-    run.executor.paso = "9.1"
     run.journal.write("recovery_started", pasos_changed=sorted(pasos))
 
     def act(name: str, action: Callable[[], object]) -> None:
@@ -124,20 +131,19 @@ def remove_private_files(run: Run, events: list[dict[str, Any]]) -> dict[str, st
 
 
 def _restore_code(run: Run, code_before: dict[str, dict[str, Any]], changed: list[str]) -> None:
-    def restore(spec: str) -> None:
-        recorded = code_before[spec]
-        argv = ["git", "-C", run.env.app.path, "checkout", recorded["commit"]]
-        run.executor.run(spec, argv, mutating=True)
-        code.install_exact(run, spec, recorded["freeze"])
+    def restore(host: Host) -> None:
+        recorded = code_before[host.spec]
+        Checkout(host, run.env.app.path).git("checkout", recorded["commit"], mutating=True)
+        code.install_exact(host, run.env, recorded["freeze"])
 
     fleet.each_host(run, "app", restore, among=[s for s in changed if s in code_before])
     code.restore_static(run)
 
 
 def _start_services(run: Run, before: dict[str, bool]) -> None:
-    def start(spec: str) -> None:
-        names = [n for n in run.env.services.app if before.get(f"{spec} {n}", True)]
-        manager_for(run, spec).start(names)
+    def start(host: Host) -> None:
+        names = [n for n in run.env.services.app if before.get(f"{host.spec} {n}", True)]
+        manager_for(host, run.env.services).start(names)
 
     fleet.each_host(run, "app", start)
 
@@ -163,21 +169,23 @@ def _check(
               lambda: swap.is_pre_rollback_database(run, safety["oid"]))  # fmt: skip
     if safety and "tables" in safety:
         check("database content equals the pre-rollback state",
-              lambda: _same(database.fingerprints(run), safety["tables"]))  # fmt: skip
+              lambda: _same(database.fingerprints(run.postgres()), safety["tables"]))  # fmt: skip
     for spec, recorded in code_before.items():
+        host = run.executor.host(spec)
         check(
             f"{spec} code at {recorded['commit'][:12]}",
-            lambda s=spec, r=recorded: _same(code.deployed_commit(run, s), r["commit"]),
+            lambda h=host, r=recorded: _same(Checkout(h, run.env.app.path).head(), r["commit"]),
         )
         check(
             f"{spec} packages as recorded",
-            lambda s=spec, r=recorded: _same(code.pip_freeze(run, s), sorted(r["freeze"])),
+            lambda h=host, r=recorded: _same(Venv(h, run.env.app).freeze(), sorted(r["freeze"])),
         )
     for key, was_running in before.items():
         spec, name = key.rsplit(" ", 1)
+        manager = manager_for(run.executor.host(spec), run.env.services)
         check(
             f"{spec} {name} running={was_running}",
-            lambda s=spec, n=name, w=was_running: _same(manager_for(run, s).is_running(n), w),
+            lambda m=manager, n=name, w=was_running: _same(m.is_running(n), w),
         )
 
 

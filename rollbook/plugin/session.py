@@ -143,9 +143,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("no ejecutado: dry-run (esta Etapa valida y documenta un rollback real)")
     current = item.config.stash.get(RUN_KEY, None)
     if current is not None:
-        current.executor.paso = paso_of(item)
         current.journal.write("paso_started", paso=paso_of(item), name=item.name)
         current.say(f"▶ {scenario_name(item)}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    """Setup, call and teardown of a Paso: the commands they run are journaled under it."""
+    current = item.config.stash.get(RUN_KEY, None)
+    if current is None or feature_of(item) is None:
+        return (yield)
+    with current.executor.acting_for(paso_of(item)):
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)

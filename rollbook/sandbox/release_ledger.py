@@ -10,8 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from rollbook.actions import ledger
-from rollbook.actions.code import parse_freeze
 from rollbook.actions.release import VALIDATED
+from rollbook.core.resources import parse_freeze
 from rollbook.sandbox import history
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.layout import Layout

@@ -5,22 +5,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rollbook.core.executor import Executor
+from rollbook.core.host import Host
 
 
 @dataclass
 class Supervisor:
-    executor: Executor
-    spec: str
+    host: Host
     supervisorctl: str = "supervisorctl"
     conf: str | None = None
 
     def _ctl(self, *args: str, mutating: bool, check: bool = True) -> str:
         conf = ["-c", self.conf] if self.conf else []
         argv = [self.supervisorctl, *conf, *args]
-        return self.executor.run(
-            self.spec, argv, mutating=mutating, check=check, root="services"
-        ).stdout
+        return self.host.run(argv, mutating=mutating, check=check, root="services").stdout
 
     def stop(self, names: list[str]) -> None:
         self._ctl("stop", *names, mutating=True)

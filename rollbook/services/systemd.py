@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rollbook.core.executor import Executor
+from rollbook.core.host import Host
 
 
 @dataclass
 class Systemd:
-    executor: Executor
-    spec: str
+    host: Host
 
     def _ctl(self, *args: str, mutating: bool, check: bool = True) -> str:
-        return self.executor.run(
-            self.spec, ["systemctl", *args], mutating=mutating, check=check, root="services"
+        return self.host.run(
+            ["systemctl", *args], mutating=mutating, check=check, root="services"
         ).stdout
 
     def stop(self, names: list[str]) -> None:
@@ -36,7 +35,7 @@ class Systemd:
         """Seconds since the unit became active (ActiveEnterTimestampMonotonic vs uptime)."""
         value = self._ctl("show", "-p", "ActiveEnterTimestampMonotonic", "--value", name,
                           mutating=False, check=False).strip()  # fmt: skip
-        booted = self.executor.run(self.spec, ["cat", "/proc/uptime"], mutating=False).stdout
+        booted = self.host.run(["cat", "/proc/uptime"], mutating=False).stdout
         if not value.isdigit() or int(value) == 0:
             return None
         return float(booted.split()[0]) - int(value) / 1e6

@@ -1,5 +1,5 @@
-"""A Run on `local://` hosts whose paths are a test's own folder: the engine's modules run their
-real commands against it, without a sandbox or any server."""
+"""A Run, or a bare Host, on `local://` whose paths are a test's own folder: the engine's modules
+run their real commands against it, without a sandbox or any server."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from rollbook.core.config import load_environment
-from rollbook.core.executor import Mode
+from rollbook.core.executor import Executor, Mode
+from rollbook.core.host import Host
+from rollbook.core.journal import Journal
+from rollbook.core.redact import Redactor
 from rollbook.core.run import Run, RunOptions
 
 PASSWORD = "unit-db-pw-4711"
@@ -42,3 +45,13 @@ celery: {{app: config}}
         env_name="unit", report_dir=tmp_path / "reports", operator="unit", **options
     )  # type: ignore[arg-type]
     return Run(run_options, load_environment("unit"), mode, progress=lambda _: None)
+
+
+def local_host(folder: Path, mode: Mode = Mode.EXECUTE) -> Host:
+    """local:// through a journaling executor of its own, journal in `folder` (no Run)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    redactor = Redactor()
+    journal = Journal(folder / "journal.jsonl", redactor)
+    executor = Executor(journal, redactor, mode, progress=lambda _: None)
+    executor.incident = folder.name
+    return executor.host("local://")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from rollbook.core.connection import LINK_LOST, Connection, command_line
 from rollbook.core.executor import (
     CommandFailed,
     CommandResult,
@@ -13,7 +14,6 @@ from rollbook.core.executor import (
     ReadOnlyRefused,
     connection_hint,
 )
-from rollbook.core.host import LINK_LOST, Host, command_line
 from rollbook.core.journal import Journal, read_journal
 from rollbook.core.redact import MASK, Redactor
 
@@ -43,7 +43,8 @@ def lines(tmp_path: Path) -> list[dict]:
 @pytest.mark.parametrize("argument", HOSTILE)
 def test_hostile_arguments_reach_the_command_unchanged(tmp_path: Path, argument: str) -> None:
     executor = make(tmp_path)
-    result = executor.run("local://", ["printf", "%s", argument], mutating=False, cwd=str(tmp_path))
+    local = executor.host("local://")
+    result = local.run(["printf", "%s", argument], mutating=False, cwd=str(tmp_path))
     assert result.stdout == argument
     assert not (tmp_path / "pwned").exists()
 
@@ -51,9 +52,8 @@ def test_hostile_arguments_reach_the_command_unchanged(tmp_path: Path, argument:
 def test_every_command_is_journaled_with_its_facts(tmp_path: Path) -> None:
     executor = make(tmp_path)
     executor.paso = "2.2"
-    executor.run(
-        "local://", ["sh", "-c", "echo out; echo err >&2; exit 3"], mutating=False, check=False
-    )
+    failing = ["sh", "-c", "echo out; echo err >&2; exit 3"]
+    executor.host("local://").run(failing, mutating=False, check=False)
     [event] = lines(tmp_path)
     assert event["event"] == "command"
     assert event["host"] == "local://"
@@ -67,7 +67,7 @@ def test_every_command_is_journaled_with_its_facts(tmp_path: Path) -> None:
 def test_failure_names_host_command_and_error(tmp_path: Path) -> None:
     executor = make(tmp_path)
     with pytest.raises(CommandFailed, match=r"local://: `ls /nonexistent-dir` exited 2: .*No such"):
-        executor.run("local://", ["ls", "/nonexistent-dir"], mutating=False)
+        executor.host("local://").run(["ls", "/nonexistent-dir"], mutating=False)
 
 
 def test_secrets_are_redacted_and_recorded_paths_stay_intact(tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def test_secrets_are_redacted_and_recorded_paths_stay_intact(tmp_path: Path) -> 
     folder = tmp_path / "s3cr3t-value"  # a path that happens to hold a secret's value
     folder.mkdir()
     with pytest.raises(CommandFailed) as error:
-        executor.run("local://", ["sh", "-c", "echo s3cr3t-value; exit 1"], mutating=False)
+        executor.host("local://").run(["sh", "-c", "echo s3cr3t-value; exit 1"], mutating=False)
     assert "s3cr3t-value" not in str(error.value)
     executor.journal.write("fact", key="pre_rollback_backup", value={"path": str(folder)})
     command, fact = lines(tmp_path)
@@ -93,30 +93,30 @@ def test_the_database_password_reaches_its_host_as_a_private_file_only(
     assert path.read_text() == "*:*:*:*:s3cr3t-value\\:with\\\\colon\n"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
-    executor.run("local://", ["true"], mutating=False, env=env)
+    executor.host("local://").run(["true"], mutating=False, env=env)
     text = (tmp_path / "journal.jsonl").read_text()
     assert "s3cr3t-value" not in text and str(path) in text
     assert executor.close_hosts() == [] and not path.parent.exists()
 
 
 def test_a_host_that_stops_answering_is_bounded_here(tmp_path: Path) -> None:
-    host = Host("local://", "t", grace=0.2)
+    host = Connection("local://", "t", grace=0.2)
     done = host.transport("sleep 30", bound=0.3)
     assert done.exit_status == LINK_LOST and "stopped responding" in done.stderr
 
 
 def test_mutating_commands_record_intent_before_the_result(tmp_path: Path) -> None:
     executor = make(tmp_path)
-    executor.run("local://", ["touch", str(tmp_path / "made")], mutating=True)
+    executor.host("local://").run(["touch", str(tmp_path / "made")], mutating=True)
     assert [e["event"] for e in lines(tmp_path)] == ["intent", "command"]
     assert (tmp_path / "made").exists()
 
 
 def test_dry_run_plans_mutating_commands_without_running_them(tmp_path: Path) -> None:
     executor = make(tmp_path, Mode.DRY_RUN)
-    result = executor.run("local://", ["touch", str(tmp_path / "made")], mutating=True)
+    result = executor.host("local://").run(["touch", str(tmp_path / "made")], mutating=True)
     assert result.planned and not (tmp_path / "made").exists()
-    read = executor.run("local://", ["echo", "probe"], mutating=False)
+    read = executor.host("local://").run(["echo", "probe"], mutating=False)
     assert read.stdout == "probe\n"
     assert [e["event"] for e in lines(tmp_path)] == ["planned", "command"]
 
@@ -124,7 +124,7 @@ def test_dry_run_plans_mutating_commands_without_running_them(tmp_path: Path) ->
 def test_read_only_refuses_mutating_commands(tmp_path: Path) -> None:
     executor = make(tmp_path, Mode.READ_ONLY)
     with pytest.raises(ReadOnlyRefused, match="read-only"):
-        executor.run("local://", ["touch", str(tmp_path / "made")], mutating=True)
+        executor.host("local://").run(["touch", str(tmp_path / "made")], mutating=True)
     assert not (tmp_path / "made").exists()
     assert lines(tmp_path)[-1]["event"] == "refused"
 
@@ -145,7 +145,7 @@ def test_a_hung_command_is_stopped_by_its_timeout(tmp_path: Path) -> None:
     executor = make(tmp_path)
     executor.default_timeout = 1
     with pytest.raises(CommandFailed, match=r"`sleep 30` timed out"):
-        executor.run("local://", ["sleep", "30"], mutating=False)
+        executor.host("local://").run(["sleep", "30"], mutating=False)
     assert lines(tmp_path)[-1]["exit"] == 124
 
 

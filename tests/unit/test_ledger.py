@@ -2,39 +2,21 @@
 
 import json
 import multiprocessing
-import types
 from pathlib import Path
 
 from rollbook.actions import ledger
-from rollbook.core.config import load_environment
-from rollbook.core.executor import Executor, Mode
-from rollbook.core.journal import Journal
-from rollbook.core.redact import Redactor
+from tests.unit.local_run import local_host
 
 WRITERS, APPENDS = 6, 8
 PACKAGES = [f"package-{n:05d}==1.0.{n}" for n in range(2500)]  # lines of ~60 KB: many writes
 
 
-def stand_in(folder: Path, ledger_file: Path) -> types.SimpleNamespace:
-    """What ledger.append needs of a run: the environment, an executor on local://, a journal."""
-    sandbox = load_environment("sandbox")
-    app = sandbox.app.model_copy(update={"ledger": str(ledger_file)})
-    env = sandbox.model_copy(update={"app": app, "hosts": {"app": ["local://"]}})
-    redactor = Redactor()
-    journal = Journal(folder / "journal.jsonl", redactor)
-    executor = Executor(journal, redactor, Mode.EXECUTE, progress=lambda _: None)
-    return types.SimpleNamespace(
-        env=env, executor=executor, hosts=lambda role: env.hosts[role],
-        record=lambda *args, **kwargs: None,
-    )  # fmt: skip
-
-
 def writer(folder: str, ledger_file: str, number: int) -> None:
-    run = stand_in(Path(folder) / f"writer-{number}", Path(ledger_file))
+    host = local_host(Path(folder) / f"writer-{number}")
     for n in range(APPENDS):
         entry = {"tag": f"t-{number}-{n}", "commit": "c" * 40, "status": "validated",
                  "time": "2026-11-28T00:00:00+00:00", "packages": PACKAGES}  # fmt: skip
-        ledger.append(run, entry)  # type: ignore[arg-type]
+        ledger.add(host, ledger_file, entry)
 
 
 def test_concurrent_writers_leave_whole_lines(tmp_path: Path) -> None:
@@ -61,7 +43,6 @@ def test_a_torn_line_is_skipped_and_the_newest_status_wins(tmp_path: Path) -> No
     first = {"tag": "a", "commit": "1", "status": "validated", "time": "2026-11-01T00:00:00+00:00"}
     later = {**first, "status": "rolled_back_from", "time": "2026-11-02T00:00:00+00:00"}
     ledger_file.write_text(json.dumps(first) + "\n" + json.dumps(later) + "\n" + '{"tag": "b", "co')
-    run = stand_in(tmp_path, ledger_file)
-    entries = ledger.read(run)  # type: ignore[arg-type]
+    entries = ledger.read(local_host(tmp_path), str(ledger_file))
     assert [e["status"] for e in entries] == ["validated", "rolled_back_from"]
     assert ledger.latest(entries)["a"]["status"] == "rolled_back_from"

@@ -78,7 +78,7 @@ def test_a_failure_after_a_change_is_recovered_and_checked(
     run = local_run(tmp_path, monkeypatch)
     page = Path(run.env.maintenance.page)  # type: ignore[union-attr]
     run.executor.paso = "2.3"
-    run.executor.run("local://", ["cp", run.env.maintenance.template, str(page)],  # type: ignore[union-attr]
+    run.executor.host("local://").run(["cp", run.env.maintenance.template, str(page)],  # type: ignore[union-attr]
                      mutating=True)  # fmt: skip
     assert page.is_file()
     run.journal.write("paso_finished", paso="2.4", name="x", phase="call", status="failed",
@@ -95,7 +95,7 @@ def test_without_auto_recovery_a_changed_system_needs_a_person(
 ) -> None:
     run = local_run(tmp_path, monkeypatch, auto_recover=False)
     run.executor.paso = "2.3"
-    run.executor.run("local://", ["true"], mutating=True)
+    run.executor.host("local://").run(["true"], mutating=True)
     run.journal.write("paso_finished", paso="2.4", name="x", phase="call", status="failed",
                       duration=0.1, detail="boom")  # fmt: skip
     result = outcome.finish(run)

@@ -18,8 +18,8 @@ def test_evidence_and_log_show_the_exact_line_without_secrets(
     run = local_run(tmp_path, monkeypatch)
     run.executor.root_actions = frozenset({"logs"})
     run.executor.paso = "6.4"
-    run.executor.run("local://", ["sh", "-c", f"echo '<b>{PASSWORD}</b>'"], mutating=False)
-    run.executor.run("local://", ["true"], mutating=False, check=False, root="logs")
+    run.executor.host("local://").run(["sh", "-c", f"echo '<b>{PASSWORD}</b>'"], mutating=False)
+    run.executor.host("local://").run(["true"], mutating=False, check=False, root="logs")
     events = list(read_journal(run.journal.path))
     evidence = report.paso_evidence_html(events, "6.4")
     log = report.human_log(events)

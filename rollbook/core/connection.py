@@ -1,0 +1,185 @@
+"""The way to one host: how a command line reaches it, bounded on both ends, with secrets
+delivered as private files instead of arguments (the Pasos act through rollbook.core.host).
+
+A command is one /bin/sh line built from an argument list (every part quoted). It runs through
+the host's testinfra backend as a transport: `local://` directly, `ssh://` and Ansible hosts
+through the ssh command line testinfra builds for them, plus SSH keep-alives so that a dead link
+is noticed, and a local bound on the whole call (the remote `timeout` plus a grace period) so
+that nothing waits forever on a host that stopped answering. Standard input carries the content
+of secret files (a pgpass file, for instance): a secret is never part of any command line.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import testinfra
+from testinfra.backend.ansible import AnsibleBackend
+from testinfra.backend.local import LocalBackend
+from testinfra.backend.ssh import SshBackend
+
+from rollbook.core.errors import UserError
+
+KEEPALIVE = ("-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3")
+GRACE = 30.0  # seconds the local bound adds to the remote `timeout` (kill -k 10 and the link)
+LINK_LOST = 124  # the exit status of a command whose host stopped answering (as `timeout`'s)
+
+
+@dataclass(frozen=True)
+class Transported:
+    exit_status: int
+    stdout: str
+    stderr: str
+
+
+def command_line(
+    argv: Sequence[str],
+    *,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    sudo: bool = False,
+) -> str:
+    """The /bin/sh line for an argument list, wrappers included, every part quoted.
+
+    `sudo -n` comes right before the command itself, so a sudoers rule names the real program
+    (e.g. supervisorctl) and `timeout` still bounds it; sudo resets the environment, so root
+    actions take none. Environment values here are never secrets (a secret reaches a command as
+    a private file)."""
+    parts = ["sudo", "-n", *argv] if sudo else list(argv)
+    if timeout:
+        parts = ["timeout", "-k", "10", str(max(1, round(timeout))), *parts]
+    if env:
+        parts = ["env", *(f"{k}={v}" for k, v in env.items()), *parts]
+    line = shlex.join(parts)
+    return f"cd {shlex.quote(cwd)} && {line}" if cwd else line
+
+
+def _underlying(backend: Any) -> Any:
+    """An Ansible host's own connection backend (ssh or local), as testinfra itself uses it."""
+    if isinstance(backend, AnsibleBackend) and not backend.force_ansible:
+        return backend.ansible_runner.get_host(backend.host).backend
+    return backend
+
+
+@dataclass
+class Connection:
+    """A host spec (local://, ssh://user@h:port?…, ansible://name?…) and the way to it."""
+
+    spec: str
+    incident: str
+    grace: float = GRACE
+    _backend: Any = None
+    _folder: str | None = None
+    _secrets: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def backend(self) -> Any:
+        if self._backend is None:
+            self._backend = _underlying(testinfra.get_host(self.spec).backend)
+        return self._backend
+
+    def transport(
+        self, line: str, *, stdin: str | None = None, bound: float | None = None
+    ) -> Transported:
+        """Run one shell line on the host; `bound` seconds at most, measured here."""
+        backend = self.backend
+        if isinstance(backend, LocalBackend):
+            argv = ["/bin/sh", "-c", line]
+        elif isinstance(backend, SshBackend):
+            argv = ["/bin/sh", "-c", _ssh_line(backend, line)]
+        elif stdin is None:  # another testinfra backend: no standard input, no local bound
+            out = backend.run(line)
+            return Transported(out.rc, out.stdout, out.stderr)
+        else:
+            raise UserError(
+                f"{self.spec}: a {backend.NAME} host cannot receive a secret file (it needs "
+                "standard input): use an ssh://, ansible:// (over ssh) or local:// host"
+            )
+        return _bounded(argv, stdin, bound, self.grace)
+
+    def secret_file(self, name: str, content: str) -> str:
+        """A file only the login user can read, in this run's private folder (0700, made with
+        it), written through standard input in one call to the host; its path. The same content
+        is written once."""
+        with self._lock:
+            path = f"{self._folder}/{name}" if self._folder else None
+            if path is not None and self._secrets.get(path) == content:
+                return path
+            folder = shlex.quote(self._folder) if self._folder else run_folder(self.incident)
+            quoted = shlex.quote(name)
+            wrote = self.transport(
+                f'umask 077 && d={folder} && mkdir -p "$d" && cd "$d" && '
+                f"cat > {quoted}.new && mv {quoted}.new {quoted} && pwd -P",
+                stdin=content,
+                bound=60,
+            )
+            if wrote.exit_status != 0 or not wrote.stdout.strip():
+                raise UserError(
+                    f"{self.spec}: cannot write the private file {name} under "
+                    f"$HOME/.rollbook/runs: {wrote.stderr.strip() or wrote.exit_status}"
+                )
+            self._folder = wrote.stdout.strip().splitlines()[-1]
+            path = f"{self._folder}/{name}"
+            self._secrets[path] = content
+        return path
+
+    def remove_private_folder(self) -> str | None:
+        """Remove this run's private folder (its secret files); the error, if any."""
+        if self._folder is None:
+            return None
+        done = self.transport(f"rm -rf {shlex.quote(self._folder)}", bound=60)
+        self._folder = None
+        self._secrets.clear()
+        return None if done.exit_status == 0 else done.stderr.strip() or str(done.exit_status)
+
+
+def run_folder(incident: str) -> str:
+    """A run's private folder on a host, as a shell word ($HOME expands there)."""
+    return f'"$HOME/.rollbook/runs/"{shlex.quote(incident)}'
+
+
+def remove_run_folder(spec: str, incident: str) -> Transported:
+    """Remove a (dead) run's private folder on a host, by the incident's id."""
+    line = f"rm -rf {run_folder(incident)}"
+    return Connection(spec, incident).transport(line, bound=60)
+
+
+def _ssh_line(backend: SshBackend, line: str) -> str:
+    parts, values = backend._build_ssh_command(line)  # testinfra's own ssh line for this host
+    if "serveralive" not in " ".join(str(p) for p in parts).lower():
+        parts = [*parts[:-1], " ".join(KEEPALIVE), parts[-1]]
+    return backend.quote(" ".join(parts), *values)
+
+
+def _bounded(argv: list[str], stdin: str | None, bound: float | None, grace: float) -> Transported:
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # the whole call can be stopped at once (ssh and its children)
+    )
+    limit = bound + grace if bound else None
+    try:
+        out, err = process.communicate(stdin.encode() if stdin is not None else None, limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        note = (
+            f"\nno answer from the host within {limit:.0f} s (its bound plus {grace:.0f} s): "
+            "the link or the host stopped responding; the call was stopped here"
+        )
+        return Transported(LINK_LOST, out.decode(errors="replace"),
+                           err.decode(errors="replace") + note)  # fmt: skip
+    return Transported(
+        process.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+    )

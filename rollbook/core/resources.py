@@ -1,0 +1,96 @@
+"""Small resources on a Host, where the engine needs them: the app's git checkout, its virtualenv
+(pip, manage.py) and the PostgreSQL client. Each runs its commands through the host's journaled
+`run`, so what ran, where and under which Paso is recorded the same way for all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rollbook.core.config import AppConfig, DatabaseConfig
+from rollbook.core.executor import CommandResult
+from rollbook.core.host import Host
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """The app's git checkout (`app.path`) on a host."""
+
+    host: Host
+    path: str
+
+    def git(self, *args: str, mutating: bool = False, check: bool = True) -> str:
+        """git's standard output, stripped; "" when the command failed and `check` is off."""
+        result = self.host.run(["git", "-C", self.path, *args], mutating=mutating, check=check)
+        return result.stdout.strip() if result.ok else ""
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")
+
+    def tag_commit(self, tag: str) -> str:
+        return self.git("rev-parse", f"refs/tags/{tag}^{{commit}}")
+
+
+@dataclass(frozen=True)
+class Venv:
+    """The app's virtualenv (`app.venv`) on a host, its tools run from the app's folder."""
+
+    host: Host
+    app: AppConfig
+
+    def tool(self, name: str) -> str:
+        return f"{self.app.venv}/bin/{name}"
+
+    def freeze(self) -> list[str]:
+        out = self.host.run([self.tool("pip"), "freeze"], mutating=False).stdout
+        return parse_freeze(out)
+
+    def pip(
+        self, *args: str, mutating: bool, timeout: float | None = None, check: bool = True
+    ) -> CommandResult:
+        argv = [self.tool("pip"), *args]
+        return self.host.run(
+            argv, mutating=mutating, cwd=self.app.path, timeout=timeout, check=check
+        )
+
+    def manage(self, *args: str, mutating: bool, timeout: float | None = None) -> CommandResult:
+        """python manage.py ARGS, with the app's environment (`app.env`)."""
+        argv = [self.tool("python"), self.app.manage, *args]
+        return self.host.run(
+            argv, mutating=mutating, cwd=self.app.path, env=self.app.env, timeout=timeout
+        )
+
+
+def parse_freeze(out: str) -> list[str]:
+    return sorted(line for line in out.splitlines() if line and not line.startswith("#"))
+
+
+@dataclass(frozen=True)
+class PostgresClient:
+    """psql, pg_dump, pg_restore, createdb, dropdb on the database's client host: connection
+    options from `database:`, the password through a private pgpass file on that host."""
+
+    host: Host
+    database: DatabaseConfig
+    password: str
+
+    def connection(self) -> list[str]:
+        db = self.database
+        return ["-h", db.host, "-p", str(db.port), "-U", db.user]
+
+    def run(
+        self,
+        tool: str,
+        *args: str,
+        mutating: bool,
+        timeout: float | None = None,
+        check: bool = True,
+        declared: bool = False,
+        before: Sequence[str] = (),
+    ) -> CommandResult:
+        """TOOL [BEFORE…] <connection options> ARGS (`before`: the tool's own options)."""
+        argv = [tool, *before, *self.connection(), *args]
+        return self.host.run(
+            argv, mutating=mutating, env=self.host.pgpass(self.password), timeout=timeout,
+            check=check, declared=declared,
+        )  # fmt: skip

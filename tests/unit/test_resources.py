@@ -1,0 +1,99 @@
+"""The Host handle and the resources on it, on `local://` with real git and a real command line:
+commands are journaled under the Paso acting, a PostgreSQL client gets its password as a private
+file, never as an argument, and a git checkout reads what git itself says."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rollbook.core.config import AppConfig, DatabaseConfig
+from rollbook.core.executor import CommandFailed, Mode, ReadOnlyRefused
+from rollbook.core.resources import Checkout, PostgresClient, Venv
+from tests.unit.local_run import local_host
+
+PASSWORD = "pw:with\\colon-4711"
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "app"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty",
+        "-m", "first")  # fmt: skip
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "tag", "-a", "deploy-1", "-m", "d1")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty",
+        "-m", "second")  # fmt: skip
+    return repo
+
+
+def test_commands_are_journaled_under_the_paso_acting(tmp_path: Path) -> None:
+    host = local_host(tmp_path / "journal")
+    executor = host.executor
+    with executor.acting_for("3.1"):
+        host.run(["true"], mutating=True)
+        with executor.acting_for("lock"):
+            host.run(["true"], mutating=False)
+        host.run(["true"], mutating=False)
+    host.run(["true"], mutating=False)
+    pasos = [e["paso"] for e in executor.journal.events("command")]
+    assert pasos == ["3.1", "lock", "3.1", None]
+    [intent] = executor.journal.events("intent")
+    assert (intent["paso"], intent["host"]) == ("3.1", "local://")
+
+
+def test_checkout_reads_what_git_says(tmp_path: Path, repo: Path) -> None:
+    tree = Checkout(local_host(tmp_path / "journal"), str(repo))
+    assert tree.head() == git(repo, "rev-parse", "HEAD")
+    assert tree.tag_commit("deploy-1") == git(repo, "rev-parse", "HEAD~1")
+    assert tree.git("rev-parse", "no-such-ref", check=False) == ""
+    with pytest.raises(CommandFailed, match="no-such-ref"):
+        tree.git("rev-parse", "no-such-ref")
+
+
+def test_a_read_only_host_refuses_a_checkout(tmp_path: Path, repo: Path) -> None:
+    tree = Checkout(local_host(tmp_path / "journal", Mode.READ_ONLY), str(repo))
+    before = git(repo, "rev-parse", "HEAD")
+    with pytest.raises(ReadOnlyRefused, match="read-only"):
+        tree.git("checkout", "deploy-1", mutating=True)
+    assert git(repo, "rev-parse", "HEAD") == before
+
+
+def test_venv_tools_run_from_the_app_folder_with_its_environment(tmp_path: Path) -> None:
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    python.write_text('#!/bin/sh\necho "$(pwd) $APP_SETTING $*"\n')
+    python.chmod(0o755)
+    app = AppConfig(path=str(tmp_path), venv=str(tmp_path / "venv"), tags="deploy-*",
+                    env={"APP_SETTING": "from-yaml"})  # fmt: skip
+    venv = Venv(local_host(tmp_path / "journal"), app)
+    out = venv.manage("showmigrations", "--plan", mutating=False).stdout.strip()
+    assert out == f"{tmp_path} from-yaml manage.py showmigrations --plan"
+
+
+def test_postgres_client_gets_the_password_as_a_private_file_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    host = local_host(tmp_path / "journal")
+    db = DatabaseConfig(host="127.0.0.1", port=5433, name="app", user="app_user",
+                        password_env="UNUSED", backups="/b", backup_pattern="*.sql")  # fmt: skip
+    pg = PostgresClient(host, db, PASSWORD)
+    # `sh -c` in place of a PostgreSQL tool: it shows the argv and the pgpass file it was given
+    script = 'echo "$*"; cat "$PGPASSFILE"'
+    out = pg.run("sh", "-d", "app", before=["-c", script, "sh"], mutating=False).stdout
+    argv_line, pgpass_line = out.splitlines()
+    assert argv_line == "-h 127.0.0.1 -p 5433 -U app_user -d app"
+    assert pgpass_line == "*:*:*:*:pw\\:with\\\\colon-4711"
+    [command] = host.executor.journal.events("command")
+    assert PASSWORD not in command["line"] and "PGPASSFILE=" in command["line"]
+    assert host.executor.close_hosts() == []
+    assert not list((tmp_path / "home").glob(".rollbook/runs/*"))
