@@ -41,7 +41,7 @@ def close_connections(run: Run) -> None:
 
 @verifies("no queda ninguna conexión activa a la base de datos")
 def no_connections(run: Run) -> None:
-    assert database.other_connections(run) == 0
+    assert database.other_connections(run.postgres()) == 0
 
 
 @when("se restaura la base de datos desde el backup verificado")

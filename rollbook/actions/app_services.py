@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from rollbook.actions import logs, web
@@ -16,6 +17,7 @@ from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
 
 CELERY_NO_BROKER = "Could not connect to the message broker"  # celery's own words
+_EXCEPTION = re.compile(r"(?:[a-z_]\w*\.)*[A-Z]\w*: ")  # a Python exception's last line
 
 
 def connect_servers(run: Run) -> list[str]:
@@ -94,7 +96,10 @@ def start_services(
                     if state == "gave up"
                     else f"still not running after {timeout:.0f} s"
                 )
-                raise StepFailed(f"{host.spec}: service {name} did not start: {why}; see its log")
+                raise StepFailed(
+                    f"{host.spec}: service {name} did not start: {why}. "
+                    + ends_with(manager.last_lines(name, 40))
+                )
         if gate is not None:
             gate(host)
         return logs.errors_since(host, run.env.logs, offsets)
@@ -102,6 +107,16 @@ def start_services(
     errors = each_host(run, "app", start, one_at_a_time=rolling)
     run.record("services_started", names=names, log_errors=errors, rolling=rolling)
     return errors
+
+
+def ends_with(lines: list[str]) -> str:
+    """A log's end for an error message: its last exception line (the cause, which a server's
+    shutdown lines often follow) and its last lines."""
+    if not lines:
+        return "Its log is empty: run the service's command by hand on the host to see why"
+    cause = [line.strip() for line in lines if _EXCEPTION.match(line.strip())][-1:]
+    last = [line.strip() for line in lines[-3:] if line.strip() not in cause]
+    return "Its log ends: " + " | ".join(cause + last)
 
 
 def _started(manager: ServiceManager, name: str) -> str | None:

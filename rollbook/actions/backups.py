@@ -1,4 +1,4 @@
-"""Backups on the db host: listing, choice and integrity check (Paso 1.3)."""
+"""Backups on the db host: listing, choice, integrity and identity checks (Paso 1.3)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,18 @@ from rollbook.core.config import DatabaseConfig
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
 
+DJANGO_MIGRATIONS = "django_migrations"
 PLAIN_HEADER = "-- PostgreSQL database dump"
 PLAIN_TRAILER = "-- PostgreSQL database dump complete"
 CUSTOM_MAGIC = "PGDMP"
+
+
+class BackupRefused(StepFailed):
+    """A backup that cannot be used; `problem` says why, the message also what to do."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(escalation(problem))
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -54,55 +63,57 @@ def resolve_backup_path(db: DatabaseConfig, given: str) -> str:
     return given if posixpath.isabs(given) else posixpath.join(db.backups, given)
 
 
-def choose_backup(
+def candidates(
     host: Host, db: DatabaseConfig, given: str | None, deployed_at: float
-) -> BackupFile:
-    """--backup, or the newest matching backup taken before the defective release was deployed."""
+) -> list[BackupFile]:
+    """[--backup], or the matching backups taken before the defective release was deployed,
+    newest first (§10.1: when one cannot be used, the next older one)."""
     if given is not None:
         path = resolve_backup_path(db, given)
         folder, name = posixpath.split(path)
         found = [f for f in list_backups(host, db, name) if posixpath.dirname(f.path) == folder]
         if not found:
-            raise StepFailed(escalation(f"the backup {path} does not exist on {host.spec}"))
-        return found[0]
-    candidates = [f for f in list_backups(host, db) if f.mtime < deployed_at]
-    if not candidates:
+            raise BackupRefused(f"the backup {path} does not exist on {host.spec}")
+        return found[:1]
+    older = [f for f in list_backups(host, db) if f.mtime < deployed_at]
+    if not older:
         pattern = posixpath.join(db.backups, db.backup_pattern)
-        raise StepFailed(
-            escalation(f"no backup {pattern} older than the deployed release on {host.spec}")
-        )
-    return candidates[0]
+        raise BackupRefused(f"no backup {pattern} older than the deployed release on {host.spec}")
+    return older
+
+
+def choose_backup(
+    host: Host, db: DatabaseConfig, given: str | None, deployed_at: float
+) -> BackupFile:
+    """--backup, or the newest matching backup taken before the defective release was deployed."""
+    return candidates(host, db, given, deployed_at)[0]
 
 
 def check_backup(host: Host, db: DatabaseConfig, file: BackupFile) -> Backup:
     """Non-empty, younger than the maximum age, and complete (pg_restore --list / dump trailer)."""
     if file.size == 0:
-        raise StepFailed(escalation(f"the backup {file.path} is empty (0 bytes)"))
+        raise BackupRefused(f"the backup {file.path} is empty (0 bytes)")
     age = host_time(host) - file.mtime
     limit = db.max_backup_age
     if age > limit:
-        raise StepFailed(
-            escalation(
-                f"the backup {file.path} is {age / 3600:.1f} h old, over the environment's "
-                f"limit of {limit / 3600:.1f} h"
-            )
+        raise BackupRefused(
+            f"the backup {file.path} is {age / 3600:.1f} h old, over the environment's "
+            f"limit of {limit / 3600:.1f} h"
         )
     fmt = backup_format(host, file.path)
     if fmt == "custom":
         listed = host.run(["pg_restore", "--list", "-f", "/dev/null", file.path],
                           mutating=False, check=False)  # fmt: skip
         if not listed.ok:
-            raise StepFailed(escalation(f"the backup {file.path} fails `pg_restore --list`"))
+            raise BackupRefused(f"the backup {file.path} fails `pg_restore --list`")
     else:
         head = _read(host, ["head", "-n", "40", file.path])
         tail = _read(host, ["tail", "-c", "512", file.path])
         if PLAIN_HEADER not in head:
-            raise StepFailed(escalation(f"the backup {file.path} is not a pg_dump file"))
+            raise BackupRefused(f"the backup {file.path} is not a pg_dump file")
         if PLAIN_TRAILER not in tail:
-            raise StepFailed(
-                escalation(
-                    f"the backup {file.path} is truncated: pg_dump's completion line is missing"
-                )
+            raise BackupRefused(
+                f"the backup {file.path} is truncated: pg_dump's completion line is missing"
             )
     _check_marker(host, db.marker_table, file.path, fmt)
     digest = _read(host, ["sha256sum", file.path]).split()[0]
@@ -120,10 +131,8 @@ def _check_marker(host: Host, marker: str | None, path: str, fmt: str) -> None:
         needle = f"CREATE TABLE public.{marker} ("
         found = host.run(["grep", "-q", "-F", needle, path], mutating=False, check=False).ok
     if not found:
-        raise StepFailed(
-            escalation(
-                f"the backup {path} has no table {marker}: it is not a backup of this database"
-            )
+        raise BackupRefused(
+            f"the backup {path} has no table {marker}: it is not a backup of this database"
         )
 
 
@@ -131,6 +140,60 @@ def backup_format(host: Host, path: str) -> str:
     """Recognised by content, not by name: custom format starts with PGDMP."""
     magic = _read(host, ["head", "-c", "5", path])
     return "custom" if magic == CUSTOM_MAGIC else "plain"
+
+
+def applied_in_backup(host: Host, path: str, fmt: str) -> list[str] | None:
+    """The migrations (app.name) the backup's django_migrations rows say were applied, read from
+    its data (custom format: pg_restore of that table); None when it holds no such rows."""
+    if fmt == "custom":
+        argv = ["pg_restore", "--data-only", "-t", DJANGO_MIGRATIONS, "-f", "-", path]
+    else:  # the table's COPY block, up to its end marker (sed stops reading there)
+        argv = [
+            "sed",
+            "-n",
+            rf"/^COPY public\.{DJANGO_MIGRATIONS} /,/^\\\.$/{{p;/^\\\.$/q;}}",
+            path,
+        ]
+    return parse_copy(host.run(argv, mutating=False, check=False).stdout)
+
+
+def parse_copy(text: str) -> list[str] | None:
+    """app.name of each row of a django_migrations COPY block (pg_dump's text format)."""
+    lines = text.splitlines()
+    start = next((n for n, line in enumerate(lines) if line.startswith("COPY ")), None)
+    if start is None:
+        return None
+    header = lines[start]
+    columns = [
+        c.strip().strip('"') for c in header[header.index("(") + 1 : header.index(")")].split(",")
+    ]
+    app, name = columns.index("app"), columns.index("name")
+    rows = []
+    for line in lines[start + 1 :]:
+        if line == "\\.":
+            break
+        cells = line.split("\t")
+        rows.append(f"{cells[app]}.{cells[name]}")
+    return sorted(rows)
+
+
+def identity_problem(
+    applied: list[str] | None, expected: set[str], apps: set[str] | None, source: str
+) -> str | None:
+    """Why a backup is not of this application at the target's migration state (`expected`, by
+    `source`; only `apps` compared when given), or None."""
+    if applied is None:
+        return f"holds no {DJANGO_MIGRATIONS} rows: it is not a backup of this application"
+    found = {m for m in applied if apps is None or m.split(".")[0] in apps}
+    missing, unexpected = sorted(expected - found), sorted(found - expected)
+    if not missing and not unexpected:
+        return None
+    return (
+        f"is not a backup of this application at the target release: its {DJANGO_MIGRATIONS} "
+        f"lacks {len(missing)} migrations of {source} ({', '.join(missing[:4]) or 'none'}) and "
+        f"has {len(unexpected)} it does not ({', '.join(unexpected[:4]) or 'none'}) — a backup "
+        "of another database, or of another release"
+    )
 
 
 def _read(host: Host, argv: list[str]) -> str:

@@ -137,6 +137,12 @@ def others_clause(name: str) -> str:
     return f"FROM pg_stat_activity WHERE datname = {literal(name)} AND pid <> pg_backend_pid()"
 
 
+def other_connections(pg: PostgresClient) -> int:
+    """Sessions on the app's database other than the query's own."""
+    sql = f"SELECT count(*) {others_clause(pg.database.name)}"
+    return int(psql(pg, sql, database="postgres").strip() or 0)
+
+
 def close_connections(run: Run) -> int:
     """Paso 4.2: keep new connections out, terminate the others; returns how many were ended."""
     set_connections(run, allowed=False)

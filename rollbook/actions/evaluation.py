@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from rollbook.actions import backups, ledger, release
+from rollbook.actions import backups, ledger, migration_plan, release
 from rollbook.actions.decision import decide
 from rollbook.checks import prerequisites
 from rollbook.core.errors import StepFailed
+from rollbook.core.host import Host
 from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
 from rollbook.record import signing
@@ -76,17 +77,65 @@ def identify_target(run: Run) -> dict[str, object]:
 
 
 def verify_backup(run: Run) -> dict[str, object]:
-    """Paso 1.3: the backup of the stable version exists, is recent and complete."""
+    """Paso 1.3: the backup of the stable version exists, is recent, complete, and a backup of
+    this application at the target's migration state. A chosen backup that fails is set aside
+    for the next older one (§10.1: usar backup N-1); a --backup that fails stops the run."""
     host, db = run.first_host("db"), run.env.database
     deployed_at = float(run.fact("deployed")["date"])
-    chosen = backups.choose_backup(host, db, run.options.backup, deployed_at)
-    backup = backups.check_backup(host, db, chosen)
-    fact = run.record("backup", **asdict(backup), host=host.spec)
+    expected = _expected_migrations(run)
+    refused: list[str] = []
+    for file in backups.candidates(host, db, run.options.backup, deployed_at):
+        try:
+            backup = backups.check_backup(host, db, file)
+            identity = _identity(host, backup, expected)
+            break
+        except backups.BackupRefused as exc:
+            if run.options.backup is not None:
+                raise
+            refused.append(exc.problem)
+            run.say(f"{exc.problem} — refused; the next older backup is tried (§10.1, N-1)")
+    else:
+        raise backups.BackupRefused(
+            f"none of the {len(refused)} backups older than the deployed release can be used: "
+            + "; ".join(refused)
+        )
+    fact = run.record("backup", **asdict(backup), host=host.spec, identity=identity,
+                      refused=refused)  # fmt: skip
     run.say(
         f"backup: {backup.path} ({backup.format}, {backup.size} bytes, "
-        f"{backup.age / 3600:.1f} h old, sha256 {backup.sha256[:16]}…) — Backup OK"
+        f"{backup.age / 3600:.1f} h old, sha256 {backup.sha256[:16]}…; {identity}) — Backup OK"
     )
     return fact
+
+
+Expected = tuple[set[str], set[str] | None, str]  # migrations, the apps compared, their source
+
+
+def _expected_migrations(run: Run) -> Expected | str:
+    """The migrations the target release runs with: the ledger's record of it, else its tree's
+    migration files (the repository's own apps); else why the identity cannot be checked."""
+    target = run.fact("target")
+    name = target["tag"] or str(target["commit"])[:12]
+    if run.env.database.marker_table != backups.DJANGO_MIGRATIONS:
+        return f"identity not checked: database.marker_table is not {backups.DJANGO_MIGRATIONS}"
+    if target.get("migrations"):
+        return set(target["migrations"]), None, f"the ledger's record of {name}"
+    tree = Checkout(run.first_host("app"), run.env.app.path)
+    files = migration_plan.migrations_in_tree(tree, target.get("commit") or target["tag"])
+    if files:
+        return set(files), {m.split(".")[0] for m in files}, f"{name}'s migration files"
+    return f"identity not checked: no ledger record of {name} and its tree is not fetched here"
+
+
+def _identity(host: Host, backup: backups.Backup, expected: Expected | str) -> str:
+    if isinstance(expected, str):
+        return expected
+    migrations, apps, source = expected
+    applied = backups.applied_in_backup(host, backup.path, backup.format)
+    problem = backups.identity_problem(applied, migrations, apps, source)
+    if problem:
+        raise backups.BackupRefused(f"the backup {backup.path} {problem}")
+    return f"its {backups.DJANGO_MIGRATIONS} matches {source}"
 
 
 def announce_start(run: Run) -> str:

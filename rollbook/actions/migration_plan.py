@@ -20,7 +20,7 @@ from rollbook.core.run import Run
 _MIGRATION_FILE = re.compile(r"(?:^|/)([^/]+)/migrations/(\d{4}[^/]*)\.py$")
 
 
-def _migrations_in_tree(tree: Checkout, ref: str) -> list[str] | None:
+def migrations_in_tree(tree: Checkout, ref: str) -> list[str] | None:
     """The migrations in the release's tree; None when the release is not fetched here yet."""
     listed = tree.git("ls-tree", "-r", "--name-only", ref, check=False)
     if not listed:
@@ -35,8 +35,8 @@ def classify(run: Run) -> dict[str, Any]:
     target = run.fact("target")
     ref = target.get("commit") or target["tag"]
     applied = ledger.applied_migrations(venv)
-    deployed_files = _migrations_in_tree(tree, "HEAD") or []
-    target_files = _migrations_in_tree(tree, ref)
+    deployed_files = migrations_in_tree(tree, "HEAD") or []
+    target_files = migrations_in_tree(tree, ref)
     if target_files is None:
         return _plan(run, "unknown", [], [], [], f"{ref} is not fetched on {host.spec} yet")
     apps = {name.split(".")[0] for name in deployed_files + target_files}

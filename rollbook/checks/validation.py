@@ -44,7 +44,7 @@ def smoke_tests(run: Run) -> dict[str, object]:
     result: dict[str, object] = {}
     if health.smoke_tests:
         argv = [Venv(host, run.env.app).tool("python"), "-m", "pytest", health.smoke_tests,
-                "-q", "-p", "no:cacheprovider"]  # fmt: skip
+                "-q", "-rfE", "-p", "no:cacheprovider"]  # fmt: skip
         env = {**run.env.app.env, **health.smoke_env, "PYTHONDONTWRITEBYTECODE": "1"}
         out = host.run(
             argv, mutating=False, check=False, cwd=run.env.app.path, env=env, timeout=600
@@ -52,7 +52,10 @@ def smoke_tests(run: Run) -> dict[str, object]:
         summary = (out.stdout.strip().splitlines() or [""])[-1]
         result["smoke_tests"] = {"exit": out.exit_status, "summary": summary}
         if not out.ok:
-            raise StepFailed(f"smoke tests {run.env.health.smoke_tests} failed: {summary}")
+            raise StepFailed(
+                f"smoke tests {health.smoke_tests} failed: {summary or 'no summary'} — "
+                + failure_reasons(out.stdout, out.stderr)
+            )
     endpoints = {url: web.http_status(host, health, url)[0] for url in health.endpoints}
     result["endpoints"] = endpoints
     run.record("smoke", **result)
@@ -60,6 +63,15 @@ def smoke_tests(run: Run) -> dict[str, object]:
     if bad:
         raise StepFailed("endpoints not answering 200: " + ", ".join(bad))
     return result
+
+
+def failure_reasons(stdout: str, stderr: str) -> str:
+    """Why pytest failed, for the error: its FAILED / ERROR summary lines (-rfE), else the last
+    lines it printed (an import error, a missing module)."""
+    found = [line for line in stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    if not found:
+        found = [line for line in (stderr or stdout).splitlines() if line.strip()][-3:]
+    return " | ".join(found[:5]) or "pytest printed nothing"
 
 
 def critical_functions(run: Run) -> dict[str, object]:

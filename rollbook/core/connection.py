@@ -38,6 +38,11 @@ class Transported:
     stdout: str
     stderr: str
 
+    @property
+    def error(self) -> str | None:
+        """None when the line succeeded, else what it said (or its exit status)."""
+        return None if self.exit_status == 0 else self.stderr.strip() or str(self.exit_status)
+
 
 def command_line(
     argv: Sequence[str],
@@ -139,18 +144,16 @@ class Connection:
         done = self.transport(f"rm -rf {shlex.quote(self._folder)}", bound=60)
         self._folder = None
         self._secrets.clear()
-        return None if done.exit_status == 0 else done.stderr.strip() or str(done.exit_status)
+        return done.error
+
+    def remove_folder_of(self, incident: str) -> str | None:
+        """Remove another (dead) run's private folder here, by its incident's id; the error."""
+        return self.transport(f"rm -rf {run_folder(incident)}", bound=60).error
 
 
 def run_folder(incident: str) -> str:
     """A run's private folder on a host, as a shell word ($HOME expands there)."""
     return f'"$HOME/.rollbook/runs/"{shlex.quote(incident)}'
-
-
-def remove_run_folder(spec: str, incident: str) -> Transported:
-    """Remove a (dead) run's private folder on a host, by the incident's id."""
-    line = f"rm -rf {run_folder(incident)}"
-    return Connection(spec, incident).transport(line, bound=60)
 
 
 def _ssh_line(backend: SshBackend, line: str) -> str:

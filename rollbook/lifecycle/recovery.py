@@ -14,7 +14,6 @@ from typing import Any
 
 from rollbook.actions import code, database, fleet, swap, web
 from rollbook.core import inventory, timeline
-from rollbook.core.connection import remove_run_folder
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.host import Host
 from rollbook.core.resources import Checkout, Venv
@@ -123,8 +122,7 @@ def remove_private_files(run: Run, events: list[dict[str, Any]]) -> dict[str, st
         return {}
     done: dict[str, str | None] = {}
     for spec in dict.fromkeys(e["host"] for e in events if e["event"] == "private_file"):
-        removed = remove_run_folder(spec, incident)
-        done[spec] = None if removed.exit_status == 0 else removed.stderr.strip() or "failed"
+        done[spec] = run.executor.connection(spec).remove_folder_of(incident)
         run.journal.write("private_files_removed", host=spec, incident=incident,
                           error=done[spec])  # fmt: skip
     return done

@@ -43,6 +43,7 @@ class Fault:
     what: str
     paso: str  # the Paso it makes fail
     make: Callable[[Layout], list[str]]  # returns the extra options the rollback needs, if any
+    shows: str = ""  # what the failed Paso's message says of the cause (the operator's clue)
 
 
 def stable_tag(layout: Layout) -> str:
@@ -295,9 +296,11 @@ FAULTS = {
               migration_mismatch),
         Fault("port-held", "another process holds gunicorn's port", "5.1", port_held),
         Fault("release-cannot-boot", "target release fails at import", "5.1",
-              release_cannot_boot),
-        Fault("broker-down", "the celery broker is down", "5.2", broker_down),
-        Fault("smoke-test-fails", "a smoke test fails at the target", "6.2", smoke_test_fails),
+              release_cannot_boot, shows="RuntimeError: cannot boot"),
+        Fault("broker-down", "the celery broker is down", "5.2", broker_down,
+              shows="the workers have no broker"),
+        Fault("smoke-test-fails", "a smoke test fails at the target", "6.2", smoke_test_fails,
+              shows="AssertionError: rounding"),
         Fault("no-createdb", "the role lacks CREATEDB", "1.3", no_createdb),
         Fault("tag-missing", "the target tag is gone from origin", "1.2", tag_missing),
     )

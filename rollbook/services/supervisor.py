@@ -48,6 +48,16 @@ class Supervisor:
         days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
         return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
 
+    def last_lines(self, name: str, count: int = 10) -> list[str]:
+        """The end of the program's own log (`supervisorctl tail`): stderr, or stdout when stderr
+        goes there (redirect_stderr) or has nothing."""
+        for stream in ("stderr", "stdout"):
+            out = self._ctl("tail", "-4000", name, stream, mutating=False, check=False)
+            lines = [line for line in out.splitlines() if line.strip()]
+            if lines and not re.fullmatch(rf"{re.escape(name)}: ERROR \(.*\)", lines[-1]):
+                return lines[-count:]
+        return []
+
     def pids(self, name: str) -> list[int]:
         out = self._ctl("pid", name, mutating=False, check=False).strip()
         return [int(out)] if out.isdigit() and int(out) > 0 else []

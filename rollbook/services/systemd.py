@@ -40,6 +40,14 @@ class Systemd:
             return None
         return float(booted.split()[0]) - int(value) / 1e6
 
+    def last_lines(self, name: str, count: int = 10) -> list[str]:
+        """The end of the unit's journal (journalctl; under sudo when `sudo` lists logs)."""
+        out = self.host.run(
+            ["journalctl", "-u", name, "-n", str(count), "--no-pager", "-o", "cat"],
+            mutating=False, check=False, root="logs",
+        ).stdout  # fmt: skip
+        return [line for line in out.splitlines() if line.strip()][-count:]
+
     def pids(self, name: str) -> list[int]:
         out = self._ctl("show", "-p", "MainPID", "--value", name, mutating=False, check=False)
         return [int(out)] if out.strip().isdigit() and int(out) > 0 else []

@@ -1,13 +1,16 @@
 """Etapa 1 on the real sandbox: the right target and backup; bad backups stop, nothing changed."""
 
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rollbook import sandbox
+from rollbook.core.config import secret
 from tests.e2e.releases import deploy_tags
-from tests.e2e.sandbox_state import INCIDENT, dump, env, run_feature, state
+from tests.e2e.sandbox_state import INCIDENT, connect, dump, env, run_feature, state
 
 pytestmark = pytest.mark.e2e
 
@@ -87,3 +90,59 @@ def test_bad_backup_aborts_with_nothing_changed(
     finally:
         if kind in ("empty", "truncated"):
             os.unlink(backup)
+
+
+@pytest.fixture
+def foreign_backup() -> Iterator[tuple[Path, Path]]:
+    """A real pg_dump of another Django application's database (its own apps' migrations), named
+    like the nightly backups and one minute newer than the newest of them: the one Paso 1.3 picks
+    first by date."""
+    db, name = env().database, "e2e_other_django_app"
+    with connect("postgres") as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    with connect(name) as conn:
+        conn.execute("CREATE TABLE django_migrations (id serial PRIMARY KEY, app varchar(255), "
+                     "name varchar(255), applied timestamptz DEFAULT now())")  # fmt: skip
+        for app, migration in (("contenttypes", "0001_initial"), ("auth", "0001_initial"),
+                               ("blog", "0001_initial"), ("blog", "0002_post_slug")):  # fmt: skip
+            conn.execute("INSERT INTO django_migrations (app, name) VALUES (%s, %s)",
+                         (app, migration))  # fmt: skip
+    nightly = newest_nightly()
+    path = nightly.with_name(nightly.name.replace(".sql", "9.sql"))  # same pattern, other name
+    try:
+        subprocess.run(
+            ["pg_dump", "-h", db.host, "-p", str(db.port), "-U", db.user, "-d", name, "-f", path],
+            check=True, capture_output=True,
+            env={**os.environ, "PGPASSWORD": secret(env(), db.password_env)},
+        )  # fmt: skip
+        moment = nightly.stat().st_mtime + 60
+        os.utime(path, (moment, moment))
+        yield path, nightly
+    finally:
+        path.unlink(missing_ok=True)
+        with connect("postgres") as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def test_a_foreign_backup_is_refused_and_the_next_older_one_taken(
+    start: object, tmp_path: Path, foreign_backup: tuple[Path, Path]
+) -> None:
+    foreign, nightly = foreign_backup
+    done = run_feature(tmp_path, *INCIDENT, "-m", "etapa1")
+    assert done.code == 0, dump(done)
+    backup = done.facts()["backup"]
+    [refused] = backup["refused"]
+    assert refused.startswith(f"the backup {foreign} is not a backup of this application")
+    assert "migrations of the ledger's record of" in refused
+    assert "has 2 it does not (blog.0001_initial, blog.0002_post_slug)" in refused
+    assert backup["path"] == str(nightly)
+    assert backup["identity"].startswith("its django_migrations matches the ledger's record of")
+    assert f"{refused} — refused; the next older backup is tried" in done.output
+    # named with --backup, the same file stops the run at Paso 1.3 with nothing changed
+    before = state()
+    named = run_feature(tmp_path, *INCIDENT, f"--backup={foreign}")
+    assert named.outcome == "ABORTADO — SIN CAMBIOS", dump(named)
+    assert named.pasos()["1.3"] == "failed", dump(named)
+    assert "is not a backup of this application" in named.output
+    assert state() == before

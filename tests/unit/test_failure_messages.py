@@ -1,0 +1,40 @@
+"""What a failed Paso says of the cause: a service's log end, a smoke test's failure lines."""
+
+from rollbook.actions.app_services import ends_with
+from rollbook.checks.validation import failure_reasons
+
+GUNICORN = """[2026-11-28 10:00:00 +0000] [7] [INFO] Booting worker with pid: 8
+Traceback (most recent call last):
+  File "/app/config/wsgi.py", line 17, in <module>
+    import pkg_resources
+ModuleNotFoundError: No module named 'pkg_resources'
+[2026-11-28 10:00:00 +0000] [8] [INFO] Worker exiting (pid: 8)
+[2026-11-28 10:00:01 +0000] [7] [ERROR] Worker (pid:8) exited with code 3
+[2026-11-28 10:00:01 +0000] [7] [ERROR] Shutting down: Master
+[2026-11-28 10:00:01 +0000] [7] [ERROR] Reason: Worker failed to boot.""".splitlines()
+
+
+def test_a_service_log_shows_the_exception_before_the_shutdown_lines() -> None:
+    said = ends_with(GUNICORN)
+    assert said.startswith("Its log ends: ModuleNotFoundError: No module named 'pkg_resources' | ")
+    assert said.endswith("Reason: Worker failed to boot.")
+    assert said.count(" | ") == 3
+
+
+def test_an_empty_log_says_what_to_do() -> None:
+    assert "by hand" in ends_with([])
+
+
+def test_smoke_failures_name_the_failing_tests() -> None:
+    out = (
+        "..F\n=== short test summary info ===\n"
+        "FAILED tests/smoke/test_critical.py::test_total - AssertionError: rounding\n"
+        "1 failed, 2 passed in 0.20s\n"
+    )
+    said = failure_reasons(out, "")
+    assert said == "FAILED tests/smoke/test_critical.py::test_total - AssertionError: rounding"
+
+
+def test_a_venv_without_pytest_says_so() -> None:
+    said = failure_reasons("", "/srv/app/venv/bin/python: No module named pytest\n")
+    assert said == "/srv/app/venv/bin/python: No module named pytest"
