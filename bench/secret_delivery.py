@@ -32,14 +32,14 @@ def measure(spec: str, runs: int) -> tuple[float, float]:
     """(median ms of `true`, median ms of a new run's private folder + pgpass file)."""
     plain, secret = [], []
     for n in range(runs):
-        host = Connection(spec, f"bench-{n}")
+        connection = Connection(spec, f"bench-{n}")
         started = time.monotonic()
-        host.transport("true", bound=30)
+        connection.transport("true", bound=30)
         plain.append(time.monotonic() - started)
         started = time.monotonic()
-        host.secret_file("pgpass", "*:*:*:*:bench-password\n")
+        connection.secret_file("pgpass", "*:*:*:*:bench-password\n")
         secret.append(time.monotonic() - started)
-        host.remove_private_folder()
+        connection.remove_private_folder()
     return median_ms(plain), median_ms(secret)
 
 

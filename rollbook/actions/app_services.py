@@ -86,7 +86,12 @@ def start_services(
     def start(host: Host) -> list[str]:
         manager = manager_for(host, run.env.services)
         offsets = logs.log_offsets(host, run.env.logs)
-        manager.start(names)
+        try:
+            manager.start(names)
+        except StepFailed as exc:  # the manager says it could not (e.g. supervisor's spawn error)
+            said = [f"{n}: {ends_with(manager.last_lines(n, 40))}"
+                    for n in names if not manager.is_running(n)]  # fmt: skip
+            raise StepFailed(" — ".join([str(exc), *said])) from None
         timeout = run.env.services.start_timeout
         for name in names:
             state = wait_until(lambda n=name: _started(manager, n), timeout)

@@ -38,6 +38,7 @@ class Backup:
     age: float  # seconds, measured with the db host's clock
     format: str  # plain | custom
     sha256: str
+    over_age: str | None = None  # why a named backup older than max_backup_age was accepted
 
 
 def list_backups(host: Host, db: DatabaseConfig, pattern: str | None = None) -> list[BackupFile]:
@@ -89,17 +90,26 @@ def choose_backup(
     return candidates(host, db, given, deployed_at)[0]
 
 
-def check_backup(host: Host, db: DatabaseConfig, file: BackupFile) -> Backup:
-    """Non-empty, younger than the maximum age, and complete (pg_restore --list / dump trailer)."""
+def check_backup(
+    host: Host, db: DatabaseConfig, file: BackupFile, *, named: bool = False
+) -> Backup:
+    """Non-empty, younger than the maximum age, and complete (pg_restore --list / dump trailer).
+
+    `named`: the operator chose it (--backup); older than the limit, it is accepted with the
+    reason recorded (§9.2: the oldest backup known to be stable)."""
     if file.size == 0:
         raise BackupRefused(f"the backup {file.path} is empty (0 bytes)")
     age = host_time(host) - file.mtime
     limit = db.max_backup_age
+    over_age = None
     if age > limit:
-        raise BackupRefused(
+        too_old = (
             f"the backup {file.path} is {age / 3600:.1f} h old, over the environment's "
             f"limit of {limit / 3600:.1f} h"
         )
+        if not named:
+            raise BackupRefused(too_old)
+        over_age = f"{too_old}: accepted because --backup names it (§9.2)"
     fmt = backup_format(host, file.path)
     if fmt == "custom":
         listed = host.run(["pg_restore", "--list", "-f", "/dev/null", file.path],
@@ -117,7 +127,7 @@ def check_backup(host: Host, db: DatabaseConfig, file: BackupFile) -> Backup:
             )
     _check_marker(host, db.marker_table, file.path, fmt)
     digest = _read(host, ["sha256sum", file.path]).split()[0]
-    return Backup(file.path, file.size, file.mtime, age, fmt, digest)
+    return Backup(file.path, file.size, file.mtime, age, fmt, digest, over_age)
 
 
 def _check_marker(host: Host, marker: str | None, path: str, fmt: str) -> None:
@@ -188,11 +198,17 @@ def identity_problem(
     missing, unexpected = sorted(expected - found), sorted(found - expected)
     if not missing and not unexpected:
         return None
+    differences = []
+    if missing:
+        listed = ", ".join(missing[:4])
+        differences.append(f"lacks {len(missing)} migrations of {source} ({listed})")
+    if unexpected:
+        listed = ", ".join(unexpected[:4])
+        differences.append(f"has {len(unexpected)} that {source} does not ({listed})")
     return (
         f"is not a backup of this application at the target release: its {DJANGO_MIGRATIONS} "
-        f"lacks {len(missing)} migrations of {source} ({', '.join(missing[:4]) or 'none'}) and "
-        f"has {len(unexpected)} it does not ({', '.join(unexpected[:4]) or 'none'}) — a backup "
-        "of another database, or of another release"
+        + " and ".join(differences)
+        + " — a backup of another database, or of another release"
     )
 
 

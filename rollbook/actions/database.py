@@ -133,8 +133,15 @@ def set_connections(run: Run, allowed: bool) -> None:
 
 
 def others_clause(name: str) -> str:
-    """FROM/WHERE of the sessions on database `name` other than the query's own."""
-    return f"FROM pg_stat_activity WHERE datname = {literal(name)} AND pid <> pg_backend_pid()"
+    """FROM/WHERE of the sessions on database `name` other than the query's own, not the
+    server's own processes: an autovacuum worker (no user: usesysid NULL) is ended by PostgreSQL
+    itself, and a role that may not end it would fail Paso 4.2 whenever autovacuum happened to
+    visit the database. (backend_type cannot tell: it is hidden from a role for other users'
+    sessions, a superuser's included.)"""
+    return (
+        f"FROM pg_stat_activity WHERE datname = {literal(name)} AND pid <> pg_backend_pid() "
+        "AND usesysid IS NOT NULL"
+    )
 
 
 def other_connections(pg: PostgresClient) -> int:

@@ -86,7 +86,7 @@ def verify_backup(run: Run) -> dict[str, object]:
     refused: list[str] = []
     for file in backups.candidates(host, db, run.options.backup, deployed_at):
         try:
-            backup = backups.check_backup(host, db, file)
+            backup = backups.check_backup(host, db, file, named=run.options.backup is not None)
             identity = _identity(host, backup, expected)
             break
         except backups.BackupRefused as exc:
@@ -104,6 +104,7 @@ def verify_backup(run: Run) -> dict[str, object]:
     run.say(
         f"backup: {backup.path} ({backup.format}, {backup.size} bytes, "
         f"{backup.age / 3600:.1f} h old, sha256 {backup.sha256[:16]}…; {identity}) — Backup OK"
+        + (f"\nWARNING: {backup.over_age}" if backup.over_age else "")
     )
     return fact
 

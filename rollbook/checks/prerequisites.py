@@ -15,7 +15,7 @@ def newest_valid_backup(run: Run) -> backups.Backup:
     """§4.1: a backup younger than the maximum age, present and complete."""
     host, db = run.first_host("db"), run.env.database
     chosen = backups.choose_backup(host, db, run.options.backup, deployed_at=time.time() + 1)
-    backup = backups.check_backup(host, db, chosen)
+    backup = backups.check_backup(host, db, chosen)  # §4.1 asks for a recent one, named or not
     run.record("backup_available", path=backup.path, age=backup.age, sha256=backup.sha256)
     return backup
 

@@ -45,7 +45,9 @@ def smoke_tests(run: Run) -> dict[str, object]:
     if health.smoke_tests:
         argv = [Venv(host, run.env.app).tool("python"), "-m", "pytest", health.smoke_tests,
                 "-q", "-rfE", "-p", "no:cacheprovider"]  # fmt: skip
-        env = {**run.env.app.env, **health.smoke_env, "PYTHONDONTWRITEBYTECODE": "1"}
+        # COLUMNS: pytest cuts its FAILED lines to the terminal's width
+        env = {**run.env.app.env, **health.smoke_env, "PYTHONDONTWRITEBYTECODE": "1",
+               "COLUMNS": "300"}  # fmt: skip
         out = host.run(
             argv, mutating=False, check=False, cwd=run.env.app.path, env=env, timeout=600
         )

@@ -78,11 +78,6 @@ def empty(tmp_path: Path) -> str:
     return str(path)
 
 
-def oldest(tmp_path: Path) -> str:
-    folder = Path(env().database.backups)
-    return str(min(folder.glob(env().database.backup_pattern), key=lambda p: p.stat().st_mtime))
-
-
 # case → (arguments, extra environment variables, text the message must hold)
 CASES: dict[str, Callable[[Path], tuple[list[str], dict, str]]] = {
     "unknown environment": lambda t: (["--env=nope", *INCIDENT[1:]], {}, "unknown environment 'nope'"),
@@ -118,7 +113,6 @@ CASES: dict[str, Callable[[Path], tuple[list[str], dict, str]]] = {
     "--backup truncated": lambda t: ([*INCIDENT, f"--backup={truncated(t)}"], {}, "is truncated"),
     "--backup of another database": lambda t: (
         [*INCIDENT, f"--backup={other_database_dump(t)}"], {}, "not a backup of this database"),
-    "--backup too old": lambda t: ([*INCIDENT, f"--backup={oldest(t)}"], {}, "over the environment's limit"),
     "wrong database password": lambda t: (INCIDENT, {"IACT_DB_PASSWORD": "wrong"}, "password authentication failed"),
     "unreachable host": lambda t: (
         INCIDENT, environments(t, lambda d: d["hosts"].update(app=["ssh://nobody@127.0.0.1:1"])),

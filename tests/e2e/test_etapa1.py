@@ -48,8 +48,6 @@ def _bad_backup(kind: str, folder: Path) -> str:
     nightly = newest_nightly()
     if kind == "missing":
         return str(folder / "iact_staging_19990101_0000.sql")
-    if kind == "too-old":
-        return str(min(folder.glob(env().database.backup_pattern), key=lambda p: p.stat().st_mtime))
     path = folder / f"iact_staging_e2e_{kind}.sql"
     if kind == "empty":
         path.write_bytes(b"")
@@ -65,7 +63,6 @@ def _bad_backup(kind: str, folder: Path) -> str:
         ("missing", "does not exist"),
         ("empty", "is empty"),
         ("truncated", "is truncated"),
-        ("too-old", "over the environment's limit"),
     ],
 )
 def test_bad_backup_aborts_with_nothing_changed(
@@ -90,6 +87,22 @@ def test_bad_backup_aborts_with_nothing_changed(
     finally:
         if kind in ("empty", "truncated"):
             os.unlink(backup)
+
+
+def test_a_named_backup_over_the_age_limit_is_taken_with_the_reason_recorded(
+    start: object, tmp_path: Path
+) -> None:
+    """§9.2: the oldest backup known to be stable, when the operator names it."""
+    folder = Path(env().database.backups)
+    oldest = min(folder.glob(env().database.backup_pattern), key=lambda p: p.stat().st_mtime)
+    done = run_feature(tmp_path, *INCIDENT, f"--backup={oldest}", "-m", "etapa1")
+    assert done.code == 0, dump(done)
+    backup = done.facts()["backup"]
+    assert backup["path"] == str(oldest)
+    assert "over the environment's limit" in backup["over_age"]
+    assert "accepted because --backup names it (§9.2)" in backup["over_age"]
+    assert f"WARNING: the backup {oldest} is" in done.output
+    assert state() == start
 
 
 @pytest.fixture
@@ -135,7 +148,7 @@ def test_a_foreign_backup_is_refused_and_the_next_older_one_taken(
     [refused] = backup["refused"]
     assert refused.startswith(f"the backup {foreign} is not a backup of this application")
     assert "migrations of the ledger's record of" in refused
-    assert "has 2 it does not (blog.0001_initial, blog.0002_post_slug)" in refused
+    assert "does not (blog.0001_initial, blog.0002_post_slug)" in refused
     assert backup["path"] == str(nightly)
     assert backup["identity"].startswith("its django_migrations matches the ledger's record of")
     assert f"{refused} — refused; the next older backup is tried" in done.output

@@ -50,7 +50,7 @@ def test_the_same_migrations_pass_and_a_foreign_database_is_named() -> None:
     problem = identity_problem(foreign, set(applied), None, "the ledger's record of t1")
     assert problem is not None
     assert "lacks 1 migrations of the ledger's record of t1 (core.0001_initial)" in problem
-    assert "has 1 it does not (blog.0001_initial)" in problem
+    assert "has 1 that the ledger's record of t1 does not (blog.0001_initial)" in problem
     assert "no django_migrations rows" in str(identity_problem(None, set(applied), None, "x"))
 
 
