@@ -61,7 +61,8 @@ def identify_target(run: Run) -> dict[str, object]:
     deployed = release.deployed_release(tree, run.env.app.tags)
     recorded = ledger.latest(ledger.read(tree.host, run.env.ledger_file()))
     target, reason = release.choose_target(run, tree, deployed, run.options.target_tag, recorded)
-    run.record("deployed", **asdict(deployed))
+    deployed_at, source = release.deploy_time(tree, deployed)
+    run.record("deployed", **asdict(deployed), deployed_at=deployed_at, deployed_at_from=source)
     entry = recorded.get(str(target.tag))
     fact = run.record(
         "target", **asdict(target), reason=reason,
@@ -81,7 +82,8 @@ def verify_backup(run: Run) -> dict[str, object]:
     this application at the target's migration state. A chosen backup that fails is set aside
     for the next older one (§10.1: usar backup N-1); a --backup that fails stops the run."""
     host, db = run.first_host("db"), run.env.database
-    deployed_at = float(run.fact("deployed")["date"])
+    deployed = run.fact("deployed")  # an incident resumed from an older journal: its date
+    deployed_at = float(deployed.get("deployed_at") or deployed["date"])
     expected = _expected_migrations(run)
     refused: list[str] = []
     for file in backups.candidates(host, db, run.options.backup, deployed_at):

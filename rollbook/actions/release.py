@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -40,6 +41,18 @@ def deployed_release(tree: Checkout, pattern: str) -> Release:
     if tags:
         return tags[0]
     return Release(None, commit, int(tree.git("log", "-1", "--format=%ct", "HEAD")))
+
+
+def deploy_time(tree: Checkout, deployed: Release) -> tuple[float, str]:
+    """When the deployed release was deployed here, and where that comes from: git's reflog of
+    the deploy checkout (when HEAD last moved to it), never a tag's or commit's date (a
+    lightweight tag's is its commit's, often years before the deploy); without a reflog, the
+    tag's date, said so."""
+    moved = tree.git("log", "-g", "-1", "--date=unix", "--format=%gd", "HEAD", check=False)
+    found = re.fullmatch(r"HEAD@\{(\d+)\}", moved)
+    if found:
+        return float(found.group(1)), "the deploy checkout's reflog (HEAD's last move)"
+    return float(deployed.date), "the release's tag or commit date: no reflog in the checkout"
 
 
 def tag_on_origin(tree: Checkout, tag: str) -> bool:

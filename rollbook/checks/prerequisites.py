@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import socket
-import time
 from urllib.parse import urlsplit
 
-from rollbook.actions import backups, database
+from rollbook.actions import backups, database, release
 from rollbook.core.errors import StepFailed
+from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
 
 
 def newest_valid_backup(run: Run) -> backups.Backup:
-    """§4.1: a backup younger than the maximum age, present and complete."""
-    host, db = run.first_host("db"), run.env.database
-    chosen = backups.choose_backup(host, db, run.options.backup, deployed_at=time.time() + 1)
+    """§4.1: a backup younger than the maximum age, present and complete: the newest one taken
+    before the deployed release was deployed (Paso 1.3's rule, the deploy checkout's reflog)."""
+    host, db, app = run.first_host("db"), run.env.database, run.env.app
+    tree = Checkout(run.first_host("app"), app.path)
+    deployed_at, _ = release.deploy_time(tree, release.deployed_release(tree, app.tags))
+    chosen = backups.choose_backup(host, db, run.options.backup, deployed_at)
     backup = backups.check_backup(host, db, chosen)  # §4.1 asks for a recent one, named or not
     run.record("backup_available", path=backup.path, age=backup.age, sha256=backup.sha256)
     return backup

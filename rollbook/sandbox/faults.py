@@ -7,7 +7,6 @@ could have. `rollbook sandbox reset` undoes all of them.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
 import shutil
@@ -46,10 +45,6 @@ class Fault:
     shows: str = ""  # what the failed Paso's message says of the cause (the operator's clue)
 
 
-def stable_tag(layout: Layout) -> str:
-    return json.loads((layout.state / history.RELEASES_FILE).read_text())["stable"]
-
-
 def publish_release(layout: Layout, change: Callable[[Path], None], age: timedelta) -> str:
     """A new deploy tag on origin: the stable release with `change` applied, dated now - age.
 
@@ -61,7 +56,7 @@ def publish_release(layout: Layout, change: Callable[[Path], None], age: timedel
     with tempfile.TemporaryDirectory(dir=layout.origin.parent) as scratch:
         work = Path(scratch) / "work"
         history.git(layout, Path(scratch), "clone", "--quiet", layout.origin, work)
-        history.git(layout, work, "checkout", "--quiet", stable_tag(layout))
+        history.git(layout, work, "checkout", "--quiet", history.stable_tag(layout))
         change(work)
         history.git(layout, work, "add", "--all")
         history.git(layout, work, "commit", "--quiet", "-m", f"Release {tag}", moment=moment)
@@ -269,7 +264,7 @@ def no_createdb(layout: Layout) -> list[str]:
 
 def tag_missing(layout: Layout) -> list[str]:
     """The target tag was deleted from origin (and from the server)."""
-    tag = stable_tag(layout)
+    tag = history.stable_tag(layout)
     history.git(layout, layout.origin, "tag", "-d", tag)
     history.git(layout, layout.app, "tag", "-d", tag)
     return [f"--target-tag={tag}"]

@@ -28,6 +28,7 @@ from rollbook.sandbox.credentials import write_app_env
 from rollbook.sandbox.layout import Layout
 from rollbook.sandbox.shell import IS_ROOT, SandboxError, require_binary, say, wait_for
 from rollbook.sandbox.sshd import CLIENT_CONFIG, Sshd, new_key, start_sshd
+from rollbook.sandbox.timeline import Timeline
 
 ENVIRONMENT = "fleet"
 SIZE_FILE = "fleet-hosts"  # in the sandbox's state folder: how many app hosts `up` keeps
@@ -188,7 +189,7 @@ def _build_image(layout: Layout, image: Layout) -> None:
     if tag is None:
         raise SandboxError("the single host has no release deployed: run `rollbook sandbox reset`")
     say(f"preparing the app hosts' image at {tag} ...")
-    history.deploy(image, tag)
+    history.replay_deploys(image, history.stable_tag(layout), tag, Timeline.starting_now())
     write_app_env(image)
     # the hosts' users run the system's Python (the operator's may sit in a private folder)
     python = require_binary("/usr/bin/python3", "apt-get install python3-venv")

@@ -102,8 +102,9 @@ def publish_history(layout: Layout, timeline: Timeline) -> Releases:
     return tags
 
 
-def deploy(layout: Layout, tag: str) -> None:
-    """Check `tag` out in the deployed checkout, fetching the (re)built origin's tags first.
+def deploy(layout: Layout, tag: str, moment: datetime | None = None) -> None:
+    """Check `tag` out in the deployed checkout, fetching the (re)built origin's tags first; the
+    checkout's reflog dates the deploy at `moment` (default now), as a deploy at that time would.
 
     Ignored files (venv/, .env, staticfiles/) stay; stray tracked changes do not.
     """
@@ -113,8 +114,20 @@ def deploy(layout: Layout, tag: str) -> None:
         git(layout, layout.app, "remote", "add", "origin", layout.origin)
     git(layout, layout.app, "fetch", "--quiet", "--force", "--prune", "--prune-tags", "--tags",
         "origin")  # fmt: skip
-    git(layout, layout.app, "checkout", "--quiet", "--force", "--detach", tag)
+    git(layout, layout.app, "checkout", "--quiet", "--force", "--detach", tag, moment=moment)
     git(layout, layout.app, "clean", "--quiet", "--force", "-d")
+
+
+def replay_deploys(layout: Layout, stable: str, defective: str, timeline: Timeline) -> None:
+    """The deploy checkout's history as the timeline tells it: `stable` deployed at its time,
+    then `defective` at its own, so that the reflog dates the deploy (a checkout of the commit
+    HEAD is already at records nothing, and rollbook reads the deploy time from the reflog)."""
+    deploy(layout, stable, timeline.stable_deploy)
+    deploy(layout, defective, timeline.defective_deploy)
+
+
+def stable_tag(layout: Layout) -> str:
+    return json.loads((layout.state / RELEASES_FILE).read_text())["stable"]
 
 
 def show(layout: Layout, tag: str, path: str) -> str:

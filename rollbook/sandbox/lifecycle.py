@@ -124,7 +124,7 @@ def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
     backups.lay_out_backups(layout, timeline)
     tags = history.publish_history(layout, timeline)
     say(f"deploying {tags.defective} (stable: {tags.stable}) ...")
-    history.deploy(layout, tags.defective)
+    history.replay_deploys(layout, tags.stable, tags.defective, timeline)
     release_ledger.write_ledger(layout, tags, timeline)
     write_app_env(layout)
     say(f"restoring {layout.env.database.name} to the start state ...")

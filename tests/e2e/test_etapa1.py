@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +33,10 @@ def test_chooses_the_stable_tag_and_the_nightly_backup(start: object, tmp_path: 
     facts = done.facts()
     tags = deploy_tags()
     assert facts["deployed"]["tag"] == tags[0]
+    # deployed an hour before the reset (the sandbox's timeline), as its checkout's reflog says
+    deployed = facts["deployed"]
+    assert deployed["deployed_at_from"].startswith("the deploy checkout's reflog")
+    assert 0 < time.time() - 3600 - deployed["deployed_at"] < 900, deployed
     assert facts["target"]["tag"] == tags[1]
     # the defective release's one migration reverses: a code-only rollback would also do
     plan = facts["migration_plan"]

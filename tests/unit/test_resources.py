@@ -2,7 +2,6 @@
 commands are journaled under the Paso acting, a PostgreSQL client gets its password as a private
 file, never as an argument, and a git checkout reads what git itself says."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,28 +9,15 @@ import pytest
 from rollbook.core.config import AppConfig, DatabaseConfig
 from rollbook.core.executor import CommandFailed, Mode, ReadOnlyRefused
 from rollbook.core.resources import Checkout, PostgresClient, Venv
+from tests.unit.git_repo import git, make_repo
 from tests.unit.local_run import local_host
 
 PASSWORD = "pw:with\\colon-4711"
 
 
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          check=True)  # fmt: skip
-    return done.stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "app"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty",
-        "-m", "first")  # fmt: skip
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "tag", "-a", "deploy-1", "-m", "d1")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty",
-        "-m", "second")  # fmt: skip
-    return repo
+    return make_repo(tmp_path)
 
 
 def test_commands_are_journaled_under_the_paso_acting(tmp_path: Path) -> None:
