@@ -12,6 +12,8 @@ of secret files (a pgpass file, for instance): a secret is never part of any com
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import shlex
 import signal
 import subprocess
@@ -146,14 +148,22 @@ class Connection:
         self._secrets.clear()
         return done.error
 
-    def remove_folder_of(self, incident: str) -> str | None:
-        """Remove another (dead) run's private folder here, by its incident's id; the error."""
-        return self.transport(f"rm -rf {run_folder(incident)}", bound=60).error
+    def remove_folder(self, folder: str) -> str | None:
+        """Remove another (dead) run's private folder here, as its journal recorded it; the
+        error. Only a folder of `~/.rollbook/runs/` is ever removed."""
+        if not PRIVATE_FOLDER.fullmatch(folder) or ".." in folder.split("/"):
+            return f"{folder} is not a run's private folder (…/.rollbook/runs/NAME): left alone"
+        return self.transport(f"rm -rf -- {shlex.quote(folder)}", bound=60).error
+
+
+PRIVATE_FOLDER = re.compile(r"/(?:[^/\0]+/)*\.rollbook/runs/\w[^/\0]*")
 
 
 def run_folder(incident: str) -> str:
-    """A run's private folder on a host, as a shell word ($HOME expands there)."""
-    return f'"$HOME/.rollbook/runs/"{shlex.quote(incident)}'
+    """A new private folder for a run on a host, as a shell word ($HOME expands there): named by
+    the incident and a random part, since two report folders may hold incidents of one id."""
+    name = f"{incident}.{secrets.token_hex(4)}"
+    return f'"$HOME/.rollbook/runs/"{shlex.quote(name)}'
 
 
 def _ssh_line(backend: SshBackend, line: str) -> str:

@@ -7,6 +7,7 @@ the maintenance page off, the services that were running started again.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,9 +122,11 @@ def remove_private_files(run: Run, events: list[dict[str, Any]]) -> dict[str, st
     if not incident or incident == run.incident_id:
         return {}
     done: dict[str, str | None] = {}
-    for spec in dict.fromkeys(e["host"] for e in events if e["event"] == "private_file"):
-        done[spec] = run.executor.connection(spec).remove_folder_of(incident)
-        run.journal.write("private_files_removed", host=spec, incident=incident,
+    folders = {(e["host"], posixpath.dirname(e["path"])) for e in events
+               if e["event"] == "private_file"}  # fmt: skip
+    for spec, folder in sorted(folders):
+        done[spec] = run.executor.connection(spec).remove_folder(folder)
+        run.journal.write("private_files_removed", host=spec, incident=incident, path=folder,
                           error=done[spec])  # fmt: skip
     return done
 

@@ -60,6 +60,12 @@ def triggered(journal: Path, event: str, paso: str) -> bool:
     return False
 
 
+def private_folders(folder: Path) -> list[Path]:
+    """The run-private folders (its pgpass file) a run's journal says it made."""
+    events = (json.loads(line) for line in (folder / "journal.jsonl").read_text().splitlines())
+    return sorted({Path(e["path"]).parent for e in events if e["event"] == "private_file"})
+
+
 def kill_at(report_dir: Path, event: str, paso: str) -> Path:
     """Start the rollback, SIGKILL its whole process group when the journal shows the trigger."""
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -105,6 +111,8 @@ def test_crash_then_restore_from_the_journal(
     assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
     assert back
     assert not LOCK.exists()
+    dead = private_folders(folder)  # the killed run's pgpass folder: §9 removed it
+    assert all(not path.exists() for path in dead), dead
 
 
 def test_resume_continues_a_rollback_that_died_between_pasos(
@@ -129,3 +137,12 @@ def test_resume_is_refused_after_a_crash_in_the_middle_of_a_change(
     assert refused.returncode != 0
     assert "died in the middle of Paso 4.3" in refused.stderr
     assert LOCK.exists()  # still held by the unfinished incident
+    # what the operator is told to do: §9 from the journal (it also removes the dead run's pgpass)
+    dead = private_folders(folder)
+    assert dead and all(path.exists() for path in dead)
+    again = run_feature(
+        folder.parent, "--env=sandbox", f"--incident={folder.name}", "--operator=e2e",
+        feature="features/rollback_of_rollback.feature", extra_env=fast_env(folder.parent),
+    )  # fmt: skip
+    assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
+    assert not LOCK.exists() and not [path for path in dead if path.exists()]
