@@ -28,7 +28,7 @@ from rollbook.core.config import load_environment, secret
 from rollbook.core.journal import read_journal
 from rollbook.sandbox import bulk
 from rollbook.sandbox.backups import newest_backup
-from rollbook.sandbox.faults import stable_tag
+from rollbook.sandbox.history import stable_tag
 from rollbook.sandbox.layout import load_layout
 from rollbook.sandbox.variant import fast_options, write_variant
 
