@@ -3,7 +3,6 @@
 from pytest_bdd import when
 
 from rollbook.actions import code
-from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
 from steps.verify import verifies
 
@@ -20,10 +19,7 @@ def checkout(run: Run) -> None:
 
 @verifies("el código queda en la versión estable")
 def code_at_target(run: Run) -> None:
-    tag = run.fact("target")["tag"]
-    for spec in run.hosts("app"):
-        tree = Checkout(run.executor.host(spec), run.env.app.path)
-        assert tree.head() == tree.tag_commit(tag), spec
+    assert not code.hosts_not_at(run, run.fact("target")["tag"])
 
 
 @when("se reinstalan las dependencias de la versión objetivo")

@@ -46,6 +46,12 @@ def checkout_tag(run: Run, tag: str) -> dict[str, str]:
     return heads
 
 
+def hosts_not_at(run: Run, tag: str) -> list[str]:
+    """The app hosts whose checked-out commit is not the tag's (Paso 3.1's check)."""
+    trees = [Checkout(run.executor.host(spec), run.env.app.path) for spec in run.hosts("app")]
+    return [tree.host.spec for tree in trees if tree.head() != tree.tag_commit(tag)]
+
+
 def install_requirements(run: Run) -> dict[str, str]:
     """Paso 3.2 on every app host: the target's exact package set when the ledger has it, else the
     procedure's `pip install --force-reinstall -r requirements.txt` holding every package the
