@@ -46,6 +46,7 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   Escenario: Paso 2.1 — Conectar a servidor
     Cuando se conecta a cada servidor del ambiente
     Entonces la conexión con cada servidor queda establecida
+    Y cada worker tiene un método de verificación utilizable
 
   @etapa2
   Escenario: Paso 2.2 — Detener servicios de aplicación
@@ -102,10 +103,12 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
     Cuando se inicia el servicio web
     Entonces el servicio web está activo sin errores en sus logs
 
-  @etapa5
+  @etapa5 @opcional
   Escenario: Paso 5.2 — Reiniciar Celery
+    Los workers de la aplicación (celery u otros): cada uno verificado por el método de su stack.
+    Dado que el ambiente tiene workers
     Cuando se inician los workers
-    Entonces los workers de celery responden
+    Entonces cada worker funciona, verificado por el método de su stack
 
   @etapa5 @opcional
   Escenario: Paso 5.3 — Desactivar página de mantenimiento

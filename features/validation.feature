@@ -47,6 +47,7 @@ Característica: PROCED-BACK-003 §8 — Validación post-rollback
 
   @checklist_8_2
   Escenario: 8.2 — Tareas celery ejecutándose
+    Dado que el ambiente tiene workers de celery
     Cuando se envía una tarea real a celery
     Entonces la tarea vuelve con su resultado
 

@@ -1,6 +1,7 @@
 """§8 — Validación (checklists de validation.feature)."""
 
-from pytest_bdd import then, when
+import pytest
+from pytest_bdd import given, then, when
 
 from rollbook.checks import checklist
 from rollbook.core.run import Run
@@ -53,6 +54,12 @@ def under_thresholds(run: Run, figures: dict[str, dict[str, float]]) -> None:
     assert figures and all(
         value <= getattr(limits, name) for host in figures.values() for name, value in host.items()
     )
+
+
+@given("que el ambiente tiene workers de celery")
+def has_celery(run: Run) -> None:
+    if run.env.celery is None:
+        pytest.skip(f"opcional: el ambiente {run.env.name} no define celery")
 
 
 @when("se envía una tarea real a celery", target_fixture="answer")

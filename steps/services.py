@@ -3,7 +3,7 @@
 import pytest
 from pytest_bdd import given, then, when
 
-from rollbook.actions import app_services, web
+from rollbook.actions import app_services, web, workers
 from rollbook.core.run import Run
 from steps.verify import verifies
 
@@ -16,6 +16,17 @@ def connect(run: Run) -> list[str]:
 @then("la conexión con cada servidor queda establecida")
 def connected(run: Run, reached: list[str]) -> None:
     assert len(reached) == len(run.hosts("app")) + len(run.hosts("db"))
+
+
+@then("cada worker tiene un método de verificación utilizable")
+def worker_methods(run: Run) -> None:
+    chosen = workers.plan_methods(run)
+    for spec, methods in chosen.items():
+        run.say(
+            f"workers on {spec}: "
+            + (", ".join(f"{w} by {m}" for w, m in methods.items()) or "none")
+        )
+    assert all(set(m) == set(run.env.services.workers) for m in chosen.values()), chosen
 
 
 @when("se detienen los servicios de aplicación")
@@ -68,9 +79,22 @@ def web_running(run: Run, log_errors: dict[str, list[str]]) -> None:
     assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
 
 
-@verifies("los workers de celery responden")
-def workers_answer(run: Run, log_errors: dict[str, list[str]]) -> None:
-    assert app_services.workers_answer(run)
+@given("que el ambiente tiene workers")
+def has_workers(run: Run) -> None:
+    if not run.env.services.workers:
+        pytest.skip(f"opcional: el ambiente {run.env.name} no define services.workers")
+
+
+@verifies("cada worker funciona, verificado por el método de su stack")
+def workers_work(run: Run, log_errors: dict[str, list[str]]) -> None:
+    answers = workers.check_all(run, wait=True)
+    unchecked = [
+        f"{spec} {name}"
+        for spec in run.hosts("app")
+        for name in run.env.services.workers
+        if f"{name}: " not in answers.get(spec, "")
+    ]
+    assert not unchecked, f"workers not checked: {unchecked}"
     assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
 
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rollbook.actions import logs, web
+from rollbook.actions import logs, web, workers
 from rollbook.actions.fleet import each_host
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
-from rollbook.core.resources import Venv
 from rollbook.core.run import Run
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
 
-CELERY_NO_BROKER = "Could not connect to the message broker"  # celery's own words
 _EXCEPTION = re.compile(r"(?:[a-z_]\w*\.)*[A-Z]\w*: ")  # a Python exception's last line
 
 
@@ -86,6 +84,8 @@ def start_services(
     def start(host: Host) -> list[str]:
         manager = manager_for(host, run.env.services)
         offsets = logs.log_offsets(host, run.env.logs)
+        marks = workers.log_marks(manager, names)  # what their logs say since is since the start
+        run.record_host("service_logs_before", {host.spec: marks}, "hosts")
         try:
             manager.start(names)
         except StepFailed as exc:  # the manager says it could not (e.g. supervisor's spawn error)
@@ -169,51 +169,3 @@ def wait_web_answers(host: Host, env: Environment) -> int:
 
     result = wait_until(answered_or_dead, env.services.start_timeout, interval=1)
     return result if result and result > 0 else 0
-
-
-def workers_answer(run: Run) -> dict[str, str]:
-    """Paso 5.2: on every app host, its own worker answers `celery inspect active` (bounded
-    polling); {host: answer}. A reply from another host's worker does not count."""
-    return each_host(run, "app", lambda host: worker_answers(host, run.env, wait=True))
-
-
-def worker_node(host: Host, env: Environment) -> str:
-    """The worker's celery node name on this host (celery.node, %h = the host's hostname)."""
-    node = env.celery.node
-    if "%h" not in node:
-        return node
-    return node.replace("%h", host.run(["hostname"], mutating=False).stdout.strip())
-
-
-def worker_answers(host: Host, env: Environment, *, wait: bool) -> str:
-    """This host's worker answers `celery -A APP inspect active -d NODE`, within the start
-    timeout (`wait`) or at once; the error names the host, the node and what the service
-    manager shows."""
-    node, venv = worker_node(host, env), Venv(host, env.app)
-    argv = [venv.tool("celery"), "-A", env.celery.app, "inspect", "active", "-d", node]
-
-    def inspect() -> str:
-        result = host.run(argv, mutating=False, check=False, cwd=env.app.path, env=env.app.env,
-                          timeout=30)  # fmt: skip
-        if CELERY_NO_BROKER in result.stdout + result.stderr:  # waiting would not help
-            raise StepFailed(
-                f"{host.executor.describe_failure(result)} — the workers have no broker: start "
-                "it (redis / rabbitmq, as the app's settings name it), then run again"
-            )
-        return result.stdout if result.ok and f"{node}: OK" in result.stdout else ""
-
-    # each inspect already waits celery's 1 s for replies: polled with a short pause
-    answer = wait_until(inspect, env.services.start_timeout, interval=0.2) if wait else inspect()
-    if not answer:
-        manager = manager_for(host, env.services)
-        states = ", ".join(
-            f"{n} {'running' if manager.is_running(n) else 'NOT running'}"
-            for n in env.services.workers
-        )
-        raise StepFailed(
-            f"{host.name}: worker {node} did not answer `celery -A {env.celery.app} "
-            f"inspect active -d {node}`"
-            + (f" within {env.services.start_timeout:.0f} s" if wait else "")
-            + f" (service manager: {states or 'no workers configured'})"
-        )
-    return answer

@@ -6,7 +6,7 @@ import re
 import statistics
 from datetime import UTC, datetime, timedelta
 
-from rollbook.actions import app_services, database, web
+from rollbook.actions import database, web, workers
 from rollbook.actions.fleet import each_host
 from rollbook.checks import validation
 from rollbook.core.errors import StepFailed
@@ -32,6 +32,8 @@ def services_active(run: Run) -> dict[str, bool]:
     stopped = [name for name, running in states.items() if not running]
     if stopped:
         raise StepFailed("services not running: " + ", ".join(stopped))
+    if run.env.services.workers:  # running is not working: each worker by its method
+        workers.check_all(run, wait=False)
     return states
 
 
@@ -149,30 +151,16 @@ def resources(run: Run) -> dict[str, dict[str, float]]:
 
 
 def celery_roundtrip(run: Run) -> dict[str, str]:
-    """§8.2: from every app host, its own worker answers and a real task (the YAML's
-    celery.roundtrip_task) goes through the broker and back. {host: result}."""
-    name = run.env.celery.roundtrip_task
-    if not name:
-        raise StepFailed(f"{run.env.source}: set celery.roundtrip_task to a task without arguments")
-    app = run.env.app
+    """§8.2: from every app host, its own workers work and a real task (celery.roundtrip_task,
+    default celery's own `celery.accumulate`) goes through the broker and back. {host: result}."""
 
-    def roundtrip(host: Host) -> str:
-        app_services.worker_answers(host, run.env, wait=False)
-        celery = [Venv(host, app).tool("celery"), "-A", run.env.celery.app]
-        sent = host.run([*celery, "call", name], mutating=False, cwd=app.path, env=app.env)
-        task = sent.stdout.strip().splitlines()[-1]
-        result = host.run([*celery, "result", task], mutating=False, check=False, timeout=30,
-                          cwd=app.path, env=app.env)  # fmt: skip
-        answer = result.stdout.strip()
-        run.record_host("celery_roundtrip", {host.spec: {"task": task, "result": answer}}, "hosts")
-        if not result.ok or not answer:
-            raise StepFailed(
-                f"{host.name}: celery task {task} did not come back: "
-                f"{answer or result.stderr[-200:]}"
-            )
-        return answer
+    def check(host: Host) -> str:
+        workers.check_host(host, run.env, {}, wait=False)
+        answer = workers.roundtrip(host, run.env)
+        run.record_host("celery_roundtrip", {host.spec: answer}, "hosts")
+        return answer["result"]
 
-    return each_host(run, "app", roundtrip)
+    return each_host(run, "app", check)
 
 
 def validation_script(run: Run) -> list[str]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from rollbook.actions import database, logs, web
-from rollbook.actions.app_services import workers_answer
+from rollbook.actions import database, logs, web, workers
 from rollbook.actions.fleet import each_host
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
@@ -77,17 +76,25 @@ def failure_reasons(stdout: str, stderr: str) -> str:
 
 
 def critical_functions(run: Run) -> dict[str, object]:
-    """Paso 6.3: login, API, admin (the YAML's URLs), database queries, celery workers."""
+    """Paso 6.3: login, API, admin (the YAML's URLs), database queries, the workers (each by
+    its method)."""
     host, health = run.first_host("app"), run.env.health
     checks: dict[str, object] = {
         name: web.http_status(host, health, url)[0] for name, url in health.critical.items()
     }
     checks["database"] = database.psql(run.postgres(), "SELECT 1").strip() == "1"
-    checks["celery"] = bool(workers_answer(run))
+    if run.env.services.workers:
+        try:
+            checks["workers"] = bool(workers.check_all(run, wait=False))
+        except StepFailed as exc:  # the reason, in the record and in the error below
+            checks["workers"] = str(exc)
     run.record("critical_functions", **checks)
     bad = [name for name, ok in checks.items() if ok not in (True, 200)]
     if bad:
-        raise StepFailed("critical functions not working: " + ", ".join(bad))
+        raise StepFailed(
+            "critical functions not working: "
+            + ", ".join(f"{name} ({checks[name]})" for name in bad)
+        )
     return checks
 
 

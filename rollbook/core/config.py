@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from rollbook.core.errors import UserError
 
@@ -50,12 +50,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _variable_names(values: dict[str, str]) -> dict[str, str]:
+    """An environment's variables: each key a variable name, never an option of `env`."""
+    for key in values:
+        if not _VARIABLE.fullmatch(key):
+            raise ValueError(f"{key!r} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)")
+    return values
+
+
+Variables = Annotated[dict[str, str], AfterValidator(_variable_names)]
+
+
 class AppConfig(_Strict):
     path: str
     venv: str
     requirements: str = "requirements.txt"
     manage: str = "manage.py"
-    env: dict[str, str] = Field(default_factory=dict)
+    env: Variables = Field(default_factory=dict)
     static_root: str = "staticfiles"
     tags: str
     critical_packages: list[str] = Field(default_factory=list)
@@ -66,10 +80,20 @@ class AppConfig(_Strict):
     force_reinstall: Literal["always", "when_needed"] = "always"
 
 
+class ReadyCheck(_Strict):
+    """How Pasos 5.2 / 6.3 and §8.1 tell that a worker works, beyond its manager's "running"."""
+
+    log: str | None = None  # a line of its own log since its start matches this regex
+    command: list[str] = Field(default_factory=list)  # exits 0, run with the app's env
+
+
 class ServicesConfig(_Strict):
     manager: Literal["systemd", "supervisor"]
     app: list[str]
     workers: list[str] = Field(default_factory=list)  # of `app`: started in Paso 5.2, not 5.1
+    # per worker: its own readiness check; without one, celery's (inspect, or its "ready." log
+    # line when the broker has no remote control) when `celery` is set, else its process
+    ready: dict[str, ReadyCheck] = Field(default_factory=dict)
     proxy: str | None = None
     # tests the proxy's configuration before Pasos 2.3 / 5.3 reload it (e.g. `nginx -t -q`):
     # a reload with a broken file is ignored by nginx, silently; this fails the Paso instead
@@ -111,7 +135,7 @@ class HealthConfig(_Strict):
     unix_socket: str | None = None  # the url is asked through this socket (gunicorn's bind)
     endpoints: list[str] = Field(default_factory=list)
     smoke_tests: str | None = None
-    smoke_env: dict[str, str] = Field(default_factory=dict)
+    smoke_env: Variables = Field(default_factory=dict)
     critical: dict[str, str] = Field(default_factory=dict)  # Paso 6.3: function → URL
     latency_budget_ms: int = 500
     latency_requests: int = Field(default=20, ge=1)  # §8.2: requests per endpoint
@@ -120,7 +144,9 @@ class HealthConfig(_Strict):
 
 class CeleryConfig(_Strict):
     app: str
-    roundtrip_task: str | None = None  # §8.2: a task without arguments sent and awaited
+    # §8.2: the task sent and awaited from a process with the app's settings loaded; default
+    # celery's own `celery.accumulate` (every worker has it; needs a result backend)
+    roundtrip_task: str | None = None
     # each app host's worker, as celery names it (`-n`); %h is that host's hostname
     node: str = "celery@%h"
 
@@ -197,7 +223,7 @@ class Environment(_Strict):
     maintenance: MaintenanceConfig | None = None
     database: DatabaseConfig
     health: HealthConfig
-    celery: CeleryConfig
+    celery: CeleryConfig | None = None  # the app's workers are celery's (none: not celery)
     logs: LogsConfig = Field(default_factory=LogsConfig)
     budgets: dict[str, Duration] = Field(default_factory=dict)
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -364,6 +390,22 @@ def load_file(path: Path) -> Environment:
         raise UserError(
             f"{path}: key 'name' is {env.name!r}, expected {path.stem!r} (the file name)"
         )
+    unknown = sorted(set(env.services.ready) - set(env.services.workers))
+    if unknown:
+        raise UserError(
+            f"{path}: key 'services.ready' names {', '.join(unknown)}, not in services.workers: "
+            "list the worker there or remove its check"
+        )
+    for name, check in env.services.ready.items():
+        if bool(check.log) == bool(check.command):
+            raise UserError(f"{path}: key 'services.ready.{name}': give one of log, command")
+        if check.log:
+            try:
+                re.compile(check.log)
+            except re.error as exc:
+                raise UserError(
+                    f"{path}: key 'services.ready.{name}.log' is not a regular expression: {exc}"
+                ) from None
     for role in ("app", "db"):
         if not env.hosts.get(role):
             raise UserError(f"{path}: key 'hosts.{role}' needs at least one host spec")

@@ -130,6 +130,7 @@ def load_layout() -> Layout:
     src = env.source
     maintenance = _required(env.maintenance, "maintenance", src)
     settings = _required(env.sandbox, "sandbox", src)
+    _required(env.celery, "celery", src)  # the sandbox's worker is a celery worker
     if len(env.logs.files) < 2 or not env.health.endpoints:
         raise UserError(
             f"{src}: keys 'logs.files' (gunicorn, celery) and 'health.endpoints' are needed"

@@ -63,6 +63,23 @@ def test_unknown_environment_lists_the_files() -> None:
         (lambda d: d["services"].update(manager="upstart"), "key 'services.manager'"),
         (lambda d: d["hosts"].update(app=[]), "key 'hosts.app' needs at least one host"),
         (lambda d: d.update(name="other"), "key 'name' is 'other'"),
+        # a key of app.env goes in front of every app command as `env KEY=…`: a variable name
+        (
+            lambda d: d["app"].update(env={"--split-string": "x"}),
+            "'--split-string' is not a variable name",
+        ),
+        (
+            lambda d: d["services"].update(ready={"nginx": {"log": "ready"}}),
+            "key 'services.ready' names nginx, not in services.workers",
+        ),
+        (
+            lambda d: d["services"].update(ready={"celery": {}}),
+            "key 'services.ready.celery': give one of log, command",
+        ),
+        (
+            lambda d: d["services"].update(ready={"celery": {"log": "(ready"}}),
+            "key 'services.ready.celery.log' is not a regular expression",
+        ),
     ],
 )
 def test_each_class_of_error_names_file_and_key(tmp_path: Path, change, expected: str) -> None:
@@ -75,6 +92,12 @@ def test_each_class_of_error_names_file_and_key(tmp_path: Path, change, expected
     assert str(path) in message
     assert expected in message
     assert "\n" not in message
+
+
+def test_an_app_without_celery(tmp_path: Path) -> None:
+    """Workers that are not celery's, or none: `celery` may be left out or null."""
+    for change in (lambda d: d.pop("celery"), lambda d: d.update(celery=None)):
+        assert load_file(write_env(tmp_path, change)).celery is None
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:

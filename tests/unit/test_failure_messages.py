@@ -1,6 +1,7 @@
 """What a failed Paso says of the cause: a service's log end, a smoke test's failure lines."""
 
 from rollbook.actions.app_services import ends_with
+from rollbook.actions.workers import lines_since
 from rollbook.checks.validation import failure_reasons
 
 GUNICORN = """[2026-11-28 10:00:00 +0000] [7] [INFO] Booting worker with pid: 8
@@ -38,3 +39,13 @@ def test_smoke_failures_name_the_failing_tests() -> None:
 def test_a_venv_without_pytest_says_so() -> None:
     said = failure_reasons("", "/srv/app/venv/bin/python: No module named pytest\n")
     assert said == "/srv/app/venv/bin/python: No module named pytest"
+
+
+def test_a_log_since_a_start() -> None:
+    """What a worker's log says since its start: the lines after the marked end of before."""
+    before = ["a", "b", "c"]
+    assert lines_since(before, ["x", "a", "b", "c", "d", "ready"]) == ["d", "ready"]
+    assert lines_since(before, ["a", "b", "c"]) == []  # nothing written yet
+    assert lines_since(before, ["a", "b", "c", "a", "b", "c", "e"]) == ["e"]  # the last one
+    assert lines_since(before, ["rotated", "ready"]) == ["rotated", "ready"]  # mark gone
+    assert lines_since([], ["ready"]) == ["ready"]  # an empty log before

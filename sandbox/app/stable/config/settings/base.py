@@ -83,6 +83,9 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# celery's remote control (inspect, ping): off, the workers answer no broadcast, as on a broker
+# without one (SQLAlchemy/database transports, SQS)
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = env_str("CELERY_REMOTE_CONTROL", "on") == "on"
 
 # Everything goes to stderr; the process manager writes it into the server's error log.
 LOGGING = {

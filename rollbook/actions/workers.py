@@ -1,0 +1,293 @@
+"""The app's workers work (Pasos 2.1, 5.2, 6.3; §8.1, §8.2), each by the method its stack allows.
+
+The service manager's "running" is always checked first. Then, per worker: its own readiness
+check (`services.ready`: a command, or a line of its log since its start); else, with `celery`
+configured, celery's remote control (`inspect`) when the app's broker has it, or celery's own
+"<node> ready." log line when it does not (SQLAlchemy/database transports, SQS …); else its
+process staying up. Every answer names the method used.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+
+from rollbook.actions.fleet import each_host
+from rollbook.core.config import Environment
+from rollbook.core.errors import StepFailed
+from rollbook.core.host import Host
+from rollbook.core.resources import Venv
+from rollbook.core.run import Run
+from rollbook.core.waiting import wait_until
+from rollbook.services import manager_for
+from rollbook.services.base import ServiceManager
+
+CELERY_NO_BROKER = "Could not connect to the message broker"  # celery's own words
+MARK_LINES = 3  # a log's last lines before a start: what came after them is since the start
+SETTLE = 2.0  # seconds a worker checked by its process alone must have stayed up
+
+# Loads the app's celery app as `celery -A` does and says whether its broker has remote control
+# (celery's own rule: the worker setting, and a transport with fanout exchanges).
+_PROBE = (
+    "import sys\n"
+    "from celery.app.utils import find_app\n"
+    "app = find_app(sys.argv[1])\n"
+    "conn = app.connection_for_write()\n"
+    "remote = app.conf.worker_enable_remote_control and conn.supports_exchange_type('fanout')\n"
+    "print('remote-control' if remote else 'no-remote-control', conn.transport.driver_type)\n"
+)
+
+
+def worker_node(host: Host, env: Environment) -> str:
+    """The worker's celery node name on this host (celery.node, %h = the host's hostname)."""
+    assert env.celery is not None
+    node = env.celery.node
+    if "%h" not in node:
+        return node
+    return node.replace("%h", host.run(["hostname"], mutating=False).stdout.strip())
+
+
+def celery_remote_control(host: Host, env: Environment) -> tuple[bool, str]:
+    """(has remote control, broker transport) of the app's celery app, loaded with the app's venv
+    and settings on this host; StepFailed naming the cause when it cannot be loaded."""
+    assert env.celery is not None
+    venv = Venv(host, env.app)
+    result = host.run([venv.tool("python"), "-c", _PROBE, env.celery.app], mutating=False,
+                      check=False, cwd=env.app.path, env=env.app.env, timeout=60)  # fmt: skip
+    words = result.stdout.split()
+    if not result.ok or len(words) < 2:
+        said = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise StepFailed(
+            f"{host.name}: celery app {env.celery.app!r} (key celery.app) cannot be loaded with "
+            f"the app's venv and settings: {said} — fix the key, or remove `celery` when the "
+            "workers are not celery's"
+        )
+    return words[0] == "remote-control", words[1]
+
+
+def methods(host: Host, env: Environment) -> dict[str, str]:
+    """How each worker of this host is checked: "command", "log", "inspect", "celery log" or
+    "process". Checks the method can be used (its command exists, celery's app loads)."""
+    celery = ""
+    found: dict[str, str] = {}
+    for name in env.services.workers:
+        own = env.services.ready.get(name)
+        if own and own.command:
+            tool = own.command[0]
+            if not host.run(["sh", "-c", 'command -v "$1"', "sh", tool], mutating=False,
+                            check=False, cwd=env.app.path).ok:  # fmt: skip
+                raise StepFailed(
+                    f"{host.name}: services.ready.{name}.command: {tool!r} is not a command on "
+                    "this host — give its full path"
+                )
+            found[name] = "command"
+        elif own:
+            found[name] = "log"
+        elif env.celery is not None:
+            if not celery:
+                remote, transport = celery_remote_control(host, env)
+                celery = "inspect" if remote else f"celery log ({transport}: no remote control)"
+            found[name] = celery
+        else:
+            found[name] = "process"
+    return found
+
+
+def plan_methods(run: Run) -> dict[str, dict[str, str]]:
+    """Before any change: every app host can check its workers; {host: {worker: method}}."""
+    chosen = each_host(run, "app", lambda host: methods(host, run.env))
+    run.record("worker_methods", hosts=chosen)
+    return chosen
+
+
+def log_marks(manager: ServiceManager, names: list[str]) -> dict[str, list[str]]:
+    """Each service's last log lines before a start."""
+    return {name: manager.last_lines(name, MARK_LINES) for name in names}
+
+
+def lines_since(mark: list[str], lines: list[str]) -> list[str]:
+    """The lines of `lines` (a log's end) written after `mark` (its end before the start); all
+    of them when the mark is gone (the log was rotated or truncated)."""
+    size = len(mark)
+    if not size:
+        return lines
+    for end in range(len(lines), size - 1, -1):
+        if lines[end - size : end] == mark:
+            return lines[end:]
+    return lines
+
+
+def check_host(host: Host, env: Environment, marks: dict[str, list[str]], *, wait: bool) -> str:
+    """This host's workers work, each by its method (waiting up to the start timeout when
+    `wait`); "worker: method — what it showed; …". StepFailed names the worker and method."""
+    manager = manager_for(host, env.services)
+    timeout = env.services.start_timeout if wait else 0.0
+    said = []
+    for name, method in methods(host, env).items():
+        try:
+            said.append(
+                f"{name}: {method} — {_check(host, env, manager, name, method, marks, timeout)}"
+            )
+        except StepFailed as exc:
+            raise StepFailed(f"{exc} [worker checked by {method}]") from None
+    return "; ".join(said)
+
+
+def _check(
+    host: Host,
+    env: Environment,
+    manager: ServiceManager,
+    name: str,
+    method: str,
+    marks: dict[str, list[str]],
+    timeout: float,
+) -> str:
+    if not manager.is_running(name):
+        raise StepFailed(f"{host.name}: worker {name} is not running (service manager)")
+    mark = marks.get(name, [])
+    if method == "command":
+        return _command(host, env, name, timeout)
+    if method == "log":
+        pattern = re.compile(env.services.ready[name].log or "")
+        return _log_line(manager, host.name, name, pattern, mark, timeout)
+    if method == "inspect":
+        return _inspect(host, env, timeout)
+    if method.startswith("celery log"):
+        ready = re.compile(re.escape(worker_node(host, env)) + r" ready\.")
+        return _log_line(manager, host.name, name, ready, mark, timeout)
+    return _process(manager, host.name, name, timeout)
+
+
+def check_all(run: Run, *, wait: bool) -> dict[str, str]:
+    """Every app host's workers work; {host: what each showed}. The log marks are those the
+    last start recorded (fact `service_logs_before`), if any."""
+    marks = run.facts.get("service_logs_before", {}).get("hosts", {})
+    answers = each_host(
+        run, "app", lambda host: check_host(host, run.env, marks.get(host.spec, {}), wait=wait)
+    )
+    run.record("workers_checked", hosts=answers)
+    return answers
+
+
+def _poll(probe: Callable[[], str], timeout: float, interval: float = 0.5) -> str:
+    """probe() until it says something, up to `timeout` (0: once)."""
+    return (wait_until(probe, timeout, interval=interval) if timeout else probe()) or ""
+
+
+def _command(host: Host, env: Environment, name: str, timeout: float) -> str:
+    argv = env.services.ready[name].command
+
+    def ok() -> str:
+        result = host.run(argv, mutating=False, check=False, cwd=env.app.path, env=env.app.env,
+                          timeout=30)  # fmt: skip
+        return f"`{shlex.join(argv)}` exit 0" if result.ok else ""
+
+    shown = _poll(ok, timeout)
+    if not shown:
+        raise StepFailed(
+            f"{host.name}: worker {name} is running but its readiness command "
+            f"`{shlex.join(argv)}` did not exit 0" + _within(timeout)
+        )
+    return shown
+
+
+def _log_line(
+    manager: ServiceManager,
+    where: str,
+    name: str,
+    pattern: re.Pattern[str],
+    mark: list[str],
+    timeout: float,
+) -> str:
+    def seen() -> str:
+        new = lines_since(mark, manager.last_lines(name, 200))
+        return next((line.strip() for line in reversed(new) if pattern.search(line)), "")
+
+    shown = _poll(seen, timeout)
+    if not shown:
+        raise StepFailed(
+            f"{where}: worker {name} is running but its log shows no line matching "
+            f"{pattern.pattern!r} since its start" + _within(timeout)
+        )
+    return shown
+
+
+def _process(manager: ServiceManager, where: str, name: str, timeout: float) -> str:
+    def up() -> str:
+        uptime = manager.uptime(name)
+        if not manager.is_running(name):
+            return "down"
+        return (
+            f"running {uptime:.0f} s, pid {manager.pids(name)}" if (uptime or 0) >= SETTLE else ""
+        )
+
+    shown = _poll(up, max(timeout, SETTLE + 1))
+    if shown in ("", "down"):
+        raise StepFailed(f"{where}: worker {name} did not stay running (service manager)")
+    return shown
+
+
+def _inspect(host: Host, env: Environment, timeout: float) -> str:
+    assert env.celery is not None
+    node, venv = worker_node(host, env), Venv(host, env.app)
+    argv = [venv.tool("celery"), "-A", env.celery.app, "inspect", "active", "-d", node]
+
+    def inspect() -> str:
+        result = host.run(argv, mutating=False, check=False, cwd=env.app.path, env=env.app.env,
+                          timeout=30)  # fmt: skip
+        if CELERY_NO_BROKER in result.stdout + result.stderr:  # waiting would not help
+            raise StepFailed(
+                f"{host.executor.describe_failure(result)} — the workers have no broker: start "
+                "it (redis / rabbitmq, as the app's settings name it), then run again"
+            )
+        return f"{node} answered" if result.ok and f"{node}: OK" in result.stdout else ""
+
+    # each inspect already waits celery's 1 s for replies: polled with a short pause
+    shown = _poll(inspect, timeout, interval=0.2)
+    if not shown:
+        raise StepFailed(
+            f"{host.name}: worker {node} is running but did not answer `{shlex.join(argv[1:])}`"
+            + _within(timeout)
+        )
+    return shown
+
+
+def _within(timeout: float) -> str:
+    return f" within {timeout:.0f} s" if timeout else ""
+
+
+def roundtrip(host: Host, env: Environment) -> dict[str, str]:
+    """§8.2: a real task sent from a process with the app's settings loaded (`manage.py shell`,
+    so a result backend that needs the ORM works) and its result awaited; {task, id, result}."""
+    assert env.celery is not None
+    task = env.celery.roundtrip_task or "celery.accumulate"
+    token = f"rollbook-{host.name}"
+    args, kwargs = ([], {}) if env.celery.roundtrip_task else ([token], {"index": 0})
+    code = (
+        "from celery.app.utils import find_app\n"
+        f"app = find_app({env.celery.app!r})\n"
+        f"sent = app.send_task({task!r}, args={args!r}, kwargs={kwargs!r})\n"
+        "print('rollbook-task', sent.id, flush=True)\n"
+        "print('rollbook-result', repr(sent.get(timeout=30)))\n"
+    )
+    venv = Venv(host, env.app)
+    argv = [venv.tool("python"), env.app.manage, "shell", "-c", code]
+    result = host.run(argv, mutating=False, check=False, cwd=env.app.path, env=env.app.env,
+                      timeout=90)  # fmt: skip
+    said = dict(
+        line.split(" ", 1) for line in result.stdout.splitlines() if line.startswith("rollbook-")
+    )
+    answer = {
+        "task": task,
+        "id": said.get("rollbook-task", ""),
+        "result": said.get("rollbook-result", ""),
+    }
+    expected = repr(token) if not env.celery.roundtrip_task else None
+    if not result.ok or not answer["result"] or (expected and answer["result"] != expected):
+        why = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise StepFailed(
+            f"{host.name}: celery task {task} (id {answer['id'] or 'not sent'}) did not come back"
+            f" from a worker within 30 s: {answer['result'] or why}"
+        )
+    return answer
