@@ -15,9 +15,12 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
 
   @etapa1 @solo_lectura
   Escenario: Paso 1.2 — Identificar versión objetivo
-    Cuando se identifica el último deployment estable
+    Cuando se confirma que la aplicación usa la base de datos del ambiente
+    Y se identifica el último deployment estable
     Y se clasifican las migraciones entre la versión desplegada y la objetivo
+    Y se resuelve sin instalar la instalación de dependencias de la versión objetivo
     Entonces el tag de versión estable queda identificado
+    Y pip puede instalar las dependencias de la versión objetivo en cada servidor
 
   @etapa1 @solo_lectura @base_de_datos
   Escenario: Paso 1.3 — Verificar backup disponible

@@ -2,7 +2,7 @@
 
 from pytest_bdd import when
 
-from rollbook.actions import code
+from rollbook.actions import code, static
 from rollbook.core.run import Run
 from steps.verify import verifies
 
@@ -38,8 +38,8 @@ def package_set(run: Run) -> None:
 
 
 @when("se recolectan los archivos estáticos de la versión objetivo", target_fixture="static")
-def collectstatic(run: Run) -> dict[str, int]:
-    return code.restore_static(run)
+def build_static(run: Run) -> dict[str, int]:
+    return static.build(run)
 
 
 @verifies("los archivos estáticos quedan restaurados")

@@ -2,7 +2,7 @@
 
 from pytest_bdd import given, then, when
 
-from rollbook.actions import evaluation, migration_plan, trial_restore
+from rollbook.actions import app_database, code, evaluation, migration_plan, trial_restore
 from rollbook.core.run import Run
 
 
@@ -26,6 +26,11 @@ def decision_recorded(incident: dict[str, object]) -> None:
     assert str(incident["decision"]).startswith("ROLLBACK APROBADO por ")
 
 
+@when("se confirma que la aplicación usa la base de datos del ambiente")
+def app_uses_the_database(run: Run) -> None:
+    app_database.confirm(run)
+
+
 @when("se identifica el último deployment estable", target_fixture="target")
 def find_target(run: Run) -> dict[str, object]:
     return evaluation.identify_target(run)
@@ -34,6 +39,19 @@ def find_target(run: Run) -> dict[str, object]:
 @when("se clasifican las migraciones entre la versión desplegada y la objetivo")
 def classify_migrations(run: Run) -> None:
     migration_plan.classify(run)
+
+
+@when(
+    "se resuelve sin instalar la instalación de dependencias de la versión objetivo",
+    target_fixture="resolved",
+)
+def resolve_target(run: Run) -> dict[str, str]:
+    return code.resolve_target(run)
+
+
+@then("pip puede instalar las dependencias de la versión objetivo en cada servidor")
+def target_resolves(run: Run, resolved: dict[str, str]) -> None:
+    assert set(resolved) == set(run.hosts("app")), resolved
 
 
 @then("el tag de versión estable queda identificado")

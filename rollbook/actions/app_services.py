@@ -32,28 +32,53 @@ def connect_servers(run: Run) -> list[str]:
         answered = each_host(run, role, lambda host, role=role: connect(host, role))
         reached += [f"{role}:{spec}" for spec in answered]
     run.record("connected", hosts=reached)
+    # before the first change: what §9 must give back, URL by URL
+    run.record("answers_before", urls=web.answers(run))
     return reached
 
 
-def app_processes(host: Host, env: Environment) -> list[str]:
-    """Processes of the app's services still alive (ps, as the procedure; never a broad kill)."""
-    out = host.run(["ps", "-ww", "-eo", "pid=,args="], mutating=False).stdout
-    names = env.services.app
+def process_table(host: Host) -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every process on the host (ps)."""
+    out = host.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], mutating=False).stdout
+    rows = [line.split(None, 2) for line in out.splitlines()]
+    return [(int(r[0]), int(r[1]), r[2] if len(r) > 2 else "") for r in rows if len(r) >= 2]
+
+
+def service_tree(table: list[tuple[int, int, str]], roots: set[int]) -> set[int]:
+    """The pids of `roots` and of all their descendants."""
+    found, grew = set(roots), True
+    while grew:
+        more = {pid for pid, parent, _ in table if parent in found and pid not in found}
+        found |= more
+        grew = bool(more)
+    return found & {pid for pid, _, _ in table}
+
+
+def app_processes(host: Host, env: Environment, pids: set[int] | None = None) -> list[str]:
+    """Processes of the app's services still alive: those the service manager ran (`pids`,
+    children included, recorded before the stop) and those the procedure's match finds (ps:
+    the app's path and a service's name); never a broad kill."""
+    names, known = env.services.app, pids or set()
     return [
-        line.strip()
-        for line in out.splitlines()
-        if env.app.path in line and any(name in line for name in names)
+        f"{pid} {args}"
+        for pid, _, args in process_table(host)
+        if pid in known or (env.app.path in args and any(name in args for name in names))
     ]
 
 
 def stop_services(run: Run) -> dict[str, bool]:
-    """Paso 2.2: stop the app services; record which were running, for §9."""
+    """Paso 2.2: stop the app services; record which were running (for §9) and their process
+    trees as the service manager knows them (so what outlives the stop is found by pid even when
+    the program's name is not in its command line)."""
     names = run.env.services.app
 
     def stop(host: Host) -> None:
         manager = manager_for(host, run.env.services)
         running = {f"{host.spec} {name}": manager.is_running(name) for name in names}
         run.record_host("services_before", running, field="running")  # before the stop, for §9
+        roots = {pid for name in names for pid in manager.pids(name)}
+        tree = sorted(service_tree(process_table(host), roots))
+        run.record_host("service_processes", {host.spec: tree}, field="pids")
         manager.stop(names)
 
     each_host(run, "app", stop)
@@ -63,10 +88,12 @@ def stop_services(run: Run) -> dict[str, bool]:
 
 def wait_processes_gone(run: Run) -> list[str]:
     timeout = run.env.services.stop_timeout
+    recorded = run.facts.get("service_processes", {}).get("pids", {})
 
     def gone(host: Host) -> list[str]:
-        wait_until(lambda: not app_processes(host, run.env), timeout)
-        return app_processes(host, run.env)
+        pids = set(recorded.get(host.spec, []))
+        wait_until(lambda: not app_processes(host, run.env, pids), timeout)
+        return app_processes(host, run.env, pids)
 
     return [line for left in each_host(run, "app", gone).values() for line in left]
 

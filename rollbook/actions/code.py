@@ -6,7 +6,9 @@ import json
 import posixpath
 import re
 
+from rollbook.actions import requirements, static
 from rollbook.actions.fleet import each_host
+from rollbook.actions.requirements import normalize
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
@@ -14,20 +16,37 @@ from rollbook.core.remote_file import write_argv
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
 
-_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
+# what plain `pip freeze` leaves out: a record taken with it (older ledger entries) has none
+PACKAGING = frozenset({"pip", "setuptools", "wheel", "distribute"})
 
 
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+def package(line: str) -> str:
+    """The normalized name of a `pip freeze` line."""
+    return normalize(re.split(r"\s*(?:==|@)\s*", line, maxsplit=1)[0])
+
+
+def comparable(found: list[str], recorded: list[str]) -> list[str]:
+    """`found` as `recorded` was taken: without the packaging tools when the record has none."""
+    if any(package(line) in PACKAGING for line in recorded):
+        return sorted(found)
+    return sorted(line for line in found if package(line) not in PACKAGING)
+
+
+def set_difference(found: list[str], recorded: list[str]) -> tuple[list[str], list[str]]:
+    """(missing, unexpected) of a venv's package set against a recorded one."""
+    found = comparable(found, recorded)
+    return sorted(set(recorded) - set(found)), sorted(set(found) - set(recorded))
 
 
 def record_deployed_code(run: Run) -> dict[str, object]:
-    """Before Etapa 3 changes anything: the deployed ref and package set, for §9."""
+    """Before Etapa 3 changes anything: the deployed ref, package set and static files (a
+    snapshot), for §9."""
     tag = run.fact("deployed")["tag"]
     code = each_host(run, "app", lambda host: {
         "commit": Checkout(host, run.env.app.path).head(),
         "tag": tag,
         "freeze": Venv(host, run.env.app).freeze(),
+        "static": static.take_snapshot(host, run.env, run.incident_id),
     })  # fmt: skip
     return run.record("code_before", hosts=code)
 
@@ -67,7 +86,7 @@ def install_requirements(run: Run) -> dict[str, str]:
     def install(host: Host) -> str:
         venv = Venv(host, run.env.app)
         if recorded:
-            args = _exact_args(run.env, recorded)
+            args = _exact_args(run.env, _to_change(venv, recorded))
             how = "the target's recorded package set (ledger), checked with pip freeze"
         else:
             held = _hold_unpinned(host, run.env, run.incident_id)
@@ -96,6 +115,13 @@ def _exact_args(env: Environment, wanted: list[str]) -> list[str]:
     return ["--no-deps", *env.app.pip_options, *wanted]
 
 
+def _to_change(venv: Venv, wanted: list[str]) -> list[str]:
+    """The recorded lines the venv does not have yet: a packaging tool already at its recorded
+    version is left alone (never forced: a mirror may lack the venv's bundled version)."""
+    have = set(venv.freeze())
+    return [line for line in wanted if line not in have or package(line) not in PACKAGING]
+
+
 def _pip_install(venv: Venv, env: Environment, args: list[str]) -> None:
     venv.pip("install", "--disable-pip-version-check", *args, mutating=True,
              timeout=env.timeouts.install)  # fmt: skip
@@ -118,14 +144,15 @@ def install_exact(host: Host, env: Environment, wanted: list[str]) -> None:
     """Make the venv's `pip freeze` equal `wanted`: install what differs without resolving, drop
     the rest (§9 puts back the recorded set this way)."""
     venv = Venv(host, env.app)
-    _pip_install(venv, env, _exact_args(env, wanted))
+    _pip_install(venv, env, _exact_args(env, _to_change(venv, wanted)))
     _uninstall_extra(venv, wanted)
 
 
 def _uninstall_extra(venv: Venv, wanted: list[str]) -> None:
-    names = {normalize(line.split("==")[0]) for line in wanted}
-    extra = [line.split("==")[0] for line in venv.freeze()
-             if normalize(line.split("==")[0]) not in names]  # fmt: skip
+    """Uninstall what the record does not hold; never a packaging tool it does not list."""
+    names = {package(line) for line in wanted}
+    extra = [package(line) for line in comparable(venv.freeze(), wanted)
+             if package(line) not in names]  # fmt: skip
     if extra:
         venv.pip("uninstall", "-y", *extra, mutating=True)
 
@@ -138,14 +165,13 @@ def check_package_set(run: Run) -> dict[str, str]:
         if not recorded:
             return "no ledger record for the target: critical packages checked only"
         found = Venv(host, run.env.app).freeze()
-        if found != sorted(recorded):
-            missing = sorted(set(recorded) - set(found))
-            unexpected = sorted(set(found) - set(recorded))
+        missing, unexpected = set_difference(found, recorded)
+        if missing or unexpected:
             raise StepFailed(
-                f"{host.spec}: pip freeze differs from the target's recorded package set: missing "
-                f"{missing}, unexpected {unexpected}"
+                f"{host.spec}: pip freeze --all differs from the target's recorded package set: "
+                f"missing {missing}, unexpected {unexpected}"
             )
-        return f"pip freeze equals the ledger's record ({len(found)} packages)"
+        return f"pip freeze --all equals the ledger's record ({len(recorded)} packages)"
 
     checked = each_host(run, "app", check)
     run.record("package_set", hosts=checked)
@@ -155,18 +181,79 @@ def check_package_set(run: Run) -> dict[str, str]:
 def _hold_unpinned(host: Host, env: Environment, incident: str) -> str:
     """A constraints file, in rollbook's folder on the host: the installed version of every
     package the target's requirements do not pin."""
-    pinned = pinned_requirements(host, env)
-    held = [line for line in Venv(host, env.app).freeze()
-            if "==" in line and normalize(line.split("==")[0]) not in pinned]  # fmt: skip
+    held = _held(Venv(host, env.app), pinned_requirements(host, env))
     path = posixpath.join(posixpath.dirname(env.ledger_file()), f"held-{incident}.txt")
     host.run(["mkdir", "-p", posixpath.dirname(path)], mutating=True)
     host.run(write_argv("\n".join(held), path), mutating=True)
     return path
 
 
+def _held(venv: Venv, pinned: dict[str, str]) -> list[str]:
+    """The installed version of every package the target does not pin."""
+    return [line for line in venv.freeze() if "==" in line and package(line) not in pinned]
+
+
+# the target's requirement files, as committed at its tag, into this run's private folder
+_ARCHIVE = (
+    'repo="$1" tag="$2" into="$3"; shift 3; '
+    'mkdir -p "$into" && git -C "$repo" archive "$tag" -- "$@" | tar -x -C "$into"'
+)
+
+
+def resolve_target(run: Run) -> dict[str, str]:
+    """Etapa 1: pip resolves, without installing, the install Paso 3.2 will run for the target
+    (`pip install --dry-run --report`, its own arguments); StepFailed naming pip's conflict
+    before anything changed. {host: what pip would do}."""
+    target, env = run.fact("target"), run.env
+    recorded, force = target.get("packages"), env.app.force_reinstall == "always"
+
+    def resolve(host: Host) -> str:
+        venv = Venv(host, env.app)
+        if recorded:
+            wanted = _to_change(venv, recorded)
+            if not wanted:
+                return "the venv already holds the target's recorded package set"
+            args = _exact_args(env, wanted)
+        else:
+            args = _target_requirements(host, env, str(target["tag"]))
+        report = venv.pip("install", "--disable-pip-version-check", "--dry-run", "--quiet",
+                          "--report", "-", *(["--force-reinstall"] if force else []), *args,
+                          mutating=False, timeout=env.timeouts.install, check=False)  # fmt: skip
+        if not report.ok:
+            said = [line.strip() for line in report.stderr.splitlines() if line.strip()]
+            raise StepFailed(
+                f"{host.name}: pip cannot install the target {target['tag']}'s packages "
+                f"({'recorded set' if recorded else 'requirements'}): {' | '.join(said[-4:])} — "
+                "nothing was changed; fix the requirements or the mirror, then run again"
+            )
+        try:
+            count = len(json.loads(report.stdout)["install"])
+        except (json.JSONDecodeError, KeyError):
+            count = -1
+        return f"pip resolves the install: {count} packages to (re)install"
+
+    resolved = each_host(run, "app", resolve)
+    run.record("target_resolved", hosts=resolved)
+    return resolved
+
+
+def _target_requirements(host: Host, env: Environment, tag: str) -> list[str]:
+    """pip's arguments for the target's requirements as Paso 3.2 will give them, from its tag:
+    the files (includes too) written into this run's private folder, the held constraints."""
+    tree = Checkout(host, env.app.path)
+    top = posixpath.relpath(env.app_file(env.app.requirements), env.app.path)
+    pins, files = requirements.at_tag(tree, tag, top)
+    connection = host.executor.connection(host.spec)
+    held = connection.secret_file(f"held-{tag}.txt", "\n".join(_held(Venv(host, env.app), pins)))
+    folder = posixpath.join(posixpath.dirname(held), "target")
+    # writes only into the run's private folder (like its pgpass): not a change to the system
+    host.run(["sh", "-c", _ARCHIVE, "sh", env.app.path, tag, folder, *files], mutating=False)
+    return [*env.app.pip_options, "-r", posixpath.join(folder, top), "-c", held]
+
+
 def pinned_requirements(host: Host, env: Environment) -> dict[str, str]:
-    text = host.run(["cat", env.app_file(env.app.requirements)], mutating=False).stdout
-    return {normalize(m.group(1)): m.group(2) for m in map(_PIN.match, text.splitlines()) if m}
+    """The exact pins of the target's requirements, includes and constraints followed."""
+    return requirements.pinned(host, env.app_file(env.app.requirements))
 
 
 def installed_versions(venv: Venv) -> dict[str, str]:
@@ -200,29 +287,3 @@ def check_critical_packages(run: Run) -> dict[str, dict[str, str]]:
     report = each_host(run, "app", check)
     run.record("critical_packages", hosts=report)
     return report
-
-
-def static_root(run: Run) -> str:
-    root = posixpath.normpath(run.env.app_file(run.env.app.static_root))
-    app = posixpath.normpath(run.env.app.path)
-    if not root.startswith(app + "/"):
-        raise StepFailed(
-            f"static root {root} is not inside the app path {app}: refusing to clear it"
-        )
-    return root
-
-
-def restore_static(run: Run) -> dict[str, int]:
-    """Paso 3.3: clear the static root, collectstatic --noinput, count the files."""
-    root = static_root(run)
-
-    def collect(host: Host) -> int:
-        host.run(["mkdir", "-p", root], mutating=True)
-        host.run(["find", root, "-mindepth", "1", "-delete"], mutating=True)
-        Venv(host, run.env.app).manage("collectstatic", "--noinput", mutating=True)
-        listed = host.run(["find", root, "-type", "f"], mutating=False)
-        return len(listed.stdout.splitlines())
-
-    counts = each_host(run, "app", collect)
-    run.record("static_files", hosts=counts)
-    return counts

@@ -15,7 +15,8 @@ import posixpath
 from datetime import UTC, datetime
 from typing import Any
 
-from rollbook.actions import code, release
+from rollbook.actions import release
+from rollbook.actions.static import static_root
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
 from rollbook.core.remote_file import write_argv
@@ -72,7 +73,7 @@ def describe_deployed(run: Run) -> dict[str, Any]:
     deployed = release.deployed_release(Checkout(host, app.path), app.tags)
     requirements = run.env.app_file(app.requirements)
     digest = host.run(["sha256sum", requirements], mutating=False, check=False)
-    static = host.run(["sh", "-c", _STATIC_HASH, "sh", code.static_root(run)],
+    static = host.run(["sh", "-c", _STATIC_HASH, "sh", static_root(run.env)],
                       mutating=False, check=False)  # fmt: skip
     venv = Venv(host, app)
     return {

@@ -35,6 +35,23 @@ def http_status(
     return code, float(parts[1]) if len(parts) > 1 else 0.0
 
 
+def answers(run: Run) -> dict[str, int]:
+    """How every configured URL answers now: each app host's health URL (as Paso 6.1 asks it),
+    the endpoints and critical URLs from the first app host. {"<host> <url>": status}."""
+    health, hosts = run.env.health, run.hosts("app")
+    urls = [*health.endpoints, *health.critical.values()]
+    keys = [f"{spec} {health.url}" for spec in hosts] + [f"{hosts[0]} {url}" for url in urls]
+    return {key: answer(run, key) for key in dict.fromkeys(keys)}
+
+
+def answer(run: Run, key: str) -> int:
+    """The status of one of `answers`' keys, asked again."""
+    spec, url = key.split(" ", 1)
+    health = run.env.health
+    via = health_via(health) if url == health.url else []
+    return http_status(run.executor.host(spec), health, url, via)[0]
+
+
 def http_body(host: Host, health: HealthConfig, url: str, via: list[str] | None = None) -> str:
     argv = ["curl", "-sS", "--max-time", str(round(health.timeout)), *(via or []), url]
     return host.run(argv, mutating=False, check=False).stdout

@@ -71,6 +71,11 @@ class AppConfig(_Strict):
     manage: str = "manage.py"
     env: Variables = Field(default_factory=dict)
     static_root: str = "staticfiles"
+    # Paso 3.3, in order, in the app's folder with its env; `manage` is the venv's manage.py
+    # (e.g. then [manage, compress], [manage, compilemessages], [npm, run, build])
+    static_steps: list[Annotated[list[str], Field(min_length=1)]] = Field(
+        default_factory=lambda: [["manage", "collectstatic", "--noinput"]]
+    )
     tags: str
     critical_packages: list[str] = Field(default_factory=list)
     pip_options: list[str] = Field(default_factory=list)

@@ -42,7 +42,9 @@ class Venv:
         return f"{self.app.venv}/bin/{name}"
 
     def freeze(self) -> list[str]:
-        out = self.host.run([self.tool("pip"), "freeze"], mutating=False).stdout
+        """The complete package set: `pip freeze --all` (plain freeze leaves out pip,
+        setuptools and wheel, and a runtime `import pkg_resources` depends on setuptools)."""
+        out = self.host.run([self.tool("pip"), "freeze", "--all"], mutating=False).stdout
         return parse_freeze(out)
 
     def pip(

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import code, database, fleet, swap, web
+from rollbook.actions import code, database, fleet, static, swap, web
 from rollbook.core import inventory, timeline
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.host import Host
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
+from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 
 ESCALATION = (
@@ -136,9 +137,12 @@ def _restore_code(run: Run, code_before: dict[str, dict[str, Any]], changed: lis
         recorded = code_before[host.spec]
         Checkout(host, run.env.app.path).git("checkout", recorded["commit"], mutating=True)
         code.install_exact(host, run.env, recorded["freeze"])
+        if "static" in recorded:  # the snapshot taken before Etapa 3, exactly
+            static.put_back(host, run.env, recorded["static"])
+        else:  # a journal from before snapshots: the static steps at the recorded commit
+            static.build_on(host, run.env)
 
     fleet.each_host(run, "app", restore, among=[s for s in changed if s in code_before])
-    code.restore_static(run)
 
 
 def _start_services(run: Run, before: dict[str, bool]) -> None:
@@ -177,9 +181,18 @@ def _check(
             f"{spec} code at {recorded['commit'][:12]}",
             lambda h=host, r=recorded: _same(Checkout(h, run.env.app.path).head(), r["commit"]),
         )
+        if recorded.get("static", {}).get("sha256"):
+            check(
+                f"{spec} static files as recorded",
+                lambda h=host, r=recorded: _same(
+                    static.content_hash(h, run.env), r["static"]["sha256"]
+                ),
+            )
         check(
             f"{spec} packages as recorded",
-            lambda h=host, r=recorded: _same(Venv(h, run.env.app).freeze(), sorted(r["freeze"])),
+            lambda h=host, r=recorded: _same(
+                code.comparable(Venv(h, run.env.app).freeze(), r["freeze"]), sorted(r["freeze"])
+            ),
         )
     for key, was_running in before.items():
         spec, name = key.rsplit(" ", 1)
@@ -188,6 +201,23 @@ def _check(
             f"{spec} {name} running={was_running}",
             lambda m=manager, n=name, w=was_running: _same(m.is_running(n), w),
         )
+    for key, status in facts.get("answers_before", {}).get("urls", {}).items():
+        check(f"{key} answers {status or 'nothing'} as before the run (or 200)",
+              lambda k=key, s=status: _answers_as_before(run, k, s))  # fmt: skip
+
+
+def _answers_as_before(run: Run, key: str, status: int) -> tuple[bool, str]:
+    """The URL answers as it did before the run, or better (200); the restarted services may
+    warm up for their start timeout."""
+
+    def as_before() -> str | None:
+        code = web.answer(run, key)
+        return f"answers {code or 'nothing'}" if code in (status, 200) else None
+
+    said = wait_until(as_before, run.env.services.start_timeout, interval=1)
+    if said:
+        return True, said
+    return False, f"answers {web.answer(run, key) or 'nothing'}, {status or 'nothing'} before"
 
 
 def _same(found: Any, expected: Any) -> tuple[bool, str]:

@@ -85,16 +85,18 @@ def corrupt_backup(layout: Layout) -> list[str]:
 
 
 def missing_wheel(layout: Layout) -> list[str]:
-    """The target release pins a version the internal mirror does not have."""
+    """The target release pins, in a file its requirements.txt includes (`-r`), a version the
+    internal mirror does not have."""
 
     def pin(work: Path) -> None:
-        requirements = work / "requirements.txt"
-        lines = requirements.read_text().splitlines()
+        lines = (work / "requirements.txt").read_text().splitlines()
         lines = [
             "djangorestframework==3.0.0" if line.startswith("djangorestframework==") else line
             for line in lines
         ]
-        requirements.write_text("\n".join(lines) + "\n")
+        (work / "requirements").mkdir(exist_ok=True)
+        (work / "requirements" / "base.txt").write_text("\n".join(lines) + "\n")
+        (work / "requirements.txt").write_text("-r requirements/base.txt\n")
 
     tag = publish_release(layout, pin, FAULT_RELEASE_AGE)
     return [f"--target-tag={tag}"]
@@ -286,7 +288,8 @@ FAULTS = {
               superuser_session),
         Fault("release-nginx-error", "the target ships a broken nginx location", "5.3",
               release_nginx_error),
-        Fault("missing-wheel", "target pins a version the mirror lacks", "3.2", missing_wheel),
+        Fault("missing-wheel", "target pins (in an -r include) a version the mirror lacks", "1.2",
+              missing_wheel, shows="djangorestframework==3.0.0"),
         Fault("migration-mismatch", "target has a migration the backup lacks", "1.3",
               migration_mismatch, shows="is not a backup of this application at the target"),
         Fault("port-held", "another process holds gunicorn's port", "5.1", port_held),

@@ -82,7 +82,8 @@ def _provision(layout: Layout, cluster: Cluster) -> None:
     requirements = layout.env.app.requirements
     ensure_wheelhouse(layout, [history.show(layout, tag, requirements) for tag in tags.tags])
     say(f"deploying the stable release {tags.stable} and seeding its data ...")
-    supervisor.stop_running(layout, layout.env.services.app)  # re-provisioning: nothing connected
+    # re-provisioning: nothing connected
+    supervisor.stop_running(layout, supervisor.app_programs(layout))
     cluster.empty_database()
     history.deploy(layout, tags.stable)
     write_app_env(layout)
@@ -119,7 +120,7 @@ def _start_services(layout: Layout) -> None:
 def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
     timeline = Timeline.starting_now()
     faults.clear_faults(layout)
-    supervisor.stop_running(layout, layout.env.services.app)
+    supervisor.stop_running(layout, supervisor.app_programs(layout))
     layout.maintenance_page.unlink(missing_ok=True)
     backups.lay_out_backups(layout, timeline)
     tags = history.publish_history(layout, timeline)

@@ -25,7 +25,7 @@ VALIDATED_AFTER = timedelta(minutes=10)  # the stable release's validation, afte
 
 def save_stable_record(layout: Layout) -> None:
     """At provisioning, the stable release deployed and migrated: its packages and migrations."""
-    freeze = layout.shell.run([layout.venv / "bin" / "pip", "freeze"]).stdout
+    freeze = layout.shell.run([layout.venv / "bin" / "pip", "freeze", "--all"]).stdout
     plan = manage(layout, "showmigrations", "--plan")
     record = {"packages": parse_freeze(freeze), "migrations": ledger.parse_plan(plan)}
     layout.state.mkdir(parents=True, exist_ok=True)

@@ -24,14 +24,15 @@ def _postgres(layout: Layout) -> Component:
 
 def _supervised(layout: Layout) -> list[Component]:
     if not supervisor.is_running(layout):
-        names = ("supervisord", *(p.name for p in supervisor.programs(layout)))
+        names = ("supervisord", *(p.name for p in supervisor.programs(layout) if p.autostart))
         return [(name, "stopped", False) for name in names]
     states = supervisor.program_states(layout)
     pid = supervisor.supervisord_pid(layout)
     components: list[Component] = [("supervisord", f"running (pid {pid})", True)]
     for program in supervisor.programs(layout):
         state = states.get(program.name, "unknown to supervisord")
-        components.append((program.name, " ".join(state.split()), state.startswith("RUNNING")))
+        ok = state.startswith("RUNNING") or not program.autostart  # not started by the sandbox
+        components.append((program.name, " ".join(state.split()), ok))
     return components
 
 

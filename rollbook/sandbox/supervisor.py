@@ -38,13 +38,15 @@ class Program:
     log: Path
     port: tuple[int, str] | None = None  # (port, its key in sandbox.yaml)
     app: bool = False  # runs the deployed app: in its folder, with its environment
+    # off: defined, never started by the sandbox (a stack shaped otherwise starts it)
+    autostart: bool = True
 
     def section(self, layout: Layout, priority: int) -> str:
         lines = [
             f"[program:{self.name}]",
             f"command={_ini(shlex.join(str(part) for part in self.command))}",
             f"priority={priority}",
-            "autostart=true",
+            f"autostart={'true' if self.autostart else 'false'}",
             "autorestart=false",
             "startsecs=1",
             "stopwaitsecs=20",
@@ -119,7 +121,20 @@ def programs(layout: Layout) -> tuple[Program, ...]:
             layout.celery_log,
             app=True,
         ),
+        # the worker of an app without celery: a long-running management command
+        Program(
+            "worker",
+            (bin_dir / "python", layout.env.app.manage, "run_worker"),
+            layout.log / "worker.log",
+            app=True,
+            autostart=False,
+        ),
     )  # fmt: skip
+
+
+def app_programs(layout: Layout) -> list[str]:
+    """The programs that run the deployed app (its services, started or not)."""
+    return [program.name for program in programs(layout) if program.app]
 
 
 def write_config(layout: Layout) -> None:
@@ -205,7 +220,7 @@ def start(layout: Layout) -> None:
         added, _changed, _removed = _rpc(layout).reloadConfig()[0]
         for name in added:
             _rpc(layout).addProcessGroup(name)
-    names = [program.name for program in check_ports(layout)]
+    names = [program.name for program in check_ports(layout) if program.autostart]
     if supervisord_running and names:
         say(f"starting {', '.join(names)} ...")
         for name in names:  # all at once: each waits `startsecs` before it counts as running
@@ -215,7 +230,7 @@ def start(layout: Layout) -> None:
         supervisord = Path(supervisorctl(layout)).with_name("supervisord")
         layout.shell.run([supervisord, "-c", layout.supervisor_conf], env=app_environment(layout))
         wait_for(lambda: is_running(layout), "supervisord answering", 30)
-    all_names = [p.name for p in programs(layout)]
+    all_names = [p.name for p in programs(layout) if p.autostart]
     wait_for(lambda: _all_running(layout, all_names), "every program running", 60)
 
 

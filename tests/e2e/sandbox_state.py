@@ -90,8 +90,8 @@ def services() -> dict[str, str]:
 
 def freeze() -> list[str]:
     pip = f"{env().app.venv}/bin/pip"
-    out = subprocess.run([pip, "freeze"], capture_output=True, text=True, check=True).stdout
-    return sorted(out.split())
+    listed = subprocess.run([pip, "freeze", "--all"], capture_output=True, text=True, check=True)
+    return sorted(listed.stdout.split())
 
 
 @dataclass(frozen=True)

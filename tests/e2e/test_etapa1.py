@@ -10,6 +10,7 @@ import pytest
 
 from rollbook import sandbox
 from rollbook.core.config import secret
+from rollbook.sandbox.layout import load_layout
 from tests.e2e.releases import deploy_tags
 from tests.e2e.sandbox_state import INCIDENT, connect, dump, env, run_feature, state
 
@@ -164,3 +165,28 @@ def test_a_foreign_backup_is_refused_and_the_next_older_one_taken(
     assert named.pasos()["1.3"] == "failed", dump(named)
     assert "is not a backup of this application" in named.output
     assert state() == before
+
+
+def test_an_app_pointing_at_another_database_is_refused_before_any_change(
+    start: object, tmp_path: Path
+) -> None:
+    """The app's own settings (its .env) name another database: refused in Paso 1.2, before any
+    manage.py command could touch either database, and no file appears in the checkout."""
+    app_env = load_layout().app_env_file
+    original = app_env.read_text()
+    url = next(line for line in original.splitlines() if line.startswith("DATABASE_URL="))
+    app_env.write_text(original + url.replace(f"/{env().database.name}", "/iact_other") + "\n")
+    files = subprocess.run(["git", "-C", env().app.path, "status", "--porcelain", "--ignored"],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    try:
+        done = run_feature(tmp_path, *INCIDENT)
+    finally:
+        app_env.write_text(original)
+    assert done.outcome == "ABORTADO — SIN CAMBIOS", dump(done)
+    assert done.pasos()["1.2"] == "failed"
+    said = [e["detail"] for e in done.journal() if e["event"] == "paso_finished"]
+    assert any("database iact_other, not iact_staging" in d for d in said), said
+    assert state() == start
+    after = subprocess.run(["git", "-C", env().app.path, "status", "--porcelain", "--ignored"],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert after == files

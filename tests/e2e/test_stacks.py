@@ -1,23 +1,25 @@
 """Stacks shaped differently from the sandbox's, rolled back end to end: workers whose broker has
-no remote control, and workers that celery does not manage (no `celery` section)."""
+no remote control, workers that celery does not manage (no `celery` section), and an app without
+celery whose worker is a management command and whose static pipeline has a second step."""
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from rollbook.sandbox.application import manage
 from rollbook.sandbox.layout import load_layout
+from rollbook.sandbox.probe import http_status
 from rollbook.sandbox.variant import write_variant
 from tests.e2e.sandbox_state import INCIDENT, dump, env, fast, run_feature
+from tests.e2e.test_faults import make_fault
 
 pytestmark = pytest.mark.e2e
 
 
 def restart_worker() -> None:
-    services = env().services
-    subprocess.run([services.supervisorctl, "-c", str(services.supervisor_conf), "restart",
-                    "celery"], check=True, capture_output=True)  # fmt: skip
+    supervisorctl("restart", "celery")
 
 
 @pytest.fixture
@@ -58,3 +60,62 @@ def test_workers_that_are_not_celerys(sandbox_reset: None, tmp_path: Path) -> No
     methods, checked = worker_checks(done)
     assert methods == {"celery": "process"}, methods
     assert checked.startswith("celery: process — running "), checked
+
+
+def supervisorctl(*args: str) -> None:
+    services = env().services
+    subprocess.run([services.supervisorctl, "-c", str(services.supervisor_conf), *args],
+                   check=True, capture_output=True)  # fmt: skip
+
+
+@pytest.fixture
+def plain_worker(sandbox_reset: None) -> Iterator[str]:
+    """An app as it is without celery: its worker is a long-running management command
+    (`manage.py run_worker`, a program named after its role), and its deploy builds a CSS bundle
+    after collectstatic (`manage.py build_bundle`) that a page needs. Yields the bundle's URL."""
+    layout = load_layout()
+    supervisorctl("stop", "celery")
+    supervisorctl("start", "worker")
+    manage(layout, "build_bundle")  # the deploy pipeline's second static step
+    yield f"http://127.0.0.1:{layout.ports.nginx}/static/core/bundle.css"
+    supervisorctl("stop", "worker")
+    supervisorctl("start", "celery")
+
+
+def plain_worker_stack(bundle: str) -> Callable[[dict], None]:
+    def change(data: dict) -> None:
+        fast(data)
+        data.pop("celery")
+        data["services"].update(app=["gunicorn", "worker"], workers=["worker"],
+                                ready={"worker": {"log": r"run_worker ready"}})  # fmt: skip
+        data["app"]["static_steps"] = [["manage", "collectstatic", "--noinput"],
+                                       ["manage", "build_bundle"]]  # fmt: skip
+        data["app"]["critical_packages"] = ["Django", "djangorestframework"]
+        data["health"]["critical"]["bundle"] = bundle
+        data["health"]["smoke_tests"] = None  # its smoke tests send a celery task
+        data["logs"]["files"] = [data["logs"]["files"][0], str(load_layout().log / "worker.log")]
+
+    return change
+
+
+def test_an_app_without_celery_and_its_own_static_steps(plain_worker: str, tmp_path: Path) -> None:
+    variant = write_variant(tmp_path, plain_worker_stack(plain_worker))
+    done = run_feature(tmp_path, *INCIDENT, extra_env=variant)
+    assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
+    methods, checked = worker_checks(done)
+    assert methods == {"worker": "log"}, methods
+    assert checked.startswith("worker: log — run_worker ready: pid "), checked
+    assert done.facts()["static_files"]["steps"][1] == "manage build_bundle"
+    assert http_status(plain_worker) == 200
+
+
+def test_an_app_without_celery_recovered_as_it_was(plain_worker: str, tmp_path: Path) -> None:
+    options = make_fault("port-held")  # Paso 5.1 fails: §9 runs
+    variant = write_variant(tmp_path, plain_worker_stack(plain_worker))
+    done = run_feature(tmp_path, *INCIDENT, *options, extra_env=variant)
+    assert done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(done)
+    checks = [e for e in done.journal() if e["event"] == "recovery_check"]
+    assert checks and all(e["ok"] for e in checks), checks
+    answers = [e["check"] for e in checks if " answers " in e["check"]]
+    assert f"local:// {plain_worker} answers 200 as before the run (or 200)" in answers
+    assert http_status(plain_worker) == 200

@@ -1,6 +1,6 @@
 """What a failed Paso says of the cause: a service's log end, a smoke test's failure lines."""
 
-from rollbook.actions.app_services import ends_with
+from rollbook.actions.app_services import ends_with, service_tree
 from rollbook.actions.workers import lines_since
 from rollbook.checks.validation import failure_reasons
 
@@ -49,3 +49,12 @@ def test_a_log_since_a_start() -> None:
     assert lines_since(before, ["a", "b", "c", "a", "b", "c", "e"]) == ["e"]  # the last one
     assert lines_since(before, ["rotated", "ready"]) == ["rotated", "ready"]  # mark gone
     assert lines_since([], ["ready"]) == ["ready"]  # an empty log before
+
+
+def test_a_services_process_tree() -> None:
+    """What the service manager ran and everything it started, by parent pid."""
+    table = [(1, 0, "init"), (10, 1, "supervisord"), (20, 10, "manage.py run_worker"),
+             (21, 20, "child"), (22, 21, "grandchild"), (30, 10, "gunicorn"),
+             (40, 1, "other")]  # fmt: skip
+    assert service_tree(table, {20}) == {20, 21, 22}
+    assert service_tree(table, {20, 30, 99}) == {20, 21, 22, 30}  # 99 is gone

@@ -1,6 +1,5 @@
 """Facts, milestones, downtime and the §7.1 criteria, read back from journal events."""
 
-from rollbook.actions.code import _PIN, normalize
 from rollbook.core import timeline
 from rollbook.plugin.collection import node_name
 from rollbook.record import closing
@@ -56,12 +55,6 @@ def test_criteria_are_measured_and_judged() -> None:
 def test_criteria_not_measured_when_the_run_stopped_early() -> None:
     result = closing.criteria(EVENTS[:3])
     assert [ok for _, _, ok in result][1:] == [None, None, None, None]
-
-
-def test_requirement_pins_are_parsed() -> None:
-    lines = ["Django==5.2.19", "psycopg[binary]==3.3.9", "# c", "celery>=5", "django-rest_x == 1.0"]
-    pins = {normalize(m.group(1)): m.group(2) for m in map(_PIN.match, lines) if m}
-    assert pins == {"django": "5.2.19", "psycopg": "3.3.9", "django-rest-x": "1.0"}
 
 
 def test_scenario_names_become_ascii_test_names() -> None:

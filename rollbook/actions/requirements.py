@@ -1,0 +1,103 @@
+"""The target's requirements read the way pip reads them: `-r`/`-c` includes (relative to the
+file that names them), continuation lines, comments, extras, markers, hashes, options."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable
+
+from rollbook.core.errors import StepFailed
+from rollbook.core.host import Host
+from rollbook.core.resources import Checkout
+
+_PIN = re.compile(
+    r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*==\s*([^\s;#,]+)\s*(?:;|$|\s)"
+)
+_INCLUDE = re.compile(r"^(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s*)(\S+)$")
+_COMMENT = re.compile(r"(^|\s)#.*$")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def logical_lines(text: str) -> list[str]:
+    """pip's lines: comments dropped, backslash continuations joined, blanks skipped."""
+    lines, pending = [], ""
+    for raw in text.splitlines():
+        line = _COMMENT.sub("", raw).rstrip()
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line, pending = (pending + line).strip(), ""
+        if line:
+            lines.append(line)
+    if pending.strip():
+        lines.append(pending.strip())
+    return lines
+
+
+def pins_of(text: str) -> tuple[dict[str, str], list[str]]:
+    """({normalized name: version} of the exact `==` pins, [included files as written])."""
+    pins: dict[str, str] = {}
+    includes = []
+    for line in logical_lines(text):
+        include = _INCLUDE.match(line)
+        if include:
+            includes.append(include.group(1))
+            continue
+        pin = _PIN.match(line)
+        if pin:
+            pins.setdefault(normalize(pin.group(1)), pin.group(2))
+    return pins, includes
+
+
+Reader = Callable[[str], "str | None"]  # a file's text; None when it cannot be read
+
+
+def read_tree(read: Reader, path: str, where: str) -> tuple[dict[str, str], list[str]]:
+    """Every exact pin of the requirements file at `path` and of the files it includes
+    (requirements and constraints), each read once; (pins, the files read in order)."""
+    pins: dict[str, str] = {}
+    todo, files = [path], []
+    while todo:
+        current = posixpath.normpath(todo.pop(0))
+        if current in files:
+            continue
+        text = read(current)
+        if text is None:
+            raise StepFailed(f"{where}: cannot read the requirements file {current}")
+        files.append(current)
+        found, includes = pins_of(text)
+        for name, version in found.items():
+            pins.setdefault(name, version)
+        for include in includes:
+            if "://" in include:
+                raise StepFailed(
+                    f"{where}: {current} includes {include}: a requirements file behind a URL "
+                    "cannot be read before the install — vendor it into the repository"
+                )
+            todo.append(posixpath.join(posixpath.dirname(current), include))
+    return pins, files
+
+
+def pinned(host: Host, path: str) -> dict[str, str]:
+    """The exact pins of the requirements file at `path` on the host, includes followed."""
+
+    def cat(file: str) -> str | None:
+        done = host.run(["cat", file], mutating=False, check=False)
+        return done.stdout if done.ok else None
+
+    return read_tree(cat, path, host.name)[0]
+
+
+def at_tag(tree: Checkout, tag: str, path: str) -> tuple[dict[str, str], list[str]]:
+    """The requirements as committed at `tag` (`path` relative to the checkout): (pins, files)."""
+
+    def show(file: str) -> str | None:
+        done = tree.host.run(["git", "-C", tree.path, "show", f"{tag}:{file}"], mutating=False,
+                             check=False)  # fmt: skip
+        return done.stdout if done.ok else None
+
+    return read_tree(show, path, f"{tree.host.name} at {tag}")

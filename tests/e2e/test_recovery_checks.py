@@ -1,0 +1,89 @@
+"""§9 verified like a rollback: the static root comes back exactly (from its snapshot), and every
+configured URL must answer after the recovery as it did before the run; one that answers worse
+makes the outcome INTERVENCION MANUAL, naming it."""
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rollbook.sandbox.layout import Layout, load_layout
+from rollbook.sandbox.variant import write_variant
+from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, fast, git, run_feature
+from tests.e2e.test_faults import make_fault
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def built(sandbox_reset: None) -> Iterator[tuple[Layout, Path, str]]:
+    """A file an extra deploy step built into the static root (as compress does): collectstatic
+    does not make it, and a critical URL serves it."""
+    layout = load_layout()
+    path = layout.static_root / "core" / "built-by-deploy.css"
+    path.write_text(".built { color: black; }\n")
+    yield layout, path, f"http://127.0.0.1:{layout.ports.nginx}/static/core/built-by-deploy.css"
+
+
+def rollback_failing_in_etapa5(tmp_path: Path, url: str) -> Outcome:
+    def with_the_built_page(data: dict) -> None:
+        fast(data)
+        data["health"]["critical"]["built"] = url
+
+    options = make_fault("port-held")  # Paso 5.1 fails: §9 runs
+    return run_feature(tmp_path, *INCIDENT, *options,
+                       extra_env=write_variant(tmp_path, with_the_built_page))  # fmt: skip
+
+
+def recovery_checks(done: Outcome) -> dict[str, tuple[bool, str]]:
+    return {e["check"]: (e["ok"], e["detail"]) for e in done.journal()
+            if e["event"] == "recovery_check"}  # fmt: skip
+
+
+def test_every_url_answers_as_before_after_the_recovery(
+    built: tuple[Layout, Path, str], tmp_path: Path
+) -> None:
+    layout, path, url = built
+    done = rollback_failing_in_etapa5(tmp_path, url)
+    assert done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(done)
+    checks = recovery_checks(done)
+    urls = {name: said for name, said in checks.items() if " answers " in name}
+    # each app host's health URL, the endpoints and the critical URLs, the built one among them
+    health = layout.env.health
+    assert len(urls) == 1 + len({url, *health.endpoints, *health.critical.values()}), checks
+    assert all(ok for ok, _ in urls.values()), urls
+    assert urls[f"local:// {url} answers 200 as before the run (or 200)"] == (True, "answers 200")
+    assert checks["local:// static files as recorded"] == (True, "as recorded"), checks
+    assert path.read_text() == ".built { color: black; }\n"
+
+
+def test_a_url_worse_after_the_recovery_is_named(
+    built: tuple[Layout, Path, str], tmp_path: Path
+) -> None:
+    _, path, url = built
+    deployed = git("rev-parse", "HEAD")
+
+    def break_the_page_after_the_recovery() -> None:
+        """What nothing recorded can give back: the file goes once §9 has put the code back and
+        the static snapshot (Paso 3.3 had removed the file; the snapshot brings it back)."""
+        moved = back = False
+        for _ in range(3000):
+            head = git("rev-parse", "HEAD")
+            moved = moved or head != deployed
+            back = back or (moved and head == deployed)
+            if back and path.exists():
+                path.unlink()
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=break_the_page_after_the_recovery, daemon=True)
+    watcher.start()
+    done = rollback_failing_in_etapa5(tmp_path, url)
+    watcher.join(timeout=5)
+    assert done.outcome == "FALLIDO — INTERVENCION MANUAL", dump(done)
+    checks = recovery_checks(done)
+    name = f"local:// {url} answers 200 as before the run (or 200)"
+    assert checks[name] == (False, "answers 404, 200 before"), checks
+    assert url in done.output

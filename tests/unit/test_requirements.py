@@ -1,0 +1,104 @@
+"""Requirements read the way pip reads them, and package sets compared the way they were taken."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rollbook.actions import code
+from rollbook.actions.code import comparable, set_difference
+from rollbook.actions.requirements import pinned, pins_of
+from rollbook.core.errors import StepFailed
+from tests.unit.git_repo import IDENTITY, git
+from tests.unit.local_run import local_host, local_run
+
+
+def test_pins_options_hashes_markers_and_continuations() -> None:
+    text = """# the app
+Django==5.2.19 \\
+    --hash=sha256:aaaa \\
+    --hash=sha256:bbbb
+psycopg[binary]==3.3.9 ; python_version >= "3.10"
+celery>=5            # not a pin
+django-rest_x == 1.0
+gunicorn @ https://example.invalid/gunicorn-1.0.tar.gz
+-e git+https://example.invalid/x.git#egg=x
+--index-url https://example.invalid/simple
+-r requirements/base.txt
+--constraint=constraints.txt
+"""
+    pins, includes = pins_of(text)
+    assert pins == {"django": "5.2.19", "psycopg": "3.3.9", "django-rest-x": "1.0"}
+    assert includes == ["requirements/base.txt", "constraints.txt"]
+
+
+def test_includes_and_constraints_followed_relative_to_their_file(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    (app / "requirements").mkdir(parents=True)
+    (app / "requirements.txt").write_text("-r requirements/production.txt\n")
+    (app / "requirements" / "production.txt").write_text("-r base.txt\ngunicorn==23.0.0\n")
+    (app / "requirements" / "base.txt").write_text(
+        "Django==5.2.19\ncelery\n-c ../constraints.txt\n-r production.txt\n"
+    )
+    (app / "constraints.txt").write_text("kombu==5.7.0\n")
+    host = local_host(tmp_path / "journal")
+    assert pinned(host, str(app / "requirements.txt")) == {
+        "gunicorn": "23.0.0", "django": "5.2.19", "kombu": "5.7.0",
+    }  # fmt: skip
+    (app / "constraints.txt").unlink()
+    with pytest.raises(StepFailed, match=r"cannot read the requirements file .*constraints.txt"):
+        pinned(host, str(app / "requirements.txt"))
+
+
+FULL = ["Django==5.2.19", "pip==23.2.1", "setuptools==65.5.0", "wheel==0.45.1"]
+
+
+def test_an_older_record_without_packaging_tools_compares_without_them() -> None:
+    """Ledger entries taken with plain `pip freeze` hold no pip/setuptools/wheel: they are not
+    'unexpected', and nothing uninstalls them."""
+    old = ["Django==5.2.19"]
+    assert comparable(FULL, old) == ["Django==5.2.19"]
+    assert set_difference(FULL, old) == ([], [])
+    assert set_difference(FULL, FULL) == ([], [])
+    newer_setuptools = [*FULL[:2], "setuptools==84.0.0", FULL[3]]
+    assert set_difference(newer_setuptools, FULL) == (
+        ["setuptools==65.5.0"], ["setuptools==84.0.0"],
+    )  # fmt: skip
+
+
+def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paso 1.2 asks pip (--dry-run) about the target's requirements as committed at its tag,
+    includes too, while the checkout is still at the deployed release."""
+    run = local_run(tmp_path, monkeypatch)
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    pip = subprocess.run([str(tmp_path / "venv/bin/pip"), "--version"], capture_output=True,
+                         text=True, check=True).stdout.split()[1]  # fmt: skip
+    app = tmp_path / "app"
+    git(app, "init", "-q")
+    (app / "requirements").mkdir()
+    (app / "requirements.txt").write_text("-r requirements/base.txt\n")
+    for tag, pin in (("deploy-ok", f"pip=={pip}"), ("deploy-bad", "no-such-package-4711==1.0")):
+        (app / "requirements" / "base.txt").write_text(f"{pin}\n")
+        git(app, "add", "-A")
+        git(app, *IDENTITY, "commit", "-q", "-m", tag)
+        git(app, "tag", tag)
+    (app / "requirements.txt").write_text("# the deployed release: nothing\n")  # not the target's
+    offline = ["--no-index", f"--find-links={tmp_path / 'wheels'}"]
+    (tmp_path / "wheels").mkdir()
+    app_config = run.env.app.model_copy(update={"pip_options": offline,
+                                                "force_reinstall": "when_needed"})  # fmt: skip
+    run.env = run.env.model_copy(update={"app": app_config})
+    run.record("target", tag="deploy-ok", packages=None)
+    assert code.resolve_target(run) == {
+        "local://": "pip resolves the install: 0 packages to (re)install"
+    }
+    run.record("target", tag="deploy-bad", packages=None)
+    with pytest.raises(
+        StepFailed,
+        match=r"pip cannot install the target deploy-bad's packages "
+        r"\(requirements\): .*no-such-package-4711==1.0.* nothing was changed",
+    ):
+        code.resolve_target(run)
