@@ -29,8 +29,7 @@ def app_database(host: Host, env: Environment) -> dict[str, str]:
     """ENGINE, NAME, HOST, PORT of the app's default database, as its settings say."""
     venv = Venv(host, env.app)
     argv = [venv.tool("python"), env.app.manage, "shell", "-c", _ASK]
-    done = host.run(argv, mutating=False, check=False, cwd=env.app.path, env=env.app.env,
-                    timeout=120)  # fmt: skip
+    done = venv.run(argv, mutating=False, check=False, timeout=120)
     said = [line[len("rollbook-db ") :] for line in done.stdout.splitlines()
             if line.startswith("rollbook-db ")]  # fmt: skip
     if not done.ok or not said:

@@ -71,8 +71,9 @@ def build_on(host: Host, env: Environment) -> int:
     root = static_root(env)
     host.run(["mkdir", "-p", root], mutating=True)
     host.run(["find", root, "-mindepth", "1", "-delete"], mutating=True)
-    for argv in steps(env, Venv(host, env.app)):
-        host.run(argv, mutating=True, cwd=env.app.path, env=env.app.env)
+    venv = Venv(host, env.app)
+    for argv in steps(env, venv):
+        venv.run(argv, mutating=True)
     listed = host.run(["find", root, "-type", "f"], mutating=False)
     return len(listed.stdout.splitlines())
 

@@ -53,8 +53,8 @@ def celery_remote_control(host: Host, env: Environment) -> tuple[bool, str]:
     and settings on this host; StepFailed naming the cause when it cannot be loaded."""
     assert env.celery is not None
     venv = Venv(host, env.app)
-    result = host.run([venv.tool("python"), "-c", _PROBE, env.celery.app], mutating=False,
-                      check=False, cwd=env.app.path, env=env.app.env, timeout=60)  # fmt: skip
+    result = venv.run([venv.tool("python"), "-c", _PROBE, env.celery.app], mutating=False,
+                      check=False, timeout=60)  # fmt: skip
     words = result.stdout.split()
     if not result.ok or len(words) < 2:
         said = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -179,8 +179,7 @@ def _command(host: Host, env: Environment, name: str, timeout: float) -> str:
     argv = env.services.ready[name].command
 
     def ok() -> str:
-        result = host.run(argv, mutating=False, check=False, cwd=env.app.path, env=env.app.env,
-                          timeout=30)  # fmt: skip
+        result = Venv(host, env.app).run(argv, mutating=False, check=False, timeout=30)
         return f"`{shlex.join(argv)}` exit 0" if result.ok else ""
 
     shown = _poll(ok, timeout)
@@ -234,8 +233,7 @@ def _inspect(host: Host, env: Environment, timeout: float) -> str:
     argv = [venv.tool("celery"), "-A", env.celery.app, "inspect", "active", "-d", node]
 
     def inspect() -> str:
-        result = host.run(argv, mutating=False, check=False, cwd=env.app.path, env=env.app.env,
-                          timeout=30)  # fmt: skip
+        result = venv.run(argv, mutating=False, check=False, timeout=30)
         if CELERY_NO_BROKER in result.stdout + result.stderr:  # waiting would not help
             raise StepFailed(
                 f"{host.executor.describe_failure(result)} — the workers have no broker: start "
@@ -273,8 +271,7 @@ def roundtrip(host: Host, env: Environment) -> dict[str, str]:
     )
     venv = Venv(host, env.app)
     argv = [venv.tool("python"), env.app.manage, "shell", "-c", code]
-    result = host.run(argv, mutating=False, check=False, cwd=env.app.path, env=env.app.env,
-                      timeout=90)  # fmt: skip
+    result = venv.run(argv, mutating=False, check=False, timeout=90)
     said = dict(
         line.split(" ", 1) for line in result.stdout.splitlines() if line.startswith("rollbook-")
     )

@@ -42,14 +42,12 @@ def smoke_tests(run: Run) -> dict[str, object]:
     host, health = run.first_host("app"), run.env.health
     result: dict[str, object] = {}
     if health.smoke_tests:
-        argv = [Venv(host, run.env.app).tool("python"), "-m", "pytest", health.smoke_tests,
-                "-q", "-rfE", "-p", "no:cacheprovider"]  # fmt: skip
+        venv = Venv(host, run.env.app)
+        argv = [venv.tool("python"), "-m", "pytest", health.smoke_tests, "-q", "-rfE", "-p",
+                "no:cacheprovider"]  # fmt: skip
         # COLUMNS: pytest cuts its FAILED lines to the terminal's width
-        env = {**run.env.app.env, **health.smoke_env, "PYTHONDONTWRITEBYTECODE": "1",
-               "COLUMNS": "300"}  # fmt: skip
-        out = host.run(
-            argv, mutating=False, check=False, cwd=run.env.app.path, env=env, timeout=600
-        )
+        env = {**health.smoke_env, "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "300"}
+        out = venv.run(argv, mutating=False, check=False, env=env, timeout=600)
         summary = (out.stdout.strip().splitlines() or [""])[-1]
         result["smoke_tests"] = {"exit": out.exit_status, "summary": summary}
         if not out.ok:

@@ -70,6 +70,12 @@ class AppConfig(_Strict):
     requirements: str = "requirements.txt"
     manage: str = "manage.py"
     env: Variables = Field(default_factory=dict)
+    # on each app host, KEY=VALUE lines every app command gets (systemd's EnvironmentFile=, a
+    # dotenv); relative to `path`. Read there, never copied
+    env_file: str | None = None
+    # app variable → the operator's secret variable holding its value (DATABASE_URL with its
+    # password …): delivered to the hosts in a private file, never on a command line
+    secret_env: Variables = Field(default_factory=dict)
     static_root: str = "staticfiles"
     # Paso 3.3, in order, in the app's folder with its env; `manage` is the venv's manage.py
     # (e.g. then [manage, compress], [manage, compilemessages], [npm, run, build])

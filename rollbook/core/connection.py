@@ -46,11 +46,30 @@ class Transported:
         return None if self.exit_status == 0 else self.stderr.strip() or str(self.exit_status)
 
 
+# Exports the KEY=VALUE lines of each file before `--` (blank lines, comments and invalid names
+# skipped, an `export ` prefix and matching outer quotes dropped; values taken literally, never
+# run as shell code), then runs the command after it.
+ENV_FILES_LOADER = r'''while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
+  while IFS= read -r l || [ -n "$l" ]; do
+    case $l in ""|\#*) continue;; esac
+    l=${l#export }; k=${l%%=*}; v=${l#*=}
+    case $k in ""|*[!A-Za-z0-9_]*|[0-9]*) continue;; esac
+    [ "$k" = "$l" ] && continue
+    case $v in \"*\") v=${v#\"}; v=${v%\"};; \'*\') v=${v#\'}; v=${v%\'};; esac
+    export "$k=$v"
+  done < "$1" || exit 126
+  shift
+done
+shift
+exec "$@"'''
+
+
 def command_line(
     argv: Sequence[str],
     *,
     cwd: str | None = None,
     env: Mapping[str, str] | None = None,
+    env_files: Sequence[str] = (),
     timeout: float | None = None,
     sudo: bool = False,
 ) -> str:
@@ -59,12 +78,14 @@ def command_line(
     `sudo -n` comes right before the command itself, so a sudoers rule names the real program
     (e.g. supervisorctl) and `timeout` still bounds it; sudo resets the environment, so root
     actions take none. Environment values here are never secrets (a secret reaches a command as
-    a private file)."""
+    a private file, one of `env_files`, read on the host; `env` is applied over them)."""
     parts = ["sudo", "-n", *argv] if sudo else list(argv)
     if timeout:
         parts = ["timeout", "-k", "10", str(max(1, round(timeout))), *parts]
     if env:
         parts = ["env", *(f"{k}={v}" for k, v in env.items()), *parts]
+    if env_files:
+        parts = ["sh", "-c", ENV_FILES_LOADER, "sh", *env_files, "--", *parts]
     line = shlex.join(parts)
     return f"cd {shlex.quote(cwd)} && {line}" if cwd else line
 

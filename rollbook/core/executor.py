@@ -13,7 +13,7 @@ from __future__ import annotations
 import shlex
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -66,6 +66,7 @@ class Executor:
     paso: str | None = None
     default_timeout: float | None = None  # every remote command is bounded (YAML timeouts)
     incident: str = "adhoc"  # names each host's private folder of this run
+    app_secrets: dict[str, str] = field(default_factory=dict)  # app.secret_env, resolved
     _connections: dict[str, Connection] = field(default_factory=dict)
     _private: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,12 +100,19 @@ class Executor:
         """The environment that gives PostgreSQL's clients the password on host `spec`: a pgpass
         file (0600, this run's private folder there), never the password itself."""
         escaped = password.replace("\\", "\\\\").replace(":", "\\:")
-        path = self.connection(spec).secret_file("pgpass", f"*:*:*:*:{escaped}\n")
+        return {"PGPASSFILE": self._private_file(spec, "pgpass", f"*:*:*:*:{escaped}\n")}
+
+    def secret_env_file(self, spec: str, values: Mapping[str, str], name: str) -> str:
+        """KEY=VALUE lines in a private file of this run on host `spec`; its path."""
+        return self._private_file(spec, name, "".join(f"{k}={v}\n" for k, v in values.items()))
+
+    def _private_file(self, spec: str, name: str, content: str) -> str:
+        path = self.connection(spec).secret_file(name, content)
         with self._lock:
             if (spec, path) not in self._private:
                 self._private.add((spec, path))
                 self.journal.write("private_file", paso=self.paso, host=spec, path=path)
-        return {"PGPASSFILE": path}
+        return path
 
     def close_hosts(self) -> list[str]:
         """Remove every host's private folder of this run; the errors, one line each."""

@@ -41,6 +41,7 @@ class Host:
         mutating: bool,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
+        env_files: Sequence[str] = (),
         timeout: float | None = None,
         check: bool = True,
         declared: bool = False,
@@ -50,6 +51,8 @@ class Host:
         non-zero exit when `check`.
 
         `mutating`: a dry-run plans the command instead, a read-only run refuses it.
+        `env_files`: files on this host whose KEY=VALUE lines the command gets (read there,
+        never on the command line: the app's env file, its secret variables); `env` over them.
         `timeout`: the bound in seconds (default: the environment's `timeouts.default`).
         `root`: the action this command belongs to when it may need root (services,
         maintenance, proxy_check, logs); it runs under `sudo -n` when the environment lists that
@@ -64,7 +67,7 @@ class Host:
             return planned
         bound = timeout or executor.default_timeout
         sudo = root is not None and root in executor.root_actions
-        line = command_line(argv, cwd=cwd, env=env, timeout=bound, sudo=sudo)
+        line = command_line(argv, cwd=cwd, env=env, env_files=env_files, timeout=bound, sudo=sudo)
         start, started = now_iso(), time.monotonic()
         try:
             out = executor.connection(self.spec).transport(line, bound=bound)
@@ -75,6 +78,11 @@ class Host:
         return executor.finish(
             self.spec, argv, cwd, mutating, start, started, status, stdout, stderr, check, line
         )
+
+    def secret_env_file(self, values: Mapping[str, str], name: str) -> str:
+        """A private file of this run on this host holding KEY=VALUE lines (secret values a
+        command reads through `env_files`); its path."""
+        return self.executor.secret_env_file(self.spec, values, name)
 
     def pgpass(self, password: str) -> dict[str, str]:
         """The environment giving PostgreSQL's clients on this host the password: a private

@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import posixpath
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rollbook.core.config import AppConfig, DatabaseConfig
@@ -55,12 +56,29 @@ class Venv:
             argv, mutating=mutating, cwd=self.app.path, timeout=timeout, check=check
         )
 
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        mutating: bool,
+        check: bool = True,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult:
+        """An app command: in the app's folder, with the app's environment — its env file on the
+        host (`app.env_file`), its secret variables (a private file), then `app.env` and `env`."""
+        files = [posixpath.join(self.app.path, self.app.env_file)] if self.app.env_file else []
+        secrets = self.host.executor.app_secrets
+        if secrets:
+            files.append(self.host.secret_env_file(secrets, "app.env"))
+        return self.host.run(argv, mutating=mutating, check=check, timeout=timeout,
+                             cwd=self.app.path, env={**self.app.env, **(env or {})},
+                             env_files=files)  # fmt: skip
+
     def manage(self, *args: str, mutating: bool, timeout: float | None = None) -> CommandResult:
-        """python manage.py ARGS, with the app's environment (`app.env`)."""
-        argv = [self.tool("python"), self.app.manage, *args]
-        return self.host.run(
-            argv, mutating=mutating, cwd=self.app.path, env=self.app.env, timeout=timeout
-        )
+        """python manage.py ARGS, as an app command."""
+        return self.run([self.tool("python"), self.app.manage, *args], mutating=mutating,
+                        timeout=timeout)  # fmt: skip
 
 
 def parse_freeze(out: str) -> list[str]:

@@ -108,6 +108,9 @@ class Run:
         self.redactor = Redactor()
         self.db_password = secret(env, env.database.password_env)
         self.redactor.add(self.db_password)
+        app_secrets = {name: secret(env, source) for name, source in env.app.secret_env.items()}
+        for value in app_secrets.values():
+            self.redactor.add(value)
         self.started = datetime.now(UTC)
         self.incident_id, self.folder = reserved or new_incident_dir(
             options.report_dir, env.name, self.started
@@ -119,6 +122,7 @@ class Run:
         self.executor = Executor(self.journal, self.redactor, mode, env.root_actions(), self.say)
         self.executor.default_timeout = env.timeouts.default
         self.executor.incident = self.incident_id
+        self.executor.app_secrets = app_secrets
         self.facts: dict[str, dict[str, Any]] = {}
         self._facts_lock = threading.Lock()
         self.result: Any = None  # rollbook.lifecycle.outcome.Result, set when the run finishes

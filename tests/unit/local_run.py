@@ -18,7 +18,11 @@ PASSWORD = "unit-db-pw-4711"
 
 
 def local_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: Mode = Mode.EXECUTE, **options: object
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: Mode = Mode.EXECUTE,
+    app_keys: str = "",
+    **options: object,
 ) -> Run:
     envs = tmp_path / "environments"
     envs.mkdir(exist_ok=True)
@@ -29,7 +33,7 @@ def local_run(
         f"""name: unit
 approval: optional
 hosts: {{app: ["local://"], db: ["local://"]}}
-app: {{path: {tmp_path}/app, venv: {tmp_path}/venv, tags: "deploy-*"}}
+app: {{path: {tmp_path}/app, venv: {tmp_path}/venv, tags: "deploy-*"{app_keys}}}
 services: {{manager: supervisor, app: [web], proxy: null}}
 maintenance: {{template: {tmp_path}/maintenance.template, page: {tmp_path}/www/maintenance.html}}
 database: {{host: 127.0.0.1, name: unit, user: unit, password_env: UNIT_DB_PASSWORD,

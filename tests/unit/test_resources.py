@@ -10,7 +10,7 @@ from rollbook.core.config import AppConfig, DatabaseConfig
 from rollbook.core.executor import CommandFailed, Mode, ReadOnlyRefused
 from rollbook.core.resources import Checkout, PostgresClient, Venv
 from tests.unit.git_repo import git, make_repo
-from tests.unit.local_run import local_host
+from tests.unit.local_run import local_host, local_run
 
 PASSWORD = "pw:with\\colon-4711"
 
@@ -83,3 +83,21 @@ def test_postgres_client_gets_the_password_as_a_private_file_only(
     assert PASSWORD not in command["line"] and "PGPASSFILE=" in command["line"]
     assert host.executor.close_hosts() == []
     assert not list((tmp_path / "home").glob(".rollbook/runs/*"))
+
+
+def test_an_app_command_gets_its_env_file_and_secret_variables_never_on_a_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret_url = "postgresql://app:s3cr3t-app-pw@db/app"
+    monkeypatch.setenv("OPERATOR_APP_DATABASE_URL", secret_url)
+    keys = ", env_file: .env, secret_env: {DATABASE_URL: OPERATOR_APP_DATABASE_URL}, env: {MODE: y}"
+    run = local_run(tmp_path, monkeypatch, app_keys=keys)
+    (tmp_path / "app" / ".env").write_text("# the app's own\nMODE=x\nexport FROM_FILE='a b'\n")
+    venv = Venv(run.first_host("app"), run.env.app)
+    said = venv.run(["sh", "-c", 'echo "$FROM_FILE|$MODE|$DATABASE_URL"'], mutating=False)
+    assert said.stdout.strip() == f"a b|y|{secret_url}"  # app.env over the file
+    journal = (run.folder / "journal.jsonl").read_text()
+    assert "s3cr3t-app-pw" not in journal
+    assert "private_file" in journal and "app.env" in journal
+    # not even redacted on the command line: the variable is read from the file on the host
+    assert "DATABASE_URL=" not in journal and "MODE=y" in journal
