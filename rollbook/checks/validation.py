@@ -6,9 +6,9 @@ import time
 
 from rollbook.actions import database, logs, web, workers
 from rollbook.actions.fleet import each_host
+from rollbook.checks import smoke
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
-from rollbook.core.resources import Venv
 from rollbook.core.run import Run
 from rollbook.core.waiting import wait_until
 
@@ -38,23 +38,11 @@ def health_check(run: Run) -> int:
 
 
 def smoke_tests(run: Run) -> dict[str, object]:
-    """Paso 6.2: the app's smoke tests with the app's venv, and every endpoint answers 200."""
+    """Paso 6.2: the app's smoke tests (checks/smoke.py), and every endpoint answers 200."""
     host, health = run.first_host("app"), run.env.health
     result: dict[str, object] = {}
-    if health.smoke_tests:
-        venv = Venv(host, run.env.app)
-        argv = [venv.tool("python"), "-m", "pytest", health.smoke_tests, "-q", "-rfE", "-p",
-                "no:cacheprovider"]  # fmt: skip
-        # COLUMNS: pytest cuts its FAILED lines to the terminal's width
-        env = {**health.smoke_env, "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "300"}
-        out = venv.run(argv, mutating=False, check=False, env=env, timeout=600)
-        summary = (out.stdout.strip().splitlines() or [""])[-1]
-        result["smoke_tests"] = {"exit": out.exit_status, "summary": summary}
-        if not out.ok:
-            raise StepFailed(
-                f"smoke tests {health.smoke_tests} failed: {summary or 'no summary'} — "
-                + failure_reasons(out.stdout, out.stderr)
-            )
+    if health.smoke_tests or health.smoke_command:
+        result["smoke_tests"] = smoke.run_smoke(run, host)
     endpoints = {url: web.http_status(host, health, url)[0] for url in health.endpoints}
     result["endpoints"] = endpoints
     run.record("smoke", **result)
@@ -62,15 +50,6 @@ def smoke_tests(run: Run) -> dict[str, object]:
     if bad:
         raise StepFailed("endpoints not answering 200: " + ", ".join(bad))
     return result
-
-
-def failure_reasons(stdout: str, stderr: str) -> str:
-    """Why pytest failed, for the error: its FAILED / ERROR summary lines (-rfE), else the last
-    lines it printed (an import error, a missing module)."""
-    found = [line for line in stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
-    if not found:
-        found = [line for line in (stderr or stdout).splitlines() if line.strip()][-3:]
-    return " | ".join(found[:5]) or "pytest printed nothing"
 
 
 def critical_functions(run: Run) -> dict[str, object]:

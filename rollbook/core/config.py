@@ -145,7 +145,11 @@ class HealthConfig(_Strict):
     url: str  # asked on every app host (curl there)
     unix_socket: str | None = None  # the url is asked through this socket (gunicorn's bind)
     endpoints: list[str] = Field(default_factory=list)
-    smoke_tests: str | None = None
+    smoke_tests: str | None = None  # a path (or pytest node id) in the app
+    # auto: the app's venv when it has pytest, else rollbook's own pytest on the operator's side
+    # (the tests copied from the app host); app / operator force one
+    smoke_runner: Literal["auto", "app", "operator"] = "auto"
+    smoke_command: list[str] = Field(default_factory=list)  # instead: an app command, exit 0
     smoke_env: Variables = Field(default_factory=dict)
     critical: dict[str, str] = Field(default_factory=dict)  # Paso 6.3: function → URL
     latency_budget_ms: int = 500

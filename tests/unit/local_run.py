@@ -22,6 +22,7 @@ def local_run(
     monkeypatch: pytest.MonkeyPatch,
     mode: Mode = Mode.EXECUTE,
     app_keys: str = "",
+    health_keys: str = "",
     **options: object,
 ) -> Run:
     envs = tmp_path / "environments"
@@ -38,7 +39,7 @@ services: {{manager: supervisor, app: [web], proxy: null}}
 maintenance: {{template: {tmp_path}/maintenance.template, page: {tmp_path}/www/maintenance.html}}
 database: {{host: 127.0.0.1, name: unit, user: unit, password_env: UNIT_DB_PASSWORD,
             backups: {tmp_path}/backups, backup_pattern: "unit_*.sql"}}
-health: {{url: "http://127.0.0.1:9/health/"}}
+health: {{url: "http://127.0.0.1:9/health/"{health_keys}}}
 celery: {{app: config}}
 """
     )

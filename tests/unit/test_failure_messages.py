@@ -2,7 +2,7 @@
 
 from rollbook.actions.app_services import ends_with, service_tree
 from rollbook.actions.workers import lines_since
-from rollbook.checks.validation import failure_reasons
+from rollbook.checks.smoke import failure_reasons
 
 GUNICORN = """[2026-11-28 10:00:00 +0000] [7] [INFO] Booting worker with pid: 8
 Traceback (most recent call last):
