@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from rollbook import sandbox
-from tests.e2e import reliability
+from tests.e2e import compatibility, reliability
 
 
 @pytest.fixture(scope="session")
@@ -25,5 +25,7 @@ def sandbox_reset(sandbox_up: None) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """docs/RELIABILITY.md from the fault matrix, bad-input catalog and crash points that ran."""
+    """docs/RELIABILITY.md from the fault matrix, bad-input catalog and crash points that ran;
+    docs/COMPATIBILITY.md from the stacks rolled back."""
     reliability.write()
+    compatibility.write()

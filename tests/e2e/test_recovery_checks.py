@@ -11,10 +11,12 @@ import pytest
 
 from rollbook.sandbox.layout import Layout, load_layout
 from rollbook.sandbox.variant import write_variant
+from tests.e2e import compatibility
 from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, fast, git, run_feature
 from tests.e2e.test_faults import make_fault
 
 pytestmark = pytest.mark.e2e
+RESTORED = "FALLIDO — ESTADO PREVIO RESTAURADO"
 
 
 @pytest.fixture
@@ -47,7 +49,9 @@ def test_every_url_answers_as_before_after_the_recovery(
 ) -> None:
     layout, path, url = built
     done = rollback_failing_in_etapa5(tmp_path, url)
-    assert done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(done)
+    stack = "the sandbox, a static file an extra deploy step built"
+    compatibility.record(stack, done, "Paso 5.1 fails (port held): §9", RESTORED)
+    assert done.outcome == RESTORED, dump(done)
     checks = recovery_checks(done)
     urls = {name: said for name, said in checks.items() if " answers " in name}
     # each app host's health URL, the endpoints and the critical URLs, the built one among them

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import releases
+from tests.e2e import compatibility, releases
 from tests.e2e.cmdline_sampler import watching
 from tests.e2e.record_checks import (
     assert_complete_record,
@@ -86,6 +86,8 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     channel = channel_size()
     with watching(run_secrets()) as seen:  # any local user polling /proc/*/cmdline every 20 ms
         done = run_feature(tmp_path, *INCIDENT)
+    compatibility.record("the sandbox: celery on redis, nginx and a maintenance page", done,
+                         "rollback (--force-reinstall)", COMPLETED)  # fmt: skip
     assert done.code == 0, dump(done)
     assert seen.samples > 100 and seen.count == 0, seen.hits
     # ... and the real rollback from the same state runs exactly its commands, in that order

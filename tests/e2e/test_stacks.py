@@ -12,10 +12,13 @@ from rollbook.sandbox.application import manage
 from rollbook.sandbox.layout import load_layout
 from rollbook.sandbox.probe import http_status
 from rollbook.sandbox.variant import write_variant
+from tests.e2e import compatibility
 from tests.e2e.sandbox_state import INCIDENT, dump, env, fast, run_feature
 from tests.e2e.test_faults import make_fault
 
 pytestmark = pytest.mark.e2e
+COMPLETED, RESTORED = "ROLLBACK COMPLETADO", "FALLIDO — ESTADO PREVIO RESTAURADO"
+PLAIN = "no celery: a management-command worker, two static steps"
 
 
 def restart_worker() -> None:
@@ -42,7 +45,8 @@ def worker_checks(done: object) -> list[str]:
 
 def test_a_broker_without_remote_control(no_remote_control: None, tmp_path: Path) -> None:
     done = run_feature(tmp_path, *INCIDENT, extra_env=write_variant(tmp_path, fast))
-    assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
+    compatibility.record("celery, broker without remote control", done, "rollback", COMPLETED)
+    assert done.outcome == COMPLETED, dump(done)
     methods, checked = worker_checks(done)
     assert methods == {"celery": "celery log (redis: no remote control)"}, methods
     assert checked.startswith("celery: celery log (redis: no remote control) — "), checked
@@ -56,7 +60,8 @@ def test_workers_that_are_not_celerys(sandbox_reset: None, tmp_path: Path) -> No
         data.pop("celery")
 
     done = run_feature(tmp_path, *INCIDENT, extra_env=write_variant(tmp_path, without_celery))
-    assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
+    compatibility.record("workers, no celery section", done, "rollback", COMPLETED)
+    assert done.outcome == COMPLETED, dump(done)
     methods, checked = worker_checks(done)
     assert methods == {"celery": "process"}, methods
     assert checked.startswith("celery: process — running "), checked
@@ -102,7 +107,8 @@ def plain_worker_stack(bundle: str) -> Callable[[dict], None]:
 def test_an_app_without_celery_and_its_own_static_steps(plain_worker: str, tmp_path: Path) -> None:
     variant = write_variant(tmp_path, plain_worker_stack(plain_worker))
     done = run_feature(tmp_path, *INCIDENT, extra_env=variant)
-    assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
+    compatibility.record(PLAIN, done, "rollback", COMPLETED)
+    assert done.outcome == COMPLETED, dump(done)
     methods, checked = worker_checks(done)
     assert methods == {"worker": "log"}, methods
     assert checked.startswith("worker: log — run_worker ready: pid "), checked
@@ -117,7 +123,8 @@ def test_an_app_without_celery_recovered_as_it_was(plain_worker: str, tmp_path: 
     options = make_fault("port-held")  # Paso 5.1 fails: §9 runs
     variant = write_variant(tmp_path, plain_worker_stack(plain_worker))
     done = run_feature(tmp_path, *INCIDENT, *options, extra_env=variant)
-    assert done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(done)
+    compatibility.record(PLAIN, done, "Paso 5.1 fails (port held): §9", RESTORED)
+    assert done.outcome == RESTORED, dump(done)
     checks = [e for e in done.journal() if e["event"] == "recovery_check"]
     assert checks and all(e["ok"] for e in checks), checks
     answers = [e["check"] for e in checks if " answers " in e["check"]]
