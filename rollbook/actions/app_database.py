@@ -25,6 +25,10 @@ _ASK = (
 _LOCAL = {"", "localhost", "127.0.0.1", "::1"}  # "" is the local unix socket
 
 
+class SettingsUnreadable(StepFailed):
+    """The deployed release's settings cannot be loaded (it may be what is being rolled back)."""
+
+
 def app_database(host: Host, env: Environment) -> dict[str, str]:
     """ENGINE, NAME, HOST, PORT of the app's default database, as its settings say."""
     venv = Venv(host, env.app)
@@ -34,7 +38,7 @@ def app_database(host: Host, env: Environment) -> dict[str, str]:
             if line.startswith("rollbook-db ")]  # fmt: skip
     if not done.ok or not said:
         why = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise StepFailed(
+        raise SettingsUnreadable(
             f"{host.name}: the app's settings cannot be read (manage.py shell with app.env): "
             f"{why} — give the app its settings (app.env), then run again"
         )
@@ -72,6 +76,14 @@ def check(host: Host, env: Environment) -> dict[str, str]:
 
 def confirm(run: Run) -> dict[str, dict[str, str]]:
     """Every app host's app uses the environment's database; {host: what its settings say}."""
-    found = each_host(run, "app", lambda host: check(host, run.env))
+
+    def confirm_on(host: Host) -> dict[str, str]:
+        try:
+            return check(host, run.env)
+        except SettingsUnreadable as exc:  # a broken deployed release must not block its rollback
+            run.say(f"WARNING: {exc} — the app's database could not be confirmed")
+            return {"unconfirmed": str(exc)}
+
+    found = each_host(run, "app", confirm_on)
     run.record("app_database", hosts=found)
     return found

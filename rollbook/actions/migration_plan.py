@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from rollbook.actions import ledger
+from rollbook.core.errors import StepFailed
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
 
@@ -34,7 +35,10 @@ def classify(run: Run) -> dict[str, Any]:
     tree, venv = Checkout(host, run.env.app.path), Venv(host, run.env.app)
     target = run.fact("target")
     ref = target.get("commit") or target["tag"]
-    applied = ledger.applied_migrations(venv)
+    try:
+        applied = ledger.applied_migrations(venv)
+    except StepFailed as exc:  # the deployed release may be what is broken: restore, as written
+        return _plan(run, "unknown", [], [], [], f"the deployed release's manage.py failed: {exc}")
     deployed_files = migrations_in_tree(tree, "HEAD") or []
     target_files = migrations_in_tree(tree, ref)
     if target_files is None:

@@ -95,8 +95,19 @@ def methods(host: Host, env: Environment) -> dict[str, str]:
 
 
 def plan_methods(run: Run) -> dict[str, dict[str, str]]:
-    """Before any change: every app host can check its workers; {host: {worker: method}}."""
-    chosen = each_host(run, "app", lambda host: methods(host, run.env))
+    """Before any change: how each app host's workers will be checked; {host: {worker: method}}.
+    A method that cannot be used with the deployed release (its celery app does not load, its
+    command is missing) is said loudly but does not stop the rollback: the release being rolled
+    back may be what breaks it; Paso 5.2 decides again with the target's code."""
+
+    def plan(host: Host) -> dict[str, str]:
+        try:
+            return methods(host, run.env)
+        except StepFailed as exc:
+            run.say(f"WARNING: {exc} (with the deployed release; Paso 5.2 tries the target's)")
+            return {name: f"unusable now: {exc}" for name in run.env.services.workers}
+
+    chosen = each_host(run, "app", plan)
     run.record("worker_methods", hosts=chosen)
     return chosen
 
