@@ -19,6 +19,7 @@ from rollbook.sandbox import (
     nginx,
     release_ledger,
     supervisor,
+    systemd_host,
 )
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.credentials import database_password, write_app_env
@@ -168,6 +169,7 @@ def _fleet_size(layout: Layout, app_hosts: int | None) -> int:
 def reset() -> None:
     """Back to the start state: code, data, venv, backups, maintenance page, programs."""
     layout = load_layout()
+    systemd_host.down(layout)  # its gunicorn holds the sandbox's port
     _check_prerequisites(layout)
     ensure_signing_key(layout)
     cluster = _running_cluster(layout)
@@ -182,6 +184,7 @@ def reset() -> None:
 def down(purge: bool = False) -> None:
     """Stop everything through its own controls; `purge` also deletes every file it made."""
     layout = load_layout()
+    systemd_host.down(layout)
     fleet.down(layout)
     supervisor.shutdown(layout)
     cluster = existing_cluster(layout)
