@@ -169,6 +169,13 @@ def start_web(run: Run) -> dict[str, list[str]]:
 
     def answers(host: Host) -> None:
         code = statuses[host.spec] = wait_web_answers(host, run.env)
+        manager = manager_for(host, run.env.services)
+        dead = [n for n in web_services(run.env) if not code and not manager.is_running(n)]
+        if dead and not run.planning:  # it started, then stopped: its own log says why
+            raise StepFailed(
+                f"{host.spec}: service {dead[0]} stopped right after it started. "
+                + ends_with(manager.last_lines(dead[0], 40))
+            )
         if run.env.services.restart == "rolling" and code != 200 and not run.planning:
             raise StepFailed(
                 f"{host.spec}: health gate of the rolling restart: {run.env.health.url} answered "

@@ -1,7 +1,8 @@
 """An app host whose services run under a real systemd: the procedure's literal `systemctl stop
 gunicorn celery` / `systemctl start …`, and errors read with `journalctl -u`.
 
-systemd runs as PID 1 of its own PID, mount and UTS namespaces (../shared/NOTES.md), reached over
+systemd runs as PID 1 of its own PID, mount and UTS namespaces (../shared/NOTES.md; it names its
+host from /etc/hostname, in its own UTS namespace), reached over
 SSH as root through an sshd unit inside; the network is the machine's (distinct ports). A systemd
 that boots the distribution's units would run their boot services against this machine
 (systemd-tmpfiles-setup empties /tmp, udev triggers devices, timesyncd sets the clock): so before
@@ -26,19 +27,17 @@ from rollbook.sandbox.probe import http_status
 from rollbook.sandbox.shell import SandboxError, port_is_free, require_binary, say, wait_for
 from rollbook.sandbox.sshd import CLIENT_CONFIG, Sshd, free_port, new_key
 
-HOSTNAME = "sdhost"
 CGROUPS = Path("/sys/fs/cgroup/systemd")
 HIDDEN = ("/run", "/tmp", "/var/tmp", "/var/log/journal", "/etc/systemd/system",
           "/etc/systemd/system-generators", "/lib/systemd/system", "/usr/lib/systemd/system",
           "/usr/lib/systemd/system-generators", "/usr/local/lib/systemd/system")  # fmt: skip
 BOOT = """set -e
-units="$1" name="$2"; shift 2
+units="$1"; shift
 for folder in "$@"; do
   if [ -d "$folder" ]; then mount -t tmpfs -o mode=0755 tmpfs "$folder"; fi
 done
 chmod 1777 /tmp /var/tmp
 cp "$units"/* /etc/systemd/system/
-hostname "$name"
 exec /lib/systemd/systemd --system --unit=rollbook.target
 """
 JOURNALD = {
@@ -134,7 +133,7 @@ def up(layout: Layout) -> str:
     process = subprocess.Popen(
         [unshare, "--pid", "--mount", "--uts", "--fork", "--mount-proc", "--propagation",
          "private", "--kill-child=SIGKILL", "env", "container=rollbook-sandbox", "sh", "-c",
-         BOOT, "sh", str(here / "units"), HOSTNAME, *HIDDEN],
+         BOOT, "sh", str(here / "units"), *HIDDEN],
         stdin=subprocess.DEVNULL, stdout=(here / "boot.log").open("w"),
         stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
