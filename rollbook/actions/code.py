@@ -11,6 +11,7 @@ from rollbook.actions.fleet import each_host
 from rollbook.actions.requirements import normalize
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
+from rollbook.core.executor import CommandResult
 from rollbook.core.host import Host
 from rollbook.core.remote_file import write_argv
 from rollbook.core.resources import Checkout, Venv
@@ -81,6 +82,7 @@ def install_requirements(run: Run) -> dict[str, str]:
     """
     recorded = run.fact("target").get("packages")
     force = run.env.app.force_reinstall == "always"
+    unheld = run.facts.get("target_resolved", {}).get("unheld", [])
     skipped: dict[str, str] = {}
 
     def install(host: Host) -> str:
@@ -88,6 +90,12 @@ def install_requirements(run: Run) -> dict[str, str]:
         if recorded:
             args = _exact_args(run.env, _to_change(venv, recorded))
             how = "the target's recorded package set (ledger), checked with pip freeze"
+        elif host.spec in unheld:
+            args = [*run.env.app.pip_options, "-r", run.env.app.requirements]
+            how = (
+                "no ledger entry for the target: the procedure's command, nothing held (holding "
+                "the unpinned packages conflicts with the target's pins: Paso 1.2)"
+            )
         else:
             held = _hold_unpinned(host, run.env, run.incident_id)
             args = [*run.env.app.pip_options, "-r", run.env.app.requirements, "-c", held]
@@ -207,37 +215,59 @@ def resolve_target(run: Run) -> dict[str, str]:
     target, env = run.fact("target"), run.env
     recorded, force = target.get("packages"), env.app.force_reinstall == "always"
 
+    unheld: list[str] = []
+
+    def dry_run(venv: Venv, args: list[str]) -> CommandResult:
+        return venv.pip("install", "--disable-pip-version-check", "--dry-run", "--quiet",
+                        "--report", "-", *(["--force-reinstall"] if force else []), *args,
+                        mutating=False, timeout=env.timeouts.install, check=False)  # fmt: skip
+
     def resolve(host: Host) -> str:
-        venv = Venv(host, env.app)
+        venv, how = Venv(host, env.app), ""
         if recorded:
             wanted = _to_change(venv, recorded)
             if not wanted:
                 return "the venv already holds the target's recorded package set"
-            args = _exact_args(env, wanted)
+            report = dry_run(venv, _exact_args(env, wanted))
         else:
-            args = _target_requirements(host, env, str(target["tag"]))
-        report = venv.pip("install", "--disable-pip-version-check", "--dry-run", "--quiet",
-                          "--report", "-", *(["--force-reinstall"] if force else []), *args,
-                          mutating=False, timeout=env.timeouts.install, check=False)  # fmt: skip
+            report = dry_run(venv, _target_requirements(host, env, str(target["tag"])))
+            if not report.ok and _conflict(report.stderr):  # the held versions clash with pins
+                unholding = dry_run(venv, _target_requirements(host, env, str(target["tag"]),
+                                                               hold=False))  # fmt: skip
+                if unholding.ok:
+                    how = (" without holding the unpinned packages (holding them at their "
+                           f"installed versions conflicts: {_said(report.stderr, 2)})")  # fmt: skip
+                    unheld.append(host.spec)
+                    report = unholding
         if not report.ok:
-            said = [line.strip() for line in report.stderr.splitlines() if line.strip()]
             raise StepFailed(
                 f"{host.name}: pip cannot install the target {target['tag']}'s packages "
-                f"({'recorded set' if recorded else 'requirements'}): {' | '.join(said[-4:])} — "
-                "nothing was changed; fix the requirements or the mirror, then run again"
+                f"({'recorded set' if recorded else 'requirements'}): {_said(report.stderr, 4)} "
+                "— nothing was changed; fix the requirements or the mirror, then run again"
             )
         try:
             count = len(json.loads(report.stdout)["install"])
         except (json.JSONDecodeError, KeyError):
             count = -1
-        return f"pip resolves the install: {count} packages to (re)install"
+        return f"pip resolves the install{how}: {count} packages to (re)install"
 
     resolved = each_host(run, "app", resolve)
-    run.record("target_resolved", hosts=resolved)
+    run.record("target_resolved", hosts=resolved, unheld=sorted(unheld))
+    for spec in unheld:
+        run.say(f"{spec}: Paso 3.2 will not hold the unpinned packages: {resolved[spec]}")
     return resolved
 
 
-def _target_requirements(host: Host, env: Environment, tag: str) -> list[str]:
+def _conflict(stderr: str) -> bool:
+    """pip's resolver found the requirements contradict each other (not a missing version)."""
+    return "ResolutionImpossible" in stderr or "conflicting dependencies" in stderr
+
+
+def _said(stderr: str, lines: int) -> str:
+    return " | ".join([line.strip() for line in stderr.splitlines() if line.strip()][-lines:])
+
+
+def _target_requirements(host: Host, env: Environment, tag: str, hold: bool = True) -> list[str]:
     """pip's arguments for the target's requirements as Paso 3.2 will give them, from its tag:
     the files (includes too) written into this run's private folder, the held constraints."""
     tree = Checkout(host, env.app.path)
@@ -248,7 +278,8 @@ def _target_requirements(host: Host, env: Environment, tag: str) -> list[str]:
     folder = posixpath.join(posixpath.dirname(held), "target")
     # writes only into the run's private folder (like its pgpass): not a change to the system
     host.run(["sh", "-c", _ARCHIVE, "sh", env.app.path, tag, folder, *files], mutating=False)
-    return [*env.app.pip_options, "-r", posixpath.join(folder, top), "-c", held]
+    constraints = ["-c", held] if hold else []
+    return [*env.app.pip_options, "-r", posixpath.join(folder, top), *constraints]
 
 
 def pinned_requirements(host: Host, env: Environment) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -100,5 +101,62 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
         StepFailed,
         match=r"pip cannot install the target deploy-bad's packages "
         r"\(requirements\): .*no-such-package-4711==1.0.* nothing was changed",
+    ):
+        code.resolve_target(run)
+
+
+def wheel(folder: Path, name: str, version: str, *requires: str) -> None:
+    """A minimal real wheel (pip installs it offline)."""
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": "",
+        f"{info}/METADATA": "Metadata-Version: 2.1\n"
+        f"Name: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    files[f"{info}/RECORD"] = "".join(f"{path},,\n" for path in [*files, f"{info}/RECORD"])
+    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+
+
+def test_holding_what_the_target_does_not_pin_must_not_make_it_unresolvable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The target pins rb-a 1.0, which needs rb-b 1.0; the venv has rb-b 2.0, which the target
+    does not pin: holding it would make the install impossible, so Paso 1.2 resolves without
+    holding and says so, and Paso 3.2 will do the same. A target that conflicts with itself is
+    refused."""
+    run = local_run(tmp_path, monkeypatch)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    wheel(wheels, "rb_a", "1.0", "rb-b==1.0")
+    for version in ("1.0", "2.0"):
+        wheel(wheels, "rb_b", version)
+    offline = ["--no-index", f"--find-links={wheels}"]
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    subprocess.run([str(tmp_path / "venv/bin/pip"), "install", "-q", *offline, "rb-b==2.0"],
+                   check=True)  # fmt: skip
+    app = tmp_path / "app"
+    git(app, "init", "-q")
+    for tag, text in (("deploy-2", "rb-a==1.0\n"), ("deploy-3", "rb-a==1.0\nrb-b==2.0\n")):
+        (app / "requirements.txt").write_text(text)
+        git(app, "add", "-A")
+        git(app, *IDENTITY, "commit", "-q", "-m", tag)
+        git(app, "tag", tag)
+    app_config = run.env.app.model_copy(update={"pip_options": offline,
+                                                "force_reinstall": "when_needed"})  # fmt: skip
+    run.env = run.env.model_copy(update={"app": app_config})
+    run.record("target", tag="deploy-2", packages=None)
+    [said] = code.resolve_target(run).values()
+    assert said.startswith("pip resolves the install without holding the unpinned packages"), said
+    assert said.endswith(": 2 packages to (re)install"), said
+    assert run.fact("target_resolved")["unheld"] == ["local://"]
+    run.record("target", tag="deploy-3", packages=None)
+    with pytest.raises(
+        StepFailed,
+        match=r"pip cannot install the target deploy-3's packages.*"
+        r"conflicting dependencies.* nothing was changed",
     ):
         code.resolve_target(run)
