@@ -2,7 +2,7 @@
 
 from pytest_bdd import when
 
-from rollbook.actions import code, static
+from rollbook.actions import code, dependencies, static
 from rollbook.core.run import Run
 from steps.verify import verifies
 
@@ -24,24 +24,25 @@ def code_at_target(run: Run) -> None:
 
 @when("se reinstalan las dependencias de la versión objetivo")
 def reinstall(run: Run) -> None:
-    code.install_requirements(run)
+    dependencies.install_requirements(run)
 
 
 @verifies("los paquetes críticos tienen las versiones de la versión objetivo")
 def critical_packages(run: Run) -> None:
-    assert code.check_critical_packages(run)
+    assert dependencies.check_critical_packages(run)
 
 
 @verifies("el conjunto de paquetes es el registrado para la versión objetivo")
 def package_set(run: Run) -> None:
-    assert code.check_package_set(run)
+    assert dependencies.check_package_set(run)
 
 
-@when("se recolectan los archivos estáticos de la versión objetivo", target_fixture="static")
+@when("se recolectan los archivos estáticos de la versión objetivo", target_fixture="static_files")
 def build_static(run: Run) -> dict[str, int]:
     return static.build(run)
 
 
 @verifies("los archivos estáticos quedan restaurados")
-def static_restored(run: Run, static: dict[str, int]) -> None:
-    assert static and all(count > 0 for count in static.values()), f"static files: {static}"
+def static_restored(run: Run, static_files: dict[str, int]) -> None:
+    counts = static_files
+    assert counts and all(count > 0 for count in counts.values()), f"static files: {counts}"

@@ -2,7 +2,7 @@
 
 from pytest_bdd import given, then, when
 
-from rollbook.actions import app_database, code, evaluation, migration_plan, trial_restore
+from rollbook.actions import app_database, dependencies, evaluation, migration_plan, trial_restore
 from rollbook.core.run import Run
 
 
@@ -46,7 +46,7 @@ def classify_migrations(run: Run) -> None:
     target_fixture="resolved",
 )
 def resolve_target(run: Run) -> dict[str, str]:
-    return code.resolve_target(run)
+    return dependencies.resolve_target(run)
 
 
 @then("pip puede instalar las dependencias de la versión objetivo en cada servidor")

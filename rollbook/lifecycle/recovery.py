@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import code, database, fleet, static, swap, web
+from rollbook.actions import database, dependencies, fleet, static, swap, web
 from rollbook.core import inventory, timeline
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.host import Host
@@ -136,7 +136,7 @@ def _restore_code(run: Run, code_before: dict[str, dict[str, Any]], changed: lis
     def restore(host: Host) -> None:
         recorded = code_before[host.spec]
         Checkout(host, run.env.app.path).git("checkout", recorded["commit"], mutating=True)
-        code.install_exact(host, run.env, recorded["freeze"])
+        dependencies.install_exact(host, run.env, recorded["freeze"])
         if "static" in recorded:  # the snapshot taken before Etapa 3, exactly
             static.put_back(host, run.env, recorded["static"])
         else:  # a journal from before snapshots: the static steps at the recorded commit
@@ -191,7 +191,8 @@ def _check(
         check(
             f"{spec} packages as recorded",
             lambda h=host, r=recorded: _same(
-                code.comparable(Venv(h, run.env.app).freeze(), r["freeze"]), sorted(r["freeze"])
+                dependencies.comparable(Venv(h, run.env.app).freeze(), r["freeze"]),
+                sorted(r["freeze"]),
             ),
         )
     for key, was_running in before.items():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rollbook.actions import code
-from rollbook.actions.code import comparable, set_difference
+from rollbook.actions import dependencies
+from rollbook.actions.dependencies import comparable, set_difference
 from rollbook.actions.requirements import pinned, pins_of
 from rollbook.core.errors import StepFailed
 from tests.unit.git_repo import IDENTITY, git
@@ -93,7 +93,7 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
                                                 "force_reinstall": "when_needed"})  # fmt: skip
     run.env = run.env.model_copy(update={"app": app_config})
     run.record("target", tag="deploy-ok", packages=None)
-    assert code.resolve_target(run) == {
+    assert dependencies.resolve_target(run) == {
         "local://": "pip resolves the install: 0 packages to (re)install"
     }
     run.record("target", tag="deploy-bad", packages=None)
@@ -102,7 +102,7 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
         match=r"pip cannot install the target deploy-bad's packages "
         r"\(requirements\): .*no-such-package-4711==1.0.* nothing was changed",
     ):
-        code.resolve_target(run)
+        dependencies.resolve_target(run)
 
 
 def wheel(folder: Path, name: str, version: str, *requires: str) -> None:
@@ -149,7 +149,7 @@ def test_holding_what_the_target_does_not_pin_must_not_make_it_unresolvable(
                                                 "force_reinstall": "when_needed"})  # fmt: skip
     run.env = run.env.model_copy(update={"app": app_config})
     run.record("target", tag="deploy-2", packages=None)
-    [said] = code.resolve_target(run).values()
+    [said] = dependencies.resolve_target(run).values()
     assert said.startswith("pip resolves the install without holding the unpinned packages"), said
     assert said.endswith(": 2 packages to (re)install"), said
     assert run.fact("target_resolved")["unheld"] == ["local://"]
@@ -159,4 +159,4 @@ def test_holding_what_the_target_does_not_pin_must_not_make_it_unresolvable(
         match=r"pip cannot install the target deploy-3's packages.*"
         r"conflicting dependencies.* nothing was changed",
     ):
-        code.resolve_target(run)
+        dependencies.resolve_target(run)

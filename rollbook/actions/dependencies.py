@@ -1,0 +1,289 @@
+"""Paso 3.2 — the target's packages on every app host: its recorded set (ledger) exactly, or the
+procedure's `pip install --force-reinstall -r requirements.txt`, resolved by pip before any change
+(Paso 1.2); the complete set compared (`pip freeze --all`), critical packages checked."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+
+from rollbook.actions import requirements
+from rollbook.actions.fleet import each_host
+from rollbook.actions.requirements import normalize
+from rollbook.core.config import Environment
+from rollbook.core.errors import StepFailed
+from rollbook.core.executor import CommandResult
+from rollbook.core.host import Host
+from rollbook.core.remote_file import write_argv
+from rollbook.core.resources import Checkout, Venv
+from rollbook.core.run import Run
+
+# what plain `pip freeze` leaves out: a record taken with it (older ledger entries) has none
+PACKAGING = frozenset({"pip", "setuptools", "wheel", "distribute"})
+
+
+def package(line: str) -> str:
+    """The normalized name of a `pip freeze` line."""
+    return normalize(re.split(r"\s*(?:==|@)\s*", line, maxsplit=1)[0])
+
+
+def comparable(found: list[str], recorded: list[str]) -> list[str]:
+    """`found` as `recorded` was taken: without the packaging tools when the record has none."""
+    if any(package(line) in PACKAGING for line in recorded):
+        return sorted(found)
+    return sorted(line for line in found if package(line) not in PACKAGING)
+
+
+def set_difference(found: list[str], recorded: list[str]) -> tuple[list[str], list[str]]:
+    """(missing, unexpected) of a venv's package set against a recorded one."""
+    found = comparable(found, recorded)
+    return sorted(set(recorded) - set(found)), sorted(set(found) - set(recorded))
+
+
+def install_requirements(run: Run) -> dict[str, str]:
+    """Paso 3.2 on every app host: the target's exact package set when the ledger has it, else the
+    procedure's `pip install --force-reinstall -r requirements.txt` holding every package the
+    target does not pin at its current version (so nothing unpinned moves).
+
+    With `app.force_reinstall: when_needed`, pip is asked first (`--dry-run`) and the install is
+    skipped when the venv already satisfies the target exactly; otherwise only what differs moves.
+    """
+    recorded = run.fact("target").get("packages")
+    force = run.env.app.force_reinstall == "always"
+    unheld = run.facts.get("target_resolved", {}).get("unheld", [])
+    skipped: dict[str, str] = {}
+
+    def install(host: Host) -> str:
+        venv = Venv(host, run.env.app)
+        if recorded:
+            args = _exact_args(run.env, _to_change(venv, recorded))
+            how = "the target's recorded package set (ledger), checked with pip freeze"
+        elif host.spec in unheld:
+            args = [*run.env.app.pip_options, "-r", run.env.app.requirements]
+            how = (
+                "no ledger entry for the target: the procedure's command, nothing held (holding "
+                "the unpinned packages conflicts with the target's pins: Paso 1.2)"
+            )
+        else:
+            held = _hold_unpinned(host, run.env, run.incident_id)
+            args = [*run.env.app.pip_options, "-r", run.env.app.requirements, "-c", held]
+            how = (
+                "no ledger entry for the target: the procedure's command, with every package "
+                f"the target does not pin held at its installed version ({held})"
+            )
+        # planning: the held file of a run without record is not written, so pip is not asked
+        if not force and not host.planning and not _would_install(venv, run.env, args):
+            why = "pip install --dry-run: the venv already satisfies the target exactly"
+            skipped[host.spec] = why
+            run.say(f"{host.spec}: {why} — reinstall skipped (force_reinstall: when_needed)")
+        else:
+            _pip_install(venv, run.env, ["--force-reinstall", *args] if force else args)
+        if recorded:
+            _uninstall_extra(venv, recorded)
+        return how
+
+    how = each_host(run, "app", install)
+    run.record("packages_installed", hosts=how, skipped=skipped)
+    return how
+
+
+def _exact_args(env: Environment, wanted: list[str]) -> list[str]:
+    return ["--no-deps", *env.app.pip_options, *wanted]
+
+
+def _to_change(venv: Venv, wanted: list[str]) -> list[str]:
+    """The recorded lines the venv does not have yet: a packaging tool already at its recorded
+    version is left alone (never forced: a mirror may lack the venv's bundled version)."""
+    have = set(venv.freeze())
+    return [line for line in wanted if line not in have or package(line) not in PACKAGING]
+
+
+def _pip_install(venv: Venv, env: Environment, args: list[str]) -> None:
+    venv.pip("install", "--disable-pip-version-check", *args, mutating=True,
+             timeout=env.timeouts.install)  # fmt: skip
+
+
+def _would_install(venv: Venv, env: Environment, args: list[str]) -> list[str]:
+    """pip's own answer, without installing: what `pip install ARGS` would install."""
+    out = venv.pip("install", "--disable-pip-version-check", "--dry-run", "--quiet", "--report",
+                   "-", *args, mutating=False, timeout=env.timeouts.install).stdout  # fmt: skip
+    try:
+        report = json.loads(out)
+    except json.JSONDecodeError:
+        raise StepFailed(
+            f"{venv.host.spec}: pip install --dry-run gave no report: {out[:200]}"
+        ) from None
+    return [f"{i['metadata']['name']}=={i['metadata']['version']}" for i in report["install"]]
+
+
+def install_exact(host: Host, env: Environment, wanted: list[str]) -> None:
+    """Make the venv's `pip freeze` equal `wanted`: install what differs without resolving, drop
+    the rest (§9 puts back the recorded set this way)."""
+    venv = Venv(host, env.app)
+    _pip_install(venv, env, _exact_args(env, _to_change(venv, wanted)))
+    _uninstall_extra(venv, wanted)
+
+
+def _uninstall_extra(venv: Venv, wanted: list[str]) -> None:
+    """Uninstall what the record does not hold; never a packaging tool it does not list."""
+    names = {package(line) for line in wanted}
+    extra = [package(line) for line in comparable(venv.freeze(), wanted)
+             if package(line) not in names]  # fmt: skip
+    if extra:
+        venv.pip("uninstall", "-y", *extra, mutating=True)
+
+
+def check_package_set(run: Run) -> dict[str, str]:
+    """Paso 3.2's check against the ledger: each app host's `pip freeze` is the recorded set."""
+    recorded = run.fact("target").get("packages")
+
+    def check(host: Host) -> str:
+        if not recorded:
+            return "no ledger record for the target: critical packages checked only"
+        found = Venv(host, run.env.app).freeze()
+        missing, unexpected = set_difference(found, recorded)
+        if missing or unexpected:
+            raise StepFailed(
+                f"{host.spec}: pip freeze --all differs from the target's recorded package set: "
+                f"missing {missing}, unexpected {unexpected}"
+            )
+        return f"pip freeze --all equals the ledger's record ({len(recorded)} packages)"
+
+    checked = each_host(run, "app", check)
+    run.record("package_set", hosts=checked)
+    return checked
+
+
+def _hold_unpinned(host: Host, env: Environment, incident: str) -> str:
+    """A constraints file, in rollbook's folder on the host: the installed version of every
+    package the target's requirements do not pin."""
+    held = _held(Venv(host, env.app), pinned_requirements(host, env))
+    path = posixpath.join(posixpath.dirname(env.ledger_file()), f"held-{incident}.txt")
+    host.run(["mkdir", "-p", posixpath.dirname(path)], mutating=True)
+    host.run(write_argv("\n".join(held), path), mutating=True)
+    return path
+
+
+def _held(venv: Venv, pinned: dict[str, str]) -> list[str]:
+    """The installed version of every package the target does not pin."""
+    return [line for line in venv.freeze() if "==" in line and package(line) not in pinned]
+
+
+# the target's requirement files, as committed at its tag, into this run's private folder
+_ARCHIVE = (
+    'repo="$1" tag="$2" into="$3"; shift 3; '
+    'mkdir -p "$into" && git -C "$repo" archive "$tag" -- "$@" | tar -x -C "$into"'
+)
+
+
+def resolve_target(run: Run) -> dict[str, str]:
+    """Etapa 1: pip resolves, without installing, the install Paso 3.2 will run for the target
+    (`pip install --dry-run --report`, its own arguments); StepFailed naming pip's conflict
+    before anything changed. {host: what pip would do}."""
+    target, env = run.fact("target"), run.env
+    recorded, force = target.get("packages"), env.app.force_reinstall == "always"
+
+    unheld: list[str] = []
+
+    def dry_run(venv: Venv, args: list[str]) -> CommandResult:
+        return venv.pip("install", "--disable-pip-version-check", "--dry-run", "--quiet",
+                        "--report", "-", *(["--force-reinstall"] if force else []), *args,
+                        mutating=False, timeout=env.timeouts.install, check=False)  # fmt: skip
+
+    def resolve(host: Host) -> str:
+        venv, how = Venv(host, env.app), ""
+        if recorded:
+            wanted = _to_change(venv, recorded)
+            if not wanted:
+                return "the venv already holds the target's recorded package set"
+            report = dry_run(venv, _exact_args(env, wanted))
+        else:
+            report = dry_run(venv, _target_requirements(host, env, str(target["tag"])))
+            if not report.ok and _conflict(report.stderr):  # the held versions clash with pins
+                unholding = dry_run(venv, _target_requirements(host, env, str(target["tag"]),
+                                                               hold=False))  # fmt: skip
+                if unholding.ok:
+                    how = (" without holding the unpinned packages (holding them at their "
+                           f"installed versions conflicts: {_said(report.stderr, 2)})")  # fmt: skip
+                    unheld.append(host.spec)
+                    report = unholding
+        if not report.ok:
+            raise StepFailed(
+                f"{host.name}: pip cannot install the target {target['tag']}'s packages "
+                f"({'recorded set' if recorded else 'requirements'}): {_said(report.stderr, 4)} "
+                "— nothing was changed; fix the requirements or the mirror, then run again"
+            )
+        try:
+            count = len(json.loads(report.stdout)["install"])
+        except (json.JSONDecodeError, KeyError):
+            count = -1
+        return f"pip resolves the install{how}: {count} packages to (re)install"
+
+    resolved = each_host(run, "app", resolve)
+    run.record("target_resolved", hosts=resolved, unheld=sorted(unheld))
+    for spec in unheld:
+        run.say(f"{spec}: Paso 3.2 will not hold the unpinned packages: {resolved[spec]}")
+    return resolved
+
+
+def _conflict(stderr: str) -> bool:
+    """pip's resolver found the requirements contradict each other (not a missing version)."""
+    return "ResolutionImpossible" in stderr or "conflicting dependencies" in stderr
+
+
+def _said(stderr: str, lines: int) -> str:
+    return " | ".join([line.strip() for line in stderr.splitlines() if line.strip()][-lines:])
+
+
+def _target_requirements(host: Host, env: Environment, tag: str, hold: bool = True) -> list[str]:
+    """pip's arguments for the target's requirements as Paso 3.2 will give them, from its tag:
+    the files (includes too) written into this run's private folder, the held constraints."""
+    tree = Checkout(host, env.app.path)
+    top = posixpath.relpath(env.app_file(env.app.requirements), env.app.path)
+    pins, files = requirements.at_tag(tree, tag, top)
+    connection = host.executor.connection(host.spec)
+    held = connection.secret_file(f"held-{tag}.txt", "\n".join(_held(Venv(host, env.app), pins)))
+    folder = posixpath.join(posixpath.dirname(held), "target")
+    # writes only into the run's private folder (like its pgpass): not a change to the system
+    host.run(["sh", "-c", _ARCHIVE, "sh", env.app.path, tag, folder, *files], mutating=False)
+    constraints = ["-c", held] if hold else []
+    return [*env.app.pip_options, "-r", posixpath.join(folder, top), *constraints]
+
+
+def pinned_requirements(host: Host, env: Environment) -> dict[str, str]:
+    """The exact pins of the target's requirements, includes and constraints followed."""
+    return requirements.pinned(host, env.app_file(env.app.requirements))
+
+
+def installed_versions(venv: Venv) -> dict[str, str]:
+    """Normalized name → version of every package `pip freeze` lists (pinned lines only)."""
+    return {
+        normalize(name): version
+        for name, _, version in (line.partition("==") for line in venv.freeze())
+        if version
+    }
+
+
+def check_critical_packages(run: Run) -> dict[str, dict[str, str]]:
+    """Paso 3.2's check: each critical package installed at the version the target pins."""
+    names = run.env.app.critical_packages
+
+    def check(host: Host) -> dict[str, str]:
+        pins = pinned_requirements(host, run.env)
+        found = installed_versions(Venv(host, run.env.app))
+        wrong = [
+            f"{n}: installed {found.get(normalize(n), 'nothing')}, target pins {pins[normalize(n)]}"
+            for n in names
+            if normalize(n) in pins and found.get(normalize(n)) != pins[normalize(n)]
+        ]
+        missing = [n for n in names if normalize(n) not in found]
+        if wrong or missing:
+            raise StepFailed(
+                f"{host.spec}: " + "; ".join(wrong + [f"{n}: not installed" for n in missing])
+            )
+        return {n: found[normalize(n)] for n in names}
+
+    report = each_host(run, "app", check)
+    run.record("critical_packages", hosts=report)
+    return report
