@@ -35,7 +35,7 @@ def _sandbox_action(args: argparse.Namespace) -> int:
     elif args.action == "up":
         if args.app_hosts is not None and args.app_hosts < 1:
             raise UserError(f"--app-hosts {args.app_hosts}: give 1 (one host) or more")
-        sandbox.up(app_hosts=args.app_hosts)
+        sandbox.up(app_hosts=args.app_hosts, systemd=args.systemd)
     else:
         getattr(sandbox, args.action)()
     return 0
@@ -66,6 +66,11 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
         "--app-hosts", type=int, metavar="N",
         help="N app hosts over SSH (environments/fleet.yaml); 1: the single host (default: as "
         "the last up)",
+    )  # fmt: skip
+    up.add_argument(
+        "--systemd", action="store_true",
+        help="the app's services under a real systemd in its own namespaces, over SSH "
+        "(environments/sandbox-systemd.yaml); `reset` and `down` stop it",
     )  # fmt: skip
     up.set_defaults(handler=_sandbox_action)
     down = actions.add_parser("down", help="stop everything the sandbox started")

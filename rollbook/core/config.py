@@ -200,6 +200,7 @@ class SandboxConfig(_Strict):
     notify_port: int | None = None  # the sandbox's incidents channel (an HTTP receiver)
     seed_rows: int = 200
     fleet_ssh_port: int = 52201  # `sandbox up --app-hosts N`: app host i listens on this + i - 1
+    systemd_ssh_port: int = 52290  # `sandbox up --systemd`: the systemd host's sshd
 
 
 class Timeouts(_Strict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 
+from rollbook.core.errors import UserError
 from rollbook.sandbox import (
     appvenv,
     backups,
@@ -136,13 +137,15 @@ def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
     _start_services(layout)
 
 
-def up(app_hosts: int | None = None) -> None:
+def up(app_hosts: int | None = None, systemd: bool = False) -> None:
     """Provision the sandbox the first time; afterwards only start what is not running.
 
     `app_hosts` N > 1: the fleet of N app hosts over SSH (environments/fleet.yaml) instead of
     the single host; 1 goes back to the single host; None keeps what the last `up` chose.
+    `systemd`: the app's services under a real systemd (environments/sandbox-systemd.yaml).
     """
     layout = load_layout()
+    systemd_host.down(layout)  # its gunicorn holds the sandbox's port
     _check_prerequisites(layout)
     ensure_signing_key(layout)
     cluster = _running_cluster(layout)
@@ -158,6 +161,11 @@ def up(app_hosts: int | None = None) -> None:
         if fleet.saved_size(layout):
             fleet.up(layout, 0)
         say(f"up: nginx on 127.0.0.1:{ports.nginx}, gunicorn on 127.0.0.1:{ports.gunicorn}")
+    if systemd:
+        if size:
+            raise UserError("--systemd is a single app host: leave out --app-hosts N (or give 1)")
+        systemd_host.up(layout)
+        say("up: the app's services run under systemd — roll back with --env=sandbox-systemd")
 
 
 def _fleet_size(layout: Layout, app_hosts: int | None) -> int:

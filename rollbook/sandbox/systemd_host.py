@@ -24,8 +24,15 @@ from pathlib import Path
 from rollbook.sandbox import supervisor
 from rollbook.sandbox.layout import Layout
 from rollbook.sandbox.probe import http_status
-from rollbook.sandbox.shell import SandboxError, port_is_free, require_binary, say, wait_for
-from rollbook.sandbox.sshd import CLIENT_CONFIG, Sshd, free_port, new_key
+from rollbook.sandbox.shell import (
+    SandboxError,
+    ensure_port_free,
+    port_is_free,
+    require_binary,
+    say,
+    wait_for,
+)
+from rollbook.sandbox.sshd import CLIENT_CONFIG, Sshd, new_key
 
 CGROUPS = Path("/sys/fs/cgroup/systemd")
 HIDDEN = ("/run", "/tmp", "/var/tmp", "/var/log/journal", "/etc/systemd/system",
@@ -92,8 +99,8 @@ def units(layout: Layout, sshd_config: Path) -> dict[str, str]:
     }
 
 
-def _sshd(here: Path, key: Path) -> tuple[Sshd, Path]:
-    server = Sshd(here / "sshd", free_port())
+def _sshd(here: Path, key: Path, port: int) -> tuple[Sshd, Path]:
+    server = Sshd(here / "sshd", port)
     server.folder.mkdir(parents=True, exist_ok=True)
     host_key = server.folder / "ssh_host_ed25519_key"
     if not host_key.exists():
@@ -123,7 +130,10 @@ def up(layout: Layout) -> str:
     key = here / "id_ed25519"
     if not key.exists():
         new_key(key)
-    server, config = _sshd(here, key)
+    assert layout.env.sandbox is not None  # load_layout requires it
+    port = layout.env.sandbox.systemd_ssh_port
+    ensure_port_free(port, "the systemd host's sshd", "sandbox.systemd_ssh_port")
+    server, config = _sshd(here, key, port)
     (here / "units").mkdir(exist_ok=True)
     for name, text in units(layout, config).items():
         (here / "units" / name).write_text(text)

@@ -3,13 +3,12 @@ literal `systemctl stop gunicorn celery` / `systemctl start`, and a service's er
 the journal (`journalctl -u`). No proxy on this host: no maintenance page."""
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from rollbook.sandbox import supervisor, systemd_host
-from rollbook.sandbox.layout import load_layout
+from rollbook import sandbox
 from rollbook.sandbox.variant import write_variant
 from tests.e2e import compatibility
 from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, fast, run_feature
@@ -17,27 +16,16 @@ from tests.e2e.test_faults import make_fault
 
 pytestmark = pytest.mark.e2e
 STACK = "an app host under systemd over ssh://, no proxy"
+SYSTEMD = [a.replace("--env=sandbox", "--env=sandbox-systemd") for a in INCIDENT]
 
 
 @pytest.fixture
-def host_under_systemd(sandbox_reset: None) -> Iterator[str]:
-    layout = load_layout()
-    spec = systemd_host.up(layout)
-    yield spec
-    systemd_host.down(layout)
-    supervisor.start(layout)
-
-
-def systemd_stack(spec: str) -> Callable[[dict], None]:
-    def change(data: dict) -> None:
-        fast(data)
-        data["hosts"]["app"] = [spec]
-        data["services"] = {"manager": "systemd", "app": ["gunicorn", "celery"],
-                            "workers": ["celery"]}  # fmt: skip
-        data.pop("maintenance")  # nginx runs outside this host
-        data["logs"]["files"] = []  # the services log to the journal
-
-    return change
+def host_under_systemd(sandbox_reset: None, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """`rollbook sandbox up --systemd`; the variables that make a run read sandbox-systemd.yaml
+    (over the sandbox with Paso 3.2 asking pip first)."""
+    sandbox.up(systemd=True)
+    yield write_variant(tmp_path, fast, extending=("sandbox-systemd",))
+    sandbox.reset()  # stops the systemd host, starts the supervisord's programs again
 
 
 def commands(done: Outcome, paso: str) -> list[str]:
@@ -45,10 +33,9 @@ def commands(done: Outcome, paso: str) -> list[str]:
 
 
 def test_a_rollback_with_systemctl_on_a_real_systemd(
-    host_under_systemd: str, tmp_path: Path
+    host_under_systemd: dict[str, str], tmp_path: Path
 ) -> None:
-    variant = write_variant(tmp_path, systemd_stack(host_under_systemd))
-    done = run_feature(tmp_path, *INCIDENT, extra_env=variant)
+    done = run_feature(tmp_path, *SYSTEMD, extra_env=host_under_systemd)
     compatibility.record(STACK, done, "rollback", "ROLLBACK COMPLETADO")
     assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
     assert any("systemctl stop gunicorn celery" in line for line in commands(done, "2.2"))
@@ -59,11 +46,10 @@ def test_a_rollback_with_systemctl_on_a_real_systemd(
 
 
 def test_a_service_that_cannot_start_shows_its_journal(
-    host_under_systemd: str, tmp_path: Path
+    host_under_systemd: dict[str, str], tmp_path: Path
 ) -> None:
     options = make_fault("release-cannot-boot")  # Paso 5.1 fails: §9 runs
-    variant = write_variant(tmp_path, systemd_stack(host_under_systemd))
-    done = run_feature(tmp_path, *INCIDENT, *options, extra_env=variant)
+    done = run_feature(tmp_path, *SYSTEMD, *options, extra_env=host_under_systemd)
     compatibility.record(STACK, done, "Paso 5.1 fails (cannot boot): §9",
                          "FALLIDO — ESTADO PREVIO RESTAURADO")  # fmt: skip
     assert done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(done)
