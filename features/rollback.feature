@@ -48,8 +48,8 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   @etapa2
   Escenario: Paso 2.1 — Conectar a servidor
     Cuando se conecta a cada servidor del ambiente
+    Y se elige cómo se verificará cada worker
     Entonces la conexión con cada servidor queda establecida
-    Y cada worker tiene un método de verificación utilizable
 
   @etapa2
   Escenario: Paso 2.2 — Detener servicios de aplicación

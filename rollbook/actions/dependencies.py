@@ -177,10 +177,10 @@ _ARCHIVE = (
 )
 
 
-def resolve_target(run: Run) -> dict[str, str]:
+def resolve_target(run: Run) -> dict[str, dict[str, object]]:
     """Etapa 1: pip resolves, without installing, the install Paso 3.2 will run for the target
-    (`pip install --dry-run --report`, its own arguments); StepFailed naming pip's conflict
-    before anything changed. {host: what pip would do}."""
+    (`pip install --dry-run --report`, its own arguments), before anything changed.
+    {host: {ok, said}}: what pip would do, or pip's own words on why it cannot."""
     target, env = run.fact("target"), run.env
     recorded, force = target.get("packages"), env.app.force_reinstall == "always"
 
@@ -191,12 +191,12 @@ def resolve_target(run: Run) -> dict[str, str]:
                         "--report", "-", *(["--force-reinstall"] if force else []), *args,
                         mutating=False, timeout=env.timeouts.install, check=False)  # fmt: skip
 
-    def resolve(host: Host) -> str:
+    def resolve(host: Host) -> dict[str, object]:
         venv, how = Venv(host, env.app), ""
         if recorded:
             wanted = _to_change(venv, recorded)
             if not wanted:
-                return "the venv already holds the target's recorded package set"
+                return {"ok": True, "said": "the venv already holds the target's recorded set"}
             report = dry_run(venv, _exact_args(env, wanted))
         else:
             report = dry_run(venv, _target_requirements(host, env, str(target["tag"])))
@@ -209,21 +209,21 @@ def resolve_target(run: Run) -> dict[str, str]:
                     unheld.append(host.spec)
                     report = unholding
         if not report.ok:
-            raise StepFailed(
+            return {"ok": False, "said": (
                 f"{host.name}: pip cannot install the target {target['tag']}'s packages "
                 f"({'recorded set' if recorded else 'requirements'}): {_said(report.stderr, 4)} "
                 "— nothing was changed; fix the requirements or the mirror, then run again"
-            )
+            )}  # fmt: skip
         try:
             count = len(json.loads(report.stdout)["install"])
         except (json.JSONDecodeError, KeyError):
             count = -1
-        return f"pip resolves the install{how}: {count} packages to (re)install"
+        return {"ok": True, "said": f"pip resolves the install{how}: {count} packages to install"}
 
     resolved = each_host(run, "app", resolve)
     run.record("target_resolved", hosts=resolved, unheld=sorted(unheld))
     for spec in unheld:
-        run.say(f"{spec}: Paso 3.2 will not hold the unpinned packages: {resolved[spec]}")
+        run.say(f"{spec}: Paso 3.2 will not hold the unpinned packages: {resolved[spec]['said']}")
     return resolved
 
 
