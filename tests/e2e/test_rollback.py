@@ -62,12 +62,14 @@ def planned_vs_done(plan: Outcome, real: Outcome) -> tuple[list, list]:
     stamp = re.compile(r"pre_rollback_\d{8}_\d{6}")
 
     def same(events: list[dict], kind: str) -> list:
+        incident = next(e["incident"] for e in events if e["event"] == "run_started")
         return [
-            (e["paso"], e["host"], [stamp.sub("pre_rollback_TS", a) for a in e["argv"]])
+            (e["paso"], e["host"],
+             [stamp.sub("pre_rollback_TS", a).replace(incident, "INCIDENT") for a in e["argv"]])
             for e in events
             # the lock and the ledger are the tool's own, not the procedure's
             if e["event"] == kind and e["paso"] not in ("lock", "ledger")
-        ]
+        ]  # fmt: skip
 
     return same(plan.journal(), "planned"), same(real.journal(), "intent")
 
