@@ -1,6 +1,6 @@
 """Stacks shaped differently from the sandbox's, rolled back end to end: workers whose broker has
-no remote control, workers that celery does not manage (no `celery` section), and an app without
-celery whose worker is a management command and whose static pipeline has a second step."""
+no remote control, and an app without celery whose worker is a management command and whose
+static pipeline has a second step (a worker checked by its process alone: test_workers.py)."""
 
 import subprocess
 from collections.abc import Callable, Iterator
@@ -52,19 +52,6 @@ def test_a_broker_without_remote_control(no_remote_control: None, tmp_path: Path
     assert checked.startswith("celery: celery log (redis: no remote control) — "), checked
     assert checked.endswith(" ready."), checked
     assert "workers on local://: celery by celery log (redis: no remote control)" in done.output
-
-
-def test_workers_that_are_not_celerys(sandbox_reset: None, tmp_path: Path) -> None:
-    def without_celery(data: dict) -> None:
-        fast(data)
-        data.pop("celery")
-
-    done = run_feature(tmp_path, *INCIDENT, extra_env=write_variant(tmp_path, without_celery))
-    compatibility.record("workers, no celery section", done, "rollback", COMPLETED)
-    assert done.outcome == COMPLETED, dump(done)
-    methods, checked = worker_checks(done)
-    assert methods == {"celery": "process"}, methods
-    assert checked.startswith("celery: process — running "), checked
 
 
 def supervisorctl(*args: str) -> None:
