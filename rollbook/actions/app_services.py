@@ -116,7 +116,7 @@ def start_services(
         try:
             manager.start(names)
         except StepFailed as exc:  # the manager says it could not (e.g. supervisor's spawn error)
-            said = [f"{n}: {ends_with(manager.last_lines(n, 40))}"
+            said = [f"{n}: {ends_with(since_start(run, host, manager, n))}"
                     for n in names if not manager.is_running(n)]  # fmt: skip
             raise StepFailed(" — ".join([str(exc), *said])) from None
         timeout = run.env.services.start_timeout
@@ -130,7 +130,7 @@ def start_services(
                 )
                 raise StepFailed(
                     f"{host.spec}: service {name} did not start: {why}. "
-                    + ends_with(manager.last_lines(name, 40))
+                    + ends_with(since_start(run, host, manager, name))
                 )
         if gate is not None:
             gate(host)
@@ -141,12 +141,18 @@ def start_services(
     return errors
 
 
+def since_start(run: Run, host: Host, manager: ServiceManager, name: str) -> list[str]:
+    """A service's own log since its last start (the lines after those recorded before it)."""
+    marks = run.facts.get("service_logs_before", {}).get("hosts", {}).get(host.spec, {})
+    return workers.lines_since(marks.get(name, []), manager.last_lines(name, 60))
+
+
 def ends_with(lines: list[str]) -> str:
-    """A log's end for an error message: its last exception line (the cause, which a server's
-    shutdown lines often follow) and its last lines."""
+    """A log's end for an error message: its first exception line (the cause; a server's own
+    exceptions and shutdown lines follow it) and its last lines."""
     if not lines:
         return "Its log is empty: run the service's command by hand on the host to see why"
-    cause = [line.strip() for line in lines if _EXCEPTION.match(line.strip())][-1:]
+    cause = [line.strip() for line in lines if _EXCEPTION.match(line.strip())][:1]
     last = [line.strip() for line in lines[-3:] if line.strip() not in cause]
     return "Its log ends: " + " | ".join(cause + last)
 
@@ -174,7 +180,7 @@ def start_web(run: Run) -> dict[str, list[str]]:
         if dead and not run.planning:  # it started, then stopped: its own log says why
             raise StepFailed(
                 f"{host.spec}: service {dead[0]} stopped right after it started. "
-                + ends_with(manager.last_lines(dead[0], 40))
+                + ends_with(since_start(run, host, manager, dead[0]))
             )
         if run.env.services.restart == "rolling" and code != 200 and not run.planning:
             raise StepFailed(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 
+from rollbook.actions.dependencies import PACKAGING, package
 from rollbook.core.config import load_environment
 from rollbook.sandbox import appvenv, history, nginx, supervisor
 from rollbook.sandbox.application import manage
@@ -206,14 +207,21 @@ def _build_image(layout: Layout, image: Layout) -> None:
 
 def _copy_ledger(layout: Layout, image: Layout) -> None:
     """The single host's ledger, each recorded package set completed with what the hosts'
-    Python needs beside it (a marker-dependent package such as async-timeout for redis)."""
+    Python needs beside it (a marker-dependent package such as async-timeout for redis), its
+    packaging tools (when the record has them) at the hosts' own versions."""
     main = json.loads((layout.state / appvenv.SNAPSHOT).read_text(encoding="utf-8"))
-    extra = [f"{n}=={v}" for n, v in appvenv.packages(image).items() if n not in main]
+    own = appvenv.packages(image)
+    extra = [f"{n}=={v}" for n, v in own.items() if n not in main and n not in PACKAGING]
+    # the hosts' Python bundles its own pip and setuptools: those are what a host runs with
+    tools = [f"{n}=={v}" for n, v in own.items() if n in PACKAGING]
     lines = []
     for line in Path(layout.env.ledger_file()).read_text(encoding="utf-8").splitlines():
         entry = json.loads(line)
         if entry.get("packages"):
-            entry["packages"] = sorted({*entry["packages"], *extra})
+            kept = [p for p in entry["packages"] if package(p) not in PACKAGING]
+            entry["packages"] = sorted(
+                {*kept, *extra, *(tools if len(kept) < len(entry["packages"]) else [])}
+            )
         lines.append(json.dumps(entry) + "\n")
     ledger = Path(image.env.ledger_file())
     ledger.parent.mkdir(parents=True, exist_ok=True)
