@@ -144,7 +144,7 @@ def start_services(
 def since_start(run: Run, host: Host, manager: ServiceManager, name: str) -> list[str]:
     """A service's own log since its last start (the lines after those recorded before it)."""
     marks = run.facts.get("service_logs_before", {}).get("hosts", {}).get(host.spec, {})
-    return workers.lines_since(marks.get(name, []), manager.last_lines(name, 60))
+    return workers.lines_since(marks.get(name, []), manager.last_lines(name, 200))
 
 
 def ends_with(lines: list[str]) -> str:

@@ -52,7 +52,7 @@ class Supervisor:
         """The end of the program's own log (`supervisorctl tail`): stderr, or stdout when stderr
         goes there (redirect_stderr) or has nothing."""
         for stream in ("stderr", "stdout"):
-            out = self._ctl("tail", "-4000", name, stream, mutating=False, check=False)
+            out = self._ctl("tail", "-20000", name, stream, mutating=False, check=False)
             lines = [line for line in out.splitlines() if line.strip()]
             if lines and not re.fullmatch(rf"{re.escape(name)}: ERROR \(.*\)", lines[-1]):
                 return lines[-count:]
