@@ -109,8 +109,8 @@ def plan_methods(run: Run) -> dict[str, dict[str, str]]:
 
     chosen = each_host(run, "app", plan)
     run.record("worker_methods", hosts=chosen)
-    for spec, methods in chosen.items():
-        said = ", ".join(f"{worker} by {method}" for worker, method in methods.items())
+    for spec, by_worker in chosen.items():
+        said = ", ".join(f"{worker} by {method}" for worker, method in by_worker.items())
         run.say(f"workers on {spec}: {said or 'none'}")
     return chosen
 
