@@ -7,7 +7,7 @@ SSH as root through an sshd unit inside; the network is the machine's (distinct 
 that boots the distribution's units would run their boot services against this machine
 (systemd-tmpfiles-setup empties /tmp, udev triggers devices, timesyncd sets the clock): so before
 it starts, tmpfs is mounted in its own mount namespace over every unit and generator folder,
-/run, /tmp, /var/tmp and /var/log/journal, and it boots `rollbook.target` with only the units
+/run and /var/log/journal, and it boots `rollbook.target` with only the units
 written here, none with default dependencies. Stopped by SIGKILL to systemd (everything in the
 namespace ends with it); the cgroups it made are removed.
 """
@@ -35,7 +35,9 @@ from rollbook.sandbox.shell import (
 from rollbook.sandbox.sshd import CLIENT_CONFIG, Sshd, new_key
 
 CGROUPS = Path("/sys/fs/cgroup/systemd")
-HIDDEN = ("/run", "/tmp", "/var/tmp", "/var/log/journal", "/etc/systemd/system",
+# /tmp stays: the sandbox (its checkout, its units) may live there, and no unit that cleans it
+# (systemd-tmpfiles-setup) exists in this systemd
+HIDDEN = ("/run", "/var/log/journal", "/etc/systemd/system",
           "/etc/systemd/system-generators", "/lib/systemd/system", "/usr/lib/systemd/system",
           "/usr/lib/systemd/system-generators", "/usr/local/lib/systemd/system")  # fmt: skip
 BOOT = """set -e
@@ -43,7 +45,6 @@ units="$1"; shift
 for folder in "$@"; do
   if [ -d "$folder" ]; then mount -t tmpfs -o mode=0755 tmpfs "$folder"; fi
 done
-chmod 1777 /tmp /var/tmp
 cp "$units"/* /etc/systemd/system/
 exec /lib/systemd/systemd --system --unit=rollbook.target
 """
