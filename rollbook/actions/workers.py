@@ -184,9 +184,13 @@ def check_all(run: Run, *, wait: bool) -> dict[str, str]:
     return answers
 
 
-def _poll(probe: Callable[[], str], timeout: float, interval: float = 0.5) -> str:
-    """probe() until it says something, up to `timeout` (0: once)."""
-    return (wait_until(probe, timeout, interval=interval) if timeout else probe()) or ""
+def _poll(probe: Callable[[], str], timeout: float, *, failure: str, interval: float = 0.5) -> str:
+    """probe() until it says something, up to `timeout` (0: once); StepFailed(`failure`, and
+    the wait) when it never does."""
+    shown = (wait_until(probe, timeout, interval=interval) if timeout else probe()) or ""
+    if not shown:
+        raise StepFailed(failure + (f" within {timeout:.0f} s" if timeout else ""))
+    return shown
 
 
 def _command(host: Host, env: Environment, name: str, timeout: float) -> str:
@@ -196,13 +200,8 @@ def _command(host: Host, env: Environment, name: str, timeout: float) -> str:
         result = Venv(host, env.app).run(argv, mutating=False, check=False, timeout=30)
         return f"`{shlex.join(argv)}` exit 0" if result.ok else ""
 
-    shown = _poll(ok, timeout)
-    if not shown:
-        raise StepFailed(
-            f"{host.name}: worker {name} is running but its readiness command "
-            f"`{shlex.join(argv)}` did not exit 0" + _within(timeout)
-        )
-    return shown
+    return _poll(ok, timeout, failure=f"{host.name}: worker {name} is running but its readiness "
+                 f"command `{shlex.join(argv)}` did not exit 0")  # fmt: skip
 
 
 def _log_line(
@@ -217,13 +216,8 @@ def _log_line(
         new = lines_since(mark, manager.last_lines(name, 200))
         return next((line.strip() for line in reversed(new) if pattern.search(line)), "")
 
-    shown = _poll(seen, timeout)
-    if not shown:
-        raise StepFailed(
-            f"{where}: worker {name} is running but its log shows no line matching "
-            f"{pattern.pattern!r} since its start" + _within(timeout)
-        )
-    return shown
+    return _poll(seen, timeout, failure=f"{where}: worker {name} is running but its log shows "
+                 f"no line matching {pattern.pattern!r} since its start")  # fmt: skip
 
 
 def _process(manager: ServiceManager, where: str, name: str, timeout: float) -> str:
@@ -235,9 +229,10 @@ def _process(manager: ServiceManager, where: str, name: str, timeout: float) -> 
             f"running {uptime:.0f} s, pid {manager.pids(name)}" if (uptime or 0) >= SETTLE else ""
         )
 
-    shown = _poll(up, max(timeout, SETTLE + 1))
-    if shown in ("", "down"):
-        raise StepFailed(f"{where}: worker {name} did not stay running (service manager)")
+    stopped = f"{where}: worker {name} did not stay running (service manager)"
+    shown = _poll(up, max(timeout, SETTLE + 1), failure=stopped)
+    if shown == "down":
+        raise StepFailed(stopped)
     return shown
 
 
@@ -256,17 +251,8 @@ def _inspect(host: Host, env: Environment, timeout: float) -> str:
         return f"{node} answered" if result.ok and f"{node}: OK" in result.stdout else ""
 
     # each inspect already waits celery's 1 s for replies: polled with a short pause
-    shown = _poll(inspect, timeout, interval=0.2)
-    if not shown:
-        raise StepFailed(
-            f"{host.name}: worker {node} is running but did not answer `{shlex.join(argv[1:])}`"
-            + _within(timeout)
-        )
-    return shown
-
-
-def _within(timeout: float) -> str:
-    return f" within {timeout:.0f} s" if timeout else ""
+    failure = f"{host.name}: worker {node} is running but did not answer `{shlex.join(argv[1:])}`"
+    return _poll(inspect, timeout, failure=failure, interval=0.2)
 
 
 def roundtrip(host: Host, env: Environment) -> dict[str, str]:
