@@ -18,6 +18,7 @@ from rollbook.core.redact import Redactor
 from rollbook.record import procedure, signing
 from rollbook.sandbox import bulk
 from rollbook.sandbox.faults import FAULTS, make_fault
+from rollbook.sandbox.layout import PROFILES
 from rollbook.sandbox.shell import SandboxError
 
 
@@ -35,7 +36,7 @@ def _sandbox_action(args: argparse.Namespace) -> int:
     elif args.action == "up":
         if args.app_hosts is not None and args.app_hosts < 1:
             raise UserError(f"--app-hosts {args.app_hosts}: give 1 (one host) or more")
-        sandbox.up(app_hosts=args.app_hosts, systemd=args.systemd)
+        sandbox.up(app_hosts=args.app_hosts, systemd=args.systemd, profile=args.profile)
     else:
         getattr(sandbox, args.action)()
     return 0
@@ -71,6 +72,11 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
         "--systemd", action="store_true",
         help="the app's services under a real systemd in its own namespaces, over SSH "
         "(environments/sandbox-systemd.yaml); `reset` and `down` stop it",
+    )  # fmt: skip
+    up.add_argument(
+        "--profile", choices=PROFILES,
+        help="also a real third-party app deployed beside the demo app, in its start state "
+        "(environments/sandbox-NAME.yaml; wagtail: a Wagtail site from PyPI)",
     )  # fmt: skip
     up.set_defaults(handler=_sandbox_action)
     down = actions.add_parser("down", help="stop everything the sandbox started")

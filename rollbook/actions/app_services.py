@@ -57,13 +57,20 @@ def service_tree(table: list[tuple[int, int, str]], roots: set[int]) -> set[int]
 def app_processes(host: Host, env: Environment, pids: set[int] | None = None) -> list[str]:
     """Processes of the app's services still alive: those the service manager ran (`pids`,
     children included, recorded before the stop) and those the procedure's match finds (ps:
-    the app's path and a service's name); never a broad kill."""
-    names, known = env.services.app, pids or set()
+    `of_the_app`); never a broad kill."""
+    known = pids or set()
     return [
         f"{pid} {args}"
         for pid, _, args in process_table(host)
-        if pid in known or (env.app.path in args and any(name in args for name in names))
+        if pid in known or of_the_app(args, env.app.path, env.services.app)
     ]
+
+
+def of_the_app(args: str, path: str, names: list[str]) -> bool:
+    """The procedure's match (`ps aux | grep`): the app's path and a service's name beside it in
+    the command line — a name the path itself holds (`wagtail` in /srv/wagtail/site) says
+    nothing."""
+    return path in args and any(name in args.replace(path, "") for name in names)
 
 
 def stop_services(run: Run) -> dict[str, bool]:

@@ -10,6 +10,7 @@ from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
 
 DJANGO_MIGRATIONS = "django_migrations"
+MIGRATION_ROWS = f"SELECT app || '.' || name FROM {DJANGO_MIGRATIONS}"  # app.name per row
 PLAIN_HEADER = "-- PostgreSQL database dump"
 PLAIN_TRAILER = "-- PostgreSQL database dump complete"
 CUSTOM_MAGIC = "PGDMP"

@@ -238,15 +238,16 @@ def lost_rows(before: dict[str, set[int]], after: dict[str, set[int]]) -> dict[s
 
 
 def check_recorded_migrations(run: Run) -> str:
-    """Paso 4.4 against the ledger: the restored database applies what the target ran with."""
-    recorded = run.fact("target").get("migrations")
+    """Paso 4.4 against the ledger: the restored database applies what the target ran with (its
+    database's django_migrations rows; an older record holds only its plan)."""
+    target = run.fact("target")
+    recorded = target.get("migration_rows") or target.get("migrations")
     if not recorded:
         return run.record("migrations_vs_ledger", result="no ledger record for the target")[
             "result"
         ]
     # the table itself: showmigrations hides applied migrations the deployed code does not know
-    query = "SELECT app || '.' || name FROM django_migrations"
-    found = sorted(psql(run.postgres(), query).split())
+    found = sorted(psql(run.postgres(), backups.MIGRATION_ROWS).split())
     if found != sorted(recorded):
         missing = [m for m in recorded if m not in found]
         unexpected = [m for m in found if m not in recorded]

@@ -69,6 +69,7 @@ def identify_target(run: Run) -> dict[str, object]:
         ledger_status=entry["status"] if entry else None,
         packages=entry.get("packages") if entry else None,
         migrations=entry.get("migrations") if entry else None,
+        migration_rows=entry.get("migration_rows") if entry else None,
     )  # fmt: skip
     run.say(
         f"deployed: {deployed.tag or '(untagged)'} {deployed.commit[:12]} — "
@@ -115,12 +116,15 @@ Expected = tuple[set[str], set[str] | None, str]  # migrations, the apps compare
 
 
 def _expected_migrations(run: Run) -> Expected | str:
-    """The migrations the target release runs with: the ledger's record of it, else its tree's
-    migration files (the repository's own apps); else why the identity cannot be checked."""
+    """The migrations the target release runs with: the ledger's record of its database's
+    django_migrations rows (or, in an older record, its plan), else its tree's migration files
+    (the repository's own apps); else why the identity cannot be checked."""
     target = run.fact("target")
     name = target["tag"] or str(target["commit"])[:12]
     if run.env.database.marker_table != backups.DJANGO_MIGRATIONS:
         return f"identity not checked: database.marker_table is not {backups.DJANGO_MIGRATIONS}"
+    if target.get("migration_rows"):  # exactly what a backup of that state holds
+        return set(target["migration_rows"]), None, f"the ledger's record of {name}'s database"
     if target.get("migrations"):
         return set(target["migrations"]), None, f"the ledger's record of {name}"
     tree = Checkout(run.first_host("app"), run.env.app.path)

@@ -5,7 +5,8 @@ Append-only; every append holds `flock` on `<ledger>.lock`, so two writers never
 one `printf >>` of a single line; a torn last line (a writer killed mid-write) is skipped on read.
 An entry: tag, commit, time, status (validated | failed | rolled_back_from), the exact package set
 of the app's venv (`pip freeze`), hashes of the requirements file and of the static files, the
-applied migrations in plan order, and, for a rollback, the incident.
+applied migrations in plan order, the database's django_migrations rows (squashed migrations
+and the ones they replace alike: what a backup taken then holds), and, for a rollback, the incident.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import posixpath
 from datetime import UTC, datetime
 from typing import Any
 
-from rollbook.actions import release
+from rollbook.actions import backups, release
 from rollbook.actions.static import static_root
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
@@ -83,7 +84,18 @@ def describe_deployed(run: Run) -> dict[str, Any]:
         "requirements_sha256": digest.stdout.split()[0] if digest.ok and digest.stdout else None,
         "static_sha256": static.stdout.split()[0] if static.ok and static.stdout else None,
         "migrations": applied_migrations(venv),
+        "migration_rows": migration_rows(run),
     }
+
+
+def migration_rows(run: Run) -> list[str] | None:
+    """The database's django_migrations rows (app.name), sorted; None when the environment's
+    marker table is another or the table cannot be read."""
+    if run.env.database.marker_table != backups.DJANGO_MIGRATIONS:
+        return None
+    out = run.postgres().run("psql", "-X", "-A", "-t", "-d", run.env.database.name,
+                             "-c", backups.MIGRATION_ROWS, mutating=False, check=False)  # fmt: skip
+    return sorted(out.stdout.split()) if out.ok else None
 
 
 def applied_migrations(venv: Venv) -> list[str]:

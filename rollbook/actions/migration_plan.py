@@ -1,11 +1,13 @@
 """Before Etapa 2: could the database go back by reversing migrations, or must it be restored?
 
-The database's applied migrations (showmigrations --plan, deployed code) against the migration
-files of the target release (git, the target's tree), for the apps whose migrations live in the
-repository. When the target's set is all applied and every extra migration reverses
-(`migrate APP TO --plan` names no IRREVERSIBLE operation), a code-only rollback plus those
-`migrate` commands would do, keeping the rows written since the deploy. The choice stays the
-operator's: the procedure's restore remains the default; the report records the classification.
+The database's applied migrations (showmigrations --plan, deployed code) against the target
+release's: the ledger's record of its plan (every app, installed packages' too: a third-party
+app's migrations live in site-packages), else the migration files of its tree (git), for the apps
+whose migrations live in the repository. When the target's set is all applied and every extra
+migration reverses (`migrate APP TO --plan` names no IRREVERSIBLE operation), a code-only rollback
+plus those `migrate` commands would do, keeping the rows written since the deploy. The choice
+stays the operator's: the procedure's restore remains the default; the report records the
+classification.
 """
 
 from __future__ import annotations
@@ -39,12 +41,13 @@ def classify(run: Run) -> dict[str, Any]:
         applied = ledger.applied_migrations(venv)
     except StepFailed as exc:  # the deployed release may be what is broken: restore, as written
         return _plan(run, "unknown", [], [], [], f"the deployed release's manage.py failed: {exc}")
-    deployed_files = migrations_in_tree(tree, "HEAD") or []
-    target_files = migrations_in_tree(tree, ref)
+    recorded = target.get("migrations")
+    target_files = recorded or migrations_in_tree(tree, ref)
     if target_files is None:
         return _plan(run, "unknown", [], [], [], f"{ref} is not fetched on {host.spec} yet")
+    deployed_files = [] if recorded else migrations_in_tree(tree, "HEAD") or []
     apps = {name.split(".")[0] for name in deployed_files + target_files}
-    own = [m for m in applied if m.split(".")[0] in apps]
+    own = [m for m in applied if recorded or m.split(".")[0] in apps]
     extra = [m for m in own if m not in target_files]
     missing = [m for m in target_files if m not in applied]
     if missing:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
@@ -14,6 +14,7 @@ from rollbook.sandbox.shell import Shell
 
 REPO = Path(rollbook.__file__).resolve().parents[1]
 APP_SOURCES = REPO / "sandbox" / "app"
+PROFILES = ("wagtail",)  # `rollbook sandbox up --profile NAME`: environments/sandbox-NAME.yaml
 
 T = TypeVar("T")
 
@@ -76,8 +77,8 @@ class Layout:
 
     @property
     def origin(self) -> Path:
-        """The bare repository the deployed checkout fetches from."""
-        return self.root / "git" / "iact-backend.git"
+        """The bare repository the deployed checkout fetches from, named after the checkout."""
+        return self.root / "git" / f"{self.app.name}.git"
 
     @property
     def app(self) -> Path:
@@ -155,4 +156,26 @@ def load_layout() -> Layout:
         gunicorn_log=Path(env.logs.files[0]),
         celery_log=Path(env.logs.files[1]),
         seed_rows=settings.seed_rows,
+    )
+
+
+def load_profile_layout(name: str) -> Layout:
+    """A conformance profile of the sandbox (`rollbook sandbox up --profile NAME`): its own
+    environment file environments/sandbox-NAME.yaml and files under .sandbox/NAME/; the sandbox's
+    servers (its PostgreSQL cluster, its supervisord). A profile's app has one service log."""
+    sandbox = load_layout()
+    env = load_environment(f"sandbox-{name}")
+    src = env.source
+    if not env.logs.files:
+        raise UserError(f"{src}: key 'logs.files' (the app server's log) is needed")
+    log = Path(env.logs.files[0])
+    return replace(
+        sandbox,
+        env=env,
+        root=sandbox.root / name,
+        ports=replace(sandbox.ports, gunicorn=_port(env.health.url, "health.url", src)),
+        secrets_file=Path(_required(env.env_file, "env_file", src)),
+        gunicorn_log=log,
+        celery_log=log,
+        seed_rows=0,
     )

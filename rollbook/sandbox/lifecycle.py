@@ -21,10 +21,11 @@ from rollbook.sandbox import (
     release_ledger,
     supervisor,
     systemd_host,
+    wagtail_site,
 )
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.credentials import database_password, write_app_env
-from rollbook.sandbox.layout import Layout, load_layout
+from rollbook.sandbox.layout import PROFILES, Layout, load_layout
 from rollbook.sandbox.postgres import (
     Cluster,
     existing_cluster,
@@ -137,13 +138,17 @@ def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
     _start_services(layout)
 
 
-def up(app_hosts: int | None = None, systemd: bool = False) -> None:
+def up(app_hosts: int | None = None, systemd: bool = False, profile: str | None = None) -> None:
     """Provision the sandbox the first time; afterwards only start what is not running.
 
     `app_hosts` N > 1: the fleet of N app hosts over SSH (environments/fleet.yaml) instead of
     the single host; 1 goes back to the single host; None keeps what the last `up` chose.
     `systemd`: the app's services under a real systemd (environments/sandbox-systemd.yaml).
+    `profile`: also a conformance profile's app (environments/sandbox-PROFILE.yaml), in its
+    start state.
     """
+    if profile is not None and profile not in PROFILES:
+        raise UserError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
     layout = load_layout()
     systemd_host.down(layout)  # its gunicorn holds the sandbox's port
     _check_prerequisites(layout)
@@ -166,6 +171,8 @@ def up(app_hosts: int | None = None, systemd: bool = False) -> None:
             raise UserError("--systemd is a single app host: leave out --app-hosts N (or give 1)")
         systemd_host.up(layout)
         say("up: the app's services run under systemd — roll back with --env=sandbox-systemd")
+    if profile is not None:
+        wagtail_site.up(layout, cluster)
 
 
 def _fleet_size(layout: Layout, app_hosts: int | None) -> int:

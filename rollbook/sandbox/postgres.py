@@ -113,7 +113,6 @@ class Cluster:
 
     def configure(self) -> None:
         """Listen on 127.0.0.1 only, socket in the cluster's private folder; who may log in."""
-        db = self.layout.env.database
         settings = (
             "# Written by `rollbook sandbox` at every start.\n"
             "listen_addresses = '127.0.0.1'\n"
@@ -123,9 +122,9 @@ class Cluster:
             "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
         )
         hba = (
-            "# Written by `rollbook sandbox`: the admin over the socket, the app over TCP.\n"
+            "# Written by `rollbook sandbox`: the admin over the socket, the apps over TCP.\n"
             f"local all {CLUSTER_OWNER} peer\n"
-            f"host all {db.user} 127.0.0.1/32 scram-sha-256\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"  # every app role (profiles)
         )
         for name, text in ((SETTINGS_FILE, settings), ("pg_hba.conf", hba)):
             (self.data / name).write_text(text, encoding="utf-8")
@@ -141,52 +140,64 @@ class Cluster:
         say("stopping PostgreSQL ...")
         self.tool("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
 
-    def ensure_role_and_database(self, password: str) -> None:
+    def reload(self) -> None:
+        """Read the configuration again (a running cluster written by an older sandbox)."""
+        self.configure()
+        self.tool("pg_ctl", "-D", self.data, "reload")
+
+    def ensure_role_and_database(
+        self, password: str, user: str | None = None, name: str | None = None
+    ) -> None:
+        """The app's role (a login with this password) and its database; default the YAML's."""
         db = self.layout.env.database
-        user, name = quote_ident(db.user), quote_ident(db.name)
+        user, name = user or db.user, name or db.name
+        role, database = quote_ident(user), quote_ident(name)
         self.sql(
-            f"SELECT 'CREATE ROLE {user}' WHERE NOT EXISTS "
-            f"(SELECT FROM pg_roles WHERE rolname = {quote_literal(db.user)}) \\gexec\n"
-            f"ALTER ROLE {user} WITH LOGIN CREATEDB PASSWORD {quote_literal(password)};\n"
-            f"SELECT 'CREATE DATABASE {name} OWNER {user}' WHERE NOT EXISTS "
-            f"(SELECT FROM pg_database WHERE datname = {quote_literal(db.name)}) \\gexec\n"
+            f"SELECT 'CREATE ROLE {role}' WHERE NOT EXISTS "
+            f"(SELECT FROM pg_roles WHERE rolname = {quote_literal(user)}) \\gexec\n"
+            f"ALTER ROLE {role} WITH LOGIN CREATEDB PASSWORD {quote_literal(password)};\n"
+            f"SELECT 'CREATE DATABASE {database} OWNER {role}' WHERE NOT EXISTS "
+            f"(SELECT FROM pg_database WHERE datname = {quote_literal(name)}) \\gexec\n"
         )
 
-    def empty_database(self) -> None:
+    def empty_database(self, name: str | None = None, owner: str | None = None) -> None:
         """The app's database, empty: provisioning builds its history from the first migration."""
         db = self.layout.env.database
-        name, owner = quote_ident(db.name), quote_ident(db.user)
+        database, role = quote_ident(name or db.name), quote_ident(owner or db.user)
         self.sql(
-            f"DROP DATABASE IF EXISTS {name} WITH (FORCE);\nCREATE DATABASE {name} OWNER {owner};\n"
+            f"DROP DATABASE IF EXISTS {database} WITH (FORCE);\n"
+            f"CREATE DATABASE {database} OWNER {role};\n"
         )
 
-    def has_template(self) -> bool:
-        return (
-            self.sql(f"SELECT 1 FROM pg_database WHERE datname = {quote_literal(TEMPLATE)}") == "1"
-        )
+    def has_template(self, template: str = TEMPLATE) -> bool:
+        found = self.sql(f"SELECT 1 FROM pg_database WHERE datname = {quote_literal(template)}")
+        return found == "1"
 
-    def save_template(self) -> None:
+    def save_template(self, name: str | None = None, template: str = TEMPLATE) -> None:
         """Keep the current database as the start state's template (no one may connect to it)."""
-        template, name = quote_ident(TEMPLATE), quote_ident(self.layout.env.database.name)
+        copy, database = quote_ident(template), quote_ident(name or self.layout.env.database.name)
         self.sql(
-            f"SELECT 'ALTER DATABASE {template} IS_TEMPLATE false' FROM pg_database "
-            f"WHERE datname = {quote_literal(TEMPLATE)} \\gexec\n"
-            f"DROP DATABASE IF EXISTS {template};\n"
-            f"CREATE DATABASE {template} TEMPLATE {name};\n"
-            f"ALTER DATABASE {template} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false;\n"
+            f"SELECT 'ALTER DATABASE {copy} IS_TEMPLATE false' FROM pg_database "
+            f"WHERE datname = {quote_literal(template)} \\gexec\n"
+            f"DROP DATABASE IF EXISTS {copy};\n"
+            f"CREATE DATABASE {copy} TEMPLATE {database};\n"
+            f"ALTER DATABASE {copy} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false;\n"
         )
 
-    def restore_from_template(self) -> None:
+    def restore_from_template(
+        self, name: str | None = None, owner: str | None = None, template: str = TEMPLATE
+    ) -> None:
         """Replace the database with a copy of the start state (seconds, whatever its size);
         other databases of the app's role (a rollback's leftovers) go too."""
         db = self.layout.env.database
-        name, owner = quote_ident(db.name), quote_ident(db.user)
+        name, owner = name or db.name, owner or db.user
+        database, role = quote_ident(name), quote_ident(owner)
         self.sql(
             "SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database "
-            f"WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = {quote_literal(db.user)})"
+            f"WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = {quote_literal(owner)})"
             " \\gexec\n"
-            f"DROP DATABASE IF EXISTS {name} WITH (FORCE);\n"
-            f"CREATE DATABASE {name} TEMPLATE {quote_ident(TEMPLATE)} OWNER {owner};\n"
+            f"DROP DATABASE IF EXISTS {database} WITH (FORCE);\n"
+            f"CREATE DATABASE {database} TEMPLATE {quote_ident(template)} OWNER {role};\n"
         )
 
 

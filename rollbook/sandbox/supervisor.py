@@ -15,8 +15,9 @@ from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
+from rollbook.core.errors import UserError
 from rollbook.sandbox.application import app_environment
-from rollbook.sandbox.layout import Layout
+from rollbook.sandbox.layout import PROFILES, Layout, load_profile_layout
 from rollbook.sandbox.shell import SandboxError, ensure_port_free, require_binary, say, wait_for
 
 SUPERVISOR_INSTALL = "pip install supervisor into the project's venv"
@@ -40,6 +41,7 @@ class Program:
     app: bool = False  # runs the deployed app: in its folder, with its environment
     # off: defined, never started by the sandbox (a stack shaped otherwise starts it)
     autostart: bool = True
+    profile: Layout | None = None  # runs a conformance profile's app, in its folder and env
 
     def section(self, layout: Layout, priority: int) -> str:
         lines = [
@@ -54,10 +56,11 @@ class Program:
             f"stdout_logfile={_ini(self.log)}",
             "stdout_logfile_maxbytes=0",
         ]
-        if self.app:
-            environment = ",".join(f'{key}="{value}"' for key, value in layout.env.app.env.items())
+        runs = layout if self.app else self.profile
+        if runs is not None:
+            environment = ",".join(f'{key}="{value}"' for key, value in runs.env.app.env.items())
             lines += [
-                f"directory={_ini(layout.app)}",
+                f"directory={_ini(runs.app)}",
                 f"environment={_ini(environment)}",
                 "stopasgroup=true",
                 "killasgroup=true",
@@ -106,14 +109,7 @@ def programs(layout: Layout) -> tuple[Program, ...]:
             layout.log / "nginx" / "nginx.log",
             (ports.nginx, "health.endpoints"),
         ),
-        Program(
-            "gunicorn",
-            (bin_dir / "gunicorn", "config.wsgi:application",
-             "-b", f"127.0.0.1:{ports.gunicorn}", "--workers", "2"),
-            layout.gunicorn_log,
-            (ports.gunicorn, "health.url"),
-            app=True,
-        ),
+        _gunicorn(layout, app=True),
         Program(
             "celery",
             (bin_dir / "celery", "-A", layout.env.celery.app, "worker",
@@ -129,7 +125,34 @@ def programs(layout: Layout) -> tuple[Program, ...]:
             app=True,
             autostart=False,
         ),
+        *profile_programs(),
     )  # fmt: skip
+
+
+def _gunicorn(layout: Layout, **options: Any) -> Program:
+    """gunicorn serving an app's Django project (the package of its settings module, by Django's
+    convention: config.settings.staging → config.wsgi) on its health URL's port."""
+    project = layout.env.app.env.get("DJANGO_SETTINGS_MODULE", "config.settings").split(".")[0]
+    return Program(
+        layout.env.services.app[0],
+        (layout.venv / "bin" / "gunicorn", f"{project}.wsgi:application",
+         "-b", f"127.0.0.1:{layout.ports.gunicorn}", "--workers", "2"),
+        layout.gunicorn_log,
+        (layout.ports.gunicorn, "health.url"),
+        **options,
+    )  # fmt: skip
+
+
+def profile_programs() -> tuple[Program, ...]:
+    """The conformance profiles' app servers: defined, started by `up --profile NAME` only."""
+    found = []
+    for name in PROFILES:
+        try:
+            profile = load_profile_layout(name)
+        except UserError:  # its environment file is not in this environments folder
+            continue
+        found.append(_gunicorn(profile, autostart=False, profile=profile))
+    return tuple(found)
 
 
 def app_programs(layout: Layout) -> list[str]:
@@ -232,6 +255,16 @@ def start(layout: Layout) -> None:
         wait_for(lambda: is_running(layout), "supervisord answering", 30)
     all_names = [p.name for p in programs(layout) if p.autostart]
     wait_for(lambda: _all_running(layout, all_names), "every program running", 60)
+
+
+def start_programs(layout: Layout, names: list[str]) -> None:
+    """Start those of `names` (programs the sandbox does not start itself) that are not running."""
+    states = program_states(layout)
+    for name in names:
+        if not _in_state(states, name, "RUNNING", "STARTING"):
+            say(f"starting {name} ...")
+            _rpc(layout).startProcess(name, False)
+    wait_for(lambda: _all_running(layout, names), f"{', '.join(names)} running", 60)
 
 
 def stop_running(layout: Layout, names: list[str]) -> None:

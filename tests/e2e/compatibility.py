@@ -3,6 +3,7 @@ row is what one run did, read from its own journal and environment file, never t
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,17 +11,15 @@ from typing import Any
 from rollbook.core.config import load_file
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "COMPATIBILITY.md"
-COLUMNS = ("stack", "app hosts", "service manager", "workers checked by", "static steps",
-           "smoke tests run by", "proxy", "run", "outcome", "as expected")  # fmt: skip
+COLUMNS = ("stack", "app hosts", "service manager", "deploy tags", "workers checked by",
+           "static steps", "smoke tests run by", "proxy", "run", "outcome",
+           "as expected")  # fmt: skip
 NOT_YET = (
-    "a third-party Django application installed from PyPI at two released versions (every row "
-    "is the demo app, reshaped)",
     "a broker whose transport lacks fanout (SQLAlchemy, SQS): the row above switches remote "
     "control off by the app's own setting, which rollbook's probe reads the same way",
     "a celery result backend that needs the ORM (django-db) in a full run (the round-trip "
     "itself is sent from `manage.py shell`)",
-    "lightweight and annotated deploy tags as separate rows (both are unit-tested: "
-    "tests/unit/test_deploy_time.py)",
+    "a third-party app with celery workers (the Wagtail profile has none)",
 )
 _rows: list[tuple[str, ...]] = []
 
@@ -35,11 +34,19 @@ def record(stack: str, done: Any, run: str, expected: str) -> None:
     methods = sorted({f"{w}: {m}" for host in chosen.values() for w, m in host.items()})
     smoke = facts.get("smoke", {}).get("smoke_tests", {}).get("runner", "-")
     schemes = sorted({spec.split("://")[0] for spec in env.hosts["app"]})
+    tags = _tag_kind(env.app.path, facts.get("deployed", {}).get("tag"))
     _rows.append((
-        stack, f"{len(env.hosts['app'])} ({', '.join(schemes)})", env.services.manager,
+        stack, f"{len(env.hosts['app'])} ({', '.join(schemes)})", env.services.manager, tags,
         "; ".join(methods) or "-", ", ".join(facts.get("static_files", {}).get("steps", [])) or "-",
         smoke, env.services.proxy or "none", run, done.outcome, str(done.outcome == expected),
     ))  # fmt: skip
+
+
+def _tag_kind(checkout: str, tag: str | None) -> str:
+    """annotated or lightweight (git's object type of the deployed tag), "-" when unknown here."""
+    kind = subprocess.run(["git", "-C", checkout, "cat-file", "-t", f"refs/tags/{tag}"],
+                          capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    return {"tag": "annotated", "commit": "lightweight"}.get(kind, "-") if tag else "-"
 
 
 def write() -> None:

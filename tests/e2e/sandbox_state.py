@@ -27,43 +27,48 @@ INCIDENT = [
 ]
 
 
-def env() -> Environment:
-    return load_environment("sandbox")
+def env(name: str = "sandbox") -> Environment:
+    """The sandbox's environment file, or a profile's (sandbox-wagtail …)."""
+    return load_environment(name)
 
 
-def connect(database: str | None = None) -> psycopg.Connection[Any]:
-    db = env().database
+def connect(database: str | None = None, environment: str = "sandbox") -> psycopg.Connection[Any]:
+    e = env(environment)
+    db = e.database
     return psycopg.connect(
         host=db.host, port=db.port, user=db.user, dbname=database or db.name,
-        password=secret(env(), db.password_env), autocommit=True,
+        password=secret(e, db.password_env), autocommit=True,
     )  # fmt: skip
 
 
-def fingerprints(database: str | None = None) -> dict[str, dict[str, object]]:
-    with connect(database) as conn:
+def fingerprints(
+    database: str | None = None, environment: str = "sandbox"
+) -> dict[str, dict[str, object]]:
+    with connect(database, environment) as conn:
         names = [r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]  # fmt: skip
         rows = conn.execute(fingerprint_sql(names)).fetchall() if names else []
     return {t: {"rows": n, "checksum": h} for t, n, h in rows}
 
 
-def backup_fingerprints(path: str) -> dict[str, dict[str, object]]:
+def backup_fingerprints(path: str, environment: str = "sandbox") -> dict[str, dict[str, object]]:
     """Restore a plain backup into a scratch database and fingerprint it."""
     scratch = "rollbook_e2e_check"
-    with connect("postgres") as conn:
+    with connect("postgres", environment) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
         conn.execute(f'CREATE DATABASE "{scratch}"')
-    db = env().database
+    e = env(environment)
+    db = e.database
     subprocess.run(
         ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", db.host, "-p", str(db.port),
          "-U", db.user, "-d", scratch, "-f", path],
-        check=True, capture_output=True, env={"PGPASSWORD": secret(env(), db.password_env),
+        check=True, capture_output=True, env={"PGPASSWORD": secret(e, db.password_env),
                                               "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     try:
-        return fingerprints(scratch)
+        return fingerprints(scratch, environment)
     finally:
-        with connect("postgres") as conn:
+        with connect("postgres", environment) as conn:
             conn.execute(f'DROP DATABASE "{scratch}"')
 
 
@@ -73,9 +78,9 @@ def fast(data: dict) -> None:
     data["app"]["force_reinstall"] = "when_needed"
 
 
-def git(*args: str) -> str:
+def git(*args: str, environment: str = "sandbox") -> str:
     return subprocess.run(
-        ["git", "-C", env().app.path, *args], check=True, capture_output=True, text=True
+        ["git", "-C", env(environment).app.path, *args], check=True, capture_output=True, text=True
     ).stdout.strip()
 
 
@@ -88,8 +93,8 @@ def services() -> dict[str, str]:
     return {line.split()[0]: line.split()[1] for line in out.splitlines() if line.strip()}
 
 
-def freeze() -> list[str]:
-    pip = f"{env().app.venv}/bin/pip"
+def freeze(environment: str = "sandbox") -> list[str]:
+    pip = f"{env(environment).app.venv}/bin/pip"
     listed = subprocess.run([pip, "freeze", "--all"], capture_output=True, text=True, check=True)
     return sorted(listed.stdout.split())
 

@@ -114,8 +114,10 @@ def test_celery_round_trip_through_the_app_venv(layout: Layout) -> None:
 
 def test_supervisorctl_shows_every_program_running(layout: Layout) -> None:
     states = dict(line.split()[:2] for line in supervisorctl(layout, "status").splitlines())
-    # `worker` (a stack without celery starts it) is defined and not started by the sandbox
-    assert states == {**dict.fromkeys(PROGRAMS, "RUNNING"), "worker": "STOPPED"}
+    # `worker` (a stack without celery starts it) and `wagtail` (`up --profile wagtail`) are
+    # defined and not started by the sandbox
+    stopped = dict.fromkeys(("worker", "wagtail"), "STOPPED")
+    assert states == {**dict.fromkeys(PROGRAMS, "RUNNING"), **stopped}
 
 
 def test_maintenance_page_answers_503_until_removed(layout: Layout) -> None:

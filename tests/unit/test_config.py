@@ -26,7 +26,8 @@ def write_env(tmp_path: Path, change) -> Path:
 
 def test_shipped_environments_load() -> None:
     assert available_environments() == [
-        "fleet", "fleet-ssh", "production", "sandbox", "sandbox-systemd", "staging",
+        "fleet", "fleet-ssh", "production", "sandbox", "sandbox-systemd", "sandbox-wagtail",
+        "staging",
     ]  # fmt: skip
     staging = load_environment("staging")
     assert staging.app.path == "/var/www/iact-backend"
@@ -51,7 +52,8 @@ def test_relative_paths_resolve_against_the_file() -> None:
 def test_unknown_environment_lists_the_files() -> None:
     with pytest.raises(
         UserError,
-        match="choose one of fleet, fleet-ssh, production, sandbox, sandbox-systemd, staging",
+        match="choose one of fleet, fleet-ssh, production, sandbox, sandbox-systemd, "
+        "sandbox-wagtail, staging",
     ):
         load_environment("nope")
 

@@ -1,6 +1,6 @@
 """What a failed Paso says of the cause: a service's log end, a smoke test's failure lines."""
 
-from rollbook.actions.app_services import ends_with, service_tree
+from rollbook.actions.app_services import ends_with, of_the_app, service_tree
 from rollbook.actions.workers import lines_since
 from rollbook.checks.smoke import failure_reasons
 
@@ -58,3 +58,12 @@ def test_a_services_process_tree() -> None:
              (40, 1, "other")]  # fmt: skip
     assert service_tree(table, {20}) == {20, 21, 22}
     assert service_tree(table, {20, 30, 99}) == {20, 21, 22, 30}  # 99 is gone
+
+
+def test_a_service_name_inside_the_app_path_matches_no_process() -> None:
+    path, names = "/srv/wagtail/site", ["wagtail"]
+    squatter = "python -m squatter --port 8000 --checkout /srv/wagtail/site"
+    assert not of_the_app(squatter, path, names)
+    assert of_the_app("/srv/wagtail/venv/bin/python /srv/wagtail/site/wagtail.py", path, names)
+    assert of_the_app("celery -A config worker --workdir /srv/app", "/srv/app", ["celery"])
+    assert not of_the_app("celery -A config worker", "/srv/app", ["celery"])  # another app's

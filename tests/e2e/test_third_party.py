@@ -1,0 +1,116 @@
+"""A real third-party Django application — Wagtail, from PyPI — rolled back end to end and through
+§9 (`rollbook sandbox up --profile wagtail`). Nothing of it was written here: its upgrade's
+migrations and dependency changes live in site-packages, its squashed migrations leave rows the
+plan does not list, its deploy tags are lightweight, its settings read DATABASE_URL (with the
+password) from the app's own .env, it has no proxy, no worker, and no pytest in its venv."""
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+from rollbook import sandbox
+from rollbook.sandbox import wagtail_site
+from rollbook.sandbox.layout import load_layout
+from rollbook.sandbox.probe import http_status
+from tests.e2e import compatibility
+from tests.e2e.sandbox_state import (
+    INCIDENT,
+    backup_fingerprints,
+    connect,
+    dump,
+    env,
+    fingerprints,
+    freeze,
+    git,
+    run_feature,
+)
+
+pytestmark = pytest.mark.e2e
+SITE = "sandbox-wagtail"
+STACK = "Wagtail from PyPI, upgrade 7.0.10 → 7.2.3: lightweight tags, app .env, no worker"
+WAGTAIL = [*(a for a in INCIDENT if not a.startswith("--env=")), f"--env={SITE}"]
+COMPLETED, RESTORED = "ROLLBACK COMPLETADO", "FALLIDO — ESTADO PREVIO RESTAURADO"
+
+
+@pytest.fixture
+def wagtail(sandbox_up: None) -> Iterator[None]:
+    """The profile in its start state: the upgrade deployed, the stable release validated."""
+    sandbox.up(profile="wagtail")
+    yield
+    wagtail_site.stop(load_layout())
+
+
+def stable_record() -> dict[str, Any]:
+    """The ledger's entry for the stable release, written by validation.feature at provisioning."""
+    lines = Path(env(SITE).ledger_file()).read_text().splitlines()
+    stable = wagtail_site.tag(wagtail_site.STABLE)
+    return next(e for e in map(json.loads, lines) if e["tag"] == stable)
+
+
+def migration_rows() -> list[str]:
+    with connect(environment=SITE) as conn:
+        rows = conn.execute("SELECT app || '.' || name FROM django_migrations")
+        return sorted(r[0] for r in rows)
+
+
+def editors_after_upgrade() -> int:
+    with connect(environment=SITE) as conn:
+        query = "SELECT count(*) FROM auth_user WHERE username LIKE 'after-upgrade-%'"
+        return conn.execute(query).fetchone()[0]  # type: ignore[index]
+
+
+def version(package: str) -> str:
+    return next(line.split("==")[1] for line in freeze(SITE) if line.startswith(f"{package}=="))
+
+
+def test_a_third_party_upgrade_is_rolled_back(wagtail: None, tmp_path: Path) -> None:
+    stable = stable_record()
+    done = run_feature(tmp_path, *WAGTAIL)
+    compatibility.record(STACK, done, "rollback", COMPLETED)
+    assert done.outcome == COMPLETED, dump(done)
+    facts = done.facts()
+    # Paso 1.2 saw the upgrade's migrations, which live in site-packages, not in the repository
+    assert facts["migration_plan"]["kind"] == "reversible", facts["migration_plan"]
+    assert "wagtailcore.0095_groupsitepermission" in facts["migration_plan"]["extra"]
+    assert git("rev-parse", "HEAD", environment=SITE) == stable["commit"]
+    assert freeze(SITE) == sorted(stable["packages"])  # the exact set, packaging tools included
+    assert {"pip", "setuptools"} <= {line.split("==")[0] for line in freeze(SITE)}
+    assert version("wagtail") == wagtail_site.STABLE
+    # the restored rows: squashed migrations and the ones they replace, as the backup holds them
+    assert migration_rows() == stable["migration_rows"]
+    assert fingerprints(environment=SITE) == backup_fingerprints(facts["backup"]["path"], SITE)
+    assert facts["data_loss"]["tables"]["auth_user"] == wagtail_site.ROWS_AFTER_UPGRADE
+    assert facts["smoke"]["smoke_tests"]["runner"] == "operator"
+    assert http_status(env(SITE).health.url) == 200
+
+
+def test_a_third_party_upgrade_recovered_as_it_was(wagtail: None, tmp_path: Path) -> None:
+    """A leftover process takes the site's port while it is stopped: Paso 5.1 fails, §9 runs."""
+    e = env(SITE)
+    port = urlparse(e.health.url).port
+    head, packages = git("rev-parse", "HEAD", environment=SITE), freeze(SITE)
+    data = fingerprints(environment=SITE)
+    squatter = subprocess.Popen(
+        [sys.executable, "-m", "rollbook.sandbox.squatter", "--port", str(port),
+         "--until-head", head, "--checkout", e.app.path],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        done = run_feature(tmp_path, *WAGTAIL)
+    finally:
+        squatter.terminate()
+        squatter.wait(timeout=30)
+    compatibility.record(STACK, done, "Paso 5.1 fails (port held): §9", RESTORED)
+    assert done.outcome == RESTORED, dump(done)
+    assert done.pasos()["5.1"] == "failed"
+    assert git("rev-parse", "HEAD", environment=SITE) == head
+    assert freeze(SITE) == packages and version("wagtail") == wagtail_site.UPGRADE
+    assert fingerprints(environment=SITE) == data
+    assert editors_after_upgrade() == wagtail_site.ROWS_AFTER_UPGRADE
+    assert http_status(e.health.url) == 200
