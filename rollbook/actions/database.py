@@ -85,6 +85,7 @@ def safety_backup(run: Run) -> dict[str, object]:
     pg = run.postgres()
     before = fingerprints(pg)
     run.keys_before = row_keys(pg)
+    run.record("safety_dump_started", path=path)  # §9 finds what a killed dump left
     checked = checked_dump(pg, db.name, path, run.env.timeouts.dump)
     return run.record("pre_rollback_backup", path=path, **checked, tables=before)
 
@@ -101,20 +102,31 @@ def checked_dump(pg: PostgresClient, name: str, path: str, timeout: float) -> di
 
 
 def dump_to(pg: PostgresClient, name: str, path: str, timeout: float) -> None:
-    """pg_dump NAME to PATH on the db host, bounded by `timeout` (timeouts.dump). A dump that
-    fails or hangs leaves no file that looks like a backup: it is moved to PATH.partial, and the
-    error says so."""
+    """pg_dump NAME to PATH on the db host, bounded by `timeout` (timeouts.dump). It writes
+    PATH.partial, created 0600 like the nightlies, renamed to PATH once pg_dump has finished: a
+    dump that fails, hangs, or whose runner is killed never leaves a file that looks like a
+    backup; the error says where the incomplete one is."""
+    partial = f"{path}.partial"
+    pg.host.run(["install", "-m", "600", "/dev/null", partial], mutating=True)
     try:
-        pg.run("pg_dump", "-d", name, "-f", path, mutating=True, timeout=timeout)
+        pg.run("pg_dump", "-d", name, "-f", partial, mutating=True, timeout=timeout)
     except StepFailed as exc:
-        moved = pg.host.run(
-            ["sh", "-c", '[ ! -e "$1" ] || { mv -f "$1" "$1.partial" && echo moved; }', "sh",
-             path], mutating=True, check=False,
-        )  # fmt: skip
-        kept = "moved" in moved.stdout
-        raise StepFailed(
-            f"{exc}" + (f"; the incomplete file is kept as {path}.partial" if kept else "")
-        ) from None
+        raise StepFailed(f"{exc}; the incomplete file is kept as {partial}") from None
+    pg.host.run(["mv", "-f", partial, path], mutating=True)
+
+
+def unfinished_dump(host: Host, path: str) -> str:
+    """What a killed run's Paso 4.1 left of its dump to PATH (only a finished dump is renamed to
+    PATH: a file there is complete)."""
+    if host.run(["test", "-e", path], mutating=False, check=False).ok:
+        return f"Paso 4.1's dump {path} finished before the run died (complete; not recorded)"
+    found = host.run(["stat", "-c", "%s", f"{path}.partial"], mutating=False, check=False)
+    if not found.ok:
+        return f"Paso 4.1's dump did not finish and left no {path}.partial"
+    return (
+        f"Paso 4.1's dump did not finish: {path}.partial ({found.stdout.strip()} bytes) is "
+        "incomplete, not a backup; kept for inspection"
+    )
 
 
 def size_and_mtime(host: Host, path: str) -> tuple[int, float]:

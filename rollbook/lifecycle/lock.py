@@ -14,6 +14,7 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
+from rollbook.actions.backups import host_time
 from rollbook.core.errors import UserError
 from rollbook.core.journal import Journal
 from rollbook.core.remote_file import write_argv
@@ -29,19 +30,29 @@ def _run(run: Run, argv: list[str], *, mutating: bool, check: bool = True) -> An
         return run.first_host("db").run(argv, mutating=mutating, check=check)
 
 
+ATTEMPTS = 3  # the lock released between our mkdir and our look: try again, a few times
+OWNERLESS_GRACE = 60.0  # s: a run writes owner.json right after its mkdir
+
+
 def holder(run: Run) -> dict[str, Any] | None:
-    """Who holds the lock; "?" for what an unreadable owner file (a run killed mid-write) hides."""
+    """Who holds the lock; "?" for what an unreadable or missing owner file (a run killed
+    between its mkdir and its write) hides, with the folder's age in seconds."""
     out = _run(run, ["cat", f"{_folder(run)}/owner.json"], mutating=False, check=False)
     if out.ok:
         with contextlib.suppress(ValueError):
             return json.loads(out.stdout)
-    elif not _run(run, ["test", "-d", _folder(run)], mutating=False, check=False).ok:
+    made = _run(run, ["stat", "-c", "%Y", _folder(run)], mutating=False, check=False)
+    if not made.ok:
         return None
-    return {"incident": "?", "operator": "?", "host": "?", "started": "?"}
+    age = host_time(run.first_host("db")) - float(made.stdout.strip() or 0)
+    return {"incident": "?", "operator": "?", "host": "?", "started": "?", "age": age}
 
 
 def is_stale(owner: dict[str, Any]) -> bool:
-    """The holder ran on this machine and its process is gone."""
+    """The holder ran on this machine and its process is gone; or it never wrote its owner
+    file and the lock is older than a run needs to write one."""
+    if owner.get("incident") == "?":
+        return float(owner.get("age", 0)) > OWNERLESS_GRACE
     if owner.get("host") != socket.gethostname() or not isinstance(owner.get("pid"), int):
         return False
     try:
@@ -54,6 +65,18 @@ def is_stale(owner: dict[str, Any]) -> bool:
 
 
 def describe(owner: dict[str, Any], run: Run) -> str:
+    if owner.get("incident") == "?":
+        where = f"({_folder(run)}, made {float(owner.get('age', 0)):.0f} s ago)"
+        if not is_stale(owner):
+            return (
+                f"environment {run.env.name} has a lock with no owner yet {where}: another run "
+                "is taking it. Wait a minute and run again"
+            )
+        return (
+            f"environment {run.env.name} has a stale lock with no owner {where}: a run died "
+            "between taking it and writing who it is, so no incident can be restored from it. "
+            "If no rollback is running, take it over with --break-lock"
+        )
     who = (
         f"incident {owner['incident']} started {owner['started']} by {owner['operator']} "
         f"on {owner['host']}"
@@ -72,17 +95,34 @@ def describe(owner: dict[str, Any], run: Run) -> str:
 
 
 def acquire(run: Run, break_lock: bool = False) -> None:
-    """Take the lock or refuse with who holds it; --incident may take over its own incident."""
-    made = _run(run, ["mkdir", _folder(run)], mutating=True, check=False)
-    if not made.ok:
+    """Take the lock or refuse with who holds it; --incident may take over its own incident.
+    One line for every failure: a lock held, a folder that cannot be made (missing backups folder,
+    no permission, host unreachable)."""
+    for _ in range(ATTEMPTS):
+        made = _run(run, ["mkdir", _folder(run)], mutating=True, check=False)
+        if made.ok:
+            break
         owner = holder(run)
-        if owner is None:  # released in between: try once more
-            return acquire(run, break_lock)
+        if owner is None:
+            if "File exists" in made.stderr:
+                continue  # released in between: try again
+            said = (made.stderr.strip().splitlines() or [f"exit {made.exit_status}"])[-1]
+            raise UserError(
+                f"cannot take the rollback lock {_folder(run)} on {run.first_host('db').spec}: "
+                f"{said} — database.backups must exist there and be writable by this user; "
+                "nothing was changed"
+            )
         own = run.options.incident is not None and owner.get("incident") == run.options.incident
         if not (break_lock or own):
             raise UserError(describe(owner, run))
         run.journal.write("lock_taken_over", previous=owner, broken=break_lock and not own)
         _note_in_old_journal(run, owner)
+        break
+    else:
+        raise UserError(
+            f"the rollback lock {_folder(run)} was taken and released {ATTEMPTS} times while "
+            "this run tried to take it: another run is starting; run again in a minute"
+        )
     mine = {
         "incident": run.incident_id,
         "environment": run.env.name,

@@ -82,6 +82,11 @@ def _recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
         run.journal.write("recovery_action", action=name, result=result.actions[-1][1])
 
     safety = facts.get("pre_rollback_backup")
+    started = facts.get("safety_dump_started")
+    if started and not safety:  # the run died inside Paso 4.1's pg_dump: say what it left
+        note = database.unfinished_dump(run.first_host("db"), started["path"])
+        run.say(f"§9 recovery: {note}")
+        run.journal.write("recovery_note", note=note)
     if "database_dropped" in facts and safety:
         act(f"restore the database from {safety['path']}",
             lambda: database.restore_database(run, safety["path"]))  # fmt: skip

@@ -7,9 +7,11 @@ import re
 import shutil
 from collections.abc import Generator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from pytest_html import extras as html_extras
+from pytest_html.basereport import BaseReport
 from pytest_metadata.plugin import metadata_key
 
 from rollbook.core.config import Environment, available_environments
@@ -67,7 +69,7 @@ def pytest_collection_modifyitems(
     env = config.stash.get(ENV_KEY, None)
     if env is None:
         names = ", ".join(available_environments())
-        raise pytest.UsageError(f"--env is required to run the procedure: choose one of {names}")
+        _refuse(config, None, f"--env is required to run the procedure: choose one of {names}")
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
 
@@ -85,37 +87,47 @@ def pytest_collection_modifyitems(
     try:
         current = Run(_options(config, env), env, mode, progress, config.stash[FOLDER_KEY])
     except UserError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        _refuse(config, None, str(exc))
     current.checklist = all(INDEPENDENT in s.tags for s in selected)
     chosen = {s.name for s in selected}
     every = [s for f in {feature_of(i) for i in needs_run} if f for s in f.scenarios]
     if current.options.record_release and (
         len(chosen) != len(every) or not all(VALIDATES_RELEASE in s.tags for s in every)
     ):
-        current.journal.close()
-        raise pytest.UsageError(
+        _refuse(
+            config,
+            current,
             "--record-release records what a whole validation run proved: run all of "
             "features/validation.feature with it, without -k/-m (a rollback records the ledger "
-            "by itself)"
+            "by itself)",
         )
     if config.getoption("--resume"):  # checked before the lock: a refusal leaves it as it is
         try:
             config.stash[RESUMED_KEY] = resume.load(current)
         except UserError as exc:
-            current.journal.close()
-            raise pytest.UsageError(str(exc)) from None
+            _refuse(config, current, str(exc))
     if mode is Mode.EXECUTE and not current.checklist:
         try:
             lock.acquire(current, break_lock=config.getoption("--break-lock"))
-        except UserError as exc:  # nothing ran: the incident folder is dropped at unconfigure
-            current.journal.close()
-            raise pytest.UsageError(str(exc)) from None
+        except UserError as exc:
+            _refuse(config, current, str(exc))
     config.stash[RUN_KEY] = current
     current.journal.write(
         "selection",
         selected=[s.name for s in selected],
         deselected=[s.name for s in every if s.name not in chosen],
     )
+
+
+def _refuse(config: pytest.Config, current: Run | None, message: str) -> NoReturn:
+    """Refuse the run before any Paso: nothing ran, so there is no record — the incident folder
+    is dropped at unconfigure and pytest-html, which would print a link to it, is let go."""
+    if current is not None:
+        current.journal.close()
+    for plugin in config.pluginmanager.get_plugins():
+        if isinstance(plugin, BaseReport):
+            config.pluginmanager.unregister(plugin)
+    raise pytest.UsageError(message)
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,8 @@ from rollbook.core.errors import UserError
 from rollbook.core.journal import read_journal
 from rollbook.lifecycle import lock, outcome
 from tests.unit.local_run import PASSWORD, local_run
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def events(path: Path) -> list[dict]:
@@ -57,6 +62,61 @@ def test_a_dead_holder_is_named_stale_and_can_be_taken_over(
     assert owner["incident"] == run.incident_id
     taken = [e for e in events(run.journal.path) if e["event"] == "lock_taken_over"]
     assert taken and taken[0]["previous"]["incident"] == "2026-01-01-0000-unit"
+
+
+def test_a_lock_that_cannot_be_made_is_one_line_and_no_retry_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    (tmp_path / "backups").rmdir()  # database.backups missing on the db host
+    with pytest.raises(UserError) as refused:
+        lock.acquire(run)
+    said = str(refused.value)
+    assert said.startswith(f"cannot take the rollback lock {tmp_path}/backups/.rollbook-lock on ")
+    assert "No such file or directory" in said and "\n" not in said
+    lines = [e["line"] for e in events(run.journal.path) if e["event"] == "command"]
+    assert len([line for line in lines if "mkdir" in line]) == 1
+
+
+def test_an_ownerless_lock_is_stale_once_older_than_a_run_needs_to_write_its_owner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    folder = tmp_path / "backups" / ".rollbook-lock"
+    folder.mkdir()  # a run killed between its mkdir and writing owner.json
+    fresh = r"a lock with no owner yet .* made \d s ago\): another run"
+    with pytest.raises(UserError, match=fresh):
+        lock.acquire(run)
+    old = time.time() - 2 * lock.OWNERLESS_GRACE
+    os.utime(folder, (old, old))
+    stale = r"a stale lock with no owner .* made 12\d s ago.*--break-lock"
+    with pytest.raises(UserError, match=stale):
+        lock.acquire(run)
+    lock.acquire(run, break_lock=True)
+    assert json.loads((folder / "owner.json").read_text())["incident"] == run.incident_id
+
+
+def test_a_run_refused_by_the_lock_leaves_no_record_and_prints_no_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local_run(tmp_path, monkeypatch)  # environments/unit.yaml, its variables set
+    folder = tmp_path / "backups" / ".rollbook-lock"
+    folder.mkdir()
+    (folder / "owner.json").write_text(json.dumps({
+        "incident": "2026-01-01-0000-unit", "operator": "someone", "host": socket.gethostname(),
+        "pid": os.getpid(), "started": "2026-01-01T00:00:00+00:00"}))  # fmt: skip
+    reports = tmp_path / "refused"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "features/rollback.feature", "--env=unit",
+         "--reason=r", "--severity=ALTO", "--impact=i", "--approved-by=a", "--operator=o",
+         f"--report-dir={reports}", "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 4, output
+    assert "is locked by a rollback in progress: incident 2026-01-01-0000-unit" in output
+    assert "Generated html report" not in output and "Traceback" not in output
+    assert not reports.exists() or not any(reports.iterdir())
 
 
 def test_a_failure_before_any_change_aborts_without_changes(
