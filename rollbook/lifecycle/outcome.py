@@ -70,31 +70,39 @@ def finish(run: Run) -> Result:
         text = "the pre-rollback state is back and checked" if ok else "the recovery failed"
         result = Result(RECOVERED if ok else MANUAL, 0 if ok else 1, [text])
     elif failed is None and passed(run, "6.1"):
-        recorded = release_record.record_rollback(run)
-        result = Result(COMPLETED, 0, ["target release running and validated", *recorded])
+        written = closing.isolated(run, "ledger", lambda: release_record.record_rollback(run))
+        result = Result(COMPLETED, 0, ["target release running and validated", *(written or [])])
     elif not changed:
         why = f"Paso {failed} failed before any change" if failed else "nothing was changed"
         result = Result(ABORTED if failed else EVALUATED, 1 if failed else 0, [why])
     else:
         failed_target = (
-            release_record.record_failed_target(run, failed)
+            closing.isolated(
+                run, "ledger", lambda: release_record.record_failed_target(run, failed)
+            )
             if failed and failed.startswith("6.") and run.mode is Mode.EXECUTE
             else []
         )
         result = _recover(run, failed, events)
-        result = Result(result.name, result.exit_code, [*result.lines, *failed_target])
+        result = Result(result.name, result.exit_code, [*result.lines, *(failed_target or [])])
     lines = [*result.lines, f"journal: {run.journal.path}"]
     if run.mode is Mode.EXECUTE and not run.checklist:
-        report = closing.write_incident_report(run, result.name, result.lines)
-        lines.insert(-1, f"incident report: {report}")
+        said = [*result.lines, *closing.closing_failures(run)]
+        report = closing.isolated(
+            run, "incident report", lambda: closing.write_incident_report(run, result.name, said)
+        )
+        if report is not None:
+            lines.insert(-1, f"incident report: {report}")
     if result.exit_code != 0 and changed:
-        announce(run, "escalation", [f"ROLLBACK {result.name} - {run.env.name.upper()}",
-                                     *result.lines])  # fmt: skip
+        closing.isolated(run, "escalation notice", lambda: announce(
+            run, "escalation", [f"ROLLBACK {result.name} - {run.env.name.upper()}", *result.lines]
+        ))  # fmt: skip
     if run.mode is Mode.EXECUTE and not run.checklist:
         if result.name == MANUAL:  # the next run must find this incident, not a free environment
             lines.append(f"the environment stays locked for incident {run.incident_id}")
         else:
-            lock.release_if_mine(run)
+            closing.isolated(run, "lock release", lambda: lock.release_if_mine(run))
+    lines += closing.closing_failures(run)
     final = Result(result.name, result.exit_code, lines)
     run.journal.write("outcome", outcome=final.name, exit_code=final.exit_code, lines=final.lines)
     run.result = final

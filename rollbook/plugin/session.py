@@ -33,6 +33,7 @@ from rollbook.plugin.collection import (
     scenario_of,
 )
 from rollbook.plugin.keys import ENV_KEY, FAILED_KEY, FOLDER_KEY, RESUMED_KEY, RUN_KEY
+from rollbook.record import closing
 from rollbook.record import report as report_view
 
 
@@ -228,6 +229,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     log = current.folder / "rollback.log"
     log.write_text(report_view.human_log(events), encoding="utf-8")
     log.chmod(0o600)
-    if current.env.logs.copy_to:
-        shutil.copy(log, Path(current.env.logs.copy_to) / f"rollback-{current.incident_id}.log")
+    copy_to = current.env.logs.copy_to
+    if copy_to:
+        target = Path(copy_to) / f"rollback-{current.incident_id}.log"
+        if closing.isolated(current, f"copy of rollback.log to {copy_to}",
+                            lambda: shutil.copy(log, target)) is None:  # fmt: skip
+            current.say(f"rollback.log stays in {current.folder}: copy it to {copy_to} by hand")
     current.journal.close()

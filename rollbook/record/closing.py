@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rollbook.actions import trial_restore
 from rollbook.core import timeline
@@ -18,8 +19,27 @@ FOLLOW_UPS = [
     "Notificar a Product Owner",
     "Programar post-mortem meeting",
 ]
+T = TypeVar("T")
 TOTAL_LIMIT = 15 * 60  # §7.1: rollback completed in < 15 minutes
 DOWNTIME_LIMIT = 5 * 60  # §7.1: additional downtime < 5 minutes
+
+
+def isolated(run: Run, what: str, action: Callable[[], T]) -> T | None:
+    """One closing action (ledger, markdown, escalation, log copy): a failure is journaled and
+    shown, and never stops the others nor the record itself (report.html, SHA256SUMS, the
+    signature). None when it failed."""
+    try:
+        return action()
+    except Exception as exc:
+        run.journal.write("closing_failed", action=what, error=f"{type(exc).__name__}: {exc}")
+        run.say(f"WARNING: closing: {what} FAILED ({type(exc).__name__}: {exc})")
+        return None
+
+
+def closing_failures(run: Run) -> list[str]:
+    """The closing actions that failed, as the outcome's lines say them."""
+    failed = run.journal.events("closing_failed")
+    return [f"closing: {e['action']} FAILED ({e['error']})" for e in failed]
 
 
 def report_path(run: Run) -> Path:

@@ -20,6 +20,19 @@ def planned_commands(journal: Path) -> list[dict[str, Any]]:
     ]
 
 
+NOT_VERIFIED = "no verificado (plan)"  # a criterion on what a mutating Paso did: nothing ran
+
+
+def unverified(journal: Path) -> list[tuple[str, str]]:
+    """(Paso, criterion) a dry-run could not check, in the order the Pasos came."""
+    prefix = f"{NOT_VERIFIED}: "
+    return [
+        (e["paso"], e["detail"].removeprefix(prefix))
+        for e in read_journal(journal)
+        if e["event"] == "paso_finished" and str(e.get("detail", "")).startswith(prefix)
+    ]
+
+
 def write_plan(run: Run) -> tuple[Path, Path]:
     """plan.json and plan.md in the incident folder (secrets already redacted by the journal)."""
     steps = planned_commands(run.journal.path)
@@ -28,6 +41,7 @@ def write_plan(run: Run) -> tuple[Path, Path]:
         "incident": run.incident_id, "environment": run.env.name, "commands": steps,
         "target": run.facts.get("target"), "migration_plan": run.facts.get("migration_plan"),
         "trial_restore": run.facts.get("trial_restore"),
+        "not_verified": [{"paso": p, "criterion": c} for p, c in unverified(run.journal.path)],
     }  # fmt: skip
     as_json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     target, facts = run.facts.get("target", {}), run.facts
@@ -43,6 +57,10 @@ def write_plan(run: Run) -> tuple[Path, Path]:
         + f": `{shlex.join(s['argv'])}`"
         for n, s in enumerate(steps, 1)
     ]
+    unchecked = unverified(run.journal.path)
+    if unchecked:
+        lines += ["", f"## Criterios {NOT_VERIFIED} — se comprueban solo en la ejecución real", ""]
+        lines += [f"- Paso {paso}: {criterion}" for paso, criterion in unchecked]
     as_md = run.folder / "plan.md"
     as_md.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for path in (as_json, as_md):

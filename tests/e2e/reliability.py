@@ -11,11 +11,19 @@ HEADERS = {
     "fault": ("fault", "what", "Paso that failed", "outcome", "nothing lost"),
     "bad input": ("case", "input", "message", "exit", "nothing changed"),
     "crash": ("crash point", "when", "next run", "§9 outcome", "pre-rollback state back"),
+    "closing": (
+        "closing fault",
+        "how",
+        "outcome",
+        "what the record says of it",
+        "report.html, SHA256SUMS and signature good",
+    ),
 }
 TOTALS = {
     "fault": "faults injected: {n}; ended with nothing lost: {ok}",
     "bad input": "bad inputs tried: {n}; refused with nothing changed: {ok}",
     "crash": "crash points tried: {n}; recovered: {ok}",
+    "closing": "closing faults tried: {n}; record complete and signed: {ok}",
 }
 _rows: dict[str, list[tuple[str, ...]]] = defaultdict(list)
 
@@ -26,7 +34,7 @@ def record(kind: str, *row: object) -> None:
 
 
 def write() -> None:
-    """Rewrite docs/RELIABILITY.md when the session ran all three (a partial run leaves it)."""
+    """Rewrite docs/RELIABILITY.md when the session ran every kind (a partial run leaves it)."""
     if not all(_rows.get(kind) for kind in HEADERS):
         return
     lines = [

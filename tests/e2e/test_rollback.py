@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from rollbook.actions.dependencies import set_difference
+from rollbook.record.plan import NOT_VERIFIED
 from tests.e2e import compatibility, releases
 from tests.e2e.cmdline_sampler import watching
 from tests.e2e.record_checks import (
@@ -86,6 +87,14 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert plan.outcome == "PLAN — SIN CAMBIOS"
     assert untouched() == untouched_before
     assert (plan.folder / "plan.md").is_file() and (plan.folder / "plan.json").is_file()
+    # what a mutating Paso did cannot be checked when nothing ran: skipped, never passed
+    unchecked = {e["paso"]: e["detail"] for e in plan.journal() if e["event"] == "paso_finished"
+                 and e["detail"].startswith(NOT_VERIFIED)}  # fmt: skip
+    assert {"3.1", "4.3", "5.1"} <= set(unchecked) and all(
+        plan.pasos()[paso] == "skipped" for paso in unchecked
+    ), unchecked
+    listed = (plan.folder / "plan.md").read_text()
+    assert "- Paso 3.1: el código queda en la versión estable" in listed
     channel = channel_size()
     with watching(run_secrets()) as seen:  # any local user polling /proc/*/cmdline every 20 ms
         done = run_feature(tmp_path, *INCIDENT)
