@@ -268,6 +268,8 @@ def installed_versions(venv: Venv) -> dict[str, str]:
 def check_critical_packages(run: Run) -> dict[str, dict[str, str]]:
     """Paso 3.2's check: each critical package installed at the version the target pins."""
     names = run.env.app.critical_packages
+    if not names:
+        run.not_configured("app.critical_packages: the package set only")
 
     def check(host: Host) -> dict[str, str]:
         pins = pinned_requirements(host, run.env)

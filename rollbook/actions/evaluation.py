@@ -24,6 +24,7 @@ def record_incident(run: Run) -> dict[str, object]:
     if missing:
         raise StepFailed(f"the incident needs {' and '.join(missing)}: say what was observed")
     prerequisites.approval_given(run)
+    prerequisites.checks_configured(run)
     if run.env.signing is not None:  # a record that cannot be signed is refused before any change
         problem = signing.check_signing_key(run.env.signing.key)
         if problem:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from rollbook.actions import database, web, workers
 from rollbook.actions.fleet import each_host
 from rollbook.checks import validation
-from rollbook.core.errors import StepFailed
+from rollbook.core.errors import NotConfigured, StepFailed
 from rollbook.core.host import Host
 from rollbook.core.resources import Venv
 from rollbook.core.run import Run
@@ -62,6 +62,8 @@ def no_recent_log_errors(run: Run) -> list[str]:
     The window starts no earlier than the app services' last start: the errors that made the
     team roll back belong to the release that is no longer running.
     """
+    if not run.env.logs.files:
+        raise NotConfigured("logs.files")
     found = []
     for spec in run.hosts("app"):
         host = run.executor.host(spec)
@@ -92,6 +94,8 @@ def api_latency(run: Run) -> dict[str, dict[str, dict[str, float]]]:
     p50 / p95 over N requests. {host: {url: figures}}."""
     health = run.env.health
     budget = health.latency_budget_ms
+    if not health.endpoints:
+        raise NotConfigured("health.endpoints")
 
     def measure(host: Host) -> dict[str, dict[str, float]]:
         results, slow = {}, []

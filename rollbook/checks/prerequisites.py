@@ -6,7 +6,7 @@ import socket
 from urllib.parse import urlsplit
 
 from rollbook.actions import backups, database, release
-from rollbook.core.errors import StepFailed
+from rollbook.core.errors import NotConfigured, StepFailed
 from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
 
@@ -82,8 +82,25 @@ def approval_given(run: Run) -> str:
     return f"not required in {run.env.name}"
 
 
+def checks_configured(run: Run) -> list[str]:
+    """Where approval is required, every check has something to look at: an empty setting would
+    leave a criterion that cannot fail. Elsewhere, the empty ones are named (their Pasos are
+    reported "no configurado")."""
+    empty = run.env.unconfigured_checks()
+    if empty and run.env.approval == "required":
+        raise StepFailed(
+            f"environment {run.env.name} requires approval, yet these checks are not configured "
+            f"and could not fail: {', '.join(empty)} — set them in {run.env.source}"
+        )
+    if empty:
+        run.say(f"WARNING: no configurado en {run.env.name}: {', '.join(empty)}")
+    return empty
+
+
 def channel_reachable(run: Run) -> dict[str, str]:
     """§4.2: every notification URL is set and its host answers on its port."""
+    if not run.env.notify:
+        raise NotConfigured("notify")
     found: dict[str, str] = {}
     for target in run.env.notify:
         url = run.secret_or_none(target.url_env)

@@ -7,7 +7,7 @@ import time
 from rollbook.actions import database, logs, web, workers
 from rollbook.actions.fleet import each_host
 from rollbook.checks import smoke
-from rollbook.core.errors import StepFailed
+from rollbook.core.errors import NotConfigured, StepFailed
 from rollbook.core.host import Host
 from rollbook.core.run import Run
 from rollbook.core.waiting import wait_until
@@ -41,8 +41,12 @@ def smoke_tests(run: Run) -> dict[str, object]:
     """Paso 6.2: the app's smoke tests (checks/smoke.py), and every endpoint answers 200."""
     host, health = run.first_host("app"), run.env.health
     result: dict[str, object] = {}
+    if not (health.smoke_tests or health.smoke_command or health.endpoints):
+        raise NotConfigured("health.smoke_tests, health.smoke_command and health.endpoints")
     if health.smoke_tests or health.smoke_command:
         result["smoke_tests"] = smoke.run_smoke(run, host)
+    else:
+        run.not_configured("health.smoke_tests (or health.smoke_command): endpoints only")
     endpoints = {url: web.http_status(host, health, url)[0] for url in health.endpoints}
     result["endpoints"] = endpoints
     run.record("smoke", **result)
@@ -56,6 +60,8 @@ def critical_functions(run: Run) -> dict[str, object]:
     """Paso 6.3: login, API, admin (the YAML's URLs), database queries, the workers (each by
     its method)."""
     host, health = run.first_host("app"), run.env.health
+    if not health.critical:
+        run.not_configured("health.critical: the database and the workers only")
     checks: dict[str, object] = {
         name: web.http_status(host, health, url)[0] for name, url in health.critical.items()
     }
@@ -78,6 +84,8 @@ def critical_functions(run: Run) -> dict[str, object]:
 def monitor_logs(run: Run) -> list[str]:
     """Paso 6.4: watch the logs for the environment's window; no error line may appear."""
     window = run.env.logs.watch
+    if not run.env.logs.files:
+        raise NotConfigured("logs.files")
 
     def watch(host: Host) -> list[str]:
         offsets = logs.log_offsets(host, run.env.logs)

@@ -255,6 +255,20 @@ class Environment(_Strict):
             return frozenset(SudoConfig().root)
         return frozenset(self.sudo.root) if self.sudo else frozenset()
 
+    def unconfigured_checks(self) -> list[str]:
+        """The settings left empty whose criteria would then have nothing to check."""
+        health = self.health
+        empty = {
+            "health.smoke_tests (or health.smoke_command)": health.smoke_tests
+            or health.smoke_command,
+            "health.endpoints": health.endpoints,
+            "health.critical": health.critical,
+            "logs.files": self.logs.files,
+            "notify": self.notify,
+            "app.critical_packages": self.app.critical_packages,
+        }
+        return [name for name, value in empty.items() if not value]
+
     def ledger_file(self) -> str:
         """The release ledger on the app hosts: app.ledger, or beside the app in .rollbook/."""
         beside = posixpath.dirname(self.app.path.rstrip("/"))

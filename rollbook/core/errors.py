@@ -7,3 +7,9 @@ class UserError(Exception):
 
 class StepFailed(AssertionError):
     """A Paso's check failed; the message says what was expected and what was found."""
+
+
+class NotConfigured(Exception):
+    """A check whose environment setting is empty: it has nothing to look at, so it is reported
+    "no configurado" (the Paso skipped, a visible warning), never passed. The message names the
+    setting."""

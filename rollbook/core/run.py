@@ -170,6 +170,11 @@ class Run:
         self._progress(text)
         self.journal.write("message", paso=self.executor.paso, text=text)
 
+    def not_configured(self, what: str) -> None:
+        """Part of a check has nothing to look at: said and journaled, never hidden in a pass."""
+        self.journal.write("not_configured", paso=self.executor.paso, setting=what)
+        self.say(f"WARNING: no configurado: {what}")
+
     def record(self, key: str, **value: Any) -> dict[str, Any]:
         """A fact learnt or decided by a Paso (target, backup, deployed ref …)."""
         self.facts[key] = value

@@ -15,7 +15,7 @@ from pytest_html.basereport import BaseReport
 from pytest_metadata.plugin import metadata_key
 
 from rollbook.core.config import Environment, available_environments
-from rollbook.core.errors import UserError
+from rollbook.core.errors import NotConfigured, UserError
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run, RunOptions, default_operator
 from rollbook.lifecycle import lock, outcome, resume
@@ -171,6 +171,19 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None]:
+    """A check with nothing configured to look at: the Paso is skipped "no configurado", with a
+    visible warning — never passed (where approval is required, Paso 1.1 refused it before)."""
+    try:
+        return (yield)
+    except NotConfigured as exc:
+        current = item.config.stash.get(RUN_KEY, None)
+        if current is not None:
+            current.not_configured(str(exc))
+        pytest.skip(f"no configurado: {exc}")
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
@@ -194,7 +207,8 @@ def pytest_runtest_makereport(
         if evidence:
             report.extras = [*getattr(report, "extras", []), html_extras.html(evidence)]
     if current is not None and (report.when == "call" or report.outcome != "passed"):
-        reason = report.longrepr[2] if report.skipped and isinstance(report.longrepr, tuple) else ""
+        skipped = report.skipped and isinstance(report.longrepr, tuple)
+        reason = str(report.longrepr[2]).removeprefix("Skipped: ") if skipped else ""
         detail = str(report.longrepr) if report.failed else reason
         current.journal.write(
             "paso_finished",

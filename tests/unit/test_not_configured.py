@@ -1,0 +1,51 @@
+"""A check with nothing configured to look at is never a pass: its Paso is skipped "no
+configurado" with a warning, and where approval is required Paso 1.1 refuses the run first."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rollbook.checks import prerequisites
+from rollbook.core.errors import StepFailed
+from tests.unit.local_run import local_run
+
+ROOT = Path(__file__).resolve().parents[2]
+UNIT_EMPTY = [
+    "health.smoke_tests (or health.smoke_command)", "health.endpoints", "health.critical",
+    "logs.files", "notify", "app.critical_packages",
+]  # fmt: skip
+
+
+def test_every_empty_check_setting_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    assert run.env.unconfigured_checks() == UNIT_EMPTY
+    assert prerequisites.checks_configured(run) == UNIT_EMPTY  # approval optional: named only
+    [warning] = [e["text"] for e in run.journal.events("message")]
+    assert warning == f"WARNING: no configurado en unit: {', '.join(UNIT_EMPTY)}"
+    run.env = run.env.model_copy(update={"approval": "required"})
+    with pytest.raises(StepFailed, match=r"requires approval, yet these checks are not configured"):
+        prerequisites.checks_configured(run)
+
+
+def test_a_paso_with_nothing_to_check_is_skipped_not_passed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local_run(tmp_path, monkeypatch)  # environments/unit.yaml: no notify channel
+    reports = tmp_path / "feature-reports"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "features/prerequisites.feature", "--env=unit",
+         "-k", "Canal", f"--report-dir={reports}", "-p", "no:cacheprovider", "-rs"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert "1 skipped" in output and "passed" not in output.splitlines()[-2], output
+    assert "no configurado: notify" in output
+    [journal] = reports.glob("*/journal.jsonl")
+    finished = [json.loads(line) for line in journal.read_text().splitlines()]
+    [paso] = [e for e in finished if e["event"] == "paso_finished"]
+    assert paso["status"] == "skipped" and paso["detail"] == "no configurado: notify"
