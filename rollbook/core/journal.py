@@ -6,6 +6,7 @@ timeline and any recovery are read back from this file, never reconstructed from
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -37,6 +38,14 @@ class Journal:
             self._file.flush()
             os.fsync(self._file.fileno())
         return record
+
+    def seal(self, other: Path, incident: str) -> None:
+        """Another incident's journal is evidence: never written again, its sha256 kept here
+        (and so in this run's signed record). Once per journal."""
+        if any(e.get("path") == str(other) for e in self.events("journal_sealed")):
+            return
+        digest = hashlib.sha256(other.read_bytes()).hexdigest()
+        self.write("journal_sealed", incident=incident, path=str(other), sha256=digest)
 
     def close(self) -> None:
         self._file.close()

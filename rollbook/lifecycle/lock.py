@@ -16,7 +16,6 @@ from typing import Any
 
 from rollbook.actions.backups import host_time
 from rollbook.core.errors import UserError
-from rollbook.core.journal import Journal
 from rollbook.core.remote_file import write_argv
 from rollbook.core.run import Run
 
@@ -116,7 +115,7 @@ def acquire(run: Run, break_lock: bool = False) -> None:
         if not (break_lock or own):
             raise UserError(describe(owner, run))
         run.journal.write("lock_taken_over", previous=owner, broken=break_lock and not own)
-        _note_in_old_journal(run, owner)
+        _seal_old_journal(run, owner)
         break
     else:
         raise UserError(
@@ -137,11 +136,11 @@ def acquire(run: Run, break_lock: bool = False) -> None:
     return None
 
 
-def _note_in_old_journal(run: Run, owner: dict[str, Any]) -> None:
-    """Recorded in both journals: the old incident learns who took its lock."""
+def _seal_old_journal(run: Run, owner: dict[str, Any]) -> None:
+    """The old incident learns nothing more: its journal is sealed in this run's."""
     path = run.options.report_dir / str(owner.get("incident")) / "journal.jsonl"
     if path.is_file() and owner.get("incident") != run.incident_id:
-        Journal(path, run.redactor).write("lock_taken_over_by", incident=run.incident_id)
+        run.journal.seal(path, str(owner.get("incident")))
 
 
 def release(run: Run) -> None:

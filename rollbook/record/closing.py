@@ -11,6 +11,7 @@ from rollbook.actions import trial_restore
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
+from rollbook.record import final_state
 from rollbook.record.notify import announce
 
 FOLLOW_UPS = [
@@ -59,21 +60,22 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]
     watch = facts.get("log_watch")
     loss = facts.get("data_loss", {}).get("tables")
     lost = sum(loss.values()) if loss is not None else None
+    undone = final_state.recovery_state(events) is not None  # §9 ran: the target is not running
     return [
         ("Rollback completado en < 15 minutos", _minutes(total),
          None if total is None else total < TOTAL_LIMIT),
         ("Downtime adicional < 5 minutos", _minutes(down),
          None if down is None else down < DOWNTIME_LIMIT),
         ("100% funcionalidades criticas restauradas",
-         "n/d" if critical is None else ", ".join(f"{k}: {v}" for k, v in critical.items()
-                                                  if k != "_ts"),
-         None if critical is None else all(v in (True, 200) for k, v in critical.items()
-                                           if k != "_ts")),
+         final_state.NOT_APPLICABLE if undone else "n/d" if critical is None
+         else ", ".join(f"{k}: {v}" for k, v in critical.items() if k != "_ts"),
+         None if undone or critical is None
+         else all(v in (True, 200) for k, v in critical.items() if k != "_ts")),
         ("0 errores criticos post-rollback",
-         "n/d" if watch is None else f"{len(watch['errors'])} lineas de error",
-         None if watch is None else not watch["errors"]),
-        ("0 perdida de datos", "n/d" if lost is None else f"{lost} filas",
-         None if lost is None else lost == 0),
+         final_state.NOT_APPLICABLE if undone else "n/d" if watch is None
+         else f"{len(watch['errors'])} lineas de error",
+         None if undone or watch is None else not watch["errors"]),
+        ("0 perdida de datos", *final_state.data_loss(events, lost)),
     ]  # fmt: skip
 
 
@@ -87,19 +89,21 @@ def mark(ok: bool | None) -> str:
 
 def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None = None) -> str:
     events = list(read_journal(run.journal.path))
-    facts = timeline.facts(events)
-    incident = facts.get("incident", {})
-    deployed, target = facts.get("deployed", {}), facts.get("target", {})
+    facts = final_state.incident_facts(run, events)
+    incident, target = facts.get("incident", {}), facts.get("target", {})
     backup, safety = facts.get("backup", {}), facts.get("pre_rollback_backup", {})
     start, end = events[0]["ts"], events[-1]["ts"]
     loss = facts.get("data_loss", {}).get("tables")
     lost_rows = sum(loss.values()) if loss else 0
     loss_text = (
-        "n/d (no contado en esta corrida)" if loss is None
+        final_state.data_loss(events, lost_rows)[0] if final_state.recovery_state(events)
+        else "n/d (no contado en esta corrida)" if loss is None
         else "NO" if lost_rows == 0
         else f"SI — {lost_rows} filas del estado previo no presentes tras la restauracion: "
         + ", ".join(f"{t}: {n}" for t, n in loss.items() if n)
     )  # fmt: skip
+    undone = [f"- Incidente revertido: {run.options.incident}"] if run.options.incident else []
+    failure = final_state.failure_lines(events)
     lines = [
         f"# Rollback Incident - {run.started:%Y-%m-%d %H:%M} UTC",
         "",
@@ -107,20 +111,21 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "",
         "## Informacion del Incidente",
         f"- Incidente: {run.incident_id}",
+        *undone,
         f"- Fecha/Hora inicio: {start}",
         f"- Fecha/Hora resolucion: {end}",
         f"- Duracion total: {_minutes(timeline.seconds_between(start, end))}",
         f"- Ambiente: {run.env.name.upper()}",
-        f"- Severidad: {incident.get('severity', run.options.severity)}",
+        f"- Severidad: {incident.get('severity') or run.options.severity or 'n/d'}",
         f"- Decision: {incident.get('decision', 'n/d')}",
         f"- Ejecutado por: {run.options.operator}",
         "",
         "## Causa del Rollback",
-        f"{run.options.reason or 'n/d'}",
+        f"{run.options.reason or incident.get('symptoms') or 'n/d'}",
         "",
+        *(["## Fallo y recuperacion (§9)", *failure, ""] if failure else []),
         "## Versiones",
-        f"- Version defectuosa: {deployed.get('tag')} ({deployed.get('commit', '')[:12]})",
-        f"- Version restaurada: {target.get('tag')} ({target.get('commit', '')[:12]})",
+        *[f"- {line}" for line in final_state.versions(facts, events)],
         f"- Motivo de la eleccion: {target.get('reason', 'n/d')}",
         f"- Migraciones: {migration_summary(facts)}",
         f"- Paquetes: {package_summary(facts)}",

@@ -14,7 +14,7 @@ from typing import Any
 
 from rollbook.core import timeline
 from rollbook.core.run import Run
-from rollbook.record import closing
+from rollbook.record import closing, final_state
 
 _OUTPUT_CHARS = 4000
 
@@ -24,24 +24,23 @@ def _age(seconds: float | None) -> str:
 
 
 def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
-    facts = timeline.facts(events)
-    incident, deployed = facts.get("incident", {}), facts.get("deployed", {})
-    target, backup = facts.get("target", {}), facts.get("backup", {})
-    safety = facts.get("pre_rollback_backup", {})
+    facts = final_state.incident_facts(run, events)
+    incident, target = facts.get("incident", {}), facts.get("target", {})
+    backup, safety = facts.get("backup", {}), facts.get("pre_rollback_backup", {})
     outcome = next((e for e in reversed(events) if e["event"] == "outcome"), {})
     start, end = events[0]["ts"], events[-1]["ts"]
     down = timeline.downtime(events)
     return {
         "Incidente": run.incident_id,
+        **({"Incidente revertido": run.options.incident} if run.options.incident else {}),
         "Ambiente": run.env.name,
-        "Severidad": str(run.options.severity),
-        "Razon": str(run.options.reason),
-        "Impacto": str(run.options.impact),
+        "Severidad": str(incident.get("severity") or run.options.severity or "n/d"),
+        "Razon": str(run.options.reason or incident.get("symptoms") or "n/d"),
+        "Impacto": str(run.options.impact or incident.get("impact") or "n/d"),
         "Aprobado por": str(incident.get("approved_by") or run.options.approved_by),
         "Ejecutado por": run.options.operator,
         "Modo": run.mode.value,
-        "Version defectuosa": f"{deployed.get('tag')} {deployed.get('commit', '')}",
-        "Version restaurada": f"{target.get('tag')} {target.get('commit', '')}",
+        **dict(line.split(": ", 1) for line in final_state.versions(facts, events)),
         "Motivo de la eleccion": str(target.get("reason", "n/d")),
         "Migraciones (clasificacion)": closing.migration_summary(facts),
         "Conjunto de paquetes": closing.package_summary(facts),

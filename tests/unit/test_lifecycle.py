@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -57,11 +58,18 @@ def test_a_dead_holder_is_named_stale_and_can_be_taken_over(
         "pid": gone.pid, "started": "2026-01-01T00:00:00+00:00"}))  # fmt: skip
     with pytest.raises(UserError, match=r"process \d+ is gone.*--incident=2026-01-01-0000-unit"):
         lock.acquire(run)
+    dead = tmp_path / "reports" / "2026-01-01-0000-unit" / "journal.jsonl"
+    dead.parent.mkdir(parents=True)
+    dead.write_text('{"event": "run_started"}\n')
     lock.acquire(run, break_lock=True)
     owner = json.loads((folder / "owner.json").read_text())
     assert owner["incident"] == run.incident_id
     taken = [e for e in events(run.journal.path) if e["event"] == "lock_taken_over"]
     assert taken and taken[0]["previous"]["incident"] == "2026-01-01-0000-unit"
+    # the dead run's journal is evidence: sealed by its sha256 here, never written again
+    assert dead.read_text() == '{"event": "run_started"}\n'
+    [sealed] = [e for e in events(run.journal.path) if e["event"] == "journal_sealed"]
+    assert sealed["sha256"] == hashlib.sha256(dead.read_bytes()).hexdigest()
 
 
 def test_a_lock_that_cannot_be_made_is_one_line_and_no_retry_loop(

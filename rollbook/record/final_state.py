@@ -1,0 +1,104 @@
+"""What the record states is the final state: after §9, what runs is the pre-rollback release
+with its data, not the target; the markdown and report.html say so, and name the failing Paso,
+its error and the recovery's checks. A §9 run by hand names the incident it undid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rollbook.core import timeline
+from rollbook.core.journal import read_journal
+from rollbook.core.run import Run
+
+RESTORED, UNKNOWN = "restored", "unknown"  # after §9: state put back and checked / not known
+DATA_CHECKS = ("database content equals the pre-rollback state",
+               "the database is the pre-rollback one (swap)")  # fmt: skip
+NOT_APPLICABLE = "no aplica: §9 devolvio el estado previo al rollback"
+
+
+def recovery_state(events: list[dict[str, Any]]) -> str | None:
+    """RESTORED when §9 put the pre-rollback state back and checked it, UNKNOWN when §9 failed
+    or was off after a change, None when §9 did not run."""
+    finished = [e for e in events if e["event"] == "recovery_finished"]
+    if finished:
+        return RESTORED if finished[-1]["ok"] else UNKNOWN
+    if any(e["event"] == "recovery_skipped" for e in events):
+        return UNKNOWN
+    return None
+
+
+def undone_events(run: Run) -> list[dict[str, Any]]:
+    """§9 by hand: the journal of the incident it undoes (its severity, releases, backups)."""
+    incident = run.options.incident
+    path = run.options.report_dir / str(incident) / "journal.jsonl"
+    if not incident or path == run.journal.path or not path.is_file():
+        return []
+    return list(read_journal(path))
+
+
+def incident_facts(run: Run, events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """This run's facts over those of the incident a §9 by hand undoes."""
+    return {**timeline.facts(undone_events(run)), **timeline.facts(events)}
+
+
+def _release(fact: dict[str, Any]) -> str:
+    if not fact:
+        return "n/d"
+    return f"{fact.get('tag') or '(sin tag)'} ({str(fact.get('commit', ''))[:12]})"
+
+
+def versions(facts: dict[str, dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
+    """The Versiones lines: which release runs now, by how the run ended."""
+    deployed, target = _release(facts.get("deployed", {})), _release(facts.get("target", {}))
+    state = recovery_state(events)
+    if state == RESTORED:
+        return [f"Version defectuosa: {deployed}",
+                f"Version en ejecucion: {deployed} (estado previo restaurado por §9)",
+                f"Version objetivo (no alcanzada): {target}"]  # fmt: skip
+    if state == UNKNOWN:
+        return [f"Version defectuosa: {deployed}",
+                "Version en ejecucion: desconocida — la recuperacion no se completo "
+                "(intervencion manual)",
+                f"Version objetivo: {target}"]  # fmt: skip
+    return [f"Version defectuosa: {deployed}", f"Version restaurada: {target}"]
+
+
+def data_check(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """§9's check that the database holds the pre-rollback state, if it ran."""
+    return next((e for e in events if e["event"] == "recovery_check" and e["check"] in DATA_CHECKS),
+                None)  # fmt: skip
+
+
+def data_loss(events: list[dict[str, Any]], lost: int | None) -> tuple[str, bool | None]:
+    """The rows lost as the run ended, and whether that is none: after §9 the restore's count
+    no longer holds — the pre-rollback data is back when §9's check says so."""
+    state = recovery_state(events)
+    if state is None:
+        return ("n/d" if lost is None else f"{lost} filas"), (None if lost is None else lost == 0)
+    check = data_check(events)
+    changed = any(e["event"] == "fact" and e["key"] in ("database_dropped", "database_swapped")
+                  for e in events)  # fmt: skip
+    if check is not None and check["ok"]:
+        counted = f" (la restauracion habia dejado fuera {lost} filas)" if lost else ""
+        return f"0 filas: §9 devolvio los datos previos al rollback, verificado{counted}", True
+    if check is None and not changed:
+        return "0 filas: la base de datos no se modifico", True
+    return "desconocido: la base de datos no volvio al estado previo verificado", None
+
+
+def failure_lines(events: list[dict[str, Any]]) -> list[str]:
+    """The failing Paso, its error, §9's actions and checks (empty when nothing failed)."""
+    failed = next((e for e in events if e["event"] == "paso_finished"
+                   and e["status"] == "failed"), None)  # fmt: skip
+    if failed is None:
+        return []
+    lines = [f"- Paso que fallo: {failed['paso']} — {failed.get('detail') or 'sin detalle'}"]
+    for event in events:
+        if event["event"] == "recovery_action":
+            lines.append(f"- §9 accion: {event['action']}: {event['result']}")
+        elif event["event"] == "recovery_check":
+            mark = "OK" if event["ok"] else "FALLO"
+            lines.append(f"- §9 comprobacion: {event['check']}: {mark} ({event['detail']})")
+        elif event["event"] == "recovery_skipped":
+            lines.append(f"- §9 no se ejecuto: {event['reason']}")
+    return lines

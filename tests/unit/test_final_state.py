@@ -1,0 +1,60 @@
+"""After §9 the record states what runs now: the pre-rollback release and its data, not the
+target; the restore's row count no longer holds once §9's check shows the data back."""
+
+from typing import Any
+
+from rollbook.record import final_state
+
+DEPLOYED = {"event": "fact", "key": "deployed", "value": {"tag": "deploy-2", "commit": "b" * 40}}
+TARGET = {"event": "fact", "key": "target", "value": {"tag": "deploy-1", "commit": "a" * 40}}
+DROPPED = {"event": "fact", "key": "database_dropped", "value": {"name": "app"}}
+FAILED = {"event": "paso_finished", "paso": "5.1", "status": "failed", "detail": "port held"}
+
+
+def check(ok: bool) -> dict[str, Any]:
+    return {"event": "recovery_check", "check": final_state.DATA_CHECKS[0], "ok": ok,
+            "detail": "as recorded" if ok else "differs"}  # fmt: skip
+
+
+def finished(ok: bool) -> dict[str, Any]:
+    return {"event": "recovery_finished", "ok": ok}
+
+
+def facts(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {e["key"]: e["value"] for e in events if e["event"] == "fact"}
+
+
+def test_a_completed_rollback_names_the_target_and_counts_the_rows() -> None:
+    events = [DEPLOYED, TARGET, DROPPED]
+    restored = final_state.versions(facts(events), events)[1]
+    assert restored == f"Version restaurada: deploy-1 ({'a' * 12})"
+    assert final_state.data_loss(events, 16) == ("16 filas", False)
+    assert final_state.failure_lines(events) == []
+
+
+def test_after_a_verified_recovery_the_defective_release_runs_and_nothing_is_lost() -> None:
+    events = [DEPLOYED, TARGET, DROPPED, FAILED, check(True), finished(True)]
+    lines = final_state.versions(facts(events), events)
+    running = f"Version en ejecucion: deploy-2 ({'b' * 12}) (estado previo restaurado por §9)"
+    assert lines[1] == running
+    assert lines[2].startswith("Version objetivo (no alcanzada): deploy-1")
+    said, ok = final_state.data_loss(events, 673)
+    assert ok is True and said.startswith("0 filas") and "673" in said
+    failure = final_state.failure_lines(events)
+    assert failure[0] == "- Paso que fallo: 5.1 — port held"
+    assert failure[1].startswith("- §9 comprobacion: database content equals")
+    assert ": OK (as recorded)" in failure[1]
+
+
+def test_a_failed_recovery_claims_neither_release_nor_data() -> None:
+    events = [DEPLOYED, TARGET, DROPPED, FAILED, check(False), finished(False)]
+    assert "desconocida" in final_state.versions(facts(events), events)[1]
+    assert final_state.data_loss(events, 673) == (
+        "desconocido: la base de datos no volvio al estado previo verificado",
+        None,
+    )
+
+
+def test_a_recovery_before_any_database_change_lost_nothing() -> None:
+    events = [DEPLOYED, TARGET, FAILED, finished(True)]
+    assert final_state.data_loss(events, None) == ("0 filas: la base de datos no se modifico", True)
