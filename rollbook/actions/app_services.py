@@ -58,19 +58,33 @@ def app_processes(host: Host, env: Environment, pids: set[int] | None = None) ->
     """Processes of the app's services still alive: those the service manager ran (`pids`,
     children included, recorded before the stop) and those the procedure's match finds (ps:
     `of_the_app`); never a broad kill."""
-    known = pids or set()
+    known, folders = pids or set(), working_folders(host)
     return [
         f"{pid} {args}"
         for pid, _, args in process_table(host)
-        if pid in known or of_the_app(args, env.app.path, env.services.app)
+        if pid in known or of_the_app(args, folders.get(pid, ""), env.app.path, env.services.app)
     ]
 
 
-def of_the_app(args: str, path: str, names: list[str]) -> bool:
-    """The procedure's match (`ps aux | grep`): the app's path and a service's name beside it in
-    the command line — a name the path itself holds (`wagtail` in /srv/wagtail/site) says
-    nothing."""
-    return path in args and any(name in args.replace(path, "") for name in names)
+def working_folders(host: Host) -> dict[int, str]:
+    """pid → working folder of the processes this user may see (others: absent), from /proc in
+    one `find`."""
+    argv = ["find", "/proc", "-mindepth", "2", "-maxdepth", "2", "-name", "cwd",
+            "-printf", "%h\\t%l\\n"]  # fmt: skip
+    out = host.run(argv, mutating=False, check=False).stdout
+    rows = (line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+    found = {folder.removeprefix("/proc/"): cwd for folder, cwd in rows}
+    return {int(pid): cwd for pid, cwd in found.items() if pid.isdigit() and cwd}
+
+
+def of_the_app(args: str, cwd: str, path: str, names: list[str]) -> bool:
+    """The procedure's match (`ps aux | grep -E 'gunicorn|celery'`), kept to this app: a
+    service's name in the command line of a process that names the app's path or runs inside it
+    (`cd /srv/app && gunicorn config.wsgi`) — a name the path itself holds (`wagtail` in
+    /srv/wagtail/site) says nothing."""
+    root = path.rstrip("/")
+    inside = cwd == root or cwd.startswith(f"{root}/")
+    return (root in args or inside) and any(name in args.replace(root, "") for name in names)
 
 
 def stop_services(run: Run) -> dict[str, bool]:

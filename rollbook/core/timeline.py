@@ -46,8 +46,13 @@ def seconds_between(start: str | None, end: str | None) -> float | None:
 
 
 def downtime(events: list[dict[str, Any]]) -> float | None:
-    """Services stopped (Paso 2.2) → health 200 again (Paso 6.1)."""
-    stopped = first_fact_time(events, "services_stopped")
+    """The site's outage as the run caused it: from the first stop command of Paso 2.2 (when the
+    services begin to go down, not when they are down) to the first health 200 after it. One
+    definition for report.html, the markdown and the benchmarks."""
+    stopped = next(
+        (e["ts"] for e in events if e["event"] == "intent" and e.get("paso") == "2.2"),
+        first_fact_time(events, "services_stopped"),
+    )
     healthy = next(
         (e["ts"] for e in events if e["event"] == "fact" and e["key"] == "health"
          and e["value"].get("status") == 200),

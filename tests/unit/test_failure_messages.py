@@ -1,8 +1,12 @@
 """What a failed Paso says of the cause: a service's log end, a smoke test's failure lines."""
 
-from rollbook.actions.app_services import ends_with, of_the_app, service_tree
+import subprocess
+from pathlib import Path
+
+from rollbook.actions.app_services import ends_with, of_the_app, service_tree, working_folders
 from rollbook.actions.workers import lines_since
 from rollbook.checks.smoke import failure_reasons
+from tests.unit.local_run import local_host
 
 GUNICORN = """[2026-11-28 10:00:00 +0000] [7] [INFO] Booting worker with pid: 8
 Traceback (most recent call last):
@@ -63,7 +67,25 @@ def test_a_services_process_tree() -> None:
 def test_a_service_name_inside_the_app_path_matches_no_process() -> None:
     path, names = "/srv/wagtail/site", ["wagtail"]
     squatter = "python -m squatter --port 8000 --checkout /srv/wagtail/site"
-    assert not of_the_app(squatter, path, names)
-    assert of_the_app("/srv/wagtail/venv/bin/python /srv/wagtail/site/wagtail.py", path, names)
-    assert of_the_app("celery -A config worker --workdir /srv/app", "/srv/app", ["celery"])
-    assert not of_the_app("celery -A config worker", "/srv/app", ["celery"])  # another app's
+    assert not of_the_app(squatter, "/", path, names)
+    assert of_the_app("/srv/wagtail/venv/bin/python /srv/wagtail/site/wagtail.py", "/", path, names)
+    assert of_the_app("celery -A config worker --workdir /srv/app", "/", "/srv/app", ["celery"])
+    assert not of_the_app("celery -A config worker", "/srv/other", "/srv/app", ["celery"])
+
+
+def test_a_service_started_by_hand_in_the_app_folder_is_the_apps() -> None:
+    started = "/srv/app/venv/bin/gunicorn config.wsgi -b 127.0.0.1:8000"
+    assert of_the_app("gunicorn config.wsgi -b :8000", "/srv/app", "/srv/app/", ["gunicorn"])
+    assert of_the_app(started, "/", "/srv/app", ["gunicorn"])
+    assert of_the_app("gunicorn config.wsgi", "/srv/app/src", "/srv/app", ["gunicorn"])
+    assert not of_the_app("gunicorn config.wsgi", "/srv/application", "/srv/app", ["gunicorn"])
+
+
+def test_working_folders_are_read_from_proc(tmp_path: Path) -> None:
+    child = subprocess.Popen(["sleep", "30"], cwd=tmp_path)
+    try:
+        folders = working_folders(local_host(tmp_path / "journal"))
+    finally:
+        child.kill()
+        child.wait()
+    assert folders[child.pid] == str(tmp_path)

@@ -26,7 +26,9 @@ EVENTS = [
 
 
 def test_downtime_runs_from_stop_to_the_first_health_200() -> None:
-    assert timeline.downtime(EVENTS) == 180.0
+    assert timeline.downtime(EVENTS) == 180.0  # no stop command journaled: from the stop's end
+    stop = {"ts": "2026-11-27T10:00:40.000+00:00", "event": "intent", "paso": "2.2"}
+    assert timeline.downtime([*EVENTS[:2], stop, *EVENTS[2:]]) == 200.0  # from its start
 
 
 def test_milestones_follow_the_procedures_timeline() -> None:
