@@ -8,23 +8,25 @@ from rollbook.core.run import Run
 
 
 @when("se consulta el estado de cada servicio", target_fixture="states")
-def service_states(run: Run) -> dict[str, bool]:
-    return checklist.services_active(run)
+def service_states(run: Run) -> dict[str, bool | str]:
+    return checklist.service_states(run)
 
 
 @then("cada servicio está activo")
-def services_active(states: dict[str, bool]) -> None:
-    assert all(states.values())
+def services_active(states: dict[str, bool | str]) -> None:
+    stopped = checklist.not_active(states)
+    assert not stopped, "services not running: " + ", ".join(stopped)
 
 
 @when("se leen las líneas recientes de los logs", target_fixture="recent")
 def recent_lines(run: Run) -> list[str]:
-    return checklist.no_recent_log_errors(run)
+    return checklist.recent_log_errors(run)
 
 
 @then("no hay líneas de error recientes")
-def no_recent_errors(recent: list[str]) -> None:
-    assert not recent
+def no_recent_errors(run: Run, recent: list[str]) -> None:
+    window = run.env.logs.recent
+    assert not recent, f"{len(recent)} error lines in the last {window:.0f} s: {recent[0]}"
 
 
 @when("se mide la latencia de cada endpoint principal", target_fixture="latency")
@@ -73,10 +75,11 @@ def task_returned(answer: dict[str, str]) -> None:
 
 
 @when("se ejecuta el script de validación automática", target_fixture="script")
-def run_script(run: Run) -> list[str]:
+def run_script(run: Run) -> dict[str, str]:
     return checklist.validation_script(run)
 
 
 @then("el rollback queda validado exitosamente")
-def script_passed(script: list[str]) -> None:
-    assert len(script) == 4
+def script_passed(script: dict[str, str]) -> None:
+    failed = {name: said for name, said in script.items() if said != "OK"}
+    assert not failed and list(script) == list(checklist.SCRIPT_CHECKS), f"script: {failed}"

@@ -27,31 +27,33 @@ def room_for_dump(space: dict[str, int]) -> None:
     assert space["free_bytes"] >= space["needed_bytes"]
 
 
-@when("se consulta la base de datos con las credenciales del ambiente", target_fixture="answers")
-def query_database(run: Run) -> bool:
-    return prerequisites.database_credentials(run)
+@when("se consulta la base de datos con las credenciales del ambiente", target_fixture="problems")
+def query_database(run: Run) -> list[str]:
+    return prerequisites.database_problems(run)
 
 
 @then("la base de datos responde")
-def database_answers(answers: bool) -> None:
-    assert answers
+def database_answers(problems: list[str]) -> None:
+    assert not problems, "; ".join(problems)
 
 
-@when("se revisa la aprobación dada", target_fixture="approval")
-def check_approval(run: Run) -> str:
-    return prerequisites.approval_given(run)
+@when("se revisa la aprobación dada", target_fixture="missing")
+def check_approval(run: Run) -> str | None:
+    return prerequisites.approval_missing(run)
 
 
 @then("la aprobación cubre lo que el ambiente exige")
-def approval_covers(approval: str) -> None:
-    assert approval
+def approval_covers(missing: str | None) -> None:
+    assert missing is None, missing
 
 
 @when("se revisan los canales de notificación del ambiente", target_fixture="channels")
 def check_channels(run: Run) -> dict[str, str]:
-    return prerequisites.channel_reachable(run)
+    return prerequisites.channel_states(run)
 
 
 @then("cada canal está configurado y alcanzable")
 def channels_ok(run: Run, channels: dict[str, str]) -> None:
+    wrong = [said for said in channels.values() if said not in ("reachable", "set")]
+    assert not wrong, "; ".join(wrong)
     assert set(channels) == {target.url_env for target in run.env.notify}

@@ -7,23 +7,25 @@ from rollbook.core.run import Run
 
 
 @when("se consulta el health check", target_fixture="health")
-def health(run: Run) -> int:
-    return validation.health_check(run)
+def health(run: Run) -> dict[str, dict[str, object]]:
+    return validation.health_answers(run)
 
 
 @then("el health check responde HTTP 200")
-def health_ok(health: int) -> None:
-    assert health == 200
+def health_ok(run: Run, health: dict[str, dict[str, object]]) -> None:
+    bad = validation.unhealthy(run, health)
+    assert not bad, "; ".join(bad)
 
 
 @when("se ejecutan los smoke tests y se consultan los endpoints", target_fixture="smoke")
 def smoke(run: Run) -> dict[str, object]:
-    return validation.smoke_tests(run)
+    return validation.smoke_results(run)
 
 
 @then("los smoke tests pasan y cada endpoint responde HTTP 200")
 def smoke_ok(smoke: dict[str, object]) -> None:
-    assert all(code == 200 for code in smoke["endpoints"].values())
+    failed = validation.smoke_failures(smoke)
+    assert not failed, "; ".join(failed)
 
 
 @when("se verifican las funcionalidades críticas", target_fixture="critical")
@@ -33,7 +35,8 @@ def critical(run: Run) -> dict[str, object]:
 
 @then("las funcionalidades críticas están operativas")
 def critical_ok(critical: dict[str, object]) -> None:
-    assert all(value in (True, 200) for value in critical.values())
+    bad = validation.not_working(critical)
+    assert not bad, "critical functions not working: " + ", ".join(bad)
 
 
 @when("se observan los logs durante la ventana del ambiente", target_fixture="log_lines")
@@ -43,4 +46,4 @@ def watch_logs(run: Run) -> list[str]:
 
 @then("no aparecen errores críticos en los logs")
 def no_errors(log_lines: list[str]) -> None:
-    assert not log_lines
+    assert not log_lines, f"{len(log_lines)} error lines in the logs: {log_lines[:3]}"

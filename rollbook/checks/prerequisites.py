@@ -44,42 +44,51 @@ def backups_folder_ready(run: Run) -> dict[str, int]:
     return fact
 
 
-def database_credentials(run: Run) -> bool:
-    """§4.1: the credentials log in, and the role may create the database Paso 4.3 drops."""
-    role = run.env.database.user
+def database_problems(run: Run) -> list[str]:
+    """§4.1: what stops the credentials from doing Paso 4.3's work — they log in (psql fails
+    otherwise), the role may create the database Paso 4.3 drops, and with the swap strategy owns
+    it. [] when nothing does."""
+    role, name = run.env.database.user, run.env.database.name
+    problems = []
     can_create = database.psql(
         run.postgres(), "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
     ).strip()
     if can_create != "t":
-        raise StepFailed(
-            f"role {role} cannot create databases: Paso 4.3 would drop {run.env.database.name} "
-            f"and fail to create it again. Grant it first: ALTER ROLE {role} CREATEDB"
+        problems.append(
+            f"role {role} cannot create databases: Paso 4.3 would drop {name} and fail to "
+            f"create it again. Grant it first: ALTER ROLE {role} CREATEDB"
         )
     if run.env.database.restore_strategy == "swap":
-        name = run.env.database.name
         owner = database.psql(
             run.postgres(), "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = "
             + database.literal(name), database="postgres",
         ).strip()  # fmt: skip
         if owner != role:
-            raise StepFailed(
-                f"restore_strategy swap renames {name}, which only its owner may do: the owner is "
-                f"{owner or 'nobody'}, not {role}. Use restore_strategy: recreate, or ALTER "
+            problems.append(
+                f"restore_strategy swap renames {name}, which only its owner may do: the owner "
+                f"is {owner or 'nobody'}, not {role}. Use restore_strategy: recreate, or ALTER "
                 f"DATABASE {database.ident(name)} OWNER TO {role}"
             )
-    return True
+    return problems
+
+
+def approval_missing(run: Run) -> str | None:
+    """§4.2: why the approval the environment demands is missing (None: it is given, or this
+    environment does not require one)."""
+    if run.options.approved_by or run.env.approval != "required":
+        return None
+    return (
+        f"environment {run.env.name} requires approval: give --approved-by "
+        '"<Tech Lead or Incident Manager>" (PROCED-BACK-003 §4.2)'
+    )
 
 
 def approval_given(run: Run) -> str:
-    """§4.2: approval of the Tech Lead or Incident Manager."""
-    if run.options.approved_by:
-        return run.options.approved_by
-    if run.env.approval == "required":
-        raise StepFailed(
-            f"environment {run.env.name} requires approval: give --approved-by "
-            '"<Tech Lead or Incident Manager>" (PROCED-BACK-003 §4.2)'
-        )
-    return f"not required in {run.env.name}"
+    """§4.2: approval of the Tech Lead or Incident Manager, or StepFailed."""
+    missing = approval_missing(run)
+    if missing:
+        raise StepFailed(missing)
+    return run.options.approved_by or f"not required in {run.env.name}"
 
 
 def checks_configured(run: Run) -> list[str]:
@@ -97,24 +106,27 @@ def checks_configured(run: Run) -> list[str]:
     return empty
 
 
-def channel_reachable(run: Run) -> dict[str, str]:
-    """§4.2: every notification URL is set and its host answers on its port."""
+def channel_states(run: Run) -> dict[str, str]:
+    """§4.2: each notification channel: "reachable" (its host answers on its port), "set" (a
+    URL without a host), or what is wrong with it."""
     if not run.env.notify:
         raise NotConfigured("notify")
     found: dict[str, str] = {}
     for target in run.env.notify:
         url = run.secret_or_none(target.url_env)
         if url is None:
-            raise StepFailed(f"notification variable {target.url_env} is not set: export it")
+            found[target.url_env] = f"{target.url_env} is not set: export it"
+            continue
         parts = urlsplit(url)
+        found[target.url_env] = "set"
         if parts.hostname:
             port = parts.port or (443 if parts.scheme.endswith("s") else 80)
             try:
                 socket.create_connection((parts.hostname, port), timeout=5).close()
+                found[target.url_env] = "reachable"
             except OSError as exc:
-                raise StepFailed(
+                found[target.url_env] = (
                     f"{target.url_env}: {parts.hostname}:{port} unreachable ({exc.strerror})"
-                ) from None
-        found[target.url_env] = "reachable" if parts.hostname else "set"
+                )
     run.record("notification_channels", channels=found)
     return found
