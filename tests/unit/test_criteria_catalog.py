@@ -7,6 +7,7 @@ A new Entonces fails this test until it is catalogued. Writes docs/CRITERIA.md."
 from __future__ import annotations
 
 import ast
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,36 +18,12 @@ from rollbook.actions.backups import Backup
 from rollbook.actions.decision import Decision
 from rollbook.core.run import Run
 from rollbook.lifecycle.recovery import Recovery
-from steps import (
-    checklist,
-    closing,
-    code,
-    database,
-    decision,
-    evaluation,
-    prerequisites,
-    services,
-    validation,
-)
 from tests.unit.git_repo import IDENTITY, git
 from tests.unit.local_run import local_run
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "CRITERIA.md"
-MODULES = {
-    m.__name__.split(".")[-1]: m
-    for m in (
-        checklist,
-        closing,
-        code,
-        database,
-        decision,
-        evaluation,
-        prerequisites,
-        services,
-        validation,
-    )
-}
+STEPS = ROOT / "steps"
 Feed = Callable[[Run, Path], dict[str, Any]]  # the step's arguments, holding a false observation
 E2E = "made false on the real sandbox: tests/e2e/"
 NOT_YET = "not yet shown false by a test"
@@ -219,7 +196,7 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
 def entonces() -> dict[tuple[str, str], str]:
     """(module, function) → Entonces text of every @then / @verifies in steps/."""
     found = {}
-    for path in sorted((ROOT / "steps").glob("*.py")):
+    for path in sorted(STEPS.glob("*.py")):
         tree = ast.parse(path.read_text())
         for node in tree.body:
             if not isinstance(node, ast.FunctionDef):
@@ -246,7 +223,7 @@ def test_a_false_observation_fails_the_criterion(
     module, name = key
     feed = CATALOG[key][1]
     assert callable(feed)
-    step = getattr(MODULES[module], name)
+    step = getattr(importlib.import_module(f"steps.{module}"), name)
     with pytest.raises(AssertionError):
         step(**feed(local_run(tmp_path, monkeypatch), tmp_path))
 
