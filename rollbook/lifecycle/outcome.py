@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rollbook.actions.decision import ESCALATE
 from rollbook.core.executor import Mode
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
@@ -93,9 +94,12 @@ def finish(run: Run) -> Result:
         )
         if report is not None:
             lines.insert(-1, f"incident report: {report}")
-    if result.exit_code != 0 and changed:
+    no_backup = _no_valid_backup(events)
+    if result.exit_code != 0 and (changed or no_backup):  # Anexo C escalates with no change too
+        said = [f"Anexo C: no hay backup valido — {ESCALATE}"] if no_backup else []
         closing.isolated(run, "escalation notice", lambda: announce(
-            run, "escalation", [f"ROLLBACK {result.name} - {run.env.name.upper()}", *result.lines]
+            run, "escalation",
+            [f"ROLLBACK {result.name} - {run.env.name.upper()}", *said, *result.lines],
         ))  # fmt: skip
     if run.mode is Mode.EXECUTE and not run.checklist:
         if result.name == MANUAL:  # the next run must find this incident, not a free environment
@@ -107,6 +111,12 @@ def finish(run: Run) -> Result:
     run.journal.write("outcome", outcome=final.name, exit_code=final.exit_code, lines=final.lines)
     run.result = final
     return final
+
+
+def _no_valid_backup(events: list[dict]) -> bool:
+    """Paso 1.3 found no valid backup: Anexo C's branch that escalates to the DBA / CTO."""
+    return any(e["event"] == "paso_finished" and e["status"] == "failed" and e["paso"] == "1.3"
+               and "no valid backup" in str(e.get("detail")) for e in events)  # fmt: skip
 
 
 def _recover(run: Run, failed: str | None, events: list[dict]) -> Result:

@@ -64,10 +64,12 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
     assert done.outcome in NOTHING_LOST, dump(done)
     assert failed == FAULTS[name].paso, dump(done)
     assert same, dump(done)
-    if FAULTS[name].shows:  # the cause is in the failed Paso's own message, not only in a log
-        said = [e["detail"] for e in done.journal()
+    failures = [e["detail"] for e in done.journal()
                 if e["event"] == "paso_finished" and e["status"] == "failed"]  # fmt: skip
-        assert any(FAULTS[name].shows in detail for detail in said), said
+    if FAULTS[name].shows:  # the cause is in the failed Paso's own message, not only in a log
+        assert any(FAULTS[name].shows in detail for detail in failures), failures
+    if any("no valid backup" in detail for detail in failures):  # Anexo C: to the DBA / CTO
+        assert channel_titles(channel) == ["ROLLBACK ABORTADO — SIN CAMBIOS - SANDBOX"]
     if done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO":  # the record of a failed run
         assert_complete_record(done.folder)
         assert_signed(done.folder)
