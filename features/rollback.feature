@@ -35,7 +35,7 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   @etapa1 @solo_lectura
   Escenario: Paso 1.4 — Notificar inicio de rollback
     Cuando se comunica el inicio del rollback en el canal de incidentes
-    Entonces el mensaje de inicio queda registrado
+    Entonces el mensaje de inicio se entrega en cada canal del ambiente
 
   @etapa4 @base_de_datos @opcional
   Escenario: Paso 4.0 — Restaurar el backup en una base de datos sombra
@@ -155,7 +155,7 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   @etapa7
   Escenario: Paso 7.2 — Notificar resolución
     Cuando se notifica la resolución
-    Entonces el mensaje de finalización queda registrado
+    Entonces el mensaje de finalización se entrega en cada canal del ambiente
 
   @etapa7
   Escenario: Paso 7.3 — Actualizar estado de incidente

@@ -8,6 +8,7 @@ from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
 from rollbook.lifecycle import recovery
 from rollbook.record import closing
+from steps.verify import delivery
 
 
 @when("se crea el reporte de rollback", target_fixture="report")
@@ -27,9 +28,9 @@ def notify_end(run: Run) -> None:
     closing.announce_completion(run)
 
 
-@then("el mensaje de finalización queda registrado")
-def end_recorded(run: Run) -> None:
-    assert any(e["kind"] == "end" for e in run.journal.events("notification"))
+@then("el mensaje de finalización se entrega en cada canal del ambiente")
+def end_delivered(run: Run) -> None:
+    delivery(run, "end")
 
 
 @when("se registran las acciones pendientes del incidente", target_fixture="follow_ups")

@@ -4,6 +4,7 @@ from pytest_bdd import given, then, when
 
 from rollbook.actions import app_database, dependencies, evaluation, migration_plan, trial_restore
 from rollbook.core.run import Run
+from steps.verify import delivery
 
 
 @given("el ambiente del incidente cargado")
@@ -83,6 +84,6 @@ def notify_start(run: Run) -> str:
     return evaluation.announce_start(run)
 
 
-@then("el mensaje de inicio queda registrado")
-def start_recorded(run: Run) -> None:
-    assert any(e["kind"] == "start" for e in run.journal.events("notification"))
+@then("el mensaje de inicio se entrega en cada canal del ambiente")
+def start_delivered(run: Run) -> None:
+    delivery(run, "start")

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from pytest_bdd import then
 
+from rollbook.core.errors import NotConfigured
 from rollbook.core.run import Run
+from rollbook.record import notify
 from rollbook.record.plan import NOT_VERIFIED
 
 
@@ -30,3 +32,18 @@ def verifies(text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
         return then(text, stacklevel=2)(step)  # registered in the module that uses it
 
     return decorate
+
+
+def delivery(run: Run, kind: str) -> None:
+    """Pasos 1.4 / 7.2: the criterion is delivery to every channel. Not delivered: the Paso is
+    reported NO ENTREGADO (skipped, never passed), escalated through the channels that work,
+    and the rollback goes on; a dry-run sends nothing, so it verifies nothing."""
+    if not run.env.notify:
+        raise NotConfigured("notify")
+    if run.planning:
+        pytest.skip(f"{NOT_VERIFIED}: {kind} notice not sent in a dry-run")
+    missing = notify.undelivered(run, kind)
+    if missing:
+        pytest.skip(notify.escalate_undelivered(run, kind, missing))
+    reached = notify.delivered(run, kind)
+    assert len(reached) == len(run.env.notify), f"{kind} notice delivered to {reached} only"

@@ -12,7 +12,7 @@ from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
 from rollbook.record import final_state
-from rollbook.record.notify import announce
+from rollbook.record.notify import NOT_DELIVERED, announce
 
 FOLLOW_UPS = [
     "Cerrar ticket de incidente (si aplica)",
@@ -140,6 +140,11 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Usuarios afectados / funcionalidades: {run.options.impact or 'n/d'}",
         f"- Downtime total: {_minutes(timeline.downtime(events))}",
         f"- Datos perdidos: {loss_text}",
+        *[
+            f"- Aviso {NOT_DELIVERED} ({e['kind']}): {e['target']}: {e['reason']}"
+            for e in events
+            if e["event"] == "notification_warning"
+        ],
         "",
         "## Pasos no seleccionados",
         *([f"- {name}" for name in _deselected(events)] or ["- ninguno"]),

@@ -69,3 +69,28 @@ def _deliver(
         return target, None
     reasons = [line for line in log.getvalue().splitlines() if line.strip()]
     return target, f"not sent: {reasons[-1] if reasons else 'apprise reported a failure'}"
+
+
+NOT_DELIVERED = "NO ENTREGADO"
+
+
+def undelivered(run: Run, kind: str) -> list[str]:
+    """The channels a message of `kind` did not reach, with why: "<target>: <reason>"."""
+    return [f"{e['target']}: {e['reason']}" for e in run.journal.events("notification_warning")
+            if e["kind"] == kind]  # fmt: skip
+
+
+def delivered(run: Run, kind: str) -> list[str]:
+    return [str(e["target"]) for e in run.journal.events("notification_sent") if e["kind"] == kind]
+
+
+def escalate_undelivered(run: Run, kind: str, missing: list[str]) -> str:
+    """A message some channels did not get: said NO ENTREGADO, and sent as an escalation through
+    the channels that work (the rollback goes on)."""
+    said = f"{NOT_DELIVERED} ({kind}): " + "; ".join(missing)
+    run.journal.write("notification_undelivered", paso=run.executor.paso, kind=kind,
+                      missing=missing)  # fmt: skip
+    if delivered(run, kind):
+        announce(run, "escalation", [f"ROLLBACK {run.env.name.upper()}: aviso {NOT_DELIVERED}",
+                                     said, f"Incidente: {run.incident_id}"])  # fmt: skip
+    return said

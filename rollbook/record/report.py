@@ -15,6 +15,7 @@ from typing import Any
 from rollbook.core import timeline
 from rollbook.core.run import Run
 from rollbook.record import closing, final_state
+from rollbook.record.notify import NOT_DELIVERED
 
 _OUTPUT_CHARS = 4000
 
@@ -155,7 +156,11 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
         parts.append(f"<h3>Recuperacion (§9)</h3><ul>{items}</ul>")
     warnings = [e for e in events if e["event"] == "notification_warning"]
     if warnings:
-        items = "".join(f"<li>{escape(str(e.get('reason', e)))}</li>" for e in warnings)
+        items = "".join(
+            f"<li>{NOT_DELIVERED} ({escape(str(e['kind']))}): {escape(str(e['target']))}: "
+            f"{escape(str(e['reason']))}</li>"
+            for e in warnings
+        )
         parts.append(f"<h3>Avisos de notificacion</h3><ul>{items}</ul>")
     deselected = next((e["deselected"] for e in events if e["event"] == "selection"), [])
     if deselected:

@@ -16,6 +16,7 @@ import pytest
 
 from rollbook.actions.backups import Backup
 from rollbook.actions.decision import Decision
+from rollbook.core.config import NotifyTarget
 from rollbook.core.run import Run
 from rollbook.lifecycle.recovery import Recovery
 from tests.unit.git_repo import IDENTITY, git
@@ -55,6 +56,15 @@ def page_in_place(run: Run, tmp: Path) -> Run:
     return run
 
 
+def with_channels(run: Run, *sent: str) -> Run:
+    """Two notification channels; a notice of each kind in `sent` reached only the first."""
+    run.env = run.env.model_copy(update={"notify": [NotifyTarget(url_env="A"),
+                                                    NotifyTarget(url_env="B")]})  # fmt: skip
+    for kind in sent:
+        run.journal.write("notification_sent", paso="x", kind=kind, target="A (json)")
+    return run
+
+
 def old_backup() -> Backup:
     return Backup("/b/x.sql", 10, 0.0, 90_000.0, "plain", "ab")
 
@@ -82,9 +92,9 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
     ("closing", "report_complete"): (
         "the sections of the markdown written in Paso 7.1",
         lambda r, t: {"report": lacking(t)}),
-    ("closing", "end_recorded"): (
-        "the journal's completion notice (Paso 7.2)",
-        lambda r, t: {"run": r}),
+    ("closing", "end_delivered"): (
+        "delivery of the completion notice to each channel (Paso 7.2)",
+        lambda r, t: {"run": with_channels(r, "end")}),
     ("closing", "follow_ups_listed"): (
         "the closing actions listed for their owners",
         lambda r, t: {"follow_ups": []}),
@@ -142,9 +152,9 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
     ("evaluation", "backup_verified"): (
         "the chosen backup's size and sha256 (and the trial restore's rows)",
         lambda r, t: {"run": r, "backup": {"size": 0, "sha256": "", "path": "/b/x.sql"}}),
-    ("evaluation", "start_recorded"): (
-        "the journal's start notice (Paso 1.4)",
-        lambda r, t: {"run": r}),
+    ("evaluation", "start_delivered"): (
+        "delivery of the start notice to each channel (Paso 1.4)",
+        lambda r, t: {"run": with_channels(r, "start")}),
     ("prerequisites", "backup_recent"): (
         "the newest valid backup's age and size",
         lambda r, t: {"run": r, "newest": old_backup()}),

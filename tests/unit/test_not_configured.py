@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from rollbook.checks import prerequisites
+from rollbook.core.config import NotifyTarget
 from rollbook.core.errors import StepFailed
+from steps.verify import delivery
 from tests.unit.local_run import local_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,3 +51,20 @@ def test_a_paso_with_nothing_to_check_is_skipped_not_passed(
     finished = [json.loads(line) for line in journal.read_text().splitlines()]
     [paso] = [e for e in finished if e["event"] == "paso_finished"]
     assert paso["status"] == "skipped" and paso["detail"] == "no configurado: notify"
+
+
+def test_an_undelivered_notice_is_no_entregado_and_escalated_not_passed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    run.env = run.env.model_copy(update={"notify": [NotifyTarget(url_env="A"),
+                                                    NotifyTarget(url_env="B")]})  # fmt: skip
+    run.journal.write("notification_sent", paso="1.4", kind="start", target="B (json)")
+    run.journal.write("notification_warning", paso="1.4", kind="start", target="A (json)",
+                      reason="not sent: connection refused")  # fmt: skip
+    with pytest.raises(pytest.skip.Exception, match=r"NO ENTREGADO \(start\): A \(json\): not"):
+        delivery(run, "start")
+    [undelivered] = run.journal.events("notification_undelivered")
+    assert undelivered["missing"] == ["A (json): not sent: connection refused"]
+    escalation = [e for e in run.journal.events("notification") if e["kind"] == "escalation"]
+    assert escalation and "NO ENTREGADO" in escalation[0]["text"]
