@@ -22,6 +22,7 @@ from tests.e2e.reliability import record
 from tests.e2e.sandbox_state import (
     INCIDENT,
     ROOT,
+    Outcome,
     backup_fingerprints,
     dump,
     env,
@@ -41,6 +42,19 @@ def make_fault(name: str) -> list[str]:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return [word for word in done.stdout.split() if word.startswith("--")]
+
+
+def assert_states_the_final_state(done: Outcome, failed: str) -> None:
+    """The markdown of a recovered run says what runs now and what was lost: the pre-rollback
+    release (not the target), 0 rows, the failing Paso — nothing the measured state contradicts."""
+    [markdown] = done.folder.glob("ROLLBACK-*.md")
+    text = markdown.read_text()
+    deployed = done.facts()["deployed"]["tag"]
+    assert f"- Version en ejecucion: {deployed} (" in text and "Version restaurada" not in text
+    [loss] = [line for line in text.splitlines() if line.startswith("| 0 perdida de datos |")]
+    assert "| 0 filas" in loss and loss.endswith("| CUMPLE |"), loss
+    assert f"- Paso que fallo: {failed} — " in text
+    assert "- §9 comprobacion: " in text and ": FALLO (" not in text
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
@@ -71,6 +85,7 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
     if any("no valid backup" in detail for detail in failures):  # Anexo C: to the DBA / CTO
         assert channel_titles(channel) == ["ROLLBACK ABORTADO — SIN CAMBIOS - SANDBOX"]
     if done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO":  # the record of a failed run
+        assert_states_the_final_state(done, failed)
         assert_complete_record(done.folder)
         assert_signed(done.folder)
         assert_no_secret_anywhere(done.folder, done.output)
