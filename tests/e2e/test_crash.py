@@ -35,6 +35,7 @@ POINTS = {
     "before Etapa 2": ("paso_started", "2.1"),
     "before Etapa 3": ("paso_started", "3.1"),
     "before Etapa 4": ("paso_started", "4.1"),
+    "during the safety dump (Paso 4.1)": ("intent", "4.1-dump"),
     "during the restore (Paso 4.3)": ("intent", "4.3-restore"),
     "before Etapa 5": ("paso_started", "5.1"),
     "before Etapa 6": ("paso_started", "6.1"),
@@ -55,6 +56,9 @@ def triggered(journal: Path, event: str, paso: str) -> bool:
         if event == "intent" and paso == "4.3-restore":
             if entry["event"] == "intent" and entry["paso"] == "4.3" and "-f" in entry["argv"]:
                 return True
+        elif event == "intent" and paso == "4.1-dump":
+            if entry["event"] == "intent" and entry["paso"] == "4.1" and "pg_dump" in entry["argv"]:
+                return True
         elif entry["event"] == event and entry.get("paso") == paso:
             return True
     return False
@@ -64,6 +68,12 @@ def private_folders(folder: Path) -> list[Path]:
     """The run-private folders (its pgpass file) a run's journal says it made."""
     events = (json.loads(line) for line in (folder / "journal.jsonl").read_text().splitlines())
     return sorted({Path(e["path"]).parent for e in events if e["event"] == "private_file"})
+
+
+def complete_dump(path: Path) -> bool:
+    """A file named like a backup is a whole pg_dump (its completion line): an unfinished one is
+    only ever PATH.partial."""
+    return "-- PostgreSQL database dump complete" in path.read_text()[-512:]
 
 
 def kill_at(report_dir: Path, event: str, paso: str) -> Path:
@@ -81,7 +91,7 @@ def kill_at(report_dir: Path, event: str, paso: str) -> Path:
         folders = list(report_dir.iterdir())
         journal = folders[0] / "journal.jsonl" if folders else None
         if journal is not None and triggered(journal, event, paso):
-            if event == "intent":
+            if paso == "4.3-restore":
                 time.sleep(0.3)  # in the middle of the psql restore
             break
         time.sleep(0.05)
@@ -111,6 +121,8 @@ def test_crash_then_restore_from_the_journal(
     assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
     assert back
     assert not LOCK.exists()
+    dumps = Path(env().database.backups).glob("pre_rollback_*.sql")
+    assert all(complete_dump(path) for path in dumps)
     dead = private_folders(folder)  # the killed run's pgpass folder: §9 removed it
     assert all(not path.exists() for path in dead), dead
 
