@@ -13,6 +13,7 @@ from tests.e2e.cmdline_sampler import watching
 from tests.e2e.record_checks import (
     assert_complete_record,
     assert_no_secret_anywhere,
+    assert_signed,
     assert_signed_and_tamper_evident,
     browser_check,
     channel_size,
@@ -177,3 +178,12 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert again.outcome == "ESTADO PREVIO RESTAURADO"
     assert_restored(before, again)
     assert ledger_file().read_text() == kept  # §9 leaves the ledger alone
+    # its record names the incident it undid, with that incident's facts, and seals its journal
+    [undone] = again.folder.glob("ROLLBACK-*.md")
+    said = undone.read_text()
+    assert f"- Incidente revertido: {done.folder.name}" in said and "- Severidad: CRITICO" in said
+    assert f"- Version en ejecucion: {releases.deploy_tags()[0]} (" in said
+    assert "None" not in said, [line for line in said.splitlines() if "None" in line]
+    sealed = [e for e in again.journal() if e["event"] == "journal_sealed"]
+    assert [e["incident"] for e in sealed] == [done.folder.name]
+    assert_signed(done.folder)  # the undone incident's record, untouched by §9
