@@ -15,6 +15,7 @@ import pytest
 from pytest_bdd import then
 
 from rollbook.core.errors import NotConfigured
+from rollbook.core.executor import Mode
 from rollbook.core.run import Run
 from rollbook.record import notify
 from rollbook.record.plan import NOT_VERIFIED
@@ -37,11 +38,13 @@ def verifies(text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
 def delivery(run: Run, kind: str) -> None:
     """Pasos 1.4 / 7.2: the criterion is delivery to every channel. Not delivered: the Paso is
     reported NO ENTREGADO (skipped, never passed), escalated through the channels that work,
-    and the rollback goes on; a dry-run sends nothing, so it verifies nothing."""
+    and the rollback goes on; a dry-run or a read-only run sends nothing, so it verifies nothing."""
     if not run.env.notify:
         raise NotConfigured("notify")
     if run.planning:
         pytest.skip(f"{NOT_VERIFIED}: {kind} notice not sent in a dry-run")
+    if run.mode is not Mode.EXECUTE:  # a read-only run sends nothing either
+        pytest.skip(f"no verificado: {kind} notice not sent in a {run.mode.value} run")
     missing = notify.undelivered(run, kind)
     if missing:
         pytest.skip(notify.escalate_undelivered(run, kind, missing))
