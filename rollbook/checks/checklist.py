@@ -47,8 +47,9 @@ def not_active(states: dict[str, bool | str]) -> list[str]:
 def services_active(run: Run) -> dict[str, bool | str]:
     """The services are running and the workers work, or StepFailed naming those that are not."""
     states = service_states(run)
-    if not_active(states):
-        raise StepFailed("services not running: " + ", ".join(not_active(states)))
+    stopped = not_active(states)
+    if stopped:
+        raise StepFailed("services not running: " + ", ".join(stopped))
     return states
 
 

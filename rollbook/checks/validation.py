@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import cast
 
 from rollbook.actions import database, logs, web, workers
 from rollbook.actions.fleet import each_host
@@ -28,7 +29,7 @@ def health_answers(run: Run) -> dict[str, dict[str, object]]:
         return {"status": code, "body": body[:300]}
 
     answers = each_host(run, "app", answer)
-    codes = {spec: int(str(a["status"])) for spec, a in answers.items()}
+    codes = {spec: a["status"] for spec, a in answers.items()}
     worst = next((code for code in codes.values() if code != 200), 200)
     run.record("health", url=url, status=worst, hosts=codes)
     return answers
@@ -74,8 +75,7 @@ def smoke_results(run: Run) -> dict[str, object]:
 def smoke_failures(result: dict[str, object]) -> list[str]:
     said = result.get("smoke_tests")
     failed = [str(said["failed"])] if isinstance(said, dict) and "failed" in said else []
-    endpoints = result["endpoints"]
-    assert isinstance(endpoints, dict)
+    endpoints = cast(dict[str, int], result["endpoints"])
     bad = [f"{url} → {code}" for url, code in endpoints.items() if code != 200]
     return failed + (["endpoints not answering 200: " + ", ".join(bad)] if bad else [])
 
@@ -83,8 +83,9 @@ def smoke_failures(result: dict[str, object]) -> list[str]:
 def smoke_tests(run: Run) -> dict[str, object]:
     """The smoke tests pass and every endpoint answers 200, or StepFailed saying why not."""
     result = smoke_results(run)
-    if smoke_failures(result):
-        raise StepFailed("; ".join(smoke_failures(result)))
+    failed = smoke_failures(result)
+    if failed:
+        raise StepFailed("; ".join(failed))
     return result
 
 

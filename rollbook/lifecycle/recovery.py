@@ -40,13 +40,15 @@ class Recovery:
 
 
 def journal_of(run: Run) -> Path:
-    """The journal of the incident named by --incident, in the report folder."""
+    """The journal of the incident named by --incident, in the report folder — sealed in this
+    run's journal (its sha256), never written again: evidence of what happened to it."""
     incident = run.options.incident
     if not incident or "/" in incident or incident.startswith("."):
         raise UserError("--incident=ID is required: the id of the folder in the report directory")
     path = run.options.report_dir / incident / "journal.jsonl"
     if not path.is_file():
         raise UserError(f"no journal at {path}: check --incident and --report-dir")
+    run.journal.seal(path, incident)
     return path
 
 
