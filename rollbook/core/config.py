@@ -199,8 +199,8 @@ class SandboxConfig(_Strict):
     redis_port: int
     notify_port: int | None = None  # the sandbox's incidents channel (an HTTP receiver)
     seed_rows: int = 200
-    fleet_ssh_port: int = 52201  # `sandbox up --app-hosts N`: app host i listens on this + i - 1
-    systemd_ssh_port: int = 52290  # `sandbox up --systemd`: the systemd host's sshd
+    fleet_ssh_port: int = 22201  # `sandbox up --app-hosts N`: app host i listens on this + i - 1
+    systemd_ssh_port: int = 22290  # `sandbox up --systemd`: the systemd host's sshd
 
 
 class Timeouts(_Strict):

@@ -1,6 +1,6 @@
 """The sandbox's incidents channel: a tiny HTTP receiver that keeps every message it gets.
 
-    python -m rollbook.sandbox.receiver --port 58090 --out .sandbox/log/notifications.jsonl
+    python -m rollbook.sandbox.receiver --port 28090 --out .sandbox/log/notifications.jsonl
 
 Each POST body (apprise's json:// sends JSON) becomes one line of the output file. 127.0.0.1 only.
 """

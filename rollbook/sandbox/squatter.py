@@ -1,6 +1,6 @@
 """Holds a TCP port on 127.0.0.1 as soon as it is free (the `port-held` fault).
 
-    python -m rollbook.sandbox.squatter --port 58000 --until-head COMMIT --checkout PATH
+    python -m rollbook.sandbox.squatter --port 28000 --until-head COMMIT --checkout PATH
 
 Like a leftover process that grabs the app's port while the app is stopped; it lets go when the
 checkout has moved away from COMMIT and come back to it (the deploy it disturbed is back), or

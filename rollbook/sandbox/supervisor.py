@@ -225,10 +225,15 @@ def _all_running(layout: Layout, names: list[str]) -> bool:
 
 
 def check_ports(layout: Layout) -> list[Program]:
-    """The programs that are neither running nor starting; UserError when another process
-    holds the port of one of them."""
+    """The programs the sandbox starts itself that are neither running nor starting; UserError
+    when another process holds the port of one of them. A profile's program (started by `up
+    --profile` only) is not checked: its port is nobody's business until it starts."""
     states = program_states(layout) if is_running(layout) else {}
-    stopped = [p for p in programs(layout) if not _in_state(states, p.name, "RUNNING", "STARTING")]
+    stopped = [
+        p
+        for p in programs(layout)
+        if p.autostart and not _in_state(states, p.name, "RUNNING", "STARTING")
+    ]
     for program in stopped:
         if program.port is not None:
             port, key = program.port
@@ -243,7 +248,7 @@ def start(layout: Layout) -> None:
         added, _changed, _removed = _rpc(layout).reloadConfig()[0]
         for name in added:
             _rpc(layout).addProcessGroup(name)
-    names = [program.name for program in check_ports(layout) if program.autostart]
+    names = [program.name for program in check_ports(layout)]
     if supervisord_running and names:
         say(f"starting {', '.join(names)} ...")
         for name in names:  # all at once: each waits `startsecs` before it counts as running
