@@ -4,7 +4,7 @@ from pytest_bdd import when
 
 from rollbook.actions import code, dependencies, static
 from rollbook.core.run import Run
-from steps.verify import verifies
+from steps.verify import after, verifies
 
 
 @when("se registra la versión desplegada")
@@ -22,19 +22,22 @@ def code_at_target(run: Run) -> None:
     assert not code.hosts_not_at(run, run.fact("target")["tag"])
 
 
-@when("se reinstalan las dependencias de la versión objetivo")
-def reinstall(run: Run) -> None:
+@when("se reinstalan las dependencias de la versión objetivo", target_fixture="installed")
+def reinstall(run: Run) -> dict[str, dict[str, object]] | None:
     dependencies.install_requirements(run)
+    return after(run, lambda: dependencies.installed(run))
 
 
 @verifies("los paquetes críticos tienen las versiones de la versión objetivo")
-def critical_packages(run: Run) -> None:
-    assert dependencies.check_critical_packages(run)
+def critical_packages(run: Run, installed: dict[str, dict[str, object]]) -> None:
+    wrong = dependencies.critical_mismatches(run, installed)
+    assert not wrong, "; ".join(wrong)
 
 
 @verifies("el conjunto de paquetes es el registrado para la versión objetivo")
-def package_set(run: Run) -> None:
-    assert dependencies.check_package_set(run)
+def package_set(run: Run, installed: dict[str, dict[str, object]]) -> None:
+    differ = dependencies.package_set_differences(run, installed)
+    assert not differ, "; ".join(differ)
 
 
 @when("se recolectan los archivos estáticos de la versión objetivo", target_fixture="static_files")

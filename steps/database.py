@@ -5,7 +5,7 @@ from pytest_bdd import given, then, when
 
 from rollbook.actions import database, restore_strategy, swap
 from rollbook.core.run import Run
-from steps.verify import verifies
+from steps.verify import after, verifies
 
 
 @given("que el ambiente restaura la base de datos por intercambio")
@@ -14,14 +14,19 @@ def swap_strategy(run: Run) -> None:
         pytest.skip(f"opcional: el ambiente {run.env.name} restaura con la estrategia recreate")
 
 
-@when("se restaura el backup verificado en una base de datos sombra con el servicio activo")
-def shadow(run: Run) -> None:
+@when(
+    "se restaura el backup verificado en una base de datos sombra con el servicio activo",
+    target_fixture="shadow_migrations",
+)
+def shadow(run: Run) -> int | None:
     swap.prepare_shadow(run)
+    name = run.fact("shadow_restored")["name"] if not run.planning else ""
+    return after(run, lambda: database.migrations_count(run.postgres(), name))
 
 
 @verifies("la base de datos sombra responde y django_migrations responde")
-def shadow_answers(run: Run) -> None:
-    assert database.migrations_count(run.postgres(), run.fact("shadow_restored")["name"]) > 0
+def shadow_answers(run: Run, shadow_migrations: int) -> None:
+    assert shadow_migrations > 0, f"the shadow database holds {shadow_migrations} migrations"
 
 
 @when("se crea el backup de seguridad del estado actual", target_fixture="safety")
@@ -34,19 +39,25 @@ def safety_checked(run: Run, safety: dict[str, object]) -> None:
     assert restore_strategy.safety_verified(run, safety), f"safety backup not verified: {safety}"
 
 
-@when("se bloquean las conexiones nuevas y se terminan las activas")
-def close_connections(run: Run) -> None:
+@when(
+    "se bloquean las conexiones nuevas y se terminan las activas", target_fixture="connections_left"
+)
+def close_connections(run: Run) -> int | None:
     database.close_connections(run)
+    return after(run, lambda: database.other_connections(run.postgres()))
 
 
 @verifies("no queda ninguna conexión activa a la base de datos")
-def no_connections(run: Run) -> None:
-    assert database.other_connections(run.postgres()) == 0
+def no_connections(run: Run, connections_left: int) -> None:
+    assert connections_left == 0, f"{connections_left} sessions still on the database"
 
 
-@when("se restaura la base de datos desde el backup verificado")
-def restore(run: Run) -> None:
+@when(
+    "se restaura la base de datos desde el backup verificado", target_fixture="restored_migrations"
+)
+def restore(run: Run) -> int | None:
     restore_strategy.restore(run)
+    return after(run, lambda: database.migrations_count(run.postgres()))
 
 
 @when("se cuentan las filas del estado previo ausentes tras la restauración")
@@ -55,25 +66,26 @@ def count_loss(run: Run) -> None:
 
 
 @verifies("la base de datos queda restaurada y django_migrations responde")
-def restored(run: Run) -> None:
-    assert database.migrations_count(run.postgres()) > 0
+def restored(run: Run, restored_migrations: int) -> None:
+    assert restored_migrations > 0, f"the restored database holds {restored_migrations} migrations"
 
 
-@when("se consulta el estado de las migraciones", target_fixture="pending")
-def showmigrations(run: Run) -> list[str]:
+@when("se consulta el estado de las migraciones", target_fixture="migrations")
+def showmigrations(run: Run) -> dict[str, list[str] | None]:
     pending, output = database.pending_migrations(run)
     run.record("migrations", pending=pending, output=output)
-    return pending
+    return {"pending": pending, "rows": after(run, lambda: database.migration_rows(run.postgres()))}
 
 
 @then("todas las migraciones están aplicadas, sin pendientes")
-def no_pending(pending: list[str]) -> None:
-    assert not pending, f"migrations pending at the target: {pending}"
+def no_pending(migrations: dict[str, list[str]]) -> None:
+    assert not migrations["pending"], f"migrations pending at the target: {migrations['pending']}"
 
 
 @verifies("el estado de migraciones es el registrado para la versión objetivo")
-def recorded_migrations(run: Run) -> None:
-    database.check_recorded_migrations(run)
+def recorded_migrations(run: Run, migrations: dict[str, list[str]]) -> None:
+    mismatch = database.ledger_migration_mismatch(run, migrations["rows"])
+    assert not mismatch, mismatch
 
 
 @when("se vuelca la base de datos previa al rollback con el servicio restablecido")

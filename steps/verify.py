@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from pytest_bdd import then
@@ -19,6 +19,14 @@ from rollbook.core.executor import Mode
 from rollbook.core.run import Run
 from rollbook.record import notify
 from rollbook.record.plan import NOT_VERIFIED
+
+T = TypeVar("T")
+
+
+def after(run: Run, observe: Callable[[], T]) -> T | None:
+    """What a mutating `when` left, observed for its `@verifies`; None in a dry-run, where the
+    `when` only planned its commands and the `@verifies` reports "no verificado (plan)"."""
+    return None if run.planning else observe()
 
 
 def verifies(text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:

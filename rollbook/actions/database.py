@@ -249,22 +249,27 @@ def lost_rows(before: dict[str, set[int]], after: dict[str, set[int]]) -> dict[s
     return {table: len(keys - after.get(table, set())) for table, keys in before.items()}
 
 
-def check_recorded_migrations(run: Run) -> str:
+def migration_rows(pg: PostgresClient) -> list[str]:
+    """The database's django_migrations rows as `app.name`, sorted: the table itself, since
+    showmigrations hides applied migrations the deployed code does not know."""
+    return sorted(psql(pg, backups.MIGRATION_ROWS).split())
+
+
+def ledger_migration_mismatch(run: Run, found: list[str]) -> str:
     """Paso 4.4 against the ledger: the restored database applies what the target ran with (its
-    database's django_migrations rows; an older record holds only its plan)."""
+    database's django_migrations rows; an older record holds only its plan). "" when it does."""
     target = run.fact("target")
     recorded = target.get("migration_rows") or target.get("migrations")
     if not recorded:
-        return run.record("migrations_vs_ledger", result="no ledger record for the target")[
-            "result"
-        ]
-    # the table itself: showmigrations hides applied migrations the deployed code does not know
-    found = sorted(psql(run.postgres(), backups.MIGRATION_ROWS).split())
+        run.record("migrations_vs_ledger", result="no ledger record for the target")
+        return ""
     if found != sorted(recorded):
         missing = [m for m in recorded if m not in found]
         unexpected = [m for m in found if m not in recorded]
-        raise StepFailed(
+        run.record("migrations_vs_ledger", result=f"missing {missing}, unexpected {unexpected}")
+        return (
             f"the restored database's migrations differ from those the target ran with (ledger): "
             f"missing {missing}, unexpected {unexpected} — the backup is not of that release"
         )
-    return run.record("migrations_vs_ledger", result=f"as recorded ({len(found)})")["result"]
+    run.record("migrations_vs_ledger", result=f"as recorded ({len(found)})")
+    return ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from typing import cast
 
 from rollbook.actions import requirements
 from rollbook.actions.fleet import each_host
@@ -134,27 +135,6 @@ def _uninstall_extra(venv: Venv, wanted: list[str]) -> None:
         venv.pip("uninstall", "-y", *extra, mutating=True)
 
 
-def check_package_set(run: Run) -> dict[str, str]:
-    """Paso 3.2's check against the ledger: each app host's `pip freeze` is the recorded set."""
-    recorded = run.fact("target").get("packages")
-
-    def check(host: Host) -> str:
-        if not recorded:
-            return "no ledger record for the target: critical packages checked only"
-        found = Venv(host, run.env.app).freeze()
-        missing, unexpected = set_difference(found, recorded)
-        if missing or unexpected:
-            raise StepFailed(
-                f"{host.spec}: pip freeze --all differs from the target's recorded package set: "
-                f"missing {missing}, unexpected {unexpected}"
-            )
-        return f"pip freeze --all equals the ledger's record ({len(recorded)} packages)"
-
-    checked = each_host(run, "app", check)
-    run.record("package_set", hosts=checked)
-    return checked
-
-
 def _hold_unpinned(host: Host, env: Environment, incident: str) -> str:
     """A constraints file, in rollbook's folder on the host: the installed version of every
     package the target's requirements do not pin."""
@@ -256,36 +236,66 @@ def pinned_requirements(host: Host, env: Environment) -> dict[str, str]:
     return requirements.pinned(host, env.app_file(env.app.requirements))
 
 
-def installed_versions(venv: Venv) -> dict[str, str]:
-    """Normalized name → version of every package `pip freeze` lists (pinned lines only)."""
+def _versions(freeze: list[str]) -> dict[str, str]:
+    """Normalized name → version of every pinned line of a `pip freeze`."""
     return {
         normalize(name): version
-        for name, _, version in (line.partition("==") for line in venv.freeze())
+        for name, _, version in (line.partition("==") for line in freeze)
         if version
     }
 
 
-def check_critical_packages(run: Run) -> dict[str, dict[str, str]]:
+def installed(run: Run) -> dict[str, dict[str, object]]:
+    """What Paso 3.2 left on each app host: `pip freeze --all` and the target's pins."""
+
+    def observe(host: Host) -> dict[str, object]:
+        return {
+            "freeze": Venv(host, run.env.app).freeze(),
+            "pins": pinned_requirements(host, run.env),
+        }
+
+    return each_host(run, "app", observe)
+
+
+def critical_mismatches(run: Run, found: dict[str, dict[str, object]]) -> list[str]:
     """Paso 3.2's check: each critical package installed at the version the target pins."""
     names = run.env.app.critical_packages
     if not names:
         run.not_configured("app.critical_packages: the package set only")
-
-    def check(host: Host) -> dict[str, str]:
-        pins = pinned_requirements(host, run.env)
-        found = installed_versions(Venv(host, run.env.app))
+    problems, report = [], {}
+    for spec, seen in found.items():
+        pins = cast(dict[str, str], seen["pins"])
+        versions = _versions(cast(list[str], seen["freeze"]))
         wrong = [
-            f"{n}: installed {found.get(normalize(n), 'nothing')}, target pins {pins[normalize(n)]}"
+            f"{n}: installed {versions.get(normalize(n), 'nothing')}, target pins "
+            f"{pins[normalize(n)]}"
             for n in names
-            if normalize(n) in pins and found.get(normalize(n)) != pins[normalize(n)]
+            if normalize(n) in pins and versions.get(normalize(n)) != pins[normalize(n)]
         ]
-        missing = [n for n in names if normalize(n) not in found]
-        if wrong or missing:
-            raise StepFailed(
-                f"{host.spec}: " + "; ".join(wrong + [f"{n}: not installed" for n in missing])
-            )
-        return {n: found[normalize(n)] for n in names}
-
-    report = each_host(run, "app", check)
+        wrong += [f"{n}: not installed" for n in names if normalize(n) not in versions]
+        if wrong:
+            problems.append(f"{spec}: " + "; ".join(wrong))
+        report[spec] = {n: versions.get(normalize(n), "nothing") for n in names}
     run.record("critical_packages", hosts=report)
-    return report
+    return problems
+
+
+def package_set_differences(run: Run, found: dict[str, dict[str, object]]) -> list[str]:
+    """Paso 3.2's check against the ledger: each app host's `pip freeze --all` is the recorded
+    set (without a ledger record, the critical packages are all there is to check)."""
+    recorded = run.fact("target").get("packages")
+    hosts, problems = {}, []
+    for spec, seen in found.items():
+        if not recorded:
+            hosts[spec] = "no ledger record for the target: critical packages checked only"
+            continue
+        missing, unexpected = set_difference(cast(list[str], seen["freeze"]), recorded)
+        hosts[spec] = f"pip freeze --all equals the ledger's record ({len(recorded)} packages)"
+        if missing or unexpected:
+            hosts[spec] = (
+                "pip freeze --all differs from the target's recorded package set: "
+                f"missing {missing}, unexpected {unexpected}"
+            )
+            problems.append(f"{spec}: {hosts[spec]}")
+    run.record("package_set", hosts=hosts)
+    return problems

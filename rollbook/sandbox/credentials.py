@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import quote
@@ -11,6 +12,7 @@ from rollbook.core.config import read_env_file
 from rollbook.sandbox.layout import Layout
 
 SECRET_KEY_VARIABLE = "DJANGO_SECRET_KEY"
+RECEIVER = re.compile(r"json://127\.0\.0\.1:\d+/incidents")  # the sandbox's own channel
 
 
 def write_private(path: Path, text: str) -> None:
@@ -30,10 +32,13 @@ def ensure_secrets(layout: Layout) -> dict[str, str]:
         for name in (layout.env.database.password_env, SECRET_KEY_VARIABLE)
         if not values.get(name)
     ]
-    channel = {
-        target.url_env: f"json://127.0.0.1:{layout.ports.notify}/incidents"
+    receiver = f"json://127.0.0.1:{layout.ports.notify}/incidents"
+    channel = {  # unset, or the sandbox's receiver on a port sandbox.yaml no longer names
+        target.url_env: receiver
         for target in layout.env.notify
-        if layout.ports.notify and not values.get(target.url_env)
+        if layout.ports.notify
+        and values.get(target.url_env) != receiver
+        and (not values.get(target.url_env) or RECEIVER.fullmatch(values[target.url_env]))
     }
     if missing or channel:
         values.update({name: secrets.token_urlsafe(32) for name in missing} | channel)

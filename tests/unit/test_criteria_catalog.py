@@ -65,6 +65,12 @@ def with_channels(run: Run, *sent: str) -> Run:
     return run
 
 
+def critical(run: Run) -> Run:
+    run.env = run.env.model_copy(update={"app": run.env.app.model_copy(
+        update={"critical_packages": ["Django", "celery"]})})  # fmt: skip
+    return run
+
+
 def old_backup() -> Backup:
     return Backup("/b/x.sql", 10, 0.0, 90_000.0, "plain", "ab")
 
@@ -106,31 +112,34 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
         lambda r, t: {"run": past_the_tag(r, t)}),
     ("code", "critical_packages"): (
         "installed versions of app.critical_packages against the target's pins",
-        NOT_YET),
+        lambda r, t: {"run": critical(r), "installed": {"local://": {
+            "freeze": ["Django==5.2.1", "celery==5.4.0"], "pins": {"django": "4.2.16"}}}}),
     ("code", "package_set"): (
         "pip freeze --all of every app host against the ledger's record",
-        NOT_YET),
+        lambda r, t: {"run": recorded(r, "target", packages=["Django==4.2.16"]),
+                      "installed": {"local://": {"freeze": ["Django==4.2.16", "extra==1"]}}}),
     ("code", "static_restored"): (
         "files collected on each app host by the static steps",
         lambda r, t: {"run": r, "static_files": {"local://": 0}}),
     ("database", "shadow_answers"): (
         "django_migrations rows of the shadow database (swap)",
-        NOT_YET),
+        lambda r, t: {"run": r, "shadow_migrations": 0}),
     ("database", "safety_checked"): (
         "the pre-rollback dump's size, sha256 and format (or the kept database)",
         lambda r, t: {"run": r, "safety": {"path": "/b/p.sql", "size": 0, "sha256": ""}}),
     ("database", "no_connections"): (
-        "pg_stat_activity: other sessions on the database",
-        f"{NOT_YET} (superuser-session fails in its Cuando first)"),
+        "pg_stat_activity: other sessions on the database, after ending them",
+        lambda r, t: {"run": r, "connections_left": 1}),
     ("database", "restored"): (
         "django_migrations rows of the restored database",
-        f"{NOT_YET} (corrupt-backup fails in its Cuando first)"),
+        lambda r, t: {"run": r, "restored_migrations": 0}),
     ("database", "no_pending"): (
         "showmigrations --plan at the target: migrations not applied",
-        lambda r, t: {"pending": ["core.0004_hotfix"]}),
+        lambda r, t: {"migrations": {"pending": ["core.0004_hotfix"]}}),
     ("database", "recorded_migrations"): (
         "the restored django_migrations rows against the ledger's record",
-        NOT_YET),
+        lambda r, t: {"run": recorded(r, "target", migration_rows=["core.0001", "core.0002"]),
+                      "migrations": {"pending": [], "rows": ["core.0001"]}}),
     ("database", "aside_dumped"): (
         "the kept database's dump: size and sha256 (swap, Paso 5.4)",
         lambda r, t: {"run": recorded(r, "pre_rollback_backup", path="/b/p.sql")}),
