@@ -58,7 +58,10 @@ def add(host: Host, file: str, entry: dict[str, Any], *, declared: bool = False)
     with host.executor.acting_for("ledger"):  # journaled apart from the Pasos
         host.run(["mkdir", "-p", posixpath.dirname(file)], mutating=True, declared=declared)
         argv = write_argv(encode(entry), file, append=True, lock=f"{file}.lock")
-        host.run(argv, mutating=True, declared=declared)
+        out = host.run(argv, mutating=True, declared=declared, check=False)
+    if not out.ok:  # the entry itself is in the journal's command line: not repeated here
+        said = out.stderr.strip() or f"exit {out.exit_status}"
+        raise StepFailed(f"{host.spec}: cannot append to the release ledger {file}: {said}")
 
 
 def append(run: Run, entry: dict[str, Any], *, declared: bool = False) -> None:

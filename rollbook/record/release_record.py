@@ -37,9 +37,9 @@ def record_rollback(run: Run) -> list[str]:
         facts = ledger.describe_deployed(run)
         ledger.append(run, ledger.entry(run, VALIDATED, facts, incident=run.incident_id,
                                         evidence="Etapa 6 of the rollback"))  # fmt: skip
-    except StepFailed as exc:
-        return [f"ledger NOT updated ({exc}): record the release with "
-                "`pytest features/validation.feature --env=E --record-release`"]  # fmt: skip
+    except StepFailed as exc:  # closing.isolated journals and shows it, with the fix
+        fix = "record the release with `pytest features/validation.feature --record-release`"
+        raise StepFailed(f"ledger NOT updated ({exc}): {fix}") from None
     return [f"ledger: {_label(left)} rolled_back_from, {_label(facts)} validated"]
 
 
@@ -50,6 +50,6 @@ def record_failed_target(run: Run, paso: str) -> list[str]:
     try:
         ledger.append(run, ledger.entry(run, FAILED, failed, incident=run.incident_id,
                                         evidence=f"Paso {paso} of the rollback"))  # fmt: skip
-    except StepFailed as exc:
-        return [f"ledger NOT updated ({exc})"]
+    except StepFailed as exc:  # closing.isolated journals and shows it
+        raise StepFailed(f"ledger NOT updated ({exc})") from None
     return [f"ledger: {_label(failed)} marked failed (Paso {paso} failed on it)"]

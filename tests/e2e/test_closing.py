@@ -1,13 +1,15 @@
 """Closing never loses the record: a closing action that fails (the log copy's folder is not
-writable, the incidents channel is down) is recorded and shown, and report.html, SHA256SUMS and
-the signature are written all the same."""
+writable, the incidents channel is down, the ledger cannot be written) is recorded and shown, and
+report.html, SHA256SUMS and the signature are written all the same."""
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rollbook.core.config import load_environment
 from rollbook.sandbox.variant import write_variant
 from tests.e2e.record_checks import ARTIFACTS, verify
 from tests.e2e.reliability import record
@@ -21,6 +23,19 @@ def copy_to_a_file(data: dict[str, Any]) -> None:
     data["logs"]["copy_to"] = "/etc/hostname"  # a file: no folder can be made under it
 
 
+@contextlib.contextmanager
+def ledger_lock_unopenable() -> Iterator[None]:
+    """The ledger stays readable (Paso 1.2 reads it) but no append can take its lock: the lock
+    file is a link into /proc, where nobody, root included, can create a file."""
+    lock = Path(f"{load_environment('sandbox').ledger_file()}.lock")
+    lock.unlink(missing_ok=True)
+    lock.symlink_to("/proc/rollbook-no-such-file")
+    try:
+        yield
+    finally:
+        lock.unlink()
+
+
 # case → (what, change to the environment, variables, the closing action that fails)
 CASES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | None, dict[str, str], str | None]]
 CASES = {
@@ -30,7 +45,10 @@ CASES = {
     "incidents channel down": (
         "SANDBOX_NOTIFY_URL → a closed port", None,
         {"SANDBOX_NOTIFY_URL": "json://127.0.0.1:9/incidents"}, None),
+    "ledger unwritable": (
+        "the ledger's lock file cannot be created", None, {}, "ledger"),
 }  # fmt: skip
+SETUP = {"ledger unwritable": ledger_lock_unopenable}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -44,8 +62,9 @@ def test_a_closing_fault_never_loses_the_record(
         if change is not None:
             change(data)
 
-    done = run_feature(tmp_path, *INCIDENT, extra_env={**write_variant(tmp_path, variant),
-                                                       **variables})  # fmt: skip
+    with SETUP.get(case, contextlib.nullcontext)():
+        done = run_feature(tmp_path, *INCIDENT, extra_env={**write_variant(tmp_path, variant),
+                                                           **variables})  # fmt: skip
     events = done.journal()
     failed = [e["action"] for e in events if e["event"] == "closing_failed"]
     undelivered = [e for e in events if e["event"] == "notification_warning"]
