@@ -83,7 +83,8 @@ def describe(owner: dict[str, Any], run: Run) -> str:
     if is_stale(owner):
         return (
             f"environment {run.env.name} has an unfinished rollback: {who} (process "
-            f"{owner['pid']} is gone). Restore it: pytest features/rollback_of_rollback.feature "
+            f"{owner['pid']} is gone; a command it started may still run, and the recovery "
+            "stops it first). Restore it: pytest features/rollback_of_rollback.feature "
             f"--env={run.env.name} --incident={owner['incident']} — or take over with --break-lock"
         )
     return (

@@ -20,6 +20,7 @@ from rollbook.core.host import Host
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
 from rollbook.core.waiting import wait_until
+from rollbook.lifecycle import dead_commands
 from rollbook.services import manager_for
 
 ESCALATION = (
@@ -83,6 +84,11 @@ def _recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
             result.actions.append((name, str(exc)))
         run.journal.write("recovery_action", action=name, result=result.actions[-1][1])
 
+    if dead_commands.unfinished(events):  # a runner killed alone: its last command may still run
+        act("stop the dead run's unfinished commands", lambda: dead_commands.stop(run, events))
+        if result.actions[-1][1] != "ok":  # acting beside a live command would race it
+            run.journal.write("recovery_finished", ok=False, actions=result.actions, checks=[])
+            return result
     safety = facts.get("pre_rollback_backup")
     started = facts.get("safety_dump_started")
     if started and not safety:  # the run died inside Paso 4.1's pg_dump: say what it left

@@ -4,6 +4,7 @@ After each crash, the next rollback is refused (the unfinished incident holds th
 rollback_of_rollback.feature puts back the pre-rollback state from that incident's journal.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -76,8 +77,9 @@ def complete_dump(path: Path) -> bool:
     return "-- PostgreSQL database dump complete" in path.read_text()[-512:]
 
 
-def kill_at(report_dir: Path, event: str, paso: str) -> Path:
-    """Start the rollback, SIGKILL its whole process group when the journal shows the trigger."""
+def kill_at(report_dir: Path, event: str, paso: str, *, alone: bool = False) -> Path:
+    """Start the rollback, SIGKILL its whole process group when the journal shows the trigger
+    (`alone`: the runner only, its commands left running, as the OOM killer does)."""
     report_dir.mkdir(parents=True, exist_ok=True)
     runner = subprocess.Popen(
         [sys.executable, "-m", "pytest", "features/rollback.feature", *INCIDENT,
@@ -95,7 +97,11 @@ def kill_at(report_dir: Path, event: str, paso: str) -> Path:
                 time.sleep(0.3)  # in the middle of the psql restore
             break
         time.sleep(0.05)
-    os.killpg(runner.pid, signal.SIGKILL)
+    if alone:
+        time.sleep(1.0)  # the command started
+        os.kill(runner.pid, signal.SIGKILL)
+    else:
+        os.killpg(runner.pid, signal.SIGKILL)
     runner.wait()
     assert journal is not None, "the run never started"
     return journal.parent
@@ -125,6 +131,55 @@ def test_crash_then_restore_from_the_journal(
     assert all(complete_dump(path) for path in dumps)
     dead = private_folders(folder)  # the killed run's pgpass folder: §9 removed it
     assert all(not path.exists() for path in dead), dead
+
+
+def test_the_runner_killed_alone_leaves_its_command_which_section_9_stops_first(
+    sandbox_reset: None, tmp_path: Path
+) -> None:
+    """A DBA's lock makes Paso 4.1's pg_dump wait; the runner alone is SIGKILLed (its pg_dump
+    keeps waiting, then would write). §9 by hand stops that pg_dump before it acts."""
+    subprocess.run([str(ROOT / ".venv" / "bin" / "rollbook"), "sandbox", "fault", "table-locked"],
+                   check=True, capture_output=True)  # fmt: skip
+    before = state()
+    folder = kill_at(tmp_path / "crashed", "intent", "4.1-dump", alone=True)
+    try:
+        assert dumps_of(folder), "the killed runner's pg_dump is not running"
+        again = run_feature(
+            tmp_path / "crashed", "--env=sandbox", f"--incident={folder.name}", "--operator=e2e",
+            feature="features/rollback_of_rollback.feature", extra_env=fast_env(folder.parent),
+        )  # fmt: skip
+    finally:
+        left = dumps_of(folder)
+        for pid in left:  # never leave it behind, whatever the outcome
+            os.kill(pid, signal.SIGKILL)
+    stopped = [e["note"] for e in again.journal() if e["event"] == "dead_command"]
+    back = state().restored_to(before)
+    record("crash", "runner alone SIGKILLed while pg_dump waits (Paso 4.1)",
+           "SIGKILL of the runner only, a DBA lock holding its pg_dump",
+           "refused (unfinished incident)", again.outcome,
+           back and not left and bool(stopped))  # fmt: skip
+    assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
+    assert not left, f"the dead run's pg_dump still runs after §9: pids {left}"
+    assert any("pg_dump" in note and "stopped (SIGTERM)" in note for note in stopped), stopped
+    actions = [e["action"] for e in again.journal() if e["event"] == "recovery_action"]
+    assert actions[0] == "stop the dead run's unfinished commands", actions  # before any change
+    assert back and not LOCK.exists()
+
+
+def dumps_of(folder: Path) -> list[int]:
+    """The processes writing the killed run's pre-rollback dump (pg_dump and its wrapper)."""
+    events = (json.loads(line) for line in (folder / "journal.jsonl").read_text().splitlines())
+    started = [e["value"]["path"] for e in events
+               if e["event"] == "fact" and e["key"] == "safety_dump_started"]  # fmt: skip
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            args = cmdline.read_bytes().decode(errors="replace").split("\0")
+            if any(a.endswith("pg_dump") for a in args[:6]) and any(
+                path in arg for path in started for arg in args
+            ):
+                found.append(int(cmdline.parent.name))
+    return found
 
 
 def test_resume_continues_a_rollback_that_died_between_pasos(
