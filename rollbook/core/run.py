@@ -126,6 +126,7 @@ class Run:
         self.facts: dict[str, dict[str, Any]] = {}
         self._facts_lock = threading.Lock()
         self.result: Any = None  # rollbook.lifecycle.outcome.Result, set when the run finishes
+        self.probe: Any = None  # rollbook.record.outage_probe.OutageProbe while a rollback runs
         self.keys_before: dict[str, set[int]] | None = None  # Paso 4.1 row keys, for data loss
         self.keys_restored: dict[str, set[int]] | None = None  # Paso 4.0's (swap), for data loss
         self.checklist = False  # validation / prerequisites: independent checks, not the procedure

@@ -45,14 +45,19 @@ def seconds_between(start: str | None, end: str | None) -> float | None:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
+def services_stop_time(events: list[dict[str, Any]]) -> str | None:
+    """When the services begin to go down: Paso 2.2's first stop command."""
+    return next(
+        (e["ts"] for e in events if e["event"] == "intent" and e.get("paso") == "2.2"),
+        first_fact_time(events, "services_stopped"),
+    )
+
+
 def downtime(events: list[dict[str, Any]]) -> float | None:
     """The site's outage as the run caused it: from the first stop command of Paso 2.2 (when the
     services begin to go down, not when they are down) to the first health 200 after it. One
     definition for report.html, the markdown and the benchmarks."""
-    stopped = next(
-        (e["ts"] for e in events if e["event"] == "intent" and e.get("paso") == "2.2"),
-        first_fact_time(events, "services_stopped"),
-    )
+    stopped = services_stop_time(events)
     healthy = next(
         (e["ts"] for e in events if e["event"] == "fact" and e["key"] == "health"
          and e["value"].get("status") == 200),

@@ -87,6 +87,8 @@ def finish(run: Run) -> Result:
         result = _recover(run, failed, events)
         result = Result(result.name, result.exit_code, [*result.lines, *(failed_target or [])])
     lines = [*result.lines, f"journal: {run.journal.path}"]
+    if run.probe is not None:  # its view ends here, the same for the markdown and report.html
+        run.probe.stop()
     if run.mode is Mode.EXECUTE and not run.checklist:
         said = [*result.lines, *closing.closing_failures(run)]
         report = closing.isolated(

@@ -33,7 +33,7 @@ from rollbook.plugin.collection import (
     scenario_of,
 )
 from rollbook.plugin.keys import ENV_KEY, FAILED_KEY, FOLDER_KEY, RESUMED_KEY, RUN_KEY
-from rollbook.record import closing
+from rollbook.record import closing, outage_probe
 from rollbook.record import report as report_view
 
 
@@ -112,6 +112,8 @@ def pytest_collection_modifyitems(
             lock.acquire(current, break_lock=config.getoption("--break-lock"))
         except UserError as exc:
             _refuse(config, current, str(exc))
+        url = outage_probe.probe_url(env)
+        current.probe = outage_probe.OutageProbe(current.journal, url).start() if url else None
     config.stash[RUN_KEY] = current
     current.journal.write(
         "selection",

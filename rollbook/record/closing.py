@@ -11,7 +11,7 @@ from rollbook.actions import trial_restore
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
-from rollbook.record import final_state
+from rollbook.record import final_state, outage_probe
 from rollbook.record.notify import NOT_DELIVERED, announce
 
 FOLLOW_UPS = [
@@ -139,6 +139,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "## Impacto",
         f"- Usuarios afectados / funcionalidades: {run.options.impact or 'n/d'}",
         f"- Downtime total: {_minutes(timeline.downtime(events))}",
+        f"- Visto por la sonda: {outage_probe.describe(events)}",
         f"- Datos perdidos: {loss_text}",
         *[
             f"- Aviso {NOT_DELIVERED} ({e['kind']}): {e['target']}: {e['reason']}"

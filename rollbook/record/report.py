@@ -14,7 +14,7 @@ from typing import Any
 
 from rollbook.core import timeline
 from rollbook.core.run import Run
-from rollbook.record import closing, final_state
+from rollbook.record import closing, final_state, outage_probe
 from rollbook.record.notify import NOT_DELIVERED
 
 _OUTPUT_CHARS = 4000
@@ -57,7 +57,8 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         "Inicio": start,
         "Fin": end,
         "Duracion total": f"{timeline.seconds_between(start, end) or 0:.0f} s",
-        "Downtime": "n/d" if down is None else f"{down:.0f} s",
+        "Downtime": "n/d" if down is None else f"{down:.0f} s (detencion → primer health 200)",
+        "Visto por la sonda": outage_probe.describe(events),
         "Resultado": str(outcome.get("outcome", "EN CURSO")),
     }  # fmt: skip
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from rollbook.actions.dependencies import set_difference
+from rollbook.record.outage_probe import seen_outage
 from rollbook.record.plan import NOT_VERIFIED
 from tests.e2e import compatibility, releases
 from tests.e2e.cmdline_sampler import watching
@@ -123,6 +124,13 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert f"Version restaurada: {stable}" in text
     stopped = next(e["ts"] for e in done.journal() if e.get("key") == "services_stopped")
     assert f"{stopped[11:19]} UTC - Servicios detenidos" in text
+    # the probe asks the public endpoint through nginx: users get 200 again only once Paso 5.3
+    # took the maintenance page away, after the app's own health check said 200 (Paso 5.1)
+    events = done.journal()
+    page_off = next(e["ts"] for e in events if e["event"] == "intent" and e["paso"] == "5.3")
+    seen = seen_outage(events)
+    assert seen is not None and seen["back"] is not None and seen["back"] > page_off, seen
+    assert f"Visto por la sonda: {seen['seconds']:.0f} s sin 200; 200 de nuevo desde " in text
     lost = facts["data_loss"]["tables"]
     assert sum(lost.values()) > 0  # rows written after the deploy are gone, and counted
     assert re.search(rf"Datos perdidos: SI — {sum(lost.values())} filas", text)
