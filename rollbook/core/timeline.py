@@ -57,13 +57,16 @@ def downtime(events: list[dict[str, Any]]) -> float | None:
     """The site's outage as the run caused it: from the first stop command of Paso 2.2 (when the
     services begin to go down, not when they are down) to the first health 200 after it. One
     definition for report.html, the markdown and the benchmarks."""
-    stopped = services_stop_time(events)
-    healthy = next(
+    return seconds_between(services_stop_time(events), health_back_time(events))
+
+
+def health_back_time(events: list[dict[str, Any]]) -> str | None:
+    """When the run's health check first answered 200 (the end of its downtime)."""
+    return next(
         (e["ts"] for e in events if e["event"] == "fact" and e["key"] == "health"
          and e["value"].get("status") == 200),
         None,
     )  # fmt: skip
-    return seconds_between(stopped, healthy)
 
 
 def paso_results(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

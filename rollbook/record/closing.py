@@ -11,7 +11,7 @@ from rollbook.actions import trial_restore
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
-from rollbook.record import final_state, outage_probe
+from rollbook.record import final_state, outage_probe, timeline_picture
 from rollbook.record.notify import NOT_DELIVERED, announce
 
 FOLLOW_UPS = [
@@ -21,6 +21,7 @@ FOLLOW_UPS = [
     "Programar post-mortem meeting",
 ]
 T = TypeVar("T")
+PICTURE = "timeline.svg"  # the run as a picture, beside the markdown that links it
 TOTAL_LIMIT = 15 * 60  # §7.1: rollback completed in < 15 minutes
 DOWNTIME_LIMIT = 5 * 60  # §7.1: additional downtime < 5 minutes
 
@@ -134,6 +135,8 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Prueba de restauracion: {trial_summary(facts)}",
         "",
         "## Timeline",
+        f"![Línea de tiempo del rollback]({PICTURE})",
+        "",
         *[f"- {ts[11:19]} UTC - {label}" for ts, label in timeline.milestones(events)],
         "",
         "## Impacto",
@@ -173,6 +176,9 @@ def write_incident_report(
     run: Run, outcome: str = "EN CURSO", extra: list[str] | None = None
 ) -> Path:
     path = report_path(run)
+    picture = timeline_picture.svg(list(read_journal(run.journal.path)), run.env.budgets)
+    (path.parent / PICTURE).write_text(picture, encoding="utf-8")
+    (path.parent / PICTURE).chmod(0o600)
     path.write_text(render_markdown(run, outcome, extra), encoding="utf-8")
     path.chmod(0o600)
     return path

@@ -14,7 +14,7 @@ from typing import Any
 
 from rollbook.core import timeline
 from rollbook.core.run import Run
-from rollbook.record import closing, final_state, outage_probe
+from rollbook.record import closing, final_state, outage_probe, timeline_picture
 from rollbook.record.notify import NOT_DELIVERED
 
 _OUTPUT_CHARS = 4000
@@ -130,6 +130,9 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
     if outcome:
         lines = "<br>".join(escape(line) for line in outcome["lines"])
         parts.append(f"<h2>Resultado: {escape(outcome['outcome'])}</h2><p>{lines}</p>")
+    picture = timeline_picture.svg(events, run.env.budgets)
+    if picture:
+        parts.append(f"<h3>Línea de tiempo</h3>{picture}")
     budget_rows = "".join(
         f"<tr><td>{etapa}</td><td>{seconds:.1f} s</td><td>{_budget(run, etapa)}</td>"
         f"<td>{_over(run, etapa, seconds)}</td></tr>"

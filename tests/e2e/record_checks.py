@@ -2,6 +2,7 @@
 and the report drawn by a real browser (headless Chromium)."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,7 +24,7 @@ CHANNEL = ROOT / ".sandbox" / "log" / "notifications.jsonl"
 def assert_complete_record(folder: Path) -> None:
     """Every artifact, in a folder only the operator can read."""
     names = {p.name for p in folder.iterdir()}
-    assert names >= ARTIFACTS and any(n.startswith("ROLLBACK-") for n in names)
+    assert names >= ARTIFACTS | {"timeline.svg"} and any(n.startswith("ROLLBACK-") for n in names)
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     assert all(p.stat().st_mode & 0o077 == 0 for p in folder.iterdir())
 
@@ -99,3 +100,8 @@ def browser_check(report: Path, tmp_path: Path, incident: str) -> None:
     assert "test_paso_6_1_health_check" in dom  # the Paso rows are drawn
     assert "etapa3: " in dom and " de 180 s" in dom  # each with its duration against Anexo B
     assert "Criterios de Exito" in dom
+    # the timeline picture: one bar per Paso that ran (the journal's paso_started), nothing else
+    ran = {json.loads(line)["paso"] for line in (report.parent / "journal.jsonl").open()
+           if '"event": "paso_started"' in line}  # fmt: skip
+    picture = dom[dom.index('class="rollbook-timeline"') : dom.index("</svg>")]
+    assert set(re.findall(r'data-paso="([^"]+)"', picture)) == ran, picture[:500]
