@@ -35,6 +35,12 @@ def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -
     cells.insert(2, f"<td>{escape(getattr(report, 'rollbook_budget', ''))}</td>")
 
 
+def pytest_html_results_table_html(report: pytest.TestReport, data: list[str]) -> None:
+    """A skipped Paso says why in a sentence, not as pytest's (file, line, reason) tuple."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        data[:] = [escape(str(report.longrepr[2]).removeprefix("Skipped: ")) + "\n"]
+
+
 def pytest_html_results_summary(
     prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
 ) -> None:

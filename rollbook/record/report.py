@@ -124,9 +124,29 @@ def etapa_durations(events: list[dict[str, Any]]) -> dict[str, float]:
     return totals
 
 
+def failed_paso_html(events: list[dict[str, Any]]) -> str:
+    """Failure first: the failed Paso, its error and the commands and output that explain it, then
+    what §9 did; '' when nothing failed."""
+    failed = next((e for e in events if e["event"] == "paso_finished"
+                   and e["status"] == "failed"), None)  # fmt: skip
+    if failed is None:
+        return ""
+    detail = str(failed.get("detail") or "sin detalle").strip().splitlines()[-12:]
+    lines = "".join(
+        f"<li>{escape(line[2:])}</li>" for line in final_state.failure_lines(events)[1:]
+    )
+    return (
+        f'<section id="paso-fallido"><h2>Falló el Paso {escape(str(failed["paso"]))}</h2>'
+        f"<pre>{escape(chr(10).join(detail))}</pre>"
+        f"{paso_evidence_html(events, str(failed['paso']))}"
+        + (f"<h3>Qué hizo §9</h3><ul>{lines}</ul>" if lines else "")
+        + "</section>"
+    )
+
+
 def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
     outcome = next((e for e in reversed(events) if e["event"] == "outcome"), None)
-    parts = []
+    parts = [failed_paso_html(events)]
     if outcome:
         lines = "<br>".join(escape(line) for line in outcome["lines"])
         parts.append(f"<h2>Resultado: {escape(outcome['outcome'])}</h2><p>{lines}</p>")

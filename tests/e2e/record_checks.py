@@ -80,8 +80,10 @@ def assert_no_secret_anywhere(folder: Path, output: str) -> None:
     assert not any(value in output for value in secrets)
 
 
-def browser_check(report: Path, tmp_path: Path, incident: str) -> None:
-    """Headless Chromium draws the report (its data is JSON drawn by JavaScript): read the DOM."""
+def drawn(report: Path, tmp_path: Path) -> str:
+    """Headless Chromium draws the report (its data is JSON drawn by JavaScript): its DOM, and a
+    screenshot beside it. Checked on every drawn report: the timeline picture has one bar per
+    Paso that ran (the journal's paso_started), and no Python tuple or None is shown."""
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=5000"]  # fmt: skip
@@ -95,13 +97,28 @@ def browser_check(report: Path, tmp_path: Path, incident: str) -> None:
          url], capture_output=True, timeout=120, check=True,
     )  # fmt: skip
     assert (tmp_path / "report.png").stat().st_size > 0
+    ran = {json.loads(line)["paso"] for line in (report.parent / "journal.jsonl").open()
+           if '"event": "paso_started"' in line}  # fmt: skip
+    picture = dom[dom.index('class="rollbook-timeline"') : dom.index("</svg>")]
+    assert set(re.findall(r'data-paso="([^"]+)"', picture)) == ran, picture[:500]
+    assert "(&#39;/" not in dom and "('/" not in dom, "a Python tuple is shown"
+    assert ">None<" not in dom and "Skipped: " not in dom
+    return dom
+
+
+def browser_check(report: Path, tmp_path: Path, incident: str) -> None:
+    dom = drawn(report, tmp_path)
     environment = dom[dom.index('id="environment"') :]
     assert incident in environment and "ROLLBACK COMPLETADO" in environment
     assert "test_paso_6_1_health_check" in dom  # the Paso rows are drawn
     assert "etapa3: " in dom and " de 180 s" in dom  # each with its duration against Anexo B
     assert "Criterios de Exito" in dom
-    # the timeline picture: one bar per Paso that ran (the journal's paso_started), nothing else
-    ran = {json.loads(line)["paso"] for line in (report.parent / "journal.jsonl").open()
-           if '"event": "paso_started"' in line}  # fmt: skip
-    picture = dom[dom.index('class="rollbook-timeline"') : dom.index("</svg>")]
-    assert set(re.findall(r'data-paso="([^"]+)"', picture)) == ran, picture[:500]
+    assert 'id="paso-fallido"' not in dom
+
+
+def browser_check_failure_first(report: Path, tmp_path: Path, paso: str) -> None:
+    """A failed run's report opens on the failed Paso: before the outcome and the Paso rows."""
+    dom = drawn(report, tmp_path)
+    first = dom.index('id="paso-fallido"')
+    assert dom.index(f"Falló el Paso {paso}</h2>") > first
+    assert first < dom.index("<h2>Resultado:") and first < dom.index('id="results-table"')

@@ -15,6 +15,7 @@ from tests.e2e.record_checks import (
     assert_complete_record,
     assert_no_secret_anywhere,
     assert_signed,
+    browser_check_failure_first,
     channel_size,
     channel_titles,
 )
@@ -94,3 +95,5 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
         assert titles[-1].startswith("ROLLBACK FALLIDO — ESTADO PREVIO RESTAURADO")
         html = (done.folder / "report.html").read_text()
         assert "Recuperacion (§9)" in html and "ESCALAR A TECH LEAD Y DBA" in html
+        if name == "smoke-test-fails":  # one failed-and-recovered report drawn in a browser
+            browser_check_failure_first(done.folder / "report.html", tmp_path, failed)

@@ -27,3 +27,34 @@ def test_evidence_and_log_show_the_exact_line_without_secrets(
     assert "timeout -k 10 600 sudo -n true" in evidence  # only the root action runs under sudo
     assert "[6.4] local:// $ timeout -k 10 600 sudo -n true → exit" in log
     assert PASSWORD not in evidence + log
+
+
+def test_a_failed_run_opens_on_the_failed_paso_its_commands_and_what_section_9_did() -> None:
+    events = [
+        {"event": "paso_finished", "paso": "5.1", "status": "passed", "phase": "call"},
+        {
+            "event": "command",
+            "paso": "6.2",
+            "host": "local://",
+            "argv": ["pytest", "smoke"],
+            "line": "pytest smoke",
+            "exit": 1,
+            "duration": 1.0,
+            "stdout": "AssertionError: rounding",
+            "stderr": "",
+        },
+        {
+            "event": "paso_finished",
+            "paso": "6.2",
+            "status": "failed",
+            "phase": "call",
+            "detail": "smoke tests failed: 1 failed",
+        },
+        {"event": "recovery_action", "action": "start the services", "result": "ok"},
+        {"event": "recovery_check", "check": "health as before", "ok": True, "detail": "500"},
+    ]
+    html = report.failed_paso_html(events)
+    assert html.startswith('<section id="paso-fallido"><h2>Falló el Paso 6.2</h2>')
+    assert "smoke tests failed: 1 failed" in html and "AssertionError: rounding" in html
+    assert "§9 accion: start the services: ok" in html and "None" not in html
+    assert report.failed_paso_html(events[:1]) == ""
