@@ -8,8 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from rollbook.actions import backups
+from rollbook.core.config import Timeouts
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
+from rollbook.core.progress import Progress
 from rollbook.core.resources import PostgresClient, Venv
 from rollbook.core.run import Run
 
@@ -86,14 +88,14 @@ def safety_backup(run: Run) -> dict[str, object]:
     before = fingerprints(pg)
     run.keys_before = row_keys(pg)
     run.record("safety_dump_started", path=path)  # §9 finds what a killed dump left
-    checked = checked_dump(pg, db.name, path, run.env.timeouts.dump)
+    checked = checked_dump(pg, db.name, path, run.env.timeouts)
     return run.record("pre_rollback_backup", path=path, **checked, tables=before)
 
 
-def checked_dump(pg: PostgresClient, name: str, path: str, timeout: float) -> dict[str, object]:
+def checked_dump(pg: PostgresClient, name: str, path: str, timeouts: Timeouts) -> dict[str, object]:
     """pg_dump NAME to PATH, then its integrity check: size, sha256, format ({planned} in a
     dry-run)."""
-    dump_to(pg, name, path, timeout)
+    dump_to(pg, name, path, timeouts)
     if pg.host.planning:
         return {"planned": True}
     listed = backups.BackupFile(path, *size_and_mtime(pg.host, path))
@@ -101,15 +103,16 @@ def checked_dump(pg: PostgresClient, name: str, path: str, timeout: float) -> di
     return {"size": checked.size, "sha256": checked.sha256, "format": checked.format}
 
 
-def dump_to(pg: PostgresClient, name: str, path: str, timeout: float) -> None:
-    """pg_dump NAME to PATH on the db host, bounded by `timeout` (timeouts.dump). It writes
+def dump_to(pg: PostgresClient, name: str, path: str, timeouts: Timeouts) -> None:
+    """pg_dump NAME to PATH on the db host, bounded by timeouts.dump, its progress said. It writes
     PATH.partial, created 0600 like the nightlies, renamed to PATH once pg_dump has finished: a
     dump that fails, hangs, or whose runner is killed never leaves a file that looks like a
     backup; the error says where the incomplete one is."""
     partial = f"{path}.partial"
     pg.host.run(["install", "-m", "600", "/dev/null", partial], mutating=True)
     try:
-        pg.run("pg_dump", "-d", name, "-f", partial, mutating=True, timeout=timeout)
+        with Progress(pg.host, f"pg_dump {name}", partial, None, stall=timeouts.stall):
+            pg.run("pg_dump", "-d", name, "-f", partial, mutating=True, timeout=timeouts.dump)
     except StepFailed as exc:
         raise StepFailed(f"{exc}; the incomplete file is kept as {partial}") from None
     pg.host.run(["mv", "-f", partial, path], mutating=True)
@@ -192,16 +195,16 @@ def restore_database(run: Run, path: str) -> None:
     db, pg = run.env.database, run.postgres()
     run.record("database_dropped", name=db.name, restoring=path)
     pg.run("dropdb", db.name, before=["--force"], mutating=True)
-    fmt, jobs = restore_into(pg, db.name, path, run.env.timeouts.restore)
+    fmt, jobs = restore_into(pg, db.name, path, run.env.timeouts)
     run.record("database_restored", name=db.name, source=path, format=fmt, jobs=jobs)
 
 
 def restore_into(
-    pg: PostgresClient, name: str, path: str, timeout: float, *, declared: bool = False
+    pg: PostgresClient, name: str, path: str, timeouts: Timeouts, *, declared: bool = False
 ) -> tuple[str, int]:
-    """createdb NAME and restore PATH into it, bounded by `timeout` (timeouts.restore); returns
-    the backup's format and the jobs used. `declared`: a scratch database of Paso 1.3's trial
-    restore (see executor.run)."""
+    """createdb NAME and restore PATH into it, bounded by timeouts.restore, its progress said;
+    returns the backup's format and the jobs used. `declared`: a scratch database of Paso 1.3's
+    trial restore (see executor.run)."""
     fmt = backups.backup_format(pg.host, path)
     pg.run("createdb", name, mutating=True, declared=declared)
     jobs = 1
@@ -212,7 +215,9 @@ def restore_into(
     else:
         tool, options = "psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
         args = ["-d", name, "-f", path]
-    pg.run(tool, *args, before=options, mutating=True, timeout=timeout, declared=declared)
+    with Progress.reading(pg.host, f"{tool} {name}", path, stall=timeouts.stall):
+        pg.run(tool, *args, before=options, mutating=True, timeout=timeouts.restore,
+               declared=declared)  # fmt: skip
     return fmt, jobs
 
 

@@ -48,7 +48,7 @@ def prepare_shadow(run: Run) -> dict[str, object]:
     path = str(run.fact("backup")["path"])
     run.record("shadow_created", name=shadow, source=path)
     started = datetime.now(UTC)
-    fmt, jobs = database.restore_into(pg, shadow, path, run.env.timeouts.restore)
+    fmt, jobs = database.restore_into(pg, shadow, path, run.env.timeouts)
     seconds = (datetime.now(UTC) - started).total_seconds()
     if not run.planning:
         run.keys_restored = database.row_keys(pg, shadow)
@@ -97,7 +97,7 @@ def dump_aside(run: Run) -> dict[str, object]:
     pg = run.postgres()
     psql(pg, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true", database="postgres",
          mutating=True)  # fmt: skip
-    checked = database.checked_dump(pg, aside, path, run.env.timeouts.dump)
+    checked = database.checked_dump(pg, aside, path, run.env.timeouts)
     if run.planning:
         return run.record("pre_rollback_backup", **{**safety, **checked})
     if run.keys_restored is None:

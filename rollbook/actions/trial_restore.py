@@ -40,7 +40,7 @@ def trial_restore(run: Run) -> dict[str, object] | None:
     run.say(f"trial restore of {path} into {scratch} (created, checked and dropped) …")
     started = time.monotonic()
     try:
-        fmt, jobs = database.restore_into(pg, scratch, path, run.env.timeouts.restore,
+        fmt, jobs = database.restore_into(pg, scratch, path, run.env.timeouts,
                                           declared=True)  # fmt: skip
         seconds = max(time.monotonic() - started, 0.001)
         marker = db.marker_table or "django_migrations"

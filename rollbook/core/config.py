@@ -210,6 +210,7 @@ class Timeouts(_Strict):
     install: Duration = 1800.0  # pip
     dump: Duration = 3600.0  # pg_dump (Paso 4.1)
     restore: Duration = 3600.0  # psql / pg_restore (Paso 4.3)
+    stall: Duration = 120.0  # a restore or dump whose file stops moving this long is said
 
 
 RootAction = Literal["services", "maintenance", "proxy_check", "logs"]

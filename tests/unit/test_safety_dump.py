@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rollbook.actions.database import dump_to, unfinished_dump
-from rollbook.core.config import DatabaseConfig
+from rollbook.core.config import DatabaseConfig, Timeouts
 from rollbook.core.errors import StepFailed
 from rollbook.core.resources import PostgresClient
 from tests.unit.local_run import local_host
@@ -31,7 +31,7 @@ def test_a_dump_that_fails_leaves_only_a_private_partial_file(
 ) -> None:
     path = tmp_path / "pre_rollback_20261129_050000.sql"  # no server on port 9: pg_dump fails
     with pytest.raises(StepFailed, match=rf"the incomplete file is kept as {path}\.partial$"):
-        dump_to(pg, "app", str(path), timeout=30)
+        dump_to(pg, "app", str(path), Timeouts(dump=30))
     assert not path.exists()
     assert mode(Path(f"{path}.partial")) == 0o600
     said = unfinished_dump(pg.host, str(path))
@@ -48,7 +48,7 @@ def test_a_finished_dump_is_renamed_and_stays_private(
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tools}:/usr/bin:/bin")
     path = tmp_path / "pre_rollback_20261129_050001.sql"
-    dump_to(pg, "app", str(path), timeout=30)
+    dump_to(pg, "app", str(path), Timeouts(dump=30))
     assert path.read_text() == "-- dump\n" and mode(path) == 0o600
     assert not Path(f"{path}.partial").exists()
     assert "finished before the run died" in unfinished_dump(pg.host, str(path))

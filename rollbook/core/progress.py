@@ -1,0 +1,112 @@
+"""Progress of long work on a host, so a slow restore is told from a hung one at 3 a.m.
+
+While a command reads a file of known size (psql -f, pg_restore: the backup) or writes one
+(pg_dump), a thread asks the host every few seconds how far it is — the read position of the
+processes that hold the file open (/proc/PID/fdinfo), or the size written — and says it: percentage,
+elapsed and ETA when the size is known, bytes and rate otherwise; at each tenth and at least every
+30 s, journaled as `progress` events. A file that stops moving for `timeouts.stall` seconds is said
+once, before the command's own timeout. The questions themselves are not journaled: they change
+nothing and would bury the evidence."""
+
+from __future__ import annotations
+
+import shlex
+import threading
+import time
+from types import TracebackType
+
+from rollbook.core.host import Host
+
+INTERVAL = 2.0  # seconds between two questions to the host
+EVERY = 30.0  # seconds: at least one line this often
+# the read position in FILE of every process that holds it open (pg_restore -j: several)
+_READ = (
+    'p=$(readlink -f -- "$1") || exit 0; '
+    'for fd in $(find /proc/[0-9]*/fd -maxdepth 1 -lname "$p" 2>/dev/null); do '
+    'f=${fd#/proc/}; sed -n "s/^pos:[[:space:]]*//p" "/proc/${f%%/*}/fdinfo/${fd##*/}"; done'
+)
+_WRITTEN = 'stat -c %s -- "$1" 2>/dev/null'
+
+
+def megabytes(size: float) -> str:
+    return f"{size / 2**20:.0f} MB"
+
+
+class Progress:
+    """`with Progress(host, "restore", path, total):` around the command that reads `path`
+    (`total` its size), or `total=None` around the one that writes it."""
+
+    def __init__(
+        self, host: Host, what: str, path: str, total: int | None, *, stall: float,
+        interval: float = INTERVAL,
+    ) -> None:  # fmt: skip
+        self.host, self.what, self.path, self.total = host, what, path, total
+        self.stall, self.interval = stall, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=f"progress {what}", daemon=True)
+
+    @classmethod
+    def reading(
+        cls, host: Host, what: str, path: str, *, stall: float, interval: float = INTERVAL
+    ) -> Progress:
+        """Around a command that reads `path` whole: its size asked here, once."""
+        size = cls(host, what, path, None, stall=stall).measure()
+        return cls(host, what, path, size or None, stall=stall, interval=interval)
+
+    def __enter__(self) -> Progress:
+        if not self.host.planning:
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(30)
+
+    def measure(self) -> int | None:
+        """Bytes read (the furthest reader) or written so far; None when the host did not say."""
+        script = _WRITTEN if self.total is None else _READ
+        line = f"sh -c {shlex.quote(script)} sh {shlex.quote(self.path)}"
+        said = self.host.executor.connection(self.host.spec).transport(line, bound=15)
+        values = [int(v) for v in said.stdout.split() if v.isdigit()]
+        return max(values) if values else None
+
+    def line(self, done: int, elapsed: float) -> str:
+        if self.total:
+            share = min(done / self.total, 1.0)
+            eta = elapsed * (1 - share) / share if share else None
+            return (
+                f"{self.what}: {share:.0%} ({megabytes(done)} de {megabytes(self.total)}), "
+                f"{elapsed:.0f} s" + (f", ETA {eta:.0f} s" if eta is not None else "")
+            )
+        rate = done / elapsed if elapsed else 0.0
+        return f"{self.what}: {megabytes(done)} escritos, {elapsed:.0f} s, {megabytes(rate)}/s"
+
+    def _watch(self) -> None:
+        start = last_said = moved = time.monotonic()
+        said_tenth, last, stalled = -1, None, False
+        while not self._stop.wait(self.interval):
+            done, now = self.measure(), time.monotonic()
+            if done is None:
+                continue
+            if done != last:
+                last, moved, stalled = done, now, False
+            elif now - moved >= self.stall and not stalled:
+                stalled = True
+                self._tell(f"WARNING: {self.what}: sin avance desde hace {now - moved:.0f} s "
+                           f"(en {megabytes(done)}): ¿un bloqueo? el comando sigue hasta su "
+                           "timeout", done, stall=True)  # fmt: skip
+            tenth = int(done * 10 / self.total) if self.total else -1
+            if tenth > said_tenth or now - last_said >= EVERY:
+                said_tenth, last_said = tenth, now
+                self._tell(self.line(done, now - start), done)
+
+    def _tell(self, text: str, done: int, *, stall: bool = False) -> None:
+        executor = self.host.executor
+        executor.journal.write(
+            "progress", paso=executor.paso, host=self.host.spec, what=self.what, bytes=done,
+            total=self.total, stall=stall,
+        )  # fmt: skip
+        executor.progress(f"  {text}")

@@ -1,0 +1,62 @@
+"""Progress of long work: real processes reading and writing files on `local://`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rollbook.core.journal import read_journal
+from rollbook.core.progress import Progress
+from tests.unit.local_run import local_host
+
+READER = """import sys, time
+with open(sys.argv[1], "rb") as f:
+    while f.read(int(sys.argv[2])):
+        time.sleep(float(sys.argv[3]))
+    time.sleep(0.3)
+"""
+
+
+def test_a_reader_is_followed_in_percent_with_an_eta(tmp_path: Path) -> None:
+    backup = tmp_path / "backup.sql"
+    backup.write_bytes(b"x" * 8 * 2**20)
+    host = local_host(tmp_path / "run")
+    said: list[str] = []
+    host.executor.progress = said.append
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(backup), str(2**20), "0.15"])
+    with Progress.reading(host, "psql backup", str(backup), stall=60, interval=0.05):
+        reader.wait(timeout=30)
+    shares = [int(line.split("%")[0].rsplit(" ", 1)[-1]) for line in said if "%" in line]
+    assert len(shares) >= 3 and shares == sorted(shares) and shares[-1] >= 80, said
+    assert all("de 8 MB" in line for line in said) and any("ETA" in line for line in said)
+    events = [e for e in read_journal(host.executor.journal.path) if e["event"] == "progress"]
+    assert [e["bytes"] for e in events] == sorted(e["bytes"] for e in events)
+    assert all(e["total"] == 8 * 2**20 and not e["stall"] for e in events)
+
+
+def test_a_file_that_stops_moving_is_said_once_before_any_timeout(tmp_path: Path) -> None:
+    backup = tmp_path / "backup.sql"
+    backup.write_bytes(b"x" * 2**20)
+    host = local_host(tmp_path / "run")
+    said: list[str] = []
+    host.executor.progress = said.append
+    stuck = subprocess.Popen([sys.executable, "-c", READER, str(backup), "1000", "5"])
+    try:
+        with Progress.reading(host, "psql backup", str(backup), stall=0.5, interval=0.05):
+            while not any("sin avance" in line for line in said) and stuck.poll() is None:
+                time.sleep(0.1)
+    finally:
+        stuck.kill()
+    warnings = [line for line in said if "sin avance" in line]
+    assert len(warnings) == 1 and "WARNING: psql backup" in warnings[0], said
+
+
+def test_a_writer_is_followed_in_bytes(tmp_path: Path) -> None:
+    host = local_host(tmp_path / "run")
+    out = tmp_path / "dump.sql.partial"
+    out.write_bytes(b"y" * 3 * 2**20)
+    progress = Progress(host, "pg_dump app", str(out), None, stall=60)
+    assert progress.measure() == 3 * 2**20
+    assert progress.line(3 * 2**20, 2.0) == "pg_dump app: 3 MB escritos, 2 s, 2 MB/s"
