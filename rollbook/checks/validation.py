@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import cast
 
 from rollbook.actions import database, logs, web, workers
 from rollbook.actions.fleet import each_host
 from rollbook.checks import smoke
+from rollbook.core import progress
 from rollbook.core.errors import NotConfigured, StepFailed
 from rollbook.core.host import Host
 from rollbook.core.run import Run
@@ -119,12 +119,14 @@ def monitor_logs(run: Run) -> list[str]:
     if not run.env.logs.files:
         raise NotConfigured("logs.files")
 
-    def watch(host: Host) -> list[str]:
-        offsets = logs.log_offsets(host, run.env.logs)
-        run.say(f"watching {len(offsets)} log files on {host.spec} for {window:.0f} s …")
-        time.sleep(window)
-        return logs.errors_since(host, run.env.logs, offsets)
+    offsets = each_host(run, "app", lambda host: logs.log_offsets(host, run.env.logs))
+    files = sum(len(found) for found in offsets.values())
+    run.say(f"watching {files} log files on {len(offsets)} app hosts for {window:.0f} s …")
+    progress.wait(run.say, "observación de logs", window)  # the same window for every host
 
-    found = [line for lines in each_host(run, "app", watch).values() for line in lines]
+    def errors(host: Host) -> list[str]:
+        return logs.errors_since(host, run.env.logs, offsets[host.spec])
+
+    found = [line for lines in each_host(run, "app", errors).values() for line in lines]
     run.record("log_watch", seconds=window, errors=found)
     return found

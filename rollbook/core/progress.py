@@ -13,6 +13,7 @@ from __future__ import annotations
 import shlex
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 from rollbook.core.host import Host
@@ -26,6 +27,16 @@ _READ = (
     'f=${fd#/proc/}; sed -n "s/^pos:[[:space:]]*//p" "/proc/${f%%/*}/fdinfo/${fd##*/}"; done'
 )
 _WRITTEN = 'stat -c %s -- "$1" 2>/dev/null'
+
+
+def wait(say: Callable[[str], None], what: str, seconds: float, every: float = EVERY) -> None:
+    """Sleep `seconds`, saying how far at least every `every` seconds (a window being watched)."""
+    start = time.monotonic()
+    while (elapsed := time.monotonic() - start) < seconds:
+        time.sleep(min(every, seconds - elapsed))
+        done = min(time.monotonic() - start, seconds)
+        if done < seconds:
+            say(f"  {what}: {done / seconds:.0%} ({done:.0f} de {seconds:.0f} s)")
 
 
 def megabytes(size: float) -> str:

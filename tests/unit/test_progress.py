@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from rollbook.core import progress
 from rollbook.core.journal import read_journal
 from rollbook.core.progress import Progress
 from tests.unit.local_run import local_host
@@ -25,7 +26,7 @@ def test_a_reader_is_followed_in_percent_with_an_eta(tmp_path: Path) -> None:
     host = local_host(tmp_path / "run")
     said: list[str] = []
     host.executor.progress = said.append
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(backup), str(2**20), "0.15"])
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(backup), str(2**20), "0.25"])
     with Progress.reading(host, "psql backup", str(backup), stall=60, interval=0.05):
         reader.wait(timeout=30)
     shares = [int(line.split("%")[0].rsplit(" ", 1)[-1]) for line in said if "%" in line]
@@ -60,3 +61,13 @@ def test_a_writer_is_followed_in_bytes(tmp_path: Path) -> None:
     progress = Progress(host, "pg_dump app", str(out), None, stall=60)
     assert progress.measure() == 3 * 2**20
     assert progress.line(3 * 2**20, 2.0) == "pg_dump app: 3 MB escritos, 2 s, 2 MB/s"
+
+
+def test_a_watched_window_says_how_far_it_is() -> None:
+    said: list[str] = []
+    start = time.monotonic()
+    progress.wait(said.append, "observación de logs", 0.35, every=0.1)
+    assert time.monotonic() - start >= 0.35  # the whole window, whatever it said
+    shares = [int(line.split("%")[0].rsplit(" ", 1)[-1]) for line in said]
+    assert said and all(line.startswith("  observación de logs: ") for line in said), said
+    assert shares == sorted(shares) and shares[0] > 0 and shares[-1] < 100, said
