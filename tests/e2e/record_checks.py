@@ -19,6 +19,7 @@ ARTIFACTS = {
     "SIGNER",
 }
 CHANNEL = ROOT / ".sandbox" / "log" / "notifications.jsonl"
+SCREENSHOTS = ROOT / "reports" / "screenshots"
 
 
 def assert_complete_record(folder: Path) -> None:
@@ -80,13 +81,15 @@ def assert_no_secret_anywhere(folder: Path, output: str) -> None:
     assert not any(value in output for value in secrets)
 
 
-def drawn(report: Path, tmp_path: Path) -> str:
+def drawn(report: Path, tmp_path: Path, keep_as: str) -> str:
     """Headless Chromium draws the report (its data is JSON drawn by JavaScript): its DOM, and a
-    screenshot beside it. Checked on every drawn report: the timeline picture has one bar per
-    Paso that ran (the journal's paso_started), and no Python tuple or None is shown."""
+    screenshot kept as reports/screenshots/KEEP_AS.png (CI's artifacts). Checked on every drawn
+    report: the timeline picture has one bar per Paso that ran (the journal's paso_started), and
+    no Python tuple or None is shown."""
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=5000"]  # fmt: skip
+    tmp_path.mkdir(parents=True, exist_ok=True)
     url = report.as_uri()
     dom = subprocess.run(
         ["chromium", *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120,
@@ -97,6 +100,8 @@ def drawn(report: Path, tmp_path: Path) -> str:
          url], capture_output=True, timeout=120, check=True,
     )  # fmt: skip
     assert (tmp_path / "report.png").stat().st_size > 0
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "report.png", SCREENSHOTS / f"{keep_as}.png")
     ran = {json.loads(line)["paso"] for line in (report.parent / "journal.jsonl").open()
            if '"event": "paso_started"' in line}  # fmt: skip
     picture = dom[dom.index('class="rollbook-timeline"') : dom.index("</svg>")]
@@ -107,7 +112,7 @@ def drawn(report: Path, tmp_path: Path) -> str:
 
 
 def browser_check(report: Path, tmp_path: Path, incident: str) -> None:
-    dom = drawn(report, tmp_path)
+    dom = drawn(report, tmp_path, "completed")
     environment = dom[dom.index('id="environment"') :]
     assert incident in environment and "ROLLBACK COMPLETADO" in environment
     assert "test_paso_6_1_health_check" in dom  # the Paso rows are drawn
@@ -118,7 +123,7 @@ def browser_check(report: Path, tmp_path: Path, incident: str) -> None:
 
 def browser_check_failure_first(report: Path, tmp_path: Path, paso: str) -> None:
     """A failed run's report opens on the failed Paso: before the outcome and the Paso rows."""
-    dom = drawn(report, tmp_path)
+    dom = drawn(report, tmp_path, "failed-and-recovered")
     first = dom.index('id="paso-fallido"')
     assert dom.index(f"Falló el Paso {paso}</h2>") > first
     assert first < dom.index("<h2>Resultado:") and first < dom.index('id="results-table"')

@@ -19,6 +19,7 @@ from tests.e2e.record_checks import (
     browser_check,
     channel_size,
     channel_titles,
+    drawn,
     run_secrets,
 )
 from tests.e2e.sandbox_state import (
@@ -97,6 +98,9 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     ), unchecked
     listed = (plan.folder / "plan.md").read_text()
     assert "- Paso 3.1: el código queda en la versión estable" in listed
+    dom = drawn(plan.folder / "report.html", tmp_path / "plan-drawn", keep_as="dry-run")
+    assert f"{NOT_VERIFIED}: el código queda en la versión estable" in dom
+    assert 'id="paso-fallido"' not in dom
     channel = channel_size()
     with watching(run_secrets()) as seen:  # any local user polling /proc/*/cmdline every 20 ms
         done = run_feature(tmp_path, *INCIDENT)
