@@ -49,6 +49,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )  # fmt: skip
 
 
+RECORD_CSS = Path(__file__).with_name("record.css")  # the record's look, inlined by pytest-html
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html
 def pytest_configure(config: pytest.Config) -> None:
     name = config.getoption("--env")
@@ -72,3 +75,4 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("htmlpath", None):
         config.option.htmlpath = str(folder / "report.html")
         config.option.self_contained_html = True
+    config.option.css = [*(config.getoption("css", None) or []), str(RECORD_CSS)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections import Counter
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -150,6 +151,12 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
     if outcome:
         lines = "<br>".join(escape(line) for line in outcome["lines"])
         parts.append(f"<h2>Resultado: {escape(outcome['outcome'])}</h2><p>{lines}</p>")
+    statuses = Counter(e["status"] for e in timeline.paso_results(events).values())
+    parts.append(
+        f'<p class="rollbook-count">{sum(statuses.values())} Pasos: {statuses["passed"]} '
+        f"pasados, {statuses['failed']} fallidos, {statuses['skipped']} omitidos (cada uno dice "
+        "por qué)</p>"
+    )
     picture = timeline_picture.svg(events, run.env.budgets)
     if picture:
         parts.append(f"<h3>Línea de tiempo</h3>{picture}")

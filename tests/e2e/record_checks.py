@@ -119,6 +119,7 @@ def browser_check(report: Path, tmp_path: Path, incident: str) -> None:
     assert "etapa3: " in dom and " de 180 s" in dom  # each with its duration against Anexo B
     assert "Criterios de Exito" in dom
     assert 'id="paso-fallido"' not in dom
+    assert re.search(r'class="rollbook-count">\d+ Pasos: \d+ pasados, 0 fallidos, ', dom)
 
 
 def browser_check_failure_first(report: Path, tmp_path: Path, paso: str) -> None:
