@@ -19,7 +19,7 @@ def write_report(run: Run) -> Path:
 @then("el reporte ROLLBACK-YYYY-MM-DD-HHMM.md existe con el contenido mínimo")
 def report_complete(report: Path) -> None:
     text = report.read_text(encoding="utf-8")
-    for section in ("## Informacion del Incidente", "## Versiones", "## Timeline", "## Impacto"):
+    for section in ("## Información del Incidente", "## Versiones", "## Timeline", "## Impacto"):
         assert section in text, f"{report.name} lacks {section}"
 
 

@@ -49,7 +49,7 @@ def record_incident(run: Run) -> dict[str, object]:
         operator=opts.operator,
     )
     run.say(
-        f"## Incidente: {run.incident_id}\n- Sintomas observados: {opts.reason}\n"
+        f"## Incidente: {run.incident_id}\n- Síntomas observados: {opts.reason}\n"
         f"- Severidad: {opts.severity}\n- Impacto: {incident['impact']}\n"
         f"- Decision: {incident['decision']}"
     )
@@ -155,8 +155,8 @@ def announce_start(run: Run) -> str:
         [
             f"ROLLBACK INICIADO - {run.env.name.upper()}",
             f"Hora: {datetime.now(UTC):%H:%M} UTC",
-            f"Razon: {run.options.reason}",
-            f"Version objetivo: {target['tag']}",
+            f"Razón: {run.options.reason}",
+            f"Versión objetivo: {target['tag']}",
             "ETA: 10 minutos",
             f"Ejecutado por: {run.options.operator}",
             f"Incidente: {run.incident_id}",

@@ -170,7 +170,7 @@ class LogsConfig(_Strict):
     files: list[str] = Field(default_factory=list)
     error_pattern: str = "ERROR|CRITICAL|Traceback"
     watch: Duration = 120.0
-    recent: Duration = 300.0  # §8.1: "sin errores en logs (ultimos 5 min)"
+    recent: Duration = 300.0  # §8.1: "sin errores en logs (últimos 5 min)"
     copy_to: str | None = None
 
 

@@ -13,7 +13,7 @@ MILESTONES = [
     ("database_restored", "DB restaurada"),
     ("services_started", "Servicios reiniciados"),
     ("health", "Health check 200"),
-    ("log_watch", "Validacion completada"),
+    ("log_watch", "Validación completada"),
 ]
 
 

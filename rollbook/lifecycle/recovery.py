@@ -25,7 +25,7 @@ from rollbook.services import manager_for
 
 ESCALATION = (
     "ESCALAR A TECH LEAD Y DBA INMEDIATAMENTE (PROCED-BACK-003 §9.1). Contingencia (§9.2): "
-    "restaurar desde el backup mas antiguo conocido estable, reconstruir desde replicas, "
+    "restaurar desde el backup más antiguo conocido estable, reconstruir desde réplicas, "
     "contactar al proveedor, escalar a CTO."
 )
 

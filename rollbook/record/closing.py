@@ -67,7 +67,7 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]
          None if total is None else total < TOTAL_LIMIT),
         ("Downtime adicional < 5 minutos", _minutes(down),
          None if down is None else down < DOWNTIME_LIMIT),
-        ("100% funcionalidades criticas restauradas",
+        ("100% funcionalidades críticas restauradas",
          final_state.NOT_APPLICABLE if undone else "n/d" if critical is None
          else ", ".join(f"{k}: {v}" for k, v in critical.items() if k != "_ts"),
          None if undone or critical is None
@@ -76,7 +76,7 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]
          final_state.NOT_APPLICABLE if undone else "n/d" if watch is None
          else f"{len(watch['errors'])} lineas de error",
          None if undone or watch is None else not watch["errors"]),
-        ("0 perdida de datos", *final_state.data_loss(events, lost)),
+        ("0 pérdida de datos", *final_state.data_loss(events, lost)),
     ]  # fmt: skip
 
 
@@ -100,7 +100,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         final_state.data_loss(events, lost_rows)[0] if final_state.recovery_state(events)
         else "n/d (no contado en esta corrida)" if loss is None
         else "NO" if lost_rows == 0
-        else f"SI — {lost_rows} filas del estado previo no presentes tras la restauracion: "
+        else f"SI — {lost_rows} filas del estado previo no presentes tras la restauración: "
         + ", ".join(f"{t}: {n}" for t, n in loss.items() if n)
     )  # fmt: skip
     undone = [f"- Incidente revertido: {run.options.incident}"] if run.options.incident else []
@@ -110,12 +110,12 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "",
         f"**Resultado: {outcome}**",
         "",
-        "## Informacion del Incidente",
+        "## Información del Incidente",
         f"- Incidente: {run.incident_id}",
         *undone,
         f"- Fecha/Hora inicio: {start}",
         f"- Fecha/Hora resolucion: {end}",
-        f"- Duracion total: {_minutes(timeline.seconds_between(start, end))}",
+        f"- Duración total: {_minutes(timeline.seconds_between(start, end))}",
         f"- Ambiente: {run.env.name.upper()}",
         f"- Severidad: {incident.get('severity') or run.options.severity or 'n/d'}",
         f"- Decision: {incident.get('decision', 'n/d')}",
@@ -127,12 +127,12 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         *(["## Fallo y recuperacion (§9)", *failure, ""] if failure else []),
         "## Versiones",
         *[f"- {line}" for line in final_state.versions(facts, events)],
-        f"- Motivo de la eleccion: {target.get('reason', 'n/d')}",
+        f"- Motivo de la elección: {target.get('reason', 'n/d')}",
         f"- Migraciones: {migration_summary(facts)}",
         f"- Paquetes: {package_summary(facts)}",
         f"- Backup utilizado: {backup.get('path', 'n/d')} (sha256 {backup.get('sha256', 'n/d')})",
         f"- Backup pre-rollback: {safety.get('path', 'n/d')}{_aside(safety)}",
-        f"- Prueba de restauracion: {trial_summary(facts)}",
+        f"- Prueba de restauración: {trial_summary(facts)}",
         "",
         "## Timeline",
         f"![Línea de tiempo del rollback]({PICTURE})",
@@ -153,19 +153,19 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "## Pasos no seleccionados",
         *([f"- {name}" for name in _deselected(events)] or ["- ninguno"]),
         "",
-        "## Criterios de Exito (§7.1)",
+        "## Criterios de Éxito (§7.1)",
         "| Criterio | Medido | Estado |",
         "|---|---|---|",
         *[f"| {name} | {value} | {mark(ok)} |" for name, value, ok in criteria(events)],
         "",
         "## Causa Raiz",
-        "[Analisis de causa raiz - puede completarse despues]",
+        "[Análisis de causa raíz - puede completarse después]",
         "",
         "## Acciones Correctivas",
         *[f"- [ ] {item}" for item in follow_ups(facts)],
         "",
         "## Lecciones Aprendidas",
-        "- [Leccion 1]",
+        "- [Lección 1]",
         "",
         f"Journal: {run.journal.path.name}",
     ]
@@ -194,13 +194,13 @@ def announce_completion(run: Run) -> str:
         "end",
         [
             f"ROLLBACK COMPLETADO - {run.env.name.upper()}",
-            f"Hora finalizacion: {datetime.now(UTC):%H:%M} UTC",
-            f"Duracion: {_minutes(total)}",
-            f"Version restaurada: {target['tag']}",
+            f"Hora finalización: {datetime.now(UTC):%H:%M} UTC",
+            f"Duración: {_minutes(total)}",
+            f"Versión restaurada: {target['tag']}",
             "Estado actual: ESTABLE",
-            "Validacion: OK",
+            "Validación: OK",
             f"Reporte: {report_path(run)}",
-            "Proximos pasos: investigacion causa raiz",
+            "Próximos pasos: investigación causa raíz",
         ],
     )
 

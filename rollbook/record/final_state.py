@@ -52,15 +52,15 @@ def versions(facts: dict[str, dict[str, Any]], events: list[dict[str, Any]]) -> 
     deployed, target = _release(facts.get("deployed", {})), _release(facts.get("target", {}))
     state = recovery_state(events)
     if state == RESTORED:
-        return [f"Version defectuosa: {deployed}",
-                f"Version en ejecucion: {deployed} (estado previo restaurado por §9)",
-                f"Version objetivo (no alcanzada): {target}"]  # fmt: skip
+        return [f"Versión defectuosa: {deployed}",
+                f"Versión en ejecución: {deployed} (estado previo restaurado por §9)",
+                f"Versión objetivo (no alcanzada): {target}"]  # fmt: skip
     if state == UNKNOWN:
-        return [f"Version defectuosa: {deployed}",
-                "Version en ejecucion: desconocida — la recuperacion no se completo "
-                "(intervencion manual)",
-                f"Version objetivo: {target}"]  # fmt: skip
-    return [f"Version defectuosa: {deployed}", f"Version restaurada: {target}"]
+        return [f"Versión defectuosa: {deployed}",
+                "Versión en ejecución: desconocida — la recuperación no se completó "
+                "(intervención manual)",
+                f"Versión objetivo: {target}"]  # fmt: skip
+    return [f"Versión defectuosa: {deployed}", f"Versión restaurada: {target}"]
 
 
 def data_check(events: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -79,7 +79,7 @@ def data_loss(events: list[dict[str, Any]], lost: int | None) -> tuple[str, bool
     changed = any(e["event"] == "fact" and e["key"] in ("database_dropped", "database_swapped")
                   for e in events)  # fmt: skip
     if check is not None and check["ok"]:
-        counted = f" (la restauracion habia dejado fuera {lost} filas)" if lost else ""
+        counted = f" (la restauración habia dejado fuera {lost} filas)" if lost else ""
         return f"0 filas: §9 devolvio los datos previos al rollback, verificado{counted}", True
     if check is None and not changed:
         return "0 filas: la base de datos no se modifico", True
@@ -92,13 +92,13 @@ def failure_lines(events: list[dict[str, Any]]) -> list[str]:
                    and e["status"] == "failed"), None)  # fmt: skip
     if failed is None:
         return []
-    lines = [f"- Paso que fallo: {failed['paso']} — {failed.get('detail') or 'sin detalle'}"]
+    lines = [f"- Paso que falló: {failed['paso']} — {failed.get('detail') or 'sin detalle'}"]
     for event in events:
         if event["event"] == "recovery_action":
-            lines.append(f"- §9 accion: {event['action']}: {event['result']}")
+            lines.append(f"- §9 acción: {event['action']}: {event['result']}")
         elif event["event"] == "recovery_check":
             mark = "OK" if event["ok"] else "FALLO"
-            lines.append(f"- §9 comprobacion: {event['check']}: {mark} ({event['detail']})")
+            lines.append(f"- §9 comprobación: {event['check']}: {mark} ({event['detail']})")
         elif event["event"] == "recovery_skipped":
-            lines.append(f"- §9 no se ejecuto: {event['reason']}")
+            lines.append(f"- §9 no se ejecutó: {event['reason']}")
     return lines

@@ -47,9 +47,9 @@ def write_plan(run: Run) -> tuple[Path, Path]:
     target, facts = run.facts.get("target", {}), run.facts
     lines = [
         f"# Plan de rollback (dry-run) — {run.env.name} — {run.incident_id}", "",
-        f"- Version objetivo: {target.get('tag', 'n/d')} — {target.get('reason', 'n/d')}",
+        f"- Versión objetivo: {target.get('tag', 'n/d')} — {target.get('reason', 'n/d')}",
         f"- Migraciones: {closing.migration_summary(facts)}",
-        f"- Prueba de restauracion: {closing.trial_summary(facts)}", "",
+        f"- Prueba de restauración: {closing.trial_summary(facts)}", "",
     ]  # fmt: skip
     lines += [
         f"{n}. Paso {s['paso']} on `{s['host']}`"

@@ -37,28 +37,28 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         **({"Incidente revertido": run.options.incident} if run.options.incident else {}),
         "Ambiente": run.env.name,
         "Severidad": str(incident.get("severity") or run.options.severity or "n/d"),
-        "Razon": str(run.options.reason or incident.get("symptoms") or "n/d"),
+        "Razón": str(run.options.reason or incident.get("symptoms") or "n/d"),
         "Impacto": str(run.options.impact or incident.get("impact") or "n/d"),
         "Aprobado por": str(incident.get("approved_by") or run.options.approved_by),
         "Ejecutado por": run.options.operator,
         "Modo": run.mode.value,
         **dict(line.split(": ", 1) for line in final_state.versions(facts, events)),
-        "Motivo de la eleccion": str(target.get("reason", "n/d")),
-        "Migraciones (clasificacion)": closing.migration_summary(facts),
+        "Motivo de la elección": str(target.get("reason", "n/d")),
+        "Migraciones (clasificación)": closing.migration_summary(facts),
         "Conjunto de paquetes": closing.package_summary(facts),
         "Backup utilizado": (
             f"{backup.get('path')} ({backup.get('size')} bytes, sha256 {backup.get('sha256')}, "
             f"{_age(backup.get('age'))})" if backup else "n/d"
         ),
-        "Prueba de restauracion": closing.trial_summary(facts),
+        "Prueba de restauración": closing.trial_summary(facts),
         "Backup pre-rollback": (
             f"{safety.get('path')} ({safety.get('size')} bytes, sha256 {safety.get('sha256')})"
             if safety else "n/d"
         ),
         "Inicio": start,
         "Fin": end,
-        "Duracion total": f"{timeline.seconds_between(start, end) or 0:.0f} s",
-        "Downtime": "n/d" if down is None else f"{down:.0f} s (detencion → primer health 200)",
+        "Duración total": f"{timeline.seconds_between(start, end) or 0:.0f} s",
+        "Downtime": "n/d" if down is None else f"{down:.0f} s (detención → primer health 200)",
         "Visto por la sonda": outage_probe.describe(events),
         "Resultado": str(outcome.get("outcome", "EN CURSO")),
     }  # fmt: skip
@@ -166,7 +166,7 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
         for etapa, seconds in sorted(etapa_durations(events).items())
     )
     parts.append(
-        "<h3>Duracion por Etapa (Anexo B)</h3><table><tr><th>Etapa</th><th>duracion</th>"
+        "<h3>Duración por Etapa (Anexo B)</h3><table><tr><th>Etapa</th><th>duración</th>"
         f"<th>presupuesto</th><th>estado</th></tr>{budget_rows}</table>"
     )
     criteria = "".join(
@@ -174,7 +174,7 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
         for name, value, ok in closing.criteria(events)
     )
     parts.append(
-        "<h3>Criterios de Exito (§7.1)</h3><table><tr><th>criterio</th><th>medido</th>"
+        "<h3>Criterios de Éxito (§7.1)</h3><table><tr><th>criterio</th><th>medido</th>"
         f"<th>estado</th></tr>{criteria}</table>"
     )
     recovery = [e for e in events if e["event"] in ("recovery_action", "recovery_check")]
@@ -184,7 +184,7 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
             f"{escape(str(e.get('result', 'OK' if e.get('ok') else 'FALLO')))}</li>"
             for e in recovery
         )
-        parts.append(f"<h3>Recuperacion (§9)</h3><ul>{items}</ul>")
+        parts.append(f"<h3>Recuperación (§9)</h3><ul>{items}</ul>")
     warnings = [e for e in events if e["event"] == "notification_warning"]
     if warnings:
         items = "".join(
@@ -192,7 +192,7 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
             f"{escape(str(e['reason']))}</li>"
             for e in warnings
         )
-        parts.append(f"<h3>Avisos de notificacion</h3><ul>{items}</ul>")
+        parts.append(f"<h3>Avisos de notificación</h3><ul>{items}</ul>")
     deselected = next((e["deselected"] for e in events if e["event"] == "selection"), [])
     if deselected:
         items = "".join(f"<li>{escape(name)}</li>" for name in deselected)

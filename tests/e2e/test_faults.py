@@ -51,11 +51,11 @@ def assert_states_the_final_state(done: Outcome, failed: str) -> None:
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     text = markdown.read_text()
     deployed = done.facts()["deployed"]["tag"]
-    assert f"- Version en ejecucion: {deployed} (" in text and "Version restaurada" not in text
-    [loss] = [line for line in text.splitlines() if line.startswith("| 0 perdida de datos |")]
+    assert f"- Versión en ejecución: {deployed} (" in text and "Versión restaurada" not in text
+    [loss] = [line for line in text.splitlines() if line.startswith("| 0 pérdida de datos |")]
     assert "| 0 filas" in loss and loss.endswith("| CUMPLE |"), loss
-    assert f"- Paso que fallo: {failed} — " in text
-    assert "- §9 comprobacion: " in text and ": FALLO (" not in text
+    assert f"- Paso que falló: {failed} — " in text
+    assert "- §9 comprobación: " in text and ": FALLO (" not in text
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
@@ -94,6 +94,6 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
         assert titles[0].startswith("ROLLBACK INICIADO")
         assert titles[-1].startswith("ROLLBACK FALLIDO — ESTADO PREVIO RESTAURADO")
         html = (done.folder / "report.html").read_text()
-        assert "Recuperacion (§9)" in html and "ESCALAR A TECH LEAD Y DBA" in html
+        assert "Recuperación (§9)" in html and "ESCALAR A TECH LEAD Y DBA" in html
         if name == "smoke-test-fails":  # one failed-and-recovered report drawn in a browser
             browser_check_failure_first(done.folder / "report.html", tmp_path, failed)

@@ -120,7 +120,7 @@ def test_trial_restore_predicts_etapa4_in_the_plan_and_changes_nothing(
     assert trial["marker_rows"] > 0 and trial["bytes"] > 0 and trial["seconds"] > 0
     assert trial["predicted"]["paso_4_0"] == trial["seconds"]
     plan = (done.folder / "plan.md").read_text()
-    assert "- Prueba de restauracion: " in plan and "runs at Paso 4.0" in plan
+    assert "- Prueba de restauración: " in plan and "runs at Paso 4.0" in plan
     # Paso 4.0's shadow is planned, not made; the scratch database is made and dropped
     assert any(s["paso"] == "4.0" for s in json.loads((done.folder / "plan.json").read_text())[
         "commands"])  # fmt: skip

@@ -123,9 +123,9 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     facts = done.facts()
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     text = markdown.read_text()
-    for section in ("## Versiones", "## Timeline", "## Impacto", "## Criterios de Exito"):
+    for section in ("## Versiones", "## Timeline", "## Impacto", "## Criterios de Éxito"):
         assert section in text
-    assert f"Version restaurada: {stable}" in text
+    assert f"Versión restaurada: {stable}" in text
     stopped = next(e["ts"] for e in done.journal() if e.get("key") == "services_stopped")
     assert f"{stopped[11:19]} UTC - Servicios detenidos" in text
     # the probe asks the public endpoint through nginx: users get 200 again only once Paso 5.3
@@ -137,7 +137,7 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert f"Visto por la sonda: {seen['seconds']:.0f} s sin 200; 200 de nuevo desde " in text
     lost = facts["data_loss"]["tables"]
     assert sum(lost.values()) > 0  # rows written after the deploy are gone, and counted
-    assert re.search(rf"Datos perdidos: SI — {sum(lost.values())} filas", text)
+    assert re.search(rf"Datos perdidos: SÍ — {sum(lost.values())} filas", text)
     assert Path(facts["pre_rollback_backup"]["path"]).stat().st_size > 0
     # the signed incident record: complete, private, tamper-evident, without secrets, announced
     assert_complete_record(done.folder)
@@ -194,7 +194,7 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     [undone] = again.folder.glob("ROLLBACK-*.md")
     said = undone.read_text()
     assert f"- Incidente revertido: {done.folder.name}" in said and "- Severidad: CRITICO" in said
-    assert f"- Version en ejecucion: {releases.deploy_tags()[0]} (" in said
+    assert f"- Versión en ejecución: {releases.deploy_tags()[0]} (" in said
     assert "None" not in said, [line for line in said.splitlines() if "None" in line]
     sealed = [e for e in again.journal() if e["event"] == "journal_sealed"]
     assert [e["incident"] for e in sealed] == [done.folder.name]

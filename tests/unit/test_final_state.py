@@ -27,7 +27,7 @@ def facts(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def test_a_completed_rollback_names_the_target_and_counts_the_rows() -> None:
     events = [DEPLOYED, TARGET, DROPPED]
     restored = final_state.versions(facts(events), events)[1]
-    assert restored == f"Version restaurada: deploy-1 ({'a' * 12})"
+    assert restored == f"Versión restaurada: deploy-1 ({'a' * 12})"
     assert final_state.data_loss(events, 16) == ("16 filas", False)
     assert final_state.failure_lines(events) == []
 
@@ -35,14 +35,14 @@ def test_a_completed_rollback_names_the_target_and_counts_the_rows() -> None:
 def test_after_a_verified_recovery_the_defective_release_runs_and_nothing_is_lost() -> None:
     events = [DEPLOYED, TARGET, DROPPED, FAILED, check(True), finished(True)]
     lines = final_state.versions(facts(events), events)
-    running = f"Version en ejecucion: deploy-2 ({'b' * 12}) (estado previo restaurado por §9)"
+    running = f"Versión en ejecución: deploy-2 ({'b' * 12}) (estado previo restaurado por §9)"
     assert lines[1] == running
-    assert lines[2].startswith("Version objetivo (no alcanzada): deploy-1")
+    assert lines[2].startswith("Versión objetivo (no alcanzada): deploy-1")
     said, ok = final_state.data_loss(events, 673)
     assert ok is True and said.startswith("0 filas") and "673" in said
     failure = final_state.failure_lines(events)
-    assert failure[0] == "- Paso que fallo: 5.1 — port held"
-    assert failure[1].startswith("- §9 comprobacion: database content equals")
+    assert failure[0] == "- Paso que falló: 5.1 — port held"
+    assert failure[1].startswith("- §9 comprobación: database content equals")
     assert ": OK (as recorded)" in failure[1]
 
 

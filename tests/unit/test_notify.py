@@ -94,8 +94,8 @@ def test_messages_arrive_in_order_with_the_procedure_text(
         "ROLLBACK COMPLETADO - STAGING",
         "ROLLBACK COMPLETADO - STAGING",
     ]
-    assert "Version objetivo: staging-deploy-20251117-1430" in receiver.received[0]["message"]
-    assert "Version restaurada: staging-deploy-20251117-1430" in receiver.received[2]["message"]
+    assert "Versión objetivo: staging-deploy-20251117-1430" in receiver.received[0]["message"]
+    assert "Versión restaurada: staging-deploy-20251117-1430" in receiver.received[2]["message"]
     sent = events(run, "notification_sent", "notification_warning")
     assert [(e["event"], e["kind"], e["target"]) for e in sent] == [
         ("notification_sent", "start", f"{VARIABLE} (JSON)"),
@@ -118,8 +118,8 @@ def test_unreachable_url_is_a_warning_not_an_exception(tmp_path: Path, monkeypat
     monkeypatch.setenv(VARIABLE, f"json://127.0.0.1:{closed_port()}/")
     monkeypatch.delenv("SECOND_URL", raising=False)
     run = make_run(tmp_path, monkeypatch)
-    text = announce(run, "start", ["ROLLBACK INICIADO - STAGING", "Razon: prueba"])
-    assert text == "ROLLBACK INICIADO - STAGING\nRazon: prueba"
+    text = announce(run, "start", ["ROLLBACK INICIADO - STAGING", "Razón: prueba"])
+    assert text == "ROLLBACK INICIADO - STAGING\nRazón: prueba"
     first, second = events(run, "notification_sent", "notification_warning")
     assert first["event"] == "notification_warning" and first["target"] == f"{VARIABLE} (JSON)"
     assert first["reason"].startswith("not sent: ")

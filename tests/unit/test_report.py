@@ -56,5 +56,5 @@ def test_a_failed_run_opens_on_the_failed_paso_its_commands_and_what_section_9_d
     html = report.failed_paso_html(events)
     assert html.startswith('<section id="paso-fallido"><h2>Falló el Paso 6.2</h2>')
     assert "smoke tests failed: 1 failed" in html and "AssertionError: rounding" in html
-    assert "§9 accion: start the services: ok" in html and "None" not in html
+    assert "§9 acción: start the services: ok" in html and "None" not in html
     assert report.failed_paso_html(events[:1]) == ""

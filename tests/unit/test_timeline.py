@@ -41,7 +41,7 @@ def test_milestones_follow_the_procedures_timeline() -> None:
         "DB restaurada",
         "Servicios reiniciados",
         "Health check 200",
-        "Validacion completada",
+        "Validación completada",
     ]
 
 
@@ -49,9 +49,9 @@ def test_criteria_are_measured_and_judged() -> None:
     result = {name: (value, ok) for name, value, ok in closing.criteria(EVENTS)}
     assert result["Rollback completado en < 15 minutos"] == ("6.0 minutos (360 s)", True)
     assert result["Downtime adicional < 5 minutos"] == ("3.0 minutos (180 s)", True)
-    assert result["100% funcionalidades criticas restauradas"][1] is True
+    assert result["100% funcionalidades críticas restauradas"][1] is True
     assert result["0 errores criticos post-rollback"] == ("0 lineas de error", True)
-    assert result["0 perdida de datos"] == ("5 filas", False)
+    assert result["0 pérdida de datos"] == ("5 filas", False)
 
 
 def test_criteria_not_measured_when_the_run_stopped_early() -> None:
