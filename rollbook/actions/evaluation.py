@@ -51,7 +51,7 @@ def record_incident(run: Run) -> dict[str, object]:
     run.say(
         f"## Incidente: {run.incident_id}\n- Síntomas observados: {opts.reason}\n"
         f"- Severidad: {opts.severity}\n- Impacto: {incident['impact']}\n"
-        f"- Decision: {incident['decision']}"
+        f"- Decisión: {incident['decision']}"
     )
     return incident
 

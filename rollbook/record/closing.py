@@ -100,7 +100,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         final_state.data_loss(events, lost_rows)[0] if final_state.recovery_state(events)
         else "n/d (no contado en esta corrida)" if loss is None
         else "NO" if lost_rows == 0
-        else f"SI — {lost_rows} filas del estado previo no presentes tras la restauración: "
+        else f"SÍ — {lost_rows} filas del estado previo no presentes tras la restauración: "
         + ", ".join(f"{t}: {n}" for t, n in loss.items() if n)
     )  # fmt: skip
     undone = [f"- Incidente revertido: {run.options.incident}"] if run.options.incident else []
@@ -118,7 +118,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Duración total: {_minutes(timeline.seconds_between(start, end))}",
         f"- Ambiente: {run.env.name.upper()}",
         f"- Severidad: {incident.get('severity') or run.options.severity or 'n/d'}",
-        f"- Decision: {incident.get('decision', 'n/d')}",
+        f"- Decisión: {incident.get('decision', 'n/d')}",
         f"- Ejecutado por: {run.options.operator}",
         "",
         "## Causa del Rollback",

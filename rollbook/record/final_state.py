@@ -13,7 +13,7 @@ from rollbook.core.run import Run
 RESTORED, UNKNOWN = "restored", "unknown"  # after §9: state put back and checked / not known
 DATA_CHECKS = ("database content equals the pre-rollback state",
                "the database is the pre-rollback one (swap)")  # fmt: skip
-NOT_APPLICABLE = "no aplica: §9 devolvio el estado previo al rollback"
+NOT_APPLICABLE = "no aplica: §9 devolvió el estado previo al rollback"
 
 
 def recovery_state(events: list[dict[str, Any]]) -> str | None:
@@ -79,11 +79,11 @@ def data_loss(events: list[dict[str, Any]], lost: int | None) -> tuple[str, bool
     changed = any(e["event"] == "fact" and e["key"] in ("database_dropped", "database_swapped")
                   for e in events)  # fmt: skip
     if check is not None and check["ok"]:
-        counted = f" (la restauración habia dejado fuera {lost} filas)" if lost else ""
-        return f"0 filas: §9 devolvio los datos previos al rollback, verificado{counted}", True
+        counted = f" (la restauración había dejado fuera {lost} filas)" if lost else ""
+        return f"0 filas: §9 devolvió los datos previos al rollback, verificado{counted}", True
     if check is None and not changed:
-        return "0 filas: la base de datos no se modifico", True
-    return "desconocido: la base de datos no volvio al estado previo verificado", None
+        return "0 filas: la base de datos no se modificó", True
+    return "desconocido: la base de datos no volvió al estado previo verificado", None
 
 
 def failure_lines(events: list[dict[str, Any]]) -> list[str]:

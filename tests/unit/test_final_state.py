@@ -50,11 +50,11 @@ def test_a_failed_recovery_claims_neither_release_nor_data() -> None:
     events = [DEPLOYED, TARGET, DROPPED, FAILED, check(False), finished(False)]
     assert "desconocida" in final_state.versions(facts(events), events)[1]
     assert final_state.data_loss(events, 673) == (
-        "desconocido: la base de datos no volvio al estado previo verificado",
+        "desconocido: la base de datos no volvió al estado previo verificado",
         None,
     )
 
 
 def test_a_recovery_before_any_database_change_lost_nothing() -> None:
     events = [DEPLOYED, TARGET, FAILED, finished(True)]
-    assert final_state.data_loss(events, None) == ("0 filas: la base de datos no se modifico", True)
+    assert final_state.data_loss(events, None) == ("0 filas: la base de datos no se modificó", True)
