@@ -19,6 +19,7 @@ from rollbook.core.journal import read_journal
 from rollbook.sandbox.fleet import AppHost, fleet_layout, hosts, real_path
 from rollbook.sandbox.layout import load_layout
 from rollbook.sandbox.shell import wait_for
+from rollbook.sandbox.variant import write_variant
 from tests.e2e import compatibility
 from tests.e2e.cmdline_sampler import watching
 from tests.e2e.record_checks import assert_no_secret_anywhere, run_secrets
@@ -152,7 +153,10 @@ def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
     start = text.index("[program:celery]\ncommand=") + len("[program:celery]\ncommand=")
     conf.write_text(text[:start] + "/bin/sleep infinity" + text[text.index("\n", start) :])
     on_host(dead, image.supervisorctl, "-c", str(image.supervisor_conf), "update")
-    result = run_feature(tmp_path, *incident("fleet-ssh"))
+    # the live workers answer in seconds: the dead one need not be waited for a whole minute
+    shorter = write_variant(tmp_path, lambda data: data["services"].update(start_timeout=20),
+                            extending=("fleet", "fleet-ssh"))  # fmt: skip
+    result = run_feature(tmp_path, *incident("fleet-ssh"), extra_env=shorter)
     assert result.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(result)
     assert result.pasos()["5.2"] == "failed", dump(result)
     answered = {
@@ -167,7 +171,8 @@ def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
     assert_sudo_only_for_root_actions(result, fleet)  # Etapa 3 ran: checkout, pip, static
     # §8.2 on the same fleet: the round-trip fails for host 3, named, although a task sent from
     # it comes back (another host's worker ran it)
-    check = run_feature(tmp_path, "--env=fleet-ssh", feature="features/validation.feature")
+    check = run_feature(tmp_path, "--env=fleet-ssh", feature="features/validation.feature",
+                        extra_env=shorter)  # fmt: skip
     failed = [e for e in check.journal()
               if e["event"] == "paso_finished" and e["status"] == "failed"]  # fmt: skip
     celery = [e for e in failed if "celery" in e["name"].lower()]
