@@ -84,17 +84,29 @@ def svg(events: list[dict[str, Any]], budgets: dict[str, float]) -> str:
 def _etapas(
     bars: list[dict[str, Any]], budgets: dict[str, float], x: Callable[[str], float], scale: float
 ) -> list[str]:
-    """Behind each Etapa's rows: its Anexo B budget from its first Paso's start."""
+    """Behind each Etapa's rows: its Anexo B budget from its first Paso's start. An Etapa whose
+    Pasos ran apart (swap's Paso 4.0 before Etapa 2) is drawn behind its longest run of rows."""
+    blocks: list[tuple[str, list[int]]] = []
+    for row, bar in enumerate(bars):
+        etapa = bar["paso"].split(".")[0] if bar["paso"][:1].isdigit() else ""
+        if blocks and blocks[-1][0] == etapa:
+            blocks[-1][1].append(row)
+        else:
+            blocks.append((etapa, [row]))
+    longest: dict[str, list[int]] = {}
+    for etapa, rows in blocks:
+        if etapa and len(rows) > len(longest.get(etapa, [])):
+            longest[etapa] = rows
     out = []
-    for etapa in dict.fromkeys(b["paso"].split(".")[0] for b in bars if b["paso"][:1].isdigit()):
-        rows = [i for i, b in enumerate(bars) if b["paso"].split(".")[0] == etapa]
+    for etapa, rows in longest.items():
         budget = budgets.get(f"etapa{etapa}")
         if budget is None:
             continue
         first = bars[rows[0]]["start"]
         out.append(
             f'<rect class="budget" x="{x(first):.1f}" y="{TOP + rows[0] * ROW}" '
-            f'width="{budget * scale:.1f}" height="{ROW * len(rows)}" fill="#e3f2fd">'
+            f'width="{min(budget * scale, WIDTH - 10 - x(first)):.1f}" '
+            f'height="{ROW * len(rows)}" fill="#e3f2fd">'
             f"<title>Etapa {etapa}: presupuesto {budget:.0f} s (Anexo B)</title></rect>"
         )
     return out

@@ -84,8 +84,8 @@ def assert_no_secret_anywhere(folder: Path, output: str) -> None:
 def drawn(report: Path, tmp_path: Path, keep_as: str) -> str:
     """Headless Chromium draws the report (its data is JSON drawn by JavaScript): its DOM, and a
     screenshot kept as reports/screenshots/KEEP_AS.png (CI's artifacts). Checked on every drawn
-    report: the timeline picture has one bar per Paso that ran (the journal's paso_started), and
-    no Python tuple or None is shown."""
+    report: the timeline picture has one bar per Paso that ran (the journal's paso_started) and
+    one for §9 when it ran; no Python tuple or None is shown."""
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=5000"]  # fmt: skip
@@ -102,8 +102,10 @@ def drawn(report: Path, tmp_path: Path, keep_as: str) -> str:
     assert (tmp_path / "report.png").stat().st_size > 0
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(tmp_path / "report.png", SCREENSHOTS / f"{keep_as}.png")
-    ran = {json.loads(line)["paso"] for line in (report.parent / "journal.jsonl").open()
-           if '"event": "paso_started"' in line}  # fmt: skip
+    events = [json.loads(line) for line in (report.parent / "journal.jsonl").open()]
+    ran = {e["paso"] for e in events if e["event"] == "paso_started"} | (
+        {"§9"} if any(e["event"] == "recovery_started" for e in events) else set()
+    )  # and §9's own bar after the failure, when it ran
     picture = dom[dom.index('class="rollbook-timeline"') : dom.index("</svg>")]
     assert set(re.findall(r'data-paso="([^"]+)"', picture)) == ran, picture[:500]
     assert "(&#39;/" not in dom and "('/" not in dom, "a Python tuple is shown"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from rollbook.record.timeline_picture import LABELS, WIDTH, svg
+from rollbook.record.timeline_picture import LABELS, ROW, TOP, WIDTH, svg
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -58,3 +58,12 @@ def test_one_bar_per_paso_that_ran_a_failed_one_red_and_section_9_after_it() -> 
 
 def test_nothing_ran_draws_nothing() -> None:
     assert svg([{"event": "run_started", "ts": at(0)}], {}) == ""
+
+
+def test_an_etapa_run_apart_has_its_budget_behind_its_longest_run_of_rows() -> None:
+    events = [{"event": "run_started", "ts": at(0)}]
+    for row, number in enumerate(("1.1", "4.0", "2.1", "4.1", "4.2")):
+        events += paso(number, row, row + 1, "passed")
+    picture = ET.fromstring(svg(events, {"etapa4": 600}))
+    [budget] = [r for r in picture.iter(f"{NS}rect") if r.get("class") == "budget"]
+    assert (budget.get("y"), budget.get("height")) == (str(TOP + 3 * ROW), str(2 * ROW))
