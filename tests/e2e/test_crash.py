@@ -144,6 +144,9 @@ def test_the_runner_killed_alone_leaves_its_command_which_section_9_stops_first(
     folder = kill_at(tmp_path / "crashed", "intent", "4.1-dump", alone=True)
     try:
         assert dumps_of(folder), "the killed runner's pg_dump is not running"
+        refused = pytest_feature(tmp_path / "next", *INCIDENT, extra_env=fast_env(folder.parent))
+        assert refused.returncode != 0
+        assert f"has an unfinished rollback: incident {folder.name}" in refused.stderr
         again = run_feature(
             tmp_path / "crashed", "--env=sandbox", f"--incident={folder.name}", "--operator=e2e",
             feature="features/rollback_of_rollback.feature", extra_env=fast_env(folder.parent),
