@@ -20,8 +20,7 @@ def swap_strategy(run: Run) -> None:
 )
 def shadow(run: Run) -> int | None:
     swap.prepare_shadow(run)
-    name = run.fact("shadow_restored")["name"] if not run.planning else ""
-    return after(run, lambda: database.migrations_count(run.postgres(), name))
+    return after(run, lambda: swap.shadow_migrations(run))
 
 
 @verifies("la base de datos sombra responde y django_migrations responde")

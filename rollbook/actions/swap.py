@@ -144,3 +144,8 @@ def is_pre_rollback_database(run: Run, oid: str) -> tuple[bool, str]:
     """§9's check under swap: the database under the app's name is the very one kept aside."""
     found = _oid(run.postgres(), run.env.database.name)
     return found == oid, f"oid {found}, pre-rollback oid {oid}"
+
+
+def shadow_migrations(run: Run) -> int:
+    """The shadow database's django_migrations rows (Paso 4.0 restored it)."""
+    return database.migrations_count(run.postgres(), str(run.fact("shadow_restored")["name"]))

@@ -20,6 +20,7 @@ from tests.e2e.reliability import record
 from tests.e2e.sandbox_state import (
     INCIDENT,
     ROOT,
+    Outcome,
     dump,
     env,
     fast,
@@ -107,6 +108,17 @@ def kill_at(report_dir: Path, event: str, paso: str, *, alone: bool = False) -> 
     return journal.parent
 
 
+def refused_then_restored(tmp_path: Path, folder: Path) -> Outcome:
+    """The next rollback is refused (the killed run's incident is unfinished); §9 by hand."""
+    refused = pytest_feature(tmp_path / "next", *INCIDENT, extra_env=fast_env(folder.parent))
+    assert refused.returncode != 0
+    assert f"has an unfinished rollback: incident {folder.name}" in refused.stderr
+    return run_feature(
+        tmp_path / "crashed", "--env=sandbox", f"--incident={folder.name}", "--operator=e2e",
+        feature="features/rollback_of_rollback.feature", extra_env=fast_env(folder.parent),
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("point", list(POINTS))
 def test_crash_then_restore_from_the_journal(
     sandbox_reset: None, tmp_path: Path, point: str
@@ -114,13 +126,7 @@ def test_crash_then_restore_from_the_journal(
     before = state()
     folder = kill_at(tmp_path / "crashed", *POINTS[point])
     assert LOCK.exists()  # the unfinished incident holds the environment
-    refused = pytest_feature(tmp_path / "next", *INCIDENT, extra_env=fast_env(folder.parent))
-    assert refused.returncode != 0
-    assert f"has an unfinished rollback: incident {folder.name}" in refused.stderr
-    again = run_feature(
-        tmp_path / "crashed", "--env=sandbox", f"--incident={folder.name}", "--operator=e2e",
-        feature="features/rollback_of_rollback.feature", extra_env=fast_env(folder.parent),
-    )  # fmt: skip
+    again = refused_then_restored(tmp_path, folder)
     back = state().restored_to(before)
     record("crash", point, f"SIGKILL at {POINTS[point][0]} {POINTS[point][1]}",
            "refused (unfinished incident)", again.outcome, back and not LOCK.exists())  # fmt: skip
@@ -144,13 +150,7 @@ def test_the_runner_killed_alone_leaves_its_command_which_section_9_stops_first(
     folder = kill_at(tmp_path / "crashed", "intent", "4.1-dump", alone=True)
     try:
         assert dumps_of(folder), "the killed runner's pg_dump is not running"
-        refused = pytest_feature(tmp_path / "next", *INCIDENT, extra_env=fast_env(folder.parent))
-        assert refused.returncode != 0
-        assert f"has an unfinished rollback: incident {folder.name}" in refused.stderr
-        again = run_feature(
-            tmp_path / "crashed", "--env=sandbox", f"--incident={folder.name}", "--operator=e2e",
-            feature="features/rollback_of_rollback.feature", extra_env=fast_env(folder.parent),
-        )  # fmt: skip
+        again = refused_then_restored(tmp_path, folder)
     finally:
         left = dumps_of(folder)
         for pid in left:  # never leave it behind, whatever the outcome
