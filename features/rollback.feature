@@ -62,6 +62,18 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
     Cuando se activa la página de mantenimiento
     Entonces la página de mantenimiento está activa
 
+  @etapa3 @base_de_datos @opcional
+  Escenario: Paso 3.0 — Revertir las migraciones con el código desplegado
+    Fuera del procedimiento (database.rollback: migrate o least_loss, elegido en el Paso 1.2): en
+    lugar de restaurar el backup en la Etapa 4, se deshacen las migraciones de la versión
+    desplegada con su propio código, antes del checkout; se conservan las filas escritas desde el
+    backup. El backup de seguridad del Paso 4.1 se toma aquí, antes del cambio.
+    Dado que el ambiente revierte las migraciones en lugar de restaurar el backup
+    Cuando se crea el backup de seguridad del estado actual
+    Y se revierten las migraciones de la versión desplegada
+    Entonces el backup de seguridad queda creado y verificado
+    Y la base de datos queda en las migraciones de la versión objetivo
+
   @etapa3
   Escenario: Paso 3.1 — Revertir a versión anterior
     Cuando se registra la versión desplegada

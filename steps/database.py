@@ -3,13 +3,15 @@
 import pytest
 from pytest_bdd import given, then, when
 
-from rollbook.actions import database, restore_strategy, swap
+from rollbook.actions import database, database_path, restore_strategy, swap
 from rollbook.core.run import Run
 from steps.verify import after, verifies
 
 
 @given("que el ambiente restaura la base de datos por intercambio")
 def swap_strategy(run: Run) -> None:
+    if database_path.migrating(run):
+        pytest.skip("opcional: la base de datos vuelve revirtiendo sus migraciones (Paso 3.0)")
     if not swap.enabled(run):
         pytest.skip(f"opcional: el ambiente {run.env.name} restaura con la estrategia recreate")
 
@@ -26,6 +28,24 @@ def shadow(run: Run) -> int | None:
 @verifies("la base de datos sombra responde y django_migrations responde")
 def shadow_answers(run: Run, shadow_migrations: int) -> None:
     assert shadow_migrations > 0, f"the shadow database holds {shadow_migrations} migrations"
+
+
+@given("que el ambiente revierte las migraciones en lugar de restaurar el backup")
+def migrate_path(run: Run) -> None:
+    if not database_path.migrating(run):
+        chosen = run.facts.get("database_path", {}).get("why", "database.rollback: restore")
+        pytest.skip(f"opcional: la base de datos se restaura desde el backup ({chosen})")
+
+
+@when("se revierten las migraciones de la versión desplegada", target_fixture="left_over")
+def reverse_migrations(run: Run) -> list[str] | None:
+    database_path.reverse(run)
+    return after(run, lambda: database_path.left_over(run))
+
+
+@verifies("la base de datos queda en las migraciones de la versión objetivo")
+def reversed_to_target(run: Run, left_over: list[str]) -> None:
+    assert not left_over, f"migrations of the deployed release still applied: {left_over}"
 
 
 @when("se crea el backup de seguridad del estado actual", target_fixture="safety")

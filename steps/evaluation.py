@@ -2,7 +2,14 @@
 
 from pytest_bdd import given, then, when
 
-from rollbook.actions import app_database, dependencies, evaluation, migration_plan, trial_restore
+from rollbook.actions import (
+    app_database,
+    database_path,
+    dependencies,
+    evaluation,
+    migration_plan,
+    trial_restore,
+)
 from rollbook.core.run import Run
 from steps.verify import delivery
 
@@ -40,6 +47,7 @@ def find_target(run: Run) -> dict[str, object]:
 @when("se clasifican las migraciones entre la versión desplegada y la objetivo")
 def classify_migrations(run: Run) -> None:
     migration_plan.classify(run)
+    database_path.choose(run)
 
 
 @when(

@@ -3,16 +3,19 @@
 The database's applied migrations (showmigrations --plan, deployed code) against the target
 release's: the ledger's record of its plan (every app, installed packages' too: a third-party
 app's migrations live in site-packages), else the migration files of its tree (git), for the apps
-whose migrations live in the repository. When the target's set is all applied and every extra
-migration reverses (`migrate APP TO --plan` names no IRREVERSIBLE operation), a code-only rollback
-plus those `migrate` commands would do, keeping the rows written since the deploy. The choice
-stays the operator's: the procedure's restore remains the default; the report records the
-classification.
+whose migrations live in the repository. When the target's set is all applied, each operation
+of undoing the extra migrations is read from Django's own plan (in_app/reverse_plan.py, run with
+the deployed code): `reversible` when undoing them keeps every row older than the deploy (it only
+drops what the deployed release added), `reversible-lossy` when it would empty, convert or run
+raw code over older data, `restore` when Django cannot undo one. database_path.py chooses the way
+back from this (`database.rollback`).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 from rollbook.actions import ledger
@@ -20,6 +23,8 @@ from rollbook.core.errors import StepFailed
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
 
+REVERSE_PLAN = (Path(__file__).parent / "in_app" / "reverse_plan.py").read_text()
+MARKER = "ROLLBOOK-REVERSE-PLAN "
 _MIGRATION_FILE = re.compile(r"(?:^|/)([^/]+)/migrations/(\d{4}[^/]*)\.py$")
 
 
@@ -55,27 +60,69 @@ def classify(run: Run) -> dict[str, Any]:
         return _plan(run, "restore", extra, [], missing, why)
     if not extra:
         return _plan(run, "same", [], [], [], "the target applies the same migrations")
-    commands, irreversible = [], []
+    targets = []
     for app in sorted({m.split(".")[0] for m in extra}):
         kept = [m.split(".", 1)[1] for m in target_files if m.startswith(f"{app}.")]
-        to = kept[-1] if kept else "zero"
-        out = venv.manage("migrate", app, to, "--plan", mutating=False).stdout
-        commands.append(f"python {run.env.app.manage} migrate {app} {to}")
-        if "IRREVERSIBLE" in out:
-            irreversible.append(app)
+        targets.append((app, kept[-1] if kept else None))
+    operations = reverse_operations(venv, targets)
+    commands = [f"python {run.env.app.manage} migrate {app} {to or 'zero'}" for app, to in targets]
+    irreversible = sorted({o["migration"] for o in operations if o["effect"] == "irreversible"})
     if irreversible:
-        return _plan(run, "restore", extra, [], [],
-                     f"migrations of {irreversible} cannot be reversed")  # fmt: skip
+        return _plan(run, "restore", extra, [], [], f"{irreversible} cannot be reversed",
+                     operations)  # fmt: skip
+    lossy = [o for o in operations if o["effect"] in LOSSY]
+    if lossy:
+        why = "reversing would " + "; ".join(sorted({describe(o) for o in lossy}))
+        return _plan(run, "reversible-lossy", extra, commands, [], why, operations, targets)
     return _plan(run, "reversible", extra, commands, [],
-                 "a code-only rollback plus these commands would do and keep the rows written "
-                 "since the deploy; the procedure restores the backup")  # fmt: skip
+                 "reversing keeps every row; it drops only what the deployed release added"
+                 + "".join(f"; {describe(o)}" for o in operations if o["effect"] == "drops"),
+                 operations, targets)  # fmt: skip
+
+
+LOSSY = ("empties", "converts", "unknown")
+_SAYS = {
+    "drops": "drop {where} (only the deployed release has it; kept in the safety backup)",
+    "empties": "bring {where} back empty (its values before the deploy are only in the backup)",
+    "converts": "convert {where} back (values may not survive)",
+    "unknown": "run {operation} backwards (its effect on rows is unknown)",
+}
+
+
+def describe(operation: dict[str, Any]) -> str:
+    """What undoing one operation does, in a clause."""
+    table, column = operation.get("table"), operation.get("column")
+    where = f"{table}.{column}" if column else f"table {table}"
+    return _SAYS[operation["effect"]].format(where=where, operation=operation["operation"])
+
+
+def reverse_operations(venv: Venv, targets: list[tuple[str, str | None]]) -> list[dict[str, Any]]:
+    """Each operation of undoing the migrations down to `targets`, with its effect on the data:
+    Django's own plan and model states, read by rollbook/actions/in_app/reverse_plan.py run with
+    the deployed code (`manage.py shell -c`)."""
+    out = venv.run(
+        [venv.tool("python"), venv.app.manage, "shell", "-c", REVERSE_PLAN], mutating=False,
+        env={"ROLLBOOK_REVERSE_TO": json.dumps(targets)},
+    ).stdout  # fmt: skip
+    line = next((x for x in out.splitlines() if x.startswith(MARKER)), None)
+    if line is None:
+        raise StepFailed(f"manage.py shell printed no migration plan: {out.strip()[-300:]}")
+    return list(json.loads(line[len(MARKER) :]))
 
 
 def _plan(
-    run: Run, kind: str, extra: list[str], commands: list[str], missing: list[str], why: str
+    run: Run,
+    kind: str,
+    extra: list[str],
+    commands: list[str],
+    missing: list[str],
+    why: str,
+    operations: list[dict[str, Any]] | None = None,
+    targets: list[tuple[str, str | None]] | None = None,
 ) -> dict[str, Any]:
     fact = run.record(
-        "migration_plan", kind=kind, extra=extra, commands=commands, missing=missing, why=why
-    )
+        "migration_plan", kind=kind, extra=extra, commands=commands, missing=missing, why=why,
+        operations=operations or [], targets=targets or [],
+    )  # fmt: skip
     run.say(f"migrations: {kind} — {why}" + (f": {'; '.join(commands)}" if commands else ""))
     return fact

@@ -1,15 +1,23 @@
-"""Etapa 4's Pasos by `database.restore_strategy`: the procedure's recreate
-(rollbook/actions/database.py) or swap (rollbook/actions/swap.py). The step definitions call
-these and never choose."""
+"""Etapa 4's Pasos by the way back Paso 1.2 chose (database_path.py) and
+`database.restore_strategy`: the procedure's recreate (rollbook/actions/database.py), swap
+(rollbook/actions/swap.py), or nothing left to restore when Paso 3.0 reversed the migrations. The
+step definitions call these and never choose."""
 
 from __future__ import annotations
 
-from rollbook.actions import database, swap
+from rollbook.actions import database, database_path, swap
 from rollbook.core.run import Run
 
 
 def safety_backup(run: Run) -> dict[str, object]:
-    """Paso 4.1: the dump (recreate), or the database itself identified to be kept (swap)."""
+    """Paso 4.1: the dump (recreate; Paso 3.0's when it reversed the migrations), or the
+    database itself identified to be kept (swap)."""
+    if database_path.migrating(run):
+        taken = run.facts.get("pre_rollback_backup")
+        if taken:
+            run.say(f"safety backup: {taken['path']}, taken at Paso 3.0 before the reversal")
+            return taken
+        return database.safety_backup(run)
     return swap.keep_aside(run) if swap.enabled(run) else database.safety_backup(run)
 
 
@@ -19,8 +27,12 @@ def safety_verified(run: Run, safety: dict[str, object]) -> bool:
 
 
 def restore(run: Run) -> None:
-    """Paso 4.3: dropdb/createdb/restore, or the rename of the shadow into place."""
-    if swap.enabled(run):
+    """Paso 4.3: dropdb/createdb/restore, the rename of the shadow into place, or (Paso 3.0
+    reversed the migrations) the database opened again to connections, as it is."""
+    if database_path.migrating(run):
+        run.say("the database is at the target's migrations since Paso 3.0: nothing to restore")
+        database.set_connections(run, allowed=True)
+    elif swap.enabled(run):
         swap.swap_in(run)
     else:
         database.restore_database(run, run.fact("backup")["path"])

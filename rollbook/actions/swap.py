@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rollbook.actions import database
+from rollbook.actions import database, database_path
 from rollbook.actions.database import ident, literal, psql
 from rollbook.checks import validation
 from rollbook.core.errors import StepFailed
@@ -21,7 +21,8 @@ from rollbook.core.run import Run
 
 
 def enabled(run: Run) -> bool:
-    return run.env.database.restore_strategy == "swap"
+    """Etapa 4 swaps databases: the strategy, unless Paso 1.2 chose to reverse migrations."""
+    return run.env.database.restore_strategy == "swap" and not database_path.migrating(run)
 
 
 def _stamp(run: Run) -> str:

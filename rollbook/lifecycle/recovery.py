@@ -1,8 +1,9 @@
 """§9 — rollback of the rollback: put back the pre-rollback state a journal recorded, then check it.
 
 Undoes, in reverse, what the journal says was done: the database from the pre-rollback backup (if
-Etapa 4 had begun), the code at the recorded commit with its exact package set and static files,
-the maintenance page off, the services that were running started again.
+Etapa 4 or Paso 3.0's reverse migrations had begun), the code at the recorded commit with its
+exact package set and static files, the maintenance page off, the services that were running
+started again.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def _recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
         note = database.unfinished_dump(run.first_host("db"), started["path"])
         run.say(f"§9 recovery: {note}")
         run.journal.write("recovery_note", note=note)
-    if "database_dropped" in facts and safety:
+    # dropped for the restore, or changed by Paso 3.0's reverse migrations: the safety dump
+    if ("database_dropped" in facts or "migrations_reversing" in facts) and safety:
         act(f"restore the database from {safety['path']}",
             lambda: database.restore_database(run, safety["path"]))  # fmt: skip
     swapped = facts.get("database_swapped")

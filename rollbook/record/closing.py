@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rollbook.actions import trial_restore
+from rollbook.actions import database_path, trial_restore
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
@@ -99,7 +99,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
     loss_text = (
         final_state.data_loss(events, lost_rows)[0] if final_state.recovery_state(events)
         else "n/d (no contado en esta corrida)" if loss is None
-        else "NO" if lost_rows == 0
+        else "NO" + database_path.dropped_note(facts) if lost_rows == 0
         else f"SÍ — {lost_rows} filas del estado previo no presentes tras la restauración: "
         + ", ".join(f"{t}: {n}" for t, n in loss.items() if n)
     )  # fmt: skip
@@ -129,6 +129,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         *[f"- {line}" for line in final_state.versions(facts, events)],
         f"- Motivo de la elección: {target.get('reason', 'n/d')}",
         f"- Migraciones: {migration_summary(facts)}",
+        f"- Camino de la base de datos: {database_path.summary(facts)}",
         f"- Paquetes: {package_summary(facts)}",
         f"- Backup utilizado: {backup.get('path', 'n/d')} (sha256 {backup.get('sha256', 'n/d')})",
         f"- Backup pre-rollback: {safety.get('path', 'n/d')}{_aside(safety)}",

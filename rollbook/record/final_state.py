@@ -69,6 +69,9 @@ def data_check(events: list[dict[str, Any]]) -> dict[str, Any] | None:
                 None)  # fmt: skip
 
 
+CHANGES_DATA = ("database_dropped", "database_swapped", "migrations_reversing")
+
+
 def data_loss(events: list[dict[str, Any]], lost: int | None) -> tuple[str, bool | None]:
     """The rows lost as the run ended, and whether that is none: after §9 the restore's count
     no longer holds — the pre-rollback data is back when §9's check says so."""
@@ -76,7 +79,7 @@ def data_loss(events: list[dict[str, Any]], lost: int | None) -> tuple[str, bool
     if state is None:
         return ("n/d" if lost is None else f"{lost} filas"), (None if lost is None else lost == 0)
     check = data_check(events)
-    changed = any(e["event"] == "fact" and e["key"] in ("database_dropped", "database_swapped")
+    changed = any(e["event"] == "fact" and e["key"] in CHANGES_DATA
                   for e in events)  # fmt: skip
     if check is not None and check["ok"]:
         counted = f" (la restauración había dejado fuera {lost} filas)" if lost else ""

@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from rollbook.actions import database_path
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
 from rollbook.record import closing
@@ -40,6 +41,7 @@ def write_plan(run: Run) -> tuple[Path, Path]:
     document = {
         "incident": run.incident_id, "environment": run.env.name, "commands": steps,
         "target": run.facts.get("target"), "migration_plan": run.facts.get("migration_plan"),
+        "database_path": run.facts.get("database_path"),
         "trial_restore": run.facts.get("trial_restore"),
         "not_verified": [{"paso": p, "criterion": c} for p, c in unverified(run.journal.path)],
     }  # fmt: skip
@@ -49,6 +51,7 @@ def write_plan(run: Run) -> tuple[Path, Path]:
         f"# Plan de rollback (dry-run) — {run.env.name} — {run.incident_id}", "",
         f"- Versión objetivo: {target.get('tag', 'n/d')} — {target.get('reason', 'n/d')}",
         f"- Migraciones: {closing.migration_summary(facts)}",
+        f"- Camino de la base de datos: {database_path.summary(facts)}",
         f"- Prueba de restauración: {closing.trial_summary(facts)}", "",
     ]  # fmt: skip
     lines += [

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from rollbook.actions import database_path
 from rollbook.core import timeline
 from rollbook.core.run import Run
 from rollbook.record import closing, final_state, outage_probe, timeline_picture
@@ -45,6 +46,7 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         **dict(line.split(": ", 1) for line in final_state.versions(facts, events)),
         "Motivo de la elección": str(target.get("reason", "n/d")),
         "Migraciones (clasificación)": closing.migration_summary(facts),
+        "Camino de la base de datos": database_path.summary(facts),
         "Conjunto de paquetes": closing.package_summary(facts),
         "Backup utilizado": (
             f"{backup.get('path')} ({backup.get('size')} bytes, sha256 {backup.get('sha256')}, "

@@ -44,6 +44,15 @@ def test_chooses_the_stable_tag_and_the_nightly_backup(start: object, tmp_path: 
     assert plan["kind"] == "reversible", plan
     assert plan["extra"] == ["core.0002_customer_full_name_tier"]
     assert plan["commands"] == ["python manage.py migrate core 0001_initial"]
+    # read from Django's own plan: the rename and the indexes touch no value; undoing AddField
+    # drops the column only the defective release has
+    effects = {o["operation"]: o["effect"] for o in plan["operations"]}
+    assert effects["Add field tier to customer"] == "drops"
+    assert effects["Rename field name on customer to full_name"] == "schema"
+    assert facts["database_path"]["path"] == "restore"  # the procedure as written, by default
+    with connect() as conn:
+        customers = conn.execute("SELECT count(*) FROM core_customer").fetchone()[0]  # type: ignore[index]
+    assert facts["database_path"]["drops"] == {"core_customer.tier": customers}
     assert facts["backup"]["path"] == str(newest_nightly())
     assert f"target: {tags[1]}" in done.output and str(newest_nightly()) in done.output
     assert done.outcome == "EVALUACION COMPLETADA — SIN CAMBIOS"

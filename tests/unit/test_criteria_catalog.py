@@ -124,6 +124,9 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
     ("database", "shadow_answers"): (
         "django_migrations rows of the shadow database (swap)",
         lambda r, t: {"run": r, "shadow_migrations": 0}),
+    ("database", "reversed_to_target"): (
+        "django_migrations rows of the deployed release's migrations after Paso 3.0",
+        lambda r, t: {"run": r, "left_over": ["core.0002_customer_full_name_tier"]}),
     ("database", "safety_checked"): (
         "the pre-rollback dump's size, sha256 and format (or the kept database)",
         lambda r, t: {"run": r, "safety": {"path": "/b/p.sql", "size": 0, "sha256": ""}}),

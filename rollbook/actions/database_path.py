@@ -1,0 +1,111 @@
+"""Which way the database goes back, chosen at Paso 1.2 before any change (`database.rollback`).
+
+- `restore` (the procedure as written): Etapa 4 restores the backup; the rows written since it
+  are lost, and counted.
+- `migrate`: Paso 3.0, with the deployed code still in place and the services stopped, takes
+  Paso 4.1's safety dump and runs the reverse `migrate` commands; every row is kept. Refused at
+  Paso 1.2 unless the classification says reversing loses nothing older than the deploy.
+- `least_loss`: `migrate` where that holds, else `restore`.
+
+What the reversal drops (values of columns and tables only the deployed release has) is counted
+here, before Etapa 2, and kept in the safety dump. §9 after Paso 3.0 restores that dump.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rollbook.actions import database
+from rollbook.actions.database import ident, psql
+from rollbook.actions.migration_plan import describe
+from rollbook.core.errors import StepFailed
+from rollbook.core.resources import Venv
+from rollbook.core.run import Run
+
+LOSSLESS = ("reversible", "same")  # Paso 1.2's kinds where reversing keeps every older row
+
+
+def choose(run: Run) -> dict[str, Any]:
+    """Paso 1.2: the path, why, and what reversing would drop (counted now)."""
+    plan = run.fact("migration_plan")
+    policy = run.env.database.rollback
+    drops = dropped_values(run, plan.get("operations", []))
+    if policy == "restore":
+        path, why = "restore", "database.rollback: restore (the procedure as written)"
+    elif plan["kind"] in LOSSLESS:
+        path, why = "migrate", f"database.rollback: {policy}; migrations {plan['kind']}"
+    elif policy == "least_loss":
+        path, why = "restore", f"database.rollback: least_loss; migrations {plan['kind']}"
+    else:
+        raise StepFailed(
+            f"database.rollback is migrate, but the migrations are {plan['kind']}: {plan['why']} "
+            "— set database.rollback: restore (or least_loss) in the environment file"
+        )
+    fact = run.record("database_path", path=path, policy=policy, why=why, drops=drops)
+    run.say(
+        f"database: {path} — {why}" + (f"; reversing the migrations drops {drops}" if drops else "")
+    )
+    return fact
+
+
+def dropped_values(run: Run, operations: list[dict[str, Any]]) -> dict[str, int]:
+    """Per `table.column` (or table), the values reversing would drop: only the deployed release
+    has them."""
+    pg, counted = run.postgres(), {}
+    for op in operations:
+        if op["effect"] != "drops":
+            continue
+        table, column = op["table"], op.get("column")
+        where = f" WHERE {ident(column)} IS NOT NULL" if column else ""
+        sql = f"SELECT count(*) FROM public.{ident(table)}{where}"
+        counted[f"{table}.{column}" if column else table] = int(psql(pg, sql).strip() or 0)
+    return counted
+
+
+def migrating(run: Run) -> bool:
+    """Paso 1.2 chose to reverse the migrations (not to restore the backup)."""
+    return run.facts.get("database_path", {}).get("path") == "migrate"
+
+
+def reverse(run: Run) -> None:
+    """Paso 3.0, after its safety dump: the reverse `migrate` commands with the deployed code
+    (its migration files know how to undo themselves; the target's do not exist yet)."""
+    plan = run.fact("migration_plan")
+    venv = Venv(run.first_host("app"), run.env.app)
+    run.record("migrations_reversing", commands=plan["commands"])  # §9: restore the safety dump
+    for app, to in plan.get("targets", []):
+        venv.manage("migrate", app, to or "zero", "--noinput", mutating=True,
+                    timeout=run.env.timeouts.restore)  # fmt: skip
+
+
+def left_over(run: Run) -> list[str]:
+    """The deployed release's migrations still in django_migrations after Paso 3.0."""
+    rows = database.migration_rows(run.postgres())
+    return [m for m in run.fact("migration_plan")["extra"] if m in rows]
+
+
+def summary(facts: dict[str, dict[str, Any]]) -> str:
+    """The chosen path, for the record."""
+    chosen = facts.get("database_path")
+    if not chosen:
+        return "n/d"
+    plan = facts.get("migration_plan", {})
+    dropped = [describe(o) for o in plan.get("operations", []) if o["effect"] == "drops"]
+    counts = chosen.get("drops") or {}
+    said = f"{chosen['path']} ({chosen['why']})"
+    if chosen["path"] == "migrate" and dropped:
+        said += "; " + "; ".join(dropped) + f": {sum(counts.values())} valores"
+    return said
+
+
+def dropped_note(facts: dict[str, dict[str, Any]]) -> str:
+    """After a reversal: the values it dropped (only the deployed release had them), and where
+    they are kept; "" when none."""
+    chosen = facts.get("database_path") or {}
+    counts = {k: n for k, n in (chosen.get("drops") or {}).items() if n}
+    if chosen.get("path") != "migrate" or not counts:
+        return ""
+    safety = facts.get("pre_rollback_backup", {}).get("path", "el backup de seguridad")
+    listed = ", ".join(f"{k}: {n}" for k, n in counts.items())
+    return (f" — la reversión retiró valores que solo tenía la versión desplegada ({listed}); "
+            f"quedan en {safety}")  # fmt: skip

@@ -1,0 +1,100 @@
+"""Issue 18, path 1 on the real sandbox: `database.rollback: least_loss` reverses the defective
+release's reversible migration (Paso 3.0) instead of restoring the nightly backup, so every row
+written since that backup is still there after the rollback; a failure after the reversal is
+undone by §9 from Paso 3.0's safety dump."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rollbook.sandbox.variant import write_variant as environments
+from tests.e2e.sandbox_state import (
+    INCIDENT,
+    backup_fingerprints,
+    connect,
+    dump,
+    fast,
+    fingerprints,
+    run_feature,
+    state,
+)
+from tests.e2e.test_faults import make_fault
+from tests.e2e.test_rollback import COMPLETED, RESTORED, http_health
+
+pytestmark = pytest.mark.e2e
+PRIMARY_KEYS = (
+    "SELECT c.relname, string_agg(quote_ident(a.attname), ',' ORDER BY a.attnum) "
+    "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
+    "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+    "WHERE i.indisprimary GROUP BY c.relname"
+)
+
+
+def keys() -> dict[str, set[tuple[Any, ...]]]:
+    """Per table (but django_migrations, the schema's bookkeeping), its rows' primary keys."""
+    with connect() as conn:
+        found = conn.execute(PRIMARY_KEYS).fetchall()
+        return {table: set(conn.execute(f'SELECT {columns} FROM "{table}"').fetchall())
+                for table, columns in found if table != "django_migrations"}  # fmt: skip
+
+
+def customers(name_column: str) -> set[tuple[Any, ...]]:
+    with connect() as conn:
+        return set(conn.execute(f"SELECT id, {name_column}, email FROM core_customer").fetchall())
+
+
+def orders() -> set[tuple[Any, ...]]:
+    with connect() as conn:
+        return set(conn.execute("SELECT * FROM core_order").fetchall())
+
+
+def least_loss(data: dict[str, Any]) -> None:
+    fast(data)
+    data["database"]["rollback"] = "least_loss"
+
+
+def test_reversing_the_migrations_keeps_every_row_and_section_9_undoes_it(
+    sandbox_reset: None, tmp_path: Path
+) -> None:
+    variant = environments(tmp_path, least_loss)
+    # a failure after the reversal (the target's smoke test fails at Paso 6.2): §9 puts the
+    # pre-rollback database back from Paso 3.0's safety dump, the reversed migration applied again
+    before = state()
+    failing = run_feature(tmp_path, *INCIDENT, *make_fault("smoke-test-fails"), extra_env=variant)
+    assert failing.outcome == RESTORED, dump(failing)
+    assert failing.pasos()["3.0"] == "passed" and failing.pasos()["6.2"] == "failed"
+    assert state().restored_to(before)
+    [markdown] = failing.folder.glob("ROLLBACK-*.md")
+    [loss] = [line for line in markdown.read_text().splitlines()
+              if line.startswith("| 0 pérdida de datos |")]  # fmt: skip
+    assert "| 0 filas" in loss and loss.endswith("| CUMPLE |"), loss
+    # the rollback itself, from that same pre-rollback state
+    rows, named, ordered = keys(), customers("full_name"), orders()
+    facts_before = fingerprints()
+    done = run_feature(tmp_path, *INCIDENT, extra_env=variant)
+    assert done.outcome == COMPLETED, dump(done)
+    pasos = done.pasos()
+    assert pasos["3.0"] == "passed" and pasos["4.3"] == "passed"
+    assert pasos["4.0"] == pasos["5.4"] == "skipped"  # no shadow, no swap
+    assert http_health() == 200
+    facts = done.facts()
+    assert facts["database_path"]["path"] == "migrate", facts["database_path"]
+    assert "database_dropped" not in facts  # never restored
+    # every row of the pre-rollback state is there, table by table, with its content
+    after = keys()
+    assert {t: len(k - after.get(t, set())) for t, k in rows.items() if k - after.get(t, set())} \
+        == {}  # fmt: skip
+    assert customers("name") == named and orders() == ordered
+    # ... rows the nightly backup never had among them: restoring it would have lost them
+    nightly = backup_fingerprints(facts["backup"]["path"])
+    written = {t: facts_before[t]["rows"] - nightly[t]["rows"] for t in ("core_customer",
+               "core_order")}  # fmt: skip
+    assert written["core_customer"] > 0 and written["core_order"] > 0, written
+    # the dropped column (the defective release's own) was counted before any change
+    assert facts["database_path"]["drops"] == {"core_customer.tier": len(named)}
+    assert sum(facts["data_loss"]["tables"].values()) == 0, facts["data_loss"]
+    text = next(done.folder.glob("ROLLBACK-*.md")).read_text()
+    assert "| 0 pérdida de datos | 0 filas | CUMPLE |" in text
+    assert f"core_customer.tier: {len(named)}" in text and "- Datos perdidos: NO — " in text
