@@ -1,14 +1,17 @@
 """Rollbook's rollback (A) against the procedure's Anexo A as a bare bash script (B).
 
-    .venv/bin/python bench/rollback_vs_script.py --size-mb 10 --pairs 3 [--fast] [--markdown FILE]
+    .venv/bin/python bench/rollback_vs_script.py --size-mb 10 --pairs 3 [--fast] [--migrate]
+        [--markdown FILE]
 
 On the sandbox grown to --size-mb (`rollbook sandbox grow`), pairs run alternately: reset, A
 (features/rollback.feature); with --fast, reset, F (the same with the fast options:
-`restore_strategy: swap`, `force_reinstall: when_needed`); reset, B (bench/anexo_a.sh, the same
-commands without the framework, journal or checks). Prints per pair and the medians of: total,
-downtime (services stopped → health 200), database restore (F: Paso 4.0, before the downtime), the
-Etapas 2-5 of A (and F); and the ratios A/B (F/B) pair by pair. A benchmark, not a test: nothing
-asserts a time. With --markdown, the table is written to FILE.
+`restore_strategy: swap`, `force_reinstall: when_needed`); with --migrate, reset, M (A's options
+with `database.rollback: least_loss`: Paso 3.0 reverses the migrations, nothing is restored);
+reset, B (bench/anexo_a.sh, the same commands without the framework, journal or checks). Prints
+per pair and the medians of: total, downtime (services stopped → health 200), database restore
+(F: Paso 4.0, before the downtime; M: Paso 3.0, the safety dump and the reversal), the Etapas 2-5
+of each; and the ratios to B pair by pair. A benchmark, not a test: nothing asserts a time. With
+--markdown, the table is written to FILE.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from rollbook import sandbox
 from rollbook.core import timeline
@@ -57,7 +61,7 @@ def run_a(report_dir: Path, variables: dict[str, str] | None = None) -> dict[str
     for event in events:
         if event["event"] == "paso_finished" and event["phase"] == "call":
             figures[f"etapa{str(event['paso']).split('.')[0]}"] += event["duration"]
-            if event["paso"] in ("4.0", "4.3"):  # swap: 4.0 restores, off the downtime
+            if event["paso"] in ("3.0", "4.0", "4.3"):  # swap: 4.0 restores, off the downtime
                 figures["restore"] = max(figures["restore"], event["duration"])
     return figures
 
@@ -103,45 +107,53 @@ def machine() -> str:
 
 
 Figures = dict[str, float]
+VARIANTS = {  # column → label; B is the bare script, A the procedure's options
+    "A": "A rollbook",
+    "F": "F fast",
+    "M": "M migrate",
+}
 
 
-def render(pairs: list[tuple[Figures, Figures | None, Figures]]) -> list[str]:
-    fast = all(p[1] is not None for p in pairs)
-    rows = [
-        "| measure | A rollbook (median s) | B script (median s) | A/B (median of pairs) |"
-        + (" F fast (median s) | F/B (median of pairs) |" if fast else ""),
-        "|---|---|---|---|" + ("---|---|" if fast else ""),
-    ]
+def render(pairs: list[dict[str, Figures]]) -> list[str]:
+    """The table: per measure, each variant's median and its ratio to B (median of pairs)."""
+    shown = [k for k in VARIANTS if k in pairs[0]]
+    head = "| measure | B script (median s) |" + "".join(
+        f" {VARIANTS[k]} (median s) | {k}/B (median of pairs) |" for k in shown
+    )
+    rows = [head, "|---|---|" + "---|---|" * len(shown)]
+    b_of = [p["B"] for p in pairs]
     for key in MEASURES:
-        a, b = [p[0][key] for p in pairs], [p[2][key] for p in pairs]
-        ratio = statistics.median(x / y for x, y in pairs_of(a, b))
-        row = f"| {key} | {statistics.median(a):.1f} | {statistics.median(b):.1f} | {ratio:.2f} |"
-        if fast:
-            f = [p[1][key] for p in pairs if p[1] is not None]
-            f_ratio = statistics.median(x / y for x, y in pairs_of(f, b))
-            row += f" {statistics.median(f):.1f} | {f_ratio:.2f} |"
+        row = f"| {key} | {statistics.median(b[key] for b in b_of):.1f} |"
+        for k in shown:
+            values = [p[k][key] for p in pairs]
+            ratio = statistics.median(x / y for x, y in pairs_of(values, [b[key] for b in b_of]))
+            row += f" {statistics.median(values):.1f} | {ratio:.2f} |"
         rows.append(row)
     for etapa in ("etapa2", "etapa3", "etapa4", "etapa5"):
-        values = [p[0][etapa] for p in pairs]
-        row = f"| {etapa} | {statistics.median(values):.1f} | - | - |"
-        if fast:
-            row += f" {statistics.median(p[1][etapa] for p in pairs if p[1] is not None):.1f} | - |"
-        rows.append(row)
+        medians = [statistics.median(p[k][etapa] for p in pairs) for k in shown]
+        cells = "".join(f" {m:.1f} | - |" for m in medians)
+        rows.append(f"| {etapa} | - |{cells}")
     return rows
 
 
-def pair_line(key: str, a: Figures, f: Figures | None, b: Figures) -> str:
-    """One measure of one pair, with its ratios to B."""
-
-    def ratio(x: float) -> str:
-        return f"{x / b[key]:.2f}" if b[key] > 0 else "n/d"
-
-    line = f"{key} A {a[key]:.1f} s / B {b[key]:.1f} s (A/B {ratio(a[key])})"
-    return line + (f" / F {f[key]:.1f} s (F/B {ratio(f[key])})" if f else "")
+def pair_line(key: str, pair: dict[str, Figures]) -> str:
+    """One measure of one pair, with each variant's ratio to B."""
+    b = pair["B"][key]
+    said = [f"{key} B {b:.1f} s"]
+    for k in VARIANTS:
+        if k in pair:
+            ratio = f"{pair[k][key] / b:.2f}" if b > 0 else "n/d"
+            said.append(f"{k} {pair[k][key]:.1f} s ({k}/B {ratio})")
+    return " / ".join(said)
 
 
 def pairs_of(a: list[float], b: list[float]) -> list[tuple[float, float]]:
     return [(x, y) for x, y in zip(a, b, strict=True) if y > 0]
+
+
+def least_loss(data: dict[str, Any]) -> None:
+    """M: the procedure's options, the database going back by reversing its migrations."""
+    data["database"]["rollback"] = "least_loss"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,28 +161,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=int, default=10, help="database growth (MB)")
     parser.add_argument("--pairs", type=int, default=3, help="A/B pairs, run alternately")
     parser.add_argument("--fast", action="store_true", help="also run F, the fast options")
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        help="also run M, database.rollback: least_loss (reverse migrations)",
+    )
     parser.add_argument("--markdown", type=Path, help="write the table into this file")
     options = parser.parse_args(argv)
     sandbox.up()
     bulk.grow(options.size_mb)
-    pairs: list[tuple[Figures, Figures | None, Figures]] = []
+    pairs: list[dict[str, Figures]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            reports, variables = Path(tmp) / "reports", write_variant(Path(tmp), fast_options)
+            reports = Path(tmp) / "reports"
             reports.mkdir()
+            variants = {"A": None}
+            if options.fast:
+                variants["F"] = write_variant(Path(tmp) / "fast", fast_options)
+            if options.migrate:
+                variants["M"] = write_variant(Path(tmp) / "migrate", least_loss)
             for n in range(options.pairs):
-                a = run_a(reports)
-                f = run_a(reports, variables) if options.fast else None
-                b = run_b(Path(tmp))
-                pairs.append((a, f, b))
-                print(f"pair {n + 1}: " + ", ".join(pair_line(k, a, f, b) for k in MEASURES))
+                pair = {k: run_a(reports, variables) for k, variables in variants.items()}
+                pair["B"] = run_b(Path(tmp))
+                pairs.append(pair)
+                print(f"pair {n + 1}: " + ", ".join(pair_line(k, pair) for k in MEASURES))
     finally:
         bulk.grow(0)
         sandbox.reset()
+    flags = "".join(f" --{f}" for f in ("fast", "migrate") if getattr(options, f))
     table = [
         f"Database grown by {options.size_mb} MB, {options.pairs} pairs, machine: {machine()}.",
         f"Command: `.venv/bin/python bench/rollback_vs_script.py --size-mb {options.size_mb} "
-        f"--pairs {options.pairs}{' --fast' if options.fast else ''}`",
+        f"--pairs {options.pairs}{flags}`",
         "",
         *render(pairs),
     ]

@@ -93,7 +93,7 @@ def describe(operation: dict[str, Any]) -> str:
     """What undoing one operation does, in a clause."""
     table, column = operation.get("table"), operation.get("column")
     where = f"{table}.{column}" if column else f"table {table}"
-    return _SAYS[operation["effect"]].format(where=where, operation=operation["operation"])
+    return _SAYS[operation["effect"]].format(where=where, operation=operation.get("operation"))
 
 
 def reverse_operations(venv: Venv, targets: list[tuple[str, str | None]]) -> list[dict[str, Any]]:

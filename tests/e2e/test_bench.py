@@ -24,5 +24,5 @@ def test_benchmark_completes_and_writes_its_table(sandbox_up: None, tmp_path: Pa
     assert "Database grown by 10 MB, 1 pairs" in text
     for measure in ("total", "downtime", "restore", "etapa4"):
         row = next(line for line in text.splitlines() if line.startswith(f"| {measure} |"))
-        assert len(row.split("|")) == 8, row  # A, B, A/B, F (fast options), F/B
+        assert len(row.split("|")) == 8, row  # B, A, A/B, F (fast options), F/B
         assert all(cell.strip() for cell in row.split("|")[1:-1]), row

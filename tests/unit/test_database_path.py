@@ -1,0 +1,67 @@
+"""Paso 1.2's choice of the way back (database.rollback) from the migrations' classification, and
+what the record says a reversal does to the data."""
+
+from pathlib import Path
+
+import pytest
+
+from rollbook.actions import database_path
+from rollbook.actions.migration_plan import describe
+from rollbook.core.errors import StepFailed
+from rollbook.core.run import Run
+from tests.unit.local_run import local_run
+
+KINDS = ("same", "reversible", "reversible-lossy", "restore", "unknown")
+
+
+def with_policy(run: Run, policy: str, kind: str) -> Run:
+    database = run.env.database.model_copy(update={"rollback": policy})
+    run.env = run.env.model_copy(update={"database": database})
+    run.record("migration_plan", kind=kind, why="because", operations=[], extra=[], commands=[])
+    return run
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("policy", "migrates"),
+    [("restore", ()), ("least_loss", ("same", "reversible")), ("migrate", ("same", "reversible"))],
+)
+def test_the_path_follows_the_policy_and_the_classification(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str, migrates: tuple[str, ...],
+    kind: str,
+) -> None:  # fmt: skip
+    run = with_policy(local_run(tmp_path, monkeypatch), policy, kind)
+    if policy == "migrate" and kind not in migrates:  # asked for, and it would lose data
+        with pytest.raises(StepFailed, match=r"set database\.rollback: restore"):
+            database_path.choose(run)
+        assert not database_path.migrating(run)
+        return
+    chosen = database_path.choose(run)
+    assert chosen["path"] == ("migrate" if kind in migrates else "restore")
+    assert database_path.migrating(run) == (kind in migrates)
+
+
+def test_what_undoing_each_operation_does_is_said() -> None:
+    said = [
+        describe({"effect": "drops", "table": "core_customer", "column": "tier"}),
+        describe({"effect": "drops", "table": "core_invoice", "column": None}),
+        describe({"effect": "empties", "table": "core_order", "column": "note"}),
+        describe({"effect": "unknown", "operation": "Raw Python operation"}),
+    ]
+    assert said[0].startswith("drop core_customer.tier (only the deployed release has it")
+    assert said[1].startswith("drop table core_invoice")
+    assert "its values before the deploy are only in the backup" in said[2]
+    assert said[3] == "run Raw Python operation backwards (its effect on rows is unknown)"
+
+
+def test_the_record_names_the_dropped_values_and_where_they_are_kept() -> None:
+    facts = {
+        "database_path": {"path": "migrate", "why": "w", "drops": {"core_customer.tier": 205}},
+        "pre_rollback_backup": {"path": "/b/pre_rollback_x.sql"},
+    }
+    assert database_path.dropped_note(facts) == (
+        " — la reversión retiró valores que solo tenía la versión desplegada "
+        "(core_customer.tier: 205); quedan en /b/pre_rollback_x.sql"
+    )
+    facts["database_path"]["path"] = "restore"
+    assert database_path.dropped_note(facts) == ""
