@@ -62,6 +62,16 @@ def dropped_values(run: Run, operations: list[dict[str, Any]]) -> dict[str, int]
     return counted
 
 
+def estimate_restore_loss(run: Run, restored: dict[str, set[int]], when: str) -> None:
+    """Before Etapa 2, where a restored copy of the backup exists (Paso 1.3's trial restore, swap's
+    Paso 4.0): the rows of the database now that restoring it would lose, per table."""
+    lost = {t: n for t, n in database.lost_rows(database.row_keys(run.postgres()), restored).items()
+            if n}  # fmt: skip
+    run.record("restore_loss_estimate", tables=lost, rows=sum(lost.values()), when=when)
+    run.say(f"restoring the backup would lose {sum(lost.values())} rows now ({when})"
+            + (f": {lost}" if lost else ""))  # fmt: skip
+
+
 def migrating(run: Run) -> bool:
     """Paso 1.2 chose to reverse the migrations (not to restore the backup)."""
     return run.facts.get("database_path", {}).get("path") == "migrate"
@@ -95,6 +105,10 @@ def summary(facts: dict[str, dict[str, Any]]) -> str:
     said = f"{chosen['path']} ({chosen['why']})"
     if chosen["path"] == "migrate" and dropped:
         said += "; " + "; ".join(dropped) + f": {sum(counts.values())} valores"
+    estimate = facts.get("restore_loss_estimate")
+    if estimate:
+        said += (f"; restaurar el backup perdería {estimate['rows']} filas (estimado en "
+                 f"{estimate['when']}, antes de la Etapa 2)")  # fmt: skip
     return said
 
 

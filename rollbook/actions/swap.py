@@ -53,6 +53,7 @@ def prepare_shadow(run: Run) -> dict[str, object]:
     seconds = (datetime.now(UTC) - started).total_seconds()
     if not run.planning:
         run.keys_restored = database.row_keys(pg, shadow)
+        database_path.estimate_restore_loss(run, run.keys_restored, "Paso 4.0")
     return run.record(
         "shadow_restored", name=shadow, source=path, format=fmt, jobs=jobs, seconds=seconds
     )

@@ -2,7 +2,8 @@
 
 Before the first change (and in a dry-run's plan), the backup is restored into a scratch database
 `<name>_trial_<ts>`, checked (its marker table answers), measured, and dropped. The measured rate
-gives the predicted duration of Etapa 4, shown in the plan and the report. The scratch database is
+gives the predicted duration of Etapa 4, shown in the plan and the report; the copy's row keys,
+the rows a restore would lose. The scratch database is
 the run's one declared write before Etapa 2: journaled as such, never counted as a change.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from rollbook.actions import database
+from rollbook.actions import database, database_path
 from rollbook.actions.database import literal, psql
 from rollbook.core.errors import StepFailed
 from rollbook.core.resources import PostgresClient
@@ -46,10 +47,12 @@ def trial_restore(run: Run) -> dict[str, object] | None:
         marker = db.marker_table or "django_migrations"
         rows = int(psql(pg, f"SELECT count(*) FROM {database.ident(marker)}", database=scratch))
         size = _size(pg, scratch)
+        restored = database.row_keys(pg, scratch)
     except StepFailed as exc:
         raise StepFailed(f"the backup {path} does not restore: {exc}") from None
     finally:
         pg.run("dropdb", scratch, before=["--if-exists"], mutating=True, declared=True)
+    database_path.estimate_restore_loss(run, restored, "Paso 1.3")
     rate = size / seconds
     predicted = predicted_etapa4(run, seconds, rate)
     run.say(

@@ -69,8 +69,12 @@ def test_swap_keeps_the_whole_database_work_out_of_the_downtime(
     assert fingerprints(aside) == before.database
     assert backup_fingerprints(facts["pre_rollback_backup"]["path"]) == before.database
     assert not any("_shadow_" in name for name in databases())
-    # rows lost counted from the two databases, off the downtime
-    assert sum(facts["data_loss"]["tables"].values()) > 0
+    # rows lost counted from the two databases, off the downtime; Paso 4.0 had said how many
+    # before Etapa 2 (nothing wrote in between)
+    lost = {t: n for t, n in facts["data_loss"]["tables"].items() if n}
+    assert sum(lost.values()) > 0
+    estimate = facts["restore_loss_estimate"]
+    assert (estimate["tables"], estimate["when"]) == (lost, "Paso 4.0"), estimate
     # nothing between services stopped and the web service back reads the whole database
     heavy = [
         " ".join(e["argv"])[:120]
@@ -121,6 +125,10 @@ def test_trial_restore_predicts_etapa4_in_the_plan_and_changes_nothing(
     assert trial["predicted"]["paso_4_0"] == trial["seconds"]
     plan = (done.folder / "plan.md").read_text()
     assert "- Prueba de restauración: " in plan and "runs at Paso 4.0" in plan
+    # what restoring would lose, said before any change: the rows written after the nightly
+    estimate = done.facts()["restore_loss_estimate"]
+    assert estimate["rows"] > 0 and estimate["when"] == "Paso 1.3", estimate
+    assert f"restaurar el backup perdería {estimate['rows']} filas (estimado en Paso 1.3" in plan
     # Paso 4.0's shadow is planned, not made; the scratch database is made and dropped
     assert any(s["paso"] == "4.0" for s in json.loads((done.folder / "plan.json").read_text())[
         "commands"])  # fmt: skip
