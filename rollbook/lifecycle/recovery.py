@@ -111,7 +111,8 @@ def _recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
         act("allow connections to the database again",
             lambda: database.set_connections(run, allowed=True))  # fmt: skip
     code_before = facts.get("code_before", {}).get("hosts", {})
-    changed = list(dict.fromkeys(host for paso, host in changes if paso.startswith("3.")))
+    code_pasos = [(paso, host) for paso, host in changes if paso.startswith("3.") and paso != "3.0"]
+    changed = list(dict.fromkeys(host for _, host in code_pasos))  # 3.0 changed the database
     if changed and code_before:
         shown = ", ".join(inventory.label(spec) for spec in changed)
         act(f"put back the recorded code, packages and static files on {shown}",
