@@ -113,6 +113,17 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
     Entonces todas las migraciones están aplicadas, sin pendientes
     Y el estado de migraciones es el registrado para la versión objetivo
 
+  @etapa4 @base_de_datos @opcional
+  Escenario: Paso 4.5 — Recuperar datos posteriores al backup
+    Fuera del procedimiento (database.rollback: restore_recover, o least_loss cuando las
+    migraciones no se pueden revertir): con los servicios aún detenidos, las filas del estado
+    previo que la restauración dejó fuera se reinsertan, tabla por tabla en orden de claves
+    foráneas; una clave presente con otro contenido es un conflicto y no se sobrescribe. Lo que
+    no vuelve queda en salvage.sql, en la carpeta del incidente, para un DBA.
+    Dado que el ambiente recupera las filas que la restauración deja fuera
+    Cuando se reinsertan las filas del estado previo ausentes tras la restauración
+    Entonces cada fila ausente queda recuperada o listada en el archivo de rescate
+
   @etapa5
   Escenario: Paso 5.1 — Reiniciar Gunicorn
     Cuando se inicia el servicio web

@@ -3,7 +3,7 @@
 import pytest
 from pytest_bdd import given, then, when
 
-from rollbook.actions import database, database_path, restore_strategy, swap
+from rollbook.actions import database, database_path, restore_strategy, row_recovery, swap
 from rollbook.core.run import Run
 from steps.verify import after, verifies
 
@@ -46,6 +46,27 @@ def reverse_migrations(run: Run) -> list[str] | None:
 @verifies("la base de datos queda en las migraciones de la versión objetivo")
 def reversed_to_target(run: Run, left_over: list[str]) -> None:
     assert not left_over, f"migrations of the deployed release still applied: {left_over}"
+
+
+@given("que el ambiente recupera las filas que la restauración deja fuera")
+def recover_path(run: Run) -> None:
+    if not database_path.recovering(run):
+        chosen = run.facts.get("database_path", {}).get("why", "database.rollback: restore")
+        pytest.skip(f"opcional: no se recuperan filas tras la restauración ({chosen})")
+
+
+@when(
+    "se reinsertan las filas del estado previo ausentes tras la restauración",
+    target_fixture="unaccounted",
+)
+def recover_rows(run: Run) -> dict[str, int] | None:
+    row_recovery.recover(run)
+    return after(run, lambda: row_recovery.unaccounted(run))
+
+
+@verifies("cada fila ausente queda recuperada o listada en el archivo de rescate")
+def rows_accounted(run: Run, unaccounted: dict[str, int]) -> None:
+    assert not unaccounted, f"rows missing after Paso 4.5 and not in the salvage: {unaccounted}"
 
 
 @when("se crea el backup de seguridad del estado actual", target_fixture="safety")

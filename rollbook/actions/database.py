@@ -50,11 +50,11 @@ def fingerprint_sql(names: list[str]) -> str:
     return " UNION ALL ".join(parts) + " ORDER BY 1"
 
 
-def fingerprints(pg: PostgresClient) -> dict[str, dict[str, object]]:
-    names = tables(pg)
+def fingerprints(pg: PostgresClient, database: str | None = None) -> dict[str, dict[str, object]]:
+    names = tables(pg, database)
     if not names:
         return {}
-    out = psql(pg, fingerprint_sql(names))
+    out = psql(pg, fingerprint_sql(names), database=database)
     return {
         t: {"rows": int(n), "checksum": h}
         for t, n, h in (line.split("|") for line in out.splitlines())

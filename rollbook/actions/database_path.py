@@ -5,7 +5,9 @@
 - `migrate`: Paso 3.0, with the deployed code still in place and the services stopped, takes
   Paso 4.1's safety dump and runs the reverse `migrate` commands; every row is kept. Refused at
   Paso 1.2 unless the classification says reversing loses nothing older than the deploy.
-- `least_loss`: `migrate` where that holds, else `restore`.
+- `restore_recover`: `restore`, then Paso 4.5 puts back the rows the restore dropped
+  (row_recovery.py), listing what it cannot.
+- `least_loss`: `migrate` where that holds, else `restore_recover`.
 
 What the reversal drops (values of columns and tables only the deployed release has) is counted
 here, before Etapa 2, and kept in the safety dump. §9 after Paso 3.0 restores that dump.
@@ -32,16 +34,22 @@ def choose(run: Run) -> dict[str, Any]:
     drops = dropped_values(run, plan.get("operations", []))
     if policy == "restore":
         path, why = "restore", "database.rollback: restore (the procedure as written)"
+    elif policy == "restore_recover":
+        path, why = "restore", "database.rollback: restore_recover (Paso 4.5 recovers rows)"
     elif plan["kind"] in LOSSLESS:
         path, why = "migrate", f"database.rollback: {policy}; migrations {plan['kind']}"
     elif policy == "least_loss":
-        path, why = "restore", f"database.rollback: least_loss; migrations {plan['kind']}"
+        path, why = "restore", (f"database.rollback: least_loss; migrations {plan['kind']}: "
+                                "restore, then Paso 4.5 recovers rows")  # fmt: skip
     else:
         raise StepFailed(
             f"database.rollback is migrate, but the migrations are {plan['kind']}: {plan['why']} "
             "— set database.rollback: restore (or least_loss) in the environment file"
         )
-    fact = run.record("database_path", path=path, policy=policy, why=why, drops=drops)
+    recover = path == "restore" and policy in ("restore_recover", "least_loss")
+    fact = run.record(
+        "database_path", path=path, policy=policy, why=why, drops=drops, recover=recover
+    )
     run.say(
         f"database: {path} — {why}" + (f"; reversing the migrations drops {drops}" if drops else "")
     )
@@ -70,6 +78,11 @@ def estimate_restore_loss(run: Run, restored: dict[str, set[int]], when: str) ->
     run.record("restore_loss_estimate", tables=lost, rows=sum(lost.values()), when=when)
     run.say(f"restoring the backup would lose {sum(lost.values())} rows now ({when})"
             + (f": {lost}" if lost else ""))  # fmt: skip
+
+
+def recovering(run: Run) -> bool:
+    """Paso 1.2 chose to restore, then put back the rows the restore drops (Paso 4.5)."""
+    return bool(run.facts.get("database_path", {}).get("recover"))
 
 
 def migrating(run: Run) -> bool:

@@ -102,7 +102,9 @@ def dump_aside(run: Run) -> dict[str, object]:
     checked = database.checked_dump(pg, aside, path, run.env.timeouts)
     if run.planning:
         return run.record("pre_rollback_backup", **{**safety, **checked})
-    if run.keys_restored is None:
+    if "rows_recovered" in run.facts:
+        run.say("rows lost: counted by Paso 4.5, which put back what it could")
+    elif run.keys_restored is None:
         run.say("data loss not counted: Paso 4.0 ran in the resumed incident")
     else:
         lost = database.lost_rows(database.row_keys(pg, aside), run.keys_restored)

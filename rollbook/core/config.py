@@ -137,9 +137,10 @@ class DatabaseConfig(_Strict):
     # `swap` restores into a shadow database before Etapa 2 and renames it in (issue 7)
     restore_strategy: Literal["recreate", "swap"] = "recreate"
     # the way back (rollbook/actions/database_path.py): `restore` the backup as the procedure
-    # says; `migrate`: reverse the migrations, keeping every row (refused when that loses older
-    # data); `least_loss`: migrate where it loses nothing, else restore
-    rollback: Literal["restore", "migrate", "least_loss"] = "restore"
+    # says; `restore_recover`: restore, then put back the rows it dropped (Paso 4.5);
+    # `migrate`: reverse the migrations, keeping every row (refused when that loses older data);
+    # `least_loss`: migrate where it loses nothing, else restore_recover
+    rollback: Literal["restore", "restore_recover", "migrate", "least_loss"] = "restore"
     restore_jobs: int | None = Field(default=None, ge=1)  # pg_restore -j; default the host's cores
     # Paso 1.3: restore the chosen backup into a scratch database (then dropped), predict Etapa 4
     verify_by_restore: bool = False

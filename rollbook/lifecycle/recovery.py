@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import database, dependencies, fleet, static, swap, web
+from rollbook.actions import database, dependencies, fleet, row_recovery, static, swap, web
 from rollbook.core import inventory, timeline
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.host import Host
@@ -103,6 +103,10 @@ def _recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
     swapped = facts.get("database_swapped")
     if swapped:
         act("rename the pre-rollback database back", lambda: run.say(swap.undo(run, swapped)))
+    scratch = facts.get("salvage_scratch")
+    if scratch:  # Paso 4.5's copy of the safety dump, if a dead run left it
+        act(f"drop the scratch database {scratch['name']}",
+            lambda: row_recovery.drop_scratch(run, scratch["name"]))  # fmt: skip
     shadow = facts.get("shadow_created")
     if shadow:
         act(f"drop the shadow database {shadow['name']}",

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rollbook.actions import database_path, trial_restore
+from rollbook.actions import database_path, row_recovery, trial_restore
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
@@ -100,7 +100,9 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         final_state.data_loss(events, lost_rows)[0] if final_state.recovery_state(events)
         else "n/d (no contado en esta corrida)" if loss is None
         else "NO" + database_path.dropped_note(facts) if lost_rows == 0
-        else f"SÍ — {lost_rows} filas del estado previo no presentes tras la restauración: "
+        else f"SÍ — {lost_rows} filas del estado previo "
+        + ("no recuperadas en el Paso 4.5 (ausentes o en conflicto): " if "rows_recovered" in facts
+           else "no presentes tras la restauración: ")
         + ", ".join(f"{t}: {n}" for t, n in loss.items() if n)
     )  # fmt: skip
     undone = [f"- Incidente revertido: {run.options.incident}"] if run.options.incident else []
@@ -145,6 +147,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Downtime total: {_minutes(timeline.downtime(events))}",
         f"- Visto por la sonda: {outage_probe.describe(events)}",
         f"- Datos perdidos: {loss_text}",
+        *row_recovery.statement(facts),
         *[
             f"- Aviso {NOT_DELIVERED} ({e['kind']}): {e['target']}: {e['reason']}"
             for e in events

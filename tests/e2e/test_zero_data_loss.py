@@ -1,7 +1,9 @@
-"""Issue 18, path 1 on the real sandbox: `database.rollback: least_loss` reverses the defective
+"""Issue 18 on the real sandbox. Path 1: `database.rollback: least_loss` reverses the defective
 release's reversible migration (Paso 3.0) instead of restoring the nightly backup, so every row
 written since that backup is still there after the rollback; a failure after the reversal is
-undone by §9 from Paso 3.0's safety dump."""
+undone by §9 from Paso 3.0's safety dump. Path 2: `restore_recover` restores the backup, then
+Paso 4.5 puts back the rows it dropped (a renamed column mapped back), lists a planted conflict
+in salvage.sql without overwriting it; a failure after Paso 4.5 is undone by §9."""
 
 from pathlib import Path
 from typing import Any
@@ -98,3 +100,71 @@ def test_reversing_the_migrations_keeps_every_row_and_section_9_undoes_it(
     text = next(done.folder.glob("ROLLBACK-*.md")).read_text()
     assert "| 0 pérdida de datos | 0 filas | CUMPLE |" in text
     assert f"core_customer.tier: {len(named)}" in text and "- Datos perdidos: NO — " in text
+
+
+def plant_rows() -> dict[str, Any]:
+    """Rows written after the deploy to the table the migration left alone (orders of customers
+    the backup has), and one of the backup's orders changed since: a conflict to be."""
+    with connect() as conn:
+        conn.execute(
+            "INSERT INTO core_order (amount, status, created_at, customer_id) VALUES "
+            "(10, 'paid', now(), 1), (20, 'paid', now(), 2), (30, 'paid', now(), 3)"
+        )
+        conn.execute("UPDATE core_order SET status = 'refunded' WHERE id = 1")
+        return {"conflict": conn.execute("SELECT * FROM core_order WHERE id = 1").fetchone()}
+
+
+def restore_recover(data: dict[str, Any]) -> None:
+    fast(data)
+    data["database"]["rollback"] = "restore_recover"
+
+
+def test_restoring_then_recovering_puts_back_every_row_but_the_conflict(
+    sandbox_reset: None, tmp_path: Path
+) -> None:
+    variant = environments(tmp_path, restore_recover)
+    planted = plant_rows()
+    # a failure after Paso 4.5 (the target's smoke test fails at Paso 6.2): §9 restores the
+    # safety dump — the recovered rows and the conflict's newer content with it
+    before = state()
+    failing = run_feature(tmp_path, *INCIDENT, *make_fault("smoke-test-fails"), extra_env=variant)
+    assert failing.outcome == RESTORED, dump(failing)
+    assert failing.pasos()["4.5"] == "passed" and failing.pasos()["6.2"] == "failed"
+    assert state().restored_to(before)
+    # the rollback itself
+    rows, named, ordered = keys(), customers("full_name"), orders()
+    counted = fingerprints()
+    done = run_feature(tmp_path, *INCIDENT, extra_env=variant)
+    assert done.outcome == COMPLETED, dump(done)
+    assert done.pasos()["4.5"] == "passed" and http_health() == 200
+    facts = done.facts()
+    statement = facts["rows_recovered"]["tables"]
+    nightly = backup_fingerprints(facts["backup"]["path"])
+    for table in ("core_customer", "core_order"):  # nothing was deleted since the nightly
+        dropped = counted[table]["rows"] - nightly[table]["rows"]
+        assert dropped > 0 and statement[table]["dropped"] == dropped, statement[table]
+        assert statement[table]["recovered"] == dropped, statement[table]
+    conflicts = {t: s["conflicts"] for t, s in statement.items()}
+    assert conflicts == {"core_customer": 0, "core_order": 1}
+    assert statement["core_customer"]["columns_renamed"] == {"name": "full_name"}
+    # every pre-rollback row is there by key; the customers under their name, the orders whole,
+    # but the conflict: the backup's content stays, the newer one is in salvage.sql
+    after = keys()
+    assert {t: k - after.get(t, set()) for t, k in rows.items() if k - after.get(t, set())} == {}
+    assert customers("name") == named
+    conflict = planted["conflict"]
+    assert orders() - ordered == {o for o in orders() if o[0] == conflict[0]} != set()
+    assert ordered - orders() == {conflict}
+    salvage = Path(facts["rows_recovered"]["salvage"])
+    assert salvage.parent == done.folder and salvage.stat().st_mode & 0o777 == 0o600
+    assert "\trefunded\t" in salvage.read_text() and "\tconflict\n" in salvage.read_text()
+    # the sequences moved past the recovered keys: the app's next order takes a new one
+    with connect() as conn:
+        new = conn.execute(
+            "INSERT INTO core_order (amount, status, created_at, customer_id) "
+            "VALUES (1, 'paid', now(), 1) RETURNING id"
+        ).fetchone()[0]  # type: ignore[index]
+    assert new > max(k[0] for k in rows["core_order"])
+    text = next(done.folder.glob("ROLLBACK-*.md")).read_text()
+    assert "| 0 pérdida de datos | 1 filas | NO CUMPLE |" in text
+    assert "| core_order | " in text and "conflict (same key, other content): 1" in text

@@ -127,6 +127,9 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
     ("database", "reversed_to_target"): (
         "django_migrations rows of the deployed release's migrations after Paso 3.0",
         lambda r, t: {"run": r, "left_over": ["core.0002_customer_full_name_tier"]}),
+    ("database", "rows_accounted"): (
+        "pre-rollback row keys missing after Paso 4.5 against its statement's not-recovered",
+        lambda r, t: {"run": r, "unaccounted": {"core_order": 3}}),
     ("database", "safety_checked"): (
         "the pre-rollback dump's size, sha256 and format (or the kept database)",
         lambda r, t: {"run": r, "safety": {"path": "/b/p.sql", "size": 0, "sha256": ""}}),

@@ -8,7 +8,8 @@ after the marker, each operation with its effect —
   converts     a column's type or constraints change back (values may not survive);
   unknown      raw SQL or Python: what it does to rows cannot be known from the plan;
   irreversible Django cannot undo it;
-  schema       indexes, constraints, names, options: no row or value changes.
+  schema       indexes, constraints, names, options: no row or value changes (a RenameField
+               also gives its table, column and from_column: Paso 4.5 maps the names back).
 """
 
 import json
@@ -59,6 +60,18 @@ def effect(op, app_label, before, after):
     return found
 
 
+def renamed(op, app_label, before, after):
+    """{"table", "column", "from_column"} of a RenameField: the column's name before and after
+    (rows kept aside under the newer name go back under the older one); None otherwise."""
+    if not isinstance(op, operations.RenameField):
+        return None
+    table, old = place(before, app_label, op.model_name, op.old_name)
+    new = place(after, app_label, op.model_name, op.new_name)[1]
+    if table is None or old is None or old == new:
+        return None
+    return {"table": table, "column": new, "from_column": old}
+
+
 def main():
     targets = [tuple(t) for t in json.loads(os.environ["ROLLBOOK_REVERSE_TO"])]
     executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
@@ -74,6 +87,7 @@ def main():
                 "migration": f"{migration.app_label}.{migration.name}",
                 "operation": op.describe(), "effect": kind if backwards else "forwards",
                 "table": table, "column": column,
+                **(renamed(op, migration.app_label, state, after) or {}),
             })  # fmt: skip
             state = after
     print(MARKER + json.dumps(found))

@@ -1,0 +1,336 @@
+"""Paso 4.5: the rows of the pre-rollback state the restore dropped, put back (issue 18, path 2).
+
+With the services still stopped (no new row can take a recovered row's key), table by table in
+foreign-key order: the pre-rollback rows of each table whose content changed (fingerprints of
+Paso 4.1 against the restored database) are copied with PostgreSQL's COPY from the pre-rollback
+database (swap: the one kept aside; recreate: the safety dump restored into a scratch database)
+into a `rollbook_salvage` schema of the restored one — only the columns both have, the others as
+JSON. Then, in one statement per table: the rows whose primary key the restored table lacks are
+inserted where their parent rows exist; a key present with other content is a **conflict**, never
+overwritten; serial sequences move past the recovered keys. What could not be put back (conflicts,
+missing parents, unique values, columns the target lacks) is dumped to salvage.sql in the incident
+folder (0600, hashed and signed with it) for a DBA; the schema and the scratch database are
+dropped. §9 restores the safety dump, as after any change of Etapa 4.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from datetime import UTC
+from graphlib import TopologicalSorter
+from typing import Any
+
+from rollbook.actions import database
+from rollbook.actions.database import BOOKKEEPING, ident, literal, psql
+from rollbook.core.resources import PostgresClient
+from rollbook.core.run import Run
+
+SCHEMA = "rollbook_salvage"
+STATUS, EXTRA = "rollbook_status", "rollbook_extra"
+SALVAGE_FILE = "salvage.sql"
+
+
+def _reg(table: str) -> str:
+    return f"{literal('public.' + ident(table))}::regclass"
+
+
+def columns(pg: PostgresClient, table: str, db: str | None = None) -> dict[str, bool]:
+    """The table's columns → whether an insert must give it (NOT NULL, no default)."""
+    sql = (
+        "SELECT attname, attnotnull AND NOT atthasdef AND attidentity = '' AND attgenerated = '' "
+        f"FROM pg_attribute WHERE attrelid = {_reg(table)} AND attnum > 0 AND NOT attisdropped "
+        "ORDER BY attnum"
+    )
+    rows = psql(pg, sql, database=db).splitlines()
+    return {name: required == "t" for name, required in (line.split("|") for line in rows)}
+
+
+def primary_key(pg: PostgresClient, table: str) -> list[str]:
+    sql = (
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        f"AND a.attnum = ANY(i.indkey) WHERE i.indrelid = {_reg(table)} AND i.indisprimary "
+        "ORDER BY array_position(i.indkey::int2[], a.attnum)"
+    )
+    return psql(pg, sql).split()
+
+
+def foreign_keys(pg: PostgresClient, table: str) -> list[tuple[str, list[str], list[str]]]:
+    """(parent table, columns, parent columns) of each foreign key of `table`."""
+
+    def names(attrs: str, rel: str) -> str:
+        return (
+            f"(SELECT string_agg(attname, ',' ORDER BY k.n) FROM unnest({attrs}) WITH ORDINALITY "
+            f"k(a, n) JOIN pg_attribute ON attrelid = {rel} AND attnum = k.a)"
+        )
+
+    sql = (
+        f"SELECT (SELECT relname FROM pg_class WHERE oid = confrelid), "
+        f"{names('conkey', 'conrelid')}, {names('confkey', 'confrelid')} "
+        f"FROM pg_constraint WHERE contype = 'f' AND conrelid = {_reg(table)}"
+    )
+    rows = (line.split("|") for line in psql(pg, sql).splitlines())
+    return [(parent, cols.split(","), refs.split(",")) for parent, cols, refs in rows]
+
+
+def recover(run: Run) -> dict[str, Any]:
+    """Paso 4.5; the per-table statement, recorded (and data_loss recounted from it)."""
+    pg = run.postgres()
+    if run.planning:
+        run.say("Paso 4.5 would re-insert the rows the restore dropped (counted after it)")
+        return {}
+    source, scratch = _source(run, pg)
+    try:
+        before = database.fingerprints(pg, source)
+        now = database.fingerprints(pg)
+        changed = [t for t, f in before.items() if t != BOOKKEEPING and t in now and now[t] != f]
+        gone = [t for t in before if t not in now and t != BOOKKEEPING]
+        tables = _in_order(pg, changed)
+        statement: dict[str, dict[str, Any]] = {}
+        psql(pg, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}", mutating=True)
+        for table in tables:
+            statement[table] = {"rows_before": before[table]["rows"],
+                                **_recover_table(run, pg, source, table)}  # fmt: skip
+        salvage = _keep_salvage(run, pg) if any(s["kept"] for s in statement.values()) else None
+    finally:
+        psql(pg, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE", mutating=True)
+        if scratch:
+            drop_scratch(run, scratch)
+    lost = {t: s["dropped"] - s["recovered"] + s["conflicts"] for t, s in statement.items()}
+    counted = run.facts.get("data_loss", {}).get("tables") or {}
+    run.record("data_loss", tables={**counted, **lost}, recovered=True)
+    said = ", ".join(f"{t}: {s['recovered']}/{s['dropped']}" for t, s in statement.items())
+    run.say(f"rows recovered (of those the restore dropped): {said or 'none to recover'}"
+            + (f"; salvage for a DBA: {salvage}" if salvage else ""))  # fmt: skip
+    return run.record(
+        "rows_recovered", tables=statement, salvage=salvage, source=source,
+        tables_gone=gone,
+    )  # fmt: skip
+
+
+def unaccounted(run: Run) -> dict[str, int]:
+    """Paso 4.5's criterion, observed: per table, the pre-rollback rows (by primary key) missing
+    now that the statement does not list as not recovered; {} when every one is accounted for.
+    The pre-rollback keys are Paso 4.1's (recreate) or the kept database's (swap)."""
+    done = run.fact("rows_recovered")
+    before = run.keys_before
+    if before is None and done["source"] != run.facts.get("salvage_scratch", {}).get("name"):
+        before = database.row_keys(run.postgres(), done["source"])
+    if before is None:
+        run.say("Paso 4.5 not checked by keys: Paso 4.1 ran in the resumed incident")
+        return {}
+    missing = database.lost_rows(before, database.row_keys(run.postgres()))
+    listed = {t: s["dropped"] - s["recovered"] for t, s in done["tables"].items()}
+    return {t: n - listed.get(t, 0) for t, n in missing.items() if n != listed.get(t, 0)}
+
+
+def _source(run: Run, pg: PostgresClient) -> tuple[str, str | None]:
+    """The pre-rollback database to read from, and the scratch database made for it (if any)."""
+    safety = run.fact("pre_rollback_backup")
+    if safety.get("database"):  # swap: kept aside whole, closed to connections by Paso 4.2
+        aside = str(safety["database"])
+        psql(pg, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true",
+             database="postgres", mutating=True)  # fmt: skip
+        return aside, None
+    scratch = f"{run.env.database.name}_salvage_{run.started.astimezone(UTC):%Y%m%d_%H%M%S}"
+    run.record("salvage_scratch", name=scratch)  # §9 drops it if the run dies
+    drop_scratch(run, scratch)
+    database.restore_into(pg, scratch, str(safety["path"]), run.env.timeouts)
+    return scratch, scratch
+
+
+def drop_scratch(run: Run, name: str) -> None:
+    """The scratch copy of the safety dump (only a copy: the dump stays)."""
+    run.postgres().run("dropdb", name, before=["--if-exists", "--force"], mutating=True)
+
+
+def _in_order(pg: PostgresClient, tables: list[str]) -> list[str]:
+    """`tables`, parents before the tables whose foreign keys name them."""
+    graph = {
+        t: {parent for parent, _, _ in foreign_keys(pg, t) if parent in tables and parent != t}
+        for t in sorted(tables)
+    }
+    return list(TopologicalSorter(graph).static_order())
+
+
+def _renamed(run: Run, table: str) -> dict[str, str]:
+    """Column renames of `table` by the undone migrations (Paso 1.2's plan): older → newer."""
+    ops = run.facts.get("migration_plan", {}).get("operations", [])
+    return {o["from_column"]: o["column"] for o in ops
+            if o.get("from_column") and o.get("table") == table}  # fmt: skip
+
+
+def source_columns(
+    wanted: dict[str, bool], had: dict[str, bool], renamed: dict[str, str]
+) -> dict[str, str]:
+    """Each column of the restored table the pre-rollback rows can fill → its name there (the
+    same, or what the undone migrations renamed it to, followed through every rename)."""
+    found = {}
+    for column in wanted:
+        name, seen = column, set()
+        while name not in had and name in renamed and name not in seen:
+            seen.add(name)
+            name = renamed[name]
+        if name in had:
+            found[column] = name
+    return found
+
+
+def _recover_table(run: Run, pg: PostgresClient, source: str, table: str) -> dict[str, Any]:
+    wanted = columns(pg, table)
+    had = columns(pg, table, source)
+    mapped = source_columns(wanted, had, _renamed(run, table))
+    common = list(mapped)
+    key = primary_key(pg, table)
+    listed = ", ".join(ident(c) for c in common)
+    salvage = f"{SCHEMA}.{ident(table)}"
+    psql(
+        pg, f"CREATE TABLE {salvage} AS SELECT {listed} FROM public.{ident(table)} WITH NO DATA; "
+        f"ALTER TABLE {salvage} ADD COLUMN {EXTRA} jsonb, ADD COLUMN {STATUS} text",
+        mutating=True,
+    )  # fmt: skip
+    _copy(run, pg, source, table, mapped)
+    absent = [c for c, required in wanted.items() if required and c not in mapped]
+    if not key:
+        reason = "no primary key"
+    elif absent:
+        reason = f"column {', '.join(absent)} of the restored table absent before"
+    else:
+        reason = ""
+    psql(pg, _recover_sql(pg, table, common, key, reason), mutating=True)
+    out = psql(pg, f"SELECT {STATUS}, count(*) FROM {salvage} WHERE {STATUS} IS NOT NULL "
+                   "GROUP BY 1", mutating=True)  # fmt: skip
+    counts = {s: int(n) for s, n in (line.rsplit("|", 1) for line in out.splitlines())}
+    # what stays for the DBA: all but the rows put back whole
+    kept = psql(pg, f"DELETE FROM {salvage} WHERE {STATUS} IS NULL OR ({STATUS} = 'recovered' "
+                    f"AND {EXTRA} = '{{}}'::jsonb); SELECT count(*) FROM {salvage}",
+                mutating=True).split()[-1]  # fmt: skip
+    used = set(mapped.values())
+    return {
+        "dropped": sum(n for s, n in counts.items() if s != "conflict"),
+        "recovered": counts.get("recovered", 0),
+        "conflicts": counts.get("conflict", 0),
+        "not_recovered": {s: n for s, n in counts.items() if s.startswith("not recovered")},
+        "columns_absent": [c for c in had if c not in used],
+        "columns_renamed": {c: n for c, n in mapped.items() if c != n},
+        "kept": int(kept),
+    }
+
+
+def _copy(run: Run, pg: PostgresClient, source: str, table: str, mapped: dict[str, str]) -> None:
+    """COPY the source table's rows (the mapped columns, the others as JSON) into the salvage
+    table, psql to psql through a pipe on the db host."""
+    others = ", ".join(literal(c) for c in mapped.values())
+    select = (
+        f"SELECT {', '.join('x.' + ident(c) for c in mapped.values())}, "
+        f"to_jsonb(x) - ARRAY[{others}]::text[] FROM public.{ident(table)} AS x"
+    )
+    target = f"{SCHEMA}.{ident(table)} ({', '.join(ident(c) for c in [*mapped, EXTRA])})"
+    base = ["psql", "-X", "-v", "ON_ERROR_STOP=1", *pg.connection()]
+    out = shlex.join([*base, "-d", source, "-c", f"COPY ({select}) TO STDOUT"])
+    into = shlex.join([*base, "-d", pg.database.name, "-c", f"COPY {target} FROM STDIN"])
+    pg.host.run(["bash", "-c", f"set -o pipefail; {out} | {into}"], mutating=True,
+                env=pg.host.pgpass(pg.password), timeout=run.env.timeouts.restore)  # fmt: skip
+
+
+def _recover_sql(
+    pg: PostgresClient, table: str, common: list[str], key: list[str], reason: str
+) -> str:
+    """One statement list in one transaction: mark the dropped rows, insert them, classify what
+    was not put back, move the sequences."""
+    salvage, public = f"{SCHEMA}.{ident(table)}", f"public.{ident(table)}"
+
+    def match(a: str, b: str) -> str:
+        return " AND ".join(f"{a}.{ident(c)} = {b}.{ident(c)}" for c in key)
+
+    parents = (
+        " AND ".join(
+            "(" + " OR ".join(f"x.{ident(c)} IS NULL" for c in cols) + " OR EXISTS (SELECT 1 FROM "
+            f"public.{ident(parent)} q WHERE "
+            + " AND ".join(f"q.{ident(r)} = x.{ident(c)}" for c, r in zip(cols, refs, strict=True))
+            + "))"
+            for parent, cols, refs in foreign_keys(pg, table)
+            if all(c in common for c in cols)
+        )
+        or "true"
+    )
+    listed = ", ".join(ident(c) for c in common)
+    status = f"UPDATE {salvage} x SET {STATUS}"
+    if not key:
+        return f"{status} = 'not recovered: {reason}'"
+    steps = [f"{status} = 'dropped' WHERE NOT EXISTS (SELECT 1 FROM {public} p "
+             f"WHERE {match('p', 'x')})"]  # fmt: skip
+    if not reason:
+        steps += [
+            f"WITH ins AS (INSERT INTO {public} ({listed}) SELECT {listed} FROM {salvage} x "
+            f"WHERE x.{STATUS} = 'dropped' AND {parents} ON CONFLICT DO NOTHING RETURNING "
+            f"{', '.join(ident(c) for c in key)}) {status} = 'recovered' FROM ins "
+            f"WHERE {match('x', 'ins')}",
+            f"{status} = 'not recovered: parent row missing' WHERE x.{STATUS} = 'dropped' "
+            f"AND NOT ({parents})",
+        ]
+    steps += [
+        f"{status} = 'not recovered: {reason or 'a unique value is taken'}' "
+        f"WHERE x.{STATUS} = 'dropped'",
+        f"{status} = 'conflict' FROM {public} p WHERE x.{STATUS} IS NULL AND {match('p', 'x')} "
+        f"AND ROW({', '.join('p.' + ident(c) for c in common)}) IS DISTINCT FROM "
+        f"ROW({', '.join('x.' + ident(c) for c in common)})",
+        *_sequences(pg, table),
+    ]
+    return "; ".join(steps)
+
+
+def _sequences(pg: PostgresClient, table: str) -> list[str]:
+    """setval past the largest key of each serial column of the table."""
+    sql = (
+        f"SELECT attname FROM pg_attribute WHERE attrelid = {_reg(table)} AND attnum > 0 "
+        f"AND NOT attisdropped AND pg_get_serial_sequence({literal('public.' + ident(table))}, "
+        "attname) IS NOT NULL"
+    )
+    name = literal("public." + ident(table))
+    return [
+        f"SELECT setval(pg_get_serial_sequence({name}, {literal(c)}), max({ident(c)})) "
+        f"FROM public.{ident(table)} HAVING max({ident(c)}) IS NOT NULL"
+        for c in psql(pg, sql).split()
+    ]
+
+
+def _keep_salvage(run: Run, pg: PostgresClient) -> str:
+    """The salvage schema's rows, dumped as SQL into the incident folder (0600)."""
+    dumped = pg.run("pg_dump", "-d", pg.database.name, "-n", SCHEMA, "--no-owner",
+                    mutating=True, timeout=run.env.timeouts.dump).stdout  # fmt: skip
+    path = run.folder / SALVAGE_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(dumped)
+    return str(path)
+
+
+def statement(facts: dict[str, dict[str, Any]]) -> list[str]:
+    """Paso 4.5's statement per table, as markdown: rows before → dropped by the restore →
+    recovered → conflicts → lost, and why; [] when Paso 4.5 did not run."""
+    done = facts.get("rows_recovered")
+    if not done:
+        return []
+    lines = [
+        "",
+        "| tabla | filas antes | sin ellas tras restaurar | recuperadas | conflictos | perdidas "
+        "| motivo |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for table, s in done["tables"].items():
+        lost = s["dropped"] - s["recovered"] + s["conflicts"]
+        why = [f"{reason}: {n}" for reason, n in s["not_recovered"].items()]
+        why += [f"conflict (same key, other content): {s['conflicts']}"] if s["conflicts"] else []
+        if s["columns_absent"]:
+            why.append(f"columns absent in the target: {', '.join(s['columns_absent'])}")
+        if s.get("columns_renamed"):
+            why.append("columns renamed back: " + ", ".join(
+                f"{n} → {c}" for c, n in s["columns_renamed"].items()))  # fmt: skip
+        lines.append(
+            f"| {table} | {s['rows_before']} | {s['dropped']} | {s['recovered']} | "
+            f"{s['conflicts']} | {lost} | {'; '.join(why) or '-'} |"
+        )
+    kept = done.get("salvage")
+    lines += ["", f"- Archivo de rescate (para un DBA): {kept or 'ninguno: nada quedó fuera'}"]
+    return lines
