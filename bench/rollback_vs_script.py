@@ -1,17 +1,20 @@
 """Rollbook's rollback (A) against the procedure's Anexo A as a bare bash script (B).
 
     .venv/bin/python bench/rollback_vs_script.py --size-mb 10 --pairs 3 [--fast] [--migrate]
-        [--markdown FILE]
+        [--recover] [--after-backup-percent P] [--markdown FILE]
 
 On the sandbox grown to --size-mb (`rollbook sandbox grow`), pairs run alternately: reset, A
 (features/rollback.feature); with --fast, reset, F (the same with the fast options:
 `restore_strategy: swap`, `force_reinstall: when_needed`); with --migrate, reset, M (A's options
 with `database.rollback: least_loss`: Paso 3.0 reverses the migrations, nothing is restored);
-reset, B (bench/anexo_a.sh, the same commands without the framework, journal or checks). Prints
-per pair and the medians of: total, downtime (services stopped → health 200), database restore
-(F: Paso 4.0, before the downtime; M: Paso 3.0, the safety dump and the reversal), the Etapas 2-5
-of each; and the ratios to B pair by pair. A benchmark, not a test: nothing asserts a time. With
---markdown, the table is written to FILE.
+with --recover, reset, R (A's options with `restore_recover`: Paso 4.5 puts back the rows the
+restore dropped; --after-backup-percent P leaves the newest P % of the grown rows out of the
+backup, rows written since it); reset, B (bench/anexo_a.sh, the same commands without the
+framework, journal or checks). Prints per pair and the medians of: total, downtime (services
+stopped → health 200), database restore (F: Paso 4.0, before the downtime; M: Paso 3.0, the
+safety dump and the reversal), the Etapas 2-5 and Paso 4.5 ("recover") of each; and the ratios to
+B pair by pair. A benchmark, not a test: nothing asserts a time. With --markdown, the table is
+written to FILE.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ def run_a(report_dir: Path, variables: dict[str, str] | None = None) -> dict[str
             figures[f"etapa{str(event['paso']).split('.')[0]}"] += event["duration"]
             if event["paso"] in ("3.0", "4.0", "4.3"):  # swap: 4.0 restores, off the downtime
                 figures["restore"] = max(figures["restore"], event["duration"])
+            if event["paso"] == "4.5":
+                figures["recover"] = event["duration"]
     return figures
 
 
@@ -129,8 +134,8 @@ def render(pairs: list[dict[str, Figures]]) -> list[str]:
             ratio = statistics.median(x / y for x, y in pairs_of(values, [b[key] for b in b_of]))
             row += f" {statistics.median(values):.1f} | {ratio:.2f} |"
         rows.append(row)
-    for etapa in ("etapa2", "etapa3", "etapa4", "etapa5"):
-        medians = [statistics.median(p[k][etapa] for p in pairs) for k in shown]
+    for etapa in ("etapa2", "etapa3", "etapa4", "etapa5", "recover"):
+        medians = [statistics.median(p[k].get(etapa, 0.0) for p in pairs) for k in shown]
         cells = "".join(f" {m:.1f} | - |" for m in medians)
         rows.append(f"| {etapa} | - |{cells}")
     return rows
@@ -156,6 +161,11 @@ def least_loss(data: dict[str, Any]) -> None:
     data["database"]["rollback"] = "least_loss"
 
 
+def restore_recover(data: dict[str, Any]) -> None:
+    """R: the procedure's options, then Paso 4.5 puts back the rows the restore dropped."""
+    data["database"]["rollback"] = "restore_recover"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=10, help="database growth (MB)")
@@ -166,10 +176,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run M, database.rollback: least_loss (reverse migrations)",
     )
+    parser.add_argument(
+        "--recover",
+        action="store_true",
+        help="also run R, database.rollback: restore_recover (Paso 4.5)",
+    )
+    parser.add_argument(
+        "--after-backup-percent",
+        type=float,
+        default=0.0,
+        help="the newest %% of the grown rows are missing from the backup",
+    )
     parser.add_argument("--markdown", type=Path, help="write the table into this file")
     options = parser.parse_args(argv)
     sandbox.up()
-    bulk.grow(options.size_mb)
+    bulk.grow(options.size_mb, options.after_backup_percent)
     pairs: list[dict[str, Figures]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -180,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                 variants["F"] = write_variant(Path(tmp) / "fast", fast_options)
             if options.migrate:
                 variants["M"] = write_variant(Path(tmp) / "migrate", least_loss)
+            if options.recover:
+                variants["R"] = write_variant(Path(tmp) / "recover", restore_recover)
             for n in range(options.pairs):
                 pair = {k: run_a(reports, variables) for k, variables in variants.items()}
                 pair["B"] = run_b(Path(tmp))
@@ -188,9 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bulk.grow(0)
         sandbox.reset()
-    flags = "".join(f" --{f}" for f in ("fast", "migrate") if getattr(options, f))
+    flags = "".join(f" --{f}" for f in ("fast", "migrate", "recover") if getattr(options, f))
+    if options.after_backup_percent:
+        flags += f" --after-backup-percent {options.after_backup_percent:g}"
     table = [
-        f"Database grown by {options.size_mb} MB, {options.pairs} pairs, machine: {machine()}.",
+        f"Database grown by {options.size_mb} MB ({options.after_backup_percent:g} % of it "
+        f"written after the backup), {options.pairs} pairs, machine: {machine()}.",
         f"Command: `.venv/bin/python bench/rollback_vs_script.py --size-mb {options.size_mb} "
         f"--pairs {options.pairs}{flags}`",
         "",

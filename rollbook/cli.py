@@ -98,7 +98,11 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
         "grow", help="a database of a chosen size for the benchmark (kept by reset; 0 undoes it)"
     )
     grow.add_argument("--size-mb", type=int, required=True, help="MB of order events to add")
-    grow.set_defaults(handler=lambda args: bulk.grow(args.size_mb) or 0)
+    grow.add_argument(
+        "--after-backup-percent", type=float, default=0.0,
+        help="the newest %% of those rows missing from the nightly backup",
+    )  # fmt: skip
+    grow.set_defaults(handler=lambda args: bulk.grow(args.size_mb, args.after_backup_percent) or 0)
 
 
 def _allowed_signers(args: argparse.Namespace) -> Path | None:

@@ -39,8 +39,9 @@ def restore(run: Run) -> None:
 
 
 def count_loss(run: Run) -> None:
-    """Paso 4.3: rows of the pre-rollback state absent; under swap counted at Paso 5.4."""
-    if swap.enabled(run):
-        run.say("swap: rows lost are counted at Paso 5.4, with the service back")
-    else:
-        run.record("data_loss", tables=database.data_loss(run))
+    """Paso 7.1, with the service back (outside the downtime): the rows of the pre-rollback state
+    (Paso 4.1's keys) absent from the database now. Already counted under swap (Paso 5.4) and
+    after a recovery (Paso 4.5); nothing to count when Etapa 4 did not run."""
+    if "data_loss" in run.facts or "pre_rollback_backup" not in run.facts:
+        return
+    run.record("data_loss", tables=database.data_loss(run))

@@ -1,12 +1,13 @@
 """Paso 4.5: the rows of the pre-rollback state the restore dropped, put back (issue 18, path 2).
 
 With the services still stopped (no new row can take a recovered row's key), table by table in
-foreign-key order: the pre-rollback rows of each table whose content changed (fingerprints of
-Paso 4.1 against the restored database) are copied with PostgreSQL's COPY from the pre-rollback
+foreign-key order: for each table whose content differs (fingerprints) between the pre-rollback
 database (swap: the one kept aside; recreate: the safety dump restored into a scratch database)
-into a `rollbook_salvage` schema of the restored one — only the columns both have, the others as
-JSON. Then, in one statement per table: the rows whose primary key the restored table lacks are
-inserted where their parent rows exist; a key present with other content is a **conflict**, never
+and the restored one, the pre-rollback rows the restored table lacks or holds with other content
+(compared by key and row hash) are copied with PostgreSQL's COPY into a `rollbook_salvage` schema
+of the restored one — the columns both have (renames mapped back), the others as JSON. Then, in
+one statement list per table: the rows whose primary key the restored table lacks are inserted
+where their parent rows exist; a key present with other content is a **conflict**, never
 overwritten; serial sequences move past the recovered keys. What could not be put back (conflicts,
 missing parents, unique values, columns the target lacks) is dumped to salvage.sql in the incident
 folder (0600, hashed and signed with it) for a DBA; the schema and the scratch database are
@@ -189,7 +190,7 @@ def _recover_table(run: Run, pg: PostgresClient, source: str, table: str) -> dic
         f"ALTER TABLE {salvage} ADD COLUMN {EXTRA} jsonb, ADD COLUMN {STATUS} text",
         mutating=True,
     )  # fmt: skip
-    _copy(run, pg, source, table, mapped)
+    _copy(run, pg, source, table, mapped, key)
     absent = [c for c, required in wanted.items() if required and c not in mapped]
     if not key:
         reason = "no primary key"
@@ -217,19 +218,51 @@ def _recover_table(run: Run, pg: PostgresClient, source: str, table: str) -> dic
     }
 
 
-def _copy(run: Run, pg: PostgresClient, source: str, table: str, mapped: dict[str, str]) -> None:
-    """COPY the source table's rows (the mapped columns, the others as JSON) into the salvage
-    table, psql to psql through a pipe on the db host."""
-    others = ", ".join(literal(c) for c in mapped.values())
+def _copy(
+    run: Run, pg: PostgresClient, source: str, table: str, mapped: dict[str, str], key: list[str]
+) -> None:
+    """COPY into the salvage table the source rows (the mapped columns, the others as JSON) that
+    the restored table lacks or holds with other content, psql to psql through pipes on the db
+    host: the restored table's (key, row hash) go into a temporary table of the source session,
+    so only those rows cross — not the whole table."""
+    names, mine = list(mapped.values()), list(mapped)
+    others = ", ".join(literal(c) for c in names)
+
+    def row(alias: str, columns: list[str]) -> str:
+        return f"ROW({', '.join(f'{alias}.{ident(c)}' for c in columns)})::text"
+
     select = (
-        f"SELECT {', '.join('x.' + ident(c) for c in mapped.values())}, "
+        f"SELECT {', '.join('x.' + ident(c) for c in names)}, "
         f"to_jsonb(x) - ARRAY[{others}]::text[] FROM public.{ident(table)} AS x"
     )
-    target = f"{SCHEMA}.{ident(table)} ({', '.join(ident(c) for c in [*mapped, EXTRA])})"
-    base = ["psql", "-X", "-v", "ON_ERROR_STOP=1", *pg.connection()]
-    out = shlex.join([*base, "-d", source, "-c", f"COPY ({select}) TO STDOUT"])
-    into = shlex.join([*base, "-d", pg.database.name, "-c", f"COPY {target} FROM STDIN"])
-    pg.host.run(["bash", "-c", f"set -o pipefail; {out} | {into}"], mutating=True,
+    base = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *pg.connection()]
+    into = shlex.join([
+        *base, "-d", pg.database.name,
+        "-c", f"COPY {SCHEMA}.{ident(table)} ({', '.join(ident(c) for c in [*mine, EXTRA])}) "
+        "FROM STDIN",
+    ])  # fmt: skip
+    if not key or any(k not in mapped for k in key):  # no key to compare by: every row
+        out = shlex.join([*base, "-d", source, "-c", f"COPY ({select}) TO STDOUT"])
+        line = f"{out} | {into}"
+    else:
+        hashed = f"hashtextextended({row('p', mine)}, 0)"
+        keys = shlex.join([
+            *base, "-d", pg.database.name, "-c",
+            f"COPY (SELECT {row('p', key)}, {hashed} FROM public.{ident(table)} AS p) TO STDOUT",
+        ])  # fmt: skip
+        differ = (
+            f"{select} WHERE NOT EXISTS (SELECT 1 FROM rollbook_restored r WHERE "
+            f"r.k = {row('x', [mapped[k] for k in key])} "
+            f"AND r.h = hashtextextended({row('x', names)}, 0))"
+        )
+        out = shlex.join([
+            *base, "-d", source,
+            "-c", "CREATE TEMPORARY TABLE rollbook_restored (k text, h bigint)",
+            "-c", "COPY rollbook_restored FROM STDIN", "-c", "ANALYZE rollbook_restored",
+            "-c", f"COPY ({differ}) TO STDOUT",
+        ])  # fmt: skip
+        line = f"{keys} | {out} | {into}"
+    pg.host.run(["bash", "-c", f"set -o pipefail; {line}"], mutating=True,
                 env=pg.host.pgpass(pg.password), timeout=run.env.timeouts.restore)  # fmt: skip
 
 
@@ -304,33 +337,3 @@ def _keep_salvage(run: Run, pg: PostgresClient) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(dumped)
     return str(path)
-
-
-def statement(facts: dict[str, dict[str, Any]]) -> list[str]:
-    """Paso 4.5's statement per table, as markdown: rows before → dropped by the restore →
-    recovered → conflicts → lost, and why; [] when Paso 4.5 did not run."""
-    done = facts.get("rows_recovered")
-    if not done:
-        return []
-    lines = [
-        "",
-        "| tabla | filas antes | sin ellas tras restaurar | recuperadas | conflictos | perdidas "
-        "| motivo |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for table, s in done["tables"].items():
-        lost = s["dropped"] - s["recovered"] + s["conflicts"]
-        why = [f"{reason}: {n}" for reason, n in s["not_recovered"].items()]
-        why += [f"conflict (same key, other content): {s['conflicts']}"] if s["conflicts"] else []
-        if s["columns_absent"]:
-            why.append(f"columns absent in the target: {', '.join(s['columns_absent'])}")
-        if s.get("columns_renamed"):
-            why.append("columns renamed back: " + ", ".join(
-                f"{n} → {c}" for c, n in s["columns_renamed"].items()))  # fmt: skip
-        lines.append(
-            f"| {table} | {s['rows_before']} | {s['dropped']} | {s['recovered']} | "
-            f"{s['conflicts']} | {lost} | {'; '.join(why) or '-'} |"
-        )
-    kept = done.get("salvage")
-    lines += ["", f"- Archivo de rescate (para un DBA): {kept or 'ninguno: nada quedó fuera'}"]
-    return lines

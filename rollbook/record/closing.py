@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rollbook.actions import database_path, row_recovery, trial_restore
+from rollbook.actions import database_path, trial_restore
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
-from rollbook.record import final_state, outage_probe, timeline_picture
+from rollbook.record import data_statement, final_state, outage_probe, timeline_picture
 from rollbook.record.notify import NOT_DELIVERED, announce
 
 FOLLOW_UPS = [
@@ -147,7 +147,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Downtime total: {_minutes(timeline.downtime(events))}",
         f"- Visto por la sonda: {outage_probe.describe(events)}",
         f"- Datos perdidos: {loss_text}",
-        *row_recovery.statement(facts),
+        *([] if final_state.recovery_state(events) else data_statement.markdown(facts)),
         *[
             f"- Aviso {NOT_DELIVERED} ({e['kind']}): {e['target']}: {e['reason']}"
             for e in events

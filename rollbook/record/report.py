@@ -16,7 +16,7 @@ from typing import Any
 from rollbook.actions import database_path
 from rollbook.core import timeline
 from rollbook.core.run import Run
-from rollbook.record import closing, final_state, outage_probe, timeline_picture
+from rollbook.record import closing, data_statement, final_state, outage_probe, timeline_picture
 from rollbook.record.notify import NOT_DELIVERED
 
 _OUTPUT_CHARS = 4000
@@ -179,6 +179,8 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
         "<h3>Criterios de Éxito (§7.1)</h3><table><tr><th>criterio</th><th>medido</th>"
         f"<th>estado</th></tr>{criteria}</table>"
     )
+    if final_state.recovery_state(events) is None:  # after §9 the data is the previous state
+        parts.append(data_statement.html(timeline.facts(events)))
     recovery = [e for e in events if e["event"] in ("recovery_action", "recovery_check")]
     if recovery:
         items = "".join(

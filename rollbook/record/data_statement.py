@@ -1,0 +1,60 @@
+"""The data-loss statement per table, for the markdown and report.html: rows of the pre-rollback
+state → absent after the restore → recovered (Paso 4.5) → conflicts → lost, and why."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas", "conflictos",
+        "perdidas", "motivo")  # fmt: skip
+
+
+def rows(facts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
+    """One row per table that lost or got back rows; [] when nothing was counted or lost."""
+    done = facts.get("rows_recovered")
+    if done:
+        return [_recovered(table, s) for table, s in done["tables"].items()]
+    lost = facts.get("data_loss", {}).get("tables") or {}
+    before = facts.get("pre_rollback_backup", {}).get("tables") or {}
+    return [
+        (table, str(before.get(table, {}).get("rows", "n/d")), str(n), "-", "-", str(n),
+         "no está en el backup restaurado")
+        for table, n in lost.items() if n
+    ]  # fmt: skip
+
+
+def _recovered(table: str, s: dict[str, Any]) -> tuple[str, ...]:
+    lost = s["dropped"] - s["recovered"] + s["conflicts"]
+    why = [f"{reason}: {n}" for reason, n in s["not_recovered"].items()]
+    why += [f"conflict (same key, other content): {s['conflicts']}"] if s["conflicts"] else []
+    if s["columns_absent"]:
+        why.append(f"columns absent in the target: {', '.join(s['columns_absent'])}")
+    if s.get("columns_renamed"):
+        why.append("columns renamed back: " + ", ".join(
+            f"{n} → {c}" for c, n in s["columns_renamed"].items()))  # fmt: skip
+    return (table, str(s["rows_before"]), str(s["dropped"]), str(s["recovered"]),
+            str(s["conflicts"]), str(lost), "; ".join(why) or "-")  # fmt: skip
+
+
+def markdown(facts: dict[str, dict[str, Any]]) -> list[str]:
+    found = rows(facts)
+    if not found:
+        return []
+    table = ["", "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    table += ["| " + " | ".join(row) + " |" for row in found]
+    salvage = facts.get("rows_recovered", {})
+    if salvage:
+        kept = salvage.get("salvage") or "ninguno: nada quedó fuera"
+        table += ["", f"- Archivo de rescate (para un DBA): {kept}"]
+    return table
+
+
+def html(facts: dict[str, dict[str, Any]]) -> str:
+    found = rows(facts)
+    if not found:
+        return ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in HEAD)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
+                   for row in found)  # fmt: skip
+    return f"<h3>Datos por tabla</h3><table><tr>{head}</tr>{body}</table>"

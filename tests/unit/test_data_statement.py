@@ -1,0 +1,50 @@
+"""The data-loss statement per table (markdown and report.html), and Paso 4.5's column mapping."""
+
+from rollbook.actions.row_recovery import source_columns
+from rollbook.record import data_statement
+
+RECOVERED = {
+    "rows_recovered": {
+        "salvage": "/r/salvage.sql",
+        "tables": {
+            "core_order": {
+                "rows_before": 413, "dropped": 13, "recovered": 12, "conflicts": 1,
+                "not_recovered": {"not recovered: parent row missing": 1},
+                "columns_absent": [], "columns_renamed": {}, "kept": 2,
+            },
+        },
+    },
+}  # fmt: skip
+
+
+def test_after_paso_4_5_each_table_says_what_came_back_and_why_not() -> None:
+    [row] = data_statement.rows(RECOVERED)
+    assert row[:6] == ("core_order", "413", "13", "12", "1", "2")
+    assert row[6] == "not recovered: parent row missing: 1; conflict (same key, other content): 1"
+    text = "\n".join(data_statement.markdown(RECOVERED))
+    assert "| core_order | 413 | 13 | 12 | 1 | 2 |" in text
+    assert "- Archivo de rescate (para un DBA): /r/salvage.sql" in text
+    assert "<td>core_order</td><td>413</td>" in data_statement.html(RECOVERED)
+
+
+def test_a_plain_restore_lists_the_tables_that_lost_rows_and_nothing_else() -> None:
+    facts = {
+        "data_loss": {"tables": {"core_order": 10, "auth_user": 0}},
+        "pre_rollback_backup": {"tables": {"core_order": {"rows": 410}}},
+    }
+    assert data_statement.rows(facts) == [
+        ("core_order", "410", "10", "-", "-", "10", "no está en el backup restaurado")
+    ]
+    assert data_statement.rows({"data_loss": {"tables": {"core_order": 0}}}) == []
+    assert data_statement.html({}) == "" and data_statement.markdown({}) == []
+
+
+def test_renamed_columns_are_followed_to_the_name_the_rows_have() -> None:
+    wanted = {"id": False, "name": True, "email": True, "legacy": False}
+    had = {"id": False, "display_name": True, "email": True, "tier": True}
+    # undone: name → full_name, then full_name → display_name; `legacy` is nowhere
+    renamed = {"name": "full_name", "full_name": "display_name"}
+    assert source_columns(wanted, had, renamed) == {
+        "id": "id", "name": "display_name", "email": "email",
+    }  # fmt: skip
+    assert source_columns({"a": True}, {"b": True}, {"a": "b", "b": "a"}) == {"a": "b"}
