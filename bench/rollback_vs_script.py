@@ -116,6 +116,7 @@ VARIANTS = {  # column → label; B is the bare script, A the procedure's option
     "A": "A rollbook",
     "F": "F fast",
     "M": "M migrate",
+    "R": "R recover",
 }
 
 
@@ -215,8 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     if options.after_backup_percent:
         flags += f" --after-backup-percent {options.after_backup_percent:g}"
     table = [
-        f"Database grown by {options.size_mb} MB ({options.after_backup_percent:g} % of it "
-        f"written after the backup), {options.pairs} pairs, machine: {machine()}.",
+        f"Database grown by {options.size_mb} MB"
+        + (
+            f" ({options.after_backup_percent:g} % of it written after the backup)"
+            if options.after_backup_percent
+            else ""
+        )
+        + f", {options.pairs} pairs, machine: {machine()}.",
         f"Command: `.venv/bin/python bench/rollback_vs_script.py --size-mb {options.size_mb} "
         f"--pairs {options.pairs}{flags}`",
         "",

@@ -45,8 +45,11 @@ class Fault:
     shows: str = ""  # what the failed Paso's message says of the cause (the operator's clue)
 
 
-def publish_release(layout: Layout, change: Callable[[Path], None], age: timedelta) -> str:
-    """A new deploy tag on origin: the stable release with `change` applied, dated now - age.
+def publish_release(
+    layout: Layout, change: Callable[[Path], None], age: timedelta, base: str | None = None
+) -> str:
+    """A new deploy tag on origin: the stable release (or `base`) with `change` applied, dated
+    now - age.
 
     Never validated, so the ledger's default target stays the stable release: a fault in this
     release is reached by naming it (--target-tag), as an operator would.
@@ -56,7 +59,7 @@ def publish_release(layout: Layout, change: Callable[[Path], None], age: timedel
     with tempfile.TemporaryDirectory(dir=layout.origin.parent) as scratch:
         work = Path(scratch) / "work"
         history.git(layout, Path(scratch), "clone", "--quiet", layout.origin, work)
-        history.git(layout, work, "checkout", "--quiet", history.stable_tag(layout))
+        history.git(layout, work, "checkout", "--quiet", base or history.stable_tag(layout))
         change(work)
         history.git(layout, work, "add", "--all")
         history.git(layout, work, "commit", "--quiet", "-m", f"Release {tag}", moment=moment)

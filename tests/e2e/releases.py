@@ -6,6 +6,7 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
+from rollbook.sandbox.application import manage
 from rollbook.sandbox.faults import publish_release
 from rollbook.sandbox.layout import load_layout
 from tests.e2e.sandbox_state import env, git
@@ -39,3 +40,32 @@ def deploy(tag: str) -> None:
         [services.supervisorctl, "-c", str(services.supervisor_conf), "restart", "gunicorn"],
         check=True, capture_output=True,
     )  # fmt: skip
+
+
+IRREVERSIBLE = """from django.db import migrations
+
+
+def promote(apps, schema_editor):
+    Customer = apps.get_model("core", "Customer")
+    Customer.objects.filter(id__lte=20).update(tier="gold")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("core", "0002_customer_full_name_tier")]
+    operations = [migrations.RunPython(promote)]  # no reverse: Django cannot undo it
+"""
+
+
+def add_irreversible_migration(work: Path) -> None:
+    (work / "core" / "migrations" / "0003_promote_gold.py").write_text(IRREVERSIBLE)
+
+
+def deploy_irreversible_release() -> str:
+    """On top of the deployed (defective) release, a data migration Django cannot undo, deployed
+    and applied: only a restore goes back."""
+    layout = load_layout()
+    tag = publish_release(layout, add_irreversible_migration, timedelta(minutes=1),
+                          base=deploy_tags()[0])  # fmt: skip
+    deploy(tag)
+    manage(layout, "migrate", "--noinput")
+    return tag

@@ -1,16 +1,19 @@
 """Issue 18 on the real sandbox. Path 1: `database.rollback: least_loss` reverses the defective
 release's reversible migration (Paso 3.0) instead of restoring the nightly backup, so every row
 written since that backup is still there after the rollback; a failure after the reversal is
-undone by §9 from Paso 3.0's safety dump. Path 2: `restore_recover` restores the backup, then
-Paso 4.5 puts back the rows it dropped (a renamed column mapped back), lists a planted conflict
-in salvage.sql without overwriting it; a failure after Paso 4.5 is undone by §9."""
+undone by §9 from Paso 3.0's safety dump. Path 2: with a deployed data migration Django cannot
+undo, `least_loss` restores the backup, then Paso 4.5 puts back the rows it dropped (a renamed
+column mapped back) and lists a planted conflict in salvage.sql without overwriting it; under
+swap, a failure after Paso 4.5 is undone by §9."""
 
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rollbook.sandbox.variant import fast_options
 from rollbook.sandbox.variant import write_variant as environments
+from tests.e2e import releases
 from tests.e2e.sandbox_state import (
     INCIDENT,
     backup_fingerprints,
@@ -114,22 +117,25 @@ def plant_rows() -> dict[str, Any]:
         return {"conflict": conn.execute("SELECT * FROM core_order WHERE id = 1").fetchone()}
 
 
-def restore_recover(data: dict[str, Any]) -> None:
-    fast(data)
-    data["database"]["rollback"] = "restore_recover"
-
-
-def test_restoring_then_recovering_puts_back_every_row_but_the_conflict(
+def test_an_irreversible_migration_restores_then_recovers_every_row_but_the_conflict(
     sandbox_reset: None, tmp_path: Path
 ) -> None:
-    variant = environments(tmp_path, restore_recover)
+    # the deployed release adds a data migration Django cannot undo: least_loss must restore,
+    # then Paso 4.5 recovers
+    releases.deploy_irreversible_release()
+    variant = environments(tmp_path, least_loss)
     planted = plant_rows()
-    # a failure after Paso 4.5 (the target's smoke test fails at Paso 6.2): §9 restores the
-    # safety dump — the recovered rows and the conflict's newer content with it
+    # under swap (rows read from the database kept aside), a failure after Paso 4.5 (the target's
+    # smoke test fails at Paso 6.2): §9 renames the pre-rollback database back — the recovered
+    # rows and the conflict's newer content as they were
+    swapped = environments(tmp_path / "swap", lambda d: (least_loss(d), fast_options(d)))
     before = state()
-    failing = run_feature(tmp_path, *INCIDENT, *make_fault("smoke-test-fails"), extra_env=variant)
+    failing = run_feature(tmp_path, *INCIDENT, *make_fault("smoke-test-fails"), extra_env=swapped)
     assert failing.outcome == RESTORED, dump(failing)
     assert failing.pasos()["4.5"] == "passed" and failing.pasos()["6.2"] == "failed"
+    recovered = failing.facts()["rows_recovered"]
+    assert recovered["source"] == failing.facts()["pre_rollback_backup"]["database"]
+    assert recovered["tables"]["core_order"]["recovered"] > 0, recovered
     assert state().restored_to(before)
     # the rollback itself
     rows, named, ordered = keys(), customers("full_name"), orders()
@@ -138,6 +144,9 @@ def test_restoring_then_recovering_puts_back_every_row_but_the_conflict(
     assert done.outcome == COMPLETED, dump(done)
     assert done.pasos()["4.5"] == "passed" and http_health() == 200
     facts = done.facts()
+    assert facts["migration_plan"]["kind"] == "restore", facts["migration_plan"]
+    assert "core.0003_promote_gold" in facts["migration_plan"]["why"]
+    assert facts["database_path"]["recover"] is True
     statement = facts["rows_recovered"]["tables"]
     nightly = backup_fingerprints(facts["backup"]["path"])
     for table in ("core_customer", "core_order"):  # nothing was deleted since the nightly
