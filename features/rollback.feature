@@ -104,6 +104,7 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   @etapa4 @base_de_datos
   Escenario: Paso 4.3 — Restaurar base de datos
     Cuando se restaura la base de datos desde el backup verificado
+    Y se cuentan las filas del estado previo ausentes tras la restauración
     Entonces la base de datos queda restaurada y django_migrations responde
 
   @etapa4 @base_de_datos
@@ -171,10 +172,7 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
 
   @etapa7
   Escenario: Paso 7.1 — Crear reporte de rollback
-    Las filas del estado previo ausentes tras la restauración se cuentan aquí, con el servicio
-    restablecido: fuera del downtime.
-    Cuando se cuentan las filas del estado previo ausentes tras la restauración
-    Y se crea el reporte de rollback
+    Cuando se crea el reporte de rollback
     Entonces el reporte ROLLBACK-YYYY-MM-DD-HHMM.md existe con el contenido mínimo
 
   @etapa7

@@ -4,17 +4,11 @@ from pathlib import Path
 
 from pytest_bdd import given, then, when
 
-from rollbook.actions import restore_strategy
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
 from rollbook.lifecycle import recovery
 from rollbook.record import closing
 from steps.verify import delivery
-
-
-@when("se cuentan las filas del estado previo ausentes tras la restauración")
-def count_loss(run: Run) -> None:
-    restore_strategy.count_loss(run)
 
 
 @when("se crea el reporte de rollback", target_fixture="report")

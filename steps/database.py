@@ -100,6 +100,11 @@ def restore(run: Run) -> int | None:
     return after(run, lambda: database.migrations_count(run.postgres()))
 
 
+@when("se cuentan las filas del estado previo ausentes tras la restauración")
+def count_loss(run: Run) -> None:
+    restore_strategy.count_loss(run)
+
+
 @verifies("la base de datos queda restaurada y django_migrations responde")
 def restored(run: Run, restored_migrations: int) -> None:
     assert restored_migrations > 0, f"the restored database holds {restored_migrations} migrations"

@@ -56,9 +56,10 @@ def choose(run: Run) -> dict[str, Any]:
     return fact
 
 
-def dropped_values(run: Run, operations: list[dict[str, Any]]) -> dict[str, int]:
+def dropped_values(run: Run, operations: list[dict[str, Any]]) -> dict[str, int | None]:
     """Per `table.column` (or table), the values reversing would drop: only the deployed release
-    has them."""
+    has them. None where the column or table is no longer there under that name (a later
+    migration renamed or removed it): not counted, never a failure of Paso 1.2."""
     pg, counted = run.postgres(), {}
     for op in operations:
         if op["effect"] != "drops":
@@ -66,7 +67,11 @@ def dropped_values(run: Run, operations: list[dict[str, Any]]) -> dict[str, int]
         table, column = op["table"], op.get("column")
         where = f" WHERE {ident(column)} IS NOT NULL" if column else ""
         sql = f"SELECT count(*) FROM public.{ident(table)}{where}"
-        counted[f"{table}.{column}" if column else table] = int(psql(pg, sql).strip() or 0)
+        try:
+            found: int | None = int(psql(pg, sql).strip() or 0)
+        except StepFailed:
+            found = None
+        counted[f"{table}.{column}" if column else table] = found
     return counted
 
 
@@ -117,7 +122,7 @@ def summary(facts: dict[str, dict[str, Any]]) -> str:
     counts = chosen.get("drops") or {}
     said = f"{chosen['path']} ({chosen['why']})"
     if chosen["path"] == "migrate" and dropped:
-        said += "; " + "; ".join(dropped) + f": {sum(counts.values())} valores"
+        said += "; " + "; ".join(dropped) + f": {_total(counts)} valores"
     estimate = facts.get("restore_loss_estimate")
     if estimate:
         said += (f"; restaurar el backup perdería {estimate['rows']} filas (estimado en "
@@ -129,10 +134,15 @@ def dropped_note(facts: dict[str, dict[str, Any]]) -> str:
     """After a reversal: the values it dropped (only the deployed release had them), and where
     they are kept; "" when none."""
     chosen = facts.get("database_path") or {}
-    counts = {k: n for k, n in (chosen.get("drops") or {}).items() if n}
+    counts = {k: n for k, n in (chosen.get("drops") or {}).items() if n != 0}
     if chosen.get("path") != "migrate" or not counts:
         return ""
     safety = facts.get("pre_rollback_backup", {}).get("path", "el backup de seguridad")
-    listed = ", ".join(f"{k}: {n}" for k, n in counts.items())
+    listed = ", ".join(f"{k}: {'n/d' if n is None else n}" for k, n in counts.items())
     return (f" — la reversión retiró valores que solo tenía la versión desplegada ({listed}); "
             f"quedan en {safety}")  # fmt: skip
+
+
+def _total(counts: dict[str, int | None]) -> str:
+    """The values counted, "n/d" when one could not be."""
+    return "n/d" if None in counts.values() else str(sum(n or 0 for n in counts.values()))

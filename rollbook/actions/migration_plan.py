@@ -64,7 +64,10 @@ def classify(run: Run) -> dict[str, Any]:
     for app in sorted({m.split(".")[0] for m in extra}):
         kept = [m.split(".", 1)[1] for m in target_files if m.startswith(f"{app}.")]
         targets.append((app, kept[-1] if kept else None))
-    operations = reverse_operations(venv, targets)
+    try:
+        operations = reverse_operations(venv, targets)
+    except StepFailed as exc:  # the deployed code's plan unreadable: restore, as written
+        return _plan(run, "unknown", extra, [], [], f"Django's migration plan was not read: {exc}")
     commands = [f"python {run.env.app.manage} migrate {app} {to or 'zero'}" for app, to in targets]
     irreversible = sorted({o["migration"] for o in operations if o["effect"] == "irreversible"})
     if irreversible:

@@ -39,9 +39,18 @@ def restore(run: Run) -> None:
 
 
 def count_loss(run: Run) -> None:
-    """Paso 7.1, with the service back (outside the downtime): the rows of the pre-rollback state
-    (Paso 4.1's keys) absent from the database now. Already counted under swap (Paso 5.4) and
-    after a recovery (Paso 4.5); nothing to count when Etapa 4 did not run."""
-    if "data_loss" in run.facts or "pre_rollback_backup" not in run.facts:
-        return
-    run.record("data_loss", tables=database.data_loss(run))
+    """Paso 4.3: the rows of the pre-rollback state (Paso 4.1's keys) absent after the restore or
+    the reversal — counted before the services start again: once they do, new rows take the
+    dropped rows' keys (the sequences are the backup's) and would hide them. Swap counts at Paso
+    5.4 and a recovery at Paso 4.5; when Paso 1.3's trial restore read the backup's keys, the
+    count needs no pass over the restored database."""
+    if swap.enabled(run):
+        run.say("swap: rows lost are counted at Paso 5.4, with the service back")
+    elif database_path.recovering(run):
+        run.say("rows lost are counted by Paso 4.5, after it puts back what it can")
+    elif None not in (run.keys_before, run.keys_restored) and not database_path.migrating(run):
+        run.say("rows lost counted against the backup's keys read by Paso 1.3's trial restore")
+        lost = database.lost_rows(run.keys_before or {}, run.keys_restored or {})
+        run.record("data_loss", tables=lost)
+    else:
+        run.record("data_loss", tables=database.data_loss(run))

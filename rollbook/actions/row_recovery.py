@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import shlex
 from datetime import UTC
-from graphlib import TopologicalSorter
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from rollbook.actions import database
@@ -30,6 +30,7 @@ from rollbook.core.run import Run
 SCHEMA = "rollbook_salvage"
 STATUS, EXTRA = "rollbook_status", "rollbook_extra"
 SALVAGE_FILE = "salvage.sql"
+ROW_ALIAS = "rollbook_row"
 
 
 def _reg(table: str) -> str:
@@ -37,11 +38,12 @@ def _reg(table: str) -> str:
 
 
 def columns(pg: PostgresClient, table: str, db: str | None = None) -> dict[str, bool]:
-    """The table's columns → whether an insert must give it (NOT NULL, no default)."""
+    """The table's columns → whether an insert must give it (NOT NULL, no default); generated
+    columns left out (PostgreSQL computes them)."""
     sql = (
-        "SELECT attname, attnotnull AND NOT atthasdef AND attidentity = '' AND attgenerated = '' "
+        "SELECT attname, attnotnull AND NOT atthasdef AND attidentity = '' "
         f"FROM pg_attribute WHERE attrelid = {_reg(table)} AND attnum > 0 AND NOT attisdropped "
-        "ORDER BY attnum"
+        "AND attgenerated = '' ORDER BY attnum"
     )
     rows = psql(pg, sql, database=db).splitlines()
     return {name: required == "t" for name, required in (line.split("|") for line in rows)}
@@ -92,21 +94,34 @@ def recover(run: Run) -> dict[str, Any]:
         for table in tables:
             statement[table] = {"rows_before": before[table]["rows"],
                                 **_recover_table(run, pg, source, table)}  # fmt: skip
+        for table in gone:  # only the pre-rollback schema has it: its rows are in the safety dump
+            statement[table] = _gone(int(str(before[table]["rows"])))
         salvage = _keep_salvage(run, pg) if any(s["kept"] for s in statement.values()) else None
     finally:
         psql(pg, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE", mutating=True)
         if scratch:
             drop_scratch(run, scratch)
-    lost = {t: s["dropped"] - s["recovered"] + s["conflicts"] for t, s in statement.items()}
-    counted = run.facts.get("data_loss", {}).get("tables") or {}
-    run.record("data_loss", tables={**counted, **lost}, recovered=True)
+    run.record("data_loss", tables={t: lost(s) for t, s in statement.items()}, recovered=True)
     said = ", ".join(f"{t}: {s['recovered']}/{s['dropped']}" for t, s in statement.items())
     run.say(f"rows recovered (of those the restore dropped): {said or 'none to recover'}"
             + (f"; salvage for a DBA: {salvage}" if salvage else ""))  # fmt: skip
-    return run.record(
-        "rows_recovered", tables=statement, salvage=salvage, source=source,
-        tables_gone=gone,
-    )  # fmt: skip
+    return run.record("rows_recovered", tables=statement, salvage=salvage, source=source)
+
+
+def lost(entry: dict[str, Any]) -> int:
+    """A table's rows lost after Paso 4.5: dropped and not put back, plus the conflicts (their
+    newer content is only in the salvage file)."""
+    return int(entry["dropped"]) - int(entry["recovered"]) + int(entry["conflicts"])
+
+
+def _gone(rows: int) -> dict[str, Any]:
+    """The statement of a table the restored schema lacks (the deployed release created it)."""
+    return {
+        "rows_before": rows, "dropped": rows, "recovered": 0, "conflicts": 0,
+        "not_recovered": {"not recovered: table absent in the restored schema": rows} if rows
+        else {},
+        "columns_absent": [], "columns_renamed": {}, "kept": 0,
+    }  # fmt: skip
 
 
 def unaccounted(run: Run) -> dict[str, int]:
@@ -151,7 +166,10 @@ def _in_order(pg: PostgresClient, tables: list[str]) -> list[str]:
         t: {parent for parent, _, _ in foreign_keys(pg, t) if parent in tables and parent != t}
         for t in sorted(tables)
     }
-    return list(TopologicalSorter(graph).static_order())
+    try:
+        return list(TopologicalSorter(graph).static_order())
+    except CycleError:  # tables whose keys name each other: each insert checks its parents
+        return sorted(tables)
 
 
 def _renamed(run: Run, table: str) -> dict[str, str]:
@@ -190,7 +208,7 @@ def _recover_table(run: Run, pg: PostgresClient, source: str, table: str) -> dic
         f"ALTER TABLE {salvage} ADD COLUMN {EXTRA} jsonb, ADD COLUMN {STATUS} text",
         mutating=True,
     )  # fmt: skip
-    _copy(run, pg, source, table, mapped, key)
+    _copy(run, pg, source, table, mapped, key or common)  # no key: compared by the whole row
     absent = [c for c, required in wanted.items() if required and c not in mapped]
     if not key:
         reason = "no primary key"
@@ -200,7 +218,7 @@ def _recover_table(run: Run, pg: PostgresClient, source: str, table: str) -> dic
         reason = ""
     psql(pg, _recover_sql(pg, table, common, key, reason), mutating=True)
     out = psql(pg, f"SELECT {STATUS}, count(*) FROM {salvage} WHERE {STATUS} IS NOT NULL "
-                   "GROUP BY 1", mutating=True)  # fmt: skip
+                   "GROUP BY 1")  # fmt: skip
     counts = {s: int(n) for s, n in (line.rsplit("|", 1) for line in out.splitlines())}
     # what stays for the DBA: all but the rows put back whole
     kept = psql(pg, f"DELETE FROM {salvage} WHERE {STATUS} IS NULL OR ({STATUS} = 'recovered' "
@@ -231,9 +249,10 @@ def _copy(
     def row(alias: str, columns: list[str]) -> str:
         return f"ROW({', '.join(f'{alias}.{ident(c)}' for c in columns)})::text"
 
+    src = ROW_ALIAS  # not `x`: to_jsonb(x) would be a column named x, if the table has one
     select = (
-        f"SELECT {', '.join('x.' + ident(c) for c in names)}, "
-        f"to_jsonb(x) - ARRAY[{others}]::text[] FROM public.{ident(table)} AS x"
+        f"SELECT {', '.join(f'{src}.{ident(c)}' for c in names)}, "
+        f"to_jsonb({src}) - ARRAY[{others}]::text[] FROM public.{ident(table)} AS {src}"
     )
     base = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *pg.connection()]
     into = shlex.join([
@@ -252,8 +271,8 @@ def _copy(
         ])  # fmt: skip
         differ = (
             f"{select} WHERE NOT EXISTS (SELECT 1 FROM rollbook_restored r WHERE "
-            f"r.k = {row('x', [mapped[k] for k in key])} "
-            f"AND r.h = hashtextextended({row('x', names)}, 0))"
+            f"r.k = {row(src, [mapped[k] for k in key])} "
+            f"AND r.h = hashtextextended({row(src, names)}, 0))"
         )
         out = shlex.join([
             *base, "-d", source,
@@ -290,7 +309,7 @@ def _recover_sql(
     listed = ", ".join(ident(c) for c in common)
     status = f"UPDATE {salvage} x SET {STATUS}"
     if not key:
-        return f"{status} = 'not recovered: {reason}'"
+        return f"{status} = {literal('not recovered: ' + reason)}"
     steps = [f"{status} = 'dropped' WHERE NOT EXISTS (SELECT 1 FROM {public} p "
              f"WHERE {match('p', 'x')})"]  # fmt: skip
     if not reason:
@@ -303,28 +322,31 @@ def _recover_sql(
             f"AND NOT ({parents})",
         ]
     steps += [
-        f"{status} = 'not recovered: {reason or 'a unique value is taken'}' "
+        f"{status} = {literal('not recovered: ' + (reason or 'a unique value is taken'))} "
         f"WHERE x.{STATUS} = 'dropped'",
+        # by the rows' text (json, xml, point have no equality operator)
         f"{status} = 'conflict' FROM {public} p WHERE x.{STATUS} IS NULL AND {match('p', 'x')} "
-        f"AND ROW({', '.join('p.' + ident(c) for c in common)}) IS DISTINCT FROM "
-        f"ROW({', '.join('x.' + ident(c) for c in common)})",
+        f"AND ROW({', '.join('p.' + ident(c) for c in common)})::text IS DISTINCT FROM "
+        f"ROW({', '.join('x.' + ident(c) for c in common)})::text",
         *_sequences(pg, table),
     ]
     return "; ".join(steps)
 
 
 def _sequences(pg: PostgresClient, table: str) -> list[str]:
-    """setval past the largest key of each serial column of the table."""
+    """setval past the largest key of each serial column of the table (never backwards)."""
     sql = (
         f"SELECT attname FROM pg_attribute WHERE attrelid = {_reg(table)} AND attnum > 0 "
         f"AND NOT attisdropped AND pg_get_serial_sequence({literal('public.' + ident(table))}, "
         "attname) IS NOT NULL"
     )
     name = literal("public." + ident(table))
+    serial = "pg_get_serial_sequence({name}, {column})"
     return [
-        f"SELECT setval(pg_get_serial_sequence({name}, {literal(c)}), max({ident(c)})) "
+        f"SELECT setval({serial.format(name=name, column=literal(c))}, GREATEST(max({ident(c)}), "
+        f"coalesce(pg_sequence_last_value({serial.format(name=name, column=literal(c))}), 0))) "
         f"FROM public.{ident(table)} HAVING max({ident(c)}) IS NOT NULL"
-        for c in psql(pg, sql).split()
+        for c in psql(pg, sql).splitlines()
     ]
 
 

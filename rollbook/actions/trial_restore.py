@@ -52,6 +52,7 @@ def trial_restore(run: Run) -> dict[str, object] | None:
         raise StepFailed(f"the backup {path} does not restore: {exc}") from None
     finally:
         pg.run("dropdb", scratch, before=["--if-exists"], mutating=True, declared=True)
+    run.keys_restored = restored  # the restore's keys: Paso 4.3 counts the loss without a pass
     database_path.estimate_restore_loss(run, restored, "Paso 1.3")
     rate = size / seconds
     predicted = predicted_etapa4(run, seconds, rate)

@@ -128,7 +128,8 @@ class Run:
         self.result: Any = None  # rollbook.lifecycle.outcome.Result, set when the run finishes
         self.probe: Any = None  # rollbook.record.outage_probe.OutageProbe while a rollback runs
         self.keys_before: dict[str, set[int]] | None = None  # Paso 4.1 row keys, for data loss
-        self.keys_restored: dict[str, set[int]] | None = None  # Paso 4.0's (swap), for data loss
+        # the backup's row keys (Paso 1.3's trial restore, swap's Paso 4.0), for data loss
+        self.keys_restored: dict[str, set[int]] | None = None
         self.checklist = False  # validation / prerequisites: independent checks, not the procedure
         options_record = asdict(options) | {"report_dir": str(options.report_dir)}
         self.journal.write(

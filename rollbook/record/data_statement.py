@@ -6,6 +6,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from rollbook.actions import row_recovery
+
 HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas", "conflictos",
         "perdidas", "motivo")  # fmt: skip
 
@@ -25,7 +27,6 @@ def rows(facts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
 
 
 def _recovered(table: str, s: dict[str, Any]) -> tuple[str, ...]:
-    lost = s["dropped"] - s["recovered"] + s["conflicts"]
     why = [f"{reason}: {n}" for reason, n in s["not_recovered"].items()]
     why += [f"conflict (same key, other content): {s['conflicts']}"] if s["conflicts"] else []
     if s["columns_absent"]:
@@ -34,7 +35,7 @@ def _recovered(table: str, s: dict[str, Any]) -> tuple[str, ...]:
         why.append("columns renamed back: " + ", ".join(
             f"{n} → {c}" for c, n in s["columns_renamed"].items()))  # fmt: skip
     return (table, str(s["rows_before"]), str(s["dropped"]), str(s["recovered"]),
-            str(s["conflicts"]), str(lost), "; ".join(why) or "-")  # fmt: skip
+            str(s["conflicts"]), str(row_recovery.lost(s)), "; ".join(why) or "-")  # fmt: skip
 
 
 def markdown(facts: dict[str, dict[str, Any]]) -> list[str]:
