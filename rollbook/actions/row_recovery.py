@@ -95,7 +95,7 @@ def recover(run: Run) -> dict[str, Any]:
             statement[table] = {"rows_before": before[table]["rows"],
                                 **_recover_table(run, pg, source, table)}  # fmt: skip
         for table in gone:  # only the pre-rollback schema has it: its rows are in the safety dump
-            statement[table] = _gone(int(str(before[table]["rows"])))
+            statement[table] = absent_table(int(str(before[table]["rows"])))
         salvage = _keep_salvage(run, pg) if any(s["kept"] for s in statement.values()) else None
     finally:
         psql(pg, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE", mutating=True)
@@ -114,7 +114,7 @@ def lost(entry: dict[str, Any]) -> int:
     return int(entry["dropped"]) - int(entry["recovered"]) + int(entry["conflicts"])
 
 
-def _gone(rows: int) -> dict[str, Any]:
+def absent_table(rows: int) -> dict[str, Any]:
     """The statement of a table the restored schema lacks (the deployed release created it)."""
     return {
         "rows_before": rows, "dropped": rows, "recovered": 0, "conflicts": 0,

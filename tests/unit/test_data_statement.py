@@ -1,6 +1,6 @@
 """The data-loss statement per table (markdown and report.html), and Paso 4.5's column mapping."""
 
-from rollbook.actions.row_recovery import source_columns
+from rollbook.actions.row_recovery import absent_table, lost, source_columns
 from rollbook.record import data_statement
 
 RECOVERED = {
@@ -48,3 +48,11 @@ def test_renamed_columns_are_followed_to_the_name_the_rows_have() -> None:
         "id": "id", "name": "display_name", "email": "email",
     }  # fmt: skip
     assert source_columns({"a": True}, {"b": True}, {"a": "b", "b": "a"}) == {"a": "b"}
+
+
+def test_a_table_only_the_deployed_release_had_is_lost_whole_and_said_so() -> None:
+    facts = {"rows_recovered": {"salvage": None, "tables": {"core_invoice": absent_table(7)}}}
+    [row] = data_statement.rows(facts)
+    assert row == ("core_invoice", "7", "7", "0", "0", "7",
+                   "not recovered: table absent in the restored schema: 7")  # fmt: skip
+    assert lost(absent_table(0)) == 0 and absent_table(0)["not_recovered"] == {}
