@@ -5,6 +5,7 @@ Every statement runs through psql/pg_dump/dropdb/createdb on the db host, as the
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from rollbook.actions import backups
@@ -61,19 +62,27 @@ def fingerprints(pg: PostgresClient, database: str | None = None) -> dict[str, d
     }
 
 
+PRIMARY_KEYS = (  # per public table: its primary key's columns, as a JSON list
+    "SELECT c.relname, json_agg(a.attname ORDER BY a.attnum) "
+    "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
+    "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+    "WHERE i.indisprimary GROUP BY c.relname"
+)
+
+
+def primary_keys(pg: PostgresClient, database: str | None = None) -> dict[str, list[str]]:
+    """Per table that has one, the columns of its primary key."""
+    out = psql(pg, PRIMARY_KEYS, database=database)
+    return {t: json.loads(cols) for t, cols in (line.split("|", 1) for line in out.splitlines())}
+
+
 def row_keys(pg: PostgresClient, database: str | None = None) -> dict[str, set[int]]:
     """Per table, a 64-bit hash of each row's primary key (of the whole row where there is none)."""
-    pk_sql = (
-        "SELECT c.relname, string_agg(quote_ident(a.attname), ',' ORDER BY a.attnum) "
-        "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
-        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-        "WHERE i.indisprimary GROUP BY c.relname"
-    )
-    pks = dict(line.split("|", 1) for line in psql(pg, pk_sql, database=database).splitlines())
+    pks = primary_keys(pg, database)
     keys: dict[str, set[int]] = {}
     for table in tables(pg, database):
-        columns = ", ".join(f"x.{c}" for c in pks[table].split(",")) if table in pks else "x.*"
+        columns = ", ".join(f"x.{ident(c)}" for c in pks[table]) if table in pks else "x.*"
         sql = f"SELECT hashtextextended(ROW({columns})::text, 0) FROM public.{ident(table)} AS x"
         out = psql(pg, sql, database=database)
         keys[table] = {int(k) for k in out.split()}

@@ -49,15 +49,6 @@ def columns(pg: PostgresClient, table: str, db: str | None = None) -> dict[str, 
     return {name: required == "t" for name, required in (line.split("|") for line in rows)}
 
 
-def primary_key(pg: PostgresClient, table: str) -> list[str]:
-    sql = (
-        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-        f"AND a.attnum = ANY(i.indkey) WHERE i.indrelid = {_reg(table)} AND i.indisprimary "
-        "ORDER BY array_position(i.indkey::int2[], a.attnum)"
-    )
-    return psql(pg, sql).split()
-
-
 def foreign_keys(pg: PostgresClient, table: str) -> list[tuple[str, list[str], list[str]]]:
     """(parent table, columns, parent columns) of each foreign key of `table`."""
 
@@ -84,16 +75,18 @@ def recover(run: Run) -> dict[str, Any]:
         return {}
     source, scratch = _source(run, pg)
     try:
-        before = database.fingerprints(pg, source)
+        # recreate: Paso 4.1 fingerprinted what the scratch database restores; swap: read them
+        before = run.fact("pre_rollback_backup").get("tables") or database.fingerprints(pg, source)
         now = database.fingerprints(pg)
+        keys = database.primary_keys(pg)
         changed = [t for t, f in before.items() if t != BOOKKEEPING and t in now and now[t] != f]
         gone = [t for t in before if t not in now and t != BOOKKEEPING]
         tables = _in_order(pg, changed)
         statement: dict[str, dict[str, Any]] = {}
         psql(pg, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}", mutating=True)
         for table in tables:
-            statement[table] = {"rows_before": before[table]["rows"],
-                                **_recover_table(run, pg, source, table)}  # fmt: skip
+            done = _recover_table(run, pg, source, table, keys.get(table, []))
+            statement[table] = {"rows_before": before[table]["rows"], **done}
         for table in gone:  # only the pre-rollback schema has it: its rows are in the safety dump
             statement[table] = absent_table(int(str(before[table]["rows"])))
         salvage = _keep_salvage(run, pg) if any(s["kept"] for s in statement.values()) else None
@@ -195,12 +188,13 @@ def source_columns(
     return found
 
 
-def _recover_table(run: Run, pg: PostgresClient, source: str, table: str) -> dict[str, Any]:
+def _recover_table(
+    run: Run, pg: PostgresClient, source: str, table: str, key: list[str]
+) -> dict[str, Any]:
     wanted = columns(pg, table)
     had = columns(pg, table, source)
     mapped = source_columns(wanted, had, _renamed(run, table))
     common = list(mapped)
-    key = primary_key(pg, table)
     listed = ", ".join(ident(c) for c in common)
     salvage = f"{SCHEMA}.{ident(table)}"
     psql(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from rollbook.actions.database import PRIMARY_KEYS, ident
 from rollbook.sandbox.variant import fast_options
 from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e import releases
@@ -28,20 +29,14 @@ from tests.e2e.test_faults import make_fault
 from tests.e2e.test_rollback import COMPLETED, RESTORED, http_health
 
 pytestmark = pytest.mark.e2e
-PRIMARY_KEYS = (
-    "SELECT c.relname, string_agg(quote_ident(a.attname), ',' ORDER BY a.attnum) "
-    "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
-    "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-    "WHERE i.indisprimary GROUP BY c.relname"
-)
 
 
 def keys() -> dict[str, set[tuple[Any, ...]]]:
     """Per table (but django_migrations, the schema's bookkeeping), its rows' primary keys."""
     with connect() as conn:
         found = conn.execute(PRIMARY_KEYS).fetchall()
-        return {table: set(conn.execute(f'SELECT {columns} FROM "{table}"').fetchall())
+        return {table: set(conn.execute(f'SELECT {", ".join(map(ident, columns))} FROM "{table}"')
+                           .fetchall())
                 for table, columns in found if table != "django_migrations"}  # fmt: skip
 
 
