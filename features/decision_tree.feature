@@ -1,4 +1,5 @@
 # language: es
+# procedimiento: PROCED-BACK-003 v1.0.0 (procedures/PROCED-BACK-003.md)
 @sin_ambiente @independiente
 Característica: PROCED-BACK-003 Anexo C — Árbol de decisión
   ¿Puede empezar el rollback? Las ramas del árbol, con la aprobación que cada una exige.

@@ -1,4 +1,5 @@
 # language: es
+# procedimiento: PROCED-BACK-003 v1.0.0 (procedures/PROCED-BACK-003.md)
 @independiente @solo_lectura
 Característica: PROCED-BACK-003 §4 — Prerrequisitos
   Antes de un incidente, probar que un rollback funcionaría; sin cambiar nada.

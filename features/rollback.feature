@@ -1,4 +1,5 @@
 # language: es
+# procedimiento: PROCED-BACK-003 v1.0.0 (procedures/PROCED-BACK-003.md)
 Característica: PROCED-BACK-003 — Rollback de Deployment
   Revertir un deployment defectuoso al último estado estable conocido, minimizando el
   impacto en usuarios y servicios. Cada Escenario es un Paso del procedimiento, en su orden;

@@ -1,4 +1,5 @@
 # language: es
+# procedimiento: PROCED-BACK-003 v1.0.0 (procedures/PROCED-BACK-003.md)
 Característica: PROCED-BACK-003 §9 — Rollback de rollback
   Si el rollback mismo falla o introdujo más problemas, volver al estado previo al rollback
   con el backup de seguridad del Paso 4.1 y lo que el journal del incidente registró.

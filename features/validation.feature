@@ -1,4 +1,5 @@
 # language: es
+# procedimiento: PROCED-BACK-003 v1.0.0 (procedures/PROCED-BACK-003.md)
 @independiente @solo_lectura @valida_release
 Característica: PROCED-BACK-003 §8 — Validación post-rollback
   Los checklists de validación de §8, sin cambiar nada: después de un rollback, después de cada
