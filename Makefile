@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 DEBS := postgresql redis-server nginx-light curl git openssh-server chromium python3-venv sudo
 DEMO_ARGS := --env=sandbox --reason "Health 500 tras el deploy" --severity CRITICO \
-	--impact "API caida para todos los usuarios" --approved-by "Tech Lead (demo)"
+	--impact "API caida para todos los usuarios" --approved-by "Tomás Torres"
 
 .PHONY: setup debs venv demo test unit lint sandbox-up sandbox-down sandbox-reset clean
 

@@ -3,8 +3,9 @@
 @sin_ambiente @independiente
 Característica: PROCED-BACK-003 Anexo C — Árbol de decisión
   ¿Puede empezar el rollback? Las ramas del árbol, con la aprobación que cada una exige.
-  Un rollback no empieza donde el árbol dice "Evaluar con Tech Lead" o "Escalar a DBA/CTO",
-  salvo que la aprobación dada lo cubra.
+  Un rollback no empieza donde el árbol dice "Evaluar con Tech Lead" sin la aprobación, ni donde
+  dice "Escalar a DBA/CTO" o "Puede esperar fix" (10% de los usuarios o menos). Una emergencia
+  crítica empieza sin aprobación previa (§11.1.1): queda pendiente de refrendo.
 
   Esquema del escenario: Anexo C — <caso>
     Dado un problema de severidad <severidad> que afecta al <usuarios>% de los usuarios
@@ -21,4 +22,6 @@ Característica: PROCED-BACK-003 Anexo C — Árbol de decisión
       | no crítico sin aprobación: evaluar    | ALTO      | 40       | sí         |              | Evaluar con Tech Lead     | no procede   |
       | más del 10% con aprobación            | ALTO      | 40       | sí         | Tech Lead    | Rollback si >10% usuarios | procede      |
       | pocos usuarios sin aprobación         | MEDIO     | 5        | sí         |              | Evaluar con Tech Lead     | no procede   |
-      | pocos usuarios, aprobado igualmente   | MEDIO     | 5        | sí         | Tech Lead    | Puede esperar fix         | procede      |
+      | pocos usuarios, aprobado igualmente   | MEDIO     | 5        | sí         | Tech Lead    | Puede esperar fix         | no procede   |
+      | justo el 10%, aprobado                | ALTO      | 10       | sí         | Tech Lead    | Puede esperar fix         | no procede   |
+      | crítico sin aprobación previa         | CRITICO   | 3        | sí         |              | Rollback inmediato        | procede      |

@@ -11,6 +11,7 @@ from rollbook.actions import (
     trial_restore,
 )
 from rollbook.core.run import Run
+from rollbook.record import approval
 from steps.verify import delivery
 
 
@@ -30,8 +31,10 @@ def document_incident(run: Run) -> dict[str, object]:
 
 
 @then("la decisión queda registrada con su aprobador")
-def decision_recorded(incident: dict[str, object]) -> None:
-    assert str(incident["decision"]).startswith("ROLLBACK APROBADO por ")
+def decision_recorded(run: Run, incident: dict[str, object]) -> None:
+    assert str(incident["decision"]).startswith("ROLLBACK "), incident["decision"]
+    problem = approval.uncovered(run, run.facts.get("approval"))
+    assert problem is None, problem
 
 
 @when("se confirma que la aplicación usa la base de datos del ambiente")

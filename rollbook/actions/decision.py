@@ -36,10 +36,14 @@ def decide(
             f"severity {severity or 'not given'} is not critical: the Tech Lead evaluates; "
             'start again with --approved-by "<Tech Lead>"',
         )
-    if users_affected is not None and users_affected > 10:
+    if users_affected is None:
+        return Decision(ASK_TECH_LEAD, True, f"evaluated and approved by {approved_by}")
+    if users_affected > 10:
         return Decision(OVER_10_PCT, True, f"{users_affected:g}% of users affected, approved")
     return Decision(
-        CAN_WAIT if users_affected is not None else ASK_TECH_LEAD,
-        True,
-        f"evaluated and approved by {approved_by}",
+        CAN_WAIT,
+        False,
+        f"{users_affected:g}% of users affected is not over 10%: the tree says to wait for a "
+        "fix; roll back only if the incident is critical (--severity CRITICO) or more users "
+        "are affected",
     )

@@ -9,10 +9,11 @@ from rollbook.actions import backups, ledger, migration_plan, release
 from rollbook.actions.decision import decide
 from rollbook.checks import prerequisites
 from rollbook.core.errors import StepFailed
+from rollbook.core.executor import Mode
 from rollbook.core.host import Host
 from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
-from rollbook.record import signing
+from rollbook.record import approval, signing
 from rollbook.record.notify import announce
 
 
@@ -23,19 +24,25 @@ def record_incident(run: Run) -> dict[str, object]:
                if not value]  # fmt: skip
     if missing:
         raise StepFailed(f"the incident needs {' and '.join(missing)}: say what was observed")
-    prerequisites.approval_given(run)
+    approved = approval.establish(run)
     prerequisites.checks_configured(run)
     if run.env.signing is not None:  # a record that cannot be signed is refused before any change
         problem = signing.check_signing_key(run.env.signing.key)
         if problem:
             raise StepFailed(f"the incident record cannot be signed: {problem}")
-    tree = decide(
-        opts.severity, opts.users_affected, valid_backup=True, approved_by=opts.approved_by
+    approver = approved.get("approver") or (
+        "(el plan, para aprobar)" if approved["status"] == approval.PENDING else None
     )
+    tree = decide(opts.severity, opts.users_affected, valid_backup=True, approved_by=approver)
     run.record("decision_tree", branch=tree.branch, proceed=tree.proceed, reason=tree.reason)
     if not tree.proceed:
         raise StepFailed(f"Anexo C decision tree: {tree.branch} — {tree.reason}")
-    approver = opts.approved_by or f"{opts.operator} (approval optional in {run.env.name})"
+    decision = (
+        "ROLLBACK INICIADO — aprobación pendiente (emergencia crítica, §11.1.1)"
+        if approved["status"] == approval.PENDING and run.mode is not Mode.DRY_RUN
+        else f"ROLLBACK APROBADO por {approved['approver']}" if approved.get("approver")
+        else f"ROLLBACK sin aprobación ({approved['status']} en {run.env.name})"
+    )  # fmt: skip
     incident = run.record(
         "incident",
         id=run.incident_id,
@@ -44,8 +51,9 @@ def record_incident(run: Run) -> dict[str, object]:
         impact=opts.impact or "no indicado",
         users_affected=opts.users_affected,
         tree=tree.branch,
-        decision=f"ROLLBACK APROBADO por {approver}",
-        approved_by=opts.approved_by,
+        decision=decision,
+        approved_by=approved.get("approver"),
+        approval=approval.summary(approved),
         operator=opts.operator,
     )
     run.say(

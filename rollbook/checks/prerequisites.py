@@ -9,6 +9,7 @@ from rollbook.actions import backups, database, release
 from rollbook.core.errors import NotConfigured, StepFailed
 from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
+from rollbook.record import approval
 
 
 def newest_valid_backup(run: Run) -> backups.Backup:
@@ -73,22 +74,9 @@ def database_problems(run: Run) -> list[str]:
 
 
 def approval_missing(run: Run) -> str | None:
-    """§4.2: why the approval the environment demands is missing (None: it is given, or this
-    environment does not require one)."""
-    if run.options.approved_by or run.env.approval != "required":
-        return None
-    return (
-        f"environment {run.env.name} requires approval: give --approved-by "
-        '"<Tech Lead or Incident Manager>" (PROCED-BACK-003 §4.2)'
-    )
-
-
-def approval_given(run: Run) -> str:
-    """§4.2: approval of the Tech Lead or Incident Manager, or StepFailed."""
-    missing = approval_missing(run)
-    if missing:
-        raise StepFailed(missing)
-    return run.options.approved_by or f"not required in {run.env.name}"
+    """§4.2: why the approval the environment demands is missing or not valid (None: it is
+    given, pending under a critical emergency, or not required)."""
+    return approval.problem(run)
 
 
 def checks_configured(run: Run) -> list[str]:

@@ -198,6 +198,23 @@ class SigningConfig(_Strict):
     allowed_signers: str | None = None  # the auditors' trusted keys, for `rollbook verify`
 
 
+Role = Literal[
+    "incident_manager", "tech_lead", "dba", "devops", "developer", "product_owner", "cto"
+]
+
+
+class Person(_Strict):
+    """Someone of §3's matrix: their roles, how to reach them and, where they sign (approvals,
+    sign-offs), their SSH public key (`public_key`: a .pub file)."""
+
+    name: str
+    identity: str  # their principal in allowed_signers, e.g. their e-mail
+    roles: list[Role] = Field(min_length=1)
+    contact: str | None = None
+    notify_env: str | None = None  # the variable holding their own notification URL
+    public_key: str | None = None
+
+
 class SandboxConfig(_Strict):
     """Provisioning parameters used only by `rollbook sandbox`; the engine never reads them."""
 
@@ -252,6 +269,10 @@ class Environment(_Strict):
     timeouts: Timeouts = Field(default_factory=Timeouts)
     notify: list[NotifyTarget] = Field(default_factory=list)
     signing: SigningConfig | None = None
+    people: list[Person] = Field(default_factory=list)
+    approvers: list[Role] = Field(default_factory=lambda: ["tech_lead", "incident_manager"])
+    # §3.1 "Validar rollback" (Tech Lead A) and "Documentar incidente" (Tech Lead R, IM A)
+    sign_offs: list[Role] = Field(default_factory=lambda: ["tech_lead", "incident_manager"])
     sandbox: SandboxConfig | None = None
     source: str = Field(default="", exclude=True)
 
@@ -333,6 +354,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         for role, specs in hosts.items():
             if isinstance(specs, list):
                 hosts[role] = [_resolve_spec(base, s) if isinstance(s, str) else s for s in specs]
+    for person in data.get("people") or []:
+        if isinstance(person, dict) and isinstance(person.get("public_key"), str):
+            person["public_key"] = _resolve(base, person["public_key"])
     for section, key in (("logs", "files"), ("services", "proxy_check")):
         node = data.get(section)
         if isinstance(node, dict) and isinstance(node.get(key), list):
@@ -442,6 +466,11 @@ def load_file(path: Path) -> Environment:
                 raise UserError(
                     f"{path}: key 'services.ready.{name}.log' is not a regular expression: {exc}"
                 ) from None
+    for field in ("name", "identity"):
+        seen = [getattr(person, field) for person in env.people]
+        twice = sorted({value for value in seen if seen.count(value) > 1})
+        if twice:
+            raise UserError(f"{path}: key 'people': {field} {twice[0]!r} is given twice")
     for role in ("app", "db"):
         if not env.hosts.get(role):
             raise UserError(f"{path}: key 'hosts.{role}' needs at least one host spec")

@@ -38,6 +38,7 @@ class RunOptions:
     severity: str | None = None
     impact: str | None = None
     approved_by: str | None = None
+    approval: Path | None = None  # a signed approval statement (record/approval.py)
     dry_run: bool = False
     auto_recover: bool = True
     incident: str | None = None

@@ -22,6 +22,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--severity", choices=SEVERITIES, help="incident severity (Paso 1.1)")
     group.addoption("--impact", help="users / functions affected (Paso 1.1)")
     group.addoption("--approved-by", help="Tech Lead or Incident Manager who approved")
+    group.addoption(
+        "--approval", metavar="FILE",
+        help="the approval signed with `rollbook approve` over this rollback's dry-run plan",
+    )  # fmt: skip
     group.addoption("--operator", help="who executes (default: git user.name, else $USER)")
     group.addoption("--dry-run", action="store_true", help="plan: run no mutating command")
     group.addoption("--report-dir", default="reports", help="folder for incident reports")

@@ -33,7 +33,7 @@ from rollbook.plugin.collection import (
     scenario_of,
 )
 from rollbook.plugin.keys import ENV_KEY, FAILED_KEY, FOLDER_KEY, RESUMED_KEY, RUN_KEY
-from rollbook.record import closing, outage_probe
+from rollbook.record import closing, outage_probe, provenance
 from rollbook.record import report as report_view
 
 
@@ -49,6 +49,7 @@ def _options(config: pytest.Config, env: Environment) -> RunOptions:
         severity=get("--severity"),
         impact=get("--impact"),
         approved_by=get("--approved-by"),
+        approval=Path(get("--approval")).resolve() if get("--approval") else None,
         dry_run=get("--dry-run"),
         auto_recover=not get("--no-auto-recover"),
         incident=get("--incident"),
@@ -120,6 +121,8 @@ def pytest_collection_modifyitems(
         selected=[s.name for s in selected],
         deselected=[s.name for s in every if s.name not in chosen],
     )
+    features = sorted({f.path for f in (feature_of(i) for i in needs_run) if f})
+    current.record("provenance", **provenance.collect(features, env))
 
 
 def _refuse(config: pytest.Config, current: Run | None, message: str) -> NoReturn:

@@ -11,7 +11,14 @@ from rollbook.actions import database_path, trial_restore
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
-from rollbook.record import data_statement, final_state, outage_probe, timeline_picture
+from rollbook.record import (
+    approval,
+    data_statement,
+    final_state,
+    outage_probe,
+    provenance,
+    timeline_picture,
+)
 from rollbook.record.notify import NOT_DELIVERED, announce
 
 FOLLOW_UPS = [
@@ -121,7 +128,12 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Ambiente: {run.env.name.upper()}",
         f"- Severidad: {incident.get('severity') or run.options.severity or 'n/d'}",
         f"- Decisión: {incident.get('decision', 'n/d')}",
+        f"- Aprobación: {approval.summary(facts.get('approval'))}",
         f"- Ejecutado por: {run.options.operator}",
+        "",
+        "## Procedimiento ejecutado",
+        f"- {provenance.summary(facts.get('provenance'))}",
+        *[f"- {line}" for line in provenance.hashes(facts.get("provenance"))],
         "",
         "## Causa del Rollback",
         f"{run.options.reason or incident.get('symptoms') or 'n/d'}",

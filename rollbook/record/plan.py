@@ -10,7 +10,7 @@ from typing import Any
 from rollbook.actions import database_path
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
-from rollbook.record import closing
+from rollbook.record import approval, closing, provenance
 
 
 def planned_commands(journal: Path) -> list[dict[str, Any]]:
@@ -43,8 +43,11 @@ def write_plan(run: Run) -> tuple[Path, Path]:
         "target": run.facts.get("target"), "migration_plan": run.facts.get("migration_plan"),
         "database_path": run.facts.get("database_path"),
         "trial_restore": run.facts.get("trial_restore"),
+        "deployed": run.facts.get("deployed"), "backup": run.facts.get("backup"),
+        "provenance": run.facts.get("provenance"),
         "not_verified": [{"paso": p, "criterion": c} for p, c in unverified(run.journal.path)],
     }  # fmt: skip
+    document["plan_sha256"] = approval.digest(document)
     as_json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     target, facts = run.facts.get("target", {}), run.facts
     lines = [
@@ -52,7 +55,9 @@ def write_plan(run: Run) -> tuple[Path, Path]:
         f"- Versión objetivo: {target.get('tag', 'n/d')} — {target.get('reason', 'n/d')}",
         f"- Migraciones: {closing.migration_summary(facts)}",
         f"- Camino de la base de datos: {database_path.summary(facts)}",
-        f"- Prueba de restauración: {closing.trial_summary(facts)}", "",
+        f"- Prueba de restauración: {closing.trial_summary(facts)}",
+        f"- Procedimiento: {provenance.summary(facts.get('provenance'))}",
+        f"- Huella del plan (lo que firma `rollbook approve`): {document['plan_sha256']}", "",
     ]  # fmt: skip
     lines += [
         f"{n}. Paso {s['paso']} on `{s['host']}`"

@@ -16,7 +16,15 @@ from typing import Any
 from rollbook.actions import database_path
 from rollbook.core import timeline
 from rollbook.core.run import Run
-from rollbook.record import closing, data_statement, final_state, outage_probe, timeline_picture
+from rollbook.record import (
+    approval,
+    closing,
+    data_statement,
+    final_state,
+    outage_probe,
+    provenance,
+    timeline_picture,
+)
 from rollbook.record.notify import NOT_DELIVERED
 
 _OUTPUT_CHARS = 4000
@@ -41,7 +49,10 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         "Razón": str(run.options.reason or incident.get("symptoms") or "n/d"),
         "Impacto": str(run.options.impact or incident.get("impact") or "n/d"),
         "Aprobado por": str(incident.get("approved_by") or run.options.approved_by),
+        "Aprobación": approval.summary(facts.get("approval")),
         "Ejecutado por": run.options.operator,
+        "Procedimiento": provenance.summary(facts.get("provenance")),
+        "Archivos del procedimiento": "; ".join(provenance.hashes(facts.get("provenance"))),
         "Modo": run.mode.value,
         **dict(line.split(": ", 1) for line in final_state.versions(facts, events)),
         "Motivo de la elección": str(target.get("reason", "n/d")),

@@ -26,6 +26,7 @@ from rollbook.core.errors import UserError
 MANIFEST = "SHA256SUMS"
 SIGNATURE = "SHA256SUMS.sig"
 SIGNER = "SIGNER"
+STATEMENTS = "signoffs"  # people's signed statements, added after the record (statements.py)
 _SSH_KEYGEN_TIMEOUT = 30.0
 _MANIFEST_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 _SIGNER_KEYS = ("identity", "namespace", "fingerprint")
@@ -40,7 +41,7 @@ class Signer:
     fingerprint: str
 
 
-def _ssh_keygen(*args: str, stdin: IO[bytes] | int = subprocess.DEVNULL) -> tuple[int, str, str]:
+def ssh_keygen(*args: str, stdin: IO[bytes] | int = subprocess.DEVNULL) -> tuple[int, str, str]:
     """Run ssh-keygen without a terminal (nothing may wait for an answer): status, out, err."""
     try:
         done = subprocess.run(
@@ -81,13 +82,18 @@ def _sha256(path: Path) -> str:
 
 
 def _entries(folder: Path) -> list[str]:
-    """Every non-folder entry under `folder` but the manifest and its signature, sorted."""
+    """Every non-folder entry under `folder` but the manifest, its signature and the people's
+    statements, sorted."""
     names = (
         path.relative_to(folder).as_posix()
         for path in folder.rglob("*")
         if path.is_symlink() or not path.is_dir()
     )
-    return sorted(name for name in names if name not in (MANIFEST, SIGNATURE))
+    return sorted(
+        name
+        for name in names
+        if name not in (MANIFEST, SIGNATURE) and not name.startswith(f"{STATEMENTS}/")
+    )
 
 
 # --- signing (the operator) --------------------------------------------------------------------
@@ -98,7 +104,7 @@ def public_key(key: str) -> str:
     problem = check_signing_key(key)
     if problem is not None:
         raise UserError(problem)
-    return _ssh_keygen("-y", "-P", "", "-f", key)[1].strip()
+    return ssh_keygen("-y", "-P", "", "-f", key)[1].strip()
 
 
 def check_signing_key(key: str) -> str | None:
@@ -113,7 +119,7 @@ def check_signing_key(key: str) -> str | None:
         return f"signing key {key} is not a file: point signing.key at an OpenSSH private key"
     if not os.access(path, os.R_OK):
         return f"signing key {key} is not readable by this user: fix its owner or mode (0600)"
-    status, _, err = _ssh_keygen("-y", "-P", "", "-f", str(path))
+    status, _, err = ssh_keygen("-y", "-P", "", "-f", str(path))
     if status == 0:
         return None
     reason = _last_line(err)
@@ -156,7 +162,7 @@ def sign_folder(folder: Path, key: str, identity: str, namespace: str) -> Path:
     manifest = write_manifest(folder)
     signature = folder / SIGNATURE
     signature.unlink(missing_ok=True)  # ssh-keygen would ask before overwriting it
-    status, _, err = _ssh_keygen("-Y", "sign", "-f", key, "-n", namespace, str(manifest))
+    status, _, err = ssh_keygen("-Y", "sign", "-f", key, "-n", namespace, str(manifest))
     if status != 0:
         raise UserError(f"{manifest}: ssh-keygen could not sign it: {_last_line(err)}")
     signature.chmod(0o600)
@@ -215,7 +221,7 @@ def _signature_problems(folder: Path, allowed_signers: Path) -> list[str]:
     if not (folder / SIGNATURE).is_file():
         return [f"{SIGNATURE}: missing: the folder is not signed"]
     with (folder / MANIFEST).open("rb") as manifest:
-        status, _, err = _ssh_keygen(
+        status, _, err = ssh_keygen(
             *("-Y", "verify", "-f", str(allowed_signers), "-I", signer.identity),
             *("-n", signer.namespace, "-s", str(folder / SIGNATURE)),
             stdin=manifest,

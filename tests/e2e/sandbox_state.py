@@ -22,7 +22,7 @@ INCIDENT = [
     "--reason=Health 500 tras el deploy",
     "--severity=CRITICO",
     "--impact=API caida",
-    "--approved-by=Tech Lead (tests)",
+    "--approved-by=Tomás Torres",
     "--operator=e2e",
 ]
 

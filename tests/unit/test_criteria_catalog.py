@@ -156,8 +156,9 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
         "whether the tree proceeds",
         lambda r, t: {"decision": Decision("ESCALAR", False, "r"), "verdict": "procede"}),
     ("evaluation", "decision_recorded"): (
-        "the decision of the incident record, with its approver",
-        lambda r, t: {"incident": {"decision": "ESPERAR FIX"}}),
+        "the decision of the incident record and the approval that covers it",
+        lambda r, t: {"run": recorded(r, "approval", status="pendiente"),
+                      "incident": {"decision": "ROLLBACK INICIADO"}}),
     ("evaluation", "target_resolves"): (
         "pip's own dry-run resolution of the target's packages on each host",
         lambda r, t: {"resolved": {"local://": {"ok": False, "said": "no matching distribution"}}}),

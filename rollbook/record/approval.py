@@ -1,0 +1,346 @@
+"""§4.2 and §3.1: who approved this rollback, and over which plan (four eyes).
+
+`rollbook approve reports/<dry-run>` has an approver sign the dry-run plan's digest (below) with
+their own key. The real run given `--approval FILE` checks the signature (a person holding an
+approving role, not the operator), then plans again (a dry-run with the same options) and starts
+only if the digest is the same: same procedure files, rollbook, environment file, deployed
+release, target, backup and its sha256, database path and the same mutating commands in order.
+A critical emergency (§11.1.1) starts without one; its approval stays pending in the record until
+an approver signs the record off (`rollbook sign-off`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rollbook.core.config import Environment, Person
+from rollbook.core.errors import StepFailed, UserError
+from rollbook.core.executor import Mode
+from rollbook.core.run import Run
+from rollbook.record import people, provenance, statements
+
+_TIMESTAMP = re.compile(r"\d{8}_\d{6}")  # names made from the run's start time
+_REPLAN_TIMEOUT = 600.0
+PENDING = "pendiente"
+SIGNED = "firmada"
+
+
+def bound(plan: dict[str, Any]) -> dict[str, Any]:
+    """What an approval covers, from a plan.json: the run's time and id left out of commands."""
+    incident = str(plan.get("incident", ""))
+
+    def normal(text: str) -> str:
+        return _TIMESTAMP.sub("<hora>", text.replace(incident, "<incidente>") if incident else text)
+
+    made = plan.get("provenance") or {}
+    target, backup = plan.get("target") or {}, plan.get("backup") or {}
+    return {
+        "environment": plan.get("environment"),
+        "environment_sha256": (made.get("environment") or {}).get("sha256"),
+        "features": made.get("features"),
+        "rollbook": made.get("rollbook"),
+        "deployed": (plan.get("deployed") or {}).get("commit"),
+        "target": {"tag": target.get("tag"), "commit": target.get("commit")},
+        "backup": {"path": backup.get("path"), "sha256": backup.get("sha256")},
+        "database_path": (plan.get("database_path") or {}).get("path"),
+        "commands": [
+            [c["paso"], c["host"], [normal(a) for a in c["argv"]], normal(c.get("cwd") or "")]
+            for c in plan.get("commands", [])
+        ],
+    }
+
+
+def digest(plan: dict[str, Any]) -> str:
+    text = json.dumps(bound(plan), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def differences(approved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The parts of two bound plans that differ, named for the operator."""
+    found = [key for key in approved if key != "commands" and approved[key] != now.get(key)]
+    if approved.get("commands") != now.get("commands"):
+        found.append(
+            f"commands ({len(approved.get('commands') or [])} approved, "
+            f"{len(now.get('commands') or [])} now)"
+        )
+    return found
+
+
+def read_plan(folder: Path) -> dict[str, Any]:
+    path = folder / "plan.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(
+            f"{folder} has no plan.json: approve the folder of a dry-run "
+            "(pytest features/rollback.feature --env=E --dry-run …)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: cannot read it ({exc})") from None
+
+
+def approve(folder: Path, env: Environment, key: str, role: str | None) -> statements.Signed:
+    """`rollbook approve`: the approver signs the dry-run plan of `folder`."""
+    plan = read_plan(folder)
+    if plan.get("environment") != env.name:
+        raise UserError(f"{folder} is a plan for {plan.get('environment')}, not {env.name}")
+    if not (plan.get("commands") and plan.get("target") and plan.get("backup")):
+        raise UserError(
+            f"the dry-run of {folder} stopped before planning the whole rollback (no target, "
+            "backup or commands): read its report, fix the cause and plan again"
+        )
+    person = statements.signer(env, key)
+    role = _approving_role(env, person, role)
+    body = {
+        "kind": "approval",
+        "role": role,
+        "environment": env.name,
+        "plan_incident": plan.get("incident"),
+        "plan_sha256": digest(plan),
+        "target": (plan.get("target") or {}).get("tag"),
+        "backup": (plan.get("backup") or {}).get("path"),
+        "plan": bound(plan),
+    }
+    return statements.sign(folder, env, key, body)
+
+
+def _approving_role(env: Environment, person: Person, role: str | None) -> str:
+    held = [r for r in person.roles if r in env.approvers]
+    if role is not None and role not in held:
+        raise UserError(
+            f"{person.name} does not hold an approving role {role!r} in {env.name} (their "
+            f"roles: {', '.join(person.roles)}; approving roles: {', '.join(env.approvers)})"
+        )
+    if not held:
+        raise UserError(
+            f"{person.name} holds no approving role in {env.name} ({', '.join(env.approvers)}): "
+            f"ask one of {_approvers(env)}"
+        )
+    return role or held[0]
+
+
+def _approvers(env: Environment) -> str:
+    return ", ".join(p.name for p in people.holding(env, list(env.approvers))) or "(nobody)"
+
+
+def _operator(run: Run) -> Person | None:
+    return people.find(run.env, run.options.operator)
+
+
+def _same_person(run: Run, approver: Person) -> bool:
+    operator = _operator(run)
+    if operator is not None:
+        return operator == approver
+    return run.options.operator.casefold() in (
+        approver.name.casefold(),
+        approver.identity.casefold(),
+    )
+
+
+def _signed_keys(env: Environment) -> bool:
+    return any(person.public_key for person in env.people)
+
+
+def problem(run: Run) -> str | None:
+    """Why this run's approval does not satisfy §4.2 (None: it does, or it is pending under a
+    critical emergency, or it is the dry-run being planned for approval)."""
+    env, opts = run.env, run.options
+    if opts.approval is not None:
+        return _statement_problem(run)
+    if run.mode is Mode.DRY_RUN or opts.severity == "CRITICO":
+        return None
+    if env.approval == "required" and _signed_keys(env):
+        return (
+            f"environment {env.name} requires a signed approval of the plan: run the dry-run "
+            f"(--dry-run), have one of {_approvers(env)} run `rollbook approve "
+            "reports/<dry-run>`, then pass --approval FILE (PROCED-BACK-003 §4.2)"
+        )
+    if not opts.approved_by:
+        if env.approval == "required":
+            return (
+                f"environment {env.name} requires approval: give --approved-by "
+                '"<Tech Lead or Incident Manager>" (PROCED-BACK-003 §4.2)'
+            )
+        return None
+    return _named_problem(run, opts.approved_by)
+
+
+def _named_problem(run: Run, name: str) -> str | None:
+    env = run.env
+    if not env.people:
+        return None  # no people in the environment file: the name is taken as given
+    person = people.find(env, name)
+    if person is None:
+        return (
+            f"--approved-by {name!r} is nobody in {env.source} (people): name one of "
+            + _approvers(env)
+        )
+    if not set(person.roles) & set(env.approvers):
+        return (
+            f"--approved-by {person.name} holds no approving role ({', '.join(env.approvers)}): "
+            f"name one of {_approvers(env)}"
+        )
+    if _same_person(run, person):
+        return f"--approved-by {person.name} is the operator: four eyes — another approver signs"
+    return None
+
+
+def _statement_problem(run: Run) -> str | None:
+    assert run.options.approval is not None
+    try:
+        signed = statements.read(run.options.approval, run.env)
+    except UserError as exc:
+        return str(exc)
+    statement = signed.statement
+    if statement.get("kind") != "approval":
+        return f"{signed.path.name} is a {statement.get('kind')}, not an approval of a plan"
+    if statement.get("environment") != run.env.name:
+        return (
+            f"{signed.path.name} approves a plan for {statement.get('environment')}, "
+            f"not {run.env.name}"
+        )
+    if statement.get("role") not in set(signed.person.roles) & set(run.env.approvers):
+        return f"{signed.person.name} holds no approving role {statement.get('role')!r} now"
+    if _same_person(run, signed.person):
+        return (
+            f"{signed.path.name} is signed by {signed.person.name}, the operator: four eyes — "
+            f"the approval must come from another of {_approvers(run.env)}"
+        )
+    named = run.options.approved_by
+    if named and people.find(run.env, named) != signed.person:
+        return (
+            f"--approved-by {named!r} is not who signed {signed.path.name} ({signed.person.name})"
+        )
+    return None
+
+
+def replan(run: Run, approver: str) -> dict[str, Any]:
+    """A dry-run with this run's options, in a scratch report folder: its plan.json."""
+    opts, made = run.options, run.fact("provenance")
+    features = [str(provenance.ROOT / name) for name in made["features"]]
+    args = [f"--env={run.env.name}", "--dry-run", "-q", f"--approved-by={approver}",
+            f"--operator={opts.operator}", f"--reason={opts.reason}",
+            f"--severity={opts.severity}"]  # fmt: skip
+    for flag, value in (("--target-tag", opts.target_tag), ("--backup", opts.backup),
+                        ("--impact", opts.impact), ("--users-affected", opts.users_affected),
+                        ("--confirm-production", opts.confirm)):  # fmt: skip
+        if value is not None:
+            args.append(f"{flag}={value}")
+    if opts.force_target:
+        args.append("--force-target")
+    with tempfile.TemporaryDirectory(prefix="rollbook-replan-") as scratch:
+        command = [sys.executable, "-m", "pytest", *features, *args, f"--report-dir={scratch}"]
+        try:
+            done = subprocess.run(
+                command, cwd=provenance.ROOT, capture_output=True, text=True,
+                timeout=_REPLAN_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise StepFailed(f"planning again took over {_REPLAN_TIMEOUT:.0f}s") from None
+        plans = list(Path(scratch).glob("*/plan.json"))
+        if done.returncode != 0 or len(plans) != 1:
+            tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+            raise StepFailed(
+                "planning again to compare with the approved plan failed: " + " / ".join(tail)
+            )
+        return json.loads(plans[0].read_text(encoding="utf-8"))
+
+
+def establish(run: Run) -> dict[str, Any]:
+    """Paso 1.1: the approval as it stands, recorded; StepFailed before any change otherwise."""
+    why = problem(run)
+    if why:
+        raise StepFailed(why)
+    opts = run.options
+    if opts.approval is not None:
+        signed = statements.read(opts.approval, run.env)
+        fact = {
+            "status": SIGNED, "approver": signed.person.name, "identity": signed.person.identity,
+            "role": signed.statement["role"], "signed_at": signed.statement["signed_at"],
+            "plan_sha256": signed.statement["plan_sha256"],
+            "plan_incident": signed.statement.get("plan_incident"),
+            "statement": str(signed.path),
+        }  # fmt: skip
+        if run.mode is Mode.EXECUTE:
+            run.say(f"approval by {signed.person.name} ({fact['role']}): planning again to compare")
+            plan = replan(run, signed.person.name)
+            now = digest(plan)
+            if now != fact["plan_sha256"]:
+                changed = differences(signed.statement.get("plan") or {}, bound(plan))
+                raise StepFailed(
+                    f"the approval of {signed.person.name} covers plan {fact['plan_sha256'][:16]} "
+                    f"({fact['plan_incident']}), not this rollback's plan {now[:16]}: differs in "
+                    f"{', '.join(changed) or 'its digest'} — run the dry-run again and have it "
+                    "approved, or give the options of the approved plan"
+                )
+            _keep(run, signed)
+        return run.record("approval", **fact)
+    if run.mode is Mode.DRY_RUN and not opts.approved_by:
+        return run.record(
+            "approval", status=PENDING, approver=None,
+            reason="dry-run: this plan is what an approver signs (rollbook approve)",
+        )  # fmt: skip
+    if opts.severity == "CRITICO" and (run.env.approval == "required" or not opts.approved_by):
+        return run.record(
+            "approval", status=PENDING, approver=opts.approved_by,
+            reason="emergencia crítica (§11.1.1): sin aprobación previa; la refrenda "
+            f"{_approvers(run.env)} con `rollbook sign-off`",
+        )  # fmt: skip
+    if not opts.approved_by:
+        return run.record("approval", status="no requerida", approver=None)
+    person = people.find(run.env, opts.approved_by)
+    return run.record(
+        "approval", status="declarada (sin firma)",
+        approver=person.name if person else opts.approved_by,
+        role=", ".join(r for r in person.roles if r in run.env.approvers) if person else None,
+    )  # fmt: skip
+
+
+def uncovered(run: Run, fact: dict[str, Any] | None) -> str | None:
+    """Paso 1.1's criterion: why the recorded approval does not cover this run (None: it does).
+    A pending approval covers only a dry-run or a critical emergency; an approval declared
+    without a signature, only where the environment asks for no signed one."""
+    env = run.env
+    if not fact:
+        return "no approval was recorded"
+    status = fact["status"]
+    if status == SIGNED:
+        return None if fact.get("plan_sha256") else "a signed approval without its plan's digest"
+    if status == PENDING:
+        if run.mode is Mode.DRY_RUN or run.options.severity == "CRITICO":
+            return None
+        return f"approval pending in a run of severity {run.options.severity}, not critical"
+    if env.approval == "required" and _signed_keys(env):
+        return f"approval {status} where {env.name} requires one signed over the plan"
+    if status == "no requerida" and env.approval == "required":
+        return f"no approval where {env.name} requires one"
+    return None
+
+
+def _keep(run: Run, signed: statements.Signed) -> None:
+    """The approval and its signature go into the incident folder (hashed and signed with it)."""
+    target = run.folder / "approval"
+    target.mkdir(exist_ok=True)
+    for path in (signed.path, signed.path.with_name(signed.path.name + ".sig")):
+        (target / path.name).write_bytes(path.read_bytes())
+
+
+def summary(fact: dict[str, Any] | None) -> str:
+    if not fact:
+        return "n/d"
+    if fact["status"] == SIGNED:
+        return (
+            f"firmada por {fact['approver']} ({fact['role']}) el {fact['signed_at']} sobre el plan "
+            f"{fact['plan_sha256'][:16]} ({fact['plan_incident']})"
+        )
+    if fact["status"] == PENDING:
+        return f"aprobación pendiente — {fact.get('reason', '')}"
+    who = f" — {fact['approver']}" if fact.get("approver") else ""
+    return f"{fact['status']}{who}"

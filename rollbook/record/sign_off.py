@@ -1,0 +1,136 @@
+"""§3.1 and §14 after a run: people sign the incident record off (`rollbook sign-off`), and
+`rollbook verify` lists who signed, in which role, and which sign-offs are still missing."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from rollbook.core.config import Environment, load_file
+from rollbook.core.errors import UserError
+from rollbook.core.journal import read_journal
+from rollbook.record import approval, people, provenance, signing, statements
+
+# what a role's signature means, from §3.1's matrix (and Paso 6.3's manual verification)
+DUTIES = {
+    "tech_lead": "Validar rollback (A), Documentar incidente (R) y la verificación manual del "
+    "Paso 6.3",
+    "incident_manager": "Declarar necesidad (R) y Documentar incidente (A)",
+    "dba": "Restaurar base de datos (R)",
+    "developer": "Validar rollback (R) y la verificación manual del Paso 6.3",
+    "devops": "Ejecutar rollback (R)",
+    "product_owner": "informado del cierre (§7.3)",
+    "cto": "escalado (Anexo C)",
+}
+
+
+def facts(folder: Path) -> dict[str, dict[str, Any]]:
+    """The facts the record's journal holds (the last value of each)."""
+    journal = folder / "journal.jsonl"
+    if not journal.is_file():
+        raise UserError(f"{folder} has no journal.jsonl: give an incident folder")
+    return {e["key"]: e["value"] for e in read_journal(journal) if e["event"] == "fact"}
+
+
+def environment_of(folder: Path) -> Environment:
+    """The environment file the record names (its provenance), when it is still there."""
+    made = facts(folder).get("provenance")
+    path = Path((made or {}).get("environment", {}).get("file", ""))
+    if not made or not path.is_file():
+        raise UserError(f"cannot tell {folder}'s environment file: pass --env NAME")
+    return load_file(path)
+
+
+def _manifest_sha256(folder: Path) -> str:
+    path = folder / signing.MANIFEST
+    if not path.is_file():
+        raise UserError(f"{folder} is not signed (no {signing.MANIFEST}): nothing to sign off")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def sign(folder: Path, env: Environment, key: str, role: str) -> statements.Signed:
+    """A person's sign-off over the record's SHA256SUMS, once the record verifies."""
+    person = statements.signer(env, key)
+    if role not in person.roles:
+        raise UserError(
+            f"{person.name} does not hold the role {role} in {env.name} (their roles: "
+            f"{', '.join(person.roles)})"
+        )
+    allowed = env.signing.allowed_signers if env.signing else None
+    problems = signing.verify_folder(folder, Path(allowed) if allowed else None)
+    if problems:
+        raise UserError(f"{folder} does not verify ({problems[0]}): it cannot be signed off")
+    pending = facts(folder).get("approval", {}).get("status") == approval.PENDING
+    body = {
+        "kind": "sign-off",
+        "role": role,
+        "incident": folder.name,
+        "manifest_sha256": _manifest_sha256(folder),
+        "duty": DUTIES.get(role, role),
+        "countersigns_approval": pending and role in env.approvers,
+    }
+    return statements.sign(folder, env, key, body)
+
+
+def review(folder: Path, env: Environment) -> tuple[list[str], list[str]]:
+    """(lines for the auditor, problems) about the people's signatures of a verified folder."""
+    lines: list[str] = []
+    problems: list[str] = []
+    manifest = _manifest_sha256(folder)
+    record = signing.read_signer(folder)
+    if record is not None:
+        lines.append(f"registro firmado por {record.identity} ({record.fingerprint})")
+    signed_roles: dict[str, list[str]] = {}
+    for path in statements.in_folder(folder):
+        try:
+            signed = statements.read(path, env)
+        except UserError as exc:
+            problems.append(str(exc))
+            continue
+        statement, person = signed.statement, signed.person
+        role = str(statement.get("role"))
+        if statement.get("kind") != "sign-off":
+            continue  # an approval of a dry-run's plan: read by the run it approved
+        if statement.get("manifest_sha256") != manifest:
+            problems.append(f"{path.name}: signs another version of {signing.MANIFEST}")
+            continue
+        if role not in person.roles:
+            problems.append(f"{path.name}: {person.name} does not hold the role {role}")
+            continue
+        signed_roles.setdefault(role, []).append(person.name)
+        lines.append(
+            f"firma de {person.name} <{person.identity}> como {role} el "
+            f"{statement.get('signed_at')}: {statement.get('duty')}"
+        )
+    recorded = facts(folder)
+    lines += _approval_lines(recorded.get("approval"), signed_roles, env)
+    missing = [role for role in env.sign_offs if role not in signed_roles]
+    holders = {r: ", ".join(p.name for p in people.holding(env, [r])) for r in missing}
+    lines.append(
+        "firmas requeridas pendientes: "
+        + "; ".join(f"{r} ({holders[r] or 'nadie tiene el rol'})" for r in missing)
+        if missing
+        else "firmas requeridas: todas presentes (" + ", ".join(env.sign_offs) + ")"
+    )
+    made = recorded.get("provenance")
+    if made:
+        lines.append(f"procedimiento: {provenance.summary(made)}")
+        changed = provenance.differences(made)
+        lines += [f"feature distinto: {line}" for line in changed] or [
+            "features: iguales a los de este checkout"
+        ]
+    return lines, problems
+
+
+def _approval_lines(
+    fact: dict[str, Any] | None, signed_roles: dict[str, list[str]], env: Environment
+) -> list[str]:
+    if not fact:
+        return ["aprobación: no registrada"]
+    if fact["status"] != approval.PENDING:
+        return [f"aprobación: {approval.summary(fact)}"]
+    by = [name for role in env.approvers for name in signed_roles.get(role, [])]
+    if by:
+        return [f"aprobación: refrendada después por {', '.join(by)} (emergencia crítica)"]
+    return ["aprobación pendiente: ningún aprobador ha firmado todavía (rollbook sign-off)"]

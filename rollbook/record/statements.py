@@ -1,0 +1,125 @@
+"""Signed statements of people: an approval of a dry-run's plan, a sign-off of an incident record.
+
+A statement is a small JSON file in the folder's `signoffs/` (outside SHA256SUMS: it is added
+after the record was signed) with `ssh-keygen -Y sign` by the person's own key beside it
+(`.sig`, namespace rollbook-statement). The key names the person: it must be the public key of
+someone in the environment's `people`; the signature is checked against those keys only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rollbook.core.config import Environment, Person
+from rollbook.core.errors import UserError
+from rollbook.record import people, signing
+
+FOLDER = signing.STATEMENTS
+
+
+@dataclass(frozen=True)
+class Signed:
+    path: Path
+    statement: dict[str, Any]
+    person: Person
+
+
+def _public_of(key: str) -> str:
+    """The public key line of `key`: a .pub file (its private half in ssh-agent) or a private
+    key file without passphrase."""
+    path = Path(key).expanduser()
+    if not path.is_file():
+        raise UserError(
+            f"key {key} does not exist: give your SSH key (private, or .pub in ssh-agent)"
+        )
+    text = path.read_text(encoding="utf-8", errors="replace").strip()
+    if text.startswith(("ssh-", "ecdsa-", "sk-")):
+        return text
+    return signing.public_key(str(path))
+
+
+def signer(env: Environment, key: str) -> Person:
+    """The person of `env` whose public key is that of `key`."""
+    person = people.by_key(env, _public_of(key))
+    if person is None:
+        raise UserError(
+            f"key {key} is not the key of anyone in {env.source} (people): add its public key "
+            "to your entry there, or sign with your own key"
+        )
+    return person
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def sign(folder: Path, env: Environment, key: str, body: dict[str, Any]) -> Signed:
+    """Write `signoffs/<kind>-<role>-<identity>.json` with `body`, the signer and the time, and
+    sign it with `key`."""
+    person = signer(env, key)
+    statement = {
+        **body,
+        "person": person.name,
+        "identity": person.identity,
+        "signed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    target = folder / FOLDER
+    target.mkdir(mode=0o755, exist_ok=True)
+    name = f"{body['kind']}-{body.get('role', 'x')}-{_slug(person.identity)}.json"
+    path = target / name
+    path.write_text(json.dumps(statement, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+    signature = path.with_name(path.name + ".sig")
+    signature.unlink(missing_ok=True)  # ssh-keygen would ask before overwriting it
+    status, _, err = signing.ssh_keygen(
+        "-Y", "sign", "-f", str(Path(key).expanduser()), "-n", people.STATEMENT_NAMESPACE, str(path)
+    )
+    if status != 0:
+        path.unlink(missing_ok=True)
+        raise UserError(f"ssh-keygen could not sign {path.name} with {key}: {err.strip()[-200:]}")
+    return Signed(path, statement, person)
+
+
+def read(path: Path, env: Environment) -> Signed:
+    """The statement at `path`, its signature checked against `env`'s people; else UserError."""
+    try:
+        statement = json.loads(path.read_text(encoding="utf-8"))
+        identity = str(statement["identity"])
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist: give the file `rollbook approve` wrote") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserError(
+            f"{path} is not a statement written by rollbook (JSON with identity)"
+        ) from None
+    person = people.find(env, identity)
+    if person is None or person.public_key is None:
+        raise UserError(
+            f"{path}: signed as {identity}, who is not among the people of {env.source}"
+        )
+    signature = path.with_name(path.name + ".sig")
+    if not signature.is_file():
+        raise UserError(f"{path}: its signature {signature.name} is missing")
+    with tempfile.TemporaryDirectory() as scratch:
+        allowed = Path(scratch) / "allowed_signers"
+        allowed.write_text(people.allowed_signers(env), encoding="utf-8")
+        with path.open("rb") as content:
+            status, _, err = signing.ssh_keygen(
+                *("-Y", "verify", "-f", str(allowed), "-I", identity),
+                *("-n", people.STATEMENT_NAMESPACE, "-s", str(signature)),
+                stdin=content,
+            )
+    if status != 0:
+        raise UserError(
+            f"{path}: the signature is not {person.name}'s ({identity}) over this file: "
+            f"{err.strip().splitlines()[-1] if err.strip() else 'not valid'}"
+        )
+    return Signed(path, statement, person)
+
+
+def in_folder(folder: Path) -> list[Path]:
+    return sorted((folder / FOLDER).glob("*.json"))
