@@ -29,7 +29,13 @@ from rollbook.sandbox import fleet
 from rollbook.sandbox.layout import load_layout
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--env=fleet-bench", "--reason=benchmark", "--severity=ALTO", "--approved-by=Tomás Torres", "-q"]
+ARGS = [
+    "--env=fleet-bench",
+    "--reason=benchmark",
+    "--severity=ALTO",
+    "--approved-by=Tomás Torres",
+    "-q",
+]
 KEYS = ("total", "downtime", "etapa2", "etapa3", "etapa5", "etapa6")
 
 

@@ -40,7 +40,13 @@ from rollbook.sandbox.layout import load_layout
 from rollbook.sandbox.variant import fast_options, write_variant
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--env=sandbox", "--reason=benchmark", "--severity=CRITICO", "--approved-by=Tomás Torres", "-q"]
+ARGS = [
+    "--env=sandbox",
+    "--reason=benchmark",
+    "--severity=CRITICO",
+    "--approved-by=Tomás Torres",
+    "-q",
+]
 MEASURES = ("total", "downtime", "restore")
 
 

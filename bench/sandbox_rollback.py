@@ -24,7 +24,13 @@ from rollbook.core.config import load_environment
 from rollbook.core.journal import read_journal
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--env=sandbox", "--reason=benchmark", "--severity=ALTO", "--approved-by=Tomás Torres", "-q"]
+ARGS = [
+    "--env=sandbox",
+    "--reason=benchmark",
+    "--severity=ALTO",
+    "--approved-by=Tomás Torres",
+    "-q",
+]
 
 
 def journal_of(feature: str, args: list[str], report_dir: Path) -> list[dict[str, Any]]:

@@ -10,12 +10,12 @@ from pathlib import Path
 from rollbook import sandbox
 from rollbook.actions import ledger
 from rollbook.core import inventory
-from rollbook.core.config import load_environment
+from rollbook.core.config import Environment, load_environment
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.executor import Executor, Mode
 from rollbook.core.journal import Journal
 from rollbook.core.redact import Redactor
-from rollbook.record import procedure, signing
+from rollbook.record import approval, procedure, sign_off, signing
 from rollbook.sandbox import bulk
 from rollbook.sandbox.faults import FAULTS, make_fault
 from rollbook.sandbox.layout import PROFILES
@@ -129,7 +129,74 @@ def _verify(args: argparse.Namespace) -> int:
     signer = signing.read_signer(folder)
     assert signer is not None  # verify_folder reports a missing SIGNER
     print(f"Good: {folder} ({files} files, signed by {signer.identity})")
+    try:
+        env = load_environment(args.env) if args.env else sign_off.environment_of(folder)
+    except UserError as exc:
+        print(f"  people's sign-offs not checked: {exc}")
+        return 0
+    lines, problems = sign_off.review(folder, env)
+    for line in lines:
+        print(f"  {line}")
+    for problem in problems:
+        print(f"BAD: {problem}")
+    return 1 if problems else 0
+
+
+def _statement_env(args: argparse.Namespace, folder: Path) -> Environment:
+    if args.env:
+        return load_environment(args.env)
+    if (folder / "plan.json").is_file():
+        return load_environment(str(approval.read_plan(folder).get("environment")))
+    return sign_off.environment_of(folder)
+
+
+def _approve(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    signed = approval.approve(folder, _statement_env(args, folder), args.key, args.role)
+    plan = signed.statement
+    print(
+        f"approved by {signed.person.name} ({plan['role']}): plan {plan['plan_sha256'][:16]} of "
+        f"{plan['plan_incident']} — target {plan['target']}, backup {plan['backup']}, "
+        f"{len(plan['plan']['commands'])} commands\n"
+        f"the operator runs the rollback with: --approval {signed.path}"
+    )
     return 0
+
+
+def _sign_off(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    signed = sign_off.sign(folder, _statement_env(args, folder), args.key, args.role)
+    print(f"signed off by {signed.person.name} as {args.role}: {signed.path}")
+    return 0
+
+
+def _add_statements(subparsers: argparse._SubParsersAction) -> None:
+    approve = subparsers.add_parser(
+        "approve",
+        help="sign a dry-run's plan with your own key (four eyes: the operator runs it with "
+        "--approval FILE)",
+        description="Sign the plan of a dry-run folder (its digest: target, backup, environment "
+        "file, procedure files, the mutating commands) with your SSH key (ssh-agent: give the "
+        ".pub). You must be in the environment's people with an approving role.",
+    )
+    sign = subparsers.add_parser(
+        "sign-off",
+        help="sign an incident record off in your role (§3.1, §14)",
+        description="Sign the record's SHA256SUMS with your own key, in one of your roles; "
+        "`rollbook verify` lists the signers and the sign-offs still missing.",
+    )
+    for parser, handler in ((approve, _approve), (sign, _sign_off)):
+        parser.add_argument("folder", metavar="FOLDER", help="reports/<incident>")
+        parser.add_argument(
+            "--key", required=True, metavar="FILE",
+            help="your SSH key: the private key file, or its .pub with the key in ssh-agent",
+        )  # fmt: skip
+        parser.add_argument(
+            "--env", metavar="NAME", help="environments/NAME.yaml (default: the folder's)"
+        )
+        parser.set_defaults(handler=handler)
+    approve.add_argument("--role", help="the approving role you sign in (default: your first)")
+    sign.add_argument("--role", required=True, help="the role you sign in (tech_lead, dba, …)")
 
 
 def _add_verify(subparsers: argparse._SubParsersAction) -> None:
@@ -149,8 +216,21 @@ def _add_verify(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_verify)
 
 
+DOCUMENT = Path("procedures/PROCED-BACK-003.md")
+
+
 def _procedure(args: argparse.Namespace) -> int:
-    document = procedure.render([Path(f) for f in args.features], args.format)
+    if args.document is None and not DOCUMENT.is_file():
+        raise UserError(
+            f"{DOCUMENT}: the procedure document is not in the current directory — "
+            "run from the repository or pass --document FILE"
+        )
+    document = procedure.render(
+        [Path(f) for f in args.features],
+        args.format,
+        Path(args.document) if args.document else DOCUMENT,
+        Path(args.plan) if args.plan else None,
+    )
     if args.output is None:
         sys.stdout.write(document)
     else:
@@ -164,10 +244,18 @@ def _procedure(args: argparse.Namespace) -> int:
 def _add_procedure(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "procedure",
-        help="the feature files as a document for auditors (runs nothing)",
-        description="Render feature files per Etapa and Paso, with each Criterio de Exito.",
+        help="the procedure document, section by section, with what executes each (runs nothing)",
+        description="Render every numbered section of the procedure document with its status and "
+        "what covers it: under each Paso its Escenarios and Criterio de Exito (and the commands "
+        "of a dry-run plan); manual sections with who does them (§3.1 RACI); a coverage table.",
     )
     parser.add_argument("features", nargs="+", metavar="FEATURE", help="a .feature file")
+    parser.add_argument(
+        "--document", metavar="FILE", help=f"the procedure document (default: {DOCUMENT})"
+    )
+    parser.add_argument(
+        "--plan", metavar="PLAN_JSON", help="a dry run's reports/<incident-id>/plan.json"
+    )
     parser.add_argument("--format", choices=procedure.FORMATS, default="md", help="default: md")
     parser.add_argument("--output", metavar="FILE", help="write there instead of stdout")
     parser.set_defaults(handler=_procedure)
@@ -180,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_sandbox(subparsers)
     _add_verify(subparsers)
+    _add_statements(subparsers)
     _add_procedure(subparsers)
     _add_ledger(subparsers)
     return parser

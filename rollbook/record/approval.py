@@ -221,11 +221,11 @@ def _statement_problem(run: Run) -> str | None:
     return None
 
 
-def replan(run: Run, approver: str) -> dict[str, Any]:
+def replan(run: Run) -> dict[str, Any]:
     """A dry-run with this run's options, in a scratch report folder: its plan.json."""
     opts, made = run.options, run.fact("provenance")
     features = [str(provenance.ROOT / name) for name in made["features"]]
-    args = [f"--env={run.env.name}", "--dry-run", "-q", f"--approved-by={approver}",
+    args = [f"--env={run.env.name}", "--dry-run", "-q",
             f"--operator={opts.operator}", f"--reason={opts.reason}",
             f"--severity={opts.severity}"]  # fmt: skip
     for flag, value in (("--target-tag", opts.target_tag), ("--backup", opts.backup),
@@ -246,9 +246,10 @@ def replan(run: Run, approver: str) -> dict[str, Any]:
             raise StepFailed(f"planning again took over {_REPLAN_TIMEOUT:.0f}s") from None
         plans = list(Path(scratch).glob("*/plan.json"))
         if done.returncode != 0 or len(plans) != 1:
-            tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+            lines = (done.stdout + done.stderr).strip().splitlines()
+            why = [line for line in lines if re.search(r"\.feature:\d+: ", line)] or lines[-3:]
             raise StepFailed(
-                "planning again to compare with the approved plan failed: " + " / ".join(tail)
+                "planning again to compare with the approved plan failed: " + " / ".join(why)
             )
         return json.loads(plans[0].read_text(encoding="utf-8"))
 
@@ -270,7 +271,7 @@ def establish(run: Run) -> dict[str, Any]:
         }  # fmt: skip
         if run.mode is Mode.EXECUTE:
             run.say(f"approval by {signed.person.name} ({fact['role']}): planning again to compare")
-            plan = replan(run, signed.person.name)
+            plan = replan(run)
             now = digest(plan)
             if now != fact["plan_sha256"]:
                 changed = differences(signed.statement.get("plan") or {}, bound(plan))

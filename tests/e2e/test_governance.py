@@ -1,0 +1,141 @@
+"""Issue 19 on the real sandbox: four-eyes approval bound to the dry-run's plan, a critical
+emergency with its approval pending until signed off, and the procedure that ran in the record."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rollbook import sandbox
+from rollbook.sandbox.variant import write_variant
+from tests.e2e.sandbox_state import ROOT, Outcome, dump, env, run_feature, state
+
+pytestmark = pytest.mark.e2e
+
+PEOPLE = ROOT / ".sandbox" / "people"
+OPERATOR = "Olga Ortiz"  # devops: runs the rollback, may not approve it
+TECH_LEAD = "Tomás Torres"
+NOT_CRITICAL = [
+    "--env=sandbox", "--reason=Errores 500 en pagos", "--severity=ALTO",
+    "--users-affected=40", "--impact=pagos",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def required(sandbox_up: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The sandbox's environment where approval is required (as staging and production)."""
+    return write_variant(
+        tmp_path_factory.mktemp("governance"), lambda d: d.update(approval="required")
+    )
+
+
+def rollbook(*args: str, variables: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rollbook.cli", *args], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, **variables}, check=False,
+    )  # fmt: skip
+
+
+def approve(folder: Path, who: str, variables: dict[str, str]) -> Path:
+    done = rollbook("approve", str(folder), f"--key={PEOPLE / who}", variables=variables)
+    assert done.returncode == 0, done.stderr
+    return next((folder / "signoffs").glob("approval-*.json"))
+
+
+def plan(tmp: Path, variables: dict[str, str], *extra: str) -> Outcome:
+    done = run_feature(
+        tmp, *NOT_CRITICAL, f"--operator={OPERATOR}", "--dry-run", *extra, extra_env=variables
+    )
+    assert done.outcome == "PLAN — SIN CAMBIOS", dump(done)
+    return done
+
+
+def test_an_approval_covers_one_plan_and_comes_from_another_person(
+    required: dict[str, str], tmp_path: Path
+) -> None:
+    sandbox.reset()
+    start = state()
+    # without an approval, where one is required, nothing starts
+    bare = run_feature(tmp_path, *NOT_CRITICAL, f"--operator={OPERATOR}", extra_env=required)
+    assert bare.code != 0 and "requires a signed approval of the plan" in bare.output, dump(bare)
+    planned = plan(tmp_path, required)
+    older = sorted(Path(env().database.backups).glob(env().database.backup_pattern))[0]
+    other = plan(tmp_path, required, f"--backup={older}")
+    assert other.facts()["backup"]["path"] != planned.facts()["backup"]["path"]
+    # the operator holds no approving role: `rollbook approve` refuses their key
+    own = rollbook("approve", str(planned.folder), f"--key={PEOPLE / 'devops_ed25519'}",
+                   variables=required)  # fmt: skip
+    assert own.returncode == 1 and "holds no approving role" in own.stderr, own.stderr
+    approval = approve(planned.folder, "tech_lead_ed25519", required)
+    # signed by the operator themself (the tech lead running it): refused, nothing changed
+    selfish = run_feature(
+        tmp_path, *NOT_CRITICAL, f"--operator={TECH_LEAD}", f"--approval={approval}",
+        extra_env=required,
+    )  # fmt: skip
+    assert selfish.code != 0 and "four eyes" in selfish.output, dump(selfish)
+    # a tech lead's approval of the plan with the other backup does not cover this run's plan
+    elsewhere = approve(other.folder, "tech_lead_ed25519", required)
+    wrong = run_feature(
+        tmp_path, *NOT_CRITICAL, f"--operator={OPERATOR}", f"--approval={elsewhere}",
+        extra_env=required,
+    )  # fmt: skip
+    assert wrong.code != 0 and "differs in backup" in wrong.output, dump(wrong)
+    assert state() == start
+    # the approval of the same plan: the rollback runs and its record names approver and plan
+    done = run_feature(
+        tmp_path, *NOT_CRITICAL, f"--operator={OPERATOR}", f"--approval={approval}",
+        extra_env=required,
+    )  # fmt: skip
+    assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
+    fact = done.facts()["approval"]
+    digest = json.loads((planned.folder / "plan.json").read_text())["plan_sha256"]
+    assert (fact["status"], fact["approver"], fact["role"]) == ("firmada", TECH_LEAD, "tech_lead")
+    assert fact["plan_sha256"] == digest
+    markdown = next(done.folder.glob("ROLLBACK-*.md")).read_text()
+    assert f"firmada por {TECH_LEAD} (tech_lead)" in markdown and digest[:16] in markdown
+    assert (done.folder / "approval" / approval.name).is_file()  # hashed and signed with it
+
+
+def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
+    required: dict[str, str], tmp_path: Path
+) -> None:
+    sandbox.reset()
+    done = run_feature(
+        tmp_path, "--env=sandbox", "--reason=API caída", "--severity=CRITICO",
+        f"--operator={OPERATOR}", extra_env=required,
+    )  # fmt: skip
+    assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
+    assert done.facts()["approval"]["status"] == "pendiente"
+    markdown = next(done.folder.glob("ROLLBACK-*.md")).read_text()
+    assert "aprobación pendiente" in markdown
+    made = done.facts()["provenance"]
+    assert made["procedure"] == ["PROCED-BACK-003 v1.0.0"]
+    assert "features/rollback.feature" in made["features"]
+    assert "PROCED-BACK-003 v1.0.0" in markdown and made["environment"]["sha256"] in markdown
+    verify = ["verify", str(done.folder), "--env=sandbox"]
+    before = rollbook(*verify, variables=required)
+    assert before.returncode == 0, before.stdout + before.stderr
+    assert "aprobación pendiente" in before.stdout
+    assert "firmas requeridas pendientes: tech_lead" in before.stdout
+    signed = rollbook("sign-off", str(done.folder), "--role=tech_lead",
+                      f"--key={PEOPLE / 'tech_lead_ed25519'}", variables=required)  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    after = rollbook(*verify, variables=required)
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert f"registro firmado por {env().signing.identity}" in after.stdout  # type: ignore[union-attr]
+    assert f"firma de {TECH_LEAD} <tech-lead@sandbox.invalid> como tech_lead" in after.stdout
+    assert f"refrendada después por {TECH_LEAD}" in after.stdout
+    assert "features: iguales a los de este checkout" in after.stdout
+    feature = ROOT / "features" / "rollback.feature"
+    original = feature.read_bytes()
+    try:  # the checkout's procedure changes after the run: verify says which file differs
+        feature.write_bytes(original + b"\n# changed after the incident\n")
+        changed = rollbook(*verify, variables=required)
+    finally:
+        feature.write_bytes(original)
+    assert "feature distinto: features/rollback.feature: differs" in changed.stdout, changed.stdout
