@@ -78,6 +78,17 @@ def empty(tmp_path: Path) -> str:
     return str(path)
 
 
+NOT_CRITICAL = [*(a for a in INCIDENT if not a.startswith(("--severity", "--approved-by"))),
+                "--severity=ALTO", "--users-affected=40", "--approved-by=Tomás Torres"]  # fmt: skip
+
+
+def unsigned(tmp_path: Path) -> str:
+    """An approval statement of the tech lead's, without the signature beside it."""
+    path = tmp_path / "approval.json"
+    path.write_text(json.dumps({"kind": "approval", "identity": "tech-lead@sandbox.invalid"}))
+    return str(path)
+
+
 # case → (arguments, extra environment variables, text the message must hold)
 CASES: dict[str, Callable[[Path], tuple[list[str], dict, str]]] = {
     "unknown environment": lambda t: (["--env=nope", *INCIDENT[1:]], {}, "unknown environment 'nope'"),
@@ -96,8 +107,17 @@ CASES: dict[str, Callable[[Path], tuple[list[str], dict, str]]] = {
         [a for a in INCIDENT if not a.startswith(("--severity", "--approved-by"))]
         + ["--severity=ALTO"], {}, "Evaluar con Tech Lead"),
     "approval required, none given": lambda t: (
-        [a for a in INCIDENT if not a.startswith("--approved-by")],
-        environments(t, lambda d: d.update(approval="required")), "requires approval"),
+        NOT_CRITICAL, environments(t, lambda d: d.update(approval="required")),
+        "requires a signed approval of the plan"),
+    "--approval file missing": lambda t: (
+        [*NOT_CRITICAL, "--approval=/nonexistent/approval.json"], {}, "does not exist"),
+    "--approval without its signature": lambda t: (
+        [*NOT_CRITICAL, f"--approval={unsigned(t)}"], {}, "its signature approval.json.sig is missing"),
+    "--approved-by nobody of the environment": lambda t: (
+        [*NOT_CRITICAL[:-1], "--approved-by=Nadie"], {}, "is nobody in"),
+    "--approved-by the operator": lambda t: (
+        [*NOT_CRITICAL[:-1], "--approved-by=Tomás Torres", "--operator=Tomás Torres"], {},
+        "is the operator: four eyes"),
     "confirmation required, none given": lambda t: (
         INCIDENT, environments(t, lambda d: d.update(confirm=True)),
         "needs --confirm-production=sandbox"),
