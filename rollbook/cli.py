@@ -158,6 +158,9 @@ def _approve(args: argparse.Namespace) -> int:
         f"approved by {signed.person.name} ({plan['role']}): plan {plan['plan_sha256'][:16]} of "
         f"{plan['plan_incident']} — target {plan['target']}, backup {plan['backup']}, "
         f"{len(plan['plan']['commands'])} commands\n"
+        f"data the approval covers: database path {plan['plan']['database_path']['path']}, "
+        f"reversing drops {plan['plan']['database_path']['drops'] or 'nothing'}, a restore "
+        f"loses {plan['plan']['restore_loss'] or 'rows not counted (no trial restore)'}\n"
         f"the operator runs the rollback with: --approval {signed.path}"
     )
     return 0

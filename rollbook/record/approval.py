@@ -49,7 +49,12 @@ def bound(plan: dict[str, Any]) -> dict[str, Any]:
         "deployed": (plan.get("deployed") or {}).get("commit"),
         "target": {"tag": target.get("tag"), "commit": target.get("commit")},
         "backup": {"path": backup.get("path"), "sha256": backup.get("sha256")},
-        "database_path": (plan.get("database_path") or {}).get("path"),
+        # the approval covers the data a way back loses (issue 18): what reversing drops, what
+        # a restore would lose (when a trial restore counted it) and whether rows are recovered
+        "database_path": {
+            k: (plan.get("database_path") or {}).get(k) for k in ("path", "drops", "recover")
+        },
+        "restore_loss": (plan.get("restore_loss_estimate") or {}).get("tables"),
         "commands": [
             [c["paso"], c["host"], [normal(a) for a in c["argv"]], normal(c.get("cwd") or "")]
             for c in plan.get("commands", [])

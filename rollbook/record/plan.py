@@ -45,6 +45,7 @@ def write_plan(run: Run) -> tuple[Path, Path]:
         "trial_restore": run.facts.get("trial_restore"),
         "deployed": run.facts.get("deployed"), "backup": run.facts.get("backup"),
         "provenance": run.facts.get("provenance"),
+        "restore_loss_estimate": run.facts.get("restore_loss_estimate"),
         "not_verified": [{"paso": p, "criterion": c} for p, c in unverified(run.journal.path)],
     }  # fmt: skip
     document["plan_sha256"] = approval.digest(document)
