@@ -15,7 +15,7 @@ from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.executor import Executor, Mode
 from rollbook.core.journal import Journal
 from rollbook.core.redact import Redactor
-from rollbook.record import approval, procedure, sign_off, signing
+from rollbook.record import approval, people, procedure, sign_off, signing
 from rollbook.sandbox import bulk
 from rollbook.sandbox.faults import FAULTS, make_fault
 from rollbook.sandbox.layout import PROFILES
@@ -120,7 +120,11 @@ def _allowed_signers(args: argparse.Namespace) -> Path | None:
 
 def _verify(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
-    problems = signing.verify_folder(folder, _allowed_signers(args))
+    allowed = _allowed_signers(args)
+    with tempfile.TemporaryDirectory() as scratch:  # the people's keys too, with --env
+        if args.env:
+            allowed = people.record_signers(load_environment(args.env), allowed, Path(scratch))
+        problems = signing.verify_folder(folder, allowed)
     for problem in problems:
         print(f"BAD: {problem}")
     if problems:

@@ -27,7 +27,7 @@ def record_incident(run: Run) -> dict[str, object]:
     approved = approval.establish(run)
     prerequisites.checks_configured(run)
     if run.env.signing is not None:  # a record that cannot be signed is refused before any change
-        problem = signing.check_signing_key(run.env.signing.key)
+        problem = signing.usable_key(opts.signing_key or run.env.signing.key)
         if problem:
             raise StepFailed(f"the incident record cannot be signed: {problem}")
     approver = approved.get("approver") or (

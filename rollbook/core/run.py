@@ -39,6 +39,7 @@ class RunOptions:
     impact: str | None = None
     approved_by: str | None = None
     approval: Path | None = None  # a signed approval statement (record/approval.py)
+    signing_key: str | None = None  # the operator's own key: the record is signed by them
     dry_run: bool = False
     auto_recover: bool = True
     incident: str | None = None

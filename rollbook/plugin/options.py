@@ -26,6 +26,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--approval", metavar="FILE",
         help="the approval signed with `rollbook approve` over this rollback's dry-run plan",
     )  # fmt: skip
+    group.addoption(
+        "--signing-key", metavar="FILE",
+        help="your own SSH key (private, or .pub with ssh-agent): the record is signed by you, "
+        "the person of the environment's people whose key it is (default: signing.key)",
+    )  # fmt: skip
     group.addoption("--operator", help="who executes (default: git user.name, else $USER)")
     group.addoption("--dry-run", action="store_true", help="plan: run no mutating command")
     group.addoption("--report-dir", default="reports", help="folder for incident reports")

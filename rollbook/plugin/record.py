@@ -14,7 +14,7 @@ from rollbook.core.errors import UserError
 from rollbook.core.journal import read_journal
 from rollbook.plugin.keys import ENV_KEY, FOLDER_KEY, RUN_KEY
 from rollbook.record import report as report_view
-from rollbook.record import signing
+from rollbook.record import signing, statements
 
 
 def pytest_html_report_title(report: Any) -> None:
@@ -63,22 +63,24 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             f"not signed: environment {current.env.name} has no signing key"
         )
         return
+    key, identity = signer.key, signer.identity
     try:  # after pytest-html has written report.html: the exact bytes are hashed and signed
-        signature = signing.sign_folder(
-            current.folder, signer.key, signer.identity, signer.namespace
-        )
+        if current.options.signing_key:  # the operator's own key
+            key = current.options.signing_key
+            identity = statements.signer(current.env, key).identity
+        signature = signing.sign_folder(current.folder, key, identity, signer.namespace)
     except UserError as exc:
         terminalreporter.write_line(f"NOT SIGNED: {exc}", red=True)
         return
     restrict(current.folder)
-    terminalreporter.write_line(f"signed: {signature} (by {signer.identity})")
+    terminalreporter.write_line(f"signed: {signature} (by {identity})")
 
 
 def restrict(folder: Path) -> None:
     """Report folders hold infrastructure details: 0700, files 0600."""
     folder.chmod(0o700)
-    for path in folder.iterdir():
-        path.chmod(0o600)
+    for path in folder.rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

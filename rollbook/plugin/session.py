@@ -33,8 +33,20 @@ from rollbook.plugin.collection import (
     scenario_of,
 )
 from rollbook.plugin.keys import ENV_KEY, FAILED_KEY, FOLDER_KEY, RESUMED_KEY, RUN_KEY
-from rollbook.record import closing, outage_probe, provenance
+from rollbook.record import closing, outage_probe, people, provenance, statements
 from rollbook.record import report as report_view
+
+
+def _operator(config: pytest.Config, env: Environment) -> str:
+    """--operator, or the person whose --signing-key it is (then --operator must agree), or the
+    git user."""
+    named, key = config.getoption("--operator"), config.getoption("--signing-key")
+    if key is None:
+        return named or default_operator()
+    person = statements.signer(env, key)
+    if named and people.find(env, named) != person:
+        raise UserError(f"--operator {named!r} is not {person.name}, whose --signing-key it is")
+    return person.name
 
 
 def _options(config: pytest.Config, env: Environment) -> RunOptions:
@@ -42,7 +54,8 @@ def _options(config: pytest.Config, env: Environment) -> RunOptions:
     return RunOptions(
         env_name=env.name,
         report_dir=Path(get("--report-dir")).resolve(),
-        operator=get("--operator") or default_operator(),
+        operator=_operator(config, env),
+        signing_key=get("--signing-key"),
         target_tag=get("--target-tag"),
         backup=get("--backup"),
         reason=get("--reason"),

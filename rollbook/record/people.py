@@ -51,10 +51,11 @@ def by_key(env: Environment, public: str) -> Person | None:
     return None
 
 
-def allowed_signers(env: Environment) -> str:
-    """allowed_signers lines (ssh-keygen format) of everyone with a key, for statements."""
+def allowed_signers(env: Environment, namespace: str = STATEMENT_NAMESPACE) -> str:
+    """allowed_signers lines (ssh-keygen format) of everyone with a key: for their statements,
+    or (`namespace` of the record) for records they signed as operators."""
     return "".join(
-        f'{person.identity} namespaces="{STATEMENT_NAMESPACE}" {public_key_line(person)}\n'
+        f'{person.identity} namespaces="{namespace}" {public_key_line(person)}\n'
         for person in env.people
         if person.public_key
     )
@@ -62,3 +63,16 @@ def allowed_signers(env: Environment) -> str:
 
 def describe(person: Person) -> str:
     return f"{person.name} <{person.identity}> ({', '.join(person.roles)})"
+
+
+def record_signers(env: Environment, base: Path | None, scratch: Path) -> Path | None:
+    """An allowed_signers file for records: `base` (the auditors' file) and every person's key in
+    the record's namespace (an operator signs with their own key); None when there is neither."""
+    lines = base.read_text(encoding="utf-8") if base is not None and base.is_file() else ""
+    if env.signing is not None:
+        lines += allowed_signers(env, env.signing.namespace)
+    if not lines:
+        return base
+    path = scratch / "allowed_signers"
+    path.write_text(lines, encoding="utf-8")
+    return path

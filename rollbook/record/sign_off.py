@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,9 @@ def sign(folder: Path, env: Environment, key: str, role: str) -> statements.Sign
             f"{', '.join(person.roles)})"
         )
     allowed = env.signing.allowed_signers if env.signing else None
-    problems = signing.verify_folder(folder, Path(allowed) if allowed else None)
+    with tempfile.TemporaryDirectory() as scratch:
+        trusted = people.record_signers(env, Path(allowed) if allowed else None, Path(scratch))
+        problems = signing.verify_folder(folder, trusted)
     if problems:
         raise UserError(f"{folder} does not verify ({problems[0]}): it cannot be signed off")
     pending = facts(folder).get("approval", {}).get("status") == approval.PENDING

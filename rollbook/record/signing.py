@@ -107,6 +107,40 @@ def public_key(key: str) -> str:
     return ssh_keygen("-y", "-P", "", "-f", key)[1].strip()
 
 
+def public_of(key: str) -> str:
+    """The public key line of `key`: a .pub file (its private half in ssh-agent) or a private
+    key file without passphrase."""
+    path = Path(key).expanduser()
+    if not path.is_file():
+        raise UserError(
+            f"key {key} does not exist: give your SSH key (private, or .pub in ssh-agent)"
+        )
+    text = path.read_text(encoding="utf-8", errors="replace").strip()
+    if text.startswith(("ssh-", "ecdsa-", "sk-")):
+        return text
+    return public_key(str(path))
+
+
+def usable_key(key: str) -> str | None:
+    """None when `key` can sign unattended: a private key (check_signing_key), or a .pub whose
+    private half ssh-agent holds; else the reason and fix."""
+    path = Path(key).expanduser()
+    if not key.endswith(".pub") or not path.is_file():
+        return check_signing_key(key)
+    if path.with_suffix("").is_file():  # ssh-keygen signs with the private key beside it
+        return check_signing_key(str(path.with_suffix("")))
+    if not os.environ.get("SSH_AUTH_SOCK"):
+        return f"{key} is a public key and SSH_AUTH_SOCK is not set: start ssh-agent and ssh-add"
+    try:
+        done = subprocess.run(["ssh-add", "-L"], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        return "ssh-add not found: install openssh-client to sign with a key in ssh-agent"
+    wanted = path.read_text(encoding="utf-8").split()[:2]
+    if not any(line.split()[:2] == wanted for line in done.stdout.splitlines()):
+        return f"the private half of {key} is not in ssh-agent: ssh-add it"
+    return None
+
+
 def check_signing_key(key: str) -> str | None:
     """None when `key` is a private key ssh-keygen can use unattended, else the reason and fix."""
     path = Path(key).expanduser()
@@ -157,7 +191,7 @@ def fingerprint(public: str) -> str:
 
 def sign_folder(folder: Path, key: str, identity: str, namespace: str) -> Path:
     """Write SIGNER, then SHA256SUMS (which covers SIGNER), then sign it: SHA256SUMS.sig."""
-    signer = Signer(identity, namespace, fingerprint(public_key(key)))
+    signer = Signer(identity, namespace, fingerprint(public_of(key)))
     _write_private(folder / SIGNER, "".join(f"{k}: {getattr(signer, k)}\n" for k in _SIGNER_KEYS))
     manifest = write_manifest(folder)
     signature = folder / SIGNATURE

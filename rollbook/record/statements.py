@@ -30,23 +30,9 @@ class Signed:
     person: Person
 
 
-def _public_of(key: str) -> str:
-    """The public key line of `key`: a .pub file (its private half in ssh-agent) or a private
-    key file without passphrase."""
-    path = Path(key).expanduser()
-    if not path.is_file():
-        raise UserError(
-            f"key {key} does not exist: give your SSH key (private, or .pub in ssh-agent)"
-        )
-    text = path.read_text(encoding="utf-8", errors="replace").strip()
-    if text.startswith(("ssh-", "ecdsa-", "sk-")):
-        return text
-    return signing.public_key(str(path))
-
-
 def signer(env: Environment, key: str) -> Person:
     """The person of `env` whose public key is that of `key`."""
-    person = people.by_key(env, _public_of(key))
+    person = people.by_key(env, signing.public_of(key))
     if person is None:
         raise UserError(
             f"key {key} is not the key of anyone in {env.source} (people): add its public key "

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,6 +48,22 @@ def approve(folder: Path, who: str, variables: dict[str, str]) -> Path:
     done = rollbook("approve", str(folder), f"--key={PEOPLE / who}", variables=variables)
     assert done.returncode == 0, done.stderr
     return next((folder / "signoffs").glob("approval-*.json"))
+
+
+@contextmanager
+def agent_holding(key: Path, tmp: Path) -> Iterator[dict[str, str]]:
+    """An ssh-agent of this test's own holding `key`; stopped by its PID."""
+    socket = tmp / "agent.sock"
+    started = subprocess.run(["ssh-agent", "-a", str(socket), "-s"], capture_output=True,
+                             text=True, check=True).stdout  # fmt: skip
+    pid = int(started.split("SSH_AGENT_PID=")[1].split(";")[0])
+    variables = {"SSH_AUTH_SOCK": str(socket)}
+    try:
+        subprocess.run(["ssh-add", "-q", str(key)], env={**os.environ, **variables}, check=True,
+                       capture_output=True)  # fmt: skip
+        yield variables
+    finally:
+        os.kill(pid, signal.SIGTERM)
 
 
 def plan(tmp: Path, variables: dict[str, str], *extra: str) -> Outcome:
@@ -105,11 +124,15 @@ def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
     required: dict[str, str], tmp_path: Path
 ) -> None:
     sandbox.reset()
-    done = run_feature(
-        tmp_path, "--env=sandbox", "--reason=API caída", "--severity=CRITICO",
-        f"--operator={OPERATOR}", extra_env=required,
-    )  # fmt: skip
+    public = tmp_path / "devops.pub"  # the operator's key, its private half only in ssh-agent
+    public.write_bytes((PEOPLE / "devops_ed25519.pub").read_bytes())
+    with agent_holding(PEOPLE / "devops_ed25519", tmp_path) as variables:
+        done = run_feature(
+            tmp_path, "--env=sandbox", "--reason=API caída", "--severity=CRITICO",
+            f"--signing-key={public}", extra_env={**required, **variables},
+        )  # fmt: skip
     assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
+    assert done.facts()["incident"]["operator"] == OPERATOR  # the key's person, not self-declared
     assert done.facts()["approval"]["status"] == "pendiente"
     markdown = next(done.folder.glob("ROLLBACK-*.md")).read_text()
     assert "aprobación pendiente" in markdown
@@ -127,7 +150,7 @@ def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
     assert signed.returncode == 0, signed.stderr
     after = rollbook(*verify, variables=required)
     assert after.returncode == 0, after.stdout + after.stderr
-    assert f"registro firmado por {env().signing.identity}" in after.stdout  # type: ignore[union-attr]
+    assert "registro firmado por devops@sandbox.invalid" in after.stdout  # the operator's key
     assert f"firma de {TECH_LEAD} <tech-lead@sandbox.invalid> como tech_lead" in after.stdout
     assert f"refrendada después por {TECH_LEAD}" in after.stdout
     assert "features: iguales a los de este checkout" in after.stdout

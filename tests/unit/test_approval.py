@@ -1,0 +1,136 @@
+"""Approvals and sign-offs with the real ssh-keygen: what a plan digest binds, whose signature a
+statement carries, and what Paso 1.1's criterion accepts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rollbook.core.config import Environment, Person
+from rollbook.core.errors import UserError
+from rollbook.core.executor import Mode
+from rollbook.record import approval, statements
+from tests.unit.local_run import local_run
+from tests.unit.test_signing import make_key
+
+PLAN = {
+    "incident": "2026-11-29-0300-staging",
+    "environment": "unit",
+    "provenance": {"environment": {"sha256": "e" * 64}, "features": {"f": "1" * 64},
+                   "rollbook": {"version": "0.1.0", "commit": "c" * 40}},
+    "deployed": {"commit": "d" * 40},
+    "target": {"tag": "deploy-1", "commit": "a" * 40},
+    "backup": {"path": "/backups/unit_1.sql", "sha256": "b" * 64},
+    "database_path": {"path": "restore"},
+    "commands": [
+        {"paso": "3.1", "host": "local://", "cwd": None,
+         "argv": ["tar", "-cf", "/www/.rollbook/static-2026-11-29-0300-staging.tar", "."]},
+        {"paso": "4.1", "host": "local://", "cwd": None,
+         "argv": ["pg_dump", "-f", "/backups/pre_rollback_20261129_030012.sql"]},
+    ],
+}  # fmt: skip
+
+
+def replanned(**change: object) -> dict[str, object]:
+    """PLAN as a later dry-run makes it: another incident id and time, `change` applied."""
+    text = json.dumps(PLAN).replace("2026-11-29-0300-staging", "2026-11-29-0312-staging")
+    plan = json.loads(text.replace("20261129_030012", "20261129_031244"))
+    plan.update(change)
+    return plan
+
+
+def test_a_plan_made_again_later_has_the_same_digest() -> None:
+    assert approval.digest(replanned()) == approval.digest(PLAN)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"backup": {"path": "/backups/unit_0.sql", "sha256": "0" * 64}}, "backup"),
+        ({"target": {"tag": "deploy-0", "commit": "0" * 40}}, "target"),
+        ({"database_path": {"path": "migrate"}}, "database_path"),
+        ({"database_path": {"path": "restore", "drops": {"t.c": 3}}}, "database_path"),
+        ({"restore_loss_estimate": {"tables": {"core_order": 12}}}, "restore_loss"),
+        ({"commands": PLAN["commands"][:1]}, "commands (2 approved, 1 now)"),
+    ],
+)
+def test_any_bound_change_changes_the_digest_and_is_named(change: dict, named: str) -> None:
+    other = replanned(**change)
+    assert approval.digest(other) != approval.digest(PLAN)
+    assert approval.differences(approval.bound(PLAN), approval.bound(other)) == [named]
+
+
+def test_the_environment_file_and_the_procedure_are_bound() -> None:
+    for part in ("environment", "features", "rollbook"):
+        made = json.loads(json.dumps(PLAN["provenance"]))
+        made[part] = {"changed": True}
+        assert approval.digest(replanned(provenance=made)) != approval.digest(PLAN), part
+
+
+def people_env(tmp_path: Path, env: Environment) -> Environment:
+    keys = tmp_path / "people"
+    keys.mkdir()
+    listed = []
+    for slug, roles in (("lead", ["tech_lead"]), ("ops", ["devops"])):
+        make_key(keys, slug)
+        listed.append(Person(name=slug.title(), identity=f"{slug}@unit.invalid", roles=roles,
+                             public_key=str(keys / f"{slug}.pub")))  # fmt: skip
+    return env.model_copy(update={"people": listed})
+
+
+def test_a_statement_names_its_signer_and_any_change_breaks_it(tmp_path, monkeypatch) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    env = people_env(tmp_path, run.env)
+    folder = tmp_path / "plan"
+    folder.mkdir()
+    signed = statements.sign(folder, env, str(tmp_path / "people" / "lead"), {"kind": "approval"})
+    assert (signed.person.name, signed.statement["identity"]) == ("Lead", "lead@unit.invalid")
+    assert statements.read(signed.path, env).person.name == "Lead"
+    forged = json.loads(signed.path.read_text()) | {"identity": "ops@unit.invalid"}
+    signed.path.write_text(json.dumps(forged))  # claims to be the other person
+    with pytest.raises(UserError, match="the signature is not Ops's"):
+        statements.read(signed.path, env)
+    stranger = make_key(tmp_path, "stranger")
+    with pytest.raises(UserError, match="is not the key of anyone"):
+        statements.sign(folder, env, str(stranger), {"kind": "approval"})
+
+
+def test_only_an_approving_role_may_approve(tmp_path, monkeypatch) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    env = people_env(tmp_path, run.env)
+    folder = tmp_path / "plan"
+    folder.mkdir()
+    (folder / "plan.json").write_text(json.dumps(PLAN))
+    with pytest.raises(UserError, match="Ops holds no approving role"):
+        approval.approve(folder, env, str(tmp_path / "people" / "ops"), None)
+    signed = approval.approve(folder, env, str(tmp_path / "people" / "lead"), None)
+    assert signed.statement["plan_sha256"] == approval.digest(PLAN)
+    assert signed.statement["role"] == "tech_lead"
+
+
+@pytest.mark.parametrize(
+    ("fact", "severity", "mode", "covered"),
+    [
+        ({"status": "pendiente"}, "CRITICO", Mode.EXECUTE, True),
+        ({"status": "pendiente"}, "ALTO", Mode.EXECUTE, False),
+        ({"status": "pendiente"}, "ALTO", Mode.DRY_RUN, True),
+        ({"status": "firmada", "plan_sha256": "x"}, "ALTO", Mode.EXECUTE, True),
+        ({"status": "firmada"}, "ALTO", Mode.EXECUTE, False),
+        ({"status": "declarada (sin firma)", "approver": "Lead"}, "ALTO", Mode.EXECUTE, True),
+        (None, "ALTO", Mode.EXECUTE, False),
+    ],
+)
+def test_the_paso_1_1_criterion(tmp_path, monkeypatch, fact, severity, mode, covered) -> None:
+    run = local_run(tmp_path, monkeypatch, mode=mode, severity=severity)
+    assert (approval.uncovered(run, fact) is None) is covered
+
+
+def test_a_declared_approval_does_not_cover_where_a_signed_one_is_required(
+    tmp_path, monkeypatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch, severity="ALTO")
+    run.env = people_env(tmp_path, run.env).model_copy(update={"approval": "required"})
+    problem = approval.uncovered(run, {"status": "declarada (sin firma)", "approver": "Lead"})
+    assert problem is not None and "signed over the plan" in problem
