@@ -34,13 +34,15 @@ def end_delivered(run: Run) -> None:
 
 
 @when("se registran las acciones pendientes del incidente", target_fixture="follow_ups")
-def follow_ups(run: Run) -> list[str]:
+def follow_ups(run: Run) -> list[dict[str, object]]:
     return closing.update_incident(run)
 
 
 @then("las acciones de cierre quedan listadas para sus responsables")
-def follow_ups_listed(follow_ups: list[str]) -> None:
+def follow_ups_listed(follow_ups: list[dict[str, object]]) -> None:
     assert follow_ups
+    orphans = [item["action"] for item in follow_ups if not item["owner"]]
+    assert not orphans, f"nobody of the environment's people holds their role: {orphans}"
 
 
 @given("el journal del incidente indicado con --incident", target_fixture="earlier")

@@ -56,5 +56,6 @@ def delivery(run: Run, kind: str) -> None:
     missing = notify.undelivered(run, kind)
     if missing:
         pytest.skip(notify.escalate_undelivered(run, kind, missing))
-    reached = notify.delivered(run, kind)
-    assert len(reached) == len(run.env.notify), f"{kind} notice delivered to {reached} only"
+    reached = {target.split(" ")[0] for target in notify.delivered(run, kind)}  # variables
+    wanted = {target.url_env for target in run.env.notify}
+    assert wanted <= reached, f"{kind} notice delivered to {sorted(reached)} only"

@@ -273,6 +273,8 @@ class Environment(_Strict):
     approvers: list[Role] = Field(default_factory=lambda: ["tech_lead", "incident_manager"])
     # §3.1 "Validar rollback" (Tech Lead A) and "Documentar incidente" (Tech Lead R, IM A)
     sign_offs: list[Role] = Field(default_factory=lambda: ["tech_lead", "incident_manager"])
+    # §7.3 "Programar post-mortem": the document sets no date; the environment does
+    post_mortem_within: Duration = 5 * 86400.0
     sandbox: SandboxConfig | None = None
     source: str = Field(default="", exclude=True)
 

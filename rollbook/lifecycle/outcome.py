@@ -10,7 +10,7 @@ from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
 from rollbook.lifecycle import lock, recovery
 from rollbook.record import closing, plan, release_record
-from rollbook.record.notify import announce
+from rollbook.record.notify import ESCALATION, NO_BACKUP, announce
 
 COMPLETED = "ROLLBACK COMPLETADO"
 ABORTED = "ABORTADO — SIN CAMBIOS"
@@ -102,6 +102,7 @@ def finish(run: Run) -> Result:
         closing.isolated(run, "escalation notice", lambda: announce(
             run, "escalation",
             [f"ROLLBACK {result.name} - {run.env.name.upper()}", *said, *result.lines],
+            roles=NO_BACKUP if no_backup else ESCALATION,
         ))  # fmt: skip
     if run.mode is Mode.EXECUTE and not run.checklist:
         if result.name == MANUAL:  # the next run must find this incident, not a free environment

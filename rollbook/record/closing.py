@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,16 +16,21 @@ from rollbook.record import (
     data_statement,
     final_state,
     outage_probe,
+    people,
     provenance,
     timeline_picture,
 )
-from rollbook.record.notify import NOT_DELIVERED, announce
+from rollbook.record.notify import CLOSING, NOT_DELIVERED, announce
 
-FOLLOW_UPS = [
-    "Cerrar ticket de incidente (si aplica)",
-    "Actualizar status page (si aplica)",
-    "Notificar a Product Owner",
-    "Programar post-mortem meeting",
+# §7.3 and §11.3: what people do after the run, whose it is (§3.1) and by when: None at the
+# close, "post_mortem" the environment's post_mortem_within after the incident started
+FOLLOW_UPS: list[tuple[str, str, str | None]] = [
+    ("Cerrar ticket de incidente (si aplica)", "incident_manager", None),
+    ("Actualizar status page (si aplica)", "incident_manager", None),
+    ("Notificar a Product Owner", "incident_manager", None),
+    ("Monitorear por 1 hora mínimo tras el cierre (§11.3)", "devops", None),
+    ("Programar post-mortem meeting", "incident_manager", "post_mortem"),
+    ("Crear plan para re-deployment (§11.3)", "tech_lead", "post_mortem"),
 ]
 T = TypeVar("T")
 PICTURE = "timeline.svg"  # the run as a picture, beside the markdown that links it
@@ -178,7 +183,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "[Análisis de causa raíz - puede completarse después]",
         "",
         "## Acciones Correctivas",
-        *[f"- [ ] {item}" for item in follow_ups(facts)],
+        *[f"- [ ] {follow_up_line(item)}" for item in follow_ups(run)],
         "",
         "## Lecciones Aprendidas",
         "- [Lección 1]",
@@ -217,7 +222,9 @@ def announce_completion(run: Run) -> str:
             "Validación: OK",
             f"Reporte: {report_path(run)}",
             "Próximos pasos: investigación causa raíz",
+            *[f"- {follow_up_line(item)}" for item in follow_ups(run)],
         ],
+        roles=CLOSING,
     )
 
 
@@ -226,19 +233,48 @@ def _aside(safety: dict[str, Any]) -> str:
     return f" (la base de datos misma, apartada en el Paso 4.3 como {aside})" if aside else ""
 
 
-def follow_ups(facts: dict[str, dict[str, Any]]) -> list[str]:
-    """The procedure's follow-ups, and the database the swap strategy kept aside, if any."""
+def follow_ups(run: Run) -> list[dict[str, Any]]:
+    """The procedure's follow-ups with their owner and due time, and the database the swap
+    strategy kept aside, if any."""
+    due = {None: "al cierre", "post_mortem": f"antes del {_post_mortem_due(run)}"}
+    items = [
+        {"action": action, "role": role, "owner": _owner(run, role), "due": due[when]}
+        for action, role, when in FOLLOW_UPS
+    ]
+    facts = run.facts
     aside = facts.get("pre_rollback_backup", {}).get("database")
-    if not aside or "database_swapped" not in facts:
-        return FOLLOW_UPS
-    dump = facts["pre_rollback_backup"].get("path")
-    return [*FOLLOW_UPS, f"Borrar la base de datos {aside} cuando ya no se necesite (volcada en "
-                         f"{dump}): DROP DATABASE \"{aside}\""]  # fmt: skip
+    if aside and "database_swapped" in facts:
+        dump = facts["pre_rollback_backup"].get("path")
+        items.append({
+            "action": f"Borrar la base de datos {aside} cuando ya no se necesite (volcada en "
+                      f"{dump}): DROP DATABASE \"{aside}\"",
+            "role": "dba", "owner": _owner(run, "dba"), "due": due["post_mortem"],
+        })  # fmt: skip
+    return items
+
+
+def _post_mortem_due(run: Run) -> str:
+    due = run.started.astimezone(UTC) + timedelta(seconds=run.env.post_mortem_within)
+    return f"{due:%Y-%m-%d %H:%M} UTC"
+
+
+def _owner(run: Run, role: str) -> str | None:
+    """Who holds `role` (names, with contact); the role alone where the environment lists no
+    people; None where it lists people and nobody holds the role."""
+    holders = people.holding(run.env, [role])
+    if holders:
+        return ", ".join(f"{p.name} ({p.contact or p.identity})" for p in holders)
+    return None if run.env.people else f"rol {role} (el ambiente no lista people)"
+
+
+def follow_up_line(item: dict[str, Any]) -> str:
+    owner = item["owner"] or f"NADIE tiene el rol {item['role']}"
+    return f"{item['action']} — {owner} [{item['role']}] — {item['due']}"
 
 
 def update_incident(run: Run) -> list[str]:
     """Paso 7.3: the follow-ups left to people, recorded as open items."""
-    items = follow_ups(run.facts)
+    items = follow_ups(run)
     run.record("follow_ups", items=items)
     return items
 

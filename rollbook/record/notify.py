@@ -12,14 +12,24 @@ import logging
 
 import apprise
 
+from rollbook.core.config import Person
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run
+from rollbook.record import people
 
 SEND_TIMEOUT = 5.0  # seconds, to connect and to read the answer, per URL
+ESCALATION = ("tech_lead", "dba")  # §9.1: "Escalar a Tech Lead y DBA inmediatamente"
+NO_BACKUP = ("dba", "cto")  # Anexo C: "NO --> Escalar a DBA/CTO"
+CLOSING = ("product_owner",)  # §7.3: "Notificar a Product Owner"
 
 
-def announce(run: Run, kind: str, lines: list[str]) -> str:
-    """Print and journal the message, then send it (title: its first line) to every channel."""
+def announce(run: Run, kind: str, lines: list[str], roles: tuple[str, ...] = ()) -> str:
+    """Print and journal the message, then send it (title: its first line) to every channel and
+    to each person holding one of `roles` (§9.1, Anexo C, §7.3), through their own notify_env;
+    a person without one is a warning naming how to reach them."""
+    addressed = people.holding(run.env, list(roles))
+    if roles:
+        lines = [*lines, _addressed_line(run, addressed, roles)]
     urls = [(target.url_env, run.secret_or_none(target.url_env)) for target in run.env.notify]
     text = "\n".join(lines)
     width = max(len(line) for line in lines) + 4
@@ -29,7 +39,26 @@ def announce(run: Run, kind: str, lines: list[str]) -> str:
     run.journal.write("notification", paso=run.executor.paso, kind=kind, text=text)
     for variable, url in urls:
         _send(run, kind, variable, url, lines[0], "\n".join(lines[1:]) or lines[0])
+    for person in addressed:
+        title = f"{lines[0]} — para {person.name}"
+        if person.notify_env:
+            url = run.secret_or_none(person.notify_env)
+            _send(run, kind, person.notify_env, url, title, "\n".join(lines[1:]) or title)
+        else:
+            run.journal.write(
+                "notification_warning", paso=run.executor.paso, kind=kind, target=person.name,
+                reason=f"nothing sent: no notify_env; reach them at {person.contact or 'n/d'}",
+            )  # fmt: skip
     return text
+
+
+def _addressed_line(run: Run, addressed: list[Person], roles: tuple[str, ...]) -> str:
+    if not addressed:
+        return f"Avisar a: nadie tiene el rol {' / '.join(roles)} en {run.env.name} (people)"
+    return "Avisar a: " + "; ".join(
+        f"{p.name} ({', '.join(r for r in p.roles if r in roles)}, {p.contact or 'sin contacto'})"
+        for p in addressed
+    )
 
 
 def _send(run: Run, kind: str, variable: str, url: str | None, title: str, body: str) -> None:
@@ -92,5 +121,6 @@ def escalate_undelivered(run: Run, kind: str, missing: list[str]) -> str:
                       missing=missing)  # fmt: skip
     if delivered(run, kind):
         announce(run, "escalation", [f"ROLLBACK {run.env.name.upper()}: aviso {NOT_DELIVERED}",
-                                     said, f"Incidente: {run.incident_id}"])  # fmt: skip
+                                     said, f"Incidente: {run.incident_id}"],
+                 roles=ESCALATION)  # fmt: skip
     return said

@@ -12,7 +12,7 @@ from rollbook.core.config import read_env_file
 from rollbook.sandbox.layout import Layout
 
 SECRET_KEY_VARIABLE = "DJANGO_SECRET_KEY"
-RECEIVER = re.compile(r"json://127\.0\.0\.1:\d+/incidents")  # the sandbox's own channel
+RECEIVER = re.compile(r"json://127\.0\.0\.1:\d+/(incidents|people/[\w.-]+)")  # the sandbox's
 
 
 def write_private(path: Path, text: str) -> None:
@@ -32,13 +32,18 @@ def ensure_secrets(layout: Layout) -> dict[str, str]:
         for name in (layout.env.database.password_env, SECRET_KEY_VARIABLE)
         if not values.get(name)
     ]
-    receiver = f"json://127.0.0.1:{layout.ports.notify}/incidents"
+    receiver = f"json://127.0.0.1:{layout.ports.notify}"
+    wanted = {target.url_env: f"{receiver}/incidents" for target in layout.env.notify} | {
+        person.notify_env: f"{receiver}/people/{person.identity.partition('@')[0]}"
+        for person in layout.env.people
+        if person.notify_env
+    }  # each person's own channel: a path of the same receiver
     channel = {  # unset, or the sandbox's receiver on a port sandbox.yaml no longer names
-        target.url_env: receiver
-        for target in layout.env.notify
+        variable: url
+        for variable, url in wanted.items()
         if layout.ports.notify
-        and values.get(target.url_env) != receiver
-        and (not values.get(target.url_env) or RECEIVER.fullmatch(values[target.url_env]))
+        and values.get(variable) != url
+        and (not values.get(variable) or RECEIVER.fullmatch(values[variable]))
     }
     if missing or channel:
         values.update({name: secrets.token_urlsafe(32) for name in missing} | channel)

@@ -42,9 +42,11 @@ def verify(folder: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def channel_titles(since: int) -> list[str]:
+def channel_titles(since: int, path: str = "/incidents") -> list[str]:
+    """Titles the receiver got at `path` (the incidents channel; /people/<who>: a person's)."""
     lines = CHANNEL.read_text().splitlines()[since:] if CHANNEL.exists() else []
-    return [json.loads(line)["message"]["title"] for line in lines]
+    messages = [json.loads(line) for line in lines]
+    return [m["message"]["title"] for m in messages if m["path"] == path]
 
 
 def channel_size() -> int:

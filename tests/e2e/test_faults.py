@@ -85,6 +85,9 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
         assert any(FAULTS[name].shows in detail for detail in failures), failures
     if any("no valid backup" in detail for detail in failures):  # Anexo C: to the DBA / CTO
         assert channel_titles(channel) == ["ROLLBACK ABORTADO — SIN CAMBIOS - SANDBOX"]
+        for path, who in (("dba", "Dolores Díaz"), ("cto", "Carmen Castro")):  # each their own
+            assert channel_titles(channel, f"/people/{path}") == [
+                f"ROLLBACK ABORTADO — SIN CAMBIOS - SANDBOX — para {who}"]  # fmt: skip
     if done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO":  # the record of a failed run
         assert_states_the_final_state(done, failed)
         assert_complete_record(done.folder)
@@ -93,6 +96,10 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
         titles = channel_titles(channel)
         assert titles[0].startswith("ROLLBACK INICIADO")
         assert titles[-1].startswith("ROLLBACK FALLIDO — ESTADO PREVIO RESTAURADO")
+        for path in ("tech-lead", "dba"):  # §9.1: escalated to the Tech Lead and the DBA
+            escalated = channel_titles(channel, f"/people/{path}")
+            assert escalated[-1].startswith("ROLLBACK FALLIDO — ESTADO PREVIO RESTAURADO"), path
+        assert channel_titles(channel, "/people/product-owner") == []
         html = (done.folder / "report.html").read_text()
         assert "Recuperación (§9)" in html and "ESCALAR A TECH LEAD Y DBA" in html
         if name == "smoke-test-fails":  # one failed-and-recovered report drawn in a browser

@@ -149,6 +149,9 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert titles[0].startswith("ROLLBACK INICIADO - SANDBOX")
     assert titles[1].startswith("ROLLBACK COMPLETADO - SANDBOX")
     assert len(titles) == 2
+    # §7.3: the Product Owner is told, on their own channel; nobody is escalated to
+    assert channel_titles(channel, "/people/product-owner") == [f"{titles[1]} — para Pablo Pérez"]
+    assert channel_titles(channel, "/people/tech-lead") == []
     browser_check(done.folder / "report.html", tmp_path, done.folder.name)
     # the ledger: target chosen as the last validated release, its exact package set installed —
     # sqlparse stays at 0.5.3 although the mirror holds 0.6.1 (resolving again would move it)
