@@ -171,6 +171,15 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
     Cuando se observan los logs durante la ventana del ambiente
     Entonces no aparecen errores críticos en los logs
 
+  @etapa6 @solo_lectura
+  Escenario: Paso 6.5 — Checklist de validación inmediata (§8.1)
+    Cuando se consulta el estado de cada servicio
+    Y se consulta la base de datos con las credenciales del ambiente
+    Y se leen las líneas recientes de los logs
+    Entonces cada servicio está activo
+    Y la base de datos responde
+    Y no hay líneas de error recientes
+
   @etapa7
   Escenario: Paso 7.1 — Crear reporte de rollback
     Cuando se crea el reporte de rollback

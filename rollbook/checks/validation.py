@@ -115,18 +115,29 @@ def not_working(checks: dict[str, object]) -> list[str]:
 
 def monitor_logs(run: Run) -> list[str]:
     """Paso 6.4: the error lines written to the logs during the environment's window."""
-    window = run.env.logs.watch
+    watch = run.options.watch  # §8.2's extended watch (validation.feature --watch)
+    window = watch or run.env.logs.watch
     if not run.env.logs.files:
         raise NotConfigured("logs.files")
 
     offsets = each_host(run, "app", lambda host: logs.log_offsets(host, run.env.logs))
     files = sum(len(found) for found in offsets.values())
     run.say(f"watching {files} log files on {len(offsets)} app hosts for {window:.0f} s …")
-    progress.wait(run.say, "observación de logs", window)  # the same window for every host
 
     def errors(host: Host) -> list[str]:
         return logs.errors_since(host, run.env.logs, offsets[host.spec])
 
-    found = [line for lines in each_host(run, "app", errors).values() for line in lines]
+    def so_far() -> list[str]:
+        return [line for lines in each_host(run, "app", errors).values() for line in lines]
+
+    def detail() -> str:  # the extended watch says what it has seen at each step
+        found = so_far()
+        codes = sorted({str(a.get("status")) for a in health_answers(run).values()})
+        return f"{len(found)} líneas de error, health {'/'.join(codes)}"
+
+    every = min(progress.EVERY, max(window / 10, 1.0)) if watch else progress.EVERY
+    progress.wait(run.say, "§8.2 vigilancia" if watch else "observación de logs", window,
+                  every, detail if watch else None)  # fmt: skip
+    found = so_far()
     run.record("log_watch", seconds=window, errors=found)
     return found

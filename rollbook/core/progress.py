@@ -29,14 +29,26 @@ _READ = (
 _WRITTEN = 'stat -c %s -- "$1" 2>/dev/null'
 
 
-def wait(say: Callable[[str], None], what: str, seconds: float, every: float = EVERY) -> None:
-    """Sleep `seconds`, saying how far at least every `every` seconds (a window being watched)."""
+def clock(seconds: float) -> str:
+    return f"{int(seconds) // 60:02d}:{int(seconds) % 60:02d}"
+
+
+def wait(
+    say: Callable[[str], None], what: str, seconds: float, every: float = EVERY,
+    detail: Callable[[], str] | None = None,
+) -> None:  # fmt: skip
+    """Sleep `seconds`, saying how far at least every `every` seconds (a window being watched),
+    with what `detail` says about it so far."""
     start = time.monotonic()
     while (elapsed := time.monotonic() - start) < seconds:
         time.sleep(min(every, seconds - elapsed))
         done = min(time.monotonic() - start, seconds)
         if done < seconds:
-            say(f"  {what}: {done / seconds:.0%} ({done:.0f} de {seconds:.0f} s)")
+            extra = f" — {detail()}" if detail else ""
+            say(
+                f"  {what}: {done / seconds:.0%} ({clock(done)} de {clock(seconds)}, "
+                f"quedan {clock(seconds - done)}){extra}"
+            )
 
 
 def megabytes(size: float) -> str:

@@ -53,6 +53,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="validation.feature: when every check passes, record the release in the ledger",
     )  # fmt: skip
     group.addoption(
+        "--watch", metavar="DURATION",
+        help="validation.feature: §8.2's extended watch (e.g. 30m) with a live progress line; "
+        "with --incident ID its result is appended to that rollback's record, signed again",
+    )  # fmt: skip
+    group.addoption(
         "--force-target", action="store_true",
         help="let --target-tag name a release the ledger marks failed or rolled back from",
     )  # fmt: skip

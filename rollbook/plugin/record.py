@@ -14,7 +14,7 @@ from rollbook.core.errors import UserError
 from rollbook.core.journal import read_journal
 from rollbook.plugin.keys import ENV_KEY, FOLDER_KEY, RUN_KEY
 from rollbook.record import report as report_view
-from rollbook.record import signing, statements
+from rollbook.record import signing, statements, watch_result
 
 
 def pytest_html_report_title(report: Any) -> None:
@@ -63,17 +63,33 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             f"not signed: environment {current.env.name} has no signing key"
         )
         return
-    key, identity = signer.key, signer.identity
     try:  # after pytest-html has written report.html: the exact bytes are hashed and signed
-        if current.options.signing_key:  # the operator's own key
-            key = current.options.signing_key
-            identity = statements.signer(current.env, key).identity
+        key, identity = statements.record_key(current.env, current.options.signing_key) or ("", "")
         signature = signing.sign_folder(current.folder, key, identity, signer.namespace)
     except UserError as exc:
         terminalreporter.write_line(f"NOT SIGNED: {exc}", red=True)
         return
     restrict(current.folder)
     terminalreporter.write_line(f"signed: {signature} (by {identity})")
+    if current.options.watch and current.options.incident:
+        _append_watch(current, terminalreporter)
+
+
+def _append_watch(current: Any, terminalreporter: Any) -> None:
+    """§8.2's watch: its verdict into the rollback's record, signed again."""
+    folder = current.options.report_dir / current.options.incident
+    try:
+        state, stale = watch_result.append(current, folder)
+    except UserError as exc:
+        terminalreporter.write_line(f"§8.2 NOT APPENDED to {folder}: {exc}", red=True)
+        return
+    restrict(folder)
+    terminalreporter.write_line(f"§8.2 appended to {folder}: {state}; signed again")
+    if stale:
+        terminalreporter.write_line(
+            f"WARNING: the {stale} sign-offs made before sign the previous record: sign off again",
+            yellow=True,
+        )
 
 
 def restrict(folder: Path) -> None:

@@ -14,7 +14,7 @@ from pytest_html import extras as html_extras
 from pytest_html.basereport import BaseReport
 from pytest_metadata.plugin import metadata_key
 
-from rollbook.core.config import Environment, available_environments
+from rollbook.core.config import Environment, available_environments, parse_duration
 from rollbook.core.errors import NotConfigured, UserError
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run, RunOptions, default_operator
@@ -49,6 +49,18 @@ def _operator(config: pytest.Config, env: Environment) -> str:
     return person.name
 
 
+def _watch(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise UserError(f"--watch {value!r} is not a duration: give one like 30m (§8.2) or 90s")
+    return seconds
+
+
 def _options(config: pytest.Config, env: Environment) -> RunOptions:
     get = config.getoption
     return RunOptions(
@@ -56,6 +68,7 @@ def _options(config: pytest.Config, env: Environment) -> RunOptions:
         report_dir=Path(get("--report-dir")).resolve(),
         operator=_operator(config, env),
         signing_key=get("--signing-key"),
+        watch=_watch(get("--watch")),
         target_tag=get("--target-tag"),
         backup=get("--backup"),
         reason=get("--reason"),
@@ -116,6 +129,12 @@ def pytest_collection_modifyitems(
             "features/validation.feature with it, without -k/-m (a rollback records the ledger "
             "by itself)",
         )
+    if current.options.watch and not all(VALIDATES_RELEASE in s.tags for s in every):
+        _refuse(
+            config, current,
+            "--watch is §8.2's extended watch after a rollback: run it with "
+            "features/validation.feature (and --incident ID to append it to that record)",
+        )  # fmt: skip
     if config.getoption("--resume"):  # checked before the lock: a refusal leaves it as it is
         try:
             config.stash[RESUMED_KEY] = resume.load(current)

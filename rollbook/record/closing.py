@@ -19,6 +19,7 @@ from rollbook.record import (
     people,
     provenance,
     timeline_picture,
+    watch_result,
 )
 from rollbook.record.notify import CLOSING, NOT_DELIVERED, announce
 
@@ -134,6 +135,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Severidad: {incident.get('severity') or run.options.severity or 'n/d'}",
         f"- Decisión: {incident.get('decision', 'n/d')}",
         f"- Aprobación: {approval.summary(facts.get('approval'))}",
+        f"{watch_result.FINAL_STATE}{stable(run, events)}",
         f"- Ejecutado por: {run.options.operator}",
         "",
         "## Procedimiento ejecutado",
@@ -218,13 +220,29 @@ def announce_completion(run: Run) -> str:
             f"Hora finalización: {datetime.now(UTC):%H:%M} UTC",
             f"Duración: {_minutes(total)}",
             f"Versión restaurada: {target['tag']}",
-            "Estado actual: ESTABLE",
+            f"Estado actual: {stable(run, events)}",
             "Validación: OK",
             f"Reporte: {report_path(run)}",
             "Próximos pasos: investigación causa raíz",
             *[f"- {follow_up_line(item)}" for item in follow_ups(run)],
         ],
         roles=CLOSING,
+    )
+
+
+WATCH = "30m"  # §8.2: "Checklist de Validacion Extendida (30 min)"
+
+
+def stable(run: Run, events: list[dict[str, Any]]) -> str:
+    """ESTABLE only when §8.1's checklist (Paso 6.5) passed in this run, with §8.2's watch to run
+    (or its result, once `--watch` appended it to the record)."""
+    passed = any(e["event"] == "paso_finished" and e["paso"] == "6.5" and e["status"] == "passed"
+                 for e in events)  # fmt: skip
+    if not passed:
+        return "NO DECLARADO ESTABLE: el checklist de §8.1 (Paso 6.5) no pasó en esta corrida"
+    return (
+        "ESTABLE (§8.1 verificado; §8.2 pendiente: pytest features/validation.feature "
+        f"--env={run.env.name} --watch {WATCH} --incident {run.incident_id})"
     )
 
 

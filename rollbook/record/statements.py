@@ -109,3 +109,13 @@ def read(path: Path, env: Environment) -> Signed:
 
 def in_folder(folder: Path) -> list[Path]:
     return sorted((folder / FOLDER).glob("*.json"))
+
+
+def record_key(env: Environment, own_key: str | None) -> tuple[str, str] | None:
+    """(key, identity) that signs an incident record: the operator's own key (--signing-key),
+    as the person it belongs to, else the environment's signing key; None: no signing."""
+    if env.signing is None:
+        return None
+    if own_key:
+        return own_key, signer(env, own_key).identity
+    return env.signing.key, env.signing.identity

@@ -140,6 +140,19 @@ def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
     assert made["procedure"] == ["PROCED-BACK-003 v1.0.0"]
     assert "features/rollback.feature" in made["features"]
     assert "PROCED-BACK-003 v1.0.0" in markdown and made["environment"]["sha256"] in markdown
+    assert "Estado final: ESTABLE (§8.1 verificado; §8.2 pendiente" in markdown
+    # §8.2's watch, appended to this record and signed again (a short window on the sandbox)
+    watched = run_feature(
+        tmp_path, "--env=sandbox", "--watch=6s", f"--incident={done.folder.name}",
+        f"--signing-key={PEOPLE / 'devops_ed25519'}",  # the operator signs the record again
+        f"--report-dir={done.folder.parent}", feature="features/validation.feature",
+        extra_env=required,
+    )  # fmt: skip
+    assert watched.code == 0, dump(watched)
+    assert "§8.2 vigilancia: " in watched.output and "health 200" in watched.output
+    markdown = next(done.folder.glob("ROLLBACK-*.md")).read_text()
+    assert "- Estado final: ESTABLE (8.2: 6 s sin errores)" in markdown
+    assert json.loads((done.folder / "watch-8.2.json").read_text())["errors"] == 0
     verify = ["verify", str(done.folder), "--env=sandbox"]
     before = rollbook(*verify, variables=required)
     assert before.returncode == 0, before.stdout + before.stderr
