@@ -47,7 +47,8 @@ def announce(run: Run, kind: str, lines: list[str], roles: tuple[str, ...] = ())
         else:
             run.journal.write(
                 "notification_warning", paso=run.executor.paso, kind=kind, target=person.name,
-                reason=f"nothing sent: no notify_env; reach them at {person.contact or 'n/d'}",
+                reason="nothing sent: no notify_env; reach them at "
+                + (person.contact or person.identity),
             )  # fmt: skip
     return text
 
@@ -56,7 +57,7 @@ def _addressed_line(run: Run, addressed: list[Person], roles: tuple[str, ...]) -
     if not addressed:
         return f"Avisar a: nadie tiene el rol {' / '.join(roles)} en {run.env.name} (people)"
     return "Avisar a: " + "; ".join(
-        f"{p.name} ({', '.join(r for r in p.roles if r in roles)}, {p.contact or 'sin contacto'})"
+        f"{p.name} ({', '.join(r for r in p.roles if r in roles)}, {p.contact or p.identity})"
         for p in addressed
     )
 

@@ -77,6 +77,13 @@ def plan(tmp: Path, variables: dict[str, str], *extra: str) -> Outcome:
     return done
 
 
+def approved_run(
+    tmp: Path, variables: dict[str, str], approval: Path, operator: str = OPERATOR
+) -> Outcome:
+    return run_feature(tmp, *NOT_CRITICAL, f"--operator={operator}", f"--approval={approval}",
+                       extra_env=variables)  # fmt: skip
+
+
 def test_an_approval_covers_one_plan_and_comes_from_another_person(
     required: dict[str, str], tmp_path: Path
 ) -> None:
@@ -92,24 +99,15 @@ def test_an_approval_covers_one_plan_and_comes_from_another_person(
     assert own.returncode == 1 and "holds no approving role" in own.stderr, own.stderr
     approval = approve(planned.folder, "tech_lead_ed25519", required)
     # signed by the operator themself (the tech lead running it): refused, nothing changed
-    selfish = run_feature(
-        tmp_path, *NOT_CRITICAL, f"--operator={TECH_LEAD}", f"--approval={approval}",
-        extra_env=required,
-    )  # fmt: skip
+    selfish = approved_run(tmp_path, required, approval, operator=TECH_LEAD)
     assert selfish.code != 0 and "four eyes" in selfish.output, dump(selfish)
     # a tech lead's approval of the plan with the other backup does not cover this run's plan
     elsewhere = approve(other.folder, "tech_lead_ed25519", required)
-    wrong = run_feature(
-        tmp_path, *NOT_CRITICAL, f"--operator={OPERATOR}", f"--approval={elsewhere}",
-        extra_env=required,
-    )  # fmt: skip
+    wrong = approved_run(tmp_path, required, elsewhere)
     assert wrong.code != 0 and "differs in backup" in wrong.output, dump(wrong)
     assert state() == start
     # the approval of the same plan: the rollback runs and its record names approver and plan
-    done = run_feature(
-        tmp_path, *NOT_CRITICAL, f"--operator={OPERATOR}", f"--approval={approval}",
-        extra_env=required,
-    )  # fmt: skip
+    done = approved_run(tmp_path, required, approval)
     assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
     fact = done.facts()["approval"]
     digest = json.loads((planned.folder / "plan.json").read_text())["plan_sha256"]

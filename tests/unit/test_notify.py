@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rollbook.actions import evaluation
-from rollbook.core.config import NotifyTarget, load_environment
+from rollbook.core.config import NotifyTarget, Person, load_environment
 from rollbook.core.executor import Mode
 from rollbook.core.redact import MASK
 from rollbook.core.run import Run, RunOptions
@@ -170,3 +170,28 @@ def test_dry_run_sends_nothing(tmp_path: Path, monkeypatch, receiver: Receiver) 
     announce(run, "start", ["ROLLBACK INICIADO - STAGING"])
     assert receiver.received == []
     assert events(run, "notification_planned")[0]["target"] == f"{VARIABLE} (JSON)"
+
+
+def test_an_escalation_reaches_each_person_of_its_roles(
+    tmp_path: Path, monkeypatch, receiver: Receiver
+) -> None:
+    """§9.1: the Tech Lead on their own channel; the DBA, without one, is a warning naming how
+    to reach them; the Product Owner is not told."""
+    monkeypatch.setenv(VARIABLE, receiver.url)
+    monkeypatch.setenv("SECOND_URL", receiver.url)
+    monkeypatch.setenv("LEAD_URL", receiver.url.replace("/incidents", "/lead"))
+    run = make_run(tmp_path, monkeypatch)
+    run.env = run.env.model_copy(update={"people": [
+        Person(name="Lead", identity="lead@x", roles=["tech_lead"], notify_env="LEAD_URL"),
+        Person(name="Dba", identity="dba@x", roles=["dba"], contact="+34 600"),
+        Person(name="Owner", identity="po@x", roles=["product_owner"], notify_env="LEAD_URL"),
+    ]})  # fmt: skip
+    announce(run, "escalation", ["ROLLBACK FALLIDO - STAGING"], roles=notify.ESCALATION)
+    titles = [message["title"] for message in receiver.received]
+    assert titles.count("ROLLBACK FALLIDO - STAGING — para Lead") == 1
+    assert not any("Owner" in title for title in titles)
+    assert (
+        "Avisar a: Lead (tech_lead, lead@x); Dba (dba, +34 600)" in receiver.received[0]["message"]
+    )
+    [warning] = events(run, "notification_warning")
+    assert warning["target"] == "Dba" and "+34 600" in warning["reason"]
