@@ -150,7 +150,10 @@ def _statement_env(args: argparse.Namespace, folder: Path) -> Environment:
     if args.env:
         return load_environment(args.env)
     if (folder / "plan.json").is_file():
-        return load_environment(str(approval.read_plan(folder).get("environment")))
+        name = approval.read_plan(folder).get("environment")
+        if not isinstance(name, str):
+            raise UserError(f"{folder}/plan.json names no environment: pass --env NAME")
+        return load_environment(name)
     return sign_off.environment_of(folder)
 
 
@@ -162,9 +165,10 @@ def _approve(args: argparse.Namespace) -> int:
         f"approved by {signed.person.name} ({plan['role']}): plan {plan['plan_sha256'][:16]} of "
         f"{plan['plan_incident']} — target {plan['target']}, backup {plan['backup']}, "
         f"{len(plan['plan']['commands'])} commands\n"
-        f"data the approval covers: database path {plan['plan']['database_path']['path']}, "
-        f"reversing drops {plan['plan']['database_path']['drops'] or 'nothing'}, a restore "
-        f"loses {plan['plan']['restore_loss'] or 'rows not counted (no trial restore)'}\n"
+        f"data: database path {plan['plan']['database_path']['path']}; reversing drops "
+        f"{plan['counts']['drops'] or 'nothing'}; a restore loses "
+        f"{plan['counts']['restore_loss'] or 'rows not counted (no trial restore)'} "
+        "(counted at the dry-run)\n"
         f"the operator runs the rollback with: --approval {signed.path}"
     )
     return 0

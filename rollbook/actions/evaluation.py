@@ -24,12 +24,13 @@ def record_incident(run: Run) -> dict[str, object]:
                if not value]  # fmt: skip
     if missing:
         raise StepFailed(f"the incident needs {' and '.join(missing)}: say what was observed")
-    approved = approval.establish(run)
-    prerequisites.checks_configured(run)
-    if run.env.signing is not None:  # a record that cannot be signed is refused before any change
-        problem = signing.usable_key(opts.signing_key or run.env.signing.key)
+    key = opts.signing_key or (run.env.signing.key if run.env.signing else None)
+    if key is not None:  # a record that cannot be signed is refused before any change
+        problem = signing.usable_key(key)
         if problem:
             raise StepFailed(f"the incident record cannot be signed: {problem}")
+    approved = approval.establish(run)
+    prerequisites.checks_configured(run)
     approver = approved.get("approver") or (
         "(el plan, para aprobar)" if approved["status"] == approval.PENDING else None
     )

@@ -273,6 +273,7 @@ class Environment(_Strict):
     approvers: list[Role] = Field(default_factory=lambda: ["tech_lead", "incident_manager"])
     # §3.1 "Validar rollback" (Tech Lead A) and "Documentar incidente" (Tech Lead R, IM A)
     sign_offs: list[Role] = Field(default_factory=lambda: ["tech_lead", "incident_manager"])
+    approval_valid_for: Duration = 4 * 3600.0  # a signed approval older than this is refused
     # §7.3 "Programar post-mortem": the document sets no date; the environment does
     post_mortem_within: Duration = 5 * 86400.0
     sandbox: SandboxConfig | None = None

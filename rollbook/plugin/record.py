@@ -57,6 +57,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for line in current.result.lines:
         terminalreporter.write_line(line)
     restrict(current.folder)  # report.html is written by pytest-html with the default umask
+    _sign(current, terminalreporter)
+    if current.options.watch and current.options.incident:
+        _append_watch(current, terminalreporter)
+
+
+def _sign(current: Any, terminalreporter: Any) -> None:
     signer = current.env.signing
     if signer is None:
         terminalreporter.write_line(
@@ -71,8 +77,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     restrict(current.folder)
     terminalreporter.write_line(f"signed: {signature} (by {identity})")
-    if current.options.watch and current.options.incident:
-        _append_watch(current, terminalreporter)
 
 
 def _append_watch(current: Any, terminalreporter: Any) -> None:
@@ -80,7 +84,7 @@ def _append_watch(current: Any, terminalreporter: Any) -> None:
     folder = current.options.report_dir / current.options.incident
     try:
         state, stale = watch_result.append(current, folder)
-    except UserError as exc:
+    except (UserError, OSError) as exc:
         terminalreporter.write_line(f"§8.2 NOT APPENDED to {folder}: {exc}", red=True)
         return
     restrict(folder)
@@ -96,7 +100,10 @@ def restrict(folder: Path) -> None:
     """Report folders hold infrastructure details: 0700, files 0600."""
     folder.chmod(0o700)
     for path in folder.rglob("*"):
-        path.chmod(0o700 if path.is_dir() else 0o600)
+        try:
+            path.chmod(0o700 if path.is_dir() else 0o600)
+        except PermissionError:  # a sign-off another user added: theirs to keep private
+            continue
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

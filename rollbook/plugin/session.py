@@ -33,7 +33,7 @@ from rollbook.plugin.collection import (
     scenario_of,
 )
 from rollbook.plugin.keys import ENV_KEY, FAILED_KEY, FOLDER_KEY, RESUMED_KEY, RUN_KEY
-from rollbook.record import closing, outage_probe, people, provenance, statements
+from rollbook.record import closing, outage_probe, people, provenance, statements, watch_result
 from rollbook.record import report as report_view
 
 
@@ -135,6 +135,13 @@ def pytest_collection_modifyitems(
             "--watch is §8.2's extended watch after a rollback: run it with "
             "features/validation.feature (and --incident ID to append it to that record)",
         )  # fmt: skip
+    if current.options.watch and current.options.incident:  # before a 30-minute window
+        try:
+            watch_result.check_appendable(
+                current, current.options.report_dir / current.options.incident
+            )
+        except UserError as exc:
+            _refuse(config, current, str(exc))
     if config.getoption("--resume"):  # checked before the lock: a refusal leaves it as it is
         try:
             config.stash[RESUMED_KEY] = resume.load(current)

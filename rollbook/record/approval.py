@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,7 @@ from rollbook.core.config import Environment, Person
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run
-from rollbook.record import people, provenance, statements
+from rollbook.record import people, provenance, signing, statements
 
 _TIMESTAMP = re.compile(r"\d{8}_\d{6}")  # names made from the run's start time
 _REPLAN_TIMEOUT = 600.0
@@ -33,7 +36,9 @@ SIGNED = "firmada"
 
 
 def bound(plan: dict[str, Any]) -> dict[str, Any]:
-    """What an approval covers, from a plan.json: the run's time and id left out of commands."""
+    """What an approval covers, from a plan.json: the run's time and id left out of commands;
+    on a fleet, each host's commands in their order, hosts in name order within a Paso (they
+    are planned in parallel)."""
     incident = str(plan.get("incident", ""))
 
     def normal(text: str) -> str:
@@ -41,6 +46,13 @@ def bound(plan: dict[str, Any]) -> dict[str, Any]:
 
     made = plan.get("provenance") or {}
     target, backup = plan.get("target") or {}, plan.get("backup") or {}
+    path = plan.get("database_path") or {}
+    commands = [c for c in plan.get("commands", []) if isinstance(c, dict)]
+    pasos = list(dict.fromkeys(str(c.get("paso")) for c in commands))
+    ordered = sorted(
+        enumerate(commands), key=lambda ic: (pasos.index(str(ic[1].get("paso"))),
+                                              str(ic[1].get("host")), ic[0]),
+    )  # fmt: skip
     return {
         "environment": plan.get("environment"),
         "environment_sha256": (made.get("environment") or {}).get("sha256"),
@@ -49,15 +61,21 @@ def bound(plan: dict[str, Any]) -> dict[str, Any]:
         "deployed": (plan.get("deployed") or {}).get("commit"),
         "target": {"tag": target.get("tag"), "commit": target.get("commit")},
         "backup": {"path": backup.get("path"), "sha256": backup.get("sha256")},
-        # the approval covers the data a way back loses (issue 18): what reversing drops, what
-        # a restore would lose (when a trial restore counted it) and whether rows are recovered
+        # the way back and what it drops (issue 18), not the live row counts: the app still
+        # writes between the plan and the run (the run records the counts it finds)
         "database_path": {
-            k: (plan.get("database_path") or {}).get(k) for k in ("path", "drops", "recover")
+            "path": path.get("path"),
+            "drops": sorted(path.get("drops") or {}),
+            "recover": path.get("recover"),
         },
-        "restore_loss": (plan.get("restore_loss_estimate") or {}).get("tables"),
         "commands": [
-            [c["paso"], c["host"], [normal(a) for a in c["argv"]], normal(c.get("cwd") or "")]
-            for c in plan.get("commands", [])
+            [
+                str(c.get("paso")),
+                str(c.get("host")),
+                [normal(str(a)) for a in c.get("argv", [])],
+                normal(str(c.get("cwd") or "")),
+            ]
+            for _, c in ordered
         ],
     }
 
@@ -68,12 +86,16 @@ def digest(plan: dict[str, Any]) -> str:
 
 
 def differences(approved: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """The parts of two bound plans that differ, named for the operator."""
+    """The parts of two bound plans that differ, named for the operator (the first differing
+    command in full)."""
     found = [key for key in approved if key != "commands" and approved[key] != now.get(key)]
-    if approved.get("commands") != now.get("commands"):
+    old, new = approved.get("commands") or [], now.get("commands") or []
+    if old != new:
+        first = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b),
+                     min(len(old), len(new)))  # fmt: skip
+        shown = " ".join(new[first][2]) if first < len(new) else "(none)"
         found.append(
-            f"commands ({len(approved.get('commands') or [])} approved, "
-            f"{len(now.get('commands') or [])} now)"
+            f"commands ({len(old)} approved, {len(new)} now; #{first + 1} now: {shown[:200]})"
         )
     return found
 
@@ -81,7 +103,7 @@ def differences(approved: dict[str, Any], now: dict[str, Any]) -> list[str]:
 def read_plan(folder: Path) -> dict[str, Any]:
     path = folder / "plan.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        plan = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(
             f"{folder} has no plan.json: approve the folder of a dry-run "
@@ -89,6 +111,9 @@ def read_plan(folder: Path) -> dict[str, Any]:
         ) from None
     except (OSError, ValueError) as exc:
         raise UserError(f"{path}: cannot read it ({exc})") from None
+    if not isinstance(plan, dict) or not isinstance(plan.get("commands", []), list):
+        raise UserError(f"{path} is not a plan rollbook wrote: plan the rollback again (--dry-run)")
+    return plan
 
 
 def approve(folder: Path, env: Environment, key: str, role: str | None) -> statements.Signed:
@@ -101,6 +126,7 @@ def approve(folder: Path, env: Environment, key: str, role: str | None) -> state
             f"the dry-run of {folder} stopped before planning the whole rollback (no target, "
             "backup or commands): read its report, fix the cause and plan again"
         )
+    _check_signed(folder, env)
     person = statements.signer(env, key)
     role = _approving_role(env, person, role)
     body = {
@@ -112,8 +138,24 @@ def approve(folder: Path, env: Environment, key: str, role: str | None) -> state
         "target": (plan.get("target") or {}).get("tag"),
         "backup": (plan.get("backup") or {}).get("path"),
         "plan": bound(plan),
+        "counts": {  # what the approver was shown; the run records the counts it finds
+            "drops": (plan.get("database_path") or {}).get("drops"),
+            "restore_loss": (plan.get("restore_loss_estimate") or {}).get("tables"),
+        },
     }
     return statements.sign(folder, env, key, body)
+
+
+def _check_signed(folder: Path, env: Environment) -> None:
+    """The dry-run folder verifies: the plan the approver reads is the one the run wrote."""
+    allowed = env.signing.allowed_signers if env.signing else None
+    with tempfile.TemporaryDirectory() as scratch:
+        trusted = people.record_signers(env, Path(allowed) if allowed else None, Path(scratch))
+        if trusted is None:
+            return  # an environment without signing: nothing to check the plan against
+        problems = signing.verify_folder(folder, trusted)
+    if problems:
+        raise UserError(f"{folder} does not verify ({problems[0]}): plan again, do not approve")
 
 
 def _approving_role(env: Environment, person: Person, role: str | None) -> str:
@@ -140,13 +182,22 @@ def _operator(run: Run) -> Person | None:
 
 
 def _same_person(run: Run, approver: Person) -> bool:
+    """The operator is the approver: by their key where they sign with their own
+    (--signing-key), else by the name they gave."""
+    if run.options.signing_key:
+        return statements.signer(run.env, run.options.signing_key) == approver
     operator = _operator(run)
     if operator is not None:
         return operator == approver
-    return run.options.operator.casefold() in (
-        approver.name.casefold(),
-        approver.identity.casefold(),
-    )
+    names = (approver.name.casefold(), approver.identity.casefold())
+    return run.options.operator.casefold() in names
+
+
+def _age(signed_at: str) -> float | None:
+    try:
+        return (datetime.now(UTC) - datetime.fromisoformat(signed_at)).total_seconds()
+    except ValueError:
+        return None
 
 
 def _signed_keys(env: Environment) -> bool:
@@ -159,6 +210,10 @@ def problem(run: Run) -> str | None:
     env, opts = run.env, run.options
     if opts.approval is not None:
         return _statement_problem(run)
+    if opts.approved_by and env.people:  # a name given is checked, emergency or not
+        named = _named_problem(run, opts.approved_by)
+        if named:
+            return named
     if run.mode is Mode.DRY_RUN or opts.severity == "CRITICO":
         return None
     if env.approval == "required" and _signed_keys(env):
@@ -199,11 +254,22 @@ def _named_problem(run: Run, name: str) -> str | None:
 
 def _statement_problem(run: Run) -> str | None:
     assert run.options.approval is not None
+    if not run.options.signing_key:
+        return (
+            "--approval needs the operator's own key, --signing-key FILE: four eyes compares "
+            "the approver with the person whose key runs the rollback"
+        )
     try:
         signed = statements.read(run.options.approval, run.env)
     except UserError as exc:
         return str(exc)
     statement = signed.statement
+    age = _age(str(statement.get("signed_at")))
+    if age is None or age > run.env.approval_valid_for:
+        return (
+            f"{signed.path.name} was signed {statement.get('signed_at')}, longer ago than "
+            f"approval_valid_for ({run.env.approval_valid_for / 3600:g} h): plan and approve again"
+        )
     if statement.get("kind") != "approval":
         return f"{signed.path.name} is a {statement.get('kind')}, not an approval of a plan"
     if statement.get("environment") != run.env.name:
@@ -240,18 +306,27 @@ def replan(run: Run) -> dict[str, Any]:
             args.append(f"{flag}={value}")
     if opts.force_target:
         args.append("--force-target")
+    if opts.signing_key:
+        args.append(f"--signing-key={opts.signing_key}")
     with tempfile.TemporaryDirectory(prefix="rollbook-replan-") as scratch:
         command = [sys.executable, "-m", "pytest", *features, *args, f"--report-dir={scratch}"]
+        child = subprocess.Popen(
+            command, cwd=provenance.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+        )  # fmt: skip
         try:
-            done = subprocess.run(
-                command, cwd=provenance.ROOT, capture_output=True, text=True,
-                timeout=_REPLAN_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
-            )  # fmt: skip
+            output, _ = child.communicate(timeout=_REPLAN_TIMEOUT)
         except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGINT)  # its Pasos clean up (a trial restore's copy)
+            try:
+                child.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.communicate()
             raise StepFailed(f"planning again took over {_REPLAN_TIMEOUT:.0f}s") from None
         plans = list(Path(scratch).glob("*/plan.json"))
-        if done.returncode != 0 or len(plans) != 1:
-            lines = (done.stdout + done.stderr).strip().splitlines()
+        if child.returncode != 0 or len(plans) != 1:
+            lines = output.strip().splitlines()
             why = [line for line in lines if re.search(r"\.feature:\d+: ", line)] or lines[-3:]
             raise StepFailed(
                 "planning again to compare with the approved plan failed: " + " / ".join(why)

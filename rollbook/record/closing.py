@@ -19,7 +19,6 @@ from rollbook.record import (
     people,
     provenance,
     timeline_picture,
-    watch_result,
 )
 from rollbook.record.notify import CLOSING, NOT_DELIVERED, announce
 
@@ -135,7 +134,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Severidad: {incident.get('severity') or run.options.severity or 'n/d'}",
         f"- Decisión: {incident.get('decision', 'n/d')}",
         f"- Aprobación: {approval.summary(facts.get('approval'))}",
-        f"{watch_result.FINAL_STATE}{stable(run, events)}",
+        f"{FINAL_STATE}{stable(run, events)}",
         f"- Ejecutado por: {run.options.operator}",
         "",
         "## Procedimiento ejecutado",
@@ -231,6 +230,7 @@ def announce_completion(run: Run) -> str:
 
 
 WATCH = "30m"  # §8.2: "Checklist de Validacion Extendida (30 min)"
+FINAL_STATE = "- Estado final: "  # the markdown's line §8.2's watch sets (watch_result.py)
 
 
 def stable(run: Run, events: list[dict[str, Any]]) -> str:

@@ -61,10 +61,6 @@ def allowed_signers(env: Environment, namespace: str = STATEMENT_NAMESPACE) -> s
     )
 
 
-def describe(person: Person) -> str:
-    return f"{person.name} <{person.identity}> ({', '.join(person.roles)})"
-
-
 def record_signers(env: Environment, base: Path | None, scratch: Path) -> Path | None:
     """An allowed_signers file for records: `base` (the auditors' file) and every person's key in
     the record's namespace (an operator signs with their own key); None when there is neither."""

@@ -33,9 +33,12 @@ def _commit() -> str:
     """rollbook's git commit (`+changes` when its code differs from it), or `n/d`."""
 
     def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
-        )
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+            )
+        except OSError:  # no git: an installed copy
+            return ""
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD")
@@ -43,6 +46,19 @@ def _commit() -> str:
         return "n/d"
     changed = git("status", "--porcelain", "--untracked-files=no", "--", *_CODE)
     return commit + ("+changes" if changed else "")
+
+
+def code_sha256() -> str:
+    """One sha256 over the code that runs (its files' names and contents): rollbook's own
+    version, whatever git says of it."""
+    digest = hashlib.sha256()
+    for part in _CODE:
+        top = ROOT / part
+        files = [top] if top.is_file() else sorted(top.rglob("*")) if top.is_dir() else []
+        for path in files:
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(f"{path.relative_to(ROOT)}\0{_sha256(path)}\n".encode())
+    return digest.hexdigest()
 
 
 def feature_name(path: Path) -> str:
@@ -61,7 +77,7 @@ def collect(features: list[Path], env: Environment) -> dict[str, Any]:
     return {
         "procedure": sorted(f"{pid} v{ver}" for pid, ver in procedures) or ["n/d"],  # type: ignore[misc]
         "features": {feature_name(path): _sha256(path) for path in sorted(features)},
-        "rollbook": {"version": version, "commit": _commit()},
+        "rollbook": {"version": version, "commit": _commit(), "code_sha256": code_sha256()},
         "environment": {
             "file": str(source),
             "sha256": _sha256(source),

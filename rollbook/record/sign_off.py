@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from rollbook.core.config import Environment, load_file
+from rollbook.core.config import Environment, Person, load_file
 from rollbook.core.errors import UserError
 from rollbook.core.journal import read_journal
 from rollbook.record import approval, people, provenance, signing, statements
@@ -64,6 +64,11 @@ def sign(folder: Path, env: Environment, key: str, role: str) -> statements.Sign
         problems = signing.verify_folder(folder, trusted)
     if problems:
         raise UserError(f"{folder} does not verify ({problems[0]}): it cannot be signed off")
+    if _ran_it(folder, person):
+        raise UserError(
+            f"{person.name} ran or signed this rollback: four eyes — the sign-off comes from "
+            "someone else holding the role"
+        )
     pending = facts(folder).get("approval", {}).get("status") == approval.PENDING
     body = {
         "kind": "sign-off",
@@ -74,6 +79,16 @@ def sign(folder: Path, env: Environment, key: str, role: str) -> statements.Sign
         "countersigns_approval": pending and role in env.approvers,
     }
     return statements.sign(folder, env, key, body)
+
+
+def _ran_it(folder: Path, person: Person) -> bool:
+    """The person is the incident's operator, or the record is signed with their key."""
+    operator = str(facts(folder).get("incident", {}).get("operator", "")).casefold()
+    record = signing.read_signer(folder)
+    own = signing.fingerprint(people.public_key_line(person)) if person.public_key else None
+    return operator in (person.name.casefold(), person.identity.casefold()) or (
+        record is not None and record.fingerprint == own
+    )
 
 
 def review(folder: Path, env: Environment) -> tuple[list[str], list[str]]:
@@ -100,6 +115,9 @@ def review(folder: Path, env: Environment) -> tuple[list[str], list[str]]:
             continue
         if role not in person.roles:
             problems.append(f"{path.name}: {person.name} does not hold the role {role}")
+            continue
+        if _ran_it(folder, person):
+            problems.append(f"{path.name}: {person.name} ran or signed this rollback")
             continue
         signed_roles.setdefault(role, []).append(person.name)
         lines.append(

@@ -123,22 +123,26 @@ def public_of(key: str) -> str:
 
 def usable_key(key: str) -> str | None:
     """None when `key` can sign unattended: a private key (check_signing_key), or a .pub whose
-    private half ssh-agent holds; else the reason and fix."""
+    private half ssh-agent holds (else the private key beside it); else the reason and fix."""
     path = Path(key).expanduser()
     if not key.endswith(".pub") or not path.is_file():
         return check_signing_key(key)
+    if _in_agent(path):
+        return None
     if path.with_suffix("").is_file():  # ssh-keygen signs with the private key beside it
         return check_signing_key(str(path.with_suffix("")))
+    return f"the private half of {key} is not in ssh-agent (SSH_AUTH_SOCK): ssh-add it"
+
+
+def _in_agent(public: Path) -> bool:
     if not os.environ.get("SSH_AUTH_SOCK"):
-        return f"{key} is a public key and SSH_AUTH_SOCK is not set: start ssh-agent and ssh-add"
+        return False
     try:
         done = subprocess.run(["ssh-add", "-L"], capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        return "ssh-add not found: install openssh-client to sign with a key in ssh-agent"
-    wanted = path.read_text(encoding="utf-8").split()[:2]
-    if not any(line.split()[:2] == wanted for line in done.stdout.splitlines()):
-        return f"the private half of {key} is not in ssh-agent: ssh-add it"
-    return None
+    except OSError:
+        return False
+    wanted = public.read_text(encoding="utf-8").split()[:2]
+    return any(line.split()[:2] == wanted for line in done.stdout.splitlines())
 
 
 def check_signing_key(key: str) -> str | None:

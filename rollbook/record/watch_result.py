@@ -6,15 +6,20 @@ folder again."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rollbook.core.errors import UserError
+from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
-from rollbook.record import signing, statements
+from rollbook.lifecycle.outcome import COMPLETED
+from rollbook.record import closing, people, sign_off, signing, statements
 
 RESULT = "watch-8.2.json"
-FINAL_STATE = "- Estado final: "
+FINAL_STATE = closing.FINAL_STATE
 
 
 def window_text(seconds: float) -> str:
@@ -41,20 +46,75 @@ def verdict(run: Run) -> dict[str, Any]:
 
 
 def append(run: Run, folder: Path) -> tuple[str, int]:
-    """Write the verdict into the rollback's folder and sign it again: (state, sign-offs that
-    now sign a previous version and must be made again)."""
-    if not (folder / "journal.jsonl").is_file():
-        raise UserError(f"--incident: {folder} is not an incident folder of {run.env.name}")
+    """Write the verdict into the rollback's folder and sign it again, once the folder verifies,
+    is a completed rollback of this environment and can be signed: (state, sign-offs that now
+    sign a previous version and must be made again). The signature it replaces is kept, hashed,
+    in previous-signature-N/. Nothing is left half-written if signing fails."""
+    check_appendable(run, folder)
     result = verdict(run)
-    path = folder / RESULT
-    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    path.chmod(0o600)
-    for markdown in folder.glob("ROLLBACK-*.md"):
-        lines = markdown.read_text(encoding="utf-8").splitlines()
-        lines = [FINAL_STATE + result["state"] if line.startswith(FINAL_STATE) else line
-                 for line in lines]  # fmt: skip
-        markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    chosen = statements.record_key(run.env, run.options.signing_key)
-    if chosen is not None and run.env.signing is not None:
+    kept = {path: path.read_bytes() for path in _touched(folder) if path.is_file()}
+    previous = _previous_signature_folder(folder)
+    try:
+        previous.mkdir(mode=0o700)
+        for name in (signing.SIGNER, signing.MANIFEST, signing.SIGNATURE):
+            (folder / name).rename(previous / name)
+        path = folder / RESULT
+        path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+        for markdown in folder.glob("ROLLBACK-*.md"):
+            lines = markdown.read_text(encoding="utf-8").splitlines()
+            lines = [FINAL_STATE + result["state"] if line.startswith(FINAL_STATE) else line
+                     for line in lines]  # fmt: skip
+            markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        event = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                 "event": "watch_appended", **result}  # fmt: skip
+        with (folder / "journal.jsonl").open("a", encoding="utf-8") as journal:
+            journal.write(json.dumps(event, ensure_ascii=False) + "\n")
+        chosen = statements.record_key(run.env, run.options.signing_key)
+        assert chosen is not None and run.env.signing is not None  # refused above otherwise
         signing.sign_folder(folder, *chosen, run.env.signing.namespace)
+    except (OSError, UserError):
+        (folder / RESULT).unlink(missing_ok=True)
+        for path, data in kept.items():
+            path.write_bytes(data)
+        for name in (signing.SIGNER, signing.MANIFEST, signing.SIGNATURE):
+            if (previous / name).is_file():
+                (previous / name).rename(folder / name)
+        shutil.rmtree(previous, ignore_errors=True)
+        raise
     return result["state"], len(statements.in_folder(folder))
+
+
+def _touched(folder: Path) -> list[Path]:
+    return [folder / "journal.jsonl", *folder.glob("ROLLBACK-*.md")]
+
+
+def _previous_signature_folder(folder: Path) -> Path:
+    number = 1
+    while (folder / f"previous-signature-{number}").exists():
+        number += 1
+    return folder / f"previous-signature-{number}"
+
+
+def check_appendable(run: Run, folder: Path) -> None:
+    if not (folder / "journal.jsonl").is_file():
+        raise UserError(f"--incident: {folder} is not an incident folder")
+    if run.env.signing is None:
+        raise UserError(f"environment {run.env.name} has no signing key: the record cannot be "
+                        "signed again, nothing is appended")  # fmt: skip
+    environment = sign_off.environment_of(folder)
+    if environment.name != run.env.name:
+        raise UserError(f"--incident {folder.name} is a rollback of {environment.name}, not of "
+                        f"{run.env.name}")  # fmt: skip
+    ended = [e for e in read_journal(folder / "journal.jsonl") if e["event"] == "outcome"]
+    if not ended or ended[-1]["outcome"] != COMPLETED:
+        said = ended[-1]["outcome"] if ended else "without an outcome"
+        raise UserError(f"--incident {folder.name} ended {said}: §8.2 watches a completed "
+                        "rollback")  # fmt: skip
+    allowed = run.env.signing.allowed_signers
+    with tempfile.TemporaryDirectory() as scratch:
+        trusted = people.record_signers(run.env, Path(allowed) if allowed else None, Path(scratch))
+        problems = signing.verify_folder(folder, trusted)
+    if problems:
+        raise UserError(f"--incident {folder.name} does not verify ({problems[0]}): nothing "
+                        "appended")  # fmt: skip

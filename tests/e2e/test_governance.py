@@ -78,10 +78,11 @@ def plan(tmp: Path, variables: dict[str, str], *extra: str) -> Outcome:
 
 
 def approved_run(
-    tmp: Path, variables: dict[str, str], approval: Path, operator: str = OPERATOR
+    tmp: Path, variables: dict[str, str], approval: Path, key: str = "devops_ed25519"
 ) -> Outcome:
-    return run_feature(tmp, *NOT_CRITICAL, f"--operator={operator}", f"--approval={approval}",
-                       extra_env=variables)  # fmt: skip
+    """The operator proves who they are by their own key (four eyes compares the keys' people)."""
+    return run_feature(tmp, *NOT_CRITICAL, f"--signing-key={PEOPLE / key}",
+                       f"--approval={approval}", extra_env=variables)  # fmt: skip
 
 
 def test_an_approval_covers_one_plan_and_comes_from_another_person(
@@ -99,7 +100,7 @@ def test_an_approval_covers_one_plan_and_comes_from_another_person(
     assert own.returncode == 1 and "holds no approving role" in own.stderr, own.stderr
     approval = approve(planned.folder, "tech_lead_ed25519", required)
     # signed by the operator themself (the tech lead running it): refused, nothing changed
-    selfish = approved_run(tmp_path, required, approval, operator=TECH_LEAD)
+    selfish = approved_run(tmp_path, required, approval, key="tech_lead_ed25519")
     assert selfish.code != 0 and "four eyes" in selfish.output, dump(selfish)
     # a tech lead's approval of the plan with the other backup does not cover this run's plan
     elsewhere = approve(other.folder, "tech_lead_ed25519", required)
@@ -116,6 +117,11 @@ def test_an_approval_covers_one_plan_and_comes_from_another_person(
     markdown = next(done.folder.glob("ROLLBACK-*.md")).read_text()
     assert f"firmada por {TECH_LEAD} (tech_lead)" in markdown and digest[:16] in markdown
     assert (done.folder / "approval" / approval.name).is_file()  # hashed and signed with it
+    assert done.facts()["incident"]["operator"] == OPERATOR  # the key's person
+    # the same approval by a name only, without the operator's key: refused
+    unproven = run_feature(tmp_path, *NOT_CRITICAL, f"--operator={OPERATOR}",
+                           f"--approval={approval}", extra_env=required)  # fmt: skip
+    assert unproven.code != 0 and "needs the operator's own key" in unproven.output
 
 
 def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(

@@ -33,6 +33,9 @@ PLAN = {
 }  # fmt: skip
 
 
+ONE_COMMAND = json.loads(json.dumps(PLAN["commands"][:1]).replace("0300-staging", "0312-staging"))
+
+
 def replanned(**change: object) -> dict[str, object]:
     """PLAN as a later dry-run makes it: another incident id and time, `change` applied."""
     text = json.dumps(PLAN).replace("2026-11-29-0300-staging", "2026-11-29-0312-staging")
@@ -52,14 +55,33 @@ def test_a_plan_made_again_later_has_the_same_digest() -> None:
         ({"target": {"tag": "deploy-0", "commit": "0" * 40}}, "target"),
         ({"database_path": {"path": "migrate"}}, "database_path"),
         ({"database_path": {"path": "restore", "drops": {"t.c": 3}}}, "database_path"),
-        ({"restore_loss_estimate": {"tables": {"core_order": 12}}}, "restore_loss"),
-        ({"commands": PLAN["commands"][:1]}, "commands (2 approved, 1 now)"),
+        ({"commands": ONE_COMMAND}, "commands (2 approved, 1 now; #2 now: (none))"),
     ],
 )
 def test_any_bound_change_changes_the_digest_and_is_named(change: dict, named: str) -> None:
     other = replanned(**change)
     assert approval.digest(other) != approval.digest(PLAN)
     assert approval.differences(approval.bound(PLAN), approval.bound(other)) == [named]
+
+
+def test_live_row_counts_and_the_order_of_parallel_hosts_are_not_bound() -> None:
+    """The app writes between the plan and the run; a fleet plans its hosts in parallel."""
+    counted = {"path": "restore", "drops": {"core_customer.tier": 205}}
+    base = approval.digest(replanned(database_path=counted))
+    later = {"path": "restore", "drops": {"core_customer.tier": 214}}
+    assert approval.digest(replanned(database_path=later)) == base
+    lost = replanned(database_path=counted, restore_loss_estimate={"tables": {"o": 3}})
+    assert approval.digest(lost) == base
+    fleet = [{"paso": "2.2", "host": h, "cwd": None, "argv": ["stop", n]}
+             for h in ("ssh://a", "ssh://b") for n in ("web", "worker")]  # fmt: skip
+    interleaved = [fleet[0], fleet[2], fleet[1], fleet[3]]  # a, b, a, b: each host in its order
+    assert approval.digest(replanned(commands=interleaved)) == approval.digest(
+        replanned(commands=fleet)
+    )
+    swapped = [fleet[1], fleet[0], *fleet[2:]]  # host a stops its worker first: another plan
+    assert approval.digest(replanned(commands=swapped)) != approval.digest(
+        replanned(commands=fleet)
+    )
 
 
 def test_the_environment_file_and_the_procedure_are_bound() -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from rollbook.core.errors import UserError
 from rollbook.record import watch_result
 from tests.unit.local_run import local_run
 
@@ -29,19 +30,17 @@ def test_stable_only_when_every_check_of_the_window_passed(
     assert watch_result.verdict(run)["state"] == state
 
 
-def test_the_record_gets_the_verdict_and_is_signed_again(tmp_path: Path, monkeypatch) -> None:
-    run = local_run(tmp_path, monkeypatch, watch=6.0)
+def test_nothing_is_appended_to_a_record_that_cannot_be_signed_again(
+    tmp_path: Path, monkeypatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch, watch=6.0)  # unit.yaml has no signing key
     run.record("log_watch", seconds=6.0, errors=[])
     folder = tmp_path / "reports" / "2026-11-29-0300-unit"
     folder.mkdir(parents=True)
     (folder / "journal.jsonl").write_text("{}\n")
-    (folder / "ROLLBACK-2026-11-29-0300.md").write_text(
-        "# Rollback\n- Estado final: ESTABLE (§8.1 verificado; §8.2 pendiente: …)\n"
-    )
-    state, stale = watch_result.append(run, folder)  # unit.yaml has no signing: not signed
-    assert (state, stale) == ("ESTABLE (8.2: 6 s sin errores)", 0)
-    markdown = (folder / "ROLLBACK-2026-11-29-0300.md").read_text()
-    assert "- Estado final: ESTABLE (8.2: 6 s sin errores)\n" in markdown
-    assert (folder / watch_result.RESULT).stat().st_mode & 0o077 == 0
-    with pytest.raises(Exception, match="is not an incident folder"):
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(UserError, match="cannot be signed again, nothing is appended"):
+        watch_result.append(run, folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    with pytest.raises(UserError, match="is not an incident folder"):
         watch_result.append(run, tmp_path / "nowhere")
