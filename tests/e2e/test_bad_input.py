@@ -16,7 +16,7 @@ from rollbook.sandbox.sshd import Sshd, new_key, start_sshd
 from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e.releases import deploy_tags
 from tests.e2e.reliability import record
-from tests.e2e.sandbox_state import INCIDENT, env, pytest_feature, state
+from tests.e2e.sandbox_state import INCIDENT, ROOT, env, pytest_feature, state
 from tests.e2e.test_etapa1 import newest_nightly
 
 pytestmark = pytest.mark.e2e
@@ -82,6 +82,12 @@ NOT_CRITICAL = [*(a for a in INCIDENT if not a.startswith(("--severity", "--appr
                 "--severity=ALTO", "--users-affected=40", "--approved-by=Tomás Torres"]  # fmt: skip
 
 
+SIGNED_BY_OPERATOR = [  # the operator is the person whose own key signs
+    *(a for a in NOT_CRITICAL if not a.startswith("--operator")),
+    f"--signing-key={ROOT / '.sandbox' / 'people' / 'devops_ed25519'}",
+]
+
+
 def unsigned(tmp_path: Path) -> str:
     """An approval statement of the tech lead's, without the signature beside it."""
     path = tmp_path / "approval.json"
@@ -110,9 +116,12 @@ CASES: dict[str, Callable[[Path], tuple[list[str], dict, str]]] = {
         NOT_CRITICAL, environments(t, lambda d: d.update(approval="required")),
         "requires a signed approval of the plan"),
     "--approval file missing": lambda t: (
-        [*NOT_CRITICAL, "--approval=/nonexistent/approval.json"], {}, "does not exist"),
+        [*SIGNED_BY_OPERATOR, "--approval=/nonexistent/approval.json"], {}, "does not exist"),
     "--approval without its signature": lambda t: (
-        [*NOT_CRITICAL, f"--approval={unsigned(t)}"], {}, "its signature approval.json.sig is missing"),
+        [*SIGNED_BY_OPERATOR, f"--approval={unsigned(t)}"], {},
+        "its signature approval.json.sig is missing"),
+    "--approval without the operator's own key": lambda t: (
+        [*NOT_CRITICAL, f"--approval={unsigned(t)}"], {}, "needs the operator's own key"),
     "--approved-by nobody of the environment": lambda t: (
         [*NOT_CRITICAL[:-1], "--approved-by=Nadie"], {}, "is nobody in"),
     "--approved-by the operator": lambda t: (

@@ -103,7 +103,7 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
         lambda r, t: {"run": with_channels(r, "end")}),
     ("closing", "follow_ups_listed"): (
         "the closing actions listed for their owners",
-        lambda r, t: {"follow_ups": [{"action": "Programar post-mortem", "owner": None}]}),
+        lambda r, t: {"run": r, "follow_ups": []}),
     ("closing", "recovered_ok"): (
         "§9's actions and checks of the restored state",
         lambda r, t: {"recovered": Recovery(actions=[("restore the database", "psql failed")])}),
