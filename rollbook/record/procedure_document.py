@@ -198,20 +198,50 @@ MANUAL_SECTIONS: dict[str, tuple[str, str | None, str]] = {
     "§1": (INFORMATIVO, None, "sección informativa: propósito del procedimiento"),
     "§2": (INFORMATIVO, None, "sección informativa: alcance del procedimiento"),
     "§2.3": (MANUAL, "Declarar necesidad de rollback", "decidir si se ejecuta el rollback"),
-    "§3": (INFORMATIVO, None, "define los roles; la Matriz RACI dice quién hace lo manual"),
+    "§3": (
+        INFORMATIVO,
+        None,
+        "define los roles; la Matriz RACI dice quién hace lo manual; el "
+        "ambiente nombra a cada persona (people, approvers, sign_offs), que firma con su clave: "
+        "rollbook approve (el plan) y rollbook sign-off (el registro)",
+    ),
     "§4.3": (MANUAL, "Ejecutar rollback", "conocimientos del equipo que ejecuta (§3.2)"),
     "§6": (INFORMATIVO, None, "lista artefactos; los de rollbook salen de los Pasos 4.1 y 7.1"),
     "§6.2": (MANUAL, "Documentar incidente", "capturas, métricas y logs de la aplicación"),
     "§7": (INFORMATIVO, None, "los criterios de cada Paso se comprueban en su escenario"),
-    "§7.2": (MANUAL, "Validar rollback", "juicio del equipo sobre la estabilidad del servicio"),
-    "§7.3": (MANUAL, "Documentar incidente", "lecciones aprendidas y acciones correctivas"),
+    "§7.2": (
+        MANUAL,
+        "Validar rollback",
+        "juicio del equipo sobre la estabilidad del servicio; "
+        "lo firma el tech lead con rollbook sign-off",
+    ),
+    "§7.3": (
+        MANUAL,
+        "Documentar incidente",
+        "lecciones aprendidas y acciones correctivas (el "
+        "Paso 7.3 lista las acciones de cierre con responsable y fecha)",
+    ),
     "§9.2": (MANUAL, "Restaurar base de datos", "contingencia de última instancia; escalar"),
     "§10": (INFORMATIVO, None, "sección informativa: riesgos y mitigaciones"),
     "§11": (INFORMATIVO, None, "buenas prácticas para quien ejecuta"),
-    "§11.3": (MANUAL, "Investigar causa raiz", "post-mortem y plan de re-deployment"),
-    "§12": (INFORMATIVO, None, "herramientas, documentos y contactos de referencia"),
+    "§11.3": (
+        MANUAL,
+        "Investigar causa raiz",
+        "post-mortem y plan de re-deployment, con responsable y fecha en las acciones del Paso 7.3",
+    ),
+    "§12": (
+        INFORMATIVO,
+        None,
+        "herramientas, documentos y contactos de referencia (los "
+        "contactos: people del ambiente, avisados por rol)",
+    ),
     "§13": (INFORMATIVO, None, "historial de versiones del documento"),
-    "§14": (MANUAL, None, "firmas del documento (tabla de §14), fuera de un incidente"),
+    "§14": (
+        MANUAL,
+        None,
+        "firmas del documento (tabla de §14), fuera de un incidente; las de "
+        "cada incidente: rollbook sign-off, listadas por rollbook verify",
+    ),
     "Anexo A": (INFORMATIVO, None, "resumen de los Pasos de §5, que se ejecutan allí"),
     "Anexo B": (INFORMATIVO, None, "sus tiempos son el presupuesto de cada Etapa, arriba"),
     "Anexo D": (INFORMATIVO, None, "comandos de consulta de referencia"),
