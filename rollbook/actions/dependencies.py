@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from datetime import UTC, datetime
 from typing import cast
 
 from rollbook.actions import requirements
@@ -16,6 +17,7 @@ from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.executor import CommandResult
 from rollbook.core.host import Host
+from rollbook.core.progress import PipProgress
 from rollbook.core.remote_file import write_argv
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
@@ -52,13 +54,17 @@ def install_requirements(run: Run) -> dict[str, str]:
     """
     recorded = run.fact("target").get("packages")
     force = run.env.app.force_reinstall == "always"
-    unheld = run.facts.get("target_resolved", {}).get("unheld", [])
+    resolved = run.facts.get("target_resolved", {})
+    unheld = resolved.get("unheld", [])
+    counted = {spec: r.get("count") for spec, r in resolved.get("hosts", {}).items()}
     skipped: dict[str, str] = {}
 
     def install(host: Host) -> str:
         venv = Venv(host, run.env.app)
+        total = counted.get(host.spec)  # Paso 1.2's count of the procedure's install
         if recorded:
-            args = _exact_args(run.env, _to_change(venv, recorded))
+            changes = _to_change(venv, recorded)
+            args, total = _exact_args(run.env, changes), len(changes)
             how = "the target's recorded package set (ledger), checked with pip freeze"
         elif host.spec in unheld:
             args = [*run.env.app.pip_options, "-r", run.env.app.requirements]
@@ -79,7 +85,7 @@ def install_requirements(run: Run) -> dict[str, str]:
             skipped[host.spec] = why
             run.say(f"{host.spec}: {why} — reinstall skipped (force_reinstall: when_needed)")
         else:
-            _pip_install(venv, run.env, ["--force-reinstall", *args] if force else args)
+            _pip_install(venv, run.env, ["--force-reinstall", *args] if force else args, total)
         if recorded:
             _uninstall_extra(venv, recorded)
         return how
@@ -100,9 +106,15 @@ def _to_change(venv: Venv, wanted: list[str]) -> list[str]:
     return [line for line in wanted if line not in have or package(line) not in PACKAGING]
 
 
-def _pip_install(venv: Venv, env: Environment, args: list[str]) -> None:
-    venv.pip("install", "--disable-pip-version-check", *args, mutating=True,
-             timeout=env.timeouts.install)  # fmt: skip
+def _pip_install(venv: Venv, env: Environment, args: list[str], total: int | None) -> None:
+    """pip install, its progress said as it goes (`total`: the packages it installs, when
+    known); pip's own log kept in rollbook's folder on the host."""
+    folder = posixpath.dirname(env.ledger_file())
+    log = posixpath.join(folder, f"pip-{datetime.now(UTC):%Y%m%d_%H%M%S}.log")
+    venv.host.run(["mkdir", "-p", folder], mutating=True)
+    with PipProgress(venv.host, log, env.app.venv, total, stall=env.timeouts.stall):
+        venv.pip("install", "--disable-pip-version-check", "--log", log, *args, mutating=True,
+                 timeout=env.timeouts.install)  # fmt: skip
 
 
 def _would_install(venv: Venv, env: Environment, args: list[str]) -> list[str]:
@@ -122,7 +134,8 @@ def install_exact(host: Host, env: Environment, wanted: list[str]) -> None:
     """Make the venv's `pip freeze` equal `wanted`: install what differs without resolving, drop
     the rest (§9 puts back the recorded set this way)."""
     venv = Venv(host, env.app)
-    _pip_install(venv, env, _exact_args(env, _to_change(venv, wanted)))
+    changes = _to_change(venv, wanted)
+    _pip_install(venv, env, _exact_args(env, changes), len(changes))
     _uninstall_extra(venv, wanted)
 
 
@@ -198,7 +211,8 @@ def resolve_target(run: Run) -> dict[str, dict[str, object]]:
             count = len(json.loads(report.stdout)["install"])
         except (json.JSONDecodeError, KeyError):
             count = -1
-        return {"ok": True, "said": f"pip resolves the install{how}: {count} packages to install"}
+        return {"ok": True, "said": f"pip resolves the install{how}: {count} packages to install",
+                "count": count if count >= 0 else None}  # fmt: skip
 
     resolved = each_host(run, "app", resolve)
     run.record("target_resolved", hosts=resolved, unheld=sorted(unheld))

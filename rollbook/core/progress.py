@@ -133,3 +133,50 @@ class Progress:
             total=self.total, stall=stall,
         )  # fmt: skip
         executor.progress(f"  {text}")
+
+
+# pip install --log LOG: packages collected so far (its log), then installed (each package's
+# .dist-info in the venv's site-packages is written when that package is in place)
+_PIP = (
+    'log="$1" since="$2" venv="$3"; c=0; '
+    '[ -f "$log" ] && c=$(grep -cE " (Collecting|Processing) " "$log"); '
+    'i=$(find "$venv"/lib/python*/site-packages -maxdepth 1 -name "*.dist-info" '
+    '-newermt "@$since" 2>/dev/null | wc -l); echo "$c $i"'
+)
+
+
+class PipProgress(Progress):
+    """`with PipProgress(host, log, venv, total):` around `pip install --log LOG`: packages
+    collected, then installed, of `total` (Paso 1.2's count of the install) when known; the same
+    lines, journal events and stall warning as a restore's."""
+
+    def __init__(
+        self, host: Host, log: str, venv: str, total: int | None, *, stall: float,
+        interval: float = INTERVAL,
+    ) -> None:  # fmt: skip
+        super().__init__(host, "pip install", log, 2 * total if total else None, stall=stall,
+                         interval=interval)  # fmt: skip
+        self.venv, self.packages, self.counted = venv, total, (0, 0)
+        self.since = "0" if host.planning else self._ask("date +%s").strip() or "0"
+
+    def _ask(self, line: str) -> str:
+        return self.host.executor.connection(self.host.spec).transport(line, bound=15).stdout
+
+    def measure(self) -> int | None:
+        args = " ".join(shlex.quote(a) for a in (self.path, self.since, self.venv))
+        values = [int(v) for v in self._ask(f"sh -c {shlex.quote(_PIP)} sh {args}").split()
+                  if v.isdigit()]  # fmt: skip
+        if len(values) != 2:
+            return None
+        self.counted = (values[0], values[1])
+        return sum(values)
+
+    def line(self, done: int, elapsed: float) -> str:
+        collected, installed = self.counted
+        of = f" de {self.packages}" if self.packages else ""
+        text = f"pip install: recogidos {collected}{of}, instalados {installed}{of}"
+        if not self.total:
+            return f"{text}, {elapsed:.0f} s"
+        share = min(done / self.total, 1.0)
+        eta = elapsed * (1 - share) / share if share else None
+        return f"{text} ({share:.0%}), {elapsed:.0f} s" + (f", ETA {eta:.0f} s" if eta else "")

@@ -14,7 +14,7 @@ from rollbook.core.errors import UserError
 from rollbook.core.journal import read_journal
 from rollbook.plugin.keys import ENV_KEY, FOLDER_KEY, RUN_KEY
 from rollbook.record import report as report_view
-from rollbook.record import signing, statements, watch_result
+from rollbook.record import report_language, signing, statements, watch_result
 
 
 def pytest_html_report_title(report: Any) -> None:
@@ -25,12 +25,14 @@ def pytest_html_report_title(report: Any) -> None:
 
 
 def pytest_html_results_table_header(cells: list[str]) -> None:
+    cells[:] = [report_language.header(cell) for cell in cells]
     cells.insert(1, "<th>Paso</th>")
     cells.insert(2, "<th>Etapa (Anexo B)</th>")
 
 
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
     paso = str(getattr(report, "rollbook_paso", ""))
+    cells[0] = report_language.result(cells[0])
     cells.insert(1, f"<td>{escape(paso)}</td>")
     cells.insert(2, f"<td>{escape(getattr(report, 'rollbook_budget', ''))}</td>")
 
@@ -56,6 +58,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_sep("=", f"rollbook {current.incident_id}", bold=True)
     for line in current.result.lines:
         terminalreporter.write_line(line)
+    report_language.localize(current.folder / "report.html")  # before it is hashed and signed
     restrict(current.folder)  # report.html is written by pytest-html with the default umask
     _sign(current, terminalreporter)
     if current.options.watch and current.options.incident:

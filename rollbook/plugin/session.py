@@ -67,7 +67,9 @@ def _options(config: pytest.Config, env: Environment) -> RunOptions:
         env_name=env.name,
         report_dir=Path(get("--report-dir")).resolve(),
         operator=_operator(config, env),
-        signing_key=get("--signing-key"),
+        signing_key=str(Path(get("--signing-key")).expanduser().resolve())
+        if get("--signing-key")
+        else None,
         watch=_watch(get("--watch")),
         target_tag=get("--target-tag"),
         backup=get("--backup"),
@@ -129,6 +131,12 @@ def pytest_collection_modifyitems(
             "features/validation.feature with it, without -k/-m (a rollback records the ledger "
             "by itself)",
         )
+    if current.options.watch and current.options.incident and len(chosen) != len(every):
+        _refuse(
+            config, current,
+            "--watch --incident appends §8.2's verdict to a record: run all of "
+            "features/validation.feature with it, without -k/-m",
+        )  # fmt: skip
     if current.options.watch and not all(VALIDATES_RELEASE in s.tags for s in every):
         _refuse(
             config, current,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rollbook.core.config import Environment, Person
+from rollbook.core.config import Environment, Person, environments_dir
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run
@@ -310,21 +310,23 @@ def replan(run: Run) -> dict[str, Any]:
         args.append(f"--signing-key={opts.signing_key}")
     with tempfile.TemporaryDirectory(prefix="rollbook-replan-") as scratch:
         command = [sys.executable, "-m", "pytest", *features, *args, f"--report-dir={scratch}"]
+        environments = {"ROLLBOOK_ENVIRONMENTS": str(environments_dir().resolve())}
         child = subprocess.Popen(
             command, cwd=provenance.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+            env={**os.environ, **environments},
         )  # fmt: skip
         try:
             output, _ = child.communicate(timeout=_REPLAN_TIMEOUT)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGINT)  # its Pasos clean up (a trial restore's copy)
-            try:
-                child.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.communicate()
+            _stop(child)
             raise StepFailed(f"planning again took over {_REPLAN_TIMEOUT:.0f}s") from None
+        except BaseException:  # interrupted: the dry-run stops too, its Pasos cleaning up
+            _stop(child)
+            raise
         plans = list(Path(scratch).glob("*/plan.json"))
+        if plans and not (plans[0].parent / signing.SIGNATURE).is_file():
+            raise StepFailed("planning again: its plan could not be signed with your key")
         if child.returncode != 0 or len(plans) != 1:
             lines = output.strip().splitlines()
             why = [line for line in lines if re.search(r"\.feature:\d+: ", line)] or lines[-3:]
@@ -332,6 +334,18 @@ def replan(run: Run) -> dict[str, Any]:
                 "planning again to compare with the approved plan failed: " + " / ".join(why)
             )
         return json.loads(plans[0].read_text(encoding="utf-8"))
+
+
+def _stop(child: subprocess.Popen[str]) -> None:
+    """SIGINT to the dry-run's process group (a trial restore drops its copy), then SIGKILL."""
+    if child.poll() is not None:
+        return
+    os.killpg(child.pid, signal.SIGINT)
+    try:
+        child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
 
 
 def establish(run: Run) -> dict[str, Any]:

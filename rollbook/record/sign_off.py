@@ -76,19 +76,39 @@ def sign(folder: Path, env: Environment, key: str, role: str) -> statements.Sign
         "incident": folder.name,
         "manifest_sha256": _manifest_sha256(folder),
         "duty": DUTIES.get(role, role),
-        "countersigns_approval": pending and role in env.approvers,
+        # four eyes needs to know who ran it: an operator who is nobody of `people` and did
+        # not sign with their own key cannot be told apart from the one countersigning
+        "countersigns_approval": pending
+        and role in env.approvers
+        and _operator_identified(folder, env),
     }
     return statements.sign(folder, env, key, body)
 
 
 def _ran_it(folder: Path, person: Person) -> bool:
-    """The person is the incident's operator, or the record is signed with their key."""
-    operator = str(facts(folder).get("incident", {}).get("operator", "")).casefold()
-    record = signing.read_signer(folder)
+    """The person is the incident's operator, or the record was first signed with their key."""
+    operator = str(facts(folder).get("incident", {}).get("operator", "")).strip().casefold()
+    record = signing.read_signer(_first_signed(folder))
     own = signing.fingerprint(people.public_key_line(person)) if person.public_key else None
     return operator in (person.name.casefold(), person.identity.casefold()) or (
         record is not None and record.fingerprint == own
     )
+
+
+def _first_signed(folder: Path) -> Path:
+    """Where the run's own signature is: the folder, or previous-signature-1/ once §8.2's watch
+    signed it again."""
+    first = folder / "previous-signature-1"
+    return first if (first / signing.SIGNER).is_file() else folder
+
+
+def _operator_identified(folder: Path, env: Environment) -> bool:
+    """The operator is a person of the environment (by name, or by the key that signed)."""
+    operator = str(facts(folder).get("incident", {}).get("operator", ""))
+    record = signing.read_signer(_first_signed(folder))
+    keyed = [p for p in env.people if p.public_key and record is not None
+             and signing.fingerprint(people.public_key_line(p)) == record.fingerprint]  # fmt: skip
+    return people.find(env, operator) is not None or bool(keyed)
 
 
 def review(folder: Path, env: Environment) -> tuple[list[str], list[str]]:
@@ -125,7 +145,8 @@ def review(folder: Path, env: Environment) -> tuple[list[str], list[str]]:
             f"{statement.get('signed_at')}: {statement.get('duty')}"
         )
     recorded = facts(folder)
-    lines += _approval_lines(recorded.get("approval"), signed_roles, env)
+    by = [name for role in env.approvers for name in signed_roles.get(role, [])]
+    lines += _approval_lines(recorded.get("approval"), by, _operator_identified(folder, env))
     missing = [role for role in env.sign_offs if role not in signed_roles]
     holders = {r: ", ".join(p.name for p in people.holding(env, [r])) for r in missing}
     lines.append(
@@ -144,14 +165,16 @@ def review(folder: Path, env: Environment) -> tuple[list[str], list[str]]:
     return lines, problems
 
 
-def _approval_lines(
-    fact: dict[str, Any] | None, signed_roles: dict[str, list[str]], env: Environment
-) -> list[str]:
+def _approval_lines(fact: dict[str, Any] | None, by: list[str], identified: bool) -> list[str]:
     if not fact:
         return ["aprobación: no registrada"]
     if fact["status"] != approval.PENDING:
         return [f"aprobación: {approval.summary(fact)}"]
-    by = [name for role in env.approvers for name in signed_roles.get(role, [])]
+    if by and not identified:
+        return [
+            "aprobación pendiente: el operador no es nadie de people ni firmó con su clave "
+            "(--signing-key): el refrendo no puede venir probadamente de otra persona"
+        ]
     if by:
         return [f"aprobación: refrendada después por {', '.join(by)} (emergencia crítica)"]
     return ["aprobación pendiente: ningún aprobador ha firmado todavía (rollbook sign-off)"]

@@ -129,8 +129,16 @@ def usable_key(key: str) -> str | None:
         return check_signing_key(key)
     if _in_agent(path):
         return None
-    if path.with_suffix("").is_file():  # ssh-keygen signs with the private key beside it
-        return check_signing_key(str(path.with_suffix("")))
+    private = path.with_suffix("")
+    if private.is_file():  # ssh-keygen signs with the private key beside it: its pair only
+        problem = check_signing_key(str(private))
+        if (
+            problem is None
+            and public_key(str(private)).split()[:2]
+            != (path.read_text(encoding="utf-8").split()[:2])
+        ):
+            return f"{private} is not the private half of {key}: give your own key pair"
+        return problem
     return f"the private half of {key} is not in ssh-agent (SSH_AUTH_SOCK): ssh-add it"
 
 

@@ -35,12 +35,14 @@ def verdict(run: Run) -> dict[str, Any]:
     }
     watched = run.facts.get("log_watch", {})
     failed = [name for name, status in checks.items() if status == "failed"]
+    skipped = [name for name, status in checks.items() if status == "skipped"]
     window = float(watched.get("seconds") or run.options.watch or 0)
     errors = len(watched.get("errors") or [])
     if failed or "log_watch" not in run.facts:
         state = "NO ESTABLE (8.2: " + ("; ".join(failed) or "la vigilancia no se ejecutó") + ")"
     else:
-        state = f"ESTABLE (8.2: {window_text(window)} sin errores)"
+        unchecked = f"; no comprobado: {'; '.join(skipped)}" if skipped else ""
+        state = f"ESTABLE (8.2: {window_text(window)} sin errores{unchecked})"
     return {"state": state, "window_s": window, "errors": errors, "checks": checks,
             "validation_incident": run.incident_id}  # fmt: skip
 
@@ -74,7 +76,8 @@ def append(run: Run, folder: Path) -> tuple[str, int]:
         assert chosen is not None and run.env.signing is not None  # refused above otherwise
         signing.sign_folder(folder, *chosen, run.env.signing.namespace)
     except (OSError, UserError):
-        (folder / RESULT).unlink(missing_ok=True)
+        if folder / RESULT not in kept:
+            (folder / RESULT).unlink(missing_ok=True)
         for path, data in kept.items():
             path.write_bytes(data)
         for name in (signing.SIGNER, signing.MANIFEST, signing.SIGNATURE):
@@ -86,7 +89,7 @@ def append(run: Run, folder: Path) -> tuple[str, int]:
 
 
 def _touched(folder: Path) -> list[Path]:
-    return [folder / "journal.jsonl", *folder.glob("ROLLBACK-*.md")]
+    return [folder / "journal.jsonl", folder / RESULT, *folder.glob("ROLLBACK-*.md")]
 
 
 def _previous_signature_folder(folder: Path) -> Path:
@@ -102,10 +105,15 @@ def check_appendable(run: Run, folder: Path) -> None:
     if run.env.signing is None:
         raise UserError(f"environment {run.env.name} has no signing key: the record cannot be "
                         "signed again, nothing is appended")  # fmt: skip
-    environment = sign_off.environment_of(folder)
-    if environment.name != run.env.name:
-        raise UserError(f"--incident {folder.name} is a rollback of {environment.name}, not of "
+    made = sign_off.facts(folder).get("provenance") or {}
+    environment = Path(made.get("environment", {}).get("file", "?")).stem
+    if environment != run.env.name:
+        raise UserError(f"--incident {folder.name} is a rollback of {environment}, not of "
                         f"{run.env.name}")  # fmt: skip
+    key = statements.record_key(run.env, run.options.signing_key)
+    problem = signing.usable_key(key[0]) if key else None
+    if problem:
+        raise UserError(f"the record could not be signed again: {problem}")
     ended = [e for e in read_journal(folder / "journal.jsonl") if e["event"] == "outcome"]
     if not ended or ended[-1]["outcome"] != COMPLETED:
         said = ended[-1]["outcome"] if ended else "without an outcome"

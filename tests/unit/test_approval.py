@@ -11,7 +11,7 @@ import pytest
 from rollbook.core.config import Environment, Person
 from rollbook.core.errors import UserError
 from rollbook.core.executor import Mode
-from rollbook.record import approval, statements
+from rollbook.record import approval, signing, statements
 from tests.unit.local_run import local_run
 from tests.unit.test_signing import make_key
 
@@ -156,3 +156,18 @@ def test_a_declared_approval_does_not_cover_where_a_signed_one_is_required(
     run.env = people_env(tmp_path, run.env).model_copy(update={"approval": "required"})
     problem = approval.uncovered(run, {"status": "declarada (sin firma)", "approver": "Lead"})
     assert problem is not None and "signed over the plan" in problem
+
+
+def test_a_public_key_signs_only_with_its_own_private_half(tmp_path: Path) -> None:
+    """Someone else's .pub beside one's own private key: refused before any change (else the
+    operator would be taken for the .pub's owner)."""
+    own = make_key(tmp_path, "own")
+    other = make_key(tmp_path, "other")
+    posing = tmp_path / "posing"
+    posing.mkdir()
+    (posing / "key").write_bytes(own.read_bytes())
+    (posing / "key").chmod(0o600)
+    (posing / "key.pub").write_bytes(Path(f"{other}.pub").read_bytes())
+    problem = signing.usable_key(str(posing / "key.pub"))
+    assert problem is not None and "is not the private half" in problem
+    assert signing.usable_key(f"{own}.pub") is None  # a pair: its private half beside it

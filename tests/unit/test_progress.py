@@ -71,3 +71,29 @@ def test_a_watched_window_says_how_far_it_is() -> None:
     shares = [int(line.split("%")[0].rsplit(" ", 1)[-1]) for line in said]
     assert said and all(line.startswith("  observación de logs: ") for line in said), said
     assert shares == sorted(shares) and shares[0] > 0 and shares[-1] < 100, said
+
+
+def test_a_pip_install_is_followed_by_packages_collected_then_installed(tmp_path: Path) -> None:
+    """pip's log says what it collected; each installed package's .dist-info is written anew
+    (with --force-reinstall too): four packages, two of them already there before it started."""
+    venv = tmp_path / "venv"
+    site = venv / "lib" / "python3.11" / "site-packages"
+    (site / "old-1.0.dist-info").mkdir(parents=True)  # before the install: not counted
+    log = tmp_path / "pip.log"
+    host = local_host(tmp_path / "run")
+    said: list[str] = []
+    host.executor.progress = said.append
+    time.sleep(1.1)  # the host's clock has a one-second grain
+    with progress.PipProgress(host, str(log), str(venv), 4, stall=60, interval=0.05):
+        for name in ("a", "b", "c", "d"):
+            with log.open("a") as handle:
+                handle.write(f"2026-11-29T16:00:44,550 Processing /wh/{name}-1.0.whl\n")
+            time.sleep(0.3)
+        for name in ("a", "b", "c", "d"):
+            (site / f"{name}-1.0.dist-info").mkdir()
+            time.sleep(0.3)
+    assert any("recogidos 4 de 4, instalados 0 de 4 (50%)" in line for line in said), said
+    assert any("instalados 2 de 4 (75%)" in line for line in said), said
+    assert any("ETA" in line for line in said) and "(100%)" in said[-1]
+    events = [e for e in read_journal(host.executor.journal.path) if e["event"] == "progress"]
+    assert events and events[-1]["total"] == 8 and events[-1]["what"] == "pip install"

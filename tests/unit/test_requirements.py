@@ -95,7 +95,11 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
     run.env = run.env.model_copy(update={"app": app_config})
     run.record("target", tag="deploy-ok", packages=None)
     assert dependencies.resolve_target(run) == {
-        "local://": {"ok": True, "said": "pip resolves the install: 0 packages to install"}
+        "local://": {
+            "ok": True,
+            "said": "pip resolves the install: 0 packages to install",
+            "count": 0,
+        }
     }
     run.record("target", tag="deploy-bad", packages=None)
     [refused] = dependencies.resolve_target(run).values()

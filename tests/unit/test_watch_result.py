@@ -17,6 +17,8 @@ from tests.unit.local_run import local_run
         ({"8.2 — APIs": "failed", "8.2 — Sin errores": "passed"}, True,
          "NO ESTABLE (8.2: 8.2 — APIs)"),
         ({"8.2 — APIs": "passed"}, False, "NO ESTABLE (8.2: la vigilancia no se ejecutó)"),
+        ({"8.2 — APIs": "passed", "8.2 — Celery": "skipped"}, True,
+         "ESTABLE (8.2: 30 min sin errores; no comprobado: 8.2 — Celery)"),
     ],
 )  # fmt: skip
 def test_stable_only_when_every_check_of_the_window_passed(

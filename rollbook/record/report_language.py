@@ -1,0 +1,74 @@
+"""report.html in the procedure's language: pytest-html's own labels (its page template and the
+Paso rows' result and column names) said in Spanish, so the record people read has no English
+pytest jargon. Only the template's exact fragments are replaced, never the data of the run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# pytest-html's outcome → the word the record uses (the result column and the filters)
+OUTCOMES = {
+    "Passed": "Correcto",
+    "Failed": "Falló",
+    "Skipped": "Omitido",
+    "Error": "Error",
+    "XFailed": "Fallo esperado",
+    "XPassed": "Éxito inesperado",
+    "Rerun": "Repetido",
+}
+HEADERS = {"Result": "Resultado", "Test": "Escenario", "Duration": "Duración", "Links": "Enlaces"}
+_FILTERS = {
+    "Failed": "fallidos", "Passed": "correctos", "Skipped": "omitidos",
+    "Expected failures": "fallos esperados", "Unexpected passes": "éxitos inesperados",
+    "Errors": "errores", "Reruns": "repetidos", "Retried": "reintentados",
+}  # fmt: skip
+_TEMPLATE = [
+    ("<h2>Environment</h2>", "<h2>Registro del incidente</h2>"),
+    ("<h2>Summary</h2>", "<h2>Resumen</h2>"),
+    (
+        '<p class="filter">(Un)check the boxes to filter the results.</p>',
+        '<p class="filter">Marque o desmarque las casillas para filtrar los Pasos.</p>',
+    ),
+    (">Show all details<", ">Mostrar todo el detalle<"),
+    (">Hide all details<", ">Ocultar el detalle<"),
+    ("No results found. Check the filters.", "Ningún Paso con estos filtros."),
+    (
+        "There are still tests running. <br />Reload this page to get the latest results!",
+        "La corrida sigue. <br />Recargue la página para ver los últimos Pasos.",
+    ),
+]
+_GENERATED = re.compile(r"<p>Report generated on ([^<]+?) at ([0-9:]+) by ")
+_FILTER = re.compile(r'(<span class="\w+">\d+ )([A-Za-z ]+?)(,?</span>)')
+
+
+def header(cell: str) -> str:
+    """A results-table header cell in Spanish (its data-column-type kept for sorting)."""
+    return re.sub(r">(\w+)</th>$", lambda m: f">{HEADERS.get(m.group(1), m.group(1))}</th>", cell)
+
+
+def result(cell: str) -> str:
+    """The result cell of a Paso row in Spanish."""
+    return re.sub(
+        r'(<td class="col-result">)(\w+)(</td>)',
+        lambda m: f"{m.group(1)}{OUTCOMES.get(m.group(2), m.group(2))}{m.group(3)}",
+        cell,
+    )
+
+
+def spanish(html: str) -> str:
+    """pytest-html's page template in Spanish; the run's data (the JSON the page draws) as is."""
+    head, marker, data = html.partition('<div id="data-container"')
+    for english, said in _TEMPLATE:
+        head = head.replace(english, said)
+    head = _GENERATED.sub(r"<p>Registro generado el \1 a las \2 con ", head)
+    head = _FILTER.sub(
+        lambda m: m.group(1) + _FILTERS.get(m.group(2), m.group(2)) + m.group(3), head
+    )
+    return head + marker + data
+
+
+def localize(report: Path) -> None:
+    """Rewrite report.html in Spanish, before it is hashed and signed."""
+    if report.is_file():
+        report.write_text(spanish(report.read_text(encoding="utf-8")), encoding="utf-8")
