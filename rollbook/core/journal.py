@@ -26,17 +26,21 @@ class Journal:
     def __init__(self, path: Path, redactor: Redactor) -> None:
         self.path = path
         self._redactor = redactor
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._file = os.fdopen(fd, "a", encoding="utf-8")
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._lock = threading.Lock()  # the hosts of a Paso write from their own threads
 
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
+        """One line, in one write(2) where the kernel takes it whole (a buffered writer would cut
+        a long line in pieces a reader could see, and a kill would leave half of one)."""
         record = self._redactor.data({"ts": now_iso(), "event": event, **fields})
-        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
         with self._lock:
-            self._file.write(line)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            if self._fd is None:
+                raise ValueError(f"{self.path}: the journal is closed")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fsync(self._fd)
         return record
 
     def seal(self, other: Path, incident: str) -> None:
@@ -48,15 +52,26 @@ class Journal:
         self.write("journal_sealed", incident=incident, path=str(other), sha256=digest)
 
     def close(self) -> None:
-        self._file.close()
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def events(self, event: str | None = None) -> list[dict[str, Any]]:
         return [e for e in read_journal(self.path) if event is None or e["event"] == event]
 
 
 def read_journal(path: Path) -> Iterator[dict[str, Any]]:
+    """Its events; a last line without its newline (a write cut by a kill, or still being
+    written) is left out, any other line that is not JSON is an error."""
     with path.open(encoding="utf-8") as handle:
         for line in handle:
+            if not line.endswith("\n"):
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    return
+                return
             line = line.strip()
             if line:
                 yield json.loads(line)

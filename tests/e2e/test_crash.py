@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from rollbook.core.journal import read_journal
 from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e.reliability import record
 from tests.e2e.sandbox_state import (
@@ -53,8 +54,7 @@ def fast_env(folder: Path) -> dict[str, str]:
 def triggered(journal: Path, event: str, paso: str) -> bool:
     if not journal.exists():
         return False
-    for line in journal.read_text().splitlines():
-        entry = json.loads(line)
+    for entry in read_journal(journal):  # a line still being written is left out
         if event == "intent" and paso == "4.3-restore":
             if entry["event"] == "intent" and entry["paso"] == "4.3" and "-f" in entry["argv"]:
                 return True
@@ -89,21 +89,25 @@ def kill_at(report_dir: Path, event: str, paso: str, *, alone: bool = False) -> 
         env={**os.environ, **fast_env(report_dir)},
     )  # fmt: skip
     deadline = time.monotonic() + 300
-    journal = None
-    while time.monotonic() < deadline and runner.poll() is None:
-        folders = list(report_dir.iterdir())
-        journal = folders[0] / "journal.jsonl" if folders else None
-        if journal is not None and triggered(journal, event, paso):
-            if paso == "4.3-restore":
-                time.sleep(0.3)  # in the middle of the psql restore
-            break
-        time.sleep(0.05)
-    if alone:
-        time.sleep(1.0)  # the command started
-        os.kill(runner.pid, signal.SIGKILL)
-    else:
-        os.killpg(runner.pid, signal.SIGKILL)
-    runner.wait()
+    journal, killed = None, False
+    try:
+        while time.monotonic() < deadline and runner.poll() is None:
+            folders = list(report_dir.iterdir())
+            journal = folders[0] / "journal.jsonl" if folders else None
+            if journal is not None and triggered(journal, event, paso):
+                if paso == "4.3-restore":
+                    time.sleep(0.3)  # in the middle of the psql restore
+                break
+            time.sleep(0.05)
+        if alone:
+            time.sleep(1.0)  # the command started
+            os.kill(runner.pid, signal.SIGKILL)
+            killed = True
+    finally:  # whatever happened here, no run of this test outlives it
+        if not killed:
+            with contextlib.suppress(ProcessLookupError):  # a run that ended by itself
+                os.killpg(runner.pid, signal.SIGKILL)
+        runner.wait()
     assert journal is not None, "the run never started"
     return journal.parent
 
