@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from datetime import UTC, datetime
 from typing import cast
 
 from rollbook.actions import requirements
@@ -85,7 +84,8 @@ def install_requirements(run: Run) -> dict[str, str]:
             skipped[host.spec] = why
             run.say(f"{host.spec}: {why} — reinstall skipped (force_reinstall: when_needed)")
         else:
-            _pip_install(venv, run.env, ["--force-reinstall", *args] if force else args, total)
+            _pip_install(venv, run.env, ["--force-reinstall", *args] if force else args, total,
+                         f"pip-{run.incident_id}.log")  # fmt: skip
         if recorded:
             _uninstall_extra(venv, recorded)
         return how
@@ -106,11 +106,13 @@ def _to_change(venv: Venv, wanted: list[str]) -> list[str]:
     return [line for line in wanted if line not in have or package(line) not in PACKAGING]
 
 
-def _pip_install(venv: Venv, env: Environment, args: list[str], total: int | None) -> None:
+def _pip_install(
+    venv: Venv, env: Environment, args: list[str], total: int | None, log_name: str
+) -> None:
     """pip install, its progress said as it goes (`total`: the packages it installs, when
-    known); pip's own log kept in rollbook's folder on the host."""
+    known); pip's own log kept in rollbook's folder on the host as `log_name`."""
     folder = posixpath.dirname(env.ledger_file())
-    log = posixpath.join(folder, f"pip-{datetime.now(UTC):%Y%m%d_%H%M%S}.log")
+    log = posixpath.join(folder, log_name)
     venv.host.run(["mkdir", "-p", folder], mutating=True)
     with PipProgress(venv.host, log, env.app.venv, total, stall=env.timeouts.stall):
         venv.pip("install", "--disable-pip-version-check", "--log", log, *args, mutating=True,
@@ -130,12 +132,12 @@ def _would_install(venv: Venv, env: Environment, args: list[str]) -> list[str]:
     return [f"{i['metadata']['name']}=={i['metadata']['version']}" for i in report["install"]]
 
 
-def install_exact(host: Host, env: Environment, wanted: list[str]) -> None:
+def install_exact(host: Host, env: Environment, wanted: list[str], incident: str) -> None:
     """Make the venv's `pip freeze` equal `wanted`: install what differs without resolving, drop
     the rest (§9 puts back the recorded set this way)."""
     venv = Venv(host, env.app)
     changes = _to_change(venv, wanted)
-    _pip_install(venv, env, _exact_args(env, changes), len(changes))
+    _pip_install(venv, env, _exact_args(env, changes), len(changes), f"pip-{incident}-9.log")
     _uninstall_extra(venv, wanted)
 
 

@@ -138,8 +138,8 @@ class Progress:
 # pip install --log LOG: packages collected so far (its log), then installed (each package's
 # .dist-info in the venv's site-packages is written when that package is in place)
 _PIP = (
-    'log="$1" since="$2" venv="$3"; c=0; '
-    '[ -f "$log" ] && c=$(grep -cE " (Collecting|Processing) " "$log"); '
+    'log="$1" since="$2" venv="$3" from="$4"; c=0; '
+    '[ -f "$log" ] && c=$(tail -c +"$from" "$log" | grep -cE " (Collecting|Processing) "); '
     'i=$(find "$venv"/lib/python*/site-packages -maxdepth 1 -name "*.dist-info" '
     '-newermt "@$since" 2>/dev/null | wc -l); echo "$c $i"'
 )
@@ -157,13 +157,20 @@ class PipProgress(Progress):
         super().__init__(host, "pip install", log, 2 * total if total else None, stall=stall,
                          interval=interval)  # fmt: skip
         self.venv, self.packages, self.counted = venv, total, (0, 0)
-        self.since = "0" if host.planning else self._ask("date +%s").strip() or "0"
+        # the host's clock, and where this install starts in a log an earlier one wrote (--resume)
+        said = (
+            ""
+            if host.planning
+            else self._ask(f"date +%s; stat -c %s -- {shlex.quote(log)} 2>/dev/null || echo 0")
+        )
+        now, size = [*said.split(), "0", "0"][:2]
+        self.since, self.start = now, str(int(size) + 1 if size.isdigit() else 1)
 
     def _ask(self, line: str) -> str:
         return self.host.executor.connection(self.host.spec).transport(line, bound=15).stdout
 
     def measure(self) -> int | None:
-        args = " ".join(shlex.quote(a) for a in (self.path, self.since, self.venv))
+        args = " ".join(shlex.quote(a) for a in (self.path, self.since, self.venv, self.start))
         values = [int(v) for v in self._ask(f"sh -c {shlex.quote(_PIP)} sh {args}").split()
                   if v.isdigit()]  # fmt: skip
         if len(values) != 2:

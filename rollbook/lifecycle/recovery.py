@@ -156,7 +156,7 @@ def _restore_code(run: Run, code_before: dict[str, dict[str, Any]], changed: lis
     def restore(host: Host) -> None:
         recorded = code_before[host.spec]
         Checkout(host, run.env.app.path).git("checkout", recorded["commit"], mutating=True)
-        dependencies.install_exact(host, run.env, recorded["freeze"])
+        dependencies.install_exact(host, run.env, recorded["freeze"], run.incident_id)
         if "static" in recorded:  # the snapshot taken before Etapa 3, exactly
             static.put_back(host, run.env, recorded["static"])
         else:  # a journal from before snapshots: the static steps at the recorded commit

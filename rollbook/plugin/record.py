@@ -32,7 +32,6 @@ def pytest_html_results_table_header(cells: list[str]) -> None:
 
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
     paso = str(getattr(report, "rollbook_paso", ""))
-    cells[0] = report_language.result(cells[0])
     cells.insert(1, f"<td>{escape(paso)}</td>")
     cells.insert(2, f"<td>{escape(getattr(report, 'rollbook_budget', ''))}</td>")
 

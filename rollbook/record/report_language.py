@@ -1,22 +1,13 @@
 """report.html in the procedure's language: pytest-html's own labels (its page template and the
-Paso rows' result and column names) said in Spanish, so the record people read has no English
-pytest jargon. Only the template's exact fragments are replaced, never the data of the run."""
+column names) said in Spanish. Only the template's exact fragments are replaced, never the data
+of the run: each row's result word (Passed, Skipped …) stays pytest-html's, since its page sorts
+and filters the rows by that very word."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-# pytest-html's outcome → the word the record uses (the result column and the filters)
-OUTCOMES = {
-    "Passed": "Correcto",
-    "Failed": "Falló",
-    "Skipped": "Omitido",
-    "Error": "Error",
-    "XFailed": "Fallo esperado",
-    "XPassed": "Éxito inesperado",
-    "Rerun": "Repetido",
-}
 HEADERS = {"Result": "Resultado", "Test": "Escenario", "Duration": "Duración", "Links": "Enlaces"}
 _FILTERS = {
     "Failed": "fallidos", "Passed": "correctos", "Skipped": "omitidos",
@@ -45,15 +36,6 @@ _FILTER = re.compile(r'(<span class="\w+">\d+ )([A-Za-z ]+?)(,?</span>)')
 def header(cell: str) -> str:
     """A results-table header cell in Spanish (its data-column-type kept for sorting)."""
     return re.sub(r">(\w+)</th>$", lambda m: f">{HEADERS.get(m.group(1), m.group(1))}</th>", cell)
-
-
-def result(cell: str) -> str:
-    """The result cell of a Paso row in Spanish."""
-    return re.sub(
-        r'(<td class="col-result">)(\w+)(</td>)',
-        lambda m: f"{m.group(1)}{OUTCOMES.get(m.group(2), m.group(2))}{m.group(3)}",
-        cell,
-    )
 
 
 def spanish(html: str) -> str:

@@ -80,6 +80,7 @@ def test_a_pip_install_is_followed_by_packages_collected_then_installed(tmp_path
     site = venv / "lib" / "python3.11" / "site-packages"
     (site / "old-1.0.dist-info").mkdir(parents=True)  # before the install: not counted
     log = tmp_path / "pip.log"
+    log.write_text("2026-11-28T10:00:00,000 Processing /wh/earlier-1.0.whl\n")  # an earlier run
     host = local_host(tmp_path / "run")
     said: list[str] = []
     host.executor.progress = said.append
