@@ -85,7 +85,7 @@ def install_requirements(run: Run) -> dict[str, str]:
             run.say(f"{host.spec}: {why} — reinstall skipped (force_reinstall: when_needed)")
         else:
             _pip_install(venv, run.env, ["--force-reinstall", *args] if force else args, total,
-                         f"pip-{run.incident_id}.log")  # fmt: skip
+                         f"install-{run.incident_id}.log")  # fmt: skip
         if recorded:
             _uninstall_extra(venv, recorded)
         return how
@@ -137,7 +137,7 @@ def install_exact(host: Host, env: Environment, wanted: list[str], incident: str
     the rest (§9 puts back the recorded set this way)."""
     venv = Venv(host, env.app)
     changes = _to_change(venv, wanted)
-    _pip_install(venv, env, _exact_args(env, changes), len(changes), f"pip-{incident}-9.log")
+    _pip_install(venv, env, _exact_args(env, changes), len(changes), f"install-{incident}-9.log")
     _uninstall_extra(venv, wanted)
 
 

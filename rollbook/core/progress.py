@@ -111,7 +111,10 @@ class Progress:
         start = last_said = moved = time.monotonic()
         said_tenth, last, stalled = -1, None, False
         while not self._stop.wait(self.interval):
-            done, now = self.measure(), time.monotonic()
+            try:
+                done, now = self.measure(), time.monotonic()
+            except Exception:  # a host that stops answering: the command's own call says so
+                continue
             if done is None:
                 continue
             if done != last:
@@ -158,11 +161,14 @@ class PipProgress(Progress):
                          interval=interval)  # fmt: skip
         self.venv, self.packages, self.counted = venv, total, (0, 0)
         # the host's clock, and where this install starts in a log an earlier one wrote (--resume)
-        said = (
-            ""
-            if host.planning
-            else self._ask(f"date +%s; stat -c %s -- {shlex.quote(log)} 2>/dev/null || echo 0")
-        )
+        try:
+            said = (
+                ""
+                if host.planning
+                else self._ask(f"date +%s; stat -c %s -- {shlex.quote(log)} 2>/dev/null || echo 0")
+            )
+        except Exception:  # no answer: no progress is said, the install itself goes on
+            said = ""
         now, size = [*said.split(), "0", "0"][:2]
         self.since, self.start = now, str(int(size) + 1 if size.isdigit() else 1)
 

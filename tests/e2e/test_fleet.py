@@ -224,13 +224,14 @@ def test_a_link_cut_mid_command_fails_the_paso_and_section_9_runs(
     with ThreadPoolExecutor(max_workers=1) as pool:
         running = pool.submit(pytest_feature, report_dir, *incident("fleet-ssh"))
 
-        def install() -> dict | None:
+        def install() -> dict | None:  # pip's own call, not the mkdir of its log's folder
             return next((e for e in journal_events(report_dir) if e["event"] == "intent"
-                         and e["paso"] == "3.2" and cut.user in e["host"]), None)  # fmt: skip
+                         and e["paso"] == "3.2" and cut.user in e["host"]
+                         and e["argv"][0].endswith("/pip")), None)  # fmt: skip
 
         wait_for(lambda: install() is not None, "Paso 3.2's install starting on app2", 300)
         argv = install()["argv"]  # type: ignore[index]
-        wait_for(lambda: any("pip" in cmdline(p) for p in sessions_of(cut)),
+        wait_for(lambda: any("bin/pip install" in cmdline(p) for p in sessions_of(cut)),
                  "pip running on app2", 60)  # fmt: skip
         frozen = sessions_of(cut)
         for pid in frozen:
