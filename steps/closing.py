@@ -42,9 +42,9 @@ def follow_ups(run: Run) -> list[dict[str, object]]:
 @then("las acciones de cierre quedan listadas para sus responsables")
 def follow_ups_listed(run: Run, follow_ups: list[dict[str, object]]) -> None:
     assert follow_ups and all(item["role"] and item["due"] for item in follow_ups), follow_ups
-    orphans = [f"{item['action']} ({item['role']})" for item in follow_ups if not item["owner"]]
-    if orphans:  # after a rollback that worked: said loudly, never a reason to undo it (§9)
-        pytest.skip(f"SIN RESPONSABLE en people de {run.env.name}: " + "; ".join(orphans))
+    nobody = closing.orphans(follow_ups)
+    if nobody:  # after a rollback that worked: said loudly, never a reason to undo it (§9)
+        pytest.skip(f"SIN RESPONSABLE en people de {run.env.name}: " + "; ".join(nobody))
 
 
 @given("el journal del incidente indicado con --incident", target_fixture="earlier")

@@ -5,6 +5,7 @@ from pytest_bdd import then, when
 from rollbook.actions.backups import Backup
 from rollbook.checks import prerequisites
 from rollbook.core.run import Run
+from rollbook.record import approval
 
 
 @when("se busca el backup más reciente", target_fixture="newest")
@@ -39,7 +40,7 @@ def database_answers(problems: list[str]) -> None:
 
 @when("se revisa la aprobación dada", target_fixture="missing")
 def check_approval(run: Run) -> str | None:
-    return prerequisites.approval_missing(run)
+    return approval.problem(run)
 
 
 @then("la aprobación cubre lo que el ambiente exige")

@@ -9,7 +9,6 @@ from rollbook.actions import backups, database, release
 from rollbook.core.errors import NotConfigured, StepFailed
 from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
-from rollbook.record import approval
 
 
 def newest_valid_backup(run: Run) -> backups.Backup:
@@ -71,12 +70,6 @@ def database_problems(run: Run) -> list[str]:
                 f"DATABASE {database.ident(name)} OWNER TO {role}"
             )
     return problems
-
-
-def approval_missing(run: Run) -> str | None:
-    """§4.2: why the approval the environment demands is missing or not valid (None: it is
-    given, pending under a critical emergency, or not required)."""
-    return approval.problem(run)
 
 
 def checks_configured(run: Run) -> list[str]:

@@ -285,6 +285,11 @@ def _owner(run: Run, role: str) -> str | None:
     return None if run.env.people else f"rol {role} (el ambiente no lista people)"
 
 
+def orphans(items: list[dict[str, Any]]) -> list[str]:
+    """The closing actions whose role nobody of the environment's people holds."""
+    return [f"{item['action']} ({item['role']})" for item in items if not item["owner"]]
+
+
 def follow_up_line(item: dict[str, Any]) -> str:
     owner = item["owner"] or f"NADIE tiene el rol {item['role']}"
     return f"{item['action']} — {owner} [{item['role']}] — {item['due']}"
