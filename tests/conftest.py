@@ -24,6 +24,24 @@ def sandbox_reset(sandbox_up: None) -> None:
     sandbox.reset()
 
 
+SHOWN = pytest.StashKey[dict[str, list[str]]]()
+
+
+def show(config: pytest.Config, title: str, lines: list[str]) -> None:
+    """Lines a passing test puts in the run's output (pytest keeps a passing test's own output to
+    itself): printed under `title` at the end of the run."""
+    config.stash.setdefault(SHOWN, {})[title] = lines
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    for title, lines in config.stash.get(SHOWN, {}).items():
+        terminalreporter.write_sep("-", title)
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """docs/RELIABILITY.md from the fault matrix, bad-input catalog and crash points that ran;
     docs/COMPATIBILITY.md from the stacks rolled back."""
