@@ -24,7 +24,7 @@ from rollbook import sandbox
 from rollbook.core import timeline
 from rollbook.core.config import ENVIRONMENTS_DIR
 from rollbook.core.journal import read_journal
-from rollbook.record.report import etapa_durations
+from rollbook.record.closing import etapa_durations
 from rollbook.sandbox import fleet
 from rollbook.sandbox.layout import load_layout
 

@@ -9,7 +9,7 @@ from typing import Any
 MILESTONES = [
     ("incident", "Rollback aprobado"),
     ("services_stopped", "Servicios detenidos"),
-    ("code_checked_out", "Codigo revertido"),
+    ("code_checked_out", "Código revertido"),
     ("database_restored", "DB restaurada"),
     ("services_started", "Servicios reiniciados"),
     ("health", "Health check 200"),

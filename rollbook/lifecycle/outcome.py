@@ -21,6 +21,7 @@ RECOVERED = "ESTADO PREVIO RESTAURADO"  # the manual §9 (rollback_of_rollback.f
 PLAN = "PLAN — SIN CAMBIOS"  # --dry-run
 VERIFIED = "VERIFICACION OK — SIN CAMBIOS"  # validation / prerequisites checklists
 NOT_VERIFIED = "VERIFICACION FALLIDA — SIN CAMBIOS"
+LEDGER = "registro de versiones"  # the closing action that writes the release ledger
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,15 @@ def finish(run: Run) -> Result:
         files = plan.write_plan(run)
         lines = [f"plan: {files[1]}", f"plan (json): {files[0]}"]
         if failed:
-            lines.append(f"Paso {failed} failed: the rollback would stop there")
+            lines.append(f"falló el Paso {failed}: el rollback se detendría ahí")
         result = Result(PLAN if failed is None else ABORTED, 0 if failed is None else 1, lines)
     elif run.checklist:
         ok = failed is None
-        text = "every check passed" if ok else f"failed: {failed} (each check is reported above)"
+        text = (
+            "todas las verificaciones pasaron"
+            if ok
+            else f"falló: {failed} (cada verificación se informa arriba)"
+        )
         checked = [text]
         if ok and run.options.record_release:  # asked for and not written: not a success
             ok, line = release_record.record_validation(run)
@@ -68,19 +73,21 @@ def finish(run: Run) -> Result:
         result = Result(VERIFIED if ok else NOT_VERIFIED, 0 if ok else 1, checked)
     elif any(e["event"] == "recovery_started" for e in events):  # rollback_of_rollback.feature
         ok = failed is None and passed(run, "9.1")
-        text = "the pre-rollback state is back and checked" if ok else "the recovery failed"
+        text = (
+            "el estado previo al rollback está restaurado y verificado"
+            if ok
+            else "la recuperación falló"
+        )
         result = Result(RECOVERED if ok else MANUAL, 0 if ok else 1, [text])
     elif failed is None and passed(run, "6.1"):
-        written = closing.isolated(run, "ledger", lambda: release_record.record_rollback(run))
-        result = Result(COMPLETED, 0, ["target release running and validated", *(written or [])])
+        written = closing.isolated(run, LEDGER, lambda: release_record.record_rollback(run))
+        result = Result(COMPLETED, 0, ["versión objetivo en marcha y validada", *(written or [])])
     elif not changed:
-        why = f"Paso {failed} failed before any change" if failed else "nothing was changed"
+        why = f"falló el Paso {failed} antes de cualquier cambio" if failed else "no se cambió nada"
         result = Result(ABORTED if failed else EVALUATED, 1 if failed else 0, [why])
     else:
         failed_target = (
-            closing.isolated(
-                run, "ledger", lambda: release_record.record_failed_target(run, failed)
-            )
+            closing.isolated(run, LEDGER, lambda: release_record.record_failed_target(run, failed))
             if failed and failed.startswith("6.") and run.mode is Mode.EXECUTE
             else []
         )
@@ -92,23 +99,25 @@ def finish(run: Run) -> Result:
     if run.mode is Mode.EXECUTE and not run.checklist:
         said = [*result.lines, *closing.closing_failures(run)]
         report = closing.isolated(
-            run, "incident report", lambda: closing.write_incident_report(run, result.name, said)
+            run,
+            "reporte del incidente",
+            lambda: closing.write_incident_report(run, result.name, said),
         )
         if report is not None:
-            lines.insert(-1, f"incident report: {report}")
+            lines.insert(-1, f"reporte del incidente: {report}")
     no_backup = _no_valid_backup(events)
     if result.exit_code != 0 and (changed or no_backup):  # Anexo C escalates with no change too
         said = [f"Anexo C: no hay backup valido — {ESCALATE}"] if no_backup else []
-        closing.isolated(run, "escalation notice", lambda: announce(
+        closing.isolated(run, "aviso de escalamiento", lambda: announce(
             run, "escalation",
             [f"ROLLBACK {result.name} - {run.env.name.upper()}", *said, *result.lines],
             roles=NO_BACKUP if no_backup else ESCALATION,
         ))  # fmt: skip
     if run.mode is Mode.EXECUTE and not run.checklist:
         if result.name == MANUAL:  # the next run must find this incident, not a free environment
-            lines.append(f"the environment stays locked for incident {run.incident_id}")
+            lines.append(f"el ambiente queda bloqueado por el incidente {run.incident_id}")
         else:
-            closing.isolated(run, "lock release", lambda: lock.release_if_mine(run))
+            closing.isolated(run, "liberación del bloqueo", lambda: lock.release_if_mine(run))
     lines += closing.closing_failures(run)
     final = Result(result.name, result.exit_code, lines)
     run.journal.write("outcome", outcome=final.name, exit_code=final.exit_code, lines=final.lines)
@@ -123,16 +132,19 @@ def _no_valid_backup(events: list[dict]) -> bool:
 
 
 def _recover(run: Run, failed: str | None, events: list[dict]) -> Result:
-    why = f"Paso {failed} failed after changes" if failed else "the rollback stopped half-way"
+    why = (
+        f"falló el Paso {failed} después de cambiar" if failed else "el rollback se detuvo a medias"
+    )
     if run.mode is not Mode.EXECUTE:
         return Result(ABORTED, 1, [why])
     if not run.options.auto_recover:
         run.journal.write("recovery_skipped", reason="--no-auto-recover")
-        return Result(MANUAL, 1, [why, "automatic recovery is off (--no-auto-recover)",
-                                  recovery.ESCALATION])  # fmt: skip
+        off = "la recuperación automática está desactivada (--no-auto-recover)"
+        return Result(MANUAL, 1, [why, off, recovery.ESCALATION])
     done = recovery.recover(run, events)
-    details = [f"recovery: {name}: {res}" for name, res in done.actions] + [
-        f"check: {name}: {'OK' if ok else 'FAILED'} ({detail})" for name, ok, detail in done.checks
+    details = [f"recuperación: {name}: {res}" for name, res in done.actions] + [
+        f"verificación: {name}: {'OK' if ok else 'FALLÓ'} ({detail})"
+        for name, ok, detail in done.checks
     ]
     if done.ok:
         return Result(RESTORED, 1, [why, *details, recovery.ESCALATION])

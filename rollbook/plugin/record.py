@@ -68,17 +68,17 @@ def _sign(current: Any, terminalreporter: Any) -> None:
     signer = current.env.signing
     if signer is None:
         terminalreporter.write_line(
-            f"not signed: environment {current.env.name} has no signing key"
+            f"sin firma: el ambiente {current.env.name} no tiene clave de firma (signing)"
         )
         return
     try:  # after pytest-html has written report.html: the exact bytes are hashed and signed
         key, identity = statements.record_key(current.env, current.options.signing_key) or ("", "")
         signature = signing.sign_folder(current.folder, key, identity, signer.namespace)
     except UserError as exc:
-        terminalreporter.write_line(f"NOT SIGNED: {exc}", red=True)
+        terminalreporter.write_line(f"NO FIRMADO: {exc}", red=True)
         return
     restrict(current.folder)
-    terminalreporter.write_line(f"signed: {signature} (by {identity})")
+    terminalreporter.write_line(f"firmado: {signature} (por {identity})")
 
 
 def _append_watch(current: Any, terminalreporter: Any) -> None:
@@ -87,13 +87,14 @@ def _append_watch(current: Any, terminalreporter: Any) -> None:
     try:
         state, stale = watch_result.append(current, folder)
     except (UserError, OSError) as exc:
-        terminalreporter.write_line(f"§8.2 NOT APPENDED to {folder}: {exc}", red=True)
+        terminalreporter.write_line(f"§8.2 NO AÑADIDO a {folder}: {exc}", red=True)
         return
     restrict(folder)
-    terminalreporter.write_line(f"§8.2 appended to {folder}: {state}; signed again")
+    terminalreporter.write_line(f"§8.2 añadido a {folder}: {state}; firmado de nuevo")
     if stale:
         terminalreporter.write_line(
-            f"WARNING: the {stale} sign-offs made before sign the previous record: sign off again",
+            f"WARNING: las {stale} firmas de conformidad (sign-off) anteriores son del registro "
+            "previo: fírmelas de nuevo (rollbook sign-off)",
             yellow=True,
         )
 

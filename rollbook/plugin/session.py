@@ -298,7 +298,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     copy_to = current.env.logs.copy_to
     if copy_to:
         target = Path(copy_to) / f"rollback-{current.incident_id}.log"
-        if closing.isolated(current, f"copy of rollback.log to {copy_to}",
+        if closing.isolated(current, f"copia de rollback.log a {copy_to}",
                             lambda: shutil.copy(log, target)) is None:  # fmt: skip
-            current.say(f"rollback.log stays in {current.folder}: copy it to {copy_to} by hand")
+            current.say(f"rollback.log queda en {current.folder}: cópielo a {copy_to} a mano")
     current.journal.close()

@@ -46,14 +46,14 @@ def isolated(run: Run, what: str, action: Callable[[], T]) -> T | None:
         return action()
     except Exception as exc:
         run.journal.write("closing_failed", action=what, error=f"{type(exc).__name__}: {exc}")
-        run.say(f"WARNING: closing: {what} FAILED ({type(exc).__name__}: {exc})")
+        run.say(f"WARNING: cierre: {what} FALLÓ ({type(exc).__name__}: {exc})")
         return None
 
 
 def closing_failures(run: Run) -> list[str]:
     """The closing actions that failed, as the outcome's lines say them."""
     failed = run.journal.events("closing_failed")
-    return [f"closing: {e['action']} FAILED ({e['error']})" for e in failed]
+    return [f"cierre: {e['action']} FALLÓ ({e['error']})" for e in failed]
 
 
 def report_path(run: Run) -> Path:
@@ -81,15 +81,46 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]
          None if down is None else down < DOWNTIME_LIMIT),
         ("100% funcionalidades críticas restauradas",
          final_state.NOT_APPLICABLE if undone else "n/d" if critical is None
-         else ", ".join(f"{k}: {v}" for k, v in critical.items() if k != "_ts"),
+         else ", ".join(f"{k}: {said(v)}" for k, v in critical.items() if k != "_ts"),
          None if undone or critical is None
          else all(v in (True, 200) for k, v in critical.items() if k != "_ts")),
-        ("0 errores criticos post-rollback",
+        ("0 errores críticos post-rollback",
          final_state.NOT_APPLICABLE if undone else "n/d" if watch is None
-         else f"{len(watch['errors'])} lineas de error",
+         else f"{len(watch['errors'])} líneas de error",
          None if undone or watch is None else not watch["errors"]),
         ("0 pérdida de datos", *final_state.data_loss(events, lost)),
     ]  # fmt: skip
+
+
+def said(value: object) -> str:
+    """A measured value as people read it: sí / no for a check, the value itself otherwise."""
+    if isinstance(value, bool):
+        return "sí" if value else "no"
+    return str(value)
+
+
+def etapa_durations(events: list[dict[str, Any]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for paso, event in timeline.paso_results(events).items():
+        etapa = f"etapa{paso.split('.')[0]}" if paso[:1].isdigit() else "otras"
+        totals[etapa] = totals.get(etapa, 0.0) + float(event.get("duration", 0))
+    return totals
+
+
+def etapa_label(key: str) -> str:
+    """'etapa3' (Anexo B's key in the environment file) as the procedure names it: 'Etapa 3'."""
+    return f"Etapa {key.removeprefix('etapa')}" if key.startswith("etapa") else key
+
+
+def anexo_b(budgets: dict[str, float], events: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Each Etapa's time beside its Anexo B budget: Etapa, measured, budget, state."""
+    rows = []
+    for etapa, seconds in sorted(etapa_durations(events).items()):
+        budget = budgets.get(etapa)
+        state = "-" if budget is None else "EXCEDIDO" if seconds > budget else "dentro"
+        rows.append((etapa_label(etapa), f"{seconds:.1f} s",
+                     "-" if budget is None else f"{budget:.0f} s", state))  # fmt: skip
+    return rows
 
 
 def _deselected(events: list[dict[str, Any]]) -> list[str]:
@@ -128,7 +159,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Incidente: {run.incident_id}",
         *undone,
         f"- Fecha/Hora inicio: {start}",
-        f"- Fecha/Hora resolucion: {end}",
+        f"- Fecha/Hora resolución: {end}",
         f"- Duración total: {_minutes(timeline.seconds_between(start, end))}",
         f"- Ambiente: {run.env.name.upper()}",
         f"- Severidad: {incident.get('severity') or run.options.severity or 'n/d'}",
@@ -179,6 +210,11 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "| Criterio | Medido | Estado |",
         "|---|---|---|",
         *[f"| {name} | {value} | {mark(ok)} |" for name, value, ok in criteria(events)],
+        "",
+        "## Duración por Etapa (Anexo B)",
+        "| Etapa | Medido | Presupuesto | Estado |",
+        "|---|---|---|---|",
+        *["| " + " | ".join(row) + " |" for row in anexo_b(run.env.budgets, events)],
         "",
         "## Causa Raiz",
         "[Análisis de causa raíz - puede completarse después]",

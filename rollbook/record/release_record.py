@@ -22,8 +22,11 @@ def record_validation(run: Run) -> tuple[bool, str]:
             declared=True,
         )  # fmt: skip
     except StepFailed as exc:
-        return False, f"ledger NOT updated: {exc}"
-    return True, f"ledger: {_label(facts)} recorded as validated in {run.env.ledger_file()}"
+        return False, f"registro de versiones NO actualizado: {exc}"
+    return True, (
+        f"registro de versiones: {_label(facts)} anotada como validada (validated) en "
+        f"{run.env.ledger_file()}"
+    )
 
 
 def record_rollback(run: Run) -> list[str]:
@@ -39,8 +42,11 @@ def record_rollback(run: Run) -> list[str]:
                                         evidence="Etapa 6 of the rollback"))  # fmt: skip
     except StepFailed as exc:  # closing.isolated journals and shows it, with the fix
         fix = "record the release with `pytest features/validation.feature --record-release`"
-        raise StepFailed(f"ledger NOT updated ({exc}): {fix}") from None
-    return [f"ledger: {_label(left)} rolled_back_from, {_label(facts)} validated"]
+        raise StepFailed(f"registro de versiones NO actualizado ({exc}): {fix}") from None
+    return [
+        f"registro de versiones: {_label(left)} revertida (rolled_back_from), "
+        f"{_label(facts)} validada (validated)"
+    ]
 
 
 def record_failed_target(run: Run, paso: str) -> list[str]:
@@ -51,5 +57,8 @@ def record_failed_target(run: Run, paso: str) -> list[str]:
         ledger.append(run, ledger.entry(run, FAILED, failed, incident=run.incident_id,
                                         evidence=f"Paso {paso} of the rollback"))  # fmt: skip
     except StepFailed as exc:  # closing.isolated journals and shows it
-        raise StepFailed(f"ledger NOT updated ({exc})") from None
-    return [f"ledger: {_label(failed)} marked failed (Paso {paso} failed on it)"]
+        raise StepFailed(f"registro de versiones NO actualizado ({exc})") from None
+    return [
+        f"registro de versiones: {_label(failed)} marcada como fallida (failed): "
+        f"el Paso {paso} falló en ella"
+    ]

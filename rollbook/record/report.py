@@ -28,6 +28,8 @@ from rollbook.record import (
 from rollbook.record.notify import NOT_DELIVERED
 
 _OUTPUT_CHARS = 4000
+# a command that did not run, in the evidence table: a dry-run's plan, or one the run refused
+UNRUN = {"planned": "planificado", "refused": "rechazado"}
 
 
 def _age(seconds: float | None) -> str:
@@ -98,14 +100,14 @@ def paso_evidence_html(events: list[dict[str, Any]], paso: str) -> str:
         elif e["event"] in ("planned", "refused"):
             rows.append(
                 f"<tr><td>{escape(e['host'])}</td><td><code>{escape(shlex.join(e['argv']))}"
-                f"</code></td><td>{e['event']}</td><td></td><td></td></tr>"
+                f"</code></td><td>{UNRUN[e['event']]}</td><td></td><td></td></tr>"
             )
     facts = [e for e in events if e["event"] == "fact" and e.get("paso") == paso]
     html = hosts_html(events, paso)
     if rows:
         html += (
-            "<table class='rollbook-commands'><tr><th>host</th><th>command</th><th>exit</th>"
-            "<th>duration</th><th>output</th></tr>" + "".join(rows) + "</table>"
+            "<table class='rollbook-commands'><tr><th>host</th><th>comando</th><th>código</th>"
+            "<th>duración</th><th>salida</th></tr>" + "".join(rows) + "</table>"
         )
     for fact in facts:
         value = json.dumps(fact["value"], ensure_ascii=False, indent=1, default=str)
@@ -128,14 +130,6 @@ def hosts_html(events: list[dict[str, Any]], paso: str) -> str:
         "<table class='rollbook-hosts'><tr><th>rol</th><th>host</th><th>resultado</th>"
         f"<th>duración</th><th>error</th></tr>{rows}</table>"
     )
-
-
-def etapa_durations(events: list[dict[str, Any]]) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    for paso, event in timeline.paso_results(events).items():
-        etapa = f"etapa{paso.split('.')[0]}" if paso[:1].isdigit() else "otras"
-        totals[etapa] = totals.get(etapa, 0.0) + float(event.get("duration", 0))
-    return totals
 
 
 def failed_paso_html(events: list[dict[str, Any]]) -> str:
@@ -174,9 +168,8 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
     if picture:
         parts.append(f"<h3>Línea de tiempo</h3>{picture}")
     budget_rows = "".join(
-        f"<tr><td>{etapa}</td><td>{seconds:.1f} s</td><td>{_budget(run, etapa)}</td>"
-        f"<td>{_over(run, etapa, seconds)}</td></tr>"
-        for etapa, seconds in sorted(etapa_durations(events).items())
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
+        for row in closing.anexo_b(run.env.budgets, events)
     )
     parts.append(
         "<h3>Duración por Etapa (Anexo B)</h3><table><tr><th>Etapa</th><th>duración</th>"
@@ -218,27 +211,15 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
 
 
 def paso_budget(run: Run, paso: str, seconds: float) -> str:
-    """'etapa3: 24.1 s of 180 s' — a Paso alone over its Etapa's budget is marked EXCEDIDO."""
+    """'Etapa 3: 24.1 s de 180 s' — a Paso alone over its Etapa's budget is marked EXCEDIDO."""
     if not paso[:1].isdigit():
         return ""
     etapa = f"etapa{paso.split('.')[0]}"
     budget = run.env.budgets.get(etapa)
     if budget is None:
-        return etapa
+        return closing.etapa_label(etapa)
     over = " EXCEDIDO" if seconds > budget else ""
-    return f"{etapa}: {seconds:.1f} s de {budget:.0f} s{over}"
-
-
-def _budget(run: Run, etapa: str) -> str:
-    budget = run.env.budgets.get(etapa)
-    return "-" if budget is None else f"{budget:.0f} s"
-
-
-def _over(run: Run, etapa: str, seconds: float) -> str:
-    budget = run.env.budgets.get(etapa)
-    if budget is None:
-        return "-"
-    return "EXCEDIDO" if seconds > budget else "dentro"
+    return f"{closing.etapa_label(etapa)}: {seconds:.1f} s de {budget:.0f} s{over}"
 
 
 def human_log(events: list[dict[str, Any]]) -> str:

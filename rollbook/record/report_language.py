@@ -30,6 +30,7 @@ _TEMPLATE = [
     ),
 ]
 _GENERATED = re.compile(r"<p>Report generated on ([^<]+?) at ([0-9:]+) by ")
+_RUN_COUNT = re.compile(r'<p class="run-count">(\d+) tests? took ([^<]+?)\.</p>')
 _FILTER = re.compile(r'(<span class="\w+">\d+ )([A-Za-z ]+?)(,?</span>)')
 
 
@@ -44,6 +45,7 @@ def spanish(html: str) -> str:
     for english, said in _TEMPLATE:
         head = head.replace(english, said)
     head = _GENERATED.sub(r"<p>Registro generado el \1 a las \2 con ", head)
+    head = _RUN_COUNT.sub(r'<p class="run-count">\1 Pasos ejecutados en \2.</p>', head)
     head = _FILTER.sub(
         lambda m: m.group(1) + _FILTERS.get(m.group(2), m.group(2)) + m.group(3), head
     )

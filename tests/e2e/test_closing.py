@@ -41,12 +41,12 @@ CASES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | None, dict[str, s
 CASES = {
     "log copy folder unwritable": (
         "logs.copy_to: /etc/hostname", copy_to_a_file, {},
-        "copy of rollback.log to /etc/hostname"),
+        "copia de rollback.log a /etc/hostname"),
     "incidents channel down": (
         "SANDBOX_NOTIFY_URL → a closed port", None,
         {"SANDBOX_NOTIFY_URL": "json://127.0.0.1:9/incidents"}, None),
     "ledger unwritable": (
-        "the ledger's lock file cannot be created", None, {}, "ledger"),
+        "the ledger's lock file cannot be created", None, {}, "registro de versiones"),
 }  # fmt: skip
 SETUP = {"ledger unwritable": ledger_lock_unopenable}
 
@@ -76,6 +76,6 @@ def test_a_closing_fault_never_loses_the_record(
     assert complete, good.stdout + good.stderr
     if failing is not None:
         assert failed == [failing]
-        assert f"WARNING: closing: {failing} FAILED" in done.output
+        assert f"WARNING: cierre: {failing} FALLÓ" in done.output
     else:
         assert not failed and undelivered

@@ -135,7 +135,7 @@ def test_a_failure_before_any_change_aborts_without_changes(
                       duration=0.1, detail="no valid backup")  # fmt: skip
     result = outcome.finish(run)
     assert (result.name, result.exit_code) == (outcome.ABORTED, 1)
-    assert "Paso 1.3 failed before any change" in result.lines[0]
+    assert "falló el Paso 1.3 antes de cualquier cambio" in result.lines[0]
     assert events(run.journal.path)[-1]["outcome"] == outcome.ABORTED
 
 
@@ -168,4 +168,4 @@ def test_without_auto_recovery_a_changed_system_needs_a_person(
                       duration=0.1, detail="boom")  # fmt: skip
     result = outcome.finish(run)
     assert result.name == outcome.MANUAL
-    assert "automatic recovery is off (--no-auto-recover)" in result.lines
+    assert "la recuperación automática está desactivada (--no-auto-recover)" in result.lines

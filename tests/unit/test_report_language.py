@@ -10,7 +10,7 @@ from rollbook.record import report_language
 ENGLISH = [
     "<h2>Environment</h2>", "<h2>Summary</h2>", "(Un)check the boxes", "Show all details",
     "Hide all details", "No results found", "Report generated on", " Failed,</span>",
-    " Passed,</span>", " Skipped,</span>",
+    " Passed,</span>", " Skipped,</span>", " tests took ",
 ]  # fmt: skip
 
 
@@ -38,6 +38,7 @@ def test_the_template_is_said_in_spanish_and_the_data_is_kept(tmp_path: Path) ->
     head, _, data = spanish.partition('<div id="data-container"')
     assert [label for label in ENGLISH if label in head] == []
     assert "<h2>Resumen</h2>" in head and "Registro generado el " in head
+    assert re.search(r'<p class="run-count">2 Pasos ejecutados en [^<]+\.</p>', head), head
     assert re.search(r'<span class="failed">1 fallidos,</span>', head)
     assert data == english.partition('<div id="data-container"')[2]  # the run's own words stay
 

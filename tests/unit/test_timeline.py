@@ -37,7 +37,7 @@ def test_milestones_follow_the_procedures_timeline() -> None:
         "Problema detectado (inicio de rollbook)",
         "Rollback aprobado",
         "Servicios detenidos",
-        "Codigo revertido",
+        "Código revertido",
         "DB restaurada",
         "Servicios reiniciados",
         "Health check 200",
@@ -49,9 +49,25 @@ def test_criteria_are_measured_and_judged() -> None:
     result = {name: (value, ok) for name, value, ok in closing.criteria(EVENTS)}
     assert result["Rollback completado en < 15 minutos"] == ("6.0 minutos (360 s)", True)
     assert result["Downtime adicional < 5 minutos"] == ("3.0 minutos (180 s)", True)
-    assert result["100% funcionalidades críticas restauradas"][1] is True
-    assert result["0 errores criticos post-rollback"] == ("0 lineas de error", True)
+    assert result["100% funcionalidades críticas restauradas"] == ("login: 200, database: sí", True)
+    assert result["0 errores críticos post-rollback"] == ("0 líneas de error", True)
     assert result["0 pérdida de datos"] == ("5 filas", False)
+
+
+def paso(number: str, seconds: float) -> dict:
+    return {"ts": "2026-11-27T10:00:00.000+00:00", "event": "paso_finished", "paso": number,
+            "phase": "call", "status": "passed", "duration": seconds}  # fmt: skip
+
+
+def test_each_etapa_is_measured_beside_its_anexo_b_budget() -> None:
+    events = [paso("1.1", 2.0), paso("1.2", 1.5), paso("3.1", 150.0), paso("3.2", 40.0),
+              paso("6.1", 3.0)]  # fmt: skip
+    rows = closing.anexo_b({"etapa1": 300, "etapa3": 180}, events)
+    assert rows == [
+        ("Etapa 1", "3.5 s", "300 s", "dentro"),
+        ("Etapa 3", "190.0 s", "180 s", "EXCEDIDO"),
+        ("Etapa 6", "3.0 s", "-", "-"),
+    ]
 
 
 def test_criteria_not_measured_when_the_run_stopped_early() -> None:
