@@ -97,14 +97,22 @@ def safety_backup(run: Run) -> dict[str, object]:
     before = fingerprints(pg)
     run.keys_before = row_keys(pg)
     run.record("safety_dump_started", path=path)  # §9 finds what a killed dump left
-    checked = checked_dump(pg, db.name, path, run.env.timeouts)
+    checked = checked_dump(pg, db.name, path, run.env.timeouts, trial_prediction(run, "paso_4_1"))
     return run.record("pre_rollback_backup", path=path, **checked, tables=before)
 
 
-def checked_dump(pg: PostgresClient, name: str, path: str, timeouts: Timeouts) -> dict[str, object]:
+def trial_prediction(run: Run, paso: str) -> float | None:
+    """The seconds Paso 1.3's trial restore predicted for `paso` ('paso_4_3' …); None unmeasured."""
+    predicted = run.facts.get("trial_restore", {}).get("predicted", {})
+    return float(predicted[paso]) if paso in predicted else None
+
+
+def checked_dump(
+    pg: PostgresClient, name: str, path: str, timeouts: Timeouts, expected: float | None = None
+) -> dict[str, object]:
     """pg_dump NAME to PATH, then its integrity check: size, sha256, format ({planned} in a
     dry-run)."""
-    dump_to(pg, name, path, timeouts)
+    dump_to(pg, name, path, timeouts, expected)
     if pg.host.planning:
         return {"planned": True}
     listed = backups.BackupFile(path, *size_and_mtime(pg.host, path))
@@ -112,7 +120,9 @@ def checked_dump(pg: PostgresClient, name: str, path: str, timeouts: Timeouts) -
     return {"size": checked.size, "sha256": checked.sha256, "format": checked.format}
 
 
-def dump_to(pg: PostgresClient, name: str, path: str, timeouts: Timeouts) -> None:
+def dump_to(
+    pg: PostgresClient, name: str, path: str, timeouts: Timeouts, expected: float | None = None
+) -> None:
     """pg_dump NAME to PATH on the db host, bounded by timeouts.dump, its progress said. It writes
     PATH.partial, created 0600 like the nightlies, renamed to PATH once pg_dump has finished: a
     dump that fails, hangs, or whose runner is killed never leaves a file that looks like a
@@ -120,7 +130,8 @@ def dump_to(pg: PostgresClient, name: str, path: str, timeouts: Timeouts) -> Non
     partial = f"{path}.partial"
     pg.host.run(["install", "-m", "600", "/dev/null", partial], mutating=True)
     try:
-        with Progress(pg.host, f"pg_dump {name}", partial, None, stall=timeouts.stall):
+        with Progress(pg.host, f"pg_dump {name}", partial, None, stall=timeouts.stall,
+                      expected=expected, bound=True):  # fmt: skip
             pg.run("pg_dump", "-d", name, "-f", partial, mutating=True, timeout=timeouts.dump)
     except StepFailed as exc:
         raise StepFailed(f"{exc}; the incomplete file is kept as {partial}") from None
@@ -199,18 +210,20 @@ def sessions(pg: PostgresClient) -> str:
     return psql(pg, sql, database="postgres").strip()
 
 
-def restore_database(run: Run, path: str) -> None:
-    """Paso 4.3: dropdb, createdb, restore (psql for plain SQL, pg_restore -j for custom format)."""
+def restore_database(run: Run, path: str, expected: float | None = None) -> None:
+    """Paso 4.3 (and §9): dropdb, createdb, restore (psql for plain SQL, pg_restore -j for custom
+    format); `expected` the seconds Paso 1.3's trial restore predicted for it."""
     db, pg = run.env.database, run.postgres()
     run.record("database_dropped", name=db.name, restoring=path)
     pg.run("dropdb", db.name, before=["--force"], mutating=True)
-    fmt, jobs = restore_into(pg, db.name, path, run.env.timeouts)
+    fmt, jobs = restore_into(pg, db.name, path, run.env.timeouts, expected=expected)
     run.record("database_restored", name=db.name, source=path, format=fmt, jobs=jobs)
 
 
 def restore_into(
-    pg: PostgresClient, name: str, path: str, timeouts: Timeouts, *, declared: bool = False
-) -> tuple[str, int]:
+    pg: PostgresClient, name: str, path: str, timeouts: Timeouts, *, declared: bool = False,
+    expected: float | None = None,
+) -> tuple[str, int]:  # fmt: skip
     """createdb NAME and restore PATH into it, bounded by timeouts.restore, its progress said;
     returns the backup's format and the jobs used. `declared`: a scratch database of Paso 1.3's
     trial restore (see executor.run)."""
@@ -224,7 +237,8 @@ def restore_into(
     else:
         tool, options = "psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
         args = ["-d", name, "-f", path]
-    with Progress.reading(pg.host, f"{tool} {name}", path, stall=timeouts.stall):
+    with Progress.reading(pg.host, f"{tool} {name}", path, stall=timeouts.stall,
+                          expected=expected, bound=True):  # fmt: skip
         pg.run(tool, *args, before=options, mutating=True, timeout=timeouts.restore,
                declared=declared)  # fmt: skip
     return fmt, jobs

@@ -33,14 +33,14 @@ def choose(run: Run) -> dict[str, Any]:
     policy = run.env.database.rollback
     drops = dropped_values(run, plan.get("operations", []))
     if policy == "restore":
-        path, why = "restore", "database.rollback: restore (the procedure as written)"
+        path, why = "restore", "database.rollback: restore (el procedimiento tal como está escrito)"
     elif policy == "restore_recover":
-        path, why = "restore", "database.rollback: restore_recover (Paso 4.5 recovers rows)"
+        path, why = "restore", "database.rollback: restore_recover (el Paso 4.5 recupera filas)"
     elif plan["kind"] in LOSSLESS:
-        path, why = "migrate", f"database.rollback: {policy}; migrations {plan['kind']}"
+        path, why = "migrate", f"database.rollback: {policy}; migraciones {plan['kind']}"
     elif policy == "least_loss":
-        path, why = "restore", (f"database.rollback: least_loss; migrations {plan['kind']}: "
-                                "restore, then Paso 4.5 recovers rows")  # fmt: skip
+        path, why = "restore", (f"database.rollback: least_loss; migraciones {plan['kind']}: "
+                                "restaurar, luego el Paso 4.5 recupera filas")  # fmt: skip
     else:
         raise StepFailed(
             f"database.rollback is migrate, but the migrations are {plan['kind']}: {plan['why']} "

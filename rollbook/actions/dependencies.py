@@ -303,14 +303,16 @@ def package_set_differences(run: Run, found: dict[str, dict[str, object]]) -> li
     hosts, problems = {}, []
     for spec, seen in found.items():
         if not recorded:
-            hosts[spec] = "no ledger record for the target: critical packages checked only"
+            hosts[spec] = (
+                "sin registro de la versión objetivo: solo se comprobaron los paquetes críticos"
+            )
             continue
         missing, unexpected = set_difference(cast(list[str], seen["freeze"]), recorded)
-        hosts[spec] = f"pip freeze --all equals the ledger's record ({len(recorded)} packages)"
+        hosts[spec] = f"pip freeze --all igual al registro de versiones ({len(recorded)} paquetes)"
         if missing or unexpected:
             hosts[spec] = (
-                "pip freeze --all differs from the target's recorded package set: "
-                f"missing {missing}, unexpected {unexpected}"
+                "pip freeze --all difiere de los paquetes registrados de la versión objetivo: "
+                f"faltan {missing}, sobran {unexpected}"
             )
             problems.append(f"{spec}: {hosts[spec]}")
     run.record("package_set", hosts=hosts)

@@ -77,12 +77,12 @@ def choose_target(
     tags = deploy_tags(tree, pattern)
     if wanted is not None:
         chosen = _wanted(run, tree, deployed, wanted, tags, ledger.get(wanted))
-        return chosen, "chosen with --target-tag"
+        return chosen, "elegida con --target-tag"
     older = [r for r in tags if r.date < deployed.date and r.commit != deployed.commit]
     for candidate in older:
         recorded = ledger.get(str(candidate.tag))
         if recorded and recorded["status"] == VALIDATED:
-            return candidate, f"last validated release, validated at {recorded['time']}"
+            return candidate, f"última versión validada, validada el {recorded['time']}"
     usable = [r for r in older if ledger.get(str(r.tag), {}).get("status") not in NEVER_BY_DEFAULT]
     if not usable:
         raise StepFailed(
@@ -91,8 +91,12 @@ def choose_target(
             + (" that the ledger does not mark failed" if older else "")
             + ": give --target-tag"
         )
-    why = "no older release is validated in the ledger" if ledger else "the ledger is empty"
-    return usable[0], f"newest older deploy tag, the procedure's rule ({why})"
+    why = (
+        "ninguna versión anterior está validada en el registro de versiones"
+        if ledger
+        else "el registro de versiones está vacío"
+    )
+    return usable[0], f"el tag de deploy anterior más reciente, la regla del procedimiento ({why})"
 
 
 def _wanted(

@@ -49,7 +49,8 @@ def prepare_shadow(run: Run) -> dict[str, object]:
     path = str(run.fact("backup")["path"])
     run.record("shadow_created", name=shadow, source=path)
     started = datetime.now(UTC)
-    fmt, jobs = database.restore_into(pg, shadow, path, run.env.timeouts)
+    expected = database.trial_prediction(run, "paso_4_0")
+    fmt, jobs = database.restore_into(pg, shadow, path, run.env.timeouts, expected=expected)
     seconds = (datetime.now(UTC) - started).total_seconds()
     if not run.planning:
         run.keys_restored = database.row_keys(pg, shadow)

@@ -57,8 +57,8 @@ def trial_restore(run: Run) -> dict[str, object] | None:
     rate = size / seconds
     predicted = predicted_etapa4(run, seconds, rate)
     run.say(
-        f"trial restore: {seconds:.1f} s for {size / 2**20:.0f} MiB ({rate / 2**20:.1f} MiB/s); "
-        f"predicted Etapa 4: {describe(predicted)}"
+        f"restauración de prueba: {seconds:.1f} s para {size / 2**20:.0f} MiB "
+        f"({rate / 2**20:.1f} MiB/s); Etapa 4 prevista: {describe(predicted)}"
     )
     return run.record(
         "trial_restore", database=scratch, source=path, format=fmt, jobs=jobs, seconds=seconds,
@@ -69,10 +69,10 @@ def trial_restore(run: Run) -> dict[str, object] | None:
 def describe(predicted: dict[str, float]) -> str:
     if "etapa4" in predicted:
         return (
-            f"{predicted['etapa4']:.1f} s (pg_dump ≤ {predicted['paso_4_1']:.1f} s, restore "
+            f"{predicted['etapa4']:.1f} s (pg_dump ≤ {predicted['paso_4_1']:.1f} s, restauración "
             f"{predicted['paso_4_3']:.1f} s)"
         )
     return (
-        f"≈ {predicted['etapa4_downtime']:.0f} s in the downtime (renames); the restore, "
-        f"{predicted['paso_4_0']:.1f} s, runs at Paso 4.0 with the service up"
+        f"≈ {predicted['etapa4_downtime']:.0f} s en la caída (renombres); la restauración, "
+        f"{predicted['paso_4_0']:.1f} s, corre en el Paso 4.0 con el servicio arriba"
     )

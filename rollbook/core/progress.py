@@ -4,9 +4,10 @@ While a command reads a file of known size (psql -f, pg_restore: the backup) or 
 (pg_dump), a thread asks the host every few seconds how far it is — the read position of the
 processes that hold the file open (/proc/PID/fdinfo), or the size written — and says it: percentage,
 elapsed and ETA when the size is known, bytes and rate otherwise; at each tenth and at least every
-30 s, journaled as `progress` events. A file that stops moving for `timeouts.stall` seconds is said
-once, before the command's own timeout. The questions themselves are not journaled: they change
-nothing and would bury the evidence."""
+30 s, journaled as `progress` events. When Paso 1.3's trial restore measured the work, its
+prediction is said first and beside each line. A file that stops moving for `timeouts.stall`
+seconds is said once, before the command's own timeout. The questions themselves are not
+journaled: they change nothing and would bury the evidence."""
 
 from __future__ import annotations
 
@@ -57,29 +58,40 @@ def megabytes(size: float) -> str:
 
 class Progress:
     """`with Progress(host, "restore", path, total):` around the command that reads `path`
-    (`total` its size), or `total=None` around the one that writes it."""
+    (`total` its size), or `total=None` around the one that writes it. `expected`: the seconds
+    Paso 1.3's trial restore predicts for it; `bound` when that is an upper bound (a dump)."""
 
     def __init__(
         self, host: Host, what: str, path: str, total: int | None, *, stall: float,
-        interval: float = INTERVAL,
+        interval: float = INTERVAL, expected: float | None = None, bound: bool = False,
     ) -> None:  # fmt: skip
         self.host, self.what, self.path, self.total = host, what, path, total
-        self.stall, self.interval = stall, interval
+        self.stall, self.interval, self.expected, self.bound = stall, interval, expected, bound
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name=f"progress {what}", daemon=True)
 
     @classmethod
     def reading(
-        cls, host: Host, what: str, path: str, *, stall: float, interval: float = INTERVAL
-    ) -> Progress:
+        cls, host: Host, what: str, path: str, *, stall: float, interval: float = INTERVAL,
+        expected: float | None = None,
+    ) -> Progress:  # fmt: skip
         """Around a command that reads `path` whole: its size asked here, once."""
         size = cls(host, what, path, None, stall=stall).measure()
-        return cls(host, what, path, size or None, stall=stall, interval=interval)
+        return cls(host, what, path, size or None, stall=stall, interval=interval,
+                   expected=expected)  # fmt: skip
 
     def __enter__(self) -> Progress:
         if not self.host.planning:
+            if self.expected is not None:
+                self.host.executor.progress(
+                    f"  {self.what}: {self._predicted()} por la restauración de prueba (Paso 1.3)"
+                )
             self._thread.start()
         return self
+
+    def _predicted(self) -> str:
+        """'previsto 42 s' ('previsto ≤ 42 s' for a dump, whose prediction is an upper bound)."""
+        return f"previsto {'≤ ' if self.bound else ''}{self.expected:.0f} s"
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -100,12 +112,14 @@ class Progress:
         if self.total:
             share = min(done / self.total, 1.0)
             eta = elapsed * (1 - share) / share if share else None
-            return (
+            text = (
                 f"{self.what}: {share:.0%} ({megabytes(done)} de {megabytes(self.total)}), "
                 f"{elapsed:.0f} s" + (f", ETA {eta:.0f} s" if eta is not None else "")
             )
-        rate = done / elapsed if elapsed else 0.0
-        return f"{self.what}: {megabytes(done)} escritos, {elapsed:.0f} s, {megabytes(rate)}/s"
+        else:
+            rate = done / elapsed if elapsed else 0.0
+            text = f"{self.what}: {megabytes(done)} escritos, {elapsed:.0f} s, {megabytes(rate)}/s"
+        return text + (f" ({self._predicted()})" if self.expected is not None else "")
 
     def _watch(self) -> None:
         start = last_said = moved = time.monotonic()

@@ -107,7 +107,7 @@ def finish(run: Run) -> Result:
             lines.insert(-1, f"reporte del incidente: {report}")
     no_backup = _no_valid_backup(events)
     if result.exit_code != 0 and (changed or no_backup):  # Anexo C escalates with no change too
-        said = [f"Anexo C: no hay backup valido — {ESCALATE}"] if no_backup else []
+        said = [f"Anexo C: no hay backup válido — {ESCALATE}"] if no_backup else []
         closing.isolated(run, "aviso de escalamiento", lambda: announce(
             run, "escalation",
             [f"ROLLBACK {result.name} - {run.env.name.upper()}", *said, *result.lines],
@@ -142,8 +142,8 @@ def _recover(run: Run, failed: str | None, events: list[dict]) -> Result:
         off = "la recuperación automática está desactivada (--no-auto-recover)"
         return Result(MANUAL, 1, [why, off, recovery.ESCALATION])
     done = recovery.recover(run, events)
-    details = [f"recuperación: {name}: {res}" for name, res in done.actions] + [
-        f"verificación: {name}: {'OK' if ok else 'FALLÓ'} ({detail})"
+    details = [f"§9 acción: {name}: {res}" for name, res in done.actions] + [
+        f"§9 comprobación: {name}: {'OK' if ok else 'FALLÓ'} ({detail})"
         for name, ok, detail in done.checks
     ]
     if done.ok:

@@ -112,6 +112,9 @@ def etapa_label(key: str) -> str:
     return f"Etapa {key.removeprefix('etapa')}" if key.startswith("etapa") else key
 
 
+ANEXO_B_COLUMNS = ("Etapa", "Medido", "Presupuesto", "Estado")
+
+
 def anexo_b(budgets: dict[str, float], events: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     """Each Etapa's time beside its Anexo B budget: Etapa, measured, budget, state."""
     rows = []
@@ -175,7 +178,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "## Causa del Rollback",
         f"{run.options.reason or incident.get('symptoms') or 'n/d'}",
         "",
-        *(["## Fallo y recuperacion (§9)", *failure, ""] if failure else []),
+        *(["## Fallo y recuperación (§9)", *failure, ""] if failure else []),
         "## Versiones",
         *[f"- {line}" for line in final_state.versions(facts, events)],
         f"- Motivo de la elección: {target.get('reason', 'n/d')}",
@@ -212,11 +215,11 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         *[f"| {name} | {value} | {mark(ok)} |" for name, value, ok in criteria(events)],
         "",
         "## Duración por Etapa (Anexo B)",
-        "| Etapa | Medido | Presupuesto | Estado |",
+        "| " + " | ".join(ANEXO_B_COLUMNS) + " |",
         "|---|---|---|---|",
         *["| " + " | ".join(row) + " |" for row in anexo_b(run.env.budgets, events)],
         "",
-        "## Causa Raiz",
+        "## Causa Raíz",
         "[Análisis de causa raíz - puede completarse después]",
         "",
         "## Acciones Correctivas",

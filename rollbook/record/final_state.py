@@ -100,7 +100,7 @@ def failure_lines(events: list[dict[str, Any]]) -> list[str]:
         if event["event"] == "recovery_action":
             lines.append(f"- §9 acción: {event['action']}: {event['result']}")
         elif event["event"] == "recovery_check":
-            mark = "OK" if event["ok"] else "FALLO"
+            mark = "OK" if event["ok"] else "FALLÓ"
             lines.append(f"- §9 comprobación: {event['check']}: {mark} ({event['detail']})")
         elif event["event"] == "recovery_skipped":
             lines.append(f"- §9 no se ejecutó: {event['reason']}")

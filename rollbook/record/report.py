@@ -172,8 +172,9 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
         for row in closing.anexo_b(run.env.budgets, events)
     )
     parts.append(
-        "<h3>Duración por Etapa (Anexo B)</h3><table><tr><th>Etapa</th><th>duración</th>"
-        f"<th>presupuesto</th><th>estado</th></tr>{budget_rows}</table>"
+        "<h3>Duración por Etapa (Anexo B)</h3><table><tr>"
+        + "".join(f"<th>{name}</th>" for name in closing.ANEXO_B_COLUMNS)
+        + f"</tr>{budget_rows}</table>"
     )
     criteria = "".join(
         f"<tr><td>{escape(name)}</td><td>{escape(value)}</td><td>{closing.mark(ok)}</td></tr>"
@@ -189,7 +190,7 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
     if recovery:
         items = "".join(
             f"<li>{escape(e.get('action') or e.get('check', ''))}: "
-            f"{escape(str(e.get('result', 'OK' if e.get('ok') else 'FALLO')))}</li>"
+            f"{escape(str(e.get('result', 'OK' if e.get('ok') else 'FALLÓ')))}</li>"
             for e in recovery
         )
         parts.append(f"<h3>Recuperación (§9)</h3><ul>{items}</ul>")

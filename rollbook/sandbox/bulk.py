@@ -82,15 +82,19 @@ def grow(size_mb: int, after_backup_percent: float = 0.0) -> None:
     )
     # the start state, and the nightly backup (the provisioned dump grown the same way, dumped
     # again as the app's role), filled at the same time: each is one psql, mostly one CPU's work
-    with ThreadPoolExecutor(2) as pool:
-        fills = [
-            pool.submit(cluster.sql, f"\\connect {TEMPLATE}\n{script}"),
-            pool.submit(cluster.sql,
-                        f"\\connect {SCRATCH}\n{base.read_text(encoding='utf-8')}\n{in_backup}"),
-        ]  # fmt: skip
-        for fill in fills:
-            fill.result()
-    cluster.sql(f"ALTER DATABASE {template} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false;\n")
-    dump_database(layout, SCRATCH, nightly_dump(layout))
-    cluster.sql(f"DROP DATABASE {scratch} WITH (FORCE);\n")
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            fills = [
+                pool.submit(cluster.sql, f"\\connect {TEMPLATE}\n{script}"),
+                pool.submit(cluster.sql, f"\\connect {SCRATCH}\n"
+                            f"{base.read_text(encoding='utf-8')}\n{in_backup}"),
+            ]  # fmt: skip
+            for fill in fills:
+                fill.result()
+        dump_database(layout, SCRATCH, nightly_dump(layout))
+    finally:
+        cluster.sql(
+            f"ALTER DATABASE {template} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false;\n"
+            f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE);\n"
+        )
     say("grown: every `rollbook sandbox reset` starts from it (`--size-mb 0` undoes it)")

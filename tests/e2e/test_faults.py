@@ -55,7 +55,7 @@ def assert_states_the_final_state(done: Outcome, failed: str) -> None:
     [loss] = [line for line in text.splitlines() if line.startswith("| 0 pérdida de datos |")]
     assert "| 0 filas" in loss and loss.endswith("| CUMPLE |"), loss
     assert f"- Paso que falló: {failed} — " in text
-    assert "- §9 comprobación: " in text and ": FALLO (" not in text
+    assert "- §9 comprobación: " in text and ": FALLÓ (" not in text
 
 
 @pytest.mark.parametrize("name", list(FAULTS))

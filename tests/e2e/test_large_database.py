@@ -1,15 +1,18 @@
 """The sandbox grown to 1 GB: while Paso 4.3's psql reads the backup, the console says how far it
-is (percentage, elapsed, ETA) and the journal keeps each line as a progress event; the lines are
-repeated at the end of the e2e output, where a reader of CI sees them."""
+is (percentage, elapsed, ETA) beside what Paso 1.3's trial restore predicted, and the journal keeps
+each line as a progress event; the lines are repeated at the end of the e2e output, where a reader
+of CI sees them."""
 
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rollbook import sandbox
 from rollbook.sandbox import bulk
+from rollbook.sandbox.variant import write_variant
 from tests.conftest import show
 from tests.e2e.sandbox_state import INCIDENT, connect, dump, run_feature
 from tests.e2e.test_etapa1 import newest_nightly
@@ -17,8 +20,14 @@ from tests.e2e.test_etapa1 import newest_nightly
 pytestmark = pytest.mark.e2e
 
 GROWTH_MB = 1024
-# "  psql iact_staging: 39% (291 MB de 754 MB), 2 s, ETA 3 s"
-LINE = re.compile(r"^  psql \S+: (\d+)% \((\d+) MB de (\d+) MB\), (\d+) s, ETA (\d+) s$", re.M)
+# "  psql iact_staging: 39% (291 MB de 754 MB), 2 s, ETA 3 s (previsto 8 s)"
+LINE = re.compile(
+    r"^  psql \S+: (\d+)% \((\d+) MB de (\d+) MB\), (\d+) s, ETA (\d+) s \(previsto (\d+) s\)$",
+    re.M,
+)
+PREDICTED = re.compile(
+    r"^  psql \S+: previsto (\d+) s por la restauración de prueba \(Paso 1\.3\)$"
+)
 
 
 @pytest.fixture
@@ -33,6 +42,10 @@ def grown(sandbox_up: None) -> Iterator[None]:
         sandbox.reset()
 
 
+def between(output: str, paso: str, following: str) -> str:
+    return output.split(f"▶ Paso {paso}", 1)[1].split(f"▶ Paso {following}", 1)[0]
+
+
 def test_the_restore_of_a_1_gb_database_says_how_far_it_is(
     grown: None, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -40,18 +53,30 @@ def test_the_restore_of_a_1_gb_database_says_how_far_it_is(
         size = conn.execute("SELECT pg_database_size(current_database())").fetchone()
     assert size is not None and size[0] >= 2**30, size
     backup = newest_nightly().stat().st_size
-    done = run_feature(tmp_path, *INCIDENT)
+
+    def trial(data: dict[str, Any]) -> None:
+        data["database"]["verify_by_restore"] = True
+
+    done = run_feature(tmp_path, *INCIDENT, extra_env=write_variant(tmp_path, trial))
     assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
-    paso = done.output.split("▶ Paso 4.3", 1)[1].split("▶ Paso 4.4", 1)[0]
+    predicted = round(done.facts()["trial_restore"]["predicted"]["paso_4_3"])
+    paso = between(done.output, "4.3", "4.4")
+    lines = [line for line in paso.splitlines() if line.startswith("  psql ")]
+    first = PREDICTED.match(lines[0]) if lines else None
+    assert first and int(first.group(1)) == predicted, paso[:3000]
     said = LINE.findall(paso)
-    assert said, paso[:3000]
+    assert said and len(said) == len(lines) - 1, paso[:3000]
     shares = [int(share) for share, *_ in said]
     assert all(0 < s <= 100 for s in shares) and shares == sorted(shares), said
-    assert {int(total) for *_, total, _, _ in said} == {round(backup / 2**20)}, (said, backup)
+    assert {int(total) for _, _, total, *_ in said} == {round(backup / 2**20)}, (said, backup)
+    assert {int(p) for *_, p in said} == {predicted}, said
     events = [e for e in done.journal()
               if e["event"] == "progress" and e["paso"] == "4.3" and not e["stall"]]  # fmt: skip
     assert len(events) == len(said) and {e["total"] for e in events} == {backup}, events
     read = [e["bytes"] for e in events]
     assert read == sorted(read) and read[0] > 0 and read[-1] <= backup, read
+    assert "  pg_dump iact_staging: previsto ≤ " in between(done.output, "4.1", "4.2")
+    trial_said = [line for line in between(done.output, "1.3", "1.4").splitlines()
+                  if "restauración de prueba: " in line]  # fmt: skip
     show(request.config, f"Paso 4.3 on the sandbox grown by {GROWTH_MB} MB: restore progress",
-         [line for line in paso.splitlines() if LINE.match(line)])  # fmt: skip
+         [*trial_said, *lines])  # fmt: skip

@@ -39,8 +39,8 @@ def test_the_default_target_is_the_last_validated_release(sandbox_up: None, tmp_
     assert done.code == 0, dump(done)
     target = done.facts()["target"]
     assert target["tag"] == stable
-    assert target["reason"].startswith("last validated release, validated at ")
-    assert f"target: {stable}" in done.output and "last validated release" in done.output
+    assert target["reason"].startswith("última versión validada, validada el ")
+    assert f"target: {stable}" in done.output and "última versión validada" in done.output
     assert target["packages"] == ledger_entries()[0]["packages"]
 
     # without a ledger the procedure's rule applies, and the run says so
@@ -49,7 +49,7 @@ def test_the_default_target_is_the_last_validated_release(sandbox_up: None, tmp_
     try:
         done = run_feature(tmp_path, *INCIDENT, *ETAPA1)
         assert done.facts()["target"]["tag"] == between, dump(done)
-        assert "the ledger is empty" in done.facts()["target"]["reason"]
+        assert "el registro de versiones está vacío" in done.facts()["target"]["reason"]
     finally:
         ledger_file().write_text(saved)
 

@@ -124,7 +124,7 @@ def test_trial_restore_predicts_etapa4_in_the_plan_and_changes_nothing(
     assert trial["marker_rows"] > 0 and trial["bytes"] > 0 and trial["seconds"] > 0
     assert trial["predicted"]["paso_4_0"] == trial["seconds"]
     plan = (done.folder / "plan.md").read_text()
-    assert "- Prueba de restauración: " in plan and "runs at Paso 4.0" in plan
+    assert "- Prueba de restauración: " in plan and "corre en el Paso 4.0" in plan
     # what restoring would lose, said before any change: the rows written after the nightly
     estimate = done.facts()["restore_loss_estimate"]
     assert estimate["rows"] > 0 and estimate["when"] == "Paso 1.3", estimate

@@ -159,12 +159,12 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     # the ledger: target chosen as the last validated release, its exact package set installed —
     # sqlparse stays at 0.5.3 although the mirror holds 0.6.1 (resolving again would move it)
     [recorded] = ledger_entries()[:1]
-    assert facts["target"]["reason"].startswith("last validated release")
+    assert facts["target"]["reason"].startswith("última versión validada")
     # a record taken before `pip freeze --all` (a sandbox provisioned earlier) holds no pip or
     # setuptools: compared the engine's way, without them
     assert set_difference(state().packages, recorded["packages"]) == ([], [])
     assert "sqlparse==0.5.3" in recorded["packages"]
-    assert "pip freeze --all equals the ledger's record" in str(facts["package_set"])
+    assert "pip freeze --all igual al registro de versiones" in str(facts["package_set"])
     assert facts["migrations_vs_ledger"]["result"].startswith("as recorded")
     left, restored = ledger_entries()[1:]
     assert (left["tag"], left["status"], left["incident"]) == (

@@ -63,6 +63,22 @@ def test_a_writer_is_followed_in_bytes(tmp_path: Path) -> None:
     assert progress.line(3 * 2**20, 2.0) == "pg_dump app: 3 MB escritos, 2 s, 2 MB/s"
 
 
+def test_the_trial_restores_prediction_is_said_first_and_beside_each_line(tmp_path: Path) -> None:
+    backup = tmp_path / "backup.sql"
+    backup.write_bytes(b"x" * 4 * 2**20)
+    host = local_host(tmp_path / "run")
+    said: list[str] = []
+    host.executor.progress = said.append
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(backup), str(2**20), "0.2"])
+    with Progress.reading(host, "psql backup", str(backup), stall=60, interval=0.05,
+                          expected=12.4):  # fmt: skip
+        reader.wait(timeout=30)
+    assert said[0] == "  psql backup: previsto 12 s por la restauración de prueba (Paso 1.3)"
+    assert len(said) > 1 and all(line.endswith("(previsto 12 s)") for line in said[1:]), said
+    dump = Progress(host, "pg_dump app", str(backup), None, stall=60, expected=30.0, bound=True)
+    assert dump.line(2**20, 2.0) == "pg_dump app: 1 MB escritos, 2 s, 0 MB/s (previsto ≤ 30 s)"
+
+
 def test_a_watched_window_says_how_far_it_is() -> None:
     said: list[str] = []
     start = time.monotonic()
