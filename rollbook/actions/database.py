@@ -238,7 +238,7 @@ def restore_into(
         tool, options = "psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
         args = ["-d", name, "-f", path]
     with Progress.reading(pg.host, f"{tool} {name}", path, stall=timeouts.stall,
-                          expected=expected, bound=True):  # fmt: skip
+                          expected=expected):  # fmt: skip
         pg.run(tool, *args, before=options, mutating=True, timeout=timeouts.restore,
                declared=declared)  # fmt: skip
     return fmt, jobs
