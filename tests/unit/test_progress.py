@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from rollbook.core import progress
+from rollbook.core.host import Host
 from rollbook.core.journal import read_journal
 from rollbook.core.progress import Progress
 from tests.unit.local_run import local_host
@@ -20,15 +21,25 @@ with open(sys.argv[1], "rb") as f:
 """
 
 
-def test_a_reader_is_followed_in_percent_with_an_eta(tmp_path: Path) -> None:
+def read_followed(
+    tmp_path: Path, megabytes: int, pause: float, expected: float | None = None
+) -> tuple[Host, list[str]]:
+    """A real process reads a backup of `megabytes` MB, 1 MB each `pause` s, while Progress
+    follows it: the host and the lines it said."""
     backup = tmp_path / "backup.sql"
-    backup.write_bytes(b"x" * 8 * 2**20)
+    backup.write_bytes(b"x" * megabytes * 2**20)
     host = local_host(tmp_path / "run")
     said: list[str] = []
     host.executor.progress = said.append
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(backup), str(2**20), "0.25"])
-    with Progress.reading(host, "psql backup", str(backup), stall=60, interval=0.05):
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(backup), str(2**20), str(pause)])
+    with Progress.reading(host, "psql backup", str(backup), stall=60, interval=0.05,
+                          expected=expected):  # fmt: skip
         reader.wait(timeout=30)
+    return host, said
+
+
+def test_a_reader_is_followed_in_percent_with_an_eta(tmp_path: Path) -> None:
+    host, said = read_followed(tmp_path, 8, 0.25)
     shares = [int(line.split("%")[0].rsplit(" ", 1)[-1]) for line in said if "%" in line]
     assert len(shares) >= 3 and shares == sorted(shares) and shares[-1] >= 80, said
     assert all("de 8 MB" in line for line in said) and any("ETA" in line for line in said)
@@ -64,18 +75,10 @@ def test_a_writer_is_followed_in_bytes(tmp_path: Path) -> None:
 
 
 def test_the_trial_restores_prediction_is_said_first_and_beside_each_line(tmp_path: Path) -> None:
-    backup = tmp_path / "backup.sql"
-    backup.write_bytes(b"x" * 4 * 2**20)
-    host = local_host(tmp_path / "run")
-    said: list[str] = []
-    host.executor.progress = said.append
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(backup), str(2**20), "0.2"])
-    with Progress.reading(host, "psql backup", str(backup), stall=60, interval=0.05,
-                          expected=12.4):  # fmt: skip
-        reader.wait(timeout=30)
+    host, said = read_followed(tmp_path, 4, 0.2, expected=12.4)
     assert said[0] == "  psql backup: previsto 12 s por la restauración de prueba (Paso 1.3)"
     assert len(said) > 1 and all(line.endswith("(previsto 12 s)") for line in said[1:]), said
-    dump = Progress(host, "pg_dump app", str(backup), None, stall=60, expected=30.0, bound=True)
+    dump = Progress(host, "pg_dump app", "dump.sql", None, stall=60, expected=30.0, bound=True)
     assert dump.line(2**20, 2.0) == "pg_dump app: 1 MB escritos, 2 s, 0 MB/s (previsto ≤ 30 s)"
 
 
