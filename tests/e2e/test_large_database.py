@@ -20,9 +20,9 @@ from tests.e2e.test_etapa1 import newest_nightly
 pytestmark = pytest.mark.e2e
 
 GROWTH_MB = 1024
-# "  psql iact_staging: 39% (291 MB de 754 MB), 2 s, ETA 3 s (previsto 8 s)"
+# "  psql iact_staging: 39% (291 MB de 754 MB), 2 s, ETA 3 s (previsto 8 s)" (no ETA at 0 bytes)
 LINE = re.compile(
-    r"^  psql \S+: (\d+)% \((\d+) MB de (\d+) MB\), (\d+) s, ETA (\d+) s \(previsto (\d+) s\)$",
+    r"^  psql \S+: (\d+)% \((\d+) MB de (\d+) MB\), \d+ s(?:, ETA (\d+) s)? \(previsto (\d+) s\)$",
     re.M,
 )
 PREDICTED = re.compile(
@@ -67,16 +67,18 @@ def test_the_restore_of_a_1_gb_database_says_how_far_it_is(
     said = LINE.findall(paso)
     assert said and len(said) == len(lines) - 1, paso[:3000]
     shares = [int(share) for share, *_ in said]
-    assert all(0 < s <= 100 for s in shares) and shares == sorted(shares), said
+    assert shares == sorted(shares) and shares[-1] >= 50, said  # rising, and most of it seen
+    assert any(eta for *_, eta, _ in said), said
     assert {int(total) for _, _, total, *_ in said} == {round(backup / 2**20)}, (said, backup)
     assert {int(p) for *_, p in said} == {predicted}, said
     events = [e for e in done.journal()
               if e["event"] == "progress" and e["paso"] == "4.3" and not e["stall"]]  # fmt: skip
     assert len(events) == len(said) and {e["total"] for e in events} == {backup}, events
     read = [e["bytes"] for e in events]
-    assert read == sorted(read) and read[0] > 0 and read[-1] <= backup, read
+    assert read == sorted(read), read
     assert "  pg_dump iact_staging: previsto ≤ " in between(done.output, "4.1", "4.2")
     trial_said = [line for line in between(done.output, "1.3", "1.4").splitlines()
                   if "restauración de prueba: " in line]  # fmt: skip
+    assert trial_said, between(done.output, "1.3", "1.4")[:3000]
     show(request.config, f"Paso 4.3 on the sandbox grown by {GROWTH_MB} MB: restore progress",
          [*trial_said, *lines])  # fmt: skip
