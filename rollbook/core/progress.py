@@ -110,8 +110,7 @@ class Progress:
 
     def line(self, done: int, elapsed: float) -> str:
         if self.total:
-            share = min(done / self.total, 1.0)
-            eta = elapsed * (1 - share) / share if share else None
+            share, eta = self.share_and_eta(done, elapsed)
             text = (
                 f"{self.what}: {share:.0%} ({megabytes(done)} de {megabytes(self.total)}), "
                 f"{elapsed:.0f} s" + (f", ETA {eta:.0f} s" if eta is not None else "")
@@ -120,6 +119,11 @@ class Progress:
             rate = done / elapsed if elapsed else 0.0
             text = f"{self.what}: {megabytes(done)} escritos, {elapsed:.0f} s, {megabytes(rate)}/s"
         return text + (f" ({self._predicted()})" if self.expected is not None else "")
+
+    def share_and_eta(self, done: int, elapsed: float) -> tuple[float, float | None]:
+        """The share of `total` done, and the seconds left at the rate so far (None at 0)."""
+        share = min(done / self.total, 1.0) if self.total else 0.0
+        return share, elapsed * (1 - share) / share if share else None
 
     def _watch(self) -> None:
         start = last_said = moved = time.monotonic()
@@ -204,6 +208,5 @@ class PipProgress(Progress):
         text = f"pip install: recogidos {collected}{of}, instalados {installed}{of}"
         if not self.total:
             return f"{text}, {elapsed:.0f} s"
-        share = min(done / self.total, 1.0)
-        eta = elapsed * (1 - share) / share if share else None
+        share, eta = self.share_and_eta(done, elapsed)
         return f"{text} ({share:.0%}), {elapsed:.0f} s" + (f", ETA {eta:.0f} s" if eta else "")

@@ -14,7 +14,7 @@ from rollbook import sandbox
 from rollbook.sandbox import bulk
 from rollbook.sandbox.variant import write_variant
 from tests.conftest import show
-from tests.e2e.sandbox_state import INCIDENT, connect, dump, run_feature
+from tests.e2e.sandbox_state import INCIDENT, connect, dump, env, run_feature
 from tests.e2e.test_etapa1 import newest_nightly
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +76,8 @@ def test_the_restore_of_a_1_gb_database_says_how_far_it_is(
     assert len(events) == len(said) and {e["total"] for e in events} == {backup}, events
     read = [e["bytes"] for e in events]
     assert read == sorted(read), read
-    assert "  pg_dump iact_staging: previsto ≤ " in between(done.output, "4.1", "4.2")
+    dumped = f"  pg_dump {env().database.name}: previsto ≤ "
+    assert dumped in between(done.output, "4.1", "4.2")
     trial_said = [line for line in between(done.output, "1.3", "1.4").splitlines()
                   if "restauración de prueba: " in line]  # fmt: skip
     assert trial_said, between(done.output, "1.3", "1.4")[:3000]
