@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 from pytest_bdd import given, then, when
 
-from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
 from rollbook.lifecycle import recovery
 from rollbook.record import closing
@@ -48,13 +47,13 @@ def follow_ups_listed(run: Run, follow_ups: list[dict[str, object]]) -> None:
 
 
 @given("el journal del incidente indicado con --incident", target_fixture="earlier")
-def earlier_journal(run: Run) -> list[dict]:
-    return list(read_journal(recovery.journal_of(run)))
+def earlier_journal(run: Run) -> recovery.Earlier:
+    return recovery.journals_of(run)
 
 
 @when("se deshace lo que ese journal registra, en orden inverso", target_fixture="recovered")
-def undo(run: Run, earlier: list[dict]) -> recovery.Recovery:
-    return recovery.recover(run, earlier)
+def undo(run: Run, earlier: recovery.Earlier) -> recovery.Recovery:
+    return recovery.recover(run, earlier.events, earlier.interrupted)
 
 
 @then("el estado previo al rollback queda restaurado y verificado")

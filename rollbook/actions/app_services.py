@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import asdict
 
 from rollbook.actions import logs, web, workers
 from rollbook.actions.fleet import each_host
@@ -33,7 +34,7 @@ def connect_servers(run: Run) -> list[str]:
         reached += [f"{role}:{spec}" for spec in answered]
     run.record("connected", hosts=reached)
     # before the first change: what §9 must give back, URL by URL
-    run.record("answers_before", urls=web.answers(run))
+    run.record("answers_before", urls={k: asdict(a) for k, a in web.answers(run).items()})
     return reached
 
 
@@ -134,8 +135,14 @@ def start_services(
         offsets = logs.log_offsets(host, run.env.logs)
         marks = workers.log_marks(manager, names)  # what their logs say since is since the start
         run.record_host("service_logs_before", {host.spec: marks}, "hosts")
+        running = [n for n in names if manager.is_running(n)]
+        if running:  # started by something else meanwhile: restarted, never assumed fresh
+            run.say(f"{host.name}: {', '.join(running)} already running: restarted")
         try:
-            manager.start(names)
+            if len(running) < len(names):
+                manager.start([n for n in names if n not in running])
+            if running:
+                manager.restart(running)
         except StepFailed as exc:  # the manager says it could not (e.g. supervisor's spawn error)
             said = [f"{n}: {ends_with(since_start(run, host, manager, n))}"
                     for n in names if not manager.is_running(n)]  # fmt: skip

@@ -215,7 +215,7 @@ def restore_database(run: Run, path: str, expected: float | None = None) -> None
     format); `expected` the seconds Paso 1.3's trial restore predicted for it."""
     db, pg = run.env.database, run.postgres()
     run.record("database_dropped", name=db.name, restoring=path)
-    pg.run("dropdb", db.name, before=["--force"], mutating=True)
+    pg.run("dropdb", db.name, before=["--force", "--if-exists"], mutating=True)
     fmt, jobs = restore_into(pg, db.name, path, run.env.timeouts, expected=expected)
     run.record("database_restored", name=db.name, source=path, format=fmt, jobs=jobs)
 

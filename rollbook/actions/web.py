@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
 from rollbook.actions.fleet import each_host
 from rollbook.core.config import Environment, HealthConfig, MaintenanceConfig, ServicesConfig
 from rollbook.core.errors import StepFailed
@@ -35,21 +39,52 @@ def http_status(
     return code, float(parts[1]) if len(parts) > 1 else 0.0
 
 
-def answers(run: Run) -> dict[str, int]:
+@dataclass(frozen=True)
+class Answer:
+    """How a URL answered: its status and, when two reads in a row gave the same body, that
+    body's sha256 (a page with a clock or a counter in it is compared by its status alone)."""
+
+    status: int
+    body: str | None = None
+
+    def same_as(self, before: Answer) -> bool:
+        return self.status == before.status and before.body in (None, self.body)
+
+    @classmethod
+    def recorded(cls, value: int | dict[str, Any]) -> Answer:
+        """From the journal (a bare status in journals written before bodies were kept)."""
+        return cls(value) if isinstance(value, int) else cls(**value)
+
+    def said(self) -> str:
+        body = f", body {self.body[:12]}" if self.body else ""
+        return f"{self.status or 'nothing'}{body}"
+
+
+def answers(run: Run) -> dict[str, Answer]:
     """How every configured URL answers now: each app host's health URL (as Paso 6.1 asks it),
-    the endpoints and critical URLs from the first app host. {"<host> <url>": status}."""
+    the endpoints and critical URLs from the first app host. {"<host> <url>": Answer}."""
     health, hosts = run.env.health, run.hosts("app")
     urls = [*health.endpoints, *health.critical.values()]
     keys = [f"{spec} {health.url}" for spec in hosts] + [f"{hosts[0]} {url}" for url in urls]
-    return {key: answer(run, key) for key in dict.fromkeys(keys)}
+    firsts = {key: answer(run, key) for key in dict.fromkeys(keys)}
+    return {key: first if first == answer(run, key) else Answer(first.status)
+            for key, first in firsts.items()}  # fmt: skip
 
 
-def answer(run: Run, key: str) -> int:
-    """The status of one of `answers`' keys, asked again."""
+def answer(run: Run, key: str) -> Answer:
+    """One of `answers`' keys, asked again."""
     spec, url = key.split(" ", 1)
     health = run.env.health
     via = health_via(health) if url == health.url else []
-    return http_status(run.executor.host(spec), health, url, via)[0]
+    result = run.executor.host(spec).run(
+        ["curl", "-sS", "--max-time", str(round(health.timeout)), "-w", "\\n%{http_code}",
+         *via, url],
+        mutating=False,
+        check=False,
+    )  # fmt: skip
+    body, _, code = result.stdout.rpartition("\n")
+    status = int(code) if code.isdigit() else 0
+    return Answer(status, hashlib.sha256(body.encode()).hexdigest() if status else None)
 
 
 def http_body(host: Host, health: HealthConfig, url: str, via: list[str] | None = None) -> str:

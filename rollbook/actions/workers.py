@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
+from typing import Any
 
 from rollbook.actions.fleet import each_host
 from rollbook.core.config import Environment
@@ -112,7 +113,21 @@ def plan_methods(run: Run) -> dict[str, dict[str, str]]:
     for spec, by_worker in chosen.items():
         said = ", ".join(f"{worker} by {method}" for worker, method in by_worker.items())
         run.say(f"workers on {spec}: {said or 'none'}")
+    if run.env.services.workers:
+        ready = each_host(run, "app", lambda host: ready_now(host, run.env))
+        run.record("workers_before", hosts=ready)  # what §9 must give back
+        for spec, state in ready.items():
+            if not state["ready"]:
+                run.say(f"WARNING: {spec}: workers not ready before any change: {state['said']}")
     return chosen
+
+
+def ready_now(host: Host, env: Environment) -> dict[str, Any]:
+    """The host's workers tried once by their methods, now: {"ready": bool, "said": str}."""
+    try:
+        return {"ready": True, "said": check_host(host, env, {}, wait=False)}
+    except StepFailed as exc:
+        return {"ready": False, "said": str(exc)}
 
 
 def log_marks(manager: ServiceManager, names: list[str]) -> dict[str, list[str]]:

@@ -80,12 +80,15 @@ def describe(owner: dict[str, Any], run: Run) -> str:
         f"incident {owner['incident']} started {owner['started']} by {owner['operator']} "
         f"on {owner['host']}"
     )
+    rollback = owner.get("recovers") or owner["incident"]  # a §9 that died: its rollback
+    if owner.get("recovers"):
+        who += f", a §9 recovery of incident {rollback} that did not finish"
     if is_stale(owner):
         return (
             f"environment {run.env.name} has an unfinished rollback: {who} (process "
             f"{owner['pid']} is gone; a command it started may still run, and the recovery "
             "stops it first). Restore it: pytest features/rollback_of_rollback.feature "
-            f"--env={run.env.name} --incident={owner['incident']} — or take over with --break-lock"
+            f"--env={run.env.name} --incident={rollback} — or take over with --break-lock"
         )
     return (
         f"environment {run.env.name} is locked by a rollback in progress: {who}. Wait for it; "
@@ -94,8 +97,9 @@ def describe(owner: dict[str, Any], run: Run) -> str:
     )
 
 
-def acquire(run: Run, break_lock: bool = False) -> None:
-    """Take the lock or refuse with who holds it; --incident may take over its own incident.
+def acquire(run: Run, break_lock: bool = False, recovers: str | None = None) -> None:
+    """Take the lock or refuse with who holds it; --incident may take over its own incident, and
+    a §9 run (`recovers`: the rollback it puts back) that of an earlier §9 of the same rollback.
     One line for every failure: a lock held, a folder that cannot be made (missing backups folder,
     no permission, host unreachable)."""
     for _ in range(ATTEMPTS):
@@ -112,7 +116,8 @@ def acquire(run: Run, break_lock: bool = False) -> None:
                 f"{said} — database.backups must exist there and be writable by this user; "
                 "nothing was changed"
             )
-        own = run.options.incident is not None and owner.get("incident") == run.options.incident
+        held_for = {owner.get("incident"), owner.get("recovers")} - {None}
+        own = bool(held_for & ({run.options.incident, recovers} - {None}))
         if not (break_lock or own):
             raise UserError(describe(owner, run))
         run.journal.write("lock_taken_over", previous=owner, broken=break_lock and not own)
@@ -130,7 +135,7 @@ def acquire(run: Run, break_lock: bool = False) -> None:
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    } | ({"recovers": recovers} if recovers else {})
     _run(run, write_argv(json.dumps(mine), f"{_folder(run)}/owner.json"),
          mutating=True)  # fmt: skip
     run.journal.write("lock_acquired", lock=_folder(run), owner=mine)

@@ -14,10 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import database, dependencies, fleet, row_recovery, static, swap, web
+from rollbook.actions import (
+    database,
+    dependencies,
+    fleet,
+    row_recovery,
+    serving,
+    static,
+    swap,
+    web,
+    workers,
+)
+from rollbook.actions.app_services import process_table
 from rollbook.core import inventory, timeline
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.host import Host
+from rollbook.core.journal import read_journal
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
 from rollbook.core.waiting import wait_until
@@ -54,6 +66,52 @@ def journal_of(run: Run) -> Path:
     return path
 
 
+def recovered_by(path: Path) -> str | None:
+    """The incident a §9 run recovers, read from its journal (None: not a §9 run)."""
+    return next((str(e["incident"]) for e in read_journal(path) if e["event"] == "recovering"),
+                None)  # fmt: skip
+
+
+def original_incident(run: Run) -> str:
+    """The rollback this §9 run must put back: --incident, or, when --incident names a §9 run
+    (one that died, or failed), the rollback that one was recovering — said and journaled."""
+    named = journal_of(run)
+    original = recovered_by(named) or str(run.options.incident)
+    if original != run.options.incident:
+        run.say(f"§9: incident {run.options.incident} was itself a §9 recovery of incident "
+                f"{original}: recovering {original}")  # fmt: skip
+    run.journal.write("recovering", incident=original, asked=run.options.incident)
+    return original
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """What §9 acts on: the rollback's journal, and those of its §9 runs that did not finish
+    (their commands may still run; their private files are left)."""
+
+    events: list[dict[str, Any]]
+    interrupted: list[list[dict[str, Any]]]
+
+
+def journals_of(run: Run) -> Earlier:
+    """The rollback's journal (sealed) and those of earlier §9 runs of it that have no outcome,
+    from the report folder."""
+    original = next(e["incident"] for e in run.journal.events("recovering"))
+    path = run.options.report_dir / original / "journal.jsonl"
+    if not path.is_file():
+        raise UserError(f"no journal at {path}: check --incident and --report-dir")
+    run.journal.seal(path, original)
+    interrupted = []
+    for other in sorted(run.options.report_dir.glob("*/journal.jsonl")):
+        if other.parent.name == run.incident_id or recovered_by(other) != original:
+            continue
+        events = list(read_journal(other))
+        if not any(e["event"] == "outcome" for e in events):
+            run.journal.seal(other, other.parent.name)
+            interrupted.append(events)
+    return Earlier(list(read_journal(path)), interrupted)
+
+
 def _changes(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(paso, host) of every change the run journaled (its intents), in journal order."""
     return [
@@ -63,13 +121,19 @@ def _changes(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     ]
 
 
-def recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
-    """The pre-rollback state put back from the journal's `events`, then checked."""
+def recover(
+    run: Run, events: list[dict[str, Any]], interrupted: list[list[dict[str, Any]]] | None = None
+) -> Recovery:
+    """The pre-rollback state put back from the journal's `events`, then observed. `interrupted`:
+    the journals of earlier §9 runs of the same incident that died (their commands are stopped
+    and their private files removed; what they did is redone from `events`)."""
     with run.executor.acting_for("9.1"):  # §9's commands are journaled under Paso 9.1
-        return _recover(run, events)
+        return _recover(run, events, interrupted or [])
 
 
-def _recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
+def _recover(
+    run: Run, events: list[dict[str, Any]], interrupted: list[list[dict[str, Any]]]
+) -> Recovery:
     facts = timeline.facts(events)
     changes = _changes(events)
     pasos = {paso for paso, _ in changes}
@@ -85,11 +149,16 @@ def _recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
             result.actions.append((name, str(exc)))
         run.journal.write("recovery_action", action=name, result=result.actions[-1][1])
 
-    if dead_commands.unfinished(events):  # a runner killed alone: its last command may still run
-        act("stop the dead run's unfinished commands", lambda: dead_commands.stop(run, events))
+    journals = [events, *interrupted]  # a dead run's last command may still run: stop it first
+    if any(dead_commands.unfinished(journal) for journal in journals):
+        act("stop the dead run's unfinished commands",
+            lambda: [dead_commands.stop(run, journal) for journal in journals])  # fmt: skip
         if result.actions[-1][1] != "ok":  # acting beside a live command would race it
             run.journal.write("recovery_finished", ok=False, actions=result.actions, checks=[])
             return result
+    before = facts.get("services_before", {}).get("running", {})
+    if before:  # Paso 2.2 began: whatever runs now may run the target's code — stop it first
+        act("stop the app services before putting anything back", lambda: _stop_services(run))
     safety = facts.get("pre_rollback_backup")
     started = facts.get("safety_dump_started")
     if started and not safety:  # the run died inside Paso 4.1's pg_dump: say what it left
@@ -121,14 +190,16 @@ def _recover(run: Run, events: list[dict[str, Any]]) -> Recovery:
         shown = ", ".join(inventory.label(spec) for spec in changed)
         act(f"put back the recorded code, packages and static files on {shown}",
             lambda: _restore_code(run, code_before, changed))  # fmt: skip
+    restarted: dict[str, Restart] = {}
+    if before:
+        act("restart the services that were running",
+            lambda: restarted.update(_restart_services(run, before)))  # fmt: skip
     if "2.3" in pasos or "5.3" in pasos:
         act("maintenance page off", lambda: web.maintenance_everywhere(run, on=False))
-    before = facts.get("services_before", {}).get("running", {})
-    if "services_stopped" in facts:
-        act("start the services that were running", lambda: _start_services(run, before))
-    for spec, error in remove_private_files(run, events).items():
-        result.actions.append((f"remove the dead run's private files on {spec}", error or "ok"))
-    _check(run, result, facts, code_before, before)
+    for journal in journals:
+        for spec, error in remove_private_files(run, journal).items():
+            result.actions.append((f"remove the dead run's private files on {spec}", error or "ok"))
+    _check(run, result, facts, code_before, before, restarted)
     run.journal.write(
         "recovery_finished", ok=result.ok, actions=result.actions, checks=result.checks
     )
@@ -165,12 +236,49 @@ def _restore_code(run: Run, code_before: dict[str, dict[str, Any]], changed: lis
     fleet.each_host(run, "app", restore, among=[s for s in changed if s in code_before])
 
 
-def _start_services(run: Run, before: dict[str, bool]) -> None:
-    def start(host: Host) -> None:
-        names = [n for n in run.env.services.app if before.get(f"{host.spec} {n}", True)]
-        manager_for(host, run.env.services).start(names)
+def _stop_services(run: Run) -> None:
+    """Every app service stopped on every app host, and its processes gone (the manager's
+    autorestart, a leftover of Paso 5.1, a service started by hand: none may keep the target's
+    code running under what §9 puts back)."""
 
-    fleet.each_host(run, "app", start)
+    def stop(host: Host) -> None:
+        manager = manager_for(host, run.env.services)
+        names = run.env.services.app
+        manager.stop(names)
+        roots = {pid for name in names for pid in manager.pids(name)}
+        if not wait_until(lambda: not roots & _alive(host), run.env.services.stop_timeout):
+            left = sorted(roots & _alive(host))
+            raise StepFailed(f"{host.name}: processes {left} of the app services did not stop")
+
+    fleet.each_host(run, "app", stop)
+
+
+def _alive(host: Host) -> set[int]:
+    return {pid for pid, _, _ in process_table(host)}
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A host's restart by §9: when it began (s since the host booted, after every restore
+    action) and each service's log end before it (what a worker wrote since is since then)."""
+
+    uptime: float
+    marks: dict[str, list[str]]
+
+
+def _restart_services(run: Run, before: dict[str, bool]) -> dict[str, Restart]:
+    """The services that were running before the run restarted (stopped first if anything
+    started them meanwhile); {host: its Restart}."""
+
+    def restart(host: Host) -> Restart:
+        manager = manager_for(host, run.env.services)
+        names = [n for n in run.env.services.app if before.get(f"{host.spec} {n}", True)]
+        done = Restart(serving.host_uptime(host), workers.log_marks(manager, names))
+        run.journal.write("recovery_restart", host=host.spec, uptime=done.uptime, names=names)
+        manager.restart(names)
+        return done
+
+    return fleet.each_host(run, "app", restart)
 
 
 def _check(
@@ -179,6 +287,7 @@ def _check(
     facts: dict[str, dict[str, Any]],
     code_before: dict[str, dict[str, Any]],
     before: dict[str, bool],
+    restarted: dict[str, Restart],
 ) -> None:
     def check(name: str, probe: Callable[[], tuple[bool, str]]) -> None:
         try:
@@ -217,28 +326,60 @@ def _check(
         )
     for key, was_running in before.items():
         spec, name = key.rsplit(" ", 1)
-        manager = manager_for(run.executor.host(spec), run.env.services)
-        check(
-            f"{spec} {name} running={was_running}",
-            lambda m=manager, n=name, w=was_running: _same(m.is_running(n), w),
+        host = run.executor.host(spec)
+        if was_running and spec in restarted:
+            check(f"{spec} {name} restarted after the restore (its processes observed)",
+                  lambda h=host, n=name, r=restarted[spec]: _fresh(run, h, n, r))  # fmt: skip
+        else:
+            manager = manager_for(host, run.env.services)
+            check(f"{spec} {name} running={was_running}",
+                  lambda m=manager, n=name, w=was_running: _same(m.is_running(n), w))  # fmt: skip
+    ready_before = facts.get("workers_before", {}).get("hosts", {})
+    for spec, restart in restarted.items():
+        waiting = [n for n in run.env.services.workers if before.get(f"{spec} {n}")]
+        if not waiting or len(waiting) < len(run.env.services.workers):
+            continue
+        was = ready_before.get(spec, {"ready": True})
+        if not was["ready"]:  # nothing to give back: said, never counted as a check
+            note = f"{spec} workers not checked: not ready before the run either ({was['said']})"
+            run.say(f"§9 recovery: {note}")
+            run.journal.write("recovery_note", note=note)
+            continue
+        host = run.executor.host(spec)
+        check(f"{spec} workers ready ({', '.join(waiting)})",
+              lambda h=host, r=restart: (True, workers.check_host(h, run.env, r.marks,
+                                                                 wait=True)))  # fmt: skip
+    for key, value in facts.get("answers_before", {}).get("urls", {}).items():
+        was = web.Answer.recorded(value)
+        check(f"{key} answers {was.said()} as before the run",
+              lambda k=key, w=was: _answers_as_before(run, k, w))  # fmt: skip
+
+
+def _fresh(run: Run, host: Host, name: str, restart: Restart) -> tuple[bool, str]:
+    """The service runs again, every process of it younger than §9's restart and free of files
+    the restore deleted."""
+    manager = manager_for(host, run.env.services)
+    if not wait_until(lambda: manager.is_running(name), run.env.services.start_timeout):
+        return (
+            False,
+            f"{name} is not running {run.env.services.start_timeout:.0f} s after §9 started it",
         )
-    for key, status in facts.get("answers_before", {}).get("urls", {}).items():
-        check(f"{key} answers {status or 'nothing'} as before the run (or 200)",
-              lambda k=key, s=status: _answers_as_before(run, k, s))  # fmt: skip
+    return serving.fresh_since(serving.observe(host, run.env, manager, name), restart.uptime)
 
 
-def _answers_as_before(run: Run, key: str, status: int) -> tuple[bool, str]:
-    """The URL answers as it did before the run, or better (200); the restarted services may
-    warm up for their start timeout."""
+def _answers_as_before(run: Run, key: str, was: web.Answer) -> tuple[bool, str]:
+    """The URL answers as it did before the run: the same status, and the same body where two
+    reads before the run agreed on it; the restarted services may warm up for their start
+    timeout."""
 
     def as_before() -> str | None:
-        code = web.answer(run, key)
-        return f"answers {code or 'nothing'}" if code in (status, 200) else None
+        now = web.answer(run, key)
+        return f"answers {now.said()}" if now.same_as(was) else None
 
     said = wait_until(as_before, run.env.services.start_timeout, interval=1)
     if said:
         return True, said
-    return False, f"answers {web.answer(run, key) or 'nothing'}, {status or 'nothing'} before"
+    return False, f"answers {web.answer(run, key).said()}, {was.said()} before the run"
 
 
 def _same(found: Any, expected: Any) -> tuple[bool, str]:

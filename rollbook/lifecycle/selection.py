@@ -15,6 +15,7 @@ MAY_BE_LEFT_OUT = frozenset({"base_de_datos", "opcional"})
 INDEPENDENT = "independiente"
 VALIDATES_RELEASE = "valida_release"  # passing all of it proves the deployed release (ledger)
 READ_ONLY = "solo_lectura"
+RECOVERY = "recuperacion"  # §9 by hand: --incident names the rollback to put back
 NO_ENVIRONMENT = "sin_ambiente"  # pure rules (Anexo C's decision tree): no hosts, no journal
 
 

@@ -18,10 +18,11 @@ from rollbook.core.config import Environment, available_environments, parse_dura
 from rollbook.core.errors import NotConfigured, UserError
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run, RunOptions, default_operator
-from rollbook.lifecycle import lock, outcome, resume
+from rollbook.lifecycle import lock, outcome, recovery, resume
 from rollbook.lifecycle.selection import (
     INDEPENDENT,
     NO_ENVIRONMENT,
+    RECOVERY,
     VALIDATES_RELEASE,
     run_mode,
 )
@@ -155,9 +156,15 @@ def pytest_collection_modifyitems(
             config.stash[RESUMED_KEY] = resume.load(current)
         except UserError as exc:
             _refuse(config, current, str(exc))
+    recovers = None
+    if any(RECOVERY in s.tags for s in selected):  # §9 of --incident, or of what it recovered
+        try:
+            recovers = recovery.original_incident(current)
+        except UserError as exc:
+            _refuse(config, current, str(exc))
     if mode is Mode.EXECUTE and not current.checklist:
         try:
-            lock.acquire(current, break_lock=config.getoption("--break-lock"))
+            lock.acquire(current, break_lock=config.getoption("--break-lock"), recovers=recovers)
         except UserError as exc:
             _refuse(config, current, str(exc))
         url = outage_probe.probe_url(env)

@@ -25,6 +25,9 @@ class Supervisor:
     def start(self, names: list[str]) -> None:
         self._ctl("start", *names, mutating=True)
 
+    def restart(self, names: list[str]) -> None:
+        self._ctl("restart", *names, mutating=True)
+
     def reload(self, name: str) -> None:
         self._ctl("signal", "HUP", name, mutating=True)
 

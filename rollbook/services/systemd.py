@@ -22,6 +22,9 @@ class Systemd:
     def start(self, names: list[str]) -> None:
         self._ctl("start", *names, mutating=True)
 
+    def restart(self, names: list[str]) -> None:
+        self._ctl("restart", *names, mutating=True)
+
     def reload(self, name: str) -> None:
         self._ctl("reload", name, mutating=True)
 

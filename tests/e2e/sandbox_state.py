@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +101,68 @@ def freeze(environment: str = "sandbox") -> list[str]:
     return sorted(listed.stdout.split())
 
 
+def served() -> str:
+    """What the sandbox serves through nginx as its release: /api/v1/status/'s body (it names
+    the running code's VERSION: 1.5.0 defective, 1.4.0 stable)."""
+    url = env().health.endpoints[0]
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return f"{exc.code} {exc.read().decode(errors='replace')}"
+    except (urllib.error.URLError, OSError) as exc:
+        return f"nothing answered ({exc})"
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, start in seconds since boot) from /proc, None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(") ")[2].split()
+    except OSError:
+        return None
+    return int(fields[1]), int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def serving_processes(names: tuple[str, ...] = ("gunicorn", "celery")) -> dict[int, float]:
+    """pid → start (s since boot) of every process of the sandbox's app services: the pid
+    supervisord names and all its descendants, read from /proc (not through rollbook)."""
+    services = env().services
+    roots = set()
+    for name in names:
+        out = subprocess.run(
+            [services.supervisorctl, "-c", str(services.supervisor_conf), "pid", name],
+            capture_output=True, text=True, check=False,
+        ).stdout.strip()  # fmt: skip
+        if out.isdigit() and int(out) > 0:
+            roots.add(int(out))
+    table = {int(p.name): _stat(int(p.name)) for p in Path("/proc").glob("[0-9]*")}
+    found, grew = set(roots), True
+    while grew:
+        more = {pid for pid, st in table.items() if st and st[0] in found and pid not in found}
+        found |= more
+        grew = bool(more)
+    return {pid: table[pid][1] for pid in found if table.get(pid)}  # type: ignore[index]
+
+
+def stale_processes(since: float) -> list[str]:
+    """The app's serving processes that started before `since` (s since boot) or map a file
+    of the app's folders that no longer exists: what still runs code §9 replaced."""
+    e = env()
+    roots = tuple(f"{p.rstrip('/')}/" for p in (e.app.path, e.app.venv))
+    stale = []
+    for pid, start in sorted(serving_processes().items()):
+        if start < since:
+            stale.append(f"pid {pid} started {since - start:.1f} s before")
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+        except OSError:
+            continue
+        gone = [m.split(None, 5)[-1] for m in maps if m.endswith(" (deleted)")]
+        if any(path.startswith(roots) for path in gone):
+            stale.append(f"pid {pid} maps deleted files of the app")
+    return stale
+
+
 @dataclass(frozen=True)
 class State:
     database: dict[str, dict[str, object]]
@@ -108,10 +172,12 @@ class State:
     services: dict[str, str]
     maintenance: bool
     backups: list[str]
+    served: str
 
     def restored_to(self, before: State) -> bool:
-        """Everything §9 puts back equals `before` (the backups folder gains the safety dump)."""
-        kept = ("database", "head", "worktree", "packages", "services", "maintenance")
+        """Everything §9 puts back equals `before` (the backups folder gains the safety dump),
+        the release served included."""
+        kept = ("database", "head", "worktree", "packages", "services", "maintenance", "served")
         return all(getattr(self, name) == getattr(before, name) for name in kept)
 
 
@@ -126,6 +192,7 @@ def state() -> State:
         services=services(),
         maintenance=Path(e.maintenance.page).exists(),
         backups=sorted(p.name for p in Path(e.database.backups).iterdir()),
+        served=served(),
     )
 
 
@@ -144,6 +211,11 @@ class Outcome:
 
     def facts(self) -> dict[str, Any]:
         return {e["key"]: e["value"] for e in self.journal() if e["event"] == "fact"}
+
+    def restarted_at(self) -> float | None:
+        """When §9 restarted the services (s since boot, after its last restore action)."""
+        times = [e["uptime"] for e in self.journal() if e["event"] == "recovery_restart"]
+        return min(times) if times else None
 
     def pasos(self) -> dict[str, str]:
         return {e["paso"]: e["status"] for e in self.journal() if e["event"] == "paso_finished"}

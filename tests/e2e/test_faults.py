@@ -30,6 +30,7 @@ from tests.e2e.sandbox_state import (
     fast,
     git,
     run_feature,
+    stale_processes,
     state,
 )
 
@@ -74,10 +75,15 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
         ) == git("rev-parse", f"{target}^{{commit}}")
     else:
         same = state().restored_to(before)
-    same = same and Path(env().ledger_file()).read_text().startswith(ledger)  # append-only
+    restarted = done.restarted_at()
+    stale = stale_processes(restarted) if restarted is not None else []
+    same = (
+        same and not stale and Path(env().ledger_file()).read_text().startswith(ledger)
+    )  # append-only
     record("fault", name, FAULTS[name].what, failed, done.outcome, same)
     assert done.outcome in NOTHING_LOST, dump(done)
     assert failed == FAULTS[name].paso, dump(done)
+    assert not stale, f"processes older than §9's restart still serve: {stale}"
     assert same, dump(done)
     failures = [e["detail"] for e in done.journal()
                 if e["event"] == "paso_finished" and e["status"] == "failed"]  # fmt: skip

@@ -1,0 +1,92 @@
+"""What really serves: the processes of a service as observed on its host (never the manager's
+word alone), when each started, and whether it still maps files a later change deleted.
+
+Times are seconds since the host booted (/proc/uptime and /proc/PID/stat's start time): one
+clock on the host, to 1/100 s, with no time zone or NTP step in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rollbook.actions.app_services import process_table, service_tree
+from rollbook.core.config import Environment
+from rollbook.core.host import Host
+from rollbook.services.base import ServiceManager
+
+_START_FIELD = 19  # /proc/PID/stat's field 22 (starttime), counted after the ")" of field 2
+
+
+@dataclass(frozen=True)
+class Serving:
+    """One service's processes on one host: pid → start (s since boot), and the deleted files
+    under the app's folders each pid still maps."""
+
+    name: str
+    started: dict[int, float]
+    deleted: dict[int, list[str]]
+
+    def older_than(self, moment: float) -> list[int]:
+        return sorted(pid for pid, start in self.started.items() if start < moment)
+
+
+def host_uptime(host: Host) -> float:
+    """Seconds since the host booted, now."""
+    return float(host.run(["cat", "/proc/uptime"], mutating=False).stdout.split()[0])
+
+
+def clock_ticks(host: Host) -> int:
+    out = host.run(["getconf", "CLK_TCK"], mutating=False, check=False).stdout.strip()
+    return int(out) if out.isdigit() and int(out) > 0 else 100
+
+
+def observe(host: Host, env: Environment, manager: ServiceManager, name: str) -> Serving:
+    """The service's main process and all its descendants, as the host shows them now."""
+    pids = sorted(service_tree(process_table(host), set(manager.pids(name))))
+    if not pids:
+        return Serving(name, {}, {})
+    ticks = clock_ticks(host)
+    stats = host.run(["cat", *(f"/proc/{pid}/stat" for pid in pids)], mutating=False,
+                     check=False, root="services").stdout  # fmt: skip
+    started = {}
+    for line in stats.splitlines():
+        pid, _, rest = line.partition(" (")
+        fields = rest.rpartition(") ")[2].split()
+        if pid.isdigit() and len(fields) > _START_FIELD:
+            started[int(pid)] = int(fields[_START_FIELD]) / ticks
+    return Serving(name, started, mapped_deleted(host, env, list(started)))
+
+
+def mapped_deleted(host: Host, env: Environment, pids: list[int]) -> dict[int, list[str]]:
+    """pid → files under the app's path or venv that the process maps and that no longer exist
+    (pip replaced a package, git checked out another release) — the old code still runs."""
+    if not pids:
+        return {}
+    argv = ["grep", "-H", "-F", " (deleted)", *(f"/proc/{pid}/maps" for pid in pids)]
+    out = host.run(argv, mutating=False, check=False, root="services").stdout
+    roots = tuple(f"{p.rstrip('/')}/" for p in (env.app.path, env.app.venv) if p)
+    found: dict[int, set[str]] = {}
+    for line in out.splitlines():
+        where, _, mapping = line.partition(":")
+        path = mapping.split(None, 5)[-1].removesuffix(" (deleted)") if mapping else ""
+        pid = where.removeprefix("/proc/").removesuffix("/maps")
+        if pid.isdigit() and path.startswith(roots):
+            found.setdefault(int(pid), set()).add(path)
+    return {pid: sorted(paths) for pid, paths in found.items()}
+
+
+def fresh_since(serving: Serving, moment: float) -> tuple[bool, str]:
+    """The service runs, every process of it started after `moment` (s since boot) and none maps
+    a deleted file of the app: (ok, what was observed)."""
+    if not serving.started:
+        return False, f"{serving.name}: no process found"
+    old = serving.older_than(moment)
+    if old:
+        ages = ", ".join(f"pid {p} started {moment - serving.started[p]:.1f} s before" for p in old)
+        return False, f"{serving.name}: processes from before the restore still serve ({ages})"
+    if serving.deleted:
+        pid, paths = next(iter(sorted(serving.deleted.items())))
+        return False, f"{serving.name}: pid {pid} maps deleted files ({', '.join(paths[:3])})"
+    first = min(serving.started.values()) - moment
+    count = len(serving.started)
+    return True, f"{serving.name}: {count} processes, started {first:.1f} s after the restore"
