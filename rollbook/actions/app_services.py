@@ -6,8 +6,9 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict
 
-from rollbook.actions import logs, web, workers
+from rollbook.actions import logs, serving, web, workers
 from rollbook.actions.fleet import each_host
+from rollbook.actions.serving import process_table, service_tree
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
@@ -36,23 +37,6 @@ def connect_servers(run: Run) -> list[str]:
     # before the first change: what §9 must give back, URL by URL
     run.record("answers_before", urls={k: asdict(a) for k, a in web.answers(run).items()})
     return reached
-
-
-def process_table(host: Host) -> list[tuple[int, int, str]]:
-    """(pid, parent pid, command line) of every process on the host (ps)."""
-    out = host.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], mutating=False).stdout
-    rows = [line.split(None, 2) for line in out.splitlines()]
-    return [(int(r[0]), int(r[1]), r[2] if len(r) > 2 else "") for r in rows if len(r) >= 2]
-
-
-def service_tree(table: list[tuple[int, int, str]], roots: set[int]) -> set[int]:
-    """The pids of `roots` and of all their descendants."""
-    found, grew = set(roots), True
-    while grew:
-        more = {pid for pid, parent, _ in table if parent in found and pid not in found}
-        found |= more
-        grew = bool(more)
-    return found & {pid for pid, _, _ in table}
 
 
 def app_processes(host: Host, env: Environment, pids: set[int] | None = None) -> list[str]:
@@ -135,6 +119,7 @@ def start_services(
         offsets = logs.log_offsets(host, run.env.logs)
         marks = workers.log_marks(manager, names)  # what their logs say since is since the start
         run.record_host("service_logs_before", {host.spec: marks}, "hosts")
+        since = serving.host_uptime(host)
         running = [n for n in names if manager.is_running(n)]
         if running:  # started by something else meanwhile: restarted, never assumed fresh
             run.say(f"{host.name}: {', '.join(running)} already running: restarted")
@@ -160,6 +145,10 @@ def start_services(
                     f"{host.spec}: service {name} did not start: {why}. "
                     + ends_with(since_start(run, host, manager, name))
                 )
+        for name in names if not host.planning else []:  # observed: never assumed fresh
+            fresh, said = serving.fresh_since(serving.observe(host, run.env, manager, name), since)
+            if not fresh:
+                raise StepFailed(f"{host.spec}: service {name} is not the one just started: {said}")
         if gate is not None:
             gate(host)
         return logs.errors_since(host, run.env.logs, offsets)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rollbook.actions.app_services import process_table, service_tree
 from rollbook.core.config import Environment
 from rollbook.core.host import Host
 from rollbook.services.base import ServiceManager
@@ -28,6 +27,23 @@ class Serving:
 
     def older_than(self, moment: float) -> list[int]:
         return sorted(pid for pid, start in self.started.items() if start < moment)
+
+
+def process_table(host: Host) -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every process on the host (ps)."""
+    out = host.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], mutating=False).stdout
+    rows = [line.split(None, 2) for line in out.splitlines()]
+    return [(int(r[0]), int(r[1]), r[2] if len(r) > 2 else "") for r in rows if len(r) >= 2]
+
+
+def service_tree(table: list[tuple[int, int, str]], roots: set[int]) -> set[int]:
+    """The pids of `roots` and of all their descendants."""
+    found, grew = set(roots), True
+    while grew:
+        more = {pid for pid, parent, _ in table if parent in found and pid not in found}
+        found |= more
+        grew = bool(more)
+    return found & {pid for pid, _, _ in table}
 
 
 def host_uptime(host: Host) -> float:
@@ -83,10 +99,10 @@ def fresh_since(serving: Serving, moment: float) -> tuple[bool, str]:
     old = serving.older_than(moment)
     if old:
         ages = ", ".join(f"pid {p} started {moment - serving.started[p]:.1f} s before" for p in old)
-        return False, f"{serving.name}: processes from before the restore still serve ({ages})"
+        return False, f"{serving.name}: processes from before the restart still serve ({ages})"
     if serving.deleted:
         pid, paths = next(iter(sorted(serving.deleted.items())))
         return False, f"{serving.name}: pid {pid} maps deleted files ({', '.join(paths[:3])})"
     first = min(serving.started.values()) - moment
     count = len(serving.started)
-    return True, f"{serving.name}: {count} processes, started {first:.1f} s after the restore"
+    return True, f"{serving.name}: {count} processes, started {first:.1f} s after the restart"

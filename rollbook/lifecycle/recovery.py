@@ -25,7 +25,7 @@ from rollbook.actions import (
     web,
     workers,
 )
-from rollbook.actions.app_services import process_table
+from rollbook.actions.serving import process_table
 from rollbook.core import inventory, timeline
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.host import Host

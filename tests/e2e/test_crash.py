@@ -11,12 +11,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from rollbook.core.journal import read_journal
+from rollbook.sandbox.variant import fast_options
 from rollbook.sandbox.variant import write_variant as environments
+from tests.e2e import releases
 from tests.e2e.reliability import record
 from tests.e2e.sandbox_state import (
     INCIDENT,
@@ -27,8 +30,10 @@ from tests.e2e.sandbox_state import (
     fast,
     pytest_feature,
     run_feature,
+    stale_processes,
     state,
 )
+from tests.e2e.test_zero_data_loss import least_loss, plant_rows
 
 pytestmark = pytest.mark.e2e
 LOCK = Path(env().database.backups) / ".rollbook-lock"
@@ -81,22 +86,38 @@ def complete_dump(path: Path) -> bool:
 def kill_at(report_dir: Path, event: str, paso: str, *, alone: bool = False) -> Path:
     """Start the rollback, SIGKILL its whole process group when the journal shows the trigger
     (`alone`: the runner only, its commands left running, as the OOM killer does)."""
+    pause = 0.3 if paso == "4.3-restore" else 0.0  # in the middle of the psql restore
+    return kill_when(report_dir, lambda journal: triggered(journal, event, paso), pause=pause,
+                     alone=alone)  # fmt: skip
+
+
+def kill_when(
+    report_dir: Path,
+    hit: Callable[[Path], bool],
+    *args: str,
+    feature: str = "features/rollback.feature",
+    extra_env: dict[str, str] | None = None,
+    pause: float = 0.0,
+    alone: bool = False,
+) -> Path:
+    """Start `feature` (the rollback by default) in a folder of its own under `report_dir`,
+    SIGKILL it when hit(its journal) — after `pause` s; `alone`: the runner only."""
     report_dir.mkdir(parents=True, exist_ok=True)
+    before = set(report_dir.iterdir())
     runner = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "features/rollback.feature", *INCIDENT,
+        [sys.executable, "-m", "pytest", feature, *(args or INCIDENT),
          f"--report-dir={report_dir}", "-p", "no:cacheprovider"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        env={**os.environ, **fast_env(report_dir)},
+        env={**os.environ, **(extra_env or fast_env(report_dir))},
     )  # fmt: skip
     deadline = time.monotonic() + 300
     journal, killed = None, False
     try:
         while time.monotonic() < deadline and runner.poll() is None:
-            folders = list(report_dir.iterdir())
+            folders = sorted(set(report_dir.iterdir()) - before)
             journal = folders[0] / "journal.jsonl" if folders else None
-            if journal is not None and triggered(journal, event, paso):
-                if paso == "4.3-restore":
-                    time.sleep(0.3)  # in the middle of the psql restore
+            if journal is not None and journal.exists() and hit(journal):
+                time.sleep(pause)
                 break
             time.sleep(0.05)
         if alone:
@@ -109,7 +130,23 @@ def kill_at(report_dir: Path, event: str, paso: str, *, alone: bool = False) -> 
                 os.killpg(runner.pid, signal.SIGKILL)
         runner.wait()
     assert journal is not None, "the run never started"
+    assert not any(e["event"] == "outcome" for e in read_journal(journal)), (
+        f"the run ended before its trigger: {journal}"
+    )
     return journal.parent
+
+
+def intent(paso: str, *words: str) -> Callable[[Path], bool]:
+    """The journal shows a change of `paso` whose command line holds every one of `words`."""
+
+    def hit(journal: Path) -> bool:
+        return any(
+            e["event"] == "intent" and e.get("paso") == paso
+            and all(w in " ".join(e["argv"]) for w in words)
+            for e in read_journal(journal)
+        )  # fmt: skip
+
+    return hit
 
 
 def refused_then_restored(tmp_path: Path, folder: Path) -> Outcome:
@@ -220,3 +257,86 @@ def test_resume_is_refused_after_a_crash_in_the_middle_of_a_change(
     )  # fmt: skip
     assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
     assert not LOCK.exists() and not [path for path in dead if path.exists()]
+
+
+def section_9(incident: str) -> list[str]:
+    """rollback_of_rollback.feature's arguments for `incident`, as the lock message gives them."""
+    return ["--env=sandbox", f"--incident={incident}", "--operator=e2e"]
+
+
+RECOVERY = "features/rollback_of_rollback.feature"
+
+
+def test_a_killed_recovery_is_finished_by_the_next_one_the_lock_names(
+    sandbox_reset: None, tmp_path: Path
+) -> None:
+    """The rollback dies in its restore; its §9 dies as it reloads the safety dump (the database
+    dropped); the §9 the lock message names dies as it puts back the code; §9 asked for that dead
+    §9 recovers the rollback (and says so): the pre-rollback state is back, served by fresh
+    processes, and the dead recoveries' journals are sealed in its record."""
+    before = state()
+    reports = tmp_path / "crashed"
+    rollback = kill_at(reports, "intent", "4.3-restore")
+    first = kill_when(reports, intent("9.1", "createdb"), *section_9(rollback.name),
+                      feature=RECOVERY)  # fmt: skip
+    refused = pytest_feature(tmp_path / "next", *INCIDENT, extra_env=fast_env(reports))
+    assert refused.returncode != 0
+    said = refused.stderr
+    assert f"incident {first.name} " in said and f"recovery of incident {rollback.name}" in said
+    assert f"--incident={rollback.name} " in said and f"--incident={first.name}" not in said
+    second = kill_when(reports, intent("9.1", "git", "checkout"),
+                       *section_9(rollback.name), feature=RECOVERY)  # fmt: skip
+    again = run_feature(reports, *section_9(second.name), feature=RECOVERY,
+                        extra_env=fast_env(reports))  # fmt: skip
+    back = state().restored_to(before)
+    restarted = again.restarted_at()
+    stale = stale_processes(restarted) if restarted is not None else ["§9 restarted nothing"]
+    record("crash", "§9 SIGKILLed in its reload, then in its package restore; §9 of that §9",
+           "SIGKILL of §9 twice, then §9 asked for the killed §9's incident",
+           "refused, names the rollback", again.outcome, back and not stale)  # fmt: skip
+    assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
+    assert f"{second.name} was itself a §9 recovery of incident {rollback.name}" in again.output
+    assert back, dump(again)
+    assert not stale, stale
+    assert not LOCK.exists()
+    sealed = {e["incident"] for e in again.journal() if e["event"] == "journal_sealed"}
+    assert sealed == {rollback.name, first.name, second.name}
+
+
+def ways_back(folder: Path, kind: str) -> dict[str, str]:
+    """The environment of a crash in a way back: swap's renames, or least_loss's reversal or
+    row recovery (the deployed release then has an irreversible migration and new rows)."""
+    if kind == "swap":
+        return environments(folder, fast_options)
+    if kind == "recover":
+        releases.deploy_irreversible_release()
+        plant_rows()
+    return environments(folder, least_loss)
+
+
+WAYS_BACK = {
+    "during swap's renames (Paso 4.3)": ("swap", intent("4.3", "RENAME")),
+    "during Paso 3.0's reverse migrations": ("reverse", intent("3.0", "migrate")),
+    "during Paso 4.5's row recovery": ("recover", intent("4.5", "CREATE SCHEMA")),
+}
+
+
+@pytest.mark.parametrize("point", list(WAYS_BACK))
+def test_a_kill_inside_a_way_back_is_undone_by_section_9(
+    sandbox_reset: None, tmp_path: Path, point: str
+) -> None:
+    kind, hit = WAYS_BACK[point]
+    variant = ways_back(tmp_path / "variant", kind)
+    before = state()
+    reports = tmp_path / "crashed"
+    folder = kill_when(reports, hit, extra_env=variant)
+    again = run_feature(reports, *section_9(folder.name), feature=RECOVERY, extra_env=variant)
+    back = state().restored_to(before)
+    restarted = again.restarted_at()
+    stale = stale_processes(restarted) if restarted is not None else ["§9 restarted nothing"]
+    record("crash", point, "SIGKILL of the rollback's process group", "§9 by hand",
+           again.outcome, back and not stale and not LOCK.exists())  # fmt: skip
+    assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
+    assert back, dump(again)
+    assert not stale, stale
+    assert not LOCK.exists()

@@ -12,7 +12,7 @@ import pytest
 from rollbook.sandbox.layout import Layout, load_layout
 from rollbook.sandbox.variant import write_variant
 from tests.e2e import compatibility
-from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, fast, git, run_feature
+from tests.e2e.sandbox_state import INCIDENT, Outcome, connect, dump, fast, git, run_feature
 from tests.e2e.test_faults import make_fault
 
 pytestmark = pytest.mark.e2e
@@ -59,7 +59,9 @@ def test_every_url_answers_as_before_after_the_recovery(
     health = layout.env.health
     assert len(urls) == 1 + len({url, *health.endpoints, *health.critical.values()}), checks
     assert all(ok for ok, _ in urls.values()), urls
-    assert urls[f"local:// {url} answers 200 as before the run (or 200)"] == (True, "answers 200")
+    [(name, said)] = [(n, s) for n, s in urls.items() if n.startswith(f"local:// {url} answers ")]
+    body = name.removeprefix(f"local:// {url} answers ").removesuffix(" as before the run")
+    assert body.startswith("200, body ") and said == (True, f"answers {body}"), (name, said)
     assert checks["local:// static files as recorded"] == (True, "as recorded"), checks
     assert path.read_text() == ".built { color: black; }\n"
 
@@ -89,6 +91,34 @@ def test_a_url_worse_after_the_recovery_is_named(
     watcher.join(timeout=5)
     assert done.outcome == "FALLIDO — INTERVENCION MANUAL", dump(done)
     checks = recovery_checks(done)
-    name = f"local:// {url} answers 200 as before the run (or 200)"
-    assert checks[name] == (False, "answers 404, 200 before"), checks
-    assert url in done.output
+    [(ok, said)] = [s for n, s in checks.items() if n.startswith(f"local:// {url} answers 200")]
+    assert not ok and said.startswith("answers 404, body ") and ", 200, body " in said, said
+    assert said.endswith(" before the run") and url in done.output
+
+
+def test_a_table_dropped_after_the_undo_is_named_never_restored(
+    built: tuple[Layout, Path, str], tmp_path: Path
+) -> None:
+    """§9 observes what it restored: a table gone between its last restore action and its
+    checks (dropped while it restarts the services) ends INTERVENCION MANUAL, naming it."""
+
+    def drop_a_table_while_section_9_restarts() -> None:
+        for _ in range(3000):
+            journals = list(tmp_path.glob("*/journal.jsonl"))
+            if journals and '"recovery_restart"' in journals[0].read_text():
+                with connect() as conn:
+                    conn.execute("DROP TABLE core_order")
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=drop_a_table_while_section_9_restarts, daemon=True)
+    watcher.start()
+    done = rollback_failing_in_etapa5(tmp_path, built[2])
+    watcher.join(timeout=5)
+    assert done.outcome == "FALLIDO — INTERVENCION MANUAL", dump(done)
+    content = recovery_checks(done)["database content equals the pre-rollback state"]
+    assert content == (False, "differs in: core_order"), content
+    assert "ESTADO PREVIO RESTAURADO" not in done.output
+    assert "database content equals the pre-rollback state: FALLÓ (differs in: core_order)" in (
+        done.output
+    )

@@ -3,7 +3,8 @@
 import subprocess
 from pathlib import Path
 
-from rollbook.actions.app_services import ends_with, of_the_app, service_tree, working_folders
+from rollbook.actions.app_services import ends_with, of_the_app, working_folders
+from rollbook.actions.serving import service_tree
 from rollbook.actions.workers import lines_since
 from rollbook.checks.smoke import failure_reasons
 from tests.unit.local_run import local_host
