@@ -5,6 +5,7 @@ from pytest_bdd import given, then, when
 
 from rollbook.actions import database, database_path, restore_strategy, row_recovery, swap
 from rollbook.core.run import Run
+from rollbook.core.state import SafetyDump
 from steps.verify import after, verifies
 
 
@@ -135,5 +136,5 @@ def dump_aside(run: Run) -> None:
 
 @verifies("el backup de seguridad queda volcado y verificado en el directorio de backups")
 def aside_dumped(run: Run) -> None:
-    safety = run.fact("pre_rollback_backup")
-    assert safety.get("size") and safety.get("sha256"), f"no checked dump: {safety}"
+    safety = run.known(SafetyDump)
+    assert safety and safety.size and safety.sha256, f"no checked dump: {safety}"

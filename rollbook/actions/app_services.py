@@ -13,6 +13,7 @@ from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
 from rollbook.core.run import Run
+from rollbook.core.state import AnswersBefore, ServicesBefore
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
@@ -35,7 +36,7 @@ def connect_servers(run: Run) -> list[str]:
         reached += [f"{role}:{spec}" for spec in answered]
     run.record("connected", hosts=reached)
     # before the first change: what §9 must give back, URL by URL
-    run.record("answers_before", urls={k: asdict(a) for k, a in web.answers(run).items()})
+    run.keep(AnswersBefore({k: asdict(a) for k, a in web.answers(run).items()}))
     return reached
 
 
@@ -81,7 +82,7 @@ def stop_services(run: Run) -> dict[str, bool]:
     def stop(host: Host) -> None:
         manager = manager_for(host, run.env.services)
         running = {f"{host.spec} {name}": manager.is_running(name) for name in names}
-        run.record_host("services_before", running, field="running")  # before the stop, for §9
+        run.record_host(ServicesBefore.KEY, running, field="running")  # before the stop, for §9
         roots = {pid for name in names for pid in manager.pids(name)}
         tree = sorted(service_tree(process_table(host), roots))
         run.record_host("service_processes", {host.spec: tree}, field="pids")
@@ -89,7 +90,8 @@ def stop_services(run: Run) -> dict[str, bool]:
 
     each_host(run, "app", stop)
     run.record("services_stopped", names=names)
-    return dict(run.fact("services_before")["running"])
+    before = run.known(ServicesBefore)
+    return dict(before.running) if before else {}
 
 
 def wait_processes_gone(run: Run) -> list[str]:

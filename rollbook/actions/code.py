@@ -8,6 +8,7 @@ from rollbook.actions.fleet import each_host
 from rollbook.core.host import Host
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
+from rollbook.core.state import CodeBefore
 
 
 def record_deployed_code(run: Run) -> dict[str, object]:
@@ -20,7 +21,7 @@ def record_deployed_code(run: Run) -> dict[str, object]:
         "freeze": Venv(host, run.env.app).freeze(),
         "static": static.take_snapshot(host, run.env, run.incident_id),
     })  # fmt: skip
-    return run.record("code_before", hosts=code)
+    return run.keep(CodeBefore(code)).value()
 
 
 def checkout_tag(run: Run, tag: str) -> dict[str, str]:

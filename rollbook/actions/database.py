@@ -15,6 +15,7 @@ from rollbook.core.host import Host
 from rollbook.core.progress import Progress
 from rollbook.core.resources import PostgresClient, Venv
 from rollbook.core.run import Run
+from rollbook.core.state import ConnectionsAllowed, DatabaseDropped, SafetyDump, SafetyDumpStarted
 
 
 def ident(name: str) -> str:
@@ -96,9 +97,9 @@ def safety_backup(run: Run) -> dict[str, object]:
     pg = run.postgres()
     before = fingerprints(pg)
     run.keys_before = row_keys(pg)
-    run.record("safety_dump_started", path=path)  # §9 finds what a killed dump left
+    run.keep(SafetyDumpStarted(path))  # §9 finds what a killed dump left
     checked = checked_dump(pg, db.name, path, run.env.timeouts, trial_prediction(run, "paso_4_1"))
-    return run.record("pre_rollback_backup", path=path, **checked, tables=before)
+    return run.keep(SafetyDump(path, **checked, tables=before)).value()
 
 
 def trial_prediction(run: Run, paso: str) -> float | None:
@@ -164,7 +165,7 @@ def set_connections(run: Run, allowed: bool) -> None:
         run.postgres(), f"ALTER DATABASE {ident(db.name)} WITH ALLOW_CONNECTIONS {value}",
         database="postgres", mutating=True,
     )  # fmt: skip
-    run.record("connections_allowed", allowed=allowed)
+    run.keep(ConnectionsAllowed(allowed))
 
 
 def others_clause(name: str) -> str:
@@ -214,7 +215,7 @@ def restore_database(run: Run, path: str, expected: float | None = None) -> None
     """Paso 4.3 (and §9): dropdb, createdb, restore (psql for plain SQL, pg_restore -j for custom
     format); `expected` the seconds Paso 1.3's trial restore predicted for it."""
     db, pg = run.env.database, run.postgres()
-    run.record("database_dropped", name=db.name, restoring=path)
+    run.keep(DatabaseDropped(db.name, path))
     pg.run("dropdb", db.name, before=["--force", "--if-exists"], mutating=True)
     fmt, jobs = restore_into(pg, db.name, path, run.env.timeouts, expected=expected)
     run.record("database_restored", name=db.name, source=path, format=fmt, jobs=jobs)

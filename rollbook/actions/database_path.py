@@ -23,6 +23,7 @@ from rollbook.actions.migration_plan import describe
 from rollbook.core.errors import StepFailed
 from rollbook.core.resources import Venv
 from rollbook.core.run import Run
+from rollbook.core.state import MigrationsReversing, SafetyDump
 
 LOSSLESS = ("reversible", "same")  # Paso 1.2's kinds where reversing keeps every older row
 
@@ -100,7 +101,7 @@ def reverse(run: Run) -> None:
     (its migration files know how to undo themselves; the target's do not exist yet)."""
     plan = run.fact("migration_plan")
     venv = Venv(run.first_host("app"), run.env.app)
-    run.record("migrations_reversing", commands=plan["commands"])  # §9: restore the safety dump
+    run.keep(MigrationsReversing(plan["commands"]))  # §9: restore the safety dump
     for app, to in plan.get("targets", []):
         venv.manage("migrate", app, to or "zero", "--noinput", mutating=True,
                     timeout=run.env.timeouts.restore)  # fmt: skip
@@ -137,7 +138,8 @@ def dropped_note(facts: dict[str, dict[str, Any]]) -> str:
     counts = {k: n for k, n in (chosen.get("drops") or {}).items() if n != 0}
     if chosen.get("path") != "migrate" or not counts:
         return ""
-    safety = facts.get("pre_rollback_backup", {}).get("path", "el backup de seguridad")
+    kept = SafetyDump.read(facts)
+    safety = kept.path if kept else "el backup de seguridad"
     listed = ", ".join(f"{k}: {'n/d' if n is None else n}" for k, n in counts.items())
     return (f" — la reversión retiró valores que solo tenía la versión desplegada ({listed}); "
             f"quedan en {safety}")  # fmt: skip

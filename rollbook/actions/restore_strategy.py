@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from rollbook.actions import database, database_path, swap
 from rollbook.core.run import Run
+from rollbook.core.state import SafetyDump
 
 
 def safety_backup(run: Run) -> dict[str, object]:
     """Paso 4.1: the dump (recreate; Paso 3.0's when it reversed the migrations), or the
     database itself identified to be kept (swap)."""
     if database_path.migrating(run):
-        taken = run.facts.get("pre_rollback_backup")
+        taken = run.known(SafetyDump)
         if taken:
-            run.say(f"safety backup: {taken['path']}, taken at Paso 3.0 before the reversal")
-            return taken
+            run.say(f"safety backup: {taken.path}, taken at Paso 3.0 before the reversal")
+            return taken.value()
         return database.safety_backup(run)
     return swap.keep_aside(run) if swap.enabled(run) else database.safety_backup(run)
 

@@ -24,8 +24,10 @@ from typing import Any
 
 from rollbook.actions import database
 from rollbook.actions.database import BOOKKEEPING, ident, literal, psql
+from rollbook.core.errors import UserError
 from rollbook.core.resources import PostgresClient
 from rollbook.core.run import Run
+from rollbook.core.state import SafetyDump, SalvageScratch
 
 SCHEMA = "rollbook_salvage"
 STATUS, EXTRA = "rollbook_status", "rollbook_extra"
@@ -76,7 +78,7 @@ def recover(run: Run) -> dict[str, Any]:
     source, scratch = _source(run, pg)
     try:
         # recreate: Paso 4.1 fingerprinted what the scratch database restores; swap: read them
-        before = run.fact("pre_rollback_backup").get("tables") or database.fingerprints(pg, source)
+        before = _safety(run).tables or database.fingerprints(pg, source)
         now = database.fingerprints(pg)
         keys = database.primary_keys(pg)
         changed = [t for t, f in before.items() if t != BOOKKEEPING and t in now and now[t] != f]
@@ -123,7 +125,8 @@ def unaccounted(run: Run) -> dict[str, int]:
     The pre-rollback keys are Paso 4.1's (recreate) or the kept database's (swap)."""
     done = run.fact("rows_recovered")
     before = run.keys_before
-    if before is None and done["source"] != run.facts.get("salvage_scratch", {}).get("name"):
+    scratch = run.known(SalvageScratch)
+    if before is None and done["source"] != (scratch.name if scratch else None):
         before = database.row_keys(run.postgres(), done["source"])
     if before is None:
         run.say("Paso 4.5 not checked by keys: Paso 4.1 ran in the resumed incident")
@@ -133,18 +136,25 @@ def unaccounted(run: Run) -> dict[str, int]:
     return {t: n - listed.get(t, 0) for t, n in missing.items() if n != listed.get(t, 0)}
 
 
+def _safety(run: Run) -> SafetyDump:
+    safety = run.known(SafetyDump)
+    if safety is None:
+        raise UserError("internal order error: Paso 4.5 runs after Paso 4.1's safety backup")
+    return safety
+
+
 def _source(run: Run, pg: PostgresClient) -> tuple[str, str | None]:
     """The pre-rollback database to read from, and the scratch database made for it (if any)."""
-    safety = run.fact("pre_rollback_backup")
-    if safety.get("database"):  # swap: kept aside whole, closed to connections by Paso 4.2
-        aside = str(safety["database"])
+    safety = _safety(run)
+    if safety.database:  # swap: kept aside whole, closed to connections by Paso 4.2
+        aside = safety.database
         psql(pg, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true",
              database="postgres", mutating=True)  # fmt: skip
         return aside, None
     scratch = f"{run.env.database.name}_salvage_{run.started.astimezone(UTC):%Y%m%d_%H%M%S}"
-    run.record("salvage_scratch", name=scratch)  # §9 drops it if the run dies
+    run.keep(SalvageScratch(scratch))  # §9 drops it if the run dies
     drop_scratch(run, scratch)
-    database.restore_into(pg, scratch, str(safety["path"]), run.env.timeouts)
+    database.restore_into(pg, scratch, safety.path, run.env.timeouts)
     return scratch, scratch
 
 

@@ -10,14 +10,16 @@ the pre-rollback backup. Paso 5.4, with the service back, dumps it to the backup
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from rollbook.actions import database, database_path
 from rollbook.actions.database import ident, literal, psql
 from rollbook.checks import validation
-from rollbook.core.errors import StepFailed
+from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.resources import PostgresClient
 from rollbook.core.run import Run
+from rollbook.core.state import DatabaseSwapped, SafetyDump, ShadowCreated
 
 
 def enabled(run: Run) -> bool:
@@ -47,7 +49,7 @@ def prepare_shadow(run: Run) -> dict[str, object]:
     if _existing(pg, shadow):
         raise StepFailed(f"a database named {shadow} exists already: drop it or run again later")
     path = str(run.fact("backup")["path"])
-    run.record("shadow_created", name=shadow, source=path)
+    run.keep(ShadowCreated(shadow, path))
     started = datetime.now(UTC)
     expected = database.trial_prediction(run, "paso_4_0")
     fmt, jobs = database.restore_into(pg, shadow, path, run.env.timeouts, expected=expected)
@@ -69,18 +71,24 @@ def keep_aside(run: Run) -> dict[str, object]:
     pg = run.postgres()
     if _existing(pg, aside):
         raise StepFailed(f"a database named {aside} exists already: drop or rename it first")
-    return run.record(
-        "pre_rollback_backup", database=aside, oid=_oid(pg, db.name),
-        path=f"{db.backups}/pre_rollback_{stamp}.sql", dumped_at="Paso 5.4",
-    )  # fmt: skip
+    kept = SafetyDump(f"{db.backups}/pre_rollback_{stamp}.sql", database=aside,
+                      oid=_oid(pg, db.name), dumped_at="Paso 5.4")  # fmt: skip
+    return run.keep(kept).value()
+
+
+def _kept(run: Run) -> SafetyDump:
+    safety = run.known(SafetyDump)
+    if safety is None:
+        raise UserError("internal order error: Paso 4.1 did not keep the pre-rollback database")
+    return safety
 
 
 def swap_in(run: Run) -> None:
     """Paso 4.3 under swap: current → aside and shadow → current, in one transaction."""
     name = run.env.database.name
     shadow = str(run.fact("shadow_restored")["name"])
-    aside = str(run.fact("pre_rollback_backup")["database"])
-    run.record("database_swapped", name=name, aside=aside, shadow=shadow)
+    aside = str(_kept(run).database)
+    run.keep(DatabaseSwapped(name, aside, shadow))
     psql(
         run.postgres(), f"ALTER DATABASE {ident(name)} RENAME TO {ident(aside)}; "
         f"ALTER DATABASE {ident(shadow)} RENAME TO {ident(name)}",
@@ -94,15 +102,15 @@ def dump_aside(run: Run) -> dict[str, object]:
     aside dumped to Paso 4.1's file, checked, rows lost counted."""
     if not run.planning:
         validation.health_check(run)
-    safety = run.fact("pre_rollback_backup")
-    aside, path = str(safety["database"]), str(safety["path"])
+    safety = _kept(run)
+    aside, path = str(safety.database), safety.path
     # 4.2 closed it to connections before the rename: open it for pg_dump (the app knows it not)
     pg = run.postgres()
     psql(pg, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true", database="postgres",
          mutating=True)  # fmt: skip
     checked = database.checked_dump(pg, aside, path, run.env.timeouts)
     if run.planning:
-        return run.record("pre_rollback_backup", **{**safety, **checked})
+        return run.keep(replace(safety, **checked)).value()
     if "rows_recovered" in run.facts:
         run.say("rows lost: counted by Paso 4.5, which put back what it could")
     elif run.keys_restored is None:
@@ -110,12 +118,12 @@ def dump_aside(run: Run) -> dict[str, object]:
     else:
         lost = database.lost_rows(database.row_keys(pg, aside), run.keys_restored)
         run.record("data_loss", tables=lost)
-    return run.record("pre_rollback_backup", **{**safety, **checked})
+    return run.keep(replace(safety, **checked)).value()
 
 
-def undo(run: Run, swapped: dict[str, object]) -> str:
+def undo(run: Run, swapped: DatabaseSwapped) -> str:
     """§9: the pre-rollback database back under its name; the one swapped in is kept, renamed."""
-    name, aside = str(swapped["name"]), str(swapped["aside"])
+    name, aside = swapped.name, swapped.aside
     pg = run.postgres()
     present = _existing(pg, name, aside)
     if aside not in present:

@@ -20,6 +20,7 @@ from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
 from rollbook.core.resources import Venv
 from rollbook.core.run import Run
+from rollbook.core.state import WorkersBefore
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
@@ -115,7 +116,7 @@ def plan_methods(run: Run) -> dict[str, dict[str, str]]:
         run.say(f"workers on {spec}: {said or 'none'}")
     if run.env.services.workers:
         ready = each_host(run, "app", lambda host: ready_now(host, run.env))
-        run.record("workers_before", hosts=ready)  # what §9 must give back
+        run.keep(WorkersBefore(ready))  # what §9 must give back
         for spec, state in ready.items():
             if not state["ready"]:
                 run.say(f"WARNING: {spec}: workers not ready before any change: {state['said']}")

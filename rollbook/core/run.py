@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rollbook.core import inventory
 from rollbook.core.config import Environment, secret
@@ -21,9 +21,11 @@ from rollbook.core.host import Host
 from rollbook.core.journal import Journal
 from rollbook.core.redact import Redactor
 from rollbook.core.resources import PostgresClient
+from rollbook.core.state import Record
 
 SEVERITIES = ("CRITICO", "ALTO", "MEDIO")
 _SAFE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+R = TypeVar("R", bound=Record)
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/+-]{1,4096}$")
 
 
@@ -185,6 +187,15 @@ class Run:
         self.facts[key] = value
         self.journal.write("fact", paso=self.executor.paso, key=key, value=value)
         return value
+
+    def keep(self, record: R) -> R:
+        """A typed record a Paso learnt (rollbook.core.state), journaled as its fact."""
+        self.record(record.KEY, **record.value())
+        return record
+
+    def known(self, kind: type[R]) -> R | None:
+        """The typed record of `kind` recorded so far, or None."""
+        return kind.read(self.facts)
 
     def fact(self, key: str) -> dict[str, Any]:
         try:

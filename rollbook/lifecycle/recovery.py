@@ -32,6 +32,20 @@ from rollbook.core.host import Host
 from rollbook.core.journal import read_journal
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
+from rollbook.core.state import (
+    AnswersBefore,
+    CodeBefore,
+    ConnectionsAllowed,
+    DatabaseDropped,
+    DatabaseSwapped,
+    MigrationsReversing,
+    SafetyDump,
+    SafetyDumpStarted,
+    SalvageScratch,
+    ServicesBefore,
+    ShadowCreated,
+    WorkersBefore,
+)
 from rollbook.core.waiting import wait_until
 from rollbook.lifecycle import dead_commands
 from rollbook.services import manager_for
@@ -156,34 +170,38 @@ def _recover(
         if result.actions[-1][1] != "ok":  # acting beside a live command would race it
             run.journal.write("recovery_finished", ok=False, actions=result.actions, checks=[])
             return result
-    before = facts.get("services_before", {}).get("running", {})
+    services = ServicesBefore.read(facts)
+    before = services.running if services else {}
     if before:  # Paso 2.2 began: whatever runs now may run the target's code — stop it first
         act("stop the app services before putting anything back", lambda: _stop_services(run))
-    safety = facts.get("pre_rollback_backup")
-    started = facts.get("safety_dump_started")
+    safety = SafetyDump.read(facts)
+    started = SafetyDumpStarted.read(facts)
     if started and not safety:  # the run died inside Paso 4.1's pg_dump: say what it left
-        note = database.unfinished_dump(run.first_host("db"), started["path"])
+        note = database.unfinished_dump(run.first_host("db"), started.path)
         run.say(f"§9 recovery: {note}")
         run.journal.write("recovery_note", note=note)
     # dropped for the restore, or changed by Paso 3.0's reverse migrations: the safety dump
-    if ("database_dropped" in facts or "migrations_reversing" in facts) and safety:
-        act(f"restore the database from {safety['path']}",
-            lambda: database.restore_database(run, safety["path"]))  # fmt: skip
-    swapped = facts.get("database_swapped")
+    changed_database = DatabaseDropped.read(facts) or MigrationsReversing.read(facts)
+    if changed_database and safety:
+        act(f"restore the database from {safety.path}",
+            lambda: database.restore_database(run, safety.path))  # fmt: skip
+    swapped = DatabaseSwapped.read(facts)
     if swapped:
         act("rename the pre-rollback database back", lambda: run.say(swap.undo(run, swapped)))
-    scratch = facts.get("salvage_scratch")
+    scratch = SalvageScratch.read(facts)
     if scratch:  # Paso 4.5's copy of the safety dump, if a dead run left it
-        act(f"drop the scratch database {scratch['name']}",
-            lambda: row_recovery.drop_scratch(run, scratch["name"]))  # fmt: skip
-    shadow = facts.get("shadow_created")
+        act(f"drop the scratch database {scratch.name}",
+            lambda: row_recovery.drop_scratch(run, scratch.name))  # fmt: skip
+    shadow = ShadowCreated.read(facts)
     if shadow:
-        act(f"drop the shadow database {shadow['name']}",
-            lambda: swap.drop_shadow(run, shadow["name"]))  # fmt: skip
-    if facts.get("connections_allowed", {}).get("allowed") is False:
+        act(f"drop the shadow database {shadow.name}",
+            lambda: swap.drop_shadow(run, shadow.name))  # fmt: skip
+    connections = ConnectionsAllowed.read(facts)
+    if connections and not connections.allowed:
         act("allow connections to the database again",
             lambda: database.set_connections(run, allowed=True))  # fmt: skip
-    code_before = facts.get("code_before", {}).get("hosts", {})
+    recorded = CodeBefore.read(facts)
+    code_before = recorded.hosts if recorded else {}
     code_pasos = [(paso, host) for paso, host in changes if paso.startswith("3.") and paso != "3.0"]
     changed = list(dict.fromkeys(host for _, host in code_pasos))  # 3.0 changed the database
     if changed and code_before:
@@ -297,13 +315,15 @@ def _check(
         result.checks.append((name, ok, detail))
         run.journal.write("recovery_check", check=name, ok=ok, detail=detail)
 
-    safety = facts.get("pre_rollback_backup")
-    if safety and "oid" in safety:
+    safety = SafetyDump.read(facts)
+    if safety and safety.oid:
+        oid = safety.oid
         check("the database is the pre-rollback one (swap)",
-              lambda: swap.is_pre_rollback_database(run, safety["oid"]))  # fmt: skip
-    if safety and "tables" in safety:
+              lambda: swap.is_pre_rollback_database(run, oid))  # fmt: skip
+    if safety and safety.tables is not None:
+        tables = safety.tables
         check("database content equals the pre-rollback state",
-              lambda: _same(database.fingerprints(run.postgres()), safety["tables"]))  # fmt: skip
+              lambda: _same(database.fingerprints(run.postgres()), tables))  # fmt: skip
     for spec, recorded in code_before.items():
         host = run.executor.host(spec)
         check(
@@ -334,7 +354,8 @@ def _check(
             manager = manager_for(host, run.env.services)
             check(f"{spec} {name} running={was_running}",
                   lambda m=manager, n=name, w=was_running: _same(m.is_running(n), w))  # fmt: skip
-    ready_before = facts.get("workers_before", {}).get("hosts", {})
+    workers_before = WorkersBefore.read(facts)
+    ready_before = workers_before.hosts if workers_before else {}
     for spec, restart in restarted.items():
         waiting = [n for n in run.env.services.workers if before.get(f"{spec} {n}")]
         if not waiting or len(waiting) < len(run.env.services.workers):
@@ -349,7 +370,8 @@ def _check(
         check(f"{spec} workers ready ({', '.join(waiting)})",
               lambda h=host, r=restart: (True, workers.check_host(h, run.env, r.marks,
                                                                  wait=True)))  # fmt: skip
-    for key, value in facts.get("answers_before", {}).get("urls", {}).items():
+    answers = AnswersBefore.read(facts)
+    for key, value in (answers.urls if answers else {}).items():
         was = web.Answer.recorded(value)
         check(f"{key} answers {was.said()} as before the run",
               lambda k=key, w=was: _answers_as_before(run, k, w))  # fmt: skip

@@ -11,6 +11,7 @@ from rollbook.actions import database_path, trial_restore
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
+from rollbook.core.state import DatabaseSwapped, SafetyDump
 from rollbook.record import (
     approval,
     data_statement,
@@ -138,7 +139,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
     events = list(read_journal(run.journal.path))
     facts = final_state.incident_facts(run, events)
     incident, target = facts.get("incident", {}), facts.get("target", {})
-    backup, safety = facts.get("backup", {}), facts.get("pre_rollback_backup", {})
+    backup, safety = facts.get("backup", {}), SafetyDump.read(facts)
     start, end = events[0]["ts"], events[-1]["ts"]
     loss = facts.get("data_loss", {}).get("tables")
     lost_rows = sum(loss.values()) if loss else 0
@@ -186,7 +187,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Camino de la base de datos: {database_path.summary(facts)}",
         f"- Paquetes: {package_summary(facts)}",
         f"- Backup utilizado: {backup.get('path', 'n/d')} (sha256 {backup.get('sha256', 'n/d')})",
-        f"- Backup pre-rollback: {safety.get('path', 'n/d')}{_aside(safety)}",
+        f"- Backup pre-rollback: {safety.path if safety else 'n/d'}{_aside(safety)}",
         f"- Prueba de restauración: {trial_summary(facts)}",
         "",
         "## Timeline",
@@ -285,8 +286,8 @@ def stable(run: Run, events: list[dict[str, Any]]) -> str:
     )
 
 
-def _aside(safety: dict[str, Any]) -> str:
-    aside = safety.get("database")
+def _aside(safety: SafetyDump | None) -> str:
+    aside = safety.database if safety else None
     return f" (la base de datos misma, apartada en el Paso 4.3 como {aside})" if aside else ""
 
 
@@ -298,10 +299,10 @@ def follow_ups(run: Run) -> list[dict[str, Any]]:
         {"action": action, "role": role, "owner": _owner(run, role), "due": due[when]}
         for action, role, when in FOLLOW_UPS
     ]
-    facts = run.facts
-    aside = facts.get("pre_rollback_backup", {}).get("database")
-    if aside and "database_swapped" in facts:
-        dump = facts["pre_rollback_backup"].get("path")
+    safety = run.known(SafetyDump)
+    aside = safety.database if safety else None
+    if safety and aside and run.known(DatabaseSwapped):
+        dump = safety.path
         items.append({
             "action": f"Borrar la base de datos {aside} cuando ya no se necesite (volcada en "
                       f"{dump}): DROP DATABASE \"{aside}\"",

@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 
 from rollbook.actions import row_recovery
+from rollbook.core.state import SafetyDump
 
 HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas", "conflictos",
         "perdidas", "motivo")  # fmt: skip
@@ -18,7 +19,8 @@ def rows(facts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     if done:
         return [_recovered(table, s) for table, s in done["tables"].items()]
     lost = facts.get("data_loss", {}).get("tables") or {}
-    before = facts.get("pre_rollback_backup", {}).get("tables") or {}
+    safety = SafetyDump.read(facts)
+    before = (safety.tables if safety else None) or {}
     return [
         (table, str(before.get(table, {}).get("rows", "n/d")), str(n), "-", "-", str(n),
          "no está en el backup restaurado")

@@ -9,6 +9,7 @@ from typing import Any
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
+from rollbook.core.state import DatabaseDropped, DatabaseSwapped, MigrationsReversing
 
 RESTORED, UNKNOWN = "restored", "unknown"  # after §9: state put back and checked / not known
 DATA_CHECKS = ("database content equals the pre-rollback state",
@@ -69,7 +70,7 @@ def data_check(events: list[dict[str, Any]]) -> dict[str, Any] | None:
                 None)  # fmt: skip
 
 
-CHANGES_DATA = ("database_dropped", "database_swapped", "migrations_reversing")
+CHANGES_DATA = (DatabaseDropped.KEY, DatabaseSwapped.KEY, MigrationsReversing.KEY)
 
 
 def data_loss(events: list[dict[str, Any]], lost: int | None) -> tuple[str, bool | None]:

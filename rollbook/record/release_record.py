@@ -7,6 +7,7 @@ from rollbook.actions import ledger
 from rollbook.actions.release import FAILED, ROLLED_BACK_FROM, VALIDATED
 from rollbook.core.errors import StepFailed
 from rollbook.core.run import Run
+from rollbook.core.state import CodeBefore
 
 
 def _label(facts: dict[str, object]) -> str:
@@ -32,7 +33,8 @@ def record_validation(run: Run) -> tuple[bool, str]:
 def record_rollback(run: Run) -> list[str]:
     """After ROLLBACK COMPLETADO: the release rolled back from, and the target Etapa 6 validated."""
     deployed = run.fact("deployed")
-    first_host = next(iter(run.fact("code_before").get("hosts", {}).values()), {})
+    code = run.known(CodeBefore)
+    first_host = next(iter(code.hosts.values() if code else []), {})
     left = {"tag": deployed.get("tag"), "commit": deployed["commit"],
             "packages": first_host.get("freeze")}  # fmt: skip
     try:

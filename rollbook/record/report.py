@@ -16,6 +16,7 @@ from typing import Any
 from rollbook.actions import database_path
 from rollbook.core import timeline
 from rollbook.core.run import Run
+from rollbook.core.state import SafetyDump
 from rollbook.record import (
     approval,
     closing,
@@ -39,7 +40,7 @@ def _age(seconds: float | None) -> str:
 def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
     facts = final_state.incident_facts(run, events)
     incident, target = facts.get("incident", {}), facts.get("target", {})
-    backup, safety = facts.get("backup", {}), facts.get("pre_rollback_backup", {})
+    backup, safety = facts.get("backup", {}), SafetyDump.read(facts)
     outcome = next((e for e in reversed(events) if e["event"] == "outcome"), {})
     start, end = events[0]["ts"], events[-1]["ts"]
     down = timeline.downtime(events)
@@ -67,7 +68,7 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         ),
         "Prueba de restauración": closing.trial_summary(facts),
         "Backup pre-rollback": (
-            f"{safety.get('path')} ({safety.get('size')} bytes, sha256 {safety.get('sha256')})"
+            f"{safety.path} ({safety.size} bytes, sha256 {safety.sha256})"
             if safety else "n/d"
         ),
         "Inicio": start,

@@ -30,7 +30,7 @@ def test_after_paso_4_5_each_table_says_what_came_back_and_why_not() -> None:
 def test_a_plain_restore_lists_the_tables_that_lost_rows_and_nothing_else() -> None:
     facts = {
         "data_loss": {"tables": {"core_order": 10, "auth_user": 0}},
-        "pre_rollback_backup": {"tables": {"core_order": {"rows": 410}}},
+        "pre_rollback_backup": {"path": "/b/p.sql", "tables": {"core_order": {"rows": 410}}},
     }
     assert data_statement.rows(facts) == [
         ("core_order", "410", "10", "-", "-", "10", "no está en el backup restaurado")

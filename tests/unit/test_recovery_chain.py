@@ -12,6 +12,7 @@ import pytest
 
 from rollbook.core.errors import UserError
 from rollbook.core.journal import read_journal
+from rollbook.core.state import SafetyDump
 from rollbook.lifecycle import lock, recovery
 from tests.unit.local_run import local_run
 
@@ -109,3 +110,16 @@ def test_a_recovery_of_another_rollback_does_not_take_the_lock(
     hold(tmp_path, "elsewhere", 1)
     with pytest.raises(UserError, match="locked by a rollback in progress"):
         lock.acquire(other, recovers=recovery.original_incident(other))
+
+
+def test_a_typed_record_reads_back_from_the_journal_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    assert run.known(SafetyDump) is None
+    run.keep(SafetyDump("/b/pre_rollback_1.sql", size=10, sha256="ab", tables={}))
+    facts = {e["key"]: e["value"] for e in read_journal(run.journal.path) if e["event"] == "fact"}
+    assert SafetyDump.read(facts) == run.known(SafetyDump)
+    assert SafetyDump.read(facts).tables == {}  # type: ignore[union-attr]
+    later = {SafetyDump.KEY: {**facts[SafetyDump.KEY], "written_by": "a newer rollbook"}}
+    assert SafetyDump.read(later) == run.known(SafetyDump)  # a key it does not know: left out
