@@ -123,12 +123,12 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
-def serving_processes(names: tuple[str, ...] = ("gunicorn", "celery")) -> dict[int, float]:
-    """pid → start (s since boot) of every process of the sandbox's app services: the pid
+def serving_processes(environment: str = "sandbox") -> dict[int, float]:
+    """pid → start (s since boot) of every process of the environment's app services: the pid
     supervisord names and all its descendants, read from /proc (not through rollbook)."""
-    services = env().services
+    services = env(environment).services
     roots = set()
-    for name in names:
+    for name in services.app:
         out = subprocess.run(
             [services.supervisorctl, "-c", str(services.supervisor_conf), "pid", name],
             capture_output=True, text=True, check=False,
@@ -144,13 +144,13 @@ def serving_processes(names: tuple[str, ...] = ("gunicorn", "celery")) -> dict[i
     return {pid: table[pid][1] for pid in found if table.get(pid)}  # type: ignore[index]
 
 
-def stale_processes(since: float) -> list[str]:
+def stale_processes(since: float, environment: str = "sandbox") -> list[str]:
     """The app's serving processes that started before `since` (s since boot) or map a file
     of the app's folders that no longer exists: what still runs code §9 replaced."""
-    e = env()
+    e = env(environment)
     roots = tuple(f"{p.rstrip('/')}/" for p in (e.app.path, e.app.venv))
     stale = []
-    for pid, start in sorted(serving_processes().items()):
+    for pid, start in sorted(serving_processes(environment).items()):
         if start < since:
             stale.append(f"pid {pid} started {since - start:.1f} s before")
         try:

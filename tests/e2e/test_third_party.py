@@ -5,19 +5,23 @@ plan does not list, its deploy tags are lightweight, its settings read DATABASE_
 password) from the app's own .env, it has no proxy, no worker, and no pytest in its venv."""
 
 import json
+import re
 import subprocess
 import sys
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+import yaml
 
 from rollbook import sandbox
 from rollbook.sandbox import wagtail_site
 from rollbook.sandbox.layout import load_layout
 from rollbook.sandbox.probe import http_status
+from rollbook.sandbox.variant import write_variant
 from tests.e2e import compatibility
 from tests.e2e.sandbox_state import (
     INCIDENT,
@@ -29,6 +33,7 @@ from tests.e2e.sandbox_state import (
     freeze,
     git,
     run_feature,
+    stale_processes,
 )
 
 pytestmark = pytest.mark.e2e
@@ -114,3 +119,48 @@ def test_a_third_party_upgrade_recovered_as_it_was(wagtail: None, tmp_path: Path
     assert fingerprints(environment=SITE) == data
     assert editors_after_upgrade() == wagtail_site.ROWS_AFTER_UPGRADE
     assert http_status(e.health.url) == 200
+
+
+def wagtail_variant(parent: Path, change: Callable[[dict[str, Any]], None]) -> dict[str, str]:
+    """The profile's environment file, changed by `change`, where the engine reads it."""
+    variant = write_variant(parent, None, extending=(SITE,))
+    path = parent / "environments" / f"{SITE}.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data))
+    return variant
+
+
+def release_marks(url: str) -> set[str]:
+    """What tells the served Wagtail release apart: the `?v=` of its admin's versioned static
+    files (a hash of the running wagtail's version)."""
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return set(re.findall(r"\?v=([0-9a-f]+)", answer.read().decode()))
+
+
+def test_a_third_party_upgrade_failing_after_its_start_is_served_again_by_fresh_processes(
+    wagtail: None, tmp_path: Path
+) -> None:
+    """Paso 5.1 starts the stable release and it answers; Etapa 6 fails (a critical URL that
+    neither release serves): §9 puts the upgrade back and restarts the site — the page that names
+    the release names the upgrade again, every process is younger than §9's restart."""
+    e = env(SITE)
+    admin = e.health.critical["admin"]
+    marks, head, packages = (
+        release_marks(admin),
+        git("rev-parse", "HEAD", environment=SITE),
+        freeze(SITE),
+    )
+    assert marks, f"{admin} names no versioned static file"
+    missing = f"{e.health.url}rollbook-e2e-missing/"
+    variant = wagtail_variant(tmp_path, lambda d: d["health"]["critical"].update(missing=missing))
+    done = run_feature(tmp_path, *WAGTAIL, extra_env=variant)
+    compatibility.record(STACK, done, "Etapa 6 fails after Paso 5.1 started the target: §9",
+                         RESTORED)  # fmt: skip
+    assert done.outcome == RESTORED, dump(done)
+    assert done.pasos()["5.1"] == "passed", dump(done)
+    assert git("rev-parse", "HEAD", environment=SITE) == head and freeze(SITE) == packages
+    assert release_marks(admin) == marks  # the upgrade serves again, not the stable release
+    restarted = done.restarted_at()
+    assert restarted is not None, dump(done)
+    assert stale_processes(restarted, SITE) == []
