@@ -122,8 +122,10 @@ def start_services(
         marks = workers.log_marks(manager, names)  # what their logs say since is since the start
         run.record_host("service_logs_before", {host.spec: marks}, "hosts")
         since = serving.host_uptime(host)
-        running = [n for n in names if manager.is_running(n)]
-        if running:  # started by something else meanwhile: restarted, never assumed fresh
+        # started by something else meanwhile: restarted, never assumed fresh (a dry-run plans
+        # the start the procedure makes: the services it did not stop still run)
+        running = [] if host.planning else [n for n in names if manager.is_running(n)]
+        if running:
             run.say(f"{host.name}: {', '.join(running)} already running: restarted")
         try:
             if len(running) < len(names):
