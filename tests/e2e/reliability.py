@@ -44,7 +44,7 @@ def write() -> None:
         "`.venv/bin/pytest tests/e2e -m e2e` (part of `make test`). Do not edit by hand.",
         "Faults and crash points run with `app.force_reinstall: when_needed` (Paso 3.2 asks pip",
         "first); the procedure's `always` is run by the main rollback test and the demo.",
-        "\"Nothing lost\" and \"pre-rollback state back\" compare, before and after: every table's",
+        '"Nothing lost" and "pre-rollback state back" compare, before and after: every table\'s',
         "content hash, the commit and worktree, `pip freeze --all`, the services' states, the",
         "maintenance page, the release the sandbox serves (`/api/v1/status/` names its VERSION);",
         "and, after a §9, that every gunicorn/celery process started after §9's restart and maps",

@@ -14,7 +14,8 @@ import pytest
 
 from rollbook.actions import serving
 from rollbook.actions.web import Answer
-from rollbook.core.config import load_environment
+from rollbook.core.config import Environment, load_environment
+from rollbook.core.host import Host
 from tests.unit.local_run import local_run
 
 HOLD = (
@@ -47,11 +48,16 @@ def mapping(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     held.wait()
 
 
+@pytest.fixture
+def where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Host, Environment]:
+    """local:// and the unit environment (app path and venv under tmp_path)."""
+    return local_run(tmp_path, monkeypatch).first_host("app"), load_environment("unit")
+
+
 def test_a_process_started_before_the_restore_is_stale_and_one_after_is_fresh(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mapping: tuple[subprocess.Popen[str], Path]
+    where: tuple[Host, Environment], mapping: tuple[subprocess.Popen[str], Path]
 ) -> None:
-    run = local_run(tmp_path, monkeypatch)
-    host, env = run.first_host("app"), load_environment("unit")
+    host, env = where
     held, _ = mapping
     time.sleep(0.05)
     after_start = serving.host_uptime(host)
@@ -64,10 +70,9 @@ def test_a_process_started_before_the_restore_is_stale_and_one_after_is_fresh(
 
 
 def test_a_process_mapping_a_deleted_app_file_is_named(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mapping: tuple[subprocess.Popen[str], Path]
+    where: tuple[Host, Environment], mapping: tuple[subprocess.Popen[str], Path]
 ) -> None:
-    run = local_run(tmp_path, monkeypatch)
-    host, env = run.first_host("app"), load_environment("unit")
+    host, env = where
     held, library = mapping
     assert serving.mapped_deleted(host, env, [held.pid]) == {}
     library.unlink()  # pip replaced the package: the process still runs the old file
