@@ -7,6 +7,7 @@ clock on the host, to 1/100 s, with no time zone or NTP step in between.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rollbook.core.config import Environment
@@ -24,6 +25,7 @@ class Serving:
     name: str
     started: dict[int, float]
     deleted: dict[int, list[str]]
+    unreadable: tuple[int, ...] = ()  # whose maps this login user may not read (another user's)
 
     def older_than(self, moment: float) -> list[int]:
         return sorted(pid for pid, start in self.started.items() if start < moment)
@@ -63,32 +65,37 @@ def observe(host: Host, env: Environment, manager: ServiceManager, name: str) ->
         return Serving(name, {}, {})
     ticks = clock_ticks(host)
     stats = host.run(["cat", *(f"/proc/{pid}/stat" for pid in pids)], mutating=False,
-                     check=False, root="services").stdout  # fmt: skip
+                     check=False).stdout  # fmt: skip
     started = {}
     for line in stats.splitlines():
         pid, _, rest = line.partition(" (")
         fields = rest.rpartition(") ")[2].split()
         if pid.isdigit() and len(fields) > _START_FIELD:
             started[int(pid)] = int(fields[_START_FIELD]) / ticks
-    return Serving(name, started, mapped_deleted(host, env, list(started)))
+    deleted, unreadable = mapped_deleted(host, env, list(started))
+    return Serving(name, started, deleted, unreadable)
 
 
-def mapped_deleted(host: Host, env: Environment, pids: list[int]) -> dict[int, list[str]]:
+def mapped_deleted(
+    host: Host, env: Environment, pids: list[int]
+) -> tuple[dict[int, list[str]], tuple[int, ...]]:
     """pid → files under the app's path or venv that the process maps and that no longer exist
-    (pip replaced a package, git checked out another release) — the old code still runs."""
+    (pip replaced a package, git checked out another release) — the old code still runs; and
+    the pids whose maps the login user may not read (processes of another user)."""
     if not pids:
-        return {}
+        return {}, ()
     argv = ["grep", "-H", "-F", " (deleted)", *(f"/proc/{pid}/maps" for pid in pids)]
-    out = host.run(argv, mutating=False, check=False, root="services").stdout
+    result = host.run(argv, mutating=False, check=False)
+    denied = re.findall(r"/proc/(\d+)/maps: Permission denied", result.stderr)
     roots = tuple(f"{p.rstrip('/')}/" for p in (env.app.path, env.app.venv) if p)
     found: dict[int, set[str]] = {}
-    for line in out.splitlines():
+    for line in result.stdout.splitlines():
         where, _, mapping = line.partition(":")
         path = mapping.split(None, 5)[-1].removesuffix(" (deleted)") if mapping else ""
         pid = where.removeprefix("/proc/").removesuffix("/maps")
         if pid.isdigit() and path.startswith(roots):
             found.setdefault(int(pid), set()).add(path)
-    return {pid: sorted(paths) for pid, paths in found.items()}
+    return {pid: sorted(paths) for pid, paths in found.items()}, tuple(map(int, denied))
 
 
 def fresh_since(serving: Serving, moment: float) -> tuple[bool, str]:
@@ -105,4 +112,13 @@ def fresh_since(serving: Serving, moment: float) -> tuple[bool, str]:
         return False, f"{serving.name}: pid {pid} maps deleted files ({', '.join(paths[:3])})"
     first = min(serving.started.values()) - moment
     count = len(serving.started)
-    return True, f"{serving.name}: {count} processes, started {first:.1f} s after the restart"
+    unread = (
+        f"; maps of pids {list(serving.unreadable)} not readable by this user (deleted files "
+        "not looked for there)"
+        if serving.unreadable
+        else ""
+    )
+    return (
+        True,
+        f"{serving.name}: {count} processes, started {first:.1f} s after the restart{unread}",
+    )

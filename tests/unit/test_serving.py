@@ -74,9 +74,9 @@ def test_a_process_mapping_a_deleted_app_file_is_named(
 ) -> None:
     host, env = where
     held, library = mapping
-    assert serving.mapped_deleted(host, env, [held.pid]) == {}
+    assert serving.mapped_deleted(host, env, [held.pid]) == ({}, ())
     library.unlink()  # pip replaced the package: the process still runs the old file
-    assert serving.mapped_deleted(host, env, [held.pid]) == {held.pid: [str(library)]}
+    assert serving.mapped_deleted(host, env, [held.pid]) == ({held.pid: [str(library)]}, ())
     seen = serving.observe(host, env, OnePid(held.pid), "web")
     ok, said = serving.fresh_since(seen, 0.0)
     assert not ok and f"pid {held.pid} maps deleted files ({library})" in said
