@@ -8,6 +8,7 @@ started again.
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,10 +81,19 @@ def journal_of(run: Run) -> Path:
     return path
 
 
+HEAD_EVENTS = 100  # a §9 run says whom it recovers before its first Paso
+
+
 def recovered_by(path: Path) -> str | None:
-    """The incident a §9 run recovers, read from its journal (None: not a §9 run)."""
-    return next((str(e["incident"]) for e in read_journal(path) if e["event"] == "recovering"),
-                None)  # fmt: skip
+    """The incident a §9 run recovers, read from the start of its journal (None: not a §9 run,
+    or a journal that cannot be read — another incident's evidence, never this run's to judge)."""
+    try:
+        for event in itertools.islice(read_journal(path), HEAD_EVENTS):
+            if event["event"] == "recovering":
+                return str(event["incident"])
+    except (OSError, ValueError, KeyError):
+        return None
+    return None
 
 
 def original_incident(run: Run) -> str:

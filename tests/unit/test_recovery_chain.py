@@ -123,3 +123,15 @@ def test_a_typed_record_reads_back_from_the_journal_as_written(
     assert SafetyDump.read(facts).tables == {}  # type: ignore[union-attr]
     later = {SafetyDump.KEY: {**facts[SafetyDump.KEY], "written_by": "a newer rollbook"}}
     assert SafetyDump.read(later) == run.known(SafetyDump)  # a key it does not know: left out
+
+
+def test_a_journal_that_cannot_be_read_is_not_taken_for_a_recovery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    killed_recovery(tmp_path)
+    tampered = tmp_path / "reports" / "2026-01-01-0020-unit" / "journal.jsonl"
+    tampered.parent.mkdir(parents=True)
+    tampered.write_text('{"event": "run_started", "paso":!"4.2"}\n')  # a byte changed by hand
+    run = local_run(tmp_path, monkeypatch, incident=ROLLBACK)
+    recovery.original_incident(run)
+    assert [j[0]["incident"] for j in recovery.journals_of(run).interrupted] == [KILLED]
