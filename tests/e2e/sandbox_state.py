@@ -9,7 +9,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +185,7 @@ class State:
     maintenance: bool
     backups: list[str]
     served: str
-    static: dict[str, str]
+    static: dict[str, str] = field(compare=False)  # compared by restored_to, after a §9
 
     def restored_to(self, before: State) -> bool:
         """Everything §9 puts back equals `before` (the backups folder gains the safety dump),
