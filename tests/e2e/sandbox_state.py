@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,17 @@ def stale_processes(since: float, environment: str = "sandbox") -> list[str]:
     return stale
 
 
+def static_files(environment: str = "sandbox") -> dict[str, str]:
+    """relative path → sha256 of every file under the app's static root (read by the test)."""
+    e = env(environment)
+    root = Path(e.app.path) / e.app.static_root
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
 @dataclass(frozen=True)
 class State:
     database: dict[str, dict[str, object]]
@@ -173,11 +185,13 @@ class State:
     maintenance: bool
     backups: list[str]
     served: str
+    static: dict[str, str] = field(compare=False)  # compared by restored_to, after a §9
 
     def restored_to(self, before: State) -> bool:
         """Everything §9 puts back equals `before` (the backups folder gains the safety dump),
         the release served included."""
-        kept = ("database", "head", "worktree", "packages", "services", "maintenance", "served")
+        kept = ("database", "head", "worktree", "packages", "services", "maintenance", "served",
+                "static")  # fmt: skip
         return all(getattr(self, name) == getattr(before, name) for name in kept)
 
 
@@ -193,6 +207,7 @@ def state() -> State:
         maintenance=Path(e.maintenance.page).exists(),
         backups=sorted(p.name for p in Path(e.database.backups).iterdir()),
         served=served(),
+        static=static_files(),
     )
 
 

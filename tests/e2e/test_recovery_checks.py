@@ -2,6 +2,8 @@
 configured URL must answer after the recovery as it did before the run; one that answers worse
 makes the outcome INTERVENCION MANUAL, naming it."""
 
+import re
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +14,17 @@ import pytest
 from rollbook.sandbox.layout import Layout, load_layout
 from rollbook.sandbox.variant import write_variant
 from tests.e2e import compatibility
-from tests.e2e.sandbox_state import INCIDENT, Outcome, connect, dump, fast, git, run_feature
+from tests.e2e.sandbox_state import (
+    INCIDENT,
+    Outcome,
+    connect,
+    dump,
+    fast,
+    git,
+    run_feature,
+    stale_processes,
+    state,
+)
 from tests.e2e.test_faults import make_fault
 
 pytestmark = pytest.mark.e2e
@@ -122,3 +134,41 @@ def test_a_table_dropped_after_the_undo_is_named_never_restored(
     assert "database content equals the pre-rollback state: FALLÓ (differs in: core_order)" in (
         done.output
     )
+
+
+@pytest.fixture
+def autorestart(sandbox_reset: None) -> Iterator[None]:
+    """The app's programs with supervisord's autorestart on, as real sites run them; put back
+    (and the programs restarted from the sandbox's own config) afterwards."""
+    services = load_layout().env.services
+    conf = Path(str(services.supervisor_conf))
+    ctl = [str(services.supervisorctl), "-c", str(conf)]
+    text = conf.read_text()
+    on = re.sub(r"(\[program:(?:gunicorn|celery)\][^\[]*?)autorestart=false",
+                r"\1autorestart=true", text)  # fmt: skip
+    assert on.count("autorestart=true") == 2, "the sandbox's gunicorn and celery sections"
+    conf.write_text(on)
+    subprocess.run([*ctl, "update"], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        conf.write_text(text)
+        subprocess.run([*ctl, "update"], check=True, capture_output=True)
+
+
+def test_with_autorestart_on_section_9_serves_from_processes_younger_than_its_restart(
+    autorestart: None, tmp_path: Path
+) -> None:
+    """Paso 5.1 starts the target and it serves; Paso 5.2 fails (the broker is down): §9 stops
+    what Paso 5.1 started before it puts anything back, and what serves afterwards is the
+    pre-rollback release, from processes younger than §9's restart."""
+    options = make_fault("broker-down")
+    before = state()
+    done = run_feature(tmp_path, *INCIDENT, *options, extra_env=write_variant(tmp_path, fast))
+    assert done.outcome == RESTORED, dump(done)
+    assert done.pasos()["5.1"] == "passed" and done.pasos()["5.2"] == "failed", dump(done)
+    actions = [e["action"] for e in done.journal() if e["event"] == "recovery_action"]
+    assert actions[0] == "stop the app services before putting anything back", actions
+    restarted = done.restarted_at()
+    assert restarted is not None and stale_processes(restarted) == []
+    assert state().restored_to(before)  # the served release included
