@@ -4,6 +4,7 @@ from pytest_bdd import when
 
 from rollbook.actions import code, dependencies, static
 from rollbook.core.run import Run
+from rollbook.core.state import Target
 from steps.verify import after, verifies
 
 
@@ -14,12 +15,12 @@ def record_deployed(run: Run) -> None:
 
 @when("se hace checkout del tag objetivo")
 def checkout(run: Run) -> None:
-    code.checkout_tag(run, run.fact("target")["tag"])
+    code.checkout_tag(run, run.need(Target).ref)
 
 
 @verifies("el código queda en la versión estable")
 def code_at_target(run: Run) -> None:
-    assert not code.hosts_not_at(run, run.fact("target")["tag"])
+    assert not code.hosts_not_at(run, run.need(Target).ref)
 
 
 @when("se reinstalan las dependencias de la versión objetivo", target_fixture="installed")

@@ -11,6 +11,7 @@ from rollbook.actions import (
     trial_restore,
 )
 from rollbook.core.run import Run
+from rollbook.core.state import ChosenBackup, Deployed, Target
 from rollbook.record import approval
 from steps.verify import delivery
 
@@ -43,7 +44,7 @@ def app_uses_the_database(run: Run) -> None:
 
 
 @when("se identifica el último deployment estable", target_fixture="target")
-def find_target(run: Run) -> dict[str, object]:
+def find_target(run: Run) -> Target:
     return evaluation.identify_target(run)
 
 
@@ -68,12 +69,12 @@ def target_resolves(resolved: dict[str, dict[str, object]]) -> None:
 
 
 @then("el tag de versión estable queda identificado")
-def target_identified(run: Run, target: dict[str, object]) -> None:
-    assert target["tag"] and target["tag"] != run.fact("deployed")["tag"]
+def target_identified(run: Run, target: Target) -> None:
+    assert target.tag and target.tag != run.need(Deployed).tag
 
 
 @when("se identifica el backup correspondiente a la versión estable", target_fixture="backup")
-def find_backup(run: Run) -> dict[str, object]:
+def find_backup(run: Run) -> ChosenBackup:
     return evaluation.verify_backup(run)
 
 
@@ -83,11 +84,11 @@ def trial(run: Run) -> None:
 
 
 @then("el backup queda identificado y verificado")
-def backup_verified(run: Run, backup: dict[str, object]) -> None:
-    assert backup["size"] and backup["sha256"]
+def backup_verified(run: Run, backup: ChosenBackup) -> None:
+    assert backup.size and backup.sha256
     trial = run.facts.get("trial_restore")
     if trial is not None:
-        assert trial["marker_rows"], f"the trial restore of {backup['path']} holds no migrations"
+        assert trial["marker_rows"], f"the trial restore of {backup.path} holds no migrations"
 
 
 @when("se comunica el inicio del rollback en el canal de incidentes", target_fixture="notice")

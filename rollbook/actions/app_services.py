@@ -8,12 +8,12 @@ from dataclasses import asdict
 
 from rollbook.actions import logs, serving, web, workers
 from rollbook.actions.fleet import each_host
-from rollbook.actions.serving import process_table, service_tree
+from rollbook.actions.serving import process_table
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
 from rollbook.core.run import Run
-from rollbook.core.state import AnswersBefore, ServicesBefore
+from rollbook.core.state import AnswersBefore, ServicesStopped
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
@@ -73,25 +73,24 @@ def of_the_app(args: str, cwd: str, path: str, names: list[str]) -> bool:
     return (root in args or inside) and any(name in args.replace(root, "") for name in names)
 
 
-def stop_services(run: Run) -> dict[str, bool]:
+def stop_services(run: Run) -> list[str]:
     """Paso 2.2: stop the app services; record which were running (for §9) and their process
     trees as the service manager knows them (so what outlives the stop is found by pid even when
-    the program's name is not in its command line)."""
+    the program's name is not in its command line). The services that ran, as "<host> <name>"."""
     names = run.env.services.app
 
-    def stop(host: Host) -> None:
+    def stop(host: Host) -> list[str]:
         manager = manager_for(host, run.env.services)
-        running = {f"{host.spec} {name}": manager.is_running(name) for name in names}
-        run.record_host(ServicesBefore.KEY, running, field="running")  # before the stop, for §9
-        roots = {pid for name in names for pid in manager.pids(name)}
-        tree = sorted(service_tree(process_table(host), roots))
+        running = [name for name in names if manager.is_running(name)]
+        tree = sorted(serving.manager_tree(host, manager, names))
         run.record_host("service_processes", {host.spec: tree}, field="pids")
-        manager.stop(names)
+        with run.operation(ServicesStopped(host.spec, running)):  # §9 restarts them
+            manager.stop(names)
+        return running
 
-    each_host(run, "app", stop)
+    stopped = each_host(run, "app", stop)
     run.record("services_stopped", names=names)
-    before = run.known(ServicesBefore)
-    return dict(before.running) if before else {}
+    return [f"{spec} {name}" for spec, running in stopped.items() for name in running]
 
 
 def wait_processes_gone(run: Run) -> list[str]:

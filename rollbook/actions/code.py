@@ -8,13 +8,13 @@ from rollbook.actions.fleet import each_host
 from rollbook.core.host import Host
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
-from rollbook.core.state import CodeBefore
+from rollbook.core.state import CodeBefore, CodeChanged, Deployed
 
 
 def record_deployed_code(run: Run) -> dict[str, object]:
     """Before Etapa 3 changes anything: the deployed ref, package set and static files (a
     snapshot), for §9."""
-    tag = run.fact("deployed")["tag"]
+    tag = run.need(Deployed).tag
     code = each_host(run, "app", lambda host: {
         "commit": Checkout(host, run.env.app.path).head(),
         "tag": tag,
@@ -30,7 +30,8 @@ def checkout_tag(run: Run, tag: str) -> dict[str, str]:
     def checkout(host: Host) -> str:
         tree = Checkout(host, run.env.app.path)
         tree.git("fetch", "--tags", mutating=True)
-        tree.git("checkout", tag, mutating=True)
+        with run.operation(CodeChanged(host.spec)):  # §9 puts back CodeBefore's state
+            tree.git("checkout", tag, mutating=True)
         return tree.git("log", "-1", "--oneline")
 
     heads = each_host(run, "app", checkout)

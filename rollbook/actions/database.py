@@ -15,7 +15,13 @@ from rollbook.core.host import Host
 from rollbook.core.progress import Progress
 from rollbook.core.resources import PostgresClient, Venv
 from rollbook.core.run import Run
-from rollbook.core.state import ConnectionsAllowed, DatabaseDropped, SafetyDump, SafetyDumpStarted
+from rollbook.core.state import (
+    ConnectionsRefused,
+    DatabaseDropped,
+    SafetyDump,
+    SafetyDumpStarted,
+    Target,
+)
 
 
 def ident(name: str) -> str:
@@ -97,8 +103,9 @@ def safety_backup(run: Run) -> dict[str, object]:
     pg = run.postgres()
     before = fingerprints(pg)
     run.keys_before = row_keys(pg)
-    run.keep(SafetyDumpStarted(path))  # §9 finds what a killed dump left
-    checked = checked_dump(pg, db.name, path, run.env.timeouts, trial_prediction(run, "paso_4_1"))
+    with run.operation(SafetyDumpStarted(path)):  # §9 finds what a killed dump left
+        expected = trial_prediction(run, "paso_4_1")
+        checked = checked_dump(pg, db.name, path, run.env.timeouts, expected)
     return run.keep(SafetyDump(path, **checked, tables=before)).value()
 
 
@@ -161,11 +168,12 @@ def size_and_mtime(host: Host, path: str) -> tuple[int, float]:
 def set_connections(run: Run, allowed: bool) -> None:
     db = run.env.database
     value = "true" if allowed else "false"
-    psql(
-        run.postgres(), f"ALTER DATABASE {ident(db.name)} WITH ALLOW_CONNECTIONS {value}",
-        database="postgres", mutating=True,
-    )  # fmt: skip
-    run.keep(ConnectionsAllowed(allowed))
+    sql = f"ALTER DATABASE {ident(db.name)} WITH ALLOW_CONNECTIONS {value}"
+    if allowed:
+        psql(run.postgres(), sql, database="postgres", mutating=True)
+        return
+    with run.operation(ConnectionsRefused(db.name)):  # §9 allows them again
+        psql(run.postgres(), sql, database="postgres", mutating=True)
 
 
 def others_clause(name: str) -> str:
@@ -215,9 +223,9 @@ def restore_database(run: Run, path: str, expected: float | None = None) -> None
     """Paso 4.3 (and §9): dropdb, createdb, restore (psql for plain SQL, pg_restore -j for custom
     format); `expected` the seconds Paso 1.3's trial restore predicted for it."""
     db, pg = run.env.database, run.postgres()
-    run.keep(DatabaseDropped(db.name, path))
-    pg.run("dropdb", db.name, before=["--force", "--if-exists"], mutating=True)
-    fmt, jobs = restore_into(pg, db.name, path, run.env.timeouts, expected=expected)
+    with run.operation(DatabaseDropped(db.name, path)):  # §9 restores the safety dump
+        pg.run("dropdb", db.name, before=["--force", "--if-exists"], mutating=True)
+        fmt, jobs = restore_into(pg, db.name, path, run.env.timeouts, expected=expected)
     run.record("database_restored", name=db.name, source=path, format=fmt, jobs=jobs)
 
 
@@ -295,8 +303,8 @@ def migration_rows(pg: PostgresClient) -> list[str]:
 def ledger_migration_mismatch(run: Run, found: list[str]) -> str:
     """Paso 4.4 against the ledger: the restored database applies what the target ran with (its
     database's django_migrations rows; an older record holds only its plan). "" when it does."""
-    target = run.fact("target")
-    recorded = target.get("migration_rows") or target.get("migrations")
+    target = run.need(Target)
+    recorded = target.migration_rows or target.migrations
     if not recorded:
         run.record("migrations_vs_ledger", result="no ledger record for the target")
         return ""

@@ -23,34 +23,32 @@ from rollbook.actions.migration_plan import describe
 from rollbook.core.errors import StepFailed
 from rollbook.core.resources import Venv
 from rollbook.core.run import Run
-from rollbook.core.state import MigrationsReversing, SafetyDump
+from rollbook.core.state import DatabasePath, MigrationPlan, MigrationsReversing, SafetyDump
 
 LOSSLESS = ("reversible", "same")  # Paso 1.2's kinds where reversing keeps every older row
 
 
-def choose(run: Run) -> dict[str, Any]:
+def choose(run: Run) -> DatabasePath:
     """Paso 1.2: the path, why, and what reversing would drop (counted now)."""
-    plan = run.fact("migration_plan")
+    plan = run.need(MigrationPlan)
     policy = run.env.database.rollback
-    drops = dropped_values(run, plan.get("operations", []))
+    drops = dropped_values(run, plan.operations)
     if policy == "restore":
         path, why = "restore", "database.rollback: restore (el procedimiento tal como está escrito)"
     elif policy == "restore_recover":
         path, why = "restore", "database.rollback: restore_recover (el Paso 4.5 recupera filas)"
-    elif plan["kind"] in LOSSLESS:
-        path, why = "migrate", f"database.rollback: {policy}; migraciones {plan['kind']}"
+    elif plan.kind in LOSSLESS:
+        path, why = "migrate", f"database.rollback: {policy}; migraciones {plan.kind}"
     elif policy == "least_loss":
-        path, why = "restore", (f"database.rollback: least_loss; migraciones {plan['kind']}: "
+        path, why = "restore", (f"database.rollback: least_loss; migraciones {plan.kind}: "
                                 "restaurar, luego el Paso 4.5 recupera filas")  # fmt: skip
     else:
         raise StepFailed(
-            f"database.rollback is migrate, but the migrations are {plan['kind']}: {plan['why']} "
+            f"database.rollback is migrate, but the migrations are {plan.kind}: {plan.why} "
             "— set database.rollback: restore (or least_loss) in the environment file"
         )
     recover = path == "restore" and policy in ("restore_recover", "least_loss")
-    fact = run.record(
-        "database_path", path=path, policy=policy, why=why, drops=drops, recover=recover
-    )
+    fact = run.keep(DatabasePath(path, policy, why, drops, recover))
     run.say(
         f"database: {path} — {why}" + (f"; reversing the migrations drops {drops}" if drops else "")
     )
@@ -88,29 +86,31 @@ def estimate_restore_loss(run: Run, restored: dict[str, set[int]], when: str) ->
 
 def recovering(run: Run) -> bool:
     """Paso 1.2 chose to restore, then put back the rows the restore drops (Paso 4.5)."""
-    return bool(run.facts.get("database_path", {}).get("recover"))
+    chosen = run.known(DatabasePath)
+    return bool(chosen and chosen.recover)
 
 
 def migrating(run: Run) -> bool:
     """Paso 1.2 chose to reverse the migrations (not to restore the backup)."""
-    return run.facts.get("database_path", {}).get("path") == "migrate"
+    chosen = run.known(DatabasePath)
+    return bool(chosen and chosen.path == "migrate")
 
 
 def reverse(run: Run) -> None:
     """Paso 3.0, after its safety dump: the reverse `migrate` commands with the deployed code
     (its migration files know how to undo themselves; the target's do not exist yet)."""
-    plan = run.fact("migration_plan")
+    plan = run.need(MigrationPlan)
     venv = Venv(run.first_host("app"), run.env.app)
-    run.keep(MigrationsReversing(plan["commands"]))  # §9: restore the safety dump
-    for app, to in plan.get("targets", []):
-        venv.manage("migrate", app, to or "zero", "--noinput", mutating=True,
-                    timeout=run.env.timeouts.restore)  # fmt: skip
+    with run.operation(MigrationsReversing(plan.commands)):  # §9 restores the safety dump
+        for app, to in plan.targets:
+            venv.manage("migrate", app, to or "zero", "--noinput", mutating=True,
+                        timeout=run.env.timeouts.restore)  # fmt: skip
 
 
 def left_over(run: Run) -> list[str]:
     """The deployed release's migrations still in django_migrations after Paso 3.0."""
     rows = database.migration_rows(run.postgres())
-    return [m for m in run.fact("migration_plan")["extra"] if m in rows]
+    return [m for m in run.need(MigrationPlan).extra if m in rows]
 
 
 def summary(facts: dict[str, dict[str, Any]]) -> str:

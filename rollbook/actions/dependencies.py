@@ -20,6 +20,7 @@ from rollbook.core.progress import PipProgress
 from rollbook.core.remote_file import write_argv
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
+from rollbook.core.state import Target
 
 # what plain `pip freeze` leaves out: a record taken with it (older ledger entries) has none
 PACKAGING = frozenset({"pip", "setuptools", "wheel", "distribute"})
@@ -51,7 +52,7 @@ def install_requirements(run: Run) -> dict[str, str]:
     With `app.force_reinstall: when_needed`, pip is asked first (`--dry-run`) and the install is
     skipped when the venv already satisfies the target exactly; otherwise only what differs moves.
     """
-    recorded = run.fact("target").get("packages")
+    recorded = run.need(Target).packages
     force = run.env.app.force_reinstall == "always"
     resolved = run.facts.get("target_resolved", {})
     unheld = resolved.get("unheld", [])
@@ -176,8 +177,8 @@ def resolve_target(run: Run) -> dict[str, dict[str, object]]:
     """Etapa 1: pip resolves, without installing, the install Paso 3.2 will run for the target
     (`pip install --dry-run --report`, its own arguments), before anything changed.
     {host: {ok, said}}: what pip would do, or pip's own words on why it cannot."""
-    target, env = run.fact("target"), run.env
-    recorded, force = target.get("packages"), env.app.force_reinstall == "always"
+    target, env = run.need(Target), run.env
+    recorded, force = target.packages, env.app.force_reinstall == "always"
 
     unheld: list[str] = []
 
@@ -194,9 +195,9 @@ def resolve_target(run: Run) -> dict[str, dict[str, object]]:
                 return {"ok": True, "said": "the venv already holds the target's recorded set"}
             report = dry_run(venv, _exact_args(env, wanted))
         else:
-            report = dry_run(venv, _target_requirements(host, env, str(target["tag"])))
+            report = dry_run(venv, _target_requirements(host, env, target.ref))
             if not report.ok and _conflict(report.stderr):  # the held versions clash with pins
-                unholding = dry_run(venv, _target_requirements(host, env, str(target["tag"]),
+                unholding = dry_run(venv, _target_requirements(host, env, target.ref,
                                                                hold=False))  # fmt: skip
                 if unholding.ok:
                     how = (" without holding the unpinned packages (holding them at their "
@@ -205,7 +206,7 @@ def resolve_target(run: Run) -> dict[str, dict[str, object]]:
                     report = unholding
         if not report.ok:
             return {"ok": False, "said": (
-                f"{host.name}: pip cannot install the target {target['tag']}'s packages "
+                f"{host.name}: pip cannot install the target {target.name}'s packages "
                 f"({'recorded set' if recorded else 'requirements'}): {_said(report.stderr, 4)} "
                 "— nothing was changed; fix the requirements or the mirror, then run again"
             )}  # fmt: skip
@@ -299,7 +300,7 @@ def critical_mismatches(run: Run, found: dict[str, dict[str, object]]) -> list[s
 def package_set_differences(run: Run, found: dict[str, dict[str, object]]) -> list[str]:
     """Paso 3.2's check against the ledger: each app host's `pip freeze --all` is the recorded
     set (without a ledger record, the critical packages are all there is to check)."""
-    recorded = run.fact("target").get("packages")
+    recorded = run.need(Target).packages
     hosts, problems = {}, []
     for spec, seen in found.items():
         if not recorded:

@@ -13,6 +13,7 @@ from rollbook.core.executor import Mode
 from rollbook.core.host import Host
 from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
+from rollbook.core.state import ChosenBackup, Deployed, Target
 from rollbook.record import approval, signing
 from rollbook.record.notify import announce
 
@@ -65,22 +66,20 @@ def record_incident(run: Run) -> dict[str, object]:
     return incident
 
 
-def identify_target(run: Run) -> dict[str, object]:
+def identify_target(run: Run) -> Target:
     """Paso 1.2: the deployed release and the last stable deploy tag below it."""
     tree = Checkout(run.first_host("app"), run.env.app.path)
     deployed = release.deployed_release(tree, run.env.app.tags)
     recorded = ledger.latest(ledger.read(tree.host, run.env.ledger_file()))
     target, reason = release.choose_target(run, tree, deployed, run.options.target_tag, recorded)
     deployed_at, source = release.deploy_time(tree, deployed)
-    run.record("deployed", **asdict(deployed), deployed_at=deployed_at, deployed_at_from=source)
-    entry = recorded.get(str(target.tag))
-    fact = run.record(
-        "target", **asdict(target), reason=reason,
-        ledger_status=entry["status"] if entry else None,
-        packages=entry.get("packages") if entry else None,
-        migrations=entry.get("migrations") if entry else None,
-        migration_rows=entry.get("migration_rows") if entry else None,
-    )  # fmt: skip
+    run.keep(Deployed(**asdict(deployed), deployed_at=deployed_at, deployed_at_from=source))
+    entry = recorded.get(str(target.tag)) or {}
+    fact = run.keep(Target(
+        **asdict(target), reason=reason, ledger_status=entry.get("status"),
+        packages=entry.get("packages"), migrations=entry.get("migrations"),
+        migration_rows=entry.get("migration_rows"),
+    ))  # fmt: skip
     run.say(
         f"deployed: {deployed.tag or '(untagged)'} {deployed.commit[:12]} — "
         f"target: {target.tag} {target.commit[:12]} ({reason})"
@@ -88,13 +87,13 @@ def identify_target(run: Run) -> dict[str, object]:
     return fact
 
 
-def verify_backup(run: Run) -> dict[str, object]:
+def verify_backup(run: Run) -> ChosenBackup:
     """Paso 1.3: the backup of the stable version exists, is recent, complete, and a backup of
     this application at the target's migration state. A chosen backup that fails is set aside
     for the next older one (§10.1: usar backup N-1); a --backup that fails stops the run."""
     host, db = run.first_host("db"), run.env.database
-    deployed = run.fact("deployed")  # an incident resumed from an older journal: its date
-    deployed_at = float(deployed.get("deployed_at") or deployed["date"])
+    deployed = run.need(Deployed)  # an incident resumed from an older journal: its date
+    deployed_at = float(deployed.deployed_at or deployed.date)
     expected = _expected_migrations(run)
     refused: list[str] = []
     for file in backups.candidates(host, db, run.options.backup, deployed_at):
@@ -112,8 +111,8 @@ def verify_backup(run: Run) -> dict[str, object]:
             f"none of the {len(refused)} backups older than the deployed release can be used: "
             + "; ".join(refused)
         )
-    fact = run.record("backup", **asdict(backup), host=host.spec, identity=identity,
-                      refused=refused)  # fmt: skip
+    fact = run.keep(ChosenBackup(**asdict(backup), host=host.spec, identity=identity,
+                                 refused=refused))  # fmt: skip
     run.say(
         f"backup: {backup.path} ({backup.format}, {backup.size} bytes, "
         f"{backup.age / 3600:.1f} h old, sha256 {backup.sha256[:16]}…; {identity}) — Backup OK"
@@ -129,16 +128,16 @@ def _expected_migrations(run: Run) -> Expected | str:
     """The migrations the target release runs with: the ledger's record of its database's
     django_migrations rows (or, in an older record, its plan), else its tree's migration files
     (the repository's own apps); else why the identity cannot be checked."""
-    target = run.fact("target")
-    name = target["tag"] or str(target["commit"])[:12]
+    target = run.need(Target)
+    name = target.name
     if run.env.database.marker_table != backups.DJANGO_MIGRATIONS:
         return f"identity not checked: database.marker_table is not {backups.DJANGO_MIGRATIONS}"
-    if target.get("migration_rows"):  # exactly what a backup of that state holds
-        return set(target["migration_rows"]), None, f"the ledger's record of {name}'s database"
-    if target.get("migrations"):
-        return set(target["migrations"]), None, f"the ledger's record of {name}"
+    if target.migration_rows:  # exactly what a backup of that state holds
+        return set(target.migration_rows), None, f"the ledger's record of {name}'s database"
+    if target.migrations:
+        return set(target.migrations), None, f"the ledger's record of {name}"
     tree = Checkout(run.first_host("app"), run.env.app.path)
-    files = migration_plan.migrations_in_tree(tree, target.get("commit") or target["tag"])
+    files = migration_plan.migrations_in_tree(tree, target.commit)
     if files:
         return set(files), {m.split(".")[0] for m in files}, f"{name}'s migration files"
     return f"identity not checked: no ledger record of {name} and its tree is not fetched here"
@@ -157,7 +156,7 @@ def _identity(host: Host, backup: backups.Backup, expected: Expected | str) -> s
 
 def announce_start(run: Run) -> str:
     """Paso 1.4: ROLLBACK INICIADO in the incidents channel."""
-    target = run.fact("target")
+    target = run.need(Target)
     return announce(
         run,
         "start",
@@ -165,7 +164,7 @@ def announce_start(run: Run) -> str:
             f"ROLLBACK INICIADO - {run.env.name.upper()}",
             f"Hora: {datetime.now(UTC):%H:%M} UTC",
             f"Razón: {run.options.reason}",
-            f"Versión objetivo: {target['tag']}",
+            f"Versión objetivo: {target.name}",
             "ETA: 10 minutos",
             f"Ejecutado por: {run.options.operator}",
             f"Incidente: {run.incident_id}",

@@ -22,6 +22,7 @@ from rollbook.actions import ledger
 from rollbook.core.errors import StepFailed
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
+from rollbook.core.state import MigrationPlan, Target
 
 REVERSE_PLAN = (Path(__file__).parent / "in_app" / "reverse_plan.py").read_text()
 MARKER = "ROLLBOOK-REVERSE-PLAN "
@@ -40,13 +41,13 @@ def migrations_in_tree(tree: Checkout, ref: str) -> list[str] | None:
 def classify(run: Run) -> dict[str, Any]:
     host = run.first_host("app")
     tree, venv = Checkout(host, run.env.app.path), Venv(host, run.env.app)
-    target = run.fact("target")
-    ref = target.get("commit") or target["tag"]
+    target = run.need(Target)
+    ref = target.commit
     try:
         applied = ledger.applied_migrations(venv)
     except StepFailed as exc:  # the deployed release may be what is broken: restore, as written
         return _plan(run, "unknown", [], [], [], f"the deployed release's manage.py failed: {exc}")
-    recorded = target.get("migrations")
+    recorded = target.migrations
     target_files = recorded or migrations_in_tree(tree, ref)
     if target_files is None:
         return _plan(run, "unknown", [], [], [], f"{ref} is not fetched on {host.spec} yet")
@@ -123,9 +124,7 @@ def _plan(
     operations: list[dict[str, Any]] | None = None,
     targets: list[tuple[str, str | None]] | None = None,
 ) -> dict[str, Any]:
-    fact = run.record(
-        "migration_plan", kind=kind, extra=extra, commands=commands, missing=missing, why=why,
-        operations=operations or [], targets=targets or [],
-    )  # fmt: skip
+    fact = run.keep(MigrationPlan(kind, extra, commands, missing, why, operations or [],
+                                  targets or []))  # fmt: skip
     run.say(f"migrations: {kind} — {why}" + (f": {'; '.join(commands)}" if commands else ""))
-    return fact
+    return fact.value()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rollbook.actions import database, database_path, swap
 from rollbook.core.run import Run
-from rollbook.core.state import SafetyDump
+from rollbook.core.state import ChosenBackup, SafetyDump
 
 
 def safety_backup(run: Run) -> dict[str, object]:
@@ -37,7 +37,7 @@ def restore(run: Run) -> None:
         swap.swap_in(run)
     else:
         predicted = database.trial_prediction(run, "paso_4_3")  # the trial read the same file
-        database.restore_database(run, run.fact("backup")["path"], predicted)
+        database.restore_database(run, run.need(ChosenBackup).path, predicted)
 
 
 def count_loss(run: Run) -> None:

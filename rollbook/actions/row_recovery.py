@@ -27,7 +27,7 @@ from rollbook.actions.database import BOOKKEEPING, ident, literal, psql
 from rollbook.core.errors import UserError
 from rollbook.core.resources import PostgresClient
 from rollbook.core.run import Run
-from rollbook.core.state import SafetyDump, SalvageScratch
+from rollbook.core.state import MigrationPlan, SafetyDump, SalvageScratch
 
 SCHEMA = "rollbook_salvage"
 STATUS, EXTRA = "rollbook_status", "rollbook_extra"
@@ -125,8 +125,8 @@ def unaccounted(run: Run) -> dict[str, int]:
     The pre-rollback keys are Paso 4.1's (recreate) or the kept database's (swap)."""
     done = run.fact("rows_recovered")
     before = run.keys_before
-    scratch = run.known(SalvageScratch)
-    if before is None and done["source"] != (scratch.name if scratch else None):
+    scratches = [scratch.name for scratch in run.begun(SalvageScratch)]
+    if before is None and done["source"] not in scratches:
         before = database.row_keys(run.postgres(), done["source"])
     if before is None:
         run.say("Paso 4.5 not checked by keys: Paso 4.1 ran in the resumed incident")
@@ -152,9 +152,9 @@ def _source(run: Run, pg: PostgresClient) -> tuple[str, str | None]:
              database="postgres", mutating=True)  # fmt: skip
         return aside, None
     scratch = f"{run.env.database.name}_salvage_{run.started.astimezone(UTC):%Y%m%d_%H%M%S}"
-    run.keep(SalvageScratch(scratch))  # §9 drops it if the run dies
-    drop_scratch(run, scratch)
-    database.restore_into(pg, scratch, safety.path, run.env.timeouts)
+    with run.operation(SalvageScratch(scratch)):  # §9 drops it if the run dies
+        drop_scratch(run, scratch)
+        database.restore_into(pg, scratch, safety.path, run.env.timeouts)
     return scratch, scratch
 
 
@@ -177,7 +177,8 @@ def _in_order(pg: PostgresClient, tables: list[str]) -> list[str]:
 
 def _renamed(run: Run, table: str) -> dict[str, str]:
     """Column renames of `table` by the undone migrations (Paso 1.2's plan): older → newer."""
-    ops = run.facts.get("migration_plan", {}).get("operations", [])
+    plan = run.known(MigrationPlan)
+    ops = plan.operations if plan else []
     return {o["from_column"]: o["column"] for o in ops
             if o.get("from_column") and o.get("table") == table}  # fmt: skip
 

@@ -48,6 +48,12 @@ def service_tree(table: list[tuple[int, int, str]], roots: set[int]) -> set[int]
     return found & {pid for pid, _, _ in table}
 
 
+def manager_tree(host: Host, manager: ServiceManager, names: list[str]) -> set[int]:
+    """The pids the service manager has for `names`, and all their descendants, now."""
+    roots = {pid for name in names for pid in manager.pids(name)}
+    return service_tree(process_table(host), roots)
+
+
 def host_uptime(host: Host) -> float:
     """Seconds since the host booted, now."""
     return float(host.run(["cat", "/proc/uptime"], mutating=False).stdout.split()[0])

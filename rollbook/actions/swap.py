@@ -19,7 +19,7 @@ from rollbook.checks import validation
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.resources import PostgresClient
 from rollbook.core.run import Run
-from rollbook.core.state import DatabaseSwapped, SafetyDump, ShadowCreated
+from rollbook.core.state import ChosenBackup, DatabaseSwapped, SafetyDump, ShadowCreated
 
 
 def enabled(run: Run) -> bool:
@@ -48,11 +48,11 @@ def prepare_shadow(run: Run) -> dict[str, object]:
     pg = run.postgres()
     if _existing(pg, shadow):
         raise StepFailed(f"a database named {shadow} exists already: drop it or run again later")
-    path = str(run.fact("backup")["path"])
-    run.keep(ShadowCreated(shadow, path))
+    path = run.need(ChosenBackup).path
     started = datetime.now(UTC)
     expected = database.trial_prediction(run, "paso_4_0")
-    fmt, jobs = database.restore_into(pg, shadow, path, run.env.timeouts, expected=expected)
+    with run.operation(ShadowCreated(shadow, path)):  # §9 drops it
+        fmt, jobs = database.restore_into(pg, shadow, path, run.env.timeouts, expected=expected)
     seconds = (datetime.now(UTC) - started).total_seconds()
     if not run.planning:
         run.keys_restored = database.row_keys(pg, shadow)
@@ -88,12 +88,12 @@ def swap_in(run: Run) -> None:
     name = run.env.database.name
     shadow = str(run.fact("shadow_restored")["name"])
     aside = str(_kept(run).database)
-    run.keep(DatabaseSwapped(name, aside, shadow))
-    psql(
-        run.postgres(), f"ALTER DATABASE {ident(name)} RENAME TO {ident(aside)}; "
-        f"ALTER DATABASE {ident(shadow)} RENAME TO {ident(name)}",
-        database="postgres", mutating=True,
-    )  # fmt: skip
+    with run.operation(DatabaseSwapped(name, aside, shadow)):  # §9 renames them back
+        psql(
+            run.postgres(), f"ALTER DATABASE {ident(name)} RENAME TO {ident(aside)}; "
+            f"ALTER DATABASE {ident(shadow)} RENAME TO {ident(name)}",
+            database="postgres", mutating=True,
+        )  # fmt: skip
     run.record("database_restored", name=name, source=run.fact("shadow_restored")["source"])
 
 

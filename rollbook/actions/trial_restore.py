@@ -16,6 +16,7 @@ from rollbook.actions.database import literal, psql
 from rollbook.core.errors import StepFailed
 from rollbook.core.resources import PostgresClient
 from rollbook.core.run import Run
+from rollbook.core.state import ChosenBackup
 
 
 def _size(pg: PostgresClient, name: str) -> int:
@@ -37,7 +38,7 @@ def trial_restore(run: Run) -> dict[str, object] | None:
         return None
     db, pg = run.env.database, run.postgres()
     scratch = f"{db.name}_trial_{run.started:%Y%m%d_%H%M%S}"
-    path = str(run.fact("backup")["path"])
+    path = run.need(ChosenBackup).path
     run.say(f"trial restore of {path} into {scratch} (created, checked and dropped) …")
     started = time.monotonic()
     try:

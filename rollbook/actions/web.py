@@ -11,6 +11,7 @@ from rollbook.core.config import Environment, HealthConfig, MaintenanceConfig, S
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
 from rollbook.core.run import Run
+from rollbook.core.state import MaintenanceOn
 from rollbook.services import manager_for
 
 
@@ -126,8 +127,12 @@ def public_state(run: Run) -> tuple[bool, dict[str, int]]:
 
 
 def maintenance_everywhere(run: Run, on: bool) -> None:
-    """Paso 2.3 (on) / 5.3 (off) on every proxy host (the app hosts unless hosts.proxy)."""
-    each_host(run, "proxy", lambda host: (maintenance_on if on else maintenance_off)(host, run.env))
+    """Paso 2.3 (on) / 5.3 and §9 (off) on every proxy host (the app hosts unless hosts.proxy)."""
+    if not on:
+        each_host(run, "proxy", lambda host: maintenance_off(host, run.env))
+        return
+    with run.operation(MaintenanceOn(run.hosts("proxy"))):  # §9 takes it down
+        each_host(run, "proxy", lambda host: maintenance_on(host, run.env))
 
 
 def _check_proxy(host: Host, services: ServicesConfig) -> None:

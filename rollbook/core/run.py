@@ -7,7 +7,8 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,11 +22,12 @@ from rollbook.core.host import Host
 from rollbook.core.journal import Journal
 from rollbook.core.redact import Redactor
 from rollbook.core.resources import PostgresClient
-from rollbook.core.state import Record
+from rollbook.core.state import CHANGES, Change, Record
 
 SEVERITIES = ("CRITICO", "ALTO", "MEDIO")
 _SAFE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 R = TypeVar("R", bound=Record)
+C = TypeVar("C", bound=Change)
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/+-]{1,4096}$")
 
 
@@ -130,6 +132,7 @@ class Run:
         self.executor.app_secrets = app_secrets
         self.facts: dict[str, dict[str, Any]] = {}
         self._facts_lock = threading.Lock()
+        self.changes: list[Change] = []  # the operations begun, in order (rollbook.core.state)
         self.result: Any = None  # rollbook.lifecycle.outcome.Result, set when the run finishes
         self.probe: Any = None  # rollbook.record.outage_probe.OutageProbe while a rollback runs
         self.keys_before: dict[str, set[int]] | None = None  # Paso 4.1 row keys, for data loss
@@ -196,6 +199,41 @@ class Run:
     def known(self, kind: type[R]) -> R | None:
         """The typed record of `kind` recorded so far, or None."""
         return kind.read(self.facts)
+
+    @contextmanager
+    def operation(self, change: C) -> Iterator[C]:
+        """A change begun: journaled with the data its undo needs before its first command, and
+        as done after its last (an exception leaves it begun: §9 undoes it)."""
+        fields: dict[str, Any] = {"paso": self.executor.paso, "kind": change.KEY,
+                                  "data": change.value()}  # fmt: skip
+        if self.planning:
+            fields["planned"] = True
+        with self._facts_lock:
+            self.changes.append(change)
+        self.journal.write("operation", **fields)
+        yield change
+        self.journal.write("operation_done", **fields)
+
+    def begun(self, kind: type[C]) -> list[C]:
+        """The operations of `kind` this run began, in order."""
+        return [change for change in self.changes if isinstance(change, kind)]
+
+    def adopt(self, event: dict[str, Any], incident: str) -> None:
+        """A fact, intent or operation of the interrupted `incident`, carried into this run
+        (--resume): journaled again, and known as if this run had learnt or begun it."""
+        fields = {k: v for k, v in event.items() if k not in ("ts", "event")}
+        self.journal.write(event["event"], **fields, resumed_from=incident)
+        if event["event"] == "fact":
+            self.facts[event["key"]] = event["value"]
+        elif event["event"] == "operation" and event["kind"] in CHANGES:
+            self.changes.append(CHANGES[event["kind"]].of(event["data"]))
+
+    def need(self, kind: type[R]) -> R:
+        """The typed record of `kind`, which an earlier Paso must have recorded."""
+        found = self.known(kind)
+        if found is None:
+            raise UserError(f"internal order error: {kind.KEY!r} was not recorded yet")
+        return found
 
     def fact(self, key: str) -> dict[str, Any]:
         try:

@@ -1,7 +1,11 @@
-"""Typed records of what a run learnt before it changed something, and of each change begun:
-what §9 needs to put the pre-rollback state back. Each is written once by the Paso that learns it
-(`Run.keep`), journaled as a `fact` under its KEY, and read back by type (`Run.known`, or
-`Record.read` over a journal's facts) — never by a string key spelt again elsewhere."""
+"""Typed records of what a run learnt before it changed something, and the operations it began:
+what §9 needs to put the pre-rollback state back.
+
+A `Record` is written once by the Paso that learns it (`Run.keep`), journaled as a `fact` under its
+KEY, and read back by type (`Run.known`, or `Record.read` over a journal's facts) — never by a
+string key spelt again elsewhere. A `Change` is an operation: journaled (`Run.operation`) as begun,
+with the data its undo needs, before its first command, and as done after its last; §9 undoes the
+begun ones in reverse order (rollbook.lifecycle.undo) and then observes the state it put back."""
 
 from __future__ import annotations
 
@@ -18,20 +22,105 @@ class Record:
 
     @classmethod
     def read(cls, facts: dict[str, dict[str, Any]]) -> Self | None:
-        """The record among a journal's facts (keys a newer version added are left out)."""
+        """The record among a journal's facts."""
         raw = facts.get(cls.KEY)
-        if raw is None:
-            return None
+        return None if raw is None else cls.of(raw)
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Self:
+        """The record from its journaled value (keys a newer version added are left out)."""
         known = {f.name for f in fields(cls)}
         return cls(**{name: value for name, value in raw.items() if name in known})
 
 
 @dataclass(frozen=True)
-class ServicesBefore(Record):
-    """Paso 2.2, before the stop: {"<host> <service>": was it running}."""
+class Deployed(Record):
+    """Paso 1.2: the release deployed now — the one the rollback leaves — and when it was
+    deployed here (unix time) and where that time comes from."""
 
-    KEY: ClassVar[str] = "services_before"
-    running: dict[str, bool]
+    KEY: ClassVar[str] = "deployed"
+    tag: str | None
+    commit: str
+    date: int
+    deployed_at: float | None = None
+    deployed_at_from: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.tag or self.commit[:12]
+
+
+@dataclass(frozen=True)
+class Target(Record):
+    """Paso 1.2: the release the rollback goes back to, why it was chosen, and what the release
+    ledger recorded of it (its status, package set, migrations and django_migrations rows)."""
+
+    KEY: ClassVar[str] = "target"
+    tag: str | None
+    commit: str
+    date: int
+    reason: str
+    ledger_status: str | None = None
+    packages: list[str] | None = None
+    migrations: list[str] | None = None
+    migration_rows: list[str] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.tag or self.commit[:12]
+
+    @property
+    def ref(self) -> str:
+        """What git checks out: the tag, or the commit of an untagged target."""
+        return self.tag or self.commit
+
+
+@dataclass(frozen=True)
+class ChosenBackup(Record):
+    """Paso 1.3: the backup the rollback restores (checked: size, format, sha256, and that it is
+    a backup of this application at the target), on `host`; `refused` the newer ones set aside."""
+
+    KEY: ClassVar[str] = "backup"
+    path: str
+    size: int
+    mtime: float
+    age: float
+    format: str
+    sha256: str
+    host: str
+    identity: str
+    refused: list[str]
+    over_age: str | None = None
+
+
+@dataclass(frozen=True)
+class MigrationPlan(Record):
+    """Paso 1.2: the deployed release's migrations against the target's: `kind` (same,
+    reversible, lossy, irreversible, restore, unknown), the migrations only the deployed release
+    applied (`extra`), the reverse `migrate` commands and their (app, migration) `targets`, each
+    operation's effect, the target's migrations the database lacks (`missing`), and why."""
+
+    KEY: ClassVar[str] = "migration_plan"
+    kind: str
+    extra: list[str]
+    commands: list[str]
+    missing: list[str]
+    why: str
+    operations: list[dict[str, Any]]
+    targets: list[Any]
+
+
+@dataclass(frozen=True)
+class DatabasePath(Record):
+    """Paso 1.2: how the database goes back — `path` restore or migrate — under the environment's
+    `policy`, why, the values reversing drops (counted), and whether Paso 4.5 recovers rows."""
+
+    KEY: ClassVar[str] = "database_path"
+    path: str
+    policy: str
+    why: str
+    drops: dict[str, int | None]
+    recover: bool
 
 
 @dataclass(frozen=True)
@@ -61,14 +150,6 @@ class CodeBefore(Record):
 
 
 @dataclass(frozen=True)
-class SafetyDumpStarted(Record):
-    """Paso 4.1 (or 3.0) began its pg_dump to `path` (PATH.partial until it finished)."""
-
-    KEY: ClassVar[str] = "safety_dump_started"
-    path: str
-
-
-@dataclass(frozen=True)
 class SafetyDump(Record):
     """The pre-rollback database, kept: the checked dump at `path` (size, sha256, format, and the
     per-table fingerprints taken before it), or, under swap, the database itself renamed aside as
@@ -87,7 +168,50 @@ class SafetyDump(Record):
 
 
 @dataclass(frozen=True)
-class DatabaseDropped(Record):
+class Change(Record):
+    """An operation a Paso began: what its undo needs. LAST: undone after every other one."""
+
+    LAST: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class ServicesStopped(Change):
+    """Paso 2.2 on `host`: its app services stopped; `running` those that ran before."""
+
+    KEY: ClassVar[str] = "services_stopped_on"
+    host: str
+    running: list[str]
+
+
+@dataclass(frozen=True)
+class MaintenanceOn(Change):
+    """Paso 2.3: the maintenance page put up on the proxy hosts (taken down last by §9: users
+    reach the app again only once it is back)."""
+
+    KEY: ClassVar[str] = "maintenance_on"
+    LAST: ClassVar[bool] = True
+    hosts: list[str]
+
+
+@dataclass(frozen=True)
+class CodeChanged(Change):
+    """Etapa 3 on `host`: its checkout, packages and static files changed (CodeBefore holds what
+    they were)."""
+
+    KEY: ClassVar[str] = "code_changed"
+    host: str
+
+
+@dataclass(frozen=True)
+class SafetyDumpStarted(Change):
+    """Paso 4.1 (or 3.0) began its pg_dump to `path` (PATH.partial until it finished)."""
+
+    KEY: ClassVar[str] = "safety_dump_started"
+    path: str
+
+
+@dataclass(frozen=True)
+class DatabaseDropped(Change):
     """Paso 4.3 (or §9) dropped the database to restore `restoring` into it."""
 
     KEY: ClassVar[str] = "database_dropped"
@@ -96,7 +220,7 @@ class DatabaseDropped(Record):
 
 
 @dataclass(frozen=True)
-class MigrationsReversing(Record):
+class MigrationsReversing(Change):
     """Paso 3.0 began reversing the deployed release's migrations."""
 
     KEY: ClassVar[str] = "migrations_reversing"
@@ -104,7 +228,7 @@ class MigrationsReversing(Record):
 
 
 @dataclass(frozen=True)
-class DatabaseSwapped(Record):
+class DatabaseSwapped(Change):
     """Paso 4.3 under swap: `name` renamed to `aside`, `shadow` renamed to `name`."""
 
     KEY: ClassVar[str] = "database_swapped"
@@ -114,7 +238,7 @@ class DatabaseSwapped(Record):
 
 
 @dataclass(frozen=True)
-class ShadowCreated(Record):
+class ShadowCreated(Change):
     """Paso 4.0 under swap: the shadow database `name`, restored from `source`."""
 
     KEY: ClassVar[str] = "shadow_created"
@@ -123,7 +247,7 @@ class ShadowCreated(Record):
 
 
 @dataclass(frozen=True)
-class SalvageScratch(Record):
+class SalvageScratch(Change):
     """Paso 4.5's scratch copy of the safety dump."""
 
     KEY: ClassVar[str] = "salvage_scratch"
@@ -131,8 +255,25 @@ class SalvageScratch(Record):
 
 
 @dataclass(frozen=True)
-class ConnectionsAllowed(Record):
-    """Paso 4.2 (and its undo): whether the database accepts new connections."""
+class ConnectionsRefused(Change):
+    """Paso 4.2: the database `name` takes no new connection."""
 
-    KEY: ClassVar[str] = "connections_allowed"
-    allowed: bool
+    KEY: ClassVar[str] = "connections_refused"
+    name: str
+
+
+CHANGES: dict[str, type[Change]] = {
+    kind.KEY: kind
+    for kind in (ServicesStopped, MaintenanceOn, CodeChanged, SafetyDumpStarted,
+                 MigrationsReversing, ConnectionsRefused, DatabaseDropped, ShadowCreated,
+                 DatabaseSwapped, SalvageScratch)
+}  # fmt: skip
+
+
+def begun(events: list[dict[str, Any]]) -> list[Change]:
+    """The operations a journal's events began for real (a dry-run's are planned), in order."""
+    return [
+        CHANGES[e["kind"]].of(e["data"])
+        for e in events
+        if e["event"] == "operation" and not e.get("planned") and e["kind"] in CHANGES
+    ]

@@ -2,9 +2,9 @@
 
 Safe means the runner died between Pasos, or inside a Paso that had not run any mutating command
 yet: the Pasos that passed are not run again, and everything the interrupted run learnt and changed
-(its facts and intents) is carried into this run's journal, so a later failure still recovers all
-of it (§9). A run that died in the middle of a change (e.g. during the restore) is not resumed:
-restore it with rollback_of_rollback.feature instead.
+(its facts, intents and operations) is carried into this run's journal, so a later failure still
+recovers all of it (§9). A run that died in the middle of a change (e.g. during the restore) is
+not resumed: restore it with rollback_of_rollback.feature instead.
 """
 
 from __future__ import annotations
@@ -42,12 +42,8 @@ def load(run: Run) -> set[str]:
             f"--incident={run.options.incident}"
         )
     for event in events:
-        if event["event"] in ("fact", "intent"):
-            run.journal.write(event["event"], **{k: v for k, v in event.items()
-                                                if k not in ("ts", "event")},
-                              resumed_from=run.options.incident)  # fmt: skip
-            if event["event"] == "fact":
-                run.facts[event["key"]] = event["value"]
+        if event["event"] in ("fact", "intent", "operation", "operation_done"):
+            run.adopt(event, str(run.options.incident))
     remove_private_files(run, events)
     done = passed_pasos(events)
     run.journal.write("resumed", incident=run.options.incident, skipped=sorted(done))

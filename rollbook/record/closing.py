@@ -11,7 +11,7 @@ from rollbook.actions import database_path, trial_restore
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
-from rollbook.core.state import DatabaseSwapped, SafetyDump
+from rollbook.core.state import DatabaseSwapped, SafetyDump, Target
 from rollbook.record import (
     approval,
     data_statement,
@@ -249,7 +249,7 @@ def write_incident_report(
 def announce_completion(run: Run) -> str:
     """Paso 7.2: ROLLBACK COMPLETADO in the appropriate channels."""
     events = list(read_journal(run.journal.path))
-    target = run.fact("target")
+    target = run.need(Target)
     total = timeline.seconds_between(events[0]["ts"], datetime.now(UTC).isoformat())
     return announce(
         run,
@@ -258,7 +258,7 @@ def announce_completion(run: Run) -> str:
             f"ROLLBACK COMPLETADO - {run.env.name.upper()}",
             f"Hora finalización: {datetime.now(UTC):%H:%M} UTC",
             f"Duración: {_minutes(total)}",
-            f"Versión restaurada: {target['tag']}",
+            f"Versión restaurada: {target.name}",
             f"Estado actual: {stable(run, events)}",
             "Validación: OK",
             f"Reporte: {report_path(run)}",
@@ -301,7 +301,7 @@ def follow_ups(run: Run) -> list[dict[str, Any]]:
     ]
     safety = run.known(SafetyDump)
     aside = safety.database if safety else None
-    if safety and aside and run.known(DatabaseSwapped):
+    if safety and aside and run.begun(DatabaseSwapped):
         dump = safety.path
         items.append({
             "action": f"Borrar la base de datos {aside} cuando ya no se necesite (volcada en "

@@ -9,7 +9,7 @@ from typing import Any
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
-from rollbook.core.state import DatabaseDropped, DatabaseSwapped, MigrationsReversing
+from rollbook.core.state import DatabaseDropped, DatabaseSwapped, MigrationsReversing, begun
 
 RESTORED, UNKNOWN = "restored", "unknown"  # after §9: state put back and checked / not known
 DATA_CHECKS = ("database content equals the pre-rollback state",
@@ -70,7 +70,7 @@ def data_check(events: list[dict[str, Any]]) -> dict[str, Any] | None:
                 None)  # fmt: skip
 
 
-CHANGES_DATA = (DatabaseDropped.KEY, DatabaseSwapped.KEY, MigrationsReversing.KEY)
+CHANGES_DATA = (DatabaseDropped, DatabaseSwapped, MigrationsReversing)
 
 
 def data_loss(events: list[dict[str, Any]], lost: int | None) -> tuple[str, bool | None]:
@@ -80,8 +80,7 @@ def data_loss(events: list[dict[str, Any]], lost: int | None) -> tuple[str, bool
     if state is None:
         return ("n/d" if lost is None else f"{lost} filas"), (None if lost is None else lost == 0)
     check = data_check(events)
-    changed = any(e["event"] == "fact" and e["key"] in CHANGES_DATA
-                  for e in events)  # fmt: skip
+    changed = any(isinstance(change, CHANGES_DATA) for change in begun(events))
     if check is not None and check["ok"]:
         counted = f" (la restauración había dejado fuera {lost} filas)" if lost else ""
         return f"0 filas: §9 devolvió los datos previos al rollback, verificado{counted}", True

@@ -7,7 +7,7 @@ from rollbook.actions import ledger
 from rollbook.actions.release import FAILED, ROLLED_BACK_FROM, VALIDATED
 from rollbook.core.errors import StepFailed
 from rollbook.core.run import Run
-from rollbook.core.state import CodeBefore
+from rollbook.core.state import CodeBefore, Deployed, Target
 
 
 def _label(facts: dict[str, object]) -> str:
@@ -32,10 +32,10 @@ def record_validation(run: Run) -> tuple[bool, str]:
 
 def record_rollback(run: Run) -> list[str]:
     """After ROLLBACK COMPLETADO: the release rolled back from, and the target Etapa 6 validated."""
-    deployed = run.fact("deployed")
+    deployed = run.need(Deployed)
     code = run.known(CodeBefore)
     first_host = next(iter(code.hosts.values() if code else []), {})
-    left = {"tag": deployed.get("tag"), "commit": deployed["commit"],
+    left = {"tag": deployed.tag, "commit": deployed.commit,
             "packages": first_host.get("freeze")}  # fmt: skip
     try:
         ledger.append(run, ledger.entry(run, ROLLED_BACK_FROM, left, incident=run.incident_id))
@@ -53,8 +53,8 @@ def record_rollback(run: Run) -> list[str]:
 
 def record_failed_target(run: Run, paso: str) -> list[str]:
     """Etapa 6 failed at the target: it is never chosen by default again."""
-    target = run.fact("target")
-    failed = {"tag": target.get("tag"), "commit": target.get("commit")}
+    target = run.need(Target)
+    failed = {"tag": target.tag, "commit": target.commit}
     try:
         ledger.append(run, ledger.entry(run, FAILED, failed, incident=run.incident_id,
                                         evidence=f"Paso {paso} of the rollback"))  # fmt: skip

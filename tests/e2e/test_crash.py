@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from rollbook.core.journal import read_journal
+from rollbook.core.state import SafetyDumpStarted, begun
 from rollbook.sandbox.variant import fast_options
 from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e import releases
@@ -212,9 +213,8 @@ def test_the_runner_killed_alone_leaves_its_command_which_section_9_stops_first(
 
 def dumps_of(folder: Path) -> list[int]:
     """The processes writing the killed run's pre-rollback dump (pg_dump and its wrapper)."""
-    events = (json.loads(line) for line in (folder / "journal.jsonl").read_text().splitlines())
-    started = [e["value"]["path"] for e in events
-               if e["event"] == "fact" and e["key"] == "safety_dump_started"]  # fmt: skip
+    events = [json.loads(line) for line in (folder / "journal.jsonl").read_text().splitlines()]
+    started = [c.path for c in begun(events) if isinstance(c, SafetyDumpStarted)]
     found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         with contextlib.suppress(OSError):

@@ -18,6 +18,7 @@ from rollbook.actions.backups import Backup
 from rollbook.actions.decision import Decision
 from rollbook.core.config import NotifyTarget
 from rollbook.core.run import Run
+from rollbook.core.state import ChosenBackup, Deployed, Target
 from rollbook.lifecycle.recovery import Recovery
 from tests.unit.git_repo import IDENTITY, git
 from tests.unit.local_run import local_run
@@ -41,6 +42,17 @@ def recorded(run: Run, key: str, **value: Any) -> Run:
     return run
 
 
+def release(kind: type[Deployed] | type[Target], **value: Any) -> Any:
+    """A typed release record: `value` over a tag, a commit and a date of the tests'."""
+    extra = {"reason": "the ledger's last validated"} if kind is Target else {}
+    return kind(**({"tag": "deploy-1", "commit": "a" * 40, "date": 0} | extra | value))
+
+
+def kept(run: Run, record: Any) -> Run:
+    run.keep(record)
+    return run
+
+
 def past_the_tag(run: Run, tmp: Path) -> Run:
     """The app's checkout one commit past deploy-1, the target: not at the stable version."""
     app = tmp / "app"
@@ -48,7 +60,7 @@ def past_the_tag(run: Run, tmp: Path) -> Run:
                  [*IDENTITY, "tag", "-a", "deploy-1", "-m", "d1"],
                  [*IDENTITY, "commit", "-q", "--allow-empty", "-m", "2"]):  # fmt: skip
         git(app, *args)
-    return recorded(run, "target", tag="deploy-1")
+    return kept(run, release(Target))
 
 
 def page_in_place(run: Run, tmp: Path) -> Run:
@@ -116,7 +128,7 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
             "freeze": ["Django==5.2.1", "celery==5.4.0"], "pins": {"django": "4.2.16"}}}}),
     ("code", "package_set"): (
         "pip freeze --all of every app host against the ledger's record",
-        lambda r, t: {"run": recorded(r, "target", packages=["Django==4.2.16"]),
+        lambda r, t: {"run": kept(r, release(Target, packages=["Django==4.2.16"])),
                       "installed": {"local://": {"freeze": ["Django==4.2.16", "extra==1"]}}}),
     ("code", "static_restored"): (
         "files collected on each app host by the static steps",
@@ -144,7 +156,7 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
         lambda r, t: {"migrations": {"pending": ["core.0004_hotfix"]}}),
     ("database", "recorded_migrations"): (
         "the restored django_migrations rows against the ledger's record",
-        lambda r, t: {"run": recorded(r, "target", migration_rows=["core.0001", "core.0002"]),
+        lambda r, t: {"run": kept(r, release(Target, migration_rows=["core.0001", "core.0002"])),
                       "migrations": {"pending": [], "rows": ["core.0001"]}}),
     ("database", "aside_dumped"): (
         "the kept database's dump: size and sha256 (swap, Paso 5.4)",
@@ -164,10 +176,12 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
         lambda r, t: {"resolved": {"local://": {"ok": False, "said": "no matching distribution"}}}),
     ("evaluation", "target_identified"): (
         "the chosen target tag against the deployed one",
-        lambda r, t: {"run": recorded(r, "deployed", tag="d-2"), "target": {"tag": "d-2"}}),
+        lambda r, t: {"run": kept(r, release(Deployed, tag="d-2")),
+                      "target": release(Target, tag="d-2")}),
     ("evaluation", "backup_verified"): (
         "the chosen backup's size and sha256 (and the trial restore's rows)",
-        lambda r, t: {"run": r, "backup": {"size": 0, "sha256": "", "path": "/b/x.sql"}}),
+        lambda r, t: {"run": r, "backup": ChosenBackup("/b/x.sql", 0, 0.0, 0.0, "plain", "",
+                                                       "local://", "", [])}),
     ("evaluation", "start_delivered"): (
         "delivery of the start notice to each channel (Paso 1.4)",
         lambda r, t: {"run": with_channels(r, "start")}),

@@ -9,6 +9,7 @@ from rollbook.actions import database_path
 from rollbook.actions.migration_plan import describe
 from rollbook.core.errors import StepFailed
 from rollbook.core.run import Run
+from rollbook.core.state import MigrationPlan
 from tests.unit.local_run import local_run
 
 KINDS = ("same", "reversible", "reversible-lossy", "restore", "unknown")
@@ -17,7 +18,8 @@ KINDS = ("same", "reversible", "reversible-lossy", "restore", "unknown")
 def with_policy(run: Run, policy: str, kind: str) -> Run:
     database = run.env.database.model_copy(update={"rollback": policy})
     run.env = run.env.model_copy(update={"database": database})
-    run.record("migration_plan", kind=kind, why="because", operations=[], extra=[], commands=[])
+    run.keep(MigrationPlan(kind, extra=[], commands=[], missing=[], why="because", operations=[],
+                           targets=[]))  # fmt: skip
     return run
 
 
@@ -37,7 +39,7 @@ def test_the_path_follows_the_policy_and_the_classification(
         assert not database_path.migrating(run)
         return
     chosen = database_path.choose(run)
-    assert chosen["path"] == ("migrate" if kind in migrates else "restore")
+    assert chosen.path == ("migrate" if kind in migrates else "restore")
     assert database_path.migrating(run) == (kind in migrates)
 
 

@@ -7,7 +7,8 @@ from rollbook.record import final_state
 
 DEPLOYED = {"event": "fact", "key": "deployed", "value": {"tag": "deploy-2", "commit": "b" * 40}}
 TARGET = {"event": "fact", "key": "target", "value": {"tag": "deploy-1", "commit": "a" * 40}}
-DROPPED = {"event": "fact", "key": "database_dropped", "value": {"name": "app"}}
+DROPPED = {"event": "operation", "kind": "database_dropped",
+           "data": {"name": "app", "restoring": "/b/x.sql"}}  # fmt: skip
 FAILED = {"event": "paso_finished", "paso": "5.1", "status": "failed", "detail": "port held"}
 
 

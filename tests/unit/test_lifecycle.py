@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from rollbook.actions import web
 from rollbook.core.errors import UserError
 from rollbook.core.journal import read_journal
 from rollbook.lifecycle import lock, outcome
@@ -146,8 +147,7 @@ def test_a_failure_after_a_change_is_recovered_and_checked(
     run = local_run(tmp_path, monkeypatch)
     page = Path(run.env.maintenance.page)  # type: ignore[union-attr]
     run.executor.paso = "2.3"
-    run.executor.host("local://").run(["cp", run.env.maintenance.template, str(page)],  # type: ignore[union-attr]
-                     mutating=True)  # fmt: skip
+    web.maintenance_everywhere(run, on=True)  # begins the operation §9 undoes
     assert page.is_file()
     run.journal.write("paso_finished", paso="2.4", name="x", phase="call", status="failed",
                       duration=0.1, detail="boom")  # fmt: skip

@@ -15,6 +15,7 @@ from rollbook.core.config import NotifyTarget, Person, load_environment
 from rollbook.core.executor import Mode
 from rollbook.core.redact import MASK
 from rollbook.core.run import Run, RunOptions
+from rollbook.core.state import Target
 from rollbook.record import closing, notify
 from rollbook.record.notify import announce
 
@@ -71,7 +72,7 @@ def make_run(tmp_path: Path, monkeypatch, mode: Mode = Mode.EXECUTE) -> Run:
     env = env.model_copy(update={"notify": [*env.notify, NotifyTarget(url_env="SECOND_URL")]})
     options = RunOptions(env_name=env.name, report_dir=tmp_path, operator="tester")
     run = Run(options, env, mode, progress=lambda _: None)
-    run.record("target", tag="staging-deploy-20251117-1430")
+    run.keep(Target("staging-deploy-20251117-1430", "a" * 40, 0, "the ledger's last validated"))
     return run
 
 

@@ -32,7 +32,7 @@ def killed_recovery(tmp_path: Path) -> None:
     journal(tmp_path, ROLLBACK, {"event": "run_started", "incident": ROLLBACK})
     journal(tmp_path, KILLED, {"event": "run_started", "incident": KILLED},
             {"event": "recovering", "incident": ROLLBACK, "asked": ROLLBACK},
-            {"event": "recovery_started", "pasos_changed": []})  # fmt: skip
+            {"event": "recovery_started", "operations": []})  # fmt: skip
 
 
 def hold(tmp_path: Path, host: str, pid: int) -> None:

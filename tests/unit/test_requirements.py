@@ -12,6 +12,7 @@ from rollbook.actions import dependencies
 from rollbook.actions.dependencies import comparable, set_difference
 from rollbook.actions.requirements import pinned, pins_of
 from rollbook.core.errors import StepFailed
+from rollbook.core.state import Target
 from tests.unit.git_repo import IDENTITY, git
 from tests.unit.local_run import local_host, local_run
 
@@ -93,7 +94,7 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
     app_config = run.env.app.model_copy(update={"pip_options": offline,
                                                 "force_reinstall": "when_needed"})  # fmt: skip
     run.env = run.env.model_copy(update={"app": app_config})
-    run.record("target", tag="deploy-ok", packages=None)
+    run.keep(Target("deploy-ok", "a" * 40, 0, "named by the test"))
     assert dependencies.resolve_target(run) == {
         "local://": {
             "ok": True,
@@ -101,7 +102,7 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
             "count": 0,
         }
     }
-    run.record("target", tag="deploy-bad", packages=None)
+    run.keep(Target("deploy-bad", "a" * 40, 0, "named by the test"))
     [refused] = dependencies.resolve_target(run).values()
     assert refused["ok"] is False
     assert re.search(
@@ -154,13 +155,13 @@ def test_holding_what_the_target_does_not_pin_must_not_make_it_unresolvable(
     app_config = run.env.app.model_copy(update={"pip_options": offline,
                                                 "force_reinstall": "when_needed"})  # fmt: skip
     run.env = run.env.model_copy(update={"app": app_config})
-    run.record("target", tag="deploy-2", packages=None)
+    run.keep(Target("deploy-2", "a" * 40, 0, "named by the test"))
     [answer] = dependencies.resolve_target(run).values()
     said = str(answer["said"])
     assert said.startswith("pip resolves the install without holding the unpinned packages"), said
     assert answer["ok"] and said.endswith(": 2 packages to install"), said
     assert run.fact("target_resolved")["unheld"] == ["local://"]
-    run.record("target", tag="deploy-3", packages=None)
+    run.keep(Target("deploy-3", "a" * 40, 0, "named by the test"))
     [refused] = dependencies.resolve_target(run).values()
     assert refused["ok"] is False
     assert re.search(
