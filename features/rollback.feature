@@ -50,6 +50,7 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   Escenario: Paso 2.1 — Conectar a servidor
     Cuando se conecta a cada servidor del ambiente
     Y se elige cómo se verificará cada worker
+    Y se prueba cada worker una vez por su método, antes de cualquier cambio
     Entonces la conexión con cada servidor queda establecida
 
   @etapa2

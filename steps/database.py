@@ -34,8 +34,8 @@ def shadow_answers(run: Run, shadow_migrations: int) -> None:
 @given("que el ambiente revierte las migraciones en lugar de restaurar el backup")
 def migrate_path(run: Run) -> None:
     if not database_path.migrating(run):
-        chosen = run.facts.get("database_path", {}).get("why", "database.rollback: restore")
-        pytest.skip(f"opcional: la base de datos se restaura desde el backup ({chosen})")
+        why = database_path.why(run)
+        pytest.skip(f"opcional: la base de datos se restaura desde el backup ({why})")
 
 
 @when("se revierten las migraciones de la versión desplegada", target_fixture="left_over")
@@ -52,8 +52,8 @@ def reversed_to_target(run: Run, left_over: list[str]) -> None:
 @given("que el ambiente recupera las filas que la restauración deja fuera")
 def recover_path(run: Run) -> None:
     if not database_path.recovering(run):
-        chosen = run.facts.get("database_path", {}).get("why", "database.rollback: restore")
-        pytest.skip(f"opcional: no se recuperan filas tras la restauración ({chosen})")
+        why = database_path.why(run)
+        pytest.skip(f"opcional: no se recuperan filas tras la restauración ({why})")
 
 
 @when(

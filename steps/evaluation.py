@@ -11,7 +11,7 @@ from rollbook.actions import (
     trial_restore,
 )
 from rollbook.core.run import Run
-from rollbook.core.state import ChosenBackup, Deployed, Target
+from rollbook.core.state import ChosenBackup, Deployed, Target, TrialRestore
 from rollbook.record import approval
 from steps.verify import delivery
 
@@ -86,9 +86,9 @@ def trial(run: Run) -> None:
 @then("el backup queda identificado y verificado")
 def backup_verified(run: Run, backup: ChosenBackup) -> None:
     assert backup.size and backup.sha256
-    trial = run.facts.get("trial_restore")
+    trial = run.known(TrialRestore)
     if trial is not None:
-        assert trial["marker_rows"], f"the trial restore of {backup.path} holds no migrations"
+        assert trial.marker_rows, f"the trial restore of {backup.path} holds no migrations"
 
 
 @when("se comunica el inicio del rollback en el canal de incidentes", target_fixture="notice")

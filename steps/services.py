@@ -5,6 +5,7 @@ from pytest_bdd import given, then, when
 
 from rollbook.actions import app_services, web, workers
 from rollbook.core.run import Run
+from rollbook.core.state import WebAnswer
 from steps.verify import verifies
 
 
@@ -21,6 +22,11 @@ def connected(run: Run, reached: list[str]) -> None:
 @when("se elige cómo se verificará cada worker")
 def worker_methods(run: Run) -> None:
     workers.plan_methods(run)
+
+
+@when("se prueba cada worker una vez por su método, antes de cualquier cambio")
+def workers_tried(run: Run) -> None:
+    workers.try_before(run)
 
 
 @when("se detienen los servicios de aplicación")
@@ -68,7 +74,7 @@ def start_workers(run: Run) -> dict[str, list[str]]:
 
 @verifies("el servicio web está activo sin errores en sus logs")
 def web_running(run: Run, log_errors: dict[str, list[str]]) -> None:
-    answer = run.fact("web_answer")["status"]
+    answer = run.need(WebAnswer).status
     assert answer, f"{run.env.health.url} does not answer: the web service is not serving"
     assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
 

@@ -13,7 +13,13 @@ from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
 from rollbook.core.run import Run
-from rollbook.core.state import AnswersBefore, ServicesStopped
+from rollbook.core.state import (
+    AnswersBefore,
+    ServiceLogsBefore,
+    ServiceProcesses,
+    ServicesStopped,
+    WebAnswer,
+)
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
@@ -83,7 +89,7 @@ def stop_services(run: Run) -> list[str]:
         manager = manager_for(host, run.env.services)
         running = [name for name in names if manager.is_running(name)]
         tree = sorted(serving.manager_tree(host, manager, names))
-        run.record_host("service_processes", {host.spec: tree}, field="pids")
+        run.keep_host(ServiceProcesses, host.spec, tree)
         with run.operation(ServicesStopped(host.spec, running)):  # §9 restarts them
             manager.stop(names)
         return running
@@ -95,7 +101,8 @@ def stop_services(run: Run) -> list[str]:
 
 def wait_processes_gone(run: Run) -> list[str]:
     timeout = run.env.services.stop_timeout
-    recorded = run.facts.get("service_processes", {}).get("pids", {})
+    known = run.known(ServiceProcesses)
+    recorded = known.hosts if known else {}
 
     def gone(host: Host) -> list[str]:
         pids = set(recorded.get(host.spec, []))
@@ -119,7 +126,7 @@ def start_services(
         manager = manager_for(host, run.env.services)
         offsets = logs.log_offsets(host, run.env.logs)
         marks = workers.log_marks(manager, names)  # what their logs say since is since the start
-        run.record_host("service_logs_before", {host.spec: marks}, "hosts")
+        run.keep_host(ServiceLogsBefore, host.spec, marks)
         since = serving.host_uptime(host)
         # started by something else meanwhile: restarted, never assumed fresh (a dry-run plans
         # the start the procedure makes: the services it did not stop still run)
@@ -166,7 +173,8 @@ def start_services(
 
 def since_start(run: Run, host: Host, manager: ServiceManager, name: str) -> list[str]:
     """A service's own log since its last start (the lines after those recorded before it)."""
-    marks = run.facts.get("service_logs_before", {}).get("hosts", {}).get(host.spec, {})
+    logs_before = run.known(ServiceLogsBefore)
+    marks = logs_before.hosts.get(host.spec, {}) if logs_before else {}
     return workers.lines_since(marks.get(name, []), manager.last_lines(name, 200))
 
 
@@ -213,7 +221,7 @@ def start_web(run: Run) -> dict[str, list[str]]:
 
     errors = start_services(run, web_services(run.env), gate=answers)
     worst = min(statuses.values(), key=lambda code: (code == 200, code), default=0)
-    run.record("web_answer", status=worst, hosts=statuses)
+    run.keep(WebAnswer(worst, statuses))
     return errors
 
 

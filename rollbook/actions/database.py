@@ -21,6 +21,7 @@ from rollbook.core.state import (
     SafetyDump,
     SafetyDumpStarted,
     Target,
+    TrialRestore,
 )
 
 
@@ -111,7 +112,8 @@ def safety_backup(run: Run) -> dict[str, object]:
 
 def trial_prediction(run: Run, paso: str) -> float | None:
     """The seconds Paso 1.3's trial restore predicted for `paso` ('paso_4_3' …); None unmeasured."""
-    predicted = run.facts.get("trial_restore", {}).get("predicted", {})
+    trial = run.known(TrialRestore)
+    predicted = trial.predicted if trial else {}
     return float(predicted[paso]) if paso in predicted else None
 
 

@@ -90,6 +90,12 @@ def recovering(run: Run) -> bool:
     return bool(chosen and chosen.recover)
 
 
+def why(run: Run) -> str:
+    """Why Paso 1.2 chose its path (the procedure's restore when it has not chosen)."""
+    chosen = run.known(DatabasePath)
+    return chosen.why if chosen else "database.rollback: restore"
+
+
 def migrating(run: Run) -> bool:
     """Paso 1.2 chose to reverse the migrations (not to restore the backup)."""
     chosen = run.known(DatabasePath)

@@ -20,7 +20,7 @@ from rollbook.core.progress import PipProgress
 from rollbook.core.remote_file import write_argv
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
-from rollbook.core.state import Target
+from rollbook.core.state import Target, TargetResolved
 
 # what plain `pip freeze` leaves out: a record taken with it (older ledger entries) has none
 PACKAGING = frozenset({"pip", "setuptools", "wheel", "distribute"})
@@ -54,9 +54,9 @@ def install_requirements(run: Run) -> dict[str, str]:
     """
     recorded = run.need(Target).packages
     force = run.env.app.force_reinstall == "always"
-    resolved = run.facts.get("target_resolved", {})
-    unheld = resolved.get("unheld", [])
-    counted = {spec: r.get("count") for spec, r in resolved.get("hosts", {}).items()}
+    resolved = run.known(TargetResolved)
+    unheld = resolved.unheld if resolved else []
+    counted = {spec: r.get("count") for spec, r in (resolved.hosts if resolved else {}).items()}
     skipped: dict[str, str] = {}
 
     def install(host: Host) -> str:
@@ -218,7 +218,7 @@ def resolve_target(run: Run) -> dict[str, dict[str, object]]:
                 "count": count if count >= 0 else None}  # fmt: skip
 
     resolved = each_host(run, "app", resolve)
-    run.record("target_resolved", hosts=resolved, unheld=sorted(unheld))
+    run.keep(TargetResolved(resolved, sorted(unheld)))
     for spec in unheld:
         run.say(f"{spec}: Paso 3.2 will not hold the unpinned packages: {resolved[spec]['said']}")
     return resolved

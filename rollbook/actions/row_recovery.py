@@ -27,7 +27,7 @@ from rollbook.actions.database import BOOKKEEPING, ident, literal, psql
 from rollbook.core.errors import UserError
 from rollbook.core.resources import PostgresClient
 from rollbook.core.run import Run
-from rollbook.core.state import MigrationPlan, SafetyDump, SalvageScratch
+from rollbook.core.state import MigrationPlan, RowsRecovered, SafetyDump, SalvageScratch
 
 SCHEMA = "rollbook_salvage"
 STATUS, EXTRA = "rollbook_status", "rollbook_extra"
@@ -69,12 +69,12 @@ def foreign_keys(pg: PostgresClient, table: str) -> list[tuple[str, list[str], l
     return [(parent, cols.split(","), refs.split(",")) for parent, cols, refs in rows]
 
 
-def recover(run: Run) -> dict[str, Any]:
+def recover(run: Run) -> RowsRecovered | None:
     """Paso 4.5; the per-table statement, recorded (and data_loss recounted from it)."""
     pg = run.postgres()
     if run.planning:
         run.say("Paso 4.5 would re-insert the rows the restore dropped (counted after it)")
-        return {}
+        return None
     source, scratch = _source(run, pg)
     try:
         # recreate: Paso 4.1 fingerprinted what the scratch database restores; swap: read them
@@ -100,7 +100,7 @@ def recover(run: Run) -> dict[str, Any]:
     said = ", ".join(f"{t}: {s['recovered']}/{s['dropped']}" for t, s in statement.items())
     run.say(f"rows recovered (of those the restore dropped): {said or 'none to recover'}"
             + (f"; salvage for a DBA: {salvage}" if salvage else ""))  # fmt: skip
-    return run.record("rows_recovered", tables=statement, salvage=salvage, source=source)
+    return run.keep(RowsRecovered(statement, salvage, source))
 
 
 def lost(entry: dict[str, Any]) -> int:
@@ -123,16 +123,16 @@ def unaccounted(run: Run) -> dict[str, int]:
     """Paso 4.5's criterion, observed: per table, the pre-rollback rows (by primary key) missing
     now that the statement does not list as not recovered; {} when every one is accounted for.
     The pre-rollback keys are Paso 4.1's (recreate) or the kept database's (swap)."""
-    done = run.fact("rows_recovered")
+    done = run.need(RowsRecovered)
     before = run.keys_before
     scratches = [scratch.name for scratch in run.begun(SalvageScratch)]
-    if before is None and done["source"] not in scratches:
-        before = database.row_keys(run.postgres(), done["source"])
+    if before is None and done.source not in scratches:
+        before = database.row_keys(run.postgres(), done.source)
     if before is None:
         run.say("Paso 4.5 not checked by keys: Paso 4.1 ran in the resumed incident")
         return {}
     missing = database.lost_rows(before, database.row_keys(run.postgres()))
-    listed = {t: s["dropped"] - s["recovered"] for t, s in done["tables"].items()}
+    listed = {t: s["dropped"] - s["recovered"] for t, s in done.tables.items()}
     return {t: n - listed.get(t, 0) for t, n in missing.items() if n != listed.get(t, 0)}
 
 

@@ -59,9 +59,15 @@ def host_uptime(host: Host) -> float:
     return float(host.run(["cat", "/proc/uptime"], mutating=False).stdout.split()[0])
 
 
+_TICKS: dict[str, int] = {}  # host spec → its clock ticks per second (fixed while it runs)
+
+
 def clock_ticks(host: Host) -> int:
-    out = host.run(["getconf", "CLK_TCK"], mutating=False, check=False).stdout.strip()
-    return int(out) if out.isdigit() and int(out) > 0 else 100
+    """The unit of /proc/PID/stat's start times on `host`, asked once per host."""
+    if host.spec not in _TICKS:
+        out = host.run(["getconf", "CLK_TCK"], mutating=False, check=False).stdout.strip()
+        _TICKS[host.spec] = int(out) if out.isdigit() and int(out) > 0 else 100
+    return _TICKS[host.spec]
 
 
 def observe(host: Host, env: Environment, manager: ServiceManager, name: str) -> Serving:

@@ -19,7 +19,14 @@ from rollbook.checks import validation
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.resources import PostgresClient
 from rollbook.core.run import Run
-from rollbook.core.state import ChosenBackup, DatabaseSwapped, SafetyDump, ShadowCreated
+from rollbook.core.state import (
+    ChosenBackup,
+    DatabaseSwapped,
+    RowsRecovered,
+    SafetyDump,
+    ShadowCreated,
+    ShadowRestored,
+)
 
 
 def enabled(run: Run) -> bool:
@@ -42,7 +49,7 @@ def _oid(pg: PostgresClient, name: str) -> str:
     return psql(pg, sql, database="postgres").strip()
 
 
-def prepare_shadow(run: Run) -> dict[str, object]:
+def prepare_shadow(run: Run) -> ShadowRestored:
     """Paso 4.0: the verified backup restored into `<name>_shadow_<ts>`, with the app serving."""
     shadow = f"{run.env.database.name}_shadow_{_stamp(run)}"
     pg = run.postgres()
@@ -57,9 +64,7 @@ def prepare_shadow(run: Run) -> dict[str, object]:
     if not run.planning:
         run.keys_restored = database.row_keys(pg, shadow)
         database_path.estimate_restore_loss(run, run.keys_restored, "Paso 4.0")
-    return run.record(
-        "shadow_restored", name=shadow, source=path, format=fmt, jobs=jobs, seconds=seconds
-    )
+    return run.keep(ShadowRestored(shadow, path, fmt, jobs, seconds))
 
 
 def keep_aside(run: Run) -> dict[str, object]:
@@ -86,7 +91,8 @@ def _kept(run: Run) -> SafetyDump:
 def swap_in(run: Run) -> None:
     """Paso 4.3 under swap: current → aside and shadow → current, in one transaction."""
     name = run.env.database.name
-    shadow = str(run.fact("shadow_restored")["name"])
+    restored = run.need(ShadowRestored)
+    shadow = restored.name
     aside = str(_kept(run).database)
     with run.operation(DatabaseSwapped(name, aside, shadow)):  # §9 renames them back
         psql(
@@ -94,7 +100,7 @@ def swap_in(run: Run) -> None:
             f"ALTER DATABASE {ident(shadow)} RENAME TO {ident(name)}",
             database="postgres", mutating=True,
         )  # fmt: skip
-    run.record("database_restored", name=name, source=run.fact("shadow_restored")["source"])
+    run.record("database_restored", name=name, source=restored.source)
 
 
 def dump_aside(run: Run) -> dict[str, object]:
@@ -111,7 +117,7 @@ def dump_aside(run: Run) -> dict[str, object]:
     checked = database.checked_dump(pg, aside, path, run.env.timeouts)
     if run.planning:
         return run.keep(replace(safety, **checked)).value()
-    if "rows_recovered" in run.facts:
+    if run.known(RowsRecovered):
         run.say("rows lost: counted by Paso 4.5, which put back what it could")
     elif run.keys_restored is None:
         run.say("data loss not counted: Paso 4.0 ran in the resumed incident")
@@ -161,4 +167,4 @@ def is_pre_rollback_database(run: Run, oid: str) -> tuple[bool, str]:
 
 def shadow_migrations(run: Run) -> int:
     """The shadow database's django_migrations rows (Paso 4.0 restored it)."""
-    return database.migrations_count(run.postgres(), str(run.fact("shadow_restored")["name"]))
+    return database.migrations_count(run.postgres(), run.need(ShadowRestored).name)

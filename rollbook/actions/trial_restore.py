@@ -16,7 +16,7 @@ from rollbook.actions.database import literal, psql
 from rollbook.core.errors import StepFailed
 from rollbook.core.resources import PostgresClient
 from rollbook.core.run import Run
-from rollbook.core.state import ChosenBackup
+from rollbook.core.state import ChosenBackup, TrialRestore
 
 
 def _size(pg: PostgresClient, name: str) -> int:
@@ -33,7 +33,7 @@ def predicted_etapa4(run: Run, restore_s: float, rate: float) -> dict[str, float
     return {"paso_4_1": dump_s, "paso_4_3": restore_s, "etapa4": dump_s + restore_s}
 
 
-def trial_restore(run: Run) -> dict[str, object] | None:
+def trial_restore(run: Run) -> TrialRestore | None:
     if not run.env.database.verify_by_restore:
         return None
     db, pg = run.env.database, run.postgres()
@@ -61,10 +61,7 @@ def trial_restore(run: Run) -> dict[str, object] | None:
         f"restauración de prueba: {seconds:.1f} s para {size / 2**20:.0f} MiB "
         f"({rate / 2**20:.1f} MiB/s); Etapa 4 prevista: {describe(predicted)}"
     )
-    return run.record(
-        "trial_restore", database=scratch, source=path, format=fmt, jobs=jobs, seconds=seconds,
-        bytes=size, marker_rows=rows, predicted=predicted,
-    )  # fmt: skip
+    return run.keep(TrialRestore(scratch, path, fmt, jobs, seconds, size, rows, predicted))
 
 
 def describe(predicted: dict[str, float]) -> str:

@@ -20,7 +20,7 @@ from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
 from rollbook.core.resources import Venv
 from rollbook.core.run import Run
-from rollbook.core.state import WorkersBefore
+from rollbook.core.state import ServiceLogsBefore, WorkersBefore
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
@@ -114,13 +114,20 @@ def plan_methods(run: Run) -> dict[str, dict[str, str]]:
     for spec, by_worker in chosen.items():
         said = ", ".join(f"{worker} by {method}" for worker, method in by_worker.items())
         run.say(f"workers on {spec}: {said or 'none'}")
-    if run.env.services.workers:
-        ready = each_host(run, "app", lambda host: ready_now(host, run.env))
-        run.keep(WorkersBefore(ready))  # what §9 must give back
-        for spec, state in ready.items():
-            if not state["ready"]:
-                run.say(f"WARNING: {spec}: workers not ready before any change: {state['said']}")
     return chosen
+
+
+def try_before(run: Run) -> WorkersBefore | None:
+    """Paso 2.1, before any change (dry-run included): each app host's workers tried once by
+    their method — what §9 must give back. Not ready is said, never a failure: the release being
+    rolled back may be what breaks them."""
+    if not run.env.services.workers:
+        return None
+    ready = run.keep(WorkersBefore(each_host(run, "app", lambda host: ready_now(host, run.env))))
+    for spec, state in ready.hosts.items():
+        if not state["ready"]:
+            run.say(f"WARNING: {spec}: workers not ready before any change: {state['said']}")
+    return ready
 
 
 def ready_now(host: Host, env: Environment) -> dict[str, Any]:
@@ -191,8 +198,9 @@ def _check(
 
 def check_all(run: Run, *, wait: bool) -> dict[str, str]:
     """Every app host's workers work; {host: what each showed}. The log marks are those the
-    last start recorded (fact `service_logs_before`), if any."""
-    marks = run.facts.get("service_logs_before", {}).get("hosts", {})
+    last start recorded (ServiceLogsBefore), if any."""
+    logs_before = run.known(ServiceLogsBefore)
+    marks = logs_before.hosts if logs_before else {}
     answers = each_host(
         run, "app", lambda host: check_host(host, run.env, marks.get(host.spec, {}), wait=wait)
     )

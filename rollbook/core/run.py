@@ -22,12 +22,13 @@ from rollbook.core.host import Host
 from rollbook.core.journal import Journal
 from rollbook.core.redact import Redactor
 from rollbook.core.resources import PostgresClient
-from rollbook.core.state import CHANGES, Change, Record
+from rollbook.core.state import CHANGES, Change, PerHost, Record
 
 SEVERITIES = ("CRITICO", "ALTO", "MEDIO")
 _SAFE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 R = TypeVar("R", bound=Record)
 C = TypeVar("C", bound=Change)
+P = TypeVar("P", bound=PerHost)
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/+-]{1,4096}$")
 
 
@@ -166,6 +167,12 @@ class Run:
         """The role's first host: where a Paso reads what every host of the role shares (the
         deployed release, the database's migrations)."""
         return self.executor.host(self.hosts(role)[0])
+
+    def keep_host(self, kind: type[P], spec: str, part: Any) -> None:
+        """One host's part of a per-host record, merged in as that host's thread learns it."""
+        with self._facts_lock:
+            known = self.known(kind)
+            self.keep(kind(dict(known.hosts if known else {}) | {spec: part}))
 
     def record_host(self, key: str, values: dict[str, Any], field: str) -> None:
         """One host's part of a fact (`values`), merged into `field` as that host's thread

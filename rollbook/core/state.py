@@ -124,6 +124,88 @@ class DatabasePath(Record):
 
 
 @dataclass(frozen=True)
+class TrialRestore(Record):
+    """Paso 1.3's trial restore of the backup into the scratch `database` (dropped after): how
+    long it took, its size, the marker table's rows, and the seconds it predicts for Etapa 4's
+    Pasos (`predicted`: {"paso_4_3": s, …})."""
+
+    KEY: ClassVar[str] = "trial_restore"
+    database: str
+    source: str
+    format: str
+    jobs: int
+    seconds: float
+    bytes: int
+    marker_rows: int
+    predicted: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TargetResolved(Record):
+    """Paso 1.2: pip's own dry-run of the target's install on each app host ({host: {"ok",
+    "said", "count"}}), and the hosts where holding the unpinned packages would not resolve."""
+
+    KEY: ClassVar[str] = "target_resolved"
+    hosts: dict[str, dict[str, Any]]
+    unheld: list[str]
+
+
+@dataclass(frozen=True)
+class PerHost(Record):
+    """A record each host's thread adds its part to (`Run.keep_host`): {host: its part}."""
+
+    hosts: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ServiceProcesses(PerHost):
+    """Paso 2.2, before the stop: each app host's app-service pids and their descendants."""
+
+    KEY: ClassVar[str] = "service_processes"
+
+
+@dataclass(frozen=True)
+class ServiceLogsBefore(PerHost):
+    """Paso 5.1, before the start: each app host's log end per service (what a worker writes
+    after it is since the start)."""
+
+    KEY: ClassVar[str] = "service_logs_before"
+
+
+@dataclass(frozen=True)
+class ShadowRestored(Record):
+    """Paso 4.0 under swap: the backup `source` restored into the shadow database `name`."""
+
+    KEY: ClassVar[str] = "shadow_restored"
+    name: str
+    source: str
+    format: str
+    jobs: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RowsRecovered(Record):
+    """Paso 4.5: per table, the rows the restore dropped and those put back (`tables`), the
+    salvage database left for a DBA (if any), and the pre-rollback database read (`source`)."""
+
+    KEY: ClassVar[str] = "rows_recovered"
+    tables: dict[str, dict[str, Any]]
+    salvage: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class WebAnswer(Record):
+    """Paso 5.1: the worst status the app hosts' health URL answered after the start, and each
+    host's."""
+
+    KEY: ClassVar[str] = "web_answer"
+    status: int
+    hosts: dict[str, int]
+
+
+@dataclass(frozen=True)
 class WorkersBefore(Record):
     """Paso 2.1: each app host's workers tried once by their method, before any change:
     {host: {"ready": bool, "said": str}}."""

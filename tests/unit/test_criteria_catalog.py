@@ -18,7 +18,7 @@ from rollbook.actions.backups import Backup
 from rollbook.actions.decision import Decision
 from rollbook.core.config import NotifyTarget
 from rollbook.core.run import Run
-from rollbook.core.state import ChosenBackup, Deployed, Target
+from rollbook.core.state import ChosenBackup, Deployed, Target, WebAnswer
 from rollbook.lifecycle.recovery import Recovery
 from tests.unit.git_repo import IDENTITY, git
 from tests.unit.local_run import local_run
@@ -211,7 +211,7 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
         lambda r, t: {"run": r}),
     ("services", "web_running"): (
         "what the health URL answers after the start, and the services' log errors",
-        lambda r, t: {"run": recorded(r, "web_answer", status=0), "log_errors": {}}),
+        lambda r, t: {"run": kept(r, WebAnswer(0, {"local://": 0})), "log_errors": {}}),
     ("services", "workers_work"): (
         "each worker by its stack's method (command, log, inspect, process)",
         f"{E2E}test_faults.py broker-down (Paso 5.2)"),

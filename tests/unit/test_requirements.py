@@ -12,7 +12,7 @@ from rollbook.actions import dependencies
 from rollbook.actions.dependencies import comparable, set_difference
 from rollbook.actions.requirements import pinned, pins_of
 from rollbook.core.errors import StepFailed
-from rollbook.core.state import Target
+from rollbook.core.state import Target, TargetResolved
 from tests.unit.git_repo import IDENTITY, git
 from tests.unit.local_run import local_host, local_run
 
@@ -160,7 +160,7 @@ def test_holding_what_the_target_does_not_pin_must_not_make_it_unresolvable(
     said = str(answer["said"])
     assert said.startswith("pip resolves the install without holding the unpinned packages"), said
     assert answer["ok"] and said.endswith(": 2 packages to install"), said
-    assert run.fact("target_resolved")["unheld"] == ["local://"]
+    assert run.need(TargetResolved).unheld == ["local://"]
     run.keep(Target("deploy-3", "a" * 40, 0, "named by the test"))
     [refused] = dependencies.resolve_target(run).values()
     assert refused["ok"] is False
