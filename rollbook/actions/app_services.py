@@ -12,14 +12,9 @@ from rollbook.actions.serving import process_table
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
+from rollbook.core.operations import ServicesStopped
 from rollbook.core.run import Run
-from rollbook.core.state import (
-    AnswersBefore,
-    ServiceLogsBefore,
-    ServiceProcesses,
-    ServicesStopped,
-    WebAnswer,
-)
+from rollbook.core.state import AnswersBefore, ServiceLogsBefore, ServiceProcesses, WebAnswer
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager

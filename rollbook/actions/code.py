@@ -6,9 +6,10 @@ from __future__ import annotations
 from rollbook.actions import static
 from rollbook.actions.fleet import each_host
 from rollbook.core.host import Host
+from rollbook.core.operations import CodeChanged
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.run import Run
-from rollbook.core.state import CodeBefore, CodeChanged, Deployed
+from rollbook.core.state import CodeBefore, Deployed
 
 
 def record_deployed_code(run: Run) -> dict[str, object]:

@@ -12,17 +12,11 @@ from rollbook.actions import backups
 from rollbook.core.config import Timeouts
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
+from rollbook.core.operations import ConnectionsRefused, DatabaseDropped, SafetyDumpStarted
 from rollbook.core.progress import Progress
 from rollbook.core.resources import PostgresClient, Venv
 from rollbook.core.run import Run
-from rollbook.core.state import (
-    ConnectionsRefused,
-    DatabaseDropped,
-    SafetyDump,
-    SafetyDumpStarted,
-    Target,
-    TrialRestore,
-)
+from rollbook.core.state import SafetyDump, Target, TrialRestore
 
 
 def ident(name: str) -> str:

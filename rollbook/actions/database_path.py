@@ -21,9 +21,10 @@ from rollbook.actions import database
 from rollbook.actions.database import ident, psql
 from rollbook.actions.migration_plan import describe
 from rollbook.core.errors import StepFailed
+from rollbook.core.operations import MigrationsReversing
 from rollbook.core.resources import Venv
 from rollbook.core.run import Run
-from rollbook.core.state import DatabasePath, MigrationPlan, MigrationsReversing, SafetyDump
+from rollbook.core.state import DatabasePath, MigrationPlan, SafetyDump
 
 LOSSLESS = ("reversible", "same")  # Paso 1.2's kinds where reversing keeps every older row
 

@@ -25,9 +25,10 @@ from typing import Any
 from rollbook.actions import database
 from rollbook.actions.database import BOOKKEEPING, ident, literal, psql
 from rollbook.core.errors import UserError
+from rollbook.core.operations import SalvageScratch
 from rollbook.core.resources import PostgresClient
 from rollbook.core.run import Run
-from rollbook.core.state import MigrationPlan, RowsRecovered, SafetyDump, SalvageScratch
+from rollbook.core.state import MigrationPlan, RowsRecovered, SafetyDump
 
 SCHEMA = "rollbook_salvage"
 STATUS, EXTRA = "rollbook_status", "rollbook_extra"

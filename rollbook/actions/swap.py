@@ -17,16 +17,10 @@ from rollbook.actions import database, database_path
 from rollbook.actions.database import ident, literal, psql
 from rollbook.checks import validation
 from rollbook.core.errors import StepFailed, UserError
+from rollbook.core.operations import DatabaseSwapped, ShadowCreated
 from rollbook.core.resources import PostgresClient
 from rollbook.core.run import Run
-from rollbook.core.state import (
-    ChosenBackup,
-    DatabaseSwapped,
-    RowsRecovered,
-    SafetyDump,
-    ShadowCreated,
-    ShadowRestored,
-)
+from rollbook.core.state import ChosenBackup, RowsRecovered, SafetyDump, ShadowRestored
 
 
 def enabled(run: Run) -> bool:

@@ -10,8 +10,8 @@ from rollbook.actions.fleet import each_host
 from rollbook.core.config import Environment, HealthConfig, MaintenanceConfig, ServicesConfig
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
+from rollbook.core.operations import MaintenanceOn
 from rollbook.core.run import Run
-from rollbook.core.state import MaintenanceOn
 from rollbook.services import manager_for
 
 

@@ -20,9 +20,10 @@ from rollbook.core.errors import UserError
 from rollbook.core.executor import Executor, Mode
 from rollbook.core.host import Host
 from rollbook.core.journal import Journal
+from rollbook.core.operations import CHANGES, Change
 from rollbook.core.redact import Redactor
 from rollbook.core.resources import PostgresClient
-from rollbook.core.state import CHANGES, Change, PerHost, Record
+from rollbook.core.state import PerHost, Record
 
 SEVERITIES = ("CRITICO", "ALTO", "MEDIO")
 _SAFE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")

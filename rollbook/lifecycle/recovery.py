@@ -17,8 +17,8 @@ from typing import Any
 from rollbook.core import timeline
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.journal import read_journal
+from rollbook.core.operations import begun
 from rollbook.core.run import Run
-from rollbook.core.state import begun
 from rollbook.lifecycle import dead_commands, restored, undo
 
 ESCALATION = (

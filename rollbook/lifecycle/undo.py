@@ -27,23 +27,22 @@ from rollbook.actions import (
 from rollbook.core import inventory
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
-from rollbook.core.resources import Checkout
-from rollbook.core.run import Run
-from rollbook.core.state import (
+from rollbook.core.operations import (
     Change,
-    CodeBefore,
     CodeChanged,
     ConnectionsRefused,
     DatabaseDropped,
     DatabaseSwapped,
     MaintenanceOn,
     MigrationsReversing,
-    SafetyDump,
     SafetyDumpStarted,
     SalvageScratch,
     ServicesStopped,
     ShadowCreated,
 )
+from rollbook.core.resources import Checkout
+from rollbook.core.run import Run
+from rollbook.core.state import CodeBefore, SafetyDump
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 

@@ -10,8 +10,9 @@ from typing import Any, TypeVar
 from rollbook.actions import database_path, trial_restore
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
+from rollbook.core.operations import DatabaseSwapped
 from rollbook.core.run import Run
-from rollbook.core.state import DatabaseSwapped, SafetyDump, Target
+from rollbook.core.state import SafetyDump, Target
 from rollbook.record import (
     approval,
     data_statement,

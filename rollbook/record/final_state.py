@@ -8,8 +8,8 @@ from typing import Any
 
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
+from rollbook.core.operations import DatabaseDropped, DatabaseSwapped, MigrationsReversing, begun
 from rollbook.core.run import Run
-from rollbook.core.state import DatabaseDropped, DatabaseSwapped, MigrationsReversing, begun
 
 RESTORED, UNKNOWN = "restored", "unknown"  # after §9: state put back and checked / not known
 DATA_CHECKS = ("database content equals the pre-rollback state",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from rollbook.core.journal import read_journal
-from rollbook.core.state import SafetyDumpStarted, begun
+from rollbook.core.operations import SafetyDumpStarted, begun
 from rollbook.sandbox.variant import fast_options
 from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e import releases

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from rollbook.actions.database import PRIMARY_KEYS, ident
-from rollbook.core.state import DatabaseDropped, begun
+from rollbook.core.operations import DatabaseDropped, begun
 from rollbook.sandbox.variant import fast_options
 from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e import releases
