@@ -7,7 +7,10 @@ DEBS := postgresql redis-server nginx-light curl git openssh-server chromium pyt
 DEMO_ARGS := --env=sandbox --reason "Health 500 tras el deploy" --severity CRITICO \
 	--impact "API caida para todos los usuarios" --approved-by "Tomás Torres"
 
-.PHONY: setup debs venv demo test unit lint sandbox-up sandbox-down sandbox-reset clean
+# `make test`'s workers, each with a sandbox instance of its own: one per core, at most 4
+WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n > 4 ? 4 : n )))
+
+.PHONY: setup debs venv demo test check unit lint sandbox-up sandbox-down sandbox-reset clean
 
 setup: debs venv
 
@@ -54,17 +57,23 @@ sandbox-reset: setup
 demo: setup
 	$(BIN)/rollbook sandbox up
 	$(BIN)/rollbook sandbox reset
-	$(BIN)/pytest features/rollback.feature $(DEMO_ARGS) -v
+	ROLLBOOK_ENVIRONMENTS=$$($(BIN)/rollbook sandbox environments) \
+		$(BIN)/pytest features/rollback.feature $(DEMO_ARGS) -v
 
 unit: setup
 	$(BIN)/pytest tests/unit -q
+
+# The inner loop: lint and the unit tests, no sandbox (under 3 minutes).
+check: setup lint
+	$(BIN)/pytest tests/unit -q -n $(WORKERS)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Everything: unit, integration and e2e, on $(WORKERS) sandbox instances side by side.
 test: setup lint
-	$(BIN)/pytest tests -q -ra --durations=25
+	$(BIN)/pytest tests -q -ra --durations=25 -n $(WORKERS) --dist loadgroup
 
 clean:
 	-$(BIN)/rollbook sandbox down --purge

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from rollbook.core.executor import Executor, Mode
 from rollbook.core.journal import Journal
 from rollbook.core.redact import Redactor
 from rollbook.record import approval, people, procedure, sign_off, signing
-from rollbook.sandbox import bulk
+from rollbook.sandbox import bulk, instance
 from rollbook.sandbox.faults import FAULTS, make_fault
 from rollbook.sandbox.layout import PROFILES
 from rollbook.sandbox.shell import SandboxError
@@ -37,8 +38,16 @@ def _sandbox_action(args: argparse.Namespace) -> int:
         if args.app_hosts is not None and args.app_hosts < 1:
             raise UserError(f"--app-hosts {args.app_hosts}: give 1 (one host) or more")
         sandbox.up(app_hosts=args.app_hosts, systemd=args.systemd, profile=args.profile)
+        if instance.current():  # the engine reads this instance's files where they are named
+            print(f"sandbox instance {instance.current()}: run the features with "
+                  f"ROLLBOOK_ENVIRONMENTS={instance.environments(instance.current())}")  # fmt: skip
     else:
         getattr(sandbox, args.action)()
+    return 0
+
+
+def _sandbox_environments(_: argparse.Namespace) -> int:
+    print(instance.environments(instance.current()))
     return 0
 
 
@@ -53,6 +62,24 @@ def _sandbox_fault(args: argparse.Namespace) -> int:
     return 0
 
 
+def _instance_of(args: argparse.Namespace) -> int:
+    """--instance; else the one this process was started for; else the one this checkout's
+    sandbox runs on; else the first one free."""
+    if args.instance is not None:
+        return int(args.instance)
+    if os.environ.get(instance.VARIABLE):
+        return instance.current()
+    running = instance.held()
+    return instance.choose() if running is None else running
+
+
+def _instance(text: str) -> int:
+    try:
+        return instance.number(text)
+    except UserError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--instance ")) from None
+
+
 def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sandbox",
@@ -60,9 +87,17 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
         description="Provision and run the sandbox described by environments/sandbox.yaml.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    which = argparse.ArgumentParser(add_help=False)
+    which.add_argument(
+        "--instance", type=_instance, metavar="N",
+        help="the sandbox instance to act on: 0 (the default) is .sandbox/ and environments/; "
+        f"N (up to {instance.LARGEST}) is .sandbox-N/, its ports {instance.PORT_STEP}*N higher "
+        "and its environment files in .sandbox-N/environments/",
+    )  # fmt: skip
     up = actions.add_parser(
-        "up", help="provision the sandbox (the first time) and start what is not running"
-    )
+        "up", parents=[which],
+        help="provision the sandbox (the first time) and start what is not running",
+    )  # fmt: skip
     up.add_argument(
         "--app-hosts", type=int, metavar="N",
         help="N app hosts over SSH (environments/fleet.yaml); 1: the single host (default: as "
@@ -79,24 +114,31 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
         "(environments/sandbox-NAME.yaml; wagtail: a Wagtail site from PyPI)",
     )  # fmt: skip
     up.set_defaults(handler=_sandbox_action)
-    down = actions.add_parser("down", help="stop everything the sandbox started")
+    down = actions.add_parser("down", parents=[which], help="stop everything the sandbox started")
     down.add_argument("--purge", action="store_true", help="also delete every file it made")
     down.set_defaults(handler=_sandbox_action)
     actions.add_parser(
-        "reset", help="go back to the start state (defective release deployed, fresh backups)"
-    ).set_defaults(handler=_sandbox_action)
+        "reset", parents=[which],
+        help="go back to the start state (defective release deployed, fresh backups)",
+    ).set_defaults(handler=_sandbox_action)  # fmt: skip
     actions.add_parser(
-        "status", help="one line per component; exit 0 when everything is up"
+        "status", parents=[which], help="one line per component; exit 0 when everything is up"
     ).set_defaults(handler=_sandbox_status)
+    actions.add_parser(
+        "environments", parents=[which],
+        help="print the folder of the instance's environment files (for ROLLBOOK_ENVIRONMENTS)",
+    ).set_defaults(handler=_sandbox_environments)  # fmt: skip
     fault = actions.add_parser(
-        "fault", help="make a realistic fault (undone by reset); --list shows them"
-    )
+        "fault", parents=[which],
+        help="make a realistic fault (undone by reset); --list shows them",
+    )  # fmt: skip
     fault.add_argument("name", nargs="?", help="the fault to make")
     fault.add_argument("--list", action="store_true", help="list the faults")
     fault.set_defaults(handler=_sandbox_fault)
     grow = actions.add_parser(
-        "grow", help="a database of a chosen size for the benchmark (kept by reset; 0 undoes it)"
-    )
+        "grow", parents=[which],
+        help="a database of a chosen size for the benchmark (kept by reset; 0 undoes it)",
+    )  # fmt: skip
     grow.add_argument("--size-mb", type=int, required=True, help="MB of order events to add")
     grow.add_argument(
         "--after-backup-percent", type=float, default=0.0,
@@ -320,6 +362,8 @@ def _add_ledger(subparsers: argparse._SubParsersAction) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "instance"):  # a sandbox command: the instance it acts on
+            instance.activate(_instance_of(args))
         return args.handler(args)
     except (UserError, SandboxError, StepFailed) as error:
         print(f"rollbook: error: {error}", file=sys.stderr)

@@ -1,11 +1,28 @@
-"""Fixtures shared by the integration and e2e tests: the real sandbox."""
+"""Fixtures shared by the integration and e2e tests: the real sandbox — an instance of its own
+for each pytest-xdist worker (rollbook.sandbox.instance), chosen before any test module reads an
+environment file."""
 
+import json
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from rollbook import sandbox
+from rollbook.sandbox import instance
 from tests.e2e import compatibility, reliability
+
+
+def _instance() -> int:
+    """$ROLLBOOK_SANDBOX_INSTANCE when given; else this checkout's first free instance, the
+    second for worker gw1, and so on."""
+    if os.environ.get(instance.VARIABLE):
+        return instance.current()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return instance.choose(int(worker.removeprefix("gw") or 0))
+
+
+instance.activate(_instance())
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +61,19 @@ def pytest_terminal_summary(
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """docs/RELIABILITY.md from the fault matrix, bad-input catalog and crash points that ran;
-    docs/COMPATIBILITY.md from the stacks rolled back."""
+    docs/COMPATIBILITY.md from the stacks rolled back — by the controller, from every worker's
+    results, under xdist."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:  # an xdist worker: its results go to the controller
+        output["results"] = json.dumps([reliability.rows(), compatibility.rows()])
+        return
     reliability.write()
     compatibility.write()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """An xdist worker finished: its results, for the controller's documents."""
+    found, stacks = json.loads(getattr(node, "workeroutput", {}).get("results", "[{}, []]"))
+    reliability.add(found)
+    compatibility.add(stacks)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rollbook.actions.dependencies import PACKAGING, package
 from rollbook.core.config import load_environment
-from rollbook.sandbox import appvenv, history, nginx, supervisor
+from rollbook.sandbox import appvenv, history, instance, nginx, supervisor
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.credentials import write_app_env
 from rollbook.sandbox.layout import Layout
@@ -47,7 +47,7 @@ class AppHost:
 
     @property
     def user(self) -> str:
-        return f"rollbook-app{self.index}" if IS_ROOT else pwd.getpwuid(os.getuid()).pw_name
+        return instance.fleet_user(self.index) if IS_ROOT else pwd.getpwuid(os.getuid()).pw_name
 
     @property
     def folder(self) -> Path:
@@ -97,7 +97,10 @@ def hosts(layout: Layout, count: int) -> list[AppHost]:
     return [AppHost(i, root, first + i - 1) for i in range(1, count + 1)]
 
 
-SUDOERS = Path("/etc/sudoers.d/rollbook-sandbox-fleet")
+def sudoers() -> Path:
+    """The fleet's sudoers rule, one per sandbox instance."""
+    n = instance.current()
+    return Path(f"/etc/sudoers.d/rollbook-sandbox{n or ''}-fleet")
 
 
 def up(layout: Layout, count: int) -> None:
@@ -113,7 +116,7 @@ def up(layout: Layout, count: int) -> None:
         _stop_host(layout, image, host)
     (layout.state / SIZE_FILE).write_text(str(count))  # before any host starts: `down` sees it
     if count == 0:
-        SUDOERS.unlink(missing_ok=True)
+        sudoers().unlink(missing_ok=True)
         nginx.write_config(layout)
         _reload_nginx(layout)
         return
@@ -143,7 +146,7 @@ def down(layout: Layout) -> None:
     image = fleet_layout(layout)
     for host in hosts(layout, saved_size(layout)):
         _stop_host(layout, image, host)
-    SUDOERS.unlink(missing_ok=True)
+    sudoers().unlink(missing_ok=True)
 
 
 def _write_sudoers(layout: Layout, image: Layout, fleet: list[AppHost]) -> None:
@@ -156,7 +159,8 @@ def _write_sudoers(layout: Layout, image: Layout, fleet: list[AppHost]) -> None:
         f"Defaults:{users} logfile={layout.root / 'log' / 'sudo.log'}\n"
         f"{users} ALL=(root) NOPASSWD: {Path(image.supervisorctl)}\n"
     )
-    draft = SUDOERS.with_name(".rollbook-sandbox-fleet.new")  # sudo ignores names with a dot
+    rule = sudoers()
+    draft = rule.with_name(f".{rule.name}.new")  # sudo ignores names with a dot
     draft.write_text(text)
     draft.chmod(0o440)
     checked = subprocess.run([visudo, "-c", "-q", "-f", str(draft)], capture_output=True,
@@ -164,7 +168,7 @@ def _write_sudoers(layout: Layout, image: Layout, fleet: list[AppHost]) -> None:
     if checked.returncode != 0:
         draft.unlink()
         raise SandboxError(f"the fleet's sudoers rule is invalid: {checked.stderr.strip()}")
-    draft.replace(SUDOERS)
+    draft.replace(rule)
 
 
 def real_path(image: Layout, host: AppHost, path: Path) -> Path:

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 import rollbook
 from rollbook.core.config import Environment, load_environment
 from rollbook.core.errors import UserError
+from rollbook.sandbox import instance
 from rollbook.sandbox.shell import Shell
 
 REPO = Path(rollbook.__file__).resolve().parents[1]
@@ -138,7 +139,7 @@ def load_layout() -> Layout:
         )
     return Layout(
         env=env,
-        root=REPO / ".sandbox",
+        root=instance.root(instance.current()),
         ports=Ports(
             postgres=env.database.port,
             redis=settings.redis_port,

@@ -35,6 +35,9 @@ from rollbook.sandbox.shell import (
 from rollbook.sandbox.sshd import CLIENT_CONFIG, Sshd, new_key
 
 CGROUPS = Path("/sys/fs/cgroup/systemd")
+# systemd makes its cgroups in the machine's one hierarchy: two systemd hosts would share
+# system.slice/gunicorn.service, and stopping one would stop the other's. One per machine.
+OWNER = Path("/var/tmp/rollbook-sandbox-systemd.owner")
 # /tmp stays: the sandbox (its checkout, its units) may live there, and no unit that cleans it
 # (systemd-tmpfiles-setup) exists in this systemd
 HIDDEN = ("/run", "/var/log/journal", "/etc/systemd/system",
@@ -127,6 +130,7 @@ def up(layout: Layout) -> str:
     unshare = require_binary("unshare", "apt-get install util-linux")
     here = folder(layout)
     down(layout)
+    _claim(here)
     here.mkdir(parents=True, exist_ok=True)
     key = here / "id_ed25519"
     if not key.exists():
@@ -173,12 +177,29 @@ def down(layout: Layout) -> None:
                 break
             time.sleep(0.1)
     pidfile.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        if OWNER.read_text().strip() == str(here):
+            OWNER.unlink()
     listed = here / "cgroups-before"
     before = set(listed.read_text().split()) if listed.is_file() else set()
     for path in sorted(set(_cgroups()) - before, key=lambda p: -p.count("/")):
         with contextlib.suppress(OSError):
             os.rmdir(path)
     say("the systemd host is down")
+
+
+def _claim(here: Path) -> None:
+    """The machine's systemd host is this instance's from now on, unless another instance's
+    runs: then a one-line error naming it."""
+    with contextlib.suppress(OSError):
+        other = Path(OWNER.read_text().strip())
+        if other != here and (other / "unshare.pid").is_file():
+            raise SandboxError(
+                f"another sandbox instance's systemd host is up ({other}): one per machine (they "
+                "share the cgroup hierarchy) — take it down with `rollbook sandbox down "
+                "--instance N` (N of that instance) first"
+            )
+    OWNER.write_text(str(here))
 
 
 def _cgroups() -> list[str]:

@@ -1,12 +1,12 @@
 """A variant of environments/sandbox.yaml in another folder, for tests and the benchmark.
 
-The copy's relative paths are made absolute (pip's `--find-links=../../`, relative to the
-checkout where pip runs, is kept); the engine reads it when $ROLLBOOK_ENVIRONMENTS names the folder.
+The copy is the current sandbox instance's, its relative paths made absolute (pip's
+`--find-links=../../`, relative to the checkout where pip runs, is kept); the engine reads it when
+$ROLLBOOK_ENVIRONMENTS names the folder.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,7 @@ from typing import Any
 import yaml
 
 from rollbook.core.config import ENVIRONMENTS_DIR
-
-ROOT = ENVIRONMENTS_DIR.parent
+from rollbook.sandbox import instance
 
 
 def write_variant(
@@ -29,7 +28,7 @@ def write_variant(
     engine read them."""
     folder = parent / "environments"
     folder.mkdir(parents=True, exist_ok=True)
-    source = _absolute((ENVIRONMENTS_DIR / "sandbox.yaml").read_text())
+    source = _absolute((ENVIRONMENTS_DIR / "sandbox.yaml").read_text())  # this instance's
     if text is None:
         data = yaml.safe_load(source)
         if change:
@@ -44,10 +43,9 @@ def write_variant(
 
 
 def _absolute(text: str) -> str:
-    """An environment file's `../` paths (relative to environments/) made absolute, host specs'
-    ssh_config= and ssh_identity_file= too; pip's `--find-links=../../` stays (relative to the
-    checkout, where pip runs)."""
-    return re.sub(r"(?:(?<=[\s\[:])|(?<=_config=)|(?<=_file=))\.\./", f"{ROOT}/", text)
+    """An environment file of environments/ as the current sandbox instance's, every path
+    absolute (rollbook.sandbox.instance)."""
+    return instance.shifted(text, instance.current())
 
 
 def fast_options(data: dict[str, Any]) -> None:

@@ -49,6 +49,16 @@ def _tag_kind(checkout: str, tag: str | None) -> str:
     return {"tag": "annotated", "commit": "lightweight"}.get(kind, "-") if tag else "-"
 
 
+def rows() -> list[list[str]]:
+    """This process's runs (an xdist worker hands them to the controller, which writes)."""
+    return [list(row) for row in _rows]
+
+
+def add(found: list[list[str]]) -> None:
+    """Runs another process (an xdist worker) collected."""
+    _rows.extend(tuple(row) for row in found)
+
+
 def write() -> None:
     """Rewrite docs/COMPATIBILITY.md when the session rolled back at least three stacks."""
     if len({row[0] for row in _rows}) < 3:

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from rollbook.core.config import secret
+from rollbook.sandbox import instance
 from tests.e2e.sandbox_state import ROOT, env
 
 ARTIFACTS = {
@@ -18,7 +19,7 @@ ARTIFACTS = {
     "SHA256SUMS.sig",
     "SIGNER",
 }
-CHANNEL = ROOT / ".sandbox" / "log" / "notifications.jsonl"
+CHANNEL = instance.root(instance.current()) / "log" / "notifications.jsonl"
 SCREENSHOTS = ROOT / "reports" / "screenshots"
 
 

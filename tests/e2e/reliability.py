@@ -33,6 +33,17 @@ def record(kind: str, *row: object) -> None:
     _rows[kind].append(tuple(str(c).replace("|", "\\\\|").replace("\n", " ") for c in row))
 
 
+def rows() -> dict[str, list[list[str]]]:
+    """This process's results (an xdist worker hands them to the controller, which writes)."""
+    return {kind: [list(row) for row in found] for kind, found in _rows.items()}
+
+
+def add(found: dict[str, list[list[str]]]) -> None:
+    """Results another process (an xdist worker) collected."""
+    for kind, rows_of_kind in found.items():
+        _rows[kind].extend(tuple(row) for row in rows_of_kind)
+
+
 def write() -> None:
     """Rewrite docs/RELIABILITY.md when the session ran every kind (a partial run leaves it)."""
     if not all(_rows.get(kind) for kind in HEADERS):
@@ -53,12 +64,12 @@ def write() -> None:
         "",
     ]
     for kind in HEADERS:
-        rows = _rows.get(kind, [])
-        if not rows:
+        found = sorted(_rows.get(kind, []))  # workers side by side finish in any order
+        if not found:
             continue
-        ok = sum(1 for row in rows if row[-1] == "True")
-        lines += [f"## {kind}", "", TOTALS[kind].format(n=len(rows), ok=ok), ""]
+        ok = sum(1 for row in found if row[-1] == "True")
+        lines += [f"## {kind}", "", TOTALS[kind].format(n=len(found), ok=ok), ""]
         lines += ["| " + " | ".join(HEADERS[kind]) + " |", "|" + "---|" * len(HEADERS[kind])]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += ["| " + " | ".join(row) + " |" for row in found]
         lines.append("")
     DOC.write_text("\n".join(lines), encoding="utf-8")

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from rollbook import sandbox
+from rollbook.sandbox import instance
 from rollbook.sandbox.sshd import Sshd, new_key, start_sshd
 from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e.releases import deploy_tags
 from tests.e2e.reliability import record
-from tests.e2e.sandbox_state import INCIDENT, ROOT, env, pytest_feature, state
+from tests.e2e.sandbox_state import INCIDENT, env, pytest_feature, state
 from tests.e2e.test_etapa1 import newest_nightly
 
 pytestmark = pytest.mark.e2e
@@ -84,7 +85,7 @@ NOT_CRITICAL = [*(a for a in INCIDENT if not a.startswith(("--severity", "--appr
 
 SIGNED_BY_OPERATOR = [  # the operator is the person whose own key signs
     *(a for a in NOT_CRITICAL if not a.startswith("--operator")),
-    f"--signing-key={ROOT / '.sandbox' / 'people' / 'devops_ed25519'}",
+    f"--signing-key={instance.root(instance.current()) / 'people' / 'devops_ed25519'}",
 ]
 
 

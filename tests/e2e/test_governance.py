@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from rollbook import sandbox
+from rollbook.sandbox import instance
 from rollbook.sandbox.variant import write_variant
 from tests.e2e.sandbox_state import ROOT, Outcome, dump, env, fast, run_feature, state
 
 pytestmark = pytest.mark.e2e
 
-PEOPLE = ROOT / ".sandbox" / "people"
+PEOPLE = instance.root(instance.current()) / "people"
 OPERATOR = "Olga Ortiz"  # devops: runs the rollback, may not approve it
 TECH_LEAD = "Tomás Torres"
 NOT_CRITICAL = [

@@ -14,7 +14,7 @@ from tests.e2e import compatibility
 from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, fast, run_feature
 from tests.e2e.test_faults import make_fault
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("systemd")]  # one worker's instance
 STACK = "an app host under systemd over ssh://, no proxy"
 SYSTEMD = [a.replace("--env=sandbox", "--env=sandbox-systemd") for a in INCIDENT]
 

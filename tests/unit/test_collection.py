@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rollbook.core.config import environments_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -70,7 +72,7 @@ def test_unknown_environment_is_one_line_and_non_zero() -> None:
     assert errors == [
         "ERROR: unknown environment 'nope': choose one of "
         "fleet, fleet-ssh, production, sandbox, sandbox-systemd, sandbox-wagtail, staging "
-        f"(files in {ROOT / 'environments'}/)"
+        f"(files in {environments_dir()}/)"  # the sandbox instance's copies, under xdist
     ]
 
 

@@ -39,7 +39,7 @@ def test_shipped_environments_load() -> None:
 
 
 def test_relative_paths_resolve_against_the_file() -> None:
-    sandbox = load_environment("sandbox")
+    sandbox = load_file(ENVIRONMENTS_DIR / "sandbox.yaml")  # not a sandbox instance's copy
     assert sandbox.app.path == str(ENVIRONMENTS_DIR.parent / ".sandbox/www/iact-backend")
     assert all(Path(f).is_absolute() for f in sandbox.logs.files)
     # in a command line, paths are resolved and options and bare commands are kept
