@@ -60,7 +60,7 @@ def test_two_instances_roll_back_at_the_same_time(another_instance: int, tmp_pat
         output, _ = process.communicate(timeout=900)
         (incident,) = folder.iterdir()
         done[n] = Outcome(process.returncode, output, incident)
-    for n, outcome in done.items():
+    for outcome in done.values():
         assert outcome.outcome == COMPLETED, dump(outcome)
     # at the same time: each ran while the other did
     spans = {n: (o.journal()[0]["ts"], o.journal()[-1]["ts"]) for n, o in done.items()}
