@@ -7,8 +7,11 @@ Like a site's internal mirror, it fixes the universe pip resolves in, so a later
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import sys
 
+from rollbook.sandbox import instance
 from rollbook.sandbox.layout import Layout
 from rollbook.sandbox.release_ledger import HELD_BACK
 from rollbook.sandbox.shell import say
@@ -23,6 +26,12 @@ def ensure_wheelhouse(layout: Layout, requirement_sets: list[str]) -> None:
     marker = layout.wheelhouse / COMPLETE_MARKER
     if marker.is_file() and marker.read_text(encoding="utf-8") == digest:
         return
+    for other in sorted(instance.REPO.glob(".sandbox*/wheelhouse")):  # another instance's
+        done = other / COMPLETE_MARKER
+        if other != layout.wheelhouse and done.is_file() and done.read_text() == digest:
+            say(f"linking the app's packages from {other} into {layout.wheelhouse} ...")
+            shutil.copytree(other, layout.wheelhouse, copy_function=os.link, dirs_exist_ok=True)
+            return
     say(f"downloading the app's packages into {layout.wheelhouse} (once) ...")
     layout.wheelhouse.mkdir(parents=True, exist_ok=True)
     for number, requirements in enumerate(releases, start=1):
