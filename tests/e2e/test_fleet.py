@@ -26,6 +26,13 @@ from tests.e2e.record_checks import assert_no_secret_anywhere, run_secrets
 from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, pytest_feature, run_feature
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("fleet")]  # one worker's instance
+
+
+def user(index: int) -> str:
+    """App host `index`'s user, as this sandbox instance names it."""
+    return AppHost(index, Path(), 0).user
+
+
 APP_HOSTS = 3
 
 
@@ -107,7 +114,7 @@ def test_failure_on_one_host_is_recovered_on_all(fleet: list[AppHost], tmp_path:
         for e in result.journal()
         if e["event"] == "host_result" and e["paso"] == "3.1"
     }
-    assert results == {"rollbook-app1": True, "rollbook-app2": False, "rollbook-app3": True}
+    assert results == {user(1): True, user(2): False, user(3): True}
     # §9 put the code back on the hosts that had changed it, and every host is as before
     recovered = [e for e in result.journal() if e["event"] == "command" and e["paso"] == "9.1"]
     checkouts = {e["host"] for e in recovered if e["argv"][3:4] == ["checkout"]}
@@ -164,8 +171,8 @@ def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
         for e in result.journal()
         if e["event"] == "host_result" and e["paso"] == "5.2"
     }
-    assert answered["rollbook-app1"] == (True, "") and answered["rollbook-app2"] == (True, "")
-    ok, error = answered["rollbook-app3"]
+    assert answered[user(1)] == (True, "") and answered[user(2)] == (True, "")
+    ok, error = answered[user(3)]
     assert not ok and "worker celery@app3 is running but did not answer" in error, error
     assert "[worker checked by inspect]" in error, error
     assert_sudo_only_for_root_actions(result, fleet)  # Etapa 3 ran: checkout, pip, static
@@ -176,7 +183,7 @@ def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
     failed = [e for e in check.journal()
               if e["event"] == "paso_finished" and e["status"] == "failed"]  # fmt: skip
     celery = [e for e in failed if "celery" in e["name"].lower()]
-    assert celery and "rollbook-app3@" in celery[0]["detail"], dump(check)
+    assert celery and f"{user(3)}@" in celery[0]["detail"], dump(check)
     assert "celery@app3" in celery[0]["detail"]
 
 
