@@ -22,7 +22,7 @@ from typing import Any
 
 from rollbook import sandbox
 from rollbook.core import timeline
-from rollbook.core.config import ENVIRONMENTS_DIR
+from rollbook.core.config import environments_dir
 from rollbook.core.journal import read_journal
 from rollbook.record.closing import etapa_durations
 from rollbook.sandbox import fleet
@@ -42,7 +42,7 @@ KEYS = ("total", "downtime", "etapa2", "etapa3", "etapa5", "etapa6")
 def bench_environments(folder: Path) -> dict[str, str]:
     """fleet.yaml with every host restarted at once, in a folder of its own."""
     (folder / "fleet-bench.yaml").write_text(
-        f"name: fleet-bench\nextends: {ENVIRONMENTS_DIR / 'fleet.yaml'}\n"
+        f"name: fleet-bench\nextends: {environments_dir() / 'fleet.yaml'}\n"  # this instance's
         "services: {restart: all}\n",
         encoding="utf-8",
     )
