@@ -99,9 +99,9 @@ def _page(env: Environment) -> MaintenanceConfig:
 
 
 def maintenance_on(host: Host, env: Environment) -> None:
-    """Paso 2.3: copy the template into place and reload the proxy."""
+    """Paso 2.3: copy the template into place and reload the proxy (checked first by the
+    caller: a broken configuration changes nothing)."""
     page = _page(env)
-    _check_proxy(host, env.services)
     host.run(["cp", page.template, page.page], mutating=True, root="maintenance")
     _reload_proxy(host, env.services)
 
@@ -126,13 +126,19 @@ def public_state(run: Run) -> tuple[bool, dict[str, int]]:
     return all(active.values()), answers
 
 
-def maintenance_everywhere(run: Run, on: bool) -> None:
-    """Paso 2.3 (on) / 5.3 and §9 (off) on every proxy host (the app hosts unless hosts.proxy)."""
+def maintenance_everywhere(run: Run, on: bool, among: list[str] | None = None) -> None:
+    """Paso 2.3 (on) / 5.3 and §9 (off) on every proxy host (the app hosts unless hosts.proxy;
+    only those `among`, when given). A proxy whose configuration is broken is left untouched."""
     if not on:
-        each_host(run, "proxy", lambda host: maintenance_off(host, run.env))
+        each_host(run, "proxy", lambda host: maintenance_off(host, run.env), among=among)
         return
-    with run.operation(MaintenanceOn(run.hosts("proxy"))):  # §9 takes it down
-        each_host(run, "proxy", lambda host: maintenance_on(host, run.env))
+
+    def put_up(host: Host) -> None:
+        _check_proxy(host, run.env.services)  # broken: nothing changed, nothing to undo
+        with run.operation(MaintenanceOn([host.spec])):  # §9 takes it down
+            maintenance_on(host, run.env)
+
+    each_host(run, "proxy", put_up, among=among)
 
 
 def _check_proxy(host: Host, services: ServicesConfig) -> None:

@@ -31,8 +31,8 @@ class ServicesStopped(Change):
 
 @dataclass(frozen=True)
 class MaintenanceOn(Change):
-    """Paso 2.3: the maintenance page put up on the proxy hosts (taken down last by §9: users
-    reach the app again only once it is back)."""
+    """Paso 2.3: the maintenance page put up on the proxy `hosts` (after their proxy accepted
+    its configuration; taken down last by §9: users reach the app again only once it is back)."""
 
     KEY: ClassVar[str] = "maintenance_on"
     LAST: ClassVar[bool] = True

@@ -100,7 +100,9 @@ def _services(ctx: Undoing, changes: list[ServicesStopped]) -> list[Undo]:
 
 
 def _maintenance(ctx: Undoing, changes: list[MaintenanceOn]) -> list[Undo]:
-    return [Undo("maintenance page off", lambda: web.maintenance_everywhere(ctx.run, on=False))]
+    hosts = list(dict.fromkeys(spec for change in changes for spec in change.hosts))
+    return [Undo("maintenance page off",
+                 lambda: web.maintenance_everywhere(ctx.run, on=False, among=hosts))]  # fmt: skip
 
 
 def _code(ctx: Undoing, changes: list[CodeChanged]) -> list[Undo]:
