@@ -65,7 +65,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     results, under xdist."""
     output = getattr(session.config, "workeroutput", None)
     if output is not None:  # an xdist worker: its results go to the controller
-        output["results"] = json.dumps([reliability.rows(), compatibility.rows()])
+        shown = session.config.stash.get(SHOWN, {})
+        output["results"] = json.dumps([reliability.rows(), compatibility.rows(), shown])
         return
     reliability.write()
     compatibility.write()
@@ -74,6 +75,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: object, error: object) -> None:
     """An xdist worker finished: its results, for the controller's documents."""
-    found, stacks = json.loads(getattr(node, "workeroutput", {}).get("results", "[{}, []]"))
+    results = getattr(node, "workeroutput", {}).get("results", "[{}, [], {}]")
+    found, stacks, shown = json.loads(results)
     reliability.add(found)
     compatibility.add(stacks)
+    config = getattr(node, "config", None)
+    if config is not None:  # the lines its passing tests showed, for the controller's summary
+        for title, lines in shown.items():
+            show(config, title, lines)
