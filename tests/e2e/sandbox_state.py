@@ -190,9 +190,14 @@ class State:
     def restored_to(self, before: State) -> bool:
         """Everything §9 puts back equals `before` (the backups folder gains the safety dump),
         the release served included."""
+        return not self.differences(before)
+
+    def differences(self, before: State) -> dict[str, tuple[Any, Any]]:
+        """What §9 puts back that differs from `before`: {part: (before, now)}."""
         kept = ("database", "head", "worktree", "packages", "services", "maintenance", "served",
                 "static")  # fmt: skip
-        return all(getattr(self, name) == getattr(before, name) for name in kept)
+        return {name: (getattr(before, name), getattr(self, name)) for name in kept
+                if getattr(self, name) != getattr(before, name)}  # fmt: skip
 
 
 def state() -> State:
