@@ -14,12 +14,15 @@ from tests.e2e import compatibility, reliability
 
 
 def _instance() -> int:
-    """$ROLLBOOK_SANDBOX_INSTANCE when given; else this checkout's first free instance, the
-    second for worker gw1, and so on."""
+    """Under pytest-xdist, worker gwK's: the K-th of this checkout's (its environment holds the
+    controller's choice, never its own); else $ROLLBOOK_SANDBOX_INSTANCE when given; else this
+    checkout's first."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        return instance.choose(int(worker.removeprefix("gw") or 0))
     if os.environ.get(instance.VARIABLE):
         return instance.current()
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return instance.choose(int(worker.removeprefix("gw") or 0))
+    return instance.choose()
 
 
 instance.activate(_instance())
