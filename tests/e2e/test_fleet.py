@@ -25,7 +25,7 @@ from tests.e2e.cmdline_sampler import watching
 from tests.e2e.record_checks import assert_no_secret_anywhere, run_secrets
 from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, pytest_feature, run_feature
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("fleet")]  # one worker's instance
+pytestmark = pytest.mark.e2e
 
 
 def user(index: int) -> str:

@@ -17,7 +17,7 @@ from rollbook.core.journal import read_journal
 from rollbook.sandbox import instance
 from tests.e2e.sandbox_state import INCIDENT, ROOT, Outcome, dump
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("instances")]
+pytestmark = pytest.mark.e2e
 
 COMPLETED = "ROLLBACK COMPLETADO"
 CLI = [sys.executable, "-m", "rollbook.cli", "sandbox"]

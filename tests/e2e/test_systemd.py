@@ -2,6 +2,7 @@
 literal `systemctl stop gunicorn celery` / `systemctl start`, and a service's errors read from
 the journal (`journalctl -u`). No proxy on this host: no maintenance page."""
 
+import fcntl
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from rollbook import sandbox
+from rollbook.sandbox import systemd_host
 from rollbook.sandbox.variant import write_variant
 from tests.e2e import compatibility
 from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, fast, run_feature
 from tests.e2e.test_faults import make_fault
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("systemd")]  # one worker's instance
+pytestmark = pytest.mark.e2e
 STACK = "an app host under systemd over ssh://, no proxy"
 SYSTEMD = [a.replace("--env=sandbox", "--env=sandbox-systemd") for a in INCIDENT]
 
@@ -22,10 +24,15 @@ SYSTEMD = [a.replace("--env=sandbox", "--env=sandbox-systemd") for a in INCIDENT
 @pytest.fixture
 def host_under_systemd(sandbox_reset: None, tmp_path: Path) -> Iterator[dict[str, str]]:
     """`rollbook sandbox up --systemd`; the variables that make a run read sandbox-systemd.yaml
-    (over the sandbox with Paso 3.2 asking pip first)."""
-    sandbox.up(systemd=True)
-    yield write_variant(tmp_path, fast, extending=("sandbox-systemd",))
-    sandbox.reset()  # stops the systemd host, starts the supervisord's programs again
+    (over the sandbox with Paso 3.2 asking pip first). One systemd host per machine: a worker
+    beside this one waits for this test's to go down."""
+    with open(systemd_host.OWNER.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        sandbox.up(systemd=True)
+        try:
+            yield write_variant(tmp_path, fast, extending=("sandbox-systemd",))
+        finally:
+            sandbox.reset()  # stops the systemd host, starts the supervisord's programs again
 
 
 def commands(done: Outcome, paso: str) -> list[str]:

@@ -36,7 +36,7 @@ from tests.e2e.sandbox_state import (
     stale_processes,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("wagtail")]  # one worker's instance
+pytestmark = pytest.mark.e2e
 SITE = "sandbox-wagtail"
 STACK = "Wagtail from PyPI, upgrade 7.0.10 → 7.2.3: lightweight tags, app .env, no worker"
 WAGTAIL = [*(a for a in INCIDENT if not a.startswith("--env=")), f"--env={SITE}"]
