@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from rollbook.sandbox.layout import Layout, load_layout
+from rollbook.sandbox.shell import wait_for
 from rollbook.sandbox.variant import write_variant
-from tests.e2e import compatibility
+from tests.e2e import compatibility, sandbox_state
 from tests.e2e.sandbox_state import (
     INCIDENT,
     Outcome,
@@ -149,6 +150,10 @@ def autorestart(sandbox_reset: None) -> Iterator[None]:
     assert on.count("autorestart=true") == 2, "the sandbox's gunicorn and celery sections"
     conf.write_text(on)
     subprocess.run([*ctl, "update"], check=True, capture_output=True)
+    # `update` restarts the changed programs: the test's "before" is taken once they run again
+    programs = ("gunicorn", "celery")
+    wait_for(lambda: all(sandbox_state.services().get(p) == "RUNNING" for p in programs),
+             "gunicorn and celery RUNNING after supervisorctl update", 60)  # fmt: skip
     try:
         yield
     finally:
