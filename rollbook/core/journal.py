@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,15 @@ class Journal:
 
     def events(self, event: str | None = None) -> list[dict[str, Any]]:
         return [e for e in read_journal(self.path) if event is None or e["event"] == event]
+
+    def facts(self) -> dict[str, dict[str, Any]]:
+        """The facts journaled so far, the last value of each: the evidence the record shows."""
+        return facts_of(read_journal(self.path))
+
+
+def facts_of(events: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The facts among a journal's events, by key, the last value of each."""
+    return {e["key"]: e["value"] for e in events if e["event"] == "fact"}
 
 
 def read_journal(path: Path) -> Iterator[dict[str, Any]]:

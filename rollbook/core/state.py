@@ -243,3 +243,11 @@ class SafetyDump(Record):
     oid: str | None = None
     dumped_at: str | None = None
     planned: bool = False
+
+
+RECORDS: dict[str, type[Record]] = {
+    kind.KEY: kind
+    for kind in (Deployed, Target, ChosenBackup, MigrationPlan, DatabasePath, TrialRestore,
+                 TargetResolved, ServiceProcesses, ServiceLogsBefore, ShadowRestored,
+                 RowsRecovered, WebAnswer, WorkersBefore, AnswersBefore, CodeBefore, SafetyDump)
+}  # fmt: skip

@@ -10,7 +10,7 @@ from typing import Any
 
 from rollbook.core.config import Environment, Person, load_file
 from rollbook.core.errors import UserError
-from rollbook.core.journal import read_journal
+from rollbook.core.journal import facts_of, read_journal
 from rollbook.record import approval, people, provenance, signing, statements
 
 # what a role's signature means, from §3.1's matrix (and Paso 6.3's manual verification)
@@ -31,7 +31,7 @@ def facts(folder: Path) -> dict[str, dict[str, Any]]:
     journal = folder / "journal.jsonl"
     if not journal.is_file():
         raise UserError(f"{folder} has no journal.jsonl: give an incident folder")
-    return {e["key"]: e["value"] for e in read_journal(journal) if e["event"] == "fact"}
+    return facts_of(read_journal(journal))
 
 
 def environment_of(folder: Path) -> Environment:
