@@ -25,7 +25,7 @@ def recent_lines(run: Run) -> list[str]:
 
 @then("no hay líneas de error recientes")
 def no_recent_errors(run: Run, recent: list[str]) -> None:
-    window = run.env.logs.recent
+    window = run.site.env.logs.recent
     assert not recent, f"{len(recent)} error lines in the last {window:.0f} s: {recent[0]}"
 
 
@@ -36,7 +36,7 @@ def measure_latency(run: Run) -> dict[str, dict[str, dict[str, float]]]:
 
 @then("el p95 de cada endpoint está bajo el presupuesto del ambiente")
 def under_budget(run: Run, latency: dict[str, dict[str, dict[str, float]]]) -> None:
-    budget = run.env.health.latency_budget_ms
+    budget = run.site.env.health.latency_budget_ms
     assert latency and all(
         figures["p95_ms"] <= budget for urls in latency.values() for figures in urls.values()
     )
@@ -52,7 +52,7 @@ def record_resources(run: Run) -> dict[str, dict[str, float]]:
 
 @then("cada cifra está bajo el umbral del ambiente")
 def under_thresholds(run: Run, figures: dict[str, dict[str, float]]) -> None:
-    limits = run.env.thresholds
+    limits = run.site.env.thresholds
     assert figures and all(
         value <= getattr(limits, name) for host in figures.values() for name, value in host.items()
     )
@@ -60,8 +60,8 @@ def under_thresholds(run: Run, figures: dict[str, dict[str, float]]) -> None:
 
 @given("que el ambiente tiene workers de celery")
 def has_celery(run: Run) -> None:
-    if run.env.celery is None:
-        pytest.skip(f"opcional: el ambiente {run.env.name} no define celery")
+    if run.site.env.celery is None:
+        pytest.skip(f"opcional: el ambiente {run.site.env.name} no define celery")
 
 
 @when("se envía una tarea real a celery", target_fixture="answer")

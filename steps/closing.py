@@ -43,7 +43,7 @@ def follow_ups_listed(run: Run, follow_ups: list[dict[str, object]]) -> None:
     assert follow_ups and all(item["role"] and item["due"] for item in follow_ups), follow_ups
     nobody = closing.orphans(follow_ups)
     if nobody:  # after a rollback that worked: said loudly, never a reason to undo it (§9)
-        pytest.skip(f"SIN RESPONSABLE en people de {run.env.name}: " + "; ".join(nobody))
+        pytest.skip(f"SIN RESPONSABLE en people de {run.site.env.name}: " + "; ".join(nobody))
 
 
 @given("el journal del incidente indicado con --incident", target_fixture="earlier")

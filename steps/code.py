@@ -10,40 +10,40 @@ from steps.verify import after, verifies
 
 @when("se registra la versión desplegada")
 def record_deployed(run: Run) -> None:
-    code.record_deployed_code(run)
+    code.record_deployed_code(run.incident, run.site, run.records)
 
 
 @when("se hace checkout del tag objetivo")
 def checkout(run: Run) -> None:
-    code.checkout_tag(run, run.need(Target).ref)
+    code.checkout_tag(run.incident, run.site, run.records, run.records.need(Target).ref)
 
 
 @verifies("el código queda en la versión estable")
 def code_at_target(run: Run) -> None:
-    assert not code.hosts_not_at(run, run.need(Target).ref)
+    assert not code.hosts_not_at(run.site, run.records.need(Target).ref)
 
 
 @when("se reinstalan las dependencias de la versión objetivo", target_fixture="installed")
 def reinstall(run: Run) -> dict[str, dict[str, object]] | None:
-    dependencies.install_requirements(run)
-    return after(run, lambda: dependencies.installed(run))
+    dependencies.install_requirements(run.incident, run.site, run.records)
+    return after(run, lambda: dependencies.installed(run.incident, run.site))
 
 
 @verifies("los paquetes críticos tienen las versiones de la versión objetivo")
 def critical_packages(run: Run, installed: dict[str, dict[str, object]]) -> None:
-    wrong = dependencies.critical_mismatches(run, installed)
+    wrong = dependencies.critical_mismatches(run.incident, run.site, installed)
     assert not wrong, "; ".join(wrong)
 
 
 @verifies("el conjunto de paquetes es el registrado para la versión objetivo")
 def package_set(run: Run, installed: dict[str, dict[str, object]]) -> None:
-    differ = dependencies.package_set_differences(run, installed)
+    differ = dependencies.package_set_differences(run.incident, run.records, installed)
     assert not differ, "; ".join(differ)
 
 
 @when("se recolectan los archivos estáticos de la versión objetivo", target_fixture="static_files")
 def build_static(run: Run) -> dict[str, int]:
-    return static.build(run)
+    return static.build(run.incident, run.site)
 
 
 @verifies("los archivos estáticos quedan restaurados")

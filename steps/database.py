@@ -4,6 +4,7 @@ import pytest
 from pytest_bdd import given, then, when
 
 from rollbook.actions import database, database_path, restore_strategy, row_recovery, swap
+from rollbook.checks import validation
 from rollbook.core.run import Run
 from rollbook.core.state import SafetyDump
 from steps.verify import after, verifies
@@ -11,10 +12,12 @@ from steps.verify import after, verifies
 
 @given("que el ambiente restaura la base de datos por intercambio")
 def swap_strategy(run: Run) -> None:
-    if database_path.migrating(run):
+    if database_path.migrating(run.records):
         pytest.skip("opcional: la base de datos vuelve revirtiendo sus migraciones (Paso 3.0)")
-    if not swap.enabled(run):
-        pytest.skip(f"opcional: el ambiente {run.env.name} restaura con la estrategia recreate")
+    if not swap.enabled(run.site, run.records):
+        pytest.skip(
+            f"opcional: el ambiente {run.site.env.name} restaura con la estrategia recreate"
+        )
 
 
 @when(
@@ -22,8 +25,8 @@ def swap_strategy(run: Run) -> None:
     target_fixture="shadow_migrations",
 )
 def shadow(run: Run) -> int | None:
-    swap.prepare_shadow(run)
-    return after(run, lambda: swap.shadow_migrations(run))
+    swap.prepare_shadow(run.incident, run.site, run.records)
+    return after(run, lambda: swap.shadow_migrations(run.site, run.records))
 
 
 @verifies("la base de datos sombra responde y django_migrations responde")
@@ -33,15 +36,15 @@ def shadow_answers(run: Run, shadow_migrations: int) -> None:
 
 @given("que el ambiente revierte las migraciones en lugar de restaurar el backup")
 def migrate_path(run: Run) -> None:
-    if not database_path.migrating(run):
-        why = database_path.why(run)
+    if not database_path.migrating(run.records):
+        why = database_path.why(run.records)
         pytest.skip(f"opcional: la base de datos se restaura desde el backup ({why})")
 
 
 @when("se revierten las migraciones de la versión desplegada", target_fixture="left_over")
 def reverse_migrations(run: Run) -> list[str] | None:
-    database_path.reverse(run)
-    return after(run, lambda: database_path.left_over(run))
+    database_path.reverse(run.site, run.records)
+    return after(run, lambda: database_path.left_over(run.site, run.records))
 
 
 @verifies("la base de datos queda en las migraciones de la versión objetivo")
@@ -51,8 +54,8 @@ def reversed_to_target(run: Run, left_over: list[str]) -> None:
 
 @given("que el ambiente recupera las filas que la restauración deja fuera")
 def recover_path(run: Run) -> None:
-    if not database_path.recovering(run):
-        why = database_path.why(run)
+    if not database_path.recovering(run.records):
+        why = database_path.why(run.records)
         pytest.skip(f"opcional: no se recuperan filas tras la restauración ({why})")
 
 
@@ -61,8 +64,8 @@ def recover_path(run: Run) -> None:
     target_fixture="unaccounted",
 )
 def recover_rows(run: Run) -> dict[str, int] | None:
-    row_recovery.recover(run)
-    return after(run, lambda: row_recovery.unaccounted(run))
+    row_recovery.recover(run.incident, run.site, run.records)
+    return after(run, lambda: row_recovery.unaccounted(run.incident, run.site, run.records))
 
 
 @verifies("cada fila ausente queda recuperada o listada en el archivo de rescate")
@@ -72,20 +75,22 @@ def rows_accounted(run: Run, unaccounted: dict[str, int]) -> None:
 
 @when("se crea el backup de seguridad del estado actual", target_fixture="safety")
 def safety_backup(run: Run) -> dict[str, object]:
-    return restore_strategy.safety_backup(run)
+    return restore_strategy.safety_backup(run.incident, run.site, run.records)
 
 
 @verifies("el backup de seguridad queda creado y verificado")
 def safety_checked(run: Run, safety: dict[str, object]) -> None:
-    assert restore_strategy.safety_verified(run, safety), f"safety backup not verified: {safety}"
+    assert restore_strategy.safety_verified(run.site, run.records, safety), (
+        f"safety backup not verified: {safety}"
+    )
 
 
 @when(
     "se bloquean las conexiones nuevas y se terminan las activas", target_fixture="connections_left"
 )
 def close_connections(run: Run) -> int | None:
-    database.close_connections(run)
-    return after(run, lambda: database.other_connections(run.postgres()))
+    database.close_connections(run.incident, run.site, run.records)
+    return after(run, lambda: database.other_connections(run.site.postgres()))
 
 
 @verifies("no queda ninguna conexión activa a la base de datos")
@@ -97,13 +102,13 @@ def no_connections(run: Run, connections_left: int) -> None:
     "se restaura la base de datos desde el backup verificado", target_fixture="restored_migrations"
 )
 def restore(run: Run) -> int | None:
-    restore_strategy.restore(run)
-    return after(run, lambda: database.migrations_count(run.postgres()))
+    restore_strategy.restore(run.incident, run.site, run.records)
+    return after(run, lambda: database.migrations_count(run.site.postgres()))
 
 
 @when("se cuentan las filas del estado previo ausentes tras la restauración")
 def count_loss(run: Run) -> None:
-    restore_strategy.count_loss(run)
+    restore_strategy.count_loss(run.incident, run.site, run.records)
 
 
 @verifies("la base de datos queda restaurada y django_migrations responde")
@@ -113,9 +118,12 @@ def restored(run: Run, restored_migrations: int) -> None:
 
 @when("se consulta el estado de las migraciones", target_fixture="migrations")
 def showmigrations(run: Run) -> dict[str, list[str] | None]:
-    pending, output = database.pending_migrations(run)
-    run.record("migrations", pending=pending, output=output)
-    return {"pending": pending, "rows": after(run, lambda: database.migration_rows(run.postgres()))}
+    pending, output = database.pending_migrations(run.site)
+    run.incident.note("migrations", pending=pending, output=output)
+    return {
+        "pending": pending,
+        "rows": after(run, lambda: database.migration_rows(run.site.postgres())),
+    }
 
 
 @then("todas las migraciones están aplicadas, sin pendientes")
@@ -125,16 +133,18 @@ def no_pending(migrations: dict[str, list[str]]) -> None:
 
 @verifies("el estado de migraciones es el registrado para la versión objetivo")
 def recorded_migrations(run: Run, migrations: dict[str, list[str]]) -> None:
-    mismatch = database.ledger_migration_mismatch(run, migrations["rows"])
+    mismatch = database.ledger_migration_mismatch(run.incident, run.records, migrations["rows"])
     assert not mismatch, mismatch
 
 
 @when("se vuelca la base de datos previa al rollback con el servicio restablecido")
 def dump_aside(run: Run) -> None:
-    swap.dump_aside(run)
+    if not run.site.planning:
+        validation.health_check(run)
+    swap.dump_aside(run.incident, run.site, run.records)
 
 
 @verifies("el backup de seguridad queda volcado y verificado en el directorio de backups")
 def aside_dumped(run: Run) -> None:
-    safety = run.known(SafetyDump)
+    safety = run.records.known(SafetyDump)
     assert safety and safety.size and safety.sha256, f"no checked dump: {safety}"

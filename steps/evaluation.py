@@ -12,13 +12,13 @@ from rollbook.actions import (
 )
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, Deployed, Target, TrialRestore
-from rollbook.record import approval
+from rollbook.record import approval, incident_entry
 from steps.verify import delivery
 
 
 @given("el ambiente del incidente cargado")
 def environment_loaded(run: Run) -> None:
-    assert run.env.name == run.options.env_name
+    assert run.site.env.name == run.incident.options.env_name
 
 
 @given("los síntomas, la severidad y el impacto del incidente")
@@ -28,30 +28,30 @@ def incident_inputs(run: Run) -> None:
 
 @when("se documenta el incidente", target_fixture="incident")
 def document_incident(run: Run) -> dict[str, object]:
-    return evaluation.record_incident(run)
+    return incident_entry.record_incident(run)
 
 
 @then("la decisión queda registrada con su aprobador")
 def decision_recorded(run: Run, incident: dict[str, object]) -> None:
     assert str(incident["decision"]).startswith("ROLLBACK "), incident["decision"]
-    problem = approval.uncovered(run, run.facts.get("approval"))
+    problem = approval.uncovered(run, run.incident.journal.facts().get("approval"))
     assert problem is None, problem
 
 
 @when("se confirma que la aplicación usa la base de datos del ambiente")
 def app_uses_the_database(run: Run) -> None:
-    app_database.confirm(run)
+    app_database.confirm(run.incident, run.site)
 
 
 @when("se identifica el último deployment estable", target_fixture="target")
 def find_target(run: Run) -> Target:
-    return evaluation.identify_target(run)
+    return evaluation.identify_target(run.incident, run.site, run.records)
 
 
 @when("se clasifican las migraciones entre la versión desplegada y la objetivo")
 def classify_migrations(run: Run) -> None:
-    migration_plan.classify(run)
-    database_path.choose(run)
+    migration_plan.classify(run.incident, run.site, run.records)
+    database_path.choose(run.incident, run.site, run.records)
 
 
 @when(
@@ -59,7 +59,7 @@ def classify_migrations(run: Run) -> None:
     target_fixture="resolved",
 )
 def resolve_target(run: Run) -> dict[str, dict[str, object]]:
-    return dependencies.resolve_target(run)
+    return dependencies.resolve_target(run.incident, run.site, run.records)
 
 
 @then("pip puede instalar las dependencias de la versión objetivo en cada servidor")
@@ -70,30 +70,30 @@ def target_resolves(resolved: dict[str, dict[str, object]]) -> None:
 
 @then("el tag de versión estable queda identificado")
 def target_identified(run: Run, target: Target) -> None:
-    assert target.tag and target.tag != run.need(Deployed).tag
+    assert target.tag and target.tag != run.records.need(Deployed).tag
 
 
 @when("se identifica el backup correspondiente a la versión estable", target_fixture="backup")
 def find_backup(run: Run) -> ChosenBackup:
-    return evaluation.verify_backup(run)
+    return evaluation.verify_backup(run.incident, run.site, run.records)
 
 
 @when("se prueba la restauración del backup si el ambiente lo pide")
 def trial(run: Run) -> None:
-    trial_restore.trial_restore(run)
+    trial_restore.trial_restore(run.incident, run.site, run.records)
 
 
 @then("el backup queda identificado y verificado")
 def backup_verified(run: Run, backup: ChosenBackup) -> None:
     assert backup.size and backup.sha256
-    trial = run.known(TrialRestore)
+    trial = run.records.known(TrialRestore)
     if trial is not None:
         assert trial.marker_rows, f"the trial restore of {backup.path} holds no migrations"
 
 
 @when("se comunica el inicio del rollback en el canal de incidentes", target_fixture="notice")
 def notify_start(run: Run) -> str:
-    return evaluation.announce_start(run)
+    return incident_entry.announce_start(run)
 
 
 @then("el mensaje de inicio se entrega en cada canal del ambiente")

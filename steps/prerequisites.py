@@ -15,7 +15,7 @@ def newest_backup(run: Run) -> Backup:
 
 @then("existe un backup más joven que la edad máxima, completo")
 def backup_recent(run: Run, newest: Backup) -> None:
-    assert newest.age < run.env.database.max_backup_age and newest.size > 0
+    assert newest.age < run.site.env.database.max_backup_age and newest.size > 0
 
 
 @when("se revisa el directorio de backups", target_fixture="space")
@@ -57,4 +57,4 @@ def check_channels(run: Run) -> dict[str, str]:
 def channels_ok(run: Run, channels: dict[str, str]) -> None:
     wrong = [said for said in channels.values() if said not in ("reachable", "set")]
     assert not wrong, "; ".join(wrong)
-    assert set(channels) == {target.url_env for target in run.env.notify}
+    assert set(channels) == {target.url_env for target in run.site.env.notify}

@@ -11,32 +11,32 @@ from steps.verify import verifies
 
 @when("se conecta a cada servidor del ambiente", target_fixture="reached")
 def connect(run: Run) -> list[str]:
-    return app_services.connect_servers(run)
+    return app_services.connect_servers(run.incident, run.site, run.records)
 
 
 @then("la conexión con cada servidor queda establecida")
 def connected(run: Run, reached: list[str]) -> None:
-    assert len(reached) == len(run.hosts("app")) + len(run.hosts("db"))
+    assert len(reached) == len(run.site.hosts("app")) + len(run.site.hosts("db"))
 
 
 @when("se elige cómo se verificará cada worker")
 def worker_methods(run: Run) -> None:
-    workers.plan_methods(run)
+    workers.plan_methods(run.incident, run.site)
 
 
 @when("se prueba cada worker una vez por su método, antes de cualquier cambio")
 def workers_tried(run: Run) -> None:
-    workers.try_before(run)
+    workers.try_before(run.incident, run.site, run.records)
 
 
 @when("se detienen los servicios de aplicación")
 def stop(run: Run) -> None:
-    app_services.stop_services(run)
+    app_services.stop_services(run.incident, run.site, run.records)
 
 
 @verifies("no queda ningún proceso de los servicios de aplicación")
 def no_processes(run: Run) -> None:
-    left = app_services.wait_processes_gone(run)
+    left = app_services.wait_processes_gone(run.incident, run.site, run.records)
     assert not left, (
         f"processes of the app still alive after the services stopped: {left} — not run by the "
         "service manager (started by hand?): stop each by its PID, then run again"
@@ -45,18 +45,18 @@ def no_processes(run: Run) -> None:
 
 @given("que el ambiente tiene página de mantenimiento")
 def has_maintenance(run: Run) -> None:
-    if run.env.maintenance is None:
-        pytest.skip(f"opcional: el ambiente {run.env.name} no define página de mantenimiento")
+    if run.site.env.maintenance is None:
+        pytest.skip(f"opcional: el ambiente {run.site.env.name} no define página de mantenimiento")
 
 
 @when("se activa la página de mantenimiento")
 def maintenance_on(run: Run) -> None:
-    web.maintenance_everywhere(run, on=True)
+    web.maintenance_everywhere(run.incident, run.site, run.records, on=True)
 
 
 @verifies("la página de mantenimiento está activa")
 def maintenance_active(run: Run) -> None:
-    active, answers = web.public_state(run)
+    active, answers = web.public_state(run.incident, run.site)
     assert active, "the maintenance page file is not in place"
     for url, code in answers.items():
         assert code == 503, f"{url} answered {code}, expected 503 with the maintenance page"
@@ -64,34 +64,36 @@ def maintenance_active(run: Run) -> None:
 
 @when("se inicia el servicio web", target_fixture="log_errors")
 def start_web(run: Run) -> dict[str, list[str]]:
-    return app_services.start_web(run)
+    return app_services.start_web(run.incident, run.site, run.records)
 
 
 @when("se inician los workers", target_fixture="log_errors")
 def start_workers(run: Run) -> dict[str, list[str]]:
-    return app_services.start_services(run, run.env.services.workers)
+    return app_services.start_services(
+        run.incident, run.site, run.records, run.site.env.services.workers
+    )
 
 
 @verifies("el servicio web está activo sin errores en sus logs")
 def web_running(run: Run, log_errors: dict[str, list[str]]) -> None:
-    answer = run.need(WebAnswer).status
-    assert answer, f"{run.env.health.url} does not answer: the web service is not serving"
+    answer = run.records.need(WebAnswer).status
+    assert answer, f"{run.site.env.health.url} does not answer: the web service is not serving"
     assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
 
 
 @given("que el ambiente tiene workers")
 def has_workers(run: Run) -> None:
-    if not run.env.services.workers:
-        pytest.skip(f"opcional: el ambiente {run.env.name} no define services.workers")
+    if not run.site.env.services.workers:
+        pytest.skip(f"opcional: el ambiente {run.site.env.name} no define services.workers")
 
 
 @verifies("cada worker funciona, verificado por el método de su stack")
 def workers_work(run: Run, log_errors: dict[str, list[str]]) -> None:
-    answers = workers.check_all(run, wait=True)
+    answers = workers.check_all(run.incident, run.site, run.records, wait=True)
     unchecked = [
         f"{spec} {name}"
-        for spec in run.hosts("app")
-        for name in run.env.services.workers
+        for spec in run.site.hosts("app")
+        for name in run.site.env.services.workers
         if f"{name}: " not in answers.get(spec, "")
     ]
     assert not unchecked, f"workers not checked: {unchecked}"
@@ -100,12 +102,12 @@ def workers_work(run: Run, log_errors: dict[str, list[str]]) -> None:
 
 @when("se desactiva la página de mantenimiento")
 def maintenance_off(run: Run) -> None:
-    web.maintenance_everywhere(run, on=False)
+    web.maintenance_everywhere(run.incident, run.site, run.records, on=False)
 
 
 @verifies("el tráfico normal está restaurado")
 def traffic_restored(run: Run) -> None:
-    active, answers = web.public_state(run)
+    active, answers = web.public_state(run.incident, run.site)
     assert not active, "the maintenance page file is still in place"
     for url, code in answers.items():
         assert code not in (0, 503), f"{url} answered {code or 'nothing'}"

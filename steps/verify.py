@@ -26,7 +26,7 @@ T = TypeVar("T")
 def after(run: Run, observe: Callable[[], T]) -> T | None:
     """What a mutating `when` left, observed for its `@verifies`; None in a dry-run, where the
     `when` only planned its commands and the `@verifies` reports "no verificado (plan)"."""
-    return None if run.planning else observe()
+    return None if run.site.planning else observe()
 
 
 def verifies(text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -34,7 +34,7 @@ def verifies(text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
         @functools.wraps(check)  # pytest reads the fixtures from check's signature
         def step(**fixtures: Any) -> None:
             run: Run = fixtures["run"]
-            if run.planning:
+            if run.site.planning:
                 pytest.skip(f"{NOT_VERIFIED}: {text}")
             check(**fixtures)
 
@@ -47,15 +47,15 @@ def delivery(run: Run, kind: str) -> None:
     """Pasos 1.4 / 7.2: the criterion is delivery to every channel. Not delivered: the Paso is
     reported NO ENTREGADO (skipped, never passed), escalated through the channels that work,
     and the rollback goes on; a dry-run or a read-only run sends nothing, so it verifies nothing."""
-    if not run.env.notify:
+    if not run.site.env.notify:
         raise NotConfigured("notify")
-    if run.planning:
+    if run.site.planning:
         pytest.skip(f"{NOT_VERIFIED}: {kind} notice not sent in a dry-run")
-    if run.mode is not Mode.EXECUTE:  # a read-only run sends nothing either
-        pytest.skip(f"no verificado: {kind} notice not sent in a {run.mode.value} run")
+    if run.site.mode is not Mode.EXECUTE:  # a read-only run sends nothing either
+        pytest.skip(f"no verificado: {kind} notice not sent in a {run.site.mode.value} run")
     missing = notify.undelivered(run, kind)
     if missing:
         pytest.skip(notify.escalate_undelivered(run, kind, missing))
     reached = {target.split(" ")[0] for target in notify.delivered(run, kind)}  # variables
-    wanted = {target.url_env for target in run.env.notify}
+    wanted = {target.url_env for target in run.site.env.notify}
     assert wanted <= reached, f"{kind} notice delivered to {sorted(reached)} only"

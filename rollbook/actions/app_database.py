@@ -11,8 +11,9 @@ from rollbook.actions.fleet import each_host
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
+from rollbook.core.incident import Incident
 from rollbook.core.resources import Venv
-from rollbook.core.run import Run
+from rollbook.core.site import Site
 
 # settings only: django.setup() imports the apps and connects to nothing
 _ASK = (
@@ -74,16 +75,16 @@ def check(host: Host, env: Environment) -> dict[str, str]:
     return found
 
 
-def confirm(run: Run) -> dict[str, dict[str, str]]:
+def confirm(incident: Incident, site: Site) -> dict[str, dict[str, str]]:
     """Every app host's app uses the environment's database; {host: what its settings say}."""
 
     def confirm_on(host: Host) -> dict[str, str]:
         try:
-            return check(host, run.env)
+            return check(host, site.env)
         except SettingsUnreadable as exc:  # a broken deployed release must not block its rollback
-            run.say(f"WARNING: {exc} — the app's database could not be confirmed")
+            incident.say(f"WARNING: {exc} — the app's database could not be confirmed")
             return {"unconfirmed": str(exc)}
 
-    found = each_host(run, "app", confirm_on)
-    run.record("app_database", hosts=found)
+    found = each_host(incident, site, "app", confirm_on)
+    incident.note("app_database", hosts=found)
     return found

@@ -12,8 +12,10 @@ from rollbook.actions.serving import process_table
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
+from rollbook.core.incident import Incident
 from rollbook.core.operations import ServicesStopped
-from rollbook.core.run import Run
+from rollbook.core.records import Records
+from rollbook.core.site import Site
 from rollbook.core.state import AnswersBefore, ServiceLogsBefore, ServiceProcesses, WebAnswer
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
@@ -22,22 +24,22 @@ from rollbook.services.base import ServiceManager
 _EXCEPTION = re.compile(r"(?:[a-z_]\w*\.)*[A-Z]\w*: ")  # a Python exception's last line
 
 
-def connect_servers(run: Run) -> list[str]:
+def connect_servers(incident: Incident, site: Site, records: Records) -> list[str]:
     """Paso 2.1: every host of every role answers, and the app path exists on the app hosts."""
 
     def connect(host: Host, role: str) -> str:
         name = host.run(["hostname"], mutating=False).stdout.strip()
         if role == "app":
-            host.run(["test", "-d", run.env.app.path], mutating=False)
+            host.run(["test", "-d", site.env.app.path], mutating=False)
         return name
 
     reached = []
     for role in ("app", "db"):
-        answered = each_host(run, role, lambda host, role=role: connect(host, role))
+        answered = each_host(incident, site, role, lambda host, role=role: connect(host, role))
         reached += [f"{role}:{spec}" for spec in answered]
-    run.record("connected", hosts=reached)
+    incident.note("connected", hosts=reached)
     # before the first change: what §9 must give back, URL by URL
-    run.keep(AnswersBefore({k: asdict(a) for k, a in web.answers(run).items()}))
+    records.keep(AnswersBefore({k: asdict(a) for k, a in web.answers(site).items()}))
     return reached
 
 
@@ -74,70 +76,74 @@ def of_the_app(args: str, cwd: str, path: str, names: list[str]) -> bool:
     return (root in args or inside) and any(name in args.replace(root, "") for name in names)
 
 
-def stop_services(run: Run) -> list[str]:
+def stop_services(incident: Incident, site: Site, records: Records) -> list[str]:
     """Paso 2.2: stop the app services; record which were running (for §9) and their process
     trees as the service manager knows them (so what outlives the stop is found by pid even when
     the program's name is not in its command line). The services that ran, as "<host> <name>"."""
-    names = run.env.services.app
+    names = site.env.services.app
 
     def stop(host: Host) -> list[str]:
-        manager = manager_for(host, run.env.services)
+        manager = manager_for(host, site.env.services)
         running = [name for name in names if manager.is_running(name)]
         tree = sorted(serving.manager_tree(host, manager, names))
-        run.keep_host(ServiceProcesses, host.spec, tree)
-        with run.operation(ServicesStopped(host.spec, running)):  # §9 restarts them
+        records.keep_host(ServiceProcesses, host.spec, tree)
+        with records.operation(ServicesStopped(host.spec, running)):  # §9 restarts them
             manager.stop(names)
         return running
 
-    stopped = each_host(run, "app", stop)
-    run.record("services_stopped", names=names)
+    stopped = each_host(incident, site, "app", stop)
+    incident.note("services_stopped", names=names)
     return [f"{spec} {name}" for spec, running in stopped.items() for name in running]
 
 
-def wait_processes_gone(run: Run) -> list[str]:
-    timeout = run.env.services.stop_timeout
-    known = run.known(ServiceProcesses)
+def wait_processes_gone(incident: Incident, site: Site, records: Records) -> list[str]:
+    timeout = site.env.services.stop_timeout
+    known = records.known(ServiceProcesses)
     recorded = known.hosts if known else {}
 
     def gone(host: Host) -> list[str]:
         pids = set(recorded.get(host.spec, []))
-        wait_until(lambda: not app_processes(host, run.env, pids), timeout)
-        return app_processes(host, run.env, pids)
+        wait_until(lambda: not app_processes(host, site.env, pids), timeout)
+        return app_processes(host, site.env, pids)
 
-    return [line for left in each_host(run, "app", gone).values() for line in left]
+    return [line for left in each_host(incident, site, "app", gone).values() for line in left]
 
 
 def start_services(
-    run: Run, names: list[str], gate: Callable[[Host], object] | None = None
+    incident: Incident,
+    site: Site,
+    records: Records,
+    names: list[str],
+    gate: Callable[[Host], object] | None = None,
 ) -> dict[str, list[str]]:
     """Paso 5.1 / 5.2: start, wait until running (bounded), and read their logs since the start.
 
     With a `gate` and `services.restart: rolling`, one host at a time: the next host starts
     only after gate(host) passed on this one (its health URL answers 200).
     """
-    rolling = gate is not None and run.env.services.restart == "rolling"
+    rolling = gate is not None and site.env.services.restart == "rolling"
 
     def start(host: Host) -> list[str]:
-        manager = manager_for(host, run.env.services)
-        offsets = logs.log_offsets(host, run.env.logs)
+        manager = manager_for(host, site.env.services)
+        offsets = logs.log_offsets(host, site.env.logs)
         marks = workers.log_marks(manager, names)  # what their logs say since is since the start
-        run.keep_host(ServiceLogsBefore, host.spec, marks)
+        records.keep_host(ServiceLogsBefore, host.spec, marks)
         since = serving.host_uptime(host)
         # started by something else meanwhile: restarted, never assumed fresh (a dry-run plans
         # the start the procedure makes: the services it did not stop still run)
         running = [] if host.planning else [n for n in names if manager.is_running(n)]
         if running:
-            run.say(f"{host.name}: {', '.join(running)} already running: restarted")
+            incident.say(f"{host.name}: {', '.join(running)} already running: restarted")
         try:
             if len(running) < len(names):
                 manager.start([n for n in names if n not in running])
             if running:
                 manager.restart(running)
         except StepFailed as exc:  # the manager says it could not (e.g. supervisor's spawn error)
-            said = [f"{n}: {ends_with(since_start(run, host, manager, n))}"
+            said = [f"{n}: {ends_with(since_start(records, host, manager, n))}"
                     for n in names if not manager.is_running(n)]  # fmt: skip
             raise StepFailed(" — ".join([str(exc), *said])) from None
-        timeout = run.env.services.start_timeout
+        timeout = site.env.services.start_timeout
         for name in names:
             state = wait_until(lambda n=name: _started(manager, n), timeout)
             if state != "running":
@@ -148,10 +154,10 @@ def start_services(
                 )
                 raise StepFailed(
                     f"{host.spec}: service {name} did not start: {why}. "
-                    + ends_with(since_start(run, host, manager, name))
+                    + ends_with(since_start(records, host, manager, name))
                 )
         for name in names if not host.planning else []:  # observed: never assumed fresh
-            seen = serving.observe(host, run.env, manager, name)
+            seen = serving.observe(host, site.env, manager, name)
             if not seen.started:  # it stopped right after it started: Paso 5.1 says why
                 continue
             fresh, said = serving.fresh_since(seen, since)
@@ -159,16 +165,16 @@ def start_services(
                 raise StepFailed(f"{host.spec}: service {name} is not the one just started: {said}")
         if gate is not None:
             gate(host)
-        return logs.errors_since(host, run.env.logs, offsets)
+        return logs.errors_since(host, site.env.logs, offsets)
 
-    errors = each_host(run, "app", start, one_at_a_time=rolling)
-    run.record("services_started", names=names, log_errors=errors, rolling=rolling)
+    errors = each_host(incident, site, "app", start, one_at_a_time=rolling)
+    incident.note("services_started", names=names, log_errors=errors, rolling=rolling)
     return errors
 
 
-def since_start(run: Run, host: Host, manager: ServiceManager, name: str) -> list[str]:
+def since_start(records: Records, host: Host, manager: ServiceManager, name: str) -> list[str]:
     """A service's own log since its last start (the lines after those recorded before it)."""
-    logs_before = run.known(ServiceLogsBefore)
+    logs_before = records.known(ServiceLogsBefore)
     marks = logs_before.hosts.get(host.spec, {}) if logs_before else {}
     return workers.lines_since(marks.get(name, []), manager.last_lines(name, 200))
 
@@ -194,29 +200,29 @@ def web_services(env: Environment) -> list[str]:
     return [n for n in env.services.app if n not in env.services.workers]
 
 
-def start_web(run: Run) -> dict[str, list[str]]:
+def start_web(incident: Incident, site: Site, records: Records) -> dict[str, list[str]]:
     """Paso 5.1: start the web services on every app host and record what each host's health URL
     answers (any HTTP status); rolling: a host must answer 200 before the next one starts."""
     statuses: dict[str, int] = {}
 
     def answers(host: Host) -> None:
-        code = statuses[host.spec] = wait_web_answers(host, run.env)
-        manager = manager_for(host, run.env.services)
-        dead = [n for n in web_services(run.env) if not code and not manager.is_running(n)]
-        if dead and not run.planning:  # it started, then stopped: its own log says why
+        code = statuses[host.spec] = wait_web_answers(host, site.env)
+        manager = manager_for(host, site.env.services)
+        dead = [n for n in web_services(site.env) if not code and not manager.is_running(n)]
+        if dead and not site.planning:  # it started, then stopped: its own log says why
             raise StepFailed(
                 f"{host.spec}: service {dead[0]} stopped right after it started. "
-                + ends_with(since_start(run, host, manager, dead[0]))
+                + ends_with(since_start(records, host, manager, dead[0]))
             )
-        if run.env.services.restart == "rolling" and code != 200 and not run.planning:
+        if site.env.services.restart == "rolling" and code != 200 and not site.planning:
             raise StepFailed(
-                f"{host.spec}: health gate of the rolling restart: {run.env.health.url} answered "
+                f"{host.spec}: health gate of the rolling restart: {site.env.health.url} answered "
                 f"{code or 'nothing'}, not 200 — the other hosts were not started"
             )
 
-    errors = start_services(run, web_services(run.env), gate=answers)
+    errors = start_services(incident, site, records, web_services(site.env), gate=answers)
     worst = min(statuses.values(), key=lambda code: (code == 200, code), default=0)
-    run.keep(WebAnswer(worst, statuses))
+    records.keep(WebAnswer(worst, statuses))
     return errors
 
 

@@ -12,10 +12,12 @@ from rollbook.actions import backups
 from rollbook.core.config import Timeouts
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
+from rollbook.core.incident import Incident
 from rollbook.core.operations import ConnectionsRefused, DatabaseDropped, SafetyDumpStarted
 from rollbook.core.progress import Progress
+from rollbook.core.records import Records
 from rollbook.core.resources import PostgresClient, Venv
-from rollbook.core.run import Run
+from rollbook.core.site import Site
 from rollbook.core.state import SafetyDump, Target, TrialRestore
 
 
@@ -91,22 +93,22 @@ def row_keys(pg: PostgresClient, database: str | None = None) -> dict[str, set[i
     return keys
 
 
-def safety_backup(run: Run) -> dict[str, object]:
+def safety_backup(site: Site, records: Records) -> dict[str, object]:
     """Paso 4.1: pg_dump of the current state to pre_rollback_YYYYMMDD_HHMMSS.sql, checked."""
-    db = run.env.database
+    db = site.env.database
     path = f"{db.backups}/pre_rollback_{datetime.now(UTC):%Y%m%d_%H%M%S}.sql"
-    pg = run.postgres()
+    pg = site.postgres()
     before = fingerprints(pg)
-    run.keys_before = row_keys(pg)
-    with run.operation(SafetyDumpStarted(path)):  # §9 finds what a killed dump left
-        expected = trial_prediction(run, "paso_4_1")
-        checked = checked_dump(pg, db.name, path, run.env.timeouts, expected)
-    return run.keep(SafetyDump(path, **checked, tables=before)).value()
+    records.keys_before = row_keys(pg)
+    with records.operation(SafetyDumpStarted(path)):  # §9 finds what a killed dump left
+        expected = trial_prediction(records, "paso_4_1")
+        checked = checked_dump(pg, db.name, path, site.env.timeouts, expected)
+    return records.keep(SafetyDump(path, **checked, tables=before)).value()
 
 
-def trial_prediction(run: Run, paso: str) -> float | None:
+def trial_prediction(records: Records, paso: str) -> float | None:
     """The seconds Paso 1.3's trial restore predicted for `paso` ('paso_4_3' …); None unmeasured."""
-    trial = run.known(TrialRestore)
+    trial = records.known(TrialRestore)
     predicted = trial.predicted if trial else {}
     return float(predicted[paso]) if paso in predicted else None
 
@@ -161,15 +163,15 @@ def size_and_mtime(host: Host, path: str) -> tuple[int, float]:
     return int(out[0]), float(out[1])
 
 
-def set_connections(run: Run, allowed: bool) -> None:
-    db = run.env.database
+def set_connections(site: Site, records: Records, allowed: bool) -> None:
+    db = site.env.database
     value = "true" if allowed else "false"
     sql = f"ALTER DATABASE {ident(db.name)} WITH ALLOW_CONNECTIONS {value}"
     if allowed:
-        psql(run.postgres(), sql, database="postgres", mutating=True)
+        psql(site.postgres(), sql, database="postgres", mutating=True)
         return
-    with run.operation(ConnectionsRefused(db.name)):  # §9 allows them again
-        psql(run.postgres(), sql, database="postgres", mutating=True)
+    with records.operation(ConnectionsRefused(db.name)):  # §9 allows them again
+        psql(site.postgres(), sql, database="postgres", mutating=True)
 
 
 def others_clause(name: str) -> str:
@@ -190,20 +192,20 @@ def other_connections(pg: PostgresClient) -> int:
     return int(psql(pg, sql, database="postgres").strip() or 0)
 
 
-def close_connections(run: Run) -> int:
+def close_connections(incident: Incident, site: Site, records: Records) -> int:
     """Paso 4.2: keep new connections out, terminate the others; returns how many were ended."""
-    set_connections(run, allowed=False)
-    pg = run.postgres()
+    set_connections(site, records, allowed=False)
+    pg = site.postgres()
     sql = f"SELECT count(pg_terminate_backend(pid)) {others_clause(pg.database.name)}"
     try:
         ended = int(psql(pg, sql, database="postgres", mutating=True).strip() or 0)
     except StepFailed as exc:
         raise StepFailed(
             f"{exc} — sessions connected now: {sessions(pg) or 'none'}; the role "
-            f"{run.env.database.user} may not end some of them (a superuser's): ask the DBA to "
+            f"{site.env.database.user} may not end some of them (a superuser's): ask the DBA to "
             "end them (SELECT pg_terminate_backend(pid)), then run again"
         ) from None
-    run.record("connections_terminated", count=ended)
+    incident.note("connections_terminated", count=ended)
     return ended
 
 
@@ -215,14 +217,16 @@ def sessions(pg: PostgresClient) -> str:
     return psql(pg, sql, database="postgres").strip()
 
 
-def restore_database(run: Run, path: str, expected: float | None = None) -> None:
+def restore_database(
+    incident: Incident, site: Site, records: Records, path: str, expected: float | None = None
+) -> None:
     """Paso 4.3 (and §9): dropdb, createdb, restore (psql for plain SQL, pg_restore -j for custom
     format); `expected` the seconds Paso 1.3's trial restore predicted for it."""
-    db, pg = run.env.database, run.postgres()
-    with run.operation(DatabaseDropped(db.name, path)):  # §9 restores the safety dump
+    db, pg = site.env.database, site.postgres()
+    with records.operation(DatabaseDropped(db.name, path)):  # §9 restores the safety dump
         pg.run("dropdb", db.name, before=["--force", "--if-exists"], mutating=True)
-        fmt, jobs = restore_into(pg, db.name, path, run.env.timeouts, expected=expected)
-    run.record("database_restored", name=db.name, source=path, format=fmt, jobs=jobs)
+        fmt, jobs = restore_into(pg, db.name, path, site.env.timeouts, expected=expected)
+    incident.note("database_restored", name=db.name, source=path, format=fmt, jobs=jobs)
 
 
 def restore_into(
@@ -259,22 +263,22 @@ def migrations_count(pg: PostgresClient, database: str | None = None) -> int:
     return int(psql(pg, "SELECT COUNT(*) FROM django_migrations", database=database).strip())
 
 
-def pending_migrations(run: Run) -> tuple[list[str], str]:
+def pending_migrations(site: Site) -> tuple[list[str], str]:
     """Paso 4.4: showmigrations; the lines still marked [ ]."""
-    out = Venv(run.first_host("app"), run.env.app).manage("showmigrations", mutating=False).stdout
+    out = Venv(site.first_host("app"), site.env.app).manage("showmigrations", mutating=False).stdout
     return [line.strip() for line in out.splitlines() if "[ ]" in line], out
 
 
-def data_loss(run: Run) -> dict[str, int] | None:
+def data_loss(incident: Incident, site: Site, records: Records) -> dict[str, int] | None:
     """Rows of the pre-rollback state (by primary key) absent after the restore, per table.
 
     None when Paso 4.1 ran in an interrupted incident this run resumes: its row keys are gone.
     """
-    before = run.keys_before
+    before = records.keys_before
     if before is None:
-        run.say("data loss not counted: Paso 4.1 ran in the resumed incident")
+        incident.say("data loss not counted: Paso 4.1 ran in the resumed incident")
         return None
-    return lost_rows(before, row_keys(run.postgres()))
+    return lost_rows(before, row_keys(site.postgres()))
 
 
 BOOKKEEPING = "django_migrations"  # the schema's own record: its rows follow the migrations
@@ -296,21 +300,21 @@ def migration_rows(pg: PostgresClient) -> list[str]:
     return sorted(psql(pg, backups.MIGRATION_ROWS).split())
 
 
-def ledger_migration_mismatch(run: Run, found: list[str]) -> str:
+def ledger_migration_mismatch(incident: Incident, records: Records, found: list[str]) -> str:
     """Paso 4.4 against the ledger: the restored database applies what the target ran with (its
     database's django_migrations rows; an older record holds only its plan). "" when it does."""
-    target = run.need(Target)
+    target = records.need(Target)
     recorded = target.migration_rows or target.migrations
     if not recorded:
-        run.record("migrations_vs_ledger", result="no ledger record for the target")
+        incident.note("migrations_vs_ledger", result="no ledger record for the target")
         return ""
     if found != sorted(recorded):
         missing = [m for m in recorded if m not in found]
         unexpected = [m for m in found if m not in recorded]
-        run.record("migrations_vs_ledger", result=f"missing {missing}, unexpected {unexpected}")
+        incident.note("migrations_vs_ledger", result=f"missing {missing}, unexpected {unexpected}")
         return (
             f"the restored database's migrations differ from those the target ran with (ledger): "
             f"missing {missing}, unexpected {unexpected} — the backup is not of that release"
         )
-    run.record("migrations_vs_ledger", result=f"as recorded ({len(found)})")
+    incident.note("migrations_vs_ledger", result=f"as recorded ({len(found)})")
     return ""

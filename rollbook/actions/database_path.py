@@ -21,19 +21,21 @@ from rollbook.actions import database
 from rollbook.actions.database import ident, psql
 from rollbook.actions.migration_plan import describe
 from rollbook.core.errors import StepFailed
+from rollbook.core.incident import Incident
 from rollbook.core.operations import MigrationsReversing
+from rollbook.core.records import Records
 from rollbook.core.resources import Venv
-from rollbook.core.run import Run
+from rollbook.core.site import Site
 from rollbook.core.state import DatabasePath, MigrationPlan, SafetyDump
 
 LOSSLESS = ("reversible", "same")  # Paso 1.2's kinds where reversing keeps every older row
 
 
-def choose(run: Run) -> DatabasePath:
+def choose(incident: Incident, site: Site, records: Records) -> DatabasePath:
     """Paso 1.2: the path, why, and what reversing would drop (counted now)."""
-    plan = run.need(MigrationPlan)
-    policy = run.env.database.rollback
-    drops = dropped_values(run, plan.operations)
+    plan = records.need(MigrationPlan)
+    policy = site.env.database.rollback
+    drops = dropped_values(site, plan.operations)
     if policy == "restore":
         path, why = "restore", "database.rollback: restore (el procedimiento tal como está escrito)"
     elif policy == "restore_recover":
@@ -49,18 +51,18 @@ def choose(run: Run) -> DatabasePath:
             "— set database.rollback: restore (or least_loss) in the environment file"
         )
     recover = path == "restore" and policy in ("restore_recover", "least_loss")
-    fact = run.keep(DatabasePath(path, policy, why, drops, recover))
-    run.say(
+    fact = records.keep(DatabasePath(path, policy, why, drops, recover))
+    incident.say(
         f"database: {path} — {why}" + (f"; reversing the migrations drops {drops}" if drops else "")
     )
     return fact
 
 
-def dropped_values(run: Run, operations: list[dict[str, Any]]) -> dict[str, int | None]:
+def dropped_values(site: Site, operations: list[dict[str, Any]]) -> dict[str, int | None]:
     """Per `table.column` (or table), the values reversing would drop: only the deployed release
     has them. None where the column or table is no longer there under that name (a later
     migration renamed or removed it): not counted, never a failure of Paso 1.2."""
-    pg, counted = run.postgres(), {}
+    pg, counted = site.postgres(), {}
     for op in operations:
         if op["effect"] != "drops":
             continue
@@ -75,49 +77,51 @@ def dropped_values(run: Run, operations: list[dict[str, Any]]) -> dict[str, int 
     return counted
 
 
-def estimate_restore_loss(run: Run, restored: dict[str, set[int]], when: str) -> None:
+def estimate_restore_loss(
+    incident: Incident, site: Site, restored: dict[str, set[int]], when: str
+) -> None:
     """Before Etapa 2, where a restored copy of the backup exists (Paso 1.3's trial restore, swap's
     Paso 4.0): the rows of the database now that restoring it would lose, per table."""
-    lost = {t: n for t, n in database.lost_rows(database.row_keys(run.postgres()), restored).items()
-            if n}  # fmt: skip
-    run.record("restore_loss_estimate", tables=lost, rows=sum(lost.values()), when=when)
-    run.say(f"restoring the backup would lose {sum(lost.values())} rows now ({when})"
+    now = database.row_keys(site.postgres())
+    lost = {t: n for t, n in database.lost_rows(now, restored).items() if n}
+    incident.note("restore_loss_estimate", tables=lost, rows=sum(lost.values()), when=when)
+    incident.say(f"restoring the backup would lose {sum(lost.values())} rows now ({when})"
             + (f": {lost}" if lost else ""))  # fmt: skip
 
 
-def recovering(run: Run) -> bool:
+def recovering(records: Records) -> bool:
     """Paso 1.2 chose to restore, then put back the rows the restore drops (Paso 4.5)."""
-    chosen = run.known(DatabasePath)
+    chosen = records.known(DatabasePath)
     return bool(chosen and chosen.recover)
 
 
-def why(run: Run) -> str:
+def why(records: Records) -> str:
     """Why Paso 1.2 chose its path (the procedure's restore when it has not chosen)."""
-    chosen = run.known(DatabasePath)
+    chosen = records.known(DatabasePath)
     return chosen.why if chosen else "database.rollback: restore"
 
 
-def migrating(run: Run) -> bool:
+def migrating(records: Records) -> bool:
     """Paso 1.2 chose to reverse the migrations (not to restore the backup)."""
-    chosen = run.known(DatabasePath)
+    chosen = records.known(DatabasePath)
     return bool(chosen and chosen.path == "migrate")
 
 
-def reverse(run: Run) -> None:
+def reverse(site: Site, records: Records) -> None:
     """Paso 3.0, after its safety dump: the reverse `migrate` commands with the deployed code
     (its migration files know how to undo themselves; the target's do not exist yet)."""
-    plan = run.need(MigrationPlan)
-    venv = Venv(run.first_host("app"), run.env.app)
-    with run.operation(MigrationsReversing(plan.commands)):  # §9 restores the safety dump
+    plan = records.need(MigrationPlan)
+    venv = Venv(site.first_host("app"), site.env.app)
+    with records.operation(MigrationsReversing(plan.commands)):  # §9 restores the safety dump
         for app, to in plan.targets:
             venv.manage("migrate", app, to or "zero", "--noinput", mutating=True,
-                        timeout=run.env.timeouts.restore)  # fmt: skip
+                        timeout=site.env.timeouts.restore)  # fmt: skip
 
 
-def left_over(run: Run) -> list[str]:
+def left_over(site: Site, records: Records) -> list[str]:
     """The deployed release's migrations still in django_migrations after Paso 3.0."""
-    rows = database.migration_rows(run.postgres())
-    return [m for m in run.need(MigrationPlan).extra if m in rows]
+    rows = database.migration_rows(site.postgres())
+    return [m for m in records.need(MigrationPlan).extra if m in rows]
 
 
 def summary(facts: dict[str, dict[str, Any]]) -> str:

@@ -16,10 +16,12 @@ from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.executor import CommandResult
 from rollbook.core.host import Host
+from rollbook.core.incident import Incident
 from rollbook.core.progress import PipProgress
+from rollbook.core.records import Records
 from rollbook.core.remote_file import write_argv
 from rollbook.core.resources import Checkout, Venv
-from rollbook.core.run import Run
+from rollbook.core.site import Site
 from rollbook.core.state import Target, TargetResolved
 
 # what plain `pip freeze` leaves out: a record taken with it (older ledger entries) has none
@@ -44,7 +46,7 @@ def set_difference(found: list[str], recorded: list[str]) -> tuple[list[str], li
     return sorted(set(recorded) - set(found)), sorted(set(found) - set(recorded))
 
 
-def install_requirements(run: Run) -> dict[str, str]:
+def install_requirements(incident: Incident, site: Site, records: Records) -> dict[str, str]:
     """Paso 3.2 on every app host: the target's exact package set when the ledger has it, else the
     procedure's `pip install --force-reinstall -r requirements.txt` holding every package the
     target does not pin at its current version (so nothing unpinned moves).
@@ -52,47 +54,47 @@ def install_requirements(run: Run) -> dict[str, str]:
     With `app.force_reinstall: when_needed`, pip is asked first (`--dry-run`) and the install is
     skipped when the venv already satisfies the target exactly; otherwise only what differs moves.
     """
-    recorded = run.need(Target).packages
-    force = run.env.app.force_reinstall == "always"
-    resolved = run.known(TargetResolved)
+    recorded = records.need(Target).packages
+    force = site.env.app.force_reinstall == "always"
+    resolved = records.known(TargetResolved)
     unheld = resolved.unheld if resolved else []
     counted = {spec: r.get("count") for spec, r in (resolved.hosts if resolved else {}).items()}
     skipped: dict[str, str] = {}
 
     def install(host: Host) -> str:
-        venv = Venv(host, run.env.app)
+        venv = Venv(host, site.env.app)
         total = counted.get(host.spec)  # Paso 1.2's count of the procedure's install
         if recorded:
             changes = _to_change(venv, recorded)
-            args, total = _exact_args(run.env, changes), len(changes)
+            args, total = _exact_args(site.env, changes), len(changes)
             how = "the target's recorded package set (ledger), checked with pip freeze"
         elif host.spec in unheld:
-            args = [*run.env.app.pip_options, "-r", run.env.app.requirements]
+            args = [*site.env.app.pip_options, "-r", site.env.app.requirements]
             how = (
                 "no ledger entry for the target: the procedure's command, nothing held (holding "
                 "the unpinned packages conflicts with the target's pins: Paso 1.2)"
             )
         else:
-            held = _hold_unpinned(host, run.env, run.incident_id)
-            args = [*run.env.app.pip_options, "-r", run.env.app.requirements, "-c", held]
+            held = _hold_unpinned(host, site.env, incident.id)
+            args = [*site.env.app.pip_options, "-r", site.env.app.requirements, "-c", held]
             how = (
                 "no ledger entry for the target: the procedure's command, with every package "
                 f"the target does not pin held at its installed version ({held})"
             )
         # planning: the held file of a run without record is not written, so pip is not asked
-        if not force and not host.planning and not _would_install(venv, run.env, args):
+        if not force and not host.planning and not _would_install(venv, site.env, args):
             why = "pip install --dry-run: the venv already satisfies the target exactly"
             skipped[host.spec] = why
-            run.say(f"{host.spec}: {why} — reinstall skipped (force_reinstall: when_needed)")
+            incident.say(f"{host.spec}: {why} — reinstall skipped (force_reinstall: when_needed)")
         else:
-            _pip_install(venv, run.env, ["--force-reinstall", *args] if force else args, total,
-                         f"install-{run.incident_id}.log")  # fmt: skip
+            _pip_install(venv, site.env, ["--force-reinstall", *args] if force else args, total,
+                         f"install-{incident.id}.log")  # fmt: skip
         if recorded:
             _uninstall_extra(venv, recorded)
         return how
 
-    how = each_host(run, "app", install)
-    run.record("packages_installed", hosts=how, skipped=skipped)
+    how = each_host(incident, site, "app", install)
+    incident.note("packages_installed", hosts=how, skipped=skipped)
     return how
 
 
@@ -173,11 +175,13 @@ _ARCHIVE = (
 )
 
 
-def resolve_target(run: Run) -> dict[str, dict[str, object]]:
+def resolve_target(
+    incident: Incident, site: Site, records: Records
+) -> dict[str, dict[str, object]]:
     """Etapa 1: pip resolves, without installing, the install Paso 3.2 will run for the target
     (`pip install --dry-run --report`, its own arguments), before anything changed.
     {host: {ok, said}}: what pip would do, or pip's own words on why it cannot."""
-    target, env = run.need(Target), run.env
+    target, env = records.need(Target), site.env
     recorded, force = target.packages, env.app.force_reinstall == "always"
 
     unheld: list[str] = []
@@ -217,10 +221,12 @@ def resolve_target(run: Run) -> dict[str, dict[str, object]]:
         return {"ok": True, "said": f"pip resolves the install{how}: {count} packages to install",
                 "count": count if count >= 0 else None}  # fmt: skip
 
-    resolved = each_host(run, "app", resolve)
-    run.keep(TargetResolved(resolved, sorted(unheld)))
+    resolved = each_host(incident, site, "app", resolve)
+    records.keep(TargetResolved(resolved, sorted(unheld)))
     for spec in unheld:
-        run.say(f"{spec}: Paso 3.2 will not hold the unpinned packages: {resolved[spec]['said']}")
+        incident.say(
+            f"{spec}: Paso 3.2 will not hold the unpinned packages: {resolved[spec]['said']}"
+        )
     return resolved
 
 
@@ -262,23 +268,25 @@ def _versions(freeze: list[str]) -> dict[str, str]:
     }
 
 
-def installed(run: Run) -> dict[str, dict[str, object]]:
+def installed(incident: Incident, site: Site) -> dict[str, dict[str, object]]:
     """What Paso 3.2 left on each app host: `pip freeze --all` and the target's pins."""
 
     def observe(host: Host) -> dict[str, object]:
         return {
-            "freeze": Venv(host, run.env.app).freeze(),
-            "pins": pinned_requirements(host, run.env),
+            "freeze": Venv(host, site.env.app).freeze(),
+            "pins": pinned_requirements(host, site.env),
         }
 
-    return each_host(run, "app", observe)
+    return each_host(incident, site, "app", observe)
 
 
-def critical_mismatches(run: Run, found: dict[str, dict[str, object]]) -> list[str]:
+def critical_mismatches(
+    incident: Incident, site: Site, found: dict[str, dict[str, object]]
+) -> list[str]:
     """Paso 3.2's check: each critical package installed at the version the target pins."""
-    names = run.env.app.critical_packages
+    names = site.env.app.critical_packages
     if not names:
-        run.not_configured("app.critical_packages: the package set only")
+        incident.not_configured("app.critical_packages: the package set only")
     problems, report = [], {}
     for spec, seen in found.items():
         pins = cast(dict[str, str], seen["pins"])
@@ -293,14 +301,16 @@ def critical_mismatches(run: Run, found: dict[str, dict[str, object]]) -> list[s
         if wrong:
             problems.append(f"{spec}: " + "; ".join(wrong))
         report[spec] = {n: versions.get(normalize(n), "nothing") for n in names}
-    run.record("critical_packages", hosts=report)
+    incident.note("critical_packages", hosts=report)
     return problems
 
 
-def package_set_differences(run: Run, found: dict[str, dict[str, object]]) -> list[str]:
+def package_set_differences(
+    incident: Incident, records: Records, found: dict[str, dict[str, object]]
+) -> list[str]:
     """Paso 3.2's check against the ledger: each app host's `pip freeze --all` is the recorded
     set (without a ledger record, the critical packages are all there is to check)."""
-    recorded = run.need(Target).packages
+    recorded = records.need(Target).packages
     hosts, problems = {}, []
     for spec, seen in found.items():
         if not recorded:
@@ -316,5 +326,5 @@ def package_set_differences(run: Run, found: dict[str, dict[str, object]]) -> li
                 f"faltan {missing}, sobran {unexpected}"
             )
             problems.append(f"{spec}: {hosts[spec]}")
-    run.record("package_set", hosts=hosts)
+    incident.note("package_set", hosts=hosts)
     return problems

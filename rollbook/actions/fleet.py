@@ -18,13 +18,15 @@ from rollbook.core.inventory import label
 
 if TYPE_CHECKING:
     from rollbook.core.host import Host
-    from rollbook.core.run import Run
+    from rollbook.core.incident import Incident
+    from rollbook.core.site import Site
 
 T = TypeVar("T")
 
 
 def each_host(
-    run: Run,
+    incident: Incident,
+    site: Site,
     role: str,
     action: Callable[[Host], T],
     *,
@@ -33,7 +35,7 @@ def each_host(
 ) -> dict[str, T]:
     """action(host) on every host of `role` (only those `among`, when given); {spec: result}.
     Raises when any host failed."""
-    specs = [spec for spec in run.hosts(role) if among is None or spec in among]
+    specs = [spec for spec in site.hosts(role) if among is None or spec in among]
     failed = threading.Event()
     results: dict[str, T] = {}
     errors: dict[str, Exception] = {}
@@ -41,21 +43,21 @@ def each_host(
     def on(spec: str) -> None:
         if failed.is_set():
             errors[spec] = StepFailed(f"{label(spec)}: not started, another host failed first")
-            run.journal.write("host_result", paso=run.executor.paso, role=role, host=spec,
+            incident.journal.write("host_result", paso=incident.paso, role=role, host=spec,
                               ok=False, seconds=0.0, error=str(errors[spec]))  # fmt: skip
             return
         started = time.monotonic()
         try:
-            results[spec] = action(run.executor.host(spec))
+            results[spec] = action(site.executor.host(spec))
         except (StepFailed, UserError) as exc:
             errors[spec] = exc
             failed.set()
         seconds = round(time.monotonic() - started, 3)
         error = str(errors[spec]) if spec in errors else None
-        run.journal.write("host_result", paso=run.executor.paso, role=role, host=spec,
+        incident.journal.write("host_result", paso=incident.paso, role=role, host=spec,
                           ok=error is None, seconds=seconds, error=error)  # fmt: skip
 
-    workers = 1 if one_at_a_time else min(run.env.parallel_hosts, len(specs))
+    workers = 1 if one_at_a_time else min(site.env.parallel_hosts, len(specs))
     if workers == 1:
         for spec in specs:
             on(spec)

@@ -20,9 +20,10 @@ from rollbook.actions import backups, release
 from rollbook.actions.static import static_root
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
+from rollbook.core.incident import Incident
 from rollbook.core.remote_file import write_argv
 from rollbook.core.resources import Checkout, Venv
-from rollbook.core.run import Run
+from rollbook.core.site import Site
 
 # a fixed script; the folder is a positional argument, never part of it
 _STATIC_HASH = 'find "$1" -type f -printf "%P %s\\n" | LC_ALL=C sort | sha256sum'
@@ -64,20 +65,22 @@ def add(host: Host, file: str, entry: dict[str, Any], *, declared: bool = False)
         raise StepFailed(f"{host.spec}: cannot append to the release ledger {file}: {said}")
 
 
-def append(run: Run, entry: dict[str, Any], *, declared: bool = False) -> None:
+def append(
+    incident: Incident, site: Site, entry: dict[str, Any], *, declared: bool = False
+) -> None:
     """The entry added to the run's ledger, and recorded as a fact of the run."""
-    file = run.env.ledger_file()
-    add(run.first_host("app"), file, entry, declared=declared)
-    run.record("ledger_appended", tag=entry.get("tag"), status=entry["status"], path=file)
+    file = site.env.ledger_file()
+    add(site.first_host("app"), file, entry, declared=declared)
+    incident.note("ledger_appended", tag=entry.get("tag"), status=entry["status"], path=file)
 
 
-def describe_deployed(run: Run) -> dict[str, Any]:
+def describe_deployed(site: Site) -> dict[str, Any]:
     """What the deployed release runs with, read from the first app host."""
-    host, app = run.first_host("app"), run.env.app
+    host, app = site.first_host("app"), site.env.app
     deployed = release.deployed_release(Checkout(host, app.path), app.tags)
-    requirements = run.env.app_file(app.requirements)
+    requirements = site.env.app_file(app.requirements)
     digest = host.run(["sha256sum", requirements], mutating=False, check=False)
-    static = host.run(["sh", "-c", _STATIC_HASH, "sh", static_root(run.env)],
+    static = host.run(["sh", "-c", _STATIC_HASH, "sh", static_root(site.env)],
                       mutating=False, check=False)  # fmt: skip
     venv = Venv(host, app)
     return {
@@ -87,16 +90,16 @@ def describe_deployed(run: Run) -> dict[str, Any]:
         "requirements_sha256": digest.stdout.split()[0] if digest.ok and digest.stdout else None,
         "static_sha256": static.stdout.split()[0] if static.ok and static.stdout else None,
         "migrations": applied_migrations(venv),
-        "migration_rows": migration_rows(run),
+        "migration_rows": migration_rows(site),
     }
 
 
-def migration_rows(run: Run) -> list[str] | None:
+def migration_rows(site: Site) -> list[str] | None:
     """The database's django_migrations rows (app.name), sorted; None when the environment's
     marker table is another or the table cannot be read."""
-    if run.env.database.marker_table != backups.DJANGO_MIGRATIONS:
+    if site.env.database.marker_table != backups.DJANGO_MIGRATIONS:
         return None
-    out = run.postgres().run("psql", "-X", "-A", "-t", "-d", run.env.database.name,
+    out = site.postgres().run("psql", "-X", "-A", "-t", "-d", site.env.database.name,
                              "-c", backups.MIGRATION_ROWS, mutating=False, check=False)  # fmt: skip
     return sorted(out.stdout.split()) if out.ok else None
 
@@ -112,8 +115,8 @@ def parse_plan(showmigrations_plan: str) -> list[str]:
     return [line.split()[-1] for line in lines if line.strip().startswith("[X]")]
 
 
-def entry(run: Run, status: str, facts: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return new_entry(status, facts, run.options.operator, datetime.now(UTC), **extra)
+def entry(incident: Incident, status: str, facts: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return new_entry(status, facts, incident.options.operator, datetime.now(UTC), **extra)
 
 
 def new_entry(

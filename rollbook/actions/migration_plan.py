@@ -20,8 +20,10 @@ from typing import Any
 
 from rollbook.actions import ledger
 from rollbook.core.errors import StepFailed
+from rollbook.core.incident import Incident
+from rollbook.core.records import Records
 from rollbook.core.resources import Checkout, Venv
-from rollbook.core.run import Run
+from rollbook.core.site import Site
 from rollbook.core.state import MigrationPlan, Target
 
 REVERSE_PLAN = (Path(__file__).parent / "in_app" / "reverse_plan.py").read_text()
@@ -38,19 +40,29 @@ def migrations_in_tree(tree: Checkout, ref: str) -> list[str] | None:
     return sorted(f"{m.group(1)}.{m.group(2)}" for m in found if m)
 
 
-def classify(run: Run) -> dict[str, Any]:
-    host = run.first_host("app")
-    tree, venv = Checkout(host, run.env.app.path), Venv(host, run.env.app)
-    target = run.need(Target)
+def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]:
+    host = site.first_host("app")
+    tree, venv = Checkout(host, site.env.app.path), Venv(host, site.env.app)
+    target = records.need(Target)
     ref = target.commit
     try:
         applied = ledger.applied_migrations(venv)
     except StepFailed as exc:  # the deployed release may be what is broken: restore, as written
-        return _plan(run, "unknown", [], [], [], f"the deployed release's manage.py failed: {exc}")
+        return _plan(
+            incident,
+            records,
+            "unknown",
+            [],
+            [],
+            [],
+            f"the deployed release's manage.py failed: {exc}",
+        )
     recorded = target.migrations
     target_files = recorded or migrations_in_tree(tree, ref)
     if target_files is None:
-        return _plan(run, "unknown", [], [], [], f"{ref} is not fetched on {host.spec} yet")
+        return _plan(
+            incident, records, "unknown", [], [], [], f"{ref} is not fetched on {host.spec} yet"
+        )
     deployed_files = [] if recorded else migrations_in_tree(tree, "HEAD") or []
     apps = {name.split(".")[0] for name in deployed_files + target_files}
     own = [m for m in applied if recorded or m.split(".")[0] in apps]
@@ -58,9 +70,11 @@ def classify(run: Run) -> dict[str, Any]:
     missing = [m for m in target_files if m not in applied]
     if missing:
         why = f"the target has migrations the database never applied: {missing}"
-        return _plan(run, "restore", extra, [], missing, why)
+        return _plan(incident, records, "restore", extra, [], missing, why)
     if not extra:
-        return _plan(run, "same", [], [], [], "the target applies the same migrations")
+        return _plan(
+            incident, records, "same", [], [], [], "the target applies the same migrations"
+        )
     targets = []
     for app in sorted({m.split(".")[0] for m in extra}):
         kept = [m.split(".", 1)[1] for m in target_files if m.startswith(f"{app}.")]
@@ -68,17 +82,27 @@ def classify(run: Run) -> dict[str, Any]:
     try:
         operations = reverse_operations(venv, targets)
     except StepFailed as exc:  # the deployed code's plan unreadable: restore, as written
-        return _plan(run, "unknown", extra, [], [], f"Django's migration plan was not read: {exc}")
-    commands = [f"python {run.env.app.manage} migrate {app} {to or 'zero'}" for app, to in targets]
+        return _plan(
+            incident,
+            records,
+            "unknown",
+            extra,
+            [],
+            [],
+            f"Django's migration plan was not read: {exc}",
+        )
+    commands = [f"python {site.env.app.manage} migrate {app} {to or 'zero'}" for app, to in targets]
     irreversible = sorted({o["migration"] for o in operations if o["effect"] == "irreversible"})
     if irreversible:
-        return _plan(run, "restore", extra, [], [], f"{irreversible} cannot be reversed",
-                     operations)  # fmt: skip
+        why = f"{irreversible} cannot be reversed"
+        return _plan(incident, records, "restore", extra, [], [], why, operations)
     lossy = [o for o in operations if o["effect"] in LOSSY]
     if lossy:
         why = "reversing would " + "; ".join(sorted({describe(o) for o in lossy}))
-        return _plan(run, "reversible-lossy", extra, commands, [], why, operations, targets)
-    return _plan(run, "reversible", extra, commands, [],
+        return _plan(
+            incident, records, "reversible-lossy", extra, commands, [], why, operations, targets
+        )
+    return _plan(incident, records, "reversible", extra, commands, [],
                  "reversing keeps every row; it drops only what the deployed release added"
                  + "".join(f"; {describe(o)}" for o in operations if o["effect"] == "drops"),
                  operations, targets)  # fmt: skip
@@ -115,7 +139,8 @@ def reverse_operations(venv: Venv, targets: list[tuple[str, str | None]]) -> lis
 
 
 def _plan(
-    run: Run,
+    incident: Incident,
+    records: Records,
     kind: str,
     extra: list[str],
     commands: list[str],
@@ -124,7 +149,7 @@ def _plan(
     operations: list[dict[str, Any]] | None = None,
     targets: list[tuple[str, str | None]] | None = None,
 ) -> dict[str, Any]:
-    fact = run.keep(MigrationPlan(kind, extra, commands, missing, why, operations or [],
+    fact = records.keep(MigrationPlan(kind, extra, commands, missing, why, operations or [],
                                   targets or []))  # fmt: skip
-    run.say(f"migrations: {kind} — {why}" + (f": {'; '.join(commands)}" if commands else ""))
+    incident.say(f"migrations: {kind} — {why}" + (f": {'; '.join(commands)}" if commands else ""))
     return fact.value()

@@ -8,8 +8,9 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from rollbook.core.errors import StepFailed
+from rollbook.core.incident import Incident
 from rollbook.core.resources import Checkout
-from rollbook.core.run import Run
+from rollbook.core.site import Site
 
 # release ledger statuses (rollbook.actions.ledger): the default target is never one marked failed
 VALIDATED, FAILED, ROLLED_BACK_FROM = "validated", "failed", "rolled_back_from"
@@ -60,7 +61,8 @@ def tag_on_origin(tree: Checkout, tag: str) -> bool:
 
 
 def choose_target(
-    run: Run,
+    incident: Incident,
+    site: Site,
     tree: Checkout,
     deployed: Release,
     wanted: str | None,
@@ -73,10 +75,10 @@ def choose_target(
     validated; else, with no validated release, the procedure's rule: the newest older deploy tag
     the ledger does not mark failed.
     """
-    pattern = run.env.app.tags
+    pattern = site.env.app.tags
     tags = deploy_tags(tree, pattern)
     if wanted is not None:
-        chosen = _wanted(run, tree, deployed, wanted, tags, ledger.get(wanted))
+        chosen = _wanted(incident, site, tree, deployed, wanted, tags, ledger.get(wanted))
         return chosen, "elegida con --target-tag"
     older = [r for r in tags if r.date < deployed.date and r.commit != deployed.commit]
     for candidate in older:
@@ -100,14 +102,15 @@ def choose_target(
 
 
 def _wanted(
-    run: Run,
+    incident: Incident,
+    site: Site,
     tree: Checkout,
     deployed: Release,
     wanted: str,
     tags: list[Release],
     recorded: dict[str, Any] | None,
 ) -> Release:
-    pattern = run.env.app.tags
+    pattern = site.env.app.tags
     if not fnmatchcase(wanted, pattern):
         raise StepFailed(
             f"--target-tag {wanted} does not match the environment's tag pattern {pattern!r}"
@@ -115,13 +118,13 @@ def _wanted(
     if wanted == deployed.tag:
         raise StepFailed(f"--target-tag {wanted} is the deployed release: choose an older one")
     if recorded and recorded["status"] in NEVER_BY_DEFAULT:
-        if not run.options.force_target:
+        if not incident.options.force_target:
             raise StepFailed(
                 f"--target-tag {wanted} is marked {recorded['status']} in the release ledger "
                 f"({recorded.get('incident') or recorded['time']}): choose another release, or add "
                 "--force-target to go back to it anyway (recorded)"
             )
-        run.record("target_forced", tag=wanted, ledger_status=recorded["status"])
+        incident.note("target_forced", tag=wanted, ledger_status=recorded["status"])
     for release in tags:
         if release.tag == wanted:
             return release

@@ -25,9 +25,11 @@ from typing import Any
 from rollbook.actions import database
 from rollbook.actions.database import BOOKKEEPING, ident, literal, psql
 from rollbook.core.errors import UserError
+from rollbook.core.incident import Incident
 from rollbook.core.operations import SalvageScratch
+from rollbook.core.records import Records
 from rollbook.core.resources import PostgresClient
-from rollbook.core.run import Run
+from rollbook.core.site import Site
 from rollbook.core.state import MigrationPlan, RowsRecovered, SafetyDump
 
 SCHEMA = "rollbook_salvage"
@@ -70,16 +72,16 @@ def foreign_keys(pg: PostgresClient, table: str) -> list[tuple[str, list[str], l
     return [(parent, cols.split(","), refs.split(",")) for parent, cols, refs in rows]
 
 
-def recover(run: Run) -> RowsRecovered | None:
+def recover(incident: Incident, site: Site, records: Records) -> RowsRecovered | None:
     """Paso 4.5; the per-table statement, recorded (and data_loss recounted from it)."""
-    pg = run.postgres()
-    if run.planning:
-        run.say("Paso 4.5 would re-insert the rows the restore dropped (counted after it)")
+    pg = site.postgres()
+    if site.planning:
+        incident.say("Paso 4.5 would re-insert the rows the restore dropped (counted after it)")
         return None
-    source, scratch = _source(run, pg)
+    source, scratch = _source(incident, site, records, pg)
     try:
         # recreate: Paso 4.1 fingerprinted what the scratch database restores; swap: read them
-        before = _safety(run).tables or database.fingerprints(pg, source)
+        before = _safety(records).tables or database.fingerprints(pg, source)
         now = database.fingerprints(pg)
         keys = database.primary_keys(pg)
         changed = [t for t, f in before.items() if t != BOOKKEEPING and t in now and now[t] != f]
@@ -88,20 +90,24 @@ def recover(run: Run) -> RowsRecovered | None:
         statement: dict[str, dict[str, Any]] = {}
         psql(pg, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}", mutating=True)
         for table in tables:
-            done = _recover_table(run, pg, source, table, keys.get(table, []))
+            done = _recover_table(site, records, pg, source, table, keys.get(table, []))
             statement[table] = {"rows_before": before[table]["rows"], **done}
         for table in gone:  # only the pre-rollback schema has it: its rows are in the safety dump
             statement[table] = absent_table(int(str(before[table]["rows"])))
-        salvage = _keep_salvage(run, pg) if any(s["kept"] for s in statement.values()) else None
+        salvage = (
+            _keep_salvage(incident, site, pg)
+            if any(s["kept"] for s in statement.values())
+            else None
+        )
     finally:
         psql(pg, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE", mutating=True)
         if scratch:
-            drop_scratch(run, scratch)
-    run.record("data_loss", tables={t: lost(s) for t, s in statement.items()}, recovered=True)
+            drop_scratch(site, scratch)
+    incident.note("data_loss", tables={t: lost(s) for t, s in statement.items()}, recovered=True)
     said = ", ".join(f"{t}: {s['recovered']}/{s['dropped']}" for t, s in statement.items())
-    run.say(f"rows recovered (of those the restore dropped): {said or 'none to recover'}"
+    incident.say(f"rows recovered (of those the restore dropped): {said or 'none to recover'}"
             + (f"; salvage for a DBA: {salvage}" if salvage else ""))  # fmt: skip
-    return run.keep(RowsRecovered(statement, salvage, source))
+    return records.keep(RowsRecovered(statement, salvage, source))
 
 
 def lost(entry: dict[str, Any]) -> int:
@@ -120,48 +126,50 @@ def absent_table(rows: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def unaccounted(run: Run) -> dict[str, int]:
+def unaccounted(incident: Incident, site: Site, records: Records) -> dict[str, int]:
     """Paso 4.5's criterion, observed: per table, the pre-rollback rows (by primary key) missing
     now that the statement does not list as not recovered; {} when every one is accounted for.
     The pre-rollback keys are Paso 4.1's (recreate) or the kept database's (swap)."""
-    done = run.need(RowsRecovered)
-    before = run.keys_before
-    scratches = [scratch.name for scratch in run.begun(SalvageScratch)]
+    done = records.need(RowsRecovered)
+    before = records.keys_before
+    scratches = [scratch.name for scratch in records.begun(SalvageScratch)]
     if before is None and done.source not in scratches:
-        before = database.row_keys(run.postgres(), done.source)
+        before = database.row_keys(site.postgres(), done.source)
     if before is None:
-        run.say("Paso 4.5 not checked by keys: Paso 4.1 ran in the resumed incident")
+        incident.say("Paso 4.5 not checked by keys: Paso 4.1 ran in the resumed incident")
         return {}
-    missing = database.lost_rows(before, database.row_keys(run.postgres()))
+    missing = database.lost_rows(before, database.row_keys(site.postgres()))
     listed = {t: s["dropped"] - s["recovered"] for t, s in done.tables.items()}
     return {t: n - listed.get(t, 0) for t, n in missing.items() if n != listed.get(t, 0)}
 
 
-def _safety(run: Run) -> SafetyDump:
-    safety = run.known(SafetyDump)
+def _safety(records: Records) -> SafetyDump:
+    safety = records.known(SafetyDump)
     if safety is None:
         raise UserError("internal order error: Paso 4.5 runs after Paso 4.1's safety backup")
     return safety
 
 
-def _source(run: Run, pg: PostgresClient) -> tuple[str, str | None]:
+def _source(
+    incident: Incident, site: Site, records: Records, pg: PostgresClient
+) -> tuple[str, str | None]:
     """The pre-rollback database to read from, and the scratch database made for it (if any)."""
-    safety = _safety(run)
+    safety = _safety(records)
     if safety.database:  # swap: kept aside whole, closed to connections by Paso 4.2
         aside = safety.database
         psql(pg, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true",
              database="postgres", mutating=True)  # fmt: skip
         return aside, None
-    scratch = f"{run.env.database.name}_salvage_{run.started.astimezone(UTC):%Y%m%d_%H%M%S}"
-    with run.operation(SalvageScratch(scratch)):  # §9 drops it if the run dies
-        drop_scratch(run, scratch)
-        database.restore_into(pg, scratch, safety.path, run.env.timeouts)
+    scratch = f"{site.env.database.name}_salvage_{incident.started.astimezone(UTC):%Y%m%d_%H%M%S}"
+    with records.operation(SalvageScratch(scratch)):  # §9 drops it if the run dies
+        drop_scratch(site, scratch)
+        database.restore_into(pg, scratch, safety.path, site.env.timeouts)
     return scratch, scratch
 
 
-def drop_scratch(run: Run, name: str) -> None:
+def drop_scratch(site: Site, name: str) -> None:
     """The scratch copy of the safety dump (only a copy: the dump stays)."""
-    run.postgres().run("dropdb", name, before=["--if-exists", "--force"], mutating=True)
+    site.postgres().run("dropdb", name, before=["--if-exists", "--force"], mutating=True)
 
 
 def _in_order(pg: PostgresClient, tables: list[str]) -> list[str]:
@@ -176,9 +184,9 @@ def _in_order(pg: PostgresClient, tables: list[str]) -> list[str]:
         return sorted(tables)
 
 
-def _renamed(run: Run, table: str) -> dict[str, str]:
+def _renamed(records: Records, table: str) -> dict[str, str]:
     """Column renames of `table` by the undone migrations (Paso 1.2's plan): older → newer."""
-    plan = run.known(MigrationPlan)
+    plan = records.known(MigrationPlan)
     ops = plan.operations if plan else []
     return {o["from_column"]: o["column"] for o in ops
             if o.get("from_column") and o.get("table") == table}  # fmt: skip
@@ -201,11 +209,11 @@ def source_columns(
 
 
 def _recover_table(
-    run: Run, pg: PostgresClient, source: str, table: str, key: list[str]
+    site: Site, records: Records, pg: PostgresClient, source: str, table: str, key: list[str]
 ) -> dict[str, Any]:
     wanted = columns(pg, table)
     had = columns(pg, table, source)
-    mapped = source_columns(wanted, had, _renamed(run, table))
+    mapped = source_columns(wanted, had, _renamed(records, table))
     common = list(mapped)
     listed = ", ".join(ident(c) for c in common)
     salvage = f"{SCHEMA}.{ident(table)}"
@@ -214,7 +222,7 @@ def _recover_table(
         f"ALTER TABLE {salvage} ADD COLUMN {EXTRA} jsonb, ADD COLUMN {STATUS} text",
         mutating=True,
     )  # fmt: skip
-    _copy(run, pg, source, table, mapped, key or common)  # no key: compared by the whole row
+    _copy(site, pg, source, table, mapped, key or common)  # no key: compared by the whole row
     absent = [c for c, required in wanted.items() if required and c not in mapped]
     if not key:
         reason = "no primary key"
@@ -243,7 +251,7 @@ def _recover_table(
 
 
 def _copy(
-    run: Run, pg: PostgresClient, source: str, table: str, mapped: dict[str, str], key: list[str]
+    site: Site, pg: PostgresClient, source: str, table: str, mapped: dict[str, str], key: list[str]
 ) -> None:
     """COPY into the salvage table the source rows (the mapped columns, the others as JSON) that
     the restored table lacks or holds with other content, psql to psql through pipes on the db
@@ -288,7 +296,7 @@ def _copy(
         ])  # fmt: skip
         line = f"{keys} | {out} | {into}"
     pg.host.run(["bash", "-c", f"set -o pipefail; {line}"], mutating=True,
-                env=pg.host.pgpass(pg.password), timeout=run.env.timeouts.restore)  # fmt: skip
+                env=pg.host.pgpass(pg.password), timeout=site.env.timeouts.restore)  # fmt: skip
 
 
 def _recover_sql(
@@ -356,11 +364,11 @@ def _sequences(pg: PostgresClient, table: str) -> list[str]:
     ]
 
 
-def _keep_salvage(run: Run, pg: PostgresClient) -> str:
+def _keep_salvage(incident: Incident, site: Site, pg: PostgresClient) -> str:
     """The salvage schema's rows, dumped as SQL into the incident folder (0600)."""
     dumped = pg.run("pg_dump", "-d", pg.database.name, "-n", SCHEMA, "--no-owner",
-                    mutating=True, timeout=run.env.timeouts.dump).stdout  # fmt: skip
-    path = run.folder / SALVAGE_FILE
+                    mutating=True, timeout=site.env.timeouts.dump).stdout  # fmt: skip
+    path = incident.folder / SALVAGE_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(dumped)

@@ -11,8 +11,9 @@ from rollbook.actions.fleet import each_host
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
+from rollbook.core.incident import Incident
 from rollbook.core.resources import Venv
-from rollbook.core.run import Run
+from rollbook.core.site import Site
 
 # content, not names and sizes: a rebuilt bundle of the same size is another file
 CONTENT_HASH = (
@@ -78,10 +79,10 @@ def build_on(host: Host, env: Environment) -> int:
     return len(listed.stdout.splitlines())
 
 
-def build(run: Run) -> dict[str, int]:
+def build(incident: Incident, site: Site) -> dict[str, int]:
     """Paso 3.3 on every app host: the app's static steps, from an empty static root."""
-    counts = each_host(run, "app", lambda host: build_on(host, run.env))
-    run.record(
-        "static_files", hosts=counts, steps=[shlex.join(s) for s in run.env.app.static_steps]
+    counts = each_host(incident, site, "app", lambda host: build_on(host, site.env))
+    incident.note(
+        "static_files", hosts=counts, steps=[shlex.join(s) for s in site.env.app.static_steps]
     )
     return counts

@@ -15,21 +15,22 @@ from datetime import UTC, datetime
 
 from rollbook.actions import database, database_path
 from rollbook.actions.database import ident, literal, psql
-from rollbook.checks import validation
 from rollbook.core.errors import StepFailed, UserError
+from rollbook.core.incident import Incident
 from rollbook.core.operations import DatabaseSwapped, ShadowCreated
+from rollbook.core.records import Records
 from rollbook.core.resources import PostgresClient
-from rollbook.core.run import Run
+from rollbook.core.site import Site
 from rollbook.core.state import ChosenBackup, RowsRecovered, SafetyDump, ShadowRestored
 
 
-def enabled(run: Run) -> bool:
+def enabled(site: Site, records: Records) -> bool:
     """Etapa 4 swaps databases: the strategy, unless Paso 1.2 chose to reverse migrations."""
-    return run.env.database.restore_strategy == "swap" and not database_path.migrating(run)
+    return site.env.database.restore_strategy == "swap" and not database_path.migrating(records)
 
 
-def _stamp(run: Run) -> str:
-    return f"{run.started.astimezone(UTC):%Y%m%d_%H%M%S}"
+def _stamp(incident: Incident) -> str:
+    return f"{incident.started.astimezone(UTC):%Y%m%d_%H%M%S}"
 
 
 def _existing(pg: PostgresClient, *names: str) -> set[str]:
@@ -43,94 +44,92 @@ def _oid(pg: PostgresClient, name: str) -> str:
     return psql(pg, sql, database="postgres").strip()
 
 
-def prepare_shadow(run: Run) -> ShadowRestored:
+def prepare_shadow(incident: Incident, site: Site, records: Records) -> ShadowRestored:
     """Paso 4.0: the verified backup restored into `<name>_shadow_<ts>`, with the app serving."""
-    shadow = f"{run.env.database.name}_shadow_{_stamp(run)}"
-    pg = run.postgres()
+    shadow = f"{site.env.database.name}_shadow_{_stamp(incident)}"
+    pg = site.postgres()
     if _existing(pg, shadow):
         raise StepFailed(f"a database named {shadow} exists already: drop it or run again later")
-    path = run.need(ChosenBackup).path
+    path = records.need(ChosenBackup).path
     started = datetime.now(UTC)
-    expected = database.trial_prediction(run, "paso_4_0")
-    with run.operation(ShadowCreated(shadow, path)):  # §9 drops it
-        fmt, jobs = database.restore_into(pg, shadow, path, run.env.timeouts, expected=expected)
+    expected = database.trial_prediction(records, "paso_4_0")
+    with records.operation(ShadowCreated(shadow, path)):  # §9 drops it
+        fmt, jobs = database.restore_into(pg, shadow, path, site.env.timeouts, expected=expected)
     seconds = (datetime.now(UTC) - started).total_seconds()
-    if not run.planning:
-        run.keys_restored = database.row_keys(pg, shadow)
-        database_path.estimate_restore_loss(run, run.keys_restored, "Paso 4.0")
-    return run.keep(ShadowRestored(shadow, path, fmt, jobs, seconds))
+    if not site.planning:
+        records.keys_restored = database.row_keys(pg, shadow)
+        database_path.estimate_restore_loss(incident, site, records.keys_restored, "Paso 4.0")
+    return records.keep(ShadowRestored(shadow, path, fmt, jobs, seconds))
 
 
-def keep_aside(run: Run) -> dict[str, object]:
+def keep_aside(incident: Incident, site: Site, records: Records) -> dict[str, object]:
     """Paso 4.1 under swap: the pre-rollback backup is the database itself, renamed aside whole at
     Paso 4.3 (identified here by its oid) and dumped to the backups folder at Paso 5.4."""
-    db = run.env.database
-    stamp = _stamp(run)
+    db = site.env.database
+    stamp = _stamp(incident)
     aside = f"{db.name}_pre_rollback_{stamp}"
-    pg = run.postgres()
+    pg = site.postgres()
     if _existing(pg, aside):
         raise StepFailed(f"a database named {aside} exists already: drop or rename it first")
     kept = SafetyDump(f"{db.backups}/pre_rollback_{stamp}.sql", database=aside,
                       oid=_oid(pg, db.name), dumped_at="Paso 5.4")  # fmt: skip
-    return run.keep(kept).value()
+    return records.keep(kept).value()
 
 
-def _kept(run: Run) -> SafetyDump:
-    safety = run.known(SafetyDump)
+def _kept(records: Records) -> SafetyDump:
+    safety = records.known(SafetyDump)
     if safety is None:
         raise UserError("internal order error: Paso 4.1 did not keep the pre-rollback database")
     return safety
 
 
-def swap_in(run: Run) -> None:
+def swap_in(incident: Incident, site: Site, records: Records) -> None:
     """Paso 4.3 under swap: current → aside and shadow → current, in one transaction."""
-    name = run.env.database.name
-    restored = run.need(ShadowRestored)
+    name = site.env.database.name
+    restored = records.need(ShadowRestored)
     shadow = restored.name
-    aside = str(_kept(run).database)
-    with run.operation(DatabaseSwapped(name, aside, shadow)):  # §9 renames them back
+    aside = str(_kept(records).database)
+    with records.operation(DatabaseSwapped(name, aside, shadow)):  # §9 renames them back
         psql(
-            run.postgres(), f"ALTER DATABASE {ident(name)} RENAME TO {ident(aside)}; "
+            site.postgres(), f"ALTER DATABASE {ident(name)} RENAME TO {ident(aside)}; "
             f"ALTER DATABASE {ident(shadow)} RENAME TO {ident(name)}",
             database="postgres", mutating=True,
         )  # fmt: skip
-    run.record("database_restored", name=name, source=restored.source)
+    incident.note("database_restored", name=name, source=restored.source)
 
 
-def dump_aside(run: Run) -> dict[str, object]:
-    """Paso 5.4: once the health URL answers 200 (the downtime ends there), the database kept
+def dump_aside(incident: Incident, site: Site, records: Records) -> dict[str, object]:
+    """Paso 5.4, once the health URL answers 200 (the downtime ends there): the database kept
     aside dumped to Paso 4.1's file, checked, rows lost counted."""
-    if not run.planning:
-        validation.health_check(run)
-    safety = _kept(run)
+    safety = _kept(records)
     aside, path = str(safety.database), safety.path
     # 4.2 closed it to connections before the rename: open it for pg_dump (the app knows it not)
-    pg = run.postgres()
+    pg = site.postgres()
     psql(pg, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true", database="postgres",
          mutating=True)  # fmt: skip
-    checked = database.checked_dump(pg, aside, path, run.env.timeouts)
-    if run.planning:
-        return run.keep(replace(safety, **checked)).value()
-    if run.known(RowsRecovered):
-        run.say("rows lost: counted by Paso 4.5, which put back what it could")
-    elif run.keys_restored is None:
-        run.say("data loss not counted: Paso 4.0 ran in the resumed incident")
+    checked = database.checked_dump(pg, aside, path, site.env.timeouts)
+    if site.planning:
+        return records.keep(replace(safety, **checked)).value()
+    if records.known(RowsRecovered):
+        incident.say("rows lost: counted by Paso 4.5, which put back what it could")
+    elif records.keys_restored is None:
+        incident.say("data loss not counted: Paso 4.0 ran in the resumed incident")
     else:
-        lost = database.lost_rows(database.row_keys(pg, aside), run.keys_restored)
-        run.record("data_loss", tables=lost)
-    return run.keep(replace(safety, **checked)).value()
+        lost = database.lost_rows(database.row_keys(pg, aside), records.keys_restored)
+        incident.note("data_loss", tables=lost)
+    return records.keep(replace(safety, **checked)).value()
 
 
-def undo(run: Run, swapped: DatabaseSwapped) -> str:
+def undo(incident: Incident, site: Site, swapped: DatabaseSwapped) -> str:
     """§9: the pre-rollback database back under its name; the one swapped in is kept, renamed."""
     name, aside = swapped.name, swapped.aside
-    pg = run.postgres()
+    pg = site.postgres()
     present = _existing(pg, name, aside)
     if aside not in present:
         if name in present:
             return f"{name} is already the pre-rollback database"
         raise StepFailed(f"neither {name} nor {aside} exists: restore from the backups folder")
-    failed = f"{name}_failed_{_stamp(run)}"
+    failed = f"{name}_failed_{_stamp(incident)}"
     if name in present:
         psql(
             pg, f"ALTER DATABASE {ident(name)} WITH ALLOW_CONNECTIONS false; "
@@ -148,17 +147,17 @@ def undo(run: Run, swapped: DatabaseSwapped) -> str:
     return f"{aside} is {name} again"
 
 
-def drop_shadow(run: Run, shadow: str) -> None:
+def drop_shadow(site: Site, shadow: str) -> None:
     """§9 before the swap: the shadow database is only a copy of a backup."""
-    run.postgres().run("dropdb", shadow, before=["--if-exists"], mutating=True)
+    site.postgres().run("dropdb", shadow, before=["--if-exists"], mutating=True)
 
 
-def is_pre_rollback_database(run: Run, oid: str) -> tuple[bool, str]:
+def is_pre_rollback_database(site: Site, oid: str) -> tuple[bool, str]:
     """§9's check under swap: the database under the app's name is the very one kept aside."""
-    found = _oid(run.postgres(), run.env.database.name)
+    found = _oid(site.postgres(), site.env.database.name)
     return found == oid, f"oid {found}, pre-rollback oid {oid}"
 
 
-def shadow_migrations(run: Run) -> int:
+def shadow_migrations(site: Site, records: Records) -> int:
     """The shadow database's django_migrations rows (Paso 4.0 restored it)."""
-    return database.migrations_count(run.postgres(), run.need(ShadowRestored).name)
+    return database.migrations_count(site.postgres(), records.need(ShadowRestored).name)

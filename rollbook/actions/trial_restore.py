@@ -14,8 +14,10 @@ import time
 from rollbook.actions import database, database_path
 from rollbook.actions.database import literal, psql
 from rollbook.core.errors import StepFailed
+from rollbook.core.incident import Incident
+from rollbook.core.records import Records
 from rollbook.core.resources import PostgresClient
-from rollbook.core.run import Run
+from rollbook.core.site import Site
 from rollbook.core.state import ChosenBackup, TrialRestore
 
 
@@ -23,26 +25,26 @@ def _size(pg: PostgresClient, name: str) -> int:
     return int(psql(pg, f"SELECT pg_database_size({literal(name)})", database="postgres"))
 
 
-def predicted_etapa4(run: Run, restore_s: float, rate: float) -> dict[str, float]:
+def predicted_etapa4(site: Site, restore_s: float, rate: float) -> dict[str, float]:
     """Seconds of Etapa 4 by strategy: recreate dumps the current database (estimated at the
     restore's rate, an upper bound: a dump writes no index) and restores; swap only renames in the
     downtime, the restore moving to Paso 4.0."""
-    if run.env.database.restore_strategy == "swap":
+    if site.env.database.restore_strategy == "swap":
         return {"paso_4_0": restore_s, "etapa4_downtime": 1.0}
-    dump_s = _size(run.postgres(), run.env.database.name) / rate
+    dump_s = _size(site.postgres(), site.env.database.name) / rate
     return {"paso_4_1": dump_s, "paso_4_3": restore_s, "etapa4": dump_s + restore_s}
 
 
-def trial_restore(run: Run) -> TrialRestore | None:
-    if not run.env.database.verify_by_restore:
+def trial_restore(incident: Incident, site: Site, records: Records) -> TrialRestore | None:
+    if not site.env.database.verify_by_restore:
         return None
-    db, pg = run.env.database, run.postgres()
-    scratch = f"{db.name}_trial_{run.started:%Y%m%d_%H%M%S}"
-    path = run.need(ChosenBackup).path
-    run.say(f"trial restore of {path} into {scratch} (created, checked and dropped) …")
+    db, pg = site.env.database, site.postgres()
+    scratch = f"{db.name}_trial_{incident.started:%Y%m%d_%H%M%S}"
+    path = records.need(ChosenBackup).path
+    incident.say(f"trial restore of {path} into {scratch} (created, checked and dropped) …")
     started = time.monotonic()
     try:
-        fmt, jobs = database.restore_into(pg, scratch, path, run.env.timeouts,
+        fmt, jobs = database.restore_into(pg, scratch, path, site.env.timeouts,
                                           declared=True)  # fmt: skip
         seconds = max(time.monotonic() - started, 0.001)
         marker = db.marker_table or "django_migrations"
@@ -53,15 +55,15 @@ def trial_restore(run: Run) -> TrialRestore | None:
         raise StepFailed(f"the backup {path} does not restore: {exc}") from None
     finally:
         pg.run("dropdb", scratch, before=["--if-exists"], mutating=True, declared=True)
-    run.keys_restored = restored  # the restore's keys: Paso 4.3 counts the loss without a pass
-    database_path.estimate_restore_loss(run, restored, "Paso 1.3")
+    records.keys_restored = restored  # the restore's keys: Paso 4.3 counts the loss without a pass
+    database_path.estimate_restore_loss(incident, site, restored, "Paso 1.3")
     rate = size / seconds
-    predicted = predicted_etapa4(run, seconds, rate)
-    run.say(
+    predicted = predicted_etapa4(site, seconds, rate)
+    incident.say(
         f"restauración de prueba: {seconds:.1f} s para {size / 2**20:.0f} MiB "
         f"({rate / 2**20:.1f} MiB/s); Etapa 4 prevista: {describe(predicted)}"
     )
-    return run.keep(TrialRestore(scratch, path, fmt, jobs, seconds, size, rows, predicted))
+    return records.keep(TrialRestore(scratch, path, fmt, jobs, seconds, size, rows, predicted))
 
 
 def describe(predicted: dict[str, float]) -> str:

@@ -10,8 +10,10 @@ from rollbook.actions.fleet import each_host
 from rollbook.core.config import Environment, HealthConfig, MaintenanceConfig, ServicesConfig
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
+from rollbook.core.incident import Incident
 from rollbook.core.operations import MaintenanceOn
-from rollbook.core.run import Run
+from rollbook.core.records import Records
+from rollbook.core.site import Site
 from rollbook.services import manager_for
 
 
@@ -61,23 +63,23 @@ class Answer:
         return f"{self.status or 'nothing'}{body}"
 
 
-def answers(run: Run) -> dict[str, Answer]:
+def answers(site: Site) -> dict[str, Answer]:
     """How every configured URL answers now: each app host's health URL (as Paso 6.1 asks it),
     the endpoints and critical URLs from the first app host. {"<host> <url>": Answer}."""
-    health, hosts = run.env.health, run.hosts("app")
+    health, hosts = site.env.health, site.hosts("app")
     urls = [*health.endpoints, *health.critical.values()]
     keys = [f"{spec} {health.url}" for spec in hosts] + [f"{hosts[0]} {url}" for url in urls]
-    firsts = {key: answer(run, key) for key in dict.fromkeys(keys)}
-    return {key: first if first == answer(run, key) else Answer(first.status)
+    firsts = {key: answer(site, key) for key in dict.fromkeys(keys)}
+    return {key: first if first == answer(site, key) else Answer(first.status)
             for key, first in firsts.items()}  # fmt: skip
 
 
-def answer(run: Run, key: str) -> Answer:
+def answer(site: Site, key: str) -> Answer:
     """One of `answers`' keys, asked again."""
     spec, url = key.split(" ", 1)
-    health = run.env.health
+    health = site.env.health
     via = health_via(health) if url == health.url else []
-    result = run.executor.host(spec).run(
+    result = site.executor.host(spec).run(
         ["curl", "-sS", "--max-time", str(round(health.timeout)), "-w", "\\n%{http_code}",
          *via, url],
         mutating=False,
@@ -118,27 +120,31 @@ def maintenance_active(host: Host, env: Environment) -> bool:
     return host.run(["test", "-f", _page(env).page], mutating=False, check=False).ok
 
 
-def public_state(run: Run) -> tuple[bool, dict[str, int]]:
+def public_state(incident: Incident, site: Site) -> tuple[bool, dict[str, int]]:
     """Paso 2.3 / 5.3: is the maintenance page in place; what the first public endpoint answers."""
-    health, first = run.env.health, run.first_host("proxy")
+    health, first = site.env.health, site.first_host("proxy")
     answers = {url: http_status(first, health, url)[0] for url in health.endpoints[:1]}
-    active = each_host(run, "proxy", lambda host: maintenance_active(host, run.env))
+    active = each_host(incident, site, "proxy", lambda host: maintenance_active(host, site.env))
     return all(active.values()), answers
 
 
-def maintenance_everywhere(run: Run, on: bool, among: list[str] | None = None) -> None:
+def maintenance_everywhere(
+    incident: Incident, site: Site, records: Records, on: bool, among: list[str] | None = None
+) -> None:
     """Paso 2.3 (on) / 5.3 and §9 (off) on every proxy host (the app hosts unless hosts.proxy;
     only those `among`, when given). A proxy whose configuration is broken is left untouched."""
     if not on:
-        each_host(run, "proxy", lambda host: maintenance_off(host, run.env), among=among)
+        each_host(
+            incident, site, "proxy", lambda host: maintenance_off(host, site.env), among=among
+        )
         return
 
     def put_up(host: Host) -> None:
-        _check_proxy(host, run.env.services)  # broken: nothing changed, nothing to undo
-        with run.operation(MaintenanceOn([host.spec])):  # §9 takes it down
-            maintenance_on(host, run.env)
+        _check_proxy(host, site.env.services)  # broken: nothing changed, nothing to undo
+        with records.operation(MaintenanceOn([host.spec])):  # §9 takes it down
+            maintenance_on(host, site.env)
 
-    each_host(run, "proxy", put_up, among=among)
+    each_host(incident, site, "proxy", put_up, among=among)
 
 
 def _check_proxy(host: Host, services: ServicesConfig) -> None:

@@ -18,8 +18,10 @@ from rollbook.actions.fleet import each_host
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
+from rollbook.core.incident import Incident
+from rollbook.core.records import Records
 from rollbook.core.resources import Venv
-from rollbook.core.run import Run
+from rollbook.core.site import Site
 from rollbook.core.state import ServiceLogsBefore, WorkersBefore
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
@@ -96,7 +98,7 @@ def methods(host: Host, env: Environment) -> dict[str, str]:
     return found
 
 
-def plan_methods(run: Run) -> dict[str, dict[str, str]]:
+def plan_methods(incident: Incident, site: Site) -> dict[str, dict[str, str]]:
     """Before any change: how each app host's workers will be checked; {host: {worker: method}}.
     A method that cannot be used with the deployed release (its celery app does not load, its
     command is missing) is said loudly but does not stop the rollback: the release being rolled
@@ -104,29 +106,31 @@ def plan_methods(run: Run) -> dict[str, dict[str, str]]:
 
     def plan(host: Host) -> dict[str, str]:
         try:
-            return methods(host, run.env)
+            return methods(host, site.env)
         except StepFailed as exc:
-            run.say(f"WARNING: {exc} (with the deployed release; Paso 5.2 tries the target's)")
-            return {name: f"unusable now: {exc}" for name in run.env.services.workers}
+            incident.say(f"WARNING: {exc} (with the deployed release; Paso 5.2 tries the target's)")
+            return {name: f"unusable now: {exc}" for name in site.env.services.workers}
 
-    chosen = each_host(run, "app", plan)
-    run.record("worker_methods", hosts=chosen)
+    chosen = each_host(incident, site, "app", plan)
+    incident.note("worker_methods", hosts=chosen)
     for spec, by_worker in chosen.items():
         said = ", ".join(f"{worker} by {method}" for worker, method in by_worker.items())
-        run.say(f"workers on {spec}: {said or 'none'}")
+        incident.say(f"workers on {spec}: {said or 'none'}")
     return chosen
 
 
-def try_before(run: Run) -> WorkersBefore | None:
+def try_before(incident: Incident, site: Site, records: Records) -> WorkersBefore | None:
     """Paso 2.1, before any change (dry-run included): each app host's workers tried once by
     their method — what §9 must give back. Not ready is said, never a failure: the release being
     rolled back may be what breaks them."""
-    if not run.env.services.workers:
+    if not site.env.services.workers:
         return None
-    ready = run.keep(WorkersBefore(each_host(run, "app", lambda host: ready_now(host, run.env))))
+    ready = records.keep(
+        WorkersBefore(each_host(incident, site, "app", lambda host: ready_now(host, site.env)))
+    )
     for spec, state in ready.hosts.items():
         if not state["ready"]:
-            run.say(f"WARNING: {spec}: workers not ready before any change: {state['said']}")
+            incident.say(f"WARNING: {spec}: workers not ready before any change: {state['said']}")
     return ready
 
 
@@ -196,15 +200,18 @@ def _check(
     return _process(manager, host.name, name, timeout)
 
 
-def check_all(run: Run, *, wait: bool) -> dict[str, str]:
+def check_all(incident: Incident, site: Site, records: Records, *, wait: bool) -> dict[str, str]:
     """Every app host's workers work; {host: what each showed}. The log marks are those the
     last start recorded (ServiceLogsBefore), if any."""
-    logs_before = run.known(ServiceLogsBefore)
+    logs_before = records.known(ServiceLogsBefore)
     marks = logs_before.hosts if logs_before else {}
     answers = each_host(
-        run, "app", lambda host: check_host(host, run.env, marks.get(host.spec, {}), wait=wait)
+        incident,
+        site,
+        "app",
+        lambda host: check_host(host, site.env, marks.get(host.spec, {}), wait=wait),
     )
-    run.record("workers_checked", hosts=answers)
+    incident.note("workers_checked", hosts=answers)
     return answers
 
 

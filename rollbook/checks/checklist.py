@@ -13,6 +13,7 @@ from rollbook.core.errors import NotConfigured, StepFailed
 from rollbook.core.host import Host
 from rollbook.core.resources import Venv
 from rollbook.core.run import Run
+from rollbook.core.state import CeleryRoundtrip, Latency, Resources
 from rollbook.services import manager_for
 
 _STAMP = re.compile(
@@ -24,18 +25,21 @@ _TAIL_BYTES = "2000000"
 def service_states(run: Run) -> dict[str, bool | str]:
     """§8.1: is each of the app's services and the proxy running on every app host, and do the
     workers work (each by its method; running is not working): True, False, or why not."""
-    names = [*run.env.services.app, *([run.env.services.proxy] if run.env.services.proxy else [])]
+    names = [
+        *run.site.env.services.app,
+        *([run.site.env.services.proxy] if run.site.env.services.proxy else []),
+    ]
     states: dict[str, bool | str] = {}
-    for spec in run.hosts("app"):
-        manager = manager_for(run.executor.host(spec), run.env.services)
+    for spec in run.site.hosts("app"):
+        manager = manager_for(run.site.executor.host(spec), run.site.env.services)
         states |= {f"{spec} {name}": manager.is_running(name) for name in names}
-    if run.env.services.workers and all(state is True for state in states.values()):
+    if run.site.env.services.workers and all(state is True for state in states.values()):
         try:
-            workers.check_all(run, wait=False)
+            workers.check_all(run.incident, run.site, run.records, wait=False)
             states["workers"] = True
         except StepFailed as exc:
             states["workers"] = str(exc)
-    run.record("services_active", **states)
+    run.incident.note("services_active", **states)
     return states
 
 
@@ -78,21 +82,21 @@ def recent_log_errors(run: Run) -> list[str]:
     The window starts no earlier than the app services' last start: the errors that made the
     team roll back belong to the release that is no longer running.
     """
-    if not run.env.logs.files:
+    if not run.site.env.logs.files:
         raise NotConfigured("logs.files")
     found = []
-    for spec in run.hosts("app"):
-        host = run.executor.host(spec)
-        manager = manager_for(host, run.env.services)
-        uptimes = [manager.uptime(name) for name in run.env.services.app]
-        window = min([run.env.logs.recent, *(u for u in uptimes if u is not None)])
+    for spec in run.site.hosts("app"):
+        host = run.site.executor.host(spec)
+        manager = manager_for(host, run.site.env.services)
+        uptimes = [manager.uptime(name) for name in run.site.env.services.app]
+        window = min([run.site.env.logs.recent, *(u for u in uptimes if u is not None)])
         since = datetime.now(UTC) - timedelta(seconds=window)
-        for path in run.env.logs.files:
+        for path in run.site.env.logs.files:
             argv = ["tail", "-c", _TAIL_BYTES, path]
             out = host.run(argv, mutating=False, check=False, root="logs")
-            errors = recent_errors(out.stdout.splitlines(), run.env.logs.error_pattern, since)
+            errors = recent_errors(out.stdout.splitlines(), run.site.env.logs.error_pattern, since)
             found += [f"{path}: {line}" for line in errors]
-    run.record("recent_log_errors", seconds=run.env.logs.recent, errors=found[:50])
+    run.incident.note("recent_log_errors", seconds=run.site.env.logs.recent, errors=found[:50])
     return found
 
 
@@ -104,7 +108,7 @@ def percentile(values: list[float], pct: float) -> float:
 def api_latency(run: Run) -> dict[str, dict[str, dict[str, float]]]:
     """§8.2: each main API answers 200 under the latency budget, measured from every app host;
     p50 / p95 over N requests. {host: {url: figures}}."""
-    health = run.env.health
+    health = run.site.env.health
     budget = health.latency_budget_ms
     if not health.endpoints:
         raise NotConfigured("health.endpoints")
@@ -123,26 +127,26 @@ def api_latency(run: Run) -> dict[str, dict[str, dict[str, float]]]:
             }
             if failures or results[url]["p95_ms"] > budget:
                 slow.append(f"{url}: p95 {results[url]['p95_ms']} ms, {failures} non-200")
-        run.record_host("latency", {host.spec: results}, field="hosts")
+        run.records.keep_host(Latency, host.spec, results)
         if slow:
             raise StepFailed(
                 f"{host.name}: over the {budget} ms budget or failing: " + "; ".join(slow)
             )
         return results
 
-    run.record("latency", budget_ms=budget, hosts={})
-    return each_host(run, "app", measure)
+    run.records.keep(Latency({}, budget_ms=budget))
+    return each_host(run.incident, run.site, "app", measure)
 
 
 def resources(run: Run) -> dict[str, dict[str, float]]:
     """§8.2: CPU load per core and memory used on every app host, database connections, against
     the YAML. {host: figures}."""
-    limits = run.env.thresholds
+    limits = run.site.env.thresholds
     sql = (
         "SELECT count(*) * 100.0 / current_setting('max_connections')::int "
         "FROM pg_stat_activity WHERE backend_type = 'client backend'"
     )
-    connections = round(float(database.psql(run.postgres(), sql).strip()), 1)
+    connections = round(float(database.psql(run.site.postgres(), sql).strip()), 1)
 
     def figures_of(host: Host) -> dict[str, float]:
         cores = int(host.run(["nproc"], mutating=False).stdout.strip())
@@ -154,7 +158,7 @@ def resources(run: Run) -> dict[str, dict[str, float]]:
             "memory_used_pct": round(100 - mem["MemAvailable"] * 100 / mem["MemTotal"], 1),
             "db_connections_pct": connections,
         }
-        run.record_host("resources", {host.spec: figures}, field="hosts")
+        run.records.keep_host(Resources, host.spec, figures)
         over = [
             f"{k} {v} > {getattr(limits, k)}" for k, v in figures.items() if v > getattr(limits, k)
         ]
@@ -162,8 +166,8 @@ def resources(run: Run) -> dict[str, dict[str, float]]:
             raise StepFailed(f"{host.name}: over the environment's thresholds: {', '.join(over)}")
         return figures
 
-    run.record("resources", limits=limits.model_dump(), hosts={})
-    return each_host(run, "app", figures_of)
+    run.records.keep(Resources({}, limits=limits.model_dump()))
+    return each_host(run.incident, run.site, "app", figures_of)
 
 
 def celery_roundtrip(run: Run) -> dict[str, str]:
@@ -171,12 +175,12 @@ def celery_roundtrip(run: Run) -> dict[str, str]:
     default celery's own `celery.accumulate`) goes through the broker and back. {host: result}."""
 
     def check(host: Host) -> str:
-        workers.check_host(host, run.env, {}, wait=False)
-        answer = workers.roundtrip(host, run.env)
-        run.record_host("celery_roundtrip", {host.spec: answer}, "hosts")
+        workers.check_host(host, run.site.env, {}, wait=False)
+        answer = workers.roundtrip(host, run.site.env)
+        run.records.keep_host(CeleryRoundtrip, host.spec, answer)
         return answer["result"]
 
-    return each_host(run, "app", check)
+    return each_host(run.incident, run.site, "app", check)
 
 
 SCRIPT_CHECKS = ("1. Health check", "2. Servicios", "3. Base de datos", "4. Smoke tests")
@@ -199,11 +203,11 @@ def validation_script(run: Run) -> dict[str, str]:
             break
         done[name] = "OK"
     else:
-        run.say("=== Rollback Validado Exitosamente ===")
+        run.incident.say("=== Rollback Validado Exitosamente ===")
     return done
 
 
 def _dbshell(run: Run) -> None:
     """§8.3's `manage.py dbshell`: the app reaches its database, from every app host."""
-    each_host(run, "app", lambda host: Venv(host, run.env.app).manage(
+    each_host(run.incident, run.site, "app", lambda host: Venv(host, run.site.env.app).manage(
         "dbshell", "--", "-c", "SELECT 1;", mutating=False))  # fmt: skip

@@ -14,28 +14,28 @@ from rollbook.core.run import Run
 def newest_valid_backup(run: Run) -> backups.Backup:
     """§4.1: a backup younger than the maximum age, present and complete: the newest one taken
     before the deployed release was deployed (Paso 1.3's rule, the deploy checkout's reflog)."""
-    host, db, app = run.first_host("db"), run.env.database, run.env.app
-    tree = Checkout(run.first_host("app"), app.path)
+    host, db, app = run.site.first_host("db"), run.site.env.database, run.site.env.app
+    tree = Checkout(run.site.first_host("app"), app.path)
     deployed_at, _ = release.deploy_time(tree, release.deployed_release(tree, app.tags))
-    chosen = backups.choose_backup(host, db, run.options.backup, deployed_at)
+    chosen = backups.choose_backup(host, db, run.incident.options.backup, deployed_at)
     backup = backups.check_backup(host, db, chosen)  # §4.1 asks for a recent one, named or not
-    run.record("backup_available", path=backup.path, age=backup.age, sha256=backup.sha256)
+    run.incident.note("backup_available", path=backup.path, age=backup.age, sha256=backup.sha256)
     return backup
 
 
 def backups_folder_ready(run: Run) -> dict[str, int]:
     """§4.1: the backups folder is readable and writable, with room for the pre-rollback dump."""
-    host = run.first_host("db")
-    folder = run.env.database.backups
+    host = run.site.first_host("db")
+    folder = run.site.env.database.backups
     usable = host.run(["test", "-d", folder, "-a", "-r", folder, "-a", "-w", folder],
                       mutating=False, check=False)  # fmt: skip
     if not usable.ok:
         raise StepFailed(f"{host.spec}: {folder} is not a readable and writable folder")
     out = host.run(["df", "-B1", "--output=avail", folder], mutating=False).stdout
     free = int(out.split()[-1])
-    size_sql = f"SELECT pg_database_size({database.literal(run.env.database.name)})"
-    needed = int(database.psql(run.postgres(), size_sql).strip())
-    fact = run.record("backup_space", folder=folder, free_bytes=free, needed_bytes=needed)
+    size_sql = f"SELECT pg_database_size({database.literal(run.site.env.database.name)})"
+    needed = int(database.psql(run.site.postgres(), size_sql).strip())
+    fact = run.incident.note("backup_space", folder=folder, free_bytes=free, needed_bytes=needed)
     if free < needed:
         raise StepFailed(
             f"{host.spec}: {folder} has {free / 2**20:.0f} MiB free, the pre-rollback dump "
@@ -48,19 +48,20 @@ def database_problems(run: Run) -> list[str]:
     """§4.1: what stops the credentials from doing Paso 4.3's work — they log in (psql fails
     otherwise), the role may create the database Paso 4.3 drops, and with the swap strategy owns
     it. [] when nothing does."""
-    role, name = run.env.database.user, run.env.database.name
+    role, name = run.site.env.database.user, run.site.env.database.name
     problems = []
     can_create = database.psql(
-        run.postgres(), "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+        run.site.postgres(),
+        "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user",
     ).strip()
     if can_create != "t":
         problems.append(
             f"role {role} cannot create databases: Paso 4.3 would drop {name} and fail to "
             f"create it again. Grant it first: ALTER ROLE {role} CREATEDB"
         )
-    if run.env.database.restore_strategy == "swap":
+    if run.site.env.database.restore_strategy == "swap":
         owner = database.psql(
-            run.postgres(), "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = "
+            run.site.postgres(), "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = "
             + database.literal(name), database="postgres",
         ).strip()  # fmt: skip
         if owner != role:
@@ -76,25 +77,25 @@ def checks_configured(run: Run) -> list[str]:
     """Where approval is required, every check has something to look at: an empty setting would
     leave a criterion that cannot fail. Elsewhere, the empty ones are named (their Pasos are
     reported "no configurado")."""
-    empty = run.env.unconfigured_checks()
-    if empty and run.env.approval == "required":
+    empty = run.site.env.unconfigured_checks()
+    if empty and run.site.env.approval == "required":
         raise StepFailed(
-            f"environment {run.env.name} requires approval, yet these checks are not configured "
-            f"and could not fail: {', '.join(empty)} — set them in {run.env.source}"
+            f"environment {run.site.env.name} requires approval, yet these checks are not "
+            f"configured and could not fail: {', '.join(empty)} — set them in {run.site.env.source}"
         )
     if empty:
-        run.say(f"WARNING: no configurado en {run.env.name}: {', '.join(empty)}")
+        run.incident.say(f"WARNING: no configurado en {run.site.env.name}: {', '.join(empty)}")
     return empty
 
 
 def channel_states(run: Run) -> dict[str, str]:
     """§4.2: each notification channel: "reachable" (its host answers on its port), "set" (a
     URL without a host), or what is wrong with it."""
-    if not run.env.notify:
+    if not run.site.env.notify:
         raise NotConfigured("notify")
     found: dict[str, str] = {}
-    for target in run.env.notify:
-        url = run.secret_or_none(target.url_env)
+    for target in run.site.env.notify:
+        url = run.site.secret_or_none(target.url_env)
         if url is None:
             found[target.url_env] = f"{target.url_env} is not set: export it"
             continue
@@ -109,5 +110,5 @@ def channel_states(run: Run) -> dict[str, str]:
                 found[target.url_env] = (
                     f"{target.url_env}: {parts.hostname}:{port} unreachable ({exc.strerror})"
                 )
-    run.record("notification_channels", channels=found)
+    run.incident.note("notification_channels", channels=found)
     return found

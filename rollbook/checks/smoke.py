@@ -38,7 +38,7 @@ def runner(host: Host, env: Environment) -> str:
 
 def run_smoke(run: Run, host: Host) -> dict[str, object]:
     """The smoke tests, by their runner; StepFailed with pytest's own reasons when they fail."""
-    env, health = run.env, run.env.health
+    env, health = run.site.env, run.site.env.health
     how = runner(host, env)
     # COLUMNS: pytest cuts its FAILED lines to the terminal's width
     variables = {**health.smoke_env, "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "300"}
@@ -65,12 +65,12 @@ def run_smoke(run: Run, host: Host) -> dict[str, object]:
 def _on_operator(run: Run, host: Host, tests: str, variables: dict[str, str]) -> CommandResult:
     """The tests as the target holds them, copied from the app host, run by rollbook's pytest."""
     path = tests.split("::", 1)[0]
-    fetched = host.run(["sh", "-c", _FETCH, "sh", run.env.app.path, path], mutating=False)
+    fetched = host.run(["sh", "-c", _FETCH, "sh", run.site.env.app.path, path], mutating=False)
     with tempfile.TemporaryDirectory(prefix="rollbook-smoke-") as folder:
         archive = io.BytesIO(base64.b64decode(fetched.stdout))
         with tarfile.open(fileobj=archive) as tar:
             tar.extractall(folder, filter="data")
-        local = run.executor.host("local://")
+        local = run.site.executor.host("local://")
         return local.run([sys.executable, *PYTEST, f"{folder}/{tests}"], mutating=False,
                          check=False, cwd=folder, env=variables, timeout=600)  # fmt: skip
 

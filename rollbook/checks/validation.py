@@ -18,9 +18,9 @@ def health_answers(run: Run) -> dict[str, dict[str, object]]:
     """Paso 6.1 / §8.1: what the health URL answers on every app host, {spec: {status, body}}
     (status 0: no answer). Right after a restart (Paso 6.1) the app may still warm up: a bounded
     wait for 200. A checklist run probes the running system as it is: one request."""
-    health = run.env.health
+    health = run.site.env.health
     url = health.url
-    wait = 0.0 if run.checklist else run.env.services.start_timeout
+    wait = 0.0 if run.incident.checklist else run.site.env.services.start_timeout
 
     def answer(host: Host) -> dict[str, object]:
         status = wait_until(lambda: web.health_status(host, health)[0] == 200, wait)
@@ -28,16 +28,16 @@ def health_answers(run: Run) -> dict[str, dict[str, object]]:
         body = "" if code == 200 else web.http_body(host, health, url, web.health_via(health))
         return {"status": code, "body": body[:300]}
 
-    answers = each_host(run, "app", answer)
+    answers = each_host(run.incident, run.site, "app", answer)
     codes = {spec: a["status"] for spec, a in answers.items()}
     worst = next((code for code in codes.values() if code != 200), 200)
-    run.record("health", url=url, status=worst, hosts=codes)
+    run.incident.note("health", url=url, status=worst, hosts=codes)
     return answers
 
 
 def unhealthy(run: Run, answers: dict[str, dict[str, object]]) -> list[str]:
     """The hosts whose health URL did not answer 200, with what they said."""
-    url = run.env.health.url
+    url = run.site.env.health.url
     return [
         f"{spec}: {url} answered {a['status'] or 'nothing'} (expected 200): {a['body']}"
         for spec, a in answers.items()
@@ -56,7 +56,7 @@ def health_check(run: Run) -> int:
 def smoke_results(run: Run) -> dict[str, object]:
     """Paso 6.2: what the app's smoke tests (checks/smoke.py) said — {"failed": why} when they
     failed — and what every endpoint answers."""
-    host, health = run.first_host("app"), run.env.health
+    host, health = run.site.first_host("app"), run.site.env.health
     result: dict[str, object] = {}
     if not (health.smoke_tests or health.smoke_command or health.endpoints):
         raise NotConfigured("health.smoke_tests, health.smoke_command and health.endpoints")
@@ -66,9 +66,9 @@ def smoke_results(run: Run) -> dict[str, object]:
         except StepFailed as exc:
             result["smoke_tests"] = {"failed": str(exc)}
     else:
-        run.not_configured("health.smoke_tests (or health.smoke_command): endpoints only")
+        run.incident.not_configured("health.smoke_tests (or health.smoke_command): endpoints only")
     result["endpoints"] = {url: web.http_status(host, health, url)[0] for url in health.endpoints}
-    run.record("smoke", **result)
+    run.incident.note("smoke", **result)
     return result
 
 
@@ -92,19 +92,21 @@ def smoke_tests(run: Run) -> dict[str, object]:
 def critical_functions(run: Run) -> dict[str, object]:
     """Paso 6.3: what login, API, admin (the YAML's URLs), a database query and the workers (each
     by its method) answer: 200 / True, or what went wrong."""
-    host, health = run.first_host("app"), run.env.health
+    host, health = run.site.first_host("app"), run.site.env.health
     if not health.critical:
-        run.not_configured("health.critical: the database and the workers only")
+        run.incident.not_configured("health.critical: the database and the workers only")
     checks: dict[str, object] = {
         name: web.http_status(host, health, url)[0] for name, url in health.critical.items()
     }
-    checks["database"] = database.psql(run.postgres(), "SELECT 1").strip() == "1"
-    if run.env.services.workers:
+    checks["database"] = database.psql(run.site.postgres(), "SELECT 1").strip() == "1"
+    if run.site.env.services.workers:
         try:
-            checks["workers"] = bool(workers.check_all(run, wait=False))
+            checks["workers"] = bool(
+                workers.check_all(run.incident, run.site, run.records, wait=False)
+            )
         except StepFailed as exc:  # the reason, in the record and in the error below
             checks["workers"] = str(exc)
-    run.record("critical_functions", **checks)
+    run.incident.note("critical_functions", **checks)
     return checks
 
 
@@ -115,20 +117,26 @@ def not_working(checks: dict[str, object]) -> list[str]:
 
 def monitor_logs(run: Run) -> list[str]:
     """Paso 6.4: the error lines written to the logs during the environment's window."""
-    watch = run.options.watch  # §8.2's extended watch (validation.feature --watch)
-    window = watch or run.env.logs.watch
-    if not run.env.logs.files:
+    watch = run.incident.options.watch  # §8.2's extended watch (validation.feature --watch)
+    window = watch or run.site.env.logs.watch
+    if not run.site.env.logs.files:
         raise NotConfigured("logs.files")
 
-    offsets = each_host(run, "app", lambda host: logs.log_offsets(host, run.env.logs))
+    offsets = each_host(
+        run.incident, run.site, "app", lambda host: logs.log_offsets(host, run.site.env.logs)
+    )
     files = sum(len(found) for found in offsets.values())
-    run.say(f"watching {files} log files on {len(offsets)} app hosts for {window:.0f} s …")
+    run.incident.say(f"watching {files} log files on {len(offsets)} app hosts for {window:.0f} s …")
 
     def errors(host: Host) -> list[str]:
-        return logs.errors_since(host, run.env.logs, offsets[host.spec])
+        return logs.errors_since(host, run.site.env.logs, offsets[host.spec])
 
     def so_far() -> list[str]:
-        return [line for lines in each_host(run, "app", errors).values() for line in lines]
+        return [
+            line
+            for lines in each_host(run.incident, run.site, "app", errors).values()
+            for line in lines
+        ]
 
     def detail() -> str:  # the extended watch says what it has seen at each step
         found = so_far()
@@ -136,8 +144,8 @@ def monitor_logs(run: Run) -> list[str]:
         return f"{len(found)} líneas de error, health {'/'.join(codes)}"
 
     every = min(progress.EVERY, max(window / 10, 1.0)) if watch else progress.EVERY
-    progress.wait(run.say, "§8.2 vigilancia" if watch else "observación de logs", window,
+    progress.wait(run.incident.say, "§8.2 vigilancia" if watch else "observación de logs", window,
                   every, detail if watch else None)  # fmt: skip
     found = so_far()
-    run.record("log_watch", seconds=window, errors=found)
+    run.incident.note("log_watch", seconds=window, errors=found)
     return found

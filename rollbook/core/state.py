@@ -169,6 +169,30 @@ class ServiceLogsBefore(PerHost):
 
 
 @dataclass(frozen=True)
+class Latency(PerHost):
+    """§8.2: each app host's p50/p95 per API URL ({host: {url: figures}}), against `budget_ms`."""
+
+    KEY: ClassVar[str] = "latency"
+    budget_ms: float = 0
+
+
+@dataclass(frozen=True)
+class Resources(PerHost):
+    """§8.2: each app host's load per core, memory and database connections used, against the
+    environment's `limits`."""
+
+    KEY: ClassVar[str] = "resources"
+    limits: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class CeleryRoundtrip(PerHost):
+    """§8.2: what a real task sent from each app host through the broker answered."""
+
+    KEY: ClassVar[str] = "celery_roundtrip"
+
+
+@dataclass(frozen=True)
 class ShadowRestored(Record):
     """Paso 4.0 under swap: the backup `source` restored into the shadow database `name`."""
 
@@ -248,6 +272,7 @@ class SafetyDump(Record):
 RECORDS: dict[str, type[Record]] = {
     kind.KEY: kind
     for kind in (Deployed, Target, ChosenBackup, MigrationPlan, DatabasePath, TrialRestore,
-                 TargetResolved, ServiceProcesses, ServiceLogsBefore, ShadowRestored,
+                 TargetResolved, ServiceProcesses, ServiceLogsBefore, Latency, Resources,
+                 CeleryRoundtrip, ShadowRestored,
                  RowsRecovered, WebAnswer, WorkersBefore, AnswersBefore, CodeBefore, SafetyDump)
 }  # fmt: skip

@@ -21,12 +21,12 @@ from rollbook.core.run import Run
 
 
 def _folder(run: Run) -> str:
-    return f"{run.env.database.backups}/.rollbook-lock"
+    return f"{run.site.env.database.backups}/.rollbook-lock"
 
 
 def _run(run: Run, argv: list[str], *, mutating: bool, check: bool = True) -> Any:
-    with run.executor.acting_for("lock"):
-        return run.first_host("db").run(argv, mutating=mutating, check=check)
+    with run.site.executor.acting_for("lock"):
+        return run.site.first_host("db").run(argv, mutating=mutating, check=check)
 
 
 ATTEMPTS = 3  # the lock released between our mkdir and our look: try again, a few times
@@ -43,7 +43,7 @@ def holder(run: Run) -> dict[str, Any] | None:
     made = _run(run, ["stat", "-c", "%Y", _folder(run)], mutating=False, check=False)
     if not made.ok:
         return None
-    age = host_time(run.first_host("db")) - float(made.stdout.strip() or 0)
+    age = host_time(run.site.first_host("db")) - float(made.stdout.strip() or 0)
     return {"incident": "?", "operator": "?", "host": "?", "started": "?", "age": age}
 
 
@@ -68,11 +68,11 @@ def describe(owner: dict[str, Any], run: Run) -> str:
         where = f"({_folder(run)}, made {float(owner.get('age', 0)):.0f} s ago)"
         if not is_stale(owner):
             return (
-                f"environment {run.env.name} has a lock with no owner yet {where}: another run "
-                "is taking it. Wait a minute and run again"
+                f"environment {run.site.env.name} has a lock with no owner yet {where}: another "
+                "run is taking it. Wait a minute and run again"
             )
         return (
-            f"environment {run.env.name} has a stale lock with no owner {where}: a run died "
+            f"environment {run.site.env.name} has a stale lock with no owner {where}: a run died "
             "between taking it and writing who it is, so no incident can be restored from it. "
             "If no rollback is running, take it over with --break-lock"
         )
@@ -85,13 +85,13 @@ def describe(owner: dict[str, Any], run: Run) -> str:
         who += f", a §9 recovery of incident {rollback} that did not finish"
     if is_stale(owner):
         return (
-            f"environment {run.env.name} has an unfinished rollback: {who} (process "
+            f"environment {run.site.env.name} has an unfinished rollback: {who} (process "
             f"{owner['pid']} is gone; a command it started may still run, and the recovery "
             "stops it first). Restore it: pytest features/rollback_of_rollback.feature "
-            f"--env={run.env.name} --incident={rollback} — or take over with --break-lock"
+            f"--env={run.site.env.name} --incident={rollback} — or take over with --break-lock"
         )
     return (
-        f"environment {run.env.name} is locked by a rollback in progress: {who}. Wait for it; "
+        f"environment {run.site.env.name} is locked by a rollback in progress: {who}. Wait for it; "
         "if that run is dead, restore its incident with rollback_of_rollback.feature or give "
         "--break-lock"
     )
@@ -112,15 +112,15 @@ def acquire(run: Run, break_lock: bool = False, recovers: str | None = None) -> 
                 continue  # released in between: try again
             said = (made.stderr.strip().splitlines() or [f"exit {made.exit_status}"])[-1]
             raise UserError(
-                f"cannot take the rollback lock {_folder(run)} on {run.first_host('db').spec}: "
-                f"{said} — database.backups must exist there and be writable by this user; "
-                "nothing was changed"
+                f"cannot take the rollback lock {_folder(run)} on "
+                f"{run.site.first_host('db').spec}: {said} — database.backups must exist there "
+                "and be writable by this user; nothing was changed"
             )
         held_for = {owner.get("incident"), owner.get("recovers")} - {None}
-        own = bool(held_for & ({run.options.incident, recovers} - {None}))
+        own = bool(held_for & ({run.incident.options.incident, recovers} - {None}))
         if not (break_lock or own):
             raise UserError(describe(owner, run))
-        run.journal.write("lock_taken_over", previous=owner, broken=break_lock and not own)
+        run.incident.journal.write("lock_taken_over", previous=owner, broken=break_lock and not own)
         _seal_old_journal(run, owner)
         break
     else:
@@ -129,33 +129,33 @@ def acquire(run: Run, break_lock: bool = False, recovers: str | None = None) -> 
             "this run tried to take it: another run is starting; run again in a minute"
         )
     mine = {
-        "incident": run.incident_id,
-        "environment": run.env.name,
-        "operator": run.options.operator,
+        "incident": run.incident.id,
+        "environment": run.site.env.name,
+        "operator": run.incident.options.operator,
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     } | ({"recovers": recovers} if recovers else {})
     _run(run, write_argv(json.dumps(mine), f"{_folder(run)}/owner.json"),
          mutating=True)  # fmt: skip
-    run.journal.write("lock_acquired", lock=_folder(run), owner=mine)
+    run.incident.journal.write("lock_acquired", lock=_folder(run), owner=mine)
     return None
 
 
 def _seal_old_journal(run: Run, owner: dict[str, Any]) -> None:
     """The old incident learns nothing more: its journal is sealed in this run's."""
-    path = run.options.report_dir / str(owner.get("incident")) / "journal.jsonl"
-    if path.is_file() and owner.get("incident") != run.incident_id:
-        run.journal.seal(path, str(owner.get("incident")))
+    path = run.incident.options.report_dir / str(owner.get("incident")) / "journal.jsonl"
+    if path.is_file() and owner.get("incident") != run.incident.id:
+        run.incident.journal.seal(path, str(owner.get("incident")))
 
 
 def release(run: Run) -> None:
     _run(run, ["rm", "-f", f"{_folder(run)}/owner.json"], mutating=True)
     _run(run, ["rmdir", _folder(run)], mutating=True)
-    run.journal.write("lock_released", lock=_folder(run))
+    run.incident.journal.write("lock_released", lock=_folder(run))
 
 
 def release_if_mine(run: Run) -> None:
     owner = holder(run)
-    if owner is not None and owner.get("incident") == run.incident_id:
+    if owner is not None and owner.get("incident") == run.incident.id:
         release(run)

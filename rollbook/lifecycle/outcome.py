@@ -32,7 +32,7 @@ class Result:
 
 
 def first_failure(run: Run) -> str | None:
-    for event in run.journal.events("paso_finished"):
+    for event in run.incident.journal.events("paso_finished"):
         if event["status"] == "failed":
             return str(event["paso"])
     return None
@@ -40,26 +40,26 @@ def first_failure(run: Run) -> str | None:
 
 def passed(run: Run, paso: str) -> bool:
     """Passed in this run, or in the interrupted incident this run resumed."""
-    resumed = {p for e in run.journal.events("resumed") for p in e["skipped"]}
+    resumed = {p for e in run.incident.journal.events("resumed") for p in e["skipped"]}
     return paso in resumed or any(
         e["paso"] == paso and e["status"] == "passed" and e["phase"] == "call"
-        for e in run.journal.events("paso_finished")
+        for e in run.incident.journal.events("paso_finished")
     )
 
 
 def finish(run: Run) -> Result:
     failed = first_failure(run)
-    events = list(read_journal(run.journal.path))
+    events = list(read_journal(run.incident.journal.path))
     changed = any(
         e["event"] == "intent" and e.get("paso") != "lock" and not e.get("declared") for e in events
     )
-    if run.mode is Mode.DRY_RUN:
+    if run.site.mode is Mode.DRY_RUN:
         files = plan.write_plan(run)
         lines = [f"plan: {files[1]}", f"plan (json): {files[0]}"]
         if failed:
             lines.append(f"falló el Paso {failed}: el rollback se detendría ahí")
         result = Result(PLAN if failed is None else ABORTED, 0 if failed is None else 1, lines)
-    elif run.checklist:
+    elif run.incident.checklist:
         ok = failed is None
         text = (
             "todas las verificaciones pasaron"
@@ -67,7 +67,7 @@ def finish(run: Run) -> Result:
             else f"falló: {failed} (cada verificación se informa arriba)"
         )
         checked = [text]
-        if ok and run.options.record_release:  # asked for and not written: not a success
+        if ok and run.incident.options.record_release:  # asked for and not written: not a success
             ok, line = release_record.record_validation(run)
             checked.append(line)
         result = Result(VERIFIED if ok else NOT_VERIFIED, 0 if ok else 1, checked)
@@ -88,15 +88,17 @@ def finish(run: Run) -> Result:
     else:
         failed_target = (
             closing.isolated(run, LEDGER, lambda: release_record.record_failed_target(run, failed))
-            if failed and failed.startswith("6.") and run.mode is Mode.EXECUTE
+            if failed and failed.startswith("6.") and run.site.mode is Mode.EXECUTE
             else []
         )
         result = _recover(run, failed, events)
         result = Result(result.name, result.exit_code, [*result.lines, *(failed_target or [])])
-    lines = [*result.lines, f"journal: {run.journal.path}"]
-    if run.probe is not None:  # its view ends here, the same for the markdown and report.html
-        run.probe.stop()
-    if run.mode is Mode.EXECUTE and not run.checklist:
+    lines = [*result.lines, f"journal: {run.incident.journal.path}"]
+    if (
+        run.incident.probe is not None
+    ):  # its view ends here, the same for the markdown and report.html
+        run.incident.probe.stop()
+    if run.site.mode is Mode.EXECUTE and not run.incident.checklist:
         said = [*result.lines, *closing.closing_failures(run)]
         report = closing.isolated(
             run,
@@ -110,18 +112,20 @@ def finish(run: Run) -> Result:
         said = [f"Anexo C: no hay backup válido — {ESCALATE}"] if no_backup else []
         closing.isolated(run, "aviso de escalamiento", lambda: announce(
             run, "escalation",
-            [f"ROLLBACK {result.name} - {run.env.name.upper()}", *said, *result.lines],
+            [f"ROLLBACK {result.name} - {run.site.env.name.upper()}", *said, *result.lines],
             roles=NO_BACKUP if no_backup else ESCALATION,
         ))  # fmt: skip
-    if run.mode is Mode.EXECUTE and not run.checklist:
+    if run.site.mode is Mode.EXECUTE and not run.incident.checklist:
         if result.name == MANUAL:  # the next run must find this incident, not a free environment
-            lines.append(f"el ambiente queda bloqueado por el incidente {run.incident_id}")
+            lines.append(f"el ambiente queda bloqueado por el incidente {run.incident.id}")
         else:
             closing.isolated(run, "liberación del bloqueo", lambda: lock.release_if_mine(run))
     lines += closing.closing_failures(run)
     final = Result(result.name, result.exit_code, lines)
-    run.journal.write("outcome", outcome=final.name, exit_code=final.exit_code, lines=final.lines)
-    run.result = final
+    run.incident.journal.write(
+        "outcome", outcome=final.name, exit_code=final.exit_code, lines=final.lines
+    )
+    run.incident.result = final
     return final
 
 
@@ -135,10 +139,10 @@ def _recover(run: Run, failed: str | None, events: list[dict]) -> Result:
     why = (
         f"falló el Paso {failed} después de cambiar" if failed else "el rollback se detuvo a medias"
     )
-    if run.mode is not Mode.EXECUTE:
+    if run.site.mode is not Mode.EXECUTE:
         return Result(ABORTED, 1, [why])
-    if not run.options.auto_recover:
-        run.journal.write("recovery_skipped", reason="--no-auto-recover")
+    if not run.incident.options.auto_recover:
+        run.incident.journal.write("recovery_skipped", reason="--no-auto-recover")
         off = "la recuperación automática está desactivada (--no-auto-recover)"
         return Result(MANUAL, 1, [why, off, recovery.ESCALATION])
     done = recovery.recover(run, events)

@@ -41,13 +41,13 @@ class Recovery:
 def journal_of(run: Run) -> Path:
     """The journal of the incident named by --incident, in the report folder — sealed in this
     run's journal (its sha256), never written again: evidence of what happened to it."""
-    incident = run.options.incident
+    incident = run.incident.options.incident
     if not incident or "/" in incident or incident.startswith("."):
         raise UserError("--incident=ID is required: the id of the folder in the report directory")
-    path = run.options.report_dir / incident / "journal.jsonl"
+    path = run.incident.options.report_dir / incident / "journal.jsonl"
     if not path.is_file():
         raise UserError(f"no journal at {path}: check --incident and --report-dir")
-    run.journal.seal(path, incident)
+    run.incident.journal.seal(path, incident)
     return path
 
 
@@ -70,11 +70,11 @@ def original_incident(run: Run) -> str:
     """The rollback this §9 run must put back: --incident, or, when --incident names a §9 run
     (one that died, or failed), the rollback that one was recovering — said and journaled."""
     named = journal_of(run)
-    original = recovered_by(named) or str(run.options.incident)
-    if original != run.options.incident:
-        run.say(f"§9: incident {run.options.incident} was itself a §9 recovery of incident "
-                f"{original}: recovering {original}")  # fmt: skip
-    run.journal.write("recovering", incident=original, asked=run.options.incident)
+    original = recovered_by(named) or str(run.incident.options.incident)
+    if original != run.incident.options.incident:
+        run.incident.say(f"§9: incident {run.incident.options.incident} was itself a §9 "
+                         f"recovery of incident {original}: recovering {original}")  # fmt: skip
+    run.incident.journal.write("recovering", incident=original, asked=run.incident.options.incident)
     return original
 
 
@@ -90,18 +90,18 @@ class Earlier:
 def journals_of(run: Run) -> Earlier:
     """The rollback's journal (sealed) and those of earlier §9 runs of it that have no outcome,
     from the report folder."""
-    original = next(e["incident"] for e in run.journal.events("recovering"))
-    path = run.options.report_dir / original / "journal.jsonl"
+    original = next(e["incident"] for e in run.incident.journal.events("recovering"))
+    path = run.incident.options.report_dir / original / "journal.jsonl"
     if not path.is_file():
         raise UserError(f"no journal at {path}: check --incident and --report-dir")
-    run.journal.seal(path, original)
+    run.incident.journal.seal(path, original)
     interrupted = []
-    for other in sorted(run.options.report_dir.glob("*/journal.jsonl")):
-        if other.parent.name == run.incident_id or recovered_by(other) != original:
+    for other in sorted(run.incident.options.report_dir.glob("*/journal.jsonl")):
+        if other.parent.name == run.incident.id or recovered_by(other) != original:
             continue
         events = list(read_journal(other))
         if not any(e["event"] == "outcome" for e in events):
-            run.journal.seal(other, other.parent.name)
+            run.incident.journal.seal(other, other.parent.name)
             interrupted.append(events)
     return Earlier(list(read_journal(path)), interrupted)
 
@@ -112,7 +112,7 @@ def recover(
     """The pre-rollback state put back from the journal's `events`, then observed. `interrupted`:
     the journals of earlier §9 runs of the same incident that died (their commands are stopped
     and their private files removed; what they did is redone from `events`)."""
-    with run.executor.acting_for("9.1"):  # §9's commands are journaled under Paso 9.1
+    with run.site.executor.acting_for("9.1"):  # §9's commands are journaled under Paso 9.1
         return _recover(run, events, interrupted or [])
 
 
@@ -122,25 +122,27 @@ def _recover(
     facts = timeline.facts(events)
     changes = begun(events)
     result = Recovery()
-    run.journal.write("recovery_started", operations=[change.KEY for change in changes])
+    run.incident.journal.write("recovery_started", operations=[change.KEY for change in changes])
 
     def act(name: str, action: Callable[[], object]) -> None:
-        run.say(f"§9 recovery: {name} …")
+        run.incident.say(f"§9 recovery: {name} …")
         try:
             action()
             result.actions.append((name, "ok"))
         except (StepFailed, UserError) as exc:
             result.actions.append((name, str(exc)))
-        run.journal.write("recovery_action", action=name, result=result.actions[-1][1])
+        run.incident.journal.write("recovery_action", action=name, result=result.actions[-1][1])
 
     journals = [events, *interrupted]  # a dead run's last command may still run: stop it first
     unfinished = [journal for journal in journals if dead_commands.unfinished(journal)]
     if unfinished:
         act("stop the dead run's unfinished commands", lambda: _stop_dead(run, unfinished))
         if result.actions[-1][1] != "ok":  # acting beside a live command would race it
-            run.journal.write("recovery_finished", ok=False, actions=result.actions, checks=[])
+            run.incident.journal.write(
+                "recovery_finished", ok=False, actions=result.actions, checks=[]
+            )
             return result
-    before = undo.ran_before(changes, run.env.services.app)
+    before = undo.ran_before(changes, run.site.env.services.app)
     if before:  # Paso 2.2 began: whatever runs now may run the target's code — stop it first
         hosts = sorted({key.rsplit(" ", 1)[0] for key in before})
         act("stop the app services before putting anything back",
@@ -152,7 +154,7 @@ def _recover(
         for spec, error in remove_private_files(run, journal).items():
             result.actions.append((f"remove the dead run's private files on {spec}", error or "ok"))
     restored.check(run, result.checks, facts, before, undoing.restarted)
-    run.journal.write(
+    run.incident.journal.write(
         "recovery_finished", ok=result.ok, actions=result.actions, checks=result.checks
     )
     return result
@@ -168,13 +170,13 @@ def remove_private_files(run: Run, events: list[dict[str, Any]]) -> dict[str, st
     {host: error or None}. This run's own folders are removed when it closes."""
     started = next((e for e in events if e["event"] == "run_started"), {})
     incident = started.get("incident")
-    if not incident or incident == run.incident_id:
+    if not incident or incident == run.incident.id:
         return {}
     done: dict[str, str | None] = {}
     folders = {(e["host"], posixpath.dirname(e["path"])) for e in events
                if e["event"] == "private_file"}  # fmt: skip
     for spec, folder in sorted(folders):
-        done[spec] = run.executor.connection(spec).remove_folder(folder)
-        run.journal.write("private_files_removed", host=spec, incident=incident, path=folder,
-                          error=done[spec])  # fmt: skip
+        done[spec] = run.site.executor.connection(spec).remove_folder(folder)
+        run.incident.journal.write("private_files_removed", host=spec, incident=incident,
+                                   path=folder, error=done[spec])  # fmt: skip
     return done

@@ -39,57 +39,59 @@ def check(
         except (StepFailed, UserError) as exc:
             ok, detail = False, str(exc)
         checks.append((name, ok, detail))
-        run.journal.write("recovery_check", check=name, ok=ok, detail=detail)
+        run.incident.journal.write("recovery_check", check=name, ok=ok, detail=detail)
 
     def note(text: str) -> None:  # nothing to give back: said, never counted as a check
-        run.say(f"§9 recovery: {text}")
-        run.journal.write("recovery_note", note=text)
+        run.incident.say(f"§9 recovery: {text}")
+        run.incident.journal.write("recovery_note", note=text)
 
     safety = SafetyDump.read(facts)
     if safety and safety.oid:
         oid = safety.oid
         check("the database is the pre-rollback one (swap)",
-              lambda: swap.is_pre_rollback_database(run, oid))  # fmt: skip
+              lambda: swap.is_pre_rollback_database(run.site, oid))  # fmt: skip
     if safety and safety.tables is not None:
         tables = safety.tables
         check("database content equals the pre-rollback state",
-              lambda: _same(database.fingerprints(run.postgres()), tables))  # fmt: skip
+              lambda: _same(database.fingerprints(run.site.postgres()), tables))  # fmt: skip
     recorded_code = CodeBefore.read(facts)
     for spec, recorded in (recorded_code.hosts if recorded_code else {}).items():
-        host = run.executor.host(spec)
+        host = run.site.executor.host(spec)
         check(
             f"{spec} code at {recorded['commit'][:12]}",
-            lambda h=host, r=recorded: _same(Checkout(h, run.env.app.path).head(), r["commit"]),
+            lambda h=host, r=recorded: _same(
+                Checkout(h, run.site.env.app.path).head(), r["commit"]
+            ),
         )
         if recorded.get("static", {}).get("sha256"):
             check(
                 f"{spec} static files as recorded",
                 lambda h=host, r=recorded: _same(
-                    static.content_hash(h, run.env), r["static"]["sha256"]
+                    static.content_hash(h, run.site.env), r["static"]["sha256"]
                 ),
             )
         check(
             f"{spec} packages as recorded",
             lambda h=host, r=recorded: _same(
-                dependencies.comparable(Venv(h, run.env.app).freeze(), r["freeze"]),
+                dependencies.comparable(Venv(h, run.site.env.app).freeze(), r["freeze"]),
                 sorted(r["freeze"]),
             ),
         )
     for key, was_running in before.items():
         spec, name = key.rsplit(" ", 1)
-        host = run.executor.host(spec)
+        host = run.site.executor.host(spec)
         if was_running and spec in restarted:
             check(f"{spec} {name} restarted after the restore (its processes observed)",
                   lambda h=host, n=name, r=restarted[spec]: _fresh(run, h, n, r))  # fmt: skip
         else:
-            manager = manager_for(host, run.env.services)
+            manager = manager_for(host, run.site.env.services)
             check(f"{spec} {name} running={was_running}",
                   lambda m=manager, n=name, w=was_running: _same(m.is_running(n), w))  # fmt: skip
     workers_before = WorkersBefore.read(facts)
     ready_before = workers_before.hosts if workers_before else {}
     for spec, restart in restarted.items():
-        waiting = [n for n in run.env.services.workers if before.get(f"{spec} {n}")]
-        idle = [n for n in run.env.services.workers if n not in waiting]
+        waiting = [n for n in run.site.env.services.workers if before.get(f"{spec} {n}")]
+        idle = [n for n in run.site.env.services.workers if n not in waiting]
         if waiting and idle:  # the method checks every worker of the host, or none
             note(f"{spec} workers not checked by their method: {', '.join(idle)} did not run "
                  "before the run (their processes are checked above)")  # fmt: skip
@@ -100,9 +102,9 @@ def check(
             continue
         if not waiting:
             continue
-        host = run.executor.host(spec)
+        host = run.site.executor.host(spec)
         check(f"{spec} workers ready ({', '.join(waiting)})",
-              lambda h=host, r=restart: (True, workers.check_host(h, run.env, r.marks,
+              lambda h=host, r=restart: (True, workers.check_host(h, run.site.env, r.marks,
                                                                  wait=True)))  # fmt: skip
     answers = AnswersBefore.read(facts)
     for key, value in (answers.urls if answers else {}).items():
@@ -114,13 +116,14 @@ def check(
 def _fresh(run: Run, host: Host, name: str, restart: Restart) -> tuple[bool, str]:
     """The service runs again, every process of it younger than §9's restart and free of files
     the restore deleted."""
-    manager = manager_for(host, run.env.services)
-    if not wait_until(lambda: manager.is_running(name), run.env.services.start_timeout):
+    manager = manager_for(host, run.site.env.services)
+    if not wait_until(lambda: manager.is_running(name), run.site.env.services.start_timeout):
         return (
             False,
-            f"{name} is not running {run.env.services.start_timeout:.0f} s after §9 started it",
+            f"{name} is not running {run.site.env.services.start_timeout:.0f} s after §9 started "
+            "it",
         )
-    return serving.fresh_since(serving.observe(host, run.env, manager, name), restart.uptime)
+    return serving.fresh_since(serving.observe(host, run.site.env, manager, name), restart.uptime)
 
 
 def _answers_as_before(run: Run, key: str, was: web.Answer) -> tuple[bool, str]:
@@ -129,13 +132,13 @@ def _answers_as_before(run: Run, key: str, was: web.Answer) -> tuple[bool, str]:
     timeout."""
 
     def as_before() -> str | None:
-        now = web.answer(run, key)
+        now = web.answer(run.site, key)
         return f"answers {now.said()}" if now.same_as(was) else None
 
-    said = wait_until(as_before, run.env.services.start_timeout, interval=1)
+    said = wait_until(as_before, run.site.env.services.start_timeout, interval=1)
     if said:
         return True, said
-    return False, f"answers {web.answer(run, key).said()}, {was.said()} before the run"
+    return False, f"answers {web.answer(run.site, key).said()}, {was.said()} before the run"
 
 
 def _same(found: Any, expected: Any) -> tuple[bool, str]:

@@ -32,19 +32,23 @@ def load(run: Run) -> set[str]:
     """Carry the interrupted incident into this run; return the Pasos not to run again."""
     events = list(read_journal(journal_of(run)))
     if any(e["event"] == "outcome" for e in events):
-        raise UserError(f"incident {run.options.incident} finished: there is nothing to resume")
+        raise UserError(
+            f"incident {run.incident.options.incident} finished: there is nothing to resume"
+        )
     paso = interrupted_paso(events)
     if paso is not None and any(e["event"] == "intent" and e["paso"] == paso for e in events):
         raise UserError(
-            f"incident {run.options.incident} died in the middle of Paso {paso}, after changing "
-            "things: it cannot be resumed safely. Restore it with pytest "
-            f"features/rollback_of_rollback.feature --env={run.env.name} "
-            f"--incident={run.options.incident}"
+            f"incident {run.incident.options.incident} died in the middle of Paso {paso}, after "
+            "changing things: it cannot be resumed safely. Restore it with pytest "
+            f"features/rollback_of_rollback.feature --env={run.site.env.name} "
+            f"--incident={run.incident.options.incident}"
         )
     for event in events:
         if event["event"] in ("fact", "intent", "operation", "operation_done"):
-            run.adopt(event, str(run.options.incident))
+            run.records.adopt(event, str(run.incident.options.incident))
     remove_private_files(run, events)
     done = passed_pasos(events)
-    run.journal.write("resumed", incident=run.options.incident, skipped=sorted(done))
+    run.incident.journal.write(
+        "resumed", incident=run.incident.options.incident, skipped=sorted(done)
+    )
     return done

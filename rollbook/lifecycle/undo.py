@@ -94,15 +94,19 @@ def ran_before(changes: list[Change], names: list[str]) -> dict[str, bool]:
 
 
 def _services(ctx: Undoing, changes: list[ServicesStopped]) -> list[Undo]:
-    before = ran_before(list(changes), ctx.run.env.services.app)
+    before = ran_before(list(changes), ctx.run.site.env.services.app)
     return [Undo("restart the services that were running",
                  lambda: ctx.restarted.update(restart_services(ctx.run, before)))]  # fmt: skip
 
 
 def _maintenance(ctx: Undoing, changes: list[MaintenanceOn]) -> list[Undo]:
+    r = ctx.run
     hosts = list(dict.fromkeys(spec for change in changes for spec in change.hosts))
-    return [Undo("maintenance page off",
-                 lambda: web.maintenance_everywhere(ctx.run, on=False, among=hosts))]  # fmt: skip
+
+    def off() -> None:
+        web.maintenance_everywhere(r.incident, r.site, r.records, on=False, among=hosts)
+
+    return [Undo("maintenance page off", off)]
 
 
 def _code(ctx: Undoing, changes: list[CodeChanged]) -> list[Undo]:
@@ -121,9 +125,9 @@ def _dump_started(ctx: Undoing, changes: list[SafetyDumpStarted]) -> list[Undo]:
     path = changes[-1].path
 
     def look() -> None:  # the run died inside its pg_dump: say what it left
-        note = database.unfinished_dump(ctx.run.first_host("db"), path)
-        ctx.run.say(f"§9 recovery: {note}")
-        ctx.run.journal.write("recovery_note", note=note)
+        note = database.unfinished_dump(ctx.run.site.first_host("db"), path)
+        ctx.run.incident.say(f"§9 recovery: {note}")
+        ctx.run.incident.journal.write("recovery_note", note=note)
 
     return [Undo(f"look at what the unfinished safety dump {path} left", look)]
 
@@ -131,33 +135,37 @@ def _dump_started(ctx: Undoing, changes: list[SafetyDumpStarted]) -> list[Undo]:
 def _database(
     ctx: Undoing, changes: list[DatabaseDropped] | list[MigrationsReversing]
 ) -> list[Undo]:
+    r = ctx.run
     safety = SafetyDump.read(ctx.facts)
     if safety is None:
         return [Undo("restore the database", _missing("the safety dump (pre_rollback_backup)"))]
     path = safety.path
     return [Undo(f"restore the database from {path}",
-                 lambda: database.restore_database(ctx.run, path))]  # fmt: skip
+                 lambda: database.restore_database(r.incident, r.site, r.records,
+                                                   path))]  # fmt: skip
 
 
 def _connections(ctx: Undoing, changes: list[ConnectionsRefused]) -> list[Undo]:
+    r = ctx.run
     return [Undo("allow connections to the database again",
-                 lambda: database.set_connections(ctx.run, allowed=True))]  # fmt: skip
+                 lambda: database.set_connections(r.site, r.records, allowed=True))]  # fmt: skip
 
 
 def _shadow(ctx: Undoing, changes: list[ShadowCreated]) -> list[Undo]:
     return [Undo(f"drop the shadow database {c.name}",
-                 lambda n=c.name: swap.drop_shadow(ctx.run, n)) for c in changes]  # fmt: skip
+                 lambda n=c.name: swap.drop_shadow(ctx.run.site, n)) for c in changes]  # fmt: skip
 
 
 def _swapped(ctx: Undoing, changes: list[DatabaseSwapped]) -> list[Undo]:
+    r = ctx.run
     swapped = changes[-1]
     return [Undo("rename the pre-rollback database back",
-                 lambda: ctx.run.say(swap.undo(ctx.run, swapped)))]  # fmt: skip
+                 lambda: r.incident.say(swap.undo(r.incident, r.site, swapped)))]  # fmt: skip
 
 
 def _scratch(ctx: Undoing, changes: list[SalvageScratch]) -> list[Undo]:
     drop = row_recovery.drop_scratch
-    return [Undo(f"drop the scratch database {c.name}", lambda n=c.name: drop(ctx.run, n))
+    return [Undo(f"drop the scratch database {c.name}", lambda n=c.name: drop(ctx.run.site, n))
             for c in changes]  # fmt: skip
 
 
@@ -187,11 +195,13 @@ def restore_code(run: Run, code_before: dict[str, dict[str, Any]], changed: list
 
     def restore(host: Host) -> None:
         recorded = code_before[host.spec]
-        Checkout(host, run.env.app.path).git("checkout", recorded["commit"], mutating=True)
-        dependencies.install_exact(host, run.env, recorded["freeze"], run.incident_id)
-        static.put_back(host, run.env, recorded["static"])
+        Checkout(host, run.site.env.app.path).git("checkout", recorded["commit"], mutating=True)
+        dependencies.install_exact(host, run.site.env, recorded["freeze"], run.incident.id)
+        static.put_back(host, run.site.env, recorded["static"])
 
-    fleet.each_host(run, "app", restore, among=[s for s in changed if s in code_before])
+    fleet.each_host(
+        run.incident, run.site, "app", restore, among=[s for s in changed if s in code_before]
+    )
 
 
 def stop_services(run: Run, hosts: list[str]) -> None:
@@ -200,19 +210,19 @@ def stop_services(run: Run, hosts: list[str]) -> None:
     the target's code running under what §9 puts back."""
 
     def stop(host: Host) -> None:
-        manager = manager_for(host, run.env.services)
-        names = run.env.services.app
+        manager = manager_for(host, run.site.env.services)
+        names = run.site.env.services.app
         tree = serving.manager_tree(host, manager, names)  # before the stop: after, it is gone
         manager.stop(names)
 
         def alive() -> set[int]:
             return tree & {pid for pid, _, _ in serving.process_table(host)}
 
-        if not wait_until(lambda: not alive(), run.env.services.stop_timeout):
+        if not wait_until(lambda: not alive(), run.site.env.services.stop_timeout):
             raise StepFailed(f"{host.name}: processes {sorted(alive())} of the app services "
                              "did not stop: stop each by its PID, then run §9 again")  # fmt: skip
 
-    fleet.each_host(run, "app", stop, among=hosts)
+    fleet.each_host(run.incident, run.site, "app", stop, among=hosts)
 
 
 def restart_services(run: Run, before: dict[str, bool]) -> dict[str, Restart]:
@@ -221,12 +231,14 @@ def restart_services(run: Run, before: dict[str, bool]) -> dict[str, Restart]:
     hosts = sorted({key.rsplit(" ", 1)[0] for key in before})
 
     def restart(host: Host) -> Restart:
-        manager = manager_for(host, run.env.services)
-        names = [n for n in run.env.services.app if before.get(f"{host.spec} {n}")]
+        manager = manager_for(host, run.site.env.services)
+        names = [n for n in run.site.env.services.app if before.get(f"{host.spec} {n}")]
         done = Restart(serving.host_uptime(host), workers.log_marks(manager, names))
-        run.journal.write("recovery_restart", host=host.spec, uptime=done.uptime, names=names)
+        run.incident.journal.write(
+            "recovery_restart", host=host.spec, uptime=done.uptime, names=names
+        )
         if names:
             manager.restart(names)
         return done
 
-    return fleet.each_host(run, "app", restart, among=hosts)
+    return fleet.each_host(run.incident, run.site, "app", restart, among=hosts)

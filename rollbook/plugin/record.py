@@ -47,43 +47,46 @@ def pytest_html_results_summary(
 ) -> None:
     current = session.config.stash.get(RUN_KEY, None)
     if current is not None:
-        prefix.append(report_view.summary_html(current, list(read_journal(current.journal.path))))
+        events = list(read_journal(current.incident.journal.path))
+        prefix.append(report_view.summary_html(current, events))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     current = config.stash.get(RUN_KEY, None)
-    if current is None or current.result is None:
+    if current is None or current.incident.result is None:
         return
-    terminalreporter.write_sep("=", f"rollbook {current.incident_id}", bold=True)
-    for line in current.result.lines:
+    terminalreporter.write_sep("=", f"rollbook {current.incident.id}", bold=True)
+    for line in current.incident.result.lines:
         terminalreporter.write_line(line)
-    report_language.localize(current.folder / "report.html")  # before it is hashed and signed
-    restrict(current.folder)  # report.html is written by pytest-html with the default umask
+    folder = current.incident.folder
+    report_language.localize(folder / "report.html")  # before it is hashed and signed
+    restrict(folder)  # report.html is written by pytest-html with the default umask
     _sign(current, terminalreporter)
-    if current.options.watch and current.options.incident:
+    if current.incident.options.watch and current.incident.options.incident:
         _append_watch(current, terminalreporter)
 
 
 def _sign(current: Any, terminalreporter: Any) -> None:
-    signer = current.env.signing
+    signer = current.site.env.signing
     if signer is None:
         terminalreporter.write_line(
-            f"sin firma: el ambiente {current.env.name} no tiene clave de firma (signing)"
+            f"sin firma: el ambiente {current.site.env.name} no tiene clave de firma (signing)"
         )
         return
     try:  # after pytest-html has written report.html: the exact bytes are hashed and signed
-        key, identity = statements.record_key(current.env, current.options.signing_key) or ("", "")
-        signature = signing.sign_folder(current.folder, key, identity, signer.namespace)
+        own = current.incident.options.signing_key
+        key, identity = statements.record_key(current.site.env, own) or ("", "")
+        signature = signing.sign_folder(current.incident.folder, key, identity, signer.namespace)
     except UserError as exc:
         terminalreporter.write_line(f"NO FIRMADO: {exc}", red=True)
         return
-    restrict(current.folder)
+    restrict(current.incident.folder)
     terminalreporter.write_line(f"firmado: {signature} (por {identity})")
 
 
 def _append_watch(current: Any, terminalreporter: Any) -> None:
     """§8.2's watch: its verdict into the rollback's record, signed again."""
-    folder = current.options.report_dir / current.options.incident
+    folder = current.incident.options.report_dir / current.incident.options.incident
     try:
         state, stale = watch_result.append(current, folder)
     except (UserError, OSError) as exc:
@@ -116,7 +119,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if reserved is not None and current is None:  # no Paso ran: drop the empty incident folder
         shutil.rmtree(reserved[1], ignore_errors=True)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if current is None or current.result is None or reporter is None:
+    if current is None or current.incident.result is None or reporter is None:
         return
-    ok = current.result.exit_code == 0
-    reporter.write_sep("=", current.result.name, green=ok, red=not ok, bold=True)
+    ok = current.incident.result.exit_code == 0
+    reporter.write_sep("=", current.incident.result.name, green=ok, red=not ok, bold=True)

@@ -119,10 +119,10 @@ def pytest_collection_modifyitems(
         current = Run(_options(config, env), env, mode, progress, config.stash[FOLDER_KEY])
     except UserError as exc:
         _refuse(config, None, str(exc))
-    current.checklist = all(INDEPENDENT in s.tags for s in selected)
+    current.incident.checklist = all(INDEPENDENT in s.tags for s in selected)
     chosen = {s.name for s in selected}
     every = [s for f in {feature_of(i) for i in needs_run} if f for s in f.scenarios]
-    if current.options.record_release and (
+    if current.incident.options.record_release and (
         len(chosen) != len(every) or not all(VALIDATES_RELEASE in s.tags for s in every)
     ):
         _refuse(
@@ -132,23 +132,22 @@ def pytest_collection_modifyitems(
             "features/validation.feature with it, without -k/-m (a rollback records the ledger "
             "by itself)",
         )
-    if current.options.watch and current.options.incident and len(chosen) != len(every):
+    opts = current.incident.options
+    if opts.watch and opts.incident and len(chosen) != len(every):
         _refuse(
             config, current,
             "--watch --incident appends §8.2's verdict to a record: run all of "
             "features/validation.feature with it, without -k/-m",
         )  # fmt: skip
-    if current.options.watch and not all(VALIDATES_RELEASE in s.tags for s in every):
+    if opts.watch and not all(VALIDATES_RELEASE in s.tags for s in every):
         _refuse(
             config, current,
             "--watch is §8.2's extended watch after a rollback: run it with "
             "features/validation.feature (and --incident ID to append it to that record)",
         )  # fmt: skip
-    if current.options.watch and current.options.incident:  # before a 30-minute window
+    if opts.watch and opts.incident:  # before a 30-minute window
         try:
-            watch_result.check_appendable(
-                current, current.options.report_dir / current.options.incident
-            )
+            watch_result.check_appendable(current, opts.report_dir / opts.incident)
         except UserError as exc:
             _refuse(config, current, str(exc))
     if config.getoption("--resume"):  # checked before the lock: a refusal leaves it as it is
@@ -162,28 +161,29 @@ def pytest_collection_modifyitems(
             recovers = recovery.original_incident(current)
         except UserError as exc:
             _refuse(config, current, str(exc))
-    if mode is Mode.EXECUTE and not current.checklist:
+    if mode is Mode.EXECUTE and not current.incident.checklist:
         try:
             lock.acquire(current, break_lock=config.getoption("--break-lock"), recovers=recovers)
         except UserError as exc:
             _refuse(config, current, str(exc))
         url = outage_probe.probe_url(env)
-        current.probe = outage_probe.OutageProbe(current.journal, url).start() if url else None
+        probe = outage_probe.OutageProbe(current.incident.journal, url) if url else None
+        current.incident.probe = probe.start() if probe else None
     config.stash[RUN_KEY] = current
-    current.journal.write(
+    current.incident.journal.write(
         "selection",
         selected=[s.name for s in selected],
         deselected=[s.name for s in every if s.name not in chosen],
     )
     features = sorted({f.path for f in (feature_of(i) for i in needs_run) if f})
-    current.record("provenance", **provenance.collect(features, env))
+    current.incident.note("provenance", **provenance.collect(features, env))
 
 
 def _refuse(config: pytest.Config, current: Run | None, message: str) -> NoReturn:
     """Refuse the run before any Paso: nothing ran, so there is no record — the incident folder
     is dropped at unconfigure and pytest-html, which would print a link to it, is let go."""
     if current is not None:
-        current.journal.close()
+        current.incident.journal.close()
     for plugin in config.pluginmanager.get_plugins():
         if isinstance(plugin, BaseReport):
             config.pluginmanager.unregister(plugin)
@@ -215,8 +215,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("no ejecutado: dry-run (esta Etapa valida y documenta un rollback real)")
     current = item.config.stash.get(RUN_KEY, None)
     if current is not None:
-        current.journal.write("paso_started", paso=paso_of(item), name=item.name)
-        current.say(f"▶ {scenario_name(item)}")
+        current.incident.journal.write("paso_started", paso=paso_of(item), name=item.name)
+        current.incident.say(f"▶ {scenario_name(item)}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -225,7 +225,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     current = item.config.stash.get(RUN_KEY, None)
     if current is None or feature_of(item) is None:
         return (yield)
-    with current.executor.acting_for(paso_of(item)):
+    with current.site.executor.acting_for(paso_of(item)):
         return (yield)
 
 
@@ -238,7 +238,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None]:
     except NotConfigured as exc:
         current = item.config.stash.get(RUN_KEY, None)
         if current is not None:
-            current.not_configured(str(exc))
+            current.incident.not_configured(str(exc))
         pytest.skip(f"no configurado: {exc}")
 
 
@@ -262,14 +262,14 @@ def pytest_runtest_makereport(
     if current is not None:
         report.rollbook_budget = report_view.paso_budget(current, paso, report.duration)
     if current is not None and report.when == "call":
-        evidence = report_view.paso_evidence_html(current.journal.events(), paso)
+        evidence = report_view.paso_evidence_html(current.incident.journal.events(), paso)
         if evidence:
             report.extras = [*getattr(report, "extras", []), html_extras.html(evidence)]
     if current is not None and (report.when == "call" or report.outcome != "passed"):
         skipped = report.skipped and isinstance(report.longrepr, tuple)
         reason = str(report.longrepr[2]).removeprefix("Skipped: ") if skipped else ""
         detail = str(report.longrepr) if report.failed else reason
-        current.journal.write(
+        current.incident.journal.write(
             "paso_finished",
             paso=paso,
             name=item.name,
@@ -290,22 +290,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if current is None:
         return
     result = outcome.finish(current)
-    for error in current.executor.close_hosts():  # this run's pgpass files
-        current.say(f"WARNING: could not remove this run's private files: {error}")
+    for error in current.site.executor.close_hosts():  # this run's pgpass files
+        current.incident.say(f"WARNING: could not remove this run's private files: {error}")
     if result.exit_code != 0 and session.exitstatus == 0:
         session.exitstatus = result.exit_code
-    events = current.journal.events()
+    events = current.incident.journal.events()
     table = session.config.stash.get(metadata_key, None)
     if table is not None:  # the environment table of report.html is the incident record
         table.clear()
         table.update(report_view.environment_table(current, events))
-    log = current.folder / "rollback.log"
+    log = current.incident.folder / "rollback.log"
     log.write_text(report_view.human_log(events), encoding="utf-8")
     log.chmod(0o600)
-    copy_to = current.env.logs.copy_to
+    copy_to = current.site.env.logs.copy_to
     if copy_to:
-        target = Path(copy_to) / f"rollback-{current.incident_id}.log"
+        target = Path(copy_to) / f"rollback-{current.incident.id}.log"
         if closing.isolated(current, f"copia de rollback.log a {copy_to}",
                             lambda: shutil.copy(log, target)) is None:  # fmt: skip
-            current.say(f"rollback.log queda en {current.folder}: cópielo a {copy_to} a mano")
-    current.journal.close()
+            current.incident.say(
+                f"rollback.log queda en {current.incident.folder}: cópielo a {copy_to} a mano"
+            )
+    current.incident.journal.close()

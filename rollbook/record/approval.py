@@ -178,19 +178,19 @@ def _approvers(env: Environment) -> str:
 
 
 def _operator(run: Run) -> Person | None:
-    return people.find(run.env, run.options.operator)
+    return people.find(run.site.env, run.incident.options.operator)
 
 
 def _same_person(run: Run, approver: Person) -> bool:
     """The operator is the approver: by their key where they sign with their own
     (--signing-key), else by the name they gave."""
-    if run.options.signing_key:
-        return statements.signer(run.env, run.options.signing_key) == approver
+    if run.incident.options.signing_key:
+        return statements.signer(run.site.env, run.incident.options.signing_key) == approver
     operator = _operator(run)
     if operator is not None:
         return operator == approver
     names = (approver.name.casefold(), approver.identity.casefold())
-    return run.options.operator.casefold() in names
+    return run.incident.options.operator.casefold() in names
 
 
 def _age(signed_at: str) -> float | None:
@@ -207,14 +207,14 @@ def _signed_keys(env: Environment) -> bool:
 def problem(run: Run) -> str | None:
     """Why this run's approval does not satisfy §4.2 (None: it does, or it is pending under a
     critical emergency, or it is the dry-run being planned for approval)."""
-    env, opts = run.env, run.options
+    env, opts = run.site.env, run.incident.options
     if opts.approval is not None:
         return _statement_problem(run)
     if opts.approved_by and env.people:  # a name given is checked, emergency or not
         named = _named_problem(run, opts.approved_by)
         if named:
             return named
-    if run.mode is Mode.DRY_RUN or opts.severity == "CRITICO":
+    if run.site.mode is Mode.DRY_RUN or opts.severity == "CRITICO":
         return None
     if env.approval == "required" and _signed_keys(env):
         return (
@@ -233,7 +233,7 @@ def problem(run: Run) -> str | None:
 
 
 def _named_problem(run: Run, name: str) -> str | None:
-    env = run.env
+    env = run.site.env
     if not env.people:
         return None  # no people in the environment file: the name is taken as given
     person = people.find(env, name)
@@ -253,39 +253,40 @@ def _named_problem(run: Run, name: str) -> str | None:
 
 
 def _statement_problem(run: Run) -> str | None:
-    assert run.options.approval is not None
-    if not run.options.signing_key:
+    assert run.incident.options.approval is not None
+    if not run.incident.options.signing_key:
         return (
             "--approval needs the operator's own key, --signing-key FILE: four eyes compares "
             "the approver with the person whose key runs the rollback"
         )
     try:
-        signed = statements.read(run.options.approval, run.env)
+        signed = statements.read(run.incident.options.approval, run.site.env)
     except UserError as exc:
         return str(exc)
     statement = signed.statement
     age = _age(str(statement.get("signed_at")))
-    if age is None or age > run.env.approval_valid_for:
+    if age is None or age > run.site.env.approval_valid_for:
         return (
             f"{signed.path.name} was signed {statement.get('signed_at')}, longer ago than "
-            f"approval_valid_for ({run.env.approval_valid_for / 3600:g} h): plan and approve again"
+            f"approval_valid_for ({run.site.env.approval_valid_for / 3600:g} h): plan and approve "
+            "again"
         )
     if statement.get("kind") != "approval":
         return f"{signed.path.name} is a {statement.get('kind')}, not an approval of a plan"
-    if statement.get("environment") != run.env.name:
+    if statement.get("environment") != run.site.env.name:
         return (
             f"{signed.path.name} approves a plan for {statement.get('environment')}, "
-            f"not {run.env.name}"
+            f"not {run.site.env.name}"
         )
-    if statement.get("role") not in set(signed.person.roles) & set(run.env.approvers):
+    if statement.get("role") not in set(signed.person.roles) & set(run.site.env.approvers):
         return f"{signed.person.name} holds no approving role {statement.get('role')!r} now"
     if _same_person(run, signed.person):
         return (
             f"{signed.path.name} is signed by {signed.person.name}, the operator: four eyes — "
-            f"the approval must come from another of {_approvers(run.env)}"
+            f"the approval must come from another of {_approvers(run.site.env)}"
         )
-    named = run.options.approved_by
-    if named and people.find(run.env, named) != signed.person:
+    named = run.incident.options.approved_by
+    if named and people.find(run.site.env, named) != signed.person:
         return (
             f"--approved-by {named!r} is not who signed {signed.path.name} ({signed.person.name})"
         )
@@ -294,9 +295,9 @@ def _statement_problem(run: Run) -> str | None:
 
 def replan(run: Run) -> dict[str, Any]:
     """A dry-run with this run's options, in a scratch report folder: its plan.json."""
-    opts, made = run.options, run.fact("provenance")
+    opts, made = run.incident.options, run.incident.journal.facts()["provenance"]
     features = [str(provenance.ROOT / name) for name in made["features"]]
-    args = [f"--env={run.env.name}", "--dry-run", "-q",
+    args = [f"--env={run.site.env.name}", "--dry-run", "-q",
             f"--operator={opts.operator}", f"--reason={opts.reason}",
             f"--severity={opts.severity}"]  # fmt: skip
     for flag, value in (("--target-tag", opts.target_tag), ("--backup", opts.backup),
@@ -353,9 +354,9 @@ def establish(run: Run) -> dict[str, Any]:
     why = problem(run)
     if why:
         raise StepFailed(why)
-    opts = run.options
+    opts = run.incident.options
     if opts.approval is not None:
-        signed = statements.read(opts.approval, run.env)
+        signed = statements.read(opts.approval, run.site.env)
         fact = {
             "status": SIGNED, "approver": signed.person.name, "identity": signed.person.identity,
             "role": signed.statement["role"], "signed_at": signed.statement["signed_at"],
@@ -363,8 +364,10 @@ def establish(run: Run) -> dict[str, Any]:
             "plan_incident": signed.statement.get("plan_incident"),
             "statement": str(signed.path),
         }  # fmt: skip
-        if run.mode is Mode.EXECUTE:
-            run.say(f"approval by {signed.person.name} ({fact['role']}): planning again to compare")
+        if run.site.mode is Mode.EXECUTE:
+            run.incident.say(
+                f"approval by {signed.person.name} ({fact['role']}): planning again to compare"
+            )
             plan = replan(run)
             now = digest(plan)
             if now != fact["plan_sha256"]:
@@ -376,25 +379,25 @@ def establish(run: Run) -> dict[str, Any]:
                     "approved, or give the options of the approved plan"
                 )
             _keep(run, signed)
-        return run.record("approval", **fact)
-    if run.mode is Mode.DRY_RUN and not opts.approved_by:
-        return run.record(
+        return run.incident.note("approval", **fact)
+    if run.site.mode is Mode.DRY_RUN and not opts.approved_by:
+        return run.incident.note(
             "approval", status=PENDING, approver=None,
             reason="dry-run: this plan is what an approver signs (rollbook approve)",
         )  # fmt: skip
-    if opts.severity == "CRITICO" and (run.env.approval == "required" or not opts.approved_by):
-        return run.record(
+    if opts.severity == "CRITICO" and (run.site.env.approval == "required" or not opts.approved_by):
+        return run.incident.note(
             "approval", status=PENDING, approver=opts.approved_by,
             reason="emergencia crítica (§11.1.1): sin aprobación previa; la refrenda "
-            f"{_approvers(run.env)} con `rollbook sign-off`",
+            f"{_approvers(run.site.env)} con `rollbook sign-off`",
         )  # fmt: skip
     if not opts.approved_by:
-        return run.record("approval", status="no requerida", approver=None)
-    person = people.find(run.env, opts.approved_by)
-    return run.record(
+        return run.incident.note("approval", status="no requerida", approver=None)
+    person = people.find(run.site.env, opts.approved_by)
+    return run.incident.note(
         "approval", status="declarada (sin firma)",
         approver=person.name if person else opts.approved_by,
-        role=", ".join(r for r in person.roles if r in run.env.approvers) if person else None,
+        role=", ".join(r for r in person.roles if r in run.site.env.approvers) if person else None,
     )  # fmt: skip
 
 
@@ -402,16 +405,18 @@ def uncovered(run: Run, fact: dict[str, Any] | None) -> str | None:
     """Paso 1.1's criterion: why the recorded approval does not cover this run (None: it does).
     A pending approval covers only a dry-run or a critical emergency; an approval declared
     without a signature, only where the environment asks for no signed one."""
-    env = run.env
+    env = run.site.env
     if not fact:
         return "no approval was recorded"
     status = fact["status"]
     if status == SIGNED:
         return None if fact.get("plan_sha256") else "a signed approval without its plan's digest"
     if status == PENDING:
-        if run.mode is Mode.DRY_RUN or run.options.severity == "CRITICO":
+        if run.site.mode is Mode.DRY_RUN or run.incident.options.severity == "CRITICO":
             return None
-        return f"approval pending in a run of severity {run.options.severity}, not critical"
+        return (
+            f"approval pending in a run of severity {run.incident.options.severity}, not critical"
+        )
     if env.approval == "required" and _signed_keys(env):
         return f"approval {status} where {env.name} requires one signed over the plan"
     if status == "no requerida" and env.approval == "required":
@@ -421,7 +426,7 @@ def uncovered(run: Run, fact: dict[str, Any] | None) -> str | None:
 
 def _keep(run: Run, signed: statements.Signed) -> None:
     """The approval and its signature go into the incident folder (hashed and signed with it)."""
-    target = run.folder / "approval"
+    target = run.incident.folder / "approval"
     target.mkdir(exist_ok=True)
     for path in (signed.path, signed.path.with_name(signed.path.name + ".sig")):
         (target / path.name).write_bytes(path.read_bytes())

@@ -47,19 +47,21 @@ def isolated(run: Run, what: str, action: Callable[[], T]) -> T | None:
     try:
         return action()
     except Exception as exc:
-        run.journal.write("closing_failed", action=what, error=f"{type(exc).__name__}: {exc}")
-        run.say(f"WARNING: cierre: {what} FALLÓ ({type(exc).__name__}: {exc})")
+        run.incident.journal.write(
+            "closing_failed", action=what, error=f"{type(exc).__name__}: {exc}"
+        )
+        run.incident.say(f"WARNING: cierre: {what} FALLÓ ({type(exc).__name__}: {exc})")
         return None
 
 
 def closing_failures(run: Run) -> list[str]:
     """The closing actions that failed, as the outcome's lines say them."""
-    failed = run.journal.events("closing_failed")
+    failed = run.incident.journal.events("closing_failed")
     return [f"cierre: {e['action']} FALLÓ ({e['error']})" for e in failed]
 
 
 def report_path(run: Run) -> Path:
-    return run.folder / f"ROLLBACK-{run.started:%Y-%m-%d-%H%M}.md"
+    return run.incident.folder / f"ROLLBACK-{run.incident.started:%Y-%m-%d-%H%M}.md"
 
 
 def _minutes(seconds: float | None) -> str:
@@ -137,7 +139,7 @@ def mark(ok: bool | None) -> str:
 
 
 def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None = None) -> str:
-    events = list(read_journal(run.journal.path))
+    events = list(read_journal(run.incident.journal.path))
     facts = final_state.incident_facts(run, events)
     incident, target = facts.get("incident", {}), facts.get("target", {})
     backup, safety = facts.get("backup", {}), SafetyDump.read(facts)
@@ -153,32 +155,36 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
            else "no presentes tras la restauración: ")
         + ", ".join(f"{t}: {n}" for t, n in loss.items() if n)
     )  # fmt: skip
-    undone = [f"- Incidente revertido: {run.options.incident}"] if run.options.incident else []
+    undone = (
+        [f"- Incidente revertido: {run.incident.options.incident}"]
+        if run.incident.options.incident
+        else []
+    )
     failure = final_state.failure_lines(events)
     lines = [
-        f"# Rollback Incident - {run.started:%Y-%m-%d %H:%M} UTC",
+        f"# Rollback Incident - {run.incident.started:%Y-%m-%d %H:%M} UTC",
         "",
         f"**Resultado: {outcome}**",
         "",
         "## Información del Incidente",
-        f"- Incidente: {run.incident_id}",
+        f"- Incidente: {run.incident.id}",
         *undone,
         f"- Fecha/Hora inicio: {start}",
         f"- Fecha/Hora resolución: {end}",
         f"- Duración total: {_minutes(timeline.seconds_between(start, end))}",
-        f"- Ambiente: {run.env.name.upper()}",
-        f"- Severidad: {incident.get('severity') or run.options.severity or 'n/d'}",
+        f"- Ambiente: {run.site.env.name.upper()}",
+        f"- Severidad: {incident.get('severity') or run.incident.options.severity or 'n/d'}",
         f"- Decisión: {incident.get('decision', 'n/d')}",
         f"- Aprobación: {approval.summary(facts.get('approval'))}",
         f"{FINAL_STATE}{stable(run, events)}",
-        f"- Ejecutado por: {run.options.operator}",
+        f"- Ejecutado por: {run.incident.options.operator}",
         "",
         "## Procedimiento ejecutado",
         f"- {provenance.summary(facts.get('provenance'))}",
         *[f"- {line}" for line in provenance.hashes(facts.get("provenance"))],
         "",
         "## Causa del Rollback",
-        f"{run.options.reason or incident.get('symptoms') or 'n/d'}",
+        f"{run.incident.options.reason or incident.get('symptoms') or 'n/d'}",
         "",
         *(["## Fallo y recuperación (§9)", *failure, ""] if failure else []),
         "## Versiones",
@@ -197,7 +203,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         *[f"- {ts[11:19]} UTC - {label}" for ts, label in timeline.milestones(events)],
         "",
         "## Impacto",
-        f"- Usuarios afectados / funcionalidades: {run.options.impact or 'n/d'}",
+        f"- Usuarios afectados / funcionalidades: {run.incident.options.impact or 'n/d'}",
         f"- Downtime total: {_minutes(timeline.downtime(events))}",
         f"- Visto por la sonda: {outage_probe.describe(events)}",
         f"- Datos perdidos: {loss_text}",
@@ -219,7 +225,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "## Duración por Etapa (Anexo B)",
         "| " + " | ".join(ANEXO_B_COLUMNS) + " |",
         "|---|---|---|---|",
-        *["| " + " | ".join(row) + " |" for row in anexo_b(run.env.budgets, events)],
+        *["| " + " | ".join(row) + " |" for row in anexo_b(run.site.env.budgets, events)],
         "",
         "## Causa Raíz",
         "[Análisis de causa raíz - puede completarse después]",
@@ -230,7 +236,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "## Lecciones Aprendidas",
         "- [Lección 1]",
         "",
-        f"Journal: {run.journal.path.name}",
+        f"Journal: {run.incident.journal.path.name}",
     ]
     return "\n".join(lines + (["", *extra] if extra else [])) + "\n"
 
@@ -239,7 +245,9 @@ def write_incident_report(
     run: Run, outcome: str = "EN CURSO", extra: list[str] | None = None
 ) -> Path:
     path = report_path(run)
-    picture = timeline_picture.svg(list(read_journal(run.journal.path)), run.env.budgets)
+    picture = timeline_picture.svg(
+        list(read_journal(run.incident.journal.path)), run.site.env.budgets
+    )
     (path.parent / PICTURE).write_text(picture, encoding="utf-8")
     (path.parent / PICTURE).chmod(0o600)
     path.write_text(render_markdown(run, outcome, extra), encoding="utf-8")
@@ -249,14 +257,14 @@ def write_incident_report(
 
 def announce_completion(run: Run) -> str:
     """Paso 7.2: ROLLBACK COMPLETADO in the appropriate channels."""
-    events = list(read_journal(run.journal.path))
-    target = run.need(Target)
+    events = list(read_journal(run.incident.journal.path))
+    target = run.records.need(Target)
     total = timeline.seconds_between(events[0]["ts"], datetime.now(UTC).isoformat())
     return announce(
         run,
         "end",
         [
-            f"ROLLBACK COMPLETADO - {run.env.name.upper()}",
+            f"ROLLBACK COMPLETADO - {run.site.env.name.upper()}",
             f"Hora finalización: {datetime.now(UTC):%H:%M} UTC",
             f"Duración: {_minutes(total)}",
             f"Versión restaurada: {target.name}",
@@ -283,7 +291,7 @@ def stable(run: Run, events: list[dict[str, Any]]) -> str:
         return "NO DECLARADO ESTABLE: el checklist de §8.1 (Paso 6.5) no pasó en esta corrida"
     return (
         "ESTABLE (§8.1 verificado; §8.2 pendiente: pytest features/validation.feature "
-        f"--env={run.env.name} --watch {WATCH} --incident {run.incident_id})"
+        f"--env={run.site.env.name} --watch {WATCH} --incident {run.incident.id})"
     )
 
 
@@ -300,9 +308,9 @@ def follow_ups(run: Run) -> list[dict[str, Any]]:
         {"action": action, "role": role, "owner": _owner(run, role), "due": due[when]}
         for action, role, when in FOLLOW_UPS
     ]
-    safety = run.known(SafetyDump)
+    safety = run.records.known(SafetyDump)
     aside = safety.database if safety else None
-    if safety and aside and run.begun(DatabaseSwapped):
+    if safety and aside and run.records.begun(DatabaseSwapped):
         dump = safety.path
         items.append({
             "action": f"Borrar la base de datos {aside} cuando ya no se necesite (volcada en "
@@ -313,17 +321,17 @@ def follow_ups(run: Run) -> list[dict[str, Any]]:
 
 
 def _post_mortem_due(run: Run) -> str:
-    due = run.started.astimezone(UTC) + timedelta(seconds=run.env.post_mortem_within)
+    due = run.incident.started.astimezone(UTC) + timedelta(seconds=run.site.env.post_mortem_within)
     return f"{due:%Y-%m-%d %H:%M} UTC"
 
 
 def _owner(run: Run, role: str) -> str | None:
     """Who holds `role` (names, with contact); the role alone where the environment lists no
     people; None where it lists people and nobody holds the role."""
-    holders = people.holding(run.env, [role])
+    holders = people.holding(run.site.env, [role])
     if holders:
         return ", ".join(f"{p.name} ({p.contact or p.identity})" for p in holders)
-    return None if run.env.people else f"rol {role} (el ambiente no lista people)"
+    return None if run.site.env.people else f"rol {role} (el ambiente no lista people)"
 
 
 def orphans(items: list[dict[str, Any]]) -> list[str]:
@@ -339,7 +347,7 @@ def follow_up_line(item: dict[str, Any]) -> str:
 def update_incident(run: Run) -> list[str]:
     """Paso 7.3: the follow-ups left to people, recorded as open items."""
     items = follow_ups(run)
-    run.record("follow_ups", items=items)
+    run.incident.note("follow_ups", items=items)
     return items
 
 

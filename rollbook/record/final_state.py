@@ -30,9 +30,9 @@ def recovery_state(events: list[dict[str, Any]]) -> str | None:
 
 def undone_events(run: Run) -> list[dict[str, Any]]:
     """§9 by hand: the journal of the incident it undoes (its severity, releases, backups)."""
-    incident = run.options.incident
-    path = run.options.report_dir / str(incident) / "journal.jsonl"
-    if not incident or path == run.journal.path or not path.is_file():
+    incident = run.incident.options.incident
+    path = run.incident.options.report_dir / str(incident) / "journal.jsonl"
+    if not incident or path == run.incident.journal.path or not path.is_file():
         return []
     return list(read_journal(path))
 

@@ -27,26 +27,28 @@ def announce(run: Run, kind: str, lines: list[str], roles: tuple[str, ...] = ())
     """Print and journal the message, then send it (title: its first line) to every channel and
     to each person holding one of `roles` (§9.1, Anexo C, §7.3), through their own notify_env;
     a person without one is a warning naming how to reach them."""
-    addressed = people.holding(run.env, list(roles))
+    addressed = people.holding(run.site.env, list(roles))
     if roles:
         lines = [*lines, _addressed_line(run, addressed, roles)]
-    urls = [(target.url_env, run.secret_or_none(target.url_env)) for target in run.env.notify]
+    urls = [
+        (target.url_env, run.site.secret_or_none(target.url_env)) for target in run.site.env.notify
+    ]
     text = "\n".join(lines)
     width = max(len(line) for line in lines) + 4
-    run.say(
+    run.incident.say(
         "\n" + "=" * width + "\n" + "\n".join(f"  {line}" for line in lines) + "\n" + "=" * width
     )
-    run.journal.write("notification", paso=run.executor.paso, kind=kind, text=text)
+    run.incident.journal.write("notification", paso=run.incident.paso, kind=kind, text=text)
     for variable, url in urls:
         _send(run, kind, variable, url, lines[0], "\n".join(lines[1:]) or lines[0])
     for person in addressed:
         title = f"{lines[0]} — para {person.name}"
         if person.notify_env:
-            url = run.secret_or_none(person.notify_env)
+            url = run.site.secret_or_none(person.notify_env)
             _send(run, kind, person.notify_env, url, title, "\n".join(lines[1:]) or title)
         else:
-            run.journal.write(
-                "notification_warning", paso=run.executor.paso, kind=kind, target=person.name,
+            run.incident.journal.write(
+                "notification_warning", paso=run.incident.paso, kind=kind, target=person.name,
                 reason="nothing sent: no notify_env; reach them at "
                 + (person.contact or person.identity),
             )  # fmt: skip
@@ -55,7 +57,7 @@ def announce(run: Run, kind: str, lines: list[str], roles: tuple[str, ...] = ())
 
 def _addressed_line(run: Run, addressed: list[Person], roles: tuple[str, ...]) -> str:
     if not addressed:
-        return f"Avisar a: nadie tiene el rol {' / '.join(roles)} en {run.env.name} (people)"
+        return f"Avisar a: nadie tiene el rol {' / '.join(roles)} en {run.site.env.name} (people)"
     return "Avisar a: " + "; ".join(
         f"{p.name} ({', '.join(r for r in p.roles if r in roles)}, {p.contact or p.identity})"
         for p in addressed
@@ -64,15 +66,15 @@ def _addressed_line(run: Run, addressed: list[Person], roles: tuple[str, ...]) -
 
 def _send(run: Run, kind: str, variable: str, url: str | None, title: str, body: str) -> None:
     target, problem = _deliver(run, variable, url, title, body)
-    paso = run.executor.paso
+    paso = run.incident.paso
     if problem is not None:
-        run.journal.write(
+        run.incident.journal.write(
             "notification_warning", paso=paso, kind=kind, target=target, reason=problem
         )
-    elif run.mode is Mode.EXECUTE:
-        run.journal.write("notification_sent", paso=paso, kind=kind, target=target)
+    elif run.site.mode is Mode.EXECUTE:
+        run.incident.journal.write("notification_sent", paso=paso, kind=kind, target=target)
     else:
-        run.journal.write("notification_planned", paso=paso, kind=kind, target=target)
+        run.incident.journal.write("notification_planned", paso=paso, kind=kind, target=target)
 
 
 def _deliver(
@@ -86,7 +88,7 @@ def _deliver(
     if service is None:
         return variable, f"nothing sent: {variable} is not a notification URL apprise knows"
     target = f"{variable} ({service.service_name})"
-    if run.mode is not Mode.EXECUTE:
+    if run.site.mode is not Mode.EXECUTE:
         return target, None
     service.socket_connect_timeout = SEND_TIMEOUT
     service.socket_read_timeout = SEND_TIMEOUT
@@ -106,22 +108,26 @@ NOT_DELIVERED = "NO ENTREGADO"
 
 def undelivered(run: Run, kind: str) -> list[str]:
     """The channels a message of `kind` did not reach, with why: "<target>: <reason>"."""
-    return [f"{e['target']}: {e['reason']}" for e in run.journal.events("notification_warning")
-            if e["kind"] == kind]  # fmt: skip
+    warned = run.incident.journal.events("notification_warning")
+    return [f"{e['target']}: {e['reason']}" for e in warned if e["kind"] == kind]
 
 
 def delivered(run: Run, kind: str) -> list[str]:
-    return [str(e["target"]) for e in run.journal.events("notification_sent") if e["kind"] == kind]
+    return [
+        str(e["target"])
+        for e in run.incident.journal.events("notification_sent")
+        if e["kind"] == kind
+    ]
 
 
 def escalate_undelivered(run: Run, kind: str, missing: list[str]) -> str:
     """A message some channels did not get: said NO ENTREGADO, and sent as an escalation through
     the channels that work (the rollback goes on)."""
     said = f"{NOT_DELIVERED} ({kind}): " + "; ".join(missing)
-    run.journal.write("notification_undelivered", paso=run.executor.paso, kind=kind,
+    run.incident.journal.write("notification_undelivered", paso=run.incident.paso, kind=kind,
                       missing=missing)  # fmt: skip
     if delivered(run, kind):
-        announce(run, "escalation", [f"ROLLBACK {run.env.name.upper()}: aviso {NOT_DELIVERED}",
-                                     said, f"Incidente: {run.incident_id}"],
+        announce(run, "escalation", [f"ROLLBACK {run.site.env.name.upper()}: aviso {NOT_DELIVERED}",
+                                     said, f"Incidente: {run.incident.id}"],
                  roles=ESCALATION)  # fmt: skip
     return said

@@ -34,25 +34,26 @@ def unverified(journal: Path) -> list[tuple[str, str]]:
     ]
 
 
+# what Paso 1 learnt that an approver reads with the commands (their values: rollbook.core.state)
+PLANNED_FACTS = ("target", "migration_plan", "database_path", "trial_restore", "deployed",
+                 "backup", "provenance", "restore_loss_estimate")  # fmt: skip
+
+
 def write_plan(run: Run) -> tuple[Path, Path]:
     """plan.json and plan.md in the incident folder (secrets already redacted by the journal)."""
-    steps = planned_commands(run.journal.path)
-    as_json = run.folder / "plan.json"
+    steps, facts = planned_commands(run.incident.journal.path), run.incident.journal.facts()
+    as_json = run.incident.folder / "plan.json"
     document = {
-        "incident": run.incident_id, "environment": run.env.name, "commands": steps,
-        "target": run.facts.get("target"), "migration_plan": run.facts.get("migration_plan"),
-        "database_path": run.facts.get("database_path"),
-        "trial_restore": run.facts.get("trial_restore"),
-        "deployed": run.facts.get("deployed"), "backup": run.facts.get("backup"),
-        "provenance": run.facts.get("provenance"),
-        "restore_loss_estimate": run.facts.get("restore_loss_estimate"),
-        "not_verified": [{"paso": p, "criterion": c} for p, c in unverified(run.journal.path)],
+        "incident": run.incident.id, "environment": run.site.env.name, "commands": steps,
+        **{key: facts.get(key) for key in PLANNED_FACTS},
+        "not_verified": [{"paso": p, "criterion": c}
+                         for p, c in unverified(run.incident.journal.path)],
     }  # fmt: skip
     document["plan_sha256"] = approval.digest(document)
     as_json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    target, facts = run.facts.get("target", {}), run.facts
+    target = facts.get("target", {})
     lines = [
-        f"# Plan de rollback (dry-run) — {run.env.name} — {run.incident_id}", "",
+        f"# Plan de rollback (dry-run) — {run.site.env.name} — {run.incident.id}", "",
         f"- Versión objetivo: {target.get('tag', 'n/d')} — {target.get('reason', 'n/d')}",
         f"- Migraciones: {closing.migration_summary(facts)}",
         f"- Camino de la base de datos: {database_path.summary(facts)}",
@@ -66,11 +67,11 @@ def write_plan(run: Run) -> tuple[Path, Path]:
         + f": `{shlex.join(s['argv'])}`"
         for n, s in enumerate(steps, 1)
     ]
-    unchecked = unverified(run.journal.path)
+    unchecked = unverified(run.incident.journal.path)
     if unchecked:
         lines += ["", f"## Criterios {NOT_VERIFIED} — se comprueban solo en la ejecución real", ""]
         lines += [f"- Paso {paso}: {criterion}" for paso, criterion in unchecked]
-    as_md = run.folder / "plan.md"
+    as_md = run.incident.folder / "plan.md"
     as_md.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for path in (as_json, as_md):
         path.chmod(0o600)

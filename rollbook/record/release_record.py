@@ -17,31 +17,35 @@ def _label(facts: dict[str, object]) -> str:
 def record_validation(run: Run) -> tuple[bool, str]:
     """validation.feature --record-release: the deployed release, validated (its one write)."""
     try:
-        facts = ledger.describe_deployed(run)
-        ledger.append(
-            run, ledger.entry(run, VALIDATED, facts, evidence=f"validation run {run.incident_id}"),
-            declared=True,
-        )  # fmt: skip
+        facts = ledger.describe_deployed(run.site)
+        evidence = f"validation run {run.incident.id}"
+        entry = ledger.entry(run.incident, VALIDATED, facts, evidence=evidence)
+        ledger.append(run.incident, run.site, entry, declared=True)
     except StepFailed as exc:
         return False, f"registro de versiones NO actualizado: {exc}"
     return True, (
         f"registro de versiones: {_label(facts)} anotada como validada (validated) en "
-        f"{run.env.ledger_file()}"
+        f"{run.site.env.ledger_file()}"
     )
 
 
 def record_rollback(run: Run) -> list[str]:
     """After ROLLBACK COMPLETADO: the release rolled back from, and the target Etapa 6 validated."""
-    deployed = run.need(Deployed)
-    code = run.known(CodeBefore)
+    deployed = run.records.need(Deployed)
+    code = run.records.known(CodeBefore)
     first_host = next(iter(code.hosts.values() if code else []), {})
     left = {"tag": deployed.tag, "commit": deployed.commit,
             "packages": first_host.get("freeze")}  # fmt: skip
     try:
-        ledger.append(run, ledger.entry(run, ROLLED_BACK_FROM, left, incident=run.incident_id))
-        facts = ledger.describe_deployed(run)
-        ledger.append(run, ledger.entry(run, VALIDATED, facts, incident=run.incident_id,
-                                        evidence="Etapa 6 of the rollback"))  # fmt: skip
+        ledger.append(
+            run.incident,
+            run.site,
+            ledger.entry(run.incident, ROLLED_BACK_FROM, left, incident=run.incident.id),
+        )
+        facts = ledger.describe_deployed(run.site)
+        entry = ledger.entry(run.incident, VALIDATED, facts, incident=run.incident.id,
+                             evidence="Etapa 6 of the rollback")  # fmt: skip
+        ledger.append(run.incident, run.site, entry)
     except StepFailed as exc:  # closing.isolated journals and shows it, with the fix
         fix = "record the release with `pytest features/validation.feature --record-release`"
         raise StepFailed(f"registro de versiones NO actualizado ({exc}): {fix}") from None
@@ -53,11 +57,12 @@ def record_rollback(run: Run) -> list[str]:
 
 def record_failed_target(run: Run, paso: str) -> list[str]:
     """Etapa 6 failed at the target: it is never chosen by default again."""
-    target = run.need(Target)
+    target = run.records.need(Target)
     failed = {"tag": target.tag, "commit": target.commit}
     try:
-        ledger.append(run, ledger.entry(run, FAILED, failed, incident=run.incident_id,
-                                        evidence=f"Paso {paso} of the rollback"))  # fmt: skip
+        entry = ledger.entry(run.incident, FAILED, failed, incident=run.incident.id,
+                             evidence=f"Paso {paso} of the rollback")  # fmt: skip
+        ledger.append(run.incident, run.site, entry)
     except StepFailed as exc:  # closing.isolated journals and shows it
         raise StepFailed(f"registro de versiones NO actualizado ({exc})") from None
     return [

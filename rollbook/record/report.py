@@ -38,25 +38,25 @@ def _age(seconds: float | None) -> str:
 
 
 def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
-    facts = final_state.incident_facts(run, events)
+    facts, opts = final_state.incident_facts(run, events), run.incident.options
     incident, target = facts.get("incident", {}), facts.get("target", {})
     backup, safety = facts.get("backup", {}), SafetyDump.read(facts)
     outcome = next((e for e in reversed(events) if e["event"] == "outcome"), {})
     start, end = events[0]["ts"], events[-1]["ts"]
     down = timeline.downtime(events)
     return {
-        "Incidente": run.incident_id,
-        **({"Incidente revertido": run.options.incident} if run.options.incident else {}),
-        "Ambiente": run.env.name,
-        "Severidad": str(incident.get("severity") or run.options.severity or "n/d"),
-        "Razón": str(run.options.reason or incident.get("symptoms") or "n/d"),
-        "Impacto": str(run.options.impact or incident.get("impact") or "n/d"),
-        "Aprobado por": str(incident.get("approved_by") or run.options.approved_by),
+        "Incidente": run.incident.id,
+        **({"Incidente revertido": opts.incident} if opts.incident else {}),
+        "Ambiente": run.site.env.name,
+        "Severidad": str(incident.get("severity") or run.incident.options.severity or "n/d"),
+        "Razón": str(run.incident.options.reason or incident.get("symptoms") or "n/d"),
+        "Impacto": str(run.incident.options.impact or incident.get("impact") or "n/d"),
+        "Aprobado por": str(incident.get("approved_by") or run.incident.options.approved_by),
         "Aprobación": approval.summary(facts.get("approval")),
-        "Ejecutado por": run.options.operator,
+        "Ejecutado por": run.incident.options.operator,
         "Procedimiento": provenance.summary(facts.get("provenance")),
         "Archivos del procedimiento": "; ".join(provenance.hashes(facts.get("provenance"))),
-        "Modo": run.mode.value,
+        "Modo": run.site.mode.value,
         **dict(line.split(": ", 1) for line in final_state.versions(facts, events)),
         "Motivo de la elección": str(target.get("reason", "n/d")),
         "Migraciones (clasificación)": closing.migration_summary(facts),
@@ -165,12 +165,12 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
         f"pasados, {statuses['failed']} fallidos, {statuses['skipped']} omitidos (cada uno dice "
         "por qué)</p>"
     )
-    picture = timeline_picture.svg(events, run.env.budgets)
+    picture = timeline_picture.svg(events, run.site.env.budgets)
     if picture:
         parts.append(f"<h3>Línea de tiempo</h3>{picture}")
     budget_rows = "".join(
         "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>"
-        for row in closing.anexo_b(run.env.budgets, events)
+        for row in closing.anexo_b(run.site.env.budgets, events)
     )
     parts.append(
         "<h3>Duración por Etapa (Anexo B)</h3><table><tr>"
@@ -217,7 +217,7 @@ def paso_budget(run: Run, paso: str, seconds: float) -> str:
     if not paso[:1].isdigit():
         return ""
     etapa = f"etapa{paso.split('.')[0]}"
-    budget = run.env.budgets.get(etapa)
+    budget = run.site.env.budgets.get(etapa)
     if budget is None:
         return closing.etapa_label(etapa)
     over = " EXCEDIDO" if seconds > budget else ""

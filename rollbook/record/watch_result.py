@@ -30,21 +30,22 @@ def verdict(run: Run) -> dict[str, Any]:
     """This validation run's §8.2 checks: each one's status, the error lines of the window."""
     checks = {
         e["paso"]: e["status"]
-        for e in run.journal.events("paso_finished")
+        for e in run.incident.journal.events("paso_finished")
         if str(e["paso"]).startswith("8.2")
     }
-    watched = run.facts.get("log_watch", {})
+    facts = run.incident.journal.facts()
+    watched = facts.get("log_watch", {})
     failed = [name for name, status in checks.items() if status == "failed"]
     skipped = [name for name, status in checks.items() if status == "skipped"]
-    window = float(watched.get("seconds") or run.options.watch or 0)
+    window = float(watched.get("seconds") or run.incident.options.watch or 0)
     errors = len(watched.get("errors") or [])
-    if failed or "log_watch" not in run.facts:
+    if failed or "log_watch" not in facts:
         state = "NO ESTABLE (8.2: " + ("; ".join(failed) or "la vigilancia no se ejecutó") + ")"
     else:
         unchecked = f"; no comprobado: {'; '.join(skipped)}" if skipped else ""
         state = f"ESTABLE (8.2: {window_text(window)} sin errores{unchecked})"
     return {"state": state, "window_s": window, "errors": errors, "checks": checks,
-            "validation_incident": run.incident_id}  # fmt: skip
+            "validation_incident": run.incident.id}  # fmt: skip
 
 
 def append(run: Run, folder: Path) -> tuple[str, int]:
@@ -72,9 +73,9 @@ def append(run: Run, folder: Path) -> tuple[str, int]:
                  "event": "watch_appended", **result}  # fmt: skip
         with (folder / "journal.jsonl").open("a", encoding="utf-8") as journal:
             journal.write(json.dumps(event, ensure_ascii=False) + "\n")
-        chosen = statements.record_key(run.env, run.options.signing_key)
-        assert chosen is not None and run.env.signing is not None  # refused above otherwise
-        signing.sign_folder(folder, *chosen, run.env.signing.namespace)
+        chosen = statements.record_key(run.site.env, run.incident.options.signing_key)
+        assert chosen is not None and run.site.env.signing is not None  # refused above otherwise
+        signing.sign_folder(folder, *chosen, run.site.env.signing.namespace)
     except (OSError, UserError):
         if folder / RESULT not in kept:
             (folder / RESULT).unlink(missing_ok=True)
@@ -102,15 +103,15 @@ def _previous_signature_folder(folder: Path) -> Path:
 def check_appendable(run: Run, folder: Path) -> None:
     if not (folder / "journal.jsonl").is_file():
         raise UserError(f"--incident: {folder} is not an incident folder")
-    if run.env.signing is None:
-        raise UserError(f"environment {run.env.name} has no signing key: the record cannot be "
+    if run.site.env.signing is None:
+        raise UserError(f"environment {run.site.env.name} has no signing key: the record cannot be "
                         "signed again, nothing is appended")  # fmt: skip
     made = sign_off.facts(folder).get("provenance") or {}
     environment = Path(made.get("environment", {}).get("file", "?")).stem
-    if environment != run.env.name:
+    if environment != run.site.env.name:
         raise UserError(f"--incident {folder.name} is a rollback of {environment}, not of "
-                        f"{run.env.name}")  # fmt: skip
-    key = statements.record_key(run.env, run.options.signing_key)
+                        f"{run.site.env.name}")  # fmt: skip
+    key = statements.record_key(run.site.env, run.incident.options.signing_key)
     problem = signing.usable_key(key[0]) if key else None
     if problem:
         raise UserError(f"the record could not be signed again: {problem}")
@@ -119,9 +120,11 @@ def check_appendable(run: Run, folder: Path) -> None:
         said = ended[-1]["outcome"] if ended else "without an outcome"
         raise UserError(f"--incident {folder.name} ended {said}: §8.2 watches a completed "
                         "rollback")  # fmt: skip
-    allowed = run.env.signing.allowed_signers
+    allowed = run.site.env.signing.allowed_signers
     with tempfile.TemporaryDirectory() as scratch:
-        trusted = people.record_signers(run.env, Path(allowed) if allowed else None, Path(scratch))
+        trusted = people.record_signers(
+            run.site.env, Path(allowed) if allowed else None, Path(scratch)
+        )
         problems = signing.verify_folder(folder, trusted)
     if problems:
         raise UserError(f"--incident {folder.name} does not verify ({problems[0]}): nothing "

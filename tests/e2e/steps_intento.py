@@ -8,4 +8,4 @@ from rollbook.core.run import Run
 
 @when("se intenta activar la página de mantenimiento")
 def try_to_change(run: Run) -> None:
-    web.maintenance_on(run.first_host("app"), run.env)
+    web.maintenance_on(run.site.first_host("app"), run.site.env)

@@ -104,7 +104,7 @@ def people_env(tmp_path: Path, env: Environment) -> Environment:
 
 def test_a_statement_names_its_signer_and_any_change_breaks_it(tmp_path, monkeypatch) -> None:
     run = local_run(tmp_path, monkeypatch)
-    env = people_env(tmp_path, run.env)
+    env = people_env(tmp_path, run.site.env)
     folder = tmp_path / "plan"
     folder.mkdir()
     signed = statements.sign(folder, env, str(tmp_path / "people" / "lead"), {"kind": "approval"})
@@ -121,7 +121,7 @@ def test_a_statement_names_its_signer_and_any_change_breaks_it(tmp_path, monkeyp
 
 def test_only_an_approving_role_may_approve(tmp_path, monkeypatch) -> None:
     run = local_run(tmp_path, monkeypatch)
-    env = people_env(tmp_path, run.env)
+    env = people_env(tmp_path, run.site.env)
     folder = tmp_path / "plan"
     folder.mkdir()
     (folder / "plan.json").write_text(json.dumps(PLAN))
@@ -153,7 +153,7 @@ def test_a_declared_approval_does_not_cover_where_a_signed_one_is_required(
     tmp_path, monkeypatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch, severity="ALTO")
-    run.env = people_env(tmp_path, run.env).model_copy(update={"approval": "required"})
+    run.site.env = people_env(tmp_path, run.site.env).model_copy(update={"approval": "required"})
     problem = approval.uncovered(run, {"status": "declarada (sin firma)", "approver": "Lead"})
     assert problem is not None and "signed over the plan" in problem
 

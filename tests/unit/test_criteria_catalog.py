@@ -38,7 +38,7 @@ def lacking(tmp: Path) -> Path:
 
 
 def recorded(run: Run, key: str, **value: Any) -> Run:
-    run.record(key, **value)
+    run.incident.note(key, **value)
     return run
 
 
@@ -49,7 +49,7 @@ def release(kind: type[Deployed] | type[Target], **value: Any) -> Any:
 
 
 def kept(run: Run, record: Any) -> Run:
-    run.keep(record)
+    run.records.keep(record)
     return run
 
 
@@ -70,15 +70,15 @@ def page_in_place(run: Run, tmp: Path) -> Run:
 
 def with_channels(run: Run, *sent: str) -> Run:
     """Two notification channels; a notice of each kind in `sent` reached only the first."""
-    run.env = run.env.model_copy(update={"notify": [NotifyTarget(url_env="A"),
+    run.site.env = run.site.env.model_copy(update={"notify": [NotifyTarget(url_env="A"),
                                                     NotifyTarget(url_env="B")]})  # fmt: skip
     for kind in sent:
-        run.journal.write("notification_sent", paso="x", kind=kind, target="A (json)")
+        run.incident.journal.write("notification_sent", paso="x", kind=kind, target="A (json)")
     return run
 
 
 def critical(run: Run) -> Run:
-    run.env = run.env.model_copy(update={"app": run.env.app.model_copy(
+    run.site.env = run.site.env.model_copy(update={"app": run.site.env.app.model_copy(
         update={"critical_packages": ["Django", "celery"]})})  # fmt: skip
     return run
 

@@ -16,10 +16,10 @@ KINDS = ("same", "reversible", "reversible-lossy", "restore", "unknown")
 
 
 def with_policy(run: Run, policy: str, kind: str) -> Run:
-    database = run.env.database.model_copy(update={"rollback": policy})
-    run.env = run.env.model_copy(update={"database": database})
-    run.keep(MigrationPlan(kind, extra=[], commands=[], missing=[], why="because", operations=[],
-                           targets=[]))  # fmt: skip
+    database = run.site.env.database.model_copy(update={"rollback": policy})
+    run.site.env = run.site.env.model_copy(update={"database": database})
+    run.records.keep(MigrationPlan(kind, extra=[], commands=[], missing=[], why="because",
+                                   operations=[], targets=[]))  # fmt: skip
     return run
 
 
@@ -35,12 +35,12 @@ def test_the_path_follows_the_policy_and_the_classification(
     run = with_policy(local_run(tmp_path, monkeypatch), policy, kind)
     if policy == "migrate" and kind not in migrates:  # asked for, and it would lose data
         with pytest.raises(StepFailed, match=r"set database\.rollback: restore"):
-            database_path.choose(run)
-        assert not database_path.migrating(run)
+            database_path.choose(run.incident, run.site, run.records)
+        assert not database_path.migrating(run.records)
         return
-    chosen = database_path.choose(run)
+    chosen = database_path.choose(run.incident, run.site, run.records)
     assert chosen.path == ("migrate" if kind in migrates else "restore")
-    assert database_path.migrating(run) == (kind in migrates)
+    assert database_path.migrating(run.records) == (kind in migrates)
 
 
 def test_what_undoing_each_operation_does_is_said() -> None:

@@ -49,6 +49,8 @@ def test_a_dead_runs_command_still_running_is_stopped_and_said(
     finally:
         orphan.kill()
     assert said and all("sleep 271828" in line and "stopped (SIGTERM)" in line for line in said)
-    journaled = [e["note"] for e in read_journal(run.journal.path) if e["event"] == "dead_command"]
+    journaled = [
+        e["note"] for e in read_journal(run.incident.journal.path) if e["event"] == "dead_command"
+    ]
     assert journaled == said
     assert dead_commands.stop(run, [intent(argv)]) == ["local: `sleep 271828` no longer runs"]

@@ -32,17 +32,17 @@ def test_the_lock_is_taken_refused_to_another_run_and_released(
     first = local_run(tmp_path, monkeypatch)
     lock.acquire(first)
     owner = json.loads((tmp_path / "backups" / ".rollbook-lock" / "owner.json").read_text())
-    assert owner["incident"] == first.incident_id and owner["operator"] == "unit"
+    assert owner["incident"] == first.incident.id and owner["operator"] == "unit"
     second = local_run(tmp_path, monkeypatch)
     with pytest.raises(
-        UserError, match=f"locked by a rollback in progress: incident {first.incident_id}"
+        UserError, match=f"locked by a rollback in progress: incident {first.incident.id}"
     ):
         lock.acquire(second)
     lock.release_if_mine(second)  # not its lock: left alone
     assert (tmp_path / "backups" / ".rollbook-lock").is_dir()
     lock.release_if_mine(first)
     assert not (tmp_path / "backups" / ".rollbook-lock").exists()
-    pasos = {e["paso"] for e in events(first.journal.path) if e["event"] == "command"}
+    pasos = {e["paso"] for e in events(first.incident.journal.path) if e["event"] == "command"}
     assert pasos == {"lock"}  # the tool's own commands, journaled apart from the Pasos
 
 
@@ -64,12 +64,12 @@ def test_a_dead_holder_is_named_stale_and_can_be_taken_over(
     dead.write_text('{"event": "run_started"}\n')
     lock.acquire(run, break_lock=True)
     owner = json.loads((folder / "owner.json").read_text())
-    assert owner["incident"] == run.incident_id
-    taken = [e for e in events(run.journal.path) if e["event"] == "lock_taken_over"]
+    assert owner["incident"] == run.incident.id
+    taken = [e for e in events(run.incident.journal.path) if e["event"] == "lock_taken_over"]
     assert taken and taken[0]["previous"]["incident"] == "2026-01-01-0000-unit"
     # the dead run's journal is evidence: sealed by its sha256 here, never written again
     assert dead.read_text() == '{"event": "run_started"}\n'
-    [sealed] = [e for e in events(run.journal.path) if e["event"] == "journal_sealed"]
+    [sealed] = [e for e in events(run.incident.journal.path) if e["event"] == "journal_sealed"]
     assert sealed["sha256"] == hashlib.sha256(dead.read_bytes()).hexdigest()
 
 
@@ -83,7 +83,7 @@ def test_a_lock_that_cannot_be_made_is_one_line_and_no_retry_loop(
     said = str(refused.value)
     assert said.startswith(f"cannot take the rollback lock {tmp_path}/backups/.rollbook-lock on ")
     assert "No such file or directory" in said and "\n" not in said
-    lines = [e["line"] for e in events(run.journal.path) if e["event"] == "command"]
+    lines = [e["line"] for e in events(run.incident.journal.path) if e["event"] == "command"]
     assert len([line for line in lines if "mkdir" in line]) == 1
 
 
@@ -102,7 +102,7 @@ def test_an_ownerless_lock_is_stale_once_older_than_a_run_needs_to_write_its_own
     with pytest.raises(UserError, match=stale):
         lock.acquire(run)
     lock.acquire(run, break_lock=True)
-    assert json.loads((folder / "owner.json").read_text())["incident"] == run.incident_id
+    assert json.loads((folder / "owner.json").read_text())["incident"] == run.incident.id
 
 
 def test_a_run_refused_by_the_lock_leaves_no_record_and_prints_no_link(
@@ -132,12 +132,12 @@ def test_a_failure_before_any_change_aborts_without_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch)
-    run.journal.write("paso_finished", paso="1.3", name="x", phase="call", status="failed",
+    run.incident.journal.write("paso_finished", paso="1.3", name="x", phase="call", status="failed",
                       duration=0.1, detail="no valid backup")  # fmt: skip
     result = outcome.finish(run)
     assert (result.name, result.exit_code) == (outcome.ABORTED, 1)
     assert "falló el Paso 1.3 antes de cualquier cambio" in result.lines[0]
-    assert events(run.journal.path)[-1]["outcome"] == outcome.ABORTED
+    assert events(run.incident.journal.path)[-1]["outcome"] == outcome.ABORTED
 
 
 def test_a_failure_after_a_change_is_recovered_and_checked(
@@ -145,26 +145,28 @@ def test_a_failure_after_a_change_is_recovered_and_checked(
 ) -> None:
     """Paso 2.3 put the maintenance page up, Paso 2.4 failed: §9 takes the page down."""
     run = local_run(tmp_path, monkeypatch)
-    page = Path(run.env.maintenance.page)  # type: ignore[union-attr]
-    run.executor.paso = "2.3"
-    web.maintenance_everywhere(run, on=True)  # begins the operation §9 undoes
+    page = Path(run.site.env.maintenance.page)  # type: ignore[union-attr]
+    run.site.executor.paso = "2.3"
+    web.maintenance_everywhere(
+        run.incident, run.site, run.records, on=True
+    )  # begins the operation §9 undoes
     assert page.is_file()
-    run.journal.write("paso_finished", paso="2.4", name="x", phase="call", status="failed",
+    run.incident.journal.write("paso_finished", paso="2.4", name="x", phase="call", status="failed",
                       duration=0.1, detail="boom")  # fmt: skip
     result = outcome.finish(run)
     assert (result.name, result.exit_code) == (outcome.RESTORED, 1)
     assert not page.exists()
     assert any("maintenance page off: ok" in line for line in result.lines)
-    assert PASSWORD not in run.journal.path.read_text()
+    assert PASSWORD not in run.incident.journal.path.read_text()
 
 
 def test_without_auto_recovery_a_changed_system_needs_a_person(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch, auto_recover=False)
-    run.executor.paso = "2.3"
-    run.executor.host("local://").run(["true"], mutating=True)
-    run.journal.write("paso_finished", paso="2.4", name="x", phase="call", status="failed",
+    run.site.executor.paso = "2.3"
+    run.site.executor.host("local://").run(["true"], mutating=True)
+    run.incident.journal.write("paso_finished", paso="2.4", name="x", phase="call", status="failed",
                       duration=0.1, detail="boom")  # fmt: skip
     result = outcome.finish(run)
     assert result.name == outcome.MANUAL

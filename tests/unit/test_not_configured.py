@@ -25,11 +25,11 @@ def test_every_empty_check_setting_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch)
-    assert run.env.unconfigured_checks() == UNIT_EMPTY
+    assert run.site.env.unconfigured_checks() == UNIT_EMPTY
     assert prerequisites.checks_configured(run) == UNIT_EMPTY  # approval optional: named only
-    [warning] = [e["text"] for e in run.journal.events("message")]
+    [warning] = [e["text"] for e in run.incident.journal.events("message")]
     assert warning == f"WARNING: no configurado en unit: {', '.join(UNIT_EMPTY)}"
-    run.env = run.env.model_copy(update={"approval": "required"})
+    run.site.env = run.site.env.model_copy(update={"approval": "required"})
     with pytest.raises(StepFailed, match=r"requires approval, yet these checks are not configured"):
         prerequisites.checks_configured(run)
 
@@ -57,14 +57,16 @@ def test_an_undelivered_notice_is_no_entregado_and_escalated_not_passed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch)
-    run.env = run.env.model_copy(update={"notify": [NotifyTarget(url_env="A"),
+    run.site.env = run.site.env.model_copy(update={"notify": [NotifyTarget(url_env="A"),
                                                     NotifyTarget(url_env="B")]})  # fmt: skip
-    run.journal.write("notification_sent", paso="1.4", kind="start", target="B (json)")
-    run.journal.write("notification_warning", paso="1.4", kind="start", target="A (json)",
+    run.incident.journal.write("notification_sent", paso="1.4", kind="start", target="B (json)")
+    run.incident.journal.write("notification_warning", paso="1.4", kind="start", target="A (json)",
                       reason="not sent: connection refused")  # fmt: skip
     with pytest.raises(pytest.skip.Exception, match=r"NO ENTREGADO \(start\): A \(json\): not"):
         delivery(run, "start")
-    [undelivered] = run.journal.events("notification_undelivered")
+    [undelivered] = run.incident.journal.events("notification_undelivered")
     assert undelivered["missing"] == ["A (json): not sent: connection refused"]
-    escalation = [e for e in run.journal.events("notification") if e["kind"] == "escalation"]
+    escalation = [
+        e for e in run.incident.journal.events("notification") if e["kind"] == "escalation"
+    ]
     assert escalation and "NO ENTREGADO" in escalation[0]["text"]

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from rollbook.actions import evaluation
 from rollbook.core.config import NotifyTarget, Person, load_environment
 from rollbook.core.executor import Mode
 from rollbook.core.redact import MASK
 from rollbook.core.run import Run, RunOptions
 from rollbook.core.state import Target
-from rollbook.record import closing, notify
+from rollbook.record import closing, incident_entry, notify
 from rollbook.record.notify import announce
 
 VARIABLE = "ROLLBACK_NOTIFY_URL"
@@ -72,12 +71,14 @@ def make_run(tmp_path: Path, monkeypatch, mode: Mode = Mode.EXECUTE) -> Run:
     env = env.model_copy(update={"notify": [*env.notify, NotifyTarget(url_env="SECOND_URL")]})
     options = RunOptions(env_name=env.name, report_dir=tmp_path, operator="tester")
     run = Run(options, env, mode, progress=lambda _: None)
-    run.keep(Target("staging-deploy-20251117-1430", "a" * 40, 0, "the ledger's last validated"))
+    run.records.keep(
+        Target("staging-deploy-20251117-1430", "a" * 40, 0, "the ledger's last validated")
+    )
     return run
 
 
 def events(run: Run, *names: str) -> list[dict]:
-    return [e for e in run.journal.events() if e["event"] in names]
+    return [e for e in run.incident.journal.events() if e["event"] in names]
 
 
 def test_messages_arrive_in_order_with_the_procedure_text(
@@ -86,7 +87,7 @@ def test_messages_arrive_in_order_with_the_procedure_text(
     monkeypatch.setenv(VARIABLE, receiver.url)
     monkeypatch.setenv("SECOND_URL", receiver.url.replace("/incidents", "/oncall"))
     run = make_run(tmp_path, monkeypatch)
-    evaluation.announce_start(run)
+    incident_entry.announce_start(run)
     closing.announce_completion(run)
     titles = [message["title"] for message in receiver.received]
     assert titles == [
@@ -111,7 +112,7 @@ def test_the_url_is_a_secret(tmp_path: Path, monkeypatch, receiver: Receiver) ->
     monkeypatch.delenv("SECOND_URL", raising=False)
     run = make_run(tmp_path, monkeypatch)
     announce(run, "start", ["ROLLBACK INICIADO - STAGING", f"webhook: {receiver.url}"])
-    journal = run.journal.path.read_text(encoding="utf-8")
+    journal = run.incident.journal.path.read_text(encoding="utf-8")
     assert receiver.url not in journal and MASK in journal
 
 
@@ -182,7 +183,7 @@ def test_an_escalation_reaches_each_person_of_its_roles(
     monkeypatch.setenv("SECOND_URL", receiver.url)
     monkeypatch.setenv("LEAD_URL", receiver.url.replace("/incidents", "/lead"))
     run = make_run(tmp_path, monkeypatch)
-    run.env = run.env.model_copy(update={"people": [
+    run.site.env = run.site.env.model_copy(update={"people": [
         Person(name="Lead", identity="lead@x", roles=["tech_lead"], notify_env="LEAD_URL"),
         Person(name="Dba", identity="dba@x", roles=["dba"], contact="+34 600"),
         Person(name="Owner", identity="po@x", roles=["product_owner"], notify_env="LEAD_URL"),

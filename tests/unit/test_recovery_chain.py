@@ -50,13 +50,13 @@ def test_a_recovery_asked_for_a_recovery_recovers_the_rollback_and_says_so(
     killed_recovery(tmp_path)
     said: list[str] = []
     run = local_run(tmp_path, monkeypatch, incident=KILLED)
-    run._progress = said.append
+    run.incident._progress = said.append
     assert recovery.original_incident(run) == ROLLBACK
     assert any(f"{KILLED} was itself a §9 recovery of incident {ROLLBACK}" in s for s in said)
     earlier = recovery.journals_of(run)
     assert earlier.events[0]["incident"] == ROLLBACK
     assert [j[0]["incident"] for j in earlier.interrupted] == [KILLED]
-    sealed = {e["incident"] for e in read_journal(run.journal.path)
+    sealed = {e["incident"] for e in read_journal(run.incident.journal.path)
               if e["event"] == "journal_sealed"}  # fmt: skip
     assert sealed == {ROLLBACK, KILLED}
 
@@ -98,7 +98,7 @@ def test_the_lock_of_a_killed_recovery_names_the_rollback_to_recover_and_lets_it
     again = local_run(tmp_path, monkeypatch, incident=ROLLBACK)
     lock.acquire(again, recovers=recovery.original_incident(again))  # its advice, followed
     owner = json.loads((folder / "owner.json").read_text())
-    assert owner["incident"] == again.incident_id and owner["recovers"] == ROLLBACK
+    assert owner["incident"] == again.incident.id and owner["recovers"] == ROLLBACK
 
 
 def test_a_recovery_of_another_rollback_does_not_take_the_lock(
@@ -116,13 +116,19 @@ def test_a_typed_record_reads_back_from_the_journal_as_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch)
-    assert run.known(SafetyDump) is None
-    run.keep(SafetyDump("/b/pre_rollback_1.sql", size=10, sha256="ab", tables={}))
-    facts = {e["key"]: e["value"] for e in read_journal(run.journal.path) if e["event"] == "fact"}
-    assert SafetyDump.read(facts) == run.known(SafetyDump)
+    assert run.records.known(SafetyDump) is None
+    run.records.keep(SafetyDump("/b/pre_rollback_1.sql", size=10, sha256="ab", tables={}))
+    facts = {
+        e["key"]: e["value"]
+        for e in read_journal(run.incident.journal.path)
+        if e["event"] == "fact"
+    }
+    assert SafetyDump.read(facts) == run.records.known(SafetyDump)
     assert SafetyDump.read(facts).tables == {}  # type: ignore[union-attr]
     later = {SafetyDump.KEY: {**facts[SafetyDump.KEY], "written_by": "a newer rollbook"}}
-    assert SafetyDump.read(later) == run.known(SafetyDump)  # a key it does not know: left out
+    assert SafetyDump.read(later) == run.records.known(
+        SafetyDump
+    )  # a key it does not know: left out
 
 
 def test_a_journal_that_cannot_be_read_is_not_taken_for_a_recovery(

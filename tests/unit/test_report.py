@@ -16,11 +16,13 @@ def test_evidence_and_log_show_the_exact_line_without_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch)
-    run.executor.root_actions = frozenset({"logs"})
-    run.executor.paso = "6.4"
-    run.executor.host("local://").run(["sh", "-c", f"echo '<b>{PASSWORD}</b>'"], mutating=False)
-    run.executor.host("local://").run(["true"], mutating=False, check=False, root="logs")
-    events = list(read_journal(run.journal.path))
+    run.site.executor.root_actions = frozenset({"logs"})
+    run.site.executor.paso = "6.4"
+    run.site.executor.host("local://").run(
+        ["sh", "-c", f"echo '<b>{PASSWORD}</b>'"], mutating=False
+    )
+    run.site.executor.host("local://").run(["true"], mutating=False, check=False, root="logs")
+    events = list(read_journal(run.incident.journal.path))
     evidence = report.paso_evidence_html(events, "6.4")
     log = report.human_log(events)
     assert "timeout -k 10 600 sh -c" in evidence and "&lt;b&gt;[REDACTED]&lt;/b&gt;" in evidence

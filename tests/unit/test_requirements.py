@@ -91,19 +91,19 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
     (app / "requirements.txt").write_text("# the deployed release: nothing\n")  # not the target's
     offline = ["--no-index", f"--find-links={tmp_path / 'wheels'}"]
     (tmp_path / "wheels").mkdir()
-    app_config = run.env.app.model_copy(update={"pip_options": offline,
+    app_config = run.site.env.app.model_copy(update={"pip_options": offline,
                                                 "force_reinstall": "when_needed"})  # fmt: skip
-    run.env = run.env.model_copy(update={"app": app_config})
-    run.keep(Target("deploy-ok", "a" * 40, 0, "named by the test"))
-    assert dependencies.resolve_target(run) == {
+    run.site.env = run.site.env.model_copy(update={"app": app_config})
+    run.records.keep(Target("deploy-ok", "a" * 40, 0, "named by the test"))
+    assert dependencies.resolve_target(run.incident, run.site, run.records) == {
         "local://": {
             "ok": True,
             "said": "pip resolves the install: 0 packages to install",
             "count": 0,
         }
     }
-    run.keep(Target("deploy-bad", "a" * 40, 0, "named by the test"))
-    [refused] = dependencies.resolve_target(run).values()
+    run.records.keep(Target("deploy-bad", "a" * 40, 0, "named by the test"))
+    [refused] = dependencies.resolve_target(run.incident, run.site, run.records).values()
     assert refused["ok"] is False
     assert re.search(
         r"pip cannot install the target deploy-bad's packages \(requirements\): "
@@ -152,17 +152,17 @@ def test_holding_what_the_target_does_not_pin_must_not_make_it_unresolvable(
         git(app, "add", "-A")
         git(app, *IDENTITY, "commit", "-q", "-m", tag)
         git(app, "tag", tag)
-    app_config = run.env.app.model_copy(update={"pip_options": offline,
+    app_config = run.site.env.app.model_copy(update={"pip_options": offline,
                                                 "force_reinstall": "when_needed"})  # fmt: skip
-    run.env = run.env.model_copy(update={"app": app_config})
-    run.keep(Target("deploy-2", "a" * 40, 0, "named by the test"))
-    [answer] = dependencies.resolve_target(run).values()
+    run.site.env = run.site.env.model_copy(update={"app": app_config})
+    run.records.keep(Target("deploy-2", "a" * 40, 0, "named by the test"))
+    [answer] = dependencies.resolve_target(run.incident, run.site, run.records).values()
     said = str(answer["said"])
     assert said.startswith("pip resolves the install without holding the unpinned packages"), said
     assert answer["ok"] and said.endswith(": 2 packages to install"), said
-    assert run.need(TargetResolved).unheld == ["local://"]
-    run.keep(Target("deploy-3", "a" * 40, 0, "named by the test"))
-    [refused] = dependencies.resolve_target(run).values()
+    assert run.records.need(TargetResolved).unheld == ["local://"]
+    run.records.keep(Target("deploy-3", "a" * 40, 0, "named by the test"))
+    [refused] = dependencies.resolve_target(run.incident, run.site, run.records).values()
     assert refused["ok"] is False
     assert re.search(
         r"pip cannot install the target deploy-3's packages.*conflicting "

@@ -93,10 +93,10 @@ def test_an_app_command_gets_its_env_file_and_secret_variables_never_on_a_comman
     keys = ", env_file: .env, secret_env: {DATABASE_URL: OPERATOR_APP_DATABASE_URL}, env: {MODE: y}"
     run = local_run(tmp_path, monkeypatch, app_keys=keys)
     (tmp_path / "app" / ".env").write_text("# the app's own\nMODE=x\nexport FROM_FILE='a b'\n")
-    venv = Venv(run.first_host("app"), run.env.app)
+    venv = Venv(run.site.first_host("app"), run.site.env.app)
     said = venv.run(["sh", "-c", 'echo "$FROM_FILE|$MODE|$DATABASE_URL"'], mutating=False)
     assert said.stdout.strip() == f"a b|y|{secret_url}"  # app.env over the file
-    journal = (run.folder / "journal.jsonl").read_text()
+    journal = (run.incident.folder / "journal.jsonl").read_text()
     assert "s3cr3t-app-pw" not in journal
     assert "private_file" in journal and "app.env" in journal
     # not even redacted on the command line: the variable is read from the file on the host

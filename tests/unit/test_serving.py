@@ -51,7 +51,7 @@ def mapping(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
 @pytest.fixture
 def where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Host, Environment]:
     """local:// and the unit environment (app path and venv under tmp_path)."""
-    return local_run(tmp_path, monkeypatch).first_host("app"), load_environment("unit")
+    return local_run(tmp_path, monkeypatch).site.first_host("app"), load_environment("unit")
 
 
 def test_a_process_started_before_the_restore_is_stale_and_one_after_is_fresh(
@@ -88,7 +88,9 @@ def test_a_service_with_no_process_is_not_fresh(
     run = local_run(tmp_path, monkeypatch)
     gone = subprocess.Popen(["true"])
     gone.wait()
-    seen = serving.observe(run.first_host("app"), load_environment("unit"), OnePid(gone.pid), "web")
+    seen = serving.observe(
+        run.site.first_host("app"), load_environment("unit"), OnePid(gone.pid), "web"
+    )
     assert serving.fresh_since(seen, 0.0) == (False, "web: no process found")
 
 

@@ -29,8 +29,10 @@ def test_a_venv_without_pytest_runs_them_on_the_operators_side(
     run = local_run(tmp_path, monkeypatch, health_keys=keys)
     (tmp_path / "app" / "tests" / "smoke").mkdir(parents=True)
     (tmp_path / "app" / "tests" / "smoke" / "test_app.py").write_text(TESTS)
-    host = run.first_host("app")
-    assert smoke.runner(host, run.env) == "operator"  # the app's venv has no pytest (none here)
+    host = run.site.first_host("app")
+    assert (
+        smoke.runner(host, run.site.env) == "operator"
+    )  # the app's venv has no pytest (none here)
     said = smoke.run_smoke(run, host)
     assert said["runner"] == "operator" and said["exit"] == 0, said
     assert "2 passed" in str(said["summary"])

@@ -13,17 +13,19 @@ def test_the_snapshot_puts_back_exactly_what_the_steps_cannot_rebuild(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch)
-    host, root = run.first_host("app"), tmp_path / "app" / "staticfiles"
+    host, root = run.site.first_host("app"), tmp_path / "app" / "staticfiles"
     (root / "CACHE").mkdir(parents=True)
     (root / "site.css").write_text("a {}\n")
     (root / "CACHE" / "manifest.json").write_text('{"bundle": "built by compress"}\n')
-    before = static.content_hash(host, run.env)
-    snapshot = static.take_snapshot(host, run.env, run.incident_id)
-    assert snapshot == {"path": f"{tmp_path}/.rollbook/static-{run.incident_id}.tar",
+    before = static.content_hash(host, run.site.env)
+    snapshot = static.take_snapshot(host, run.site.env, run.incident.id)
+    assert snapshot == {"path": f"{tmp_path}/.rollbook/static-{run.incident.id}.tar",
                         "sha256": before}  # fmt: skip
     # Etapa 3's own steps: one command, which makes another file and no manifest
     steps = [["sh", "-c", "echo 'b {}' > staticfiles/other.css"]]
-    env = run.env.model_copy(update={"app": run.env.app.model_copy(update={"static_steps": steps})})
+    env = run.site.env.model_copy(
+        update={"app": run.site.env.app.model_copy(update={"static_steps": steps})}
+    )
     assert static.build_on(host, env) == 1
     assert static.content_hash(host, env) != before
     static.put_back(host, env, snapshot)
@@ -37,12 +39,14 @@ def test_a_failing_static_step_names_the_command(
 ) -> None:
     run = local_run(tmp_path, monkeypatch)
     steps = [["sh", "-c", "echo 'offline bundle missing' >&2; exit 3"]]
-    env = run.env.model_copy(update={"app": run.env.app.model_copy(update={"static_steps": steps})})
+    env = run.site.env.model_copy(
+        update={"app": run.site.env.app.model_copy(update={"static_steps": steps})}
+    )
     with pytest.raises(StepFailed, match=r"exited 3: offline bundle missing"):
-        static.build_on(run.first_host("app"), env)
+        static.build_on(run.site.first_host("app"), env)
 
 
 def test_no_static_root_no_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run = local_run(tmp_path, monkeypatch)
-    taken = static.take_snapshot(run.first_host("app"), run.env, run.incident_id)
+    taken = static.take_snapshot(run.site.first_host("app"), run.site.env, run.incident.id)
     assert taken == {"path": None, "sha256": None}

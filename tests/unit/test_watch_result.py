@@ -26,9 +26,9 @@ def test_stable_only_when_every_check_of_the_window_passed(
 ) -> None:
     run = local_run(tmp_path, monkeypatch, watch=1800.0)
     for paso, status in {"8.1 — Health": "failed", **statuses}.items():  # 8.1 is not 8.2's
-        run.journal.write("paso_finished", paso=paso, status=status)
+        run.incident.journal.write("paso_finished", paso=paso, status=status)
     if watched:
-        run.record("log_watch", seconds=1800.0, errors=[])
+        run.incident.note("log_watch", seconds=1800.0, errors=[])
     assert watch_result.verdict(run)["state"] == state
 
 
@@ -36,7 +36,7 @@ def test_nothing_is_appended_to_a_record_that_cannot_be_signed_again(
     tmp_path: Path, monkeypatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch, watch=6.0)  # unit.yaml has no signing key
-    run.record("log_watch", seconds=6.0, errors=[])
+    run.incident.note("log_watch", seconds=6.0, errors=[])
     folder = tmp_path / "reports" / "2026-11-29-0300-unit"
     folder.mkdir(parents=True)
     (folder / "journal.jsonl").write_text("{}\n")

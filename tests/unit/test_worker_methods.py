@@ -14,16 +14,17 @@ def test_an_unusable_method_is_said_and_does_not_stop_the_run(
 ) -> None:
     said: list[str] = []
     run = local_run(tmp_path, monkeypatch)
-    run._progress = said.append
-    services = run.env.services.model_copy(update={"workers": ["worker"]})
-    run.env = run.env.model_copy(update={"services": services})
-    [(spec, chosen)] = workers.plan_methods(run).items()  # no venv here: celery cannot load
+    run.incident._progress = said.append
+    services = run.site.env.services.model_copy(update={"workers": ["worker"]})
+    run.site.env = run.site.env.model_copy(update={"services": services})
+    # no venv here: celery cannot load
+    [(spec, chosen)] = workers.plan_methods(run.incident, run.site).items()
     assert spec == "local://"
     assert chosen["worker"].startswith("unusable now: local: celery app 'config' (key celery.app)")
     assert any(s.startswith("WARNING: local: celery app 'config'") for s in said), said
     assert any(s.startswith("workers on local://: worker by unusable now") for s in said), said
-    assert run.fact("worker_methods")["hosts"] == {"local://": chosen}
+    assert run.incident.journal.facts()["worker_methods"]["hosts"] == {"local://": chosen}
     # without celery and without a readiness check: the process
-    no_celery = run.env.model_copy(update={"celery": None})
-    run.env = no_celery
-    assert workers.plan_methods(run) == {"local://": {"worker": "process"}}
+    no_celery = run.site.env.model_copy(update={"celery": None})
+    run.site.env = no_celery
+    assert workers.plan_methods(run.incident, run.site) == {"local://": {"worker": "process"}}

@@ -1,0 +1,81 @@
+"""Etapa 1's record: the incident documented with its decision (Paso 1.1) and the start
+announced (Paso 1.4)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rollbook.actions.decision import decide
+from rollbook.checks import prerequisites
+from rollbook.core.errors import StepFailed
+from rollbook.core.executor import Mode
+from rollbook.core.run import Run
+from rollbook.core.state import Target
+from rollbook.record import approval, signing
+from rollbook.record.notify import announce
+
+
+def record_incident(run: Run) -> dict[str, object]:
+    """Paso 1.1: symptoms, severity, impact and the decision, with who approved it."""
+    opts = run.incident.options
+    missing = [name for name, value in (("--reason", opts.reason), ("--severity", opts.severity))
+               if not value]  # fmt: skip
+    if missing:
+        raise StepFailed(f"the incident needs {' and '.join(missing)}: say what was observed")
+    key = opts.signing_key or (run.site.env.signing.key if run.site.env.signing else None)
+    if key is not None:  # a record that cannot be signed is refused before any change
+        problem = signing.usable_key(key)
+        if problem:
+            raise StepFailed(f"the incident record cannot be signed: {problem}")
+    approved = approval.establish(run)
+    prerequisites.checks_configured(run)
+    approver = approved.get("approver") or (
+        "(el plan, para aprobar)" if approved["status"] == approval.PENDING else None
+    )
+    tree = decide(opts.severity, opts.users_affected, valid_backup=True, approved_by=approver)
+    run.incident.note("decision_tree", branch=tree.branch, proceed=tree.proceed, reason=tree.reason)
+    if not tree.proceed:
+        raise StepFailed(f"Anexo C decision tree: {tree.branch} — {tree.reason}")
+    decision = (
+        "ROLLBACK INICIADO — aprobación pendiente (emergencia crítica, §11.1.1)"
+        if approved["status"] == approval.PENDING and run.site.mode is not Mode.DRY_RUN
+        else f"ROLLBACK APROBADO por {approved['approver']}" if approved.get("approver")
+        else f"ROLLBACK sin aprobación ({approved['status']} en {run.site.env.name})"
+    )  # fmt: skip
+    entry = run.incident.note(
+        "incident",
+        id=run.incident.id,
+        symptoms=opts.reason,
+        severity=opts.severity,
+        impact=opts.impact or "no indicado",
+        users_affected=opts.users_affected,
+        tree=tree.branch,
+        decision=decision,
+        approved_by=approved.get("approver"),
+        approval=approval.summary(approved),
+        operator=opts.operator,
+    )
+    run.incident.say(
+        f"## Incidente: {run.incident.id}\n- Síntomas observados: {opts.reason}\n"
+        f"- Severidad: {opts.severity}\n- Impacto: {entry['impact']}\n"
+        f"- Decisión: {entry['decision']}"
+    )
+    return entry
+
+
+def announce_start(run: Run) -> str:
+    """Paso 1.4: ROLLBACK INICIADO in the incidents channel."""
+    target = run.records.need(Target)
+    return announce(
+        run,
+        "start",
+        [
+            f"ROLLBACK INICIADO - {run.site.env.name.upper()}",
+            f"Hora: {datetime.now(UTC):%H:%M} UTC",
+            f"Razón: {run.incident.options.reason}",
+            f"Versión objetivo: {target.name}",
+            "ETA: 10 minutos",
+            f"Ejecutado por: {run.incident.options.operator}",
+            f"Incidente: {run.incident.id}",
+        ],
+    )
