@@ -126,14 +126,13 @@ def left_over(site: Site, records: Records) -> list[str]:
 
 def summary(facts: dict[str, dict[str, Any]]) -> str:
     """The chosen path, for the record."""
-    chosen = facts.get("database_path")
+    chosen, plan = DatabasePath.read(facts), MigrationPlan.read(facts)
     if not chosen:
         return "n/d"
-    plan = facts.get("migration_plan", {})
-    dropped = [describe(o) for o in plan.get("operations", []) if o["effect"] == "drops"]
-    counts = chosen.get("drops") or {}
-    said = f"{chosen['path']} ({chosen['why']})"
-    if chosen["path"] == "migrate" and dropped:
+    dropped = [describe(o) for o in (plan.operations if plan else []) if o["effect"] == "drops"]
+    counts = chosen.drops or {}
+    said = f"{chosen.path} ({chosen.why})"
+    if chosen.path == "migrate" and dropped:
         said += "; " + "; ".join(dropped) + f": {_total(counts)} valores"
     estimate = facts.get("restore_loss_estimate")
     if estimate:
@@ -145,9 +144,9 @@ def summary(facts: dict[str, dict[str, Any]]) -> str:
 def dropped_note(facts: dict[str, dict[str, Any]]) -> str:
     """After a reversal: the values it dropped (only the deployed release had them), and where
     they are kept; "" when none."""
-    chosen = facts.get("database_path") or {}
-    counts = {k: n for k, n in (chosen.get("drops") or {}).items() if n != 0}
-    if chosen.get("path") != "migrate" or not counts:
+    chosen = DatabasePath.read(facts)
+    counts = {k: n for k, n in (chosen.drops if chosen else {}).items() if n != 0}
+    if not chosen or chosen.path != "migrate" or not counts:
         return ""
     kept = SafetyDump.read(facts)
     safety = kept.path if kept else "el backup de seguridad"

@@ -115,8 +115,9 @@ def parse_plan(showmigrations_plan: str) -> list[str]:
     return [line.split()[-1] for line in lines if line.strip().startswith("[X]")]
 
 
-def entry(incident: Incident, status: str, facts: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return new_entry(status, facts, incident.options.operator, datetime.now(UTC), **extra)
+def entry(operator: str, status: str, facts: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A ledger line `operator` writes now."""
+    return new_entry(status, facts, operator, datetime.now(UTC), **extra)
 
 
 def new_entry(

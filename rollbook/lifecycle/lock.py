@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rollbook.actions.backups import host_time
+from rollbook.core import local_process
 from rollbook.core.errors import UserError
 from rollbook.core.remote_file import write_argv
 from rollbook.core.run import Run
@@ -54,13 +55,7 @@ def is_stale(owner: dict[str, Any]) -> bool:
         return float(owner.get("age", 0)) > OWNERLESS_GRACE
     if owner.get("host") != socket.gethostname() or not isinstance(owner.get("pid"), int):
         return False
-    try:
-        os.kill(owner["pid"], 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not local_process.alive(owner["pid"])
 
 
 def describe(owner: dict[str, Any], run: Run) -> str:

@@ -141,8 +141,8 @@ def mark(ok: bool | None) -> str:
 def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None = None) -> str:
     events = list(read_journal(run.incident.journal.path))
     facts = final_state.incident_facts(run, events)
-    incident, target = facts.get("incident", {}), facts.get("target", {})
-    backup, safety = facts.get("backup", {}), SafetyDump.read(facts)
+    incident, target = facts.get("incident", {}), Target.read(facts)
+    backup, safety = ChosenBackup.read(facts), SafetyDump.read(facts)
     start, end = events[0]["ts"], events[-1]["ts"]
     loss = facts.get("data_loss", {}).get("tables")
     lost_rows = sum(loss.values()) if loss else 0
@@ -189,11 +189,12 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         *(["## Fallo y recuperación (§9)", *failure, ""] if failure else []),
         "## Versiones",
         *[f"- {line}" for line in final_state.versions(facts, events)],
-        f"- Motivo de la elección: {target.get('reason', 'n/d')}",
+        f"- Motivo de la elección: {target.reason if target else 'n/d'}",
         f"- Migraciones: {migration_summary(facts)}",
         f"- Camino de la base de datos: {database_path.summary(facts)}",
         f"- Paquetes: {package_summary(facts)}",
-        f"- Backup utilizado: {backup.get('path', 'n/d')} (sha256 {backup.get('sha256', 'n/d')})",
+        f"- Backup utilizado: "
+        + (f"{backup.path} (sha256 {backup.sha256})" if backup else "n/d (sha256 n/d)"),
         f"- Backup pre-rollback: {safety.path if safety else 'n/d'}{_aside(safety)}",
         f"- Prueba de restauración: {trial_summary(facts)}",
         "",
@@ -353,22 +354,22 @@ def update_incident(run: Run) -> list[str]:
 
 def migration_summary(facts: dict[str, dict[str, Any]]) -> str:
     """Paso 1.2's classification: same / reversible (with the commands) / restore, and why."""
-    plan = facts.get("migration_plan")
+    plan = MigrationPlan.read(facts)
     if not plan:
         return "n/d"
-    commands = f" ({'; '.join(plan['commands'])})" if plan.get("commands") else ""
-    return f"{plan['kind']}: {plan['why']}{commands}"
+    commands = f" ({'; '.join(plan.commands)})" if plan.commands else ""
+    return f"{plan.kind}: {plan.why}{commands}"
 
 
 def trial_summary(facts: dict[str, dict[str, Any]]) -> str:
     """Paso 1.3's trial restore (database.verify_by_restore): measured, and Etapa 4 predicted."""
-    trial = facts.get("trial_restore")
+    trial = TrialRestore.read(facts)
     if not trial:
         return "no pedida (database.verify_by_restore)"
-    rate = trial["bytes"] / trial["seconds"] / 2**20
+    rate = trial.bytes / trial.seconds / 2**20
     return (
-        f"{trial['seconds']:.1f} s para {trial['bytes'] / 2**20:.0f} MiB ({rate:.1f} MiB/s); "
-        f"Etapa 4 prevista: {trial_restore.describe(trial['predicted'])}"
+        f"{trial.seconds:.1f} s para {trial.bytes / 2**20:.0f} MiB ({rate:.1f} MiB/s); "
+        f"Etapa 4 prevista: {trial_restore.describe(trial.predicted)}"
     )
 
 

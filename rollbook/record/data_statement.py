@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 
 from rollbook.actions import row_recovery
-from rollbook.core.state import SafetyDump
+from rollbook.core.state import RowsRecovered, SafetyDump
 
 HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas", "conflictos",
         "perdidas", "motivo")  # fmt: skip
@@ -15,9 +15,9 @@ HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas", "confl
 
 def rows(facts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     """One row per table that lost or got back rows; [] when nothing was counted or lost."""
-    done = facts.get("rows_recovered")
+    done = RowsRecovered.read(facts)
     if done:
-        return [_recovered(table, s) for table, s in done["tables"].items()]
+        return [_recovered(table, s) for table, s in done.tables.items()]
     lost = facts.get("data_loss", {}).get("tables") or {}
     safety = SafetyDump.read(facts)
     before = (safety.tables if safety else None) or {}
@@ -46,9 +46,9 @@ def markdown(facts: dict[str, dict[str, Any]]) -> list[str]:
         return []
     table = ["", "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
     table += ["| " + " | ".join(row) + " |" for row in found]
-    salvage = facts.get("rows_recovered", {})
-    if salvage:
-        kept = salvage.get("salvage") or "ninguno: nada quedó fuera"
+    recovered = RowsRecovered.read(facts)
+    if recovered:
+        kept = recovered.salvage or "ninguno: nada quedó fuera"
         table += ["", f"- Archivo de rescate (para un DBA): {kept}"]
     return table
 

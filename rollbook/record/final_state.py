@@ -42,15 +42,15 @@ def incident_facts(run: Run, events: list[dict[str, Any]]) -> dict[str, dict[str
     return {**timeline.facts(undone_events(run)), **timeline.facts(events)}
 
 
-def _release(fact: dict[str, Any]) -> str:
-    if not fact:
+def _release(release: Deployed | Target | None) -> str:
+    if not release:
         return "n/d"
-    return f"{fact.get('tag') or '(sin tag)'} ({str(fact.get('commit', ''))[:12]})"
+    return f"{release.tag or '(sin tag)'} ({release.commit[:12]})"
 
 
 def versions(facts: dict[str, dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
     """The Versiones lines: which release runs now, by how the run ended."""
-    deployed, target = _release(facts.get("deployed", {})), _release(facts.get("target", {}))
+    deployed, target = _release(Deployed.read(facts)), _release(Target.read(facts))
     state = recovery_state(events)
     if state == RESTORED:
         return [f"Versión defectuosa: {deployed}",

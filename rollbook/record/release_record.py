@@ -19,7 +19,7 @@ def record_validation(run: Run) -> tuple[bool, str]:
     try:
         facts = ledger.describe_deployed(run.site)
         evidence = f"validation run {run.incident.id}"
-        entry = ledger.entry(run.incident, VALIDATED, facts, evidence=evidence)
+        entry = ledger.entry(run.incident.options.operator, VALIDATED, facts, evidence=evidence)
         ledger.append(run.incident, run.site, entry, declared=True)
     except StepFailed as exc:
         return False, f"registro de versiones NO actualizado: {exc}"
@@ -36,14 +36,12 @@ def record_rollback(run: Run) -> list[str]:
     first_host = next(iter(code.hosts.values() if code else []), {})
     left = {"tag": deployed.tag, "commit": deployed.commit,
             "packages": first_host.get("freeze")}  # fmt: skip
+    operator, incident = run.incident.options.operator, run.incident.id
     try:
-        ledger.append(
-            run.incident,
-            run.site,
-            ledger.entry(run.incident, ROLLED_BACK_FROM, left, incident=run.incident.id),
-        )
+        entry = ledger.entry(operator, ROLLED_BACK_FROM, left, incident=incident)
+        ledger.append(run.incident, run.site, entry)
         facts = ledger.describe_deployed(run.site)
-        entry = ledger.entry(run.incident, VALIDATED, facts, incident=run.incident.id,
+        entry = ledger.entry(operator, VALIDATED, facts, incident=incident,
                              evidence="Etapa 6 of the rollback")  # fmt: skip
         ledger.append(run.incident, run.site, entry)
     except StepFailed as exc:  # closing.isolated journals and shows it, with the fix
@@ -60,7 +58,8 @@ def record_failed_target(run: Run, paso: str) -> list[str]:
     target = run.records.need(Target)
     failed = {"tag": target.tag, "commit": target.commit}
     try:
-        entry = ledger.entry(run.incident, FAILED, failed, incident=run.incident.id,
+        entry = ledger.entry(run.incident.options.operator, FAILED, failed,
+                             incident=run.incident.id,
                              evidence=f"Paso {paso} of the rollback")  # fmt: skip
         ledger.append(run.incident, run.site, entry)
     except StepFailed as exc:  # closing.isolated journals and shows it

@@ -39,8 +39,8 @@ def _age(seconds: float | None) -> str:
 
 def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
     facts, opts = final_state.incident_facts(run, events), run.incident.options
-    incident, target = facts.get("incident", {}), facts.get("target", {})
-    backup, safety = facts.get("backup", {}), SafetyDump.read(facts)
+    incident, target = facts.get("incident", {}), Target.read(facts)
+    backup, safety = ChosenBackup.read(facts), SafetyDump.read(facts)
     outcome = next((e for e in reversed(events) if e["event"] == "outcome"), {})
     start, end = events[0]["ts"], events[-1]["ts"]
     down = timeline.downtime(events)
@@ -58,13 +58,13 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         "Archivos del procedimiento": "; ".join(provenance.hashes(facts.get("provenance"))),
         "Modo": run.site.mode.value,
         **dict(line.split(": ", 1) for line in final_state.versions(facts, events)),
-        "Motivo de la elección": str(target.get("reason", "n/d")),
+        "Motivo de la elección": target.reason if target else "n/d",
         "Migraciones (clasificación)": closing.migration_summary(facts),
         "Camino de la base de datos": database_path.summary(facts),
         "Conjunto de paquetes": closing.package_summary(facts),
         "Backup utilizado": (
-            f"{backup.get('path')} ({backup.get('size')} bytes, sha256 {backup.get('sha256')}, "
-            f"{_age(backup.get('age'))})" if backup else "n/d"
+            f"{backup.path} ({backup.size} bytes, sha256 {backup.sha256}, {_age(backup.age)})"
+            if backup else "n/d"
         ),
         "Prueba de restauración": closing.trial_summary(facts),
         "Backup pre-rollback": (

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from rollbook.core import local_process
 from rollbook.core.config import ENVIRONMENTS_DIR
 from rollbook.core.errors import UserError
 
@@ -128,15 +129,7 @@ def _read(path: Path) -> str:
 
 
 def _alive(pid: str) -> bool:
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
+    return pid.isdigit() and local_process.alive(int(pid))
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from rollbook.core import local_process
 from rollbook.sandbox.shell import SandboxError, port_is_free, require_binary, wait_for
 
 SSHD_INSTALL = "apt-get install openssh-server"
@@ -50,10 +51,10 @@ class Sshd:
 
     def is_running(self) -> bool:
         try:
-            os.kill(int(self.pidfile.read_text().strip()), 0)
+            pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             return False
-        return not port_is_free(self.port)
+        return local_process.alive(pid) and not port_is_free(self.port)
 
     def stop(self) -> None:
         """SIGTERM to sshd; under unshare (which ignores SIGTERM while its child runs), to
