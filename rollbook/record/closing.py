@@ -12,7 +12,7 @@ from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.operations import DatabaseSwapped
 from rollbook.core.run import Run
-from rollbook.core.state import SafetyDump, Target
+from rollbook.core.state import ChosenBackup, MigrationPlan, SafetyDump, Target, TrialRestore
 from rollbook.record import (
     approval,
     data_statement,
@@ -193,7 +193,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Migraciones: {migration_summary(facts)}",
         f"- Camino de la base de datos: {database_path.summary(facts)}",
         f"- Paquetes: {package_summary(facts)}",
-        f"- Backup utilizado: "
+        "- Backup utilizado: "
         + (f"{backup.path} (sha256 {backup.sha256})" if backup else "n/d (sha256 n/d)"),
         f"- Backup pre-rollback: {safety.path if safety else 'n/d'}{_aside(safety)}",
         f"- Prueba de restauración: {trial_summary(facts)}",

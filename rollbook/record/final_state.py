@@ -10,6 +10,7 @@ from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.operations import DatabaseDropped, DatabaseSwapped, MigrationsReversing, begun
 from rollbook.core.run import Run
+from rollbook.core.state import Deployed, Target
 
 RESTORED, UNKNOWN = "restored", "unknown"  # after §9: state put back and checked / not known
 DATA_CHECKS = ("database content equals the pre-rollback state",

@@ -10,6 +10,7 @@ from typing import Any
 from rollbook.actions import database_path
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
+from rollbook.core.state import Target
 from rollbook.record import approval, closing, provenance
 
 
@@ -51,10 +52,11 @@ def write_plan(run: Run) -> tuple[Path, Path]:
     }  # fmt: skip
     document["plan_sha256"] = approval.digest(document)
     as_json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    target = facts.get("target", {})
+    target = Target.read(facts)
+    chosen = f"{target.name} — {target.reason}" if target else "n/d — n/d"
     lines = [
         f"# Plan de rollback (dry-run) — {run.site.env.name} — {run.incident.id}", "",
-        f"- Versión objetivo: {target.get('tag', 'n/d')} — {target.get('reason', 'n/d')}",
+        f"- Versión objetivo: {chosen}",
         f"- Migraciones: {closing.migration_summary(facts)}",
         f"- Camino de la base de datos: {database_path.summary(facts)}",
         f"- Prueba de restauración: {closing.trial_summary(facts)}",

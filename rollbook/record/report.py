@@ -16,7 +16,7 @@ from typing import Any
 from rollbook.actions import database_path
 from rollbook.core import timeline
 from rollbook.core.run import Run
-from rollbook.core.state import SafetyDump
+from rollbook.core.state import ChosenBackup, SafetyDump, Target
 from rollbook.record import (
     approval,
     closing,

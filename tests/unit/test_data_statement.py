@@ -6,6 +6,7 @@ from rollbook.record import data_statement
 RECOVERED = {
     "rows_recovered": {
         "salvage": "/r/salvage.sql",
+        "source": "rollbook_pre",
         "tables": {
             "core_order": {
                 "rows_before": 413, "dropped": 13, "recovered": 12, "conflicts": 1,
@@ -51,7 +52,8 @@ def test_renamed_columns_are_followed_to_the_name_the_rows_have() -> None:
 
 
 def test_a_table_only_the_deployed_release_had_is_lost_whole_and_said_so() -> None:
-    facts = {"rows_recovered": {"salvage": None, "tables": {"core_invoice": absent_table(7)}}}
+    facts = {"rows_recovered": {"salvage": None, "tables": {"core_invoice": absent_table(7)},
+                                "source": "rollbook_pre"}}  # fmt: skip
     [row] = data_statement.rows(facts)
     assert row == ("core_invoice", "7", "7", "0", "0", "7",
                    "not recovered: table absent in the restored schema: 7")  # fmt: skip

@@ -58,7 +58,13 @@ def test_what_undoing_each_operation_does_is_said() -> None:
 
 def test_the_record_names_the_dropped_values_and_where_they_are_kept() -> None:
     facts = {
-        "database_path": {"path": "migrate", "why": "w", "drops": {"core_customer.tier": 205}},
+        "database_path": {
+            "path": "migrate",
+            "policy": "p",
+            "why": "w",
+            "recover": False,
+            "drops": {"core_customer.tier": 205},
+        },
         "pre_rollback_backup": {"path": "/b/pre_rollback_x.sql"},
     }
     assert database_path.dropped_note(facts) == (

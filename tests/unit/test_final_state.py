@@ -5,8 +5,10 @@ from typing import Any
 
 from rollbook.record import final_state
 
-DEPLOYED = {"event": "fact", "key": "deployed", "value": {"tag": "deploy-2", "commit": "b" * 40}}
-TARGET = {"event": "fact", "key": "target", "value": {"tag": "deploy-1", "commit": "a" * 40}}
+DEPLOYED = {"event": "fact", "key": "deployed",
+            "value": {"tag": "deploy-2", "commit": "b" * 40, "date": 2}}  # fmt: skip
+TARGET = {"event": "fact", "key": "target",
+          "value": {"tag": "deploy-1", "commit": "a" * 40, "date": 1, "reason": "r"}}  # fmt: skip
 DROPPED = {"event": "operation", "kind": "database_dropped",
            "data": {"name": "app", "restoring": "/b/x.sql"}}  # fmt: skip
 FAILED = {"event": "paso_finished", "paso": "5.1", "status": "failed", "detail": "port held"}
