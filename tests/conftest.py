@@ -5,6 +5,7 @@ environment file."""
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,16 @@ def _instance() -> int:
 
 
 instance.activate(_instance())
+
+DURATIONS = Path(__file__).with_name("durations.json")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest modules first, by the seconds a full run measured (tests/durations.json):
+    `make test` gives each module to one worker (--dist loadscope), and a long module started
+    last would run alone while the other workers idle."""
+    seconds = json.loads(DURATIONS.read_text())
+    items.sort(key=lambda item: -seconds.get(item.nodeid.split("::")[0], 0))
 
 
 @pytest.fixture(scope="session")
