@@ -5,12 +5,12 @@ environment file."""
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from rollbook import sandbox
 from rollbook.sandbox import instance
+from tests.durations import DURATIONS
 from tests.e2e import compatibility, reliability
 
 
@@ -27,8 +27,6 @@ def _instance() -> int:
 
 
 instance.activate(_instance())
-
-DURATIONS = Path(__file__).with_name("durations.json")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
