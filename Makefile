@@ -73,7 +73,7 @@ lint: setup
 
 # Everything: unit, integration and e2e, on $(WORKERS) sandbox instances side by side.
 test: setup lint
-	$(BIN)/pytest tests -q -ra --durations=25 -n $(WORKERS)
+	$(BIN)/pytest tests -q -ra --durations=25 -n $(WORKERS) --dist loadscope --no-loadscope-reorder
 
 clean:
 	-$(BIN)/rollbook sandbox down --purge

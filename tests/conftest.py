@@ -10,6 +10,7 @@ import pytest
 
 from rollbook import sandbox
 from rollbook.sandbox import instance
+from tests.durations import DURATIONS
 from tests.e2e import compatibility, reliability
 
 
@@ -26,6 +27,14 @@ def _instance() -> int:
 
 
 instance.activate(_instance())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest modules first, by the seconds a full run measured (tests/durations.json):
+    `make test` gives each module to one worker (--dist loadscope), and a long module started
+    last would run alone while the other workers idle."""
+    seconds = json.loads(DURATIONS.read_text())
+    items.sort(key=lambda item: -seconds.get(item.nodeid.split("::")[0], 0))
 
 
 @pytest.fixture(scope="session")
