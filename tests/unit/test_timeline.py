@@ -12,6 +12,12 @@ def fact(ts: str, key: str, **value: object) -> dict:
 EVENTS = [
     {"ts": "2026-11-27T10:00:00.000+00:00", "event": "run_started"},
     fact("00:05.000", "incident", severity="CRITICO"),
+    {
+        "ts": "2026-11-27T10:00:50.000+00:00",
+        "event": "operation",
+        "kind": "services_stopped_on",
+        "data": {"host": "local://", "running": ["gunicorn"]},
+    },
     fact("01:00.000", "services_stopped", names=["gunicorn"]),
     fact("02:00.000", "code_checked_out", tag="t"),
     fact("03:00.000", "database_restored", name="db"),
