@@ -189,7 +189,7 @@ def parse_copy(text: str) -> list[str] | None:
 
 
 def identity_problem(
-    applied: list[str] | None, expected: set[str], apps: set[str] | None, source: str
+    applied: set[str] | list[str] | None, expected: set[str], apps: set[str] | None, source: str
 ) -> str | None:
     """Why a backup is not of this application at the target's migration state (`expected`, by
     `source`; only `apps` compared when given), or None."""

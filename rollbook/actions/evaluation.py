@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from rollbook.actions import backups, ledger, migration_plan, release
+from rollbook.actions import backups, ledger, migration_history, migration_plan, release
+from rollbook.actions.migration_history import Squashes
 from rollbook.core.host import Host
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records
-from rollbook.core.resources import Checkout
+from rollbook.core.resources import Checkout, Venv
 from rollbook.core.site import Site
 from rollbook.core.state import ChosenBackup, Deployed, Target
 
@@ -71,34 +72,43 @@ def verify_backup(incident: Incident, site: Site, records: Records) -> ChosenBac
     return fact
 
 
-Expected = tuple[set[str], set[str] | None, str]  # migrations, the apps compared, their source
+Expected = tuple[set[str], set[str] | None, str, Squashes]  # migrations, apps compared, source
 
 
 def _expected_migrations(site: Site, records: Records) -> Expected | str:
     """The migrations the target release runs with: the ledger's record of its database's
-    django_migrations rows (or, in an older record, its plan), else its tree's migration files
-    (the repository's own apps); else why the identity cannot be checked."""
+    django_migrations rows (or, in an older record, its plan); else its tree's migration files,
+    as `migrate` sees them (a squash stands for what it replaces), of the apps the database
+    records now (an app with migration files but no row is not installed: a test app, a plugin
+    left out); else why the identity cannot be checked."""
     target = records.need(Target)
     name = target.name
     if site.env.database.marker_table != backups.DJANGO_MIGRATIONS:
         return f"identity not checked: database.marker_table is not {backups.DJANGO_MIGRATIONS}"
     if target.migration_rows:  # exactly what a backup of that state holds
-        return set(target.migration_rows), None, f"the ledger's record of {name}'s database"
+        return set(target.migration_rows), None, f"the ledger's record of {name}'s database", {}
     if target.migrations:
-        return set(target.migrations), None, f"the ledger's record of {name}"
-    tree = Checkout(site.first_host("app"), site.env.app.path)
+        return set(target.migrations), None, f"the ledger's record of {name}", {}
+    host = site.first_host("app")
+    tree = Checkout(host, site.env.app.path)
     files = migration_plan.migrations_in_tree(tree, target.commit)
-    if files:
-        return set(files), {m.split(".")[0] for m in files}, f"{name}'s migration files"
-    return f"identity not checked: no ledger record of {name} and its tree is not fetched here"
+    if not files:
+        return f"identity not checked: no ledger record of {name} and its tree is not fetched here"
+    squashed = migration_history.squashes(tree, Venv(host, site.env.app), [target.commit])
+    installed = {row.split(".")[0] for row in ledger.migration_rows(site) or []}
+    apps = {m.split(".")[0] for m in files} & installed
+    own = migration_history.as_migrate_sees(files, squashed)
+    return ({m for m in own if m.split(".")[0] in apps}, apps,
+            f"{name}'s migration files", squashed)  # fmt: skip
 
 
 def _identity(host: Host, backup: backups.Backup, expected: Expected | str) -> str:
     if isinstance(expected, str):
         return expected
-    migrations, apps, source = expected
+    migrations, apps, source, squashed = expected
     applied = backups.applied_in_backup(host, backup.path, backup.format)
-    problem = backups.identity_problem(applied, migrations, apps, source)
+    seen = None if applied is None else migration_history.as_migrate_sees(applied, squashed)
+    problem = backups.identity_problem(seen, migrations, apps, source)
     if problem:
         raise backups.BackupRefused(f"the backup {backup.path} {problem}")
     return f"its {backups.DJANGO_MIGRATIONS} matches {source}"

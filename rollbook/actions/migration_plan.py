@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import ledger
+from rollbook.actions import ledger, migration_history
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records
@@ -48,22 +48,23 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
     try:
         applied = ledger.applied_migrations(venv)
     except StepFailed as exc:  # the deployed release may be what is broken: restore, as written
-        return _plan(
-            incident,
-            records,
-            "unknown",
-            [],
-            [],
-            [],
-            f"the deployed release's manage.py failed: {exc}",
-        )
+        why = f"the deployed release's manage.py failed: {exc}"
+        return _plan(incident, records, "unknown", [], [], [], why)
     recorded = target.migrations
     target_files = recorded or migrations_in_tree(tree, ref)
     if target_files is None:
-        return _plan(
-            incident, records, "unknown", [], [], [], f"{ref} is not fetched on {host.spec} yet"
-        )
+        why = f"{ref} is not fetched on {host.spec} yet"
+        return _plan(incident, records, "unknown", [], [], [], why)
     deployed_files = [] if recorded else migrations_in_tree(tree, "HEAD") or []
+    if not recorded:  # files: a squash and what it replaces are one history, as migrate sees it
+        squashed = migration_history.squashes(tree, venv, [ref, "HEAD"])
+        target_files = sorted(migration_history.as_migrate_sees(target_files, squashed))
+        seen = migration_history.as_migrate_sees(applied, squashed)
+        applied = [m for m in applied if m in seen] + sorted(seen - set(applied))
+        # an app both trees have files of and the database never applied is not installed (a
+        # test app, a plugin left out); an app only the target has is new: its files count
+        never = {m.split(".")[0] for m in deployed_files} - {m.split(".")[0] for m in applied}
+        target_files = [m for m in target_files if m.split(".")[0] not in never]
     apps = {name.split(".")[0] for name in deployed_files + target_files}
     own = [m for m in applied if recorded or m.split(".")[0] in apps]
     extra = [m for m in own if m not in target_files]
@@ -72,9 +73,8 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
         why = f"the target has migrations the database never applied: {missing}"
         return _plan(incident, records, "restore", extra, [], missing, why)
     if not extra:
-        return _plan(
-            incident, records, "same", [], [], [], "the target applies the same migrations"
-        )
+        why = "the target applies the same migrations"
+        return _plan(incident, records, "same", [], [], [], why)
     targets = []
     for app in sorted({m.split(".")[0] for m in extra}):
         kept = [m.split(".", 1)[1] for m in target_files if m.startswith(f"{app}.")]
@@ -82,15 +82,8 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
     try:
         operations = reverse_operations(venv, targets)
     except StepFailed as exc:  # the deployed code's plan unreadable: restore, as written
-        return _plan(
-            incident,
-            records,
-            "unknown",
-            extra,
-            [],
-            [],
-            f"Django's migration plan was not read: {exc}",
-        )
+        why = f"Django's migration plan was not read: {exc}"
+        return _plan(incident, records, "unknown", extra, [], [], why)
     commands = [f"python {site.env.app.manage} migrate {app} {to or 'zero'}" for app, to in targets]
     irreversible = sorted({o["migration"] for o in operations if o["effect"] == "irreversible"})
     if irreversible:

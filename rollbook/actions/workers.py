@@ -313,9 +313,21 @@ def roundtrip(host: Host, env: Environment) -> dict[str, str]:
     }
     expected = repr(token) if not env.celery.roundtrip_task else None
     if not result.ok or not answer["result"] or (expected and answer["result"] != expected):
-        why = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise StepFailed(
-            f"{host.name}: celery task {task} (id {answer['id'] or 'not sent'}) did not come back"
-            f" from a worker within 30 s: {answer['result'] or why}"
-        )
+        why = roundtrip_failure(result.stderr, answer["result"], expected, result.exit_status)
+        raise StepFailed(f"{host.name}: celery task {task} (id {answer['id'] or 'not sent'}) {why}")
     return answer
+
+
+def roundtrip_failure(stderr: str, came: str, expected: str | None, status: int) -> str:
+    """Why a round-trip failed, as the client said it: a wrong result, no worker in time, no
+    result backend to wait on, or the error the client raised."""
+    last = (stderr.strip().splitlines() or ["no output"])[-1]
+    if came:
+        return f"came back with {came}, not {expected}"
+    if status == 124 or "TimeoutError" in last:
+        return "did not come back from a worker within 30 s"
+    raised = next((line for line in stderr.splitlines() if "No result backend" in line), None)
+    if raised:  # celery's message goes on over a second line: the exception's own is named
+        return (f"cannot be awaited: the app's celery has no result backend ({raised}) — "
+                "configure one (CELERY_RESULT_BACKEND) for §8.2's round-trip")  # fmt: skip
+    return f"failed before a worker answered: {last}"

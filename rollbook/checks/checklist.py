@@ -203,7 +203,14 @@ def validation_script(run: Run) -> dict[str, str]:
             break
         done[name] = "OK"
     else:
-        run.incident.say("=== Rollback Validado Exitosamente ===")
+        failed = [e["paso"] for e in run.incident.journal.events("paso_finished")
+                  if e["status"] == "failed"]  # fmt: skip
+        run.incident.say(
+            "=== Rollback Validado Exitosamente ==="
+            if not failed
+            else f"=== §8.3: sus {len(SCRIPT_CHECKS)} comprobaciones pasan, pero la validación "
+            f"falló en {', '.join(failed)}: NO validado ==="
+        )
     return done
 
 

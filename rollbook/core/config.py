@@ -65,10 +65,11 @@ Variables = Annotated[dict[str, str], AfterValidator(_variable_names)]
 
 
 class AppConfig(_Strict):
-    path: str
-    venv: str
-    requirements: str = "requirements.txt"
-    manage: str = "manage.py"
+    path: str  # the app's git checkout on each app host (Paso 3.1 checks out the target here)
+    venv: str  # the app's virtualenv on each app host (Paso 3.2 installs into it)
+    requirements: str = "requirements.txt"  # Paso 3.2's requirements file, relative to `path`
+    manage: str = "manage.py"  # manage.py, relative to `path` (migrations, collectstatic, shell)
+    # variables every app command gets (DJANGO_SETTINGS_MODULE …); no secrets
     env: Variables = Field(default_factory=dict)
     # on each app host, KEY=VALUE lines every app command gets (systemd's EnvironmentFile=, a
     # dotenv); relative to `path`. Read there, never copied
@@ -76,14 +77,16 @@ class AppConfig(_Strict):
     # app variable → the operator's secret variable holding its value (DATABASE_URL with its
     # password …): delivered to the hosts in a private file, never on a command line
     secret_env: Variables = Field(default_factory=dict)
-    static_root: str = "staticfiles"
+    static_root: str = "staticfiles"  # Paso 3.3's static files folder, relative to `path`
     # Paso 3.3, in order, in the app's folder with its env; `manage` is the venv's manage.py
     # (e.g. then [manage, compress], [manage, compilemessages], [npm, run, build])
     static_steps: list[Annotated[list[str], Field(min_length=1)]] = Field(
         default_factory=lambda: [["manage", "collectstatic", "--noinput"]]
     )
-    tags: str
+    tags: str  # Paso 1.2: the deploy tags' glob; the target is the last stable one
+    # Paso 3.2 checks each is installed at the target's version
     critical_packages: list[str] = Field(default_factory=list)
+    # extra options of every pip install (an index, --find-links …)
     pip_options: list[str] = Field(default_factory=list)
     ledger: str | None = None  # the release ledger; default <path>/../.rollbook/ledger.jsonl
     # Paso 3.2: `always` is the procedure's --force-reinstall; `when_needed` asks pip first
@@ -100,38 +103,38 @@ class ReadyCheck(_Strict):
 
 class ServicesConfig(_Strict):
     manager: Literal["systemd", "supervisor"]
-    app: list[str]
+    app: list[str]  # Pasos 2.2 / 5.1: the app's services, stopped and started in this order
     workers: list[str] = Field(default_factory=list)  # of `app`: started in Paso 5.2, not 5.1
     # per worker: its own readiness check; without one, celery's (inspect, or its "ready." log
     # line when the broker has no remote control) when `celery` is set, else its process
     ready: dict[str, ReadyCheck] = Field(default_factory=dict)
-    proxy: str | None = None
+    proxy: str | None = None  # the proxy service Pasos 2.3 / 5.3 reload (nginx)
     # tests the proxy's configuration before Pasos 2.3 / 5.3 reload it (e.g. `nginx -t -q`):
     # a reload with a broken file is ignored by nginx, silently; this fails the Paso instead
     proxy_check: list[str] = Field(default_factory=list)
-    supervisor_conf: str | None = None
-    supervisorctl: str = "supervisorctl"
-    stop_timeout: Duration = 30.0
-    start_timeout: Duration = 60.0
+    supervisor_conf: str | None = None  # supervisor's configuration file (manager: supervisor)
+    supervisorctl: str = "supervisorctl"  # the supervisorctl program (manager: supervisor)
+    stop_timeout: Duration = 30.0  # Paso 2.2: how long the services may take to stop
+    start_timeout: Duration = 60.0  # Pasos 5.1 / 5.2: how long a service may take to be ready
     # Paso 5.1 on several app hosts: `all` starts every host at once; `rolling` one host at a time,
     # the next only after this one's health URL answers 200 (behind a balancer)
     restart: Literal["all", "rolling"] = "all"
 
 
 class MaintenanceConfig(_Strict):
-    template: str
-    page: str
+    template: str  # Paso 2.3: the maintenance page's source on each proxy host
+    page: str  # Paso 2.3: where it is put while the site is down
 
 
 class DatabaseConfig(_Strict):
-    host: str
-    port: int = 5432
-    name: str
-    user: str
-    password_env: str
-    backups: str
-    backup_pattern: str
-    max_backup_age: Duration = 86400.0
+    host: str  # PostgreSQL's host, as the db host's clients reach it
+    port: int = 5432  # PostgreSQL's port
+    name: str  # the app's database (Etapa 4 restores it)
+    user: str  # the user rollbook's clients connect as
+    password_env: str  # the secret variable holding that user's password
+    backups: str  # Paso 1.3's backups folder on the db host (Paso 4.1's dump goes here)
+    backup_pattern: str  # Paso 1.3: the nightly backups' file glob in `backups`
+    max_backup_age: Duration = 86400.0  # Paso 1.3: a chosen backup older than this is refused
     marker_table: str | None = "django_migrations"  # a backup of this database holds this table
     # Etapa 4: `recreate` is the procedure's dropdb/createdb/restore, all inside the downtime;
     # `swap` restores into a shadow database before Etapa 2 and renames it in (issue 7)
@@ -149,21 +152,22 @@ class DatabaseConfig(_Strict):
 class HealthConfig(_Strict):
     url: str  # asked on every app host (curl there)
     unix_socket: str | None = None  # the url is asked through this socket (gunicorn's bind)
+    # §8.2 latency and Paso 6.2: the main API URLs
     endpoints: list[str] = Field(default_factory=list)
     smoke_tests: str | None = None  # a path (or pytest node id) in the app
     # auto: the app's venv when it has pytest, else rollbook's own pytest on the operator's side
     # (the tests copied from the app host); app / operator force one
     smoke_runner: Literal["auto", "app", "operator"] = "auto"
     smoke_command: list[str] = Field(default_factory=list)  # instead: an app command, exit 0
-    smoke_env: Variables = Field(default_factory=dict)
+    smoke_env: Variables = Field(default_factory=dict)  # variables the smoke tests get
     critical: dict[str, str] = Field(default_factory=dict)  # Paso 6.3: function → URL
-    latency_budget_ms: int = 500
+    latency_budget_ms: int = 500  # §8.2: the p95 latency each endpoint must stay under
     latency_requests: int = Field(default=20, ge=1)  # §8.2: requests per endpoint
-    timeout: Duration = 10.0
+    timeout: Duration = 10.0  # each health / endpoint request's bound
 
 
 class CeleryConfig(_Strict):
-    app: str
+    app: str  # celery's -A app (Pasos 5.2 / 6.3 and §8.2 ask its workers)
     # §8.2: the task sent and awaited from a process with the app's settings loaded; default
     # celery's own `celery.accumulate` (every worker has it; needs a result backend)
     roundtrip_task: str | None = None
@@ -172,29 +176,30 @@ class CeleryConfig(_Strict):
 
 
 class LogsConfig(_Strict):
+    # §8.1 / §8.2 / Paso 5.1: the app's log files read for errors
     files: list[str] = Field(default_factory=list)
     error_pattern: str = "ERROR|CRITICAL|Traceback"
-    watch: Duration = 120.0
+    watch: Duration = 120.0  # §8.2: how long the logs are watched after a rollback
     recent: Duration = 300.0  # §8.1: "sin errores en logs (últimos 5 min)"
-    copy_to: str | None = None
+    copy_to: str | None = None  # Paso 7: where rollback.log is copied on the operator's side
 
 
 class Thresholds(_Strict):
     """§8.2: monitoring figures a validation run records and checks."""
 
-    load_per_core: float = 2.0
-    memory_used_pct: float = 90.0
-    db_connections_pct: float = 80.0
+    load_per_core: float = 2.0  # §8.2: the 1-minute load per core at most
+    memory_used_pct: float = 90.0  # §8.2: memory used at most, %
+    db_connections_pct: float = 80.0  # §8.2: database connections used at most, % of max
 
 
 class NotifyTarget(_Strict):
-    url_env: str
+    url_env: str  # the secret variable holding an apprise URL of the channel
 
 
 class SigningConfig(_Strict):
-    key: str
-    identity: str
-    namespace: str = "rollbook"
+    key: str  # the SSH private key the record is signed with (Paso 7)
+    identity: str  # the signer's principal in allowed_signers
+    namespace: str = "rollbook"  # ssh-keygen -Y's namespace
     allowed_signers: str | None = None  # the auditors' trusted keys, for `rollbook verify`
 
 
@@ -207,20 +212,20 @@ class Person(_Strict):
     """Someone of §3's matrix: their roles, how to reach them and, where they sign (approvals,
     sign-offs), their SSH public key (`public_key`: a .pub file)."""
 
-    name: str
+    name: str  # as --approved-by and the record name them
     identity: str  # their principal in allowed_signers, e.g. their e-mail
     roles: list[Role] = Field(min_length=1)
-    contact: str | None = None
+    contact: str | None = None  # how to reach them, for the record
     notify_env: str | None = None  # the variable holding their own notification URL
-    public_key: str | None = None
+    public_key: str | None = None  # their SSH public key (.pub): their approvals and sign-offs
 
 
 class SandboxConfig(_Strict):
     """Provisioning parameters used only by `rollbook sandbox`; the engine never reads them."""
 
-    redis_port: int
+    redis_port: int  # the sandbox's broker port
     notify_port: int | None = None  # the sandbox's incidents channel (an HTTP receiver)
-    seed_rows: int = 200
+    seed_rows: int = 200  # rows the sandbox's database starts with
     fleet_ssh_port: int = 22201  # `sandbox up --app-hosts N`: app host i listens on this + i - 1
     systemd_ssh_port: int = 22290  # `sandbox up --systemd`: the systemd host's sshd
 
@@ -228,7 +233,7 @@ class SandboxConfig(_Strict):
 class Timeouts(_Strict):
     """Bound of every remote command, by kind of action; a command over it fails its Paso."""
 
-    default: Duration = 600.0
+    default: Duration = 600.0  # any other command
     install: Duration = 1800.0  # pip
     dump: Duration = 3600.0  # pg_dump (Paso 4.1)
     restore: Duration = 3600.0  # psql / pg_restore (Paso 4.3)
@@ -247,9 +252,11 @@ class SudoConfig(_Strict):
 
 
 class Environment(_Strict):
-    name: str
+    name: str  # the environment's name: `--env=NAME` reads environments/NAME.yaml
+    # Paso 1.1: `required` refuses a run without an approver (and with a check left empty)
     approval: Literal["required", "optional"]
     confirm: bool = False  # a run must say --confirm-production=<name> (production)
+    # the operator's KEY=VALUE file of secret variables (password_env, notify URLs …)
     env_file: str | None = None
     # testinfra host specs per role; `proxy` (maintenance page, proxy reload) defaults to `app`
     hosts: dict[Literal["app", "db", "proxy"], list[str]]
@@ -257,18 +264,21 @@ class Environment(_Strict):
     # root actions through `sudo -n` (true: services, maintenance, proxy_check); everything else
     # runs as the login user, the deploy user
     sudo: bool | SudoConfig = False
-    app: AppConfig
-    services: ServicesConfig
-    maintenance: MaintenanceConfig | None = None
-    database: DatabaseConfig
-    health: HealthConfig
+    app: AppConfig  # the application: where it lives on the app hosts and how it is built
+    services: ServicesConfig  # the app's services and their manager (Etapas 2 and 5)
+    maintenance: MaintenanceConfig | None = None  # Paso 2.3's maintenance page (none: no page)
+    database: DatabaseConfig  # the app's PostgreSQL database and its backups (Etapas 1 and 4)
+    health: HealthConfig  # what tells the app works (Pasos 5.1, 6.x, §8)
     celery: CeleryConfig | None = None  # the app's workers are celery's (none: not celery)
-    logs: LogsConfig = Field(default_factory=LogsConfig)
+    logs: LogsConfig = Field(default_factory=LogsConfig)  # the app's logs (§8, Paso 5.1)
+    # §7.1: seconds each Etapa may take (etapa1 … etapa7), said when over
     budgets: dict[str, Duration] = Field(default_factory=dict)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    # §6's incidents channels: Pasos 1.4 and 7.2 post there
     notify: list[NotifyTarget] = Field(default_factory=list)
-    signing: SigningConfig | None = None
+    signing: SigningConfig | None = None  # Paso 7: the record's SSH signature (none: unsigned)
+    # §3's people: approvers, sign-offs, who is told
     people: list[Person] = Field(default_factory=list)
     approvers: list[Role] = Field(default_factory=lambda: ["tech_lead", "incident_manager"])
     # §3.1 "Validar rollback" (Tech Lead A) and "Documentar incidente" (Tech Lead R, IM A)

@@ -127,10 +127,17 @@ class Executor:
         return errors
 
     def hold_back(
-        self, spec: str, argv: list[str], mutating: bool, cwd: str | None, declared: bool = False
+        self,
+        spec: str,
+        argv: list[str],
+        mutating: bool,
+        cwd: str | None,
+        declared: bool = False,
+        line: str | None = None,
     ) -> CommandResult | None:
         """Journal a mutating command before it runs (`intent`); in a dry-run, plan it instead
-        and return its planned result; in a read-only run, refuse it. None: run it."""
+        (with the exact `line` a real run would run: sudo, bounds, environment) and return its
+        planned result; in a read-only run, refuse it. None: run it."""
         if not mutating:
             return None
         if self.mode is Mode.EXECUTE or declared:
@@ -139,7 +146,7 @@ class Executor:
             )
             return None
         if self.mode is Mode.DRY_RUN:
-            self.journal.write("planned", paso=self.paso, host=spec, argv=argv, cwd=cwd)
+            self.journal.write("planned", paso=self.paso, host=spec, argv=argv, cwd=cwd, line=line)
             return CommandResult(spec, argv, 0, "", "", 0.0, planned=True)
         shown = self.redactor.text(shlex.join(argv))
         self.journal.write("refused", paso=self.paso, host=spec, argv=argv, cwd=cwd)

@@ -62,12 +62,12 @@ class Host:
         and never counted as a change of the system.
         """
         executor, argv = self.executor, [str(a) for a in argv]
-        planned = executor.hold_back(self.spec, argv, mutating, cwd, declared)
-        if planned is not None:
-            return planned
         bound = timeout or executor.default_timeout
         sudo = root is not None and root in executor.root_actions
         line = command_line(argv, cwd=cwd, env=env, env_files=env_files, timeout=bound, sudo=sudo)
+        planned = executor.hold_back(self.spec, argv, mutating, cwd, declared, line)
+        if planned is not None:
+            return planned
         start, started = now_iso(), time.monotonic()
         try:
             out = executor.connection(self.spec).transport(line, bound=bound)

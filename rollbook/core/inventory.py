@@ -3,6 +3,7 @@ one spec per host of the group (inventory order), and a host's short name for me
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 from pathlib import Path
@@ -14,11 +15,23 @@ from rollbook.core.errors import UserError
 
 
 def expand(role: str, specs: list[str]) -> list[str]:
-    """The role's host specs, each Ansible group replaced by its hosts (inventory order)."""
+    """The role's host specs, each Ansible group replaced by its hosts (inventory order). A
+    setting rollbook would ignore is refused: a user on local://, an inventory's become."""
     hosts: list[str] = []
     for spec in specs:
-        hosts += _ansible_hosts(role, spec) if spec.startswith("ansible://") else [spec]
+        url = urlparse(spec)
+        if url.scheme == "local" and url.netloc:
+            raise UserError(
+                f"hosts.{role}: {spec} names {url.netloc!r}, but local:// commands run as the "
+                f"login user ({getpass.getuser()}): write local://, or reach that user over "
+                "ssh (ssh://USER@HOST)"
+            )
+        hosts += _ansible_hosts(role, spec) if url.scheme == "ansible" else [spec]
     return hosts
+
+
+IGNORED_BY_ROLLBOOK = ("ansible_become", "ansible_become_user", "ansible_become_method")
+OFF = ("", "false", "no", "0")
 
 
 def _ansible_hosts(role: str, spec: str) -> list[str]:
@@ -39,6 +52,17 @@ def _ansible_hosts(role: str, spec: str) -> list[str]:
             f"hosts.{role}: group {url.netloc!r} has no hosts in {inventory}: name a group the "
             "inventory defines"
         )
+    runner = AnsibleRunner.get_runner(inventory)
+    for name in names:
+        variables = runner.get_variables(name)
+        ignored = [f"{key}={variables[key]}" for key in IGNORED_BY_ROLLBOOK
+                   if str(variables.get(key, "")).lower() not in OFF]  # fmt: skip
+        if ignored:
+            raise UserError(
+                f"hosts.{role}: {inventory} sets {', '.join(ignored)} for {name}, which rollbook "
+                "does not apply (commands run as ansible_user; root actions through the "
+                "environment's `sudo:`): remove it, or log in as that user (ansible_user)"
+            )
     return [f"ansible://{name}?{url.query}" for name in names]
 
 

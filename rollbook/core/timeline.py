@@ -46,18 +46,34 @@ def seconds_between(start: str | None, end: str | None) -> float | None:
 
 
 def services_stop_time(events: list[dict[str, Any]]) -> str | None:
-    """When the services begin to go down: Paso 2.2's first stop command."""
+    """When the services begin to go down: Paso 2.2's first stop command (a §9 run by hand:
+    its own first change, journaled under Paso 9.1)."""
     return next(
         (e["ts"] for e in events if e["event"] == "intent" and e.get("paso") == "2.2"),
-        first_fact_time(events, "services_stopped"),
-    )
+        first_fact_time(events, "services_stopped")
+        or next((e["ts"] for e in events if e["event"] == "intent" and e.get("paso") == "9.1"),
+                None),
+    )  # fmt: skip
 
 
 def downtime(events: list[dict[str, Any]]) -> float | None:
     """The site's outage as the run caused it: from the first stop command of Paso 2.2 (when the
-    services begin to go down, not when they are down) to the first health 200 after it. One
-    definition for report.html, the markdown and the benchmarks."""
-    return seconds_between(services_stop_time(events), health_back_time(events))
+    services begin to go down, not when they are down) to the first health 200 after it — or,
+    after a §9 that put the pre-rollback state back, to the last URL it saw answer as before the
+    run. One definition for report.html, the markdown and the benchmarks."""
+    return seconds_between(services_stop_time(events), back_time(events))
+
+
+def back_time(events: list[dict[str, Any]]) -> str | None:
+    """When the site served again as the run left it: after a §9 that succeeded, its last URL
+    check (every URL answers as before the run; §9's end when it checked none); else the first
+    health 200."""
+    finished = [e for e in events if e["event"] == "recovery_finished"]
+    if finished and finished[-1]["ok"]:
+        answered = [e["ts"] for e in events if e["event"] == "recovery_check" and e["ok"]
+                    and " answers " in str(e["check"])]  # fmt: skip
+        return answered[-1] if answered else finished[-1]["ts"]
+    return health_back_time(events)
 
 
 def health_back_time(events: list[dict[str, Any]]) -> str | None:

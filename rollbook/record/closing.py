@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from rollbook.actions import database_path, trial_restore
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
-from rollbook.core.operations import DatabaseSwapped
+from rollbook.core.operations import DatabaseSwapped, begun
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, MigrationPlan, SafetyDump, Target, TrialRestore
 from rollbook.record import (
@@ -78,9 +78,12 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]
     loss = facts.get("data_loss", {}).get("tables")
     lost = sum(loss.values()) if loss is not None else None
     undone = final_state.recovery_state(events) is not None  # §9 ran: the target is not running
+    changed = bool(begun(events))  # an aborted run completed no rollback, however quick
     return [
-        ("Rollback completado en < 15 minutos", _minutes(total),
-         None if total is None else total < TOTAL_LIMIT),
+        ("Rollback completado en < 15 minutos",
+         final_state.NOT_APPLICABLE if undone else _minutes(total) if changed
+         else final_state.UNCHANGED,
+         None if undone or not changed or total is None else total < TOTAL_LIMIT),
         ("Downtime adicional < 5 minutos", _minutes(down),
          None if down is None else down < DOWNTIME_LIMIT),
         ("100% funcionalidades críticas restauradas",

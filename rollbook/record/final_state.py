@@ -16,6 +16,7 @@ RESTORED, UNKNOWN = "restored", "unknown"  # after §9: state put back and check
 DATA_CHECKS = ("database content equals the pre-rollback state",
                "the database is the pre-rollback one (swap)")  # fmt: skip
 NOT_APPLICABLE = "no aplica: §9 devolvió el estado previo al rollback"
+UNCHANGED = "no aplica: no se cambió nada (no hubo rollback)"
 
 
 def recovery_state(events: list[dict[str, Any]]) -> str | None:
@@ -62,6 +63,10 @@ def versions(facts: dict[str, dict[str, Any]], events: list[dict[str, Any]]) -> 
                 "Versión en ejecución: desconocida — la recuperación no se completó "
                 "(intervención manual)",
                 f"Versión objetivo: {target}"]  # fmt: skip
+    if not begun(events):  # nothing was changed (aborted, evaluated, planned): as it was
+        return [f"Versión defectuosa: {deployed}",
+                f"Versión en ejecución: {deployed} (sin cambios)",
+                f"Versión objetivo (no aplicada): {target}"]  # fmt: skip
     return [f"Versión defectuosa: {deployed}", f"Versión restaurada: {target}"]
 
 

@@ -16,7 +16,13 @@ from rollbook.record import approval, closing, provenance
 
 def planned_commands(journal: Path) -> list[dict[str, Any]]:
     return [
-        {"paso": e["paso"], "host": e["host"], "argv": e["argv"], "cwd": e.get("cwd")}
+        {
+            "paso": e["paso"],
+            "host": e["host"],
+            "argv": e["argv"],
+            "cwd": e.get("cwd"),
+            "line": e.get("line") or shlex.join(e["argv"]),
+        }
         for e in read_journal(journal)
         if e["event"] == "planned"
     ]
@@ -66,7 +72,7 @@ def write_plan(run: Run) -> tuple[Path, Path]:
     lines += [
         f"{n}. Paso {s['paso']} on `{s['host']}`"
         + (f" in `{s['cwd']}`" if s["cwd"] else "")
-        + f": `{shlex.join(s['argv'])}`"
+        + f": `{s['line']}`"
         for n, s in enumerate(steps, 1)
     ]
     unchecked = unverified(run.incident.journal.path)

@@ -99,6 +99,15 @@ def test_bad_backup_aborts_with_nothing_changed(
         assert "features/rollback.feature:" in done.output  # the failure points at the feature line
         assert not [e for e in done.journal() if e["event"] == "intent" and e["paso"] != "lock"]
         assert state() == before
+        # its record says what the journal shows: nothing restored, no rollback completed
+        [markdown] = done.folder.glob("ROLLBACK-*.md")
+        text = markdown.read_text()
+        deployed = done.facts()["deployed"]["tag"]
+        assert f"- Versión en ejecución: {deployed} (" in text and "(sin cambios)" in text
+        assert "Versión restaurada" not in text
+        [completed] = [line for line in text.splitlines()
+                       if line.startswith("| Rollback completado en < 15 minutos |")]  # fmt: skip
+        assert "no se cambió nada" in completed and "| CUMPLE |" not in completed, completed
     finally:
         if kind in ("empty", "truncated"):
             os.unlink(backup)

@@ -62,21 +62,26 @@ def assert_restored(before: object, done: object) -> None:
     assert after.maintenance == before.maintenance
 
 
-def planned_vs_done(plan: Outcome, real: Outcome) -> tuple[list, list]:
-    """The dry-run's planned commands and the real run's mutating commands, comparable."""
+def planned_vs_done(plan: Outcome, real: Outcome, field: str = "argv") -> tuple[list, list]:
+    """The dry-run's planned commands and the real run's mutating commands, comparable: their
+    argument lists, or (`field="line"`) the exact lines, wrappers included (sudo, bounds,
+    environment files)."""
     stamp = re.compile(r"pre_rollback_\d{8}_\d{6}")
 
     def same(events: list[dict], kind: str) -> list:
         incident = next(e["incident"] for e in events if e["event"] == "run_started")
+        words = (lambda e: e["argv"]) if field == "argv" else (lambda e: [e["line"]])
         return [
             (e["paso"], e["host"],
-             [stamp.sub("pre_rollback_TS", a).replace(incident, "INCIDENT") for a in e["argv"]])
+             [stamp.sub("pre_rollback_TS", a).replace(incident, "INCIDENT") for a in words(e)])
             for e in events
             # the lock and the ledger are the tool's own, not the procedure's
             if e["event"] == kind and e["paso"] not in ("lock", "ledger")
+            and (kind != "command" or e["mutating"])
         ]  # fmt: skip
 
-    return same(plan.journal(), "planned"), same(real.journal(), "intent")
+    ran = "intent" if field == "argv" else "command"
+    return same(plan.journal(), "planned"), same(real.journal(), ran)
 
 
 def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_path: Path) -> None:
@@ -111,6 +116,11 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     # ... and the real rollback from the same state runs exactly its commands, in that order
     planned, ran = planned_vs_done(plan, done)
     assert planned == ran
+    # ... each exactly as plan.md shows it to the approver: the line run, wrappers included
+    planned, ran = planned_vs_done(plan, done, field="line")
+    assert planned == ran
+    listed = (plan.folder / "plan.md").read_text()
+    assert all(f": `{line}`" in listed for _, _, [line] in planned if "INCIDENT" not in line)
     assert done.outcome == COMPLETED
     not_passed = {p: status for p, status in done.pasos().items() if status != "passed"}
     # swap strategy only, and the ways back of database.rollback other than restore

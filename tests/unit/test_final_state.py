@@ -3,7 +3,7 @@ target; the restore's row count no longer holds once §9's check shows the data 
 
 from typing import Any
 
-from rollbook.record import final_state
+from rollbook.record import closing, final_state
 
 DEPLOYED = {"event": "fact", "key": "deployed",
             "value": {"tag": "deploy-2", "commit": "b" * 40, "date": 2}}  # fmt: skip
@@ -61,3 +61,23 @@ def test_a_failed_recovery_claims_neither_release_nor_data() -> None:
 def test_a_recovery_before_any_database_change_lost_nothing() -> None:
     events = [DEPLOYED, TARGET, FAILED, finished(True)]
     assert final_state.data_loss(events, None) == ("0 filas: la base de datos no se modificó", True)
+
+
+def test_an_aborted_run_says_nothing_was_restored_nor_completed() -> None:
+    events = [
+        {"event": "run_started", "ts": "2026-12-04T10:00:00.000+00:00"},
+        {**DEPLOYED, "ts": "2026-12-04T10:00:01.000+00:00"},
+        {**TARGET, "ts": "2026-12-04T10:00:02.000+00:00"},
+        {**FAILED, "paso": "1.3", "ts": "2026-12-04T10:00:29.000+00:00"},
+        {"event": "outcome", "ts": "2026-12-04T10:00:30.000+00:00"},
+    ]  # fmt: skip
+    lines = final_state.versions(facts(events), events)
+    assert lines[1] == f"Versión en ejecución: deploy-2 ({'b' * 12}) (sin cambios)"
+    assert lines[2].startswith("Versión objetivo (no aplicada): deploy-1")
+    assert not any(line.startswith("Versión restaurada") for line in lines)
+    completed = closing.criteria(events)[0]
+    assert completed == ("Rollback completado en < 15 minutos", final_state.UNCHANGED, None)
+    # the same run that changed something is measured against the limit
+    dropped = {**DROPPED, "ts": "2026-12-04T10:00:10.000+00:00"}
+    measured = closing.criteria([*events[:3], dropped, *events[3:]])[0]
+    assert measured[1].startswith("0.5 minutos") and measured[2] is True

@@ -12,6 +12,12 @@ def fact(ts: str, key: str, **value: object) -> dict:
 EVENTS = [
     {"ts": "2026-11-27T10:00:00.000+00:00", "event": "run_started"},
     fact("00:05.000", "incident", severity="CRITICO"),
+    {
+        "ts": "2026-11-27T10:00:50.000+00:00",
+        "event": "operation",
+        "kind": "services_stopped_on",
+        "data": {"host": "local://", "running": ["gunicorn"]},
+    },
     fact("01:00.000", "services_stopped", names=["gunicorn"]),
     fact("02:00.000", "code_checked_out", tag="t"),
     fact("03:00.000", "database_restored", name="db"),
@@ -80,3 +86,23 @@ def test_scenario_names_become_ascii_test_names() -> None:
         node_name("Paso 6.3 — Validación de funcionalidades críticas")
         == "test_paso_6_3_validacion_de_funcionalidades_criticas"
     )
+
+
+def test_after_section_9_the_outage_ends_when_every_url_answers_as_before() -> None:
+    recovered = [
+        *EVENTS[:-1],
+        {"ts": "2026-11-27T10:05:30.000+00:00", "event": "recovery_check", "ok": True,
+         "check": "local:// http://127.0.0.1/api/health/ answers 500 as before the run"},
+        {"ts": "2026-11-27T10:05:40.000+00:00", "event": "recovery_finished", "ok": True},
+    ]  # fmt: skip
+    assert timeline.downtime(recovered) == 270.0  # from the stop's end to the last answer
+    failed = [*recovered[:-1], {**recovered[-1], "ok": False}]
+    assert timeline.downtime(failed) == 180.0  # nothing seen back by §9: the health 200 only
+    # a §9 run by hand: from its own first change to the last URL it saw answer as before
+    by_hand = [
+        {"ts": "2026-11-27T11:00:00.000+00:00", "event": "run_started"},
+        {"ts": "2026-11-27T11:00:02.000+00:00", "event": "intent", "paso": "9.1"},
+        {**recovered[-2], "ts": "2026-11-27T11:00:50.000+00:00"},
+        {**recovered[-1], "ts": "2026-11-27T11:00:51.000+00:00"},
+    ]
+    assert timeline.downtime(by_hand) == 48.0

@@ -28,3 +28,23 @@ def test_an_unusable_method_is_said_and_does_not_stop_the_run(
     no_celery = run.site.env.model_copy(update={"celery": None})
     run.site.env = no_celery
     assert workers.plan_methods(run.incident, run.site) == {"local://": {"worker": "process"}}
+
+
+def test_a_failed_round_trip_says_what_the_client_said() -> None:
+    no_backend = (
+        "Traceback (most recent call last):\n  ...\nNotImplementedError: No result backend is "
+        "configured.\nPlease see the documentation for more information."
+    )
+    said = workers.roundtrip_failure(no_backend, "", "'t'", 1)
+    assert said.startswith(
+        "cannot be awaited: the app's celery has no result backend (NotImplementedError: No "
+    )
+    timed_out = "celery.exceptions.TimeoutError: The operation timed out."
+    assert workers.roundtrip_failure(timed_out, "", "'t'", 1) == (
+        "did not come back from a worker within 30 s"
+    )
+    assert workers.roundtrip_failure("", "'other'", "'t'", 0) == "came back with 'other', not 't'"
+    refused = "kombu.exceptions.OperationalError: Error 111 connecting to 127.0.0.1:6379."
+    assert workers.roundtrip_failure(refused, "", "'t'", 1) == (
+        f"failed before a worker answered: {refused}"
+    )
