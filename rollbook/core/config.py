@@ -405,8 +405,32 @@ def _is_path(value: object) -> bool:
     return isinstance(value, str) and not value.startswith("-")
 
 
-def _describe(error: dict[str, Any]) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+# the names pydantic puts in an error's location for the member of a union it tried
+_UNION_MEMBER = re.compile(r"^(bool|str|int|float|none|(list|dict|literal|function-\w+)\[.*\])$")
+
+
+def _key(location: tuple[Any, ...]) -> str:
+    """The key as the file writes it: the union members pydantic tried (SudoConfig, bool …)
+    are the schema's, not the file's."""
+    models = {model.__name__ for model in _Strict.__subclasses__()}
+
+    def members(part: Any) -> bool:
+        return isinstance(part, str) and (part in models or bool(_UNION_MEMBER.match(part)))
+
+    return ".".join(str(part) for part in location if not members(part)) or "(top level)"
+
+
+def describe_errors(errors: list[Any]) -> str:
+    """The file's mistakes, once each: where a key could be a value or a mapping and the file
+    gave a mapping, what is wrong inside it (not that it is no value)."""
+    keyed = [(_key(tuple(error["loc"])), error) for error in errors]
+    keys = {key for key, _ in keyed}
+    inner = [(key, error) for key, error in keyed
+             if not any(other.startswith(f"{key}.") for other in keys)]  # fmt: skip
+    return "; ".join(dict.fromkeys(_describe(key, error) for key, error in inner))
+
+
+def _describe(key: str, error: dict[str, Any]) -> str:
     kind = error["type"]
     if kind == "missing":
         return f"key {key!r} is missing"
@@ -457,7 +481,7 @@ def load_file(path: Path) -> Environment:
     try:
         env = Environment.model_validate(data)
     except ValidationError as exc:
-        details = "; ".join(_describe(e) for e in exc.errors())
+        details = describe_errors(list(exc.errors()))
         raise UserError(f"{path}: {details}") from None
     if env.name != path.stem:
         raise UserError(

@@ -193,7 +193,11 @@ class Executor:
 
     def describe_failure(self, result: CommandResult) -> str:
         shown = self.redactor.text(shlex.join(result.argv))
-        detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
+        said = [line for line in (result.stderr.strip() or result.stdout.strip()).splitlines()
+                if line.strip()]  # fmt: skip
+        # the last lines, and the first when they leave it out: a tool's error often comes first
+        # and its hints after (git: "fatal: detected dubious ownership …", then what to run)
+        detail = said[-3:] if len(said) <= 3 else [said[0], "…", *said[-3:]]
         why = (
             "timed out: it ran past its bound (`timeouts:` in the environment file) and was "
             "stopped as hung"

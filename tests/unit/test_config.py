@@ -85,6 +85,11 @@ def test_unknown_environment_lists_the_files() -> None:
             lambda d: d["services"].update(ready={"celery": {"log": "(ready"}}),
             "key 'services.ready.celery.log' is not a regular expression",
         ),
+        # a key that is a value or a mapping: named as the file writes it, what is wrong inside
+        (
+            lambda d: d.update(sudo={"appuser": "www"}),
+            "key 'sudo.appuser' is not a known key (remove it or check its spelling)",
+        ),
     ],
 )
 def test_each_class_of_error_names_file_and_key(tmp_path: Path, change, expected: str) -> None:
@@ -97,6 +102,7 @@ def test_each_class_of_error_names_file_and_key(tmp_path: Path, change, expected
     assert str(path) in message
     assert expected in message
     assert "\n" not in message
+    assert "SudoConfig" not in message and "valid boolean" not in message, message
 
 
 def test_an_app_without_celery(tmp_path: Path) -> None:

@@ -164,3 +164,25 @@ def test_a_failed_connection_says_what_to_check(
 ) -> None:
     hint = connection_hint(CommandResult(host, ["hostname"], status, "", stderr, 0.1))
     assert (expected in hint) if expected else hint == ""
+
+
+def test_a_failure_keeps_the_first_line_of_what_the_command_said(tmp_path: Path) -> None:
+    """git's error comes first and its hint after: both are in the Paso's error."""
+    executor = make(tmp_path)
+    script = (
+        "echo \"fatal: detected dubious ownership in repository at '/srv/app'\" >&2; "
+        "echo 'To add an exception for this directory, call:' >&2; echo >&2; "
+        "echo '\tgit config --global --add safe.directory /srv/app' >&2; exit 128"
+    )
+    with pytest.raises(CommandFailed) as failed:
+        executor.host("local://").run(["sh", "-c", script], mutating=False)
+    said = str(failed.value)
+    assert (
+        "exited 128: fatal: detected dubious ownership in repository at '/srv/app' / To add" in said
+    )
+    assert said.endswith("git config --global --add safe.directory /srv/app")
+    # a longer output: its first line, then its last three
+    long = "echo 'error: the first' >&2; for n in 2 3 4 5 6; do echo \"line $n\" >&2; done; exit 1"
+    with pytest.raises(CommandFailed) as failed:
+        executor.host("local://").run(["sh", "-c", long], mutating=False)
+    assert str(failed.value).endswith("exited 1: error: the first / … / line 4 / line 5 / line 6")
