@@ -67,13 +67,15 @@ def planned_vs_done(plan: Outcome, real: Outcome, field: str = "argv") -> tuple[
     argument lists, or (`field="line"`) the exact lines, wrappers included (sudo, bounds,
     environment files)."""
     stamp = re.compile(r"pre_rollback_\d{8}_\d{6}")
+    private = re.compile(r"INCIDENT\.[0-9a-f]+")  # a run's private folder: its id and a token
 
     def same(events: list[dict], kind: str) -> list:
         incident = next(e["incident"] for e in events if e["event"] == "run_started")
         words = (lambda e: e["argv"]) if field == "argv" else (lambda e: [e["line"]])
         return [
             (e["paso"], e["host"],
-             [stamp.sub("pre_rollback_TS", a).replace(incident, "INCIDENT") for a in words(e)])
+             [private.sub("INCIDENT.PRIVATE", stamp.sub("pre_rollback_TS", a)
+                          .replace(incident, "INCIDENT")) for a in words(e)])
             for e in events
             # the lock and the ledger are the tool's own, not the procedure's
             if e["event"] == kind and e["paso"] not in ("lock", "ledger")
