@@ -1,6 +1,7 @@
 """The whole procedure on the real sandbox: dry-run plan, success and its signed record, the
 ledger, validation, then §9 by hand (failures: test_faults.py)."""
 
+import json
 import re
 from pathlib import Path
 
@@ -122,7 +123,8 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     planned, ran = planned_vs_done(plan, done, field="line")
     assert planned == ran
     listed = (plan.folder / "plan.md").read_text()
-    assert all(f": `{line}`" in listed for _, _, [line] in planned if "INCIDENT" not in line)
+    commands = json.loads((plan.folder / "plan.json").read_text())["commands"]
+    assert commands and all(f": `{c['line']}`" in listed for c in commands)
     assert done.outcome == COMPLETED
     not_passed = {p: status for p, status in done.pasos().items() if status != "passed"}
     # swap strategy only, and the ways back of database.rollback other than restore
