@@ -4,7 +4,6 @@ import pytest
 from pytest_bdd import given, then, when
 
 from rollbook.actions import database, database_path, restore_strategy, row_recovery, swap
-from rollbook.checks import validation
 from rollbook.core.run import Run
 from rollbook.core.state import SafetyDump
 from steps.verify import after, verifies
@@ -139,8 +138,6 @@ def recorded_migrations(run: Run, migrations: dict[str, list[str]]) -> None:
 
 @when("se vuelca la base de datos previa al rollback con el servicio restablecido")
 def dump_aside(run: Run) -> None:
-    if not run.site.planning:
-        validation.health_check(run)
     swap.dump_aside(run.incident, run.site, run.records)
 
 

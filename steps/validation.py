@@ -2,18 +2,19 @@
 
 from pytest_bdd import then, when
 
+from rollbook.actions import web
 from rollbook.checks import validation
 from rollbook.core.run import Run
 
 
 @when("se consulta el health check", target_fixture="health")
 def health(run: Run) -> dict[str, dict[str, object]]:
-    return validation.health_answers(run)
+    return web.health_answers(run.incident, run.site)
 
 
 @then("el health check responde HTTP 200")
 def health_ok(run: Run, health: dict[str, dict[str, object]]) -> None:
-    bad = validation.unhealthy(run, health)
+    bad = web.unhealthy(run.site.env.health, health)
     assert not bad, "; ".join(bad)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from rollbook.actions import database, database_path
+from rollbook.actions import database, database_path, web
 from rollbook.actions.database import ident, literal, psql
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.incident import Incident
@@ -101,6 +101,8 @@ def swap_in(incident: Incident, site: Site, records: Records) -> None:
 def dump_aside(incident: Incident, site: Site, records: Records) -> dict[str, object]:
     """Paso 5.4, once the health URL answers 200 (the downtime ends there): the database kept
     aside dumped to Paso 4.1's file, checked, rows lost counted."""
+    if not site.planning:
+        web.health_check(incident, site)
     safety = _kept(records)
     aside, path = str(safety.database), safety.path
     # 4.2 closed it to connections before the rename: open it for pg_dump (the app knows it not)

@@ -14,6 +14,7 @@ from rollbook.core.incident import Incident
 from rollbook.core.operations import MaintenanceOn
 from rollbook.core.records import Records
 from rollbook.core.site import Site
+from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 
 
@@ -93,6 +94,43 @@ def answer(site: Site, key: str) -> Answer:
 def http_body(host: Host, health: HealthConfig, url: str, via: list[str] | None = None) -> str:
     argv = ["curl", "-sS", "--max-time", str(round(health.timeout)), *(via or []), url]
     return host.run(argv, mutating=False, check=False).stdout
+
+
+def health_answers(incident: Incident, site: Site) -> dict[str, dict[str, object]]:
+    """Paso 6.1 / §8.1: what the health URL answers on every app host, {spec: {status, body}}
+    (status 0: no answer). Right after a restart (Paso 6.1) the app may still warm up: a bounded
+    wait for 200. A checklist run probes the running system as it is: one request."""
+    health = site.env.health
+    wait = 0.0 if incident.checklist else site.env.services.start_timeout
+
+    def answer(host: Host) -> dict[str, object]:
+        status = wait_until(lambda: health_status(host, health)[0] == 200, wait)
+        code = 200 if status else health_status(host, health)[0]
+        body = "" if code == 200 else http_body(host, health, health.url, health_via(health))
+        return {"status": code, "body": body[:300]}
+
+    answers = each_host(incident, site, "app", answer)
+    codes = {spec: a["status"] for spec, a in answers.items()}
+    worst = next((code for code in codes.values() if code != 200), 200)
+    incident.note("health", url=health.url, status=worst, hosts=codes)
+    return answers
+
+
+def unhealthy(health: HealthConfig, answers: dict[str, dict[str, object]]) -> list[str]:
+    """The hosts whose health URL did not answer 200, with what they said."""
+    return [
+        f"{spec}: {health.url} answered {a['status'] or 'nothing'} (expected 200): {a['body']}"
+        for spec, a in answers.items()
+        if a["status"] != 200
+    ]
+
+
+def health_check(incident: Incident, site: Site) -> int:
+    """The health URL answers 200 on every app host, or StepFailed saying what it answered."""
+    bad = unhealthy(site.env.health, health_answers(incident, site))
+    if bad:
+        raise StepFailed("; ".join(bad))
+    return 200
 
 
 def _page(env: Environment) -> MaintenanceConfig:

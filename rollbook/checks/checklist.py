@@ -191,7 +191,7 @@ def validation_script(run: Run) -> dict[str, str]:
     {check: "OK" | why it failed}, the checks after a failure absent."""
     done: dict[str, str] = {}
     for name, check in zip(SCRIPT_CHECKS, (
-        lambda: validation.health_check(run),
+        lambda: web.health_check(run.incident, run.site),
         lambda: services_active(run),
         lambda: _dbshell(run),
         lambda: validation.smoke_tests(run),

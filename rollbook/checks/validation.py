@@ -11,46 +11,6 @@ from rollbook.core import progress
 from rollbook.core.errors import NotConfigured, StepFailed
 from rollbook.core.host import Host
 from rollbook.core.run import Run
-from rollbook.core.waiting import wait_until
-
-
-def health_answers(run: Run) -> dict[str, dict[str, object]]:
-    """Paso 6.1 / §8.1: what the health URL answers on every app host, {spec: {status, body}}
-    (status 0: no answer). Right after a restart (Paso 6.1) the app may still warm up: a bounded
-    wait for 200. A checklist run probes the running system as it is: one request."""
-    health = run.site.env.health
-    url = health.url
-    wait = 0.0 if run.incident.checklist else run.site.env.services.start_timeout
-
-    def answer(host: Host) -> dict[str, object]:
-        status = wait_until(lambda: web.health_status(host, health)[0] == 200, wait)
-        code = 200 if status else web.health_status(host, health)[0]
-        body = "" if code == 200 else web.http_body(host, health, url, web.health_via(health))
-        return {"status": code, "body": body[:300]}
-
-    answers = each_host(run.incident, run.site, "app", answer)
-    codes = {spec: a["status"] for spec, a in answers.items()}
-    worst = next((code for code in codes.values() if code != 200), 200)
-    run.incident.note("health", url=url, status=worst, hosts=codes)
-    return answers
-
-
-def unhealthy(run: Run, answers: dict[str, dict[str, object]]) -> list[str]:
-    """The hosts whose health URL did not answer 200, with what they said."""
-    url = run.site.env.health.url
-    return [
-        f"{spec}: {url} answered {a['status'] or 'nothing'} (expected 200): {a['body']}"
-        for spec, a in answers.items()
-        if a["status"] != 200
-    ]
-
-
-def health_check(run: Run) -> int:
-    """The health URL answers 200 on every app host, or StepFailed saying what it answered."""
-    bad = unhealthy(run, health_answers(run))
-    if bad:
-        raise StepFailed("; ".join(bad))
-    return 200
 
 
 def smoke_results(run: Run) -> dict[str, object]:
@@ -140,7 +100,8 @@ def monitor_logs(run: Run) -> list[str]:
 
     def detail() -> str:  # the extended watch says what it has seen at each step
         found = so_far()
-        codes = sorted({str(a.get("status")) for a in health_answers(run).values()})
+        answers = web.health_answers(run.incident, run.site)
+        codes = sorted({str(a.get("status")) for a in answers.values()})
         return f"{len(found)} líneas de error, health {'/'.join(codes)}"
 
     every = min(progress.EVERY, max(window / 10, 1.0)) if watch else progress.EVERY

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from rollbook.actions import web
 from rollbook.checks import checklist, validation
 from tests.unit.local_run import local_run
 
@@ -16,9 +17,9 @@ def test_the_script_claims_a_validated_rollback_only_when_nothing_failed(
     run = local_run(tmp_path, monkeypatch)
     said: list[str] = []
     run.incident._progress = said.append
-    for module, name in ((validation, "health_check"), (checklist, "services_active"),
+    for module, name in ((web, "health_check"), (checklist, "services_active"),
                          (checklist, "_dbshell"), (validation, "smoke_tests")):  # fmt: skip
-        monkeypatch.setattr(module, name, lambda _run: None)  # each of the four passes
+        monkeypatch.setattr(module, name, lambda *_: None)  # each of the four passes
     for paso in failed:
         run.incident.journal.write("paso_finished", paso=paso, status="failed")
     assert checklist.validation_script(run) == dict.fromkeys(checklist.SCRIPT_CHECKS, "OK")
