@@ -4,7 +4,9 @@ delivered as private files instead of arguments (the Pasos act through rollbook.
 A command is one /bin/sh line built from an argument list (every part quoted). It runs through
 the host's testinfra backend as a transport: `local://` directly, `ssh://` and Ansible hosts
 through the ssh command line testinfra builds for them, plus SSH keep-alives so that a dead link
-is noticed, and a local bound on the whole call (the remote `timeout` plus a grace period) so
+is noticed, one shared connection per host (ControlMaster, its socket in a private folder of this
+run: a command costs no new handshake; a master that dropped is replaced by the next command), and
+a local bound on the whole call (the remote `timeout` plus a grace period) so
 that nothing waits forever on a host that stopped answering. Standard input carries the content
 of secret files (a pgpass file, for instance): a secret is never part of any command line.
 """
@@ -15,8 +17,10 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +36,7 @@ from rollbook.core.errors import UserError
 KEEPALIVE = ("-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3")
 GRACE = 30.0  # seconds the local bound adds to the remote `timeout` (kill -k 10 and the link)
 LINK_LOST = 124  # the exit status of a command whose host stopped answering (as `timeout`'s)
+PERSIST = 30  # seconds a shared connection outlives its last command (a run killed, say)
 
 
 @dataclass(frozen=True)
@@ -108,11 +113,17 @@ class Connection:
     _folder: str | None = None
     _secrets: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _control: str | None = None
 
     @property
     def backend(self) -> Any:
         if self._backend is None:
-            self._backend = _underlying(testinfra.get_host(self.spec).backend)
+            backend = _underlying(testinfra.get_host(self.spec).backend)
+            if isinstance(backend, SshBackend) and not _sets_control_path(backend):
+                self._control = tempfile.mkdtemp(prefix="rollbook-ssh-")  # 0700, short path
+                backend.controlpath = f"{self._control}/%%C"  # %C: a hash of host, port, user
+                backend.controlpersist = PERSIST
+            self._backend = backend
         return self._backend
 
     def transport(
@@ -169,6 +180,15 @@ class Connection:
         self._secrets.clear()
         return done.error
 
+    def close(self) -> None:
+        """The shared connection ended (`ssh -O exit`) and its private folder removed."""
+        if self._control is None:
+            return
+        backend, self._control = self.backend, None
+        subprocess.run(["/bin/sh", "-c", _ssh_line(backend, "", "-O exit")],
+                       capture_output=True, timeout=GRACE, check=False)  # fmt: skip
+        shutil.rmtree(backend.controlpath.rsplit("/", 1)[0], ignore_errors=True)
+
     def remove_folder(self, folder: str) -> str | None:
         """Remove another (dead) run's private folder here, as its journal recorded it; the
         error. Only a folder of `~/.rollbook/runs/` is ever removed."""
@@ -187,10 +207,20 @@ def run_folder(incident: str) -> str:
     return f'"$HOME/.rollbook/runs/"{shlex.quote(name)}'
 
 
-def _ssh_line(backend: SshBackend, line: str) -> str:
-    parts, values = backend._build_ssh_command(line)  # testinfra's own ssh line for this host
-    if "serveralive" not in " ".join(str(p) for p in parts).lower():
-        parts = [*parts[:-1], " ".join(KEEPALIVE), parts[-1]]
+def _sets_control_path(backend: SshBackend) -> bool:
+    """The host's spec or inventory chose its own shared connection (or none)."""
+    chosen = f"{backend.ssh_extra_args or ''} {backend.controlpath or ''}".lower()
+    return "controlpath" in chosen or "controlmaster" in chosen or bool(backend.controlpath)
+
+
+def _ssh_line(backend: SshBackend, line: str, control: str = "") -> str:
+    """testinfra's own ssh line for this host, with keep-alives (and an `-O` control command)."""
+    parts, values = backend._build_ssh_command(line)
+    extra = [] if "serveralive" in " ".join(str(p) for p in parts).lower() else list(KEEPALIVE)
+    if control:
+        extra.append(control)
+    if extra:
+        parts = [*parts[:-1], " ".join(extra), parts[-1]]
     return backend.quote(" ".join(parts), *values)
 
 

@@ -11,6 +11,7 @@ refuses it.
 from __future__ import annotations
 
 import shlex
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -115,12 +116,14 @@ class Executor:
         return path
 
     def close_hosts(self) -> list[str]:
-        """Remove every host's private folder of this run; the errors, one line each."""
+        """Remove every host's private folder of this run and end its shared connection; the
+        errors, one line each."""
         errors = []
         for spec, connection in list(self._connections.items()):
             try:
                 error = connection.remove_private_folder()
-            except (OSError, UserError, RuntimeError) as exc:
+                connection.close()
+            except (OSError, UserError, RuntimeError, subprocess.SubprocessError) as exc:
                 error = str(exc)
             if error:
                 errors.append(f"{spec}: {error}")

@@ -94,6 +94,8 @@ def test_rollback_of_three_hosts_through_the_ansible_inventory(
         began = datetime.fromisoformat(after["ts"]).timestamp() - after["seconds"]
         assert began >= datetime.fromisoformat(before["ts"]).timestamp() - 0.05
     assert sorted(result.facts()["web_answer"]["hosts"].values()) == [200] * APP_HOSTS
+    # one shared SSH connection per host, ended with the run: no session is left open
+    wait_for(lambda: not any(sessions_of(host) for host in fleet), "the run's SSH sessions", 10)
 
 
 def test_failure_on_one_host_is_recovered_on_all(fleet: list[AppHost], tmp_path: Path) -> None:
