@@ -30,6 +30,9 @@ from rollbook.services.base import ServiceManager
 CELERY_NO_BROKER = "Could not connect to the message broker"  # celery's own words
 MARK_LINES = 3  # a log's last lines before a start: what came after them is since the start
 SETTLE = 2.0  # seconds a worker checked by its process alone must have stayed up
+# celery writes "<node> ready." at INFO; a worker started without --loglevel logs at WARNING
+CELERY_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40,
+                 "CRITICAL": 50, "FATAL": 50}  # fmt: skip
 
 # Loads the app's celery app as `celery -A` does and says whether its broker has remote control
 # (celery's own rule: the worker setting, and a transport with fanout exchanges).
@@ -113,10 +116,48 @@ def plan_methods(incident: Incident, site: Site) -> dict[str, dict[str, str]]:
 
     chosen = each_host(incident, site, "app", plan)
     incident.note("worker_methods", hosts=chosen)
+    each_host(incident, site, "app", lambda host: observable(host, site.env, chosen[host.spec]))
     for spec, by_worker in chosen.items():
         said = ", ".join(f"{worker} by {method}" for worker, method in by_worker.items())
         incident.say(f"workers on {spec}: {said or 'none'}")
     return chosen
+
+
+def observable(host: Host, env: Environment, chosen: dict[str, str]) -> None:
+    """A worker checked by celery's "<node> ready." line must run at a level that writes it:
+    its running process's command line is read; StepFailed with the fix when the level hides
+    the line (Paso 5.2 would wait for a line that never comes, services down)."""
+    manager = manager_for(host, env.services)
+    for name, method in chosen.items():
+        if not method.startswith("celery log"):
+            continue
+        for pid in manager.pids(name):
+            argv = host.run(["sh", "-c", 'tr "\\000" "\\n" < "$1"', "sh", f"/proc/{pid}/cmdline"],
+                            mutating=False, check=False).stdout.splitlines()  # fmt: skip
+            level = celery_log_level(argv)
+            if level is not None and CELERY_LEVELS.get(level.upper(), 0) > CELERY_LEVELS["INFO"]:
+                raise StepFailed(
+                    f"{host.name}: worker {name} is checked by celery's '<node> ready.' log line "
+                    f"(its broker has no remote control), but it runs at log level {level} "
+                    f"(pid {pid}) and celery writes that line at INFO: its readiness cannot be "
+                    "observed — run the worker with `--loglevel INFO`, or give "
+                    f"services.ready.{name}.command (a command that exits 0 when it is ready)"
+                )
+
+
+def celery_log_level(argv: list[str]) -> str | None:
+    """The log level a celery worker's command line gives it (celery's default, WARNING, when
+    it gives none); None when `argv` is not a celery worker's."""
+    if "worker" not in argv or not any(part.rsplit("/", 1)[-1] == "celery" for part in argv):
+        return None
+    for index, part in enumerate(argv):
+        if part in ("-l", "--loglevel") and index + 1 < len(argv):
+            return argv[index + 1]
+        if part.startswith("--loglevel="):
+            return part.split("=", 1)[1]
+        if part.startswith("-l") and not part.startswith("--") and len(part) > 2:
+            return part[2:]
+    return "WARNING"
 
 
 def try_before(incident: Incident, site: Site, records: Records) -> WorkersBefore | None:

@@ -45,6 +45,10 @@ OLDER_FILES = [
      "hosts.app: INVENTORY sets ansible_become_user=USER for HOST, which rollbook does not "
      "apply …",
      "remove it from the inventory, or log in as that user (`ansible_user`)"),
+    ("a celery worker whose broker has no remote control, run without `--loglevel INFO`",
+     "HOST: worker NAME is checked by celery's '<node> ready.' log line (its broker has no "
+     "remote control), but it runs at log level WARNING … (Paso 2.1, dry-run included)",
+     "run the worker with `--loglevel INFO`, or give `services.ready.NAME.command`"),
 ]  # fmt: skip
 
 

@@ -11,9 +11,10 @@ import pytest
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.layout import load_layout
 from rollbook.sandbox.probe import http_status
+from rollbook.sandbox.shell import wait_for
 from rollbook.sandbox.variant import write_variant
 from tests.e2e import compatibility
-from tests.e2e.sandbox_state import INCIDENT, dump, env, fast, run_feature
+from tests.e2e.sandbox_state import INCIDENT, dump, env, fast, run_feature, services, state
 from tests.e2e.test_faults import make_fault
 
 pytestmark = pytest.mark.e2e
@@ -52,6 +53,39 @@ def test_a_broker_without_remote_control(no_remote_control: None, tmp_path: Path
     assert checked.startswith("celery: celery log (redis: no remote control) — "), checked
     assert checked.endswith(" ready."), checked
     assert "workers on local://: celery by celery log (redis: no remote control)" in done.output
+
+
+@pytest.fixture
+def quiet_worker(no_remote_control: None) -> Iterator[None]:
+    """The worker as celery runs it without `--loglevel`: at WARNING, its INFO "ready." line is
+    never written (the broker still without remote control)."""
+    conf = Path(env().services.supervisor_conf)
+    before = conf.read_text()
+    start = before.index("[program:celery]\n")
+    end = before.index("\n", before.index("command=", start))
+    conf.write_text(before[:start] + before[start:end].replace(" --loglevel INFO", "")
+                    + before[end:])  # fmt: skip
+    supervisorctl("update")  # celery restarted with its new command line
+    wait_for(lambda: services()["celery"] == "RUNNING", "celery running again", 30)
+    try:
+        yield
+    finally:
+        conf.write_text(before)
+        supervisorctl("update")
+
+
+def test_a_worker_whose_log_level_hides_its_ready_line_is_refused_before_any_change(
+    quiet_worker: None, tmp_path: Path
+) -> None:
+    before = state()
+    done = run_feature(tmp_path, *INCIDENT, "--dry-run", extra_env=write_variant(tmp_path, fast))
+    assert done.outcome != "PLAN — SIN CAMBIOS", dump(done)
+    assert done.pasos()["2.1"] == "failed", dump(done)
+    [detail] = [e["detail"] for e in done.journal()
+                if e["event"] == "paso_finished" and e["status"] == "failed"]  # fmt: skip
+    assert "runs at log level WARNING" in detail and "`--loglevel INFO`" in detail, detail
+    assert "services.ready.celery.command" in detail, detail
+    assert not state().differences(before)  # refused before anything stopped
 
 
 def supervisorctl(*args: str) -> None:

@@ -48,3 +48,19 @@ def test_a_failed_round_trip_says_what_the_client_said() -> None:
     assert workers.roundtrip_failure(refused, "", "'t'", 1) == (
         f"failed before a worker answered: {refused}"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "level"),
+    [
+        ("/v/bin/python /v/bin/celery -A config worker --concurrency 1 --loglevel INFO", "INFO"),
+        ("/v/bin/celery -A config worker -l warning", "warning"),
+        ("/v/bin/celery -A config worker --loglevel=debug", "debug"),
+        ("/v/bin/python -m celery -A config worker -lERROR", "ERROR"),
+        ("/v/bin/celery -A config worker --concurrency 1", "WARNING"),  # celery's default
+        ("/v/bin/celery -A config beat --loglevel INFO", None),  # not a worker
+        ("/v/bin/python manage.py run_worker", None),  # not celery's
+    ],
+)
+def test_the_log_level_a_celery_worker_runs_at(argv: str, level: str | None) -> None:
+    assert workers.celery_log_level(argv.split()) == level
