@@ -48,8 +48,8 @@ Característica: PROCED-BACK-003 §8 — Validación post-rollback
 
   @checklist_8_2
   Escenario: 8.2 — Tareas celery ejecutándose
-    Dado que el ambiente tiene workers de celery
-    Cuando se envía una tarea real a celery
+    Dado que el ambiente tiene workers por los que enviar una tarea
+    Cuando se envía una tarea real por la cola de cada worker
     Entonces la tarea vuelve con su resultado
 
   @checklist_8_2

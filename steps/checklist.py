@@ -3,6 +3,7 @@
 import pytest
 from pytest_bdd import given, then, when
 
+from rollbook.actions import workers
 from rollbook.checks import checklist
 from rollbook.core.run import Run
 
@@ -58,15 +59,22 @@ def under_thresholds(run: Run, figures: dict[str, dict[str, float]]) -> None:
     )
 
 
-@given("que el ambiente tiene workers de celery")
-def has_celery(run: Run) -> None:
-    if run.site.env.celery is None:
-        pytest.skip(f"opcional: el ambiente {run.site.env.name} no define celery")
+@given("que el ambiente tiene workers por los que enviar una tarea")
+def has_roundtrip(run: Run) -> None:
+    env = run.site.env
+    if not env.services.workers:
+        pytest.skip(f"opcional: el ambiente {env.name} no define workers")
+    if workers.without_roundtrip(env) == env.services.workers:
+        pytest.skip(
+            f"sin tarea de ida y vuelta: {', '.join(env.services.workers)} no son workers de "
+            "celery y no tienen services.ready.<worker>.roundtrip — configúrelo para esta "
+            "comprobación"
+        )
 
 
-@when("se envía una tarea real a celery", target_fixture="answer")
+@when("se envía una tarea real por la cola de cada worker", target_fixture="answer")
 def send_task(run: Run) -> dict[str, str]:
-    return checklist.celery_roundtrip(run)
+    return checklist.roundtrips(run)
 
 
 @then("la tarea vuelve con su resultado")

@@ -208,12 +208,37 @@ def check_host(host: Host, env: Environment, marks: dict[str, list[str]], *, wai
     said = []
     for name, method in methods(host, env).items():
         try:
-            said.append(
-                f"{name}: {method} — {_check(host, env, manager, name, method, marks, timeout)}"
-            )
+            shown = _check(host, env, manager, name, method, marks, timeout)
         except StepFailed as exc:
             raise StepFailed(f"{exc} [worker checked by {method}]") from None
+        own = env.services.ready.get(name)
+        if wait and own and own.roundtrip:  # started: a real job too
+            shown += f"; {job(host, env, name)}"
+        said.append(f"{name}: {method} — {shown}")
     return "; ".join(said)
+
+
+def job(host: Host, env: Environment, name: str) -> str:
+    """A real job through worker `name`'s queue and back, by its configured command
+    (services.ready.<worker>.roundtrip, with the app's env); what came back, or StepFailed with
+    the error the command gave."""
+    argv = env.services.ready[name].roundtrip
+    result = Venv(host, env.app).run(argv, mutating=False, check=False, timeout=90)
+    if not result.ok:
+        said = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        raise StepFailed(
+            f"{host.name}: worker {name}'s job round-trip `{shlex.join(argv)}` failed: "
+            f"{said[-1] if said else f'exit {result.exit_status}'}"
+        )
+    return f"job round-trip: {(result.stdout.strip().splitlines() or ['exit 0'])[-1]}"
+
+
+def without_roundtrip(env: Environment) -> list[str]:
+    """The workers no real job can be sent through: not celery's, no configured round-trip."""
+    if env.celery is not None:
+        return []
+    ready = env.services.ready
+    return [w for w in env.services.workers if not (w in ready and ready[w].roundtrip)]
 
 
 def _check(

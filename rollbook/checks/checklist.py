@@ -170,15 +170,28 @@ def resources(run: Run) -> dict[str, dict[str, float]]:
     return each_host(run.incident, run.site, "app", figures_of)
 
 
-def celery_roundtrip(run: Run) -> dict[str, str]:
-    """§8.2: from every app host, its own workers work and a real task (celery.roundtrip_task,
-    default celery's own `celery.accumulate`) goes through the broker and back. {host: result}."""
+def roundtrips(run: Run) -> dict[str, str]:
+    """§8.2: from every app host, its own workers work and a real job goes through each queue
+    and back: celery's task (celery.roundtrip_task, default celery's own `celery.accumulate`)
+    and each worker's configured round-trip (services.ready.<worker>.roundtrip).
+    {host: what came back}."""
+    env = run.site.env
+    commands = [w for w in env.services.workers
+                if w in env.services.ready and env.services.ready[w].roundtrip]  # fmt: skip
+    untried = workers.without_roundtrip(env)
+    if untried:
+        run.incident.not_configured(
+            f"services.ready.<worker>.roundtrip for {', '.join(untried)}: no job sent through it"
+        )
 
     def check(host: Host) -> str:
-        workers.check_host(host, run.site.env, {}, wait=False)
-        answer = workers.roundtrip(host, run.site.env)
-        run.records.keep_host(CeleryRoundtrip, host.spec, answer)
-        return answer["result"]
+        workers.check_host(host, env, {}, wait=False)
+        said = [workers.job(host, env, name) for name in commands]
+        if env.celery is not None:
+            answer = workers.roundtrip(host, env)
+            run.records.keep_host(CeleryRoundtrip, host.spec, answer)
+            said.insert(0, answer["result"])
+        return "; ".join(said)
 
     return each_host(run.incident, run.site, "app", check)
 

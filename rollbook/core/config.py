@@ -99,6 +99,9 @@ class ReadyCheck(_Strict):
 
     log: str | None = None  # a line of its own log since its start matches this regex
     command: list[str] = Field(default_factory=list)  # exits 0, run with the app's env
+    # sends a real job through the worker's queue and exits 0 once a worker ran it (its last
+    # output line is the answer), run with the app's env: Paso 5.2, §8.2 and §9's checks
+    roundtrip: list[str] = Field(default_factory=list)
 
 
 class ServicesConfig(_Strict):

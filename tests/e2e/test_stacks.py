@@ -112,8 +112,10 @@ def plain_worker_stack(bundle: str) -> Callable[[dict], None]:
     def change(data: dict) -> None:
         fast(data)
         data.pop("celery")
+        send_job = [f"{data['app']['venv']}/bin/python", "manage.py", "send_job"]
         data["services"].update(app=["gunicorn", "worker"], workers=["worker"],
-                                ready={"worker": {"log": r"run_worker ready"}})  # fmt: skip
+                                ready={"worker": {"log": r"run_worker ready",
+                                                  "roundtrip": send_job}})  # fmt: skip
         data["app"]["static_steps"] = [["manage", "collectstatic", "--noinput"],
                                        ["manage", "build_bundle"]]  # fmt: skip
         data["app"]["critical_packages"] = ["Django", "djangorestframework"]
@@ -133,11 +135,26 @@ def test_an_app_without_celery_and_its_own_static_steps(plain_worker: str, tmp_p
     methods, checked = worker_checks(done)
     assert methods == {"worker": "log"}, methods
     assert checked.startswith("worker: log — run_worker ready: pid "), checked
+    # Paso 5.2: a real job through the RQ-style queue, answered by the worker started there
+    [started] = [
+        e["value"]["hosts"]["local://"]
+        for e in done.journal()
+        if e["event"] == "fact" and e["key"] == "workers_checked" and e["paso"] == "5.2"
+    ]
+    pid = started.split("pid ", 1)[1].split(",")[0]
+    assert "; job round-trip: job " in started and f"done by worker {pid}: " in started, started
     facts = done.facts()
     assert facts["static_files"]["steps"][1] == "manage build_bundle"
     smoke = facts["smoke"]["smoke_tests"]
     assert smoke["runner"] == "operator" and "passed, 1 skipped in" in smoke["summary"], smoke
     assert http_status(plain_worker) == 200
+    # §8.2 on the same stack: the job goes through the queue and back, never "skipped"
+    check = run_feature(tmp_path, "--env=sandbox", feature="features/validation.feature",
+                        extra_env=variant)  # fmt: skip
+    assert check.pasos()["8.2 — Tareas celery ejecutándose"] == "passed", dump(check)
+    jobs = [e for e in check.journal() if e["event"] == "command"
+            and e["argv"][-1:] == ["send_job"] and e["paso"].startswith("8.2")]  # fmt: skip
+    assert jobs and all(e["exit"] == 0 for e in jobs), jobs
 
 
 def test_an_app_without_celery_recovered_as_it_was(plain_worker: str, tmp_path: Path) -> None:

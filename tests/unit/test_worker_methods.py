@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from rollbook.actions import workers
+from rollbook.core.config import Environment, ReadyCheck
 from tests.unit.local_run import local_run
 
 
@@ -64,3 +65,20 @@ def test_a_failed_round_trip_says_what_the_client_said() -> None:
 )
 def test_the_log_level_a_celery_worker_runs_at(argv: str, level: str | None) -> None:
     assert workers.celery_log_level(argv.split()) == level
+
+
+def test_the_workers_no_job_can_be_sent_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = local_run(tmp_path, monkeypatch).site.env
+    plain = env.model_copy(update={"celery": None})
+
+    def with_workers(ready: dict[str, ReadyCheck]) -> Environment:
+        services = env.services.model_copy(update={"workers": ["rq", "beat"], "ready": ready})
+        return plain.model_copy(update={"services": services})
+
+    assert workers.without_roundtrip(with_workers({})) == ["rq", "beat"]
+    sends = {"rq": ReadyCheck(log="ready", roundtrip=["python", "manage.py", "send_job"])}
+    assert workers.without_roundtrip(with_workers(sends)) == ["beat"]
+    celery = with_workers({}).model_copy(update={"celery": env.celery})
+    assert workers.without_roundtrip(celery) == []  # celery's task goes through them

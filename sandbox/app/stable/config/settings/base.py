@@ -87,6 +87,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # without one (SQLAlchemy/database transports, SQS)
 CELERY_WORKER_ENABLE_REMOTE_CONTROL = env_str("CELERY_REMOTE_CONTROL", "on") == "on"
 
+# `manage.py run_worker`'s job queue, as RQ-style apps keep theirs: a Redis list
+JOBS_REDIS_URL = env_str("JOBS_REDIS_URL", CELERY_BROKER_URL)
+JOBS_QUEUE = "core:jobs"
+
 # Everything goes to stderr; the process manager writes it into the server's error log.
 LOGGING = {
     "version": 1,

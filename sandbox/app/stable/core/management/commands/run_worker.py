@@ -1,13 +1,16 @@
 """`manage.py run_worker`: the app's background worker when it is not celery's — a long-running
-management command, as many apps run their own queue or scheduler. It says when it is ready."""
+management command taking jobs from a Redis list, as RQ-style apps run theirs. It says when it is
+ready, and answers each job on the job's own reply list (`manage.py send_job`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-import time
 from typing import Any
 
+import redis
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from core.models import Order
@@ -20,8 +23,15 @@ class Command(BaseCommand):
         stopping: list[int] = []
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda number, frame: stopping.append(number))
+        queue = redis.Redis.from_url(settings.JOBS_REDIS_URL)
         pending = Order.objects.count()  # the database answers before the worker says ready
+        queue.ping()  # and the queue
         self.stderr.write(f"run_worker ready: pid {os.getpid()}, {pending} orders")
         while not stopping:
-            time.sleep(0.2)
+            taken = queue.blpop([settings.JOBS_QUEUE], timeout=1)
+            if taken is not None:
+                job = json.loads(taken[1])
+                done = {"id": job["id"], "pid": os.getpid(), "orders": Order.objects.count()}
+                queue.rpush(job["reply"], json.dumps(done))
+                queue.expire(job["reply"], 60)
         self.stderr.write(f"run_worker stopped by signal {stopping[0]}")
