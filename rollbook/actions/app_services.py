@@ -239,5 +239,5 @@ def wait_web_answers(host: Host, env: Environment) -> int:
             return code
         return None if all(manager.is_running(n) for n in web_services(env)) else -1
 
-    result = wait_until(answered_or_dead, env.services.start_timeout, interval=1)
+    result = wait_until(answered_or_dead, env.services.start_timeout, interval=0.25)
     return result if result and result > 0 else 0
