@@ -5,6 +5,7 @@ the Ansible inventory (rolling restart) and through ssh:// specs with a failure 
 import contextlib
 import itertools
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from rollbook import sandbox
+from rollbook.core.connection import Connection
 from rollbook.core.journal import read_journal
+from rollbook.core.local_process import alive
 from rollbook.sandbox.fleet import AppHost, fleet_layout, hosts, real_path
 from rollbook.sandbox.layout import load_layout
 from rollbook.sandbox.shell import wait_for
@@ -189,6 +192,39 @@ def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
     celery = [e for e in failed if "celery" in e["name"].lower()]
     assert celery and f"{user(3)}@" in celery[0]["detail"], dump(check)
     assert "celery@app3" in celery[0]["detail"]
+
+
+def test_a_dropped_shared_connection_is_replaced_by_the_next_command(fleet: list[AppHost]) -> None:
+    """A host's commands share one SSH connection; when it drops (its master killed), the next
+    command opens a new one and succeeds, and closing the link leaves no session on the host."""
+    host = fleet[0]
+    link = Connection(f"ssh://{host.user}@127.0.0.1:{host.port}?ssh_config={host.client_config}"
+                      f"&ssh_identity_file={host.key}", "shared-link")  # fmt: skip
+    try:
+        assert link.transport("true", bound=30).exit_status == 0
+        first = master_of(link, host)
+        assert first and len(sessions_of(host)) >= 1
+        assert link.transport("true", bound=30).exit_status == 0
+        assert master_of(link, host) == first  # the second command used the same connection
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: not alive(first), "the killed master", 10)
+        again = link.transport("echo again", bound=30)
+        assert (again.exit_status, again.stdout.strip()) == (0, "again"), again.stderr
+        second = master_of(link, host)
+        assert second and second != first
+    finally:
+        link.close()
+    wait_for(lambda: not sessions_of(host), "the link's SSH sessions to end", 10)
+
+
+def master_of(link: Connection, host: AppHost) -> int | None:
+    """The PID of the link's shared connection to the host (`ssh -O check`), None if none."""
+    path = link.backend.controlpath.replace("%%", "%")
+    check = subprocess.run(["ssh", "-F", str(host.client_config), "-p", str(host.port),
+                            "-o", f"ControlPath={path}", "-O", "check", f"{host.user}@127.0.0.1"],
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    found = re.search(r"pid=(\d+)", check.stderr)
+    return int(found.group(1)) if check.returncode == 0 and found else None
 
 
 def sessions_of(host: AppHost) -> list[int]:
