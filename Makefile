@@ -8,8 +8,7 @@ DEMO_ARGS := --env=sandbox --reason "Health 500 tras el deploy" --severity CRITI
 	--impact "API caida para todos los usuarios" --approved-by "Tomás Torres"
 
 # `make test`'s workers, each with a sandbox instance of its own: one per core plus one (an e2e
-# test mostly waits on services, pip and polling: 3 workers on 2 cores took 22:25 where 2 took
-# 26-30 minutes, docs/PERFORMANCE.md), at most 4
+# test mostly waits on services, pip and polling; measured in docs/PERFORMANCE.md), at most 4
 WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n + 1 > 4 ? 4 : n + 1 )))
 
 .PHONY: setup debs venv demo test check unit lint sandbox-up sandbox-down sandbox-reset clean
