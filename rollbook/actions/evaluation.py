@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from rollbook.actions import backups, ledger, migration_history, migration_plan, release
-from rollbook.actions.migration_history import Squashes
+from rollbook.actions import backups, ledger, migration_history, release
 from rollbook.core.host import Host
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.site import Site
-from rollbook.core.state import ChosenBackup, Deployed, Target
+from rollbook.core.state import ChosenBackup, Deployed, Squashes, Target
 
 
 def identify_target(incident: Incident, site: Site, records: Records) -> Target:
@@ -91,10 +90,10 @@ def _expected_migrations(site: Site, records: Records) -> Expected | str:
         return set(target.migrations), None, f"the ledger's record of {name}", {}
     host = site.first_host("app")
     tree = Checkout(host, site.env.app.path)
-    files = migration_plan.migrations_in_tree(tree, target.commit)
+    read = migration_history.trees(records, tree, Venv(host, site.env.app), [target.commit])
+    files, squashed = read.migrations[target.commit], read.squashed
     if not files:
         return f"identity not checked: no ledger record of {name} and its tree is not fetched here"
-    squashed = migration_history.squashes(tree, Venv(host, site.env.app), [target.commit])
     installed = {row.split(".")[0] for row in ledger.migration_rows(site) or []}
     apps = {m.split(".")[0] for m in files} & installed
     own = migration_history.as_migrate_sees(files, squashed)

@@ -9,21 +9,30 @@ import json
 from pathlib import Path
 
 from rollbook.core.errors import StepFailed
+from rollbook.core.records import Records
 from rollbook.core.resources import Checkout, Venv
+from rollbook.core.state import MigrationTrees, Squashes
 
-REPLACES = (Path(__file__).parent / "in_app" / "replaces.py").read_text()
-Squashes = dict[str, list[str]]  # "app.squash" → the "app.name"s it replaces
+TREES = (Path(__file__).parent / "in_app" / "trees.py").read_text()
 
 
-def squashes(tree: Checkout, venv: Venv, refs: list[str]) -> Squashes:
-    """Every squashed migration of the releases `refs` and what it replaces, read from their
-    trees on the host (rollbook/actions/in_app/replaces.py, with the app's Python)."""
-    out = tree.host.run([venv.tool("python"), "-c", REPLACES, tree.path, *refs], mutating=False)
+def trees(records: Records, tree: Checkout, venv: Venv, refs: list[str]) -> MigrationTrees:
+    """The migrations of the releases `refs` (by app label) and their squashes, read from their
+    trees on the host in one call (rollbook/actions/in_app/trees.py, with the app's Python) —
+    or as an earlier Paso of this run already read them."""
+    known = records.known(MigrationTrees)
+    if known is not None and set(refs) <= set(known.migrations):
+        return known
+    out = tree.host.run([venv.tool("python"), "-c", TREES, tree.path, *refs], mutating=False)
     try:
         found = json.loads(out.stdout)
     except ValueError:
-        raise StepFailed(f"the squashed migrations were not read: {out.stdout[-300:]}") from None
-    return {str(squash): [str(name) for name in names] for squash, names in found.items()}
+        raise StepFailed(f"the releases' migrations were not read: {out.stdout[-300:]}") from None
+    return records.keep(MigrationTrees(
+        {str(ref): None if names is None else [str(n) for n in names]
+         for ref, names in found["migrations"].items()},
+        {str(squash): [str(n) for n in names] for squash, names in found["squashes"].items()},
+    ))  # fmt: skip
 
 
 def as_migrate_sees(names: set[str] | list[str], squashed: Squashes) -> set[str]:

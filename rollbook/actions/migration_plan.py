@@ -14,7 +14,6 @@ back from this (`database.rollback`).
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +23,10 @@ from rollbook.core.incident import Incident
 from rollbook.core.records import Records
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.site import Site
-from rollbook.core.state import MigrationPlan, Target
+from rollbook.core.state import Deployed, MigrationPlan, Target
 
 REVERSE_PLAN = (Path(__file__).parent / "in_app" / "reverse_plan.py").read_text()
 MARKER = "ROLLBOOK-REVERSE-PLAN "
-_MIGRATION_FILE = re.compile(r"(?:^|/)([^/]+)/migrations/(\d{4}[^/]*)\.py$")
-
-
-def migrations_in_tree(tree: Checkout, ref: str) -> list[str] | None:
-    """The migrations in the release's tree; None when the release is not fetched here yet."""
-    listed = tree.git("ls-tree", "-r", "--name-only", ref, check=False)
-    if not listed:
-        return None
-    found = (_MIGRATION_FILE.search(name) for name in listed.splitlines())
-    return sorted(f"{m.group(1)}.{m.group(2)}" for m in found if m)
 
 
 def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]:
@@ -51,13 +40,15 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
         why = f"the deployed release's manage.py failed: {exc}"
         return _plan(incident, records, "unknown", [], [], [], why)
     recorded = target.migrations
-    target_files = recorded or migrations_in_tree(tree, ref)
+    deployed = records.need(Deployed).commit  # HEAD, by its commit: Etapa 3 moves HEAD
+    read = None if recorded else migration_history.trees(records, tree, venv, [ref, deployed])
+    target_files = recorded or (read.migrations[ref] if read else None)
     if target_files is None:
         why = f"{ref} is not fetched on {host.spec} yet"
         return _plan(incident, records, "unknown", [], [], [], why)
-    deployed_files = [] if recorded else migrations_in_tree(tree, "HEAD") or []
-    if not recorded:  # files: a squash and what it replaces are one history, as migrate sees it
-        squashed = migration_history.squashes(tree, venv, [ref, "HEAD"])
+    deployed_files = (read.migrations[deployed] or []) if read else []
+    if read:  # files: a squash and what it replaces are one history, as migrate sees it
+        squashed = read.squashed
         target_files = sorted(migration_history.as_migrate_sees(target_files, squashed))
         seen = migration_history.as_migrate_sees(applied, squashed)
         applied = [m for m in applied if m in seen] + sorted(seen - set(applied))

@@ -106,6 +106,19 @@ class MigrationPlan(Record):
     targets: list[Any]
 
 
+Squashes = dict[str, list[str]]  # "app.squash" → the "app.name"s it replaces
+
+
+@dataclass(frozen=True)
+class MigrationTrees(Record):
+    """Paso 1.2 (or 1.3): each release's migration files by app label, read from its tree (None:
+    the release is not fetched there), and the squashed migrations with what each replaces."""
+
+    KEY: ClassVar[str] = "migration_trees"
+    migrations: dict[str, list[str] | None]
+    squashed: Squashes
+
+
 @dataclass(frozen=True)
 class DatabasePath(Record):
     """Paso 1.2: how the database goes back — `path` restore or migrate — under the environment's
@@ -272,7 +285,7 @@ class SafetyDump(Record):
 RECORDS: dict[str, type[Record]] = {
     kind.KEY: kind
     for kind in (Deployed, Target, ChosenBackup, MigrationPlan, DatabasePath, TrialRestore,
-                 TargetResolved, ServiceProcesses, ServiceLogsBefore, Latency, Resources,
-                 CeleryRoundtrip, ShadowRestored,
+                 TargetResolved, MigrationTrees, ServiceProcesses, ServiceLogsBefore, Latency,
+                 Resources, CeleryRoundtrip, ShadowRestored,
                  RowsRecovered, WebAnswer, WorkersBefore, AnswersBefore, CodeBefore, SafetyDump)
 }  # fmt: skip

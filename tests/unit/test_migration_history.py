@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from rollbook.actions.backups import identity_problem
-from rollbook.actions.migration_history import as_migrate_sees, squashes
+from rollbook.actions.migration_history import as_migrate_sees, trees
 from rollbook.core.config import AppConfig
+from rollbook.core.records import Records
 from rollbook.core.resources import Checkout, Venv
 from tests.unit.git_repo import IDENTITY, git
 from tests.unit.local_run import local_host
@@ -55,7 +56,7 @@ def test_the_backup_rows_of_replaced_names_match_the_squashed_files() -> None:
     assert identity_problem(rows, files, {"core"}, "files") is None
 
 
-def test_the_squashes_of_a_release_are_read_from_its_tree(tmp_path: Path) -> None:
+def test_a_release_s_migrations_and_squashes_are_read_from_its_tree(tmp_path: Path) -> None:
     repo = tmp_path / "app"
     migrations = repo / "core" / "migrations"
     migrations.mkdir(parents=True)
@@ -65,6 +66,13 @@ def test_the_squashes_of_a_release_are_read_from_its_tree(tmp_path: Path) -> Non
         "    replaces = [('core', '0001_initial'), ('core', '0002_order'),\n"
         "                ('core', '0003_total')]\n"
         "    operations = []  # replaces nothing else\n"
+    )
+    # an app whose AppConfig sets its label: Django records its migrations as "shop.…"
+    (repo / "apps" / "store" / "migrations").mkdir(parents=True)
+    (repo / "apps" / "store" / "migrations" / "0001_initial.py").write_text("operations = []\n")
+    (repo / "apps" / "store" / "apps.py").write_text(
+        "from django.apps import AppConfig\n\n\nclass StoreConfig(AppConfig):\n"
+        "    name = 'apps.store'\n    label = 'shop'\n"
     )
     (repo / "README").write_text("replaces: a word outside any migration\n")
     git(repo, "init", "-q")
@@ -76,5 +84,14 @@ def test_the_squashes_of_a_release_are_read_from_its_tree(tmp_path: Path) -> Non
     tree = Checkout(host, str(repo))
     python = Path(sys.executable)  # the app's python: any venv with bin/python
     venv = Venv(host, AppConfig(path=str(repo), venv=str(python.parent.parent), tags="deploy-*"))
-    assert squashes(tree, venv, ["HEAD~1"]) == SQUASHES
-    assert squashes(tree, venv, ["HEAD"]) == {}
+    records = Records(host.executor.journal, host.executor)
+    read = trees(records, tree, venv, ["HEAD~1", "HEAD", "no-such-release"])
+    assert read.migrations == {
+        "HEAD~1": ["core.0001_initial", "core.0001_squashed_0003_total", "shop.0001_initial"],
+        "HEAD": ["core.0001_initial", "shop.0001_initial"],
+        "no-such-release": None,
+    }
+    assert read.squashed == SQUASHES  # what any of the releases squashed
+    # a later Paso asking for releases already read gets them without another call to the host
+    (repo / ".git").rename(tmp_path / "git-gone")
+    assert trees(records, tree, venv, ["HEAD~1"]) is read
