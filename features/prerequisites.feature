@@ -9,7 +9,7 @@ Característica: PROCED-BACK-003 §4 — Prerrequisitos
   Antecedentes:
     Dado el ambiente del incidente cargado
 
-  Escenario: 4.1 — Backups de base de datos disponibles (< 24h)
+  Escenario: 4.1 — Backups de base de datos disponibles (más jóvenes que la edad máxima del ambiente)
     Cuando se busca el backup más reciente
     Entonces existe un backup más joven que la edad máxima, completo
 

@@ -17,7 +17,7 @@ Característica: PROCED-BACK-003 §8 — Validación post-rollback
     Entonces el health check responde HTTP 200
 
   @checklist_8_1
-  Escenario: 8.1 — Servicios activos (gunicorn, celery, nginx)
+  Escenario: 8.1 — Servicios activos (los del ambiente: app, workers y proxy)
     Cuando se consulta el estado de cada servicio
     Entonces cada servicio está activo
 

@@ -15,7 +15,10 @@ def newest_backup(run: Run) -> Backup:
 
 @then("existe un backup más joven que la edad máxima, completo")
 def backup_recent(run: Run, newest: Backup) -> None:
-    assert newest.age < run.site.env.database.max_backup_age and newest.size > 0
+    limit, hours = run.site.env.database.max_backup_age, prerequisites.hours
+    assert newest.age < limit, (f"{newest.path} is {hours(newest.age)} old: over "
+                                f"database.max_backup_age ({hours(limit)})")  # fmt: skip
+    assert newest.size > 0, f"{newest.path} is empty"
 
 
 @when("se revisa el directorio de backups", target_fixture="space")

@@ -20,7 +20,20 @@ def newest_valid_backup(run: Run) -> backups.Backup:
     chosen = backups.choose_backup(host, db, run.incident.options.backup, deployed_at)
     backup = backups.check_backup(host, db, chosen)  # §4.1 asks for a recent one, named or not
     run.incident.note("backup_available", path=backup.path, age=backup.age, sha256=backup.sha256)
+    limit = db.max_backup_age
+    procedure = (
+        "" if limit == DOCUMENT_AGE else f"; the procedure's §4.1 says < {hours(DOCUMENT_AGE)}"
+    )
+    run.incident.say(f"newest backup: {backup.path}, {hours(backup.age)} old "
+                     f"(database.max_backup_age: {hours(limit)}{procedure})")  # fmt: skip
     return backup
+
+
+DOCUMENT_AGE = 86400.0  # §4.1: "Backups de base de datos disponibles (< 24h)"
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
 
 
 def backups_folder_ready(run: Run) -> dict[str, int]:
