@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 
@@ -16,7 +17,13 @@ from rollbook.core.incident import Incident
 from rollbook.core.operations import ServicesStopped
 from rollbook.core.records import Records
 from rollbook.core.site import Site
-from rollbook.core.state import AnswersBefore, ServiceLogsBefore, ServiceProcesses, WebAnswer
+from rollbook.core.state import (
+    AnswersBefore,
+    LogsAtStart,
+    ServiceLogsBefore,
+    ServiceProcesses,
+    WebAnswer,
+)
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
@@ -126,6 +133,9 @@ def start_services(
     def start(host: Host) -> list[str]:
         manager = manager_for(host, site.env.services)
         offsets = logs.log_offsets(host, site.env.logs)
+        first = records.known(LogsAtStart)
+        if first is None or host.spec not in first.hosts:  # Paso 6.4's window starts here
+            records.keep_host(LogsAtStart, host.spec, {"at": time.time(), "offsets": offsets})
         marks = workers.log_marks(manager, names)  # what their logs say since is since the start
         records.keep_host(ServiceLogsBefore, host.spec, marks)
         since = serving.host_uptime(host)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import cast
 
 from rollbook.actions import database, logs, web, workers
@@ -11,6 +12,7 @@ from rollbook.core import progress
 from rollbook.core.errors import NotConfigured, StepFailed
 from rollbook.core.host import Host
 from rollbook.core.run import Run
+from rollbook.core.state import LogsAtStart
 
 
 def smoke_results(run: Run) -> dict[str, object]:
@@ -76,17 +78,35 @@ def not_working(checks: dict[str, object]) -> list[str]:
 
 
 def monitor_logs(run: Run) -> list[str]:
-    """Paso 6.4: the error lines written to the logs during the environment's window."""
+    """Paso 6.4 / §8.2: the error lines written to the app hosts' logs during the environment's
+    window (`logs.watch`). In a rollback the window begins where Paso 5.1 read the logs before
+    starting the services: whatever the restarted release wrote since counts, and Paso 6.4 waits
+    only for what the window still lacks. A validation run of its own (or the extended
+    `--watch`) watches from its own start."""
     watch = run.incident.options.watch  # §8.2's extended watch (validation.feature --watch)
     window = watch or run.site.env.logs.watch
     if not run.site.env.logs.files:
         raise NotConfigured("logs.files")
 
-    offsets = each_host(
-        run.incident, run.site, "app", lambda host: logs.log_offsets(host, run.site.env.logs)
-    )
+    started = None if watch else run.records.known(LogsAtStart)
+    hosts = run.site.hosts("app")
+    from_start = started is not None and set(hosts) <= set(started.hosts)
+    if started is not None and from_start:  # since this run started the services
+        offsets = {spec: started.hosts[spec]["offsets"] for spec in hosts}
+        since = min(started.hosts[spec]["at"] for spec in hosts)
+    else:
+        offsets = each_host(run.incident, run.site, "app",
+                            lambda host: logs.log_offsets(host, run.site.env.logs))  # fmt: skip
+        since = time.time()
     files = sum(len(found) for found in offsets.values())
-    run.incident.say(f"watching {files} log files on {len(offsets)} app hosts for {window:.0f} s …")
+    left = max(0.0, window - (time.time() - since))
+    where = f"{files} log files on {len(offsets)} app hosts"
+    run.incident.say(
+        f"watching {where} since the services were started {time.time() - since:.0f} s ago "
+        f"(window {window:.0f} s: {left:.0f} s more) …"
+        if from_start
+        else f"watching {where} for {window:.0f} s …"
+    )
 
     def errors(host: Host) -> list[str]:
         return logs.errors_since(host, run.site.env.logs, offsets[host.spec])
@@ -105,8 +125,11 @@ def monitor_logs(run: Run) -> list[str]:
         return f"{len(found)} líneas de error, health {'/'.join(codes)}"
 
     every = min(progress.EVERY, max(window / 10, 1.0)) if watch else progress.EVERY
-    progress.wait(run.incident.say, "§8.2 vigilancia" if watch else "observación de logs", window,
-                  every, detail if watch else None)  # fmt: skip
+    if left > 0:
+        progress.wait(run.incident.say, "§8.2 vigilancia" if watch else "observación de logs",
+                      left, every, detail if watch else None)  # fmt: skip
     found = so_far()
-    run.incident.note("log_watch", seconds=window, errors=found)
+    observed = round(time.time() - since, 1)
+    run.incident.note("log_watch", seconds=observed, errors=found, asked=window,
+                      since="start" if from_start else "watch")  # fmt: skip
     return found

@@ -182,7 +182,7 @@ class LogsConfig(_Strict):
     # §8.1 / §8.2 / Paso 5.1: the app's log files read for errors
     files: list[str] = Field(default_factory=list)
     error_pattern: str = "ERROR|CRITICAL|Traceback"
-    watch: Duration = 120.0  # §8.2: how long the logs are watched after a rollback
+    watch: Duration = 120.0  # Paso 6.4 / §8.2: log window (a rollback's opens at Paso 5.1's start)
     recent: Duration = 300.0  # §8.1: "sin errores en logs (últimos 5 min)"
     copy_to: str | None = None  # Paso 7: where rollback.log is copied on the operator's side
 

@@ -182,6 +182,14 @@ class ServiceLogsBefore(PerHost):
 
 
 @dataclass(frozen=True)
+class LogsAtStart(PerHost):
+    """Paso 5.1, before the first start: each app host's log sizes and the time they were read
+    ({host: {"at": unix time, "offsets": {path: size}}}): where Paso 6.4's window begins."""
+
+    KEY: ClassVar[str] = "logs_at_start"
+
+
+@dataclass(frozen=True)
 class Latency(PerHost):
     """§8.2: each app host's p50/p95 per API URL ({host: {url: figures}}), against `budget_ms`."""
 
@@ -285,7 +293,7 @@ class SafetyDump(Record):
 RECORDS: dict[str, type[Record]] = {
     kind.KEY: kind
     for kind in (Deployed, Target, ChosenBackup, MigrationPlan, DatabasePath, TrialRestore,
-                 TargetResolved, MigrationTrees, ServiceProcesses, ServiceLogsBefore, Latency,
-                 Resources, CeleryRoundtrip, ShadowRestored,
+                 TargetResolved, MigrationTrees, ServiceProcesses, ServiceLogsBefore, LogsAtStart,
+                 Latency,                 Resources, CeleryRoundtrip, ShadowRestored,
                  RowsRecovered, WebAnswer, WorkersBefore, AnswersBefore, CodeBefore, SafetyDump)
 }  # fmt: skip

@@ -68,6 +68,21 @@ def _minutes(seconds: float | None) -> str:
     return "n/d" if seconds is None else f"{seconds / 60:.1f} minutos ({seconds:.0f} s)"
 
 
+def _window(seconds: float | None) -> str:
+    """How long the logs were observed, beside the procedure's own window (Paso 6.4: 120 s)."""
+    if seconds is None:
+        return ""
+    short = (
+        f"; Paso 6.4 del procedimiento: {PROCEDURE_WATCH:.0f} s"
+        if seconds < PROCEDURE_WATCH
+        else ""
+    )
+    return f" en {seconds:.0f} s de logs observados{short}"
+
+
+PROCEDURE_WATCH = 120.0  # Paso 6.4: "Monitorear logs en tiempo real (2 minutos)"
+
+
 def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
     """§7.1's quantitative criteria with the measured values."""
     facts = timeline.facts(events)
@@ -93,7 +108,7 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]
          else all(v in (True, 200) for k, v in critical.items() if k != "_ts")),
         ("0 errores críticos post-rollback",
          final_state.NOT_APPLICABLE if undone else "n/d" if watch is None
-         else f"{len(watch['errors'])} líneas de error",
+         else f"{len(watch['errors'])} líneas de error" + _window(watch.get("seconds")),
          None if undone or watch is None else not watch["errors"]),
         ("0 pérdida de datos", *final_state.data_loss(events, lost)),
     ]  # fmt: skip

@@ -37,7 +37,9 @@ def verdict(run: Run) -> dict[str, Any]:
     watched = facts.get("log_watch", {})
     failed = [name for name, status in checks.items() if status == "failed"]
     skipped = [name for name, status in checks.items() if status == "skipped"]
-    window = float(watched.get("seconds") or run.incident.options.watch or 0)
+    window = float(
+        watched.get("asked") or watched.get("seconds") or run.incident.options.watch or 0
+    )
     errors = len(watched.get("errors") or [])
     if failed or "log_watch" not in facts:
         state = "NO ESTABLE (8.2: " + ("; ".join(failed) or "la vigilancia no se ejecutó") + ")"
