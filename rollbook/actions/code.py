@@ -44,5 +44,5 @@ def checkout_tag(incident: Incident, site: Site, records: Records, tag: str) -> 
 
 def hosts_not_at(site: Site, tag: str) -> list[str]:
     """The app hosts whose checked-out commit is not the tag's (Paso 3.1's check)."""
-    trees = [Checkout(site.executor.host(spec), site.env.app.path) for spec in site.hosts("app")]
+    trees = [Checkout(site.host(spec), site.env.app.path) for spec in site.hosts("app")]
     return [tree.host.spec for tree in trees if tree.head() != tree.tag_commit(tag)]

@@ -245,8 +245,7 @@ def _target_requirements(host: Host, env: Environment, tag: str, hold: bool = Tr
     tree = Checkout(host, env.app.path)
     top = posixpath.relpath(env.app_file(env.app.requirements), env.app.path)
     pins, files = requirements.at_tag(tree, tag, top)
-    connection = host.executor.connection(host.spec)
-    held = connection.secret_file(f"held-{tag}.txt", "\n".join(_held(Venv(host, env.app), pins)))
+    held = host.private_file(f"held-{tag}.txt", "\n".join(_held(Venv(host, env.app), pins)))
     folder = posixpath.join(posixpath.dirname(held), "target")
     # writes only into the run's private folder (like its pgpass): not a change to the system
     host.run(["sh", "-c", _ARCHIVE, "sh", env.app.path, tag, folder, *files], mutating=False)

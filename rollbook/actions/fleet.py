@@ -48,7 +48,7 @@ def each_host(
             return
         started = time.monotonic()
         try:
-            results[spec] = action(site.executor.host(spec))
+            results[spec] = action(site.host(spec))
         except (StepFailed, UserError) as exc:
             errors[spec] = exc
             failed.set()

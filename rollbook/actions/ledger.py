@@ -36,7 +36,7 @@ def read(host: Host, file: str) -> list[dict[str, Any]]:
     if not out.ok:
         if "No such file" in out.stderr:
             return []
-        reason = host.executor.describe_failure(out)
+        reason = host.describe_failure(out)
         raise StepFailed(f"cannot read the release ledger: {reason}")
     entries = []
     for line in out.stdout.splitlines():
@@ -56,7 +56,7 @@ def latest(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def add(host: Host, file: str, entry: dict[str, Any], *, declared: bool = False) -> None:
     """One line, under the ledger's lock. `declared`: the one write a read-only run may make."""
-    with host.executor.acting_for("ledger"):  # journaled apart from the Pasos
+    with host.acting_for("ledger"):  # journaled apart from the Pasos
         host.run(["mkdir", "-p", posixpath.dirname(file)], mutating=True, declared=declared)
         argv = write_argv(encode(entry), file, append=True, lock=f"{file}.lock")
         out = host.run(argv, mutating=True, declared=declared, check=False)

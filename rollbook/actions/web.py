@@ -80,7 +80,7 @@ def answer(site: Site, key: str) -> Answer:
     spec, url = key.split(" ", 1)
     health = site.env.health
     via = health_via(health) if url == health.url else []
-    result = site.executor.host(spec).run(
+    result = site.host(spec).run(
         ["curl", "-sS", "--max-time", str(round(health.timeout)), "-w", "\\n%{http_code}",
          *via, url],
         mutating=False,
@@ -193,7 +193,7 @@ def _check_proxy(host: Host, services: ServicesConfig) -> None:
     result = host.run(argv, mutating=False, check=False, root="proxy_check")
     if not result.ok:
         raise StepFailed(
-            f"{host.executor.describe_failure(result)} — the proxy's configuration is broken, so "
+            f"{host.describe_failure(result)} — the proxy's configuration is broken, so "
             "nothing was changed or reloaded: fix the file it names (`"
             f"{' '.join(argv)}` must pass), then run again"
         )

@@ -342,7 +342,7 @@ def _inspect(host: Host, env: Environment, timeout: float) -> str:
         result = venv.run(argv, mutating=False, check=False, timeout=30)
         if CELERY_NO_BROKER in result.stdout + result.stderr:  # waiting would not help
             raise StepFailed(
-                f"{host.executor.describe_failure(result)} — the workers have no broker: start "
+                f"{host.describe_failure(result)} — the workers have no broker: start "
                 "it (redis / rabbitmq, as the app's settings name it), then run again"
             )
         return f"{node} answered" if result.ok and f"{node}: OK" in result.stdout else ""

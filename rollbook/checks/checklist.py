@@ -31,7 +31,7 @@ def service_states(run: Run) -> dict[str, bool | str]:
     ]
     states: dict[str, bool | str] = {}
     for spec in run.site.hosts("app"):
-        manager = manager_for(run.site.executor.host(spec), run.site.env.services)
+        manager = manager_for(run.site.host(spec), run.site.env.services)
         states |= {f"{spec} {name}": manager.is_running(name) for name in names}
     if run.site.env.services.workers and all(state is True for state in states.values()):
         try:
@@ -86,7 +86,7 @@ def recent_log_errors(run: Run) -> list[str]:
         raise NotConfigured("logs.files")
     found = []
     for spec in run.site.hosts("app"):
-        host = run.site.executor.host(spec)
+        host = run.site.host(spec)
         manager = manager_for(host, run.site.env.services)
         uptimes = [manager.uptime(name) for name in run.site.env.services.app]
         window = min([run.site.env.logs.recent, *(u for u in uptimes if u is not None)])

@@ -70,7 +70,7 @@ def _on_operator(run: Run, host: Host, tests: str, variables: dict[str, str]) ->
         archive = io.BytesIO(base64.b64decode(fetched.stdout))
         with tarfile.open(fileobj=archive) as tar:
             tar.extractall(folder, filter="data")
-        local = run.site.executor.host("local://")
+        local = run.site.host("local://")
         return local.run([sys.executable, *PYTEST, f"{folder}/{tests}"], mutating=False,
                          check=False, cwd=folder, env=variables, timeout=600)  # fmt: skip
 

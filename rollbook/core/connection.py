@@ -189,13 +189,6 @@ class Connection:
                        capture_output=True, timeout=GRACE, check=False)  # fmt: skip
         shutil.rmtree(backend.controlpath.rsplit("/", 1)[0], ignore_errors=True)
 
-    def remove_folder(self, folder: str) -> str | None:
-        """Remove another (dead) run's private folder here, as its journal recorded it; the
-        error. Only a folder of `~/.rollbook/runs/` is ever removed."""
-        if not PRIVATE_FOLDER.fullmatch(folder) or ".." in folder.split("/"):
-            return f"{folder} is not a run's private folder (…/.rollbook/runs/NAME): left alone"
-        return self.transport(f"rm -rf -- {shlex.quote(folder)}", bound=60).error
-
 
 PRIVATE_FOLDER = re.compile(r"/(?:[^/\0]+/)*\.rollbook/runs/\w[^/\0]*")
 

@@ -101,13 +101,15 @@ class Executor:
         """The environment that gives PostgreSQL's clients the password on host `spec`: a pgpass
         file (0600, this run's private folder there), never the password itself."""
         escaped = password.replace("\\", "\\\\").replace(":", "\\:")
-        return {"PGPASSFILE": self._private_file(spec, "pgpass", f"*:*:*:*:{escaped}\n")}
+        return {"PGPASSFILE": self.private_file(spec, "pgpass", f"*:*:*:*:{escaped}\n")}
 
     def secret_env_file(self, spec: str, values: Mapping[str, str], name: str) -> str:
         """KEY=VALUE lines in a private file of this run on host `spec`; its path."""
-        return self._private_file(spec, name, "".join(f"{k}={v}\n" for k, v in values.items()))
+        return self.private_file(spec, name, "".join(f"{k}={v}\n" for k, v in values.items()))
 
-    def _private_file(self, spec: str, name: str, content: str) -> str:
+    def private_file(self, spec: str, name: str, content: str) -> str:
+        """A file only the login user reads, in this run's private folder on host `spec`
+        (journaled as `private_file`, removed when the run closes); its path."""
         path = self.connection(spec).secret_file(name, content)
         with self._lock:
             if (spec, path) not in self._private:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,19 @@ class Host:
         """A private file of this run on this host holding KEY=VALUE lines (secret values a
         command reads through `env_files`); its path."""
         return self.executor.secret_env_file(self.spec, values, name)
+
+    def private_file(self, name: str, content: str) -> str:
+        """A file only the login user reads, in this run's private folder on this host; its
+        path (journaled, removed when the run closes)."""
+        return self.executor.private_file(self.spec, name, content)
+
+    def describe_failure(self, result: CommandResult) -> str:
+        """A failed command in one line: what ran, why, and the tool's own first and last words."""
+        return self.executor.describe_failure(result)
+
+    def acting_for(self, paso: str) -> AbstractContextManager[None]:
+        """The commands of this block are journaled under `paso` (the tool's own work)."""
+        return self.executor.acting_for(paso)
 
     def pgpass(self, password: str) -> dict[str, str]:
         """The environment giving PostgreSQL's clients on this host the password: a private

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from rollbook.core import inventory
 from rollbook.core.config import Environment, secret
 from rollbook.core.errors import UserError
@@ -36,6 +38,15 @@ class Site:
 
     def host(self, spec: str) -> Host:
         return self.executor.host(spec)
+
+    def acting_for(self, paso: str) -> AbstractContextManager[None]:
+        """The commands of this block are journaled under `paso`; the previous one put back."""
+        return self.executor.acting_for(paso)
+
+    def close_hosts(self) -> list[str]:
+        """Every host's private folder of this run removed, its shared connection ended; the
+        errors, one line each."""
+        return self.executor.close_hosts()
 
     def first_host(self, role: str) -> Host:
         """The role's first host: where a Paso reads what every host of the role shares (the

@@ -63,9 +63,7 @@ def stop(run: Run, events: list[dict[str, Any]]) -> list[str]:
     said = []
     left = unfinished(events)
     for spec in dict.fromkeys(e["host"] for e in left):
-        said += _stop_on(
-            run.site.executor.host(spec), [e["argv"] for e in left if e["host"] == spec]
-        )
+        said += _stop_on(run.site.host(spec), [e["argv"] for e in left if e["host"] == spec])
     for line in said:
         run.incident.say(f"§9 recovery: {line}")
         run.incident.journal.write("dead_command", note=line)

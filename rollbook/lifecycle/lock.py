@@ -26,7 +26,7 @@ def _folder(run: Run) -> str:
 
 
 def _run(run: Run, argv: list[str], *, mutating: bool, check: bool = True) -> Any:
-    with run.site.executor.acting_for("lock"):
+    with run.site.acting_for("lock"):
         return run.site.first_host("db").run(argv, mutating=mutating, check=check)
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from rollbook.core import timeline
+from rollbook.core.connection import PRIVATE_FOLDER
 from rollbook.core.errors import StepFailed, UserError
+from rollbook.core.host import Host
 from rollbook.core.journal import read_journal
 from rollbook.core.operations import begun
 from rollbook.core.run import Run
@@ -112,7 +114,7 @@ def recover(
     """The pre-rollback state put back from the journal's `events`, then observed. `interrupted`:
     the journals of earlier §9 runs of the same incident that died (their commands are stopped
     and their private files removed; what they did is redone from `events`)."""
-    with run.site.executor.acting_for("9.1"):  # §9's commands are journaled under Paso 9.1
+    with run.site.acting_for("9.1"):  # §9's commands are journaled under Paso 9.1
         return _recover(run, events, interrupted or [])
 
 
@@ -165,6 +167,15 @@ def _stop_dead(run: Run, journals: list[list[dict[str, Any]]]) -> None:
         dead_commands.stop(run, journal)
 
 
+def _remove_dead_folder(host: Host, folder: str) -> str | None:
+    """Another (dead) run's private folder removed here, as its journal recorded it, by a
+    journaled command; the error. Only a folder of `~/.rollbook/runs/` is ever removed."""
+    if not PRIVATE_FOLDER.fullmatch(folder) or ".." in folder.split("/"):
+        return f"{folder} is not a run's private folder (…/.rollbook/runs/NAME): left alone"
+    out = host.run(["rm", "-rf", "--", folder], mutating=True, check=False, timeout=60)
+    return None if out.ok else host.describe_failure(out)
+
+
 def remove_private_files(run: Run, events: list[dict[str, Any]]) -> dict[str, str | None]:
     """Another (dead) incident's private folders (its pgpass files) removed from its hosts:
     {host: error or None}. This run's own folders are removed when it closes."""
@@ -176,7 +187,7 @@ def remove_private_files(run: Run, events: list[dict[str, Any]]) -> dict[str, st
     folders = {(e["host"], posixpath.dirname(e["path"])) for e in events
                if e["event"] == "private_file"}  # fmt: skip
     for spec, folder in sorted(folders):
-        done[spec] = run.site.executor.connection(spec).remove_folder(folder)
+        done[spec] = _remove_dead_folder(run.site.host(spec), folder)
         run.incident.journal.write("private_files_removed", host=spec, incident=incident,
                                    path=folder, error=done[spec])  # fmt: skip
     return done

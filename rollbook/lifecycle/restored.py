@@ -56,7 +56,7 @@ def check(
               lambda: _same(database.fingerprints(run.site.postgres()), tables))  # fmt: skip
     recorded_code = CodeBefore.read(facts)
     for spec, recorded in (recorded_code.hosts if recorded_code else {}).items():
-        host = run.site.executor.host(spec)
+        host = run.site.host(spec)
         check(
             f"{spec} code at {recorded['commit'][:12]}",
             lambda h=host, r=recorded: _same(
@@ -79,7 +79,7 @@ def check(
         )
     for key, was_running in before.items():
         spec, name = key.rsplit(" ", 1)
-        host = run.site.executor.host(spec)
+        host = run.site.host(spec)
         if was_running and spec in restarted:
             check(f"{spec} {name} restarted after the restore (its processes observed)",
                   lambda h=host, n=name, r=restarted[spec]: _fresh(run, h, n, r))  # fmt: skip
@@ -102,7 +102,7 @@ def check(
             continue
         if not waiting:
             continue
-        host = run.site.executor.host(spec)
+        host = run.site.host(spec)
         check(f"{spec} workers ready ({', '.join(waiting)})",
               lambda h=host, r=restart: (True, workers.check_host(h, run.site.env, r.marks,
                                                                  wait=True)))  # fmt: skip

@@ -225,7 +225,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     current = item.config.stash.get(RUN_KEY, None)
     if current is None or feature_of(item) is None:
         return (yield)
-    with current.site.executor.acting_for(paso_of(item)):
+    with current.site.acting_for(paso_of(item)):
         return (yield)
 
 
@@ -290,7 +290,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if current is None:
         return
     result = outcome.finish(current)
-    for error in current.site.executor.close_hosts():  # this run's pgpass files
+    for error in current.site.close_hosts():  # this run's pgpass files
         current.incident.say(f"WARNING: could not remove this run's private files: {error}")
     if result.exit_code != 0 and session.exitstatus == 0:
         session.exitstatus = result.exit_code
