@@ -73,8 +73,9 @@ def main() -> None:
         accounting(file.name)
         started = time.monotonic()
         try:
-            done = subprocess.run(args.command or ROLLBACK, cwd=ROOT, capture_output=True,
-                                  check=False)  # fmt: skip
+            # the given command's output is shown as it goes; the rollback's is kept quiet
+            done = subprocess.run(args.command or ROLLBACK, cwd=ROOT,
+                                  capture_output=not args.command, check=False)  # fmt: skip
         finally:
             accounting(None)
         wall = time.monotonic() - started
