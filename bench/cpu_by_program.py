@@ -25,6 +25,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from rollbook import sandbox
+
 ROOT = Path(__file__).resolve().parents[1]
 ROLLBACK = [
     sys.executable, "-m", "pytest", "features/rollback.feature", "--env=sandbox",
@@ -54,7 +56,7 @@ def cpu_by_program(accounting: bytes) -> tuple[Counter[str], Counter[str]]:
     return seconds, processes
 
 
-def accounting(path: str | None) -> None:
+def switch_accounting(path: str | None) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.acct(path.encode() if path else None) != 0:
         error = os.strerror(ctypes.get_errno())
@@ -67,17 +69,16 @@ def main() -> None:
     parser.add_argument("command", nargs="*", help="the command (default: the sandbox rollback)")
     args = parser.parse_args()
     if not args.command:
-        subprocess.run([sys.executable, "-m", "rollbook.cli", "sandbox", "reset"], cwd=ROOT,
-                       check=True, capture_output=True)  # fmt: skip
+        sandbox.reset()
     with tempfile.NamedTemporaryFile(prefix="rollbook-acct-") as file:
-        accounting(file.name)
+        switch_accounting(file.name)
         started = time.monotonic()
         try:
             # the given command's output is shown as it goes; the rollback's is kept quiet
             done = subprocess.run(args.command or ROLLBACK, cwd=ROOT,
                                   capture_output=not args.command, check=False)  # fmt: skip
         finally:
-            accounting(None)
+            switch_accounting(None)
         wall = time.monotonic() - started
         seconds, processes = cpu_by_program(Path(file.name).read_bytes())
     total = sum(seconds.values())
