@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from typing import cast
+from typing import Any, cast
 
 from rollbook.actions import requirements
 from rollbook.actions.fleet import each_host
@@ -51,21 +51,23 @@ def install_requirements(incident: Incident, site: Site, records: Records) -> di
     procedure's `pip install --force-reinstall -r requirements.txt` holding every package the
     target does not pin at its current version (so nothing unpinned moves).
 
-    With `app.force_reinstall: when_needed`, pip is asked first (`--dry-run`) and the install is
-    skipped when the venv already satisfies the target exactly; otherwise only what differs moves.
+    With `app.force_reinstall: when_needed`, the install is skipped when the venv already
+    satisfies the target exactly (pip's dry-run of Paso 1.2, when the venv is still the one it
+    saw; else pip is asked again); otherwise only what differs moves.
     """
     recorded = records.need(Target).packages
     force = site.env.app.force_reinstall == "always"
     resolved = records.known(TargetResolved)
     unheld = resolved.unheld if resolved else []
-    counted = {spec: r.get("count") for spec, r in (resolved.hosts if resolved else {}).items()}
+    asked = resolved.hosts if resolved else {}
     skipped: dict[str, str] = {}
 
     def install(host: Host) -> str:
         venv = Venv(host, site.env.app)
-        total = counted.get(host.spec)  # Paso 1.2's count of the procedure's install
+        seen = venv.freeze()
+        total = asked.get(host.spec, {}).get("count")  # Paso 1.2's count of this install
         if recorded:
-            changes = _to_change(venv, recorded)
+            changes = _to_change(seen, recorded)
             args, total = _exact_args(site.env, changes), len(changes)
             how = "the target's recorded package set (ledger), checked with pip freeze"
         elif host.spec in unheld:
@@ -75,14 +77,14 @@ def install_requirements(incident: Incident, site: Site, records: Records) -> di
                 "the unpinned packages conflicts with the target's pins: Paso 1.2)"
             )
         else:
-            held = _hold_unpinned(host, site.env, incident.id)
+            held = _hold_unpinned(host, site.env, incident.id, seen)
             args = [*site.env.app.pip_options, "-r", site.env.app.requirements, "-c", held]
             how = (
                 "no ledger entry for the target: the procedure's command, with every package "
                 f"the target does not pin held at its installed version ({held})"
             )
         # planning: the held file of a run without record is not written, so pip is not asked
-        if not force and not host.planning and not _would_install(venv, site.env, args):
+        if not force and not host.planning and not _installs(venv, site.env, args, asked, seen):
             why = "pip install --dry-run: the venv already satisfies the target exactly"
             skipped[host.spec] = why
             incident.say(f"{host.spec}: {why} — reinstall skipped (force_reinstall: when_needed)")
@@ -102,11 +104,23 @@ def _exact_args(env: Environment, wanted: list[str]) -> list[str]:
     return ["--no-deps", *env.app.pip_options, *wanted]
 
 
-def _to_change(venv: Venv, wanted: list[str]) -> list[str]:
-    """The recorded lines the venv does not have yet: a packaging tool already at its recorded
-    version is left alone (never forced: a mirror may lack the venv's bundled version)."""
-    have = set(venv.freeze())
-    return [line for line in wanted if line not in have or package(line) not in PACKAGING]
+def _to_change(seen: list[str], wanted: list[str]) -> list[str]:
+    """The recorded lines a venv whose `pip freeze --all` is `seen` does not have yet: a
+    packaging tool already at its recorded version is left alone (never forced: a mirror may
+    lack the venv's bundled version)."""
+    return [line for line in wanted if line not in seen or package(line) not in PACKAGING]
+
+
+def _installs(
+    venv: Venv, env: Environment, args: list[str], asked: dict[str, dict[str, Any]], seen: list[str]
+) -> int:
+    """How many packages `pip install ARGS` would install: Paso 1.2's dry-run of the same install
+    answered it where the venv is still the one it saw (the same `pip freeze --all`); else pip
+    is asked now."""
+    before = asked.get(venv.host.spec, {})
+    if before.get("freeze") == seen and isinstance(before.get("count"), int):
+        return int(before["count"])
+    return len(_would_install(venv, env, args))
 
 
 def _pip_install(
@@ -139,7 +153,7 @@ def install_exact(host: Host, env: Environment, wanted: list[str], incident: str
     """Make the venv's `pip freeze` equal `wanted`: install what differs without resolving, drop
     the rest (§9 puts back the recorded set this way)."""
     venv = Venv(host, env.app)
-    changes = _to_change(venv, wanted)
+    changes = _to_change(venv.freeze(), wanted)
     _pip_install(venv, env, _exact_args(env, changes), len(changes), f"install-{incident}-9.log")
     _uninstall_extra(venv, wanted)
 
@@ -153,19 +167,19 @@ def _uninstall_extra(venv: Venv, wanted: list[str]) -> None:
         venv.pip("uninstall", "-y", *extra, mutating=True)
 
 
-def _hold_unpinned(host: Host, env: Environment, incident: str) -> str:
-    """A constraints file, in rollbook's folder on the host: the installed version of every
-    package the target's requirements do not pin."""
-    held = _held(Venv(host, env.app), pinned_requirements(host, env))
+def _hold_unpinned(host: Host, env: Environment, incident: str, seen: list[str]) -> str:
+    """A constraints file, in rollbook's folder on the host: the installed version (in `seen`,
+    the venv's `pip freeze --all`) of every package the target's requirements do not pin."""
+    held = _held(seen, pinned_requirements(host, env))
     path = posixpath.join(posixpath.dirname(env.ledger_file()), f"held-{incident}.txt")
     host.run(["mkdir", "-p", posixpath.dirname(path)], mutating=True)
     host.run(write_argv("\n".join(held), path), mutating=True)
     return path
 
 
-def _held(venv: Venv, pinned: dict[str, str]) -> list[str]:
-    """The installed version of every package the target does not pin."""
-    return [line for line in venv.freeze() if "==" in line and package(line) not in pinned]
+def _held(seen: list[str], pinned: dict[str, str]) -> list[str]:
+    """The installed version (in `seen`) of every package the target does not pin."""
+    return [line for line in seen if "==" in line and package(line) not in pinned]
 
 
 # the target's requirement files, as committed at its tag, into this run's private folder
@@ -193,15 +207,17 @@ def resolve_target(
 
     def resolve(host: Host) -> dict[str, object]:
         venv, how = Venv(host, env.app), ""
+        seen = venv.freeze()  # Paso 3.2 reuses pip's answer while the venv is still this
         if recorded:
-            wanted = _to_change(venv, recorded)
+            wanted = _to_change(seen, recorded)
             if not wanted:
-                return {"ok": True, "said": "the venv already holds the target's recorded set"}
+                return {"ok": True, "said": "the venv already holds the target's recorded set",
+                        "count": 0, "freeze": seen}  # fmt: skip
             report = dry_run(venv, _exact_args(env, wanted))
         else:
-            report = dry_run(venv, _target_requirements(host, env, target.ref))
+            report = dry_run(venv, _target_requirements(host, env, target.ref, seen))
             if not report.ok and _conflict(report.stderr):  # the held versions clash with pins
-                unholding = dry_run(venv, _target_requirements(host, env, target.ref,
+                unholding = dry_run(venv, _target_requirements(host, env, target.ref, seen,
                                                                hold=False))  # fmt: skip
                 if unholding.ok:
                     how = (" without holding the unpinned packages (holding them at their "
@@ -219,7 +235,7 @@ def resolve_target(
         except (json.JSONDecodeError, KeyError):
             count = -1
         return {"ok": True, "said": f"pip resolves the install{how}: {count} packages to install",
-                "count": count if count >= 0 else None}  # fmt: skip
+                "count": count if count >= 0 else None, "freeze": seen}  # fmt: skip
 
     resolved = each_host(incident, site, "app", resolve)
     records.keep(TargetResolved(resolved, sorted(unheld)))
@@ -239,13 +255,16 @@ def _said(stderr: str, lines: int) -> str:
     return " | ".join([line.strip() for line in stderr.splitlines() if line.strip()][-lines:])
 
 
-def _target_requirements(host: Host, env: Environment, tag: str, hold: bool = True) -> list[str]:
+def _target_requirements(
+    host: Host, env: Environment, tag: str, seen: list[str], hold: bool = True
+) -> list[str]:
     """pip's arguments for the target's requirements as Paso 3.2 will give them, from its tag:
-    the files (includes too) written into this run's private folder, the held constraints."""
+    the files (includes too) written into this run's private folder, the held constraints (the
+    installed versions, in `seen`, of what the target does not pin)."""
     tree = Checkout(host, env.app.path)
     top = posixpath.relpath(env.app_file(env.app.requirements), env.app.path)
     pins, files = requirements.at_tag(tree, tag, top)
-    held = host.private_file(f"held-{tag}.txt", "\n".join(_held(Venv(host, env.app), pins)))
+    held = host.private_file(f"held-{tag}.txt", "\n".join(_held(seen, pins)))
     folder = posixpath.join(posixpath.dirname(held), "target")
     # writes only into the run's private folder (like its pgpass): not a change to the system
     host.run(["sh", "-c", _ARCHIVE, "sh", env.app.path, tag, folder, *files], mutating=False)

@@ -12,6 +12,8 @@ from rollbook.actions import dependencies
 from rollbook.actions.dependencies import comparable, set_difference
 from rollbook.actions.requirements import pinned, pins_of
 from rollbook.core.errors import StepFailed
+from rollbook.core.journal import read_journal
+from rollbook.core.run import Run
 from rollbook.core.state import Target, TargetResolved
 from tests.unit.git_repo import IDENTITY, git
 from tests.unit.local_run import local_host, local_run
@@ -95,13 +97,29 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
                                                 "force_reinstall": "when_needed"})  # fmt: skip
     run.site.env = run.site.env.model_copy(update={"app": app_config})
     run.records.keep(Target("deploy-ok", "a" * 40, 0, "named by the test"))
+    pip_freeze = [str(tmp_path / "venv/bin/pip"), "freeze", "--all"]
+    installed = subprocess.run(pip_freeze, capture_output=True, text=True, check=True).stdout
     assert dependencies.resolve_target(run.incident, run.site, run.records) == {
         "local://": {
             "ok": True,
             "said": "pip resolves the install: 0 packages to install",
             "count": 0,
+            "freeze": sorted(installed.split()),
         }
     }
+    # Paso 3.2 at the target's code: pip's answer of Paso 1.2 holds while the venv is unchanged
+    git(app, "checkout", "-q", "deploy-ok")
+    dry_runs = _pip_dry_runs(run)
+    dependencies.install_requirements(run.incident, run.site, run.records)
+    assert _pip_dry_runs(run) == dry_runs
+    [noted] = [e["value"] for e in read_journal(run.incident.journal.path)
+               if e["event"] == "fact" and e["key"] == "packages_installed"]  # fmt: skip
+    assert "satisfies the target exactly" in noted["skipped"]["local://"]
+    subprocess.run([str(tmp_path / "venv/bin/pip"), "uninstall", "-q", "-y", "setuptools"],
+                   check=True)  # fmt: skip
+    dependencies.install_requirements(run.incident, run.site, run.records)  # the venv changed
+    assert _pip_dry_runs(run) == dry_runs + 1
+    git(app, "checkout", "-q", "-")
     run.records.keep(Target("deploy-bad", "a" * 40, 0, "named by the test"))
     [refused] = dependencies.resolve_target(run.incident, run.site, run.records).values()
     assert refused["ok"] is False
@@ -110,6 +128,11 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
         r".*no-such-package-4711==1.0.* nothing was changed",
         str(refused["said"]),
     )
+
+
+def _pip_dry_runs(run: Run) -> int:
+    events = read_journal(run.incident.journal.path)
+    return sum(1 for e in events if e["event"] == "command" and "--dry-run" in e["argv"])
 
 
 def wheel(folder: Path, name: str, version: str, *requires: str) -> None:
