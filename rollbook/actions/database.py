@@ -81,15 +81,24 @@ def primary_keys(pg: PostgresClient, database: str | None = None) -> dict[str, l
     return {t: json.loads(cols) for t, cols in (line.split("|", 1) for line in out.splitlines())}
 
 
+KEYED_TABLES = 200  # tables per query: its text stays far below a command argument's 128 KiB
+
+
 def row_keys(pg: PostgresClient, database: str | None = None) -> dict[str, set[int]]:
-    """Per table, a 64-bit hash of each row's primary key (of the whole row where there is none)."""
+    """Per table, a 64-bit hash of each row's primary key (of the whole row where there is none):
+    one query (one connection) for up to KEYED_TABLES tables, each row named by its table."""
     pks = primary_keys(pg, database)
-    keys: dict[str, set[int]] = {}
-    for table in tables(pg, database):
-        columns = ", ".join(f"x.{ident(c)}" for c in pks[table]) if table in pks else "x.*"
-        sql = f"SELECT hashtextextended(ROW({columns})::text, 0) FROM public.{ident(table)} AS x"
-        out = psql(pg, sql, database=database)
-        keys[table] = {int(k) for k in out.split()}
+    names = tables(pg, database)
+    keys: dict[str, set[int]] = {table: set() for table in names}
+    for first in range(0, len(names), KEYED_TABLES):
+        parts = []
+        for table in names[first : first + KEYED_TABLES]:
+            columns = ", ".join(f"x.{ident(c)}" for c in pks[table]) if table in pks else "x.*"
+            parts.append(f"SELECT {literal(table)}, hashtextextended(ROW({columns})::text, 0) "
+                         f"FROM public.{ident(table)} AS x")  # fmt: skip
+        for line in psql(pg, " UNION ALL ".join(parts), database=database).splitlines():
+            table, _, key = line.rpartition("|")
+            keys[table].add(int(key))
     return keys
 
 
