@@ -91,7 +91,7 @@ def stop_services(incident: Incident, site: Site, records: Records) -> list[str]
 
     def stop(host: Host) -> list[str]:
         manager = manager_for(host, site.env.services)
-        running = [name for name in names if manager.is_running(name)]
+        running = manager.running(names)
         tree = sorted(serving.manager_tree(host, manager, names))
         records.keep_host(ServiceProcesses, host.spec, tree)
         with records.operation(ServicesStopped(host.spec, running)):  # §9 restarts them
@@ -141,7 +141,7 @@ def start_services(
         since = serving.host_uptime(host)
         # started by something else meanwhile: restarted, never assumed fresh (a dry-run plans
         # the start the procedure makes: the services it did not stop still run)
-        running = [] if host.planning else [n for n in names if manager.is_running(n)]
+        running = [] if host.planning else manager.running(names)
         if running:
             incident.say(f"{host.name}: {', '.join(running)} already running: restarted")
         try:
@@ -150,8 +150,9 @@ def start_services(
             if running:
                 manager.restart(running)
         except StepFailed as exc:  # the manager says it could not (e.g. supervisor's spawn error)
+            up = manager.running(names)
             said = [f"{n}: {ends_with(since_start(records, host, manager, n))}"
-                    for n in names if not manager.is_running(n)]  # fmt: skip
+                    for n in names if n not in up]  # fmt: skip
             raise StepFailed(" — ".join([str(exc), *said])) from None
         timeout = site.env.services.start_timeout
         for name in names:
@@ -218,7 +219,8 @@ def start_web(incident: Incident, site: Site, records: Records) -> dict[str, lis
     def answers(host: Host) -> None:
         code = statuses[host.spec] = wait_web_answers(host, site.env)
         manager = manager_for(host, site.env.services)
-        dead = [n for n in web_services(site.env) if not code and not manager.is_running(n)]
+        web = web_services(site.env)
+        dead = [] if code else [n for n in web if n not in manager.running(web)]
         if dead and not site.planning:  # it started, then stopped: its own log says why
             raise StepFailed(
                 f"{host.spec}: service {dead[0]} stopped right after it started. "
@@ -247,7 +249,8 @@ def wait_web_answers(host: Host, env: Environment) -> int:
         code = web.health_status(host, env.health)[0]
         if code:
             return code
-        return None if all(manager.is_running(n) for n in web_services(env)) else -1
+        served = web_services(env)
+        return None if len(manager.running(served)) == len(served) else -1
 
     result = wait_until(answered_or_dead, env.services.start_timeout, interval=0.25)
     return result if result and result > 0 else 0

@@ -32,7 +32,8 @@ def service_states(run: Run) -> dict[str, bool | str]:
     states: dict[str, bool | str] = {}
     for spec in run.site.hosts("app"):
         manager = manager_for(run.site.host(spec), run.site.env.services)
-        states |= {f"{spec} {name}": manager.is_running(name) for name in names}
+        up = manager.running(names)
+        states |= {f"{spec} {name}": name in up for name in names}
     if run.site.env.services.workers and all(state is True for state in states.values()):
         try:
             workers.check_all(run.incident, run.site, run.records, wait=False)
@@ -185,7 +186,7 @@ def roundtrips(run: Run) -> dict[str, str]:
         )
 
     def check(host: Host) -> str:
-        workers.check_host(host, env, {}, wait=False)
+        workers.check_host(host, env, run.records, {}, wait=False)
         said = [workers.job(host, env, name) for name in commands]
         if env.celery is not None:
             answer = workers.roundtrip(host, env)

@@ -16,6 +16,8 @@ class ServiceManager(Protocol):
 
     def is_running(self, name: str) -> bool: ...
 
+    def running(self, names: list[str]) -> list[str]: ...  # those of `names` running: one question
+
     def gave_up(self, name: str) -> bool: ...  # it failed to start and will not be retried
 
     def pids(self, name: str) -> list[int]: ...

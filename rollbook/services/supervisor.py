@@ -31,13 +31,24 @@ class Supervisor:
     def reload(self, name: str) -> None:
         self._ctl("signal", "HUP", name, mutating=True)
 
+    def states(self, names: list[str]) -> dict[str, str]:
+        """Each program's RUNNING, STARTING, BACKOFF, FATAL, EXITED, STOPPED … ("" when
+        unknown), from one `status` (a group's first process for a group's name)."""
+        lines = [line.split() for line in
+                 self._ctl("status", *names, mutating=False, check=False).splitlines()]  # fmt: skip
+        return {name: next((words[1] for words in lines if len(words) > 1 and
+                            (words[0] == name or words[0].startswith(f"{name}:"))), "")
+                for name in names}  # fmt: skip
+
     def state(self, name: str) -> str:
-        """RUNNING, STARTING, BACKOFF, FATAL, EXITED, STOPPED … ("" when unknown)."""
-        out = self._ctl("status", name, mutating=False, check=False).split()
-        return out[1] if len(out) > 1 else ""
+        return self.states([name])[name]
 
     def is_running(self, name: str) -> bool:
         return self.state(name) == "RUNNING"
+
+    def running(self, names: list[str]) -> list[str]:
+        states = self.states(names) if names else {}
+        return [name for name in names if states[name] == "RUNNING"]
 
     def gave_up(self, name: str) -> bool:
         return self.state(name) in ("FATAL", "EXITED")

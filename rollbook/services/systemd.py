@@ -31,6 +31,13 @@ class Systemd:
     def is_running(self, name: str) -> bool:
         return self._ctl("is-active", name, mutating=False, check=False).strip() == "active"
 
+    def running(self, names: list[str]) -> list[str]:
+        """`systemctl is-active` answers one line per unit, in order."""
+        if not names:
+            return []
+        states = self._ctl("is-active", *names, mutating=False, check=False).split()
+        return [name for name, state in zip(names, states, strict=False) if state == "active"]
+
     def gave_up(self, name: str) -> bool:
         return self._ctl("is-active", name, mutating=False, check=False).strip() == "failed"
 
