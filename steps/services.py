@@ -21,7 +21,7 @@ def connected(run: Run, reached: list[str]) -> None:
 
 @when("se elige cómo se verificará cada worker")
 def worker_methods(run: Run) -> None:
-    workers.plan_methods(run.incident, run.site)
+    workers.plan_methods(run.incident, run.site, run.records)
 
 
 @when("se prueba cada worker una vez por su método, antes de cualquier cambio")

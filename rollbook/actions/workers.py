@@ -20,9 +20,9 @@ from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records
-from rollbook.core.resources import Venv
+from rollbook.core.resources import Checkout, Venv
 from rollbook.core.site import Site
-from rollbook.core.state import ServiceLogsBefore, WorkersBefore
+from rollbook.core.state import ServiceLogsBefore, WorkerMethods, WorkersBefore
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
@@ -73,9 +73,25 @@ def celery_remote_control(host: Host, env: Environment) -> tuple[bool, str]:
     return words[0] == "remote-control", words[1]
 
 
-def methods(host: Host, env: Environment) -> dict[str, str]:
+def methods(host: Host, env: Environment, records: Records) -> dict[str, str]:
     """How each worker of this host is checked: "command", "log", "inspect", "celery log" or
-    "process". Checks the method can be used (its command exists, celery's app loads)."""
+    "process". Checks the method can be used (its command exists, celery's app loads) — once
+    for a checkout's commit and a venv's package set (loading the app's celery costs a Python
+    start and the app's imports): a method decided earlier in the run with both unchanged."""
+    code = Checkout(host, env.app.path).git("rev-parse", "HEAD", check=False)
+    if not code:  # not a checkout: nothing to know it by
+        return _methods(host, env)
+    deployed = {"code": code, "packages": Venv(host, env.app).freeze()}
+    known = records.known(WorkerMethods)
+    earlier = known.hosts.get(host.spec) if known else None
+    if earlier and all(earlier[key] == value for key, value in deployed.items()):
+        return dict(earlier["methods"])
+    found = _methods(host, env)
+    records.keep_host(WorkerMethods, host.spec, {**deployed, "methods": found})
+    return found
+
+
+def _methods(host: Host, env: Environment) -> dict[str, str]:
     celery = ""
     found: dict[str, str] = {}
     for name in env.services.workers:
@@ -101,7 +117,7 @@ def methods(host: Host, env: Environment) -> dict[str, str]:
     return found
 
 
-def plan_methods(incident: Incident, site: Site) -> dict[str, dict[str, str]]:
+def plan_methods(incident: Incident, site: Site, records: Records) -> dict[str, dict[str, str]]:
     """Before any change: how each app host's workers will be checked; {host: {worker: method}}.
     A method that cannot be used with the deployed release (its celery app does not load, its
     command is missing) is said loudly but does not stop the rollback: the release being rolled
@@ -109,7 +125,7 @@ def plan_methods(incident: Incident, site: Site) -> dict[str, dict[str, str]]:
 
     def plan(host: Host) -> dict[str, str]:
         try:
-            return methods(host, site.env)
+            return methods(host, site.env, records)
         except StepFailed as exc:
             incident.say(f"WARNING: {exc} (with the deployed release; Paso 5.2 tries the target's)")
             return {name: f"unusable now: {exc}" for name in site.env.services.workers}
@@ -166,19 +182,18 @@ def try_before(incident: Incident, site: Site, records: Records) -> WorkersBefor
     rolled back may be what breaks them."""
     if not site.env.services.workers:
         return None
-    ready = records.keep(
-        WorkersBefore(each_host(incident, site, "app", lambda host: ready_now(host, site.env)))
-    )
+    tried = each_host(incident, site, "app", lambda host: ready_now(host, site.env, records))
+    ready = records.keep(WorkersBefore(tried))
     for spec, state in ready.hosts.items():
         if not state["ready"]:
             incident.say(f"WARNING: {spec}: workers not ready before any change: {state['said']}")
     return ready
 
 
-def ready_now(host: Host, env: Environment) -> dict[str, Any]:
+def ready_now(host: Host, env: Environment, records: Records) -> dict[str, Any]:
     """The host's workers tried once by their methods, now: {"ready": bool, "said": str}."""
     try:
-        return {"ready": True, "said": check_host(host, env, {}, wait=False)}
+        return {"ready": True, "said": check_host(host, env, records, {}, wait=False)}
     except StepFailed as exc:
         return {"ready": False, "said": str(exc)}
 
@@ -200,13 +215,15 @@ def lines_since(mark: list[str], lines: list[str]) -> list[str]:
     return lines
 
 
-def check_host(host: Host, env: Environment, marks: dict[str, list[str]], *, wait: bool) -> str:
+def check_host(
+    host: Host, env: Environment, records: Records, marks: dict[str, list[str]], *, wait: bool
+) -> str:
     """This host's workers work, each by its method (waiting up to the start timeout when
     `wait`); "worker: method — what it showed; …". StepFailed names the worker and method."""
     manager = manager_for(host, env.services)
     timeout = env.services.start_timeout if wait else 0.0
     said = []
-    for name, method in methods(host, env).items():
+    for name, method in methods(host, env, records).items():
         try:
             shown = _check(host, env, manager, name, method, marks, timeout)
         except StepFailed as exc:
@@ -275,7 +292,7 @@ def check_all(incident: Incident, site: Site, records: Records, *, wait: bool) -
         incident,
         site,
         "app",
-        lambda host: check_host(host, site.env, marks.get(host.spec, {}), wait=wait),
+        lambda host: check_host(host, site.env, records, marks.get(host.spec, {}), wait=wait),
     )
     incident.note("workers_checked", hosts=answers)
     return answers

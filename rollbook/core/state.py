@@ -207,6 +207,15 @@ class Resources(PerHost):
 
 
 @dataclass(frozen=True)
+class WorkerMethods(PerHost):
+    """How each app host's workers are checked, and what that was decided with: {host:
+    {"code": the checkout's commit, "packages": the venv's package set, "methods": {worker:
+    method}}} — decided again whenever either changed."""
+
+    KEY: ClassVar[str] = "worker_methods_decided"
+
+
+@dataclass(frozen=True)
 class CeleryRoundtrip(PerHost):
     """§8.2: what a real task sent from each app host through the broker answered."""
 

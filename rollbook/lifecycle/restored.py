@@ -104,8 +104,8 @@ def check(
             continue
         host = run.site.host(spec)
         check(f"{spec} workers ready ({', '.join(waiting)})",
-              lambda h=host, r=restart: (True, workers.check_host(h, run.site.env, r.marks,
-                                                                 wait=True)))  # fmt: skip
+              lambda h=host, r=restart: (True, workers.check_host(
+                  h, run.site.env, run.records, r.marks, wait=True)))  # fmt: skip
     answers = AnswersBefore.read(facts)
     for key, value in (answers.urls if answers else {}).items():
         was = web.Answer.recorded(value)

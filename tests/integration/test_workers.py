@@ -15,6 +15,8 @@ from rollbook.actions import workers
 from rollbook.core.config import Environment, ReadyCheck
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
+from rollbook.core.records import Records
+from rollbook.core.state import WorkerMethods
 from rollbook.sandbox.layout import Layout, load_layout
 from rollbook.sandbox.supervisor import stop_running
 from rollbook.services import manager_for
@@ -32,6 +34,12 @@ def layout(sandbox_up: None) -> Layout:
 @pytest.fixture
 def host(tmp_path: Path) -> Host:
     return local_host(tmp_path / "journal")
+
+
+def fresh(host: Host) -> Records:
+    """A run's records with nothing decided yet (a worker's method is decided once per run for
+    a commit and a package set: each environment variant here is another run)."""
+    return Records(host.executor.journal, host.executor)
 
 
 def restart_worker(layout: Layout) -> None:
@@ -59,8 +67,8 @@ def with_ready(env: Environment, **check: object) -> Environment:
 
 
 def test_remote_control_is_used_where_the_broker_has_it(layout: Layout, host: Host) -> None:
-    assert workers.methods(host, layout.env) == {"celery": "inspect"}
-    said = workers.check_host(host, layout.env, {}, wait=True)
+    assert workers.methods(host, layout.env, fresh(host)) == {"celery": "inspect"}
+    said = workers.check_host(host, layout.env, fresh(host), {}, wait=True)
     assert said.startswith("celery: inspect — celery@") and said.endswith(" answered")
 
 
@@ -68,8 +76,8 @@ def test_without_remote_control_the_ready_line_since_the_start(
     layout: Layout, host: Host, no_remote_control: dict[str, list[str]]
 ) -> None:
     method = "celery log (redis: no remote control)"
-    assert workers.methods(host, layout.env) == {"celery": method}
-    said = workers.check_host(host, layout.env, no_remote_control, wait=True)
+    assert workers.methods(host, layout.env, fresh(host)) == {"celery": method}
+    said = workers.check_host(host, layout.env, fresh(host), no_remote_control, wait=True)
     assert said.startswith(f"celery: {method} — ") and said.endswith(" ready."), said
     # the ready line already in the log before this mark is not one since the start
     now = workers.log_marks(manager_for(host, layout.env.services), ["celery"])
@@ -77,7 +85,7 @@ def test_without_remote_control_the_ready_line_since_the_start(
         StepFailed,
         match=rf"no line matching .* since its start \[worker checked by {re.escape(method)}",
     ):
-        workers.check_host(host, layout.env, now, wait=False)
+        workers.check_host(host, layout.env, fresh(host), now, wait=False)
 
 
 def test_a_stopped_worker_fails_naming_the_method(
@@ -88,36 +96,36 @@ def test_a_stopped_worker_fails_naming_the_method(
         with pytest.raises(
             StepFailed, match=r"worker celery is not running .*\[worker checked by celery log"
         ):
-            workers.check_host(host, layout.env, no_remote_control, wait=False)
+            workers.check_host(host, layout.env, fresh(host), no_remote_control, wait=False)
     finally:
         restart_worker(layout)
 
 
 def test_without_celery_the_process_staying_up(layout: Layout, host: Host) -> None:
     env = layout.env.model_copy(update={"celery": None})
-    assert workers.methods(host, env) == {"celery": "process"}
-    assert "celery: process — running " in workers.check_host(host, env, {}, wait=True)
+    assert workers.methods(host, env, fresh(host)) == {"celery": "process"}
+    assert "celery: process — running " in workers.check_host(host, env, fresh(host), {}, wait=True)
 
 
 def test_a_readiness_command_of_the_environment(layout: Layout, host: Host) -> None:
     env = with_ready(layout.env, command=["test", "-f", "manage.py"])  # run in the app's folder
-    assert workers.check_host(host, env, {}, wait=False) == (
+    assert workers.check_host(host, env, fresh(host), {}, wait=False) == (
         "celery: command — `test -f manage.py` exit 0"
     )
     failing = with_ready(layout.env, command=["test", "-f", "no-such-file"])
     with pytest.raises(
         StepFailed, match=r"readiness command `test -f no-such-file` did not exit 0"
     ):
-        workers.check_host(host, failing, {}, wait=False)
+        workers.check_host(host, failing, fresh(host), {}, wait=False)
     missing = with_ready(layout.env, command=["no-such-tool-4711"])
     with pytest.raises(StepFailed, match=r"'no-such-tool-4711' is not a command on this host"):
-        workers.methods(host, missing)
+        workers.methods(host, missing, fresh(host))
 
 
 def test_a_readiness_log_line_of_the_environment(layout: Layout, host: Host) -> None:
     env = with_ready(layout.env, log=r"mingle: (searching|all alone)")
-    assert workers.methods(host, env) == {"celery": "log"}
-    assert "mingle: all alone" in workers.check_host(host, env, {}, wait=False)
+    assert workers.methods(host, env, fresh(host)) == {"celery": "log"}
+    assert "mingle: all alone" in workers.check_host(host, env, fresh(host), {}, wait=False)
 
 
 def test_a_real_task_round_trip_with_the_apps_settings(layout: Layout, host: Host) -> None:
@@ -128,3 +136,21 @@ def test_a_real_task_round_trip_with_the_apps_settings(layout: Layout, host: Hos
     default = workers.roundtrip(host, layout.env.model_copy(update={"celery": celery}))
     assert default["task"] == "celery.accumulate" and default["id"], default
     assert default["result"] == repr(f"rollbook-{host.name}")
+
+
+def _celery_loads(host: Host) -> int:
+    return sum(1 for e in host.executor.journal.events("command") if "find_app" in str(e["argv"]))
+
+
+def test_a_method_is_decided_once_per_commit_and_package_set(layout: Layout, host: Host) -> None:
+    """Loading the app's celery (a Python start and the app's imports) is not repeated while the
+    checkout's commit and the venv's package set are those it was decided with."""
+    records = fresh(host)
+    chosen = workers.methods(host, layout.env, records)
+    assert _celery_loads(host) == 1
+    assert workers.methods(host, layout.env, records) == chosen and _celery_loads(host) == 1
+    decided = records.need(WorkerMethods).hosts[host.spec]
+    records.keep_host(WorkerMethods, host.spec, {**decided, "code": "0" * 40})  # another commit
+    assert workers.methods(host, layout.env, records) == chosen and _celery_loads(host) == 2
+    records.keep_host(WorkerMethods, host.spec, {**decided, "packages": []})  # another venv
+    assert workers.methods(host, layout.env, records) == chosen and _celery_loads(host) == 3

@@ -19,7 +19,7 @@ def test_an_unusable_method_is_said_and_does_not_stop_the_run(
     services = run.site.env.services.model_copy(update={"workers": ["worker"]})
     run.site.env = run.site.env.model_copy(update={"services": services})
     # no venv here: celery cannot load
-    [(spec, chosen)] = workers.plan_methods(run.incident, run.site).items()
+    [(spec, chosen)] = workers.plan_methods(run.incident, run.site, run.records).items()
     assert spec == "local://"
     assert chosen["worker"].startswith("unusable now: local: celery app 'config' (key celery.app)")
     assert any(s.startswith("WARNING: local: celery app 'config'") for s in said), said
@@ -28,7 +28,8 @@ def test_an_unusable_method_is_said_and_does_not_stop_the_run(
     # without celery and without a readiness check: the process
     no_celery = run.site.env.model_copy(update={"celery": None})
     run.site.env = no_celery
-    assert workers.plan_methods(run.incident, run.site) == {"local://": {"worker": "process"}}
+    chosen_now = workers.plan_methods(run.incident, run.site, run.records)
+    assert chosen_now == {"local://": {"worker": "process"}}
 
 
 def test_a_failed_round_trip_says_what_the_client_said() -> None:
