@@ -1,7 +1,8 @@
 """The deployed app's venv: created once, installing only from the wheelhouse (its pip.conf).
 
-The start state's package set is saved; `reset` puts the venv back with a plain
-`pip install -r requirements.txt` (pinned to that set) when a rollback changed it.
+The start state's package set is saved; `reset` puts back exactly what a rollback changed
+(`pip install --no-deps` of the saved versions, `pip uninstall` of what it added), and recreates
+the venv from the wheelhouse if that did not bring the set back.
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ def ensure_venv(layout: Layout, python: str = sys.executable) -> None:
     )
 
 
+def _pip(layout: Layout, *args: str) -> None:
+    layout.shell.run([layout.venv / "bin" / "python", "-m", "pip", *args], cwd=layout.app,
+                     env=app_environment(layout))  # fmt: skip
+
+
 def pip_install(layout: Layout, *args: str) -> None:
-    layout.shell.run(
-        [layout.venv / "bin" / "python", "-m", "pip", "install", "--quiet",
-         "-r", layout.env.app.requirements, *args],
-        cwd=layout.app,
-        env=app_environment(layout),
-    )  # fmt: skip
+    _pip(layout, "install", "--quiet", "-r", layout.env.app.requirements, *args)
 
 
 def install_requirements(layout: Layout, *extra: str) -> None:
@@ -70,10 +71,17 @@ def save_snapshot(layout: Layout) -> None:
 def restore_venv(layout: Layout) -> None:
     """Bring the venv back to the start state's packages, only if a rollback changed them."""
     saved = json.loads((layout.state / SNAPSHOT).read_text(encoding="utf-8"))
-    if packages(layout) == saved:
+    now = packages(layout)
+    if now == saved:
         return
-    say("the app's venv changed: pip install -r requirements.txt (offline) ...")
-    pip_install(layout, "-c", str(layout.state / CONSTRAINTS))
+    wrong = sorted(f"{name}=={version}" for name, version in saved.items()
+                   if now.get(name) != version)  # fmt: skip
+    extra = sorted(set(now) - set(saved))
+    say(f"the app's venv changed: {', '.join(wrong + [f'-{name}' for name in extra])} ...")
+    if wrong:  # exactly the start state's versions: nothing to resolve
+        _pip(layout, "install", "--quiet", "--no-deps", *wrong)
+    if extra:
+        _pip(layout, "uninstall", "--quiet", "--yes", *extra)
     if packages(layout) == saved:
         return
     say("the app's venv still differs: recreating it from the wheelhouse ...")
