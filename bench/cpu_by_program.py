@@ -1,9 +1,11 @@
 """Where the CPU goes: a command run under the kernel's process accounting (acct(2)), its CPU
 seconds summed by program name.
 
-    .venv/bin/python bench/cpu_by_program.py [--markdown FILE] [-- COMMAND ...]
+    .venv/bin/python bench/cpu_by_program.py [--markdown FILE] [--code CHECKOUT] [-- COMMAND ...]
 
-Without a command: `rollbook sandbox reset`, then the sandbox rollback. Every process that ends
+Without a command: `rollbook sandbox reset`, then the sandbox rollback — with `--code`, run by
+another checkout's rollbook (an older commit: a before/after comparison on the same sandbox,
+alternated with runs without it). Every process that ends
 while it runs is counted, with its program name as the kernel keeps it (15 characters: a Python
 script run through its shebang is its script's name, `python -m x` is `python`), so run it on a
 quiet machine. A process still running at the end (a service the run started) is not counted.
@@ -26,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 from rollbook import sandbox
+from rollbook.sandbox import instance
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLLBACK = [
@@ -66,16 +69,23 @@ def switch_accounting(path: str | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    parser.add_argument("--code", type=Path, default=ROOT,
+                        help="the checkout whose rollbook runs the default rollback")  # fmt: skip
     parser.add_argument("command", nargs="*", help="the command (default: the sandbox rollback)")
     args = parser.parse_args()
-    if not args.command:
+    command, cwd, environment = args.command, ROOT, None
+    if not command:
         sandbox.reset()
+        # the rollback acts on this checkout's sandbox, whichever checkout's code runs it
+        folder = instance.environments(instance.current())
+        command, cwd = ROLLBACK, args.code
+        environment = {**os.environ, "ROLLBOOK_ENVIRONMENTS": str(folder)}
     with tempfile.NamedTemporaryFile(prefix="rollbook-acct-") as file:
         switch_accounting(file.name)
         started = time.monotonic()
         try:
             # the given command's output is shown as it goes; the rollback's is kept quiet
-            done = subprocess.run(args.command or ROLLBACK, cwd=ROOT,
+            done = subprocess.run(command, cwd=cwd, env=environment,
                                   capture_output=not args.command, check=False)  # fmt: skip
         finally:
             switch_accounting(None)
@@ -84,7 +94,11 @@ def main() -> None:
     total = sum(seconds.values())
     if not total:
         sys.exit("no process ended while the command ran: nothing to count")
-    shown = " ".join(args.command) if args.command else "the sandbox rollback (after a reset)"
+    shown = (
+        " ".join(args.command)
+        if args.command
+        else (f"the sandbox rollback (after a reset), by the code of {args.code.resolve()}")
+    )
     lines = [
         f"CPU by program: {shown}; exit {done.returncode}, {wall:.1f} s, {total:.1f} CPU-s "
         f"({total / wall:.2f} cores busy on average), {sum(processes.values())} processes.",
