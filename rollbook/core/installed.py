@@ -4,10 +4,12 @@ of its 0.4 s; this takes a tenth of it).
 
 It answers only where its lines are pip's own, byte for byte: pip reading metadata through
 importlib.metadata (pip 23 or later on Python 3.11 or later, no override), every distribution a
-plain install in a site-packages folder with a name, a canonical version (PEP 440, printed as
-pip prints it) and no other copy on the path. Anything else — an editable or direct-URL install
-(direct_url.json), an egg, a legacy `setup.py develop`, a version pip would rewrite — exits 3:
-the caller then asks pip itself.
+plain install in a site-packages folder whose name and version (as its folder and its METADATA
+both say them) are a canonical version (PEP 440, printed as pip prints it), with no other copy on
+the path. Anything else — an editable or direct-URL install (direct_url.json), an egg or an
+egg-link, a folder a killed uninstall left (`~jango-4.2.dist-info`), a version pip would rewrite —
+exits 3: the caller then asks pip itself. Like pip, it never lists `python`, `wsgiref` or
+`argparse` (pip's stdlib_pkgs, skipped even with --all).
 """
 
 import os
@@ -20,6 +22,11 @@ CANONICAL = re.compile(
     r"(\.post(0|[1-9][0-9]*))?(\.dev(0|[1-9][0-9]*))?"
 )
 FOLDERS = ("site-packages", "dist-packages")
+NEVER_LISTED = {"python", "wsgiref", "argparse"}  # pip's stdlib_pkgs
+
+
+def key(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def ask_pip(why):
@@ -46,9 +53,10 @@ def lines():
     if not pip_reads_importlib(metadata):
         ask_pip("pip reads metadata another way here")
     paths = [p for p in sys.path if p]  # pip's own path: its script's folder, never the cwd
-    if any(p.endswith(".egg") or os.path.isfile(os.path.join(p, "easy-install.pth"))
-           for p in paths):  # fmt: skip
-        ask_pip("eggs or legacy develop installs on the path")
+    for path in paths:
+        entries = os.listdir(path) if os.path.isdir(path) else []
+        if path.endswith(".egg") or any(e.endswith((".egg", ".egg-link")) for e in entries):
+            ask_pip(f"eggs or legacy develop installs on the path: {path}")
     seen, out = set(), []
     for dist in metadata.distributions(path=paths):
         name, version = dist.metadata["Name"], dist.version
@@ -57,16 +65,19 @@ def lines():
             ask_pip(f"a distribution without a name or version: {where}")
         if os.path.basename(os.path.dirname(str(where))) not in FOLDERS:
             ask_pip(f"a distribution outside site-packages: {where}")
+        folder, _, said = os.path.basename(str(where)).rpartition(".")[0].partition("-")
+        if key(folder) != key(name) or said != version:
+            ask_pip(f"{where} is not named for {name} {version}")
         if dist.read_text("direct_url.json") is not None:
             ask_pip(f"{name} was installed from a URL or as editable")
         if not CANONICAL.fullmatch(version):
             ask_pip(f"{name}'s version {version} is not in canonical form")
-        key = re.sub(r"[-_.]+", "-", name).lower()
-        if key in seen:
+        if key(name) in seen:
             ask_pip(f"{name} is installed twice on the path")
-        seen.add(key)
-        out.append(f"{name}=={version}")
-    return sorted(out, key=str.lower)
+        seen.add(key(name))
+        if key(name) not in NEVER_LISTED:
+            out.append(f"{name}=={version}")
+    return out
 
 
 if __name__ == "__main__":

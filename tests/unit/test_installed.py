@@ -17,8 +17,8 @@ PLAIN = {
 }  # fmt: skip
 
 
-def _dist(site: Path, name: str, version: str, **files: str) -> Path:
-    info = site / f"{name.replace('-', '_')}-{version.replace('!', '_')}.dist-info"
+def _dist(site: Path, name: str, version: str, folder: str = "", **files: str) -> Path:
+    info = site / f"{folder or name.replace('-', '_')}-{version}.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
     for file, text in files.items():
@@ -34,6 +34,7 @@ def app_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = next(folder.glob("lib/python*/site-packages"))
     for name, version in PLAIN.items():
         _dist(site, name, version)
+    _dist(site, "argparse", "1.4.0")  # pip never lists it, even with --all
     return folder
 
 
@@ -49,6 +50,7 @@ def test_the_lines_are_pips_own(app_venv: Path) -> None:
     assert listed.returncode == 0, listed.stdout + listed.stderr
     assert sorted(listed.stdout.split()) == sorted(pip.split())
     assert {f"{name}=={version}" for name, version in PLAIN.items()} <= set(listed.stdout.split())
+    assert "argparse==1.4.0" not in listed.stdout
 
 
 @pytest.mark.parametrize(
@@ -73,6 +75,28 @@ def test_what_pip_writes_its_own_way_is_left_to_pip(
         info.rmdir()
     assert listed.returncode == 3, listed.stdout
     assert why in listed.stdout
+
+
+def test_what_a_killed_uninstall_left_is_left_to_pip(app_venv: Path) -> None:
+    """pip renames a folder it is removing to ~…; pip itself reads the name from the folder."""
+    site = next(app_venv.glob("lib/python*/site-packages"))
+    left = _dist(site, "Kombu", "5.3.0", folder="~ombu")
+    try:
+        listed = _listed(app_venv)
+    finally:
+        (left / "METADATA").unlink()
+        left.rmdir()
+    assert listed.returncode == 3 and "is not named for Kombu 5.3.0" in listed.stdout
+
+
+def test_a_legacy_develop_install_is_left_to_pip(app_venv: Path) -> None:
+    link = next(app_venv.glob("lib/python*/site-packages")) / "oldapp.egg-link"
+    link.write_text("/src/oldapp\n.\n")
+    try:
+        listed = _listed(app_venv)
+    finally:
+        link.unlink()
+    assert listed.returncode == 3 and "legacy develop installs" in listed.stdout
 
 
 def test_a_pip_older_than_its_metadata_reading_is_left_to_pip(tmp_path: Path) -> None:
