@@ -220,7 +220,8 @@ def start_web(incident: Incident, site: Site, records: Records) -> dict[str, lis
         code = statuses[host.spec] = wait_web_answers(host, site.env)
         manager = manager_for(host, site.env.services)
         web = web_services(site.env)
-        dead = [] if code else [n for n in web if n not in manager.running(web)]
+        up = web if code else manager.running(web)
+        dead = [n for n in web if n not in up]
         if dead and not site.planning:  # it started, then stopped: its own log says why
             raise StepFailed(
                 f"{host.spec}: service {dead[0]} stopped right after it started. "

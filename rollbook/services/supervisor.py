@@ -32,13 +32,13 @@ class Supervisor:
         self._ctl("signal", "HUP", name, mutating=True)
 
     def states(self, names: list[str]) -> dict[str, str]:
-        """Each program's RUNNING, STARTING, BACKOFF, FATAL, EXITED, STOPPED … ("" when
-        unknown), from one `status` (a group's first process for a group's name)."""
+        """Each program's RUNNING, STARTING, BACKOFF, FATAL, EXITED, STOPPED, ERROR … ("" when
+        unknown), from one `status`; a group asked as `group:*` (or `group:`) by its first
+        process's line."""
         lines = [line.split() for line in
                  self._ctl("status", *names, mutating=False, check=False).splitlines()]  # fmt: skip
         return {name: next((words[1] for words in lines if len(words) > 1 and
-                            (words[0] == name or words[0].startswith(f"{name}:"))), "")
-                for name in names}  # fmt: skip
+                            _names(words[0], name)), "") for name in names}  # fmt: skip
 
     def state(self, name: str) -> str:
         return self.states([name])[name]
@@ -75,3 +75,11 @@ class Supervisor:
     def pids(self, name: str) -> list[int]:
         out = self._ctl("pid", name, mutating=False, check=False).strip()
         return [int(out)] if out.isdigit() and int(out) > 0 else []
+
+
+def _names(shown: str, name: str) -> bool:
+    """A `status` line's first word is about `name`: the program itself (its error lines say
+    `name:`), or a process of the group `name` asks for as `group:*` or `group:`."""
+    if name.endswith((":*", ":")):
+        return shown.startswith(name.rstrip("*"))
+    return shown in (name, f"{name}:")

@@ -32,11 +32,15 @@ class Systemd:
         return self._ctl("is-active", name, mutating=False, check=False).strip() == "active"
 
     def running(self, names: list[str]) -> list[str]:
-        """`systemctl is-active` answers one line per unit, in order."""
+        """One `systemctl is-active` for all: a line per unit, in order — asked one by one
+        where that cannot hold (a glob expands to any number of units; an error cuts the
+        answer short)."""
         if not names:
             return []
         states = self._ctl("is-active", *names, mutating=False, check=False).split()
-        return [name for name, state in zip(names, states, strict=False) if state == "active"]
+        if len(states) != len(names) or any(set("*?[") & set(name) for name in names):
+            return [name for name in names if self.is_running(name)]
+        return [name for name, state in zip(names, states, strict=True) if state == "active"]
 
     def gave_up(self, name: str) -> bool:
         return self._ctl("is-active", name, mutating=False, check=False).strip() == "failed"

@@ -1,43 +1,61 @@
 """The service managers answer "which of these run" in one question, read from the manager's own
-output: supervisorctl's `status` lines (a group's processes under the group's name) and
-systemctl's `is-active` lines."""
+output: supervisorctl's `status` lines (a group asked as `group:*`) and systemctl's `is-active`
+lines (asked one by one where one line per unit cannot hold)."""
 
 import os
 from pathlib import Path
 
 import pytest
 
+from rollbook.core.host import Host
 from rollbook.core.journal import read_journal
 from rollbook.services.supervisor import Supervisor
 from rollbook.services.systemd import Systemd
 from tests.unit.local_run import local_host
 
+# as supervisorctl 4 prints them for `status gunicorn celery web:* beat nginx`
 STATUS = """gunicorn                         RUNNING   pid 4711, uptime 0:03:12
 celery                           STOPPED   Dec 05 09:14 PM
 web:web_00                       RUNNING   pid 4712, uptime 1 day, 0:00:03
+web:web_01                       STOPPED   Dec 05 09:14 PM
 beat: ERROR (no such process)
+nginx: ERROR (no such process)
+"""
+# systemctl is-active: a line per unit, in order; an error ends the answer
+SYSTEMCTL = """shift
+for unit in "$@"; do
+  case "$unit" in
+    gunicorn|nginx) echo active ;;
+    missing) echo "Failed to get unit file state for $unit" >&2; exit 1 ;;
+    *) echo inactive ;;
+  esac
+done
+exit 3
 """
 
 
-def _tool(folder: Path, name: str, output: str) -> str:
-    """A stand-in for the manager's command line tool: prints `output`, exits 3 like both do
-    when something asked about is not running."""
+def _tool(folder: Path, name: str, script: str) -> str:
     tool = folder / name
-    tool.write_text(f"#!/bin/sh\ncat <<'END'\n{output}END\nexit 3\n")
+    tool.write_text(f"#!/bin/sh\n{script}")
     tool.chmod(0o755)
     return str(tool)
 
 
+def _asked(host: Host) -> list[list[str]]:
+    events = read_journal(host.executor.journal.path)
+    return [e["argv"] for e in events if e["event"] == "command"]
+
+
 def test_supervisor_names_the_running_programs_from_one_status(tmp_path: Path) -> None:
     host = local_host(tmp_path / "run")
-    manager = Supervisor(host, _tool(tmp_path, "supervisorctl", STATUS))
-    names = ["gunicorn", "celery", "web", "beat", "nginx"]
-    assert manager.running(names) == ["gunicorn", "web"]
-    assert manager.states(names) == {"gunicorn": "RUNNING", "celery": "STOPPED",
-                                     "web": "RUNNING", "beat": "ERROR", "nginx": ""}  # fmt: skip
-    commands = [e["argv"] for e in read_journal(host.executor.journal.path)
-                if e["event"] == "command"]  # fmt: skip
-    assert [argv[1:] for argv in commands] == [["status", *names]] * 2
+    printed = f"cat <<'END'\n{STATUS}END\nexit 3\n"  # 3: something asked about is not running
+    manager = Supervisor(host, _tool(tmp_path, "supervisorctl", printed))
+    names = ["gunicorn", "celery", "web:*", "beat", "nginx"]
+    assert manager.running(names) == ["gunicorn", "web:*"]
+    states = {"gunicorn": "RUNNING", "celery": "STOPPED", "web:*": "RUNNING", "beat": "ERROR",
+              "nginx": "ERROR"}  # fmt: skip
+    assert manager.states(names) == states
+    assert [argv[1:] for argv in _asked(host)] == [["status", *names]] * 2
     assert manager.running([]) == []
 
 
@@ -46,7 +64,12 @@ def test_systemd_names_the_active_units_from_one_is_active(
 ) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    _tool(bin_dir, "systemctl", "active\ninactive\nfailed\nactive\n")
+    _tool(bin_dir, "systemctl", SYSTEMCTL)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    manager = Systemd(local_host(tmp_path / "run"))
-    assert manager.running(["gunicorn", "celery", "beat", "nginx"]) == ["gunicorn", "nginx"]
+    host = local_host(tmp_path / "run")
+    manager = Systemd(host)
+    assert manager.running(["gunicorn", "celery", "nginx"]) == ["gunicorn", "nginx"]
+    assert len(_asked(host)) == 1
+    # an error cuts the answer short: each unit is asked alone
+    assert manager.running(["gunicorn", "missing", "nginx"]) == ["gunicorn", "nginx"]
+    assert len(_asked(host)) == 1 + 1 + 3
