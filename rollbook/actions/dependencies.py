@@ -20,7 +20,7 @@ from rollbook.core.incident import Incident
 from rollbook.core.progress import PipProgress
 from rollbook.core.records import Records
 from rollbook.core.remote_file import write_argv
-from rollbook.core.resources import Checkout, Venv
+from rollbook.core.resources import Checkout, Venv, digest
 from rollbook.core.site import Site
 from rollbook.core.state import Target, TargetResolved
 
@@ -52,8 +52,8 @@ def install_requirements(incident: Incident, site: Site, records: Records) -> di
     target does not pin at its current version (so nothing unpinned moves).
 
     With `app.force_reinstall: when_needed`, the install is skipped when the venv already
-    satisfies the target exactly (pip's dry-run of Paso 1.2, when the venv is still the one it
-    saw; else pip is asked again); otherwise only what differs moves.
+    satisfies the target exactly (pip's dry-run: Paso 1.2's of the recorded set while the venv is
+    still the one it saw, else asked again); otherwise only what differs moves.
     """
     recorded = records.need(Target).packages
     force = site.env.app.force_reinstall == "always"
@@ -84,8 +84,12 @@ def install_requirements(incident: Incident, site: Site, records: Records) -> di
                 f"the target does not pin held at its installed version ({held})"
             )
         # planning: the held file of a run without record is not written, so pip is not asked
-        if not force and not host.planning and not _installs(venv, site.env, args, asked, seen):
-            why = "pip install --dry-run: the venv already satisfies the target exactly"
+        needed = None
+        if not force and not host.planning:
+            needed = (_answered(asked.get(host.spec, {}), seen) if recorded else None) or (
+                len(_would_install(venv, site.env, args)), "pip install --dry-run")  # fmt: skip
+        if needed is not None and not needed[0]:
+            why = f"{needed[1]}: the venv already satisfies the target exactly"
             skipped[host.spec] = why
             incident.say(f"{host.spec}: {why} — reinstall skipped (force_reinstall: when_needed)")
         else:
@@ -111,16 +115,13 @@ def _to_change(seen: list[str], wanted: list[str]) -> list[str]:
     return [line for line in wanted if line not in seen or package(line) not in PACKAGING]
 
 
-def _installs(
-    venv: Venv, env: Environment, args: list[str], asked: dict[str, dict[str, Any]], seen: list[str]
-) -> int:
-    """How many packages `pip install ARGS` would install: Paso 1.2's dry-run of the same install
-    answered it where the venv is still the one it saw (the same `pip freeze --all`); else pip
-    is asked now."""
-    before = asked.get(venv.host.spec, {})
-    if before.get("freeze") == seen and isinstance(before.get("count"), int):
-        return int(before["count"])
-    return len(_would_install(venv, env, args))
+def _answered(before: dict[str, Any], seen: list[str]) -> tuple[int, str] | None:
+    """How many packages installing the recorded set installs, as Paso 1.2's dry-run of the same
+    install answered it — where the venv is still the one it saw (its `pip freeze --all` has
+    the same sha256); None when it is not."""
+    if before.get("packages_sha256") == digest(seen) and isinstance(before.get("count"), int):
+        return int(before["count"]), "pip install --dry-run of Paso 1.2 (the venv unchanged since)"
+    return None
 
 
 def _pip_install(
@@ -207,12 +208,14 @@ def resolve_target(
 
     def resolve(host: Host) -> dict[str, object]:
         venv, how = Venv(host, env.app), ""
-        seen = venv.freeze()  # Paso 3.2 reuses pip's answer while the venv is still this
+        seen = venv.freeze()
+        # the recorded set's install is Paso 3.2's own while the venv is still this one
+        same = {"packages_sha256": digest(seen)} if recorded else {}
         if recorded:
             wanted = _to_change(seen, recorded)
             if not wanted:
                 return {"ok": True, "said": "the venv already holds the target's recorded set",
-                        "count": 0, "freeze": seen}  # fmt: skip
+                        "count": 0, **same}  # fmt: skip
             report = dry_run(venv, _exact_args(env, wanted))
         else:
             report = dry_run(venv, _target_requirements(host, env, target.ref, seen))
@@ -235,7 +238,7 @@ def resolve_target(
         except (json.JSONDecodeError, KeyError):
             count = -1
         return {"ok": True, "said": f"pip resolves the install{how}: {count} packages to install",
-                "count": count if count >= 0 else None, "freeze": seen}  # fmt: skip
+                "count": count if count >= 0 else None, **same}  # fmt: skip
 
     resolved = each_host(incident, site, "app", resolve)
     records.keep(TargetResolved(resolved, sorted(unheld)))

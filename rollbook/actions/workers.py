@@ -20,9 +20,9 @@ from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records
-from rollbook.core.resources import Checkout, Venv
+from rollbook.core.resources import Checkout, Venv, digest
 from rollbook.core.site import Site
-from rollbook.core.state import ServiceLogsBefore, WorkerMethods, WorkersBefore
+from rollbook.core.state import CeleryBroker, ServiceLogsBefore, WorkersBefore
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
@@ -55,11 +55,21 @@ def worker_node(host: Host, env: Environment) -> str:
     return node.replace("%h", host.run(["hostname"], mutating=False).stdout.strip())
 
 
-def celery_remote_control(host: Host, env: Environment) -> tuple[bool, str]:
+def celery_remote_control(host: Host, env: Environment, records: Records) -> tuple[bool, str]:
     """(has remote control, broker transport) of the app's celery app, loaded with the app's venv
-    and settings on this host; StepFailed naming the cause when it cannot be loaded."""
+    and settings on this host; StepFailed naming the cause when it cannot be loaded. Loaded once
+    per checkout commit and venv package set (a Python start and the app's imports): the answer
+    of earlier in the run is reused while both are unchanged."""
     assert env.celery is not None
     venv = Venv(host, env.app)
+    code = Checkout(host, env.app.path).git("rev-parse", "HEAD", check=False)
+    loaded: dict[str, str] | None = None  # not a checkout: nothing to know the answer by
+    if code:
+        loaded = {"code": code, "packages_sha256": digest(venv.freeze()), "app": env.celery.app}
+    known = records.known(CeleryBroker)
+    earlier = known.hosts.get(host.spec) if known else None
+    if loaded and earlier and earlier["loaded"] == loaded:
+        return earlier["remote_control"], earlier["transport"]
     result = venv.run([venv.tool("python"), "-c", _PROBE, env.celery.app], mutating=False,
                       check=False, timeout=60)  # fmt: skip
     words = result.stdout.split()
@@ -70,28 +80,16 @@ def celery_remote_control(host: Host, env: Environment) -> tuple[bool, str]:
             f"the app's venv and settings: {said} — fix the key, or remove `celery` when the "
             "workers are not celery's"
         )
-    return words[0] == "remote-control", words[1]
+    remote, transport = words[0] == "remote-control", words[1]
+    if loaded:
+        records.keep_host(CeleryBroker, host.spec, {"loaded": loaded, "remote_control": remote,
+                                                    "transport": transport})  # fmt: skip
+    return remote, transport
 
 
 def methods(host: Host, env: Environment, records: Records) -> dict[str, str]:
     """How each worker of this host is checked: "command", "log", "inspect", "celery log" or
-    "process". Checks the method can be used (its command exists, celery's app loads) — once
-    for a checkout's commit and a venv's package set (loading the app's celery costs a Python
-    start and the app's imports): a method decided earlier in the run with both unchanged."""
-    code = Checkout(host, env.app.path).git("rev-parse", "HEAD", check=False)
-    if not code:  # not a checkout: nothing to know it by
-        return _methods(host, env)
-    deployed = {"code": code, "packages": Venv(host, env.app).freeze()}
-    known = records.known(WorkerMethods)
-    earlier = known.hosts.get(host.spec) if known else None
-    if earlier and all(earlier[key] == value for key, value in deployed.items()):
-        return dict(earlier["methods"])
-    found = _methods(host, env)
-    records.keep_host(WorkerMethods, host.spec, {**deployed, "methods": found})
-    return found
-
-
-def _methods(host: Host, env: Environment) -> dict[str, str]:
+    "process". Checks the method can be used (its command exists, celery's app loads)."""
     celery = ""
     found: dict[str, str] = {}
     for name in env.services.workers:
@@ -109,7 +107,7 @@ def _methods(host: Host, env: Environment) -> dict[str, str]:
             found[name] = "log"
         elif env.celery is not None:
             if not celery:
-                remote, transport = celery_remote_control(host, env)
+                remote, transport = celery_remote_control(host, env, records)
                 celery = "inspect" if remote else f"celery log ({transport}: no remote control)"
             found[name] = celery
         else:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,11 @@ class Venv:
         """python manage.py ARGS, as an app command."""
         return self.run([self.tool("python"), self.app.manage, *args], mutating=mutating,
                         timeout=timeout)  # fmt: skip
+
+
+def digest(lines: list[str]) -> str:
+    """sha256 of a listing (a venv's package set …), to tell later whether it is unchanged."""
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def parse_freeze(out: str) -> list[str]:

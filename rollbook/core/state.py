@@ -152,7 +152,8 @@ class TrialRestore(Record):
 @dataclass(frozen=True)
 class TargetResolved(Record):
     """Paso 1.2: pip's own dry-run of the target's install on each app host ({host: {"ok",
-    "said", "count"}}), and the hosts where holding the unpinned packages would not resolve."""
+    "said", "count", and for a recorded set "packages_sha256": of the venv it asked about}}), and
+    the hosts where holding the unpinned packages would not resolve."""
 
     KEY: ClassVar[str] = "target_resolved"
     hosts: dict[str, dict[str, Any]]
@@ -207,12 +208,13 @@ class Resources(PerHost):
 
 
 @dataclass(frozen=True)
-class WorkerMethods(PerHost):
-    """How each app host's workers are checked, and what that was decided with: {host:
-    {"code": the checkout's commit, "packages": the venv's package set, "methods": {worker:
-    method}}} — decided again whenever either changed."""
+class CeleryBroker(PerHost):
+    """Whether each app host's celery app has remote control, and what it was loaded with:
+    {host: {"loaded": {"code": the checkout's commit, "packages_sha256": of the venv's package
+    set, "app": celery.app}, "remote_control": bool, "transport": str}} — loaded again whenever
+    one of those changed."""
 
-    KEY: ClassVar[str] = "worker_methods_decided"
+    KEY: ClassVar[str] = "celery_broker"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from rollbook.core.config import Environment, ReadyCheck
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
 from rollbook.core.records import Records
-from rollbook.core.state import WorkerMethods
+from rollbook.core.state import CeleryBroker
 from rollbook.sandbox.layout import Layout, load_layout
 from rollbook.sandbox.supervisor import stop_running
 from rollbook.services import manager_for
@@ -37,8 +37,8 @@ def host(tmp_path: Path) -> Host:
 
 
 def fresh(host: Host) -> Records:
-    """A run's records with nothing decided yet (a worker's method is decided once per run for
-    a commit and a package set: each environment variant here is another run)."""
+    """A run's records with nothing learnt yet (celery's app is loaded once per run for a commit
+    and a package set: each variant here, the app's env file changed, is another run)."""
     return Records(host.executor.journal, host.executor)
 
 
@@ -142,15 +142,17 @@ def _celery_loads(host: Host) -> int:
     return sum(1 for e in host.executor.journal.events("command") if "find_app" in str(e["argv"]))
 
 
-def test_a_method_is_decided_once_per_commit_and_package_set(layout: Layout, host: Host) -> None:
+def test_celery_is_loaded_once_per_commit_and_package_set(layout: Layout, host: Host) -> None:
     """Loading the app's celery (a Python start and the app's imports) is not repeated while the
-    checkout's commit and the venv's package set are those it was decided with."""
+    checkout's commit and the venv's package set are those it was loaded with."""
     records = fresh(host)
     chosen = workers.methods(host, layout.env, records)
-    assert _celery_loads(host) == 1
+    assert chosen == {"celery": "inspect"} and _celery_loads(host) == 1
     assert workers.methods(host, layout.env, records) == chosen and _celery_loads(host) == 1
-    decided = records.need(WorkerMethods).hosts[host.spec]
-    records.keep_host(WorkerMethods, host.spec, {**decided, "code": "0" * 40})  # another commit
-    assert workers.methods(host, layout.env, records) == chosen and _celery_loads(host) == 2
-    records.keep_host(WorkerMethods, host.spec, {**decided, "packages": []})  # another venv
-    assert workers.methods(host, layout.env, records) == chosen and _celery_loads(host) == 3
+    answer = records.need(CeleryBroker).hosts[host.spec]
+    for changed in ({"code": "0" * 40}, {"packages_sha256": "0" * 64}):  # another commit, venv
+        records.keep_host(CeleryBroker, host.spec,
+                          {**answer, "loaded": {**answer["loaded"], **changed}})  # fmt: skip
+        loads = _celery_loads(host)
+        assert workers.methods(host, layout.env, records) == chosen
+        assert _celery_loads(host) == loads + 1

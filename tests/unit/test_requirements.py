@@ -97,29 +97,13 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
                                                 "force_reinstall": "when_needed"})  # fmt: skip
     run.site.env = run.site.env.model_copy(update={"app": app_config})
     run.records.keep(Target("deploy-ok", "a" * 40, 0, "named by the test"))
-    pip_freeze = [str(tmp_path / "venv/bin/pip"), "freeze", "--all"]
-    installed = subprocess.run(pip_freeze, capture_output=True, text=True, check=True).stdout
     assert dependencies.resolve_target(run.incident, run.site, run.records) == {
         "local://": {
             "ok": True,
             "said": "pip resolves the install: 0 packages to install",
             "count": 0,
-            "freeze": sorted(installed.split()),
         }
     }
-    # Paso 3.2 at the target's code: pip's answer of Paso 1.2 holds while the venv is unchanged
-    git(app, "checkout", "-q", "deploy-ok")
-    dry_runs = _pip_dry_runs(run)
-    dependencies.install_requirements(run.incident, run.site, run.records)
-    assert _pip_dry_runs(run) == dry_runs
-    [noted] = [e["value"] for e in read_journal(run.incident.journal.path)
-               if e["event"] == "fact" and e["key"] == "packages_installed"]  # fmt: skip
-    assert "satisfies the target exactly" in noted["skipped"]["local://"]
-    subprocess.run([str(tmp_path / "venv/bin/pip"), "uninstall", "-q", "-y", "setuptools"],
-                   check=True)  # fmt: skip
-    dependencies.install_requirements(run.incident, run.site, run.records)  # the venv changed
-    assert _pip_dry_runs(run) == dry_runs + 1
-    git(app, "checkout", "-q", "-")
     run.records.keep(Target("deploy-bad", "a" * 40, 0, "named by the test"))
     [refused] = dependencies.resolve_target(run.incident, run.site, run.records).values()
     assert refused["ok"] is False
@@ -128,11 +112,6 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
         r".*no-such-package-4711==1.0.* nothing was changed",
         str(refused["said"]),
     )
-
-
-def _pip_dry_runs(run: Run) -> int:
-    events = read_journal(run.incident.journal.path)
-    return sum(1 for e in events if e["event"] == "command" and "--dry-run" in e["argv"])
 
 
 def wheel(folder: Path, name: str, version: str, *requires: str) -> None:
@@ -192,3 +171,50 @@ def test_holding_what_the_target_does_not_pin_must_not_make_it_unresolvable(
         r"dependencies.* nothing was changed",
         str(refused["said"]),
     )
+
+
+def _pip_dry_runs(run: Run) -> int:
+    events = read_journal(run.incident.journal.path)
+    return sum(1 for e in events if e["event"] == "command" and "--dry-run" in e["argv"])
+
+
+def test_paso_3_2_takes_paso_1_2s_answer_while_the_venv_is_the_one_it_asked_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the target's recorded set (ledger) and `when_needed`, Paso 1.2's dry-run is the
+    install Paso 3.2 would ask about: reused while the venv's package set is unchanged, asked
+    again once it changed."""
+    run = local_run(tmp_path, monkeypatch)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for name in ("rb_a", "rb_b"):
+        wheel(wheels, name, "1.0")
+    offline = ["--no-index", f"--find-links={wheels}"]
+    pip = str(tmp_path / "venv/bin/pip")
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    subprocess.run([pip, "install", "-q", *offline, "rb-b==1.0"], check=True)
+    recorded = subprocess.run([pip, "freeze", "--all"], capture_output=True, text=True,
+                              check=True).stdout.split()  # fmt: skip
+    app_config = run.site.env.app.model_copy(update={"pip_options": offline,
+                                                "force_reinstall": "when_needed"})  # fmt: skip
+    run.site.env = run.site.env.model_copy(update={"app": app_config})
+    run.records.keep(Target("deploy-1", "a" * 40, 0, "named by the test", packages=recorded))
+    [answer] = dependencies.resolve_target(run.incident, run.site, run.records).values()
+    assert answer["count"] == 0 and _pip_dry_runs(run) == 1, answer
+
+    def skipped() -> str:
+        [noted, *_] = [e["value"] for e in reversed(list(read_journal(run.incident.journal.path)))
+                       if e["event"] == "fact" and e["key"] == "packages_installed"]  # fmt: skip
+        return str(noted["skipped"].get("local://"))
+
+    dependencies.install_requirements(run.incident, run.site, run.records)
+    assert _pip_dry_runs(run) == 1
+    assert skipped().startswith("pip install --dry-run of Paso 1.2 (the venv unchanged since)")
+    subprocess.run([pip, "install", "-q", "--no-deps", *offline, "rb-a==1.0"], check=True)
+    dependencies.install_requirements(run.incident, run.site, run.records)  # another venv now
+    assert _pip_dry_runs(run) == 2
+    assert skipped().startswith("pip install --dry-run: the venv already satisfies")
+    assert (
+        "rb-a==1.0"
+        not in subprocess.run([pip, "freeze"], capture_output=True, text=True, check=True).stdout
+    )  # what the record lacks: gone
