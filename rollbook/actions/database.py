@@ -55,15 +55,19 @@ def fingerprint_sql(names: list[str]) -> str:
     return " UNION ALL ".join(parts) + " ORDER BY 1"
 
 
+TABLES_PER_QUERY = 200  # a query's text stays far below a command argument's 128 KiB
+
+
+def blocks(names: list[str]) -> list[list[str]]:
+    """`names` in blocks of TABLES_PER_QUERY: one query (one psql connection) each."""
+    return [names[i : i + TABLES_PER_QUERY] for i in range(0, len(names), TABLES_PER_QUERY)]
+
+
 def fingerprints(pg: PostgresClient, database: str | None = None) -> dict[str, dict[str, object]]:
-    names = tables(pg, database)
-    if not names:
-        return {}
-    out = psql(pg, fingerprint_sql(names), database=database)
-    return {
-        t: {"rows": int(n), "checksum": h}
-        for t, n, h in (line.split("|") for line in out.splitlines())
-    }
+    lines = []
+    for block in blocks(tables(pg, database)):
+        lines += psql(pg, fingerprint_sql(block), database=database).splitlines()
+    return {t: {"rows": int(n), "checksum": h} for t, n, h in (line.split("|") for line in lines)}
 
 
 PRIMARY_KEYS = (  # per public table: its primary key's columns, as a JSON list
@@ -81,24 +85,21 @@ def primary_keys(pg: PostgresClient, database: str | None = None) -> dict[str, l
     return {t: json.loads(cols) for t, cols in (line.split("|", 1) for line in out.splitlines())}
 
 
-KEYED_TABLES = 200  # tables per query: its text stays far below a command argument's 128 KiB
-
-
 def row_keys(pg: PostgresClient, database: str | None = None) -> dict[str, set[int]]:
     """Per table, a 64-bit hash of each row's primary key (of the whole row where there is none):
-    one query (one connection) for up to KEYED_TABLES tables, each row named by its table."""
+    one query per block of tables, each row tagged with its table's place in the block."""
     pks = primary_keys(pg, database)
-    names = tables(pg, database)
-    keys: dict[str, set[int]] = {table: set() for table in names}
-    for first in range(0, len(names), KEYED_TABLES):
+    keys: dict[str, set[int]] = {}
+    for block in blocks(tables(pg, database)):
         parts = []
-        for table in names[first : first + KEYED_TABLES]:
+        for place, table in enumerate(block):
             columns = ", ".join(f"x.{ident(c)}" for c in pks[table]) if table in pks else "x.*"
-            parts.append(f"SELECT {literal(table)}, hashtextextended(ROW({columns})::text, 0) "
+            parts.append(f"SELECT {place}, hashtextextended(ROW({columns})::text, 0) "
                          f"FROM public.{ident(table)} AS x")  # fmt: skip
+            keys[table] = set()
         for line in psql(pg, " UNION ALL ".join(parts), database=database).splitlines():
-            table, _, key = line.rpartition("|")
-            keys[table].add(int(key))
+            place, _, key = line.partition("|")
+            keys[block[int(place)]].add(int(key))
     return keys
 
 

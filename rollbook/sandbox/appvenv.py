@@ -40,9 +40,9 @@ def ensure_venv(layout: Layout, python: str = sys.executable) -> None:
     )
 
 
-def _pip(layout: Layout, *args: str) -> None:
+def _pip(layout: Layout, *args: str, check: bool = True) -> None:
     layout.shell.run([layout.venv / "bin" / "python", "-m", "pip", *args], cwd=layout.app,
-                     env=app_environment(layout))  # fmt: skip
+                     env=app_environment(layout), check=check)  # fmt: skip
 
 
 def pip_install(layout: Layout, *args: str) -> None:
@@ -78,10 +78,11 @@ def restore_venv(layout: Layout) -> None:
                    if now.get(name) != version)  # fmt: skip
     extra = sorted(set(now) - set(saved))
     say(f"the app's venv changed: {', '.join(wrong + [f'-{name}' for name in extra])} ...")
-    if wrong:  # exactly the start state's versions: nothing to resolve
-        _pip(layout, "install", "--quiet", "--no-deps", *wrong)
+    # exactly the start state's versions, nothing to resolve; what fails is caught below
+    if wrong:
+        _pip(layout, "install", "--quiet", "--no-deps", *wrong, check=False)
     if extra:
-        _pip(layout, "uninstall", "--quiet", "--yes", *extra)
+        _pip(layout, "uninstall", "--quiet", "--yes", *extra, check=False)
     if packages(layout) == saved:
         return
     say("the app's venv still differs: recreating it from the wheelhouse ...")

@@ -47,19 +47,20 @@ def test_queries_use_a_private_pgpass_file_removed_at_close(pg: PostgresClient) 
     assert pg.host.executor.close_hosts() == [] and not pgpass.parent.exists()
 
 
-def test_row_keys_come_in_one_query_per_block_of_tables_and_name_each_table(
+def test_row_keys_come_in_one_query_per_block_of_tables(
     pg: PostgresClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every table's row keys as its own query gives them, a set per table (empty ones too),
-    read in one psql call however many tables — or one per block of KEYED_TABLES."""
+    read in one psql call per block of TABLES_PER_QUERY tables; fingerprints likewise."""
     prints = database.fingerprints(pg)
     calls = len(pg.host.executor.journal.events("command"))
     keys = database.row_keys(pg)
-    assert len(pg.host.executor.journal.events("command")) - calls == 3  # tables, keys, rows
+    assert len(pg.host.executor.journal.events("command")) - calls == 3  # pks, tables, keys
     assert set(keys) == set(prints)
     assert {t: len(k) for t, k in keys.items()} == {t: p["rows"] for t, p in prints.items()}
     table = "django_migrations"
     alone = database.psql(pg, f'SELECT hashtextextended(ROW(x."id")::text, 0) FROM {table} AS x')
     assert keys[table] == {int(k) for k in alone.split()}
-    monkeypatch.setattr(database, "KEYED_TABLES", 2)
+    monkeypatch.setattr(database, "TABLES_PER_QUERY", 2)
     assert database.row_keys(pg) == keys
+    assert database.fingerprints(pg) == prints
