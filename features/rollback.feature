@@ -18,8 +18,8 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   Escenario: Paso 1.2 — Identificar versión objetivo
     Cuando se confirma que la aplicación usa la base de datos del ambiente
     Y se identifica el último deployment estable
-    Y se clasifican las migraciones entre la versión desplegada y la objetivo
     Y se resuelve sin instalar la instalación de dependencias de la versión objetivo
+    Y se clasifican las migraciones entre la versión desplegada y la objetivo
     Entonces el tag de versión estable queda identificado
     Y pip puede instalar las dependencias de la versión objetivo en cada servidor
 

@@ -234,11 +234,14 @@ def resolve_target(
                 "— nothing was changed; fix the requirements or the mirror, then run again"
             )}  # fmt: skip
         try:
-            count = len(json.loads(report.stdout)["install"])
-        except (json.JSONDecodeError, KeyError):
-            count = -1
+            install = [[i["metadata"]["name"], i["metadata"]["version"],
+                        i.get("download_info", {}).get("url", "")]
+                       for i in json.loads(report.stdout)["install"]]  # fmt: skip
+        except (json.JSONDecodeError, KeyError, TypeError):
+            install = None
+        count = -1 if install is None else len(install)
         return {"ok": True, "said": f"pip resolves the install{how}: {count} packages to install",
-                "count": count if count >= 0 else None, **same}  # fmt: skip
+                "count": count if count >= 0 else None, "install": install, **same}  # fmt: skip
 
     resolved = each_host(incident, site, "app", resolve)
     records.keep(TargetResolved(resolved, sorted(unheld)))
@@ -267,7 +270,8 @@ def _target_requirements(
     tree = Checkout(host, env.app.path)
     top = posixpath.relpath(env.app_file(env.app.requirements), env.app.path)
     pins, files = requirements.at_tag(tree, tag, top)
-    held = host.private_file(f"held-{tag}.txt", "\n".join(_held(seen, pins)))
+    # a tag may hold "/" (deploy/1.4.2): the file's name is the tag's digest
+    held = host.private_file(f"held-{digest([tag])[:12]}.txt", "\n".join(_held(seen, pins)))
     folder = posixpath.join(posixpath.dirname(held), "target")
     # writes only into the run's private folder (like its pgpass): not a change to the system
     host.run(["sh", "-c", _ARCHIVE, "sh", env.app.path, tag, folder, *files], mutating=False)

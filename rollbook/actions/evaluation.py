@@ -89,16 +89,20 @@ def _expected_migrations(site: Site, records: Records) -> Expected | str:
     if target.migrations:
         return set(target.migrations), None, f"the ledger's record of {name}", {}
     host = site.first_host("app")
-    tree = Checkout(host, site.env.app.path)
-    read = migration_history.trees(records, tree, Venv(host, site.env.app), [target.commit])
-    files, squashed = read.migrations[target.commit], read.squashed
+    tree, venv = Checkout(host, site.env.app.path), Venv(host, site.env.app)
+    read = migration_history.trees(records, tree, venv, [target.commit])
+    files = read.migrations[target.commit]
     if not files:
         return f"identity not checked: no ledger record of {name} and its tree is not fetched here"
+    packages = migration_history.packages(records, venv, site.env)
+    if packages.unread:
+        return f"identity not checked: {name}'s migrations in {', '.join(packages.unread)} unread"
+    files, squashed = files + packages.target, {**packages.squashed, **read.squashed}
     installed = {row.split(".")[0] for row in ledger.migration_rows(site) or []}
     apps = {m.split(".")[0] for m in files} & installed
     own = migration_history.as_migrate_sees(files, squashed)
     return ({m for m in own if m.split(".")[0] in apps}, apps,
-            f"{name}'s migration files", squashed)  # fmt: skip
+            f"{name}'s migration files (repository and packages)", squashed)  # fmt: skip
 
 
 def _identity(host: Host, backup: backups.Backup, expected: Expected | str) -> str:

@@ -2,13 +2,14 @@
 
 The database's applied migrations (showmigrations --plan, deployed code) against the target
 release's: the ledger's record of its plan (every app, installed packages' too: a third-party
-app's migrations live in site-packages), else the migration files of its tree (git), for the apps
-whose migrations live in the repository. When the target's set is all applied, each operation
-of undoing the extra migrations is read from Django's own plan (in_app/reverse_plan.py, run with
-the deployed code): `reversible` when undoing them keeps every row older than the deploy (it only
-drops what the deployed release added), `reversible-lossy` when it would empty, convert or run
-raw code over older data, `restore` when Django cannot undo one. database_path.py chooses the way
-back from this (`database.rollback`).
+app's migrations live in site-packages), else the migration files of its tree (git) and of the
+packages it runs with (those Paso 3.2 keeps as installed, the wheels of those it changes).
+When the target's set is all applied, each operation of undoing the extra migrations is read
+from Django's own plan (in_app/reverse_plan.py, run with the deployed code): `reversible` when
+undoing them keeps every row older than the deploy (it only drops what the deployed release
+added), `reversible-lossy` when it would empty, convert or run raw code over older data,
+`restore` when Django cannot undo one. database_path.py chooses the way back from this
+(`database.rollback`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,18 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
         return _plan(incident, records, "unknown", [], [], [], why)
     deployed_files = (read.migrations[deployed] or []) if read else []
     if read:  # files: a squash and what it replaces are one history, as migrate sees it
-        squashed = read.squashed
+        packages = migration_history.packages(records, venv, site.env)
+        if packages.unread:
+            why = "the target's migrations were not read from " + "; ".join(
+                f"{name}: {said}" for name, said in packages.unread.items())  # fmt: skip
+            return _plan(incident, records, "unknown", [], [], [], why)
+        # a package's app counts where the database has applied it (installed in settings)
+        installed = {m.split(".")[0] for m in applied}
+        target_files = target_files + [m for m in packages.target if m.split(".")[0] in installed]
+        deployed_files = deployed_files + [
+            m for m in packages.deployed if m.split(".")[0] in installed
+        ]
+        squashed = {**packages.squashed, **read.squashed}
         target_files = sorted(migration_history.as_migrate_sees(target_files, squashed))
         seen = migration_history.as_migrate_sees(applied, squashed)
         applied = [m for m in applied if m in seen] + sorted(seen - set(applied))

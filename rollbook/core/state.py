@@ -120,6 +120,20 @@ class MigrationTrees(Record):
 
 
 @dataclass(frozen=True)
+class PackageMigrations(Record):
+    """Paso 1.2: the migrations that live in packages (a third-party app's, Django's contrib
+    apps'), by app label: the venv's now (the deployed release's), and the target's — the
+    installed ones pip keeps, each package it changes read from the target version's wheel —
+    the squashes among them, and the packages whose target migrations could not be read."""
+
+    KEY: ClassVar[str] = "package_migrations"
+    deployed: list[str]
+    target: list[str]
+    squashed: Squashes
+    unread: dict[str, str]  # package==version: why
+
+
+@dataclass(frozen=True)
 class DatabasePath(Record):
     """Paso 1.2: how the database goes back — `path` restore or migrate — under the environment's
     `policy`, why, the values reversing drops (counted), and whether Paso 4.5 recovers rows."""
@@ -152,7 +166,8 @@ class TrialRestore(Record):
 @dataclass(frozen=True)
 class TargetResolved(Record):
     """Paso 1.2: pip's own dry-run of the target's install on each app host ({host: {"ok",
-    "said", "count", and for a recorded set "packages_sha256": of the venv it asked about}}), and
+    "said", "count", "install": [[name, version, where pip takes it from], …], and for a
+    recorded set "packages_sha256": of the venv it asked about}}), and
     the hosts where holding the unpinned packages would not resolve."""
 
     KEY: ClassVar[str] = "target_resolved"
@@ -304,7 +319,8 @@ class SafetyDump(Record):
 RECORDS: dict[str, type[Record]] = {
     kind.KEY: kind
     for kind in (Deployed, Target, ChosenBackup, MigrationPlan, DatabasePath, TrialRestore,
-                 TargetResolved, MigrationTrees, ServiceProcesses, ServiceLogsBefore, LogsAtStart,
-                 Latency,                 Resources, CeleryRoundtrip, ShadowRestored,
-                 RowsRecovered, WebAnswer, WorkersBefore, AnswersBefore, CodeBefore, SafetyDump)
+                 TargetResolved, MigrationTrees, PackageMigrations, ServiceProcesses,
+                 ServiceLogsBefore, LogsAtStart, Latency, Resources, CeleryRoundtrip,
+                 ShadowRestored, RowsRecovered, WebAnswer, WorkersBefore, AnswersBefore,
+                 CodeBefore, SafetyDump)
 }  # fmt: skip

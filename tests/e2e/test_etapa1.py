@@ -23,9 +23,10 @@ def start(sandbox_up: None) -> object:
     return state()
 
 
-def newest_nightly() -> Path:
-    backups = Path(env().database.backups)
-    return max(backups.glob(env().database.backup_pattern), key=lambda p: p.stat().st_mtime)
+def newest_nightly(environment: str = "sandbox") -> Path:
+    database = env(environment).database
+    backups = Path(database.backups)
+    return max(backups.glob(database.backup_pattern), key=lambda p: p.stat().st_mtime)
 
 
 def test_chooses_the_stable_tag_and_the_nightly_backup(start: object, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from tests.e2e.sandbox_state import (
     run_feature,
     stale_processes,
 )
+from tests.e2e.test_etapa1 import newest_nightly
 
 pytestmark = pytest.mark.e2e
 SITE = "sandbox-wagtail"
@@ -169,3 +170,39 @@ def test_a_third_party_upgrade_failing_after_its_start_is_served_again_by_fresh_
     restarted = done.restarted_at()
     assert restarted is not None, dump(done)
     assert stale_processes(restarted, SITE) == []
+
+
+def test_a_sites_first_rollback_without_a_ledger_record(wagtail: None, tmp_path: Path) -> None:
+    """A team's first rollback with rollbook has no ledger record: the target, the nightly backup
+    and the migrations to undo come from the tags, the backups and the migration files of the
+    repository and of the packages — Wagtail's own squashed history, in site-packages — as
+    Django's migrate sees them (a squash and the names it replaces are one history)."""
+    stable = stable_record()
+    Path(env(SITE).ledger_file()).unlink()
+    upgrade_rows = set(migration_rows())
+    plan = run_feature(tmp_path / "plan", *WAGTAIL, "--dry-run")
+    compatibility.record(STACK, plan, "dry-run without a ledger record", "PLAN — SIN CAMBIOS")
+    assert plan.outcome == "PLAN — SIN CAMBIOS", dump(plan)
+    facts = plan.facts()
+    assert facts["target"]["tag"] == wagtail_site.tag(wagtail_site.STABLE)
+    assert facts["target"]["ledger_status"] is None and not facts["target"]["migration_rows"]
+    assert facts["backup"]["path"] == str(newest_nightly(SITE)), facts["backup"]
+    assert "migration files (repository and packages)" in plan.output
+    # what the upgrade applied, and per app the target's leaf — never a name a squash replaced
+    migrations, packages = facts["migration_plan"], facts["package_migrations"]
+    assert migrations["kind"] == "reversible", migrations
+    assert set(migrations["extra"]) == upgrade_rows - set(stable["migration_rows"])
+    replaced = {name for names in packages["squashed"].values() for name in names}
+    assert replaced & upgrade_rows, packages["squashed"]  # squashes the database applied
+    assert migrations["targets"], migrations
+    for app, leaf in migrations["targets"]:
+        kept = [m for m in stable["migrations"] if m.startswith(f"{app}.")]  # the ledger's plan
+        assert kept and f"{app}.{leaf}" == kept[-1] and f"{app}.{leaf}" not in replaced, (
+            app, leaf, kept[-3:])  # fmt: skip
+    done = run_feature(tmp_path / "run", *WAGTAIL)
+    compatibility.record(STACK, done, "rollback without a ledger record", COMPLETED)
+    assert done.outcome == COMPLETED, dump(done)
+    assert git("rev-parse", "HEAD", environment=SITE) == stable["commit"]
+    assert version("wagtail") == wagtail_site.STABLE
+    assert migration_rows() == stable["migration_rows"]
+    assert http_status(env(SITE).health.url) == 200

@@ -2,16 +2,22 @@
 history, whether the database recorded the squash, its replaced names, or both; the squashes read
 from a release's tree on its host."""
 
+import subprocess
 import sys
+import venv
 from pathlib import Path
 
+import pytest
+
 from rollbook.actions.backups import identity_problem
-from rollbook.actions.migration_history import as_migrate_sees, trees
+from rollbook.actions.migration_history import as_migrate_sees, packages, trees
 from rollbook.core.config import AppConfig
 from rollbook.core.records import Records
 from rollbook.core.resources import Checkout, Venv
+from rollbook.core.state import TargetResolved
 from tests.unit.git_repo import IDENTITY, git
-from tests.unit.local_run import local_host
+from tests.unit.local_run import local_host, local_run
+from tests.unit.test_requirements import wheel
 
 REPLACED = ["core.0001_initial", "core.0002_order", "core.0003_total"]
 SQUASHES = {"core.0001_squashed_0003_total": REPLACED}
@@ -83,9 +89,9 @@ def test_a_release_s_migrations_and_squashes_are_read_from_its_tree(tmp_path: Pa
     host = local_host(tmp_path / "journal")
     tree = Checkout(host, str(repo))
     python = Path(sys.executable)  # the app's python: any venv with bin/python
-    venv = Venv(host, AppConfig(path=str(repo), venv=str(python.parent.parent), tags="deploy-*"))
+    app = Venv(host, AppConfig(path=str(repo), venv=str(python.parent.parent), tags="deploy-*"))
     records = Records(host.executor.journal, host.executor)
-    read = trees(records, tree, venv, ["HEAD~1", "HEAD", "no-such-release"])
+    read = trees(records, tree, app, ["HEAD~1", "HEAD", "no-such-release"])
     assert read.migrations == {
         "HEAD~1": ["core.0001_initial", "core.0001_squashed_0003_total", "shop.0001_initial"],
         "HEAD": ["core.0001_initial", "shop.0001_initial"],
@@ -94,4 +100,57 @@ def test_a_release_s_migrations_and_squashes_are_read_from_its_tree(tmp_path: Pa
     assert read.squashed == SQUASHES  # what any of the releases squashed
     # a later Paso asking for releases already read gets them without another call to the host
     (repo / ".git").rename(tmp_path / "git-gone")
-    assert trees(records, tree, venv, ["HEAD~1"]) is read
+    assert trees(records, tree, app, ["HEAD~1"]) is read
+
+
+def test_the_migrations_in_packages_now_and_at_the_target_without_a_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A third-party app's migrations live in site-packages: the target's are the installed
+    ones of every package Paso 3.2 keeps, and the target version's wheel of each it changes —
+    the mirror's own file, or downloaded into the run's private folder; a package without a
+    wheel is named as unread, never taken as unchanged."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    offline = f', pip_options: ["--no-index", "--find-links={mirror}"]'
+    run = local_run(tmp_path, monkeypatch, app_keys=offline)
+    venv.create(tmp_path / "venv", with_pip=True)
+    labelled = (
+        "from django.apps import AppConfig\n\n\nclass Shelf(AppConfig):\n    label = 'books'\n"
+    )
+    squash = (
+        "class Migration:\n    replaces = [('books', '0001_initial'), ('books', '0002_author')]\n"
+    )
+    wheel(mirror, "shelf", "2.0", files={
+        "shelf/apps.py": labelled,
+        "shelf/migrations/0001_squashed_0002_author.py": squash,
+        "shelf/migrations/0003_cover.py": "",
+    })  # fmt: skip
+    wheel(mirror, "shelf", "1.9", files={
+        "shelf/apps.py": labelled,
+        "shelf/migrations/0001_initial.py": "",
+        "shelf/migrations/0002_author.py": "",
+    })  # fmt: skip
+    wheel(mirror, "ledge", "1.0", files={"ledge/migrations/0001_initial.py": ""})
+    subprocess.run([tmp_path / "venv/bin/pip", "install", "-q", "--no-index", "--find-links",
+                    mirror, "shelf==2.0", "ledge==1.0"], check=True)  # fmt: skip
+    # what Paso 1.2's pip dry-run answered: shelf goes back to 1.9 (from an index: downloaded),
+    # ledge stays, a package with no wheel anywhere comes in
+    install = [["shelf", "1.9", "https://pypi.invalid/shelf-1.9-py3-none-any.whl"],
+               ["ledge", "1.0", (mirror / "ledge-1.0-py3-none-any.whl").as_uri()],
+               ["gone", "0.1", "https://pypi.invalid/gone-0.1.tar.gz"]]  # fmt: skip
+    run.records.keep(TargetResolved({"local://": {"ok": True, "install": install}}, []))
+    env = run.site.env
+    found = packages(run.records, Venv(run.site.first_host("app"), env.app), env)
+    assert found.deployed == ["books.0001_squashed_0002_author", "books.0003_cover",
+                              "ledge.0001_initial"]  # fmt: skip
+    assert found.target == ["books.0001_initial", "books.0002_author", "ledge.0001_initial"]
+    assert found.squashed == {"books.0001_squashed_0002_author": ["books.0001_initial",
+                                                                  "books.0002_author"]}  # fmt: skip
+    assert list(found.unread) == ["gone==0.1"], found.unread
+    assert "gone==0.1" in found.unread["gone==0.1"]  # pip's own words on what it lacks
+    # the target's history as migrate sees it: the squash, without the deployed 0003
+    assert as_migrate_sees(found.target, found.squashed) == {
+        "books.0001_squashed_0002_author", "ledge.0001_initial",
+    }  # fmt: skip
+    assert packages(run.records, Venv(run.site.first_host("app"), env.app), env) is found

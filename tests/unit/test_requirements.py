@@ -102,6 +102,7 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
             "ok": True,
             "said": "pip resolves the install: 0 packages to install",
             "count": 0,
+            "install": [],
         }
     }
     run.records.keep(Target("deploy-bad", "a" * 40, 0, "named by the test"))
@@ -114,10 +115,13 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
     )
 
 
-def wheel(folder: Path, name: str, version: str, *requires: str) -> None:
-    """A minimal real wheel (pip installs it offline)."""
+def wheel(
+    folder: Path, name: str, version: str, *requires: str, files: dict[str, str] | None = None
+) -> None:
+    """A minimal real wheel (pip installs it offline), with `files` in it besides."""
     info = f"{name}-{version}.dist-info"
     files = {
+        **(files or {}),
         f"{name}/__init__.py": "",
         f"{info}/METADATA": "Metadata-Version: 2.1\n"
         f"Name: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
