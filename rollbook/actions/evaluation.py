@@ -92,7 +92,7 @@ def _expected_migrations(site: Site, records: Records) -> Expected | str:
     tree, venv = Checkout(host, site.env.app.path), Venv(host, site.env.app)
     read = migration_history.trees(records, tree, venv, [target.commit])
     files = read.migrations[target.commit]
-    if not files:
+    if files is None:  # [] is a tree without migrations: its packages may have them
         return f"identity not checked: no ledger record of {name} and its tree is not fetched here"
     packages = migration_history.packages(records, venv, site.env)
     if packages.unread:

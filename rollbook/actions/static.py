@@ -60,10 +60,7 @@ def put_back(host: Host, env: Environment, snapshot: dict[str, str | None]) -> N
 
 def steps(env: Environment, venv: Venv) -> list[list[str]]:
     """The app's static steps as commands: `manage` is the venv's `python manage.py`."""
-    return [
-        [venv.tool("python"), env.app.manage, *step[1:]] if step[0] == "manage" else step
-        for step in env.app.static_steps
-    ]
+    return [venv.command(step) for step in env.app.static_steps]
 
 
 def build_on(host: Host, env: Environment) -> int:

@@ -95,7 +95,7 @@ def methods(host: Host, env: Environment, records: Records) -> dict[str, str]:
     for name in env.services.workers:
         own = env.services.ready.get(name)
         if own and own.command:
-            tool = own.command[0]
+            tool = Venv(host, env.app).command(own.command)[0]
             if not host.run(["sh", "-c", 'command -v "$1"', "sh", tool], mutating=False,
                             check=False, cwd=env.app.path).ok:  # fmt: skip
                 raise StepFailed(
@@ -237,8 +237,9 @@ def job(host: Host, env: Environment, name: str) -> str:
     """A real job through worker `name`'s queue and back, by its configured command
     (services.ready.<worker>.roundtrip, with the app's env); what came back, or StepFailed with
     the error the command gave."""
-    argv = env.services.ready[name].roundtrip
-    result = Venv(host, env.app).run(argv, mutating=False, check=False, timeout=90)
+    venv = Venv(host, env.app)
+    argv = venv.command(env.services.ready[name].roundtrip)
+    result = venv.run(argv, mutating=False, check=False, timeout=90)
     if not result.ok:
         said = (result.stderr.strip() or result.stdout.strip()).splitlines()
         raise StepFailed(
@@ -306,10 +307,11 @@ def _poll(probe: Callable[[], str], timeout: float, *, failure: str, interval: f
 
 
 def _command(host: Host, env: Environment, name: str, timeout: float) -> str:
-    argv = env.services.ready[name].command
+    venv = Venv(host, env.app)
+    argv = venv.command(env.services.ready[name].command)
 
     def ok() -> str:
-        result = Venv(host, env.app).run(argv, mutating=False, check=False, timeout=30)
+        result = venv.run(argv, mutating=False, check=False, timeout=30)
         return f"`{shlex.join(argv)}` exit 0" if result.ok else ""
 
     return _poll(ok, timeout, failure=f"{host.name}: worker {name} is running but its readiness "

@@ -98,9 +98,11 @@ class ReadyCheck(_Strict):
     """How Pasos 5.2 / 6.3 and §8.1 tell that a worker works, beyond its manager's "running"."""
 
     log: str | None = None  # a line of its own log since its start matches this regex
-    command: list[str] = Field(default_factory=list)  # exits 0, run with the app's env
+    # exits 0, run in the app's folder with its env; `manage` is the venv's manage.py
+    command: list[str] = Field(default_factory=list)
     # sends a real job through the worker's queue and exits 0 once a worker ran it (its last
-    # output line is the answer), run with the app's env: Paso 5.2, §8.2 and §9's checks
+    # output line is the answer), run like `command`: Paso 5.2, §8.2 and §9's checks
+    # (e.g. [manage, rq_roundtrip])
     roundtrip: list[str] = Field(default_factory=list)
 
 

@@ -84,6 +84,13 @@ class Venv:
                              cwd=self.app.path, env={**self.app.env, **(env or {})},
                              env_files=files)  # fmt: skip
 
+    def command(self, argv: Sequence[str]) -> list[str]:
+        """A configured app command as it runs: a first word `manage` is the venv's
+        `python manage.py` (static steps, workers' readiness and round-trip commands)."""
+        if argv and argv[0] == "manage":
+            return [self.tool("python"), self.app.manage, *argv[1:]]
+        return list(argv)
+
     def manage(self, *args: str, mutating: bool, timeout: float | None = None) -> CommandResult:
         """python manage.py ARGS, as an app command."""
         return self.run([self.tool("python"), self.app.manage, *args], mutating=mutating,

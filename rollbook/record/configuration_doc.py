@@ -25,7 +25,15 @@ from rollbook.core import config
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = ROOT / "docs" / "CONFIGURATION.md"
-EXAMPLES = ("staging", "production", "sandbox", "fleet", "sandbox-wagtail", "sandbox-systemd")
+EXAMPLES = (
+    "staging",
+    "production",
+    "sandbox",
+    "fleet",
+    "sandbox-wagtail",
+    "sandbox-filer",
+    "sandbox-systemd",
+)
 # the schema's placeholders for a key whose name is the operator's own
 PLACEHOLDER = {"ready": "<worker>", "budgets": "<etapa>", "critical": "<function>",
                "env": "<VARIABLE>", "secret_env": "<VARIABLE>", "smoke_env": "<VARIABLE>",

@@ -15,7 +15,12 @@ from rollbook.sandbox.shell import Shell
 
 REPO = Path(rollbook.__file__).resolve().parents[1]
 APP_SOURCES = REPO / "sandbox" / "app"
-PROFILES = ("wagtail",)  # `rollbook sandbox up --profile NAME`: environments/sandbox-NAME.yaml
+# `rollbook sandbox up --profile NAME`: environments/sandbox-NAME.yaml; each profile's services
+# after its gunicorn (services.app[0]): {program: the management command it runs}
+PROFILES: dict[str, dict[str, tuple[str, ...]]] = {
+    "wagtail": {},
+    "filer": {"filer-rq": ("rqworker", "default")},
+}
 
 T = TypeVar("T")
 

@@ -15,9 +15,11 @@ from rollbook.sandbox import (
     appvenv,
     backups,
     faults,
+    filer_site,
     fleet,
     history,
     nginx,
+    profile_site,
     release_ledger,
     supervisor,
     systemd_host,
@@ -41,6 +43,7 @@ from rollbook.sandbox.wheelhouse import ensure_wheelhouse
 
 PROVISIONED_MARKER = "provisioned"
 ROWS_AFTER_DEPLOY = 5  # customers the seed command adds at the defective code (2 orders each)
+SITES = {"wagtail": wagtail_site.PROFILE, "filer": filer_site.PROFILE}  # layout.PROFILES' apps
 
 
 def _check_prerequisites(layout: Layout) -> None:
@@ -172,7 +175,7 @@ def up(app_hosts: int | None = None, systemd: bool = False, profile: str | None 
         systemd_host.up(layout)
         say("up: the app's services run under systemd — roll back with --env=sandbox-systemd")
     if profile is not None:
-        wagtail_site.up(layout, cluster)
+        profile_site.up(layout, cluster, SITES[profile])
 
 
 def _fleet_size(layout: Layout, app_hosts: int | None) -> int:

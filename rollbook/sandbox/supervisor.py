@@ -144,14 +144,20 @@ def _gunicorn(layout: Layout, **options: Any) -> Program:
 
 
 def profile_programs() -> tuple[Program, ...]:
-    """The conformance profiles' app servers: defined, started by `up --profile NAME` only."""
+    """The conformance profiles' programs — gunicorn, then each worker's management command,
+    its log the profile's next `logs.files` — defined, started by `up --profile NAME` only."""
     found = []
-    for name in PROFILES:
+    for name, workers in PROFILES.items():
         try:
             profile = load_profile_layout(name)
         except UserError:  # its environment file is not in this environments folder
             continue
         found.append(_gunicorn(profile, autostart=False, profile=profile))
+        python, logs = profile.venv / "bin" / "python", profile.env.logs.files
+        for number, (program, command) in enumerate(workers.items(), start=1):
+            argv = (python, profile.env.app.manage, *command)
+            found.append(Program(program, argv, Path(logs[number]), autostart=False,
+                                 profile=profile))  # fmt: skip
     return tuple(found)
 
 

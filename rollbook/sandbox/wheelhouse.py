@@ -41,4 +41,14 @@ def ensure_wheelhouse(layout: Layout, requirement_sets: list[str]) -> None:
             [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
              "--dest", layout.wheelhouse, "-r", listing]
         )  # fmt: skip
+    # a release published as source only is built once, as a site's mirror serves wheels: the
+    # installs stay offline (building needs its build tools from PyPI)
+    for source in sorted(layout.wheelhouse.glob("*.tar.gz")) + sorted(
+        layout.wheelhouse.glob("*.zip")
+    ):
+        say(f"building a wheel of {source.name} ...")
+        layout.shell.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                          "--disable-pip-version-check", "--wheel-dir", layout.wheelhouse,
+                          source])  # fmt: skip
+        source.unlink()
     marker.write_text(digest, encoding="utf-8")

@@ -19,7 +19,8 @@ NOT_YET = (
     "control off by the app's own setting, which rollbook's probe reads the same way",
     "a celery result backend that needs the ORM (django-db) in a full run (the round-trip "
     "itself is sent from `manage.py shell`)",
-    "a third-party app with celery workers (the Wagtail profile has none)",
+    "a third-party app with celery workers (the Wagtail profile has none; the filer profile's "
+    "worker is RQ)",
 )
 _rows: list[tuple[str, ...]] = []
 

@@ -54,6 +54,19 @@ def fingerprints(
     return {t: {"rows": n, "checksum": h} for t, n, h in rows}
 
 
+def migration_rows(environment: str = "sandbox") -> list[str]:
+    """The database's django_migrations rows, "app.name", sorted."""
+    with connect(environment=environment) as conn:
+        rows = conn.execute("SELECT app || '.' || name FROM django_migrations")
+        return sorted(r[0] for r in rows)
+
+
+def ledger_record(environment: str, tag: str) -> dict[str, Any]:
+    """The ledger's entry for `tag` (a profile's stable release, written at provisioning)."""
+    lines = Path(env(environment).ledger_file()).read_text().splitlines()
+    return next(e for e in map(json.loads, lines) if e["tag"] == tag)
+
+
 def backup_fingerprints(path: str, environment: str = "sandbox") -> dict[str, dict[str, object]]:
     """Restore a plain backup into a scratch database and fingerprint it."""
     scratch = "rollbook_e2e_check"

@@ -4,7 +4,6 @@ migrations and dependency changes live in site-packages, its squashed migrations
 plan does not list, its deploy tags are lightweight, its settings read DATABASE_URL (with the
 password) from the app's own .env, it has no proxy, no worker, and no pytest in its venv."""
 
-import json
 import re
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 import yaml
 
 from rollbook import sandbox
-from rollbook.sandbox import wagtail_site
+from rollbook.sandbox import profile_site, wagtail_site
 from rollbook.sandbox.layout import load_layout
 from rollbook.sandbox.probe import http_status
 from rollbook.sandbox.variant import write_variant
@@ -32,6 +31,8 @@ from tests.e2e.sandbox_state import (
     fingerprints,
     freeze,
     git,
+    ledger_record,
+    migration_rows,
     run_feature,
     stale_processes,
 )
@@ -49,20 +50,12 @@ def wagtail(sandbox_up: None) -> Iterator[None]:
     """The profile in its start state: the upgrade deployed, the stable release validated."""
     sandbox.up(profile="wagtail")
     yield
-    wagtail_site.stop(load_layout())
+    profile_site.stop(load_layout(), wagtail_site.PROFILE)
 
 
 def stable_record() -> dict[str, Any]:
     """The ledger's entry for the stable release, written by validation.feature at provisioning."""
-    lines = Path(env(SITE).ledger_file()).read_text().splitlines()
-    stable = wagtail_site.tag(wagtail_site.STABLE)
-    return next(e for e in map(json.loads, lines) if e["tag"] == stable)
-
-
-def migration_rows() -> list[str]:
-    with connect(environment=SITE) as conn:
-        rows = conn.execute("SELECT app || '.' || name FROM django_migrations")
-        return sorted(r[0] for r in rows)
+    return ledger_record(SITE, wagtail_site.PROFILE.tag(wagtail_site.STABLE))
 
 
 def editors_after_upgrade() -> int:
@@ -90,7 +83,7 @@ def test_a_third_party_upgrade_is_rolled_back(wagtail: None, tmp_path: Path) -> 
     assert {"pip", "setuptools"} <= {line.split("==")[0] for line in freeze(SITE)}
     assert version("wagtail") == wagtail_site.STABLE
     # the restored rows: squashed migrations and the ones they replace, as the backup holds them
-    assert migration_rows() == stable["migration_rows"]
+    assert migration_rows(SITE) == stable["migration_rows"]
     assert fingerprints(environment=SITE) == backup_fingerprints(facts["backup"]["path"], SITE)
     assert facts["data_loss"]["tables"]["auth_user"] == wagtail_site.ROWS_AFTER_UPGRADE
     assert facts["smoke"]["smoke_tests"]["runner"] == "operator"
@@ -179,12 +172,12 @@ def test_a_sites_first_rollback_without_a_ledger_record(wagtail: None, tmp_path:
     Django's migrate sees them (a squash and the names it replaces are one history)."""
     stable = stable_record()
     Path(env(SITE).ledger_file()).unlink()
-    upgrade_rows = set(migration_rows())
+    upgrade_rows = set(migration_rows(SITE))
     plan = run_feature(tmp_path / "plan", *WAGTAIL, "--dry-run")
     compatibility.record(STACK, plan, "dry-run without a ledger record", "PLAN — SIN CAMBIOS")
     assert plan.outcome == "PLAN — SIN CAMBIOS", dump(plan)
     facts = plan.facts()
-    assert facts["target"]["tag"] == wagtail_site.tag(wagtail_site.STABLE)
+    assert facts["target"]["tag"] == wagtail_site.PROFILE.tag(wagtail_site.STABLE)
     assert facts["target"]["ledger_status"] is None and not facts["target"]["migration_rows"]
     assert facts["backup"]["path"] == str(newest_nightly(SITE)), facts["backup"]
     assert "migration files (repository and packages)" in plan.output
@@ -204,5 +197,5 @@ def test_a_sites_first_rollback_without_a_ledger_record(wagtail: None, tmp_path:
     assert done.outcome == COMPLETED, dump(done)
     assert git("rev-parse", "HEAD", environment=SITE) == stable["commit"]
     assert version("wagtail") == wagtail_site.STABLE
-    assert migration_rows() == stable["migration_rows"]
+    assert migration_rows(SITE) == stable["migration_rows"]
     assert http_status(env(SITE).health.url) == 200

@@ -26,8 +26,8 @@ def write_env(tmp_path: Path, change) -> Path:
 
 def test_shipped_environments_load() -> None:
     assert available_environments() == [
-        "fleet", "fleet-ssh", "production", "sandbox", "sandbox-systemd", "sandbox-wagtail",
-        "staging",
+        "fleet", "fleet-ssh", "production", "sandbox", "sandbox-filer", "sandbox-systemd",
+        "sandbox-wagtail", "staging",
     ]  # fmt: skip
     staging = load_environment("staging")
     assert staging.app.path == "/var/www/iact-backend"
@@ -52,8 +52,8 @@ def test_relative_paths_resolve_against_the_file() -> None:
 def test_unknown_environment_lists_the_files() -> None:
     with pytest.raises(
         UserError,
-        match="choose one of fleet, fleet-ssh, production, sandbox, sandbox-systemd, "
-        "sandbox-wagtail, staging",
+        match="choose one of fleet, fleet-ssh, production, sandbox, sandbox-filer, "
+        "sandbox-systemd, sandbox-wagtail, staging",
     ):
         load_environment("nope")
 
