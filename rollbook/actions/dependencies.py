@@ -235,7 +235,7 @@ def resolve_target(
             )}  # fmt: skip
         try:
             install = [[i["metadata"]["name"], i["metadata"]["version"],
-                        i.get("download_info", {}).get("url", "")]
+                        i.get("download_info", {}).get("url", ""), bool(i.get("is_direct"))]
                        for i in json.loads(report.stdout)["install"]]  # fmt: skip
         except (json.JSONDecodeError, KeyError, TypeError):
             install = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from rollbook.actions import backups, ledger, migration_history, release
+from rollbook.actions import backups, ledger, migration_history, package_migrations, release
 from rollbook.core.host import Host
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records
@@ -79,7 +79,8 @@ def _expected_migrations(site: Site, records: Records) -> Expected | str:
     django_migrations rows (or, in an older record, its plan); else its tree's migration files,
     as `migrate` sees them (a squash stands for what it replaces), of the apps the database
     records now (an app with migration files but no row is not installed: a test app, a plugin
-    left out); else why the identity cannot be checked."""
+    left out), the packages' too (package_migrations.py; the repository's alone where a package
+    could not be read); else why the identity cannot be checked."""
     target = records.need(Target)
     name = target.name
     if site.env.database.marker_table != backups.DJANGO_MIGRATIONS:
@@ -94,15 +95,21 @@ def _expected_migrations(site: Site, records: Records) -> Expected | str:
     files = read.migrations[target.commit]
     if files is None:  # [] is a tree without migrations: its packages may have them
         return f"identity not checked: no ledger record of {name} and its tree is not fetched here"
-    packages = migration_history.packages(records, venv, site.env)
-    if packages.unread:
-        return f"identity not checked: {name}'s migrations in {', '.join(packages.unread)} unread"
-    files, squashed = files + packages.target, {**packages.squashed, **read.squashed}
+    packages = package_migrations.packages(records, venv, site.env)
+    source = f"{name}'s migration files (repository and packages)"
+    if packages.unread:  # the repository's apps only, as without the packages' files
+        source = f"{name}'s migration files in the repository (packages unread: " + "; ".join(
+            f"{what}: {why}" for what, why in packages.unread.items()) + ")"  # fmt: skip
+    else:
+        files = files + packages.target
+    squashed = {**packages.squashed, **read.squashed}
     installed = {row.split(".")[0] for row in ledger.migration_rows(site) or []}
     apps = {m.split(".")[0] for m in files} & installed
+    if not apps:
+        return f"identity not checked: {name}'s migration files name no app its database records"
     own = migration_history.as_migrate_sees(files, squashed)
     return ({m for m in own if m.split(".")[0] in apps}, apps,
-            f"{name}'s migration files (repository and packages)", squashed)  # fmt: skip
+            source, squashed)  # fmt: skip
 
 
 def _identity(host: Host, backup: backups.Backup, expected: Expected | str) -> str:

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import ledger, migration_history
+from rollbook.actions import ledger, migration_history, package_migrations
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records
@@ -49,7 +49,7 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
         return _plan(incident, records, "unknown", [], [], [], why)
     deployed_files = (read.migrations[deployed] or []) if read else []
     if read:  # files: a squash and what it replaces are one history, as migrate sees it
-        packages = migration_history.packages(records, venv, site.env)
+        packages = package_migrations.packages(records, venv, site.env)
         if packages.unread:
             why = "the target's migrations were not read from " + "; ".join(
                 f"{name}: {said}" for name, said in packages.unread.items())  # fmt: skip

@@ -166,7 +166,8 @@ class TrialRestore(Record):
 @dataclass(frozen=True)
 class TargetResolved(Record):
     """Paso 1.2: pip's own dry-run of the target's install on each app host ({host: {"ok",
-    "said", "count", "install": [[name, version, where pip takes it from], …], and for a
+    "said", "count", "install": [[name, version, where pip takes it from, whether that is a
+    direct URL], …] (None: pip's report was not read), and for a
     recorded set "packages_sha256": of the venv it asked about}}), and
     the hosts where holding the unpinned packages would not resolve."""
 

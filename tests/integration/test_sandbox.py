@@ -21,6 +21,7 @@ from rollbook.core.config import secret
 from rollbook.sandbox.layout import Layout, load_layout
 from rollbook.sandbox.lifecycle import ROWS_AFTER_DEPLOY
 from rollbook.sandbox.probe import http_status
+from rollbook.sandbox.supervisor import profile_programs
 
 pytestmark = pytest.mark.integration
 
@@ -114,9 +115,9 @@ def test_celery_round_trip_through_the_app_venv(layout: Layout) -> None:
 
 def test_supervisorctl_shows_every_program_running(layout: Layout) -> None:
     states = dict(line.split()[:2] for line in supervisorctl(layout, "status").splitlines())
-    # `worker` (a stack without celery starts it) and `wagtail` (`up --profile wagtail`) are
-    # defined and not started by the sandbox
-    stopped = dict.fromkeys(("worker", "wagtail"), "STOPPED")
+    # `worker` (a stack without celery starts it) and the profiles' programs (`up --profile
+    # NAME`) are defined and not started by the sandbox
+    stopped = dict.fromkeys(("worker", *(p.name for p in profile_programs())), "STOPPED")
     assert states == {**dict.fromkeys(PROGRAMS, "RUNNING"), **stopped}
 
 

@@ -4,17 +4,19 @@ from a release's tree on its host."""
 
 import subprocess
 import sys
+import tarfile
 import venv
 from pathlib import Path
 
 import pytest
 
 from rollbook.actions.backups import identity_problem
-from rollbook.actions.migration_history import as_migrate_sees, packages, trees
+from rollbook.actions.migration_history import as_migrate_sees, trees
+from rollbook.actions.package_migrations import INSTALL, packages, sources
 from rollbook.core.config import AppConfig
 from rollbook.core.records import Records
 from rollbook.core.resources import Checkout, Venv
-from rollbook.core.state import TargetResolved
+from rollbook.core.state import Target, TargetResolved
 from tests.unit.git_repo import IDENTITY, git
 from tests.unit.local_run import local_host, local_run
 from tests.unit.test_requirements import wheel
@@ -107,50 +109,83 @@ def test_the_migrations_in_packages_now_and_at_the_target_without_a_ledger(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A third-party app's migrations live in site-packages: the target's are the installed
-    ones of every package Paso 3.2 keeps, and the target version's wheel of each it changes —
-    the mirror's own file, or downloaded into the run's private folder; a package without a
-    wheel is named as unread, never taken as unchanged."""
+    ones of every package Paso 3.2 keeps, and the target version's archive of each it changes —
+    the mirror's own file (a wheel, or a source archive), or a wheel downloaded into the run's
+    private folder; the project's own checkout is the repository's; what cannot be read is
+    named as unread, never taken as unchanged."""
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    offline = f', pip_options: ["--no-index", "--find-links={mirror}"]'
+    offline = f', pip_options: ["--no-index", "--find-links={mirror}", "--no-compile"]'
     run = local_run(tmp_path, monkeypatch, app_keys=offline)
     venv.create(tmp_path / "venv", with_pip=True)
-    labelled = (
-        "from django.apps import AppConfig\n\n\nclass Shelf(AppConfig):\n    label = 'books'\n"
-    )
+    labelled = "from django.apps import AppConfig\n\n\nclass Shelf(AppConfig):\n    label = 'books'"
     squash = (
-        "class Migration:\n    replaces = [('books', '0001_initial'), ('books', '0002_author')]\n"
+        "class Migration:\n    replaces = [('books', '0001_initial'), ('books', '0002_author')]"
     )
-    wheel(mirror, "shelf", "2.0", files={
-        "shelf/apps.py": labelled,
-        "shelf/migrations/0001_squashed_0002_author.py": squash,
-        "shelf/migrations/0003_cover.py": "",
+    wheel(mirror, "my_shelf", "2.0", files={
+        "my_shelf/apps.py": labelled,
+        "my_shelf/migrations/0001_squashed_0002_author.py": squash,
+        "my_shelf/migrations/0003_cover.py": "",
     })  # fmt: skip
-    wheel(mirror, "shelf", "1.9", files={
-        "shelf/apps.py": labelled,
-        "shelf/migrations/0001_initial.py": "",
-        "shelf/migrations/0002_author.py": "",
+    wheel(mirror, "my_shelf", "1.9", files={
+        "my_shelf/apps.py": labelled,
+        "my_shelf/migrations/0001_initial.py": "",
+        "my_shelf/migrations/0002_author.py": "",
     })  # fmt: skip
     wheel(mirror, "ledge", "1.0", files={"ledge/migrations/0001_initial.py": ""})
+    wheel(mirror, "stool", "2.0", files={"stool/migrations/0001_initial.py": ""})
+    source = tmp_path / "stool-1.0.tar.gz"  # a release published as source only, src/ layout
+    with tarfile.open(source, "w:gz") as archive:
+        for name in ("stool-1.0/src/stool/migrations/0001_initial.py",
+                     "stool-1.0/src/stool/migrations/0002_legs.py"):  # fmt: skip
+            archive.addfile(tarfile.TarInfo(name))
     subprocess.run([tmp_path / "venv/bin/pip", "install", "-q", "--no-index", "--find-links",
-                    mirror, "shelf==2.0", "ledge==1.0"], check=True)  # fmt: skip
-    # what Paso 1.2's pip dry-run answered: shelf goes back to 1.9 (from an index: downloaded),
-    # ledge stays, a package with no wheel anywhere comes in
-    install = [["shelf", "1.9", "https://pypi.invalid/shelf-1.9-py3-none-any.whl"],
-               ["ledge", "1.0", (mirror / "ledge-1.0-py3-none-any.whl").as_uri()],
-               ["gone", "0.1", "https://pypi.invalid/gone-0.1.tar.gz"]]  # fmt: skip
+                    mirror, "my-shelf==2.0", "ledge==1.0", "stool==2.0"], check=True)  # fmt: skip
+    # what Paso 1.2's pip dry-run answered: my-shelf goes back to 1.9 (from an index: its wheel
+    # downloaded), stool to 1.0 (the mirror's source archive), ledge stays, the project itself
+    # (its checkout) is reinstalled, a package with no wheel anywhere and one from git come in
+    install = [["My.Shelf", "1.9", "https://pypi.invalid/my_shelf-1.9-py3-none-any.whl", False],
+               ["stool", "1.0", source.as_uri(), False],
+               ["ledge", "1.0", (mirror / "ledge-1.0-py3-none-any.whl").as_uri(), False],
+               ["project", "0.1", (tmp_path / "app").as_uri(), True],
+               ["gone", "0.1", "https://pypi.invalid/gone-0.1.tar.gz", False],
+               ["forked", "2.0", "git+https://git.invalid/forked", True]]  # fmt: skip
+    run.records.keep(Target("deploy-ok", "a" * 40, 0, "named by the test"))
     run.records.keep(TargetResolved({"local://": {"ok": True, "install": install}}, []))
     env = run.site.env
     found = packages(run.records, Venv(run.site.first_host("app"), env.app), env)
     assert found.deployed == ["books.0001_squashed_0002_author", "books.0003_cover",
-                              "ledge.0001_initial"]  # fmt: skip
-    assert found.target == ["books.0001_initial", "books.0002_author", "ledge.0001_initial"]
+                              "ledge.0001_initial", "stool.0001_initial"]  # fmt: skip
+    assert found.target == ["books.0001_initial", "books.0002_author", "ledge.0001_initial",
+                            "stool.0001_initial", "stool.0002_legs"]  # fmt: skip
     assert found.squashed == {"books.0001_squashed_0002_author": ["books.0001_initial",
                                                                   "books.0002_author"]}  # fmt: skip
-    assert list(found.unread) == ["gone==0.1"], found.unread
+    assert sorted(found.unread) == ["forked==2.0", "gone==0.1"], found.unread
     assert "gone==0.1" in found.unread["gone==0.1"]  # pip's own words on what it lacks
+    assert "git+https://git.invalid/forked" in found.unread["forked==2.0"]
     # the target's history as migrate sees it: the squash, without the deployed 0003
-    assert as_migrate_sees(found.target, found.squashed) == {
+    assert as_migrate_sees(found.target, found.squashed) >= {
         "books.0001_squashed_0002_author", "ledge.0001_initial",
     }  # fmt: skip
     assert packages(run.records, Venv(run.site.first_host("app"), env.app), env) is found
+
+
+def test_a_dry_run_report_not_read_leaves_the_packages_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    venv.create(tmp_path / "venv", with_pip=True)
+    run.records.keep(Target("deploy-ok", "a" * 40, 0, "named by the test"))
+    run.records.keep(TargetResolved({"local://": {"ok": True, "install": None}}, []))
+    env = run.site.env
+    found = packages(run.records, Venv(run.site.first_host("app"), env.app), env)
+    assert list(found.unread) == [INSTALL], found.unread
+
+
+def test_pip_download_gets_only_the_options_that_say_where_packages_come_from() -> None:
+    given = ["--no-compile", "-i", "https://mirror.invalid/simple", "--no-index",
+             "--find-links=/srv/wheels", "--no-warn-script-location", "--trusted-host",
+             "mirror.invalid"]  # fmt: skip
+    assert sources(given) == ["-i", "https://mirror.invalid/simple", "--no-index",
+                              "--find-links=/srv/wheels", "--trusted-host",
+                              "mirror.invalid"]  # fmt: skip

@@ -2,16 +2,18 @@
 rollbook: the migrations that live in packages rather than in the repository (a third-party
 app's, Django's own contrib apps').
 
-argv: a JSON object {package: path of a wheel} (the target's versions of the packages a rollback
-changes). Prints one JSON object: "installed", per installed package (normalized name) its
-version and its migrations ("label.name"), "wheels" the same per given wheel, and "squashes",
-each squashed migration found with the migrations it replaces. Files are read from their syntax
-trees, never executed.
+argv: a JSON object {package: path of its archive} (the target's versions of the packages a
+rollback changes: a wheel, or a source archive .tar.gz / .zip). Prints one JSON object:
+"installed", per installed package (normalized name) its version and its migrations
+("label.name"), "archives" the migrations per given archive, and "squashes", each squashed
+migration found with the migrations it replaces. Files are read from their syntax trees, never
+executed.
 """
 
 import json
 import re
 import sys
+import tarfile
 import zipfile
 from importlib import metadata
 
@@ -40,20 +42,29 @@ def installed():
     return found
 
 
-def wheel(path):
-    with zipfile.ZipFile(path) as archive:
-        names = set(archive.namelist())
-
-        def read(inside):
-            return archive.read(inside).decode("utf-8", "replace") if inside in names else None
-
-        migrations, squashed = migrations_of(sorted(names), read)  # noqa: F821
+def archive(path):
+    """An archive's files by their place in the installed package: a wheel's as they are, a
+    source archive's without its top folder (name-version/) and a `src/` layout's folder."""
+    if path.endswith((".whl", ".zip")):
+        with zipfile.ZipFile(path) as opened:
+            files = {name: opened.read(name) for name in opened.namelist()
+                     if name.endswith(".py")}  # fmt: skip
+    else:
+        with tarfile.open(path) as opened:
+            files = {member.name: opened.extractfile(member).read() for member in opened
+                     if member.isfile() and member.name.endswith(".py")}  # fmt: skip
+    if not path.endswith(".whl"):
+        files = {name.split("/", 1)[1]: text for name, text in files.items() if "/" in name}
+        files = {name.removeprefix("src/"): text for name, text in files.items()}
+    migrations, squashed = migrations_of(  # noqa: F821
+        sorted(files), lambda inside: files[inside].decode("utf-8", "replace")
+        if inside in files else None)  # fmt: skip
     squashes.update(squashed)
     return {"migrations": migrations}
 
 
 squashes = {}
 result = {"installed": installed()}
-result["wheels"] = {name: wheel(path) for name, path in json.loads(sys.argv[1]).items()}
+result["archives"] = {name: archive(path) for name, path in json.loads(sys.argv[1]).items()}
 result["squashes"] = squashes
 print(json.dumps(result))
