@@ -284,7 +284,7 @@ def pinned_requirements(host: Host, env: Environment) -> dict[str, str]:
     return requirements.pinned(host, env.app_file(env.app.requirements))
 
 
-def _versions(freeze: list[str]) -> dict[str, str]:
+def versions(freeze: list[str]) -> dict[str, str]:
     """Normalized name → version of every pinned line of a `pip freeze`."""
     return {
         normalize(name): version
@@ -315,17 +315,17 @@ def critical_mismatches(
     problems, report = [], {}
     for spec, seen in found.items():
         pins = cast(dict[str, str], seen["pins"])
-        versions = _versions(cast(list[str], seen["freeze"]))
+        installed = versions(cast(list[str], seen["freeze"]))
         wrong = [
-            f"{n}: installed {versions.get(normalize(n), 'nothing')}, target pins "
+            f"{n}: installed {installed.get(normalize(n), 'nothing')}, target pins "
             f"{pins[normalize(n)]}"
             for n in names
-            if normalize(n) in pins and versions.get(normalize(n)) != pins[normalize(n)]
+            if normalize(n) in pins and installed.get(normalize(n)) != pins[normalize(n)]
         ]
-        wrong += [f"{n}: not installed" for n in names if normalize(n) not in versions]
+        wrong += [f"{n}: not installed" for n in names if normalize(n) not in installed]
         if wrong:
             problems.append(f"{spec}: " + "; ".join(wrong))
-        report[spec] = {n: versions.get(normalize(n), "nothing") for n in names}
+        report[spec] = {n: installed.get(normalize(n), "nothing") for n in names}
     incident.note("critical_packages", hosts=report)
     return problems
 

@@ -16,6 +16,7 @@ import json
 import posixpath
 from urllib.parse import unquote, urlparse
 
+from rollbook.actions import dependencies
 from rollbook.actions.migration_history import IN_APP, LABELS
 from rollbook.actions.requirements import normalize
 from rollbook.core.config import Environment
@@ -44,11 +45,10 @@ def packages(records: Records, venv: Venv, env: Environment) -> PackageMigration
     unread: dict[str, str] = {}
     if install is None:
         unread[INSTALL] = "Paso 1.2's pip dry-run gave no list of what Paso 3.2 installs"
-    versions = {normalize(line.split("==")[0]): line.split("==")[1]
-                for line in venv.freeze() if "==" in line}  # fmt: skip
+    installed = dependencies.versions(venv.freeze())
     changed: dict[str, tuple[str, str, bool]] = {}
     for name, version, url, *direct in install or []:
-        if versions.get(normalize(name)) != version and not _in_checkout(url, env.app.path):
+        if installed.get(normalize(name)) != version and not _in_checkout(url, env.app.path):
             changed[normalize(name)] = (version, url, bool(direct and direct[0]))
     archives = {name: unquote(urlparse(url).path) for name, (_, url, _) in changed.items()
                 if url.startswith("file:") and url.endswith(ARCHIVES)}  # fmt: skip
@@ -69,7 +69,7 @@ def packages(records: Records, venv: Venv, env: Environment) -> PackageMigration
     except ValueError:
         raise StepFailed(f"the packages' migrations were not read: {out.stdout[-300:]}") from None
     now, recorded = found["installed"], records.need(Target).packages
-    staying = {normalize(line.split("==")[0].split(" @ ")[0]) for line in recorded or []}
+    staying = {dependencies.package(line) for line in recorded or []}
     kept = [m for name, dist in now.items()
             if name not in changed and (not recorded or name in staying)
             for m in dist["migrations"]]  # fmt: skip

@@ -37,8 +37,10 @@ class Systemd:
         answer short)."""
         if not names:
             return []
-        states = self._ctl("is-active", *names, mutating=False, check=False).split()
-        if len(states) != len(names) or any(set("*?[") & set(name) for name in names):
+        globbed = any(set("*?[") & set(name) for name in names)
+        states = [] if globbed else self._ctl("is-active", *names, mutating=False,
+                                              check=False).split()  # fmt: skip
+        if len(states) != len(names):
             return [name for name in names if self.is_running(name)]
         return [name for name, state in zip(names, states, strict=True) if state == "active"]
 
