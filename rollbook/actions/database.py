@@ -219,10 +219,11 @@ def close_connections(incident: Incident, site: Site, records: Records) -> int:
     return ended
 
 
-def sessions(pg: PostgresClient) -> str:
-    """The other sessions on the database, as `pid user (application)`, for a message."""
+def sessions(pg: PostgresClient, name: str | None = None) -> str:
+    """The other sessions on database `name` (the app's by default), as `pid user (application)`,
+    for a message."""
     sql = "SELECT string_agg(format('%s %s (%s)', pid, usename, application_name), ', ') " + (
-        others_clause(pg.database.name)
+        others_clause(name or pg.database.name)
     )
     return psql(pg, sql, database="postgres").strip()
 
@@ -234,9 +235,40 @@ def restore_database(
     format); `expected` the seconds Paso 1.3's trial restore predicted for it."""
     db, pg = site.env.database, site.postgres()
     with records.operation(DatabaseDropped(db.name, path)):  # §9 restores the safety dump
-        pg.run("dropdb", db.name, before=["--force", "--if-exists"], mutating=True)
+        drop_database(pg, db.name)
         fmt, jobs = restore_into(pg, db.name, path, site.env.timeouts, expected=expected)
     incident.note("database_restored", name=db.name, source=path, format=fmt, jobs=jobs)
+
+
+# What PostgreSQL 15 answers a role that is not a superuser when DROP DATABASE … WITH (FORCE)
+# finds an autovacuum worker in the database: the worker has no role to be a member of, so the
+# whole drop is refused (seen in §9, right after Paso 4.3's restore had woken autovacuum).
+FORCE_REFUSED = "pg_signal_backend"
+DROP_ROUNDS = 3
+
+
+def drop_database(pg: PostgresClient, name: str, *, declared: bool = False) -> None:
+    """dropdb --force --if-exists NAME. Refused for an autovacuum worker, a plain dropdb follows:
+    PostgreSQL ends autovacuum workers itself for it (waiting up to 5 s) but no session, so the
+    forced one is tried again after it, DROP_ROUNDS times; then the sessions still there are
+    named (another role's: only the DBA may end them)."""
+    for _ in range(DROP_ROUNDS):
+        forced = pg.run("dropdb", name, before=["--force", "--if-exists"], mutating=True,
+                        check=False, declared=declared)  # fmt: skip
+        if forced.ok:
+            return
+        if FORCE_REFUSED not in forced.stderr:
+            raise StepFailed(pg.host.describe_failure(forced))
+        plain = pg.run("dropdb", name, before=["--if-exists"], mutating=True, check=False,
+                       declared=declared)  # fmt: skip
+        if plain.ok:
+            return
+    left = sessions(pg, name)
+    raise StepFailed(
+        f"{pg.host.describe_failure(forced)} — sessions on {name} now: {left or 'none'}; "
+        f"the role {pg.database.user} may not end another role's session: ask the DBA to end "
+        "them (SELECT pg_terminate_backend(pid)), then run again"
+    )
 
 
 def restore_into(

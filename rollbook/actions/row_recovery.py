@@ -169,7 +169,7 @@ def _source(
 
 def drop_scratch(site: Site, name: str) -> None:
     """The scratch copy of the safety dump (only a copy: the dump stays)."""
-    site.postgres().run("dropdb", name, before=["--if-exists", "--force"], mutating=True)
+    database.drop_database(site.postgres(), name)
 
 
 def _in_order(pg: PostgresClient, tables: list[str]) -> list[str]:
