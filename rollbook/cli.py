@@ -160,6 +160,13 @@ def _allowed_signers(args: argparse.Namespace) -> Path | None:
     return Path(signing_config.allowed_signers)
 
 
+# `rollbook verify`'s exit codes, the gravest first (README: "Verifying a record")
+VERIFY_GOOD = 0  # signed, unchanged, ran this checkout's files, nothing pending
+VERIFY_BAD = 1  # a file, the signature or a sign-off does not hold (or bad input)
+VERIFY_DIFFERS = 3  # intact, but what ran is not this checkout's code or procedure
+VERIFY_INCOMPLETE = 4  # intact, but a required sign-off or the approval is still missing
+
+
 def _verify(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     allowed = _allowed_signers(args)
@@ -170,7 +177,7 @@ def _verify(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"BAD: {problem}")
     if problems:
-        return 1
+        return VERIFY_BAD
     files = len(signing.read_manifest(folder).sums)
     signer = signing.read_signer(folder)
     assert signer is not None  # verify_folder reports a missing SIGNER
@@ -179,13 +186,26 @@ def _verify(args: argparse.Namespace) -> int:
         env = load_environment(args.env) if args.env else sign_off.environment_of(folder)
     except UserError as exc:
         print(f"  people's sign-offs not checked: {exc}")
-        return 0
-    lines, problems = sign_off.review(folder, env)
-    for line in lines:
+        found = sign_off.Review()
+        found.lines, found.differs = sign_off.code_review(folder)
+    else:
+        found = sign_off.review(folder, env)
+    for line in found.lines:
         print(f"  {line}")
-    for problem in problems:
+    for problem in found.problems:
         print(f"BAD: {problem}")
-    return 1 if problems else 0
+    if found.problems:
+        return VERIFY_BAD
+    if found.differs:
+        print(
+            f"DISTINTO: {len(found.differs)} archivos de lo que corrió no son los de este "
+            "checkout (arriba): verifique desde el checkout del commit registrado"
+        )
+        return VERIFY_DIFFERS
+    if found.pending:
+        print("INCOMPLETO: " + "; ".join(found.pending))
+        return VERIFY_INCOMPLETE
+    return VERIFY_GOOD
 
 
 def _statement_env(args: argparse.Namespace, folder: Path) -> Environment:
@@ -257,7 +277,11 @@ def _add_verify(subparsers: argparse._SubParsersAction) -> None:
         "verify",
         help="check an incident folder's signature and every file's sha256",
         description="Check SHA256SUMS.sig against the allowed signers, every hash of SHA256SUMS "
-        "and that no file was added: prints Good (exit 0) or one BAD line per problem (exit 1).",
+        "and that no file was added, then the people's sign-offs and whether the code, features "
+        "and procedure document that ran are this checkout's. Exit 0: all good; 1: BAD (a file, "
+        "the signature or a sign-off does not hold); 3: DISTINTO (intact, but what ran differs "
+        "from this checkout, each file named); 4: INCOMPLETO (intact, a required sign-off or the "
+        "approval still missing).",
     )
     parser.add_argument("folder", metavar="FOLDER", help="an incident folder, reports/<incident>")
     parser.add_argument(

@@ -1,6 +1,7 @@
 """Which procedure ran: the document and version the feature files execute, rollbook's version
-and commit, the sha256 of every feature file and of the environment file, and that file's text
-(secrets are only variable names there)."""
+and commit, the sha256 of every feature file, of every file of the code and the procedure
+document, and of the environment file, and that file's text (secrets are only variable names
+there)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rollbook.core.config import Environment
 
 ROOT = Path(__file__).resolve().parents[2]
 _CODE = ("rollbook", "steps", "features", "conftest.py")  # what runs; not docs or tests
+_DOCUMENT = "procedures"  # the written procedure the features execute
 _HEADER = re.compile(r"^#\s*procedimiento:\s*(\S+)\s+v(\S+)", re.MULTILINE)
 
 
@@ -48,16 +50,26 @@ def _commit() -> str:
     return commit + ("+changes" if changed else "")
 
 
-def code_sha256() -> str:
-    """One sha256 over the code that runs (its files' names and contents): rollbook's own
-    version, whatever git says of it."""
-    digest = hashlib.sha256()
-    for part in _CODE:
+def code_files() -> dict[str, str]:
+    """The sha256 of every file that runs or says what runs — rollbook, steps, features,
+    conftest.py and the written procedure (procedures/) — by its path in the checkout."""
+    found = {}
+    for part in (*_CODE, _DOCUMENT):
         top = ROOT / part
         files = [top] if top.is_file() else sorted(top.rglob("*")) if top.is_dir() else []
         for path in files:
             if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(f"{path.relative_to(ROOT)}\0{_sha256(path)}\n".encode())
+                found[str(path.relative_to(ROOT))] = _sha256(path)
+    return found
+
+
+def code_sha256(files: dict[str, str] | None = None) -> str:
+    """One sha256 over the code that runs (its files' names and contents): rollbook's own
+    version, whatever git says of it."""
+    digest = hashlib.sha256()
+    for name, sha in (code_files() if files is None else files).items():
+        if Path(name).parts[0] in _CODE:
+            digest.update(f"{name}\0{sha}\n".encode())
     return digest.hexdigest()
 
 
@@ -74,10 +86,12 @@ def collect(features: list[Path], env: Environment) -> dict[str, Any]:
         version = metadata.version("rollbook")
     except metadata.PackageNotFoundError:
         version = "n/d"
+    files = code_files()
     return {
         "procedure": sorted(f"{pid} v{ver}" for pid, ver in procedures) or ["n/d"],  # type: ignore[misc]
         "features": {feature_name(path): _sha256(path) for path in sorted(features)},
-        "rollbook": {"version": version, "commit": _commit(), "code_sha256": code_sha256()},
+        "rollbook": {"version": version, "commit": _commit(), "code_sha256": code_sha256(files)},
+        "files": files,
         "environment": {
             "file": str(source),
             "sha256": _sha256(source),
@@ -108,12 +122,32 @@ def hashes(fact: dict[str, Any] | None) -> list[str]:
 
 
 def differences(fact: dict[str, Any]) -> list[str]:
-    """The feature files that ran and differ from (or are missing in) this checkout."""
+    """The files of the run that differ from this checkout, each named: code, steps, features,
+    the procedure document. A record from before files were hashed one by one names its
+    feature files and says whether the code as a whole differs."""
+    here = code_files()
+    recorded = fact.get("files")
     found = []
     for name, digest in fact.get("features", {}).items():
+        if recorded is not None and name in recorded:
+            continue
         path = Path(name) if Path(name).is_absolute() else ROOT / name
         if not path.is_file():
             found.append(f"{name}: not in this checkout ({ROOT})")
         elif _sha256(path) != digest:
+            found.append(f"{name}: differs from this checkout's ({ROOT})")
+    if recorded is None:
+        if fact.get("rollbook", {}).get("code_sha256") not in (None, code_sha256(here)):
+            found.append(
+                f"rollbook's code: differs from this checkout's ({ROOT}); the record predates "
+                "per-file hashes, so the files are not named"
+            )
+        return found
+    for name in sorted(recorded.keys() | here.keys()):
+        if name not in here:
+            found.append(f"{name}: ran, not in this checkout ({ROOT})")
+        elif name not in recorded:
+            found.append(f"{name}: in this checkout ({ROOT}), not in the code that ran")
+        elif here[name] != recorded[name]:
             found.append(f"{name}: differs from this checkout's ({ROOT})")
     return found

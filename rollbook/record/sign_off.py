@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +112,21 @@ def _operator_identified(folder: Path, env: Environment) -> bool:
     return people.find(env, operator) is not None or bool(keyed)
 
 
-def review(folder: Path, env: Environment) -> tuple[list[str], list[str]]:
-    """(lines for the auditor, problems) about the people's signatures of a verified folder."""
-    lines: list[str] = []
-    problems: list[str] = []
+@dataclass
+class Review:
+    """What `rollbook verify` says of a verified folder beyond its own signature."""
+
+    lines: list[str] = field(default_factory=list)  # for the auditor
+    problems: list[str] = field(default_factory=list)  # a statement that does not hold
+    differs: list[str] = field(default_factory=list)  # files of the run this checkout changed
+    pending: list[str] = field(default_factory=list)  # sign-offs or approval still missing
+
+
+def review(folder: Path, env: Environment) -> Review:
+    """The people's signatures of a verified folder, what is still missing, and the files of
+    the run that differ from this checkout."""
+    found = Review()
+    lines, problems = found.lines, found.problems
     manifest = _manifest_sha256(folder)
     record = signing.read_signer(folder)
     if record is not None:
@@ -146,23 +158,33 @@ def review(folder: Path, env: Environment) -> tuple[list[str], list[str]]:
         )
     recorded = facts(folder)
     by = [name for role in env.approvers for name in signed_roles.get(role, [])]
-    lines += _approval_lines(recorded.get("approval"), by, _operator_identified(folder, env))
+    said = _approval_lines(recorded.get("approval"), by, _operator_identified(folder, env))
+    lines += said
+    found.pending += [line for line in said if line.startswith("aprobación pendiente")]
     missing = [role for role in env.sign_offs if role not in signed_roles]
     holders = {r: ", ".join(p.name for p in people.holding(env, [r])) for r in missing}
-    lines.append(
-        "firmas requeridas pendientes: "
-        + "; ".join(f"{r} ({holders[r] or 'nadie tiene el rol'})" for r in missing)
-        if missing
-        else "firmas requeridas: todas presentes (" + ", ".join(env.sign_offs) + ")"
-    )
-    made = recorded.get("provenance")
-    if made:
-        lines.append(f"procedimiento: {provenance.summary(made)}")
-        changed = provenance.differences(made)
-        lines += [f"feature distinto: {line}" for line in changed] or [
-            "features: iguales a los de este checkout"
-        ]
-    return lines, problems
+    if missing:
+        found.pending.append(
+            "firmas requeridas pendientes: "
+            + "; ".join(f"{r} ({holders[r] or 'nadie tiene el rol'})" for r in missing)
+        )
+        lines.append(found.pending[-1])
+    else:
+        lines.append("firmas requeridas: todas presentes (" + ", ".join(env.sign_offs) + ")")
+    code, found.differs = code_review(folder)
+    lines += code
+    return found
+
+
+def code_review(folder: Path) -> tuple[list[str], list[str]]:
+    """(lines for the auditor, the files of the run that differ from this checkout): the
+    procedure, code, steps and features that ran, by their recorded hashes."""
+    made = facts(folder).get("provenance") if (folder / "journal.jsonl").is_file() else None
+    if not made:
+        return ["procedimiento: no registrado"], []
+    differs = [f"archivo distinto: {line}" for line in provenance.differences(made)]
+    same = "código, features y documento del procedimiento: iguales a los de este checkout"
+    return [f"procedimiento: {provenance.summary(made)}", *(differs or [same])], differs
 
 
 def _approval_lines(fact: dict[str, Any] | None, by: list[str], identified: bool) -> list[str]:

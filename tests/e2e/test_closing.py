@@ -11,7 +11,7 @@ import pytest
 
 from rollbook.core.config import load_environment
 from rollbook.sandbox.variant import write_variant
-from tests.e2e.record_checks import ARTIFACTS, verify
+from tests.e2e.record_checks import ARTIFACTS, intact, verify
 from tests.e2e.reliability import record
 from tests.e2e.sandbox_state import INCIDENT, dump, fast, run_feature
 
@@ -70,7 +70,7 @@ def test_a_closing_fault_never_loses_the_record(
     undelivered = [e for e in events if e["event"] == "notification_warning"]
     said = "; ".join(failed) or f"{len(undelivered)} notifications not delivered"
     good = verify(done.folder)
-    complete = {p.name for p in done.folder.iterdir()} >= ARTIFACTS and good.returncode == 0
+    complete = {p.name for p in done.folder.iterdir()} >= ARTIFACTS and intact(good)
     record("closing", case, how, done.outcome, said, complete)
     assert done.outcome == COMPLETED, dump(done)
     assert complete, good.stdout + good.stderr

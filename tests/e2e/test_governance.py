@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from rollbook import sandbox
+from rollbook import cli, sandbox
+from rollbook.core.config import environments_dir
 from rollbook.sandbox import instance
 from rollbook.sandbox.variant import write_variant
 from tests.e2e.sandbox_state import ROOT, Outcome, dump, env, fast, run_feature, state
@@ -41,11 +43,31 @@ def required(sandbox_up: None, tmp_path_factory: pytest.TempPathFactory) -> dict
     return write_variant(tmp_path_factory.mktemp("governance"), change)
 
 
-def rollbook(*args: str, variables: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def rollbook(
+    *args: str, variables: dict[str, str], checkout: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """`rollbook ARGS` from `checkout` (its own code, this instance's environment files)."""
+    variables = {"ROLLBOOK_ENVIRONMENTS": str(environments_dir()), **variables}
+    if checkout != ROOT:
+        variables["PYTHONPATH"] = str(checkout)
     return subprocess.run(
-        [sys.executable, "-m", "rollbook.cli", *args], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, **variables}, check=False,
+        [sys.executable, "-m", "rollbook.cli", *args], cwd=checkout, capture_output=True,
+        text=True, env={**os.environ, **variables}, check=False,
     )  # fmt: skip
+
+
+def edited_checkout(folder: Path, edited: str) -> Path:
+    """A copy of this checkout's code and procedure where `edited` gained a line: another
+    checkout, never this one (the other xdist workers run this one's steps)."""
+    for part in ("rollbook", "steps", "features", "conftest.py", "procedures"):
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, folder / part)
+    with (folder / edited).open("a", encoding="utf-8") as handle:
+        handle.write("# edited after the incident\n")
+    return folder
 
 
 def approve(folder: Path, who: str, variables: dict[str, str]) -> Path:
@@ -160,23 +182,23 @@ def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
     assert json.loads((done.folder / "watch-8.2.json").read_text())["errors"] == 0
     verify = ["verify", str(done.folder), "--env=sandbox"]
     before = rollbook(*verify, variables=required)
-    assert before.returncode == 0, before.stdout + before.stderr
+    assert before.returncode == cli.VERIFY_INCOMPLETE, before.stdout + before.stderr
     assert "aprobación pendiente" in before.stdout
     assert "firmas requeridas pendientes: tech_lead" in before.stdout
-    signed = rollbook("sign-off", str(done.folder), "--role=tech_lead",
-                      f"--key={PEOPLE / 'tech_lead_ed25519'}", variables=required)  # fmt: skip
-    assert signed.returncode == 0, signed.stderr
+    assert "\nINCOMPLETO: aprobación pendiente" in before.stdout
+    for role in ("tech_lead", "incident_manager"):
+        signed = rollbook("sign-off", str(done.folder), f"--role={role}",
+                          f"--key={PEOPLE / f'{role}_ed25519'}", variables=required)  # fmt: skip
+        assert signed.returncode == 0, signed.stderr
     after = rollbook(*verify, variables=required)
-    assert after.returncode == 0, after.stdout + after.stderr
+    assert after.returncode == cli.VERIFY_GOOD, after.stdout + after.stderr
     assert "registro firmado por devops@sandbox.invalid" in after.stdout  # the operator's key
     assert f"firma de {TECH_LEAD} <tech-lead@sandbox.invalid> como tech_lead" in after.stdout
     assert f"refrendada después por {TECH_LEAD}" in after.stdout
-    assert "features: iguales a los de este checkout" in after.stdout
-    feature = ROOT / "features" / "rollback.feature"
-    original = feature.read_bytes()
-    try:  # the checkout's procedure changes after the run: verify says which file differs
-        feature.write_bytes(original + b"\n# changed after the incident\n")
-        changed = rollbook(*verify, variables=required)
-    finally:
-        feature.write_bytes(original)
-    assert "feature distinto: features/rollback.feature: differs" in changed.stdout, changed.stdout
+    assert "código, features y documento del procedimiento: iguales" in after.stdout
+    # a step file edited after the incident: verify, run from that checkout, names it
+    changed = edited_checkout(tmp_path / "checkout", "steps/services.py")
+    differs = rollbook(*verify, variables=required, checkout=changed)
+    assert differs.returncode == cli.VERIFY_DIFFERS, differs.stdout + differs.stderr
+    assert "archivo distinto: steps/services.py: differs from this checkout's" in differs.stdout
+    assert differs.stdout.count("archivo distinto: ") == 1, differs.stdout

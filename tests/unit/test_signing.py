@@ -247,9 +247,10 @@ def test_sandbox_environment_names_its_key() -> None:
 
 def test_cli_good(signed: Path, keys: tuple[Path, Path], capsys) -> None:
     assert cli.main(["verify", str(signed), "--allowed-signers", str(keys[1])]) == 0
-    good, people = capsys.readouterr().out.splitlines()
+    good, people, code = capsys.readouterr().out.splitlines()
     assert good == f"Good: {signed} (4 files, signed by {IDENTITY})"
     assert people.startswith("  people's sign-offs not checked: cannot tell")  # no --env
+    assert code == "  procedimiento: no registrado"  # its journal holds no provenance
 
 
 def test_cli_bad(signed: Path, keys: tuple[Path, Path], capsys) -> None:
