@@ -5,7 +5,10 @@ Característica: PROCED-BACK-003 Anexo C — Árbol de decisión
   ¿Puede empezar el rollback? Las ramas del árbol, con la aprobación que cada una exige.
   Un rollback no empieza donde el árbol dice "Evaluar con Tech Lead" sin la aprobación, ni donde
   dice "Escalar a DBA/CTO" o "Puede esperar fix" (10% de los usuarios o menos). Una emergencia
-  crítica empieza sin aprobación previa (§11.1.1): queda pendiente de refrendo.
+  crítica empieza sin aprobación previa (§11.1.1): queda pendiente de refrendo. Un caso
+  preventivo (§2.3: tests post-deployment fallando masivamente) aún no afecta a usuarios: con la
+  aprobación del Tech Lead procede, porque §2.3 lo manda ejecutar aunque la rama de usuarios diría
+  "Puede esperar fix".
 
   Esquema del escenario: Anexo C — <caso>
     Dado un problema de severidad <severidad> que afecta al <usuarios>% de los usuarios
@@ -16,12 +19,15 @@ Característica: PROCED-BACK-003 Anexo C — Árbol de decisión
     Y el rollback <procede>
 
     Ejemplos:
-      | caso                                  | severidad | usuarios | hay_backup | aprobado_por | rama                      | procede      |
-      | servicio caído: inmediato             | CRITICO   | 100      | sí         |              | Rollback inmediato        | procede      |
-      | crítico sin backup: escalar           | CRITICO   | 100      | no         | Tech Lead    | Escalar a DBA/CTO         | no procede   |
-      | no crítico sin aprobación: evaluar    | ALTO      | 40       | sí         |              | Evaluar con Tech Lead     | no procede   |
-      | más del 10% con aprobación            | ALTO      | 40       | sí         | Tech Lead    | Rollback si >10% usuarios | procede      |
-      | pocos usuarios sin aprobación         | MEDIO     | 5        | sí         |              | Evaluar con Tech Lead     | no procede   |
-      | pocos usuarios, aprobado igualmente   | MEDIO     | 5        | sí         | Tech Lead    | Puede esperar fix         | no procede   |
-      | justo el 10%, aprobado                | ALTO      | 10       | sí         | Tech Lead    | Puede esperar fix         | no procede   |
-      | crítico sin aprobación previa         | CRITICO   | 3        | sí         |              | Rollback inmediato        | procede      |
+      | caso                                  | severidad  | usuarios | hay_backup | aprobado_por | rama                      | procede    |
+      | servicio caído: inmediato             | CRITICO    | 100      | sí         |              | Rollback inmediato        | procede    |
+      | crítico sin backup: escalar           | CRITICO    | 100      | no         | Tech Lead    | Escalar a DBA/CTO         | no procede |
+      | no crítico sin aprobación: evaluar    | ALTO       | 40       | sí         |              | Evaluar con Tech Lead     | no procede |
+      | más del 10% con aprobación            | ALTO       | 40       | sí         | Tech Lead    | Rollback si >10% usuarios | procede    |
+      | pocos usuarios sin aprobación         | MEDIO      | 5        | sí         |              | Evaluar con Tech Lead     | no procede |
+      | pocos usuarios, aprobado igualmente   | MEDIO      | 5        | sí         | Tech Lead    | Puede esperar fix         | no procede |
+      | justo el 10%, aprobado                | ALTO       | 10       | sí         | Tech Lead    | Puede esperar fix         | no procede |
+      | crítico sin aprobación previa         | CRITICO    | 3        | sí         |              | Rollback inmediato        | procede    |
+      | preventivo sin aprobación: evaluar    | PREVENTIVO | 0        | sí         |              | Evaluar con Tech Lead     | no procede |
+      | preventivo aprobado, sin usuarios aún | PREVENTIVO | 0        | sí         | Tech Lead    | Evaluar con Tech Lead     | procede    |
+      | preventivo sin backup: escalar        | PREVENTIVO | 0        | no         | Tech Lead    | Escalar a DBA/CTO         | no procede |

@@ -9,6 +9,7 @@ ASK_TECH_LEAD = "Evaluar con Tech Lead"
 OVER_10_PCT = "Rollback si >10% usuarios"
 CAN_WAIT = "Puede esperar fix"
 ESCALATE = "Escalar a DBA/CTO"
+PREVENTIVE = "PREVENTIVO"  # §2.3's severity of post-deployment tests failing massively
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,13 @@ def decide(
             f"severity {severity or 'not given'} is not critical: the Tech Lead evaluates; "
             'start again with --approved-by "<Tech Lead>"',
         )
+    if severity == PREVENTIVE:  # §2.3: the tests fail before users do; the tree's users
+        # branch would say "wait for a fix" for what §2.3 says to roll back
+        return Decision(
+            ASK_TECH_LEAD, True,
+            f"preventive (§2.3: post-deployment tests failing massively): evaluated and approved "
+            f"by {approved_by}",
+        )  # fmt: skip
     if users_affected is None:
         return Decision(ASK_TECH_LEAD, True, f"evaluated and approved by {approved_by}")
     if users_affected > 10:

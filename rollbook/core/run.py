@@ -20,7 +20,9 @@ from rollbook.core.records import Records
 from rollbook.core.redact import Redactor
 from rollbook.core.site import Site
 
-SEVERITIES = ("CRITICO", "ALTO", "MEDIO")
+# §2.3's four: service down, critical function down, > 50 % of users, post-deployment tests
+# failing massively (before users are hit: "Preventivo")
+SEVERITIES = ("CRITICO", "ALTO", "MEDIO", "PREVENTIVO")
 _SAFE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/+-]{1,4096}$")
 
