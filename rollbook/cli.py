@@ -187,7 +187,7 @@ def _verify(args: argparse.Namespace) -> int:
     except UserError as exc:
         print(f"  people's sign-offs not checked: {exc}")
         found = sign_off.Review()
-        found.lines, found.differs = sign_off.code_review(folder)
+        found.lines, found.differs = sign_off.code_review(sign_off.provenance_of(folder))
     else:
         found = sign_off.review(folder, env)
     for line in found.lines:

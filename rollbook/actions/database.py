@@ -247,20 +247,19 @@ FORCE_REFUSED = "pg_signal_backend"
 DROP_ROUNDS = 3
 
 
-def drop_database(pg: PostgresClient, name: str, *, declared: bool = False) -> None:
+def drop_database(pg: PostgresClient, name: str) -> None:
     """dropdb --force --if-exists NAME. Refused for an autovacuum worker, a plain dropdb follows:
     PostgreSQL ends autovacuum workers itself for it (waiting up to 5 s) but no session, so the
     forced one is tried again after it, DROP_ROUNDS times; then the sessions still there are
     named (another role's: only the DBA may end them)."""
     for _ in range(DROP_ROUNDS):
         forced = pg.run("dropdb", name, before=["--force", "--if-exists"], mutating=True,
-                        check=False, declared=declared)  # fmt: skip
+                        check=False)  # fmt: skip
         if forced.ok:
             return
         if FORCE_REFUSED not in forced.stderr:
             raise StepFailed(pg.host.describe_failure(forced))
-        plain = pg.run("dropdb", name, before=["--if-exists"], mutating=True, check=False,
-                       declared=declared)  # fmt: skip
+        plain = pg.run("dropdb", name, before=["--if-exists"], mutating=True, check=False)
         if plain.ok:
             return
     left = sessions(pg, name)

@@ -17,6 +17,7 @@ from rollbook.core.config import Environment
 ROOT = Path(__file__).resolve().parents[2]
 _CODE = ("rollbook", "steps", "features", "conftest.py")  # what runs; not docs or tests
 _DOCUMENT = "procedures"  # the written procedure the features execute
+HASHED = (*_CODE, _DOCUMENT)  # what code_files() hashes, file by file
 _HEADER = re.compile(r"^#\s*procedimiento:\s*(\S+)\s+v(\S+)", re.MULTILINE)
 
 
@@ -54,7 +55,7 @@ def code_files() -> dict[str, str]:
     """The sha256 of every file that runs or says what runs — rollbook, steps, features,
     conftest.py and the written procedure (procedures/) — by its path in the checkout."""
     found = {}
-    for part in (*_CODE, _DOCUMENT):
+    for part in HASHED:
         top = ROOT / part
         files = [top] if top.is_file() else sorted(top.rglob("*")) if top.is_dir() else []
         for path in files:

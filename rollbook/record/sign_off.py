@@ -37,7 +37,7 @@ def facts(folder: Path) -> dict[str, dict[str, Any]]:
 
 def environment_of(folder: Path) -> Environment:
     """The environment file the record names (its provenance), when it is still there."""
-    made = facts(folder).get("provenance")
+    made = provenance_of(folder)
     path = Path((made or {}).get("environment", {}).get("file", ""))
     if not made or not path.is_file():
         raise UserError(f"cannot tell {folder}'s environment file: pass --env NAME")
@@ -158,9 +158,9 @@ def review(folder: Path, env: Environment) -> Review:
         )
     recorded = facts(folder)
     by = [name for role in env.approvers for name in signed_roles.get(role, [])]
-    said = _approval_lines(recorded.get("approval"), by, _operator_identified(folder, env))
-    lines += said
-    found.pending += [line for line in said if line.startswith("aprobación pendiente")]
+    said, pending = _approval(recorded.get("approval"), by, _operator_identified(folder, env))
+    lines.append(said)
+    found.pending += [said] if pending else []
     missing = [role for role in env.sign_offs if role not in signed_roles]
     holders = {r: ", ".join(p.name for p in people.holding(env, [r])) for r in missing}
     if missing:
@@ -171,15 +171,19 @@ def review(folder: Path, env: Environment) -> Review:
         lines.append(found.pending[-1])
     else:
         lines.append("firmas requeridas: todas presentes (" + ", ".join(env.sign_offs) + ")")
-    code, found.differs = code_review(folder)
+    code, found.differs = code_review(recorded.get("provenance"))
     lines += code
     return found
 
 
-def code_review(folder: Path) -> tuple[list[str], list[str]]:
+def provenance_of(folder: Path) -> dict[str, Any] | None:
+    """The record's provenance fact; None without one (or without a journal)."""
+    return facts(folder).get("provenance") if (folder / "journal.jsonl").is_file() else None
+
+
+def code_review(made: dict[str, Any] | None) -> tuple[list[str], list[str]]:
     """(lines for the auditor, the files of the run that differ from this checkout): the
-    procedure, code, steps and features that ran, by their recorded hashes."""
-    made = facts(folder).get("provenance") if (folder / "journal.jsonl").is_file() else None
+    procedure, code, steps and features that ran (provenance fact `made`), by their hashes."""
     if not made:
         return ["procedimiento: no registrado"], []
     differs = [f"archivo distinto: {line}" for line in provenance.differences(made)]
@@ -187,16 +191,17 @@ def code_review(folder: Path) -> tuple[list[str], list[str]]:
     return [f"procedimiento: {provenance.summary(made)}", *(differs or [same])], differs
 
 
-def _approval_lines(fact: dict[str, Any] | None, by: list[str], identified: bool) -> list[str]:
+def _approval(fact: dict[str, Any] | None, by: list[str], identified: bool) -> tuple[str, bool]:
+    """The approval's line for the auditor, and whether it is still pending."""
     if not fact:
-        return ["aprobación: no registrada"]
+        return "aprobación: no registrada", False
     if fact["status"] != approval.PENDING:
-        return [f"aprobación: {approval.summary(fact)}"]
+        return f"aprobación: {approval.summary(fact)}", False
     if by and not identified:
-        return [
+        return (
             "aprobación pendiente: el operador no es nadie de people ni firmó con su clave "
             "(--signing-key): el refrendo no puede venir probadamente de otra persona"
-        ]
+        ), True
     if by:
-        return [f"aprobación: refrendada después por {', '.join(by)} (emergencia crítica)"]
-    return ["aprobación pendiente: ningún aprobador ha firmado todavía (rollbook sign-off)"]
+        return f"aprobación: refrendada después por {', '.join(by)} (emergencia crítica)", False
+    return "aprobación pendiente: ningún aprobador ha firmado todavía (rollbook sign-off)", True

@@ -17,6 +17,7 @@ import pytest
 
 from rollbook import cli, sandbox
 from rollbook.core.config import environments_dir
+from rollbook.record import provenance
 from rollbook.sandbox import instance
 from rollbook.sandbox.variant import write_variant
 from tests.e2e.sandbox_state import ROOT, Outcome, dump, env, fast, run_feature, state
@@ -59,7 +60,7 @@ def rollbook(
 def edited_checkout(folder: Path, edited: str) -> Path:
     """A copy of this checkout's code and procedure where `edited` gained a line: another
     checkout, never this one (the other xdist workers run this one's steps)."""
-    for part in ("rollbook", "steps", "features", "conftest.py", "procedures"):
+    for part in provenance.HASHED:
         source = ROOT / part
         if source.is_dir():
             shutil.copytree(source, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
