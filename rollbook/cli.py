@@ -357,7 +357,8 @@ def _ledger(args: argparse.Namespace) -> int:
         redactor = Redactor()
         journal = Journal(Path(scratch) / "journal.jsonl", redactor)
         executor = Executor(journal, redactor, Mode.READ_ONLY, env.root_actions())
-        host = executor.host(inventory.expand("app", env.hosts["app"])[0])
+        executor.app_user = env.app.user
+        host = executor.host(inventory.expand("app", env.hosts["app"], env.app.user)[0])
         entries = ledger.read(host, env.ledger_file())
         journal.close()
     if not entries:

@@ -32,12 +32,15 @@ _EXCEPTION = re.compile(r"(?:[a-z_]\w*\.)*[A-Z]\w*: ")  # a Python exception's l
 
 
 def connect_servers(incident: Incident, site: Site, records: Records) -> list[str]:
-    """Paso 2.1: every host of every role answers, and the app path exists on the app hosts."""
+    """Paso 2.1: every host of every role answers, and the app path exists on the app hosts
+    (where app.user is set: that user writes the app's folder and venv, so Etapa 3 can)."""
 
     def connect(host: Host, role: str) -> str:
         name = host.run(["hostname"], mutating=False).stdout.strip()
         if role == "app":
             host.run(["test", "-d", site.env.app.path], mutating=False)
+            if site.env.app.user:
+                _app_user_writes(host, site.env)
         return name
 
     reached = []
@@ -48,6 +51,21 @@ def connect_servers(incident: Incident, site: Site, records: Records) -> list[st
     # before the first change: what §9 must give back, URL by URL
     records.keep(AnswersBefore({k: asdict(a) for k, a in web.answers(site).items()}))
     return reached
+
+
+def _app_user_writes(host: Host, env: Environment) -> None:
+    """app.user runs commands on this host and may write the app's folder and venv."""
+    app = env.app
+    done = host.run(["test", "-w", app.path, "-a", "-w", app.venv], mutating=False, check=False,
+                    app=True)  # fmt: skip
+    if not done.ok:
+        said = (done.stderr.strip().splitlines() or [f"cannot write {app.path} or {app.venv}"])[0]
+        raise StepFailed(
+            f"{host.name}: app.user {app.user} cannot run the app's commands here ({said}) — "
+            f"create the user and give it {app.path} and {app.venv} (chown -R), or, when "
+            f"rollbook does not log in as root, a sudoers rule letting the login run commands "
+            f"as {app.user} without a password"
+        )
 
 
 def app_processes(host: Host, env: Environment, pids: set[int] | None = None) -> list[str]:

@@ -131,7 +131,7 @@ def _pip_install(
     known); pip's own log kept in rollbook's folder on the host as `log_name`."""
     folder = posixpath.dirname(env.ledger_file())
     log = posixpath.join(folder, log_name)
-    venv.host.run(["mkdir", "-p", folder], mutating=True)
+    venv.host.run(["mkdir", "-p", folder], mutating=True, app=True)
     with PipProgress(venv.host, log, env.app.venv, total, stall=env.timeouts.stall):
         venv.pip("install", "--disable-pip-version-check", "--log", log, *args, mutating=True,
                  timeout=env.timeouts.install)  # fmt: skip
@@ -173,8 +173,8 @@ def _hold_unpinned(host: Host, env: Environment, incident: str, seen: list[str])
     the venv's `pip freeze --all`) of every package the target's requirements do not pin."""
     held = _held(seen, pinned_requirements(host, env))
     path = posixpath.join(posixpath.dirname(env.ledger_file()), f"held-{incident}.txt")
-    host.run(["mkdir", "-p", posixpath.dirname(path)], mutating=True)
-    host.run(write_argv("\n".join(held), path), mutating=True)
+    host.run(["mkdir", "-p", posixpath.dirname(path)], mutating=True, app=True)
+    host.run(write_argv("\n".join(held), path), mutating=True, app=True)
     return path
 
 
@@ -271,10 +271,12 @@ def _target_requirements(
     top = posixpath.relpath(env.app_file(env.app.requirements), env.app.path)
     pins, files = requirements.at_tag(tree, tag, top)
     # a tag may hold "/" (deploy/1.4.2): the file's name is the tag's digest
-    held = host.private_file(f"held-{digest([tag])[:12]}.txt", "\n".join(_held(seen, pins)))
+    held = host.private_file(f"held-{digest([tag])[:12]}.txt", "\n".join(_held(seen, pins)),
+                             app=True)  # fmt: skip
     folder = posixpath.join(posixpath.dirname(held), "target")
     # writes only into the run's private folder (like its pgpass): not a change to the system
-    host.run(["sh", "-c", _ARCHIVE, "sh", env.app.path, tag, folder, *files], mutating=False)
+    host.run(["sh", "-c", _ARCHIVE, "sh", env.app.path, tag, folder, *files], mutating=False,
+             app=True)  # fmt: skip
     constraints = ["-c", held] if hold else []
     return [*env.app.pip_options, "-r", posixpath.join(folder, top), *constraints]
 

@@ -32,7 +32,7 @@ _STATIC_HASH = 'find "$1" -type f -printf "%P %s\\n" | LC_ALL=C sort | sha256sum
 def read(host: Host, file: str) -> list[dict[str, Any]]:
     """The ledger's entries (it lives on the first app host), oldest first; [] when there is no
     ledger yet."""
-    out = host.run(["cat", file], mutating=False, check=False)
+    out = host.run(["cat", file], mutating=False, check=False, app=True)
     if not out.ok:
         if "No such file" in out.stderr:
             return []
@@ -57,9 +57,10 @@ def latest(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def add(host: Host, file: str, entry: dict[str, Any], *, declared: bool = False) -> None:
     """One line, under the ledger's lock. `declared`: the one write a read-only run may make."""
     with host.acting_for("ledger"):  # journaled apart from the Pasos
-        host.run(["mkdir", "-p", posixpath.dirname(file)], mutating=True, declared=declared)
+        host.run(["mkdir", "-p", posixpath.dirname(file)], mutating=True, declared=declared,
+                 app=True)  # fmt: skip
         argv = write_argv(encode(entry), file, append=True, lock=f"{file}.lock")
-        out = host.run(argv, mutating=True, declared=declared, check=False)
+        out = host.run(argv, mutating=True, declared=declared, check=False, app=True)
     if not out.ok:  # the entry itself is in the journal's command line: not repeated here
         said = out.stderr.strip() or f"exit {out.exit_status}"
         raise StepFailed(f"{host.spec}: cannot append to the release ledger {file}: {said}")
@@ -79,9 +80,9 @@ def describe_deployed(site: Site) -> dict[str, Any]:
     host, app = site.first_host("app"), site.env.app
     deployed = release.deployed_release(Checkout(host, app.path), app.tags)
     requirements = site.env.app_file(app.requirements)
-    digest = host.run(["sha256sum", requirements], mutating=False, check=False)
+    digest = host.run(["sha256sum", requirements], mutating=False, check=False, app=True)
     static = host.run(["sh", "-c", _STATIC_HASH, "sh", static_root(site.env)],
-                      mutating=False, check=False)  # fmt: skip
+                      mutating=False, check=False, app=True)  # fmt: skip
     venv = Venv(host, app)
     return {
         "tag": deployed.tag,

@@ -25,7 +25,8 @@ def trees(records: Records, tree: Checkout, venv: Venv, refs: list[str]) -> Migr
     known = records.known(MigrationTrees)
     if known is not None and set(refs) <= set(known.migrations):
         return known
-    out = tree.host.run([venv.tool("python"), "-c", TREES, tree.path, *refs], mutating=False)
+    out = tree.host.run([venv.tool("python"), "-c", TREES, tree.path, *refs], mutating=False,
+                        app=True)  # fmt: skip
     try:
         found = json.loads(out.stdout)
     except ValueError:

@@ -63,7 +63,7 @@ def packages(records: Records, venv: Venv, env: Environment) -> PackageMigration
         unread.update({f"{name}=={version}": errors.get(name, "no wheel") for name, version
                        in fetch.items() if name not in got})  # fmt: skip
     out = venv.host.run([venv.tool("python"), "-c", PACKAGES, json.dumps(archives)],
-                        mutating=False)  # fmt: skip
+                        mutating=False, app=True)  # fmt: skip
     try:
         found = json.loads(out.stdout)
     except ValueError:
@@ -96,7 +96,7 @@ def _download(
     """The wheels of `wanted` ({name: version}), downloaded without their dependencies into
     this run's private folder on the host: ({name: path}, {name: pip's words on a missing one})."""
     lines = "".join(f"{name}=={version}\n" for name, version in wanted.items())
-    listing = venv.host.private_file("wheels-wanted.txt", lines)
+    listing = venv.host.private_file("wheels-wanted.txt", lines, app=True)
     folder = posixpath.join(posixpath.dirname(listing), "wheels")
     errors = {}
     if _pip_download(venv, env, folder, ["-r", listing]):  # one missing fails the whole call
@@ -104,7 +104,7 @@ def _download(
             said = _pip_download(venv, env, folder, [f"{name}=={version}"])
             if said:
                 errors[name] = f"{said} (pip download --only-binary=:all:)"
-    listed = venv.host.run(["ls", "-1", folder], mutating=False, check=False).stdout.split()
+    listed = venv.host.run(["ls", "-1", folder], mutating=False, check=False, app=True).stdout.split()
     got = {normalize(file.split("-")[0]): posixpath.join(folder, file)
            for file in listed if file.endswith(".whl")}  # fmt: skip
     return got, errors

@@ -86,7 +86,7 @@ def pinned(host: Host, path: str) -> dict[str, str]:
     """The exact pins of the requirements file at `path` on the host, includes followed."""
 
     def cat(file: str) -> str | None:
-        done = host.run(["cat", file], mutating=False, check=False)
+        done = host.run(["cat", file], mutating=False, check=False, app=True)
         return done.stdout if done.ok else None
 
     return read_tree(cat, path, host.name)[0]
@@ -97,7 +97,7 @@ def at_tag(tree: Checkout, tag: str, path: str) -> tuple[dict[str, str], list[st
 
     def show(file: str) -> str | None:
         done = tree.host.run(["git", "-C", tree.path, "show", f"{tag}:{file}"], mutating=False,
-                             check=False)  # fmt: skip
+                             check=False, app=True)  # fmt: skip
         return done.stdout if done.ok else None
 
     return read_tree(show, path, f"{tree.host.name} at {tag}")

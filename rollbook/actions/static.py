@@ -36,15 +36,16 @@ def static_root(env: Environment) -> str:
 def content_hash(host: Host, env: Environment) -> str | None:
     """sha256 of the static root's files and contents; None when there is no static root."""
     done = host.run(["sh", "-c", CONTENT_HASH, "sh", static_root(env)], mutating=False,
-                    check=False)  # fmt: skip
+                    check=False, app=True)  # fmt: skip
     return done.stdout.split()[0] if done.ok and done.stdout.strip() else None
 
 
 def take_snapshot(host: Host, env: Environment, incident: str) -> dict[str, str | None]:
     """Before Etapa 3: the static root archived beside the ledger on this host, for §9."""
     path = posixpath.join(posixpath.dirname(env.ledger_file()), f"static-{incident}.tar")
-    host.run(["mkdir", "-p", posixpath.dirname(path)], mutating=True)
-    said = host.run(["sh", "-c", _SNAPSHOT, "sh", static_root(env), path], mutating=True)
+    host.run(["mkdir", "-p", posixpath.dirname(path)], mutating=True, app=True)
+    said = host.run(["sh", "-c", _SNAPSHOT, "sh", static_root(env), path], mutating=True,
+                    app=True)  # fmt: skip
     taken = said.stdout.strip() == "taken" or host.planning
     return {"path": path if taken else None, "sha256": content_hash(host, env)}
 
@@ -52,10 +53,10 @@ def take_snapshot(host: Host, env: Environment, incident: str) -> dict[str, str 
 def put_back(host: Host, env: Environment, snapshot: dict[str, str | None]) -> None:
     """§9: the static root exactly as the snapshot holds it (empty if there was none)."""
     root = static_root(env)
-    host.run(["mkdir", "-p", root], mutating=True)
-    host.run(["find", root, "-mindepth", "1", "-delete"], mutating=True)
+    host.run(["mkdir", "-p", root], mutating=True, app=True)
+    host.run(["find", root, "-mindepth", "1", "-delete"], mutating=True, app=True)
     if snapshot.get("path"):
-        host.run(["tar", "-C", root, "-xf", str(snapshot["path"])], mutating=True)
+        host.run(["tar", "-C", root, "-xf", str(snapshot["path"])], mutating=True, app=True)
 
 
 def steps(env: Environment, venv: Venv) -> list[list[str]]:
@@ -67,12 +68,12 @@ def build_on(host: Host, env: Environment) -> int:
     """Clear the static root, run the app's static steps in order (in its folder, with its
     environment); the number of files they made."""
     root = static_root(env)
-    host.run(["mkdir", "-p", root], mutating=True)
-    host.run(["find", root, "-mindepth", "1", "-delete"], mutating=True)
+    host.run(["mkdir", "-p", root], mutating=True, app=True)
+    host.run(["find", root, "-mindepth", "1", "-delete"], mutating=True, app=True)
     venv = Venv(host, env.app)
     for argv in steps(env, venv):
         venv.run(argv, mutating=True)
-    listed = host.run(["find", root, "-type", "f"], mutating=False)
+    listed = host.run(["find", root, "-type", "f"], mutating=False, app=True)
     return len(listed.stdout.splitlines())
 
 

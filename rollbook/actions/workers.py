@@ -97,7 +97,7 @@ def methods(host: Host, env: Environment, records: Records) -> dict[str, str]:
         if own and own.command:
             tool = Venv(host, env.app).command(own.command)[0]
             if not host.run(["sh", "-c", 'command -v "$1"', "sh", tool], mutating=False,
-                            check=False, cwd=env.app.path).ok:  # fmt: skip
+                            check=False, cwd=env.app.path, app=True).ok:  # fmt: skip
                 raise StepFailed(
                     f"{host.name}: services.ready.{name}.command: {tool!r} is not a command on "
                     "this host — give its full path"

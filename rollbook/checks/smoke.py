@@ -65,7 +65,8 @@ def run_smoke(run: Run, host: Host) -> dict[str, object]:
 def _on_operator(run: Run, host: Host, tests: str, variables: dict[str, str]) -> CommandResult:
     """The tests as the target holds them, copied from the app host, run by rollbook's pytest."""
     path = tests.split("::", 1)[0]
-    fetched = host.run(["sh", "-c", _FETCH, "sh", run.site.env.app.path, path], mutating=False)
+    fetched = host.run(["sh", "-c", _FETCH, "sh", run.site.env.app.path, path], mutating=False,
+                       app=True)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="rollbook-smoke-") as folder:
         archive = io.BytesIO(base64.b64decode(fetched.stdout))
         with tarfile.open(fileobj=archive) as tar:

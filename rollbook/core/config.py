@@ -92,6 +92,10 @@ class AppConfig(_Strict):
     # Paso 3.2: `always` is the procedure's --force-reinstall; `when_needed` asks pip first
     # (--dry-run) and skips the install when the venv already satisfies the target exactly
     force_reinstall: Literal["always", "when_needed"] = "always"
+    # the app's own user on the app hosts (owner of `path` and `venv`): every app command (git,
+    # pip, manage.py, static steps, the app's checks) runs as it — through `runuser` when
+    # rollbook logs in as root, `sudo -n -u USER` otherwise; none: as the login user
+    user: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_.-]*\$?$")
 
 
 class ReadyCheck(_Strict):

@@ -77,13 +77,16 @@ def command_line(
     env_files: Sequence[str] = (),
     timeout: float | None = None,
     sudo: bool = False,
+    owner: Sequence[str] = (),
 ) -> str:
     """The /bin/sh line for an argument list, wrappers included, every part quoted.
 
     `sudo -n` comes right before the command itself, so a sudoers rule names the real program
     (e.g. supervisorctl) and `timeout` still bounds it; sudo resets the environment, so root
     actions take none. Environment values here are never secrets (a secret reaches a command as
-    a private file, one of `env_files`, read on the host; `env` is applied over them)."""
+    a private file, one of `env_files`, read on the host; `env` is applied over them).
+    `owner`: the words that run the whole line as another user (the app's: `runuser -u USER --`
+    or `sudo -n -u USER --`), its folder, environment files and bound included."""
     parts = ["sudo", "-n", *argv] if sudo else list(argv)
     if timeout:
         parts = ["timeout", "-k", "10", str(max(1, round(timeout))), *parts]
@@ -92,7 +95,8 @@ def command_line(
     if env_files:
         parts = ["sh", "-c", ENV_FILES_LOADER, "sh", *env_files, "--", *parts]
     line = shlex.join(parts)
-    return f"cd {shlex.quote(cwd)} && {line}" if cwd else line
+    line = f"cd {shlex.quote(cwd)} && {line}" if cwd else line
+    return shlex.join([*owner, "sh", "-c", line]) if owner else line
 
 
 def _underlying(backend: Any) -> Any:
@@ -110,7 +114,9 @@ class Connection:
     incident: str
     grace: float = GRACE
     _backend: Any = None
-    _folder: str | None = None
+    # the run's private folders here, by the words that run a command as their owner: () the
+    # login user's, (runuser|sudo …, USER, --) the app user's (app.user)
+    _folders: dict[tuple[str, ...], str] = field(default_factory=dict)
     _secrets: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _control: str | None = None
@@ -145,40 +151,47 @@ class Connection:
             )
         return _bounded(argv, stdin, bound, self.grace)
 
-    def secret_file(self, name: str, content: str) -> str:
-        """A file only the login user can read, in this run's private folder (0700, made with
-        it), written through standard input in one call to the host; its path. The same content
-        is written once."""
+    def secret_file(self, name: str, content: str, owner: Sequence[str] = ()) -> str:
+        """A file only its owner can read, in this run's private folder (0700, made with it),
+        written through standard input in one call to the host; its path. The same content is
+        written once. `owner`: the words that run a command as the folder's owner (none: the
+        login user, under $HOME/.rollbook/runs; the app user's under $TMPDIR or /tmp, since a
+        no-login user's home may not exist)."""
+        owner = tuple(owner)
         with self._lock:
-            path = f"{self._folder}/{name}" if self._folder else None
+            known = self._folders.get(owner)
+            path = f"{known}/{name}" if known else None
             if path is not None and self._secrets.get(path) == content:
                 return path
-            folder = shlex.quote(self._folder) if self._folder else run_folder(self.incident)
+            folder = shlex.quote(known) if known else run_folder(self.incident, bool(owner))
             quoted = shlex.quote(name)
-            wrote = self.transport(
+            script = (
                 f'umask 077 && d={folder} && mkdir -p "$d" && cd "$d" && '
-                f"cat > {quoted}.new && mv {quoted}.new {quoted} && pwd -P",
-                stdin=content,
-                bound=60,
+                f"cat > {quoted}.new && mv {quoted}.new {quoted} && pwd -P"
             )
+            line = shlex.join([*owner, "sh", "-c", script]) if owner else script
+            wrote = self.transport(line, stdin=content, bound=60)
             if wrote.exit_status != 0 or not wrote.stdout.strip():
+                where = "$TMPDIR (or /tmp) as app.user" if owner else "$HOME/.rollbook/runs"
                 raise UserError(
-                    f"{self.spec}: cannot write the private file {name} under "
-                    f"$HOME/.rollbook/runs: {wrote.stderr.strip() or wrote.exit_status}"
+                    f"{self.spec}: cannot write the private file {name} under {where}: "
+                    f"{wrote.stderr.strip() or wrote.exit_status}"
                 )
-            self._folder = wrote.stdout.strip().splitlines()[-1]
-            path = f"{self._folder}/{name}"
+            known = self._folders[owner] = wrote.stdout.strip().splitlines()[-1]
+            path = f"{known}/{name}"
             self._secrets[path] = content
         return path
 
     def remove_private_folder(self) -> str | None:
-        """Remove this run's private folder (its secret files); the error, if any."""
-        if self._folder is None:
-            return None
-        done = self.transport(f"rm -rf {shlex.quote(self._folder)}", bound=60)
-        self._folder = None
+        """Remove this run's private folders (their secret files), each as its owner; the
+        errors, if any."""
+        errors = []
+        for owner, folder in list(self._folders.items()):
+            done = self.transport(shlex.join([*owner, "rm", "-rf", "--", folder]), bound=60)
+            errors += [done.error] if done.error else []
+        self._folders.clear()
         self._secrets.clear()
-        return done.error
+        return "; ".join(errors) or None
 
     def close(self) -> None:
         """The shared connection ended (`ssh -O exit`) and its private folder removed."""
@@ -190,13 +203,17 @@ class Connection:
         shutil.rmtree(backend.controlpath.rsplit("/", 1)[0], ignore_errors=True)
 
 
-PRIVATE_FOLDER = re.compile(r"/(?:[^/\0]+/)*\.rollbook/runs/\w[^/\0]*")
+# a run's private folder: the login user's, or the app user's (app.user)
+PRIVATE_FOLDER = re.compile(r"/(?:[^/\0]+/)*(?:\.rollbook/runs/|rollbook-run-)\w[^/\0]*")
 
 
-def run_folder(incident: str) -> str:
-    """A new private folder for a run on a host, as a shell word ($HOME expands there): named by
-    the incident and a random part, since two report folders may hold incidents of one id."""
+def run_folder(incident: str, app: bool = False) -> str:
+    """A new private folder for a run on a host, as a shell word ($HOME, $TMPDIR expand there):
+    named by the incident and a random part, since two report folders may hold incidents of one
+    id; the app user's (`app`) in $TMPDIR or /tmp."""
     name = f"{incident}.{secrets.token_hex(4)}"
+    if app:
+        return f'"${{TMPDIR:-/tmp}}/rollbook-run-"{shlex.quote(name)}'
     return f'"$HOME/.rollbook/runs/"{shlex.quote(name)}'
 
 

@@ -68,7 +68,9 @@ class Executor:
     default_timeout: float | None = None  # every remote command is bounded (YAML timeouts)
     incident: str = "adhoc"  # names each host's private folder of this run
     app_secrets: dict[str, str] = field(default_factory=dict)  # app.secret_env, resolved
+    app_user: str | None = None  # app.user: app commands run as it
     _connections: dict[str, Connection] = field(default_factory=dict)
+    _logins: dict[str, str] = field(default_factory=dict)
     _private: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -103,19 +105,38 @@ class Executor:
         escaped = password.replace("\\", "\\\\").replace(":", "\\:")
         return {"PGPASSFILE": self.private_file(spec, "pgpass", f"*:*:*:*:{escaped}\n")}
 
-    def secret_env_file(self, spec: str, values: Mapping[str, str], name: str) -> str:
-        """KEY=VALUE lines in a private file of this run on host `spec`; its path."""
-        return self.private_file(spec, name, "".join(f"{k}={v}\n" for k, v in values.items()))
+    def secret_env_file(
+        self, spec: str, values: Mapping[str, str], name: str, app: bool = False
+    ) -> str:
+        """KEY=VALUE lines in a private file of this run on host `spec` (`app`: an app
+        command's); its path."""
+        lines = "".join(f"{k}={v}\n" for k, v in values.items())
+        return self.private_file(spec, name, lines, app)
 
-    def private_file(self, spec: str, name: str, content: str) -> str:
-        """A file only the login user reads, in this run's private folder on host `spec`
-        (journaled as `private_file`, removed when the run closes); its path."""
-        path = self.connection(spec).secret_file(name, content)
+    def private_file(self, spec: str, name: str, content: str, app: bool = False) -> str:
+        """A file only the login user reads (`app`: only app.user, where the app's commands run
+        as it), in this run's private folder on host `spec` (journaled as `private_file`,
+        removed when the run closes); its path."""
+        owner = self.app_owner(spec) if app else []
+        path = self.connection(spec).secret_file(name, content, owner)
         with self._lock:
             if (spec, path) not in self._private:
                 self._private.add((spec, path))
-                self.journal.write("private_file", paso=self.paso, host=spec, path=path)
+                self.journal.write("private_file", paso=self.paso, host=spec, path=path,
+                                   app=bool(owner))  # fmt: skip
         return path
+
+    def app_owner(self, spec: str) -> list[str]:
+        """The words that run an app command as app.user on host `spec`: none without app.user
+        or where rollbook logs in as it; `runuser -u USER --` from root; `sudo -n -u USER --`
+        from any other login (a sudoers rule lets it run commands as USER)."""
+        user = self.app_user
+        if not user:
+            return []
+        if spec not in self._logins:  # asked once a host: who rollbook logs in as there
+            said = self.host(spec).run(["id", "-un"], mutating=False).stdout.strip()
+            self._logins[spec] = said
+        return owner_words(self._logins[spec], user)
 
     def close_hosts(self) -> list[str]:
         """Remove every host's private folder of this run and end its shared connection; the
@@ -212,6 +233,13 @@ class Executor:
         text = f"{result.host}: `{shown}` {why}"
         text = f"{text}: {' / '.join(detail)}" if detail else text
         return self.redactor.text(text + connection_hint(result))
+
+
+def owner_words(login: str, user: str) -> list[str]:
+    """The words that run a command as `user` when logged in as `login`."""
+    if login == user:
+        return []
+    return ["runuser", "-u", user, "--"] if login == "root" else ["sudo", "-n", "-u", user, "--"]
 
 
 def connection_hint(result: CommandResult) -> str:

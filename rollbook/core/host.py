@@ -47,6 +47,7 @@ class Host:
         check: bool = True,
         declared: bool = False,
         root: str | None = None,
+        app: bool = False,
     ) -> CommandResult:
         """Run argv here as one quoted /bin/sh line, journaled; raises CommandFailed on a
         non-zero exit when `check`.
@@ -58,6 +59,8 @@ class Host:
         `root`: the action this command belongs to when it may need root (services,
         maintenance, proxy_check, logs); it runs under `sudo -n` when the environment lists that
         action under `sudo`, else as the login user like every other command.
+        `app`: an app command (git, pip, manage.py, the app's files): it runs as `app.user`
+        when the environment names one.
         `declared`: a write the run announced (the ledger of --record-release, the scratch
         database of a trial restore), run even in a read-only run or a dry-run, journaled as such
         and never counted as a change of the system.
@@ -65,7 +68,9 @@ class Host:
         executor, argv = self.executor, [str(a) for a in argv]
         bound = timeout or executor.default_timeout
         sudo = root is not None and root in executor.root_actions
-        line = command_line(argv, cwd=cwd, env=env, env_files=env_files, timeout=bound, sudo=sudo)
+        owner = executor.app_owner(self.spec) if app else []
+        line = command_line(argv, cwd=cwd, env=env, env_files=env_files, timeout=bound, sudo=sudo,
+                            owner=owner)  # fmt: skip
         planned = executor.hold_back(self.spec, argv, mutating, cwd, declared, line)
         if planned is not None:
             return planned
@@ -80,15 +85,16 @@ class Host:
             self.spec, argv, cwd, mutating, start, started, status, stdout, stderr, check, line
         )
 
-    def secret_env_file(self, values: Mapping[str, str], name: str) -> str:
+    def secret_env_file(self, values: Mapping[str, str], name: str, app: bool = False) -> str:
         """A private file of this run on this host holding KEY=VALUE lines (secret values a
-        command reads through `env_files`); its path."""
-        return self.executor.secret_env_file(self.spec, values, name)
+        command reads through `env_files`; `app`: an app command's); its path."""
+        return self.executor.secret_env_file(self.spec, values, name, app)
 
-    def private_file(self, name: str, content: str) -> str:
-        """A file only the login user reads, in this run's private folder on this host; its
-        path (journaled, removed when the run closes)."""
-        return self.executor.private_file(self.spec, name, content)
+    def private_file(self, name: str, content: str, app: bool = False) -> str:
+        """A file only the login user reads (`app`: the file an app command reads, only the app
+        user's where app.user is set), in this run's private folder on this host; its path
+        (journaled, removed when the run closes)."""
+        return self.executor.private_file(self.spec, name, content, app)
 
     def describe_failure(self, result: CommandResult) -> str:
         """A failed command in one line: what ran, why, and the tool's own first and last words."""

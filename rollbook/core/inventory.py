@@ -14,19 +14,20 @@ from testinfra.utils.ansible_runner import AnsibleRunner
 from rollbook.core.errors import UserError
 
 
-def expand(role: str, specs: list[str]) -> list[str]:
+def expand(role: str, specs: list[str], app_user: str | None = None) -> list[str]:
     """The role's host specs, each Ansible group replaced by its hosts (inventory order). A
-    setting rollbook would ignore is refused: a user on local://, an inventory's become."""
+    setting rollbook would ignore is refused: a user on local://, an inventory's become other
+    than to `app_user` (app.user, which rollbook applies to the app's commands)."""
     hosts: list[str] = []
     for spec in specs:
         url = urlparse(spec)
         if url.scheme == "local" and url.netloc:
             raise UserError(
                 f"hosts.{role}: {spec} names {url.netloc!r}, but local:// commands run as the "
-                f"login user ({getpass.getuser()}): write local://, or reach that user over "
-                "ssh (ssh://USER@HOST)"
+                f"login user ({getpass.getuser()}): write local://, and app.user: "
+                f"{url.netloc.rstrip('@')} for the app's own commands (or ssh://USER@HOST)"
             )
-        hosts += _ansible_hosts(role, spec) if url.scheme == "ansible" else [spec]
+        hosts += _ansible_hosts(role, spec, app_user) if url.scheme == "ansible" else [spec]
     return hosts
 
 
@@ -34,7 +35,7 @@ IGNORED_BY_ROLLBOOK = ("ansible_become", "ansible_become_user", "ansible_become_
 OFF = ("", "false", "no", "0")
 
 
-def _ansible_hosts(role: str, spec: str) -> list[str]:
+def _ansible_hosts(role: str, spec: str, app_user: str | None) -> list[str]:
     url = urlparse(spec)
     inventory = parse_qs(url.query).get("ansible_inventory", [None])[0]
     if not inventory or not Path(inventory).is_file():
@@ -57,11 +58,13 @@ def _ansible_hosts(role: str, spec: str) -> list[str]:
         variables = runner.get_variables(name)
         ignored = [f"{key}={variables[key]}" for key in IGNORED_BY_ROLLBOOK
                    if str(variables.get(key, "")).lower() not in OFF]  # fmt: skip
-        if ignored:
+        becomes = str(variables.get("ansible_become_user", "root"))
+        hint = "" if becomes == "root" else f", or set app.user: {becomes} in the environment"
+        if ignored and not (app_user and becomes == app_user):
             raise UserError(
                 f"hosts.{role}: {inventory} sets {', '.join(ignored)} for {name}, which rollbook "
                 "does not apply (commands run as ansible_user; root actions through the "
-                "environment's `sudo:`): remove it, or log in as that user (ansible_user)"
+                f"environment's `sudo:`; the app's commands as app.user): remove it{hint}"
             )
     return [f"ansible://{name}?{url.query}" for name in names]
 

@@ -26,7 +26,8 @@ class Checkout:
 
     def git(self, *args: str, mutating: bool = False, check: bool = True) -> str:
         """git's standard output, stripped; "" when the command failed and `check` is off."""
-        result = self.host.run(["git", "-C", self.path, *args], mutating=mutating, check=check)
+        result = self.host.run(["git", "-C", self.path, *args], mutating=mutating, check=check,
+                               app=True)  # fmt: skip
         return result.stdout.strip() if result.ok else ""
 
     def head(self) -> str:
@@ -52,9 +53,10 @@ class Venv:
         Read by core/installed.py with the venv's Python where its lines are pip's own (a
         tenth of pip's CPU, asked about six times a rollback); by pip itself anywhere else."""
         listed = self.host.run([self.tool("python"), "-c", INSTALLED], mutating=False,
-                               check=False)  # fmt: skip
+                               check=False, app=True)  # fmt: skip
         if not listed.ok:
-            listed = self.host.run([self.tool("pip"), "freeze", "--all"], mutating=False)
+            listed = self.host.run([self.tool("pip"), "freeze", "--all"], mutating=False,
+                                   app=True)  # fmt: skip
         return parse_freeze(listed.stdout)
 
     def pip(
@@ -62,7 +64,7 @@ class Venv:
     ) -> CommandResult:
         argv = [self.tool("pip"), *args]
         return self.host.run(
-            argv, mutating=mutating, cwd=self.app.path, timeout=timeout, check=check
+            argv, mutating=mutating, cwd=self.app.path, timeout=timeout, check=check, app=True
         )
 
     def run(
@@ -79,10 +81,10 @@ class Venv:
         files = [posixpath.join(self.app.path, self.app.env_file)] if self.app.env_file else []
         secrets = self.host.executor.app_secrets
         if secrets:
-            files.append(self.host.secret_env_file(secrets, "app.env"))
+            files.append(self.host.secret_env_file(secrets, "app.env", app=True))
         return self.host.run(argv, mutating=mutating, check=check, timeout=timeout,
                              cwd=self.app.path, env={**self.app.env, **(env or {})},
-                             env_files=files)  # fmt: skip
+                             env_files=files, app=True)  # fmt: skip
 
     def command(self, argv: Sequence[str]) -> list[str]:
         """A configured app command as it runs: a first word `manage` is the venv's

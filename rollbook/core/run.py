@@ -122,6 +122,7 @@ class Run:
         executor.default_timeout = env.timeouts.default
         executor.incident = incident_id
         executor.app_secrets = app_secrets
+        executor.app_user = env.app.user
         self.site = Site(env, executor, redactor, db_password)
         for target in env.notify:  # notification URLs carry tokens: secrets too
             self.site.secret_or_none(target.url_env)

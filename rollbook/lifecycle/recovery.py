@@ -167,12 +167,13 @@ def _stop_dead(run: Run, journals: list[list[dict[str, Any]]]) -> None:
         dead_commands.stop(run, journal)
 
 
-def _remove_dead_folder(host: Host, folder: str) -> str | None:
+def _remove_dead_folder(host: Host, folder: str, app: bool) -> str | None:
     """Another (dead) run's private folder removed here, as its journal recorded it, by a
-    journaled command; the error. Only a folder of `~/.rollbook/runs/` is ever removed."""
+    journaled command (as app.user for the app user's folder); the error. Only a folder of
+    `~/.rollbook/runs/` (or the app user's `rollbook-run-NAME`) is ever removed."""
     if not PRIVATE_FOLDER.fullmatch(folder) or ".." in folder.split("/"):
         return f"{folder} is not a run's private folder (…/.rollbook/runs/NAME): left alone"
-    out = host.run(["rm", "-rf", "--", folder], mutating=True, check=False, timeout=60)
+    out = host.run(["rm", "-rf", "--", folder], mutating=True, check=False, timeout=60, app=app)
     return None if out.ok else host.describe_failure(out)
 
 
@@ -184,10 +185,11 @@ def remove_private_files(run: Run, events: list[dict[str, Any]]) -> dict[str, st
     if not incident or incident == run.incident.id:
         return {}
     done: dict[str, str | None] = {}
-    folders = {(e["host"], posixpath.dirname(e["path"])) for e in events
+    folders = {(e["host"], posixpath.dirname(e["path"]), bool(e.get("app"))) for e in events
                if e["event"] == "private_file"}  # fmt: skip
-    for spec, folder in sorted(folders):
-        done[spec] = _remove_dead_folder(run.site.host(spec), folder)
+    for spec, folder, app in sorted(folders):
+        error = _remove_dead_folder(run.site.host(spec), folder, app)
+        done[spec] = "; ".join(e for e in (done.get(spec), error) if e) or None
         run.incident.journal.write("private_files_removed", host=spec, incident=incident,
-                                   path=folder, error=done[spec])  # fmt: skip
+                                   path=folder, error=error)  # fmt: skip
     return done

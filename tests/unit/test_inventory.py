@@ -34,3 +34,16 @@ def test_an_inventory_without_become_is_expanded(tmp_path: Path) -> None:
     assert inventory.expand("app", [spec]) == [
         f"ansible://web1?ansible_inventory={hosts}", f"ansible://web2?ansible_inventory={hosts}",
     ]  # fmt: skip
+
+
+def test_a_become_to_the_app_user_is_applied_through_app_user(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.ini"
+    hosts.write_text(
+        "[app]\nweb1 ansible_user=deploy ansible_become=true ansible_become_user=appuser\n"
+    )
+    spec = f"ansible://app?ansible_inventory={hosts}"
+    assert inventory.expand("app", [spec], app_user="appuser") == [
+        f"ansible://web1?ansible_inventory={hosts}"
+    ]
+    with pytest.raises(UserError, match="or set app.user: appuser in the environment$"):
+        inventory.expand("app", [spec], app_user="other")
