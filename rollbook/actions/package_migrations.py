@@ -104,7 +104,8 @@ def _download(
             said = _pip_download(venv, env, folder, [f"{name}=={version}"])
             if said:
                 errors[name] = f"{said} (pip download --only-binary=:all:)"
-    listed = venv.host.run(["ls", "-1", folder], mutating=False, check=False, app=True).stdout.split()
+    listed = venv.host.run(["ls", "-1", folder], mutating=False, check=False,
+                           app=True).stdout.split()  # fmt: skip
     got = {normalize(file.split("-")[0]): posixpath.join(folder, file)
            for file in listed if file.endswith(".whl")}  # fmt: skip
     return got, errors

@@ -20,7 +20,9 @@ class Site:
         self.env = env
         self.executor = executor
         self._redactor = redactor
-        self._hosts = {role: inventory.expand(role, specs, env.app.user) for role, specs in env.hosts.items()}
+        self._hosts = {
+            role: inventory.expand(role, specs, env.app.user) for role, specs in env.hosts.items()
+        }
         self._db_password = db_password
 
     @property

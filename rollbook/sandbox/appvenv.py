@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 
+from rollbook.sandbox.app_user import base_python
 from rollbook.sandbox.application import app_environment
 from rollbook.sandbox.layout import Layout
 from rollbook.sandbox.shell import say
@@ -28,10 +28,10 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def ensure_venv(layout: Layout, python: str = sys.executable) -> None:
+def ensure_venv(layout: Layout, python: str | None = None) -> None:
     if not (layout.venv / "bin" / "python").is_file():
         say(f"creating the app's venv in {layout.venv} ...")
-        layout.shell.run([python, "-m", "venv", layout.venv])
+        layout.shell.run([python or base_python(layout), "-m", "venv", layout.venv])
     (layout.venv / "pip.conf").write_text(
         "# Installs come from the sandbox's wheelhouse only, like a site's internal mirror.\n"
         f"[global]\nno-index = true\nfind-links = {layout.wheelhouse}\n"

@@ -45,6 +45,9 @@ def releases(timeline: Timeline) -> Releases:
 def _git_environment(moment: datetime | None = None) -> dict[str, str]:
     """The caller's environment, without their git config, as the sandbox's author at `moment`."""
     environment = dict(os.environ, GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
+    # a profile's checkout may be its app user's (app_user.py): the sandbox, root, works in it
+    environment.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="safe.directory",
+                       GIT_CONFIG_VALUE_0="*")  # fmt: skip
     name, email = AUTHOR
     for role in ("AUTHOR", "COMMITTER"):
         environment[f"GIT_{role}_NAME"] = name

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from rollbook.sandbox import appvenv, backups, faults, history, supervisor
+from rollbook.sandbox import app_user, appvenv, backups, faults, history, supervisor
 from rollbook.sandbox.application import app_environment, manage
 from rollbook.sandbox.credentials import database_password
 from rollbook.sandbox.layout import REPO, Layout, load_profile_layout
@@ -100,6 +100,7 @@ def _publish(site: Layout, profile: Profile) -> None:
 def _record_stable_release(sandbox: Layout, site: Layout, profile: Profile) -> None:
     """What a team does after a deploy works: validation.feature with --record-release."""
     say(f"validating {profile.tag(profile.stable)} and recording it in the ledger ...")
+    app_user.hand_over(site)
     _start(sandbox, site)
     reports = site.root / "reports"
     done = site.shell.run(
@@ -129,9 +130,10 @@ def _provision(sandbox: Layout, site: Layout, cluster: Cluster, profile: Profile
         f"{profile.package} from PyPI) ...")  # fmt: skip
     site.state.mkdir(parents=True, exist_ok=True)
     supervisor.stop_running(sandbox, site.env.services.app)
-    ensure_wheelhouse(site, [profile.requirements(profile.stable),
-                             profile.requirements(profile.upgrade)])  # fmt: skip
     appvenv.ensure_venv(site)
+    ensure_wheelhouse(site, [profile.requirements(profile.stable),
+                             profile.requirements(profile.upgrade)],
+                      str(site.venv / "bin" / "python"))  # fmt: skip
     bootstrap = site.state / "requirements-stable.txt"
     bootstrap.write_text(profile.requirements(profile.stable))
     site.shell.run([site.venv / "bin" / "python", "-m", "pip", "install", "--quiet", "-r",
@@ -193,4 +195,5 @@ def _apply_start_state(sandbox: Layout, site: Layout, cluster: Cluster, profile:
     cluster.restore_from_template(db.name, db.user, profile.template)
     appvenv.restore_venv(site)
     manage(site, "collectstatic", "--noinput", "--clear")
+    app_user.hand_over(site)
     _start(sandbox, site)

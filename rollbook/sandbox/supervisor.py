@@ -16,6 +16,7 @@ from typing import Any
 from supervisor.xmlrpc import SupervisorTransport
 
 from rollbook.core.errors import UserError
+from rollbook.sandbox.app_user import run_as
 from rollbook.sandbox.application import app_environment
 from rollbook.sandbox.layout import PROFILES, Layout, load_profile_layout
 from rollbook.sandbox.shell import SandboxError, ensure_port_free, require_binary, say, wait_for
@@ -135,7 +136,7 @@ def _gunicorn(layout: Layout, **options: Any) -> Program:
     project = layout.env.app.env.get("DJANGO_SETTINGS_MODULE", "config.settings").split(".")[0]
     return Program(
         layout.env.services.app[0],
-        (layout.venv / "bin" / "gunicorn", f"{project}.wsgi:application",
+        (*run_as(layout), layout.venv / "bin" / "gunicorn", f"{project}.wsgi:application",
          "-b", f"127.0.0.1:{layout.ports.gunicorn}", "--workers", "2"),
         layout.gunicorn_log,
         (layout.ports.gunicorn, "health.url"),
@@ -155,7 +156,7 @@ def profile_programs() -> tuple[Program, ...]:
         found.append(_gunicorn(profile, autostart=False, profile=profile))
         python, logs = profile.venv / "bin" / "python", profile.env.logs.files
         for number, (program, command) in enumerate(workers.items(), start=1):
-            argv = (python, profile.env.app.manage, *command)
+            argv = (*run_as(profile), python, profile.env.app.manage, *command)
             found.append(Program(program, argv, Path(logs[number]), autostart=False,
                                  profile=profile))  # fmt: skip
     return tuple(found)

@@ -12,6 +12,7 @@ import shutil
 import sys
 
 from rollbook.sandbox import instance
+from rollbook.sandbox.app_user import base_python
 from rollbook.sandbox.layout import Layout
 from rollbook.sandbox.release_ledger import HELD_BACK
 from rollbook.sandbox.shell import say
@@ -19,10 +20,19 @@ from rollbook.sandbox.shell import say
 COMPLETE_MARKER = ".complete"
 
 
-def ensure_wheelhouse(layout: Layout, requirement_sets: list[str]) -> None:
-    """Download each release's requirements (pins may conflict between releases) once."""
+def _from_pypi() -> dict[str, str]:
+    """pip's own configuration set aside: a venv's pip.conf points at the wheelhouse being made."""
+    return {**os.environ, "PIP_CONFIG_FILE": os.devnull}
+
+
+def ensure_wheelhouse(
+    layout: Layout, requirement_sets: list[str], python: str = sys.executable
+) -> None:
+    """Download each release's requirements (pins may conflict between releases) once, with
+    `python`'s pip: markers (python_full_version …) are the venv's. A profile whose app runs as
+    its own user passes its venv's Python (made from the system's: app_user.base_python)."""
     releases = [*sorted(set(requirement_sets)), HELD_BACK]  # two versions of that one
-    digest = hashlib.sha256("\0".join(releases).encode()).hexdigest()
+    digest = hashlib.sha256("\0".join([*releases, base_python(layout)]).encode()).hexdigest()
     marker = layout.wheelhouse / COMPLETE_MARKER
     if marker.is_file() and marker.read_text(encoding="utf-8") == digest:
         return
@@ -38,8 +48,8 @@ def ensure_wheelhouse(layout: Layout, requirement_sets: list[str]) -> None:
         listing = layout.wheelhouse / f"requirements-{number}.txt"
         listing.write_text(requirements + "\n", encoding="utf-8")
         layout.shell.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-             "--dest", layout.wheelhouse, "-r", listing]
+            [python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+             "--dest", layout.wheelhouse, "-r", listing], env=_from_pypi(),
         )  # fmt: skip
     # a release published as source only is built once, as a site's mirror serves wheels: the
     # installs stay offline (building needs its build tools from PyPI)
@@ -47,8 +57,8 @@ def ensure_wheelhouse(layout: Layout, requirement_sets: list[str]) -> None:
         layout.wheelhouse.glob("*.zip")
     ):
         say(f"building a wheel of {source.name} ...")
-        layout.shell.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+        layout.shell.run([python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--use-pep517",
                           "--disable-pip-version-check", "--wheel-dir", layout.wheelhouse,
-                          source])  # fmt: skip
+                          source], env=_from_pypi())  # fmt: skip
         source.unlink()
     marker.write_text(digest, encoding="utf-8")

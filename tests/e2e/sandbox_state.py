@@ -95,8 +95,11 @@ def fast(data: dict) -> None:
 
 
 def git(*args: str, environment: str = "sandbox") -> str:
+    """git in the deployed checkout, as its owner (app.user where the environment names one)."""
+    app = env(environment).app
+    owner = ["runuser", "-u", app.user, "--"] if app.user else []
     return subprocess.run(
-        ["git", "-C", env(environment).app.path, *args], check=True, capture_output=True, text=True
+        [*owner, "git", "-C", app.path, *args], check=True, capture_output=True, text=True
     ).stdout.strip()
 
 

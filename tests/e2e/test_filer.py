@@ -6,6 +6,8 @@ target, the backup and the migrations to undo worked out from tags, backups and 
 files of the repository and the packages, as Django's migrate sees them) and with its record."""
 
 import json
+import pwd
+import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +76,24 @@ def assert_rolled_back(done: Any, stable: dict[str, Any]) -> None:
     ignored = git("status", "--porcelain", "--ignored", "--", filer_site.LOCAL_SETTINGS,
                   environment=SITE)  # fmt: skip
     assert ignored == f"!! {filer_site.LOCAL_SETTINGS}", ignored
+    assert_run_as_the_app_user(done)
+
+
+def assert_run_as_the_app_user(done: Any) -> None:
+    """The checkout and the venv belong to a no-login user (app.user) and rollbook logs in as
+    root: every git and venv command ran as that user, and no file of the checkout (its static
+    root inside), the venv or rollbook's folder beside them is left another user's."""
+    app = env(SITE).app
+    assert app.user and pwd.getpwnam(app.user).pw_shell == "/usr/sbin/nologin"
+    ran = [e for e in done.journal() if e["event"] == "command"]
+    own = [e for e in ran if e["argv"][0] == "git" or e["argv"][0].startswith(f"{app.venv}/")]
+    assert len(own) > 10 and all(
+        e["line"].startswith(f"runuser -u {app.user} -- sh -c ") for e in own
+    ), [e["line"] for e in own if not e["line"].startswith("runuser")][:3]
+    folders = [app.path, app.venv, str(Path(env(SITE).ledger_file()).parent)]
+    foreign = subprocess.run(["find", *folders, "!", "-user", app.user, "-print"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert not foreign, foreign.splitlines()[:5]
 
 
 def test_a_squashed_history_rolled_back_on_a_sites_first_day(

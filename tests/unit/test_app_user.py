@@ -26,8 +26,7 @@ def test_the_whole_line_runs_as_the_owner() -> None:
     line = command_line(["pip", "install"], cwd="/srv/a b", env={"K": "v"}, timeout=5,
                         owner=["runuser", "-u", "app", "--"])  # fmt: skip
     assert line == (
-        "runuser -u app -- sh -c "
-        "'cd '\"'\"'/srv/a b'\"'\"' && env K=v timeout -k 10 5 pip install'"
+        "runuser -u app -- sh -c 'cd '\"'\"'/srv/a b'\"'\"' && env K=v timeout -k 10 5 pip install'"
     )
 
 

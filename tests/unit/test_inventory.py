@@ -45,5 +45,5 @@ def test_a_become_to_the_app_user_is_applied_through_app_user(tmp_path: Path) ->
     assert inventory.expand("app", [spec], app_user="appuser") == [
         f"ansible://web1?ansible_inventory={hosts}"
     ]
-    with pytest.raises(UserError, match="or set app.user: appuser in the environment$"):
+    with pytest.raises(UserError, match=r"or set app\.user: appuser in the environment$"):
         inventory.expand("app", [spec], app_user="other")
