@@ -40,7 +40,7 @@ def connect_servers(incident: Incident, site: Site, records: Records) -> list[st
         if role == "app":
             host.run(["test", "-d", site.env.app.path], mutating=False)
             if site.env.app.user:
-                _app_user_writes(host, site.env)
+                app_user_writes(host, site.env)
         return name
 
     reached = []
@@ -53,7 +53,7 @@ def connect_servers(incident: Incident, site: Site, records: Records) -> list[st
     return reached
 
 
-def _app_user_writes(host: Host, env: Environment) -> None:
+def app_user_writes(host: Host, env: Environment) -> None:
     """app.user runs commands on this host and may write the app's folder and venv."""
     app = env.app
     done = host.run(["test", "-w", app.path, "-a", "-w", app.venv], mutating=False, check=False,

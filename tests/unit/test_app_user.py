@@ -4,14 +4,21 @@ and bound; the files they read sit in a private folder of that user."""
 
 import os
 import pwd
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from rollbook.actions.app_services import app_user_writes
 from rollbook.core.connection import command_line
+from rollbook.core.errors import StepFailed
 from rollbook.core.executor import Executor, Mode, owner_words
 from rollbook.core.journal import Journal, read_journal
 from rollbook.core.redact import Redactor
+from rollbook.lifecycle.recovery import remove_private_files
+from tests.unit.local_run import local_run
 
 APP_USER = "nobody"  # a no-login account every Debian machine has
 
@@ -63,3 +70,49 @@ def test_a_dry_run_plans_the_line_as_the_app_user_runs_it(tmp_path: Path) -> Non
     executor.host("local://").run(["git", "checkout", "v1"], mutating=True, app=True)
     planned = [e for e in read_journal(tmp_path / "journal.jsonl") if e["event"] == "planned"]
     assert planned[0]["line"] == f"runuser -u {APP_USER} -- sh -c 'git checkout v1'"
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A folder every user may traverse (pytest's own tmp_path is root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="rollbook-unit-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runuser needs a root login")
+def test_paso_2_1_stops_when_the_app_user_cannot_write_the_checkout(
+    open_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(open_folder, monkeypatch, app_keys=f", user: {APP_USER}")
+    (open_folder / "venv").mkdir()
+    host = run.site.first_host("app")
+    with pytest.raises(StepFailed) as refused:
+        app_user_writes(host, run.site.env)
+    said = str(refused.value)
+    assert f"app.user {APP_USER} cannot run the app's commands here" in said
+    assert "chown -R" in said and "\n" not in said
+    for folder in ("app", "venv"):
+        os.chown(open_folder / folder, pwd.getpwnam(APP_USER).pw_uid, -1)
+    app_user_writes(host, run.site.env)  # its own folders: nothing to say
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runuser needs a root login")
+def test_a_dead_runs_app_folder_is_removed_as_the_app_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch, app_keys=f", user: {APP_USER}")
+    folder = Path(f"/tmp/rollbook-run-DEAD-3.{os.getpid():08x}")
+    folder.mkdir(mode=0o700)
+    (folder / "app.env").write_text("TOKEN=t\n")
+    os.chown(folder, pwd.getpwnam(APP_USER).pw_uid, -1)
+    events: list[dict[str, object]] = [
+        {"event": "run_started", "incident": "DEAD-3"},
+        {"event": "private_file", "host": "local://", "path": f"{folder}/app.env", "app": True},
+    ]
+    assert remove_private_files(run, events) == {"local://": None}
+    assert not folder.exists()
+    [removal] = [e for e in read_journal(run.incident.journal.path)
+                 if e["event"] == "command" and e["argv"][0] == "rm"]  # fmt: skip
+    assert removal["line"].startswith(f"runuser -u {APP_USER} -- ")
