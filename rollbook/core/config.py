@@ -295,6 +295,9 @@ class Environment(_Strict):
     approval_valid_for: Duration = 4 * 3600.0  # a signed approval older than this is refused
     # §7.3 "Programar post-mortem": the document sets no date; the environment does
     post_mortem_within: Duration = 5 * 86400.0
+    # §14 of the written procedure: `required` refuses a run while a row of its approvals has no
+    # signature or date; `warn` says so in every run and record (as a past review date)
+    procedure_approvals: Literal["warn", "required"] = "warn"
     sandbox: SandboxConfig | None = None
     source: str = Field(default="", exclude=True)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Generator
+from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
@@ -34,7 +35,15 @@ from rollbook.plugin.collection import (
     scenario_of,
 )
 from rollbook.plugin.keys import ENV_KEY, FAILED_KEY, FOLDER_KEY, RESUMED_KEY, RUN_KEY
-from rollbook.record import closing, outage_probe, people, provenance, statements, watch_result
+from rollbook.record import (
+    closing,
+    outage_probe,
+    people,
+    procedure_standing,
+    provenance,
+    statements,
+    watch_result,
+)
 from rollbook.record import report as report_view
 
 
@@ -155,6 +164,10 @@ def pytest_collection_modifyitems(
             config.stash[RESUMED_KEY] = resume.load(current)
         except UserError as exc:
             _refuse(config, current, str(exc))
+    features = sorted({f.path for f in (feature_of(i) for i in needs_run) if f})
+    refused = _procedure_standing(current, features)  # before the lock: nothing changed
+    if refused:
+        _refuse(config, current, refused)
     recovers = None
     if any(RECOVERY in s.tags for s in selected):  # §9 of --incident, or of what it recovered
         try:
@@ -175,8 +188,26 @@ def pytest_collection_modifyitems(
         selected=[s.name for s in selected],
         deselected=[s.name for s in every if s.name not in chosen],
     )
-    features = sorted({f.path for f in (feature_of(i) for i in needs_run) if f})
     current.incident.note("provenance", **provenance.collect(features, env))
+
+
+def _procedure_standing(current: Run, features: list[Path]) -> str | None:
+    """The written procedure's standing recorded, its problems said; why the run is refused
+    when the environment requires §14 signed and it is not (None: it may go on)."""
+    fact = procedure_standing.of_features(features, date.today())
+    if fact is None:
+        return None
+    current.incident.note("procedure_standing", **fact)
+    for problem in fact["problems"]:
+        current.incident.say(f"WARNING: {fact['id']} ({fact['document']}): {problem}")
+    if current.site.env.procedure_approvals == "required" and fact["unsigned"]:
+        return (
+            f"{fact['document']}: §14 has rows without a signature or a date "
+            f"({', '.join(fact['unsigned'])}) and environment {current.site.env.name} requires "
+            "the procedure signed (procedure_approvals: required): sign §14, or set "
+            "procedure_approvals: warn"
+        )
+    return None
 
 
 def _refuse(config: pytest.Config, current: Run | None, message: str) -> NoReturn:

@@ -19,6 +19,7 @@ from rollbook.record import (
     final_state,
     outage_probe,
     people,
+    procedure_standing,
     provenance,
     timeline_picture,
 )
@@ -199,6 +200,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "",
         "## Procedimiento ejecutado",
         f"- {provenance.summary(facts.get('provenance'))}",
+        f"- Vigencia del documento: {procedure_standing.summary(facts.get('procedure_standing'))}",
         *[f"- {line}" for line in provenance.hashes(facts.get("provenance"))],
         "",
         "## Causa del Rollback",

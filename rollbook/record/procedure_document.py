@@ -58,6 +58,7 @@ class ProcedureDocument:
     path: str
     id: str | None
     version: str | None
+    status: str | None  # the front matter's `estado` (activo, borrador …)
     title: str  # the `# ` heading
     headings: list[Heading]
     anexo_b: dict[str, EtapaTime]  # per Etapa number, in the Anexo B row order
@@ -171,6 +172,7 @@ def read_document(path: Path) -> ProcedureDocument:
         path=str(path),
         id=meta.get("id"),
         version=meta.get("version"),
+        status=meta.get("estado"),
         title=title,
         headings=headings,
         anexo_b=_anexo_b(next((h for h in headings if h.key == "Anexo B"), None)),

@@ -23,6 +23,7 @@ from rollbook.record import (
     data_statement,
     final_state,
     outage_probe,
+    procedure_standing,
     provenance,
     timeline_picture,
 )
@@ -55,6 +56,7 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         "Aprobación": approval.summary(facts.get("approval")),
         "Ejecutado por": run.incident.options.operator,
         "Procedimiento": provenance.summary(facts.get("provenance")),
+        "Vigencia del procedimiento": procedure_standing.summary(facts.get("procedure_standing")),
         "Archivos del procedimiento": "; ".join(provenance.hashes(facts.get("provenance"))),
         "Modo": run.site.mode.value,
         **dict(line.split(": ", 1) for line in final_state.versions(facts, events)),

@@ -131,6 +131,9 @@ CASES: dict[str, Callable[[Path], tuple[list[str], dict, str]]] = {
     "confirmation required, none given": lambda t: (
         INCIDENT, environments(t, lambda d: d.update(confirm=True)),
         "needs --confirm-production=sandbox"),
+    "§14 of the procedure unsigned, the environment requires it signed": lambda t: (
+        INCIDENT, environments(t, lambda d: d.update(procedure_approvals="required")),
+        "requires the procedure signed (procedure_approvals: required)"),
     "--target-tag that does not exist": lambda t: (
         [*INCIDENT, "--target-tag=staging-deploy-19990101-0000"], {}, "exists neither on"),
     "--target-tag = the deployed release": lambda t: (
