@@ -47,12 +47,14 @@ OLDER_FILES = [
      "configure `notify` (and every check named), or set `approval: optional`"),
     ("a host spec `local://USER@`",
      "hosts.app: local://USER@ names 'USER@', but local:// commands run as the login user …",
-     "write `local://`, or reach that user over ssh (`ssh://USER@HOST`)"),
+     "write `local://` and `app.user: USER` (the app's commands run as it), or reach that "
+     "user over ssh (`ssh://USER@HOST`)"),
     ("an Ansible inventory with `ansible_become`, `ansible_become_user` or "
      "`ansible_become_method`",
      "hosts.app: INVENTORY sets ansible_become_user=USER for HOST, which rollbook does not "
      "apply …",
-     "remove it from the inventory, or log in as that user (`ansible_user`)"),
+     "set `app.user: USER` (a `become_user` equal to it is applied), or remove it from the "
+     "inventory"),
     ("a celery worker whose broker has no remote control, run without `--loglevel INFO`",
      "HOST: worker NAME is checked by celery's '<node> ready.' log line (its broker has no "
      "remote control), but it runs at log level WARNING … (Paso 2.1, dry-run included)",
