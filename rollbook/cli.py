@@ -16,7 +16,7 @@ from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.executor import Executor, Mode
 from rollbook.core.journal import Journal
 from rollbook.core.redact import Redactor
-from rollbook.record import approval, people, procedure, sign_off, signing
+from rollbook.record import addenda, approval, people, procedure, sign_off, signing
 from rollbook.sandbox import bulk, instance
 from rollbook.sandbox.faults import FAULTS, make_fault
 from rollbook.sandbox.layout import PROFILES
@@ -164,7 +164,7 @@ def _allowed_signers(args: argparse.Namespace) -> Path | None:
 VERIFY_GOOD = 0  # signed, unchanged, ran this checkout's files, nothing pending
 VERIFY_BAD = 1  # a file, the signature or a sign-off does not hold (or bad input)
 VERIFY_DIFFERS = 3  # intact, but what ran is not this checkout's code or procedure
-VERIFY_INCOMPLETE = 4  # intact, but a required sign-off or the approval is still missing
+VERIFY_INCOMPLETE = 4  # intact, but a sign-off, the approval or a closing duty is still missing
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -243,6 +243,22 @@ def _sign_off(args: argparse.Namespace) -> int:
     return 0
 
 
+def _addendum(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    env = _statement_env(args, folder)
+    what, text = addenda.FOLLOW_UP, args.note or ""
+    if args.done is None:
+        what, text = (
+            ("root_cause", args.root_cause) if args.root_cause else ("lessons", args.lessons)
+        )
+    signed = sign_off.add_addendum(folder, env, args.key, what, text, args.done)
+    said = signed.statement.get("follow_up") or addenda.TEXTS[what]
+    print(f"addendum by {signed.person.name} ({signed.statement['role']}): {said} — "
+          f"{signed.path}; the record is unchanged: rollbook verify {folder} lists what is "
+          "still open")  # fmt: skip
+    return 0
+
+
 def _add_statements(subparsers: argparse._SubParsersAction) -> None:
     approve = subparsers.add_parser(
         "approve",
@@ -258,7 +274,21 @@ def _add_statements(subparsers: argparse._SubParsersAction) -> None:
         description="Sign the record's SHA256SUMS with your own key, in one of your roles; "
         "`rollbook verify` lists the signers and the sign-offs still missing.",
     )
-    for parser, handler in ((approve, _approve), (sign, _sign_off)):
+    addendum = subparsers.add_parser(
+        "addendum",
+        help="add a signed addendum to an incident record: root cause, lessons, a follow-up done",
+        description="Write §7.1's root cause or lessons learned (tech_lead or incident_manager), "
+        "or mark one of §7.3's follow-ups done (its owner's role), as a new statement signed "
+        "with your own key beside the record; the record itself stays byte-identical. `rollbook "
+        "verify` lists the addenda and what is still open or overdue.",
+    )
+    what = addendum.add_mutually_exclusive_group(required=True)
+    what.add_argument("--root-cause", metavar="TEXT", help="§7.1's Causa raíz")
+    what.add_argument("--lessons", metavar="TEXT", help="§7.1's Lecciones Aprendidas")
+    what.add_argument("--done", type=int, metavar="N",
+                      help="follow-up N (as rollbook verify numbers them) is done")  # fmt: skip
+    addendum.add_argument("--note", metavar="TEXT", help="with --done: the ticket, link, …")
+    for parser, handler in ((approve, _approve), (sign, _sign_off), (addendum, _addendum)):
         parser.add_argument("folder", metavar="FOLDER", help="reports/<incident>")
         parser.add_argument(
             "--key", required=True, metavar="FILE",
@@ -280,8 +310,8 @@ def _add_verify(subparsers: argparse._SubParsersAction) -> None:
         "and that no file was added, then the people's sign-offs and whether the code, features "
         "and procedure document that ran are this checkout's. Exit 0: all good; 1: BAD (a file, "
         "the signature or a sign-off does not hold); 3: DISTINTO (intact, but what ran differs "
-        "from this checkout, each file named); 4: INCOMPLETO (intact, a required sign-off or the "
-        "approval still missing).",
+        "from this checkout, each file named); 4: INCOMPLETO (intact, a required sign-off, the "
+        "approval or a closing duty still missing: rollbook addendum).",
     )
     parser.add_argument("folder", metavar="FOLDER", help="an incident folder, reports/<incident>")
     parser.add_argument(

@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rollbook.core.config import Environment, Person, load_file
 from rollbook.core.errors import UserError
 from rollbook.core.journal import facts_of, read_journal
-from rollbook.record import approval, people, provenance, signing, statements
+from rollbook.record import addenda, approval, people, provenance, signing, statements
 
 # what a role's signature means, from §3.1's matrix (and Paso 6.3's manual verification)
 DUTIES = {
@@ -51,6 +52,28 @@ def _manifest_sha256(folder: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _verified(folder: Path, env: Environment, what: str) -> None:
+    """The record verifies against the environment's keys; else UserError naming `what`."""
+    allowed = env.signing.allowed_signers if env.signing else None
+    with tempfile.TemporaryDirectory() as scratch:
+        trusted = people.record_signers(env, Path(allowed) if allowed else None, Path(scratch))
+        problems = signing.verify_folder(folder, trusted)
+    if problems:
+        raise UserError(f"{folder} does not verify ({problems[0]}): {what}")
+
+
+def add_addendum(
+    folder: Path, env: Environment, key: str, what: str, text: str, number: int | None = None
+) -> statements.Signed:
+    """A signed addendum beside a record that verifies (rollbook.record.addenda): the record
+    itself is not touched."""
+    person = statements.signer(env, key)
+    _verified(folder, env, "nothing can be added to it")
+    body = addenda.body(facts(folder), person, what, text, number)
+    body.update(incident=folder.name, manifest_sha256=_manifest_sha256(folder))
+    return statements.sign(folder, env, key, body, append=True)
+
+
 def sign(folder: Path, env: Environment, key: str, role: str) -> statements.Signed:
     """A person's sign-off over the record's SHA256SUMS, once the record verifies."""
     person = statements.signer(env, key)
@@ -59,12 +82,7 @@ def sign(folder: Path, env: Environment, key: str, role: str) -> statements.Sign
             f"{person.name} does not hold the role {role} in {env.name} (their roles: "
             f"{', '.join(person.roles)})"
         )
-    allowed = env.signing.allowed_signers if env.signing else None
-    with tempfile.TemporaryDirectory() as scratch:
-        trusted = people.record_signers(env, Path(allowed) if allowed else None, Path(scratch))
-        problems = signing.verify_folder(folder, trusted)
-    if problems:
-        raise UserError(f"{folder} does not verify ({problems[0]}): it cannot be signed off")
+    _verified(folder, env, "it cannot be signed off")
     if _ran_it(folder, person):
         raise UserError(
             f"{person.name} ran or signed this rollback: four eyes — the sign-off comes from "
@@ -132,6 +150,7 @@ def review(folder: Path, env: Environment) -> Review:
     if record is not None:
         lines.append(f"registro firmado por {record.identity} ({record.fingerprint})")
     signed_roles: dict[str, list[str]] = {}
+    written: list[dict[str, Any]] = []
     for path in statements.in_folder(folder):
         try:
             signed = statements.read(path, env)
@@ -140,13 +159,16 @@ def review(folder: Path, env: Environment) -> Review:
             continue
         statement, person = signed.statement, signed.person
         role = str(statement.get("role"))
-        if statement.get("kind") != "sign-off":
+        if statement.get("kind") not in ("sign-off", addenda.KIND):
             continue  # an approval of a dry-run's plan: read by the run it approved
         if statement.get("manifest_sha256") != manifest:
             problems.append(f"{path.name}: signs another version of {signing.MANIFEST}")
             continue
         if role not in person.roles:
             problems.append(f"{path.name}: {person.name} does not hold the role {role}")
+            continue
+        if statement.get("kind") == addenda.KIND:
+            written.append(statement)
             continue
         if _ran_it(folder, person):
             problems.append(f"{path.name}: {person.name} ran or signed this rollback")
@@ -171,6 +193,9 @@ def review(folder: Path, env: Environment) -> Review:
         lines.append(found.pending[-1])
     else:
         lines.append("firmas requeridas: todas presentes (" + ", ".join(env.sign_offs) + ")")
+    closing, still_open = addenda.duties(recorded, written, datetime.now(UTC))
+    lines += closing
+    found.pending += still_open
     code, found.differs = code_review(recorded.get("provenance"))
     lines += code
     return found

@@ -45,9 +45,12 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
 
 
-def sign(folder: Path, env: Environment, key: str, body: dict[str, Any]) -> Signed:
+def sign(
+    folder: Path, env: Environment, key: str, body: dict[str, Any], *, append: bool = False
+) -> Signed:
     """Write `signoffs/<kind>-<role>-<identity>.json` with `body`, the signer and the time, and
-    sign it with `key`."""
+    sign it with `key`; `append`: a new file beside the earlier ones (`…-N.json`), never over
+    them (addenda)."""
     person = signer(env, key)
     statement = {
         **body,
@@ -57,8 +60,10 @@ def sign(folder: Path, env: Environment, key: str, body: dict[str, Any]) -> Sign
     }
     target = folder / FOLDER
     target.mkdir(mode=0o755, exist_ok=True)
-    name = f"{body['kind']}-{body.get('role', 'x')}-{_slug(person.identity)}.json"
-    path = target / name
+    name = f"{body['kind']}-{body.get('role', 'x')}-{_slug(person.identity)}"
+    if append:
+        name += f"-{len(list(target.glob(f'{name}-*.json'))) + 1}"
+    path = target / f"{name}.json"
     path.write_text(json.dumps(statement, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
     signature = path.with_name(path.name + ".sig")
     signature.unlink(missing_ok=True)  # ssh-keygen would ask before overwriting it

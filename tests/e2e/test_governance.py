@@ -191,8 +191,37 @@ def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
         signed = rollbook("sign-off", str(done.folder), f"--role={role}",
                           f"--key={PEOPLE / f'{role}_ed25519'}", variables=required)  # fmt: skip
         assert signed.returncode == 0, signed.stderr
+    signed_off = rollbook(*verify, variables=required)
+    assert signed_off.returncode == cli.VERIFY_INCOMPLETE, signed_off.stdout + signed_off.stderr
+    assert "firmas requeridas: todas presentes" in signed_off.stdout
+    # §7.1's root cause and lessons, §7.3's follow-ups: signed addenda, the record untouched
+    items = done.facts()["follow_ups"]["items"]
+    assert "pendiente: 1. " + items[0]["action"] in signed_off.stdout
+    sums = (done.folder / "SHA256SUMS").read_bytes()
+    wrong = rollbook("addendum", str(done.folder), "--done=1",
+                     f"--key={PEOPLE / 'tech_lead_ed25519'}", variables=required)  # fmt: skip
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    assert f"{TECH_LEAD} does not hold the role incident_manager" in wrong.stderr
+    for number, item in enumerate(items, start=1):  # each by its owner's role (devops: Olga)
+        key = PEOPLE / f"{item['role']}_ed25519"
+        added = rollbook("addendum", str(done.folder), f"--done={number}", "--note=INC-4711",
+                         f"--key={key}", variables=required)  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        if number == 1:  # done: no longer among what verify says is open
+            partly = rollbook(*verify, variables=required)
+            assert partly.returncode == cli.VERIFY_INCOMPLETE
+            [still] = [line for line in partly.stdout.splitlines() if line.startswith("INCOMPLETO")]
+            assert item["action"] not in still and items[1]["action"] in still, still
+            assert f"adenda de {item['owner'].split(' (')[0]} (incident_manager)" in partly.stdout
+    for option in ("--root-cause=un índice que faltaba", "--lessons=probar la migración"):
+        added = rollbook("addendum", str(done.folder), option,
+                         f"--key={PEOPLE / 'tech_lead_ed25519'}", variables=required)  # fmt: skip
+        assert added.returncode == 0, added.stderr
+    assert (done.folder / "SHA256SUMS").read_bytes() == sums
     after = rollbook(*verify, variables=required)
     assert after.returncode == cli.VERIFY_GOOD, after.stdout + after.stderr
+    assert "deberes de cierre: todos hechos" in after.stdout
+    assert "causa raíz: un índice que faltaba" in after.stdout
     assert "registro firmado por devops@sandbox.invalid" in after.stdout  # the operator's key
     assert f"firma de {TECH_LEAD} <tech-lead@sandbox.invalid> como tech_lead" in after.stdout
     assert f"refrendada después por {TECH_LEAD}" in after.stdout
