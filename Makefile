@@ -4,8 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 DEBS := postgresql redis-server nginx-light curl git openssh-server chromium python3-venv sudo
-DEMO_ARGS := --env=sandbox --reason "Health 500 tras el deploy" --severity CRITICO \
-	--impact "API caida para todos los usuarios" --approved-by "Tomás Torres"
 
 # `make test`'s workers, each with a sandbox instance of its own: one per core, at most 4 (the
 # suite keeps every core busy; one more worker made it no faster and overloaded the machine past
@@ -56,11 +54,12 @@ sandbox-reset: setup
 	$(BIN)/rollbook sandbox reset
 
 # The rollback of the sandbox: brought to its start state (defective deploy), then rolled back.
+# The rollback with four eyes: the operator's dry-run, the Tech Lead's signed approval of that
+# plan, the run with it and the operator's own key (rollbook/sandbox/demo.py)
 demo: setup
 	$(BIN)/rollbook sandbox up
 	$(BIN)/rollbook sandbox reset
-	ROLLBOOK_ENVIRONMENTS=$$($(BIN)/rollbook sandbox environments) \
-		$(BIN)/pytest features/rollback.feature $(DEMO_ARGS) -v
+	$(BIN)/rollbook sandbox demo
 
 unit: setup
 	$(BIN)/pytest tests/unit -q

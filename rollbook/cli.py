@@ -17,7 +17,7 @@ from rollbook.core.executor import Executor, Mode
 from rollbook.core.journal import Journal
 from rollbook.core.redact import Redactor
 from rollbook.record import addenda, approval, people, procedure, sign_off, signing
-from rollbook.sandbox import bulk, instance
+from rollbook.sandbox import bulk, demo, instance
 from rollbook.sandbox.faults import FAULTS, make_fault
 from rollbook.sandbox.layout import PROFILES
 from rollbook.sandbox.shell import SandboxError
@@ -124,6 +124,10 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
     actions.add_parser(
         "status", parents=[which], help="one line per component; exit 0 when everything is up"
     ).set_defaults(handler=_sandbox_status)
+    actions.add_parser(
+        "demo", parents=[which],
+        help="the rollback with four eyes: plan, the Tech Lead's signed approval, the run",
+    ).set_defaults(handler=lambda args: demo.run())  # fmt: skip
     actions.add_parser(
         "environments", parents=[which],
         help="print the folder of the instance's environment files (for ROLLBOOK_ENVIRONMENTS)",

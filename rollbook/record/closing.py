@@ -157,15 +157,12 @@ def mark(ok: bool | None) -> str:
     return {True: "CUMPLE", False: "NO CUMPLE", None: "no medido"}[ok]
 
 
-def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None = None) -> str:
-    events = list(read_journal(run.incident.journal.path))
-    facts = final_state.incident_facts(run, events)
-    incident, target = facts.get("incident", {}), Target.read(facts)
-    backup, safety = ChosenBackup.read(facts), SafetyDump.read(facts)
-    start, end = events[0]["ts"], events[-1]["ts"]
+def data_loss_text(facts: dict[str, Any], events: list[dict[str, Any]]) -> str:
+    """ "Datos perdidos" as the record states it: NO, SÍ with the rows per table, or why not
+    counted."""
     loss = facts.get("data_loss", {}).get("tables")
     lost_rows = sum(loss.values()) if loss else 0
-    loss_text = (
+    return (
         final_state.data_loss(events, lost_rows)[0] if final_state.recovery_state(events)
         else "n/d (no contado en esta corrida)" if loss is None
         else "NO" + database_path.dropped_note(facts) if lost_rows == 0
@@ -174,6 +171,36 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
            else "no presentes tras la restauración: ")
         + ", ".join(f"{t}: {n}" for t, n in loss.items() if n)
     )  # fmt: skip
+
+
+def for_the_auditor(run: Run, events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """What an auditor reads first: the final state, the data lost, the downtime, who approved
+    and who ran it, and the sign-offs the record still needs (`rollbook sign-off`)."""
+    facts = final_state.incident_facts(run, events)
+    down = timeline.downtime(events)
+    env = run.site.env
+    holders = [
+        f"{role} ({', '.join(p.name for p in people.holding(env, [role])) or 'nadie tiene el rol'})"
+        for role in env.sign_offs
+    ]
+    return [
+        ("Estado final", stable(run, events)),
+        ("Datos perdidos", data_loss_text(facts, events)),
+        ("Downtime", "n/d" if down is None else f"{down:.0f} s (detención → primer health 200)"),
+        ("Aprobación", approval.summary(facts.get("approval"))),
+        ("Ejecutado por", run.incident.options.operator),
+        ("Firmas requeridas", "pendientes: " + "; ".join(holders) + " — rollbook sign-off"
+         if holders else "ninguna requerida"),
+    ]  # fmt: skip
+
+
+def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None = None) -> str:
+    events = list(read_journal(run.incident.journal.path))
+    facts = final_state.incident_facts(run, events)
+    incident, target = facts.get("incident", {}), Target.read(facts)
+    backup, safety = ChosenBackup.read(facts), SafetyDump.read(facts)
+    start, end = events[0]["ts"], events[-1]["ts"]
+    loss_text = data_loss_text(facts, events)
     undone = (
         [f"- Incidente revertido: {run.incident.options.incident}"]
         if run.incident.options.incident

@@ -18,7 +18,6 @@ from rollbook.core import timeline
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, SafetyDump, Target
 from rollbook.record import (
-    approval,
     closing,
     data_statement,
     final_state,
@@ -32,6 +31,7 @@ from rollbook.record.notify import NOT_DELIVERED
 _OUTPUT_CHARS = 4000
 # a command that did not run, in the evidence table: a dry-run's plan, or one the run refused
 UNRUN = {"planned": "planificado", "refused": "rechazado"}
+MODES = {"execute": "ejecución", "dry-run": "simulación (dry-run)", "read-only": "solo lectura"}
 
 
 def _age(seconds: float | None) -> str:
@@ -44,8 +44,9 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
     backup, safety = ChosenBackup.read(facts), SafetyDump.read(facts)
     outcome = next((e for e in reversed(events) if e["event"] == "outcome"), {})
     start, end = events[0]["ts"], events[-1]["ts"]
-    down = timeline.downtime(events)
     return {
+        "Resultado": str(outcome.get("outcome", "EN CURSO")),
+        **dict(closing.for_the_auditor(run, events)),
         "Incidente": run.incident.id,
         **({"Incidente revertido": opts.incident} if opts.incident else {}),
         "Ambiente": run.site.env.name,
@@ -53,12 +54,10 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         "Razón": str(run.incident.options.reason or incident.get("symptoms") or "n/d"),
         "Impacto": str(run.incident.options.impact or incident.get("impact") or "n/d"),
         "Aprobado por": str(incident.get("approved_by") or run.incident.options.approved_by),
-        "Aprobación": approval.summary(facts.get("approval")),
-        "Ejecutado por": run.incident.options.operator,
         "Procedimiento": provenance.summary(facts.get("provenance")),
         "Vigencia del procedimiento": procedure_standing.summary(facts.get("procedure_standing")),
         "Archivos del procedimiento": "; ".join(provenance.hashes(facts.get("provenance"))),
-        "Modo": run.site.mode.value,
+        "Modo": MODES[run.site.mode.value],
         **dict(line.split(": ", 1) for line in final_state.versions(facts, events)),
         "Motivo de la elección": target.reason if target else "n/d",
         "Migraciones (clasificación)": closing.migration_summary(facts),
@@ -76,9 +75,7 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         "Inicio": start,
         "Fin": end,
         "Duración total": f"{timeline.seconds_between(start, end) or 0:.0f} s",
-        "Downtime": "n/d" if down is None else f"{down:.0f} s (detención → primer health 200)",
         "Visto por la sonda": outage_probe.describe(events),
-        "Resultado": str(outcome.get("outcome", "EN CURSO")),
     }  # fmt: skip
 
 
@@ -161,6 +158,9 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
     if outcome:
         lines = "<br>".join(escape(line) for line in outcome["lines"])
         parts.append(f"<h2>Resultado: {escape(outcome['outcome'])}</h2><p>{lines}</p>")
+    rows = "".join(f"<tr><th>{escape(name)}</th><td>{escape(value)}</td></tr>"
+                   for name, value in closing.for_the_auditor(run, events))  # fmt: skip
+    parts.append(f'<table class="rollbook-auditor">{rows}</table>')
     statuses = Counter(e["status"] for e in timeline.paso_results(events).values())
     parts.append(
         f'<p class="rollbook-count">{sum(statuses.values())} Pasos: {statuses["passed"]} '
