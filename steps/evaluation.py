@@ -10,6 +10,7 @@ from rollbook.actions import (
     migration_plan,
     trial_restore,
 )
+from rollbook.actions.backups import BackupRefused
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, Deployed, Target, TrialRestore
 from rollbook.record import approval, incident_entry
@@ -75,7 +76,13 @@ def target_identified(run: Run, target: Target) -> None:
 
 @when("se identifica el backup correspondiente a la versión estable", target_fixture="backup")
 def find_backup(run: Run) -> ChosenBackup:
-    return evaluation.verify_backup(run.incident, run.site, run.records)
+    try:
+        backup = evaluation.verify_backup(run.incident, run.site, run.records)
+    except BackupRefused:
+        incident_entry.tree_after_backup(run, None)  # Anexo C: escalate to the DBA / CTO
+        raise
+    incident_entry.tree_after_backup(run, backup.path)
+    return backup
 
 
 @when("se prueba la restauración del backup si el ambiente lo pide")

@@ -32,8 +32,10 @@ def record_incident(run: Run) -> dict[str, object]:
     approver = approved.get("approver") or (
         "(el plan, para aprobar)" if approved["status"] == approval.PENDING else None
     )
+    # the backup branch is Paso 1.3's to answer: provisionally taken here, confirmed there
     tree = decide(opts.severity, opts.users_affected, valid_backup=True, approved_by=approver)
-    run.incident.note("decision_tree", branch=tree.branch, proceed=tree.proceed, reason=tree.reason)
+    run.incident.note("decision_tree", branch=tree.branch, proceed=tree.proceed, reason=tree.reason,
+                      backup=BACKUP_PENDING, approver=approver)  # fmt: skip
     if not tree.proceed:
         raise StepFailed(f"Anexo C decision tree: {tree.branch} — {tree.reason}")
     decision = (
@@ -61,6 +63,20 @@ def record_incident(run: Run) -> dict[str, object]:
         f"- Decisión: {entry['decision']}"
     )
     return entry
+
+
+BACKUP_PENDING = "por comprobar en el Paso 1.3"
+
+
+def tree_after_backup(run: Run, backup: str | None) -> None:
+    """Anexo C's last question answered by Paso 1.3's verdict (`backup`: the valid backup's
+    path, None when there is none): the tree recorded again with what was observed."""
+    opts, first = run.incident.options, run.incident.journal.facts().get("decision_tree", {})
+    approver = first.get("approver")
+    tree = decide(opts.severity, opts.users_affected, backup is not None, approver)
+    seen = f"válido: {backup} (Paso 1.3)" if backup else "ninguno válido (Paso 1.3)"
+    run.incident.note("decision_tree", branch=tree.branch, proceed=tree.proceed, reason=tree.reason,
+                      backup=seen, approver=approver)  # fmt: skip
 
 
 def announce_start(run: Run) -> str:

@@ -55,6 +55,8 @@ def test_chooses_the_stable_tag_and_the_nightly_backup(start: object, tmp_path: 
         customers = conn.execute("SELECT count(*) FROM core_customer").fetchone()[0]  # type: ignore[index]
     assert facts["database_path"]["drops"] == {"core_customer.tier": customers}
     assert facts["backup"]["path"] == str(newest_nightly())
+    # Anexo C's last question answered by Paso 1.3, not assumed by Paso 1.1
+    assert facts["decision_tree"]["backup"] == f"válido: {newest_nightly()} (Paso 1.3)"
     assert f"target: {tags[1]}" in done.output and str(newest_nightly()) in done.output
     assert done.outcome == "EVALUACION COMPLETADA — SIN CAMBIOS"
     assert state() == start

@@ -90,6 +90,9 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
     if FAULTS[name].shows:  # the cause is in the failed Paso's own message, not only in a log
         assert any(FAULTS[name].shows in detail for detail in failures), failures
     if any("no valid backup" in detail for detail in failures):  # Anexo C: to the DBA / CTO
+        tree = done.facts()["decision_tree"]  # the tree's last question, as Paso 1.3 answered it
+        assert tree["branch"] == "Escalar a DBA/CTO"
+        assert tree["backup"] == "ninguno válido (Paso 1.3)"
         assert channel_titles(channel) == ["ROLLBACK ABORTADO — SIN CAMBIOS - SANDBOX"]
         for path, who in (("dba", "Dolores Díaz"), ("cto", "Carmen Castro")):  # each their own
             assert channel_titles(channel, f"/people/{path}") == [
