@@ -8,6 +8,7 @@ from rollbook.actions import (
     dependencies,
     evaluation,
     migration_plan,
+    symptoms,
     trial_restore,
 )
 from rollbook.actions.backups import BackupRefused
@@ -29,6 +30,7 @@ def incident_inputs(run: Run) -> None:
 
 @when("se documenta el incidente", target_fixture="incident")
 def document_incident(run: Run) -> dict[str, object]:
+    symptoms.observe(run.incident, run.site)  # beside what the operator declares
     return incident_entry.record_incident(run)
 
 

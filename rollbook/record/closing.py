@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rollbook.actions import database_path, trial_restore
+from rollbook.actions import database_path, symptoms, trial_restore
 from rollbook.core import timeline
 from rollbook.core.journal import read_journal
 from rollbook.core.operations import DatabaseSwapped, begun
@@ -220,6 +220,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Duración total: {_minutes(timeline.seconds_between(start, end))}",
         f"- Ambiente: {run.site.env.name.upper()}",
         f"- Severidad: {incident.get('severity') or run.incident.options.severity or 'n/d'}",
+        f"- Observado por rollbook (Paso 1.1): {symptoms.summary(facts.get('symptoms_observed'))}",
         f"- Decisión: {incident.get('decision', 'n/d')}",
         f"- Aprobación: {approval.summary(facts.get('approval'))}",
         f"{FINAL_STATE}{stable(run, events)}",

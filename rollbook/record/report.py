@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from rollbook.actions import database_path
+from rollbook.actions import database_path, symptoms
 from rollbook.core import timeline
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, SafetyDump, Target
@@ -52,6 +52,7 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         "Ambiente": run.site.env.name,
         "Severidad": str(incident.get("severity") or run.incident.options.severity or "n/d"),
         "Razón": str(run.incident.options.reason or incident.get("symptoms") or "n/d"),
+        "Observado (Paso 1.1)": symptoms.summary(facts.get("symptoms_observed")),
         "Impacto": str(run.incident.options.impact or incident.get("impact") or "n/d"),
         "Aprobado por": str(incident.get("approved_by") or run.incident.options.approved_by),
         "Procedimiento": provenance.summary(facts.get("provenance")),

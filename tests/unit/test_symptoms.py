@@ -1,0 +1,32 @@
+"""Paso 1.1's observable criteria for an immediate rollback, from what the URLs and the database
+answered, and the contradiction with a CRITICO declared while nothing observable is down."""
+
+from rollbook.actions.symptoms import CRITICAL, DOWN, NO_DATABASE, summary, verdict
+
+HEALTH, ORDERS = "local:// http://app/health/", "local:// http://app/orders/"
+
+
+def test_everything_answering_contradicts_a_critical_declaration() -> None:
+    met, failing, contradiction = verdict({HEALTH: 200, ORDERS: 200}, [ORDERS], "responde",
+                                          "CRITICO")  # fmt: skip
+    assert met == [] and failing == {}
+    assert contradiction is not None and "2 de 2 URLs responden sin error" in contradiction
+    assert verdict({HEALTH: 200}, [], "responde", "ALTO")[2] is None  # nothing declared down
+
+
+def test_each_criterion_from_its_own_observation() -> None:
+    assert verdict({HEALTH: 503, ORDERS: 0}, [ORDERS], "responde", "CRITICO")[0] == [DOWN, CRITICAL]
+    met, failing, contradiction = verdict({HEALTH: 200, ORDERS: 500}, [ORDERS], "responde",
+                                          "CRITICO")  # fmt: skip
+    assert (met, failing, contradiction) == ([CRITICAL], {ORDERS: 500}, None)
+    assert verdict({HEALTH: 200}, [], "no responde: timeout", "CRITICO")[0] == [NO_DATABASE]
+
+
+def test_the_record_line_names_what_failed_and_what_was_not_observed() -> None:
+    fact = {"urls": {HEALTH: 200, ORDERS: 500}, "failing": {ORDERS: 500}, "database": "responde",
+            "criteria_met": [CRITICAL], "not_observed": ["Pérdida de datos detectada"],
+            "contradiction": None}  # fmt: skip
+    assert summary(fact) == (
+        f"1 de 2 URLs con error ({ORDERS}: 500); base de datos responde; criterios cumplidos: "
+        f"{CRITICAL}; no observados: Pérdida de datos detectada"
+    )
