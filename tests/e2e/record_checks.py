@@ -138,6 +138,11 @@ def browser_check(report: Path, tmp_path: Path, incident: str) -> None:
     assert "Criterios de Éxito" in dom
     assert 'id="paso-fallido"' not in dom
     assert re.search(r'class="rollbook-count">\d+ Pasos: \d+ pasados, 0 fallidos, ', dom)
+    # what an auditor reads first, above the timeline: the final state, data lost, sign-offs
+    first = dom[dom.index('class="rollbook-auditor"') : dom.index('class="rollbook-timeline"')]
+    for label in ("Estado final", "Datos perdidos", "Downtime", "Aprobación", "Firmas requeridas"):
+        assert f"<th>{label}</th>" in first, label
+    assert "pendientes: tech_lead" in first and ">execute<" not in environment
 
 
 def browser_check_failure_first(report: Path, tmp_path: Path, paso: str) -> None:
