@@ -12,7 +12,7 @@ from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.site import Site
 
-DOWN = "Servicio completamente caído (HTTP 500/503)"
+DOWN = "Servicio completamente caído (HTTP 500/503 del health check en cada servidor)"
 CRITICAL = "Funcionalidad crítica no responde"
 NO_DATABASE = "Base de datos inaccesible o corrupta"
 NOT_OBSERVED = ["Errores críticos en logs (rate > 100/min)", "Pérdida de datos detectada"]
@@ -23,12 +23,18 @@ def _failing(status: int) -> bool:
 
 
 def verdict(
-    statuses: dict[str, int], critical: list[str], reached: str, severity: str | None
+    statuses: dict[str, int],
+    health: list[str],
+    critical: list[str],
+    reached: str,
+    severity: str | None,
 ) -> tuple[list[str], dict[str, int], str | None]:
     """(the criteria met, the URLs failing, a contradiction with a CRITICO declared or None)
-    from each URL's status (0: no answer), the critical ones' keys and the database's answer."""
+    from each URL's status (0: no answer), the keys of the health URL on each app host (the
+    app's own word on whether it is up: failing on all, the service is down) and of the critical
+    functions, and the database's answer."""
     met = [name for name, yes in (
-        (DOWN, bool(statuses) and all(_failing(s) for s in statuses.values())),
+        (DOWN, bool(health) and all(_failing(statuses[k]) for k in health)),
         (CRITICAL, any(_failing(statuses[k]) for k in critical)),
         (NO_DATABASE, reached != "responde"),
     ) if yes]  # fmt: skip
@@ -46,8 +52,8 @@ def observe(incident: Incident, site: Site) -> dict[str, Any]:
     """The observable criteria of Paso 1.1, recorded as `symptoms_observed`; a contradiction
     with the declared severity is said."""
     health, hosts = site.env.health, site.hosts("app")
-    keys = [f"{spec} {health.url}" for spec in hosts]
-    keys += [f"{hosts[0]} {url}" for url in [*health.endpoints, *health.critical.values()]]
+    own = [f"{spec} {health.url}" for spec in hosts]
+    keys = own + [f"{hosts[0]} {url}" for url in [*health.endpoints, *health.critical.values()]]
     statuses = {key: web.answer(site, key).status for key in dict.fromkeys(keys)}
     critical = [f"{hosts[0]} {url}" for url in health.critical.values()]
     try:
@@ -55,7 +61,8 @@ def observe(incident: Incident, site: Site) -> dict[str, Any]:
         reached = "responde"
     except StepFailed as exc:
         reached = f"no responde: {str(exc).splitlines()[0][:200]}"
-    met, failing, contradiction = verdict(statuses, critical, reached, incident.options.severity)
+    met, failing, contradiction = verdict(statuses, own, critical, reached,
+                                          incident.options.severity)  # fmt: skip
     fact = incident.note("symptoms_observed", urls=statuses, failing=failing, database=reached,
                          criteria_met=met, not_observed=NOT_OBSERVED,
                          contradiction=contradiction)  # fmt: skip

@@ -3,12 +3,15 @@
 import os
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rollbook import sandbox
+from rollbook.actions import symptoms
 from rollbook.core.config import secret
 from rollbook.sandbox.layout import load_layout
 from tests.e2e.releases import deploy_tags
@@ -55,6 +58,17 @@ def test_chooses_the_stable_tag_and_the_nightly_backup(start: object, tmp_path: 
         customers = conn.execute("SELECT count(*) FROM core_customer").fetchone()[0]  # type: ignore[index]
     assert facts["database_path"]["drops"] == {"core_customer.tier": customers}
     assert facts["backup"]["path"] == str(newest_nightly())
+    # Paso 1.1 observed what the operator declares: the defective release's own health check
+    # answers as this test sees it (500 on the sandbox: the service is down by its own word)
+    observed, url = facts["symptoms_observed"], env().health.url
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            seen = answer.status
+    except urllib.error.HTTPError as exc:
+        seen = exc.code
+    assert observed["urls"][f"local:// {url}"] == seen == 500, observed
+    assert symptoms.DOWN in observed["criteria_met"] and observed["contradiction"] is None
+    assert observed["database"] == "responde"
     # Anexo C's last question answered by Paso 1.3, not assumed by Paso 1.1
     assert facts["decision_tree"]["backup"] == f"válido: {newest_nightly()} (Paso 1.3)"
     assert f"target: {tags[1]}" in done.output and str(newest_nightly()) in done.output

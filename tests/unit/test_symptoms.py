@@ -7,19 +7,23 @@ HEALTH, ORDERS = "local:// http://app/health/", "local:// http://app/orders/"
 
 
 def test_everything_answering_contradicts_a_critical_declaration() -> None:
-    met, failing, contradiction = verdict({HEALTH: 200, ORDERS: 200}, [ORDERS], "responde",
-                                          "CRITICO")  # fmt: skip
+    met, failing, contradiction = verdict({HEALTH: 200, ORDERS: 200}, [HEALTH], [ORDERS],
+                                          "responde", "CRITICO")  # fmt: skip
     assert met == [] and failing == {}
     assert contradiction is not None and "2 de 2 URLs responden sin error" in contradiction
-    assert verdict({HEALTH: 200}, [], "responde", "ALTO")[2] is None  # nothing declared down
+    assert verdict({HEALTH: 200}, [HEALTH], [], "responde", "ALTO")[2] is None  # none declared
 
 
 def test_each_criterion_from_its_own_observation() -> None:
-    assert verdict({HEALTH: 503, ORDERS: 0}, [ORDERS], "responde", "CRITICO")[0] == [DOWN, CRITICAL]
-    met, failing, contradiction = verdict({HEALTH: 200, ORDERS: 500}, [ORDERS], "responde",
-                                          "CRITICO")  # fmt: skip
+    down = verdict({HEALTH: 503, ORDERS: 0}, [HEALTH], [ORDERS], "responde", "CRITICO")
+    assert down[0] == [DOWN, CRITICAL]
+    # the health check failing is the app saying it is down, whatever other pages answer
+    assert verdict({HEALTH: 500, ORDERS: 200}, [HEALTH], [], "responde", "CRITICO")[0] == [DOWN]
+    met, failing, contradiction = verdict({HEALTH: 200, ORDERS: 500}, [HEALTH], [ORDERS],
+                                          "responde", "CRITICO")  # fmt: skip
     assert (met, failing, contradiction) == ([CRITICAL], {ORDERS: 500}, None)
-    assert verdict({HEALTH: 200}, [], "no responde: timeout", "CRITICO")[0] == [NO_DATABASE]
+    no_db = verdict({HEALTH: 200}, [HEALTH], [], "no responde: timeout", "CRITICO")
+    assert no_db[0] == [NO_DATABASE]
 
 
 def test_the_record_line_names_what_failed_and_what_was_not_observed() -> None:
