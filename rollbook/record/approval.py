@@ -363,6 +363,7 @@ def establish(run: Run) -> dict[str, Any]:
             "plan_sha256": signed.statement["plan_sha256"],
             "plan_incident": signed.statement.get("plan_incident"),
             "statement": str(signed.path),
+            "fingerprint": signing.fingerprint(people.public_key_line(signed.person)),
         }  # fmt: skip
         if run.site.mode is Mode.EXECUTE:
             run.incident.say(
@@ -436,9 +437,10 @@ def summary(fact: dict[str, Any] | None) -> str:
     if not fact:
         return "n/d"
     if fact["status"] == SIGNED:
+        key = f", clave {fact['fingerprint']}" if fact.get("fingerprint") else ""
         return (
-            f"firmada por {fact['approver']} ({fact['role']}) el {fact['signed_at']} sobre el plan "
-            f"{fact['plan_sha256'][:16]} ({fact['plan_incident']})"
+            f"firmada por {fact['approver']} ({fact['role']}{key}) el {fact['signed_at']} sobre "
+            f"el plan {fact['plan_sha256'][:16]} ({fact['plan_incident']})"
         )
     if fact["status"] == PENDING:
         return f"aprobación pendiente — {fact.get('reason', '')}"

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from rollbook.actions import database_path, symptoms, trial_restore
 from rollbook.core import timeline
+from rollbook.core.errors import UserError
 from rollbook.core.journal import read_journal
 from rollbook.core.operations import DatabaseSwapped, begun
 from rollbook.core.run import Run
@@ -21,6 +22,7 @@ from rollbook.record import (
     people,
     procedure_standing,
     provenance,
+    signing,
     timeline_picture,
 )
 from rollbook.record.notify import CLOSING, NOT_DELIVERED, announce
@@ -188,10 +190,23 @@ def for_the_auditor(run: Run, events: list[dict[str, Any]]) -> list[tuple[str, s
         ("Datos perdidos", data_loss_text(facts, events)),
         ("Downtime", "n/d" if down is None else f"{down:.0f} s (detención → primer health 200)"),
         ("Aprobación", approval.summary(facts.get("approval"))),
-        ("Ejecutado por", run.incident.options.operator),
+        ("Ejecutado por", operator(run)),
         ("Firmas requeridas", "pendientes: " + "; ".join(holders) + " — rollbook sign-off"
          if holders else "ninguna requerida"),
     ]  # fmt: skip
+
+
+def operator(run: Run) -> str:
+    """Who ran it; with the fingerprint of their own key when they signed the record with it
+    (--signing-key: the key names the person)."""
+    key = run.incident.options.signing_key
+    if not key:
+        return run.incident.options.operator
+    try:
+        printed = signing.fingerprint(signing.public_of(key))
+    except UserError:
+        return run.incident.options.operator
+    return f"{run.incident.options.operator} (firma el registro con su clave {printed})"
 
 
 def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None = None) -> str:
@@ -224,7 +239,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Decisión: {incident.get('decision', 'n/d')}",
         f"- Aprobación: {approval.summary(facts.get('approval'))}",
         f"{FINAL_STATE}{stable(run, events)}",
-        f"- Ejecutado por: {run.incident.options.operator}",
+        f"- Ejecutado por: {operator(run)}",
         "",
         "## Procedimiento ejecutado",
         f"- {provenance.summary(facts.get('provenance'))}",

@@ -18,6 +18,7 @@ import pytest
 from rollbook import cli, sandbox
 from rollbook.core.config import environments_dir
 from rollbook.record import provenance
+from rollbook.record.signing import fingerprint
 from rollbook.sandbox import instance
 from rollbook.sandbox.variant import write_variant
 from tests.e2e.sandbox_state import ROOT, Outcome, dump, env, fast, run_feature, state
@@ -139,7 +140,12 @@ def test_an_approval_covers_one_plan_and_comes_from_another_person(
     assert (fact["status"], fact["approver"], fact["role"]) == ("firmada", TECH_LEAD, "tech_lead")
     assert fact["plan_sha256"] == digest
     markdown = next(done.folder.glob("ROLLBACK-*.md")).read_text()
-    assert f"firmada por {TECH_LEAD} (tech_lead)" in markdown and digest[:16] in markdown
+    # two people, each named with the fingerprint of their own key, and the plan's digest
+    lead, operator = (fingerprint((PEOPLE / f"{role}_ed25519.pub").read_text())
+                      for role in ("tech_lead", "devops"))  # fmt: skip
+    assert f"firmada por {TECH_LEAD} (tech_lead, clave {lead})" in markdown
+    assert digest[:16] in markdown
+    assert f"Ejecutado por: {OPERATOR} (firma el registro con su clave {operator})" in markdown
     assert (done.folder / "approval" / approval.name).is_file()  # hashed and signed with it
     assert done.facts()["incident"]["operator"] == OPERATOR  # the key's person
     # the same approval by a name only, without the operator's key: refused
