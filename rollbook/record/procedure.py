@@ -110,6 +110,8 @@ def _md_header(trace: Trace) -> list[str]:
         lines.append(f"- **Plan:** {_md_code(plan.path)} — incidente {_md(str(plan.incident))}, "
                      f"ambiente {_md(str(plan.environment))}, "
                      f"{len(plan.commands)} comandos")  # fmt: skip
+    else:
+        lines.append(f"- **Plan:** ninguno — {_md(WITHOUT_PLAN)}")
     lines += ["", "| Archivo | Característica | Ejecuta | Versión |", "| --- | --- | --- | --- |"]
     for feature in trace.features:
         check = traceability.declared_check(feature, document)
@@ -223,6 +225,8 @@ def _html_header(trace: Trace) -> list[str]:
         lines.append(f'<p><strong>Plan:</strong> <span class="source">{_e(plan.path)}</span> — '
                      f"incidente {_e(plan.incident)}, ambiente {_e(plan.environment)}, "
                      f"{len(plan.commands)} comandos</p>")  # fmt: skip
+    else:
+        lines.append(f"<p><strong>Plan:</strong> ninguno — {_e(WITHOUT_PLAN)}</p>")
     rows = [["Archivo", "Característica", "Ejecuta", "Versión"]]
     rows += [
         [f.source, f.name, f.declared or "—", traceability.declared_check(f, document)]
@@ -276,6 +280,12 @@ def render_html(trace: Trace) -> str:
             "",
         ]
     )
+
+
+WITHOUT_PLAN = (
+    "los comandos de cada Paso salen de un dry-run del ambiente: pytest features/rollback.feature "
+    "--env=AMBIENTE --dry-run, luego rollbook procedure ... --plan reports/<incidente>/plan.json"
+)
 
 
 def render(paths: list[Path], output_format: str, document: Path, plan: Path | None = None) -> str:

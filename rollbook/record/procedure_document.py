@@ -181,6 +181,15 @@ def read_document(path: Path) -> ProcedureDocument:
     )
 
 
+_CRITERION = re.compile(r"^\*\*Criterio de [EÉ]xito:\*\*\s*(.+?)\s*$")
+
+
+def success_criterion(heading: Heading) -> str | None:
+    """The Paso's own "**Criterio de Exito:**" line, as the document words it."""
+    found = (_CRITERION.match(line.strip()) for line in heading.body)
+    return next((match.group(1) for match in found if match), None)
+
+
 def raci_who(document: ProcedureDocument, activity: str) -> str | None:
     """ "R: DBA; A: Tech Lead" for a §3.1 activity; None when the matrix has no such row."""
     letters = document.raci.get(activity)

@@ -29,6 +29,7 @@ from rollbook.record.procedure_document import (
     ProcedureDocument,
     etapa_budget,
     not_executed,
+    success_criterion,
 )
 
 EJECUTADO, PARCIAL = "ejecutado", "parcial"
@@ -320,6 +321,9 @@ def facts(trace: Trace, node: Node) -> list[tuple[str, str]]:
     budget = etapa_budget(trace.document, node.heading)
     if budget:
         facts.append(("Presupuesto", budget))
+    criterion = success_criterion(node.heading)
+    if criterion:
+        facts.append(("Criterio de Exito (documento)", f"«{criterion}»"))
     facts += [("Característica", f"{f.source} — {f.name}") for f in node.features]
     if node.who:
         facts.append(("Quién", node.who))

@@ -337,3 +337,16 @@ def test_a_heading_inside_a_code_block_is_not_a_section(tmp_path: Path) -> None:
         "manual",
         "no ejecutado por rollbook: ningún escenario lo cubre",
     ]
+
+
+def test_each_paso_quotes_the_documents_own_success_criterion() -> None:
+    """Every "**Criterio de Exito:**" line of the document, read here without the code under
+    test, is quoted under its Paso; without a plan the render says how to get one."""
+    text = render([ROLLBACK], "md", DOCUMENT)
+    wanted = re.findall(r"^\*\*Criterio de Exito:\*\* (.+)$", DOCUMENT.read_text(), re.M)
+    assert len(wanted) == 19
+    quoted = re.findall(r"^- \*\*Criterio de Exito \(documento\):\*\* «(.+)»$", text, re.M)
+    assert quoted == wanted
+    paso = text[text.index("#### Paso 1.2:") : text.index("#### Paso 1.3:")]
+    assert "«Tag de version estable identificado»" in paso
+    assert "- **Plan:** ninguno — " in text and "--dry-run" in text
