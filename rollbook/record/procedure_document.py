@@ -220,6 +220,12 @@ MANUAL_SECTIONS: dict[str, tuple[str, str | None, str]] = {
     "§6": (INFORMATIVO, None, "lista artefactos; los de rollbook salen de los Pasos 4.1 y 7.1"),
     "§6.2": (MANUAL, "Documentar incidente", "capturas, métricas y logs de la aplicación"),
     "§7": (INFORMATIVO, None, "los criterios de cada Paso se comprueban en su escenario"),
+    "§7.1": (
+        MANUAL,
+        "Validar rollback",
+        "rollbook mide cada criterio en el registro (Paso 7.1: tabla «Criterios de Éxito», "
+        "CUMPLE / NO CUMPLE con lo medido); quien valida lo firma con rollbook sign-off",
+    ),
     "§7.2": (
         MANUAL,
         "Validar rollback",
@@ -235,6 +241,19 @@ MANUAL_SECTIONS: dict[str, tuple[str, str | None, str]] = {
     "§9.2": (MANUAL, "Restaurar base de datos", "contingencia de última instancia; escalar"),
     "§10": (INFORMATIVO, None, "sección informativa: riesgos y mitigaciones"),
     "§11": (INFORMATIVO, None, "buenas prácticas para quien ejecuta"),
+    "§11.1": (
+        MANUAL,
+        "Declarar necesidad de rollback",
+        "1: la aprobación del Paso 1.1 (rollbook approve, firmada); 2: Paso 1.3; 3: Paso 1.4; "
+        "4: el plan B es §9, automático; 5: Paso 1.1 (decisión y razón en el registro)",
+    ),
+    "§11.2": (
+        MANUAL,
+        "Ejecutar rollback",
+        "1 y 2: rollbook ejecuta los Pasos en el orden del documento; 3: el journal registra cada "
+        "comando; 4: avisos de los Pasos 1.4 y 7.2 y de §9.1; 5: el Criterio de Exito de cada "
+        "Paso se comprueba antes del siguiente",
+    ),
     "§11.3": (
         MANUAL,
         "Investigar causa raiz",
@@ -246,12 +265,19 @@ MANUAL_SECTIONS: dict[str, tuple[str, str | None, str]] = {
         "herramientas, documentos y contactos de referencia (los "
         "contactos: people del ambiente, avisados por rol)",
     ),
+    "§12.4": (
+        MANUAL,
+        "Declarar necesidad de rollback",
+        "los contactos son las people del ambiente (contact, notify_env), avisados por rol; "
+        "mantenerlos al día en el archivo del ambiente",
+    ),
     "§13": (INFORMATIVO, None, "historial de versiones del documento"),
     "§14": (
         MANUAL,
-        None,
-        "firmas del documento (tabla de §14), fuera de un incidente; las de "
-        "cada incidente: rollbook sign-off, listadas por rollbook verify",
+        "Validar rollback",
+        "firmar la tabla de §14 del documento (fuera de un incidente): cada corrida la lee y "
+        "avisa de una fila sin firma ni fecha (procedure_approvals: required la exige); las "
+        "firmas de cada incidente: rollbook sign-off, listadas por rollbook verify",
     ),
     "Anexo A": (INFORMATIVO, None, "resumen de los Pasos de §5, que se ejecutan allí"),
     "Anexo B": (INFORMATIVO, None, "sus tiempos son el presupuesto de cada Etapa, arriba"),
