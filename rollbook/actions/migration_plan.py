@@ -38,20 +38,20 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
     try:
         applied = ledger.applied_migrations(venv)
     except StepFailed as exc:  # the deployed release may be what is broken: restore, as written
-        why = f"the deployed release's manage.py failed: {exc}"
+        why = f"el manage.py de la versión desplegada falló: {exc}"
         return _plan(incident, records, "unknown", [], [], [], why)
     recorded = target.migrations
     deployed = records.need(Deployed).commit  # HEAD, by its commit: Etapa 3 moves HEAD
     read = None if recorded else migration_history.trees(records, tree, venv, [ref, deployed])
     target_files = recorded or (read.migrations[ref] if read else None)
     if target_files is None:
-        why = f"{ref} is not fetched on {host.spec} yet"
+        why = f"{ref} aún no está en {host.spec} (git fetch)"
         return _plan(incident, records, "unknown", [], [], [], why)
     deployed_files = (read.migrations[deployed] or []) if read else []
     if read:  # files: a squash and what it replaces are one history, as migrate sees it
         packages = package_migrations.packages(records, venv, site.env)
         if packages.unread:
-            why = "the target's migrations were not read from " + "; ".join(
+            why = "las migraciones de la versión objetivo no se leyeron de " + "; ".join(
                 f"{name}: {said}" for name, said in packages.unread.items())  # fmt: skip
             return _plan(incident, records, "unknown", [], [], [], why)
         # a package's app counts where the database has applied it (installed in settings)
@@ -73,10 +73,10 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
     extra = [m for m in own if m not in target_files]
     missing = [m for m in target_files if m not in applied]
     if missing:
-        why = f"the target has migrations the database never applied: {missing}"
+        why = f"la versión objetivo tiene migraciones que la base de datos nunca aplicó: {missing}"
         return _plan(incident, records, "restore", extra, [], missing, why)
     if not extra:
-        why = "the target applies the same migrations"
+        why = "la versión objetivo aplica las mismas migraciones"
         return _plan(incident, records, "same", [], [], [], why)
     targets = []
     for app in sorted({m.split(".")[0] for m in extra}):
@@ -85,38 +85,39 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
     try:
         operations = reverse_operations(venv, targets)
     except StepFailed as exc:  # the deployed code's plan unreadable: restore, as written
-        why = f"Django's migration plan was not read: {exc}"
+        why = f"el plan de migraciones de Django no se leyó: {exc}"
         return _plan(incident, records, "unknown", extra, [], [], why)
     commands = [f"python {site.env.app.manage} migrate {app} {to or 'zero'}" for app, to in targets]
     irreversible = sorted({o["migration"] for o in operations if o["effect"] == "irreversible"})
     if irreversible:
-        why = f"{irreversible} cannot be reversed"
+        why = f"{irreversible} no se pueden revertir"
         return _plan(incident, records, "restore", extra, [], [], why, operations)
     lossy = [o for o in operations if o["effect"] in LOSSY]
     if lossy:
-        why = "reversing would " + "; ".join(sorted({describe(o) for o in lossy}))
+        why = "al revertir: " + "; ".join(sorted({describe(o) for o in lossy}))
         return _plan(
             incident, records, "reversible-lossy", extra, commands, [], why, operations, targets
         )
     return _plan(incident, records, "reversible", extra, commands, [],
-                 "reversing keeps every row; it drops only what the deployed release added"
+                 "revertir conserva cada fila; solo retira lo que la versión desplegada añadió"
                  + "".join(f"; {describe(o)}" for o in operations if o["effect"] == "drops"),
                  operations, targets)  # fmt: skip
 
 
 LOSSY = ("empties", "converts", "unknown")
 _SAYS = {
-    "drops": "drop {where} (only the deployed release has it; kept in the safety backup)",
-    "empties": "bring {where} back empty (its values before the deploy are only in the backup)",
-    "converts": "convert {where} back (values may not survive)",
-    "unknown": "run {operation} backwards (its effect on rows is unknown)",
+    "drops": "retira {where} (solo la versión desplegada lo tiene; queda en el backup de "
+    "seguridad)",
+    "empties": "deja {where} vacío (sus valores de antes del deploy solo están en el backup)",
+    "converts": "convierte {where} de vuelta (los valores pueden no sobrevivir)",
+    "unknown": "ejecuta {operation} al revés (su efecto en las filas es desconocido)",
 }
 
 
 def describe(operation: dict[str, Any]) -> str:
     """What undoing one operation does, in a clause."""
     table, column = operation.get("table"), operation.get("column")
-    where = f"{table}.{column}" if column else f"table {table}"
+    where = f"{table}.{column}" if column else f"la tabla {table}"
     return _SAYS[operation["effect"]].format(where=where, operation=operation.get("operation"))
 
 

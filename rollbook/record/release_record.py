@@ -24,7 +24,7 @@ def record_validation(run: Run) -> tuple[bool, str]:
     except StepFailed as exc:
         return False, f"registro de versiones NO actualizado: {exc}"
     return True, (
-        f"registro de versiones: {_label(facts)} anotada como validada (validated) en "
+        f"registro de versiones: {_label(facts)} anotada como validada en "
         f"{run.site.env.ledger_file()}"
     )
 
@@ -47,10 +47,7 @@ def record_rollback(run: Run) -> list[str]:
     except StepFailed as exc:  # closing.isolated journals and shows it, with the fix
         fix = "record the release with `pytest features/validation.feature --record-release`"
         raise StepFailed(f"registro de versiones NO actualizado ({exc}): {fix}") from None
-    return [
-        f"registro de versiones: {_label(left)} revertida (rolled_back_from), "
-        f"{_label(facts)} validada (validated)"
-    ]
+    return [f"registro de versiones: {_label(left)} revertida, {_label(facts)} validada"]
 
 
 def record_failed_target(run: Run, paso: str) -> list[str]:

@@ -50,10 +50,12 @@ def test_what_undoing_each_operation_does_is_said() -> None:
         describe({"effect": "empties", "table": "core_order", "column": "note"}),
         describe({"effect": "unknown", "operation": "Raw Python operation"}),
     ]
-    assert said[0].startswith("drop core_customer.tier (only the deployed release has it")
-    assert said[1].startswith("drop table core_invoice")
-    assert "its values before the deploy are only in the backup" in said[2]
-    assert said[3] == "run Raw Python operation backwards (its effect on rows is unknown)"
+    assert said[0].startswith("retira core_customer.tier (solo la versión desplegada lo tiene")
+    assert said[1].startswith("retira la tabla core_invoice")
+    assert "sus valores de antes del deploy solo están en el backup" in said[2]
+    assert said[3] == (
+        "ejecuta Raw Python operation al revés (su efecto en las filas es desconocido)"
+    )
 
 
 def test_the_record_names_the_dropped_values_and_where_they_are_kept() -> None:
