@@ -36,10 +36,16 @@ def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -
     cells.insert(2, f"<td>{escape(getattr(report, 'rollbook_budget', ''))}</td>")
 
 
+NO_OUTPUT = "No log output captured."  # pytest-html's words for a Paso that printed nothing
+
+
 def pytest_html_results_table_html(report: pytest.TestReport, data: list[str]) -> None:
-    """A skipped Paso says why in a sentence, not as pytest's (file, line, reason) tuple."""
+    """A skipped Paso says why in a sentence, not as pytest's (file, line, reason) tuple; one
+    that printed nothing says so in Spanish (its commands are in its evidence)."""
     if report.skipped and isinstance(report.longrepr, tuple):
         data[:] = [escape(str(report.longrepr[2]).removeprefix("Skipped: ")) + "\n"]
+    elif data == [NO_OUTPUT]:
+        data[:] = ["Este Paso no escribió nada en la consola (sus comandos: en la evidencia)."]
 
 
 def pytest_html_results_summary(
