@@ -4,6 +4,7 @@ may not give the same files: offline bundles, manifests, built assets)."""
 
 from __future__ import annotations
 
+import json
 import posixpath
 import shlex
 
@@ -66,15 +67,42 @@ def steps(env: Environment, venv: Venv) -> list[list[str]]:
 
 def build_on(host: Host, env: Environment) -> int:
     """Clear the static root, run the app's static steps in order (in its folder, with its
-    environment); the number of files they made."""
+    environment); the number of files they made. Where the steps wrote Django's manifest
+    (ManifestStaticFilesStorage), every file it names must be there."""
     root = static_root(env)
     host.run(["mkdir", "-p", root], mutating=True, app=True)
     host.run(["find", root, "-mindepth", "1", "-delete"], mutating=True, app=True)
     venv = Venv(host, env.app)
     for argv in steps(env, venv):
         venv.run(argv, mutating=True)
-    listed = host.run(["find", root, "-type", "f"], mutating=False, app=True)
-    return len(listed.stdout.splitlines())
+    files = host.run(["find", root, "-type", "f"], mutating=False, app=True).stdout.splitlines()
+    if not host.planning:
+        _check_manifest(host, root, files)
+    return len(files)
+
+
+MANIFEST = "staticfiles.json"  # Django's ManifestStaticFilesStorage writes it in the static root
+
+
+def _check_manifest(host: Host, root: str, files: list[str]) -> None:
+    """Every file the manifest names is in the static root; StepFailed naming the missing."""
+    path = posixpath.join(root, MANIFEST)
+    if path not in files:
+        return
+    text = host.run(["cat", path], mutating=False, app=True).stdout
+    try:
+        named = set(json.loads(text).get("paths", {}).values())
+    except (ValueError, AttributeError):
+        raise StepFailed(f"{host.name}: {path} is not the manifest Django writes (JSON with "
+                         "paths)") from None  # fmt: skip
+    present = set(files)
+    missing = sorted(name for name in named if posixpath.join(root, name) not in present)
+    if missing:
+        raise StepFailed(
+            f"{host.name}: the static files' manifest {path} names {len(missing)} files the "
+            f"static root lacks ({', '.join(missing[:5])}) — the target's static steps did not "
+            "produce them"
+        )
 
 
 def build(incident: Incident, site: Site) -> dict[str, int]:

@@ -50,3 +50,23 @@ def test_no_static_root_no_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     run = local_run(tmp_path, monkeypatch)
     taken = static.take_snapshot(run.site.first_host("app"), run.site.env, run.incident.id)
     assert taken == {"path": None, "sha256": None}
+
+
+def test_every_file_of_djangos_manifest_must_be_in_the_static_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    manifest = '{"paths": {"site.css": "site.abc123.css", "app.js": "app.def456.js"}}'
+    made = (
+        f"echo '{manifest}' > staticfiles/{static.MANIFEST}; echo 'a' > staticfiles/site.abc123.css"
+    )
+
+    def built(script: str) -> int:
+        app = run.site.env.app.model_copy(update={"static_steps": [["sh", "-c", script]]})
+        return static.build_on(
+            run.site.first_host("app"), run.site.env.model_copy(update={"app": app})
+        )
+
+    with pytest.raises(StepFailed, match=r"names 1 files the static root lacks \(app.def456.js\)"):
+        built(made)
+    assert built(f"{made}; echo 'x' > staticfiles/app.def456.js") == 3
