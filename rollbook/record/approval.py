@@ -208,6 +208,13 @@ def problem(run: Run) -> str | None:
     """Why this run's approval does not satisfy §4.2 (None: it does, or it is pending under a
     critical emergency, or it is the dry-run being planned for approval)."""
     env, opts = run.site.env, run.incident.options
+    unproven = env.approval == "required" and env.sandbox is None and not opts.signing_key
+    if unproven and run.site.mode is Mode.EXECUTE:
+        return (
+            f"environment {env.name} requires approval, and so a proven operator: sign the record "
+            "with your own key (--signing-key ~/.ssh/id_ed25519, the key of your entry in "
+            "people) — the environment's key proves the files, not who ran them"
+        )
     if opts.approval is not None:
         return _statement_problem(run)
     if opts.approved_by and env.people:  # a name given is checked, emergency or not

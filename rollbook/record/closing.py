@@ -201,7 +201,8 @@ def operator(run: Run) -> str:
     (--signing-key: the key names the person)."""
     key = run.incident.options.signing_key
     if not key:
-        return run.incident.options.operator
+        how = "la clave del ambiente" if run.site.env.signing else "nadie: registro sin firma"
+        return f"{run.incident.options.operator} (operador no probado: firma {how})"
     try:
         printed = signing.fingerprint(signing.public_of(key))
     except UserError:

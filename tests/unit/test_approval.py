@@ -171,3 +171,17 @@ def test_a_public_key_signs_only_with_its_own_private_half(tmp_path: Path) -> No
     problem = signing.usable_key(str(posing / "key.pub"))
     assert problem is not None and "is not the private half" in problem
     assert signing.usable_key(f"{own}.pub") is None  # a pair: its private half beside it
+
+
+def test_outside_a_sandbox_a_required_approval_needs_the_operators_own_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even a critical emergency, whose approval may come after: the record must say who ran
+    it by their own key, not by the environment's."""
+    run = local_run(tmp_path, monkeypatch, severity="CRITICO")
+    run.site.env = run.site.env.model_copy(update={"approval": "required"})
+    said = approval.problem(run)
+    assert said is not None and said.startswith("environment unit requires approval, and so a")
+    assert "--signing-key" in said and "\n" not in said
+    run.site.env = run.site.env.model_copy(update={"approval": "optional"})
+    assert approval.problem(run) is None
