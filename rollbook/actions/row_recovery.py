@@ -103,7 +103,9 @@ def recover(incident: Incident, site: Site, records: Records) -> RowsRecovered |
         psql(pg, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE", mutating=True)
         if scratch:
             drop_scratch(site, scratch)
-    incident.note("data_loss", tables={t: lost(s) for t, s in statement.items()}, recovered=True)
+    changed = {t: s["conflicts"] for t, s in statement.items() if s["conflicts"]}
+    incident.note("data_loss", tables={t: lost(s) for t, s in statement.items()}, recovered=True,
+                  conflicts=changed)  # fmt: skip
     said = ", ".join(f"{t}: {s['recovered']}/{s['dropped']}" for t, s in statement.items())
     incident.say(f"rows recovered (of those the restore dropped): {said or 'none to recover'}"
             + (f"; salvage for a DBA: {salvage}" if salvage else ""))  # fmt: skip
@@ -111,9 +113,10 @@ def recover(incident: Incident, site: Site, records: Records) -> RowsRecovered |
 
 
 def lost(entry: dict[str, Any]) -> int:
-    """A table's rows lost after Paso 4.5: dropped and not put back, plus the conflicts (their
-    newer content is only in the salvage file)."""
-    return int(entry["dropped"]) - int(entry["recovered"]) + int(entry["conflicts"])
+    """A table's rows lost after Paso 4.5: dropped and not put back. A conflict is not a loss:
+    the row is there with the backup's content, its newer content in the salvage file — a
+    person decides which stays (`conflicts`)."""
+    return int(entry["dropped"]) - int(entry["recovered"])
 
 
 def absent_table(rows: int) -> dict[str, Any]:

@@ -86,7 +86,7 @@ def _window(seconds: float | None) -> str:
 PROCEDURE_WATCH = 120.0  # Paso 6.4: "Monitorear logs en tiempo real (2 minutos)"
 
 
-def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
+def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | str | None]]:
     """§7.1's quantitative criteria with the measured values."""
     facts = timeline.facts(events)
     total = timeline.seconds_between(events[0]["ts"], events[-1]["ts"]) if events else None
@@ -95,6 +95,7 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]
     watch = facts.get("log_watch")
     loss = facts.get("data_loss", {}).get("tables")
     lost = sum(loss.values()) if loss is not None else None
+    conflicts = facts.get("data_loss", {}).get("conflicts") or {}
     undone = final_state.recovery_state(events) is not None  # §9 ran: the target is not running
     changed = bool(begun(events))  # an aborted run completed no rollback, however quick
     return [
@@ -113,8 +114,21 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]
          final_state.NOT_APPLICABLE if undone else "n/d" if watch is None
          else f"{len(watch['errors'])} líneas de error" + _window(watch.get("seconds")),
          None if undone or watch is None else not watch["errors"]),
-        ("0 pérdida de datos", *final_state.data_loss(events, lost)),
+        ("0 pérdida de datos", *(final_state.data_loss(events, lost) if undone or lost
+                                 or not conflicts else _to_decide(conflicts))),
     ]  # fmt: skip
+
+
+DECIDE = "A DECIDIR"  # §7.1's data criterion when rows are changed, none lost: a person decides
+
+
+def _to_decide(conflicts: dict[str, int]) -> tuple[str, str]:
+    """No row lost, some changed: present with the backup's content, the newer in the salvage
+    file. Not a loss, and not CUMPLE either: what a person must decide."""
+    tables = ", ".join(f"{t}: {n}" for t, n in conflicts.items())
+    return (f"0 filas perdidas; {sum(conflicts.values())} filas cambiadas en conflicto ({tables}): "
+            "queda la versión del backup, la más nueva está en el archivo de rescate — un DBA "
+            "decide cuál queda"), DECIDE  # fmt: skip
 
 
 def said(value: object) -> str:
@@ -155,8 +169,8 @@ def _deselected(events: list[dict[str, Any]]) -> list[str]:
     return next((e["deselected"] for e in events if e["event"] == "selection"), [])
 
 
-def mark(ok: bool | None) -> str:
-    return {True: "CUMPLE", False: "NO CUMPLE", None: "no medido"}[ok]
+def mark(ok: bool | str | None) -> str:
+    return {True: "CUMPLE", False: "NO CUMPLE", None: "no medido", DECIDE: DECIDE}[ok]
 
 
 def data_loss_text(facts: dict[str, Any], events: list[dict[str, Any]]) -> str:
@@ -164,14 +178,21 @@ def data_loss_text(facts: dict[str, Any], events: list[dict[str, Any]]) -> str:
     counted."""
     loss = facts.get("data_loss", {}).get("tables")
     lost_rows = sum(loss.values()) if loss else 0
+    conflicts = facts.get("data_loss", {}).get("conflicts") or {}
+    changed = (
+        f"; {sum(conflicts.values())} filas cambiadas en conflicto, no perdidas ("
+        + ", ".join(f"{t}: {n}" for t, n in conflicts.items())
+        + "): la versión más nueva está en el archivo de rescate, un DBA decide cuál queda"
+        if conflicts else ""
+    )  # fmt: skip
     return (
         final_state.data_loss(events, lost_rows)[0] if final_state.recovery_state(events)
         else "n/d (no contado en esta corrida)" if loss is None
-        else "NO" + database_path.dropped_note(facts) if lost_rows == 0
+        else "NO" + database_path.dropped_note(facts) + changed if lost_rows == 0
         else f"SÍ — {lost_rows} filas del estado previo "
-        + ("no recuperadas en el Paso 4.5 (ausentes o en conflicto): " if "rows_recovered" in facts
+        + ("no recuperadas en el Paso 4.5: " if "rows_recovered" in facts
            else "no presentes tras la restauración: ")
-        + ", ".join(f"{t}: {n}" for t, n in loss.items() if n)
+        + ", ".join(f"{t}: {n}" for t, n in loss.items() if n) + changed
     )  # fmt: skip
 
 

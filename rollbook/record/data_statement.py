@@ -9,8 +9,8 @@ from typing import Any
 from rollbook.actions import row_recovery
 from rollbook.core.state import RowsRecovered, SafetyDump
 
-HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas", "conflictos",
-        "perdidas", "motivo")  # fmt: skip
+HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas",
+        "cambiadas (conflicto)", "perdidas", "motivo")  # fmt: skip
 
 
 def rows(facts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
@@ -30,7 +30,9 @@ def rows(facts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
 
 def _recovered(table: str, s: dict[str, Any]) -> tuple[str, ...]:
     why = [f"{reason}: {n}" for reason, n in s["not_recovered"].items()]
-    why += [f"conflict (same key, other content): {s['conflicts']}"] if s["conflicts"] else []
+    why += ([f"conflicto (misma clave, otro contenido: queda la del backup, la más nueva en el "
+             f"archivo de rescate; una persona decide): {s['conflicts']}"]
+            if s["conflicts"] else [])  # fmt: skip
     if s["columns_absent"]:
         why.append(f"columns absent in the target: {', '.join(s['columns_absent'])}")
     if s.get("columns_renamed"):
