@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from rollbook.actions import database_path, symptoms, trial_restore
 from rollbook.core import timeline
 from rollbook.core.errors import UserError
+from rollbook.core.executor import Mode
 from rollbook.core.journal import read_journal
 from rollbook.core.operations import DatabaseSwapped, begun
 from rollbook.core.run import Run
@@ -76,7 +77,8 @@ def _window(seconds: float | None) -> str:
     if seconds is None:
         return ""
     short = (
-        f"; Paso 6.4 del procedimiento: {PROCEDURE_WATCH:.0f} s"
+        f" — DESVIACIÓN: {seconds:.0f} s en lugar de los {PROCEDURE_WATCH:.0f} s del Paso 6.4 "
+        "(logs.watch del ambiente)"
         if seconds < PROCEDURE_WATCH
         else ""
     )
@@ -212,8 +214,11 @@ def for_the_auditor(run: Run, events: list[dict[str, Any]]) -> list[tuple[str, s
         ("Downtime", "n/d" if down is None else f"{down:.0f} s (detención → primer health 200)"),
         ("Aprobación", approval.summary(facts.get("approval"))),
         ("Ejecutado por", operator(run)),
-        ("Firmas requeridas", "pendientes: " + "; ".join(holders) + " — rollbook sign-off"
-         if holders else "ninguna requerida"),
+        ("Firmas requeridas",
+         "no aplica: un plan se aprueba (rollbook approve), no se firma"
+         if run.site.mode is Mode.DRY_RUN
+         else "pendientes: " + "; ".join(holders) + " — rollbook sign-off" if holders
+         else "ninguna requerida"),
     ]  # fmt: skip
 
 

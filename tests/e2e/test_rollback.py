@@ -109,6 +109,7 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     dom = drawn(plan.folder / "report.html", tmp_path / "plan-drawn", keep_as="dry-run")
     assert f"{NOT_VERIFIED}: el código queda en la versión estable" in dom
     assert 'id="paso-fallido"' not in dom
+    assert "no aplica: un plan se aprueba (rollbook approve)" in dom  # a plan is not signed off
     channel = channel_size()
     with watching(run_secrets()) as seen:  # any local user polling /proc/*/cmdline every 20 ms
         done = run_feature(tmp_path, *INCIDENT)

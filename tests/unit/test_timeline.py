@@ -106,3 +106,16 @@ def test_after_section_9_the_outage_ends_when_every_url_answers_as_before() -> N
         {**recovered[-1], "ts": "2026-11-27T11:00:51.000+00:00"},
     ]
     assert timeline.downtime(by_hand) == 48.0
+
+
+def test_a_log_window_shorter_than_the_procedures_is_named_as_a_deviation() -> None:
+    def errors_row(seconds: int) -> tuple[str, object]:
+        watched = fact("05:00.000", "log_watch", errors=[], seconds=seconds)
+        rows = closing.criteria([*EVENTS[:11], watched, *EVENTS[12:]])
+        return {n: (v, o) for n, v, o in rows}["0 errores críticos post-rollback"]
+
+    assert errors_row(3) == (
+        "0 líneas de error en 3 s de logs observados — DESVIACIÓN: 3 s en lugar de los 120 s del "
+        "Paso 6.4 (logs.watch del ambiente)", True,
+    )  # fmt: skip
+    assert errors_row(120) == ("0 líneas de error en 120 s de logs observados", True)
