@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rollbook.core.config import load_file
+from rollbook.core.config import AppConfig, load_file
+from tests.e2e.sandbox_state import as_owner
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "COMPATIBILITY.md"
 COLUMNS = ("stack", "app hosts", "service manager", "deploy tags", "workers checked by",
@@ -35,7 +36,7 @@ def record(stack: str, done: Any, run: str, expected: str) -> None:
     methods = sorted({f"{w}: {m}" for host in chosen.values() for w, m in host.items()})
     smoke = facts.get("smoke", {}).get("smoke_tests", {}).get("runner", "-")
     schemes = sorted({spec.split("://")[0] for spec in env.hosts["app"]})
-    tags = _tag_kind(env.app.path, facts.get("deployed", {}).get("tag"))
+    tags = _tag_kind(env.app, facts.get("deployed", {}).get("tag"))
     _rows.append((
         stack, f"{len(env.hosts['app'])} ({', '.join(schemes)})", env.services.manager, tags,
         "; ".join(methods) or "-", ", ".join(facts.get("static_files", {}).get("steps", [])) or "-",
@@ -43,9 +44,11 @@ def record(stack: str, done: Any, run: str, expected: str) -> None:
     ))  # fmt: skip
 
 
-def _tag_kind(checkout: str, tag: str | None) -> str:
-    """annotated or lightweight (git's object type of the deployed tag), "-" when unknown here."""
-    kind = subprocess.run(["git", "-C", checkout, "cat-file", "-t", f"refs/tags/{tag}"],
+def _tag_kind(app: AppConfig, tag: str | None) -> str:
+    """annotated or lightweight (git's object type of the deployed tag), "-" when unknown here;
+    asked as the checkout's owner (git refuses a repository another user owns)."""
+    kind = subprocess.run([*as_owner(app), "git", "-C", app.path, "cat-file", "-t",
+                           f"refs/tags/{tag}"],
                           capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
     return {"tag": "annotated", "commit": "lightweight"}.get(kind, "-") if tag else "-"
 

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from rollbook.actions.database import fingerprint_sql
-from rollbook.core.config import Environment, load_environment, secret
+from rollbook.core.config import AppConfig, Environment, load_environment, secret
 from rollbook.core.journal import read_journal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,12 +94,16 @@ def fast(data: dict) -> None:
     data["app"]["force_reinstall"] = "when_needed"
 
 
+def as_owner(app: AppConfig) -> list[str]:
+    """The words that run a command as the checkout's owner: app.user where one is named."""
+    return ["runuser", "-u", app.user, "--"] if app.user else []
+
+
 def git(*args: str, environment: str = "sandbox") -> str:
     """git in the deployed checkout, as its owner (app.user where the environment names one)."""
     app = env(environment).app
-    owner = ["runuser", "-u", app.user, "--"] if app.user else []
     return subprocess.run(
-        [*owner, "git", "-C", app.path, *args], check=True, capture_output=True, text=True
+        [*as_owner(app), "git", "-C", app.path, *args], check=True, capture_output=True, text=True
     ).stdout.strip()
 
 
