@@ -8,10 +8,8 @@ from rollbook.actions import (
     dependencies,
     evaluation,
     migration_plan,
-    symptoms,
     trial_restore,
 )
-from rollbook.actions.backups import BackupRefused
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, Deployed, Target, TrialRestore
 from rollbook.record import approval, incident_entry
@@ -30,7 +28,6 @@ def incident_inputs(run: Run) -> None:
 
 @when("se documenta el incidente", target_fixture="incident")
 def document_incident(run: Run) -> dict[str, object]:
-    symptoms.observe(run.incident, run.site)  # beside what the operator declares
     return incident_entry.record_incident(run)
 
 
@@ -78,13 +75,7 @@ def target_identified(run: Run, target: Target) -> None:
 
 @when("se identifica el backup correspondiente a la versión estable", target_fixture="backup")
 def find_backup(run: Run) -> ChosenBackup:
-    try:
-        backup = evaluation.verify_backup(run.incident, run.site, run.records)
-    except BackupRefused:
-        incident_entry.tree_after_backup(run, None)  # Anexo C: escalate to the DBA / CTO
-        raise
-    incident_entry.tree_after_backup(run, backup.path)
-    return backup
+    return incident_entry.verify_backup(run)
 
 
 @when("se prueba la restauración del backup si el ambiente lo pide")

@@ -53,8 +53,7 @@ def observe(incident: Incident, site: Site) -> dict[str, Any]:
     with the declared severity is said."""
     health, hosts = site.env.health, site.hosts("app")
     own = [f"{spec} {health.url}" for spec in hosts]
-    keys = own + [f"{hosts[0]} {url}" for url in [*health.endpoints, *health.critical.values()]]
-    statuses = {key: web.answer(site, key).status for key in dict.fromkeys(keys)}
+    statuses = {key: web.answer(site, key).status for key in web.answer_keys(site)}
     critical = [f"{hosts[0]} {url}" for url in health.critical.values()]
     try:
         database.psql(site.postgres(), "SELECT 1")

@@ -67,12 +67,18 @@ class Answer:
 def answers(site: Site) -> dict[str, Answer]:
     """How every configured URL answers now: each app host's health URL (as Paso 6.1 asks it),
     the endpoints and critical URLs from the first app host. {"<host> <url>": Answer}."""
+    firsts = {key: answer(site, key) for key in answer_keys(site)}
+    return {key: first if first == answer(site, key) else Answer(first.status)
+            for key, first in firsts.items()}  # fmt: skip
+
+
+def answer_keys(site: Site) -> list[str]:
+    """ "<host> <url>" of every configured URL: the health URL on each app host, the endpoints
+    and critical URLs from the first one."""
     health, hosts = site.env.health, site.hosts("app")
     urls = [*health.endpoints, *health.critical.values()]
     keys = [f"{spec} {health.url}" for spec in hosts] + [f"{hosts[0]} {url}" for url in urls]
-    firsts = {key: answer(site, key) for key in dict.fromkeys(keys)}
-    return {key: first if first == answer(site, key) else Answer(first.status)
-            for key, first in firsts.items()}  # fmt: skip
+    return list(dict.fromkeys(keys))
 
 
 def answer(site: Site, key: str) -> Answer:

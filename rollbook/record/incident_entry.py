@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rollbook.actions import evaluation, symptoms
+from rollbook.actions.backups import BackupRefused
 from rollbook.actions.decision import decide
 from rollbook.checks import prerequisites
 from rollbook.core.errors import StepFailed
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run
-from rollbook.core.state import Target
+from rollbook.core.state import ChosenBackup, Target
 from rollbook.record import approval, signing
 from rollbook.record.notify import announce
 
@@ -27,6 +29,7 @@ def record_incident(run: Run) -> dict[str, object]:
         problem = signing.usable_key(key)
         if problem:
             raise StepFailed(f"the incident record cannot be signed: {problem}")
+    symptoms.observe(run.incident, run.site)  # beside what the operator declares
     approved = approval.establish(run)
     prerequisites.checks_configured(run)
     approver = approved.get("approver") or (
@@ -66,6 +69,18 @@ def record_incident(run: Run) -> dict[str, object]:
 
 
 BACKUP_PENDING = "por comprobar en el Paso 1.3"
+
+
+def verify_backup(run: Run) -> ChosenBackup:
+    """Paso 1.3 (rollbook.actions.evaluation.verify_backup), then Anexo C's tree recorded with
+    its verdict: the backup found valid, or none (Escalar a DBA/CTO)."""
+    try:
+        backup = evaluation.verify_backup(run.incident, run.site, run.records)
+    except BackupRefused:
+        tree_after_backup(run, None)
+        raise
+    tree_after_backup(run, backup.path)
+    return backup
 
 
 def tree_after_backup(run: Run, backup: str | None) -> None:
