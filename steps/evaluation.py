@@ -10,6 +10,7 @@ from rollbook.actions import (
     migration_plan,
     trial_restore,
 )
+from rollbook.checks import validation
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, Deployed, Target, TrialRestore
 from rollbook.record import approval, incident_entry
@@ -18,7 +19,8 @@ from steps.verify import delivery
 
 @given("el ambiente del incidente cargado")
 def environment_loaded(run: Run) -> None:
-    assert run.site.env.name == run.incident.options.env_name
+    """Every scenario's background; a validation run's first opens §8.2's log window."""
+    validation.open_log_window(run)
 
 
 @given("los síntomas, la severidad y el impacto del incidente")

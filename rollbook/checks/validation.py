@@ -12,7 +12,7 @@ from rollbook.core import progress
 from rollbook.core.errors import NotConfigured, StepFailed
 from rollbook.core.host import Host
 from rollbook.core.run import Run
-from rollbook.core.state import LogsAtStart
+from rollbook.core.state import LogsAtStart, LogsAtValidationStart
 
 
 def smoke_results(run: Run) -> dict[str, object]:
@@ -77,21 +77,38 @@ def not_working(checks: dict[str, object]) -> list[str]:
     return [f"{name} ({said})" for name, said in checks.items() if said not in (True, 200)]
 
 
+def open_log_window(run: Run) -> None:
+    """A validation run (not the extended --watch): §8.2's log window opens at its first
+    scenario, so the checks between run inside it and §8.2 waits only for what it still lacks."""
+    if (not run.incident.checklist or run.incident.options.watch or not run.site.env.logs.files
+            or run.records.known(LogsAtValidationStart) is not None):  # fmt: skip
+        return
+    at = time.time()
+    try:
+        offsets = each_host(run.incident, run.site, "app",
+                            lambda host: logs.log_offsets(host, run.site.env.logs))  # fmt: skip
+    except StepFailed:  # a host unreachable: §8.2 reads its logs itself, and says so there
+        return
+    for spec, found in offsets.items():
+        run.records.keep_host(LogsAtValidationStart, spec, {"at": at, "offsets": found})
+
+
 def monitor_logs(run: Run) -> list[str]:
     """Paso 6.4 / §8.2: the error lines written to the app hosts' logs during the environment's
     window (`logs.watch`). In a rollback the window begins where Paso 5.1 read the logs before
     starting the services: whatever the restarted release wrote since counts, and Paso 6.4 waits
-    only for what the window still lacks. A validation run of its own (or the extended
-    `--watch`) watches from its own start."""
+    only for what the window still lacks. A validation run's begins at its first scenario
+    (open_log_window); the extended `--watch` watches from its own step."""
     watch = run.incident.options.watch  # §8.2's extended watch (validation.feature --watch)
     window = watch or run.site.env.logs.watch
     if not run.site.env.logs.files:
         raise NotConfigured("logs.files")
 
-    started = None if watch else run.records.known(LogsAtStart)
+    services = None if watch else run.records.known(LogsAtStart)
+    started = services or (None if watch else run.records.known(LogsAtValidationStart))
     hosts = run.site.hosts("app")
     from_start = started is not None and set(hosts) <= set(started.hosts)
-    if started is not None and from_start:  # since this run started the services
+    if started is not None and from_start:  # since this run started the services (or itself)
         offsets = {spec: started.hosts[spec]["offsets"] for spec in hosts}
         since = min(started.hosts[spec]["at"] for spec in hosts)
     else:
@@ -101,8 +118,9 @@ def monitor_logs(run: Run) -> list[str]:
     files = sum(len(found) for found in offsets.values())
     left = max(0.0, window - (time.time() - since))
     where = f"{files} log files on {len(offsets)} app hosts"
+    opened = "the services were started" if services else "the validation started"
     run.incident.say(
-        f"watching {where} since the services were started {time.time() - since:.0f} s ago "
+        f"watching {where} since {opened} {time.time() - since:.0f} s ago "
         f"(window {window:.0f} s: {left:.0f} s more) …"
         if from_start
         else f"watching {where} for {window:.0f} s …"

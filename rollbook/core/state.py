@@ -207,6 +207,14 @@ class LogsAtStart(PerHost):
 
 
 @dataclass(frozen=True)
+class LogsAtValidationStart(PerHost):
+    """A validation run's first scenario: each app host's log sizes and the time they were read
+    (as LogsAtStart): §8.2's window begins here, the other checks run inside it."""
+
+    KEY: ClassVar[str] = "logs_at_validation_start"
+
+
+@dataclass(frozen=True)
 class Latency(PerHost):
     """§8.2: each app host's p50/p95 per API URL ({host: {url: figures}}), against `budget_ms`."""
 

@@ -1,6 +1,6 @@
 """Paso 6.4's log window: in a rollback it begins where Paso 5.1 read the logs before starting
 the services, so what the restarted release wrote at its start counts; a validation run of its
-own watches from its own start."""
+own watches from its first scenario (the --watch from its own step)."""
 
 import time
 from pathlib import Path
@@ -46,3 +46,30 @@ def test_a_validation_of_its_own_watches_from_its_own_start(
     assert validation.monitor_logs(run) == []
     watched = run.incident.journal.facts()["log_watch"]
     assert watched["since"] == "watch" and watched["seconds"] >= 1.0
+
+
+def test_a_validation_runs_its_checks_inside_its_window_opened_at_its_first_scenario(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, log = with_log(tmp_path, monkeypatch)
+    run.incident.checklist = True
+    validation.open_log_window(run)  # the first scenario's background
+    assert "logs_at_validation_start" in run.incident.journal.facts()
+    with log.open("a") as handle:  # while the other checks run
+        handle.write("ERROR during the smoke tests\n")
+    time.sleep(1.0)  # the other checks took the whole window
+    validation.open_log_window(run)  # a later scenario's background: the window stays open
+    found = validation.monitor_logs(run)
+    assert found == [f"{log}: ERROR during the smoke tests"]
+    watched = run.incident.journal.facts()["log_watch"]
+    assert watched["since"] == "start" and watched["seconds"] >= 1.0
+    said = [e["text"] for e in run.incident.journal.events("message")]
+    assert any("since the validation started 1 s ago (window 1 s: 0 s more)" in s for s in said)
+
+
+def test_a_rollback_opens_no_window_before_its_services_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, _ = with_log(tmp_path, monkeypatch)
+    validation.open_log_window(run)  # the rollback's background: Paso 5.1 opens Paso 6.4's
+    assert "logs_at_validation_start" not in run.incident.journal.facts()
