@@ -73,6 +73,7 @@ def main() -> None:
                         help="the checkout whose rollbook runs the default rollback")  # fmt: skip
     parser.add_argument("command", nargs="*", help="the command (default: the sandbox rollback)")
     args = parser.parse_args()
+    instance.activate(instance.current())  # $ROLLBOOK_SANDBOX_INSTANCE: its files and ports
     command, cwd, environment = args.command, ROOT, None
     if not command:
         sandbox.reset()

@@ -25,7 +25,7 @@ from rollbook.core import timeline
 from rollbook.core.config import environments_dir
 from rollbook.core.journal import read_journal
 from rollbook.record.closing import etapa_durations
-from rollbook.sandbox import fleet
+from rollbook.sandbox import fleet, instance
 from rollbook.sandbox.layout import load_layout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +89,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--markdown", type=Path, help="write the table into this file")
     options = parser.parse_args()
+    instance.activate(instance.current())  # $ROLLBOOK_SANDBOX_INSTANCE: its files and ports
     sandbox.up()
     results: dict[int, list[dict[str, float]]] = {}
     try:

@@ -33,7 +33,7 @@ from rollbook import sandbox
 from rollbook.core import timeline
 from rollbook.core.config import load_environment, secret
 from rollbook.core.journal import read_journal
-from rollbook.sandbox import bulk
+from rollbook.sandbox import bulk, instance
 from rollbook.sandbox.backups import newest_backup
 from rollbook.sandbox.history import stable_tag
 from rollbook.sandbox.layout import load_layout
@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--markdown", type=Path, help="write the table into this file")
     options = parser.parse_args(argv)
+    instance.activate(instance.current())  # $ROLLBOOK_SANDBOX_INSTANCE: its files and ports
     sandbox.up()
     bulk.grow(options.size_mb, options.after_backup_percent)
     pairs: list[dict[str, Figures]] = []

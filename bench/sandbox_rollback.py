@@ -22,6 +22,7 @@ from rollbook import sandbox
 from rollbook.core import timeline
 from rollbook.core.config import load_environment
 from rollbook.core.journal import read_journal
+from rollbook.sandbox import instance
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = [
@@ -82,6 +83,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--markdown", type=Path, help="write the table into this file")
     options = parser.parse_args()
+    instance.activate(instance.current())  # $ROLLBOOK_SANDBOX_INSTANCE: its files and ports
     sandbox.up()
     budgets = load_environment("sandbox").budgets
     runs = []
