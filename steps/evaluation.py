@@ -42,7 +42,7 @@ def decision_recorded(run: Run, incident: dict[str, object]) -> None:
 
 @when("se confirma que la aplicación usa la base de datos del ambiente")
 def app_uses_the_database(run: Run) -> None:
-    app_database.confirm(run.incident, run.site)
+    app_database.confirm(run.incident, run.site, run.records)
 
 
 @when("se identifica el último deployment estable", target_fixture="target")

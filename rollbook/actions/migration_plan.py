@@ -1,6 +1,7 @@
 """Before Etapa 2: could the database go back by reversing migrations, or must it be restored?
 
-The database's applied migrations (showmigrations --plan, deployed code) against the target
+The database's applied migrations (showmigrations --plan, deployed code: asked with the app's
+settings by app_database.confirm, in the same Python start) against the target
 release's: the ledger's record of its plan (every app, installed packages' too: a third-party
 app's migrations live in site-packages), else the migration files of its tree (git) and of the
 packages it runs with (those Paso 3.2 keeps as installed, the wheels of those it changes).
@@ -24,7 +25,7 @@ from rollbook.core.incident import Incident
 from rollbook.core.records import Records
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.site import Site
-from rollbook.core.state import Deployed, MigrationPlan, Target
+from rollbook.core.state import AppliedMigrations, Deployed, MigrationPlan, Target
 
 REVERSE_PLAN = (Path(__file__).parent / "in_app" / "reverse_plan.py").read_text()
 MARKER = "ROLLBOOK-REVERSE-PLAN "
@@ -35,8 +36,10 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
     tree, venv = Checkout(host, site.env.app.path), Venv(host, site.env.app)
     target = records.need(Target)
     ref = target.commit
+    asked = records.known(AppliedMigrations)  # with the app's settings, earlier in Paso 1.2
     try:
-        applied = ledger.applied_migrations(venv)
+        applied = asked.applied if asked and asked.host == host.spec else (
+            ledger.applied_migrations(venv))  # fmt: skip
     except StepFailed as exc:  # the deployed release may be what is broken: restore, as written
         why = f"el manage.py de la versión desplegada falló: {exc}"
         return _plan(incident, records, "unknown", [], [], [], why)

@@ -90,6 +90,17 @@ class ChosenBackup(Record):
 
 
 @dataclass(frozen=True)
+class AppliedMigrations(Record):
+    """Paso 1.2: the migrations the database has applied, as the deployed code lists them
+    (`showmigrations --plan`, in plan order), on `host`: asked with the app's settings (one
+    Python start) and read by the migration plan in the same Paso, before any change."""
+
+    KEY: ClassVar[str] = "applied_migrations"
+    host: str
+    applied: list[str]
+
+
+@dataclass(frozen=True)
 class MigrationPlan(Record):
     """Paso 1.2: the deployed release's migrations against the target's: `kind` (same,
     reversible, lossy, irreversible, restore, unknown), the migrations only the deployed release

@@ -15,7 +15,7 @@ from rollbook.actions import symptoms
 from rollbook.core.config import secret
 from rollbook.sandbox.layout import load_layout
 from tests.e2e.releases import deploy_tags
-from tests.e2e.sandbox_state import INCIDENT, connect, dump, env, run_feature, state
+from tests.e2e.sandbox_state import INCIDENT, Outcome, connect, dump, env, run_feature, state
 
 pytestmark = pytest.mark.e2e
 
@@ -24,6 +24,21 @@ pytestmark = pytest.mark.e2e
 def start(sandbox_up: None) -> object:
     sandbox.reset()
     return state()
+
+
+def settings_shells(done: Outcome) -> list[dict]:
+    """Paso 1.2's `manage.py shell` that read the app's settings (app_database)."""
+    return [e for e in done.journal() if e["event"] == "command" and e["paso"] == "1.2"
+            and "shell" in e["argv"] and any("rollbook-db" in a for a in e["argv"])]  # fmt: skip
+
+
+def applied_by_hand() -> list[str]:
+    """`manage.py showmigrations --plan` run by hand in the deployed checkout: its [X] lines."""
+    app = env().app
+    out = subprocess.run([f"{app.venv}/bin/python", app.manage, "showmigrations", "--plan"],
+                         cwd=app.path, env={**os.environ, **app.env}, capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    return [line.split()[-1] for line in out.splitlines() if line.strip().startswith("[X]")]
 
 
 def newest_nightly(environment: str = "sandbox") -> Path:
@@ -43,6 +58,13 @@ def test_chooses_the_stable_tag_and_the_nightly_backup(start: object, tmp_path: 
     assert deployed["deployed_at_from"].startswith("the deploy checkout's reflog")
     assert 0 < time.time() - 3600 - deployed["deployed_at"] < 900, deployed
     assert facts["target"]["tag"] == tags[1]
+    # the applied migrations were listed by the Python start that read the app's settings, as
+    # `manage.py showmigrations --plan` itself lists them: no second start for it
+    shells = settings_shells(done)
+    assert len(shells) == 1 and "\nrollbook-plan " in shells[0]["stdout"], shells
+    assert facts["applied_migrations"]["applied"] == applied_by_hand()
+    assert not [e for e in done.journal() if e["event"] == "command" and e["paso"] == "1.2"
+                and "showmigrations" in e["argv"]]  # fmt: skip
     # the defective release's one migration reverses: a code-only rollback would also do
     plan = facts["migration_plan"]
     assert plan["kind"] == "reversible", plan
@@ -221,6 +243,9 @@ def test_an_app_pointing_at_another_database_is_refused_before_any_change(
     assert done.pasos()["1.2"] == "failed"
     said = [e["detail"] for e in done.journal() if e["event"] == "paso_finished"]
     assert any("database iact_other, not iact_staging" in d for d in said), said
+    # the Python start that read those settings listed no migration: it never connected
+    shells = settings_shells(done)
+    assert shells and not any("rollbook-plan" in e["stdout"] for e in shells), shells
     assert state() == start
     after = subprocess.run(["git", "-C", env().app.path, "status", "--porcelain", "--ignored"],
                            capture_output=True, text=True, check=True).stdout  # fmt: skip

@@ -26,7 +26,7 @@ from rollbook.sandbox.variant import write_variant
 from tests.e2e import compatibility
 from tests.e2e.cmdline_sampler import watching
 from tests.e2e.record_checks import assert_no_secret_anywhere, run_secrets
-from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, pytest_feature, run_feature
+from tests.e2e.sandbox_state import INCIDENT, Outcome, dump, fast, pytest_feature, run_feature
 
 pytestmark = pytest.mark.e2e
 
@@ -167,8 +167,10 @@ def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
     start = text.index("[program:celery]\ncommand=") + len("[program:celery]\ncommand=")
     conf.write_text(text[:start] + "/bin/sleep infinity" + text[text.index("\n", start) :])
     on_host(dead, image.supervisorctl, "-c", str(image.supervisor_conf), "update")
-    # the live workers answer in seconds: the dead one need not be waited for a whole minute
-    shorter = write_variant(tmp_path, lambda data: data["services"].update(start_timeout=20),
+    # the live workers answer in seconds: the dead one need not be waited for a whole minute;
+    # Paso 3.2 asks pip first (the procedure's reinstall is the first test's)
+    shorter = write_variant(tmp_path, lambda data: (data["services"].update(start_timeout=20),
+                                                    fast(data)),
                             extending=("fleet", "fleet-ssh"))  # fmt: skip
     result = run_feature(tmp_path, *incident("fleet-ssh"), extra_env=shorter)
     assert result.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(result)
