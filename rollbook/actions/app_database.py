@@ -67,8 +67,8 @@ def _said(stdout: str, key: str) -> list[str]:
 
 def app_database(host: Host, env: Environment, plan: bool = False) -> dict[str, Any]:
     """ENGINE, NAME, HOST, PORT of the app's default database, as its settings say; with `plan`,
-    also "plan": `showmigrations --plan`'s output (None when it was not asked, "plan_error"
-    when it failed) where those settings name the environment's database."""
+    where those settings name the environment's database, also "plan": `showmigrations
+    --plan`'s output (or "plan_error": why listing failed)."""
     venv = Venv(host, env.app)
     argv = [venv.tool("python"), env.app.manage, "shell", "-c", _ASK]
     asked = {"ROLLBOOK_PLAN_IF": json.dumps(accepted(env))} if plan else {}
