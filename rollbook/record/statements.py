@@ -61,10 +61,10 @@ def sign(
     target = folder / FOLDER
     target.mkdir(mode=0o755, exist_ok=True)
     name = f"{body['kind']}-{body.get('role', 'x')}-{_slug(person.identity)}"
-    if append:
-        name += f"-{len(list(target.glob(f'{name}-*.json'))) + 1}"
-    path = target / f"{name}.json"
-    path.write_text(json.dumps(statement, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+    text = json.dumps(statement, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    path = _new_file(target, name, text) if append else target / f"{name}.json"
+    if not append:
+        path.write_text(text)
     signature = path.with_name(path.name + ".sig")
     signature.unlink(missing_ok=True)  # ssh-keygen would ask before overwriting it
     status, _, err = signing.ssh_keygen(
@@ -74,6 +74,20 @@ def sign(
         path.unlink(missing_ok=True)
         raise UserError(f"ssh-keygen could not sign {path.name} with {key}: {err.strip()[-200:]}")
     return Signed(path, statement, person)
+
+
+def _new_file(folder: Path, name: str, text: str) -> Path:
+    """`text` in `<name>-N.json`, N the first number after the files already there whose file
+    does not exist when it is created (exclusively: a statement written meanwhile is kept)."""
+    number = len(list(folder.glob(f"{name}-*.json"))) + 1
+    while True:
+        path = folder / f"{name}-{number}.json"
+        try:
+            with path.open("x", encoding="utf-8") as handle:
+                handle.write(text)
+            return path
+        except FileExistsError:
+            number += 1
 
 
 def read(path: Path, env: Environment) -> Signed:

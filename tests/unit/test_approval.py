@@ -119,6 +119,25 @@ def test_a_statement_names_its_signer_and_any_change_breaks_it(tmp_path, monkeyp
         statements.sign(folder, env, str(stranger), {"kind": "approval"})
 
 
+def test_an_addendum_is_never_written_over_another(tmp_path, monkeypatch) -> None:
+    """Numbered after the ones there; a number taken meanwhile (another run of the same person,
+    a file left by hand) is skipped, never overwritten."""
+    run = local_run(tmp_path, monkeypatch)
+    env = people_env(tmp_path, run.site.env)
+    folder, key = tmp_path / "record", str(tmp_path / "people" / "lead")
+    taken = folder / statements.FOLDER / "addendum-tech_lead-lead_unit.invalid-2.json"
+    taken.parent.mkdir(parents=True)
+    taken.write_text("written meanwhile\n")
+    body = {"kind": "addendum", "role": "tech_lead"}
+    paths = [statements.sign(folder, env, key, body, append=True).path for _ in range(2)]
+    assert [p.name for p in paths] == [
+        "addendum-tech_lead-lead_unit.invalid-3.json",
+        "addendum-tech_lead-lead_unit.invalid-4.json",
+    ]
+    assert taken.read_text() == "written meanwhile\n"
+    assert all(statements.read(p, env).person.name == "Lead" for p in paths)
+
+
 def test_only_an_approving_role_may_approve(tmp_path, monkeypatch) -> None:
     run = local_run(tmp_path, monkeypatch)
     env = people_env(tmp_path, run.site.env)
