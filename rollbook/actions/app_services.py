@@ -257,15 +257,20 @@ def start_web(incident: Incident, site: Site, records: Records) -> dict[str, lis
     return errors
 
 
+READINESS_REQUEST = 2.0  # s: each question of the start's poll (a hung request is asked again)
+
+
 def wait_web_answers(host: Host, env: Environment) -> int:
     """After gunicorn starts: the host's health URL answers at all (any HTTP status), bounded.
 
-    Gives up early when a web service stops running (it could not bind, it crashed at import).
+    Polled with short requests (READINESS_REQUEST, or health.timeout when shorter): one request
+    that hangs while the app boots costs its short bound, not the whole health.timeout. Gives up
+    early when a web service stops running (it could not bind, it crashed at import).
     """
     manager = manager_for(host, env.services)
 
     def answered_or_dead() -> int | None:
-        code = web.health_status(host, env.health)[0]
+        code = web.health_status(host, env.health, READINESS_REQUEST)[0]
         if code:
             return code
         served = web_services(env)

@@ -18,9 +18,12 @@ from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 
 
-def health_status(host: Host, health: HealthConfig) -> tuple[int, float]:
-    """The health URL asked on the app host (through health.unix_socket when set)."""
-    return http_status(host, health, health.url, health_via(health))
+def health_status(
+    host: Host, health: HealthConfig, bound: float | None = None
+) -> tuple[int, float]:
+    """The health URL asked on the app host (through health.unix_socket when set); `bound`:
+    seconds the request may take, instead of health.timeout (a poll's short question)."""
+    return http_status(host, health, health.url, health_via(health), bound)
 
 
 def health_via(health: HealthConfig) -> list[str]:
@@ -29,12 +32,18 @@ def health_via(health: HealthConfig) -> list[str]:
 
 
 def http_status(
-    host: Host, health: HealthConfig, url: str, via: list[str] | None = None
+    host: Host,
+    health: HealthConfig,
+    url: str,
+    via: list[str] | None = None,
+    bound: float | None = None,
 ) -> tuple[int, float]:
-    """(status, seconds) of a GET from the host; status 0 when nothing answered."""
+    """(status, seconds) of a GET from the host; status 0 when nothing answered within `bound`
+    (default health.timeout)."""
+    seconds = health.timeout if bound is None else min(bound, health.timeout)
     result = host.run(
         ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "--max-time",
-         str(round(health.timeout)), *(via or []), url],
+         f"{seconds:g}", *(via or []), url],
         mutating=False,
         check=False,
     )  # fmt: skip
