@@ -4,9 +4,10 @@
         [--recover] [--after-backup-percent P] [--markdown FILE]
 
 On the sandbox grown to --size-mb (`rollbook sandbox grow`), pairs run alternately: reset, A
-(features/rollback.feature); with --fast, reset, F (the same with the fast options:
-`restore_strategy: swap`, `force_reinstall: when_needed`); with --migrate, reset, M (A's options
-with `database.rollback: least_loss`: Paso 3.0 reverses the migrations, nothing is restored);
+(features/rollback.feature, the procedure as written: `database.rollback: restore`); with --fast,
+reset, F (the same with the fast options: `restore_strategy: swap`, `force_reinstall:
+when_needed`); with --migrate, reset, M (A's options with `database.rollback: least_loss`, the
+default: on the sandbox, Paso 3.0 reverses the migrations, nothing is restored);
 with --recover, reset, R (A's options with `restore_recover`: Paso 4.5 puts back the rows the
 restore dropped; --after-backup-percent P leaves the newest P % of the grown rows out of the
 backup, rows written since it); reset, B (bench/anexo_a.sh, the same commands without the
@@ -50,7 +51,7 @@ ARGS = [
 MEASURES = ("total", "downtime", "restore")
 
 
-def run_a(report_dir: Path, variables: dict[str, str] | None = None) -> dict[str, float]:
+def run_a(report_dir: Path, variables: dict[str, str]) -> dict[str, float]:
     """rollbook (with `variables`, an environment variant): figures from the run's journal."""
     sandbox.reset()
     before = set(report_dir.iterdir())
@@ -58,7 +59,7 @@ def run_a(report_dir: Path, variables: dict[str, str] | None = None) -> dict[str
         [sys.executable, "-m", "pytest", "features/rollback.feature", *ARGS,
          f"--report-dir={report_dir}"],
         cwd=ROOT, capture_output=True, text=True, check=False,
-        env={**os.environ, **(variables or {})},
+        env={**os.environ, **variables},
     )  # fmt: skip
     if done.returncode != 0:
         sys.exit(f"rollbook's rollback failed:\n{done.stdout[-3000:]}")
@@ -163,6 +164,17 @@ def pairs_of(a: list[float], b: list[float]) -> list[tuple[float, float]]:
     return [(x, y) for x, y in zip(a, b, strict=True) if y > 0]
 
 
+def procedure(data: dict[str, Any]) -> None:
+    """A: the procedure as written, the database restored from the backup."""
+    data["database"]["rollback"] = "restore"
+
+
+def swapped(data: dict[str, Any]) -> None:
+    """F: A with the fast options (the backup restored into a shadow and swapped in)."""
+    procedure(data)
+    fast_options(data)
+
+
 def least_loss(data: dict[str, Any]) -> None:
     """M: the procedure's options, the database going back by reversing its migrations."""
     data["database"]["rollback"] = "least_loss"
@@ -204,9 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             reports = Path(tmp) / "reports"
             reports.mkdir()
-            variants = {"A": None}
+            variants = {"A": write_variant(Path(tmp) / "procedure", procedure)}
             if options.fast:
-                variants["F"] = write_variant(Path(tmp) / "fast", fast_options)
+                variants["F"] = write_variant(Path(tmp) / "fast", swapped)
             if options.migrate:
                 variants["M"] = write_variant(Path(tmp) / "migrate", least_loss)
             if options.recover:

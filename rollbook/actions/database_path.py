@@ -1,13 +1,14 @@
 """Which way the database goes back, chosen at Paso 1.2 before any change (`database.rollback`).
 
-- `restore` (the procedure as written): Etapa 4 restores the backup; the rows written since it
-  are lost, and counted.
+- `restore` (the procedure as written, one setting away): Etapa 4 restores the backup; the rows
+  written since it are lost, and counted.
 - `migrate`: Paso 3.0, with the deployed code still in place and the services stopped, takes
   Paso 4.1's safety dump and runs the reverse `migrate` commands; every row is kept. Refused at
   Paso 1.2 unless the classification says reversing loses nothing older than the deploy.
 - `restore_recover`: `restore`, then Paso 4.5 puts back the rows the restore dropped
   (row_recovery.py), listing what it cannot.
-- `least_loss`: `migrate` where that holds, else `restore_recover`.
+- `least_loss` (the default: §7.1 asks for 0 data loss): `migrate` where that holds, else
+  `restore_recover`.
 
 What the reversal drops (values of columns and tables only the deployed release has) is counted
 here, before Etapa 2, and kept in the safety dump. §9 after Paso 3.0 restores that dump.
@@ -29,6 +30,15 @@ from rollbook.core.site import Site
 from rollbook.core.state import DatabasePath, MigrationPlan, SafetyDump
 
 LOSSLESS = ("reversible", "same")  # Paso 1.2's kinds where reversing keeps every older row
+_REASONS = {  # why each path, for the record
+    "restore": "el procedimiento tal como está escrito; las filas escritas después del backup se "
+    "pierden (least_loss, por defecto, las conserva)",
+    "restore_recover": "se restaura el backup y el Paso 4.5 recupera filas",
+    "migrate": "se revierten con el código desplegado, sin restaurar el backup: se conservan "
+    "todas las filas",
+    "least_loss": "revertirlas no basta: se restaura el backup y el Paso 4.5 recupera las filas "
+    "escritas después",
+}
 
 
 def choose(incident: Incident, site: Site, records: Records) -> DatabasePath:
@@ -36,26 +46,31 @@ def choose(incident: Incident, site: Site, records: Records) -> DatabasePath:
     plan = records.need(MigrationPlan)
     policy = site.env.database.rollback
     drops = dropped_values(site, plan.operations)
-    if policy == "restore":
-        path, why = "restore", "database.rollback: restore (el procedimiento tal como está escrito)"
-    elif policy == "restore_recover":
-        path, why = "restore", "database.rollback: restore_recover (el Paso 4.5 recupera filas)"
-    elif plan.kind in LOSSLESS:
-        path, why = "migrate", f"database.rollback: {policy}; migraciones {plan.kind}"
-    elif policy == "least_loss":
-        path, why = "restore", (f"database.rollback: least_loss; migraciones {plan.kind}: "
-                                "restaurar, luego el Paso 4.5 recupera filas")  # fmt: skip
-    else:
+    if policy == "migrate" and plan.kind not in LOSSLESS:
         raise StepFailed(
             f"database.rollback is migrate, but the migrations are {plan.kind}: {plan.why} "
-            "— set database.rollback: restore (or least_loss) in the environment file"
+            "— set database.rollback: least_loss (or restore) in the environment file"
         )
+    if policy in ("restore", "restore_recover"):
+        path, reason = "restore", _REASONS[policy]
+    elif plan.kind in LOSSLESS:
+        path, reason = "migrate", f"migraciones {plan.kind}: {_REASONS['migrate']}"
+    else:
+        path, reason = "restore", f"migraciones {plan.kind}: {_REASONS['least_loss']}"
+    why = f"database.rollback: {policy} ({_source(site)}): {reason}"
     recover = path == "restore" and policy in ("restore_recover", "least_loss")
     fact = records.keep(DatabasePath(path, policy, why, drops, recover))
     incident.say(
         f"database: {path} — {why}" + (f"; reversing the migrations drops {drops}" if drops else "")
     )
     return fact
+
+
+def _source(site: Site) -> str:
+    """Where the policy comes from: the environment file, or the default (recorded either way)."""
+    if "rollback" in site.env.database.model_fields_set:
+        return "elegido en el archivo del ambiente"
+    return "por defecto"
 
 
 def dropped_values(site: Site, operations: list[dict[str, Any]]) -> dict[str, int | None]:

@@ -148,11 +148,12 @@ class DatabaseConfig(_Strict):
     # Etapa 4: `recreate` is the procedure's dropdb/createdb/restore, all inside the downtime;
     # `swap` restores into a shadow database before Etapa 2 and renames it in (issue 7)
     restore_strategy: Literal["recreate", "swap"] = "recreate"
-    # the way back (rollbook/actions/database_path.py): `restore` the backup as the procedure
-    # says; `restore_recover`: restore, then put back the rows it dropped (Paso 4.5);
-    # `migrate`: reverse the migrations, keeping every row (refused when that loses older data);
-    # `least_loss`: migrate where it loses nothing, else restore_recover
-    rollback: Literal["restore", "restore_recover", "migrate", "least_loss"] = "restore"
+    # the way back (rollbook/actions/database_path.py): `least_loss` (the default, §7.1's 0 data
+    # loss): migrate where it loses nothing, else restore_recover; `restore` the backup as the
+    # procedure is written (the rows written since it are lost, and counted); `restore_recover`:
+    # restore, then put back the rows it dropped (Paso 4.5); `migrate`: reverse the migrations,
+    # keeping every row (refused when that loses older data)
+    rollback: Literal["restore", "restore_recover", "migrate", "least_loss"] = "least_loss"
     restore_jobs: int | None = Field(default=None, ge=1)  # pg_restore -j; default the host's cores
     # Paso 1.3: restore the chosen backup into a scratch database (then dropped), predict Etapa 4
     verify_by_restore: bool = False

@@ -94,6 +94,20 @@ def fast(data: dict) -> None:
     data["app"]["force_reinstall"] = "when_needed"
 
 
+def restoring(data: dict) -> None:
+    """Etapa 4's restore is the test's subject: the procedure as written (`database.rollback:
+    restore`), not the default `least_loss`, which on the sandbox's release pair reverses the
+    deployed migration instead and restores nothing."""
+    data["database"]["rollback"] = "restore"
+
+
+def fast_restoring(data: dict) -> None:
+    """The fault matrix and the crash points: the procedure as written (restore faults and a kill
+    inside the restore among them), with Paso 3.2's fast path."""
+    fast(data)
+    restoring(data)
+
+
 def as_owner(app: AppConfig) -> list[str]:
     """The words that run a command as the checkout's owner: app.user where one is named."""
     return ["runuser", "-u", app.user, "--"] if app.user else []

@@ -28,8 +28,9 @@ from tests.e2e.sandbox_state import (
     Outcome,
     dump,
     env,
-    fast,
+    fast_restoring,
     pytest_feature,
+    restoring,
     run_feature,
     stale_processes,
     state,
@@ -53,8 +54,9 @@ POINTS = {
 
 
 def fast_env(folder: Path) -> dict[str, str]:
-    """The run's environment folder: the sandbox with Paso 3.2's fast path (one per crash)."""
-    return environments(folder.parent, fast)
+    """The run's environment folder: the sandbox restoring its backup (the procedure as written),
+    with Paso 3.2's fast path (one per crash)."""
+    return environments(folder.parent, fast_restoring)
 
 
 def triggered(journal: Path, event: str, paso: str) -> bool:
@@ -304,7 +306,7 @@ def ways_back(folder: Path, kind: str) -> dict[str, str]:
     """The environment of a crash in a way back: swap's renames, or least_loss's reversal or
     row recovery (the deployed release then has an irreversible migration and new rows)."""
     if kind == "swap":
-        return environments(folder, fast_options)
+        return environments(folder, lambda data: (fast_options(data), restoring(data)))
     if kind == "recover":
         releases.deploy_irreversible_release()
         plant_rows()

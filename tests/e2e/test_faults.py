@@ -27,7 +27,7 @@ from tests.e2e.sandbox_state import (
     backup_fingerprints,
     dump,
     env,
-    fast,
+    fast_restoring,
     git,
     run_feature,
     stale_processes,
@@ -65,7 +65,9 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
     before = state()
     ledger = Path(env().ledger_file()).read_text()
     channel = channel_size()
-    done = run_feature(tmp_path, *INCIDENT, *options, extra_env=environments(tmp_path, fast))
+    done = run_feature(
+        tmp_path, *INCIDENT, *options, extra_env=environments(tmp_path, fast_restoring)
+    )
     failed = next((p for p, status in done.pasos().items() if status == "failed"), "-")
     facts = done.facts()
     if done.outcome == "ROLLBACK COMPLETADO":

@@ -14,7 +14,7 @@ from rollbook import sandbox
 from rollbook.sandbox import bulk
 from rollbook.sandbox.variant import write_variant
 from tests.conftest import show
-from tests.e2e.sandbox_state import INCIDENT, connect, dump, env, run_feature
+from tests.e2e.sandbox_state import INCIDENT, connect, dump, env, restoring, run_feature
 from tests.e2e.test_etapa1 import newest_nightly
 
 pytestmark = pytest.mark.e2e
@@ -55,10 +55,20 @@ def test_the_restore_of_a_1_gb_database_says_how_far_it_is(
     backup = newest_nightly().stat().st_size
 
     def trial(data: dict[str, Any]) -> None:
+        restoring(data)
         data["database"]["verify_by_restore"] = True
 
     done = run_feature(tmp_path, *INCIDENT, extra_env=write_variant(tmp_path, trial))
     assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
+    # the procedure's restore, one setting away from the default, is recorded as that choice, and
+    # the rows written after the backup are lost and counted
+    facts = done.facts()
+    assert facts["database_path"]["why"].startswith(
+        "database.rollback: restore (elegido en el archivo del ambiente): "
+    ), facts["database_path"]
+    lost = sum(facts["data_loss"]["tables"].values())
+    [markdown] = done.folder.glob("ROLLBACK-*.md")
+    assert lost > 0 and f"Datos perdidos: SÍ — {lost} filas" in markdown.read_text()
     predicted = round(done.facts()["trial_restore"]["predicted"]["paso_4_3"])
     paso = between(done.output, "4.3", "4.4")
     lines = [line for line in paso.splitlines() if line.startswith("  psql ")]

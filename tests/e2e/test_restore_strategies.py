@@ -21,6 +21,7 @@ from tests.e2e.sandbox_state import (
     dump,
     env,
     fingerprints,
+    restoring,
     run_feature,
     state,
 )
@@ -33,6 +34,7 @@ DOWNTIME = ("2.1", "2.2", "2.3", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3", "4.4"
 def swap_env(tmp_path: Path, **database: object) -> dict[str, str]:
     def change(data: dict[str, Any]) -> None:
         fast_options(data)
+        restoring(data)  # swap is a way to restore: the procedure's restore, not a reversal
         data["database"].update(database)
 
     return environments(tmp_path, change)

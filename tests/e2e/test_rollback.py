@@ -128,16 +128,23 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert commands and all(f": `{c['line']}`" in listed for c in commands)
     assert done.outcome == COMPLETED
     not_passed = {p: status for p, status in done.pasos().items() if status != "passed"}
-    # swap strategy only, and the ways back of database.rollback other than restore
-    skipped = {"3.0": "skipped", "4.0": "skipped", "4.5": "skipped", "5.4": "skipped"}
+    # the default way back (least_loss) reverses the sandbox's reversible migration at Paso 3.0:
+    # no shadow database, no swap, no row recovery
+    skipped = {"4.0": "skipped", "4.5": "skipped", "5.4": "skipped"}
     assert not_passed == skipped, dump(done)
     assert done.output.rstrip().splitlines()[-1].count(COMPLETED) == 1  # printed last
-    # health 200 at the stable tag, database equal to the nightly backup
+    # health 200 at the stable tag, every row of the pre-rollback state kept, the rows written
+    # after the nightly backup among them (restoring it would have lost them)
     assert http_health() == 200
     assert git("rev-parse", "HEAD") == git("rev-parse", f"{stable}^{{commit}}")
-    assert state().database == backup_fingerprints(str(nightly))
-    # the incident markdown: template sections, real timeline from the journal, data loss counted
     facts = done.facts()
+    assert facts["database_path"]["path"] == "migrate", facts["database_path"]
+    assert facts["database_path"]["why"].startswith("database.rollback: least_loss (por defecto): ")
+    after, backed_up = state().database, backup_fingerprints(str(nightly))
+    rows = {t: (before.database[t]["rows"], after[t]["rows"]) for t in before.database}
+    assert {t: n for t, n in rows.items() if n[0] != n[1] and t != "django_migrations"} == {}
+    assert sum(after[t]["rows"] - backed_up[t]["rows"] for t in backed_up) > 0
+    # the incident markdown: template sections, real timeline from the journal, data loss counted
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     text = markdown.read_text()
     for section in ("## Versiones", "## Timeline", "## Impacto", "## Criterios de Éxito"):
@@ -152,9 +159,9 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     seen = seen_outage(events)
     assert seen is not None and seen["back"] is not None and seen["back"] > page_off, seen
     assert f"Visto por la sonda: {seen['seconds']:.0f} s sin 200; 200 de nuevo desde " in text
-    lost = facts["data_loss"]["tables"]
-    assert sum(lost.values()) > 0  # rows written after the deploy are gone, and counted
-    assert re.search(rf"Datos perdidos: SÍ — {sum(lost.values())} filas", text)
+    assert sum(facts["data_loss"]["tables"].values()) == 0, facts["data_loss"]
+    assert "| 0 pérdida de datos | 0 filas | CUMPLE |" in text and "- Datos perdidos: NO" in text
+    assert "least_loss (por defecto)" in text  # the path taken, and why
     assert Path(facts["pre_rollback_backup"]["path"]).stat().st_size > 0
     # the signed incident record: complete, private, tamper-evident, without secrets, announced
     assert_complete_record(done.folder)

@@ -34,7 +34,7 @@ def test_the_path_follows_the_policy_and_the_classification(
 ) -> None:  # fmt: skip
     run = with_policy(local_run(tmp_path, monkeypatch), policy, kind)
     if policy == "migrate" and kind not in migrates:  # asked for, and it would lose data
-        with pytest.raises(StepFailed, match=r"set database\.rollback: restore"):
+        with pytest.raises(StepFailed, match=r"set database\.rollback: least_loss \(or restore\)"):
             database_path.choose(run.incident, run.site, run.records)
         assert not database_path.migrating(run.records)
         return
@@ -75,3 +75,22 @@ def test_the_record_names_the_dropped_values_and_where_they_are_kept() -> None:
     )
     facts["database_path"]["path"] = "restore"
     assert database_path.dropped_note(facts) == ""
+
+
+def test_least_loss_is_the_default_and_the_procedures_restore_is_recorded_as_a_choice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch)  # its environment file names no database.rollback
+    run.records.keep(MigrationPlan("reversible", extra=[], commands=[], missing=[], why="because",
+                                   operations=[], targets=[]))  # fmt: skip
+    chosen = database_path.choose(run.incident, run.site, run.records)
+    assert (chosen.policy, chosen.path) == ("least_loss", "migrate")
+    assert chosen.why.startswith("database.rollback: least_loss (por defecto): ")
+    assert chosen.why.endswith("se conservan todas las filas")
+    chosen = database_path.choose(
+        run.incident, run.site, with_policy(run, "restore", "reversible").records
+    )
+    assert chosen.why.startswith(
+        "database.rollback: restore (elegido en el archivo del ambiente): "
+    )
+    assert "las filas escritas después del backup se pierden" in chosen.why
