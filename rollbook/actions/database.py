@@ -15,7 +15,7 @@ from rollbook.core.host import Host
 from rollbook.core.incident import Incident
 from rollbook.core.operations import ConnectionsRefused, DatabaseDropped, SafetyDumpStarted
 from rollbook.core.progress import Progress
-from rollbook.core.records import Records
+from rollbook.core.records import Keys, Records
 from rollbook.core.resources import PostgresClient, Venv
 from rollbook.core.site import Site
 from rollbook.core.state import SafetyDump, Target, TrialRestore
@@ -85,22 +85,36 @@ def primary_keys(pg: PostgresClient, database: str | None = None) -> dict[str, l
     return {t: json.loads(cols) for t, cols in (line.split("|", 1) for line in out.splitlines())}
 
 
-def row_keys(pg: PostgresClient, database: str | None = None) -> dict[str, set[int]]:
-    """Per table, a 64-bit hash of each row's primary key (of the whole row where there is none):
-    one query per block of tables, each row tagged with its table's place in the block."""
+UNKEYED = "#"  # a row of a table without a primary key: "#" and a 64-bit hash of the whole row
+
+
+def row_keys(pg: PostgresClient, database: str | None = None) -> Keys:
+    """Per table, each row's primary key as the record names it: an integer key as an int (as
+    small as a hash), any other key as its JSON text (one line whatever it holds); where the
+    table has none, UNKEYED and a 64-bit hash of the whole row. One query per block of tables,
+    each row tagged with its table's place in the block."""
     pks = primary_keys(pg, database)
-    keys: dict[str, set[int]] = {}
+    keys: Keys = {}
     for block in blocks(tables(pg, database)):
         parts = []
         for place, table in enumerate(block):
-            columns = ", ".join(f"x.{ident(c)}" for c in pks[table]) if table in pks else "x.*"
-            parts.append(f"SELECT {place}, hashtextextended(ROW({columns})::text, 0) "
-                         f"FROM public.{ident(table)} AS x")  # fmt: skip
+            parts.append(
+                f"SELECT {place}, {_key_text(pks.get(table))} FROM public.{ident(table)} AS x"
+            )
             keys[table] = set()
         for line in psql(pg, " UNION ALL ".join(parts), database=database).splitlines():
             place, _, key = line.partition("|")
-            keys[block[int(place)]].add(int(key))
+            keys[block[int(place)]].add(int(key) if key.lstrip("-").isdigit() else key)
     return keys
+
+
+def _key_text(columns: list[str] | None) -> str:
+    """The SQL of a row's key as text (row_keys)."""
+    if not columns:
+        return f"{literal(UNKEYED)} || hashtextextended(x::text, 0)::text"
+    if len(columns) == 1:
+        return f"to_json(x.{ident(columns[0])})::text"
+    return f"json_build_array({', '.join(f'x.{ident(c)}' for c in columns)})::text"
 
 
 def safety_backup(site: Site, records: Records) -> dict[str, object]:
@@ -310,8 +324,10 @@ def pending_migrations(site: Site) -> tuple[list[str], str]:
     return [line.strip() for line in out.splitlines() if "[ ]" in line], out
 
 
-def data_loss(incident: Incident, site: Site, records: Records) -> dict[str, int] | None:
-    """Rows of the pre-rollback state (by primary key) absent after the restore, per table.
+def data_loss(
+    incident: Incident, site: Site, records: Records
+) -> dict[str, list[int | str]] | None:
+    """Rows of the pre-rollback state absent after the restore: their keys, per table.
 
     None when Paso 4.1 ran in an interrupted incident this run resumes: its row keys are gone.
     """
@@ -319,17 +335,23 @@ def data_loss(incident: Incident, site: Site, records: Records) -> dict[str, int
     if before is None:
         incident.say("data loss not counted: Paso 4.1 ran in the resumed incident")
         return None
-    return lost_rows(before, row_keys(site.postgres()))
+    return lost_keys(before, row_keys(site.postgres()))
 
 
 BOOKKEEPING = "django_migrations"  # the schema's own record: its rows follow the migrations
 
 
-def lost_rows(before: dict[str, set[int]], after: dict[str, set[int]]) -> dict[str, int]:
-    """Per table, the keys of `before` that `after` lacks. Not django_migrations: its rows are the
-    schema's bookkeeping, gone with the migrations the rollback undoes (Paso 4.4 checks them)."""
+def lost_rows(before: Keys, after: Keys) -> dict[str, int]:
+    """Per table, how many keys of `before` `after` lacks (lost_keys)."""
+    return {table: len(keys) for table, keys in lost_keys(before, after).items()}
+
+
+def lost_keys(before: Keys, after: Keys) -> dict[str, list[int | str]]:
+    """Per table, the keys of `before` that `after` lacks, sorted (integers first). Not
+    django_migrations: its rows are the schema's bookkeeping, gone with the migrations the
+    rollback undoes (Paso 4.4 checks them)."""
     return {
-        table: len(keys - after.get(table, set()))
+        table: sorted(keys - after.get(table, set()), key=lambda k: (isinstance(k, str), k))
         for table, keys in before.items()
         if table != BOOKKEEPING
     }

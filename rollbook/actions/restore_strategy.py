@@ -5,7 +5,7 @@ step definitions call these and never choose."""
 
 from __future__ import annotations
 
-from rollbook.actions import database, database_path, swap
+from rollbook.actions import database, database_path, loss_statement, swap
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records
 from rollbook.core.site import Site
@@ -68,7 +68,7 @@ def count_loss(incident: Incident, site: Site, records: Records) -> None:
         records
     ):
         incident.say("rows lost counted against the backup's keys read by Paso 1.3's trial restore")
-        lost = database.lost_rows(records.keys_before or {}, records.keys_restored or {})
-        incident.note("data_loss", tables=lost)
+        lost = database.lost_keys(records.keys_before or {}, records.keys_restored or {})
+        loss_statement.note(incident, lost)
     else:
-        incident.note("data_loss", tables=database.data_loss(incident, site, records))
+        loss_statement.note(incident, database.data_loss(incident, site, records))

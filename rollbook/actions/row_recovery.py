@@ -22,7 +22,7 @@ from datetime import UTC
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-from rollbook.actions import database
+from rollbook.actions import database, loss_statement
 from rollbook.actions.database import BOOKKEEPING, ident, literal, psql
 from rollbook.core.errors import UserError
 from rollbook.core.incident import Incident
@@ -103,9 +103,7 @@ def recover(incident: Incident, site: Site, records: Records) -> RowsRecovered |
         psql(pg, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE", mutating=True)
         if scratch:
             drop_scratch(site, scratch)
-    changed = {t: s["conflicts"] for t, s in statement.items() if s["conflicts"]}
-    incident.note("data_loss", tables={t: lost(s) for t, s in statement.items()}, recovered=True,
-                  conflicts=changed)  # fmt: skip
+    _note_loss(incident, statement, None)  # named by key once its criterion reads them
     said = ", ".join(f"{t}: {s['recovered']}/{s['dropped']}" for t, s in statement.items())
     incident.say(f"rows recovered (of those the restore dropped): {said or 'none to recover'}"
             + (f"; salvage for a DBA: {salvage}" if salvage else ""))  # fmt: skip
@@ -141,9 +139,24 @@ def unaccounted(incident: Incident, site: Site, records: Records) -> dict[str, i
     if before is None:
         incident.say("Paso 4.5 not checked by keys: Paso 4.1 ran in the resumed incident")
         return {}
-    missing = database.lost_rows(before, database.row_keys(site.postgres()))
-    listed = {t: s["dropped"] - s["recovered"] for t, s in done.tables.items()}
-    return {t: n - listed.get(t, 0) for t, n in missing.items() if n != listed.get(t, 0)}
+    missing = database.lost_keys(before, database.row_keys(site.postgres()))
+    listed = {t: lost(s) for t, s in done.tables.items()}
+    off = {t: len(k) - listed.get(t, 0) for t, k in missing.items() if len(k) != listed.get(t, 0)}
+    if not off:  # the rows the statement lists as lost are these: named by key
+        _note_loss(incident, done.tables, missing)
+    return off
+
+
+def _note_loss(
+    incident: Incident,
+    statement: dict[str, dict[str, Any]],
+    keys: dict[str, list[int | str]] | None,
+) -> None:
+    """The data_loss fact after Paso 4.5: per table, the rows dropped and not put back (named by
+    key when `keys` are read), and the conflicts apart."""
+    changed = {t: s["conflicts"] for t, s in statement.items() if s["conflicts"]}
+    tables = {t: lost(s) for t, s in statement.items()}
+    loss_statement.note(incident, keys, tables, recovered=True, conflicts=changed)
 
 
 def _safety(records: Records) -> SafetyDump:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from rollbook.actions import database, database_path, web
+from rollbook.actions import database, database_path, loss_statement, web
 from rollbook.actions.database import ident, literal, psql
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.incident import Incident
@@ -117,8 +117,8 @@ def dump_aside(incident: Incident, site: Site, records: Records) -> dict[str, ob
     elif records.keys_restored is None:
         incident.say("data loss not counted: Paso 4.0 ran in the resumed incident")
     else:
-        lost = database.lost_rows(database.row_keys(pg, aside), records.keys_restored)
-        incident.note("data_loss", tables=lost)
+        lost = database.lost_keys(database.row_keys(pg, aside), records.keys_restored)
+        loss_statement.note(incident, lost)
     return records.keep(replace(safety, **checked)).value()
 
 

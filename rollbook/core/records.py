@@ -19,7 +19,7 @@ from rollbook.core.state import RECORDS, PerHost, Record
 R = TypeVar("R", bound=Record)
 C = TypeVar("C", bound=Change)
 P = TypeVar("P", bound=PerHost)
-Keys = dict[str, set[int]]
+Keys = dict[str, set[int | str]]  # per table, its rows' keys (rollbook.actions.database.row_keys)
 
 
 class Records:

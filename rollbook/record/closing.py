@@ -194,7 +194,8 @@ def data_loss_text(facts: dict[str, Any], events: list[dict[str, Any]]) -> str:
         else f"SÍ — {lost_rows} filas del estado previo "
         + ("no recuperadas en el Paso 4.5: " if "rows_recovered" in facts
            else "no presentes tras la restauración: ")
-        + ", ".join(f"{t}: {n}" for t, n in loss.items() if n) + changed
+        + ", ".join(data_statement.named(t, n, facts) for t, n in loss.items() if n)
+        + data_statement.listed(facts) + changed
     )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ state → absent after the restore → recovered (Paso 4.5) → conflicts → lo
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from rollbook.actions import row_recovery
@@ -23,9 +24,26 @@ def rows(facts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     before = (safety.tables if safety else None) or {}
     return [
         (table, str(before.get(table, {}).get("rows", "n/d")), str(n), "-", "-", str(n),
-         "no está en el backup restaurado")
+         "no está en el backup restaurado" + _keys(table, n, facts))
         for table, n in lost.items() if n
     ]  # fmt: skip
+
+
+def named(table: str, n: int, facts: dict[str, dict[str, Any]]) -> str:
+    """A table's rows lost, counted and named: "core_order: 12 (claves 201, 202 …)"."""
+    return f"{table}: {n}" + _keys(table, n, facts, " (claves {})")
+
+
+def listed(facts: dict[str, dict[str, Any]]) -> str:
+    """Where every lost row's key is: the file beside the record ("" when none was written)."""
+    path = facts.get("data_loss", {}).get("listed")
+    return f"; todas las claves en {Path(path).name}, junto a este registro" if path else ""
+
+
+def _keys(table: str, n: int, facts: dict[str, dict[str, Any]], form: str = "; claves: {}") -> str:
+    """The first keys of a table's lost rows, as the fact names them ("" when it names none)."""
+    shown = (facts.get("data_loss", {}).get("keys") or {}).get(table) or []
+    return form.format(", ".join(shown) + (" …" if n > len(shown) else "")) if shown else ""
 
 
 def _recovered(table: str, s: dict[str, Any]) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from rollbook import sandbox
+from rollbook.actions import loss_statement
 from rollbook.sandbox import bulk
 from rollbook.sandbox.variant import write_variant
 from tests.conftest import show
@@ -42,6 +43,14 @@ def grown(sandbox_up: None) -> Iterator[None]:
         sandbox.reset()
 
 
+WRITTEN = ("core_customer", "core_order")  # the tables the sandbox writes to after its backup
+
+
+def ids(tables: tuple[str, ...]) -> dict[str, set[int]]:
+    with connect() as conn:
+        return {t: {r[0] for r in conn.execute(f"SELECT id FROM {t}")} for t in tables}
+
+
 def between(output: str, paso: str, following: str) -> str:
     return output.split(f"▶ Paso {paso}", 1)[1].split(f"▶ Paso {following}", 1)[0]
 
@@ -58,8 +67,10 @@ def test_the_restore_of_a_1_gb_database_says_how_far_it_is(
         restoring(data)
         data["database"]["verify_by_restore"] = True
 
+    before = ids(WRITTEN)
     done = run_feature(tmp_path, *INCIDENT, extra_env=write_variant(tmp_path, trial))
     assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
+    gone = {t: sorted(keys - ids(WRITTEN)[t]) for t, keys in before.items()}
     # the procedure's restore, one setting away from the default, is recorded as that choice, and
     # the rows written after the backup are lost and counted
     facts = done.facts()
@@ -69,6 +80,15 @@ def test_the_restore_of_a_1_gb_database_says_how_far_it_is(
     lost = sum(facts["data_loss"]["tables"].values())
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     assert lost > 0 and f"Datos perdidos: SÍ — {lost} filas" in markdown.read_text()
+    # ... each named by its key: the first ones in the record, every one in the list beside it
+    assert all(gone.values()), gone
+    for table, keys in gone.items():
+        assert facts["data_loss"]["tables"][table] == len(keys)
+        assert facts["data_loss"]["keys"][table] == [str(k) for k in keys[: loss_statement.SHOWN]]
+    listed = Path(facts["data_loss"]["listed"]).read_text().splitlines()
+    assert len(listed) == 1 + lost and {
+        f"{t}\t{k}" for t, keys in gone.items() for k in keys
+    } <= set(listed)
     predicted = round(done.facts()["trial_restore"]["predicted"]["paso_4_3"])
     paso = between(done.output, "4.3", "4.4")
     lines = [line for line in paso.splitlines() if line.startswith("  psql ")]

@@ -3,6 +3,7 @@ password reaches psql as a private pgpass file only, and the queries the Pasos r
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rollbook.actions import database
+from rollbook.actions import database, loss_statement
 from rollbook.core.config import load_environment, secret
 from rollbook.core.executor import Executor, Mode
 from rollbook.core.journal import Journal
@@ -66,12 +67,44 @@ def test_row_keys_come_in_one_query_per_block_of_tables(
     assert len(pg.host.executor.journal.events("command")) - calls == 3  # pks, tables, keys
     assert set(keys) == set(prints)
     assert {t: len(k) for t, k in keys.items()} == {t: p["rows"] for t, p in prints.items()}
-    table = "django_migrations"
-    alone = database.psql(pg, f'SELECT hashtextextended(ROW(x."id")::text, 0) FROM {table} AS x')
-    assert keys[table] == {int(k) for k in alone.split()}
+    table = "django_migrations"  # an integer key: its values
+    assert keys[table] == {int(k) for k in database.psql(pg, f"SELECT id FROM {table}").split()}
     monkeypatch.setattr(database, "TABLES_PER_QUERY", 2)
     assert database.row_keys(pg) == keys
     assert database.fingerprints(pg) == prints
+
+
+def test_row_keys_name_each_row_by_its_key_whatever_the_key(
+    sandbox_up: None, tmp_path: Path
+) -> None:
+    """An integer key by its value, a text key (a separator, a newline, digits) and a key of
+    several columns by their JSON, a table without a key by a hash the record does not name;
+    lost_keys lists what a later state lacks, sorted."""
+    pg = client(tmp_path, Mode.EXECUTE)
+    scratch = f"{pg.database.name}_row_keys_probe"
+    pg.run("createdb", scratch, mutating=True)
+    try:
+        tables = (
+            "CREATE TABLE a (id bigint PRIMARY KEY); INSERT INTO a VALUES (7), (-2); "
+            "CREATE TABLE b (code text PRIMARY KEY); "
+            "INSERT INTO b VALUES ('x|y'), (E'two\\nlines'), ('12'); "
+            "CREATE TABLE c (k1 int, k2 text, PRIMARY KEY (k1, k2)); "
+            "INSERT INTO c VALUES (1, 'z'); "
+            "CREATE TABLE d (v int); INSERT INTO d VALUES (1)"
+        )
+        database.psql(pg, tables, database=scratch, mutating=True)
+        keys = database.row_keys(pg, scratch)
+    finally:
+        pg.run("dropdb", scratch, before=["--if-exists"], mutating=True)
+        pg.host.executor.journal.close()
+    assert keys["a"] == {7, -2}
+    assert {json.loads(str(k)) for k in keys["b"]} == {"x|y", "two\nlines", "12"}
+    assert [json.loads(str(k)) for k in keys["c"]] == [[1, "z"]]
+    [unkeyed] = keys["d"]
+    assert loss_statement.name(unkeyed) == loss_statement.UNNAMED
+    lost = database.lost_keys(keys, {"a": {7}, "c": keys["c"]})
+    assert lost["a"] == [-2] and lost["c"] == [] and len(lost["b"]) == 3
+    assert [loss_statement.name(k) for k in lost["d"]] == [loss_statement.UNNAMED]
 
 
 def test_a_database_with_an_autovacuum_worker_in_it_is_dropped(

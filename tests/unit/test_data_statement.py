@@ -1,7 +1,14 @@
 """The data-loss statement per table (markdown and report.html), and Paso 4.5's column mapping."""
 
+from pathlib import Path
+
+import pytest
+
+from rollbook.actions import loss_statement
+from rollbook.actions.database import UNKEYED
 from rollbook.actions.row_recovery import absent_table, lost, source_columns
-from rollbook.record import data_statement
+from rollbook.record import closing, data_statement
+from tests.unit.local_run import local_run
 
 RECOVERED = {
     "rows_recovered": {
@@ -60,3 +67,40 @@ def test_a_table_only_the_deployed_release_had_is_lost_whole_and_said_so() -> No
     assert row == ("core_invoice", "7", "7", "0", "0", "7",
                    "not recovered: table absent in the restored schema: 7")  # fmt: skip
     assert lost(absent_table(0)) == 0 and absent_table(0)["not_recovered"] == {}
+
+
+def test_rows_lost_are_named_by_key_and_every_key_is_listed_beside_the_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    orders = list(range(201, 201 + loss_statement.SHOWN + 2))
+    lost = {"core_order": orders, "core_tag": ['"vip"'], "audit_note": [UNKEYED + "12"],
+            "auth_user": []}  # fmt: skip
+    loss_statement.note(run.incident, lost)
+    facts = run.incident.journal.facts()
+    fact = facts["data_loss"]
+    assert fact["tables"] == {"core_order": 12, "core_tag": 1, "audit_note": 1, "auth_user": 0}
+    assert fact["keys"]["core_order"] == [str(k) for k in orders[: loss_statement.SHOWN]]
+    assert (
+        fact["keys"]["audit_note"] == [loss_statement.UNNAMED] and "auth_user" not in fact["keys"]
+    )
+    listed = Path(fact["listed"])
+    assert listed.parent == run.incident.folder and listed.stat().st_mode & 0o777 == 0o600
+    lines = listed.read_text().splitlines()
+    assert lines[0] == "tabla\tclave" and len(lines) == 1 + 12 + 1 + 1
+    assert "core_order\t212" in lines and 'core_tag\t"vip"' in lines
+    # the record: the first keys of each table, "…" where there are more, and where the rest are
+    said = closing.data_loss_text(facts, run.incident.journal.events())
+    assert said.startswith("SÍ — 14 filas del estado previo no presentes tras la restauración: ")
+    assert "core_order: 12 (claves 201, 202, 203, 204, 205, 206, 207, 208, 209, 210 …)" in said
+    assert 'core_tag: 1 (claves "vip")' in said
+    assert f"todas las claves en {loss_statement.LIST_FILE}, junto a este registro" in said
+    [row] = [r for r in data_statement.rows(facts) if r[0] == "core_tag"]
+    assert row[-1] == 'no está en el backup restaurado; claves: "vip"'
+
+
+def test_nothing_lost_writes_no_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    loss_statement.note(run.incident, {"core_order": []})
+    assert run.incident.journal.facts()["data_loss"]["listed"] is None
+    assert not (run.incident.folder / loss_statement.LIST_FILE).exists()

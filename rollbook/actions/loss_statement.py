@@ -1,0 +1,56 @@
+"""The rows a restore lost, named: per table, the primary keys of the pre-rollback rows it did not
+bring back (rollbook.actions.database.lost_keys), so a person can tell each row's owner. The
+record shows the first SHOWN keys of each table; the whole list is LIST_FILE in the incident
+folder (0600, in SHA256SUMS, signed with the record)."""
+
+from __future__ import annotations
+
+import os
+
+from rollbook.actions.database import UNKEYED
+from rollbook.core.incident import Incident
+
+SHOWN = 10  # keys per table in the markdown, report.html and the console
+LIST_FILE = "filas_perdidas.tsv"
+UNNAMED = "sin clave primaria"  # a row of a table without one: counted by its content's hash
+
+
+def note(
+    incident: Incident,
+    lost: dict[str, list[int | str]] | None,
+    tables: dict[str, int] | None = None,
+    **more: object,
+) -> None:
+    """The data_loss fact: rows lost per table, counted (`tables`, else the keys') and named (None:
+    not counted); `more`, what else the counting path says (Paso 4.5: recovered, conflicts)."""
+    if lost is None:
+        incident.note("data_loss", tables=tables, **more)
+        return
+    named = {t: [name(k) for k in keys[:SHOWN]] for t, keys in lost.items() if keys}
+    listed = _write_list(incident, lost) if named else None
+    counted = tables if tables is not None else {t: len(k) for t, k in lost.items()}
+    incident.note("data_loss", tables=counted, keys=named, listed=listed, **more)
+    for table, keys in named.items():
+        more = len(lost[table]) - len(keys)
+        incident.say(
+            f"rows lost in {table}: {', '.join(keys)}" + (f" and {more} more" if more else "")
+        )
+    if listed:
+        incident.say(f"every key of the rows lost: {listed}")
+
+
+def name(key: int | str) -> str:
+    """A key as the record shows it: the value of a one-column key, the JSON list of a key of
+    several, UNNAMED for a table without one."""
+    return UNNAMED if isinstance(key, str) and key.startswith(UNKEYED) else str(key)
+
+
+def _write_list(incident: Incident, lost: dict[str, list[int | str]]) -> str:
+    """Every key lost, one line each ("tabla<TAB>clave"), into the incident folder (0600)."""
+    path = incident.folder / LIST_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("tabla\tclave\n")
+        for table, keys in lost.items():
+            out.writelines(f"{table}\t{name(k)}\n" for k in keys)
+    return str(path)
