@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from rollbook.actions import database
-from rollbook.actions.database import ident, psql
+from rollbook.actions.database import ident, literal, psql
 from rollbook.actions.migration_plan import describe
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
@@ -57,13 +57,35 @@ def choose(incident: Incident, site: Site, records: Records) -> DatabasePath:
         path, reason = "migrate", f"migraciones {plan.kind}: {_REASONS['migrate']}"
     else:
         path, reason = "restore", f"migraciones {plan.kind}: {_REASONS['least_loss']}"
-    why = f"database.rollback: {policy} ({_source(site)}): {reason}"
     recover = path == "restore" and policy in ("restore_recover", "least_loss")
-    fact = records.keep(DatabasePath(path, policy, why, drops, recover))
+    strategy, how = _strategy(site, recover)
+    why = f"database.rollback: {policy} ({_source(site)}): {reason}{how}"
+    fact = records.keep(DatabasePath(path, policy, why, drops, recover, strategy))
     incident.say(
         f"database: {path} — {why}" + (f"; reversing the migrations drops {drops}" if drops else "")
     )
     return fact
+
+
+def _strategy(site: Site, recover: bool) -> tuple[str, str]:
+    """Etapa 4's restore strategy and why: the environment file's when it names one; for a
+    recovery where it does not, swap when the app's role owns the database — Paso 4.5 then reads
+    the database kept aside, where recreate restores the safety dump into a copy inside the
+    downtime —, else recreate."""
+    db = site.env.database
+    if not recover or "restore_strategy" in db.model_fields_set:
+        return db.restore_strategy, ""
+    sql = f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = {literal(db.name)}"
+    owner = psql(site.postgres(), sql, database="postgres").strip()
+    if owner == db.user:
+        return "swap", (
+            "; se restaura por swap (por defecto con el Paso 4.5: lee la base de datos apartada, "
+            "sin restaurar el backup de seguridad en una copia durante la caída)"
+        )
+    return "recreate", (
+        f"; se restaura por recreate: {db.user} no es el dueño de {db.name} (swap lo necesita), "
+        "el Paso 4.5 lee una copia restaurada del backup de seguridad"
+    )
 
 
 def _source(site: Site) -> str:

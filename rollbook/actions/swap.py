@@ -21,12 +21,21 @@ from rollbook.core.operations import DatabaseSwapped, ShadowCreated
 from rollbook.core.records import Records
 from rollbook.core.resources import PostgresClient
 from rollbook.core.site import Site
-from rollbook.core.state import ChosenBackup, RowsRecovered, SafetyDump, ShadowRestored
+from rollbook.core.state import (
+    ChosenBackup,
+    DatabasePath,
+    RowsRecovered,
+    SafetyDump,
+    ShadowRestored,
+)
 
 
 def enabled(site: Site, records: Records) -> bool:
-    """Etapa 4 swaps databases: the strategy, unless Paso 1.2 chose to reverse migrations."""
-    return site.env.database.restore_strategy == "swap" and not database_path.migrating(records)
+    """Etapa 4 swaps databases: the strategy (Paso 1.2's choice for a recovery, else the
+    environment file's), unless Paso 1.2 chose to reverse migrations."""
+    chosen = records.known(DatabasePath)
+    strategy = chosen.strategy if chosen and chosen.strategy else site.env.database.restore_strategy
+    return strategy == "swap" and not database_path.migrating(records)
 
 
 def _stamp(incident: Incident) -> str:

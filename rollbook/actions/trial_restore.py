@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from rollbook.actions import database, database_path
+from rollbook.actions import database, database_path, swap
 from rollbook.actions.database import literal, psql
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
@@ -25,11 +25,13 @@ def _size(pg: PostgresClient, name: str) -> int:
     return int(psql(pg, f"SELECT pg_database_size({literal(name)})", database="postgres"))
 
 
-def predicted_etapa4(site: Site, restore_s: float, rate: float) -> dict[str, float]:
+def predicted_etapa4(
+    site: Site, records: Records, restore_s: float, rate: float
+) -> dict[str, float]:
     """Seconds of Etapa 4 by strategy: recreate dumps the current database (estimated at the
     restore's rate, an upper bound: a dump writes no index) and restores; swap only renames in the
     downtime, the restore moving to Paso 4.0."""
-    if site.env.database.restore_strategy == "swap":
+    if swap.enabled(site, records):
         return {"paso_4_0": restore_s, "etapa4_downtime": 1.0}
     dump_s = _size(site.postgres(), site.env.database.name) / rate
     return {"paso_4_1": dump_s, "paso_4_3": restore_s, "etapa4": dump_s + restore_s}
@@ -58,7 +60,7 @@ def trial_restore(incident: Incident, site: Site, records: Records) -> TrialRest
     records.keys_restored = restored  # the restore's keys: Paso 4.3 counts the loss without a pass
     database_path.estimate_restore_loss(incident, site, restored, "Paso 1.3")
     rate = size / seconds
-    predicted = predicted_etapa4(site, seconds, rate)
+    predicted = predicted_etapa4(site, records, seconds, rate)
     incident.say(
         f"restauración de prueba: {seconds:.1f} s para {size / 2**20:.0f} MiB "
         f"({rate / 2**20:.1f} MiB/s); Etapa 4 prevista: {describe(predicted)}"

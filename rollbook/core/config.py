@@ -146,7 +146,8 @@ class DatabaseConfig(_Strict):
     max_backup_age: Duration = 86400.0  # Paso 1.3: a chosen backup older than this is refused
     marker_table: str | None = "django_migrations"  # a backup of this database holds this table
     # Etapa 4: `recreate` is the procedure's dropdb/createdb/restore, all inside the downtime;
-    # `swap` restores into a shadow database before Etapa 2 and renames it in (issue 7)
+    # `swap` restores into a shadow database before Etapa 2 and renames it in (issue 7); unnamed,
+    # a recovery (Paso 4.5) swaps where the app's role owns the database (database_path.py)
     restore_strategy: Literal["recreate", "swap"] = "recreate"
     # the way back (rollbook/actions/database_path.py): `least_loss` (the default, §7.1's 0 data
     # loss): migrate where it loses nothing, else restore_recover; `restore` the backup as the

@@ -147,7 +147,8 @@ class PackageMigrations(Record):
 @dataclass(frozen=True)
 class DatabasePath(Record):
     """Paso 1.2: how the database goes back — `path` restore or migrate — under the environment's
-    `policy`, why, the values reversing drops (counted), and whether Paso 4.5 recovers rows."""
+    `policy`, why, the values reversing drops (counted), whether Paso 4.5 recovers rows, and
+    Etapa 4's restore `strategy` (recreate or swap; None: the environment file's)."""
 
     KEY: ClassVar[str] = "database_path"
     path: str
@@ -155,6 +156,7 @@ class DatabasePath(Record):
     why: str
     drops: dict[str, int | None]
     recover: bool
+    strategy: str | None = None
 
 
 @dataclass(frozen=True)

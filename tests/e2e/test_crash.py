@@ -307,10 +307,15 @@ def ways_back(folder: Path, kind: str) -> dict[str, str]:
     row recovery (the deployed release then has an irreversible migration and new rows)."""
     if kind == "swap":
         return environments(folder, lambda data: (fast_options(data), restoring(data)))
-    if kind == "recover":
+    if kind == "recover":  # recreate: Paso 4.5 reads a copy of the safety dump, §9 drops it
         releases.deploy_irreversible_release()
         plant_rows()
+        return environments(folder, lambda data: (least_loss(data), recreating(data)))
     return environments(folder, least_loss)
+
+
+def recreating(data: dict) -> None:
+    data["database"]["restore_strategy"] = "recreate"
 
 
 WAYS_BACK = {

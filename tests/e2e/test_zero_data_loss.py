@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from rollbook.actions.database import PRIMARY_KEYS, ident
-from rollbook.core.operations import DatabaseDropped, begun
+from rollbook.core.operations import DatabaseDropped, SalvageScratch, begun
 from rollbook.sandbox.variant import fast_options
 from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e import releases
@@ -144,6 +144,12 @@ def test_an_irreversible_migration_restores_then_recovers_every_row_but_the_conf
     assert facts["migration_plan"]["kind"] == "restore", facts["migration_plan"]
     assert "core.0003_promote_gold" in facts["migration_plan"]["why"]
     assert facts["database_path"]["recover"] is True
+    # the environment names no restore strategy and the role owns the database: swap, so Paso 4.5
+    # reads the database kept aside (no copy of the safety dump restored in the downtime)
+    assert facts["database_path"]["strategy"] == "swap", facts["database_path"]
+    assert "se restaura por swap (por defecto con el Paso 4.5" in facts["database_path"]["why"]
+    assert facts["rows_recovered"]["source"] == facts["pre_rollback_backup"]["database"]
+    assert not [c for c in begun(done.journal()) if isinstance(c, SalvageScratch)]
     statement = facts["rows_recovered"]["tables"]
     nightly = backup_fingerprints(facts["backup"]["path"])
     for table in ("core_customer", "core_order"):  # nothing was deleted since the nightly

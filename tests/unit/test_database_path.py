@@ -16,7 +16,9 @@ KINDS = ("same", "reversible", "reversible-lossy", "restore", "unknown")
 
 
 def with_policy(run: Run, policy: str, kind: str) -> Run:
-    database = run.site.env.database.model_copy(update={"rollback": policy})
+    # the strategy named: for a recovery, an unnamed one is chosen by asking the database's owner
+    update = {"rollback": policy, "restore_strategy": "recreate"}
+    database = run.site.env.database.model_copy(update=update)
     run.site.env = run.site.env.model_copy(update={"database": database})
     run.records.keep(MigrationPlan(kind, extra=[], commands=[], missing=[], why="because",
                                    operations=[], targets=[]))  # fmt: skip
