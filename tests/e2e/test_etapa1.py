@@ -75,7 +75,9 @@ def test_chooses_the_stable_tag_and_the_nightly_backup(start: object, tmp_path: 
     effects = {o["operation"]: o["effect"] for o in plan["operations"]}
     assert effects["Add field tier to customer"] == "drops"
     assert effects["Rename field name on customer to full_name"] == "schema"
-    assert facts["database_path"]["path"] == "restore"  # the procedure as written, by default
+    # the default (least_loss) reverses the migration: no row written since the backup is lost
+    assert facts["database_path"]["path"] == "migrate", facts["database_path"]
+    assert facts["database_path"]["why"].startswith("database.rollback: least_loss (por defecto)")
     with connect() as conn:
         customers = conn.execute("SELECT count(*) FROM core_customer").fetchone()[0]  # type: ignore[index]
     assert facts["database_path"]["drops"] == {"core_customer.tier": customers}
