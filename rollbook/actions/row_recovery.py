@@ -36,6 +36,7 @@ SCHEMA = "rollbook_salvage"
 STATUS, EXTRA = "rollbook_status", "rollbook_extra"
 SALVAGE_FILE = "salvage.sql"
 ROW_ALIAS = "rollbook_row"
+KEPT = "#kept"  # the tally's line of the rows left in the salvage table (never a status)
 
 
 def _reg(table: str) -> str:
@@ -82,7 +83,9 @@ def recover(incident: Incident, site: Site, records: Records) -> RowsRecovered |
     try:
         # recreate: Paso 4.1 fingerprinted what the scratch database restores; swap: read them
         before = _safety(records).tables or database.fingerprints(pg, source)
-        now = database.fingerprints(pg)
+        # swap: the shadow's content, read at Paso 4.0 before the downtime
+        now = records.prints_restored if _safety(records).database else None
+        now = now or database.fingerprints(pg)
         keys = database.primary_keys(pg)
         changed = [t for t, f in before.items() if t != BOOKKEEPING and t in now and now[t] != f]
         gone = [t for t in before if t not in now and t != BOOKKEEPING]
@@ -246,14 +249,21 @@ def _recover_table(
         reason = f"column {', '.join(absent)} of the restored table absent before"
     else:
         reason = ""
-    psql(pg, _recover_sql(pg, table, common, key, reason), mutating=True)
-    out = psql(pg, f"SELECT {STATUS}, count(*) FROM {salvage} WHERE {STATUS} IS NOT NULL "
-                   "GROUP BY 1")  # fmt: skip
-    counts = {s: int(n) for s, n in (line.rsplit("|", 1) for line in out.splitlines())}
-    # what stays for the DBA: all but the rows put back whole
-    kept = psql(pg, f"DELETE FROM {salvage} WHERE {STATUS} IS NULL OR ({STATUS} = 'recovered' "
-                    f"AND {EXTRA} = '{{}}'::jsonb); SELECT count(*) FROM {salvage}",
-                mutating=True).split()[-1]  # fmt: skip
+    # one psql call: the recovery, then the rows counted by status and, in the same statement,
+    # all but what stays for the DBA deleted (the rows put back whole); its snapshot counts them
+    # before the delete, so what stays is the table's count less the deleted
+    tally = (
+        f"WITH counted AS (SELECT {STATUS} AS s, count(*) AS n FROM {salvage} "
+        f"WHERE {STATUS} IS NOT NULL GROUP BY 1), gone AS (DELETE FROM {salvage} "
+        f"WHERE {STATUS} IS NULL OR ({STATUS} = 'recovered' AND {EXTRA} = '{{}}'::jsonb) "
+        f"RETURNING 1) SELECT s, n FROM counted UNION ALL SELECT {literal(KEPT)}, "
+        f"(SELECT count(*) FROM {salvage}) - (SELECT count(*) FROM gone)"
+    )
+    out = psql(pg, f"{_recover_sql(pg, table, common, key, reason)}; {tally}", mutating=True)
+    # psql shows every statement's result (command tags, setval's values): the tally's have a "|"
+    tallied = (line.rsplit("|", 1) for line in out.splitlines() if "|" in line)
+    counts = {s: int(n) for s, n in tallied}
+    kept = counts.pop(KEPT)
     used = set(mapped.values())
     return {
         "dropped": sum(n for s, n in counts.items() if s != "conflict"),

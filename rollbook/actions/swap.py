@@ -67,6 +67,9 @@ def prepare_shadow(incident: Incident, site: Site, records: Records) -> ShadowRe
     seconds = (datetime.now(UTC) - started).total_seconds()
     if not site.planning:
         records.keys_restored = database.row_keys(pg, shadow)
+        # the content Paso 4.5 compares with the pre-rollback one, read before the downtime:
+        # nothing writes to the shadow, and nothing to the database it becomes before Paso 4.5
+        records.prints_restored = database.fingerprints(pg, shadow)
         database_path.estimate_restore_loss(incident, site, records.keys_restored, "Paso 4.0")
     return records.keep(ShadowRestored(shadow, path, fmt, jobs, seconds))
 

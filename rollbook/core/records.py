@@ -19,6 +19,7 @@ from rollbook.core.state import RECORDS, PerHost, Record
 R = TypeVar("R", bound=Record)
 C = TypeVar("C", bound=Change)
 P = TypeVar("P", bound=PerHost)
+Prints = dict[str, dict[str, object]]  # per table, its rows and checksum (database.fingerprints)
 Keys = dict[str, set[int | str]]  # per table, its rows' keys (rollbook.actions.database.row_keys)
 
 
@@ -32,6 +33,7 @@ class Records:
         self.keys_before: Keys | None = None  # Paso 4.1's row keys, for the data loss
         # the backup's row keys (Paso 1.3's trial restore, swap's Paso 4.0), for the data loss
         self.keys_restored: Keys | None = None
+        self.prints_restored: Prints | None = None  # swap's Paso 4.0: the shadow's fingerprints
 
     def keep(self, record: R) -> R:
         """A typed record a Paso learnt, journaled as its fact."""
