@@ -38,7 +38,7 @@ from rollbook.sandbox import bulk, instance
 from rollbook.sandbox.backups import newest_backup
 from rollbook.sandbox.history import stable_tag
 from rollbook.sandbox.layout import load_layout
-from rollbook.sandbox.variant import fast_options, write_variant
+from rollbook.sandbox.variant import fast_options, restoring, write_variant
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = [
@@ -164,14 +164,9 @@ def pairs_of(a: list[float], b: list[float]) -> list[tuple[float, float]]:
     return [(x, y) for x, y in zip(a, b, strict=True) if y > 0]
 
 
-def procedure(data: dict[str, Any]) -> None:
-    """A: the procedure as written, the database restored from the backup."""
-    data["database"]["rollback"] = "restore"
-
-
 def swapped(data: dict[str, Any]) -> None:
     """F: A with the fast options (the backup restored into a shadow and swapped in)."""
-    procedure(data)
+    restoring(data)
     fast_options(data)
 
 
@@ -216,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             reports = Path(tmp) / "reports"
             reports.mkdir()
-            variants = {"A": write_variant(Path(tmp) / "procedure", procedure)}
+            variants = {"A": write_variant(Path(tmp) / "procedure", restoring)}
             if options.fast:
                 variants["F"] = write_variant(Path(tmp) / "fast", swapped)
             if options.migrate:

@@ -39,6 +39,12 @@ def psql(
     ).stdout  # fmt: skip
 
 
+def owner(pg: PostgresClient, name: str) -> str:
+    """The role that owns database `name` ("" when there is no such database)."""
+    sql = f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = {literal(name)}"
+    return psql(pg, sql, database="postgres").strip()
+
+
 def tables(pg: PostgresClient, database: str | None = None) -> list[str]:
     sql = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
     return psql(pg, sql, database=database).split()
@@ -342,8 +348,12 @@ BOOKKEEPING = "django_migrations"  # the schema's own record: its rows follow th
 
 
 def lost_rows(before: Keys, after: Keys) -> dict[str, int]:
-    """Per table, how many keys of `before` `after` lacks (lost_keys)."""
-    return {table: len(keys) for table, keys in lost_keys(before, after).items()}
+    """Per table, how many keys of `before` `after` lacks (lost_keys, not sorted)."""
+    return {
+        table: len(keys - after.get(table, set()))
+        for table, keys in before.items()
+        if table != BOOKKEEPING
+    }
 
 
 def lost_keys(before: Keys, after: Keys) -> dict[str, list[int | str]]:

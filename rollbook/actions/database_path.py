@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from rollbook.actions import database
-from rollbook.actions.database import ident, literal, psql
+from rollbook.actions.database import ident, owner, psql
 from rollbook.actions.migration_plan import describe
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
@@ -75,9 +75,7 @@ def _strategy(site: Site, recover: bool) -> tuple[str, str]:
     db = site.env.database
     if not recover or "restore_strategy" in db.model_fields_set:
         return db.restore_strategy, ""
-    sql = f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = {literal(db.name)}"
-    owner = psql(site.postgres(), sql, database="postgres").strip()
-    if owner == db.user:
+    if owner(site.postgres(), db.name) == db.user:
         return "swap", (
             "; se restaura por swap (por defecto con el Paso 4.5: lee la base de datos apartada, "
             "sin restaurar el backup de seguridad en una copia durante la caída)"

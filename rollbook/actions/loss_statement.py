@@ -9,6 +9,7 @@ import os
 
 from rollbook.actions.database import UNKEYED
 from rollbook.core.incident import Incident
+from rollbook.core.state import DataLoss
 
 SHOWN = 10  # keys per table in the markdown, report.html and the console
 LIST_FILE = "filas_perdidas.tsv"
@@ -19,21 +20,25 @@ def note(
     incident: Incident,
     lost: dict[str, list[int | str]] | None,
     tables: dict[str, int] | None = None,
-    **more: object,
+    *,
+    recovered: bool = False,
+    conflicts: dict[str, int] | None = None,
 ) -> None:
-    """The data_loss fact: rows lost per table, counted (`tables`, else the keys') and named (None:
-    not counted); `more`, what else the counting path says (Paso 4.5: recovered, conflicts)."""
+    """The DataLoss fact: rows lost per table, counted (`tables`, else the keys') and named (None:
+    not counted); after Paso 4.5 (`recovered`), its conflicts apart."""
     if lost is None:
-        incident.note("data_loss", tables=tables, **more)
+        loss = DataLoss(tables, recovered=recovered, conflicts=conflicts or {})
+        incident.note(DataLoss.KEY, **loss.value())
         return
     named = {t: [name(k) for k in keys[:SHOWN]] for t, keys in lost.items() if keys}
-    listed = _write_list(incident, lost) if named else None
     counted = tables if tables is not None else {t: len(k) for t, k in lost.items()}
-    incident.note("data_loss", tables=counted, keys=named, listed=listed, **more)
+    listed = _write_list(incident, lost) if named else None
+    loss = DataLoss(counted, named, listed, recovered, conflicts or {})
+    incident.note(DataLoss.KEY, **loss.value())
     for table, keys in named.items():
-        more = len(lost[table]) - len(keys)
+        unshown = len(lost[table]) - len(keys)
         incident.say(
-            f"rows lost in {table}: {', '.join(keys)}" + (f" and {more} more" if more else "")
+            f"rows lost in {table}: {', '.join(keys)}" + (f" and {unshown} more" if unshown else "")
         )
     if listed:
         incident.say(f"every key of the rows lost: {listed}")

@@ -133,7 +133,8 @@ def absent_table(rows: int) -> dict[str, Any]:
 def unaccounted(incident: Incident, site: Site, records: Records) -> dict[str, int]:
     """Paso 4.5's criterion, observed: per table, the pre-rollback rows (by primary key) missing
     now that the statement does not list as not recovered; {} when every one is accounted for.
-    The pre-rollback keys are Paso 4.1's (recreate) or the kept database's (swap)."""
+    The pre-rollback keys are Paso 4.1's (recreate) or the kept database's (swap). Run by
+    Paso 4.5's Cuando: where the lost rows are these, the DataLoss fact names them by key."""
     done = records.need(RowsRecovered)
     before = records.keys_before
     scratches = [scratch.name for scratch in records.begun(SalvageScratch)]

@@ -73,10 +73,7 @@ def database_problems(run: Run) -> list[str]:
             f"create it again. Grant it first: ALTER ROLE {role} CREATEDB"
         )
     if run.site.env.database.restore_strategy == "swap":
-        owner = database.psql(
-            run.site.postgres(), "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = "
-            + database.literal(name), database="postgres",
-        ).strip()  # fmt: skip
+        owner = database.owner(run.site.postgres(), name)
         if owner != role:
             problems.append(
                 f"restore_strategy swap renames {name}, which only its owner may do: the owner "

@@ -5,7 +5,7 @@ run begins are in rollbook.core.operations."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Self
 
 
@@ -282,6 +282,22 @@ class RowsRecovered(Record):
     tables: dict[str, dict[str, Any]]
     salvage: str | None
     source: str
+
+
+@dataclass(frozen=True)
+class DataLoss(Record):
+    """Etapa 4's count of the pre-rollback rows absent after the restore, and again after
+    Paso 4.5: per table (`tables`, None when not counted: Paso 4.1 ran in a resumed incident),
+    the first keys of each table's lost rows as the record shows them, the file naming every
+    one (rollbook.actions.loss_statement), whether Paso 4.5 ran, and its conflicts (changed
+    rows, not lost). Evidence for the record: the run never reads it back."""
+
+    KEY: ClassVar[str] = "data_loss"
+    tables: dict[str, int] | None
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    listed: str | None = None
+    recovered: bool = False
+    conflicts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

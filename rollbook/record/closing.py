@@ -14,7 +14,14 @@ from rollbook.core.executor import Mode
 from rollbook.core.journal import read_journal
 from rollbook.core.operations import DatabaseSwapped, begun
 from rollbook.core.run import Run
-from rollbook.core.state import ChosenBackup, MigrationPlan, SafetyDump, Target, TrialRestore
+from rollbook.core.state import (
+    ChosenBackup,
+    DataLoss,
+    MigrationPlan,
+    SafetyDump,
+    Target,
+    TrialRestore,
+)
 from rollbook.record import (
     approval,
     data_statement,
@@ -95,9 +102,9 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | str | 
     down = timeline.downtime(events)
     critical = facts.get("critical_functions")
     watch = facts.get("log_watch")
-    loss = facts.get("data_loss", {}).get("tables")
-    lost = sum(loss.values()) if loss is not None else None
-    conflicts = facts.get("data_loss", {}).get("conflicts") or {}
+    loss = DataLoss.read(facts)
+    lost = sum(loss.tables.values()) if loss and loss.tables is not None else None
+    conflicts = loss.conflicts if loss else {}
     undone = final_state.recovery_state(events) is not None  # §9 ran: the target is not running
     changed = bool(begun(events))  # an aborted run completed no rollback, however quick
     return [
@@ -178,9 +185,10 @@ def mark(ok: bool | str | None) -> str:
 def data_loss_text(facts: dict[str, Any], events: list[dict[str, Any]]) -> str:
     """ "Datos perdidos" as the record states it: NO, SÍ with the rows per table, or why not
     counted."""
-    loss = facts.get("data_loss", {}).get("tables")
-    lost_rows = sum(loss.values()) if loss else 0
-    conflicts = facts.get("data_loss", {}).get("conflicts") or {}
+    loss = DataLoss.read(facts)
+    counted = loss.tables if loss else None
+    lost_rows = sum(counted.values()) if counted else 0
+    conflicts = loss.conflicts if loss else {}
     changed = (
         f"; {sum(conflicts.values())} filas cambiadas en conflicto, no perdidas ("
         + ", ".join(f"{t}: {n}" for t, n in conflicts.items())
@@ -189,12 +197,12 @@ def data_loss_text(facts: dict[str, Any], events: list[dict[str, Any]]) -> str:
     )  # fmt: skip
     return (
         final_state.data_loss(events, lost_rows)[0] if final_state.recovery_state(events)
-        else "n/d (no contado en esta corrida)" if loss is None
+        else "n/d (no contado en esta corrida)" if loss is None or counted is None
         else "NO" + database_path.dropped_note(facts) + changed if lost_rows == 0
         else f"SÍ — {lost_rows} filas del estado previo "
-        + ("no recuperadas en el Paso 4.5: " if "rows_recovered" in facts
+        + ("no recuperadas en el Paso 4.5: " if loss.recovered
            else "no presentes tras la restauración: ")
-        + ", ".join(data_statement.named(t, n, facts) for t, n in loss.items() if n)
+        + ", ".join(data_statement.named(t, n, facts) for t, n in counted.items() if n)
         + data_statement.listed(facts) + changed
     )  # fmt: skip
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rollbook.actions import row_recovery
-from rollbook.core.state import RowsRecovered, SafetyDump
+from rollbook.core.state import DataLoss, RowsRecovered, SafetyDump
 
 HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas",
         "cambiadas (conflicto)", "perdidas", "motivo")  # fmt: skip
@@ -19,7 +19,8 @@ def rows(facts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     done = RowsRecovered.read(facts)
     if done:
         return [_recovered(table, s) for table, s in done.tables.items()]
-    lost = facts.get("data_loss", {}).get("tables") or {}
+    loss = DataLoss.read(facts)
+    lost = (loss.tables if loss else None) or {}
     safety = SafetyDump.read(facts)
     before = (safety.tables if safety else None) or {}
     return [
@@ -36,13 +37,15 @@ def named(table: str, n: int, facts: dict[str, dict[str, Any]]) -> str:
 
 def listed(facts: dict[str, dict[str, Any]]) -> str:
     """Where every lost row's key is: the file beside the record ("" when none was written)."""
-    path = facts.get("data_loss", {}).get("listed")
+    loss = DataLoss.read(facts)
+    path = loss.listed if loss else None
     return f"; todas las claves en {Path(path).name}, junto a este registro" if path else ""
 
 
 def _keys(table: str, n: int, facts: dict[str, dict[str, Any]], form: str = "; claves: {}") -> str:
     """The first keys of a table's lost rows, as the fact names them ("" when it names none)."""
-    shown = (facts.get("data_loss", {}).get("keys") or {}).get(table) or []
+    loss = DataLoss.read(facts)
+    shown = loss.keys.get(table, []) if loss else []
     return form.format(", ".join(shown) + (" …" if n > len(shown) else "")) if shown else ""
 
 

@@ -48,6 +48,13 @@ def _absolute(text: str) -> str:
     return instance.shifted(text, instance.current())
 
 
+def restoring(data: dict[str, Any]) -> None:
+    """Etapa 4 restores the backup: the procedure as written (`database.rollback: restore`), not
+    the default `least_loss`, which on the sandbox's release pair reverses the deployed migration
+    and restores nothing."""
+    data["database"]["rollback"] = "restore"
+
+
 def fast_options(data: dict[str, Any]) -> None:
     """Issue 7's fast options: Paso 3.2 asks pip before reinstalling, the database is swapped."""
     data["app"]["force_reinstall"] = "when_needed"

@@ -18,6 +18,7 @@ import psycopg
 from rollbook.actions.database import fingerprint_sql
 from rollbook.core.config import AppConfig, Environment, load_environment, secret
 from rollbook.core.journal import read_journal
+from rollbook.sandbox.variant import restoring
 
 ROOT = Path(__file__).resolve().parents[2]
 INCIDENT = [
@@ -92,13 +93,6 @@ def fast(data: dict) -> None:
     """The fault matrix and crash points: Paso 3.2 asks pip before reinstalling (issue 7's fast
     path); the procedure's --force-reinstall is run by the main rollback test and the demo."""
     data["app"]["force_reinstall"] = "when_needed"
-
-
-def restoring(data: dict) -> None:
-    """Etapa 4's restore is the test's subject: the procedure as written (`database.rollback:
-    restore`), not the default `least_loss`, which on the sandbox's release pair reverses the
-    deployed migration instead and restores nothing."""
-    data["database"]["rollback"] = "restore"
 
 
 def fast_restoring(data: dict) -> None:

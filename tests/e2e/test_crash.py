@@ -18,7 +18,7 @@ import pytest
 
 from rollbook.core.journal import read_journal
 from rollbook.core.operations import SafetyDumpStarted, begun
-from rollbook.sandbox.variant import fast_options
+from rollbook.sandbox.variant import fast_options, restoring
 from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e import releases
 from tests.e2e.reliability import record
@@ -30,7 +30,6 @@ from tests.e2e.sandbox_state import (
     env,
     fast_restoring,
     pytest_feature,
-    restoring,
     run_feature,
     stale_processes,
     state,

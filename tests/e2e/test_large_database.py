@@ -13,9 +13,9 @@ import pytest
 from rollbook import sandbox
 from rollbook.actions import loss_statement
 from rollbook.sandbox import bulk
-from rollbook.sandbox.variant import write_variant
+from rollbook.sandbox.variant import restoring, write_variant
 from tests.conftest import show
-from tests.e2e.sandbox_state import INCIDENT, connect, dump, env, restoring, run_feature
+from tests.e2e.sandbox_state import INCIDENT, connect, dump, env, run_feature
 from tests.e2e.test_etapa1 import newest_nightly
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rollbook.core.config import secret
-from rollbook.sandbox.variant import fast_options
+from rollbook.sandbox.variant import fast_options, restoring
 from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e.sandbox_state import (
     INCIDENT,
@@ -21,7 +21,6 @@ from tests.e2e.sandbox_state import (
     dump,
     env,
     fingerprints,
-    restoring,
     run_feature,
     state,
 )
