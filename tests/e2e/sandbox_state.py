@@ -95,6 +95,14 @@ def fast(data: dict) -> None:
     data["app"]["force_reinstall"] = "when_needed"
 
 
+def short_waits(data: dict) -> None:
+    """A fault that hangs (a stray worker Paso 2.2 waits for, a lock pg_dump waits on) fails its
+    Paso when its bound runs out: bounds of 10 s instead of the sandbox's 30 s, still far above
+    what a healthy stop or the sandbox's dump take (1 to 2 s)."""
+    data["services"]["stop_timeout"] = "10s"
+    data.setdefault("timeouts", {})["dump"] = "10s"
+
+
 def fast_restoring(data: dict) -> None:
     """The fault matrix and the crash points: the procedure as written (restore faults and a kill
     inside the restore among them), with Paso 3.2's fast path."""

@@ -30,6 +30,7 @@ from tests.e2e.sandbox_state import (
     fast_restoring,
     git,
     run_feature,
+    short_waits,
     stale_processes,
     state,
 )
@@ -66,8 +67,9 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
     ledger = Path(env().ledger_file()).read_text()
     channel = channel_size()
     done = run_feature(
-        tmp_path, *INCIDENT, *options, extra_env=environments(tmp_path, fast_restoring)
-    )
+        tmp_path, *INCIDENT, *options,
+        extra_env=environments(tmp_path, lambda data: (fast_restoring(data), short_waits(data))),
+    )  # fmt: skip
     failed = next((p for p, status in done.pasos().items() if status == "failed"), "-")
     facts = done.facts()
     if done.outcome == "ROLLBACK COMPLETADO":
