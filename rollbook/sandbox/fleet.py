@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -27,6 +26,7 @@ from rollbook.sandbox import appvenv, history, instance, nginx, supervisor
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.credentials import write_app_env
 from rollbook.sandbox.layout import Layout
+from rollbook.sandbox.mirror import mirror
 from rollbook.sandbox.shell import IS_ROOT, SandboxError, require_binary, say, wait_for
 from rollbook.sandbox.sshd import CLIENT_CONFIG, Sshd, new_key, start_sshd
 from rollbook.sandbox.timeline import Timeline
@@ -328,9 +328,7 @@ def _start_host(layout: Layout, image: Layout, host: AppHost) -> None:
         _stop_supervisord(layout, image, host)
     view = _host_view(image)
     host.folder.mkdir(parents=True, exist_ok=True)
-    for entry in host.folder.iterdir():  # the folder stays: a running sshd has it mounted
-        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-    shutil.copytree(view, host.folder, symlinks=True, dirs_exist_ok=True)
+    mirror(view, host.folder)  # the folder stays: a running sshd has it mounted
     for sub in ("etc", "run", "log/gunicorn", "log/celery"):
         (host.folder / sub).mkdir(parents=True, exist_ok=True)
     (host.folder / "etc" / "supervisord.conf").write_text(_supervisord_conf(image, host))

@@ -109,11 +109,15 @@ def _provision(layout: Layout, cluster: Cluster) -> None:
     (layout.state / PROVISIONED_MARKER).write_text("", encoding="utf-8")
 
 
-def _start_services(layout: Layout) -> None:
+def _start_services(layout: Layout, app: bool = True) -> None:
+    """supervisord and its programs running; the app's only where `app` (the fleet's hosts run
+    it otherwise: `fleet.up` would stop it again)."""
     nginx.write_maintenance_template(layout)
     nginx.write_config(layout)
     supervisor.write_config(layout)
-    supervisor.start(layout)
+    supervisor.start(layout, leave=() if app else layout.env.services.app)
+    if not app:
+        return
     url = layout.env.health.url
     wait_for(
         lambda: http_status(url) is not None,
@@ -123,7 +127,7 @@ def _start_services(layout: Layout) -> None:
     )
 
 
-def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
+def _apply_start_state(layout: Layout, cluster: Cluster, app: bool = True) -> None:
     timeline = Timeline.starting_now()
     faults.clear_faults(layout)
     supervisor.stop_running(layout, supervisor.app_programs(layout))
@@ -138,7 +142,7 @@ def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
     cluster.restore_from_template()
     appvenv.restore_venv(layout)
     manage(layout, "collectstatic", "--noinput", "--clear")
-    _start_services(layout)
+    _start_services(layout, app)
 
 
 def up(app_hosts: int | None = None, systemd: bool = False, profile: str | None = None) -> None:
@@ -193,7 +197,7 @@ def reset() -> None:
     cluster = _running_cluster(layout)
     if not _is_provisioned(layout, cluster):
         _provision(layout, cluster)
-    _apply_start_state(layout, cluster)
+    _apply_start_state(layout, cluster, app=not fleet.saved_size(layout))
     if fleet.saved_size(layout):
         fleet.up(layout, fleet.saved_size(layout))
     say("reset: the sandbox is back to its start state")

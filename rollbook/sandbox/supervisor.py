@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 import sys
 import xmlrpc.client
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -248,14 +249,15 @@ def check_ports(layout: Layout) -> list[Program]:
     return stopped
 
 
-def start(layout: Layout) -> None:
-    """Start supervisord (it starts every program) or the programs that are not running."""
+def start(layout: Layout, leave: Sequence[str] = ()) -> None:
+    """Start supervisord (it starts every program) or the programs that are not running, but
+    those of `leave` (the app's, where the fleet's hosts run it)."""
     supervisord_running = is_running(layout)
     if supervisord_running:  # a config written since supervisord started may add programs
         added, _changed, _removed = _rpc(layout).reloadConfig()[0]
         for name in added:
             _rpc(layout).addProcessGroup(name)
-    names = [program.name for program in check_ports(layout)]
+    names = [program.name for program in check_ports(layout) if program.name not in leave]
     if supervisord_running and names:
         say(f"starting {', '.join(names)} ...")
         for name in names:  # all at once: each waits `startsecs` before it counts as running
@@ -265,7 +267,7 @@ def start(layout: Layout) -> None:
         supervisord = Path(supervisorctl(layout)).with_name("supervisord")
         layout.shell.run([supervisord, "-c", layout.supervisor_conf], env=app_environment(layout))
         wait_for(lambda: is_running(layout), "supervisord answering", 30)
-    all_names = [p.name for p in programs(layout) if p.autostart]
+    all_names = [p.name for p in programs(layout) if p.autostart and p.name not in leave]
     wait_for(lambda: _all_running(layout, all_names), "every program running", 60)
 
 
