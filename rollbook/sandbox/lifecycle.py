@@ -8,6 +8,7 @@ ten orders written after the deploy (what a rollback loses), no maintenance page
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from rollbook.core.errors import UserError
@@ -141,8 +142,32 @@ def _apply_start_state(layout: Layout, cluster: Cluster, app: bool = True) -> No
     say(f"restoring {layout.env.database.name} to the start state ...")
     cluster.restore_from_template()
     appvenv.restore_venv(layout)
-    manage(layout, "collectstatic", "--noinput", "--clear")
+    _collect_static(layout)
     _start_services(layout, app)
+
+
+STATIC_LISTING = "static-listing.json"  # in state/: STATIC_ROOT as the last reset left it
+
+
+def _collect_static(layout: Layout) -> None:
+    """collectstatic --clear, unless STATIC_ROOT is file for file (size and mtime to the
+    nanosecond) what the last reset's left: the start state's sources (the defective release,
+    the venv restored) give the same files, and a rollback's collectstatic writes new ones."""
+    saved = layout.state / STATIC_LISTING
+    if saved.is_file() and saved.read_text(encoding="utf-8") == _static_listing(layout):
+        return
+    manage(layout, "collectstatic", "--noinput", "--clear")
+    saved.write_text(_static_listing(layout), encoding="utf-8")
+
+
+def _static_listing(layout: Layout) -> str:
+    root = layout.static_root
+    found = sorted(
+        f"{path.relative_to(root)} {info.st_size} {info.st_mtime_ns}"
+        for path in root.rglob("*")
+        if (info := path.lstat()) and not path.is_dir()
+    )
+    return json.dumps(found)
 
 
 def up(app_hosts: int | None = None, systemd: bool = False, profile: str | None = None) -> None:
