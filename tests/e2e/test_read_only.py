@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from rollbook import sandbox
+from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e import releases
 from tests.e2e.sandbox_state import (
     INCIDENT,
     ROOT,
     dump,
     env,
+    fast,
     fingerprints,
     git,
     run_feature,
@@ -65,13 +67,15 @@ def test_validation_fails_at_the_defective_release_check_by_check(
 def test_quick_rollback_restores_code_and_leaves_the_database(
     sandbox_reset: None, tmp_path: Path
 ) -> None:
-    full = run_feature(tmp_path, *INCIDENT)
+    quick = environments(tmp_path, fast)  # Paso 3.2's reinstall is the main rollback test's
+    full = run_feature(tmp_path, *INCIDENT, extra_env=quick)
     assert full.code == 0, dump(full)
     stable = full.facts()["target"]["tag"]
     releases.deploy(releases.publish_code_only_defect())
     database = fingerprints()
     backups = sorted(p.name for p in Path(env().database.backups).iterdir())
-    done = run_feature(tmp_path, *INCIDENT, f"--target-tag={stable}", "-m", "not base_de_datos")
+    done = run_feature(tmp_path, *INCIDENT, f"--target-tag={stable}", "-m", "not base_de_datos",
+                       extra_env=quick)  # fmt: skip
     assert done.code == 0, dump(done)
     assert done.outcome == "ROLLBACK COMPLETADO"
     assert git("rev-parse", "HEAD") == git("rev-parse", f"{stable}^{{commit}}")

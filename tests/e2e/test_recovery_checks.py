@@ -46,7 +46,7 @@ def rollback_failing_in_etapa5(tmp_path: Path, url: str) -> Outcome:
     def with_the_built_page(data: dict) -> None:
         fast(data)
         data["health"]["critical"]["built"] = url
-        data["services"]["start_timeout"] = 20  # gunicorn starts in seconds; a URL worse stays
+        data["services"]["start_timeout"] = 10  # gunicorn answers 2-3 s after §9's restart
 
     options = make_fault("port-held")  # Paso 5.1 fails: §9 runs
     return run_feature(tmp_path, *INCIDENT, *options,
