@@ -27,6 +27,7 @@ from tests.e2e.sandbox_state import (
     connect,
     dump,
     env,
+    fast,
     fingerprints,
     freeze,
     git,
@@ -105,8 +106,8 @@ def test_a_third_party_upgrade_recovered_as_it_was(wagtail: None, tmp_path: Path
          "--until-head", head, "--checkout", e.app.path],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    try:
-        done = run_feature(tmp_path, *WAGTAIL)
+    try:  # Paso 3.2 asks pip first: the procedure's forced reinstall is the first test's
+        done = run_feature(tmp_path, *WAGTAIL, extra_env=wagtail_variant(tmp_path, fast))
     finally:
         squatter.terminate()
         squatter.wait(timeout=30)
@@ -154,7 +155,9 @@ def test_a_third_party_upgrade_failing_after_its_start_is_served_again_by_fresh_
     )
     assert marks, f"{admin} names no hashed static file of wagtailadmin"
     missing = f"{e.health.url}rollbook-e2e-missing/"
-    variant = wagtail_variant(tmp_path, lambda d: d["health"]["critical"].update(missing=missing))
+    variant = wagtail_variant(
+        tmp_path, lambda d: (d["health"]["critical"].update(missing=missing), fast(d))
+    )
     done = run_feature(tmp_path, *WAGTAIL, extra_env=variant)
     compatibility.record(STACK, done, "Etapa 6 fails after Paso 5.1 started the target: §9",
                          RESTORED)  # fmt: skip
