@@ -347,15 +347,6 @@ def data_loss(
 BOOKKEEPING = "django_migrations"  # the schema's own record: its rows follow the migrations
 
 
-def lost_rows(before: Keys, after: Keys) -> dict[str, int]:
-    """Per table, how many keys of `before` `after` lacks (lost_keys, not sorted)."""
-    return {
-        table: len(keys - after.get(table, set()))
-        for table, keys in before.items()
-        if table != BOOKKEEPING
-    }
-
-
 def lost_keys(before: Keys, after: Keys) -> dict[str, list[int | str]]:
     """Per table, the keys of `before` that `after` lacks, sorted (integers first). Not
     django_migrations: its rows are the schema's bookkeeping, gone with the migrations the

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from rollbook.actions import database
+from rollbook.actions import database, loss_statement, row_labels
 from rollbook.actions.database import ident, owner, psql
+from rollbook.actions.loss_statement import UNNAMED
 from rollbook.actions.migration_plan import describe
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.operations import MigrationsReversing
-from rollbook.core.records import Records
+from rollbook.core.records import Keys, Records
 from rollbook.core.resources import Venv
 from rollbook.core.site import Site
-from rollbook.core.state import DatabasePath, MigrationPlan, SafetyDump
+from rollbook.core.state import DatabasePath, MigrationPlan, RowLabels, SafetyDump
 
 LOSSLESS = ("reversible", "same")  # Paso 1.2's kinds where reversing keeps every older row
 _REASONS = {  # why each path, for the record
@@ -113,15 +114,22 @@ def dropped_values(site: Site, operations: list[dict[str, Any]]) -> dict[str, in
 
 
 def estimate_restore_loss(
-    incident: Incident, site: Site, restored: dict[str, set[int]], when: str
+    incident: Incident, site: Site, records: Records, restored: Keys, when: str
 ) -> None:
     """Before Etapa 2, where a restored copy of the backup exists (Paso 1.3's trial restore, swap's
-    Paso 4.0): the rows of the database now that restoring it would lose, per table."""
+    Paso 4.0): the rows of the database now that restoring it would lose, per table; where the
+    way back restores, the app's own labels of the first of them (row_labels)."""
     now = database.row_keys(site.postgres())
-    lost = {t: n for t, n in database.lost_rows(now, restored).items() if n}
+    keys = {t: k for t, k in database.lost_keys(now, restored).items() if k}
+    lost = {t: len(k) for t, k in keys.items()}
     incident.note("restore_loss_estimate", tables=lost, rows=sum(lost.values()), when=when)
     incident.say(f"restoring the backup would lose {sum(lost.values())} rows now ({when})"
             + (f": {lost}" if lost else ""))  # fmt: skip
+    if keys and not migrating(records):
+        names = {t: [loss_statement.name(k) for k in rows[: loss_statement.SHOWN]]
+                 for t, rows in keys.items()}  # fmt: skip
+        first = {t: shown for t, shown in names.items() if UNNAMED not in shown}
+        records.keep(RowLabels(row_labels.ask(incident, site, first), when))
 
 
 def recovering(records: Records) -> bool:
@@ -173,6 +181,12 @@ def summary(facts: dict[str, dict[str, Any]]) -> str:
     if estimate:
         said += (f"; restaurar el backup perdería {estimate['rows']} filas (estimado en "
                  f"{estimate['when']}, antes de la Etapa 2)")  # fmt: skip
+    labels = RowLabels.read(facts)
+    if estimate and labels and labels.tables:  # the first of them, as the app names them
+        said += "; entre ellas " + "; ".join(
+            f"{table}: " + ", ".join(f"{key} «{label}»" for key, label in rows.items())
+            for table, rows in labels.tables.items()
+        )
     return said
 
 

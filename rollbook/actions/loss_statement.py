@@ -9,7 +9,7 @@ import os
 
 from rollbook.actions.database import UNKEYED
 from rollbook.core.incident import Incident
-from rollbook.core.state import DataLoss
+from rollbook.core.state import DataLoss, RowLabels
 
 SHOWN = 10  # keys per table in the markdown, report.html and the console
 LIST_FILE = "filas_perdidas.tsv"
@@ -21,18 +21,23 @@ def note(
     lost: dict[str, list[int | str]] | None,
     tables: dict[str, int] | None = None,
     *,
+    labels: RowLabels | None = None,
     recovered: bool = False,
     conflicts: dict[str, int] | None = None,
 ) -> None:
     """The DataLoss fact: rows lost per table, counted (`tables`, else the keys') and named (None:
-    not counted); after Paso 4.5 (`recovered`), its conflicts apart."""
+    not counted), each with the app's label where `labels` (asked before any change) has one;
+    after Paso 4.5 (`recovered`), its conflicts apart."""
     if lost is None:
         loss = DataLoss(tables, recovered=recovered, conflicts=conflicts or {})
         incident.note(DataLoss.KEY, **loss.value())
         return
-    named = {t: [name(k) for k in keys[:SHOWN]] for t, keys in lost.items() if keys}
+    known = labels.tables if labels else {}
+    named = {
+        t: [shown(k, known.get(t, {})) for k in keys[:SHOWN]] for t, keys in lost.items() if keys
+    }
     counted = tables if tables is not None else {t: len(k) for t, k in lost.items()}
-    listed = _write_list(incident, lost) if named else None
+    listed = _write_list(incident, lost, known) if named else None
     loss = DataLoss(counted, named, listed, recovered, conflicts or {})
     incident.note(DataLoss.KEY, **loss.value())
     for table, keys in named.items():
@@ -44,18 +49,28 @@ def note(
         incident.say(f"every key of the rows lost: {listed}")
 
 
+def shown(key: int | str, labels: dict[str, str]) -> str:
+    """A key and, where the app gave one, its label: 201 «Order #201 (paid, 120.00)»."""
+    label = labels.get(name(key))
+    return name(key) + (f" «{label}»" if label else "")
+
+
 def name(key: int | str) -> str:
     """A key as the record shows it: the value of a one-column key, the JSON list of a key of
     several, UNNAMED for a table without one."""
     return UNNAMED if isinstance(key, str) and key.startswith(UNKEYED) else str(key)
 
 
-def _write_list(incident: Incident, lost: dict[str, list[int | str]]) -> str:
-    """Every key lost, one line each ("tabla<TAB>clave"), into the incident folder (0600)."""
+def _write_list(
+    incident: Incident, lost: dict[str, list[int | str]], labels: dict[str, dict[str, str]]
+) -> str:
+    """Every key lost, one line each ("tabla<TAB>clave<TAB>etiqueta", the label where the app
+    gave one), into the incident folder (0600)."""
     path = incident.folder / LIST_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write("tabla\tclave\n")
+        out.write("tabla\tclave\tetiqueta\n")
         for table, keys in lost.items():
-            out.writelines(f"{table}\t{name(k)}\n" for k in keys)
+            mine = labels.get(table, {})
+            out.writelines(f"{table}\t{name(k)}\t{mine.get(name(k), '')}\n" for k in keys)
     return str(path)

@@ -30,7 +30,7 @@ from rollbook.core.operations import SalvageScratch
 from rollbook.core.records import Records
 from rollbook.core.resources import PostgresClient
 from rollbook.core.site import Site
-from rollbook.core.state import MigrationPlan, RowsRecovered, SafetyDump
+from rollbook.core.state import MigrationPlan, RowLabels, RowsRecovered, SafetyDump
 
 SCHEMA = "rollbook_salvage"
 STATUS, EXTRA = "rollbook_status", "rollbook_extra"
@@ -106,7 +106,7 @@ def recover(incident: Incident, site: Site, records: Records) -> RowsRecovered |
         psql(pg, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE", mutating=True)
         if scratch:
             drop_scratch(site, scratch)
-    _note_loss(incident, statement, None)  # named by key once its criterion reads them
+    _note_loss(incident, records, statement, None)  # named by key once its criterion reads them
     said = ", ".join(f"{t}: {s['recovered']}/{s['dropped']}" for t, s in statement.items())
     incident.say(f"rows recovered (of those the restore dropped): {said or 'none to recover'}"
             + (f"; salvage for a DBA: {salvage}" if salvage else ""))  # fmt: skip
@@ -147,12 +147,13 @@ def unaccounted(incident: Incident, site: Site, records: Records) -> dict[str, i
     listed = {t: lost(s) for t, s in done.tables.items()}
     off = {t: len(k) - listed.get(t, 0) for t, k in missing.items() if len(k) != listed.get(t, 0)}
     if not off:  # the rows the statement lists as lost are these: named by key
-        _note_loss(incident, done.tables, missing)
+        _note_loss(incident, records, done.tables, missing)
     return off
 
 
 def _note_loss(
     incident: Incident,
+    records: Records,
     statement: dict[str, dict[str, Any]],
     keys: dict[str, list[int | str]] | None,
 ) -> None:
@@ -160,7 +161,8 @@ def _note_loss(
     key when `keys` are read), and the conflicts apart."""
     changed = {t: s["conflicts"] for t, s in statement.items() if s["conflicts"]}
     tables = {t: lost(s) for t, s in statement.items()}
-    loss_statement.note(incident, keys, tables, recovered=True, conflicts=changed)
+    loss_statement.note(incident, keys, tables, labels=records.known(RowLabels), recovered=True,
+                        conflicts=changed)  # fmt: skip
 
 
 def _safety(records: Records) -> SafetyDump:

@@ -24,6 +24,7 @@ from rollbook.core.site import Site
 from rollbook.core.state import (
     ChosenBackup,
     DatabasePath,
+    RowLabels,
     RowsRecovered,
     SafetyDump,
     ShadowRestored,
@@ -70,7 +71,8 @@ def prepare_shadow(incident: Incident, site: Site, records: Records) -> ShadowRe
         # the content Paso 4.5 compares with the pre-rollback one, read before the downtime:
         # nothing writes to the shadow, and nothing to the database it becomes before Paso 4.5
         records.prints_restored = database.fingerprints(pg, shadow)
-        database_path.estimate_restore_loss(incident, site, records.keys_restored, "Paso 4.0")
+        restored = records.keys_restored
+        database_path.estimate_restore_loss(incident, site, records, restored, "Paso 4.0")
     return records.keep(ShadowRestored(shadow, path, fmt, jobs, seconds))
 
 
@@ -130,7 +132,7 @@ def dump_aside(incident: Incident, site: Site, records: Records) -> dict[str, ob
         incident.say("data loss not counted: Paso 4.0 ran in the resumed incident")
     else:
         lost = database.lost_keys(database.row_keys(pg, aside), records.keys_restored)
-        loss_statement.note(incident, lost)
+        loss_statement.note(incident, lost, labels=records.known(RowLabels))
     return records.keep(replace(safety, **checked)).value()
 
 

@@ -58,7 +58,7 @@ def trial_restore(incident: Incident, site: Site, records: Records) -> TrialRest
     finally:
         pg.run("dropdb", scratch, before=["--if-exists"], mutating=True, declared=True)
     records.keys_restored = restored  # the restore's keys: Paso 4.3 counts the loss without a pass
-    database_path.estimate_restore_loss(incident, site, restored, "Paso 1.3")
+    database_path.estimate_restore_loss(incident, site, records, restored, "Paso 1.3")
     rate = size / seconds
     predicted = predicted_etapa4(site, records, seconds, rate)
     incident.say(

@@ -285,6 +285,16 @@ class RowsRecovered(Record):
 
 
 @dataclass(frozen=True)
+class RowLabels(Record):
+    """Before any change (Paso 1.3's trial restore, swap's Paso 4.0): the app's own label of the
+    first rows per table restoring the backup would lose, {table: {key: label}}, and when."""
+
+    KEY: ClassVar[str] = "row_labels"
+    tables: dict[str, dict[str, str]]
+    when: str
+
+
+@dataclass(frozen=True)
 class DataLoss(Record):
     """Etapa 4's count of the pre-rollback rows absent after the restore, and again after
     Paso 4.5: per table (`tables`, None when not counted: Paso 4.1 ran in a resumed incident),

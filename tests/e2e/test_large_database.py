@@ -80,14 +80,24 @@ def test_the_restore_of_a_1_gb_database_says_how_far_it_is(
     lost = sum(facts["data_loss"]["tables"].values())
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     assert lost > 0 and f"Datos perdidos: SÍ — {lost} filas" in markdown.read_text()
-    # ... each named by its key: the first ones in the record, every one in the list beside it
+    # ... each named by its key and, for the first ones, the app's own label of the row (asked at
+    # Paso 1.3, before any change): the first ones in the record, every one in the list beside it
     assert all(gone.values()), gone
+    labels = facts["row_labels"]["tables"]
+    orders = labels["core_order"]
+    assert len(orders) == loss_statement.SHOWN and all(
+        re.fullmatch(rf"Order #{key} \(\w+, [\d.]+\)", said) for key, said in orders.items()
+    ), orders
     for table, keys in gone.items():
+        mine = labels.get(table, {})
         assert facts["data_loss"]["tables"][table] == len(keys)
-        assert facts["data_loss"]["keys"][table] == [str(k) for k in keys[: loss_statement.SHOWN]]
+        assert facts["data_loss"]["keys"][table] == [
+            f"{k} «{mine[str(k)]}»" if str(k) in mine else str(k)
+            for k in keys[: loss_statement.SHOWN]
+        ]
     listed = Path(facts["data_loss"]["listed"]).read_text().splitlines()
     assert len(listed) == 1 + lost and {
-        f"{t}\t{k}" for t, keys in gone.items() for k in keys
+        f"{t}\t{k}\t{labels.get(t, {}).get(str(k), '')}" for t, keys in gone.items() for k in keys
     } <= set(listed)
     predicted = round(done.facts()["trial_restore"]["predicted"]["paso_4_3"])
     paso = between(done.output, "4.3", "4.4")

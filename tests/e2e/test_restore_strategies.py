@@ -4,12 +4,14 @@ renames back. verify_by_restore: the backup proven by a trial restore, Etapa 4 p
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rollbook.actions import loss_statement
 from rollbook.core.config import secret
 from rollbook.sandbox.variant import fast_options, restoring
 from rollbook.sandbox.variant import write_variant as environments
@@ -130,6 +132,15 @@ def test_trial_restore_predicts_etapa4_in_the_plan_and_changes_nothing(
     estimate = done.facts()["restore_loss_estimate"]
     assert estimate["rows"] > 0 and estimate["when"] == "Paso 1.3", estimate
     assert f"restaurar el backup perdería {estimate['rows']} filas (estimado en Paso 1.3" in plan
+    # ... named by the app itself: each model's __str__ of the first rows, under their keys
+    labels = done.facts()["row_labels"]
+    assert labels["when"] == "Paso 1.3" and set(labels["tables"]) <= set(estimate["tables"])
+    orders = labels["tables"]["core_order"]
+    assert len(orders) == min(estimate["tables"]["core_order"], loss_statement.SHOWN), labels
+    assert all(re.fullmatch(rf"Order #{key} \(\w+, [\d.]+\)", said) for key, said in orders.items())
+    key, said = next(iter(orders.items()))
+    named = plan.split("; entre ellas ", 1)[1].split("\n", 1)[0]
+    assert f"core_order: {key} «{said}»" in named, plan
     # Paso 4.0's shadow is planned, not made; the scratch database is made and dropped
     assert any(s["paso"] == "4.0" for s in json.loads((done.folder / "plan.json").read_text())[
         "commands"])  # fmt: skip

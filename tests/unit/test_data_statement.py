@@ -7,6 +7,7 @@ import pytest
 from rollbook.actions import loss_statement
 from rollbook.actions.database import UNKEYED
 from rollbook.actions.row_recovery import absent_table, lost, source_columns
+from rollbook.core.state import RowLabels
 from rollbook.record import closing, data_statement
 from tests.unit.local_run import local_run
 
@@ -87,8 +88,8 @@ def test_rows_lost_are_named_by_key_and_every_key_is_listed_beside_the_record(
     listed = Path(fact["listed"])
     assert listed.parent == run.incident.folder and listed.stat().st_mode & 0o777 == 0o600
     lines = listed.read_text().splitlines()
-    assert lines[0] == "tabla\tclave" and len(lines) == 1 + 12 + 1 + 1
-    assert "core_order\t212" in lines and 'core_tag\t"vip"' in lines
+    assert lines[0] == "tabla\tclave\tetiqueta" and len(lines) == 1 + 12 + 1 + 1
+    assert "core_order\t212\t" in lines and 'core_tag\t"vip"\t' in lines
     # the record: the first keys of each table, "…" where there are more, and where the rest are
     said = closing.data_loss_text(facts, run.incident.journal.events())
     assert said.startswith("SÍ — 14 filas del estado previo no presentes tras la restauración: ")
@@ -97,6 +98,28 @@ def test_rows_lost_are_named_by_key_and_every_key_is_listed_beside_the_record(
     assert f"todas las claves en {loss_statement.LIST_FILE}, junto a este registro" in said
     [row] = [r for r in data_statement.rows(facts) if r[0] == "core_tag"]
     assert row[-1] == 'no está en el backup restaurado; claves: "vip"'
+
+
+def test_a_row_the_app_labelled_is_named_by_key_and_label(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The labels asked before any change (RowLabels) name the rows the restore lost: in the
+    fact, the record and the list file; a row without one is named by key alone."""
+    run = local_run(tmp_path, monkeypatch)
+    labels = RowLabels({"core_order": {"201": "Order #201 (paid, 120.00)"},
+                        "core_tag": {'"vip"': "VIP"}}, "Paso 1.3")  # fmt: skip
+    loss_statement.note(run.incident, {"core_order": [201, 202], "core_tag": ['"vip"']},
+                        labels=labels)  # fmt: skip
+    facts = run.incident.journal.facts()
+    assert facts["data_loss"]["keys"] == {
+        "core_order": ["201 «Order #201 (paid, 120.00)»", "202"],
+        "core_tag": ['"vip" «VIP»'],
+    }
+    said = closing.data_loss_text(facts, run.incident.journal.events())
+    assert "core_order: 2 (claves 201 «Order #201 (paid, 120.00)», 202)" in said, said
+    lines = Path(facts["data_loss"]["listed"]).read_text().splitlines()
+    assert lines[1:] == ["core_order\t201\tOrder #201 (paid, 120.00)", "core_order\t202\t",
+                         'core_tag\t"vip"\tVIP']  # fmt: skip
 
 
 def test_nothing_lost_writes_no_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
