@@ -43,7 +43,7 @@ def unverified(journal: Path) -> list[tuple[str, str]]:
 
 # what Paso 1 learnt that an approver reads with the commands (their values: rollbook.core.state)
 PLANNED_FACTS = ("target", "migration_plan", "database_path", "trial_restore", "deployed",
-                 "backup", "provenance", "restore_loss_estimate")  # fmt: skip
+                 "backup", "provenance", "restore_loss_estimate", "row_labels")  # fmt: skip
 
 
 def write_plan(run: Run) -> tuple[Path, Path]:

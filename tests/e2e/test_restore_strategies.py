@@ -141,6 +141,7 @@ def test_trial_restore_predicts_etapa4_in_the_plan_and_changes_nothing(
     key, said = next(iter(orders.items()))
     named = plan.split("; entre ellas ", 1)[1].split("\n", 1)[0]
     assert f"core_order: {key} «{said}»" in named, plan
+    assert json.loads((done.folder / "plan.json").read_text())["row_labels"] == labels
     # Paso 4.0's shadow is planned, not made; the scratch database is made and dropped
     assert any(s["paso"] == "4.0" for s in json.loads((done.folder / "plan.json").read_text())[
         "commands"])  # fmt: skip
