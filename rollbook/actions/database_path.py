@@ -118,14 +118,15 @@ def estimate_restore_loss(
 ) -> None:
     """Before Etapa 2, where a restored copy of the backup exists (Paso 1.3's trial restore, swap's
     Paso 4.0): the rows of the database now that restoring it would lose, per table; where the
-    way back restores, the app's own labels of the first of them (row_labels)."""
+    way back restores, the app's own labels of the first of them (row_labels), asked once: rows
+    written after the first question are named by key alone."""
     now = database.row_keys(site.postgres())
     keys = {t: k for t, k in database.lost_keys(now, restored).items() if k}
     lost = {t: len(k) for t, k in keys.items()}
     incident.note("restore_loss_estimate", tables=lost, rows=sum(lost.values()), when=when)
     incident.say(f"restoring the backup would lose {sum(lost.values())} rows now ({when})"
             + (f": {lost}" if lost else ""))  # fmt: skip
-    if keys and not migrating(records):
+    if keys and not migrating(records) and records.known(RowLabels) is None:  # asked once
         names = {t: [loss_statement.name(k) for k in rows[: loss_statement.SHOWN]]
                  for t, rows in keys.items()}  # fmt: skip
         first = {t: shown for t, shown in names.items() if UNNAMED not in shown}

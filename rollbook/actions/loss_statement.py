@@ -9,6 +9,7 @@ import os
 
 from rollbook.actions.database import UNKEYED
 from rollbook.core.incident import Incident
+from rollbook.core.records import Records
 from rollbook.core.state import DataLoss, RowLabels
 
 SHOWN = 10  # keys per table in the markdown, report.html and the console
@@ -18,41 +19,39 @@ UNNAMED = "sin clave primaria"  # a row of a table without one: counted by its c
 
 def note(
     incident: Incident,
+    records: Records,
     lost: dict[str, list[int | str]] | None,
     tables: dict[str, int] | None = None,
     *,
-    labels: RowLabels | None = None,
     recovered: bool = False,
     conflicts: dict[str, int] | None = None,
 ) -> None:
     """The DataLoss fact: rows lost per table, counted (`tables`, else the keys') and named (None:
-    not counted), each with the app's label where `labels` (asked before any change) has one;
-    after Paso 4.5 (`recovered`), its conflicts apart."""
+    not counted); after Paso 4.5 (`recovered`), its conflicts apart. The console and the list
+    file name each row with the app's label where RowLabels (asked before any change) has one."""
     if lost is None:
         loss = DataLoss(tables, recovered=recovered, conflicts=conflicts or {})
         incident.note(DataLoss.KEY, **loss.value())
         return
-    known = labels.tables if labels else {}
-    named = {
-        t: [shown(k, known.get(t, {})) for k in keys[:SHOWN]] for t, keys in lost.items() if keys
-    }
+    named = {t: [name(k) for k in keys[:SHOWN]] for t, keys in lost.items() if keys}
     counted = tables if tables is not None else {t: len(k) for t, k in lost.items()}
-    listed = _write_list(incident, lost, known) if named else None
+    labels = records.known(RowLabels)
+    listed = _write_list(incident, lost, labels) if named else None
     loss = DataLoss(counted, named, listed, recovered, conflicts or {})
     incident.note(DataLoss.KEY, **loss.value())
     for table, keys in named.items():
         unshown = len(lost[table]) - len(keys)
-        incident.say(
-            f"rows lost in {table}: {', '.join(keys)}" + (f" and {unshown} more" if unshown else "")
-        )
+        incident.say(f"rows lost in {table}: {shown(table, keys, labels)}"
+                     + (f" and {unshown} more" if unshown else ""))  # fmt: skip
     if listed:
         incident.say(f"every key of the rows lost: {listed}")
 
 
-def shown(key: int | str, labels: dict[str, str]) -> str:
-    """A key and, where the app gave one, its label: 201 «Order #201 (paid, 120.00)»."""
-    label = labels.get(name(key))
-    return name(key) + (f" «{label}»" if label else "")
+def shown(table: str, keys: list[str], labels: RowLabels | None) -> str:
+    """A table's keys, each with its label where the app gave one: 201 «Order #201 (paid,
+    120.00)», 202."""
+    mine = labels.tables.get(table, {}) if labels else {}
+    return ", ".join(k + (f" «{mine[k]}»" if mine.get(k) else "") for k in keys)
 
 
 def name(key: int | str) -> str:
@@ -62,7 +61,7 @@ def name(key: int | str) -> str:
 
 
 def _write_list(
-    incident: Incident, lost: dict[str, list[int | str]], labels: dict[str, dict[str, str]]
+    incident: Incident, lost: dict[str, list[int | str]], labels: RowLabels | None
 ) -> str:
     """Every key lost, one line each ("tabla<TAB>clave<TAB>etiqueta", the label where the app
     gave one), into the incident folder (0600)."""
@@ -71,6 +70,6 @@ def _write_list(
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write("tabla\tclave\tetiqueta\n")
         for table, keys in lost.items():
-            mine = labels.get(table, {})
+            mine = labels.tables.get(table, {}) if labels else {}
             out.writelines(f"{table}\t{name(k)}\t{mine.get(name(k), '')}\n" for k in keys)
     return str(path)

@@ -9,7 +9,7 @@ from rollbook.actions import database, database_path, loss_statement, swap
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records
 from rollbook.core.site import Site
-from rollbook.core.state import ChosenBackup, RowLabels, SafetyDump
+from rollbook.core.state import ChosenBackup, SafetyDump
 
 
 def safety_backup(incident: Incident, site: Site, records: Records) -> dict[str, object]:
@@ -69,7 +69,6 @@ def count_loss(incident: Incident, site: Site, records: Records) -> None:
     ):
         incident.say("rows lost counted against the backup's keys read by Paso 1.3's trial restore")
         lost = database.lost_keys(records.keys_before or {}, records.keys_restored or {})
-        loss_statement.note(incident, lost, labels=records.known(RowLabels))
+        loss_statement.note(incident, records, lost)
     else:
-        lost_now = database.data_loss(incident, site, records)
-        loss_statement.note(incident, lost_now, labels=records.known(RowLabels))
+        loss_statement.note(incident, records, database.data_loss(incident, site, records))

@@ -30,7 +30,7 @@ from rollbook.core.operations import SalvageScratch
 from rollbook.core.records import Records
 from rollbook.core.resources import PostgresClient
 from rollbook.core.site import Site
-from rollbook.core.state import MigrationPlan, RowLabels, RowsRecovered, SafetyDump
+from rollbook.core.state import MigrationPlan, RowsRecovered, SafetyDump
 
 SCHEMA = "rollbook_salvage"
 STATUS, EXTRA = "rollbook_status", "rollbook_extra"
@@ -161,8 +161,7 @@ def _note_loss(
     key when `keys` are read), and the conflicts apart."""
     changed = {t: s["conflicts"] for t, s in statement.items() if s["conflicts"]}
     tables = {t: lost(s) for t, s in statement.items()}
-    loss_statement.note(incident, keys, tables, labels=records.known(RowLabels), recovered=True,
-                        conflicts=changed)  # fmt: skip
+    loss_statement.note(incident, records, keys, tables, recovered=True, conflicts=changed)
 
 
 def _safety(records: Records) -> SafetyDump:

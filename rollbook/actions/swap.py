@@ -24,7 +24,6 @@ from rollbook.core.site import Site
 from rollbook.core.state import (
     ChosenBackup,
     DatabasePath,
-    RowLabels,
     RowsRecovered,
     SafetyDump,
     ShadowRestored,
@@ -132,7 +131,7 @@ def dump_aside(incident: Incident, site: Site, records: Records) -> dict[str, ob
         incident.say("data loss not counted: Paso 4.0 ran in the resumed incident")
     else:
         lost = database.lost_keys(database.row_keys(pg, aside), records.keys_restored)
-        loss_statement.note(incident, lost, labels=records.known(RowLabels))
+        loss_statement.note(incident, records, lost)
     return records.keep(replace(safety, **checked)).value()
 
 

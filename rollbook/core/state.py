@@ -298,9 +298,10 @@ class RowLabels(Record):
 class DataLoss(Record):
     """Etapa 4's count of the pre-rollback rows absent after the restore, and again after
     Paso 4.5: per table (`tables`, None when not counted: Paso 4.1 ran in a resumed incident),
-    the first keys of each table's lost rows as the record shows them, the file naming every
-    one (rollbook.actions.loss_statement), whether Paso 4.5 ran, and its conflicts (changed
-    rows, not lost). Evidence for the record: the run never reads it back."""
+    the first keys of each table's lost rows (the record labels them from RowLabels where the app
+    gave one), the file naming every one (rollbook.actions.loss_statement), whether Paso 4.5 ran,
+    and its conflicts (changed rows, not lost). Evidence for the record: the run never reads it
+    back."""
 
     KEY: ClassVar[str] = "data_loss"
     tables: dict[str, int] | None

@@ -7,8 +7,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import row_recovery
-from rollbook.core.state import DataLoss, RowsRecovered, SafetyDump
+from rollbook.actions import loss_statement, row_recovery
+from rollbook.core.state import DataLoss, RowLabels, RowsRecovered, SafetyDump
 
 HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas",
         "cambiadas (conflicto)", "perdidas", "motivo")  # fmt: skip
@@ -43,10 +43,14 @@ def listed(facts: dict[str, dict[str, Any]]) -> str:
 
 
 def _keys(table: str, n: int, facts: dict[str, dict[str, Any]], form: str = "; claves: {}") -> str:
-    """The first keys of a table's lost rows, as the fact names them ("" when it names none)."""
+    """The first keys of a table's lost rows, as the fact names them, each with the app's label
+    where it gave one ("" when the fact names none)."""
     loss = DataLoss.read(facts)
-    shown = loss.keys.get(table, []) if loss else []
-    return form.format(", ".join(shown) + (" …" if n > len(shown) else "")) if shown else ""
+    keys = loss.keys.get(table, []) if loss else []
+    if not keys:
+        return ""
+    shown = loss_statement.shown(table, keys, RowLabels.read(facts))
+    return form.format(shown + (" …" if n > len(keys) else ""))
 
 
 def _recovered(table: str, s: dict[str, Any]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 
 from rollbook.core.errors import UserError
 from rollbook.sandbox import (
@@ -29,6 +30,7 @@ from rollbook.sandbox import (
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.credentials import database_password, write_app_env
 from rollbook.sandbox.layout import PROFILES, Layout, load_layout
+from rollbook.sandbox.mirror import written
 from rollbook.sandbox.postgres import (
     Cluster,
     existing_cluster,
@@ -110,14 +112,15 @@ def _provision(layout: Layout, cluster: Cluster) -> None:
     (layout.state / PROVISIONED_MARKER).write_text("", encoding="utf-8")
 
 
-def _start_services(layout: Layout, app: bool = True) -> None:
-    """supervisord and its programs running; the app's only where `app` (the fleet's hosts run
-    it otherwise: `fleet.up` would stop it again)."""
+def _start_services(layout: Layout) -> None:
+    """supervisord and its programs running; the app's only on the single host (a fleet's app
+    hosts run it: `fleet.up` would stop it again)."""
     nginx.write_maintenance_template(layout)
     nginx.write_config(layout)
     supervisor.write_config(layout)
-    supervisor.start(layout, leave=() if app else layout.env.services.app)
-    if not app:
+    fleet_runs_app = bool(fleet.saved_size(layout))
+    supervisor.start(layout, leave=layout.env.services.app if fleet_runs_app else ())
+    if fleet_runs_app:
         return
     url = layout.env.health.url
     wait_for(
@@ -128,7 +131,7 @@ def _start_services(layout: Layout, app: bool = True) -> None:
     )
 
 
-def _apply_start_state(layout: Layout, cluster: Cluster, app: bool = True) -> None:
+def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
     timeline = Timeline.starting_now()
     faults.clear_faults(layout)
     supervisor.stop_running(layout, supervisor.app_programs(layout))
@@ -143,7 +146,7 @@ def _apply_start_state(layout: Layout, cluster: Cluster, app: bool = True) -> No
     cluster.restore_from_template()
     appvenv.restore_venv(layout)
     _collect_static(layout)
-    _start_services(layout, app)
+    _start_services(layout)
 
 
 STATIC_LISTING = "static-listing.json"  # in state/: STATIC_ROOT as the last reset left it
@@ -163,9 +166,9 @@ def _collect_static(layout: Layout) -> None:
 def _static_listing(layout: Layout) -> str:
     root = layout.static_root
     found = sorted(
-        f"{path.relative_to(root)} {info.st_size} {info.st_mtime_ns}"
+        f"{path.relative_to(root)} {' '.join(map(str, written(info)))}"
         for path in root.rglob("*")
-        if (info := path.lstat()) and not path.is_dir()
+        if not stat.S_ISDIR((info := path.lstat()).st_mode)
     )
     return json.dumps(found)
 
@@ -186,17 +189,17 @@ def up(app_hosts: int | None = None, systemd: bool = False, profile: str | None 
     _check_prerequisites(layout)
     ensure_signing_key(layout)
     cluster = _running_cluster(layout)
+    ports, size = layout.ports, _fleet_size(layout, app_hosts)
+    if not size and fleet.saved_size(layout):
+        fleet.up(layout, 0)  # back to the single host, which then starts its app
     if _is_provisioned(layout, cluster):
         _start_services(layout)
     else:
         _provision(layout, cluster)
         _apply_start_state(layout, cluster)
-    ports, size = layout.ports, _fleet_size(layout, app_hosts)
     if size:
         fleet.up(layout, size)
     else:
-        if fleet.saved_size(layout):
-            fleet.up(layout, 0)
         say(f"up: nginx on 127.0.0.1:{ports.nginx}, gunicorn on 127.0.0.1:{ports.gunicorn}")
     if systemd:
         if size:
@@ -222,7 +225,7 @@ def reset() -> None:
     cluster = _running_cluster(layout)
     if not _is_provisioned(layout, cluster):
         _provision(layout, cluster)
-    _apply_start_state(layout, cluster, app=not fleet.saved_size(layout))
+    _apply_start_state(layout, cluster)
     if fleet.saved_size(layout):
         fleet.up(layout, fleet.saved_size(layout))
     say("reset: the sandbox is back to its start state")

@@ -45,9 +45,12 @@ def _same(source: Path, target: Path, have: os.stat_result, want: os.stat_result
         return os.readlink(target) == os.readlink(source)
     if stat.S_IMODE(have.st_mode) != stat.S_IMODE(want.st_mode):
         return False
-    return stat.S_ISDIR(want.st_mode) or (
-        have.st_size == want.st_size and have.st_mtime_ns == want.st_mtime_ns
-    )
+    return stat.S_ISDIR(want.st_mode) or written(have) == written(want)
+
+
+def written(info: os.stat_result) -> tuple[int, int]:
+    """What a file's write changes: its size and its modification time to the nanosecond."""
+    return info.st_size, info.st_mtime_ns
 
 
 def _copy(source: Path, target: Path, want: os.stat_result) -> None:

@@ -77,7 +77,7 @@ def test_rows_lost_are_named_by_key_and_every_key_is_listed_beside_the_record(
     orders = list(range(201, 201 + loss_statement.SHOWN + 2))
     lost = {"core_order": orders, "core_tag": ['"vip"'], "audit_note": [UNKEYED + "12"],
             "auth_user": []}  # fmt: skip
-    loss_statement.note(run.incident, lost)
+    loss_statement.note(run.incident, run.records, lost)
     facts = run.incident.journal.facts()
     fact = facts["data_loss"]
     assert fact["tables"] == {"core_order": 12, "core_tag": 1, "audit_note": 1, "auth_user": 0}
@@ -108,13 +108,11 @@ def test_a_row_the_app_labelled_is_named_by_key_and_label(
     run = local_run(tmp_path, monkeypatch)
     labels = RowLabels({"core_order": {"201": "Order #201 (paid, 120.00)"},
                         "core_tag": {'"vip"': "VIP"}}, "Paso 1.3")  # fmt: skip
-    loss_statement.note(run.incident, {"core_order": [201, 202], "core_tag": ['"vip"']},
-                        labels=labels)  # fmt: skip
+    run.records.keep(labels)
+    lost: dict[str, list[int | str]] = {"core_order": [201, 202], "core_tag": ['"vip"']}
+    loss_statement.note(run.incident, run.records, lost)
     facts = run.incident.journal.facts()
-    assert facts["data_loss"]["keys"] == {
-        "core_order": ["201 «Order #201 (paid, 120.00)»", "202"],
-        "core_tag": ['"vip" «VIP»'],
-    }
+    assert facts["data_loss"]["keys"] == {"core_order": ["201", "202"], "core_tag": ['"vip"']}
     said = closing.data_loss_text(facts, run.incident.journal.events())
     assert "core_order: 2 (claves 201 «Order #201 (paid, 120.00)», 202)" in said, said
     lines = Path(facts["data_loss"]["listed"]).read_text().splitlines()
@@ -124,6 +122,6 @@ def test_a_row_the_app_labelled_is_named_by_key_and_label(
 
 def test_nothing_lost_writes_no_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run = local_run(tmp_path, monkeypatch)
-    loss_statement.note(run.incident, {"core_order": []})
+    loss_statement.note(run.incident, run.records, {"core_order": []})
     assert run.incident.journal.facts()["data_loss"]["listed"] is None
     assert not (run.incident.folder / loss_statement.LIST_FILE).exists()
