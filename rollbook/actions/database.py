@@ -94,18 +94,27 @@ def primary_keys(pg: PostgresClient, database: str | None = None) -> dict[str, l
 UNKEYED = "#"  # a row of a table without a primary key: "#" and a 64-bit hash of the whole row
 
 
-def row_keys(pg: PostgresClient, database: str | None = None) -> Keys:
-    """Per table, each row's primary key as the record names it: an integer key as an int (as
-    small as a hash), any other key as its JSON text (one line whatever it holds); where the
-    table has none, UNKEYED and a 64-bit hash of the whole row. One query per block of tables,
-    each row tagged with its table's place in the block."""
+def row_keys(
+    pg: PostgresClient,
+    database: str | None = None,
+    only: list[str] | None = None,
+    where: dict[str, str] | None = None,
+) -> Keys:
+    """Per table (those of `only` the database has, else all), each row's primary key as the
+    record names it: an integer key as an int (as small as a hash), any other key as its JSON
+    text (one line whatever it holds); where the table has none, UNKEYED and a 64-bit hash of
+    the whole row. `where`: per table, SQL on its row `x` choosing the rows read. One query per
+    block of tables, each row tagged with its table's place in the block."""
     pks = primary_keys(pg, database)
     keys: Keys = {}
-    for block in blocks(tables(pg, database)):
+    found = tables(pg, database)
+    chosen = where or {}
+    for block in blocks(found if only is None else [t for t in found if t in only]):
         parts = []
         for place, table in enumerate(block):
             parts.append(
                 f"SELECT {place}, {_key_text(pks.get(table))} FROM public.{ident(table)} AS x"
+                + (f" WHERE {chosen[table]}" if table in chosen else "")
             )
             keys[table] = set()
         for line in psql(pg, " UNION ALL ".join(parts), database=database).splitlines():

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import os
 import shlex
+from dataclasses import asdict
 from datetime import UTC
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-from rollbook.actions import database, loss_statement
+from rollbook.actions import database, loss_statement, row_ranges
 from rollbook.actions.database import BOOKKEEPING, ident, literal, psql
+from rollbook.actions.row_ranges import KeyRanges, row_text
 from rollbook.core.errors import UserError
 from rollbook.core.incident import Incident
 from rollbook.core.operations import SalvageScratch
@@ -133,17 +135,27 @@ def absent_table(rows: int) -> dict[str, Any]:
 def unaccounted(incident: Incident, site: Site, records: Records) -> dict[str, int]:
     """Paso 4.5's criterion, observed: per table, the pre-rollback rows (by primary key) missing
     now that the statement does not list as not recovered; {} when every one is accounted for.
-    The pre-rollback keys are Paso 4.1's (recreate) or the kept database's (swap). Run by
-    Paso 4.5's Cuando: where the lost rows are these, the DataLoss fact names them by key."""
+    The pre-rollback keys are Paso 4.1's (recreate) or the kept database's (swap). Read only
+    where rows can be missing: the tables of the statement (the others' fingerprints were
+    equal) and, in a table whose key ranges Paso 4.5 compared, the ranges whose sums differed.
+    Run by Paso 4.5's Cuando: where the lost rows are these, the DataLoss fact names them by
+    key."""
     done = records.need(RowsRecovered)
+    pg, compared = site.postgres(), list(done.tables)
+    ranges = {t: KeyRanges(**s["key_ranges"]) for t, s in done.tables.items()
+              if s.get("key_ranges")}  # fmt: skip
     before = records.keys_before
     scratches = [scratch.name for scratch in records.begun(SalvageScratch)]
     if before is None and done.source not in scratches:
-        before = database.row_keys(site.postgres(), done.source)
+        chosen = {t: r.where("x", source=True) for t, r in ranges.items()}
+        before = database.row_keys(pg, done.source, compared, chosen)
     if before is None:
         incident.say("Paso 4.5 not checked by keys: Paso 4.1 ran in the resumed incident")
         return {}
-    missing = database.lost_keys(before, database.row_keys(site.postgres()))
+    before = {t: {k for k in keys if t not in ranges or ranges[t].holds(k)}
+              for t, keys in before.items() if t in compared}  # fmt: skip
+    now = database.row_keys(pg, only=compared, where={t: r.where("x") for t, r in ranges.items()})
+    missing = database.lost_keys(before, now)
     listed = {t: lost(s) for t, s in done.tables.items()}
     off = {t: len(k) - listed.get(t, 0) for t, k in missing.items() if len(k) != listed.get(t, 0)}
     if not off:  # the rows the statement lists as lost are these: named by key
@@ -243,7 +255,7 @@ def _recover_table(
         f"ALTER TABLE {salvage} ADD COLUMN {EXTRA} jsonb, ADD COLUMN {STATUS} text",
         mutating=True,
     )  # fmt: skip
-    _copy(site, pg, source, table, mapped, key or common)  # no key: compared by the whole row
+    ranges = _copy(site, pg, source, table, mapped, key or common)  # no key: by the whole row
     absent = [c for c, required in wanted.items() if required and c not in mapped]
     if not key:
         reason = "no primary key"
@@ -275,22 +287,21 @@ def _recover_table(
         "columns_absent": [c for c in had if c not in used],
         "columns_renamed": {c: n for c, n in mapped.items() if c != n},
         "kept": int(kept),
+        # the primary key's ranges Paso 4.5's criterion reads (a table without one: every row)
+        "key_ranges": asdict(ranges) if ranges and key else None,
     }
 
 
 def _copy(
     site: Site, pg: PostgresClient, source: str, table: str, mapped: dict[str, str], key: list[str]
-) -> None:
+) -> KeyRanges | None:
     """COPY into the salvage table the source rows (the mapped columns, the others as JSON) that
     the restored table lacks or holds with other content, psql to psql through pipes on the db
     host: the restored table's (key, row hash) go into a temporary table of the source session,
-    so only those rows cross — not the whole table."""
+    so only those rows cross — not the whole table; where the key allows, only those of the key
+    ranges whose sums differ (returned)."""
     names, mine = list(mapped.values()), list(mapped)
     others = ", ".join(literal(c) for c in names)
-
-    def row(alias: str, columns: list[str]) -> str:
-        return f"ROW({', '.join(f'{alias}.{ident(c)}' for c in columns)})::text"
-
     src = ROW_ALIAS  # not `x`: to_jsonb(x) would be a column named x, if the table has one
     select = (
         f"SELECT {', '.join(f'{src}.{ident(c)}' for c in names)}, "
@@ -302,19 +313,24 @@ def _copy(
         "-c", f"COPY {SCHEMA}.{ident(table)} ({', '.join(ident(c) for c in [*mine, EXTRA])}) "
         "FROM STDIN",
     ])  # fmt: skip
+    ranges = None
     if not key or any(k not in mapped for k in key):  # no key to compare by: every row
         out = shlex.join([*base, "-d", source, "-c", f"COPY ({select}) TO STDOUT"])
         line = f"{out} | {into}"
-    else:
-        hashed = f"hashtextextended({row('p', mine)}, 0)"
+    else:  # only the key ranges whose sums differ, where the key allows (row_ranges)
+        ranges = row_ranges.differing(pg, source, table, mapped, key)
+        here = ranges.where("p") if ranges else "true"
+        there = ranges.where(src, source=True) if ranges else "true"
+        hashed = f"hashtextextended({row_text('p', mine)}, 0)"
         keys = shlex.join([
             *base, "-d", pg.database.name, "-c",
-            f"COPY (SELECT {row('p', key)}, {hashed} FROM public.{ident(table)} AS p) TO STDOUT",
+            f"COPY (SELECT {row_text('p', key)}, {hashed} FROM public.{ident(table)} AS p "
+            f"WHERE {here}) TO STDOUT",
         ])  # fmt: skip
         differ = (
-            f"{select} WHERE NOT EXISTS (SELECT 1 FROM rollbook_restored r WHERE "
-            f"r.k = {row(src, [mapped[k] for k in key])} "
-            f"AND r.h = hashtextextended({row(src, names)}, 0))"
+            f"{select} WHERE {there} AND NOT EXISTS (SELECT 1 FROM rollbook_restored r WHERE "
+            f"r.k = {row_text(src, [mapped[k] for k in key])} "
+            f"AND r.h = hashtextextended({row_text(src, names)}, 0))"
         )
         out = shlex.join([
             *base, "-d", source,
@@ -325,6 +341,7 @@ def _copy(
         line = f"{keys} | {out} | {into}"
     pg.host.run(["bash", "-c", f"set -o pipefail; {line}"], mutating=True,
                 env=pg.host.pgpass(pg.password), timeout=site.env.timeouts.restore)  # fmt: skip
+    return ranges
 
 
 def _recover_sql(

@@ -7,11 +7,12 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from rollbook.actions import database, loss_statement
+from rollbook.actions import database, loss_statement, row_ranges
 from rollbook.core.config import load_environment, secret
 from rollbook.core.executor import Executor, Mode
 from rollbook.core.journal import Journal
@@ -146,3 +147,48 @@ def test_a_database_with_an_autovacuum_worker_in_it_is_dropped(
     assert database.FORCE_REFUSED in drops[0]["stderr"] and drops[-1]["exit"] == 0
     gone = f"SELECT count(*) FROM pg_database WHERE datname = {database.literal(scratch)}"
     assert cluster.sql(gone) == "0"
+
+
+def test_paso_4_5_compares_row_by_row_only_the_key_ranges_whose_sums_differ(
+    sandbox_up: None, tmp_path: Path
+) -> None:
+    """A restored table and the pre-rollback one (100 000 rows each, 50 written after the backup,
+    one changed since): the ranges picked hold every differing row and few others; equal tables
+    pick none; a key that is not one integer column is compared row by row (None)."""
+    pg = client(tmp_path, Mode.EXECUTE)
+    restored, kept = (f"{pg.database.name}_ranges_{side}" for side in ("restored", "kept"))
+    rows = (
+        "CREATE TABLE t (id bigint PRIMARY KEY, v text); "
+        "INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 100000) g; "
+        "CREATE TABLE named (code text PRIMARY KEY); INSERT INTO named VALUES ('a')"
+    )
+    both = {"id": "id", "v": "v"}
+    try:
+        for name in (restored, kept):
+            pg.run("createdb", name, mutating=True)
+            database.psql(pg, rows, database=name, mutating=True)
+        on_restored = replace(pg, database=pg.database.model_copy(update={"name": restored}))
+        same = row_ranges.differing(on_restored, kept, "t", both, ["id"])
+        later = (
+            "INSERT INTO t SELECT g, 'new ' || g FROM generate_series(100001, 100050) g; "
+            "UPDATE t SET v = 'changed' WHERE id = 500"
+        )
+        database.psql(pg, later, database=kept, mutating=True)
+        ranges = row_ranges.differing(on_restored, kept, "t", both, ["id"])
+        assert ranges is not None
+        there = ranges.where("s", source=True)
+        picked = database.psql(pg, f"SELECT id FROM t AS s WHERE {there}", database=kept).split()
+        picked_here = database.psql(pg, f"SELECT count(*) FROM t AS p WHERE {ranges.where('p')}",
+                                    database=restored)  # fmt: skip
+        read = database.row_keys(on_restored, kept, ["t"], {"t": ranges.where("x", source=True)})
+        text_key = row_ranges.differing(on_restored, kept, "named", {"code": "code"}, ["code"])
+    finally:
+        for name in (restored, kept):
+            pg.run("dropdb", name, before=["--if-exists"], mutating=True)
+        pg.host.executor.journal.close()
+    assert same is not None and same.ranges == [] and same.where("p") == "false"
+    assert {500, *range(100001, 100051)} <= {int(i) for i in picked}
+    assert len(picked) < 1000 and 0 < int(picked_here) < 1000, (len(picked), picked_here)
+    assert read["t"] == {int(i) for i in picked}  # the criterion's read: the same rows' keys
+    assert ranges.holds(500) and ranges.holds(100050) and not ranges.holds(50000)
+    assert text_key is None
