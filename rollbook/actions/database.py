@@ -113,7 +113,7 @@ def row_keys(
         parts = []
         for place, table in enumerate(block):
             parts.append(
-                f"SELECT {place}, {_key_text(pks.get(table))} FROM public.{ident(table)} AS x"
+                f"SELECT {place}, {key_text(pks.get(table))} FROM public.{ident(table)} AS x"
                 + (f" WHERE {chosen[table]}" if table in chosen else "")
             )
             keys[table] = set()
@@ -123,7 +123,7 @@ def row_keys(
     return keys
 
 
-def _key_text(columns: list[str] | None) -> str:
+def key_text(columns: list[str] | None) -> str:
     """The SQL of a row's key as text (row_keys)."""
     if not columns:
         return f"{literal(UNKEYED)} || hashtextextended(x::text, 0)::text"

@@ -23,7 +23,7 @@ from datetime import UTC
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-from rollbook.actions import database, loss_statement, row_ranges
+from rollbook.actions import changed_rows, database, loss_statement, row_ranges
 from rollbook.actions.database import BOOKKEEPING, ident, literal, psql
 from rollbook.actions.row_ranges import KeyRanges, row_text
 from rollbook.core.errors import UserError
@@ -279,10 +279,16 @@ def _recover_table(
     counts = {s: int(n) for s, n in tallied}
     kept = counts.pop(KEPT)
     used = set(mapped.values())
+    conflicts = counts.get("conflict", 0)
+    # the first of them by key: each changed column, the backup's value → the newer one
+    changed = (
+        changed_rows.changed(pg, table, salvage, STATUS, key, [STATUS, EXTRA]) if conflicts else {}
+    )
     return {
         "dropped": sum(n for s, n in counts.items() if s != "conflict"),
         "recovered": counts.get("recovered", 0),
-        "conflicts": counts.get("conflict", 0),
+        "conflicts": conflicts,
+        "changed": changed,
         "not_recovered": {s: n for s, n in counts.items() if s.startswith("not recovered")},
         "columns_absent": [c for c in had if c not in used],
         "columns_renamed": {c: n for c, n in mapped.items() if c != n},

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import loss_statement, row_recovery
+from rollbook.actions import changed_rows, loss_statement, row_recovery
 from rollbook.core.state import DataLoss, RowLabels, RowsRecovered, SafetyDump
 
 HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas",
@@ -54,10 +54,7 @@ def _keys(table: str, n: int, facts: dict[str, dict[str, Any]], form: str = "; c
 
 
 def _recovered(table: str, s: dict[str, Any]) -> tuple[str, ...]:
-    why = [f"{reason}: {n}" for reason, n in s["not_recovered"].items()]
-    why += ([f"conflicto (misma clave, otro contenido: queda la del backup, la más nueva en el "
-             f"archivo de rescate; una persona decide): {s['conflicts']}"]
-            if s["conflicts"] else [])  # fmt: skip
+    why = [f"{reason}: {n}" for reason, n in s["not_recovered"].items()] + _conflicts(s)
     if s["columns_absent"]:
         why.append(f"columns absent in the target: {', '.join(s['columns_absent'])}")
     if s.get("columns_renamed"):
@@ -65,6 +62,20 @@ def _recovered(table: str, s: dict[str, Any]) -> tuple[str, ...]:
             f"{n} → {c}" for c, n in s["columns_renamed"].items()))  # fmt: skip
     return (table, str(s["rows_before"]), str(s["dropped"]), str(s["recovered"]),
             str(s["conflicts"]), str(row_recovery.lost(s)), "; ".join(why) or "-")  # fmt: skip
+
+
+def _conflicts(s: dict[str, Any]) -> list[str]:
+    """A table's conflicts, and the first of them named: key, column «backup» → «newer»."""
+    if not s["conflicts"]:
+        return []
+    said = (f"conflicto (misma clave, otro contenido: queda la del backup, la más nueva en el "
+            f"archivo de rescate; una persona decide): {s['conflicts']}")  # fmt: skip
+    changed = s.get("changed") or {}
+    if changed:
+        more = " …" if len(changed) < s["conflicts"] else ""
+        said += (f" — clave: columna «backup» → «antes del rollback»: "
+                 f"{changed_rows.described(changed)}{more}")  # fmt: skip
+    return [said]
 
 
 def markdown(facts: dict[str, dict[str, Any]]) -> list[str]:

@@ -184,3 +184,11 @@ def test_an_irreversible_migration_restores_then_recovers_every_row_but_the_conf
     assert re.search(r"\| 0 pérdida de datos \| 0 filas perdidas; 1 filas cambiadas en conflicto "
                      r"\(core_order: 1\).* \| A DECIDIR \|", text), text  # fmt: skip
     assert "| core_order | " in text and "conflicto (misma clave, otro contenido" in text
+    # the changed row named: its key, the column that differs, the backup's value → the newer
+    with connect() as conn:
+        kept = conn.execute("SELECT status FROM core_order WHERE id = %s", (conflict[0],))
+        [status] = kept.fetchone()  # type: ignore[misc]
+    assert statement["core_order"]["changed"] == {
+        str(conflict[0]): {"status": [status, "refunded"]}
+    }, statement["core_order"]
+    assert f"{conflict[0]}: status «{status}» → «refunded»" in text

@@ -38,6 +38,20 @@ def test_after_paso_4_5_each_table_says_what_came_back_and_why_not() -> None:
     assert "<td>core_order</td><td>413</td>" in data_statement.html(RECOVERED)
 
 
+def test_a_conflict_is_named_by_key_with_each_changed_column_backup_then_newer() -> None:
+    """The first conflicts, as Paso 4.5 described them: the backup's value (the row keeps it)
+    → the pre-rollback one (in the salvage file); "…" when more conflicts than described."""
+    entry = RECOVERED["rows_recovered"]["tables"]["core_order"] | {
+        "conflicts": 2, "changed": {"17": {"status": ["paid", "refunded"], "amount": ["1", "2"]}},
+    }  # fmt: skip
+    facts = {"rows_recovered": {**RECOVERED["rows_recovered"], "tables": {"core_order": entry}}}
+    [row] = data_statement.rows(facts)
+    assert row[6].endswith(
+        "una persona decide): 2 — clave: columna «backup» → «antes del rollback»: "
+        "17: status «paid» → «refunded», amount «1» → «2» …"
+    ), row[6]
+
+
 def test_a_plain_restore_lists_the_tables_that_lost_rows_and_nothing_else() -> None:
     facts = {
         "data_loss": {"tables": {"core_order": 10, "auth_user": 0}},
