@@ -94,6 +94,15 @@ def primary_keys(pg: PostgresClient, database: str | None = None) -> dict[str, l
 UNKEYED = "#"  # a row of a table without a primary key: "#" and a 64-bit hash of the whole row
 
 
+def analyze(pg: PostgresClient, name: str) -> None:
+    """ANALYZE every table of database `name`, as PostgreSQL's documentation advises after a
+    restore (a restore leaves none of the planner's statistics, until autovacuum comes): its
+    first queries, and Paso 4.5's passes over it, planned on what it holds."""
+    for block in blocks(tables(pg, name)):
+        psql(pg, "ANALYZE " + ", ".join(f"public.{ident(t)}" for t in block), database=name,
+             mutating=True)  # fmt: skip
+
+
 def row_keys(
     pg: PostgresClient,
     database: str | None = None,

@@ -66,6 +66,7 @@ def prepare_shadow(incident: Incident, site: Site, records: Records) -> ShadowRe
         fmt, jobs = database.restore_into(pg, shadow, path, site.env.timeouts, expected=expected)
     seconds = (datetime.now(UTC) - started).total_seconds()
     if not site.planning:
+        database.analyze(pg, shadow)  # before the downtime: it serves with the planner's statistics
         records.keys_restored = database.row_keys(pg, shadow)
         # the content Paso 4.5 compares with the pre-rollback one, read before the downtime:
         # nothing writes to the shadow, and nothing to the database it becomes before Paso 4.5

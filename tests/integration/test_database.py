@@ -192,3 +192,26 @@ def test_paso_4_5_compares_row_by_row_only_the_key_ranges_whose_sums_differ(
     assert read["t"] == {int(i) for i in picked}  # the criterion's read: the same rows' keys
     assert ranges.holds(500) and ranges.holds(100050) and not ranges.holds(50000)
     assert text_key is None
+
+
+def test_a_restored_database_is_analyzed_table_by_table(sandbox_up: None, tmp_path: Path) -> None:
+    """After swap's restore into the shadow, the planner's statistics of every table (a restore
+    leaves none: reltuples -1 until ANALYZE or autovacuum)."""
+    pg = client(tmp_path, Mode.EXECUTE)
+    scratch = f"{pg.database.name}_analyze_probe"
+    counted = "SELECT relname, reltuples::int FROM pg_class WHERE relname IN ('a', 'b') ORDER BY 1"
+    try:
+        pg.run("createdb", scratch, mutating=True)
+        rows = (
+            "CREATE TABLE a (id int PRIMARY KEY) WITH (autovacuum_enabled = false); "
+            "CREATE TABLE b (v text) WITH (autovacuum_enabled = false); "
+            "INSERT INTO a SELECT generate_series(1, 500); INSERT INTO b VALUES ('x'), ('y')"
+        )
+        database.psql(pg, rows, database=scratch, mutating=True)
+        before = database.psql(pg, counted, database=scratch).split()
+        database.analyze(pg, scratch)
+        after = database.psql(pg, counted, database=scratch).split()
+    finally:
+        pg.run("dropdb", scratch, before=["--if-exists"], mutating=True)
+        pg.host.executor.journal.close()
+    assert before == ["a|-1", "b|-1"] and after == ["a|500", "b|2"], (before, after)
