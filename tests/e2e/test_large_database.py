@@ -88,13 +88,14 @@ def test_the_restore_of_a_1_gb_database_says_how_far_it_is(
     assert len(orders) == loss_statement.SHOWN and all(
         re.fullmatch(rf"Order #{key} \(\w+, [\d.]+\)", said) for key, said in orders.items()
     ), orders
+    text = markdown.read_text()
     for table, keys in gone.items():
         mine = labels.get(table, {})
+        first = [str(k) for k in keys[: loss_statement.SHOWN]]
         assert facts["data_loss"]["tables"][table] == len(keys)
-        assert facts["data_loss"]["keys"][table] == [
-            f"{k} «{mine[str(k)]}»" if str(k) in mine else str(k)
-            for k in keys[: loss_statement.SHOWN]
-        ]
+        assert facts["data_loss"]["keys"][table] == first
+        named = ", ".join(f"{k} «{mine[k]}»" if k in mine else k for k in first)
+        assert f"{table}: {len(keys)} (claves {named}" in text, (named, text[:4000])
     listed = Path(facts["data_loss"]["listed"]).read_text().splitlines()
     assert len(listed) == 1 + lost and {
         f"{t}\t{k}\t{labels.get(t, {}).get(str(k), '')}" for t, keys in gone.items() for k in keys
