@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 from rollbook.actions.database import ident, key_text, literal, psql
+from rollbook.actions.loss_statement import SHOWN  # rows per table the record names
 from rollbook.core.resources import PostgresClient
 
-SHOWN = 10  # rows per table the record describes (all of them are in the salvage file)
 VALUE_CHARS = 60  # a value longer than this is cut, with "…"
 
 

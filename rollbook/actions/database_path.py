@@ -185,7 +185,7 @@ def summary(facts: dict[str, dict[str, Any]]) -> str:
     labels = RowLabels.read(facts)
     if estimate and labels and labels.tables:  # the first of them, as the app names them
         said += "; entre ellas " + "; ".join(
-            f"{table}: " + ", ".join(f"{key} «{label}»" for key, label in rows.items())
+            f"{table}: " + loss_statement.shown(table, list(rows), labels)
             for table, rows in labels.tables.items()
         )
     return said
