@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from pytest_bdd import given, then, when
 
+from rollbook.actions import row_kinds
 from rollbook.core.run import Run
 from rollbook.lifecycle import recovery
 from rollbook.record import closing
@@ -13,6 +14,7 @@ from steps.verify import delivery
 
 @when("se crea el reporte de rollback", target_fixture="report")
 def write_report(run: Run) -> Path:
+    row_kinds.classify(run.incident, run.site, run.records)  # of the rows lost, if any
     return closing.write_incident_report(run)
 
 

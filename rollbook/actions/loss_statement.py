@@ -30,15 +30,13 @@ def note(
     not counted); after Paso 4.5 (`recovered`), its conflicts apart. The console and the list
     file name each row with the app's label where RowLabels (asked before any change) has one."""
     if lost is None:
-        loss = DataLoss(tables, recovered=recovered, conflicts=conflicts or {})
-        incident.note(DataLoss.KEY, **loss.value())
+        records.keep(DataLoss(tables, recovered=recovered, conflicts=conflicts or {}))
         return
     named = {t: [name(k) for k in keys[:SHOWN]] for t, keys in lost.items() if keys}
     counted = tables if tables is not None else {t: len(k) for t, k in lost.items()}
     labels = records.known(RowLabels)
     listed = _write_list(incident, lost, labels) if named else None
-    loss = DataLoss(counted, named, listed, recovered, conflicts or {})
-    incident.note(DataLoss.KEY, **loss.value())
+    records.keep(DataLoss(counted, named, listed, recovered, conflicts or {}))
     for table, keys in named.items():
         unshown = len(lost[table]) - len(keys)
         incident.say(f"rows lost in {table}: {shown(table, keys, labels)}"

@@ -158,6 +158,8 @@ class DatabaseConfig(_Strict):
     restore_jobs: int | None = Field(default=None, ge=1)  # pg_restore -j; default the host's cores
     # Paso 1.3: restore the chosen backup into a scratch database (then dropped), predict Etapa 4
     verify_by_restore: bool = False
+    # §7.1: tables whose lost rows are not user data (sessions, caches): listed apart, not counted
+    ignore_tables: list[str] = Field(default_factory=list)
 
 
 class HealthConfig(_Strict):

@@ -75,16 +75,18 @@ class Venv:
         check: bool = True,
         timeout: float | None = None,
         env: Mapping[str, str] | None = None,
+        declared: bool = False,
     ) -> CommandResult:
         """An app command: in the app's folder, with the app's environment — its env file on the
-        host (`app.env_file`), its secret variables (a private file), then `app.env` and `env`."""
+        host (`app.env_file`), its secret variables (a private file), then `app.env` and `env`.
+        `declared`: a write the run announced (Host.run)."""
         files = [posixpath.join(self.app.path, self.app.env_file)] if self.app.env_file else []
         secrets = self.host.executor.app_secrets
         if secrets:
             files.append(self.host.secret_env_file(secrets, "app.env", app=True))
         return self.host.run(argv, mutating=mutating, check=check, timeout=timeout,
                              cwd=self.app.path, env={**self.app.env, **(env or {})},
-                             env_files=files, app=True)  # fmt: skip
+                             env_files=files, app=True, declared=declared)  # fmt: skip
 
     def command(self, argv: Sequence[str]) -> list[str]:
         """A configured app command as it runs: a first word `manage` is the venv's

@@ -300,8 +300,8 @@ class DataLoss(Record):
     Paso 4.5: per table (`tables`, None when not counted: Paso 4.1 ran in a resumed incident),
     the first keys of each table's lost rows (the record labels them from RowLabels where the app
     gave one), the file naming every one (rollbook.actions.loss_statement), whether Paso 4.5 ran,
-    and its conflicts (changed rows, not lost). Evidence for the record: the run never reads it
-    back."""
+    and its conflicts (changed rows, not lost). Paso 7.1 reads it to ask which of the tables that
+    lost rows hold user data (RowKinds)."""
 
     KEY: ClassVar[str] = "data_loss"
     tables: dict[str, int] | None
@@ -309,6 +309,25 @@ class DataLoss(Record):
     listed: str | None = None
     recovered: bool = False
     conflicts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RowKinds(Record):
+    """Paso 7.1, where rows were lost: the tables whose lost rows are not user data — those the
+    post-migrate signals of the target's `migrate` write on an empty scratch database
+    (`regenerated`: recreated after every migrate, e.g. content types, permissions, an app's
+    registries) and those the environment ignores (`database.ignore_tables`: sessions, caches).
+    §7.1's criterion counts the rest. `asked`: how the app answered, or why it could not (then
+    every lost row counts as user data)."""
+
+    KEY: ClassVar[str] = "row_kinds"
+    regenerated: list[str]
+    ignored: list[str]
+    asked: str
+
+    def apart(self) -> set[str]:
+        """The tables whose lost rows §7.1 does not count."""
+        return {*self.regenerated, *self.ignored}
 
 
 @dataclass(frozen=True)

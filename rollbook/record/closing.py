@@ -103,10 +103,13 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | str | 
     critical = facts.get("critical_functions")
     watch = facts.get("log_watch")
     loss = DataLoss.read(facts)
-    lost = sum(loss.tables.values()) if loss and loss.tables is not None else None
+    counted = loss is not None and loss.tables is not None
+    lost = sum(data_statement.user_tables(facts).values()) if counted else None
     conflicts = loss.conflicts if loss else {}
     undone = final_state.recovery_state(events) is not None  # §9 ran: the target is not running
     changed = bool(begun(events))  # an aborted run completed no rollback, however quick
+    loss_said, loss_met = (final_state.data_loss(events, lost) if undone or lost
+                           or not conflicts else _to_decide(conflicts))  # fmt: skip
     return [
         ("Rollback completado en < 15 minutos",
          final_state.NOT_APPLICABLE if undone else _minutes(total) if changed
@@ -123,8 +126,8 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | str | 
          final_state.NOT_APPLICABLE if undone else "n/d" if watch is None
          else f"{len(watch['errors'])} líneas de error" + _window(watch.get("seconds")),
          None if undone or watch is None else not watch["errors"]),
-        ("0 pérdida de datos", *(final_state.data_loss(events, lost) if undone or lost
-                                 or not conflicts else _to_decide(conflicts))),
+        ("0 pérdida de datos", loss_said + ("" if undone else data_statement.apart(facts)),
+         loss_met),
     ]  # fmt: skip
 
 
@@ -187,8 +190,10 @@ def data_loss_text(facts: dict[str, Any], events: list[dict[str, Any]]) -> str:
     counted."""
     loss = DataLoss.read(facts)
     counted = loss.tables if loss else None
-    lost_rows = sum(counted.values()) if counted else 0
+    users = data_statement.user_tables(facts)
+    lost_rows = sum(users.values())
     conflicts = loss.conflicts if loss else {}
+    apart = data_statement.apart(facts)
     changed = (
         f"; {sum(conflicts.values())} filas cambiadas en conflicto, no perdidas ("
         + ", ".join(f"{t}: {n}" for t, n in conflicts.items())
@@ -198,12 +203,12 @@ def data_loss_text(facts: dict[str, Any], events: list[dict[str, Any]]) -> str:
     return (
         final_state.data_loss(events, lost_rows)[0] if final_state.recovery_state(events)
         else "n/d (no contado en esta corrida)" if loss is None or counted is None
-        else "NO" + database_path.dropped_note(facts) + changed if lost_rows == 0
+        else "NO" + database_path.dropped_note(facts) + apart + changed if lost_rows == 0
         else f"SÍ — {lost_rows} filas del estado previo "
         + ("no recuperadas en el Paso 4.5: " if loss.recovered
            else "no presentes tras la restauración: ")
-        + ", ".join(data_statement.named(t, n, facts) for t, n in counted.items() if n)
-        + data_statement.listed(facts) + changed
+        + ", ".join(data_statement.named(t, n, facts) for t, n in users.items())
+        + data_statement.listed(facts) + apart + changed
     )  # fmt: skip
 
 

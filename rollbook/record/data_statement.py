@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rollbook.actions import changed_rows, loss_statement, row_recovery
-from rollbook.core.state import DataLoss, RowLabels, RowsRecovered, SafetyDump
+from rollbook.core.state import DataLoss, RowKinds, RowLabels, RowsRecovered, SafetyDump
 
 HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas",
         "cambiadas (conflicto)", "perdidas", "motivo")  # fmt: skip
@@ -18,16 +18,56 @@ def rows(facts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     """One row per table that lost or got back rows; [] when nothing was counted or lost."""
     done = RowsRecovered.read(facts)
     if done:
-        return [_recovered(table, s) for table, s in done.tables.items()]
+        return [_recovered(table, s, kind(table, facts)) for table, s in done.tables.items()]
     loss = DataLoss.read(facts)
     lost = (loss.tables if loss else None) or {}
     safety = SafetyDump.read(facts)
     before = (safety.tables if safety else None) or {}
     return [
         (table, str(before.get(table, {}).get("rows", "n/d")), str(n), "-", "-", str(n),
-         "no está en el backup restaurado" + _keys(table, n, facts))
+         "; ".join(filter(None, ["no está en el backup restaurado" + _keys(table, n, facts),
+                                 kind(table, facts)])))
         for table, n in lost.items() if n
     ]  # fmt: skip
+
+
+REGENERATED = "regenerada por el migrate de la versión objetivo (no es dato de usuario)"
+IGNORED = "ignorada por configuración, database.ignore_tables (no es dato de usuario)"
+
+
+def user_tables(facts: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """The tables that lost rows of user data, and how many: §7.1 counts these (RowKinds puts
+    the framework's and the ignored tables apart)."""
+    loss, kinds = DataLoss.read(facts), RowKinds.read(facts)
+    apart = kinds.apart() if kinds else set()
+    return {t: n for t, n in ((loss.tables if loss else None) or {}).items()
+            if n and t not in apart}  # fmt: skip
+
+
+def apart(facts: dict[str, dict[str, Any]]) -> str:
+    """The rows lost that are not user data, by kind ("" when none): "; aparte, no son datos de
+    usuario: regeneradas por …: auth_permission: 4; ignoradas …: django_session: 2"."""
+    loss, kinds = DataLoss.read(facts), RowKinds.read(facts)
+    if not loss or not loss.tables or not kinds:
+        return ""
+    said = [f"{what}: " + ", ".join(f"{t}: {loss.tables[t]}" for t in tables)
+            for what, tables in (("regeneradas por el migrate de la versión objetivo",
+                                  kinds.regenerated),
+                                 ("ignoradas por configuración (database.ignore_tables)",
+                                  kinds.ignored)) if tables]  # fmt: skip
+    return (
+        f"; aparte, filas que no son datos de usuario (§7.1 no las cuenta) — {'; '.join(said)}"
+        if said
+        else ""
+    )
+
+
+def kind(table: str, facts: dict[str, dict[str, Any]]) -> str:
+    """A table's kind where it is not user data ("" for user data)."""
+    kinds = RowKinds.read(facts)
+    if kinds and table in kinds.regenerated:
+        return REGENERATED
+    return IGNORED if kinds and table in kinds.ignored else ""
 
 
 def named(table: str, n: int, facts: dict[str, dict[str, Any]]) -> str:
@@ -53,8 +93,9 @@ def _keys(table: str, n: int, facts: dict[str, dict[str, Any]], form: str = "; c
     return form.format(shown + (" …" if n > len(keys) else ""))
 
 
-def _recovered(table: str, s: dict[str, Any]) -> tuple[str, ...]:
+def _recovered(table: str, s: dict[str, Any], kind: str) -> tuple[str, ...]:
     why = [f"{reason}: {n}" for reason, n in s["not_recovered"].items()] + _conflicts(s)
+    why += [kind] if kind and row_recovery.lost(s) else []
     if s["columns_absent"]:
         why.append(f"columns absent in the target: {', '.join(s['columns_absent'])}")
     if s.get("columns_renamed"):

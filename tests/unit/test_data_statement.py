@@ -7,7 +7,7 @@ import pytest
 from rollbook.actions import loss_statement
 from rollbook.actions.database import UNKEYED
 from rollbook.actions.row_recovery import absent_table, lost, source_columns
-from rollbook.core.state import RowLabels
+from rollbook.core.state import RowKinds, RowLabels
 from rollbook.record import closing, data_statement
 from tests.unit.local_run import local_run
 
@@ -139,3 +139,34 @@ def test_nothing_lost_writes_no_list(tmp_path: Path, monkeypatch: pytest.MonkeyP
     loss_statement.note(run.incident, run.records, {"core_order": []})
     assert run.incident.journal.facts()["data_loss"]["listed"] is None
     assert not (run.incident.folder / loss_statement.LIST_FILE).exists()
+
+
+def test_rows_that_are_not_user_data_are_listed_apart_and_not_counted_by_7_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RowKinds (Paso 7.1): the tables the target's migrate fills and those the environment
+    ignores lose rows apart; §7.1's criterion and "Datos perdidos" count the user data only."""
+    run = local_run(tmp_path, monkeypatch)
+    lost: dict[str, list[int | str]] = {"django_content_type": [9], "auth_permission": [33, 34],
+                                        "django_session": ['"k1"']}  # fmt: skip
+    loss_statement.note(run.incident, run.records, lost)
+    run.records.keep(RowKinds(["auth_permission", "django_content_type"], ["django_session"], "x"))
+    facts, events = run.incident.journal.facts(), run.incident.journal.events()
+    said = closing.data_loss_text(facts, events)
+    assert said.startswith("NO; aparte, filas que no son datos de usuario (§7.1 no las cuenta) — "
+                           "regeneradas por el migrate de la versión objetivo: auth_permission: "
+                           "2, django_content_type: 1; ignoradas por configuración "
+                           "(database.ignore_tables): django_session: 1"), said  # fmt: skip
+    value, met = {n: (v, ok) for n, v, ok in closing.criteria(events)}["0 pérdida de datos"]
+    assert value.startswith("0 filas; aparte, filas que no son datos de usuario") and met is True
+    [row] = [r for r in data_statement.rows(facts) if r[0] == "django_session"]
+    assert row[-1].endswith("; " + data_statement.IGNORED)
+    # a user table's rows still count, and are still named first
+    lost["core_order"] = [201]
+    loss_statement.note(run.incident, run.records, lost)
+    facts, events = run.incident.journal.facts(), run.incident.journal.events()
+    said = closing.data_loss_text(facts, events)
+    assert said.startswith("SÍ — 1 filas del estado previo no presentes tras la restauración: "
+                           "core_order: 1 (claves 201); todas las claves en"), said  # fmt: skip
+    value, met = {n: (v, ok) for n, v, ok in closing.criteria(events)}["0 pérdida de datos"]
+    assert value.startswith("1 filas; aparte") and met is False
