@@ -46,7 +46,7 @@ def choose(incident: Incident, site: Site, records: Records) -> DatabasePath:
     """Paso 1.2: the path, why, and what reversing would drop (counted now)."""
     plan = records.need(MigrationPlan)
     policy = site.env.database.rollback
-    drops = dropped_values(site, plan.operations)
+    drops, drop_keys = dropped_values(site, plan.operations)
     if policy == "migrate" and plan.kind not in LOSSLESS:
         raise StepFailed(
             f"database.rollback is migrate, but the migrations are {plan.kind}: {plan.why} "
@@ -61,7 +61,7 @@ def choose(incident: Incident, site: Site, records: Records) -> DatabasePath:
     recover = path == "restore" and policy in ("restore_recover", "least_loss")
     strategy, how = _strategy(site, recover)
     why = f"database.rollback: {policy} ({_source(site)}): {reason}{how}"
-    fact = records.keep(DatabasePath(path, policy, why, drops, recover, strategy))
+    fact = records.keep(DatabasePath(path, policy, why, drops, recover, strategy, drop_keys))
     incident.say(
         f"database: {path} — {why}" + (f"; reversing the migrations drops {drops}" if drops else "")
     )
@@ -94,23 +94,32 @@ def _source(site: Site) -> str:
     return "por defecto"
 
 
-def dropped_values(site: Site, operations: list[dict[str, Any]]) -> dict[str, int | None]:
+def dropped_values(
+    site: Site, operations: list[dict[str, Any]]
+) -> tuple[dict[str, int | None], dict[str, list[str]]]:
     """Per `table.column` (or table), the values reversing would drop: only the deployed release
-    has them. None where the column or table is no longer there under that name (a later
-    migration renamed or removed it): not counted, never a failure of Paso 1.2."""
-    pg, counted = site.postgres(), {}
-    for op in operations:
-        if op["effect"] != "drops":
-            continue
+    has them — counted, and the keys of the first rows holding them (loss_statement.SHOWN, in key
+    order). Not counted (None, no keys) where the column or table is no longer there under that
+    name (a later migration renamed or removed it): never a failure of Paso 1.2."""
+    pg, counted, keys = site.postgres(), {}, {}
+    dropping = [op for op in operations if op["effect"] == "drops"]
+    pks = database.primary_keys(pg) if dropping else {}
+    for op in dropping:
         table, column = op["table"], op.get("column")
-        where = f" WHERE {ident(column)} IS NOT NULL" if column else ""
-        sql = f"SELECT count(*) FROM public.{ident(table)}{where}"
+        name = f"{table}.{column}" if column else table
+        where = f" WHERE x.{ident(column)} IS NOT NULL" if column else ""
+        pk = pks.get(table)
+        order = f" ORDER BY {', '.join(f'x.{ident(c)}' for c in pk)}" if pk else ""
+        rows = f"FROM public.{ident(table)} AS x{where}"
         try:
-            found: int | None = int(psql(pg, sql).strip() or 0)
+            counted[name] = int(psql(pg, f"SELECT count(*) {rows}").strip() or 0)
+            first = f"SELECT {database.key_text(pk)} {rows}{order} LIMIT {loss_statement.SHOWN}"
+            keys[name] = psql(pg, first).splitlines()
         except StepFailed:
-            found = None
-        counted[f"{table}.{column}" if column else table] = found
-    return counted
+            counted[name] = None
+    return counted, {
+        n: [loss_statement.name(k) for k in found] for n, found in keys.items() if found
+    }
 
 
 def estimate_restore_loss(
@@ -200,7 +209,13 @@ def dropped_note(facts: dict[str, dict[str, Any]]) -> str:
         return ""
     kept = SafetyDump.read(facts)
     safety = kept.path if kept else "el backup de seguridad"
-    listed = ", ".join(f"{k}: {'n/d' if n is None else n}" for k, n in counts.items())
+    keys = chosen.drop_keys
+    listed = ", ".join(
+        f"{k}: {'n/d' if n is None else n}"
+        + (f" (claves {', '.join(keys[k])}{' …' if (n or 0) > len(keys[k]) else ''})"
+           if keys.get(k) else "")
+        for k, n in counts.items()
+    )  # fmt: skip
     return (f" — la reversión retiró valores que solo tenía la versión desplegada ({listed}); "
             f"quedan en {safety}")  # fmt: skip
 

@@ -147,8 +147,9 @@ class PackageMigrations(Record):
 @dataclass(frozen=True)
 class DatabasePath(Record):
     """Paso 1.2: how the database goes back — `path` restore or migrate — under the environment's
-    `policy`, why, the values reversing drops (counted), whether Paso 4.5 recovers rows, and
-    Etapa 4's restore `strategy` (recreate or swap; None: the environment file's)."""
+    `policy`, why, the values reversing drops (counted, and the keys of the first rows holding
+    them), whether Paso 4.5 recovers rows, and Etapa 4's restore `strategy` (recreate or swap;
+    None: the environment file's)."""
 
     KEY: ClassVar[str] = "database_path"
     path: str
@@ -157,6 +158,7 @@ class DatabasePath(Record):
     drops: dict[str, int | None]
     recover: bool
     strategy: str | None = None
+    drop_keys: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,9 @@ def test_reversing_the_migrations_keeps_every_row_and_section_9_undoes_it(
     # the rollback itself, from that same pre-rollback state
     rows, named, ordered = keys(), customers("full_name"), orders()
     facts_before = fingerprints()
+    with connect() as conn:  # the customers whose tier (the deployed release's column) it drops
+        query = "SELECT id FROM core_customer WHERE tier IS NOT NULL ORDER BY id LIMIT 10"
+        tiered = [str(r[0]) for r in conn.execute(query)]
     done = run_feature(tmp_path, *INCIDENT, extra_env=variant)
     assert done.outcome == COMPLETED, dump(done)
     pasos = done.pasos()
@@ -100,6 +103,9 @@ def test_reversing_the_migrations_keeps_every_row_and_section_9_undoes_it(
     text = next(done.folder.glob("ROLLBACK-*.md")).read_text()
     assert "| 0 pérdida de datos | 0 filas | CUMPLE |" in text
     assert f"core_customer.tier: {len(named)}" in text and "- Datos perdidos: NO — " in text
+    # ... and named: the keys of the first rows that held them
+    assert facts["database_path"]["drop_keys"] == {"core_customer.tier": tiered} and tiered
+    assert f"core_customer.tier: {len(named)} (claves {', '.join(tiered)} …)" in text
 
 
 def plant_rows() -> dict[str, Any]:

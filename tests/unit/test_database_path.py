@@ -67,13 +67,16 @@ def test_the_record_names_the_dropped_values_and_where_they_are_kept() -> None:
             "policy": "p",
             "why": "w",
             "recover": False,
-            "drops": {"core_customer.tier": 205},
+            "drops": {"core_customer.tier": 205, "core_invoice": 2},
+            "drop_keys": {"core_customer.tier": ["1", "2"], "core_invoice": ["7", "9"]},
         },
         "pre_rollback_backup": {"path": "/b/pre_rollback_x.sql"},
     }
+    # each count with the keys of its first rows, "…" where there are more
     assert database_path.dropped_note(facts) == (
         " — la reversión retiró valores que solo tenía la versión desplegada "
-        "(core_customer.tier: 205); quedan en /b/pre_rollback_x.sql"
+        "(core_customer.tier: 205 (claves 1, 2 …), core_invoice: 2 (claves 7, 9)); quedan en "
+        "/b/pre_rollback_x.sql"
     )
     facts["database_path"]["path"] = "restore"
     assert database_path.dropped_note(facts) == ""
