@@ -33,7 +33,7 @@ def changed(
     for line in psql(pg, sql).splitlines():
         name, _, columns = line.partition("|")
         diff = json.loads(columns) if columns else {}
-        found[name] = {c: [_cut(a), _cut(b)] for c, (a, b) in sorted(diff.items())}
+        found[name] = {c: [cut(a), cut(b)] for c, (a, b) in sorted(diff.items())}
     return found
 
 
@@ -45,6 +45,7 @@ def described(rows: dict[str, dict[str, list[str]]]) -> str:
     )
 
 
-def _cut(value: object) -> str:
+def cut(value: object) -> str:
+    """A value as the record shows it, cut at VALUE_CHARS."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from rollbook.actions import database, database_path, loss_statement, web
+from rollbook.actions import changed_since_backup, database, database_path, loss_statement, web
 from rollbook.actions.database import ident, literal, psql
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.incident import Incident
@@ -73,6 +73,7 @@ def prepare_shadow(incident: Incident, site: Site, records: Records) -> ShadowRe
         records.prints_restored = database.fingerprints(pg, shadow)
         restored = records.keys_restored
         database_path.estimate_restore_loss(incident, site, records, restored, "Paso 4.0")
+        changed_since_backup.estimate(incident, site, records, shadow, "Paso 4.0")
     return records.keep(ShadowRestored(shadow, path, fmt, jobs, seconds))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from rollbook.actions import database, database_path, swap
+from rollbook.actions import changed_since_backup, database, database_path, swap
 from rollbook.actions.database import literal, psql
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
@@ -53,6 +53,7 @@ def trial_restore(incident: Incident, site: Site, records: Records) -> TrialRest
         rows = int(psql(pg, f"SELECT count(*) FROM {database.ident(marker)}", database=scratch))
         size = _size(pg, scratch)
         restored = database.row_keys(pg, scratch)
+        changed_since_backup.estimate(incident, site, records, scratch, "Paso 1.3")
     except StepFailed as exc:
         raise StepFailed(f"the backup {path} does not restore: {exc}") from None
     finally:

@@ -314,6 +314,19 @@ class DataLoss(Record):
 
 
 @dataclass(frozen=True)
+class RowsChanged(Record):
+    """Before Etapa 2, where the way back restores without Paso 4.5: per table, the rows present
+    now and in the backup with other content (`tables`: how many), the first of them named
+    (`rows`: {table: {key: {column: [backup's value, value now]}}}), and when it was estimated.
+    The restore puts their backup content back; the newer is in the safety dump."""
+
+    KEY: ClassVar[str] = "rows_changed"
+    tables: dict[str, int]
+    rows: dict[str, dict[str, dict[str, list[str]]]]
+    when: str
+
+
+@dataclass(frozen=True)
 class RowKinds(Record):
     """Paso 7.1, where rows were lost: the tables whose lost rows are not user data — those the
     post-migrate signals of the target's `migrate` write on an empty scratch database

@@ -108,8 +108,13 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | str | 
     conflicts = loss.conflicts if loss else {}
     undone = final_state.recovery_state(events) is not None  # §9 ran: the target is not running
     changed = bool(begun(events))  # an aborted run completed no rollback, however quick
-    loss_said, loss_met = (final_state.data_loss(events, lost) if undone or lost
-                           or not conflicts else _to_decide(conflicts))  # fmt: skip
+    changed_since = "" if undone else data_statement.changed_since(facts)
+    if undone or lost or not (conflicts or changed_since):
+        loss_said, loss_met = final_state.data_loss(events, lost)
+    elif conflicts:
+        loss_said, loss_met = _to_decide(conflicts)
+    else:  # none lost, rows put back to older content: a person decides, as for a conflict
+        loss_said, loss_met = "0 filas perdidas", DECIDE
     return [
         ("Rollback completado en < 15 minutos",
          final_state.NOT_APPLICABLE if undone else _minutes(total) if changed
@@ -126,8 +131,8 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | str | 
          final_state.NOT_APPLICABLE if undone else "n/d" if watch is None
          else f"{len(watch['errors'])} líneas de error" + _window(watch.get("seconds")),
          None if undone or watch is None else not watch["errors"]),
-        ("0 pérdida de datos", loss_said + ("" if undone else data_statement.apart(facts)),
-         loss_met),
+        ("0 pérdida de datos",
+         loss_said + ("" if undone else data_statement.apart(facts)) + changed_since, loss_met),
     ]  # fmt: skip
 
 
@@ -193,7 +198,7 @@ def data_loss_text(facts: dict[str, Any], events: list[dict[str, Any]]) -> str:
     users = data_statement.user_tables(facts)
     lost_rows = sum(users.values())
     conflicts = loss.conflicts if loss else {}
-    apart = data_statement.apart(facts)
+    apart = data_statement.apart(facts) + data_statement.changed_since(facts)
     changed = (
         f"; {sum(conflicts.values())} filas cambiadas en conflicto, no perdidas ("
         + ", ".join(f"{t}: {n}" for t, n in conflicts.items())

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from rollbook.actions import changed_rows, loss_statement, row_recovery
-from rollbook.core.state import DataLoss, RowKinds, RowLabels, RowsRecovered, SafetyDump
+from rollbook.core.state import (
+    DataLoss,
+    RowKinds,
+    RowLabels,
+    RowsChanged,
+    RowsRecovered,
+    SafetyDump,
+)
 
 HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas",
         "cambiadas (conflicto)", "perdidas", "motivo")  # fmt: skip
@@ -60,6 +67,25 @@ def apart(facts: dict[str, dict[str, Any]]) -> str:
         if said
         else ""
     )
+
+
+def changed_since(facts: dict[str, dict[str, Any]]) -> str:
+    """The rows a plain restore put back to the backup's content (RowsChanged, estimated before
+    Etapa 2), named: "" when none, or not counted (Paso 4.5 names its own conflicts)."""
+    loss, changed = DataLoss.read(facts), RowsChanged.read(facts)
+    if not loss or loss.recovered or not changed or not changed.tables:
+        return ""
+    named = "; ".join(
+        f"{t}: {n} — {changed_rows.described(changed.rows.get(t, {}))}"
+        + (" …" if n > len(changed.rows.get(t, {})) else "")
+        for t, n in changed.tables.items()
+    )
+    safety = SafetyDump.read(facts)
+    return (f"; {sum(changed.tables.values())} filas cambiadas desde el backup vuelven a su "
+            f"contenido del backup (estimado en {changed.when}; clave: columna «backup» → «antes "
+            f"del rollback»: {named}): la versión más nueva queda en "
+            f"{safety.path if safety else 'el backup de seguridad'}, una persona decide cuál "
+            "queda")  # fmt: skip
 
 
 def kind(table: str, facts: dict[str, dict[str, Any]]) -> str:

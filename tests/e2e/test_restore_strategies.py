@@ -58,7 +58,8 @@ def reads_whole_database(command: dict[str, Any]) -> bool:
 
 def plant_framework_rows() -> None:
     """Rows written after the backup that are not user data: the content type and permission a
-    deploy's migrate makes for a new model (Django's post-migrate signals), a login's session."""
+    deploy's migrate makes for a new model (Django's post-migrate signals), a login's session;
+    and order 1 refunded (its status before: the backup's)."""
     with connect() as conn:
         [ct] = conn.execute("INSERT INTO django_content_type (app_label, model) VALUES "
                             "('core', 'auditentry') RETURNING id").fetchone()  # fmt: skip
@@ -66,6 +67,8 @@ def plant_framework_rows() -> None:
                      "('Can view audit entry', %s, 'view_auditentry')", (ct,))  # fmt: skip
         conn.execute("INSERT INTO django_session (session_key, session_data, expire_date) VALUES "
                      "('rollbooke2esession', 'e30', now() + interval '1 day')")  # fmt: skip
+        # and a row of the backup changed since: the restore puts its older content back
+        conn.execute("UPDATE core_order SET status = 'refunded' WHERE id = 1")
 
 
 def test_swap_keeps_the_whole_database_work_out_of_the_downtime(
@@ -116,9 +119,22 @@ def test_swap_keeps_the_whole_database_work_out_of_the_downtime(
     apart = ("aparte, filas que no son datos de usuario (§7.1 no las cuenta) — regeneradas por el "
              "migrate de la versión objetivo: auth_permission: 1, django_content_type: 1; "
              "ignoradas por configuración (database.ignore_tables): django_session: 1")  # fmt: skip
-    assert f"| 0 pérdida de datos | {users} filas; {apart} | NO CUMPLE |" in text
+    [criterion] = [x for x in text.splitlines() if x.startswith("| 0 pérdida de datos |")]
+    assert criterion.startswith(f"| 0 pérdida de datos | {users} filas; {apart}; 1 filas cambiadas")
+    assert criterion.endswith("| NO CUMPLE |"), criterion
     assert f"- Datos perdidos: SÍ — {users} filas del estado previo" in text
     assert f"; {apart}" in text.split("- Datos perdidos: ")[1].splitlines()[0]
+    # the row changed since the backup, named before Etapa 2 (Paso 4.0), its older content put
+    # back by the restore, the newer in the safety dump
+    changed = facts["rows_changed"]
+    assert changed["tables"] == {"core_order": 1} and changed["when"] == "Paso 4.0", changed
+    with connect() as conn:  # the restore put the backup's content back: the value named
+        [status] = conn.execute("SELECT status FROM core_order WHERE id = 1").fetchone()
+    assert changed["rows"]["core_order"]["1"]["status"] == [status, "refunded"], changed
+    said = text.split("- Datos perdidos: ")[1].splitlines()[0]
+    assert ("1 filas cambiadas desde el backup vuelven a su contenido del backup (estimado en "
+            "Paso 4.0; clave: columna «backup» → «antes del rollback»: core_order: 1 — 1: status "
+            f"«{status}» → «refunded»): la versión más nueva queda en ") in said, said  # fmt: skip
 
 
 def test_swap_failure_renames_the_pre_rollback_database_back(

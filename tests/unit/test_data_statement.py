@@ -7,7 +7,7 @@ import pytest
 from rollbook.actions import loss_statement
 from rollbook.actions.database import UNKEYED
 from rollbook.actions.row_recovery import absent_table, lost, source_columns
-from rollbook.core.state import RowKinds, RowLabels
+from rollbook.core.state import RowKinds, RowLabels, RowsChanged, SafetyDump
 from rollbook.record import closing, data_statement
 from tests.unit.local_run import local_run
 
@@ -170,3 +170,31 @@ def test_rows_that_are_not_user_data_are_listed_apart_and_not_counted_by_7_1(
                            "core_order: 1 (claves 201); todas las claves en"), said  # fmt: skip
     value, met = {n: (v, ok) for n, v, ok in closing.criteria(events)}["0 pérdida de datos"]
     assert value.startswith("1 filas; aparte") and met is False
+
+
+def test_rows_a_plain_restore_put_back_to_older_content_are_named_and_a_person_decides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RowsChanged (estimated before Etapa 2): with no row lost, §7.1 is for a person to decide,
+    as for Paso 4.5's conflicts; the rows are named, backup's value → the newer one, and where the
+    newer is kept."""
+    run = local_run(tmp_path, monkeypatch)
+    loss_statement.note(run.incident, run.records, {"core_order": []})
+    run.records.keep(RowsChanged({"core_order": 12}, {"core_order": {
+        "1": {"status": ["paid", "refunded"]}}}, "Paso 4.0"))  # fmt: skip
+    run.records.keep(SafetyDump("/b/pre.sql"))
+    facts, events = run.incident.journal.facts(), run.incident.journal.events()
+    said = (
+        "12 filas cambiadas desde el backup vuelven a su contenido del backup (estimado en "
+        "Paso 4.0; clave: columna «backup» → «antes del rollback»: core_order: 12 — 1: status "
+        "«paid» → «refunded» …): la versión más nueva queda en /b/pre.sql, una persona decide "
+        "cuál queda"
+    )
+    assert closing.data_loss_text(facts, events) == f"NO; {said}"
+    value, met = {n: (v, ok) for n, v, ok in closing.criteria(events)}["0 pérdida de datos"]
+    assert (value, met) == (f"0 filas perdidas; {said}", closing.DECIDE)
+    # after Paso 4.5 the conflicts are its own: the estimate is not repeated
+    loss_statement.note(run.incident, run.records, {"core_order": []}, recovered=True)
+    assert "cambiadas desde el backup" not in closing.data_loss_text(
+        run.incident.journal.facts(), run.incident.journal.events()
+    )
