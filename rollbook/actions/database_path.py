@@ -28,7 +28,7 @@ from rollbook.core.operations import MigrationsReversing
 from rollbook.core.records import Keys, Records
 from rollbook.core.resources import Venv
 from rollbook.core.site import Site
-from rollbook.core.state import DatabasePath, MigrationPlan, RowLabels, SafetyDump
+from rollbook.core.state import DatabasePath, MigrationPlan, RowLabels, RowsChanged, SafetyDump
 
 LOSSLESS = ("reversible", "same")  # Paso 1.2's kinds where reversing keeps every older row
 _REASONS = {  # why each path, for the record
@@ -197,6 +197,11 @@ def summary(facts: dict[str, dict[str, Any]]) -> str:
             f"{table}: " + loss_statement.shown(table, list(rows), labels)
             for table, rows in labels.tables.items()
         )
+    changed = RowsChanged.read(facts)
+    if changed and changed.tables:
+        tables = ", ".join(f"{t}: {n}" for t, n in changed.tables.items())
+        said += (f"; {sum(changed.tables.values())} filas cambiadas desde el backup volverían a su "
+                 f"contenido del backup ({tables}; estimado en {changed.when})")  # fmt: skip
     return said
 
 

@@ -160,6 +160,9 @@ class DatabaseConfig(_Strict):
     verify_by_restore: bool = False
     # §7.1: tables whose lost rows are not user data (sessions, caches): listed apart, not counted
     ignore_tables: list[str] = Field(default_factory=list)
+    # the record names a lost row by this column's value (table → column) instead of asking the
+    # app for its model's __str__
+    label_columns: dict[str, str] = Field(default_factory=dict)
 
 
 class HealthConfig(_Strict):

@@ -76,7 +76,10 @@ def test_swap_keeps_the_whole_database_work_out_of_the_downtime(
 ) -> None:
     plant_framework_rows()
     before = state()
-    done = run_feature(tmp_path, *INCIDENT, extra_env=swap_env(tmp_path))
+    with connect() as conn:  # the customers' emails before the restore drops the newest
+        email = dict(conn.execute("SELECT id::text, email FROM core_customer").fetchall())
+    labelled = swap_env(tmp_path, label_columns={"core_customer": "email"})
+    done = run_feature(tmp_path, *INCIDENT, extra_env=labelled)
     assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
     pasos, facts = done.pasos(), done.facts()
     assert pasos["4.0"] == pasos["5.4"] == "passed"
@@ -101,6 +104,13 @@ def test_swap_keeps_the_whole_database_work_out_of_the_downtime(
         if e["event"] == "command" and e.get("paso") in DOWNTIME and reads_whole_database(e)
     ]
     assert heavy == [], heavy
+    # rows named by label: a configured column's value (core_customer.email), else the model's
+    # own __str__ asked of the app (core_order)
+    labels = facts["row_labels"]["tables"]
+    assert labels["core_customer"] and all(
+        email[k] == v for k, v in labels["core_customer"].items()
+    )
+    assert all(v.startswith("Order #") for v in labels["core_order"].values()), labels
     # the incident record says where the pre-rollback state is, and who drops it when
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     text = markdown.read_text()
@@ -128,6 +138,10 @@ def test_swap_keeps_the_whole_database_work_out_of_the_downtime(
     # back by the restore, the newer in the safety dump
     changed = facts["rows_changed"]
     assert changed["tables"] == {"core_order": 1} and changed["when"] == "Paso 4.0", changed
+    assert (
+        "1 filas cambiadas desde el backup volverían a su contenido del backup (core_order: 1;"
+        " estimado en Paso 4.0)"
+    ) in text  # the way back, as the plan and the record say it
     with connect() as conn:  # the restore put the backup's content back: the value named
         [status] = conn.execute("SELECT status FROM core_order WHERE id = 1").fetchone()
     assert changed["rows"]["core_order"]["1"]["status"] == [status, "refunded"], changed
