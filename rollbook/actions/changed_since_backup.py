@@ -99,7 +99,10 @@ def _described(
     pg: PostgresClient, copy: str, table: str, key: list[str], common: list[str], keys: list[str]
 ) -> dict[str, dict[str, list[str]]]:
     """{key: {column: [backup's value, value now]}} of the columns that differ."""
-    chosen = " OR ".join(f"{key_text(key)} = {literal(k)}" for k in keys)
+    # one key column: by its value, which its index finds; else by the key's text
+    values = ", ".join(literal(str(json.loads(k))) for k in keys) if len(key) == 1 else ""
+    chosen = (f"x.{ident(key[0])} IN ({values})" if values
+              else " OR ".join(f"{key_text(key)} = {literal(k)}" for k in keys))  # fmt: skip
     sql = (f"SELECT json_build_array({key_text(key)}, to_jsonb(x)) FROM public.{ident(table)} "
            f"AS x WHERE {chosen}")  # fmt: skip
     now, then = (dict(json.loads(line) for line in psql(pg, sql, database=name).splitlines())

@@ -66,6 +66,12 @@ def _regenerated(incident: Incident, site: Site) -> tuple[set[str], str]:
         declared=True, check=False, timeout=site.env.timeouts.install,
         env={"ROLLBOOK_DATABASE": name, "ROLLBOOK_SCRATCH_DATABASE": scratch},
     )  # fmt: skip
+    if not result.ok:  # the app died before dropping it (a migration failed): dropped here
+        left = site.postgres().run("dropdb", scratch, before=["--if-exists"], mutating=True,
+                                   declared=True, check=False)  # fmt: skip
+        if not left.ok:
+            incident.say(f"WARNING: the scratch database {scratch} may be left: "
+                         f"{host.describe_failure(left)} — drop it by hand")  # fmt: skip
     line = next((x for x in result.stdout.splitlines() if x.startswith(MARKER)), None)
     if not result.ok or line is None:
         why = host.describe_failure(result) if not result.ok else "it printed no answer"

@@ -205,31 +205,44 @@ def test_a_sites_first_rollback_without_a_ledger_record_is_planned_from_the_pack
 def test_a_third_party_restore_puts_the_rows_its_migrate_regenerates_apart(
     wagtail: None, tmp_path: Path
 ) -> None:
-    """The procedure's literal restore of the nightly (taken before the upgrade): the editors
-    added after the upgrade are user data, lost and named; the content types and permissions the
-    upgrade's migrate made for its new models are what the post-migrate signals of Wagtail's own
-    migrate write on an empty database (asked at Paso 7.1): listed apart, not counted by §7.1."""
-    variant = wagtail_variant(
-        tmp_path, lambda d: (fast(d), d["database"].update(rollback="restore"))
-    )
+    """The procedure's literal restore of the nightly (taken before the upgrade), swapped in: the
+    editors added after the upgrade are user data, lost and named by key and Django's own label;
+    an editor changed since the backup is named with the backup's value → the newer one; the
+    content types and permissions the upgrade's migrate made for its new models are what the
+    post-migrate signals of Wagtail's own migrate write on an empty database (asked at Paso 7.1):
+    listed apart, not counted by §7.1."""
+    variant = wagtail_variant(tmp_path, lambda d: (fast(d), d["database"].update(
+        rollback="restore", restore_strategy="swap")))  # fmt: skip
+    newer = "changed-after-upgrade@example.test"
+    with connect(environment=SITE) as conn:
+        query = "SELECT id::text, email FROM auth_user WHERE username = 'before-backup-1'"
+        [(editor, older)] = conn.execute(query).fetchall()
+        conn.execute("UPDATE auth_user SET email = %s WHERE id = %s", (newer, int(editor)))
     done = run_feature(tmp_path, *WAGTAIL, extra_env=variant)
-    compatibility.record(STACK, done, "restore of the nightly: rows apart by kind", COMPLETED)
+    compatibility.record(STACK, done, "restore of the nightly (swap): rows named, apart by kind",
+                         COMPLETED)  # fmt: skip
     assert done.outcome == COMPLETED, dump(done)
     facts = done.facts()
     lost = {t: n for t, n in facts["data_loss"]["tables"].items() if n}
     assert lost["auth_user"] == wagtail_site.ROWS_AFTER_UPGRADE, lost
+    labels = facts["row_labels"]["tables"]["auth_user"]
+    assert len(labels) == wagtail_site.ROWS_AFTER_UPGRADE, labels
+    assert all(v.startswith("after-upgrade-") for v in labels.values()), labels
+    changed = facts["rows_changed"]
+    assert changed["tables"]["auth_user"] == 1, changed
+    assert changed["rows"]["auth_user"][editor]["email"] == [older, newer], changed
     kinds = facts["row_kinds"]
     framework = {"auth_permission", "django_content_type"}
     assert set(kinds["regenerated"]) == framework & set(lost) != set(), (kinds, lost)
     assert "auth_user" not in kinds["regenerated"] and not kinds["ignored"], kinds
     users = sum(n for t, n in lost.items() if t not in framework)
     [markdown] = done.folder.glob("ROLLBACK-*.md")
-    [line] = [x for x in markdown.read_text().splitlines() if x.startswith("| 0 pérdida de datos")]
+    text = markdown.read_text()
+    [line] = [x for x in text.splitlines() if x.startswith("| 0 pérdida de datos")]
     assert line.startswith(
         f"| 0 pérdida de datos | {users} filas; aparte, filas que no son datos"
     ), line
-    assert (
-        line.endswith("| NO CUMPLE |")
-        and "regeneradas por el migrate de la versión objetivo: " in line
-    )
-    assert "auth_user: 5 (claves " in markdown.read_text()
+    assert "regeneradas por el migrate de la versión objetivo: " in line
+    assert f"email «{older}» → «{newer}»" in line and line.endswith("| NO CUMPLE |"), line
+    first = min(labels, key=int)
+    assert f"auth_user: 5 (claves {first} «{labels[first]}»" in text
