@@ -35,7 +35,7 @@ def estimate(incident: Incident, site: Site, records: Records, copy: str, when: 
         return
     try:
         counted, named = _compared(site.postgres(), copy)
-    except StepFailed as exc:  # an estimate: never a failure of the Paso that restored the copy
+    except (StepFailed, ValueError) as exc:  # an estimate: never a failure of its Paso
         incident.say(f"WARNING: rows changed since the backup not estimated ({when}): {exc}")
         return
     records.keep(RowsChanged(counted, named, when))
@@ -100,15 +100,19 @@ def _described(
 ) -> dict[str, dict[str, list[str]]]:
     """{key: {column: [backup's value, value now]}} of the columns that differ."""
     # one key column: by its value, which its index finds; else by the key's text
-    values = ", ".join(literal(str(json.loads(k))) for k in keys) if len(key) == 1 else ""
+    # (an integer key's text is its digits, whatever its size)
+    values = ", ".join(literal(k if k.lstrip("-").isdigit() else str(json.loads(k))) for k in keys
+                       ) if len(key) == 1 else ""  # fmt: skip
     chosen = (f"x.{ident(key[0])} IN ({values})" if values
               else " OR ".join(f"{key_text(key)} = {literal(k)}" for k in keys))  # fmt: skip
     sql = (f"SELECT json_build_array({key_text(key)}, to_jsonb(x)) FROM public.{ident(table)} "
            f"AS x WHERE {chosen}")  # fmt: skip
     now, then = (dict(json.loads(line) for line in psql(pg, sql, database=name).splitlines())
                  for name in (None, copy))  # fmt: skip
-    return {
+    described = {
         k: {c: [changed_rows.cut(then[k].get(c)), changed_rows.cut(now[k].get(c))]
             for c in common if then[k].get(c) != now[k].get(c)}
         for k in keys if k in now and k in then
     }  # fmt: skip
+    # a column whose type changed hashes differently with the same value: nothing to name
+    return {k: columns for k, columns in described.items() if columns}

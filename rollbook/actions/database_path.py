@@ -16,6 +16,7 @@ here, before Etapa 2, and kept in the safety dump. §9 after Paso 3.0 restores t
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from rollbook.actions import database, loss_statement, row_labels
@@ -101,7 +102,9 @@ def dropped_values(
     has them — counted, and the keys of the first rows holding them (loss_statement.SHOWN, in key
     order). Not counted (None, no keys) where the column or table is no longer there under that
     name (a later migration renamed or removed it): never a failure of Paso 1.2."""
-    pg, counted, keys = site.postgres(), {}, {}
+    pg = site.postgres()
+    counted: dict[str, int | None] = {}
+    keys: dict[str, list[str]] = {}
     dropping = [op for op in operations if op["effect"] == "drops"]
     pks = database.primary_keys(pg) if dropping else {}
     for op in dropping:
@@ -113,10 +116,13 @@ def dropped_values(
         rows = f"FROM public.{ident(table)} AS x{where}"
         try:
             counted[name] = int(psql(pg, f"SELECT count(*) {rows}").strip() or 0)
-            first = f"SELECT {database.key_text(pk)} {rows}{order} LIMIT {loss_statement.SHOWN}"
-            keys[name] = psql(pg, first).splitlines()
         except StepFailed:
             counted[name] = None
+            continue
+        if pk:  # a table without one: its values counted, no row to name
+            first = f"SELECT {database.key_text(pk)} {rows}{order} LIMIT {loss_statement.SHOWN}"
+            with contextlib.suppress(StepFailed):  # counted, not named
+                keys[name] = psql(pg, first).splitlines()
     return counted, {
         n: [loss_statement.name(k) for k in found] for n, found in keys.items() if found
     }

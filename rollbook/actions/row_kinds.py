@@ -58,7 +58,9 @@ def _regenerated(incident: Incident, site: Site) -> tuple[set[str], str]:
     host = site.first_host("app")
     venv = Venv(host, site.env.app)
     name = site.env.database.name
-    scratch = f"{name}_kinds_{incident.started:%Y%m%d_%H%M%S}"[:63]
+    scratch = f"{name[:40]}_kinds_{incident.started:%Y%m%d_%H%M%S}"  # < 64: never cut to `name`
+    if scratch == name:  # the cleanup below drops the scratch database: never the app's
+        return set(), f"refused: {scratch} is the app's own database"
     incident.say(f"which tables the target's migrate regenerates: {scratch} (created, migrated "
                  "and dropped) …")  # fmt: skip
     result = venv.run(
@@ -82,7 +84,7 @@ def _regenerated(incident: Incident, site: Site) -> tuple[set[str], str]:
     if "error" in answer:
         incident.say(f"WARNING: {answer['error']}: every lost row counts as user data")
         return set(), f"{answer['error']}: toda fila perdida cuenta como dato"
-    filled = set(answer) - {BOOKKEEPING}
+    filled = set(answer["tables"]) - {BOOKKEEPING}
     written = ", ".join(sorted(filled)) or "ninguna tabla"
     return filled, (f"migrate de la versión objetivo en la base vacía {scratch}: sus señales "
                     f"post-migrate escriben en {written}")  # fmt: skip

@@ -109,7 +109,7 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | str | 
     undone = final_state.recovery_state(events) is not None  # §9 ran: the target is not running
     changed = bool(begun(events))  # an aborted run completed no rollback, however quick
     changed_since = "" if undone else data_statement.changed_since(facts)
-    if undone or lost or not (conflicts or changed_since):
+    if undone or lost or lost is None or not (conflicts or changed_since):
         loss_said, loss_met = final_state.data_loss(events, lost)
     elif conflicts:
         loss_said, loss_met = _to_decide(conflicts)

@@ -198,3 +198,17 @@ def test_rows_a_plain_restore_put_back_to_older_content_are_named_and_a_person_d
     assert "cambiadas desde el backup" not in closing.data_loss_text(
         run.incident.journal.facts(), run.incident.journal.events()
     )
+
+
+def test_rows_changed_with_the_loss_not_counted_leave_the_criterion_not_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resumed incident's loss is not counted (Paso 4.1 ran before): the changed rows estimated
+    before Etapa 2 do not make §7.1 say "0 filas perdidas"."""
+    run = local_run(tmp_path, monkeypatch)
+    run.records.keep(RowsChanged({"core_order": 1}, {}, "Paso 4.0"))
+    loss_statement.note(run.incident, run.records, None, None)
+    value, met = {n: (v, ok) for n, v, ok in closing.criteria(run.incident.journal.events())}[
+        "0 pérdida de datos"
+    ]
+    assert value.startswith("n/d; 1 filas cambiadas desde el backup") and met is None, value

@@ -1,12 +1,13 @@
 """Runs inside the app (`manage.py shell -c`, with the deployed code), never imported by rollbook.
 
 Which tables the app's post-migrate signals fill: Django's test-database machinery creates the
-empty scratch database $ROLLBOOK_SCRATCH_DATABASE for the connection whose database is
-$ROLLBOOK_DATABASE (else `default`), runs every migration there, then the post-migrate signals
-(content types, permissions, an app's own registries), and drops it. The signals run after every
-`migrate`, so what they write is recreated whenever it is missing; a data migration's rows
-(a CMS's root page, a default site) are written once and are not. One JSON line after the marker
-answers {table: rows the signals wrote}; an "error" key where the signals could not be told apart.
+empty scratch database $ROLLBOOK_SCRATCH_DATABASE for the app's default connection (refused
+unless its database is $ROLLBOOK_DATABASE), runs every migration there, then the post-migrate
+signals (content types, permissions, an app's own registries), and drops it. The signals run
+after every `migrate`, so what they write is recreated whenever it is missing; a data
+migration's rows (a CMS's root page, a default site) are written once and are not. One JSON line
+after the marker answers {"tables": {table: rows the signals wrote}}, or {"error": why} where
+the signals could not be told apart or the restored database is not the default connection's.
 """
 
 import json
@@ -19,12 +20,10 @@ MARKER = "ROLLBOOK-REGENERATED "
 
 
 def connection():
-    """The connection of the database the rollback restored."""
-    wanted = os.environ["ROLLBOOK_DATABASE"]
-    for alias in connections:
-        if connections[alias].settings_dict.get("NAME") == wanted:
-            return connections[alias]
-    return connections[DEFAULT_DB_ALIAS]
+    """The app's default connection, where it is the database the rollback restored; else None
+    (another alias's post-migrate handlers could write to `default`, the live database)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    return conn if conn.settings_dict.get("NAME") == os.environ["ROLLBOOK_DATABASE"] else None
 
 
 def counts(conn):
@@ -38,9 +37,13 @@ def counts(conn):
 
 
 def main():
-    scratch = os.environ["ROLLBOOK_SCRATCH_DATABASE"]
-    conn = connection()
-    if scratch == conn.settings_dict.get("NAME"):  # never the live database
+    scratch, conn = os.environ["ROLLBOOK_SCRATCH_DATABASE"], connection()
+    if conn is None:
+        wanted = os.environ["ROLLBOOK_DATABASE"]
+        print(MARKER + json.dumps({"error": f"the app's default connection is not {wanted}"}))
+        return
+    live = conn.settings_dict["NAME"]
+    if scratch == live:  # never the live database
         raise SystemExit(f"refused: {scratch} is the app's own database")
     conn.settings_dict.setdefault("TEST", {}).update(NAME=scratch, MIGRATE=True)
     migrated = {}
@@ -51,15 +54,18 @@ def main():
         return signal(*args, **kwargs)
 
     migrate.emit_post_migrate_signal = after_the_migrations
-    live = conn.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    conn.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         signalled = counts(conn)
-    finally:
+    finally:  # drops the scratch database, the connection's name back to the live one
         conn.creation.destroy_test_db(live, verbosity=0)
     if not migrated:
         answer = {"error": "migrate ran no post-migrate signal this script could see"}
     else:
-        answer = {t: n - migrated.get(t, 0) for t, n in signalled.items() if n > migrated.get(t, 0)}
+        written = {
+            t: n - migrated.get(t, 0) for t, n in signalled.items() if n > migrated.get(t, 0)
+        }
+        answer = {"tables": written}
     print(MARKER + json.dumps(answer))
 
 
