@@ -45,7 +45,7 @@ def described(rows: dict[str, dict[str, list[str]]]) -> str:
     )
 
 
-def cut(value: object) -> str:
-    """A value as the record shows it, cut at VALUE_CHARS."""
+def cut(value: object, width: int = VALUE_CHARS) -> str:
+    """A value as the record shows it, cut at `width` characters."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from rollbook.actions import changed_rows, database, row_ranges
-from rollbook.actions.database import ident, key_text, literal, psql
+from rollbook.actions.database import ident, key_text, psql
 from rollbook.actions.loss_statement import SHOWN
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
@@ -99,12 +99,7 @@ def _described(
     pg: PostgresClient, copy: str, table: str, key: list[str], common: list[str], keys: list[str]
 ) -> dict[str, dict[str, list[str]]]:
     """{key: {column: [backup's value, value now]}} of the columns that differ."""
-    # one key column: by its value, which its index finds; else by the key's text
-    # (an integer key's text is its digits, whatever its size)
-    values = ", ".join(literal(k if k.lstrip("-").isdigit() else str(json.loads(k))) for k in keys
-                       ) if len(key) == 1 else ""  # fmt: skip
-    chosen = (f"x.{ident(key[0])} IN ({values})" if values
-              else " OR ".join(f"{key_text(key)} = {literal(k)}" for k in keys))  # fmt: skip
+    chosen = database.having_keys(key, keys)
     sql = (f"SELECT json_build_array({key_text(key)}, to_jsonb(x)) FROM public.{ident(table)} "
            f"AS x WHERE {chosen}")  # fmt: skip
     now, then = (dict(json.loads(line) for line in psql(pg, sql, database=name).splitlines())

@@ -132,6 +132,16 @@ def row_keys(
     return keys
 
 
+def having_keys(columns: list[str], keys: list[str]) -> str:
+    """SQL: the row of `x` has one of `keys` (as key_text names them). A key of one column is
+    matched by its value, which the key's index finds (an integer key's text is its digits,
+    whatever its size); a key of several by its text."""
+    if len(columns) != 1:
+        return " OR ".join(f"{key_text(columns)} = {literal(k)}" for k in keys)
+    values = (k if k.lstrip("-").isdigit() else str(json.loads(k)) for k in keys)
+    return f"x.{ident(columns[0])} IN ({', '.join(literal(v) for v in values)})"
+
+
 def key_text(columns: list[str] | None) -> str:
     """The SQL of a row's key as text (row_keys)."""
     if not columns:

@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 from rollbook.actions import database
-from rollbook.actions.database import ident, key_text, literal, psql
+from rollbook.actions.changed_rows import cut
+from rollbook.actions.database import ident, key_text, psql
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.resources import Venv
@@ -55,16 +56,11 @@ def _from_columns(
         if not wanted or not pk:
             continue
         sql = (f"SELECT json_build_array({key_text(pk)}, x.{ident(column)}::text) FROM "
-               f"public.{ident(table)} AS x WHERE {key_text(pk)} IN "
-               f"({', '.join(literal(k) for k in wanted)})")  # fmt: skip
+               f"public.{ident(table)} AS x WHERE {database.having_keys(pk, wanted)}")  # fmt: skip
         try:
             rows = [json.loads(line) for line in psql(pg, sql).splitlines()]
         except StepFailed as exc:
             incident.say(f"WARNING: database.label_columns {table}.{column} named no row: {exc}")
             continue
-        found[table] = {key: _cut(" ".join(text.split())) for key, text in rows if text}
+        found[table] = {key: cut(" ".join(text.split()), WIDTH) for key, text in rows if text}
     return {t: labels for t, labels in found.items() if labels}
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= WIDTH else text[: WIDTH - 1] + "…"

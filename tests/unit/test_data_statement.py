@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rollbook.actions import loss_statement
-from rollbook.actions.database import UNKEYED
+from rollbook.actions.database import UNKEYED, having_keys
 from rollbook.actions.row_recovery import absent_table, lost, source_columns
 from rollbook.core.state import RowKinds, RowLabels, RowsChanged, SafetyDump
 from rollbook.record import closing, data_statement
@@ -212,3 +212,15 @@ def test_rows_changed_with_the_loss_not_counted_leave_the_criterion_not_measured
         "0 pérdida de datos"
     ]
     assert value.startswith("n/d; 1 filas cambiadas desde el backup") and met is None, value
+
+
+def test_rows_are_chosen_by_their_keys_value_where_the_key_is_one_column() -> None:
+    """database.having_keys: one column by its value (its index finds it), several by the key's
+    text as the record names it."""
+    assert having_keys(["id"], ["7", "12345678901234567890"]) == (
+        "x.\"id\" IN ('7', '12345678901234567890')"
+    )
+    assert having_keys(["code"], ['"o\'k"']) == "x.\"code\" IN ('o''k')"
+    assert having_keys(["a", "b"], ["[1, 2]"]) == (
+        'json_build_array(x."a", x."b")::text = \'[1, 2]\''
+    )
