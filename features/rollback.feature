@@ -38,6 +38,17 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
     Cuando se comunica el inicio del rollback en el canal de incidentes
     Entonces el mensaje de inicio se entrega en cada canal del ambiente
 
+  @etapa3 @opcional
+  Escenario: Paso 3.4 — Preparar los paquetes de la versión objetivo en un venv nuevo
+    Fuera del procedimiento (app.force_reinstall: new_venv): se adelanta la reinstalación completa
+    del Paso 3.2, antes de detener servicios: cada paquete de la versión objetivo se instala en un
+    venv nuevo junto al actual; el Paso 3.2 solo lo pone en su lugar con dos renombres, y §9
+    devuelve el anterior del mismo modo.
+    Dado que el ambiente reinstala las dependencias en un venv nuevo
+    Cuando se instalan los paquetes de la versión objetivo en un venv nuevo con el servicio activo
+    Entonces los paquetes críticos tienen las versiones de la versión objetivo
+    Y el conjunto de paquetes es el registrado para la versión objetivo
+
   @etapa4 @base_de_datos @opcional
   Escenario: Paso 4.0 — Restaurar el backup en una base de datos sombra
     Fuera del procedimiento (estrategia swap, database.restore_strategy): se adelanta la

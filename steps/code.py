@@ -1,8 +1,9 @@
 """Etapa 3 — Rollback de código."""
 
-from pytest_bdd import when
+import pytest
+from pytest_bdd import given, when
 
-from rollbook.actions import code, dependencies, static
+from rollbook.actions import code, dependencies, new_venv, static
 from rollbook.core.run import Run
 from rollbook.core.state import Target
 from steps.verify import after, verifies
@@ -23,9 +24,25 @@ def code_at_target(run: Run) -> None:
     assert not code.hosts_not_at(run.site, run.records.need(Target).ref)
 
 
+@given("que el ambiente reinstala las dependencias en un venv nuevo")
+def new_venv_wanted(run: Run) -> None:
+    if not new_venv.enabled(run.site.env):
+        pytest.skip(f"opcional: el ambiente {run.site.env.name} reinstala en su venv en el Paso "
+                    f"3.2 (app.force_reinstall: {run.site.env.app.force_reinstall})")  # fmt: skip
+
+
+@when(
+    "se instalan los paquetes de la versión objetivo en un venv nuevo con el servicio activo",
+    target_fixture="installed",
+)
+def stage_venv(run: Run) -> dict[str, dict[str, object]] | None:
+    built = new_venv.prepare(run.incident, run.site, run.records)
+    return after(run, lambda: built)
+
+
 @when("se reinstalan las dependencias de la versión objetivo", target_fixture="installed")
 def reinstall(run: Run) -> dict[str, dict[str, object]] | None:
-    dependencies.install_requirements(run.incident, run.site, run.records)
+    new_venv.reinstall(run.incident, run.site, run.records)
     return after(run, lambda: dependencies.installed(run.incident, run.site))
 
 

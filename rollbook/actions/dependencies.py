@@ -67,8 +67,8 @@ def install_requirements(incident: Incident, site: Site, records: Records) -> di
         seen = venv.freeze()
         total = asked.get(host.spec, {}).get("count")  # Paso 1.2's count of this install
         if recorded:
-            changes = _to_change(seen, recorded)
-            args, total = _exact_args(site.env, changes), len(changes)
+            changes = to_change(seen, recorded)
+            args, total = exact_args(site.env, changes), len(changes)
             how = "the target's recorded package set (ledger), checked with pip freeze"
         elif host.spec in unheld:
             args = [*site.env.app.pip_options, "-r", site.env.app.requirements]
@@ -93,10 +93,10 @@ def install_requirements(incident: Incident, site: Site, records: Records) -> di
             skipped[host.spec] = why
             incident.say(f"{host.spec}: {why} — reinstall skipped (force_reinstall: when_needed)")
         else:
-            _pip_install(venv, site.env, ["--force-reinstall", *args] if force else args, total,
+            pip_install(venv, site.env, ["--force-reinstall", *args] if force else args, total,
                          f"install-{incident.id}.log")  # fmt: skip
         if recorded:
-            _uninstall_extra(venv, recorded)
+            uninstall_extra(venv, recorded)
         return how
 
     how = each_host(incident, site, "app", install)
@@ -104,11 +104,11 @@ def install_requirements(incident: Incident, site: Site, records: Records) -> di
     return how
 
 
-def _exact_args(env: Environment, wanted: list[str]) -> list[str]:
+def exact_args(env: Environment, wanted: list[str]) -> list[str]:
     return ["--no-deps", *env.app.pip_options, *wanted]
 
 
-def _to_change(seen: list[str], wanted: list[str]) -> list[str]:
+def to_change(seen: list[str], wanted: list[str]) -> list[str]:
     """The recorded lines a venv whose `pip freeze --all` is `seen` does not have yet: a
     packaging tool already at its recorded version is left alone (never forced: a mirror may
     lack the venv's bundled version)."""
@@ -124,7 +124,7 @@ def _answered(before: dict[str, Any], seen: list[str]) -> tuple[int, str] | None
     return None
 
 
-def _pip_install(
+def pip_install(
     venv: Venv, env: Environment, args: list[str], total: int | None, log_name: str
 ) -> None:
     """pip install, its progress said as it goes (`total`: the packages it installs, when
@@ -154,12 +154,12 @@ def install_exact(host: Host, env: Environment, wanted: list[str], incident: str
     """Make the venv's `pip freeze` equal `wanted`: install what differs without resolving, drop
     the rest (§9 puts back the recorded set this way)."""
     venv = Venv(host, env.app)
-    changes = _to_change(venv.freeze(), wanted)
-    _pip_install(venv, env, _exact_args(env, changes), len(changes), f"install-{incident}-9.log")
-    _uninstall_extra(venv, wanted)
+    changes = to_change(venv.freeze(), wanted)
+    pip_install(venv, env, exact_args(env, changes), len(changes), f"install-{incident}-9.log")
+    uninstall_extra(venv, wanted)
 
 
-def _uninstall_extra(venv: Venv, wanted: list[str]) -> None:
+def uninstall_extra(venv: Venv, wanted: list[str]) -> None:
     """Uninstall what the record does not hold; never a packaging tool it does not list."""
     names = {package(line) for line in wanted}
     extra = [package(line) for line in comparable(venv.freeze(), wanted)
@@ -212,15 +212,15 @@ def resolve_target(
         # the recorded set's install is Paso 3.2's own while the venv is still this one
         same = {"packages_sha256": digest(seen)} if recorded else {}
         if recorded:
-            wanted = _to_change(seen, recorded)
+            wanted = to_change(seen, recorded)
             if not wanted:
                 return {"ok": True, "said": "the venv already holds the target's recorded set",
                         "count": 0, **same}  # fmt: skip
-            report = dry_run(venv, _exact_args(env, wanted))
+            report = dry_run(venv, exact_args(env, wanted))
         else:
-            report = dry_run(venv, _target_requirements(host, env, target.ref, seen))
+            report = dry_run(venv, target_requirements(host, env, target.ref, seen))
             if not report.ok and _conflict(report.stderr):  # the held versions clash with pins
-                unholding = dry_run(venv, _target_requirements(host, env, target.ref, seen,
+                unholding = dry_run(venv, target_requirements(host, env, target.ref, seen,
                                                                hold=False))  # fmt: skip
                 if unholding.ok:
                     how = (" without holding the unpinned packages (holding them at their "
@@ -261,15 +261,14 @@ def _said(stderr: str, lines: int) -> str:
     return " | ".join([line.strip() for line in stderr.splitlines() if line.strip()][-lines:])
 
 
-def _target_requirements(
+def target_requirements(
     host: Host, env: Environment, tag: str, seen: list[str], hold: bool = True
 ) -> list[str]:
     """pip's arguments for the target's requirements as Paso 3.2 will give them, from its tag:
     the files (includes too) written into this run's private folder, the held constraints (the
     installed versions, in `seen`, of what the target does not pin)."""
-    tree = Checkout(host, env.app.path)
+    pins, files = target_pins(host, env, tag)
     top = posixpath.relpath(env.app_file(env.app.requirements), env.app.path)
-    pins, files = requirements.at_tag(tree, tag, top)
     # a tag may hold "/" (deploy/1.4.2): the file's name is the tag's digest
     held = host.private_file(f"held-{digest([tag])[:12]}.txt", "\n".join(_held(seen, pins)),
                              app=True)  # fmt: skip
@@ -279,6 +278,12 @@ def _target_requirements(
              app=True)  # fmt: skip
     constraints = ["-c", held] if hold else []
     return [*env.app.pip_options, "-r", posixpath.join(folder, top), *constraints]
+
+
+def target_pins(host: Host, env: Environment, tag: str) -> tuple[dict[str, str], list[str]]:
+    """The exact pins of the target's requirements as committed at `tag`, and their files."""
+    top = posixpath.relpath(env.app_file(env.app.requirements), env.app.path)
+    return requirements.at_tag(Checkout(host, env.app.path), tag, top)
 
 
 def pinned_requirements(host: Host, env: Environment) -> dict[str, str]:

@@ -49,6 +49,28 @@ class CodeChanged(Change):
 
 
 @dataclass(frozen=True)
+class VenvStaged(Change):
+    """Paso 3.4 (app.force_reinstall: new_venv) on `host`: the new venv `path` built beside
+    the app's."""
+
+    KEY: ClassVar[str] = "venv_staged"
+    host: str
+    path: str
+
+
+@dataclass(frozen=True)
+class VenvSwitched(Change):
+    """Paso 3.2 under new_venv on `host`: the app's venv `live` renamed to `aside`, the new one
+    `staged` renamed to `live`."""
+
+    KEY: ClassVar[str] = "venv_switched"
+    host: str
+    live: str
+    aside: str
+    staged: str
+
+
+@dataclass(frozen=True)
 class SafetyDumpStarted(Change):
     """Paso 4.1 (or 3.0) began its pg_dump to `path` (PATH.partial until it finished)."""
 
@@ -110,7 +132,8 @@ class ConnectionsRefused(Change):
 
 CHANGES: dict[str, type[Change]] = {
     kind.KEY: kind
-    for kind in (ServicesStopped, MaintenanceOn, CodeChanged, SafetyDumpStarted,
+    for kind in (ServicesStopped, MaintenanceOn, CodeChanged, VenvStaged, VenvSwitched,
+                 SafetyDumpStarted,
                  MigrationsReversing, ConnectionsRefused, DatabaseDropped, ShadowCreated,
                  DatabaseSwapped, SalvageScratch)
 }  # fmt: skip

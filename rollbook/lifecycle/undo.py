@@ -17,6 +17,7 @@ from rollbook.actions import (
     database,
     dependencies,
     fleet,
+    new_venv,
     row_recovery,
     serving,
     static,
@@ -39,6 +40,8 @@ from rollbook.core.operations import (
     SalvageScratch,
     ServicesStopped,
     ShadowCreated,
+    VenvStaged,
+    VenvSwitched,
 )
 from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
@@ -119,6 +122,28 @@ def _code(ctx: Undoing, changes: list[CodeChanged]) -> list[Undo]:
     return [Undo(name, lambda: restore_code(ctx.run, recorded.hosts, hosts))]
 
 
+def _venv_switched(ctx: Undoing, changes: list[VenvSwitched]) -> list[Undo]:
+    r, by_host = ctx.run, {change.host: change for change in changes}
+
+    def back() -> None:
+        fleet.each_host(r.incident, r.site, "app",
+                        lambda host: new_venv.switch_back(host, by_host[host.spec]),
+                        among=list(by_host))  # fmt: skip
+
+    return [Undo(f"rename the venv set aside ({changes[-1].aside}) back into place", back)]
+
+
+def _venv_staged(ctx: Undoing, changes: list[VenvStaged]) -> list[Undo]:
+    r, by_host = ctx.run, {change.host: change for change in changes}
+
+    def remove() -> None:
+        fleet.each_host(r.incident, r.site, "app",
+                        lambda host: new_venv.remove_staged(host, r.site.env, by_host[host.spec]),
+                        among=list(by_host))  # fmt: skip
+
+    return [Undo(f"remove the new venv {changes[-1].path}", remove)]
+
+
 def _dump_started(ctx: Undoing, changes: list[SafetyDumpStarted]) -> list[Undo]:
     if SafetyDump.read(ctx.facts):  # it finished and was checked
         return []
@@ -173,6 +198,8 @@ UNDO: dict[type[Change], Callable[[Undoing, Any], list[Undo]]] = {
     ServicesStopped: _services,
     MaintenanceOn: _maintenance,
     CodeChanged: _code,
+    VenvStaged: _venv_staged,
+    VenvSwitched: _venv_switched,
     SafetyDumpStarted: _dump_started,
     MigrationsReversing: _database,
     DatabaseDropped: _database,

@@ -485,4 +485,9 @@ def trial_summary(facts: dict[str, dict[str, Any]]) -> str:
 def package_summary(facts: dict[str, dict[str, Any]]) -> str:
     """Paso 3.2: how the packages were installed and checked, per app host."""
     hosts = (facts.get("package_set") or facts.get("packages_installed") or {}).get("hosts", {})
-    return "; ".join(f"{spec}: {text}" for spec, text in hosts.items()) or "n/d"
+    said = "; ".join(f"{spec}: {text}" for spec, text in hosts.items()) or "n/d"
+    switched = facts.get("venv_switched")
+    if switched:  # app.force_reinstall: new_venv
+        said += (f" — venv nuevo construido antes de detener servicios (Paso 3.4) y renombrado a "
+                 f"{switched['live']}; el anterior queda en {switched['aside']}")  # fmt: skip
+    return said

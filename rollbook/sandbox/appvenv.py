@@ -69,7 +69,11 @@ def save_snapshot(layout: Layout) -> None:
 
 
 def restore_venv(layout: Layout) -> None:
-    """Bring the venv back to the start state's packages, only if a rollback changed them."""
+    """Bring the venv back to the start state's packages, only if a rollback changed them; the
+    venvs a rollback built beside it (app.force_reinstall: new_venv) removed."""
+    for left in layout.venv.parent.glob(f"{layout.venv.name}.*-*"):
+        if left.is_dir() and left.name.split(".", 1)[1].startswith(("rollbook-", "before-")):
+            shutil.rmtree(left)
     saved = json.loads((layout.state / SNAPSHOT).read_text(encoding="utf-8"))
     now = packages(layout)
     if now == saved:

@@ -152,7 +152,7 @@ def test_coverage_counts_match_the_table() -> None:
         assert f"{status} {sum(row[1] == status for row in in_document)}" in markdown
     assert "Pasos del documento cubiertos por un escenario: 24 de 24" in markdown
     added = [key for key, row in rows.items() if "(añadido por rollbook)" in row[0]]
-    assert added == ["Paso 3.0", "Paso 4.0", "Paso 4.5", "Paso 5.4", "Paso 6.5"]
+    assert added == ["Paso 3.0", "Paso 3.4", "Paso 4.0", "Paso 4.5", "Paso 5.4", "Paso 6.5"]
 
 
 def test_plan_commands_under_their_paso(tmp_path: Path) -> None:

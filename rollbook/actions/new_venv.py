@@ -1,0 +1,227 @@
+"""`app.force_reinstall: new_venv`, outside the procedure's letter: Paso 3.2's complete
+reinstall, built before the downtime.
+
+Paso 3.4, before Etapa 2 and while the app still serves, creates a venv beside the app's
+(`<venv>.rollbook-<incident>`, in the same folder so that a rename moves it) with the live venv's
+base Python and its pip.conf, and installs into it every package of the target: its recorded set
+(ledger) exactly, or the target's requirements from its tag with the arguments Paso 3.2 would
+give pip. The scripts pip wrote there name the new folder: they are rewritten to name the app's
+venv path, and the bytecode is compiled as if it lived there (tracebacks name real files).
+In the downtime, Paso 3.2 renames the app's venv aside (`<venv>.before-<incident>`) and the new
+one into its place: two renames. §9 renames them back. The venv set aside is kept and named.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import Any
+
+from rollbook.actions import dependencies
+from rollbook.actions.fleet import each_host
+from rollbook.core.config import AppConfig, Environment
+from rollbook.core.errors import StepFailed
+from rollbook.core.host import Host
+from rollbook.core.incident import Incident
+from rollbook.core.operations import VenvStaged, VenvSwitched
+from rollbook.core.records import Records
+from rollbook.core.resources import Venv
+from rollbook.core.site import Site
+from rollbook.core.state import Target, TargetResolved
+
+# the live venv's base interpreter and options, as its pyvenv.cfg says (sys._base_executable
+# is the venv's own python before 3.11 on POSIX)
+_BASE = """
+import json, os, sys
+cfg = {}
+with open(os.path.join(sys.prefix, "pyvenv.cfg")) as f:
+    for line in f:
+        key, sep, value = line.partition("=")
+        if sep:
+            cfg[key.strip()] = value.strip()
+home, v = cfg.get("home", ""), sys.version_info
+names = [f"python{v.major}.{v.minor}", f"python{v.major}", "python"]
+found = [os.path.join(home, n) for n in names if os.path.isfile(os.path.join(home, n))]
+print(json.dumps({"base": found[0] if found else "", "prompt": cfg.get("prompt", ""),
+                  "system": cfg.get("include-system-site-packages", "false").lower() == "true"}))
+"""
+
+# every text file of bin/ and pyvenv.cfg naming the new folder made to name the app's venv path
+# instead; prints how many files were rewritten and how many still name the new folder
+_RELOCATE = """
+import os, sys
+staged, live = sys.argv[1].encode(), sys.argv[2].encode()
+paths = [os.path.join(sys.argv[1], "pyvenv.cfg")]
+folder = os.path.join(sys.argv[1], "bin")
+paths += [os.path.join(folder, n) for n in sorted(os.listdir(folder))]
+rewritten = left = 0
+for path in paths:
+    if os.path.islink(path) or not os.path.isfile(path):
+        continue
+    with open(path, "rb") as f:
+        data = f.read()
+    if staged not in data or b"\\0" in data:
+        continue
+    with open(path, "wb") as f:
+        f.write(data.replace(staged, live))
+    rewritten += 1
+    with open(path, "rb") as f:
+        left += staged in f.read()
+print(rewritten, left)
+"""
+
+# Paso 3.2: the app's venv aside, the new one into its place; §9: the reverse (idempotent)
+_SWITCH = (
+    'live="$1" aside="$2" staged="$3"; '
+    '[ -d "$staged" ] || { echo "the new venv $staged is missing" >&2; exit 3; }; '
+    '[ ! -e "$aside" ] || { echo "$aside exists already" >&2; exit 3; }; '
+    'mv -- "$live" "$aside" && mv -- "$staged" "$live"'
+)
+_SWITCH_BACK = (
+    'live="$1" aside="$2" staged="$3"; [ -d "$aside" ] || exit 0; '
+    'if [ -e "$live" ]; then [ ! -e "$staged" ] || { echo "$staged exists already" >&2; exit 3; }; '
+    'mv -- "$live" "$staged" || exit 1; fi; mv -- "$aside" "$live"'
+)
+
+
+def enabled(env: Environment) -> bool:
+    return env.app.force_reinstall == "new_venv"
+
+
+def staged_path(env: Environment, incident: str) -> str:
+    return f"{env.app.venv.rstrip('/')}.rollbook-{incident}"
+
+
+def aside_path(env: Environment, incident: str) -> str:
+    return f"{env.app.venv.rstrip('/')}.before-{incident}"
+
+
+def _at(env: Environment, venv: str) -> AppConfig:
+    return env.app.model_copy(update={"venv": venv})
+
+
+def _base_python(host: Host, env: Environment) -> list[str]:
+    """`python -m venv` as the live venv was made: its base interpreter, whether it sees the
+    system's site-packages, its prompt (else its folder's name, not the new one's)."""
+    live = env.app.venv
+    if host.run(["test", "-L", live.rstrip("/")], mutating=False, check=False).ok:
+        raise StepFailed(
+            f"{host.name}: app.venv {live} is a symbolic link: renaming the new venv into its "
+            "place would replace the link — set app.force_reinstall: always (or point app.venv "
+            "at the folder itself)"
+        )
+    out = host.run([f"{live}/bin/python", "-c", _BASE], mutating=False, app=True).stdout
+    found = json.loads(out.strip().splitlines()[-1])
+    if not found["base"]:
+        raise StepFailed(f"{host.name}: {live}/pyvenv.cfg names no base Python (home = …): "
+                         "set app.force_reinstall: always")  # fmt: skip
+    prompt = str(found["prompt"]).strip("'\"") or posixpath.basename(live.rstrip("/"))
+    system = ["--system-site-packages"] if found["system"] else []
+    return [str(found["base"]), "-m", "venv", *system, "--prompt", prompt]
+
+
+def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[str, Any]]:
+    """Paso 3.4 on every app host: the target's packages installed into a new venv beside the
+    app's, with the app serving. {host: {"freeze", "pins"}} of the new venv, as Paso 3.2's
+    checks read them."""
+    target, env = records.need(Target), site.env
+    resolved = records.known(TargetResolved)
+    unheld = resolved.unheld if resolved else []
+    staged = staged_path(env, incident.id)
+
+    def build(host: Host) -> dict[str, Any]:
+        live, new = Venv(host, env.app), Venv(host, _at(env, staged))
+        for path in (staged, aside_path(env, incident.id)):
+            if host.run(["test", "-e", path], mutating=False, check=False).ok:
+                raise StepFailed(f"{host.name}: {path} exists already: remove it (a venv left "
+                                 "by an earlier run) or run again later")  # fmt: skip
+        create = _base_python(host, env)
+        seen = live.freeze()
+        pins, _ = dependencies.target_pins(host, env, target.ref)
+        with records.operation(VenvStaged(host.spec, staged)):  # §9 removes it
+            host.run([*create, staged], mutating=True, app=True)
+            # pip's site configuration (an index, find-links) travels with the venv
+            conf = f"{env.app.venv.rstrip('/')}/pip.conf"
+            host.run(["sh", "-c", '[ ! -f "$1" ] || cp -p -- "$1" "$2"', "sh", conf,
+                      f"{staged}/pip.conf"], mutating=True, app=True)  # fmt: skip
+            if target.packages:
+                fresh = [] if host.planning else new.freeze()
+                wanted = dependencies.to_change(fresh, target.packages)
+                args, total = dependencies.exact_args(env, wanted), len(wanted)
+            else:
+                hold = host.spec not in unheld
+                args = dependencies.target_requirements(host, env, target.ref, seen, hold=hold)
+                total = None
+            dependencies.pip_install(new, env, ["--no-compile", *args], total,
+                                     f"install-{incident.id}-new-venv.log")  # fmt: skip
+            if target.packages and not host.planning:
+                dependencies.uninstall_extra(new, target.packages)
+            installed = [] if host.planning else new.freeze()  # before the scripts name `live`
+            _relocate(host, env, staged)
+        # the recorded set is exact (in place, Paso 3.2 uninstalls the rest too); the
+        # requirements leave in place what they do not name, a new venv lacks it
+        lacks = [] if target.packages or host.planning else sorted(
+            {dependencies.package(line) for line in seen}
+            - {dependencies.package(line) for line in installed})  # fmt: skip
+        if lacks:
+            incident.say(f"{host.spec}: packages of {env.app.venv} the target's requirements "
+                         f"do not install, not in the new venv: {', '.join(lacks)} (in place "
+                         "they would stay installed)")  # fmt: skip
+        return {"freeze": installed, "pins": pins, "lacks": lacks}
+
+    built = each_host(incident, site, "app", build)
+    incident.note("venv_staged", path=staged,
+                  hosts={spec: {"lacks": b["lacks"]} for spec, b in built.items()})  # fmt: skip
+    return built
+
+
+def _relocate(host: Host, env: Environment, staged: str) -> None:
+    """The new venv's scripts and bytecode made to name the app's venv path."""
+    python, live = f"{staged}/bin/python", env.app.venv.rstrip("/")
+    done = host.run([python, "-c", _RELOCATE, staged, live], mutating=True, app=True)
+    if not host.planning and done.stdout.split()[-1:] != ["0"]:
+        raise StepFailed(f"{host.name}: files of {staged}/bin still name it after the rewrite "
+                         f"({done.stdout.strip()}): set app.force_reinstall: always")  # fmt: skip
+    # as pip would have, but with the paths the files will have after the rename
+    host.run([python, "-m", "compileall", "-q", "-j", "0", "-d", f"{live}/lib", f"{staged}/lib"],
+             mutating=True, app=True, timeout=env.timeouts.install)  # fmt: skip
+
+
+def reinstall(incident: Incident, site: Site, records: Records) -> dict[str, str]:
+    """Paso 3.2: the new venv renamed into place where Paso 3.4 built it, else pip installs
+    into the app's venv (dependencies.install_requirements)."""
+    if not enabled(site.env):
+        return dependencies.install_requirements(incident, site, records)
+    how = switch(incident, site, records)
+    incident.note("packages_installed", hosts=how, skipped={})
+    return how
+
+
+def switch(incident: Incident, site: Site, records: Records) -> dict[str, str]:
+    """Paso 3.2 on every app host: the app's venv renamed aside, the new one into its place."""
+    env = site.env
+    live, aside = env.app.venv.rstrip("/"), aside_path(env, incident.id)
+    staged = staged_path(env, incident.id)
+
+    def rename(host: Host) -> str:
+        with records.operation(VenvSwitched(host.spec, live, aside, staged)):  # §9 renames back
+            host.run(["sh", "-c", _SWITCH, "sh", live, aside, staged], mutating=True, app=True)
+        return f"the new venv built before the stop (Paso 3.4) renamed into {live}"
+
+    how = each_host(incident, site, "app", rename)
+    incident.note("venv_switched", live=live, aside=aside)
+    incident.say(f"Paso 3.2: the new venv is {live}; the one it replaced is kept as {aside} "
+                 "(remove it once no longer needed)")  # fmt: skip
+    return how
+
+
+def switch_back(host: Host, change: VenvSwitched) -> None:
+    """§9: the venv Paso 3.2 set aside back at the app's venv path (the new one back aside)."""
+    host.run(["sh", "-c", _SWITCH_BACK, "sh", change.live, change.aside, change.staged],
+             mutating=True, app=True)  # fmt: skip
+
+
+def remove_staged(host: Host, env: Environment, change: VenvStaged) -> None:
+    """§9: the new venv Paso 3.4 built, removed (never the app's venv path)."""
+    if posixpath.normpath(change.path) != posixpath.normpath(env.app.venv):
+        host.run(["rm", "-rf", "--", change.path], mutating=True, app=True)
