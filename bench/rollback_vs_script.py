@@ -1,21 +1,22 @@
 """Rollbook's rollback (A) against the procedure's Anexo A as a bare bash script (B).
 
     .venv/bin/python bench/rollback_vs_script.py --size-mb 10 --pairs 3 [--fast] [--migrate]
-        [--recover] [--after-backup-percent P] [--markdown FILE]
+        [--recover] [--new-venv] [--after-backup-percent P] [--markdown FILE]
 
 On the sandbox grown to --size-mb (`rollbook sandbox grow`), pairs run alternately: reset, A
 (features/rollback.feature, the procedure as written: `database.rollback: restore`); with --fast,
 reset, F (the same with the fast options: `restore_strategy: swap`, `force_reinstall:
 when_needed`); with --migrate, reset, M (A's options with `database.rollback: least_loss`, the
-default: on the sandbox, Paso 3.0 reverses the migrations, nothing is restored);
-with --recover, reset, R (A's options with `restore_recover`: Paso 4.5 puts back the rows the
-restore dropped; --after-backup-percent P leaves the newest P % of the grown rows out of the
-backup, rows written since it); reset, B (bench/anexo_a.sh, the same commands without the
-framework, journal or checks). Prints per pair and the medians of: total, downtime (services
-stopped → health 200), database restore (F: Paso 4.0, before the downtime; M: Paso 3.0, the
-safety dump and the reversal), the Etapas 2-5 and Paso 4.5 ("recover") of each; and the ratios to
-B pair by pair. A benchmark, not a test: nothing asserts a time. With --markdown, the table is
-written to FILE.
+default: on the sandbox, Paso 3.0 reverses the migrations, nothing is restored); with --recover,
+reset, R (A's options with `restore_recover`: Paso 4.5 puts back the rows the restore dropped;
+--after-backup-percent P leaves the newest P % of the grown rows out of the backup, rows written
+since it); with --new-venv, reset, N (A's options with `force_reinstall: new_venv`: Paso 3.4 builds
+the target's venv before the stop, Paso 3.2 renames it in); reset, B (bench/anexo_a.sh, the same
+commands without the framework, journal or checks). Prints per pair and the medians of: total,
+downtime (services stopped → health 200), database restore (F: Paso 4.0, before the downtime; M:
+Paso 3.0, the safety dump and the reversal), the Etapas 2-5 (Paso 3.4, before the stop, apart),
+Paso 4.5 ("recover") of each; and the ratios to B pair by pair. A benchmark, not a test: nothing
+asserts a time. With --markdown, the table is written to FILE.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def run_a(report_dir: Path, variables: dict[str, str]) -> dict[str, float]:
     figures["downtime"] = timeline.downtime(events) or 0.0
     for event in events:
         if event["event"] == "paso_finished" and event["phase"] == "call":
+            if event["paso"] == "3.4":  # new_venv: before the stop, not Etapa 3's downtime
+                figures["paso3.4"] = event["duration"]
+                continue
             figures[f"etapa{str(event['paso']).split('.')[0]}"] += event["duration"]
             if event["paso"] in ("3.0", "4.0", "4.3"):  # swap: 4.0 restores, off the downtime
                 figures["restore"] = max(figures["restore"], event["duration"])
@@ -124,6 +128,7 @@ VARIANTS = {  # column → label; B is the bare script, A the procedure's option
     "F": "F fast",
     "M": "M migrate",
     "R": "R recover",
+    "N": "N new venv",
 }
 
 
@@ -142,7 +147,7 @@ def render(pairs: list[dict[str, Figures]]) -> list[str]:
             ratio = statistics.median(x / y for x, y in pairs_of(values, [b[key] for b in b_of]))
             row += f" {statistics.median(values):.1f} | {ratio:.2f} |"
         rows.append(row)
-    for etapa in ("etapa2", "etapa3", "etapa4", "etapa5", "recover"):
+    for etapa in ("paso3.4", "etapa2", "etapa3", "etapa4", "etapa5", "recover"):
         medians = [statistics.median(p[k].get(etapa, 0.0) for p in pairs) for k in shown]
         cells = "".join(f" {m:.1f} | - |" for m in medians)
         rows.append(f"| {etapa} | - |{cells}")
@@ -180,6 +185,12 @@ def restore_recover(data: dict[str, Any]) -> None:
     data["database"]["rollback"] = "restore_recover"
 
 
+def new_venv(data: dict[str, Any]) -> None:
+    """N: the procedure's options, Paso 3.2's reinstall built before the stop (Paso 3.4)."""
+    restoring(data)
+    data["app"]["force_reinstall"] = "new_venv"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=10, help="database growth (MB)")
@@ -194,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         "--recover",
         action="store_true",
         help="also run R, database.rollback: restore_recover (Paso 4.5)",
+    )
+    parser.add_argument(
+        "--new-venv",
+        action="store_true",
+        help="also run N, app.force_reinstall: new_venv (Paso 3.4 before the stop)",
     )
     parser.add_argument(
         "--after-backup-percent",
@@ -218,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                 variants["M"] = write_variant(Path(tmp) / "migrate", least_loss)
             if options.recover:
                 variants["R"] = write_variant(Path(tmp) / "recover", restore_recover)
+            if options.new_venv:
+                variants["N"] = write_variant(Path(tmp) / "new-venv", new_venv)
             for n in range(options.pairs):
                 pair = {k: run_a(reports, variables) for k, variables in variants.items()}
                 pair["B"] = run_b(Path(tmp))
@@ -226,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bulk.grow(0)
         sandbox.reset()
-    flags = "".join(f" --{f}" for f in ("fast", "migrate", "recover") if getattr(options, f))
+    chosen = ("fast", "migrate", "recover", "new_venv")
+    flags = "".join(f" --{f.replace('_', '-')}" for f in chosen if getattr(options, f))
     if options.after_backup_percent:
         flags += f" --after-backup-percent {options.after_backup_percent:g}"
     table = [
