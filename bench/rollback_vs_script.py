@@ -28,22 +28,25 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from rollbook import sandbox
 from rollbook.core import timeline
 from rollbook.core.config import load_environment, secret
 from rollbook.core.journal import read_journal
-from rollbook.sandbox import bulk, instance
+from rollbook.sandbox import bulk, instance, lifecycle
 from rollbook.sandbox.backups import newest_backup
 from rollbook.sandbox.history import stable_tag
-from rollbook.sandbox.layout import load_layout
+from rollbook.sandbox.layout import Layout, load_layout, load_profile_layout
 from rollbook.sandbox.variant import fast_options, restoring, write_variant
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = [
-    "--env=sandbox",
     "--reason=benchmark",
     "--severity=CRITICO",
     "--approved-by=Tomás Torres",
@@ -52,13 +55,50 @@ ARGS = [
 MEASURES = ("total", "downtime", "restore")
 
 
-def run_a(report_dir: Path, variables: dict[str, str]) -> dict[str, float]:
+@dataclass(frozen=True)
+class Site:
+    """What the pairs roll back: the sandbox's app, or a third-party profile beside it."""
+
+    profile: str | None
+
+    @property
+    def env_name(self) -> str:
+        return f"sandbox-{self.profile}" if self.profile else "sandbox"
+
+    def layout(self) -> Layout:
+        return load_profile_layout(self.profile) if self.profile else load_layout()
+
+    def reset(self) -> None:
+        """Back to the start state: the profile's (`up` applies it again), else the sandbox's."""
+        if self.profile:
+            lifecycle.up(profile=self.profile)
+        else:
+            sandbox.reset()
+
+    def stable_tag(self) -> str:
+        if not self.profile:
+            return stable_tag(self.layout())
+        return lifecycle.SITES[self.profile].tag(lifecycle.SITES[self.profile].stable)
+
+    def variant(self, parent: Path, change: Callable[[dict[str, Any]], None]) -> dict[str, str]:
+        """The site's environment file changed by `change`, where the engine reads it."""
+        if not self.profile:
+            return write_variant(parent, change)
+        variables = write_variant(parent, None, extending=(self.env_name,))
+        path = parent / "environments" / f"{self.env_name}.yaml"
+        data = yaml.safe_load(path.read_text())
+        change(data)
+        path.write_text(yaml.safe_dump(data))
+        return variables
+
+
+def run_a(site: Site, report_dir: Path, variables: dict[str, str]) -> dict[str, float]:
     """rollbook (with `variables`, an environment variant): figures from the run's journal."""
-    sandbox.reset()
+    site.reset()
     before = set(report_dir.iterdir())
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "features/rollback.feature", *ARGS,
-         f"--report-dir={report_dir}"],
+         f"--env={site.env_name}", f"--report-dir={report_dir}"],
         cwd=ROOT, capture_output=True, text=True, check=False,
         env={**os.environ, **variables},
     )  # fmt: skip
@@ -82,17 +122,20 @@ def run_a(report_dir: Path, variables: dict[str, str]) -> dict[str, float]:
     return figures
 
 
-def script_environment(safety_dump: Path) -> dict[str, str]:
-    env, layout = load_environment("sandbox"), load_layout()
+def script_environment(site: Site, safety_dump: Path) -> dict[str, str]:
+    env, layout = load_environment(site.env_name), site.layout()
     backup = newest_backup(layout)
-    assert backup is not None and env.maintenance is not None
+    assert backup is not None
+    maintenance = env.maintenance
     return {
-        **os.environ,
+        **os.environ, **env.app.env,
         "SUPERVISORCTL": env.services.supervisorctl,
         "SUPERVISOR_CONF": str(env.services.supervisor_conf),
-        "APP": env.app.path, "VENV": env.app.venv, "TAG": stable_tag(layout),
+        "SERVICES": " ".join(env.services.app), "REQUIREMENTS": env.app.requirements,
+        "APP": env.app.path, "VENV": env.app.venv, "TAG": site.stable_tag(),
         "PIP_OPTIONS": " ".join(env.app.pip_options), "STATIC_ROOT": env.app.static_root,
-        "MAINTENANCE_TEMPLATE": env.maintenance.template, "MAINTENANCE_PAGE": env.maintenance.page,
+        "MAINTENANCE_TEMPLATE": maintenance.template if maintenance else "",
+        "MAINTENANCE_PAGE": maintenance.page if maintenance else "",
         "DB_HOST": env.database.host, "DB_PORT": str(env.database.port),
         "DB_USER": env.database.user, "DB_NAME": env.database.name,
         "DB_PASSWORD": secret(env, env.database.password_env),
@@ -100,12 +143,12 @@ def script_environment(safety_dump: Path) -> dict[str, str]:
     }  # fmt: skip
 
 
-def run_b(scratch: Path) -> dict[str, float]:
+def run_b(site: Site, scratch: Path) -> dict[str, float]:
     """The bare script: figures from the times it prints."""
-    sandbox.reset()
+    site.reset()
     done = subprocess.run(
         ["bash", str(ROOT / "bench" / "anexo_a.sh")], capture_output=True, text=True,
-        env=script_environment(scratch / "pre_rollback.sql"), check=False, timeout=3600,
+        env=script_environment(site, scratch / "pre_rollback.sql"), check=False, timeout=3600,
     )  # fmt: skip
     if done.returncode != 0:
         sys.exit(f"bench/anexo_a.sh failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -217,47 +260,61 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="the newest %% of the grown rows are missing from the backup",
     )
+    parser.add_argument(
+        "--profile",
+        choices=sorted(lifecycle.SITES),
+        help="roll back this third-party profile (sandbox up --profile) instead of the demo app; "
+        "its database is not grown",
+    )
     parser.add_argument("--markdown", type=Path, help="write the table into this file")
     options = parser.parse_args(argv)
     instance.activate(instance.current())  # $ROLLBOOK_SANDBOX_INSTANCE: its files and ports
-    sandbox.up()
-    bulk.grow(options.size_mb, options.after_backup_percent)
+    site = Site(options.profile)
+    sandbox.up(profile=options.profile)
+    if not options.profile:
+        bulk.grow(options.size_mb, options.after_backup_percent)
     pairs: list[dict[str, Figures]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             reports = Path(tmp) / "reports"
             reports.mkdir()
-            variants = {"A": write_variant(Path(tmp) / "procedure", restoring)}
+            variants = {"A": site.variant(Path(tmp) / "procedure", restoring)}
             if options.fast:
-                variants["F"] = write_variant(Path(tmp) / "fast", swapped)
+                variants["F"] = site.variant(Path(tmp) / "fast", swapped)
             if options.migrate:
-                variants["M"] = write_variant(Path(tmp) / "migrate", least_loss)
+                variants["M"] = site.variant(Path(tmp) / "migrate", least_loss)
             if options.recover:
-                variants["R"] = write_variant(Path(tmp) / "recover", restore_recover)
+                variants["R"] = site.variant(Path(tmp) / "recover", restore_recover)
             if options.new_venv:
-                variants["N"] = write_variant(Path(tmp) / "new-venv", new_venv)
+                variants["N"] = site.variant(Path(tmp) / "new-venv", new_venv)
             for n in range(options.pairs):
-                pair = {k: run_a(reports, variables) for k, variables in variants.items()}
-                pair["B"] = run_b(Path(tmp))
+                pair = {k: run_a(site, reports, variables) for k, variables in variants.items()}
+                pair["B"] = run_b(site, Path(tmp))
                 pairs.append(pair)
                 print(f"pair {n + 1}: " + ", ".join(pair_line(k, pair) for k in MEASURES))
     finally:
-        bulk.grow(0)
-        sandbox.reset()
+        if not options.profile:
+            bulk.grow(0)
+        site.reset()
     chosen = ("fast", "migrate", "recover", "new_venv")
     flags = "".join(f" --{f.replace('_', '-')}" for f in chosen if getattr(options, f))
     if options.after_backup_percent:
         flags += f" --after-backup-percent {options.after_backup_percent:g}"
+    if options.profile:
+        flags += f" --profile {options.profile}"
+    grown = f"The {options.profile} profile" if options.profile else (
+        f"Database grown by {options.size_mb} MB")  # fmt: skip
     table = [
-        f"Database grown by {options.size_mb} MB"
+        grown
         + (
             f" ({options.after_backup_percent:g} % of it written after the backup)"
             if options.after_backup_percent
             else ""
         )
         + f", {options.pairs} pairs, machine: {machine()}.",
-        f"Command: `.venv/bin/python bench/rollback_vs_script.py --size-mb {options.size_mb} "
-        f"--pairs {options.pairs}{flags}`",
+        "Command: `.venv/bin/python bench/rollback_vs_script.py "
+        + ("" if options.profile else f"--size-mb {options.size_mb} ")
+        + f"--pairs {options.pairs}{flags}`",
         "",
         *render(pairs),
     ]
