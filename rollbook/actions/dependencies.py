@@ -171,14 +171,14 @@ def uninstall_extra(venv: Venv, wanted: list[str]) -> None:
 def _hold_unpinned(host: Host, env: Environment, incident: str, seen: list[str]) -> str:
     """A constraints file, in rollbook's folder on the host: the installed version (in `seen`,
     the venv's `pip freeze --all`) of every package the target's requirements do not pin."""
-    held = _held(seen, pinned_requirements(host, env))
+    held = held_versions(seen, pinned_requirements(host, env))
     path = posixpath.join(posixpath.dirname(env.ledger_file()), f"held-{incident}.txt")
     host.run(["mkdir", "-p", posixpath.dirname(path)], mutating=True, app=True)
     host.run(write_argv("\n".join(held), path), mutating=True, app=True)
     return path
 
 
-def _held(seen: list[str], pinned: dict[str, str]) -> list[str]:
+def held_versions(seen: list[str], pinned: dict[str, str]) -> list[str]:
     """The installed version (in `seen`) of every package the target does not pin."""
     return [line for line in seen if "==" in line and package(line) not in pinned]
 
@@ -270,7 +270,7 @@ def target_requirements(
     pins, files = target_pins(host, env, tag)
     top = posixpath.relpath(env.app_file(env.app.requirements), env.app.path)
     # a tag may hold "/" (deploy/1.4.2): the file's name is the tag's digest
-    held = host.private_file(f"held-{digest([tag])[:12]}.txt", "\n".join(_held(seen, pins)),
+    held = host.private_file(f"held-{digest([tag])[:12]}.txt", "\n".join(held_versions(seen, pins)),
                              app=True)  # fmt: skip
     folder = posixpath.join(posixpath.dirname(held), "target")
     # writes only into the run's private folder (like its pgpass): not a change to the system

@@ -5,7 +5,8 @@ Paso 3.4, before Etapa 2 and while the app still serves, creates a venv beside t
 (`<venv>.rollbook-<incident>`, in the same folder so that a rename moves it) with the live venv's
 base Python and its pip.conf, and installs into it every package of the target: its recorded set
 (ledger) exactly, or the target's requirements from its tag with the arguments Paso 3.2 would
-give pip. The scripts pip wrote there name the new folder: they are rewritten to name the app's
+give pip and, as an install in place leaves them, every other package of the live venv at its
+version. The scripts pip wrote there name the new folder: they are rewritten to name the app's
 venv path, and the bytecode is compiled as if it lived there (tracebacks name real files).
 In the downtime, Paso 3.2 renames the app's venv aside (`<venv>.before-<incident>`) and the new
 one into its place: two renames. §9 renames them back. The venv set aside is kept and named.
@@ -148,25 +149,28 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
                 fresh = [] if host.planning else new.freeze()
                 wanted = dependencies.to_change(fresh, target.packages)
                 args, total = dependencies.exact_args(env, wanted), len(wanted)
-            else:
+            else:  # what in place would leave: the target's requirements, the rest held
                 hold = host.spec not in unheld
                 args = dependencies.target_requirements(host, env, target.ref, seen, hold=hold)
-                total = None
+                kept = [line for line in dependencies.held_versions(seen, pins)
+                        if dependencies.package(line) not in dependencies.PACKAGING]  # fmt: skip
+                args, total = [*args, *(kept if hold else [])], None
             dependencies.pip_install(new, env, ["--no-compile", *args], total,
                                      f"install-{incident.id}-new-venv.log")  # fmt: skip
             if target.packages and not host.planning:
                 dependencies.uninstall_extra(new, target.packages)
             installed = [] if host.planning else new.freeze()  # before the scripts name `live`
             _relocate(host, env, staged)
-        # the recorded set is exact (in place, Paso 3.2 uninstalls the rest too); the
-        # requirements leave in place what they do not name, a new venv lacks it
+        # the recorded set is exact (in place, Paso 3.2 uninstalls the rest too); what the
+        # requirements do not name stays in place, and the new venv lacks it where holding it
+        # conflicts with the target's pins (Paso 1.2)
         lacks = [] if target.packages or host.planning else sorted(
             {dependencies.package(line) for line in seen}
             - {dependencies.package(line) for line in installed})  # fmt: skip
         if lacks:
-            incident.say(f"{host.spec}: packages of {env.app.venv} the target's requirements "
-                         f"do not install, not in the new venv: {', '.join(lacks)} (in place "
-                         "they would stay installed)")  # fmt: skip
+            incident.say(f"{host.spec}: packages of {env.app.venv} not in the new venv: "
+                         f"{', '.join(lacks)} (the target's requirements do not install them, "
+                         "and holding them at their versions conflicts with its pins)")  # fmt: skip
         return {"freeze": installed, "pins": pins, "lacks": lacks}
 
     built = each_host(incident, site, "app", build)
