@@ -132,7 +132,7 @@ def pip_install(
     folder = posixpath.dirname(env.ledger_file())
     log = posixpath.join(folder, log_name)
     venv.host.run(["mkdir", "-p", folder], mutating=True, app=True)
-    with PipProgress(venv.host, log, env.app.venv, total, stall=env.timeouts.stall):
+    with PipProgress(venv.host, log, venv.app.venv, total, stall=env.timeouts.stall):
         venv.pip("install", "--disable-pip-version-check", "--log", log, *args, mutating=True,
                  timeout=env.timeouts.install)  # fmt: skip
 

@@ -5,11 +5,12 @@ Paso 3.4, before Etapa 2 and while the app still serves, creates a venv beside t
 (`<venv>.rollbook-<incident>`, in the same folder so that a rename moves it) with the live venv's
 base Python and its pip.conf, and installs into it every package of the target: its recorded set
 (ledger) exactly, or the target's requirements from its tag with the arguments Paso 3.2 would
-give pip and, as an install in place leaves them, every other package of the live venv at its
-version. The scripts pip wrote there name the new folder: they are rewritten to name the app's
-venv path, and the bytecode is compiled as if it lived there (tracebacks name real files).
-In the downtime, Paso 3.2 renames the app's venv aside (`<venv>.before-<incident>`) and the new
-one into its place: two renames. §9 renames them back. The venv set aside is kept and named.
+give pip; and, as an install in place leaves them, the live venv's other packages (without a
+record) or packaging tools (with one) at their versions. The scripts pip wrote there name the
+new folder: they are rewritten to name the app's venv path, and the bytecode is compiled as if
+it lived there (tracebacks name real files). In the downtime, Paso 3.2 renames the app's venv
+aside (`<venv>.before-<incident>`) and the new one into its place: two renames. §9 renames them
+back. The venv set aside is kept and named.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import posixpath
 from typing import Any
 
-from rollbook.actions import dependencies
+from rollbook.actions import dependencies, requirements
 from rollbook.actions.fleet import each_host
 from rollbook.core.config import AppConfig, Environment
 from rollbook.core.errors import StepFailed
@@ -76,12 +77,12 @@ _SWITCH = (
     'live="$1" aside="$2" staged="$3"; '
     '[ -d "$staged" ] || { echo "the new venv $staged is missing" >&2; exit 3; }; '
     '[ ! -e "$aside" ] || { echo "$aside exists already" >&2; exit 3; }; '
-    'mv -- "$live" "$aside" && mv -- "$staged" "$live"'
+    'mv -- "$live" "$aside" && { [ ! -e "$live" ] || exit 3; } && mv -- "$staged" "$live"'
 )
 _SWITCH_BACK = (
     'live="$1" aside="$2" staged="$3"; [ -d "$aside" ] || exit 0; '
     'if [ -e "$live" ]; then [ ! -e "$staged" ] || { echo "$staged exists already" >&2; exit 3; }; '
-    'mv -- "$live" "$staged" || exit 1; fi; mv -- "$aside" "$live"'
+    'mv -- "$live" "$staged" || exit 1; fi; [ ! -e "$live" ] || exit 3; mv -- "$aside" "$live"'
 )
 
 
@@ -111,6 +112,12 @@ def _base_python(host: Host, env: Environment) -> list[str]:
             "place would replace the link — set app.force_reinstall: always (or point app.venv "
             "at the folder itself)"
         )
+    folder = posixpath.dirname(live.rstrip("/"))
+    if not host.run(["test", "-w", folder], mutating=False, check=False, app=True).ok:
+        raise StepFailed(
+            f"{host.name}: the app's user cannot create the new venv in {folder} (the folder of "
+            f"app.venv): give it write access there, or set app.force_reinstall: always"
+        )
     out = host.run([f"{live}/bin/python", "-c", _BASE], mutating=False, app=True).stdout
     found = json.loads(out.strip().splitlines()[-1])
     if not found["base"]:
@@ -138,45 +145,68 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
                                  "by an earlier run) or run again later")  # fmt: skip
         create = _base_python(host, env)
         seen = live.freeze()
-        pins, _ = dependencies.target_pins(host, env, target.ref)
+        pins, files = dependencies.target_pins(host, env, target.ref)
+        _refuse_local_code(host, env, target, files)
+        # what an install in place leaves that the target does not install: without a record,
+        # every package it does not pin; with one, the packaging tools it does not list
+        recorded = {dependencies.package(line): "" for line in target.packages or []}
+        kept = [
+            line
+            for line in dependencies.held_versions(seen, recorded or pins)
+            if not recorded or dependencies.package(line) in dependencies.PACKAGING
+        ]
         with records.operation(VenvStaged(host.spec, staged)):  # §9 removes it
             host.run([*create, staged], mutating=True, app=True)
             # pip's site configuration (an index, find-links) travels with the venv
             conf = f"{env.app.venv.rstrip('/')}/pip.conf"
             host.run(["sh", "-c", '[ ! -f "$1" ] || cp -p -- "$1" "$2"', "sh", conf,
                       f"{staged}/pip.conf"], mutating=True, app=True)  # fmt: skip
+            log = f"install-{incident.id}-new-venv.log"
+            if kept:  # exactly their versions, nothing resolved (as they stay in place)
+                exact = ["--no-compile", *dependencies.exact_args(env, kept)]
+                dependencies.pip_install(new, env, exact, len(kept), log)
             if target.packages:
                 fresh = [] if host.planning else new.freeze()
                 wanted = dependencies.to_change(fresh, target.packages)
                 args, total = dependencies.exact_args(env, wanted), len(wanted)
-            else:  # what in place would leave: the target's requirements, the rest held
+            else:  # Paso 3.2's own arguments: the target's requirements, the rest held
                 hold = host.spec not in unheld
                 args = dependencies.target_requirements(host, env, target.ref, seen, hold=hold)
-                kept = [line for line in dependencies.held_versions(seen, pins)
-                        if dependencies.package(line) not in dependencies.PACKAGING]  # fmt: skip
-                args, total = [*args, *(kept if hold else [])], None
-            dependencies.pip_install(new, env, ["--no-compile", *args], total,
-                                     f"install-{incident.id}-new-venv.log")  # fmt: skip
+                total = None
+            dependencies.pip_install(new, env, ["--no-compile", *args], total, log)
             if target.packages and not host.planning:
                 dependencies.uninstall_extra(new, target.packages)
             installed = [] if host.planning else new.freeze()  # before the scripts name `live`
             _relocate(host, env, staged)
-        # the recorded set is exact (in place, Paso 3.2 uninstalls the rest too); what the
-        # requirements do not name stays in place, and the new venv lacks it where holding it
-        # conflicts with the target's pins (Paso 1.2)
-        lacks = [] if target.packages or host.planning else sorted(
-            {dependencies.package(line) for line in seen}
+        lacks = [] if host.planning else sorted(
+            {dependencies.package(line) for line in kept}
             - {dependencies.package(line) for line in installed})  # fmt: skip
         if lacks:
             incident.say(f"{host.spec}: packages of {env.app.venv} not in the new venv: "
-                         f"{', '.join(lacks)} (the target's requirements do not install them, "
-                         "and holding them at their versions conflicts with its pins)")  # fmt: skip
+                         f"{', '.join(lacks)} (the target's install replaced them)")  # fmt: skip
         return {"freeze": installed, "pins": pins, "lacks": lacks}
 
     built = each_host(incident, site, "app", build)
     incident.note("venv_staged", path=staged,
                   hosts={spec: {"lacks": b["lacks"]} for spec, b in built.items()})  # fmt: skip
     return built
+
+
+def _refuse_local_code(host: Host, env: Environment, target: Target, files: list[str]) -> None:
+    """Paso 3.4 runs before Paso 3.1's checkout: a requirement installing the checkout's own
+    code (`-e .`, a path, a file URL) would install the deployed release's, not the target's."""
+    lines = list(target.packages or [])
+    for file in [] if target.packages else files:
+        shown = host.run(["git", "-C", env.app.path, "show", f"{target.ref}:{file}"],
+                         mutating=False, check=False, app=True)  # fmt: skip
+        lines += requirements.logical_lines(shown.stdout) if shown.ok else []
+    local = requirements.local_code(lines)
+    if local:
+        raise StepFailed(
+            f"{host.name}: the target installs code from the checkout ({local[0]}): built before "
+            "Paso 3.1's checkout, a new venv would hold the deployed release's — set "
+            "app.force_reinstall: always"
+        )
 
 
 def _relocate(host: Host, env: Environment, staged: str) -> None:
@@ -186,9 +216,12 @@ def _relocate(host: Host, env: Environment, staged: str) -> None:
     if not host.planning and done.stdout.split()[-1:] != ["0"]:
         raise StepFailed(f"{host.name}: files of {staged}/bin still name it after the rewrite "
                          f"({done.stdout.strip()}): set app.force_reinstall: always")  # fmt: skip
-    # as pip would have, but with the paths the files will have after the rename
-    host.run([python, "-m", "compileall", "-q", "-j", "0", "-d", f"{live}/lib", f"{staged}/lib"],
-             mutating=True, app=True, timeout=env.timeouts.install)  # fmt: skip
+    # as pip would have (a file that does not compile is left, as pip leaves it), but with the
+    # paths the files will have after the rename; ensurepip's own bytecode rewritten too (-f);
+    # niced: the app still serves on this host
+    host.run(["nice", "-n", "10", python, "-m", "compileall", "-q", "-f", "-j", "0", "-d",
+              f"{live}/lib", f"{staged}/lib"], mutating=True, app=True, check=False,
+             timeout=env.timeouts.install)  # fmt: skip
 
 
 def reinstall(incident: Incident, site: Site, records: Records) -> dict[str, str]:
@@ -202,27 +235,34 @@ def reinstall(incident: Incident, site: Site, records: Records) -> dict[str, str
 
 
 def switch(incident: Incident, site: Site, records: Records) -> dict[str, str]:
-    """Paso 3.2 on every app host: the app's venv renamed aside, the new one into its place."""
+    """Paso 3.2 on every app host: the app's venv renamed aside, the new one (Paso 3.4's, of
+    this incident or of the one it resumes) into its place."""
     env = site.env
     live, aside = env.app.venv.rstrip("/"), aside_path(env, incident.id)
-    staged = staged_path(env, incident.id)
+    built = {change.host: change.path for change in records.begun(VenvStaged)}
 
     def rename(host: Host) -> str:
+        staged = built.get(host.spec)
+        if staged is None:
+            raise StepFailed(f"{host.name}: Paso 3.4 built no new venv here: run the rollback "
+                             "again, or set app.force_reinstall: always")  # fmt: skip
         with records.operation(VenvSwitched(host.spec, live, aside, staged)):  # §9 renames back
             host.run(["sh", "-c", _SWITCH, "sh", live, aside, staged], mutating=True, app=True)
         return f"the new venv built before the stop (Paso 3.4) renamed into {live}"
 
     how = each_host(incident, site, "app", rename)
-    incident.note("venv_switched", live=live, aside=aside)
-    incident.say(f"Paso 3.2: the new venv is {live}; the one it replaced is kept as {aside} "
-                 "(remove it once no longer needed)")  # fmt: skip
+    if not site.planning:
+        incident.note("venv_switched", live=live, aside=aside, back=False)
+        incident.say(f"Paso 3.2: the new venv is {live}; the one it replaced is kept as {aside} "
+                     "(remove it once no longer needed)")  # fmt: skip
     return how
 
 
-def switch_back(host: Host, change: VenvSwitched) -> None:
+def switch_back(incident: Incident, host: Host, change: VenvSwitched) -> None:
     """§9: the venv Paso 3.2 set aside back at the app's venv path (the new one back aside)."""
     host.run(["sh", "-c", _SWITCH_BACK, "sh", change.live, change.aside, change.staged],
              mutating=True, app=True)  # fmt: skip
+    incident.note("venv_switched", live=change.live, aside=change.aside, back=True)
 
 
 def remove_staged(host: Host, env: Environment, change: VenvStaged) -> None:

@@ -53,6 +53,15 @@ def pins_of(text: str) -> tuple[dict[str, str], list[str]]:
     return pins, includes
 
 
+_LOCAL = re.compile(r"^(?:-e|--editable)(?:\s|=)|^(?:\.|/|file:)|\s@\s*file:")
+
+
+def local_code(lines: list[str]) -> list[str]:
+    """The requirement lines that install code from a folder or file on the host (`-e .`,
+    `./libs/x`, `name @ file://…`): what they install is the checkout's as it is when pip runs."""
+    return [line for line in lines if _LOCAL.search(line.strip())]
+
+
 Reader = Callable[[str], "str | None"]  # a file's text; None when it cannot be read
 
 

@@ -127,7 +127,7 @@ def _venv_switched(ctx: Undoing, changes: list[VenvSwitched]) -> list[Undo]:
 
     def back() -> None:
         fleet.each_host(r.incident, r.site, "app",
-                        lambda host: new_venv.switch_back(host, by_host[host.spec]),
+                        lambda host: new_venv.switch_back(r.incident, host, by_host[host.spec]),
                         among=list(by_host))  # fmt: skip
 
     return [Undo(f"rename the venv set aside ({changes[-1].aside}) back into place", back)]

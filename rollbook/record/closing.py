@@ -487,7 +487,10 @@ def package_summary(facts: dict[str, dict[str, Any]]) -> str:
     hosts = (facts.get("package_set") or facts.get("packages_installed") or {}).get("hosts", {})
     said = "; ".join(f"{spec}: {text}" for spec, text in hosts.items()) or "n/d"
     switched = facts.get("venv_switched")
-    if switched:  # app.force_reinstall: new_venv
+    if switched and switched.get("back"):  # §9 put the old one back
+        said += (f" — venv nuevo del Paso 3.4 retirado por §9: el anterior volvió a "
+                 f"{switched['live']}")  # fmt: skip
+    elif switched:  # app.force_reinstall: new_venv
         said += (f" — venv nuevo construido antes de detener servicios (Paso 3.4) y renombrado a "
                  f"{switched['live']}; el anterior queda en {switched['aside']}")  # fmt: skip
     return said

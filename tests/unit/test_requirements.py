@@ -10,7 +10,7 @@ import pytest
 
 from rollbook.actions import dependencies
 from rollbook.actions.dependencies import comparable, set_difference
-from rollbook.actions.requirements import pinned, pins_of
+from rollbook.actions.requirements import local_code, logical_lines, pinned, pins_of
 from rollbook.core.errors import StepFailed
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
@@ -222,3 +222,15 @@ def test_paso_3_2_takes_paso_1_2s_answer_while_the_venv_is_the_one_it_asked_abou
         "rb-a==1.0"
         not in subprocess.run([pip, "freeze"], capture_output=True, text=True, check=True).stdout
     )  # what the record lacks: gone
+
+
+def test_lines_that_install_the_checkouts_own_code_are_told_apart() -> None:
+    lines = logical_lines(
+        "Django==5.2.19\n-e .\n--editable=./libs/x\n./libs/y\n/srv/wheels/z-1.0-py3-none-any.whl\n"
+        "file:///srv/src/w\nmyapp @ file:///srv/app\ngunicorn @ https://example.invalid/g.tar.gz\n"
+        "-e git+https://example.invalid/x.git#egg=x\n-r requirements/base.txt\n"
+    )
+    assert local_code(lines) == [
+        "-e .", "--editable=./libs/x", "./libs/y", "/srv/wheels/z-1.0-py3-none-any.whl",
+        "file:///srv/src/w", "myapp @ file:///srv/app", "-e git+https://example.invalid/x.git#egg=x",
+    ]  # fmt: skip
