@@ -73,13 +73,13 @@ print(rewritten, left)
 """
 
 # Paso 3.2: the app's venv aside, the new one into its place; §9: the reverse (idempotent)
-_SWITCH = (
+SWITCH = (
     'live="$1" aside="$2" staged="$3"; '
     '[ -d "$staged" ] || { echo "the new venv $staged is missing" >&2; exit 3; }; '
     '[ ! -e "$aside" ] || { echo "$aside exists already" >&2; exit 3; }; '
     'mv -- "$live" "$aside" && { [ ! -e "$live" ] || exit 3; } && mv -- "$staged" "$live"'
 )
-_SWITCH_BACK = (
+SWITCH_BACK = (
     'live="$1" aside="$2" staged="$3"; [ -d "$aside" ] || exit 0; '
     'if [ -e "$live" ]; then [ ! -e "$staged" ] || { echo "$staged exists already" >&2; exit 3; }; '
     'mv -- "$live" "$staged" || exit 1; fi; [ ! -e "$live" ] || exit 3; mv -- "$aside" "$live"'
@@ -247,7 +247,7 @@ def switch(incident: Incident, site: Site, records: Records) -> dict[str, str]:
             raise StepFailed(f"{host.name}: Paso 3.4 built no new venv here: run the rollback "
                              "again, or set app.force_reinstall: always")  # fmt: skip
         with records.operation(VenvSwitched(host.spec, live, aside, staged)):  # §9 renames back
-            host.run(["sh", "-c", _SWITCH, "sh", live, aside, staged], mutating=True, app=True)
+            host.run(["sh", "-c", SWITCH, "sh", live, aside, staged], mutating=True, app=True)
         return f"the new venv built before the stop (Paso 3.4) renamed into {live}"
 
     how = each_host(incident, site, "app", rename)
@@ -260,7 +260,7 @@ def switch(incident: Incident, site: Site, records: Records) -> dict[str, str]:
 
 def switch_back(incident: Incident, host: Host, change: VenvSwitched) -> None:
     """§9: the venv Paso 3.2 set aside back at the app's venv path (the new one back aside)."""
-    host.run(["sh", "-c", _SWITCH_BACK, "sh", change.live, change.aside, change.staged],
+    host.run(["sh", "-c", SWITCH_BACK, "sh", change.live, change.aside, change.staged],
              mutating=True, app=True)  # fmt: skip
     incident.note("venv_switched", live=change.live, aside=change.aside, back=True)
 
