@@ -5,8 +5,9 @@ Paso 3.4, before Etapa 2 and while the app still serves, creates a venv beside t
 (`<venv>.rollbook-<incident>`, in the same folder so that a rename moves it) with the live venv's
 base Python and its pip.conf, and installs into it every package of the target: its recorded set
 (ledger) exactly, or the target's requirements from its tag with the arguments Paso 3.2 would
-give pip; and, as an install in place leaves them, the live venv's other packages (without a
-record) or packaging tools (with one) at their versions. The scripts pip wrote there name the
+give pip; then, at their versions, what an install in place would leave that this lacks (without
+a record, every other package of the live venv; with one listing no packaging tool, its packaging
+tools). The scripts pip wrote there name the
 new folder: they are rewritten to name the app's venv path, and the bytecode is compiled as if
 it lived there (tracebacks name real files). In the downtime, Paso 3.2 renames the app's venv
 aside (`<venv>.before-<incident>`) and the new one into its place: two renames. §9 renames them
@@ -82,7 +83,8 @@ SWITCH = (
 SWITCH_BACK = (
     'live="$1" aside="$2" staged="$3"; [ -d "$aside" ] || exit 0; '
     'if [ -e "$live" ]; then [ ! -e "$staged" ] || { echo "$staged exists already" >&2; exit 3; }; '
-    'mv -- "$live" "$staged" || exit 1; fi; [ ! -e "$live" ] || exit 3; mv -- "$aside" "$live"'
+    'mv -- "$live" "$staged" || exit 1; fi; [ ! -e "$live" ] || exit 3; '
+    'mv -- "$aside" "$live" && echo renamed back'
 )
 
 
@@ -130,8 +132,8 @@ def _base_python(host: Host, env: Environment) -> list[str]:
 
 def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[str, Any]]:
     """Paso 3.4 on every app host: the target's packages installed into a new venv beside the
-    app's, with the app serving. {host: {"freeze", "pins"}} of the new venv, as Paso 3.2's
-    checks read them."""
+    app's, with the app serving, then what an install in place would leave (left_in_place).
+    {host: {"freeze", "pins"} of the new venv, as Paso 3.2's checks read them, and "kept"}."""
     target, env = records.need(Target), site.env
     resolved = records.known(TargetResolved)
     unheld = resolved.unheld if resolved else []
@@ -147,14 +149,6 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
         seen = live.freeze()
         pins, files = dependencies.target_pins(host, env, target.ref)
         _refuse_local_code(host, env, target, files)
-        # what an install in place leaves that the target does not install: without a record,
-        # every package it does not pin; with one, the packaging tools it does not list
-        recorded = {dependencies.package(line): "" for line in target.packages or []}
-        kept = [
-            line
-            for line in dependencies.held_versions(seen, recorded or pins)
-            if not recorded or dependencies.package(line) in dependencies.PACKAGING
-        ]
         with records.operation(VenvStaged(host.spec, staged)):  # §9 removes it
             host.run([*create, staged], mutating=True, app=True)
             # pip's site configuration (an index, find-links) travels with the venv
@@ -162,9 +156,6 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
             host.run(["sh", "-c", '[ ! -f "$1" ] || cp -p -- "$1" "$2"', "sh", conf,
                       f"{staged}/pip.conf"], mutating=True, app=True)  # fmt: skip
             log = f"install-{incident.id}-new-venv.log"
-            if kept:  # exactly their versions, nothing resolved (as they stay in place)
-                exact = ["--no-compile", *dependencies.exact_args(env, kept)]
-                dependencies.pip_install(new, env, exact, len(kept), log)
             if target.packages:
                 fresh = [] if host.planning else new.freeze()
                 wanted = dependencies.to_change(fresh, target.packages)
@@ -176,20 +167,52 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
             dependencies.pip_install(new, env, ["--no-compile", *args], total, log)
             if target.packages and not host.planning:
                 dependencies.uninstall_extra(new, target.packages)
-            installed = [] if host.planning else new.freeze()  # before the scripts name `live`
+            installed = [] if host.planning else new.freeze()
+            kept = [line for line in left_in_place(seen, installed, target.packages)
+                    if "==" in line and "@" not in line]  # fmt: skip
+            if kept and not host.planning:
+                _install_kept(new, env, kept, log)
+                installed = new.freeze()  # before the scripts name `live`
+            lacks = [] if host.planning else left_in_place(seen, installed, target.packages)
+            if lacks:
+                raise StepFailed(
+                    f"{host.name}: the new venv lacks what an install in place would leave in "
+                    f"{env.app.venv}: {', '.join(lacks)} — add it to the target's requirements, "
+                    "or set app.force_reinstall: always"
+                )
             _relocate(host, env, staged)
-        lacks = [] if host.planning else sorted(
-            {dependencies.package(line) for line in kept}
-            - {dependencies.package(line) for line in installed})  # fmt: skip
-        if lacks:
-            incident.say(f"{host.spec}: packages of {env.app.venv} not in the new venv: "
-                         f"{', '.join(lacks)} (the target's install replaced them)")  # fmt: skip
-        return {"freeze": installed, "pins": pins, "lacks": lacks}
+        return {"freeze": installed, "pins": pins, "kept": kept}
 
     built = each_host(incident, site, "app", build)
     incident.note("venv_staged", path=staged,
-                  hosts={spec: {"lacks": b["lacks"]} for spec, b in built.items()})  # fmt: skip
+                  hosts={spec: {"kept": b["kept"]} for spec, b in built.items()})  # fmt: skip
     return built
+
+
+def left_in_place(seen: list[str], now: list[str], recorded: list[str] | None) -> list[str]:
+    """The lines of the live venv's `pip freeze --all` (`seen`) that an install in place would
+    leave and a venv whose `pip freeze --all` is `now` lacks (by name): without a record every
+    package (pip removes none); with one, the packaging tools when it lists none (Paso 3.2
+    removes the rest: dependencies.uninstall_extra)."""
+    name, tools = dependencies.package, dependencies.PACKAGING
+    if recorded and any(name(line) in tools for line in recorded):
+        return []  # the record names the packaging tools too: in place, nothing else stays
+    have = {name(line) for line in now}
+    stays = [line for line in seen if not recorded or name(line) in tools]
+    return [line for line in stays if name(line) not in have]
+
+
+def _install_kept(new: Venv, env: Environment, kept: list[str], log: str) -> None:
+    """What an install in place leaves, at its versions, without resolving (as it stays)."""
+    try:
+        dependencies.pip_install(new, env, ["--no-compile", *dependencies.exact_args(env, kept)],
+                                 len(kept), log)  # fmt: skip
+    except StepFailed as exc:
+        raise StepFailed(
+            f"{new.host.name}: the new venv cannot get what an install in place would leave "
+            f"({', '.join(kept)}): {exc} — add them to the mirror, or set "
+            "app.force_reinstall: always"
+        ) from None
 
 
 def _refuse_local_code(host: Host, env: Environment, target: Target, files: list[str]) -> None:
@@ -203,9 +226,9 @@ def _refuse_local_code(host: Host, env: Environment, target: Target, files: list
     local = requirements.local_code(lines)
     if local:
         raise StepFailed(
-            f"{host.name}: the target installs code from the checkout ({local[0]}): built before "
-            "Paso 3.1's checkout, a new venv would hold the deployed release's — set "
-            "app.force_reinstall: always"
+            f"{host.name}: the target installs from a path, a file or an editable source "
+            f"({local[0]}): in a venv built before Paso 3.1's checkout it would be the deployed "
+            "release's, or live inside the built folder — set app.force_reinstall: always"
         )
 
 
@@ -219,9 +242,11 @@ def _relocate(host: Host, env: Environment, staged: str) -> None:
     # as pip would have (a file that does not compile is left, as pip leaves it), but with the
     # paths the files will have after the rename; ensurepip's own bytecode rewritten too (-f);
     # niced: the app still serves on this host
-    host.run(["nice", "-n", "10", python, "-m", "compileall", "-q", "-f", "-j", "0", "-d",
-              f"{live}/lib", f"{staged}/lib"], mutating=True, app=True, check=False,
-             timeout=env.timeouts.install)  # fmt: skip
+    done = host.run(["nice", "-n", "10", python, "-m", "compileall", "-q", "-f", "-j", "0",
+                     "-d", f"{live}/lib", f"{staged}/lib"], mutating=True, app=True, check=False,
+                    timeout=env.timeouts.install)  # fmt: skip
+    if done.exit_status not in (0, 1):  # 1: a file did not compile
+        raise StepFailed(host.describe_failure(done))
 
 
 def reinstall(incident: Incident, site: Site, records: Records) -> dict[str, str]:
@@ -252,17 +277,18 @@ def switch(incident: Incident, site: Site, records: Records) -> dict[str, str]:
 
     how = each_host(incident, site, "app", rename)
     if not site.planning:
-        incident.note("venv_switched", live=live, aside=aside, back=False)
+        incident.note("venv_switched", live=live, aside=aside, hosts=sorted(how))
         incident.say(f"Paso 3.2: the new venv is {live}; the one it replaced is kept as {aside} "
                      "(remove it once no longer needed)")  # fmt: skip
     return how
 
 
-def switch_back(incident: Incident, host: Host, change: VenvSwitched) -> None:
-    """§9: the venv Paso 3.2 set aside back at the app's venv path (the new one back aside)."""
-    host.run(["sh", "-c", SWITCH_BACK, "sh", change.live, change.aside, change.staged],
-             mutating=True, app=True)  # fmt: skip
-    incident.note("venv_switched", live=change.live, aside=change.aside, back=True)
+def switch_back(host: Host, change: VenvSwitched) -> bool:
+    """§9: the venv Paso 3.2 set aside back at the app's venv path (the new one back aside);
+    whether it moved (it had not when the run died before the first rename)."""
+    done = host.run(["sh", "-c", SWITCH_BACK, "sh", change.live, change.aside, change.staged],
+                    mutating=True, app=True)  # fmt: skip
+    return "renamed back" in done.stdout
 
 
 def remove_staged(host: Host, env: Environment, change: VenvStaged) -> None:

@@ -53,12 +53,14 @@ def pins_of(text: str) -> tuple[dict[str, str], list[str]]:
     return pins, includes
 
 
-_LOCAL = re.compile(r"^(?:-e|--editable)(?:\s|=)|^(?:\.|/|file:)|\s@\s*file:")
+# an editable install, a path (a first word with a "/" that is no URL), a file URL
+_LOCAL = re.compile(r"^(?:-e|--editable)|^(?:\.|/|file:)|^(?!\S*://)[^\s-]\S*/|@\s*file:")
 
 
 def local_code(lines: list[str]) -> list[str]:
-    """The requirement lines that install code from a folder or file on the host (`-e .`,
-    `./libs/x`, `name @ file://…`): what they install is the checkout's as it is when pip runs."""
+    """The requirement lines that install from a folder or a file on the host, or as an
+    editable source (`-e .`, `libs/x`, `name@file://…`, `-e git+…`): what pip installs from them
+    depends on where and when it runs."""
     return [line for line in lines if _LOCAL.search(line.strip())]
 
 

@@ -126,9 +126,10 @@ def _venv_switched(ctx: Undoing, changes: list[VenvSwitched]) -> list[Undo]:
     r, by_host = ctx.run, {change.host: change for change in changes}
 
     def back() -> None:
-        fleet.each_host(r.incident, r.site, "app",
-                        lambda host: new_venv.switch_back(r.incident, host, by_host[host.spec]),
-                        among=list(by_host))  # fmt: skip
+        moved = fleet.each_host(r.incident, r.site, "app",
+                                lambda host: new_venv.switch_back(host, by_host[host.spec]),
+                                among=list(by_host))  # fmt: skip
+        r.incident.note("venv_switched_back", hosts=sorted(s for s, ok in moved.items() if ok))
 
     return [Undo(f"rename the venv set aside ({changes[-1].aside}) back into place", back)]
 

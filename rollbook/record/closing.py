@@ -486,11 +486,14 @@ def package_summary(facts: dict[str, dict[str, Any]]) -> str:
     """Paso 3.2: how the packages were installed and checked, per app host."""
     hosts = (facts.get("package_set") or facts.get("packages_installed") or {}).get("hosts", {})
     said = "; ".join(f"{spec}: {text}" for spec, text in hosts.items()) or "n/d"
-    switched = facts.get("venv_switched")
-    if switched and switched.get("back"):  # §9 put the old one back
-        said += (f" — venv nuevo del Paso 3.4 retirado por §9: el anterior volvió a "
-                 f"{switched['live']}")  # fmt: skip
-    elif switched:  # app.force_reinstall: new_venv
+    switched = facts.get("venv_switched")  # app.force_reinstall: new_venv
+    back = (facts.get("venv_switched_back") or {}).get("hosts", [])
+    if switched:
         said += (f" — venv nuevo construido antes de detener servicios (Paso 3.4) y renombrado a "
-                 f"{switched['live']}; el anterior queda en {switched['aside']}")  # fmt: skip
+                 f"{switched['live']}")  # fmt: skip
+        kept = [spec for spec in switched.get("hosts", []) if spec not in back]
+        if kept:
+            said += f"; el anterior queda en {switched['aside']} ({', '.join(kept)})"
+        if back:
+            said += f"; §9 devolvió el anterior a {switched['live']} ({', '.join(back)})"
     return said

@@ -108,9 +108,13 @@ def test_section_9_renames_the_old_venv_back_under_restarted_processes(
     )  # fmt: skip
     assert done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(done)
     assert done.pasos()["5.1"] == "failed", dump(done)
-    # no ledger record for the fault's release: its requirements, and every other package of
-    # the live venv held at its version, as an install in place leaves them (none missing)
-    assert done.facts()["venv_staged"]["hosts"]["local://"]["lacks"] == []
+    # no ledger record for the fault's release: its requirements, then what an install in place
+    # leaves that they do not install (the defective release's humanize) at its version
+    kept = done.facts()["venv_staged"]["hosts"]["local://"]["kept"]
+    assert [line.split("==")[0] for line in kept] == ["humanize"], kept
+    [markdown] = done.folder.glob("ROLLBACK-*.md")
+    assert f"§9 devolvió el anterior a {live} (local://)" in markdown.read_text()
+    assert "el anterior queda en" not in markdown.read_text()
     # the very folder that ran before, not a reinstall: renamed back; nothing left beside it
     assert os.stat(live).st_ino == inode
     assert not list(Path(live).parent.glob(f"{Path(live).name}.*-{done.folder.name}"))

@@ -228,9 +228,14 @@ def test_lines_that_install_the_checkouts_own_code_are_told_apart() -> None:
     lines = logical_lines(
         "Django==5.2.19\n-e .\n--editable=./libs/x\n./libs/y\n/srv/wheels/z-1.0-py3-none-any.whl\n"
         "file:///srv/src/w\nmyapp @ file:///srv/app\ngunicorn @ https://example.invalid/g.tar.gz\n"
-        "-e git+https://example.invalid/x.git#egg=x\n-r requirements/base.txt\n"
+        "-e git+https://example.invalid/x.git#egg=x\n-r requirements/base.txt\n-e.\n"
+        "libs/pkg\nvendor/x-1.0-py3-none-any.whl\nother@file:///srv/o\n"
+        "git+https://example.invalid/v.git#egg=v\nhttps://example.invalid/u-1.0.tar.gz\n"
+        'psycopg[binary]==3.3.9 ; python_version >= "3.10"\n--find-links ./wheels\n'
+        "Django==5.2.19 --hash=sha256:aaaa\n--index-url https://example.invalid/simple\n"
     )
     assert local_code(lines) == [
         "-e .", "--editable=./libs/x", "./libs/y", "/srv/wheels/z-1.0-py3-none-any.whl",
         "file:///srv/src/w", "myapp @ file:///srv/app", "-e git+https://example.invalid/x.git#egg=x",
+        "-e.", "libs/pkg", "vendor/x-1.0-py3-none-any.whl", "other@file:///srv/o",
     ]  # fmt: skip
