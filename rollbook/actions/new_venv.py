@@ -168,9 +168,10 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
             if target.packages and not host.planning:
                 dependencies.uninstall_extra(new, target.packages)
             installed = [] if host.planning else new.freeze()
-            kept = [line for line in left_in_place(seen, installed, target.packages)
-                    if "==" in line and "@" not in line]  # fmt: skip
-            if kept and not host.planning:
+            kept = [] if host.planning else [
+                line for line in left_in_place(seen, installed, target.packages)
+                if "==" in line and "@" not in line]  # fmt: skip
+            if kept:
                 _install_kept(new, env, kept, log)
                 installed = new.freeze()  # before the scripts name `live`
             lacks = [] if host.planning else left_in_place(seen, installed, target.packages)
