@@ -100,6 +100,13 @@ def install_requirements(incident: Incident, site: Site, records: Records) -> di
         return how
 
     how = each_host(incident, site, "app", install)
+    return note_installed(incident, how, skipped)
+
+
+def note_installed(
+    incident: Incident, how: dict[str, str], skipped: dict[str, str]
+) -> dict[str, str]:
+    """Paso 3.2's fact: how each app host got the target's packages, and where it was skipped."""
     incident.note("packages_installed", hosts=how, skipped=skipped)
     return how
 
@@ -262,12 +269,19 @@ def _said(stderr: str, lines: int) -> str:
 
 
 def target_requirements(
-    host: Host, env: Environment, tag: str, seen: list[str], hold: bool = True
+    host: Host,
+    env: Environment,
+    tag: str,
+    seen: list[str],
+    hold: bool = True,
+    read: requirements.Tree | None = None,
 ) -> list[str]:
     """pip's arguments for the target's requirements as Paso 3.2 will give them, from its tag:
     the files (includes too) written into this run's private folder, the held constraints (the
-    installed versions, in `seen`, of what the target does not pin)."""
-    pins, files = target_pins(host, env, tag)
+    installed versions, in `seen`, of what the target does not pin). `read`: the files as
+    target_requirements_tree read them already."""
+    read = read or target_requirements_tree(host, env, tag)
+    pins, files = read.pins, read.files
     top = posixpath.relpath(env.app_file(env.app.requirements), env.app.path)
     # a tag may hold "/" (deploy/1.4.2): the file's name is the tag's digest
     held = host.private_file(f"held-{digest([tag])[:12]}.txt", "\n".join(held_versions(seen, pins)),
@@ -280,8 +294,8 @@ def target_requirements(
     return [*env.app.pip_options, "-r", posixpath.join(folder, top), *constraints]
 
 
-def target_pins(host: Host, env: Environment, tag: str) -> tuple[dict[str, str], list[str]]:
-    """The exact pins of the target's requirements as committed at `tag`, and their files."""
+def target_requirements_tree(host: Host, env: Environment, tag: str) -> requirements.Tree:
+    """The target's requirements as committed at `tag`: pins, files, local-code lines."""
     top = posixpath.relpath(env.app_file(env.app.requirements), env.app.path)
     return requirements.at_tag(Checkout(host, env.app.path), tag, top)
 

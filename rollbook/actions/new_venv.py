@@ -30,7 +30,7 @@ from rollbook.core.operations import VenvStaged, VenvSwitched
 from rollbook.core.records import Records
 from rollbook.core.resources import Venv
 from rollbook.core.site import Site
-from rollbook.core.state import Target, TargetResolved
+from rollbook.core.state import Target, TargetResolved, VenvBuilt, VenvRenamed
 
 # the live venv's base interpreter and options, as its pyvenv.cfg says (sys._base_executable
 # is the venv's own python before 3.11 on POSIX)
@@ -104,9 +104,11 @@ def _at(env: Environment, venv: str) -> AppConfig:
     return env.app.model_copy(update={"venv": venv})
 
 
-def _base_python(host: Host, env: Environment) -> list[str]:
+def _venv_command(host: Host, env: Environment) -> list[str]:
     """`python -m venv` as the live venv was made: its base interpreter, whether it sees the
-    system's site-packages, its prompt (else its folder's name, not the new one's)."""
+    system's site-packages, its prompt (else its folder's name, not the new one's); refused
+    where a new venv cannot be renamed into its place (a symbolic link, a folder the app user
+    cannot write)."""
     live = env.app.venv
     if host.run(["test", "-L", live.rstrip("/")], mutating=False, check=False).ok:
         raise StepFailed(
@@ -145,10 +147,12 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
             if host.run(["test", "-e", path], mutating=False, check=False).ok:
                 raise StepFailed(f"{host.name}: {path} exists already: remove it (a venv left "
                                  "by an earlier run) or run again later")  # fmt: skip
-        create = _base_python(host, env)
+        create = _venv_command(host, env)
         seen = live.freeze()
-        pins, files = dependencies.target_pins(host, env, target.ref)
-        _refuse_local_code(host, env, target, files)
+        read = dependencies.target_requirements_tree(host, env, target.ref)
+        pins = read.pins  # Paso 3.2's check reads the target's pins from its tag
+        _refuse_local_code(host, requirements.local_code(target.packages) if target.packages
+                          else read.local)  # fmt: skip
         with records.operation(VenvStaged(host.spec, staged)):  # §9 removes it
             host.run([*create, staged], mutating=True, app=True)
             # pip's site configuration (an index, find-links) travels with the venv
@@ -162,7 +166,8 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
                 args, total = dependencies.exact_args(env, wanted), len(wanted)
             else:  # Paso 3.2's own arguments: the target's requirements, the rest held
                 hold = host.spec not in unheld
-                args = dependencies.target_requirements(host, env, target.ref, seen, hold=hold)
+                args = dependencies.target_requirements(host, env, target.ref, seen, hold=hold,
+                                                        read=read)  # fmt: skip
                 total = None
             dependencies.pip_install(new, env, ["--no-compile", *args], total, log)
             if target.packages and not host.planning:
@@ -185,8 +190,7 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
         return {"freeze": installed, "pins": pins, "kept": kept}
 
     built = each_host(incident, site, "app", build)
-    incident.note("venv_staged", path=staged,
-                  hosts={spec: {"kept": b["kept"]} for spec, b in built.items()})  # fmt: skip
+    records.keep(VenvBuilt(staged, {spec: {"kept": b["kept"]} for spec, b in built.items()}))
     return built
 
 
@@ -216,15 +220,9 @@ def _install_kept(new: Venv, env: Environment, kept: list[str], log: str) -> Non
         ) from None
 
 
-def _refuse_local_code(host: Host, env: Environment, target: Target, files: list[str]) -> None:
-    """Paso 3.4 runs before Paso 3.1's checkout: a requirement installing the checkout's own
-    code (`-e .`, a path, a file URL) would install the deployed release's, not the target's."""
-    lines = list(target.packages or [])
-    for file in [] if target.packages else files:
-        shown = host.run(["git", "-C", env.app.path, "show", f"{target.ref}:{file}"],
-                         mutating=False, check=False, app=True)  # fmt: skip
-        lines += requirements.logical_lines(shown.stdout) if shown.ok else []
-    local = requirements.local_code(lines)
+def _refuse_local_code(host: Host, local: list[str]) -> None:
+    """Paso 3.4 runs before Paso 3.1's checkout: a requirement installing from a path, a file or
+    an editable source (`local`: requirements.local_code) would not be the target's."""
     if local:
         raise StepFailed(
             f"{host.name}: the target installs from a path, a file or an editable source "
@@ -255,9 +253,7 @@ def reinstall(incident: Incident, site: Site, records: Records) -> dict[str, str
     into the app's venv (dependencies.install_requirements)."""
     if not enabled(site.env):
         return dependencies.install_requirements(incident, site, records)
-    how = switch(incident, site, records)
-    incident.note("packages_installed", hosts=how, skipped={})
-    return how
+    return dependencies.note_installed(incident, switch(incident, site, records), {})
 
 
 def switch(incident: Incident, site: Site, records: Records) -> dict[str, str]:
@@ -278,7 +274,7 @@ def switch(incident: Incident, site: Site, records: Records) -> dict[str, str]:
 
     how = each_host(incident, site, "app", rename)
     if not site.planning:
-        incident.note("venv_switched", live=live, aside=aside, hosts=sorted(how))
+        records.keep(VenvRenamed(live, aside, sorted(how)))
         incident.say(f"Paso 3.2: the new venv is {live}; the one it replaced is kept as {aside} "
                      "(remove it once no longer needed)")  # fmt: skip
     return how

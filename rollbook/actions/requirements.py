@@ -6,6 +6,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host
@@ -67,11 +68,21 @@ def local_code(lines: list[str]) -> list[str]:
 Reader = Callable[[str], "str | None"]  # a file's text; None when it cannot be read
 
 
-def read_tree(read: Reader, path: str, where: str) -> tuple[dict[str, str], list[str]]:
-    """Every exact pin of the requirements file at `path` and of the files it includes
-    (requirements and constraints), each read once; (pins, the files read in order)."""
+@dataclass(frozen=True)
+class Tree:
+    """A requirements file and the files it includes, as read: every exact pin, the files in
+    the order read, and the lines that install local code (local_code)."""
+
+    pins: dict[str, str]
+    files: list[str]
+    local: list[str]
+
+
+def read_tree(read: Reader, path: str, where: str) -> Tree:
+    """The requirements file at `path` and the files it includes (requirements and
+    constraints), each read once."""
     pins: dict[str, str] = {}
-    todo, files = [path], []
+    todo, files, local = [path], [], []
     while todo:
         current = posixpath.normpath(todo.pop(0))
         if current in files:
@@ -80,6 +91,7 @@ def read_tree(read: Reader, path: str, where: str) -> tuple[dict[str, str], list
         if text is None:
             raise StepFailed(f"{where}: cannot read the requirements file {current}")
         files.append(current)
+        local += local_code(logical_lines(text))
         found, includes = pins_of(text)
         for name, version in found.items():
             pins.setdefault(name, version)
@@ -90,7 +102,7 @@ def read_tree(read: Reader, path: str, where: str) -> tuple[dict[str, str], list
                     "cannot be read before the install — vendor it into the repository"
                 )
             todo.append(posixpath.join(posixpath.dirname(current), include))
-    return pins, files
+    return Tree(pins, files, local)
 
 
 def pinned(host: Host, path: str) -> dict[str, str]:
@@ -100,11 +112,11 @@ def pinned(host: Host, path: str) -> dict[str, str]:
         done = host.run(["cat", file], mutating=False, check=False, app=True)
         return done.stdout if done.ok else None
 
-    return read_tree(cat, path, host.name)[0]
+    return read_tree(cat, path, host.name).pins
 
 
-def at_tag(tree: Checkout, tag: str, path: str) -> tuple[dict[str, str], list[str]]:
-    """The requirements as committed at `tag` (`path` relative to the checkout): (pins, files)."""
+def at_tag(tree: Checkout, tag: str, path: str) -> Tree:
+    """The requirements as committed at `tag` (`path` relative to the checkout)."""
 
     def show(file: str) -> str | None:
         done = tree.host.run(["git", "-C", tree.path, "show", f"{tag}:{file}"], mutating=False,

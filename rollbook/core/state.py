@@ -399,11 +399,41 @@ class SafetyDump(Record):
     planned: bool = False
 
 
+@dataclass(frozen=True)
+class VenvBuilt(Record):
+    """Paso 3.4 (app.force_reinstall: new_venv): the new venv `path` beside the app's and, per
+    app host, {"kept": what an install in place would leave, installed into it at its version}."""
+
+    KEY: ClassVar[str] = "venv_staged"
+    path: str
+    hosts: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class VenvRenamed(Record):
+    """Paso 3.2 under new_venv: the new venv renamed to `live` on `hosts`, the old one to
+    `aside`."""
+
+    KEY: ClassVar[str] = "venv_switched"
+    live: str
+    aside: str
+    hosts: list[str]
+
+
+@dataclass(frozen=True)
+class VenvRenamedBack(Record):
+    """§9 under new_venv: the hosts where the old venv was renamed back to the app's path (its
+    command moved it)."""
+
+    KEY: ClassVar[str] = "venv_switched_back"
+    hosts: list[str]
+
+
 RECORDS: dict[str, type[Record]] = {
     kind.KEY: kind
     for kind in (Deployed, Target, ChosenBackup, MigrationPlan, DatabasePath, TrialRestore,
                  TargetResolved, MigrationTrees, PackageMigrations, ServiceProcesses,
                  ServiceLogsBefore, LogsAtStart, Latency, Resources, CeleryRoundtrip,
                  ShadowRestored, RowsRecovered, WebAnswer, WorkersBefore, AnswersBefore,
-                 CodeBefore, SafetyDump)
+                 CodeBefore, SafetyDump, VenvBuilt, VenvRenamed, VenvRenamedBack)
 }  # fmt: skip

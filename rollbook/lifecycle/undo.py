@@ -45,7 +45,7 @@ from rollbook.core.operations import (
 )
 from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
-from rollbook.core.state import CodeBefore, SafetyDump
+from rollbook.core.state import CodeBefore, SafetyDump, VenvRenamedBack
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 
@@ -129,7 +129,7 @@ def _venv_switched(ctx: Undoing, changes: list[VenvSwitched]) -> list[Undo]:
         moved = fleet.each_host(r.incident, r.site, "app",
                                 lambda host: new_venv.switch_back(host, by_host[host.spec]),
                                 among=list(by_host))  # fmt: skip
-        r.incident.note("venv_switched_back", hosts=sorted(s for s, ok in moved.items() if ok))
+        r.records.keep(VenvRenamedBack(sorted(spec for spec, ok in moved.items() if ok)))
 
     return [Undo(f"rename the venv set aside ({changes[-1].aside}) back into place", back)]
 

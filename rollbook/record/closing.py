@@ -21,6 +21,8 @@ from rollbook.core.state import (
     SafetyDump,
     Target,
     TrialRestore,
+    VenvRenamed,
+    VenvRenamedBack,
 )
 from rollbook.record import (
     approval,
@@ -486,14 +488,15 @@ def package_summary(facts: dict[str, dict[str, Any]]) -> str:
     """Paso 3.2: how the packages were installed and checked, per app host."""
     hosts = (facts.get("package_set") or facts.get("packages_installed") or {}).get("hosts", {})
     said = "; ".join(f"{spec}: {text}" for spec, text in hosts.items()) or "n/d"
-    switched = facts.get("venv_switched")  # app.force_reinstall: new_venv
-    back = (facts.get("venv_switched_back") or {}).get("hosts", [])
+    switched = VenvRenamed.read(facts)  # app.force_reinstall: new_venv
+    renamed_back = VenvRenamedBack.read(facts)
+    back = renamed_back.hosts if renamed_back else []
     if switched:
         said += (f" — venv nuevo construido antes de detener servicios (Paso 3.4) y renombrado a "
-                 f"{switched['live']}")  # fmt: skip
-        kept = [spec for spec in switched.get("hosts", []) if spec not in back]
+                 f"{switched.live}")  # fmt: skip
+        kept = [spec for spec in switched.hosts if spec not in back]
         if kept:
-            said += f"; el anterior queda en {switched['aside']} ({', '.join(kept)})"
+            said += f"; el anterior queda en {switched.aside} ({', '.join(kept)})"
         if back:
-            said += f"; §9 devolvió el anterior a {switched['live']} ({', '.join(back)})"
+            said += f"; §9 devolvió el anterior a {switched.live} ({', '.join(back)})"
     return said

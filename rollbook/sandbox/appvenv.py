@@ -71,8 +71,8 @@ def save_snapshot(layout: Layout) -> None:
 def restore_venv(layout: Layout) -> None:
     """Bring the venv back to the start state's packages, only if a rollback changed them; the
     venvs a rollback built beside it (app.force_reinstall: new_venv) removed."""
-    for left in layout.venv.parent.glob(f"{layout.venv.name}.*-*"):
-        if left.is_dir() and left.name.split(".", 1)[1].startswith(("rollbook-", "before-")):
+    for kind in ("rollbook", "before"):  # new_venv's <venv>.rollbook-<id>, <venv>.before-<id>
+        for left in layout.venv.parent.glob(f"{layout.venv.name}.{kind}-*"):
             shutil.rmtree(left)
     saved = json.loads((layout.state / SNAPSHOT).read_text(encoding="utf-8"))
     now = packages(layout)
