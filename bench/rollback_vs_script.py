@@ -1,21 +1,24 @@
 """Rollbook's rollback (A) against the procedure's Anexo A as a bare bash script (B).
 
     .venv/bin/python bench/rollback_vs_script.py --size-mb 10 --pairs 3 [--fast] [--migrate]
-        [--recover] [--new-venv] [--after-backup-percent P] [--markdown FILE]
+        [--recover] [--new-venv] [--defaults] [--after-backup-percent P] [--markdown FILE]
 
 On the sandbox grown to --size-mb (`rollbook sandbox grow`), pairs run alternately: reset, A
-(features/rollback.feature, the procedure as written: `database.rollback: restore`); with --fast,
+(features/rollback.feature, the procedure as written: `database.rollback: restore`,
+`app.force_reinstall: always`); with --defaults, reset, D (rollbook's shipped defaults:
+`least_loss`, `new_venv`); with --fast,
 reset, F (the same with the fast options: `restore_strategy: swap`, `force_reinstall:
 when_needed`); with --migrate, reset, M (A's options with `database.rollback: least_loss`, the
 default: on the sandbox, Paso 3.0 reverses the migrations, nothing is restored); with --recover,
 reset, R (A's options with `restore_recover`: Paso 4.5 puts back the rows the restore dropped;
 --after-backup-percent P leaves the newest P % of the grown rows out of the backup, rows written
-since it); with --new-venv, reset, N (A's options with `force_reinstall: new_venv`: Paso 3.4 builds
-the target's venv before the stop, Paso 3.2 renames it in); reset, B (bench/anexo_a.sh, the same
-commands without the framework, journal or checks). Prints per pair and the medians of: total,
-downtime (services stopped → health 200), database restore (F: Paso 4.0, before the downtime; M:
-Paso 3.0, the safety dump and the reversal), the Etapas 2-5 (Paso 3.4, before the stop, apart),
-Paso 4.5 ("recover") of each; and the ratios to B pair by pair. A benchmark, not a test: nothing
+since it); with --new-venv, reset, N (A's options with `force_reinstall: new_venv`, the default:
+Paso 3.4 builds the target's venv before the stop, Paso 3.2 renames it in); reset, B
+(bench/anexo_a.sh, the same commands without the framework, journal or checks). Prints per
+pair and the medians of: total, downtime (services stopped → health 200), database restore (F:
+Paso 4.0, before the downtime; M: Paso 3.0, the safety dump and the reversal), the Etapas 2-5
+(Paso 3.4, before the stop, apart), Paso 4.5 ("recover") of each; and the ratios to B pair by
+pair. A benchmark, not a test: nothing
 asserts a time. With --markdown, the table is written to FILE.
 """
 
@@ -172,6 +175,7 @@ VARIANTS = {  # column → label; B is the bare script, A the procedure's option
     "M": "M migrate",
     "R": "R recover",
     "N": "N new venv",
+    "D": "D defaults",
 }
 
 
@@ -212,6 +216,12 @@ def pairs_of(a: list[float], b: list[float]) -> list[tuple[float, float]]:
     return [(x, y) for x, y in zip(a, b, strict=True) if y > 0]
 
 
+def procedure(data: dict[str, Any]) -> None:
+    """A: the procedure as written: the backup restored, Paso 3.2's --force-reinstall."""
+    restoring(data)
+    data["app"]["force_reinstall"] = "always"
+
+
 def swapped(data: dict[str, Any]) -> None:
     """F: A with the fast options (the backup restored into a shadow and swapped in)."""
     restoring(data)
@@ -220,11 +230,13 @@ def swapped(data: dict[str, Any]) -> None:
 
 def least_loss(data: dict[str, Any]) -> None:
     """M: the procedure's options, the database going back by reversing its migrations."""
+    procedure(data)
     data["database"]["rollback"] = "least_loss"
 
 
 def restore_recover(data: dict[str, Any]) -> None:
     """R: the procedure's options, then Paso 4.5 puts back the rows the restore dropped."""
+    procedure(data)
     data["database"]["rollback"] = "restore_recover"
 
 
@@ -232,6 +244,10 @@ def new_venv(data: dict[str, Any]) -> None:
     """N: the procedure's options, Paso 3.2's reinstall built before the stop (Paso 3.4)."""
     restoring(data)
     data["app"]["force_reinstall"] = "new_venv"
+
+
+def defaults(data: dict[str, Any]) -> None:
+    """D: rollbook's shipped defaults (least_loss, new_venv): the environment file unchanged."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         "--new-venv",
         action="store_true",
         help="also run N, app.force_reinstall: new_venv (Paso 3.4 before the stop)",
+    )
+    parser.add_argument(
+        "--defaults",
+        action="store_true",
+        help="also run D, rollbook's shipped defaults (least_loss, new_venv)",
     )
     parser.add_argument(
         "--after-backup-percent",
@@ -278,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             reports = Path(tmp) / "reports"
             reports.mkdir()
-            variants = {"A": site.variant(Path(tmp) / "procedure", restoring)}
+            variants = {"A": site.variant(Path(tmp) / "procedure", procedure)}
             if options.fast:
                 variants["F"] = site.variant(Path(tmp) / "fast", swapped)
             if options.migrate:
@@ -287,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
                 variants["R"] = site.variant(Path(tmp) / "recover", restore_recover)
             if options.new_venv:
                 variants["N"] = site.variant(Path(tmp) / "new-venv", new_venv)
+            if options.defaults:
+                variants["D"] = site.variant(Path(tmp) / "defaults", defaults)
             for n in range(options.pairs):
                 pair = {k: run_a(site, reports, variables) for k, variables in variants.items()}
                 pair["B"] = run_b(site, Path(tmp))
@@ -296,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         if not options.profile:
             bulk.grow(0)
         site.reset()
-    chosen = ("fast", "migrate", "recover", "new_venv")
+    chosen = ("fast", "migrate", "recover", "new_venv", "defaults")
     flags = "".join(f" --{f.replace('_', '-')}" for f in chosen if getattr(options, f))
     if options.after_backup_percent:
         flags += f" --after-backup-percent {options.after_backup_percent:g}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from collections.abc import Callable
 from typing import Any, cast
 
 from rollbook.actions import requirements
@@ -46,23 +47,32 @@ def set_difference(found: list[str], recorded: list[str]) -> tuple[list[str], li
     return sorted(set(recorded) - set(found)), sorted(set(found) - set(recorded))
 
 
-def install_requirements(incident: Incident, site: Site, records: Records) -> dict[str, str]:
+def install_requirements(
+    incident: Incident,
+    site: Site,
+    records: Records,
+    instead: Callable[[Host], str | None] = lambda host: None,
+) -> dict[str, str]:
     """Paso 3.2 on every app host: the target's exact package set when the ledger has it, else the
     procedure's `pip install --force-reinstall -r requirements.txt` holding every package the
-    target does not pin at its current version (so nothing unpinned moves).
+    target does not pin at its current version (so nothing unpinned moves). A host `instead`
+    gives the packages another way (it says how) is left to it.
 
     With `app.force_reinstall: when_needed`, the install is skipped when the venv already
     satisfies the target exactly (pip's dry-run: Paso 1.2's of the recorded set while the venv is
     still the one it saw, else asked again); otherwise only what differs moves.
     """
     recorded = records.need(Target).packages
-    force = site.env.app.force_reinstall == "always"
+    force = forced(site.env)
     resolved = records.known(TargetResolved)
     unheld = resolved.unheld if resolved else []
     asked = resolved.hosts if resolved else {}
     skipped: dict[str, str] = {}
 
     def install(host: Host) -> str:
+        other = instead(host)
+        if other is not None:
+            return other
         venv = Venv(host, site.env.app)
         seen = venv.freeze()
         total = asked.get(host.spec, {}).get("count")  # Paso 1.2's count of this install
@@ -100,15 +110,14 @@ def install_requirements(incident: Incident, site: Site, records: Records) -> di
         return how
 
     how = each_host(incident, site, "app", install)
-    return note_installed(incident, how, skipped)
-
-
-def note_installed(
-    incident: Incident, how: dict[str, str], skipped: dict[str, str]
-) -> dict[str, str]:
-    """Paso 3.2's fact: how each app host got the target's packages, and where it was skipped."""
     incident.note("packages_installed", hosts=how, skipped=skipped)
     return how
+
+
+def forced(env: Environment) -> bool:
+    """Whether Paso 3.2 installs in place with the procedure's --force-reinstall: all but
+    `when_needed` (a host new_venv could not build a venv for is reinstalled in place)."""
+    return env.app.force_reinstall != "when_needed"
 
 
 def exact_args(env: Environment, wanted: list[str]) -> list[str]:
@@ -204,7 +213,7 @@ def resolve_target(
     (`pip install --dry-run --report`, its own arguments), before anything changed.
     {host: {ok, said}}: what pip would do, or pip's own words on why it cannot."""
     target, env = records.need(Target), site.env
-    recorded, force = target.packages, env.app.force_reinstall == "always"
+    recorded, force = target.packages, forced(env)
 
     unheld: list[str] = []
 

@@ -1,5 +1,5 @@
-"""`app.force_reinstall: new_venv`, outside the procedure's letter: Paso 3.2's complete
-reinstall, built before the downtime.
+"""`app.force_reinstall: new_venv` (the default): Paso 3.2's complete reinstall, built before the
+downtime.
 
 Paso 3.4, before Etapa 2 and while the app still serves, creates a venv beside the app's
 (`<venv>.rollbook-<incident>`, in the same folder so that a rename moves it) with the live venv's
@@ -7,11 +7,15 @@ base Python and its pip.conf, and installs into it every package of the target: 
 (ledger) exactly, or the target's requirements from its tag with the arguments Paso 3.2 would
 give pip; then, at their versions, what an install in place would leave that this lacks (without
 a record, every other package of the live venv; with one listing no packaging tool, its packaging
-tools). The scripts pip wrote there name the
-new folder: they are rewritten to name the app's venv path, and the bytecode is compiled as if
-it lived there (tracebacks name real files). In the downtime, Paso 3.2 renames the app's venv
-aside (`<venv>.before-<incident>`) and the new one into its place: two renames. §9 renames them
-back. The venv set aside is kept and named.
+tools). The scripts pip wrote there name the new folder: they are rewritten to name the app's venv
+path, and the bytecode is compiled as if it lived there (tracebacks name real files). In the
+downtime, Paso 3.2 renames the app's venv aside (`<venv>.before-<incident>`) and the new one into
+its place: two renames. §9 renames them back. The venv set aside is kept and named.
+
+A host where a new venv cannot be renamed into place (a symbolic link, a folder the app user
+cannot write, too little free space, no base Python, a target installing local code, something an
+install in place would keep that the new venv cannot get) is said and reinstalled in place by
+Paso 3.2 with the procedure's own command.
 """
 
 from __future__ import annotations
@@ -32,10 +36,14 @@ from rollbook.core.resources import Venv
 from rollbook.core.site import Site
 from rollbook.core.state import Target, TargetResolved, VenvBuilt, VenvRenamed
 
-# the live venv's base interpreter and options, as its pyvenv.cfg says (sys._base_executable
-# is the venv's own python before 3.11 on POSIX)
-_BASE = """
-import json, os, sys
+# what decides whether a new venv can be built beside the live one, in one Python start as the app
+# user: the live venv's base interpreter and options as its pyvenv.cfg says (sys._base_executable
+# is the venv's own python before 3.11 on POSIX), whether its path is a symbolic link, whether its
+# folder is writable, which of the new venv's and the set-aside venv's names are taken, the free
+# space of the folder and the live venv's size (argv: live, staged, aside)
+INSPECT = """
+import json, os, shutil, sys
+live, names = sys.argv[1].rstrip("/"), sys.argv[2:]
 cfg = {}
 with open(os.path.join(sys.prefix, "pyvenv.cfg")) as f:
     for line in f:
@@ -43,10 +51,21 @@ with open(os.path.join(sys.prefix, "pyvenv.cfg")) as f:
         if sep:
             cfg[key.strip()] = value.strip()
 home, v = cfg.get("home", ""), sys.version_info
-names = [f"python{v.major}.{v.minor}", f"python{v.major}", "python"]
-found = [os.path.join(home, n) for n in names if os.path.isfile(os.path.join(home, n))]
+found = [os.path.join(home, n) for n in (f"python{v.major}.{v.minor}", f"python{v.major}", "python")
+         if os.path.isfile(os.path.join(home, n))]
+size = 0
+for root, dirs, files in os.walk(live):
+    for name in files:
+        try:
+            size += os.lstat(os.path.join(root, name)).st_size
+        except OSError:
+            pass
+folder = os.path.dirname(live)
 print(json.dumps({"base": found[0] if found else "", "prompt": cfg.get("prompt", ""),
-                  "system": cfg.get("include-system-site-packages", "false").lower() == "true"}))
+                  "system": cfg.get("include-system-site-packages", "false").lower() == "true",
+                  "link": os.path.islink(live), "writable": os.access(folder, os.W_OK),
+                  "taken": [n for n in names if os.path.lexists(n)], "size": size,
+                  "free": shutil.disk_usage(folder).free}))
 """
 
 # every text file of bin/ and pyvenv.cfg naming the new folder made to name the app's venv path
@@ -104,29 +123,30 @@ def _at(env: Environment, venv: str) -> AppConfig:
     return env.app.model_copy(update={"venv": venv})
 
 
-def _venv_command(host: Host, env: Environment) -> list[str]:
-    """`python -m venv` as the live venv was made: its base interpreter, whether it sees the
-    system's site-packages, its prompt (else its folder's name, not the new one's); refused
-    where a new venv cannot be renamed into its place (a symbolic link, a folder the app user
-    cannot write)."""
-    live = env.app.venv
-    if host.run(["test", "-L", live.rstrip("/")], mutating=False, check=False).ok:
-        raise StepFailed(
-            f"{host.name}: app.venv {live} is a symbolic link: renaming the new venv into its "
-            "place would replace the link — set app.force_reinstall: always (or point app.venv "
-            "at the folder itself)"
-        )
-    folder = posixpath.dirname(live.rstrip("/"))
-    if not host.run(["test", "-w", folder], mutating=False, check=False, app=True).ok:
-        raise StepFailed(
-            f"{host.name}: the app's user cannot create the new venv in {folder} (the folder of "
-            f"app.venv): give it write access there, or set app.force_reinstall: always"
-        )
-    out = host.run([f"{live}/bin/python", "-c", _BASE], mutating=False, app=True).stdout
-    found = json.loads(out.strip().splitlines()[-1])
+def unsuitable(found: dict[str, Any], live: str) -> str | None:
+    """Why a new venv cannot be built beside `live` and renamed into its place on a host that
+    INSPECT described as `found`; None where it can. The new venv takes about the live one's
+    size: the folder must keep as much again free after it."""
+    live, mib = live.rstrip("/"), 2**20
+    folder = posixpath.dirname(live)
+    if found["link"]:
+        return f"app.venv {live} is a symbolic link: a folder renamed into its place replaces it"
+    if not found["writable"]:
+        return f"the app's user cannot create a folder in {folder}, app.venv's folder"
+    if found["taken"]:
+        return f"{', '.join(found['taken'])} exists already: a venv left by an earlier run"
     if not found["base"]:
-        raise StepFailed(f"{host.name}: {live}/pyvenv.cfg names no base Python (home = …): "
-                         "set app.force_reinstall: always")  # fmt: skip
+        return f"{live}/pyvenv.cfg names no base Python (home = …)"
+    if found["free"] < 2 * found["size"]:
+        return (f"{folder} has {found['free'] // mib} MiB free: a second venv of "
+                f"{found['size'] // mib} MiB would leave less than its size")  # fmt: skip
+    return None
+
+
+def venv_command(found: dict[str, Any], live: str) -> list[str]:
+    """`python -m venv` as the live venv was made (INSPECT's `found`): its base interpreter,
+    whether it sees the system's site-packages, its prompt (else its folder's name, not the new
+    one's)."""
     prompt = str(found["prompt"]).strip("'\"") or posixpath.basename(live.rstrip("/"))
     system = ["--system-site-packages"] if found["system"] else []
     return [str(found["base"]), "-m", "venv", *system, "--prompt", prompt]
@@ -135,35 +155,45 @@ def _venv_command(host: Host, env: Environment) -> list[str]:
 def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[str, Any]]:
     """Paso 3.4 on every app host: the target's packages installed into a new venv beside the
     app's, with the app serving, then what an install in place would leave (left_in_place).
-    {host: {"freeze", "pins"} of the new venv, as Paso 3.2's checks read them, and "kept"}."""
+    Where a host cannot have one (unsuitable, local code, something the new venv would lack),
+    it is said why and Paso 3.2 reinstalls in place there. {host: {"freeze", "pins"} of the new
+    venv, as Paso 3.2's checks read them, and "kept"} of the hosts that have one."""
     target, env = records.need(Target), site.env
     resolved = records.known(TargetResolved)
     unheld = resolved.unheld if resolved else []
-    staged = staged_path(env, incident.id)
+    staged, aside = staged_path(env, incident.id), aside_path(env, incident.id)
+
+    def in_place(host: Host, why: str) -> dict[str, Any]:
+        incident.say(f"Paso 3.4: {host.name}: no new venv ({why}); Paso 3.2 reinstalls in "
+                     f"{env.app.venv} (pip install --force-reinstall)")  # fmt: skip
+        return {"in_place": why}
 
     def build(host: Host) -> dict[str, Any]:
         live, new = Venv(host, env.app), Venv(host, _at(env, staged))
-        for path in (staged, aside_path(env, incident.id)):
-            if host.run(["test", "-e", path], mutating=False, check=False).ok:
-                raise StepFailed(f"{host.name}: {path} exists already: remove it (a venv left "
-                                 "by an earlier run) or run again later")  # fmt: skip
-        create = _venv_command(host, env)
-        seen = live.freeze()
+        found = json.loads(host.run([f"{env.app.venv}/bin/python", "-c", INSPECT, env.app.venv,
+                                     staged, aside], mutating=False, app=True)
+                           .stdout.strip().splitlines()[-1])  # fmt: skip
         read = dependencies.target_requirements_tree(host, env, target.ref)
-        pins = read.pins  # Paso 3.2's check reads the target's pins from its tag
-        _refuse_local_code(host, requirements.local_code(target.packages) if target.packages
-                          else read.local)  # fmt: skip
-        with records.operation(VenvStaged(host.spec, staged)):  # §9 removes it
-            host.run([*create, staged], mutating=True, app=True)
+        local = requirements.local_code(target.packages) if target.packages else read.local
+        why = unsuitable(found, env.app.venv) or (_local_code(local[0]) if local else None)
+        if why:
+            return in_place(host, why)
+        seen = live.freeze()
+        with records.operation(VenvStaged(host.spec, staged)) as change:  # §9 removes it
+            made = host.run([*venv_command(found, env.app.venv), staged], mutating=True,
+                            app=True, check=False)  # fmt: skip
+            if not made.ok:
+                remove_staged(host, env, change)
+                return in_place(host, f"python -m venv failed: {host.describe_failure(made)}")
             # pip's site configuration (an index, find-links) travels with the venv
             conf = f"{env.app.venv.rstrip('/')}/pip.conf"
             host.run(["sh", "-c", '[ ! -f "$1" ] || cp -p -- "$1" "$2"', "sh", conf,
                       f"{staged}/pip.conf"], mutating=True, app=True)  # fmt: skip
             log = f"install-{incident.id}-new-venv.log"
-            if target.packages:
-                fresh = [] if host.planning else new.freeze()
-                wanted = dependencies.to_change(fresh, target.packages)
-                args, total = dependencies.exact_args(env, wanted), len(wanted)
+            if target.packages:  # all of it: a packaging tool the new venv has stays (no
+                # --force-reinstall), and a dry-run plans the very command the run runs
+                args = dependencies.exact_args(env, target.packages)
+                total = len(target.packages)
             else:  # Paso 3.2's own arguments: the target's requirements, the rest held
                 hold = host.spec not in unheld
                 args = dependencies.target_requirements(host, env, target.ref, seen, hold=hold,
@@ -176,22 +206,22 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
             kept = [] if host.planning else [
                 line for line in left_in_place(seen, installed, target.packages)
                 if "==" in line and "@" not in line]  # fmt: skip
+            why = _install_kept(new, env, kept, log) if kept else None
             if kept:
-                _install_kept(new, env, kept, log)
                 installed = new.freeze()  # before the scripts name `live`
             lacks = [] if host.planning else left_in_place(seen, installed, target.packages)
-            if lacks:
-                raise StepFailed(
-                    f"{host.name}: the new venv lacks what an install in place would leave in "
-                    f"{env.app.venv}: {', '.join(lacks)} — add it to the target's requirements, "
-                    "or set app.force_reinstall: always"
-                )
+            if why or lacks:
+                remove_staged(host, env, change)
+                return in_place(host, why or "it would lack what an install in place leaves "
+                                f"in {env.app.venv}: {', '.join(lacks)}")  # fmt: skip
             _relocate(host, env, staged)
-        return {"freeze": installed, "pins": pins, "kept": kept}
+        return {"freeze": installed, "pins": read.pins, "kept": kept}
 
-    built = each_host(incident, site, "app", build)
-    records.keep(VenvBuilt(staged, {spec: {"kept": b["kept"]} for spec, b in built.items()}))
-    return built
+    done = each_host(incident, site, "app", build)
+    records.keep(VenvBuilt(staged, {spec: {"in_place": part["in_place"]} if "in_place" in part
+                                    else {"kept": part["kept"]}
+                                    for spec, part in done.items()}))  # fmt: skip
+    return {spec: part for spec, part in done.items() if "in_place" not in part}
 
 
 def left_in_place(seen: list[str], now: list[str], recorded: list[str] | None) -> list[str]:
@@ -207,28 +237,22 @@ def left_in_place(seen: list[str], now: list[str], recorded: list[str] | None) -
     return [line for line in stays if name(line) not in have]
 
 
-def _install_kept(new: Venv, env: Environment, kept: list[str], log: str) -> None:
-    """What an install in place leaves, at its versions, without resolving (as it stays)."""
+def _install_kept(new: Venv, env: Environment, kept: list[str], log: str) -> str | None:
+    """What an install in place leaves, at its versions, without resolving (as it stays); why
+    it could not be, or None."""
     try:
         dependencies.pip_install(new, env, ["--no-compile", *dependencies.exact_args(env, kept)],
                                  len(kept), log)  # fmt: skip
     except StepFailed as exc:
-        raise StepFailed(
-            f"{new.host.name}: the new venv cannot get what an install in place would leave "
-            f"({', '.join(kept)}): {exc} — add them to the mirror, or set "
-            "app.force_reinstall: always"
-        ) from None
+        return f"pip cannot install what an install in place would leave ({', '.join(kept)}): {exc}"
+    return None
 
 
-def _refuse_local_code(host: Host, local: list[str]) -> None:
+def _local_code(line: str) -> str:
     """Paso 3.4 runs before Paso 3.1's checkout: a requirement installing from a path, a file or
-    an editable source (`local`: requirements.local_code) would not be the target's."""
-    if local:
-        raise StepFailed(
-            f"{host.name}: the target installs from a path, a file or an editable source "
-            f"({local[0]}): in a venv built before Paso 3.1's checkout it would be the deployed "
-            "release's, or live inside the built folder — set app.force_reinstall: always"
-        )
+    an editable source (requirements.local_code) would not be the target's."""
+    return (f"the target installs from a path, a file or an editable source ({line}): built "
+            "before Paso 3.1's checkout it would be the deployed release's")  # fmt: skip
 
 
 def _relocate(host: Host, env: Environment, staged: str) -> None:
@@ -240,8 +264,8 @@ def _relocate(host: Host, env: Environment, staged: str) -> None:
                          f"({done.stdout.strip()}): set app.force_reinstall: always")  # fmt: skip
     # as pip would have (a file that does not compile is left, as pip leaves it), but with the
     # paths the files will have after the rename; ensurepip's own bytecode rewritten too (-f);
-    # niced: the app still serves on this host
-    done = host.run(["nice", "-n", "10", python, "-m", "compileall", "-q", "-f", "-j", "0",
+    # one process, niced: the app still serves on this host
+    done = host.run(["nice", "-n", "10", python, "-m", "compileall", "-q", "-f", "-j", "1",
                      "-d", f"{live}/lib", f"{staged}/lib"], mutating=True, app=True, check=False,
                     timeout=env.timeouts.install)  # fmt: skip
     if done.exit_status not in (0, 1):  # 1: a file did not compile
@@ -249,32 +273,34 @@ def _relocate(host: Host, env: Environment, staged: str) -> None:
 
 
 def reinstall(incident: Incident, site: Site, records: Records) -> dict[str, str]:
-    """Paso 3.2: the new venv renamed into place where Paso 3.4 built it, else pip installs
-    into the app's venv (dependencies.install_requirements)."""
-    if not enabled(site.env):
-        return dependencies.install_requirements(incident, site, records)
-    return dependencies.note_installed(incident, switch(incident, site, records), {})
-
-
-def switch(incident: Incident, site: Site, records: Records) -> dict[str, str]:
-    """Paso 3.2 on every app host: the app's venv renamed aside, the new one (Paso 3.4's, of
-    this incident or of the one it resumes) into its place."""
+    """Paso 3.2: where Paso 3.4 built a new venv (of this incident or of the one it resumes),
+    the app's venv renamed aside and the new one into its place; elsewhere pip installs into the
+    app's venv (dependencies.install_requirements)."""
     env = site.env
+    if not enabled(env):
+        return dependencies.install_requirements(incident, site, records)
     live, aside = env.app.venv.rstrip("/"), aside_path(env, incident.id)
-    built = {change.host: change.path for change in records.begun(VenvStaged)}
+    made = records.known(VenvBuilt)
+    in_place = {spec for spec, part in (made.hosts if made else {}).items() if "in_place" in part}
+    built = {change.host: change.path for change in records.begun(VenvStaged)
+             if change.host not in in_place}  # fmt: skip
+    renamed: list[str] = []
 
-    def rename(host: Host) -> str:
+    def rename(host: Host) -> str | None:
         staged = built.get(host.spec)
         if staged is None:
-            raise StepFailed(f"{host.name}: Paso 3.4 built no new venv here: run the rollback "
-                             "again, or set app.force_reinstall: always")  # fmt: skip
+            if host.spec not in in_place:
+                incident.say(f"Paso 3.2: {host.name}: Paso 3.4 built no new venv here: "
+                             "reinstalling in place")  # fmt: skip
+            return None
         with records.operation(VenvSwitched(host.spec, live, aside, staged)):  # §9 renames back
             host.run(["sh", "-c", SWITCH, "sh", live, aside, staged], mutating=True, app=True)
+        renamed.append(host.spec)
         return f"the new venv built before the stop (Paso 3.4) renamed into {live}"
 
-    how = each_host(incident, site, "app", rename)
-    if not site.planning:
-        records.keep(VenvRenamed(live, aside, sorted(how)))
+    how = dependencies.install_requirements(incident, site, records, instead=rename)
+    if renamed and not site.planning:
+        records.keep(VenvRenamed(live, aside, sorted(renamed)))
         incident.say(f"Paso 3.2: the new venv is {live}; the one it replaced is kept as {aside} "
                      "(remove it once no longer needed)")  # fmt: skip
     return how

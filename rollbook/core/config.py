@@ -89,12 +89,14 @@ class AppConfig(_Strict):
     # extra options of every pip install (an index, --find-links …)
     pip_options: list[str] = Field(default_factory=list)
     ledger: str | None = None  # the release ledger; default <path>/../.rollbook/ledger.jsonl
-    # Paso 3.2: `always` is the procedure's --force-reinstall; `when_needed` asks pip first
-    # (--dry-run) and skips the install when the venv already satisfies the target exactly;
-    # `new_venv` installs every package of the target into a new venv beside `venv` before the
-    # stop (Paso 3.4) and Paso 3.2 renames it into place (the old one kept beside it, §9 renames
-    # it back); the venv's folder must be writable by the app user
-    force_reinstall: Literal["always", "when_needed", "new_venv"] = "always"
+    # Paso 3.2: `new_venv` installs every package of the target into a new venv beside `venv`
+    # before the stop (Paso 3.4) and Paso 3.2 renames it into place (the old one kept beside it,
+    # §9 renames it back); a host where it cannot (app.venv a symbolic link, its folder not
+    # writable by the app user or without free space for a second venv, local code in the
+    # target's requirements) is said and reinstalled in place; `always` is the procedure's
+    # --force-reinstall in place; `when_needed` asks pip first (--dry-run) and skips the install
+    # when the venv already satisfies the target exactly
+    force_reinstall: Literal["always", "when_needed", "new_venv"] = "new_venv"
     # the app's own user on the app hosts (owner of `path` and `venv`): every app command (git,
     # pip, manage.py, static steps, the app's checks) runs as it — through `runuser` when
     # rollbook logs in as root, `sudo -n -u USER` otherwise; none: as the login user

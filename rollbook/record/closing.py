@@ -21,6 +21,7 @@ from rollbook.core.state import (
     SafetyDump,
     Target,
     TrialRestore,
+    VenvBuilt,
     VenvRenamed,
     VenvRenamedBack,
 )
@@ -489,6 +490,10 @@ def package_summary(facts: dict[str, dict[str, Any]]) -> str:
     hosts = (facts.get("package_set") or facts.get("packages_installed") or {}).get("hosts", {})
     said = "; ".join(f"{spec}: {text}" for spec, text in hosts.items()) or "n/d"
     switched = VenvRenamed.read(facts)  # app.force_reinstall: new_venv
+    built = VenvBuilt.read(facts)
+    for spec, part in (built.hosts if built else {}).items():
+        if "in_place" in part:
+            said += f" — {spec}: sin venv nuevo ({part['in_place']}): reinstalado en su lugar"
     renamed_back = VenvRenamedBack.read(facts)
     back = renamed_back.hosts if renamed_back else []
     if switched:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 from rollbook.sandbox.app_user import base_python
 from rollbook.sandbox.application import app_environment
@@ -68,12 +69,25 @@ def save_snapshot(layout: Layout) -> None:
     (layout.state / CONSTRAINTS).write_text(pins, encoding="utf-8")
 
 
+def put_back_aside(venv: Path) -> None:
+    """The venvs a rollback built beside `venv` (app.force_reinstall: new_venv) removed; where
+    one rollback set the start state's venv aside (`<venv>.before-<id>`), it is renamed back
+    into place: no reinstall, and the fleet's mirror finds its files unchanged. Before the reset's
+    `git clean` of the checkout, where the venv may live (it would empty an untracked venv but
+    for its ignored bytecode)."""
+    for left in venv.parent.glob(f"{venv.name}.rollbook-*"):
+        shutil.rmtree(left)
+    aside = sorted(venv.parent.glob(f"{venv.name}.before-*"))
+    if len(aside) == 1:
+        shutil.rmtree(venv, ignore_errors=True)
+        aside[0].rename(venv)
+        return
+    for left in aside:  # more than one rollback without a reset: the packages are put back
+        shutil.rmtree(left)
+
+
 def restore_venv(layout: Layout) -> None:
-    """Bring the venv back to the start state's packages, only if a rollback changed them; the
-    venvs a rollback built beside it (app.force_reinstall: new_venv) removed."""
-    for kind in ("rollbook", "before"):  # new_venv's <venv>.rollbook-<id>, <venv>.before-<id>
-        for left in layout.venv.parent.glob(f"{layout.venv.name}.{kind}-*"):
-            shutil.rmtree(left)
+    """Bring the venv back to the start state's packages, only if a rollback changed them."""
     saved = json.loads((layout.state / SNAPSHOT).read_text(encoding="utf-8"))
     now = packages(layout)
     if now == saved:

@@ -328,6 +328,7 @@ def _start_host(layout: Layout, image: Layout, host: AppHost) -> None:
         _stop_supervisord(layout, image, host)
     view = _host_view(image)
     host.folder.mkdir(parents=True, exist_ok=True)
+    appvenv.put_back_aside(real_path(image, host, Path(image.venv)))  # the mirror copies less
     mirror(view, host.folder)  # the folder stays: a running sshd has it mounted
     for sub in ("etc", "run", "log/gunicorn", "log/celery"):
         (host.folder / sub).mkdir(parents=True, exist_ok=True)

@@ -135,6 +135,7 @@ def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
     timeline = Timeline.starting_now()
     faults.clear_faults(layout)
     supervisor.stop_running(layout, supervisor.app_programs(layout))
+    appvenv.put_back_aside(layout.venv)
     layout.maintenance_page.unlink(missing_ok=True)
     backups.lay_out_backups(layout, timeline)
     tags = history.publish_history(layout, timeline)

@@ -179,6 +179,7 @@ def _start(sandbox: Layout, site: Layout) -> None:
 def _apply_start_state(sandbox: Layout, site: Layout, cluster: Cluster, profile: Profile) -> None:
     timeline = Timeline.starting_now()
     supervisor.stop_running(sandbox, site.env.services.app)
+    appvenv.put_back_aside(site.venv)
     faults.clear_faults(site)  # a lock a failed run left
     backups.lay_out_backups(site, timeline)
     say(f"deploying {profile.tag(profile.upgrade)} (stable: {profile.tag(profile.stable)}) ...")

@@ -10,6 +10,7 @@ import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,9 +134,14 @@ def services() -> dict[str, str]:
 
 
 def freeze(environment: str = "sandbox") -> list[str]:
-    pip = f"{env(environment).app.venv}/bin/pip"
-    listed = subprocess.run([pip, "freeze", "--all"], capture_output=True, text=True, check=True)
-    return sorted(listed.stdout.split())
+    return pip_freeze(env(environment).app.venv)
+
+
+def pip_freeze(venv: str) -> list[str]:
+    """`pip freeze --all` of the venv at `venv`, sorted."""
+    done = subprocess.run([f"{venv}/bin/python", "-m", "pip", "freeze", "--all"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return sorted(done.stdout.split())
 
 
 def served() -> str:
@@ -306,3 +312,17 @@ def dump(outcome: Outcome) -> str:
     """Context for a failed assertion: the end of the output and the failed Pasos."""
     failed = {k: v for k, v in outcome.pasos().items() if v != "passed"}
     return f"{outcome.output[-4000:]}\nfailed/skipped: {json.dumps(failed)}"
+
+
+def interpreters(environment: str = "sandbox") -> dict[int, str]:
+    """pid → the program each serving process runs (its command line's first word, from /proc):
+    a script's shebang names the venv whose packages it imports."""
+    return {pid: Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+            for pid in serving_processes(environment)}  # fmt: skip
+
+
+def since_boot(iso: str) -> float:
+    """A journal time as seconds since the machine booted (the clock of /proc/PID/stat)."""
+    boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                if line.startswith("btime "))  # fmt: skip
+    return datetime.fromisoformat(iso).timestamp() - boot

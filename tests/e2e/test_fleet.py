@@ -66,6 +66,19 @@ def host_state(host: AppHost) -> tuple[str, str, str]:
     return commit, states, health
 
 
+def settled(fleet: list[AppHost]) -> dict[str, tuple[str, str, str]]:
+    """Each host's state once supervisord says no program is still STARTING (a reset returns as
+    soon as gunicorn answers; its programs turn RUNNING after their startsecs)."""
+    states: dict[str, tuple[str, str, str]] = {}
+
+    def steady() -> bool:
+        states.update({host.name: host_state(host) for host in fleet})
+        return not any("STARTING" in status for _, status, _ in states.values())
+
+    wait_for(steady, "the fleet's programs RUNNING", 30)
+    return states
+
+
 def incident(env: str) -> list[str]:
     return [f"--env={env}", *INCIDENT[1:]]
 
@@ -88,7 +101,7 @@ def test_rollback_of_three_hosts_through_the_ansible_inventory(
         assert status == "celery RUNNING gunicorn RUNNING" and health == "200", (host.name, status)
     # every Paso of Etapa 3 ran on the three hosts, each host's result journaled
     results = [e for e in result.journal() if e["event"] == "host_result"]
-    for paso in ("2.2", "3.1", "3.2", "3.3", "5.1"):
+    for paso in ("2.2", "3.1", "3.2", "3.3", "3.4", "5.1"):
         on = {e["host"].split("?")[0] for e in results if e["paso"] == paso and e["ok"]}
         assert on == {f"ansible://{h.name}" for h in fleet}, (paso, on)
     # rolling restart: a host's web start began after the previous host passed its health gate
@@ -104,7 +117,7 @@ def test_rollback_of_three_hosts_through_the_ansible_inventory(
 def test_failure_on_one_host_is_recovered_on_all(fleet: list[AppHost], tmp_path: Path) -> None:
     sandbox.reset()
     image = fleet_layout(load_layout())
-    before = {host.name: host_state(host) for host in fleet}
+    before = settled(fleet)
     # app2 cannot reach the git server: its Paso 3.1 fails, the two others have checked out
     broken = fleet[1]
     on_host(broken, "git", "-C", str(image.app), "remote", "set-url", "origin",
@@ -275,11 +288,12 @@ def journal_events(report_dir: Path) -> list[dict]:
 def test_a_link_cut_mid_command_fails_the_paso_and_section_9_runs(
     fleet: list[AppHost], tmp_path: Path
 ) -> None:
-    """Paso 3.2's pip install on app2 runs when the host's side of the SSH link freezes (every
-    process of that session stopped): keep-alives end the call, the Paso fails naming app2 long
-    before its install bound, and §9 puts every host back."""
+    """Paso 3.4's pip install into the new venv on app2 runs when the host's side of the SSH link
+    freezes (every process of that session stopped): keep-alives end the call, the Paso fails
+    naming app2 long before its install bound, and §9 puts every host back, the new venvs
+    removed."""
     sandbox.reset()
-    before = {host.name: host_state(host) for host in fleet}
+    before = settled(fleet)
     cut = fleet[1]
     report_dir = tmp_path / "reports"
     report_dir.mkdir()
@@ -288,10 +302,10 @@ def test_a_link_cut_mid_command_fails_the_paso_and_section_9_runs(
 
         def install() -> dict | None:  # pip's own call, not the mkdir of its log's folder
             return next((e for e in journal_events(report_dir) if e["event"] == "intent"
-                         and e["paso"] == "3.2" and cut.user in e["host"]
+                         and e["paso"] == "3.4" and cut.user in e["host"]
                          and e["argv"][0].endswith("/pip")), None)  # fmt: skip
 
-        wait_for(lambda: install() is not None, "Paso 3.2's install starting on app2", 300)
+        wait_for(lambda: install() is not None, "Paso 3.4's install starting on app2", 300)
         argv = install()["argv"]  # type: ignore[index]
         wait_for(lambda: any("bin/pip install" in cmdline(p) for p in sessions_of(cut)),
                  "pip running on app2", 60)  # fmt: skip
@@ -315,8 +329,12 @@ def test_a_link_cut_mid_command_fails_the_paso_and_section_9_runs(
     result = Outcome(done.returncode, done.stdout + done.stderr,
                      sorted(report_dir.glob("*/journal.jsonl"))[-1].parent)  # fmt: skip
     assert result.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(result)
-    assert result.pasos()["3.2"] == "failed"
+    assert result.pasos()["3.4"] == "failed"
     failed = [e for e in result.journal()
-              if e["event"] == "host_result" and e["paso"] == "3.2" and not e["ok"]]  # fmt: skip
+              if e["event"] == "host_result" and e["paso"] == "3.4" and not e["ok"]]  # fmt: skip
     assert [cut.user in e["host"] for e in failed] == [True], failed
     assert {host.name: host_state(host) for host in fleet} == before
+    image = fleet_layout(load_layout())
+    for host in fleet:  # §9 removed the new venvs Paso 3.4 began
+        venv = real_path(image, host, Path(image.venv))
+        assert not list(venv.parent.glob(f"{venv.name}.rollbook-*")), host.name

@@ -30,12 +30,18 @@ from tests.e2e.sandbox_state import (
     dump,
     env,
     git,
+    interpreters,
+    pip_freeze,
     run_feature,
+    served,
+    since_boot,
+    stale_processes,
     state,
 )
 from tests.e2e.test_etapa1 import newest_nightly
 from tests.e2e.test_ledger import ledger_entries, ledger_file
 from tests.e2e.test_read_only import VALIDATION, untouched
+from tests.e2e.test_restore_strategies import DOWNTIME
 
 pytestmark = pytest.mark.e2e
 
@@ -87,6 +93,34 @@ def planned_vs_done(plan: Outcome, real: Outcome, field: str = "argv") -> tuple[
     return same(plan.journal(), "planned"), same(real.journal(), ran)
 
 
+def assert_new_venv_renamed_in(done: Outcome, packages: list[str]) -> None:
+    """app.force_reinstall: new_venv (the default): Paso 3.4 built the target's venv while the
+    app served, no pip ran in the downtime, Paso 3.2's one change was the rename; the venv that
+    ran before is kept, whole, beside the app's; no script names the built folder; what serves
+    started after the rename, from the app's venv path."""
+    journal, live = done.journal(), env().app.venv.rstrip("/")
+    order = [e["paso"] for e in journal if e["event"] == "paso_started"]
+    assert order.index("3.4") < order.index("2.2"), order
+    in_downtime = [e["argv"] for e in journal if e["event"] == "command"
+                   and e["paso"] in DOWNTIME and "pip" in Path(e["argv"][0]).name]  # fmt: skip
+    assert not in_downtime, f"pip ran in the downtime: {in_downtime}"
+    [renamed] = [e for e in journal if e["event"] == "command" and e["paso"] == "3.2"
+                 and e["mutating"]]  # fmt: skip
+    assert renamed["argv"][:2] == ["sh", "-c"], renamed
+    aside = f"{live}.before-{done.folder.name}"
+    assert pip_freeze(aside) == sorted(packages)
+    assert not Path(f"{live}.rollbook-{done.folder.name}").exists()
+    [markdown] = done.folder.glob("ROLLBACK-*.md")
+    assert f"el anterior queda en {aside}" in markdown.read_text()
+    named = [p.name for p in Path(live, "bin").iterdir()
+             if p.is_file() and b".rollbook-" in p.read_bytes()]  # fmt: skip
+    assert not named, f"scripts still naming the built folder: {named}"
+    assert not stale_processes(since_boot(renamed["end"]))
+    programs = interpreters()
+    assert programs and all(p.startswith(f"{live}/bin/") for p in programs.values()), programs
+    assert "1.4.0" in served(), served()
+
+
 def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_path: Path) -> None:
     before = state()
     nightly = newest_nightly()
@@ -114,7 +148,7 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     with watching(run_secrets()) as seen:  # any local user polling /proc/*/cmdline every 20 ms
         done = run_feature(tmp_path, *INCIDENT)
     compatibility.record("the sandbox: celery on redis, nginx and a maintenance page", done,
-                         "rollback (--force-reinstall)", COMPLETED)  # fmt: skip
+                         "rollback (new venv)", COMPLETED)  # fmt: skip
     assert done.code == 0, dump(done)
     assert seen.samples > 100 and seen.count == 0, seen.hits
     # ... and the real rollback from the same state runs exactly its commands, in that order
@@ -129,10 +163,12 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert done.outcome == COMPLETED
     not_passed = {p: status for p, status in done.pasos().items() if status != "passed"}
     # the default way back (least_loss) reverses the sandbox's reversible migration at Paso 3.0:
-    # no shadow database, no swap, no row recovery; Paso 3.2 reinstalls in the venv (no new venv)
-    skipped = {"3.4": "skipped", "4.0": "skipped", "4.5": "skipped", "5.4": "skipped"}
+    # no shadow database, no swap, no row recovery; Paso 3.4 builds the target's venv beside the
+    # app's (app.force_reinstall: new_venv, the default: tests/e2e/test_new_venv.py)
+    skipped = {"4.0": "skipped", "4.5": "skipped", "5.4": "skipped"}
     assert not_passed == skipped, dump(done)
     assert done.output.rstrip().splitlines()[-1].count(COMPLETED) == 1  # printed last
+    assert_new_venv_renamed_in(done, before.packages)
     # health 200 at the stable tag, every row of the pre-rollback state kept, the rows written
     # after the nightly backup among them (restoring it would have lost them)
     assert http_health() == 200
@@ -171,7 +207,7 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert titles[0].startswith("ROLLBACK INICIADO - SANDBOX")
     assert titles[1].startswith("ROLLBACK COMPLETADO - SANDBOX")
     assert len(titles) == 2
-    # Paso 3.2's reinstall said how far it was, as a restore does (issue 20)
+    # Paso 3.4's install said how far it was, as a restore does (issue 20)
     assert [e for e in done.journal() if e["event"] == "progress" and e["what"] == "pip install"]
     assert "pip install: recogidos " in done.output
     # §7.3: the Product Owner is told, on their own channel; nobody is escalated to
