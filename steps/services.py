@@ -107,7 +107,11 @@ def maintenance_off(run: Run) -> None:
 
 @verifies("el tráfico normal está restaurado")
 def traffic_restored(run: Run) -> None:
-    active, answers = web.public_state(run.incident, run.site)
+    active, answers = web.public_state(run.incident, run.site, reaching=True)
     assert not active, "the maintenance page file is still in place"
     for url, code in answers.items():
-        assert code not in (0, 503), f"{url} answered {code or 'nothing'}"
+        assert code not in web.PROXY_ERRORS, (
+            f"{url} answered {code or 'nothing'} through the proxy for "
+            f"{run.site.env.services.start_timeout:.0f} s (services.start_timeout): the proxy does "
+            "not reach the app"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,10 +174,28 @@ def maintenance_active(host: Host, env: Environment) -> bool:
     return host.run(["test", "-f", _page(env).page], mutating=False, check=False).ok
 
 
-def public_state(incident: Incident, site: Site) -> tuple[bool, dict[str, int]]:
-    """Paso 2.3 / 5.3: is the maintenance page in place; what the first public endpoint answers."""
+# no answer, or the proxy's own (bad gateway, unavailable, gateway timeout): it misses the app
+PROXY_ERRORS = (0, 502, 503, 504)
+
+
+def public_state(
+    incident: Incident, site: Site, *, reaching: bool = False
+) -> tuple[bool, dict[str, int]]:
+    """Paso 2.3 / 5.3: is the maintenance page in place; what the first public endpoint answers.
+    `reaching` (Paso 5.3): waited for, up to services.start_timeout, until it answers anything
+    but the proxy's own errors — a proxy that marked the app's servers down while they were
+    stopped tries them again only after its own timeout (nginx's fail_timeout: 10 s)."""
     health, first = site.env.health, site.first_host("proxy")
-    answers = {url: http_status(first, health, url)[0] for url in health.endpoints[:1]}
+    wait = site.env.services.start_timeout if reaching else 0.0
+
+    def answer(url: str) -> int:
+        code, deadline = http_status(first, health, url)[0], time.monotonic() + wait
+        while code in PROXY_ERRORS and time.monotonic() < deadline:
+            time.sleep(0.5)
+            code = http_status(first, health, url)[0]
+        return code
+
+    answers = {url: answer(url) for url in health.endpoints[:1]}
     active = each_host(incident, site, "proxy", lambda host: maintenance_active(host, site.env))
     return all(active.values()), answers
 

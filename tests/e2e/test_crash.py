@@ -321,6 +321,11 @@ WAYS_BACK = {
     "during swap's renames (Paso 4.3)": ("swap", intent("4.3", "RENAME")),
     "during Paso 3.0's reverse migrations": ("reverse", intent("3.0", "migrate")),
     "during Paso 4.5's row recovery": ("recover", intent("4.5", "CREATE SCHEMA")),
+    # app.force_reinstall: new_venv, the default: the app's venv renamed aside, the new one in
+    "after Paso 3.2 renamed the new venv in": (
+        "reverse",
+        lambda journal: triggered(journal, "paso_started", "3.3"),
+    ),
 }
 
 
@@ -330,7 +335,7 @@ def test_a_kill_inside_a_way_back_is_undone_by_section_9(
 ) -> None:
     kind, hit = WAYS_BACK[point]
     variant = ways_back(tmp_path / "variant", kind)
-    before = state()
+    before, venv = state(), Path(env().app.venv.rstrip("/"))
     reports = tmp_path / "crashed"
     folder = kill_when(reports, hit, extra_env=variant)
     again = run_feature(reports, *section_9(folder.name), feature=RECOVERY, extra_env=variant)
@@ -343,3 +348,5 @@ def test_a_kill_inside_a_way_back_is_undone_by_section_9(
     assert back, dump(again)
     assert not stale, stale
     assert not LOCK.exists()
+    # Paso 3.4's new venv (before Etapa 2) removed, the venv that ran before at the app's path
+    assert not list(venv.parent.glob(f"{venv.name}.*-{folder.name}"))
