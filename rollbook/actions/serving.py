@@ -99,7 +99,11 @@ def mapped_deleted(
     argv = ["grep", "-H", "-F", " (deleted)", *(f"/proc/{pid}/maps" for pid in pids)]
     result = host.run(argv, mutating=False, check=False)
     denied = re.findall(r"/proc/(\d+)/maps: Permission denied", result.stderr)
-    roots = tuple(f"{p.rstrip('/')}/" for p in (env.app.path, env.app.venv) if p)
+    # the kernel names mapped files by their real path: the folders as written and as resolved
+    # (a venv or a checkout reached through a symbolic link)
+    folders = [p.rstrip("/") for p in (env.app.path, env.app.venv) if p]
+    real = host.run(["realpath", "-e", "--", *folders], mutating=False, check=False).stdout
+    roots = tuple(f"{p}/" for p in dict.fromkeys([*folders, *real.splitlines()]) if p)
     found: dict[int, set[str]] = {}
     for line in result.stdout.splitlines():
         where, _, mapping = line.partition(":")

@@ -56,6 +56,11 @@ def test_a_venv_behind_a_symbolic_link_is_reinstalled_in_place_saying_why(
     assert [(e["argv"][0], "--force-reinstall" in e["argv"]) for e in installs] == [
         (f"{link}/bin/pip", True)
     ]
+    # ... saying how far it was, as a restore does (issue 20; a new venv's install of the same
+    # set, without --force-reinstall or bytecode, ends before the first question, 2 s in)
+    assert [e for e in journal if e["event"] == "progress" and e["what"] == "pip install"
+            and e["paso"] == "3.2"]  # fmt: skip
+    assert "pip install: recogidos " in done.output
     assert freeze() == sorted(ledger_record("sandbox", done.facts()["target"]["tag"])["packages"])
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     assert f"local://: sin venv nuevo ({why}): reinstalado en su lugar" in markdown.read_text()

@@ -102,3 +102,16 @@ def test_an_answer_is_the_same_by_status_and_by_a_body_that_was_stable() -> None
     assert Answer(200, "b" * 64).same_as(Answer(200))  # a body that changed between two reads
     assert Answer.recorded(503) == Answer(503)  # a journal from before bodies were kept
     assert Answer.recorded({"status": 200, "body": "c" * 64}) == Answer(200, "c" * 64)
+
+
+def test_a_deleted_file_is_named_when_the_venv_is_reached_through_a_symbolic_link(
+    where: tuple[Host, Environment], mapping: tuple[subprocess.Popen[str], Path]
+) -> None:
+    """The process maps the real path; app.venv names a link to it (a release-switching layout)."""
+    host, env = where
+    held, library = mapping
+    link = library.parents[2] / "current-venv"
+    link.symlink_to(library.parents[1])
+    linked = env.model_copy(update={"app": env.app.model_copy(update={"venv": str(link)})})
+    library.unlink()
+    assert serving.mapped_deleted(host, linked, [held.pid]) == ({held.pid: [str(library)]}, ())
