@@ -7,6 +7,7 @@ import pytest
 
 from rollbook.actions import web
 from rollbook.checks import checklist, validation
+from rollbook.core.errors import StepFailed
 from tests.unit.local_run import local_run
 
 
@@ -30,3 +31,27 @@ def test_the_script_claims_a_validated_rollback_only_when_nothing_failed(
         )
     else:
         assert said[-1] == "=== Rollback Validado Exitosamente ==="
+
+
+def test_every_failing_check_of_the_script_is_said_in_its_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = local_run(tmp_path, monkeypatch)
+    said: list[str] = []
+    run.incident._progress = said.append
+
+    def fails(why: str) -> object:
+        def check(*_: object) -> None:
+            raise StepFailed(why)
+
+        return check
+
+    monkeypatch.setattr(web, "health_check", lambda *_: None)
+    monkeypatch.setattr(checklist, "services_active", fails("celery: STOPPED"))
+    monkeypatch.setattr(checklist, "_dbshell", lambda *_: None)
+    monkeypatch.setattr(validation, "smoke_tests", fails("2 failed"))
+    assert list(checklist.validation_script(run).items()) == [
+        ("1. Health check", "OK"), ("2. Servicios", "celery: STOPPED"),
+        ("3. Base de datos", "OK"), ("4. Smoke tests", "2 failed"),
+    ]  # fmt: skip
+    assert not any("Validado" in line for line in said)
