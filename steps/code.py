@@ -5,7 +5,7 @@ from pytest_bdd import given, when
 
 from rollbook.actions import code, dependencies, new_venv, static
 from rollbook.core.run import Run
-from rollbook.core.state import Target, VenvBuilt
+from rollbook.core.state import Target
 from steps.verify import after, verifies
 
 
@@ -38,9 +38,7 @@ def new_venv_wanted(run: Run) -> None:
 def stage_venv(run: Run) -> dict[str, dict[str, object]] | None:
     built = new_venv.prepare(run.incident, run.site, run.records)
     if not built:
-        why = "; ".join(f"{spec}: {part['in_place']}"
-                        for spec, part in run.records.need(VenvBuilt).hosts.items())  # fmt: skip
-        pytest.skip(f"ningún host tiene venv nuevo, el Paso 3.2 reinstala en su lugar: {why}")
+        pytest.skip(new_venv.none_built(run.records))
     return after(run, lambda: built)
 
 

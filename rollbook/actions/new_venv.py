@@ -224,6 +224,13 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
     return {spec: part for spec, part in done.items() if "in_place" not in part}
 
 
+def none_built(records: Records) -> str:
+    """Why Paso 3.4 built no new venv on any app host (each host's reason)."""
+    made = records.need(VenvBuilt)
+    why = "; ".join(f"{spec}: {part['in_place']}" for spec, part in made.hosts.items())
+    return f"ningún host tiene venv nuevo, el Paso 3.2 reinstala en su lugar: {why}"
+
+
 def left_in_place(seen: list[str], now: list[str], recorded: list[str] | None) -> list[str]:
     """The lines of the live venv's `pip freeze --all` (`seen`) that an install in place would
     leave and a venv whose `pip freeze --all` is `now` lacks (by name): without a record every

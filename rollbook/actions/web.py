@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,11 +188,14 @@ def public_state(
     wait = site.env.services.start_timeout if reaching else 0.0
 
     def answer(url: str) -> int:
-        code, deadline = http_status(first, health, url)[0], time.monotonic() + wait
-        while code in PROXY_ERRORS and time.monotonic() < deadline:
-            time.sleep(0.5)
-            code = http_status(first, health, url)[0]
-        return code
+        codes: list[int] = []
+
+        def reached() -> bool:
+            codes.append(http_status(first, health, url)[0])
+            return codes[-1] not in PROXY_ERRORS
+
+        wait_until(reached, wait)
+        return codes[-1]
 
     answers = {url: answer(url) for url in health.endpoints[:1]}
     active = each_host(incident, site, "proxy", lambda host: maintenance_active(host, site.env))
