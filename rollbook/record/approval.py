@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rollbook.core.config import Environment, Person, environments_dir
+from rollbook.core.connection import PRIVATE_FOLDER
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run
@@ -36,12 +37,15 @@ SIGNED = "firmada"
 
 
 def bound(plan: dict[str, Any]) -> dict[str, Any]:
-    """What an approval covers, from a plan.json: the run's time and id left out of commands;
+    """What an approval covers, from a plan.json: the run's time, id and private folder left out
+    of commands;
     on a fleet, each host's commands in their order, hosts in name order within a Paso (they
     are planned in parallel)."""
     incident = str(plan.get("incident", ""))
 
     def normal(text: str) -> str:
+        # a run's private folder is named by its incident and a random part (run_folder)
+        text = PRIVATE_FOLDER.sub("<carpeta privada>", text)
         return _TIMESTAMP.sub("<hora>", text.replace(incident, "<incidente>") if incident else text)
 
     made = plan.get("provenance") or {}

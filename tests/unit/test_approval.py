@@ -27,6 +27,9 @@ PLAN = {
     "commands": [
         {"paso": "3.1", "host": "local://", "cwd": None,
          "argv": ["tar", "-cf", "/www/.rollbook/static-2026-11-29-0300-staging.tar", "."]},
+        {"paso": "3.2", "host": "local://", "cwd": "/www/app",
+         "argv": ["/www/venv/bin/pip", "install", "-r",  # a run's private folder: random part
+                  "/home/app/.rollbook/runs/2026-11-29-0300-staging.e02ab339/target/r.txt"]},
         {"paso": "4.1", "host": "local://", "cwd": None,
          "argv": ["pg_dump", "-f", "/backups/pre_rollback_20261129_030012.sql"]},
     ],
@@ -39,6 +42,7 @@ ONE_COMMAND = json.loads(json.dumps(PLAN["commands"][:1]).replace("0300-staging"
 def replanned(**change: object) -> dict[str, object]:
     """PLAN as a later dry-run makes it: another incident id and time, `change` applied."""
     text = json.dumps(PLAN).replace("2026-11-29-0300-staging", "2026-11-29-0312-staging")
+    text = text.replace(".e02ab339", ".5f1c07aa")
     plan = json.loads(text.replace("20261129_030012", "20261129_031244"))
     plan.update(change)
     return plan
@@ -55,7 +59,7 @@ def test_a_plan_made_again_later_has_the_same_digest() -> None:
         ({"target": {"tag": "deploy-0", "commit": "0" * 40}}, "target"),
         ({"database_path": {"path": "migrate"}}, "database_path"),
         ({"database_path": {"path": "restore", "drops": {"t.c": 3}}}, "database_path"),
-        ({"commands": ONE_COMMAND}, "commands (2 approved, 1 now; #2 now: (none))"),
+        ({"commands": ONE_COMMAND}, "commands (3 approved, 1 now; #2 now: (none))"),
     ],
 )
 def test_any_bound_change_changes_the_digest_and_is_named(change: dict, named: str) -> None:
