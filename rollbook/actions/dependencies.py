@@ -175,10 +175,12 @@ def install_exact(host: Host, env: Environment, wanted: list[str], incident: str
     uninstall_extra(venv, wanted)
 
 
-def uninstall_extra(venv: Venv, wanted: list[str]) -> None:
-    """Uninstall what the record does not hold; never a packaging tool it does not list."""
+def uninstall_extra(venv: Venv, wanted: list[str], found: list[str] | None = None) -> None:
+    """Uninstall what the record does not hold; never a packaging tool it does not list.
+    `found`: the venv's `pip freeze --all` where it is known (a dry-run plans from it)."""
     names = {package(line) for line in wanted}
-    extra = [package(line) for line in comparable(venv.freeze(), wanted)
+    found = venv.freeze() if found is None else found
+    extra = [package(line) for line in comparable(found, wanted)
              if package(line) not in names]  # fmt: skip
     if extra:
         venv.pip("uninstall", "-y", *extra, mutating=True)

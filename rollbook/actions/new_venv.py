@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from pathlib import Path
 from typing import Any
 
 from rollbook.actions import dependencies, requirements
@@ -36,23 +37,13 @@ from rollbook.core.resources import Venv
 from rollbook.core.site import Site
 from rollbook.core.state import Target, TargetResolved, VenvBuilt, VenvRenamed
 
-# what decides whether a new venv can be built beside the live one, in one Python start as the app
-# user: the live venv's base interpreter and options as its pyvenv.cfg says (sys._base_executable
-# is the venv's own python before 3.11 on POSIX), whether its path is a symbolic link, whether its
-# folder is writable, which of the new venv's and the set-aside venv's names are taken, the free
-# space of the folder and the live venv's size (argv: live, staged, aside)
+# what decides whether a copy of the live venv can be made beside it, in one Python start as the
+# app user: whether its path is a symbolic link, whether its folder is writable, which of the
+# new venv's and the set-aside venv's names are taken, the folder's free space and the live venv's
+# size (argv: live, staged, aside)
 INSPECT = """
 import json, os, shutil, sys
 live, names = sys.argv[1].rstrip("/"), sys.argv[2:]
-cfg = {}
-with open(os.path.join(sys.prefix, "pyvenv.cfg")) as f:
-    for line in f:
-        key, sep, value = line.partition("=")
-        if sep:
-            cfg[key.strip()] = value.strip()
-home, v = cfg.get("home", ""), sys.version_info
-found = [os.path.join(home, n) for n in (f"python{v.major}.{v.minor}", f"python{v.major}", "python")
-         if os.path.isfile(os.path.join(home, n))]
 size = 0
 for root, dirs, files in os.walk(live):
     for name in files:
@@ -61,22 +52,25 @@ for root, dirs, files in os.walk(live):
         except OSError:
             pass
 folder = os.path.dirname(live)
-print(json.dumps({"base": found[0] if found else "", "prompt": cfg.get("prompt", ""),
-                  "system": cfg.get("include-system-site-packages", "false").lower() == "true",
-                  "link": os.path.islink(live), "writable": os.access(folder, os.W_OK),
+print(json.dumps({"link": os.path.islink(live), "writable": os.access(folder, os.W_OK),
                   "taken": [n for n in names if os.path.lexists(n)], "size": size,
                   "free": shutil.disk_usage(folder).free}))
 """
 
+# which distributions of a venv hold a file that is not what their wheel installed (RECORD)
+RECORDED_FILES = (Path(__file__).parent / "recorded_files.py").read_text()
+
 # every text file of bin/ and pyvenv.cfg naming the new folder made to name the app's venv path
-# instead; prints how many files were rewritten and how many still name the new folder
+# instead, and the RECORD rows of those files given their new sha256 and size (as pip writes them
+# installing at the app's path); prints how many files were rewritten and how many still name
+# the new folder
 _RELOCATE = """
-import os, sys
+import base64, csv, glob, hashlib, io, os, sys
 staged, live = sys.argv[1].encode(), sys.argv[2].encode()
 paths = [os.path.join(sys.argv[1], "pyvenv.cfg")]
 folder = os.path.join(sys.argv[1], "bin")
 paths += [os.path.join(folder, n) for n in sorted(os.listdir(folder))]
-rewritten = left = 0
+rewritten, left = {}, 0
 for path in paths:
     if os.path.islink(path) or not os.path.isfile(path):
         continue
@@ -86,10 +80,25 @@ for path in paths:
         continue
     with open(path, "wb") as f:
         f.write(data.replace(staged, live))
-    rewritten += 1
     with open(path, "rb") as f:
-        left += staged in f.read()
-print(rewritten, left)
+        data = f.read()
+    left += staged in data
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    rewritten[os.path.normpath(path)] = [f"sha256={digest}", str(len(data))]
+records = glob.glob(os.path.join(sys.argv[1], "lib*", "python*", "*", "*.dist-info", "RECORD"))
+for record in sorted({os.path.realpath(r) for r in records}):
+    base = os.path.dirname(os.path.dirname(record))
+    with open(record, newline="") as f:
+        rows = list(csv.reader(f))
+    changed = [r for r in rows if os.path.normpath(os.path.join(base, r[0])) in rewritten]
+    for row in changed:
+        row[1:3] = rewritten[os.path.normpath(os.path.join(base, row[0]))]
+    if changed:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\\n").writerows(rows)
+        with open(record, "w", newline="") as f:
+            f.write(out.getvalue())
+print(len(rewritten), left)
 """
 
 # Paso 3.2: the app's venv aside, the new one into its place; §9: the reverse (idempotent)
@@ -135,21 +144,10 @@ def unsuitable(found: dict[str, Any], live: str) -> str | None:
         return f"the app's user cannot create a folder in {folder}, app.venv's folder"
     if found["taken"]:
         return f"{', '.join(found['taken'])} exists already: a venv left by an earlier run"
-    if not found["base"]:
-        return f"{live}/pyvenv.cfg names no base Python (home = …)"
     if found["free"] < 2 * found["size"]:
         return (f"{folder} has {found['free'] // mib} MiB free: a second venv of "
                 f"{found['size'] // mib} MiB would leave less than its size")  # fmt: skip
     return None
-
-
-def venv_command(found: dict[str, Any], live: str) -> list[str]:
-    """`python -m venv` as the live venv was made (INSPECT's `found`): its base interpreter,
-    whether it sees the system's site-packages, its prompt (else its folder's name, not the new
-    one's)."""
-    prompt = str(found["prompt"]).strip("'\"") or posixpath.basename(live.rstrip("/"))
-    system = ["--system-site-packages"] if found["system"] else []
-    return [str(found["base"]), "-m", "venv", *system, "--prompt", prompt]
 
 
 def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[str, Any]]:
@@ -169,7 +167,7 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
         return {"in_place": why}
 
     def build(host: Host) -> dict[str, Any]:
-        live, new = Venv(host, env.app), Venv(host, _at(env, staged))
+        live, new = Venv(host, env.app), Venv(host, _at(env, staged), copied=True)
         found = json.loads(host.run([f"{env.app.venv}/bin/python", "-c", INSPECT, env.app.venv,
                                      staged, aside], mutating=False, app=True)
                            .stdout.strip().splitlines()[-1])  # fmt: skip
@@ -180,18 +178,18 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
             return in_place(host, why)
         seen = live.freeze()
         with records.operation(VenvStaged(host.spec, staged)) as change:  # §9 removes it
-            made = host.run([*venv_command(found, env.app.venv), staged], mutating=True,
-                            app=True, check=False)  # fmt: skip
+            # the live venv copied (its pip.conf, its bytecode, its scripts naming the app's
+            # path): what differs from the target is installed below, the rest is checked
+            made = host.run(["cp", "-a", "--", env.app.venv.rstrip("/"), staged], mutating=True,
+                            app=True, check=False, timeout=env.timeouts.install)  # fmt: skip
             if not made.ok:
                 remove_staged(host, env, change)
-                return in_place(host, f"python -m venv failed: {host.describe_failure(made)}")
-            # pip's site configuration (an index, find-links) travels with the venv
-            conf = f"{env.app.venv.rstrip('/')}/pip.conf"
-            host.run(["sh", "-c", '[ ! -f "$1" ] || cp -p -- "$1" "$2"', "sh", conf,
-                      f"{staged}/pip.conf"], mutating=True, app=True)  # fmt: skip
+                return in_place(
+                    host, f"copying {env.app.venv} failed: {host.describe_failure(made)}"
+                )
             log = f"install-{incident.id}-new-venv.log"
-            if target.packages:  # all of it: a packaging tool the new venv has stays (no
-                # --force-reinstall), and a dry-run plans the very command the run runs
+            if target.packages:  # all of it: what the copy has at its version stays, and a
+                # dry-run plans the very command the run runs
                 args = dependencies.exact_args(env, target.packages)
                 total = len(target.packages)
             else:  # Paso 3.2's own arguments: the target's requirements, the rest held
@@ -200,13 +198,14 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
                                                         read=read)  # fmt: skip
                 total = None
             dependencies.pip_install(new, env, ["--no-compile", *args], total, log)
-            if target.packages and not host.planning:
-                dependencies.uninstall_extra(new, target.packages)
+            if target.packages:  # the copy's names are the live venv's (pip ran --no-deps)
+                dependencies.uninstall_extra(new, target.packages, seen)
+            why = None if host.planning else _reinstall_damaged(incident, host, new, env, log)
             installed = [] if host.planning else new.freeze()
             kept = [] if host.planning else [
                 line for line in left_in_place(seen, installed, target.packages)
                 if "==" in line and "@" not in line]  # fmt: skip
-            why = _install_kept(new, env, kept, log) if kept else None
+            why = why or (_install_kept(new, env, kept, log) if kept else None)
             if kept:
                 installed = new.freeze()  # before the scripts name `live`
             lacks = [] if host.planning else left_in_place(seen, installed, target.packages)
@@ -244,6 +243,43 @@ def left_in_place(seen: list[str], now: list[str], recorded: list[str] | None) -
     return [line for line in stays if name(line) not in have]
 
 
+def _reinstall_damaged(
+    incident: Incident, host: Host, new: Venv, env: Environment, log: str
+) -> str | None:
+    """Every file of the copy checked against its distribution's RECORD (sha256): a distribution
+    with a file that is not what its wheel installed is reinstalled from its wheel at its version
+    (`--force-reinstall`, as the procedure's command does to all), then checked again; a packaging
+    tool is left as an install in place leaves it (never forced: a mirror may lack the venv's
+    bundled version), and said. Why the copy cannot be made whole, or None."""
+    damaged = _damaged(new)
+    tools = [d for d in damaged if dependencies.package(d) in dependencies.PACKAGING]
+    forced = [d for d in damaged if d not in tools]
+    if tools:
+        incident.say(f"Paso 3.4: {host.name}: {', '.join(tools)} differ from their RECORD "
+                     f"({'; '.join(damaged[t][0] for t in tools)}): left as in place")  # fmt: skip
+    if not forced:
+        return None
+    where = "; ".join(damaged[d][0] for d in forced)
+    incident.say(f"Paso 3.4: {host.name}: reinstalling {', '.join(forced)}: a file differs "
+                 f"from what its wheel installed ({where})")  # fmt: skip
+    try:
+        dependencies.pip_install(new, env, ["--no-compile", "--force-reinstall",
+                                            *dependencies.exact_args(env, forced)],
+                                 len(forced), log)  # fmt: skip
+    except StepFailed as exc:
+        return (
+            f"pip cannot reinstall {', '.join(forced)}, whose files differ from their RECORD: {exc}"
+        )
+    still = [d for d in _damaged(new) if d in forced]
+    return f"{', '.join(still)} still differ from their RECORD after a reinstall" if still else None
+
+
+def _damaged(venv: Venv) -> dict[str, list[str]]:
+    """RECORDED_FILES's answer for `venv`: "Name==version" → the first files that differ."""
+    done = venv.host.run([venv.tool("python"), "-c", RECORDED_FILES], mutating=False, app=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1])["damaged"])
+
+
 def _install_kept(new: Venv, env: Environment, kept: list[str], log: str) -> str | None:
     """What an install in place leaves, at its versions, without resolving (as it stays); why
     it could not be, or None."""
@@ -269,10 +305,10 @@ def _relocate(host: Host, env: Environment, staged: str) -> None:
     if not host.planning and done.stdout.split()[-1:] != ["0"]:
         raise StepFailed(f"{host.name}: files of {staged}/bin still name it after the rewrite "
                          f"({done.stdout.strip()}): set app.force_reinstall: always")  # fmt: skip
-    # as pip would have (a file that does not compile is left, as pip leaves it), but with the
-    # paths the files will have after the rename; ensurepip's own bytecode rewritten too (-f);
-    # one process, niced: the app still serves on this host
-    done = host.run(["nice", "-n", "10", python, "-m", "compileall", "-q", "-f", "-j", "1",
+    # what pip installed into the copy, as pip would have (a file that does not compile is left,
+    # as pip leaves it), with the paths the files will have after the rename; the copied
+    # bytecode is current (its sources' times kept); one process, niced: the app still serves
+    done = host.run(["nice", "-n", "10", python, "-m", "compileall", "-q", "-j", "1",
                      "-d", f"{live}/lib", f"{staged}/lib"], mutating=True, app=True, check=False,
                     timeout=env.timeouts.install)  # fmt: skip
     if done.exit_status not in (0, 1):  # 1: a file did not compile

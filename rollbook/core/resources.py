@@ -39,13 +39,19 @@ class Checkout:
 
 @dataclass(frozen=True)
 class Venv:
-    """The app's virtualenv (`app.venv`) on a host, its tools run from the app's folder."""
+    """The app's virtualenv (`app.venv`) on a host, its tools run from the app's folder.
+    `copied`: a copy whose scripts still name the venv it was copied from (Paso 3.4's), so pip
+    runs as its Python's module, never through bin/pip."""
 
     host: Host
     app: AppConfig
+    copied: bool = False
 
     def tool(self, name: str) -> str:
         return f"{self.app.venv}/bin/{name}"
+
+    def pip_argv(self) -> list[str]:
+        return [self.tool("python"), "-m", "pip"] if self.copied else [self.tool("pip")]
 
     def freeze(self) -> list[str]:
         """The complete package set: `pip freeze --all` (plain freeze leaves out pip,
@@ -55,14 +61,14 @@ class Venv:
         listed = self.host.run([self.tool("python"), "-c", INSTALLED], mutating=False,
                                check=False, app=True)  # fmt: skip
         if not listed.ok:
-            listed = self.host.run([self.tool("pip"), "freeze", "--all"], mutating=False,
+            listed = self.host.run([*self.pip_argv(), "freeze", "--all"], mutating=False,
                                    app=True)  # fmt: skip
         return parse_freeze(listed.stdout)
 
     def pip(
         self, *args: str, mutating: bool, timeout: float | None = None, check: bool = True
     ) -> CommandResult:
-        argv = [self.tool("pip"), *args]
+        argv = [*self.pip_argv(), *args]
         return self.host.run(
             argv, mutating=mutating, cwd=self.app.path, timeout=timeout, check=check, app=True
         )

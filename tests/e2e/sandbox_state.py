@@ -144,6 +144,15 @@ def pip_freeze(venv: str) -> list[str]:
     return sorted(done.stdout.split())
 
 
+def damaged_files(venv: str) -> dict[str, list[str]]:
+    """The distributions of the venv at `venv` holding a file that is not what their wheel
+    installed (its RECORD's sha256): "Name==version" → the first such files."""
+    script = (ROOT / "rollbook" / "actions" / "recorded_files.py").read_text()
+    done = subprocess.run([f"{venv}/bin/python", "-c", script], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    return dict(json.loads(done.stdout)["damaged"])
+
+
 def served() -> str:
     """What the sandbox serves through nginx as its release: /api/v1/status/'s body (it names
     the running code's VERSION: 1.5.0 defective, 1.4.0 stable)."""

@@ -14,6 +14,7 @@ from rollbook.sandbox.variant import write_variant as environments
 from tests.e2e.sandbox_state import (
     INCIDENT,
     ROOT,
+    damaged_files,
     dump,
     env,
     freeze,
@@ -76,17 +77,40 @@ def test_section_9_renames_the_old_venv_back_under_restarted_processes(
         [str(ROOT / ".venv" / "bin" / "rollbook"), "sandbox", "fault", "release-cannot-boot"],
         capture_output=True, text=True, check=True, env=os.environ,
     ).stdout.split()  # fmt: skip
-    before, inode = state(), os.stat(live).st_ino
-    done = run_feature(
-        tmp_path, *INCIDENT, *[o for o in options if o.startswith("--")],
-        extra_env=environments(tmp_path, short_waits),
-    )  # fmt: skip
+    # a file of the live venv that is not what its wheel installed (same size, other bytes)
+    [six] = Path(live).glob("lib/python*/site-packages/six.py")
+    text, whole = six.read_text(), damaged_files(live)
+    assert "six==1.17.0" not in whole, whole
+    try:
+        six.write_text(text.replace("Benjamin", "benjamin", 1))
+        assert damaged_files(live) == whole | {"six==1.17.0": ["six.py (differs)"]}
+        before, inode = state(), os.stat(live).st_ino
+        done = run_feature(
+            tmp_path, *INCIDENT, *[o for o in options if o.startswith("--")],
+            extra_env=environments(tmp_path, short_waits),
+        )  # fmt: skip
+        left = damaged_files(live)
+    finally:  # the venv a reset puts back holds it: the start state's file again
+        for copy in Path(live).parent.glob(f"{Path(live).name}*/lib/python*/site-packages/six.py"):
+            copy.write_text(text)
     assert done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(done)
     assert done.pasos()["5.1"] == "failed", dump(done)
-    # no ledger record for the fault's release: its requirements, then what an install in place
-    # leaves that they do not install (the defective release's humanize) at its version
-    kept = done.facts()["venv_staged"]["hosts"]["local://"]["kept"]
-    assert [line.split("==")[0] for line in kept] == ["humanize"], kept
+    # Paso 3.4 copied the live venv beside it and installed the target's requirements there (no
+    # ledger record for the fault's release): what an install in place leaves (the defective
+    # release's humanize) is in the copy already; six, whose file differed from its RECORD, was
+    # reinstalled from its wheel
+    staged = f"{live}.rollbook-{done.folder.name}"
+    assert done.facts()["venv_staged"]["hosts"]["local://"]["kept"] == []
+    built = [e["argv"] for e in done.journal() if e["event"] == "command" and e["paso"] == "3.4"
+             and e["mutating"]]  # fmt: skip
+    assert built[0] == ["cp", "-a", "--", live, staged], built
+    [forced] = [a for a in built if "--force-reinstall" in a]
+    assert forced[:4] == [f"{staged}/bin/python", "-m", "pip", "install"], forced
+    assert forced[forced.index("--force-reinstall") :] == [
+        "--force-reinstall", "--no-deps", *env().app.pip_options, "six==1.17.0",
+    ], forced  # fmt: skip
+    assert "reinstalling six==1.17.0: a file differs from what its wheel installed" in done.output
+    assert left == whole | {"six==1.17.0": ["six.py (differs)"]}  # §9: the venv as it was
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     assert f"§9 devolvió el anterior a {live} (local://)" in markdown.read_text()
     assert "el anterior queda en" not in markdown.read_text()

@@ -27,6 +27,7 @@ from tests.e2e.sandbox_state import (
     INCIDENT,
     Outcome,
     backup_fingerprints,
+    damaged_files,
     dump,
     env,
     git,
@@ -96,8 +97,9 @@ def planned_vs_done(plan: Outcome, real: Outcome, field: str = "argv") -> tuple[
 def assert_new_venv_renamed_in(done: Outcome, packages: list[str]) -> None:
     """app.force_reinstall: new_venv (the default): Paso 3.4 built the target's venv while the
     app served, no pip ran in the downtime, Paso 3.2's one change was the rename; the venv that
-    ran before is kept, whole, beside the app's; no script names the built folder; what serves
-    started after the rename, from the app's venv path."""
+    ran before is kept, whole, beside the app's; no script names the built folder and every file
+    of the app's venv is what its wheel installed; what serves started after the rename, from
+    the app's venv path."""
     journal, live = done.journal(), env().app.venv.rstrip("/")
     order = [e["paso"] for e in journal if e["event"] == "paso_started"]
     assert order.index("3.4") < order.index("2.2"), order
@@ -115,6 +117,7 @@ def assert_new_venv_renamed_in(done: Outcome, packages: list[str]) -> None:
     named = [p.name for p in Path(live, "bin").iterdir()
              if p.is_file() and b".rollbook-" in p.read_bytes()]  # fmt: skip
     assert not named, f"scripts still naming the built folder: {named}"
+    assert damaged_files(live) == {}
     assert not stale_processes(since_boot(renamed["end"]))
     programs = interpreters()
     assert programs and all(p.startswith(f"{live}/bin/") for p in programs.values()), programs

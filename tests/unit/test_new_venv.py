@@ -1,6 +1,8 @@
 """Paso 3.2's two renames under app.force_reinstall: new_venv, and §9's way back, on real folders:
 wherever a run died among the renames, §9 leaves the venv that ran before at the app's path."""
 
+import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -10,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from rollbook.actions.new_venv import (
+    _RELOCATE,
     INSPECT,
+    RECORDED_FILES,
     SWITCH,
     SWITCH_BACK,
     left_in_place,
     unsuitable,
-    venv_command,
 )
 from rollbook.sandbox.appvenv import put_back_aside
 
@@ -91,10 +94,9 @@ def test_a_venv_in_a_writable_folder_with_room_gets_a_new_one_beside_it(tmp_path
     live = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(live)], check=True)
     found = inspect(live / "bin" / "python", live, tmp_path / "venv.rollbook-x")
-    assert Path(found["base"]).is_file() and not found["link"] and found["writable"]
+    assert not found["link"] and found["writable"]
     assert found["taken"] == [] and 0 < found["size"] < found["free"]
     assert unsuitable(found, str(live)) is None
-    assert venv_command(found, str(live))[:3] == [found["base"], "-m", "venv"]
 
 
 def test_a_host_that_cannot_take_a_second_venv_is_named_with_the_reason(tmp_path: Path) -> None:
@@ -111,7 +113,6 @@ def test_a_host_that_cannot_take_a_second_venv_is_named_with_the_reason(tmp_path
     assert unsuitable(ok, str(link)) is None
     assert "cannot create a folder in" in str(unsuitable(ok | {"writable": False}, str(link)))
     assert "exists already" in str(unsuitable(found | {"link": False}, str(link)))
-    assert "no base Python" in str(unsuitable(ok | {"base": ""}, str(link)))
     tight = ok | {"size": 300 * 2**20, "free": 500 * 2**20}
     assert "500 MiB free" in str(unsuitable(tight, str(link)))
 
@@ -134,3 +135,51 @@ def test_the_sandbox_reset_renames_the_venv_a_rollback_set_aside_back(tmp_path: 
         (tmp_path / name).mkdir()
     put_back_aside(live)
     assert tree(live) == {"mark": "before"} and sorted(os.listdir(tmp_path)) == ["venv"]
+
+
+def installed(venv: Path, files: dict[str, str]) -> Path:
+    """A distribution `demo 1.0` in `venv`'s site-packages as pip leaves it: its files (paths
+    relative to site-packages) and a RECORD with their sha256 and sizes."""
+    site = next(venv.glob("lib/python*/site-packages"))
+    info = site / "demo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    rows = []
+    for name, text in files.items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text(text)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        rows.append(f"{name},sha256={digest.decode()},{len(text)}")
+    (info / "RECORD").write_text("\n".join([*rows, "demo-1.0.dist-info/RECORD,,"]) + "\n")
+    return site
+
+
+def damaged(venv: Path) -> dict:
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", RECORDED_FILES],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return json.loads(done.stdout)["damaged"]
+
+
+def test_a_file_that_is_not_what_its_wheel_installed_is_named(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = installed(venv, {"demo/__init__.py": "VERSION = 1\n", "demo/core.py": "x = 1\n"})
+    assert damaged(venv) == {}
+    (site / "demo" / "core.py").write_text("x = 2\n")  # same size, other bytes
+    assert damaged(venv) == {"demo==1.0": ["demo/core.py (differs)"]}
+    (site / "demo" / "__init__.py").unlink()
+    assert damaged(venv) == {
+        "demo==1.0": ["demo/__init__.py (No such file or directory)", "demo/core.py (differs)"]
+    }
+
+
+def test_the_copys_scripts_name_the_apps_venv_and_their_record_says_so(tmp_path: Path) -> None:
+    staged, live = tmp_path / "venv.rollbook-x", tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(staged)], check=True)
+    script = f"#!{staged}/bin/python\nimport demo\n"
+    installed(staged, {"demo/__init__.py": "", "../../../bin/demo": script})
+    done = subprocess.run([str(staged / "bin" / "python"), "-c", _RELOCATE, str(staged), str(live)],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert done.stdout.split()[1] == "0"  # nothing in bin/ names the copy any more
+    assert (staged / "bin" / "demo").read_text() == f"#!{live}/bin/python\nimport demo\n"
+    assert damaged(staged) == {}  # its RECORD row has the rewritten file's sha256
