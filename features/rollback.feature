@@ -41,11 +41,13 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
   @etapa3 @opcional
   Escenario: Paso 3.4 — Preparar los paquetes de la versión objetivo en un venv nuevo
     Fuera del procedimiento (app.force_reinstall: new_venv, por defecto): se adelanta la
-    reinstalación completa del Paso 3.2, antes de detener servicios: cada paquete de la versión
-    objetivo se instala en un venv nuevo junto al actual; el Paso 3.2 solo lo pone en su lugar con
-    dos renombres, y §9 devuelve el anterior del mismo modo. Un host donde no se puede (enlace
-    simbólico, carpeta sin permiso o sin espacio, código local) se nombra con el motivo y el
-    Paso 3.2 reinstala allí en su lugar con el comando del procedimiento.
+    reinstalación completa del Paso 3.2, antes de detener servicios: el venv actual se copia junto
+    a él y en la copia se instala cada paquete de la versión objetivo que difiere; cada archivo
+    instalado se compara con el RECORD de su paquete (sha256) y el paquete con un archivo distinto
+    se reinstala desde su wheel. El Paso 3.2 solo pone la copia en su lugar con dos renombres, y
+    §9 devuelve el anterior del mismo modo. Un host donde no se puede (enlace simbólico, carpeta
+    sin permiso o sin espacio, código local) se nombra con el motivo y el Paso 3.2 reinstala allí
+    en su lugar con el comando del procedimiento.
     Dado que el ambiente reinstala las dependencias en un venv nuevo
     Cuando se instalan los paquetes de la versión objetivo en un venv nuevo con el servicio activo
     Entonces los paquetes críticos tienen las versiones de la versión objetivo

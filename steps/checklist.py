@@ -27,7 +27,10 @@ def recent_lines(run: Run) -> list[str]:
 @then("no hay líneas de error recientes")
 def no_recent_errors(run: Run, recent: list[str]) -> None:
     window = run.site.env.logs.recent
-    assert not recent, f"{len(recent)} error lines in the last {window:.0f} s: {recent[0]}"
+    assert not recent, (
+        f"{len(recent)} error lines since the services' last start (at most {window:.0f} s): "
+        f"{recent[0]}"
+    )
 
 
 @when("se mide la latencia de cada endpoint principal", target_fixture="latency")

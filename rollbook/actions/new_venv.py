@@ -1,21 +1,23 @@
 """`app.force_reinstall: new_venv` (the default): Paso 3.2's complete reinstall, built before the
 downtime.
 
-Paso 3.4, before Etapa 2 and while the app still serves, creates a venv beside the app's
-(`<venv>.rollbook-<incident>`, in the same folder so that a rename moves it) with the live venv's
-base Python and its pip.conf, and installs into it every package of the target: its recorded set
-(ledger) exactly, or the target's requirements from its tag with the arguments Paso 3.2 would
-give pip; then, at their versions, what an install in place would leave that this lacks (without
-a record, every other package of the live venv; with one listing no packaging tool, its packaging
-tools). The scripts pip wrote there name the new folder: they are rewritten to name the app's venv
-path, and the bytecode is compiled as if it lived there (tracebacks name real files). In the
-downtime, Paso 3.2 renames the app's venv aside (`<venv>.before-<incident>`) and the new one into
-its place: two renames. §9 renames them back. The venv set aside is kept and named.
+Paso 3.4, before Etapa 2 and while the app still serves, copies the app's venv beside it
+(`<venv>.rollbook-<incident>`, in the same folder so that a rename moves it; `cp -a`: its base
+Python, pip.conf, scripts and bytecode come along) and installs into the copy what differs from
+the target: its recorded set (ledger) exactly, what the record does not hold uninstalled; or the
+target's requirements from its tag with the arguments Paso 3.2 would give pip. The procedure's
+`--force-reinstall` is honoured by observation rather than by rewriting every file: each file of
+each distribution in the copy is compared with its wheel's RECORD (sha256), and a distribution
+with a file that differs or is missing is reinstalled from its wheel and checked again. The
+scripts pip wrote name the copy: they are rewritten to name the app's venv path (their RECORD rows
+too), and what pip installed is compiled as if it lived there (tracebacks name real files). In the
+downtime, Paso 3.2 renames the app's venv aside (`<venv>.before-<incident>`) and the copy into its
+place: two renames. §9 renames them back. The venv set aside is kept and named.
 
-A host where a new venv cannot be renamed into place (a symbolic link, a folder the app user
-cannot write, too little free space, no base Python, a target installing local code, something an
-install in place would keep that the new venv cannot get) is said and reinstalled in place by
-Paso 3.2 with the procedure's own command.
+A host where the copy cannot be renamed into place (a symbolic link, a folder the app user cannot
+write, too little free space, a target installing local code, a distribution still differing from
+its RECORD after its reinstall) is said and reinstalled in place by Paso 3.2 with the procedure's
+own command.
 """
 
 from __future__ import annotations
@@ -151,11 +153,11 @@ def unsuitable(found: dict[str, Any], live: str) -> str | None:
 
 
 def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[str, Any]]:
-    """Paso 3.4 on every app host: the target's packages installed into a new venv beside the
-    app's, with the app serving, then what an install in place would leave (left_in_place).
-    Where a host cannot have one (unsuitable, local code, something the new venv would lack),
-    it is said why and Paso 3.2 reinstalls in place there. {host: {"freeze", "pins"} of the new
-    venv, as Paso 3.2's checks read them, and "kept"} of the hosts that have one."""
+    """Paso 3.4 on every app host: a copy of the app's venv beside it, with the app serving,
+    holding the target's packages, every file checked against its wheel's RECORD. Where a host
+    cannot have one (unsuitable, local code, a distribution that cannot be made whole), it is
+    said why and Paso 3.2 reinstalls in place there. {host: {"freeze", "pins"} of the new venv,
+    as Paso 3.2's checks read them, "reinstalled" and "left"} of the hosts that have one."""
     target, env = records.need(Target), site.env
     resolved = records.known(TargetResolved)
     unheld = resolved.unheld if resolved else []
@@ -200,25 +202,17 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
             dependencies.pip_install(new, env, ["--no-compile", *args], total, log)
             if target.packages:  # the copy's names are the live venv's (pip ran --no-deps)
                 dependencies.uninstall_extra(new, target.packages, seen)
-            why = None if host.planning else _reinstall_damaged(incident, host, new, env, log)
-            installed = [] if host.planning else new.freeze()
-            kept = [] if host.planning else [
-                line for line in left_in_place(seen, installed, target.packages)
-                if "==" in line and "@" not in line]  # fmt: skip
-            why = why or (_install_kept(new, env, kept, log) if kept else None)
-            if kept:
-                installed = new.freeze()  # before the scripts name `live`
-            lacks = [] if host.planning else left_in_place(seen, installed, target.packages)
-            if why or lacks:
+            checked = {} if host.planning else _reinstall_damaged(incident, host, new, env, log)
+            if "why" in checked:
                 remove_staged(host, env, change)
-                return in_place(host, why or "it would lack what an install in place leaves "
-                                f"in {env.app.venv}: {', '.join(lacks)}")  # fmt: skip
+                return in_place(host, checked["why"])
+            installed = [] if host.planning else new.freeze()  # before the scripts name `live`
             _relocate(host, env, staged)
-        return {"freeze": installed, "pins": read.pins, "kept": kept}
+        return {"freeze": installed, "pins": read.pins, **checked}
 
     done = each_host(incident, site, "app", build)
-    records.keep(VenvBuilt(staged, {spec: {"in_place": part["in_place"]} if "in_place" in part
-                                    else {"kept": part["kept"]}
+    said = ("in_place", "reinstalled", "left")
+    records.keep(VenvBuilt(staged, {spec: {k: part[k] for k in said if k in part}
                                     for spec, part in done.items()}))  # fmt: skip
     return {spec: part for spec, part in done.items() if "in_place" not in part}
 
@@ -230,65 +224,41 @@ def none_built(records: Records) -> str:
     return f"ningún host tiene venv nuevo, el Paso 3.2 reinstala en su lugar: {why}"
 
 
-def left_in_place(seen: list[str], now: list[str], recorded: list[str] | None) -> list[str]:
-    """The lines of the live venv's `pip freeze --all` (`seen`) that an install in place would
-    leave and a venv whose `pip freeze --all` is `now` lacks (by name): without a record every
-    package (pip removes none); with one, the packaging tools when it lists none (Paso 3.2
-    removes the rest: dependencies.uninstall_extra)."""
-    name, tools = dependencies.package, dependencies.PACKAGING
-    if recorded and any(name(line) in tools for line in recorded):
-        return []  # the record names the packaging tools too: in place, nothing else stays
-    have = {name(line) for line in now}
-    stays = [line for line in seen if not recorded or name(line) in tools]
-    return [line for line in stays if name(line) not in have]
-
-
 def _reinstall_damaged(
     incident: Incident, host: Host, new: Venv, env: Environment, log: str
-) -> str | None:
+) -> dict[str, Any]:
     """Every file of the copy checked against its distribution's RECORD (sha256): a distribution
     with a file that is not what its wheel installed is reinstalled from its wheel at its version
     (`--force-reinstall`, as the procedure's command does to all), then checked again; a packaging
     tool is left as an install in place leaves it (never forced: a mirror may lack the venv's
-    bundled version), and said. Why the copy cannot be made whole, or None."""
+    bundled version), and said. {"reinstalled", "left"}, or {"why"} the copy cannot be whole."""
     damaged = _damaged(new)
     tools = [d for d in damaged if dependencies.package(d) in dependencies.PACKAGING]
     forced = [d for d in damaged if d not in tools]
     if tools:
         incident.say(f"Paso 3.4: {host.name}: {', '.join(tools)} differ from their RECORD "
                      f"({'; '.join(damaged[t][0] for t in tools)}): left as in place")  # fmt: skip
-    if not forced:
-        return None
-    where = "; ".join(damaged[d][0] for d in forced)
-    incident.say(f"Paso 3.4: {host.name}: reinstalling {', '.join(forced)}: a file differs "
-                 f"from what its wheel installed ({where})")  # fmt: skip
-    try:
-        dependencies.pip_install(new, env, ["--no-compile", "--force-reinstall",
-                                            *dependencies.exact_args(env, forced)],
-                                 len(forced), log)  # fmt: skip
-    except StepFailed as exc:
-        return (
-            f"pip cannot reinstall {', '.join(forced)}, whose files differ from their RECORD: {exc}"
-        )
-    still = [d for d in _damaged(new) if d in forced]
-    return f"{', '.join(still)} still differ from their RECORD after a reinstall" if still else None
+    if forced:
+        where = "; ".join(damaged[d][0] for d in forced)
+        incident.say(f"Paso 3.4: {host.name}: reinstalling {', '.join(forced)}: a file differs "
+                     f"from what its wheel installed ({where})")  # fmt: skip
+        try:
+            dependencies.pip_install(new, env, ["--no-compile", "--force-reinstall",
+                                                *dependencies.exact_args(env, forced)],
+                                     len(forced), log)  # fmt: skip
+        except StepFailed as exc:
+            return {"why": f"pip cannot reinstall {', '.join(forced)} (files differ from their "
+                           f"RECORD): {exc}"}  # fmt: skip
+        still = [d for d in _damaged(new) if d in forced]
+        if still:
+            return {"why": f"{', '.join(still)} still differ from their RECORD after a reinstall"}
+    return {"reinstalled": forced, "left": tools}
 
 
 def _damaged(venv: Venv) -> dict[str, list[str]]:
     """RECORDED_FILES's answer for `venv`: "Name==version" → the first files that differ."""
     done = venv.host.run([venv.tool("python"), "-c", RECORDED_FILES], mutating=False, app=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1])["damaged"])
-
-
-def _install_kept(new: Venv, env: Environment, kept: list[str], log: str) -> str | None:
-    """What an install in place leaves, at its versions, without resolving (as it stays); why
-    it could not be, or None."""
-    try:
-        dependencies.pip_install(new, env, ["--no-compile", *dependencies.exact_args(env, kept)],
-                                 len(kept), log)  # fmt: skip
-    except StepFailed as exc:
-        return f"pip cannot install what an install in place would leave ({', '.join(kept)}): {exc}"
-    return None
 
 
 def _local_code(line: str) -> str:

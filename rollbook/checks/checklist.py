@@ -83,23 +83,32 @@ def recent_log_errors(run: Run) -> list[str]:
     """§8.1: no error lines over the last minutes (the YAML's logs.recent) of the running release.
 
     The window starts no earlier than the app services' last start: the errors that made the
-    team roll back belong to the release that is no longer running.
+    team roll back belong to the release that is no longer running. The record says the window
+    judged (shorter than the document's 5 minutes when the services started since) and how many
+    error lines of the document's window came before that start.
     """
     if not run.site.env.logs.files:
         raise NotConfigured("logs.files")
-    found = []
+    recent = run.site.env.logs.recent
+    found, windows, earlier = [], [recent], 0
     for spec in run.site.hosts("app"):
         host = run.site.host(spec)
         manager = manager_for(host, run.site.env.services)
         uptimes = [manager.uptime(name) for name in run.site.env.services.app]
-        window = min([run.site.env.logs.recent, *(u for u in uptimes if u is not None)])
-        since = datetime.now(UTC) - timedelta(seconds=window)
+        window = min([recent, *(u for u in uptimes if u is not None)])
+        windows.append(window)
+        now = datetime.now(UTC)
         for path in run.site.env.logs.files:
             argv = ["tail", "-c", _TAIL_BYTES, path]
-            out = host.run(argv, mutating=False, check=False, root="logs")
-            errors = recent_errors(out.stdout.splitlines(), run.site.env.logs.error_pattern, since)
+            lines = host.run(argv, mutating=False, check=False, root="logs").stdout.splitlines()
+            pattern = run.site.env.logs.error_pattern
+            errors = recent_errors(lines, pattern, now - timedelta(seconds=window))
+            earlier += len(recent_errors(lines, pattern, now - timedelta(seconds=recent))) - len(
+                errors
+            )
             found += [f"{path}: {line}" for line in errors]
-    run.incident.note("recent_log_errors", seconds=run.site.env.logs.recent, errors=found[:50])
+    run.incident.note("recent_log_errors", seconds=round(min(windows), 1), asked=recent,
+                      before_start=earlier, errors=found[:50])  # fmt: skip
     return found
 
 

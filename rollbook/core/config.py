@@ -89,9 +89,10 @@ class AppConfig(_Strict):
     # extra options of every pip install (an index, --find-links …)
     pip_options: list[str] = Field(default_factory=list)
     ledger: str | None = None  # the release ledger; default <path>/../.rollbook/ledger.jsonl
-    # Paso 3.2: `new_venv` installs every package of the target into a new venv beside `venv`
-    # before the stop (Paso 3.4) and Paso 3.2 renames it into place (the old one kept beside it,
-    # §9 renames it back); a host where it cannot (app.venv a symbolic link, its folder not
+    # Paso 3.2: `new_venv` copies `venv` beside it before the stop (Paso 3.4), installs there
+    # what differs from the target and reinstalls any package whose files differ from its
+    # wheel's RECORD; Paso 3.2 renames it into place (the old one kept beside it, §9 renames it
+    # back); a host where it cannot (app.venv a symbolic link, its folder not
     # writable by the app user or without free space for a second venv, local code in the
     # target's requirements) is said and reinstalled in place; `always` is the procedure's
     # --force-reinstall in place; `when_needed` asks pip first (--dry-run) and skips the install

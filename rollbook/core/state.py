@@ -402,8 +402,9 @@ class SafetyDump(Record):
 @dataclass(frozen=True)
 class VenvBuilt(Record):
     """Paso 3.4 (app.force_reinstall: new_venv): the new venv `path` beside the app's and, per
-    app host, {"kept": what an install in place would leave, installed into it at its version},
-    or {"in_place": why the host has none (Paso 3.2 reinstalls there in place)}."""
+    app host, {"reinstalled": the distributions reinstalled because a file differed from their
+    RECORD, "left": the packaging tools that differ, left as in place}, or {"in_place": why the
+    host has none (Paso 3.2 reinstalls there in place)}."""
 
     KEY: ClassVar[str] = "venv_staged"
     path: str

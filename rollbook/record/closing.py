@@ -395,6 +395,18 @@ WATCH = "30m"  # §8.2: "Checklist de Validacion Extendida (30 min)"
 FINAL_STATE = "- Estado final: "  # the markdown's line §8.2's watch sets (watch_result.py)
 
 
+def log_window(fact: dict[str, Any] | None) -> str:
+    """§8.1's log criterion as observed: the window judged, beside the document's."""
+    if not fact:
+        return ""
+    seconds, asked = float(fact["seconds"]), float(fact.get("asked", fact["seconds"]))
+    if seconds >= asked:
+        return f"logs sin errores en los últimos {asked:.0f} s"
+    return (f"logs sin errores desde el último inicio de los servicios ({seconds:.0f} s, no los "
+            f"{asked:.0f} s del documento: antes, {fact.get('before_start', 0)} líneas de error "
+            "de la versión que corría)")  # fmt: skip
+
+
 def stable(run: Run, events: list[dict[str, Any]]) -> str:
     """ESTABLE only when §8.1's checklist (Paso 6.5) passed in this run, with §8.2's watch to run
     (or its result, once `--watch` appended it to the record)."""
@@ -402,8 +414,11 @@ def stable(run: Run, events: list[dict[str, Any]]) -> str:
                  for e in events)  # fmt: skip
     if not passed:
         return "NO DECLARADO ESTABLE: el checklist de §8.1 (Paso 6.5) no pasó en esta corrida"
+    logs = [e["value"] for e in events if e["event"] == "fact" and e["paso"] == "6.5"
+            and e["key"] == "recent_log_errors"]  # fmt: skip
+    judged = f": {log_window(logs[-1])}" if logs else ""
     return (
-        "ESTABLE (§8.1 verificado; §8.2 pendiente: pytest features/validation.feature "
+        f"ESTABLE (§8.1 verificado{judged}; §8.2 pendiente: pytest features/validation.feature "
         f"--env={run.site.env.name} --watch {WATCH} --incident {run.incident.id})"
     )
 
@@ -494,11 +509,18 @@ def package_summary(facts: dict[str, dict[str, Any]]) -> str:
     for spec, part in (built.hosts if built else {}).items():
         if "in_place" in part:
             said += f" — {spec}: sin venv nuevo ({part['in_place']}): reinstalado en su lugar"
+        if part.get("reinstalled"):
+            said += (f" — {spec}: reinstalados desde su wheel por un archivo distinto de su "
+                     f"RECORD: {', '.join(part['reinstalled'])}")  # fmt: skip
+        if part.get("left"):
+            said += (f" — {spec}: distintos de su RECORD, dejados como los deja una reinstalación "
+                     f"en su lugar: {', '.join(part['left'])}")  # fmt: skip
     renamed_back = VenvRenamedBack.read(facts)
     back = renamed_back.hosts if renamed_back else []
     if switched:
-        said += (f" — venv nuevo construido antes de detener servicios (Paso 3.4) y renombrado a "
-                 f"{switched.live}")  # fmt: skip
+        said += (f" — venv nuevo (copia del anterior con los paquetes de la versión objetivo, "
+                 f"cada archivo comparado con el RECORD de su wheel) construido antes de detener "
+                 f"servicios (Paso 3.4) y renombrado a {switched.live}")  # fmt: skip
         kept = [spec for spec in switched.hosts if spec not in back]
         if kept:
             said += f"; el anterior queda en {switched.aside} ({', '.join(kept)})"

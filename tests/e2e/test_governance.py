@@ -174,7 +174,11 @@ def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
     assert made["procedure"] == ["PROCED-BACK-003 v1.0.0"]
     assert "features/rollback.feature" in made["features"]
     assert "PROCED-BACK-003 v1.0.0" in markdown and made["environment"]["sha256"] in markdown
-    assert "Estado final: ESTABLE (§8.1 verificado; §8.2 pendiente" in markdown
+    assert (
+        "Estado final: ESTABLE (§8.1 verificado: logs sin errores desde el último inicio"
+        in markdown
+    )
+    assert "; §8.2 pendiente" in markdown
     # §8.2's watch, appended to this record and signed again (a short window on the sandbox)
     watched = run_feature(
         tmp_path, "--env=sandbox", "--watch=6s", f"--incident={done.folder.name}",

@@ -100,7 +100,8 @@ def test_section_9_renames_the_old_venv_back_under_restarted_processes(
     # release's humanize) is in the copy already; six, whose file differed from its RECORD, was
     # reinstalled from its wheel
     staged = f"{live}.rollbook-{done.folder.name}"
-    assert done.facts()["venv_staged"]["hosts"]["local://"]["kept"] == []
+    built_here = done.facts()["venv_staged"]["hosts"]["local://"]
+    assert built_here == {"reinstalled": ["six==1.17.0"], "left": []}, built_here
     built = [e["argv"] for e in done.journal() if e["event"] == "command" and e["paso"] == "3.4"
              and e["mutating"]]  # fmt: skip
     assert built[0] == ["cp", "-a", "--", live, staged], built
@@ -113,6 +114,8 @@ def test_section_9_renames_the_old_venv_back_under_restarted_processes(
     assert left == whole | {"six==1.17.0": ["six.py (differs)"]}  # §9: the venv as it was
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     assert f"§9 devolvió el anterior a {live} (local://)" in markdown.read_text()
+    assert ("local://: reinstalados desde su wheel por un archivo distinto de su RECORD: "
+            "six==1.17.0") in markdown.read_text()  # fmt: skip
     assert "el anterior queda en" not in markdown.read_text()
     # the very folder that ran before, not a reinstall: renamed back; nothing left beside it
     assert os.stat(live).st_ino == inode

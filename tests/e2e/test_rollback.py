@@ -202,6 +202,11 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert "| 0 pérdida de datos | 0 filas | CUMPLE |" in text and "- Datos perdidos: NO" in text
     assert "least_loss (por defecto)" in text  # the path taken, and why
     assert Path(facts["pre_rollback_backup"]["path"]).stat().st_size > 0
+    # §8.1's log window (Paso 6.5) as judged: since the restart, not the document's 5 minutes,
+    # which hold the defective release's errors (Paso 1.1's requests to its failing health)
+    logs = facts["recent_log_errors"]
+    assert logs["seconds"] < logs["asked"] == 300 and logs["before_start"] > 0, logs
+    assert f"no los 300 s del documento: antes, {logs['before_start']} líneas de error" in text
     # the signed incident record: complete, private, tamper-evident, without secrets, announced
     assert_complete_record(done.folder)
     assert_signed_and_tamper_evident(done.folder, tmp_path)

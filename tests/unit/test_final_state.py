@@ -81,3 +81,13 @@ def test_an_aborted_run_says_nothing_was_restored_nor_completed() -> None:
     dropped = {**DROPPED, "ts": "2026-12-04T10:00:10.000+00:00"}
     measured = closing.criteria([*events[:3], dropped, *events[3:]])[0]
     assert measured[1].startswith("0.5 minutos") and measured[2] is True
+
+
+def test_the_log_criterion_says_the_window_it_judged_beside_the_documents() -> None:
+    whole = {"seconds": 300.0, "asked": 300.0, "before_start": 0, "errors": []}
+    assert closing.log_window(whole) == "logs sin errores en los últimos 300 s"
+    shortened = {"seconds": 6.2, "asked": 300.0, "before_start": 4, "errors": []}
+    assert closing.log_window(shortened) == (
+        "logs sin errores desde el último inicio de los servicios (6 s, no los 300 s del "
+        "documento: antes, 4 líneas de error de la versión que corría)"
+    )

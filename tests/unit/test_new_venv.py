@@ -17,7 +17,6 @@ from rollbook.actions.new_venv import (
     RECORDED_FILES,
     SWITCH,
     SWITCH_BACK,
-    left_in_place,
     unsuitable,
 )
 from rollbook.sandbox.appvenv import put_back_aside
@@ -66,22 +65,6 @@ def test_the_switch_refuses_a_folder_already_at_the_aside_name(tmp_path: Path) -
     aside.mkdir()
     assert sh(SWITCH, live, aside, staged) == 3
     assert (live / "mark").read_text() == "before" and (staged / "mark").read_text() == "target"
-
-
-LIVE = ["Django==5.2.19", "humanize==4.17.0", "pip==24.0", "setuptools==65.5.0", "wheel==0.43.0"]
-NEW = ["Django==4.2.16", "pip==23.2.1"]  # a venv of Python 3.12: no setuptools, no wheel
-
-
-def test_without_a_record_every_package_the_new_venv_lacks_stays_as_in_place() -> None:
-    assert left_in_place(LIVE, NEW, None) == [
-        "humanize==4.17.0", "setuptools==65.5.0", "wheel==0.43.0",
-    ]  # fmt: skip
-
-
-def test_with_a_record_only_the_packaging_tools_it_does_not_list_stay() -> None:
-    assert left_in_place(LIVE, NEW, ["Django==4.2.16"]) == ["setuptools==65.5.0", "wheel==0.43.0"]
-    # a record naming a packaging tool is the whole set: in place, Paso 3.2 removes the rest
-    assert left_in_place(LIVE, NEW, ["Django==4.2.16", "pip==23.2.1"]) == []
 
 
 def inspect(python: Path, live: Path, *names: Path) -> dict:
