@@ -54,12 +54,15 @@ Característica: PROCED-BACK-003 — Rollback de Deployment
     Y el conjunto de paquetes es el registrado para la versión objetivo
 
   @etapa4 @base_de_datos @opcional
-  Escenario: Paso 4.0 — Restaurar el backup en una base de datos sombra
-    Fuera del procedimiento (estrategia swap, database.restore_strategy): se adelanta la
-    restauración de la Etapa 4, antes de detener servicios; la Etapa 4 solo intercambia nombres.
-    Dado que el ambiente restaura la base de datos por intercambio
-    Cuando se restaura el backup verificado en una base de datos sombra con el servicio activo
-    Entonces la base de datos sombra responde y django_migrations responde
+  Escenario: Paso 4.0 — Adelantar la Etapa 4 con el servicio activo
+    Fuera del procedimiento, antes de detener servicios. Con la estrategia swap
+    (database.restore_strategy) se restaura el backup en una base de datos sombra y la Etapa 4
+    solo intercambia nombres. Si no, se toma ya el backup de seguridad del Paso 4.1 cuando nadie
+    escribe en la base de datos: el Paso 3.0 o el 4.1 lo usa como backup del estado actual si el
+    horizonte de transacciones de PostgreSQL no se movió desde entonces, y si se movió lo toma de
+    nuevo después de detener servicios.
+    Cuando se adelanta con el servicio activo lo que la Etapa 4 puede hacer antes
+    Entonces lo adelantado a la Etapa 4 queda verificado
 
   @etapa2
   Escenario: Paso 2.1 — Conectar a servidor

@@ -20,17 +20,16 @@ def swap_strategy(run: Run) -> None:
 
 
 @when(
-    "se restaura el backup verificado en una base de datos sombra con el servicio activo",
-    target_fixture="shadow_migrations",
+    "se adelanta con el servicio activo lo que la Etapa 4 puede hacer antes", target_fixture="ahead"
 )
-def shadow(run: Run) -> int | None:
-    swap.prepare_shadow(run.incident, run.site, run.records)
-    return after(run, lambda: swap.shadow_migrations(run.site, run.records))
+def ahead(run: Run) -> dict[str, object]:
+    return restore_strategy.ahead(run.incident, run.site, run.records)
 
 
-@verifies("la base de datos sombra responde y django_migrations responde")
-def shadow_answers(run: Run, shadow_migrations: int) -> None:
-    assert shadow_migrations > 0, f"the shadow database holds {shadow_migrations} migrations"
+@verifies("lo adelantado a la Etapa 4 queda verificado")
+def ahead_checked(run: Run, ahead: dict[str, object]) -> None:
+    wrong = restore_strategy.ahead_verified(run.site, run.records, ahead)
+    assert wrong is None, wrong
 
 
 @given("que el ambiente revierte las migraciones en lugar de restaurar el backup")

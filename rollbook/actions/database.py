@@ -6,6 +6,7 @@ Every statement runs through psql/pg_dump/dropdb/createdb on the db host, as the
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from rollbook.actions import backups
@@ -153,15 +154,59 @@ def key_text(columns: list[str] | None) -> str:
 
 def safety_backup(site: Site, records: Records) -> dict[str, object]:
     """Paso 4.1: pg_dump of the current state to pre_rollback_YYYYMMDD_HHMMSS.sql, checked."""
-    db = site.env.database
-    path = f"{db.backups}/pre_rollback_{datetime.now(UTC):%Y%m%d_%H%M%S}.sql"
     pg = site.postgres()
     before = fingerprints(pg)
     records.keys_before = row_keys(pg)
+    return _dump_state(site, records, before, None)
+
+
+def early_safety_backup(incident: Incident, site: Site, records: Records) -> dict[str, object]:
+    """Paso 4.0 (recreate, or reversing the migrations): Paso 4.1's dump taken while the app
+    still serves, where the cluster is not being written to: the transaction horizon read before
+    the fingerprints and again after them and after the dump. Kept with that horizon, Paso 3.0
+    or 4.1 uses it as the current state's backup if the horizon has not moved by then (every
+    write takes a transaction id; pg_dump's read-only snapshot takes none). {} where the cluster
+    is being written to: the dump stays in the downtime."""
+    pg = site.postgres()
+    horizon = write_horizon(pg)
+    before = fingerprints(pg)
+    keys = row_keys(pg)
+    if horizon is None or write_horizon(pg) != horizon:
+        incident.say("Paso 4.0: the database cluster is being written to: Paso 4.1's safety "
+                     "dump is taken after the stop")  # fmt: skip
+        return {}
+    records.keys_before = keys
+    taken = _dump_state(site, records, before, horizon)
+    if write_horizon(pg) != horizon:
+        incident.say("Paso 4.0: a transaction wrote during the dump: it is taken again after "
+                     "the stop")  # fmt: skip
+        return records.keep(replace(records.need(SafetyDump), horizon=None)).value()
+    return taken
+
+
+def _dump_state(
+    site: Site, records: Records, before: dict[str, dict[str, object]], horizon: str | None
+) -> dict[str, object]:
+    db = site.env.database
+    path = f"{db.backups}/pre_rollback_{datetime.now(UTC):%Y%m%d_%H%M%S}.sql"
     with records.operation(SafetyDumpStarted(path)):  # §9 finds what a killed dump left
         expected = trial_prediction(records, "paso_4_1")
-        checked = checked_dump(pg, db.name, path, site.env.timeouts, expected)
-    return records.keep(SafetyDump(path, **checked, tables=before)).value()
+        checked = checked_dump(site.postgres(), db.name, path, site.env.timeouts, expected)
+    dump = SafetyDump(path, **checked, tables=before, horizon=horizon, current=horizon is None)
+    return records.keep(dump).value()
+
+
+def write_horizon(pg: PostgresClient) -> str | None:
+    """The cluster's next transaction id (txid_current_snapshot's xmax) where no transaction
+    holding one is in flight, else None. While it has not moved, nothing has been written (a
+    bare nextval between sequence logs aside): every write takes an id."""
+    xmin, xmax, in_flight = psql(pg, "SELECT txid_current_snapshot()::text").strip().split(":")
+    return xmax if not in_flight and xmin == xmax else None
+
+
+def still_current(site: Site, dump: SafetyDump) -> bool:
+    """Paso 4.0's dump is the database's current state: no transaction since its horizon."""
+    return dump.horizon is not None and write_horizon(site.postgres()) == dump.horizon
 
 
 def trial_prediction(records: Records, paso: str) -> float | None:

@@ -5,6 +5,8 @@ step definitions call these and never choose."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rollbook.actions import database, database_path, loss_statement, swap
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records
@@ -12,20 +14,44 @@ from rollbook.core.site import Site
 from rollbook.core.state import ChosenBackup, SafetyDump
 
 
+def ahead(incident: Incident, site: Site, records: Records) -> dict[str, object]:
+    """Paso 4.0, with the app serving: the shadow restore (swap), else Paso 4.1's safety dump
+    where the cluster is not being written to ({} where it is)."""
+    if swap.enabled(site, records) and not database_path.migrating(records):
+        shadow = swap.prepare_shadow(incident, site, records)
+        return {"shadow": shadow.name}
+    return database.early_safety_backup(incident, site, records)
+
+
+def ahead_verified(site: Site, records: Records, done: dict[str, object]) -> str | None:
+    """What is wrong with Paso 4.0's work, or None: the shadow answers with its migrations; a
+    dump is checked (or none was taken: the cluster was being written to)."""
+    if "shadow" in done:
+        found = swap.shadow_migrations(site, records)
+        return None if found > 0 else f"the shadow database holds {found} migrations"
+    if done and not (done["size"] and done["sha256"]):
+        return f"Paso 4.0's safety dump not verified: {done}"
+    return None
+
+
 def safety_backup(incident: Incident, site: Site, records: Records) -> dict[str, object]:
-    """Paso 4.1: the dump (recreate; Paso 3.0's when it reversed the migrations), or the
-    database itself identified to be kept (swap)."""
-    if database_path.migrating(records):
-        taken = records.known(SafetyDump)
-        if taken:
-            incident.say(f"safety backup: {taken.path}, taken at Paso 3.0 before the reversal")
-            return taken.value()
-        return database.safety_backup(site, records)
-    return (
-        swap.keep_aside(incident, site, records)
-        if swap.enabled(site, records)
-        else database.safety_backup(site, records)
-    )
+    """Paso 4.1 (Paso 3.0 when it reverses the migrations): the dump of the current state —
+    Paso 4.0's where no transaction has written since it — or the database itself identified to
+    be kept (swap)."""
+    if swap.enabled(site, records) and not database_path.migrating(records):
+        return swap.keep_aside(incident, site, records)
+    taken = records.known(SafetyDump)
+    if taken and taken.current:
+        incident.say(f"safety backup: {taken.path}, taken at Paso 3.0 before the reversal")
+        return taken.value()
+    if taken and database.still_current(site, taken):
+        incident.say(f"safety backup: {taken.path}, taken at Paso 4.0 with the app serving: "
+                     f"no transaction has written since (next id {taken.horizon})")  # fmt: skip
+        return records.keep(replace(taken, current=True)).value()
+    if taken:
+        incident.say(f"safety backup: {taken.path} (Paso 4.0) is no longer the current "
+                     "state (a transaction wrote since): dumping again")  # fmt: skip
+    return database.safety_backup(site, records)
 
 
 def safety_verified(site: Site, records: Records, safety: dict[str, object]) -> bool:

@@ -385,7 +385,9 @@ class CodeBefore(Record):
 class SafetyDump(Record):
     """The pre-rollback database, kept: the checked dump at `path` (size, sha256, format, and the
     per-table fingerprints taken before it), or, under swap, the database itself renamed aside as
-    `database` (identified by its `oid`), dumped to `path` at Paso 5.4."""
+    `database` (identified by its `oid`), dumped to `path` at Paso 5.4. `current`: known to be
+    the state the rollback changes (taken after the stop, or Paso 4.0's with the cluster's
+    transaction `horizon` unchanged since)."""
 
     KEY: ClassVar[str] = "pre_rollback_backup"
     path: str
@@ -397,6 +399,8 @@ class SafetyDump(Record):
     oid: str | None = None
     dumped_at: str | None = None
     planned: bool = False
+    horizon: str | None = None
+    current: bool = True
 
 
 @dataclass(frozen=True)

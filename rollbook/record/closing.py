@@ -38,9 +38,21 @@ from rollbook.record import (
 )
 from rollbook.record.notify import CLOSING, NOT_DELIVERED, announce
 
-# §7.3 and §11.3: what people do after the run, whose it is (§3.1) and by when: None at the
-# close, "post_mortem" the environment's post_mortem_within after the incident started
+# §7.3, §8.2 and §11.3: what people do after the run, whose it is (§3.1) and by when: None at
+# the close, "watch" §8.2's 30 minutes after the close, "post_mortem" the environment's
+# post_mortem_within after the incident started
 FOLLOW_UPS: list[tuple[str, str, str | None]] = [
+    (
+        "Validación extendida de §8.2 (30 min): pytest features/validation.feature --env={env} "
+        "--watch 30m --incident {incident}",
+        "devops",
+        "watch",
+    ),
+    (
+        "Recoger el feedback de usuarios (§8.2) y anotarlo: rollbook addendum --done N --note ...",
+        "incident_manager",
+        "post_mortem",
+    ),
     ("Cerrar ticket de incidente (si aplica)", "incident_manager", None),
     ("Actualizar status page (si aplica)", "incident_manager", None),
     ("Notificar a Product Owner", "incident_manager", None),
@@ -431,11 +443,13 @@ def _aside(safety: SafetyDump | None) -> str:
 def follow_ups(run: Run) -> list[dict[str, Any]]:
     """The procedure's follow-ups with their owner and due time, and the database the swap
     strategy kept aside, if any."""
-    due = {None: "al cierre", "post_mortem": f"antes del {_post_mortem_due(run)}"}
+    due = {None: "al cierre", "watch": "30 min después del cierre",
+           "post_mortem": f"antes del {_post_mortem_due(run)}"}  # fmt: skip
     items = [
-        {"action": action, "role": role, "owner": _owner(run, role), "due": due[when]}
+        {"action": action.format(env=run.site.env.name, incident=run.incident.id), "role": role,
+         "owner": _owner(run, role), "due": due[when]}
         for action, role, when in FOLLOW_UPS
-    ]
+    ]  # fmt: skip
     safety = run.records.known(SafetyDump)
     aside = safety.database if safety else None
     if safety and aside and run.records.begun(DatabaseSwapped):

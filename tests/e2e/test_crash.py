@@ -44,7 +44,7 @@ POINTS = {
     "before Etapa 2": ("paso_started", "2.1"),
     "before Etapa 3": ("paso_started", "3.1"),
     "before Etapa 4": ("paso_started", "4.1"),
-    "during the safety dump (Paso 4.1)": ("intent", "4.1-dump"),
+    "during the safety dump (Paso 4.0, the app serving)": ("intent", "safety-dump"),
     "during the restore (Paso 4.3)": ("intent", "4.3-restore"),
     "before Etapa 5": ("paso_started", "5.1"),
     "before Etapa 6": ("paso_started", "6.1"),
@@ -65,8 +65,9 @@ def triggered(journal: Path, event: str, paso: str) -> bool:
         if event == "intent" and paso == "4.3-restore":
             if entry["event"] == "intent" and entry["paso"] == "4.3" and "-f" in entry["argv"]:
                 return True
-        elif event == "intent" and paso == "4.1-dump":
-            if entry["event"] == "intent" and entry["paso"] == "4.1" and "pg_dump" in entry["argv"]:
+        elif event == "intent" and paso == "safety-dump":  # Paso 4.0's, or 4.1's after the stop
+            if (entry["event"] == "intent" and entry["paso"] in ("4.0", "4.1")
+                    and "pg_dump" in entry["argv"]):  # fmt: skip
                 return True
         elif entry["event"] == event and entry.get("paso") == paso:
             return True
@@ -182,12 +183,13 @@ def test_crash_then_restore_from_the_journal(
 def test_the_runner_killed_alone_leaves_its_command_which_section_9_stops_first(
     sandbox_reset: None, tmp_path: Path
 ) -> None:
-    """A DBA's lock makes Paso 4.1's pg_dump wait; the runner alone is SIGKILLed (its pg_dump
-    keeps waiting, then would write). §9 by hand stops that pg_dump before it acts."""
+    """A DBA's lock makes the safety dump's pg_dump wait (Paso 4.0's: the lock takes no
+    transaction id); the runner alone is SIGKILLed (its pg_dump keeps waiting, then would write).
+    §9 by hand stops that pg_dump before it acts."""
     subprocess.run([str(ROOT / ".venv" / "bin" / "rollbook"), "sandbox", "fault", "table-locked"],
                    check=True, capture_output=True)  # fmt: skip
     before = state()
-    folder = kill_at(tmp_path / "crashed", "intent", "4.1-dump", alone=True)
+    folder = kill_at(tmp_path / "crashed", "intent", "safety-dump", alone=True)
     try:
         assert dumps_of(folder), "the killed runner's pg_dump is not running"
         again = refused_then_restored(tmp_path, folder)
@@ -197,7 +199,7 @@ def test_the_runner_killed_alone_leaves_its_command_which_section_9_stops_first(
             os.kill(pid, signal.SIGKILL)
     stopped = [e["note"] for e in again.journal() if e["event"] == "dead_command"]
     back = state().restored_to(before)
-    record("crash", "runner alone SIGKILLed while pg_dump waits (Paso 4.1)",
+    record("crash", "runner alone SIGKILLed while the safety pg_dump waits",
            "SIGKILL of the runner only, a DBA lock holding its pg_dump",
            "refused (unfinished incident)", again.outcome,
            back and not left and bool(stopped))  # fmt: skip

@@ -288,10 +288,9 @@ def journal_events(report_dir: Path) -> list[dict]:
 def test_a_link_cut_mid_command_fails_the_paso_and_section_9_runs(
     fleet: list[AppHost], tmp_path: Path
 ) -> None:
-    """Paso 3.4's pip install into the new venv on app2 runs when the host's side of the SSH link
-    freezes (every process of that session stopped): keep-alives end the call, the Paso fails
-    naming app2 long before its install bound, and §9 puts every host back, the new venvs
-    removed."""
+    """Paso 3.4's copy of the venv on app2 runs when the host's side of the SSH link freezes
+    (every process of that session stopped): keep-alives end the call, the Paso fails naming app2
+    long before its install bound, and §9 puts every host back, the new venvs removed."""
     sandbox.reset()
     before = settled(fleet)
     cut = fleet[1]
@@ -300,17 +299,17 @@ def test_a_link_cut_mid_command_fails_the_paso_and_section_9_runs(
     with ThreadPoolExecutor(max_workers=1) as pool:
         running = pool.submit(pytest_feature, report_dir, *incident("fleet-ssh"))
 
-        def install() -> dict | None:  # pip's own call, not the mkdir of its log's folder
+        def install() -> dict | None:  # the copy of the live venv (its longest command there)
             return next((e for e in journal_events(report_dir) if e["event"] == "intent"
                          and e["paso"] == "3.4" and cut.user in e["host"]
-                         and e["argv"][0].endswith("/pip")), None)  # fmt: skip
+                         and e["argv"][:2] == ["cp", "-a"]), None)  # fmt: skip
 
-        wait_for(lambda: install() is not None, "Paso 3.4's install starting on app2", 300)
+        wait_for(lambda: install() is not None, "Paso 3.4's copy starting on app2", 300)
         argv = install()["argv"]  # type: ignore[index]
-        wait_for(lambda: any("bin/pip install" in cmdline(p) for p in sessions_of(cut)),
-                 "pip running on app2", 60)  # fmt: skip
+        wait_for(lambda: any("cp -a" in cmdline(p) for p in sessions_of(cut)),
+                 "cp running on app2", 60)  # fmt: skip
         frozen = freeze(cut)
-        assert any("bin/pip install" in cmdline(p) for p in frozen), "pip ended before the cut"
+        assert any("cp -a" in cmdline(p) for p in frozen), "the copy ended before the cut"
 
         def link_lost() -> dict | None:
             return next((e for e in journal_events(report_dir) if e["event"] == "command"

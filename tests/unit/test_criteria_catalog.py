@@ -133,9 +133,9 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
     ("code", "static_restored"): (
         "files collected on each app host by the static steps",
         lambda r, t: {"run": r, "static_files": {"local://": 0}}),
-    ("database", "shadow_answers"): (
-        "django_migrations rows of the shadow database (swap)",
-        lambda r, t: {"run": r, "shadow_migrations": 0}),
+    ("database", "ahead_checked"): (
+        "Paso 4.0's safety dump: its size and sha256 (swap: the shadow's migrations)",
+        lambda r, t: {"run": r, "ahead": {"path": "/b/p.sql", "size": 0, "sha256": ""}}),
     ("database", "reversed_to_target"): (
         "django_migrations rows of the deployed release's migrations after Paso 3.0",
         lambda r, t: {"run": r, "left_over": ["core.0002_customer_full_name_tier"]}),

@@ -170,8 +170,8 @@ def test_plan_commands_under_their_paso(tmp_path: Path) -> None:
     assert "1. `ssh://deploy@db`: `pg_restore -d iact`" in restore and "systemctl" not in restore
     stop = block(markdown, "#### Paso 2.2: Detener Servicios de Aplicacion")
     assert "`ssh://deploy@app` en `/var/www`: `systemctl stop gunicorn`" in stop
-    assert "`createdb sombra`" in block(markdown, "#### Paso 4.0: " + "Restaurar el backup en "
-                                        "una base de datos sombra")  # fmt: skip
+    assert "`createdb sombra`" in block(markdown, "#### Paso 4.0: Adelantar la Etapa 4 con el "
+                                        "servicio activo")  # fmt: skip
     assert "Comandos del plan sin Paso" in markdown and "incidente INC-7" in markdown
     page = render([ROLLBACK], "html", DOCUMENT, plan)
     assert "<code>echo &#x27;&lt;b&gt;&#x27;</code>" in page and "<b>" not in page
