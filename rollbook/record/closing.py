@@ -33,6 +33,7 @@ from rollbook.record import (
     people,
     procedure_standing,
     provenance,
+    sign_off,
     signing,
     timeline_picture,
 )
@@ -237,23 +238,31 @@ def for_the_auditor(run: Run, events: list[dict[str, Any]]) -> list[tuple[str, s
     and who ran it, and the sign-offs the record still needs (`rollbook sign-off`)."""
     facts = final_state.incident_facts(run, events)
     down = timeline.downtime(events)
-    env = run.site.env
-    holders = [
-        f"{role} ({', '.join(p.name for p in people.holding(env, [role])) or 'nadie tiene el rol'})"
-        for role in env.sign_offs
-    ]
     return [
         ("Estado final", stable(run, events)),
         ("Datos perdidos", data_loss_text(facts, events)),
         ("Downtime", "n/d" if down is None else f"{down:.0f} s (detención → primer health 200)"),
         ("Aprobación", approval.summary(facts.get("approval"))),
         ("Ejecutado por", operator(run)),
-        ("Firmas requeridas",
-         "no aplica: un plan se aprueba (rollbook approve), no se firma"
-         if run.site.mode is Mode.DRY_RUN
-         else "pendientes: " + "; ".join(holders) + " — rollbook sign-off" if holders
-         else "ninguna requerida"),
-    ]  # fmt: skip
+        ("Firmas requeridas", sign_offs_due(run)),
+    ]
+
+
+def sign_offs_due(run: Run) -> str:
+    """The sign-offs the record needs (§3.1: each role's duty, who holds it), the command and by
+    when: the post-mortem's date."""
+    env = run.site.env
+    if run.site.mode is Mode.DRY_RUN:
+        return "no aplica: un plan se aprueba (rollbook approve), no se firma"
+    if not env.sign_offs:
+        return "ninguna requerida"
+    holders = [
+        f"{role} ({', '.join(p.name for p in people.holding(env, [role])) or 'nadie tiene el rol'}"
+        f": {sign_off.DUTIES.get(role, role)})"
+        for role in env.sign_offs
+    ]
+    return (f"pendientes: {'; '.join(holders)} — rollbook sign-off {run.incident.folder} --role "
+            f"ROL --key CLAVE — antes del {_post_mortem_due(run)}")  # fmt: skip
 
 
 def operator(run: Run) -> str:
@@ -301,6 +310,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Aprobación: {approval.summary(facts.get('approval'))}",
         f"{FINAL_STATE}{stable(run, events)}",
         f"- Ejecutado por: {operator(run)}",
+        f"- Firmas requeridas: {sign_offs_due(run)}",
         "",
         "## Procedimiento ejecutado",
         f"- {provenance.summary(facts.get('provenance'))}",

@@ -209,6 +209,10 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert sum(facts["data_loss"]["tables"].values()) == 0, facts["data_loss"]
     assert "| 0 pérdida de datos | 0 filas | CUMPLE |" in text and "- Datos perdidos: NO" in text
     assert "least_loss (por defecto)" in text  # the path taken, and why
+    # the sign-offs still needed, in the markdown too: each role's duty (§3.1), how, by when
+    [signatures] = [line for line in text.splitlines() if line.startswith("- Firmas requeridas: ")]
+    assert "tech_lead (" in signatures and "Validar rollback (A)" in signatures, signatures
+    assert " --role ROL --key CLAVE — antes del " in signatures, signatures
     assert Path(facts["pre_rollback_backup"]["path"]).stat().st_size > 0
     # §8.1's log window (Paso 6.5) as judged: since the restart, not the document's 5 minutes,
     # which hold the defective release's errors (Paso 1.1's requests to its failing health)
