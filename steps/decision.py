@@ -23,6 +23,11 @@ def approval(problem: dict[str, object], approver: str) -> None:
     problem["approver"] = approver or None
 
 
+@given(parsers.re(r"que el Paso 1\.1 (?P<seen>sí|no) observa el servicio caído"))
+def observed(problem: dict[str, object], seen: str) -> None:
+    problem["contradicted"] = problem["severity"] == "CRITICO" and seen == "no"
+
+
 @when("se recorre el árbol de decisión", target_fixture="decision")
 def walk(problem: dict[str, object]) -> Decision:
     return decide(
@@ -30,6 +35,7 @@ def walk(problem: dict[str, object]) -> Decision:
         float(problem["users"]),  # type: ignore[arg-type]
         bool(problem["backup"]),
         problem["approver"],  # type: ignore[arg-type]
+        bool(problem.get("contradicted")),
     )
 
 

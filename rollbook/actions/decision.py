@@ -24,10 +24,21 @@ def decide(
     users_affected: float | None,
     valid_backup: bool,
     approved_by: str | None,
+    contradicted: bool = False,
 ) -> Decision:
-    """The tree's branch; a branch that asks for a person proceeds only with their approval."""
+    """The tree's branch; a branch that asks for a person proceeds only with their approval.
+    `contradicted`: CRITICO was declared but Paso 1.1 observed nothing down. The tree's first
+    question is then answered by what was observed (not critical: the Tech Lead evaluates) where
+    a Tech Lead approved; without one the operator's word stands (they may see what the URLs do
+    not), said as such."""
     if not valid_backup:
         return Decision(ESCALATE, False, "no valid backup: escalate to the DBA / CTO")
+    if severity == "CRITICO" and contradicted:
+        unseen = "CRITICO declared, nothing observed down in Paso 1.1 (CONTRADICCIÓN)"
+        if approved_by:
+            approved = f"{unseen}: evaluated and approved by {approved_by}"
+            return Decision(ASK_TECH_LEAD, True, approved)
+        return Decision(IMMEDIATE, True, f"{unseen}: immediate rollback on the operator's word")
     if severity == "CRITICO":
         return Decision(IMMEDIATE, True, "critical (service down): immediate rollback")
     if not approved_by:

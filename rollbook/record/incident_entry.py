@@ -29,14 +29,15 @@ def record_incident(run: Run) -> dict[str, object]:
         problem = signing.usable_key(key)
         if problem:
             raise StepFailed(f"the incident record cannot be signed: {problem}")
-    symptoms.observe(run.incident, run.site)  # beside what the operator declares
+    seen = symptoms.observe(run.incident, run.site)  # beside what the operator declares
     approved = approval.establish(run)
     prerequisites.checks_configured(run)
     approver = approved.get("approver") or (
         "(el plan, para aprobar)" if approved["status"] == approval.PENDING else None
     )
     # the backup branch is Paso 1.3's to answer: provisionally taken here, confirmed there
-    tree = decide(opts.severity, opts.users_affected, valid_backup=True, approved_by=approver)
+    tree = decide(opts.severity, opts.users_affected, valid_backup=True, approved_by=approver,
+                  contradicted=bool(seen["contradiction"]))  # fmt: skip
     run.incident.note("decision_tree", branch=tree.branch, proceed=tree.proceed, reason=tree.reason,
                       backup=BACKUP_PENDING, approver=approver)  # fmt: skip
     if not tree.proceed:
@@ -86,9 +87,10 @@ def verify_backup(run: Run) -> ChosenBackup:
 def tree_after_backup(run: Run, backup: str | None) -> None:
     """Anexo C's last question answered by Paso 1.3's verdict (`backup`: the valid backup's
     path, None when there is none): the tree recorded again with what was observed."""
-    opts, first = run.incident.options, run.incident.journal.facts().get("decision_tree", {})
-    approver = first.get("approver")
-    tree = decide(opts.severity, opts.users_affected, backup is not None, approver)
+    opts, facts = run.incident.options, run.incident.journal.facts()
+    approver = facts.get("decision_tree", {}).get("approver")
+    contradicted = bool(facts.get("symptoms_observed", {}).get("contradiction"))
+    tree = decide(opts.severity, opts.users_affected, backup is not None, approver, contradicted)
     seen = f"válido: {backup} (Paso 1.3)" if backup else "ninguno válido (Paso 1.3)"
     run.incident.note("decision_tree", branch=tree.branch, proceed=tree.proceed, reason=tree.reason,
                       backup=seen, approver=approver)  # fmt: skip
