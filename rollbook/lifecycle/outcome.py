@@ -10,7 +10,7 @@ from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
 from rollbook.lifecycle import lock, recovery
 from rollbook.record import closing, plan, release_record
-from rollbook.record.notify import ESCALATION, NO_BACKUP, announce
+from rollbook.record.notify import ESCALATION, NO_BACKUP, UNRECOVERED, announce
 
 COMPLETED = "ROLLBACK COMPLETADO"
 ABORTED = "ABORTADO — SIN CAMBIOS"
@@ -113,7 +113,8 @@ def finish(run: Run) -> Result:
         closing.isolated(run, "aviso de escalamiento", lambda: announce(
             run, "escalation",
             [f"ROLLBACK {result.name} - {run.site.env.name.upper()}", *said, *result.lines],
-            roles=NO_BACKUP if no_backup else ESCALATION,
+            roles=NO_BACKUP if no_backup else UNRECOVERED if result.name == MANUAL
+            else ESCALATION,
         ))  # fmt: skip
     if run.site.mode is Mode.EXECUTE and not run.incident.checklist:
         if result.name == MANUAL:  # the next run must find this incident, not a free environment

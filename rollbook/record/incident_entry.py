@@ -14,7 +14,7 @@ from rollbook.core.executor import Mode
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, Target
 from rollbook.record import approval, signing
-from rollbook.record.notify import announce
+from rollbook.record.notify import STARTING, announce
 
 
 def record_incident(run: Run) -> dict[str, object]:
@@ -111,4 +111,5 @@ def announce_start(run: Run) -> str:
             f"Ejecutado por: {run.incident.options.operator}",
             f"Incidente: {run.incident.id}",
         ],
+        roles=STARTING,
     )

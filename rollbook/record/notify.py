@@ -18,8 +18,11 @@ from rollbook.core.run import Run
 from rollbook.record import people
 
 SEND_TIMEOUT = 5.0  # seconds, to connect and to read the answer, per URL
+STARTING = ("incident_manager", "tech_lead")  # §11.1: "Notificar a stakeholders inmediatamente"
 ESCALATION = ("tech_lead", "dba")  # §9.1: "Escalar a Tech Lead y DBA inmediatamente"
-NO_BACKUP = ("dba", "cto")  # Anexo C: "NO --> Escalar a DBA/CTO"
+UNRECOVERED = (*ESCALATION, "cto")  # §9.2: "Escalar a CTO/Director de Ingenieria"
+# Paso 1.3: "Si no hay backup valido, escalar a Tech Lead"; Anexo C: "NO --> Escalar a DBA/CTO"
+NO_BACKUP = ("tech_lead", "dba", "cto")
 CLOSING = ("product_owner",)  # §7.3: "Notificar a Product Owner"
 
 

@@ -227,9 +227,12 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert titles[0].startswith("ROLLBACK INICIADO - SANDBOX")
     assert titles[1].startswith("ROLLBACK COMPLETADO - SANDBOX")
     assert len(titles) == 2
-    # §7.3: the Product Owner is told, on their own channel; nobody is escalated to
+    # §7.3: the Product Owner is told, on their own channel
     assert channel_titles(channel, "/people/product-owner") == [f"{titles[1]} — para Pablo Pérez"]
-    assert channel_titles(channel, "/people/tech-lead") == []
+    # §11.1: the stakeholders told at the start, each on their own channel; nobody escalated to
+    for path, who in (("tech-lead", "Tomás Torres"), ("incident-manager", "Irene Ibáñez")):
+        assert channel_titles(channel, f"/people/{path}") == [f"{titles[0]} — para {who}"], path
+    assert channel_titles(channel, "/people/dba") == []
     browser_check(done.folder / "report.html", tmp_path, done.folder.name)
     # the ledger: target chosen as the last validated release, its exact package set installed —
     # sqlparse stays at 0.5.3 although the mirror holds 0.6.1 (resolving again would move it)
