@@ -90,7 +90,7 @@ def recent_log_errors(run: Run) -> list[str]:
     if not run.site.env.logs.files:
         raise NotConfigured("logs.files")
     recent = run.site.env.logs.recent
-    found, windows, earlier = [], [recent], 0
+    found, windows, before = [], [recent], []
     for spec in run.site.hosts("app"):
         host = run.site.host(spec)
         manager = manager_for(host, run.site.env.services)
@@ -103,12 +103,12 @@ def recent_log_errors(run: Run) -> list[str]:
             lines = host.run(argv, mutating=False, check=False, root="logs").stdout.splitlines()
             pattern = run.site.env.logs.error_pattern
             errors = recent_errors(lines, pattern, now - timedelta(seconds=window))
-            earlier += len(recent_errors(lines, pattern, now - timedelta(seconds=recent))) - len(
-                errors
-            )
+            older = recent_errors(lines, pattern, now - timedelta(seconds=recent))
+            before += [f"{path}: {line}" for line in older[: len(older) - len(errors)]]
             found += [f"{path}: {line}" for line in errors]
     run.incident.note("recent_log_errors", seconds=round(min(windows), 1), asked=recent,
-                      before_start=earlier, errors=found[:50])  # fmt: skip
+                      before_start=len(before), before_lines=before[:5],
+                      errors=found[:50])  # fmt: skip
     return found
 
 

@@ -368,7 +368,8 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         *["| " + " | ".join(row) + " |" for row in anexo_b(run.site.env.budgets, events)],
         "",
         "## Causa Raíz",
-        "[Análisis de causa raíz - puede completarse después]",
+        "[Análisis de causa raíz - puede completarse después: rollbook addendum --root-cause]",
+        *_evidence(events),
         "",
         "## Acciones Correctivas",
         *[f"- [ ] {follow_up_line(item)}" for item in follow_ups(run)],
@@ -432,6 +433,18 @@ def log_window(fact: dict[str, Any] | None) -> str:
     return (f"logs sin errores desde el último inicio de los servicios ({seconds:.0f} s, no los "
             f"{asked:.0f} s del documento: antes, {fact.get('before_start', 0)} líneas de error "
             "de la versión que corría)")  # fmt: skip
+
+
+def _evidence(events: list[dict[str, Any]]) -> list[str]:
+    """For the root cause: the first error lines of the release that was running, as §8.1's
+    check read them (the document's window, before the services' last start)."""
+    logs = [e["value"] for e in events if e["event"] == "fact" and e["key"] == "recent_log_errors"]
+    lines = logs[-1].get("before_lines", []) if logs else []
+    if not lines:
+        return []
+    return ["- Evidencia: primeras líneas de error en los logs antes del último inicio de los "
+            "servicios (la versión revertida, §8.1):",
+            *[f"  - `{line.replace('`', chr(39))[:300]}`" for line in lines]]  # fmt: skip
 
 
 def stable(run: Run, events: list[dict[str, Any]]) -> str:

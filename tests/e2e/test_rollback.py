@@ -219,6 +219,9 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     logs = facts["recent_log_errors"]
     assert logs["seconds"] < logs["asked"] == 300 and logs["before_start"] > 0, logs
     assert f"no los 300 s del documento: antes, {logs['before_start']} líneas de error" in text
+    # ... and the first of those lines, under the root cause, as evidence for whoever writes it
+    assert "- Evidencia: primeras líneas de error en los logs antes del último inicio" in text
+    assert logs["before_lines"] and logs["before_lines"][0][:60] in text, logs
     # the signed incident record: complete, private, tamper-evident, without secrets, announced
     assert_complete_record(done.folder)
     assert_signed_and_tamper_evident(done.folder, tmp_path)
