@@ -15,10 +15,11 @@ reset, R (A's options with `restore_recover`: Paso 4.5 puts back the rows the re
 since it); with --new-venv, reset, N (A's options with `force_reinstall: new_venv`, the default:
 Paso 3.4 builds the target's venv before the stop, Paso 3.2 renames it in); reset, B
 (bench/anexo_a.sh, the same commands without the framework, journal or checks). Prints per
-pair and the medians of: total, downtime (services stopped → health 200), database restore (F:
-Paso 4.0, before the downtime; M: Paso 3.0, the safety dump and the reversal), the Etapas 2-5
-(Paso 3.4, before the stop, apart), Paso 4.5 ("recover") of each; and the ratios to B pair by
-pair. A benchmark, not a test: nothing
+pair and the medians of: total, downtime (services stopped → health 200), database restore
+(Paso 4.3; M: Paso 3.0, the reversal, and its safety dump where it could not be taken ahead),
+the Etapas 2-5 (Paso 3.4 and Paso 4.0, before the stop, apart: the new venv; swap's shadow
+restore or the safety dump taken ahead), Paso 4.5 ("recover") of each; and the ratios to B pair
+by pair. A benchmark, not a test: nothing
 asserts a time. With --markdown, the table is written to FILE.
 """
 
@@ -114,11 +115,11 @@ def run_a(site: Site, report_dir: Path, variables: dict[str, str]) -> dict[str, 
     figures["downtime"] = timeline.downtime(events) or 0.0
     for event in events:
         if event["event"] == "paso_finished" and event["phase"] == "call":
-            if event["paso"] == "3.4":  # new_venv: before the stop, not Etapa 3's downtime
-                figures["paso3.4"] = event["duration"]
+            if event["paso"] in ("3.4", "4.0"):  # before the stop, not the downtime's Etapas
+                figures[f"paso{event['paso']}"] = event["duration"]
                 continue
             figures[f"etapa{str(event['paso']).split('.')[0]}"] += event["duration"]
-            if event["paso"] in ("3.0", "4.0", "4.3"):  # swap: 4.0 restores, off the downtime
+            if event["paso"] in ("3.0", "4.3"):
                 figures["restore"] = max(figures["restore"], event["duration"])
             if event["paso"] == "4.5":
                 figures["recover"] = event["duration"]
@@ -194,7 +195,7 @@ def render(pairs: list[dict[str, Figures]]) -> list[str]:
             ratio = statistics.median(x / y for x, y in pairs_of(values, [b[key] for b in b_of]))
             row += f" {statistics.median(values):.1f} | {ratio:.2f} |"
         rows.append(row)
-    for etapa in ("paso3.4", "etapa2", "etapa3", "etapa4", "etapa5", "recover"):
+    for etapa in ("paso3.4", "paso4.0", "etapa2", "etapa3", "etapa4", "etapa5", "recover"):
         medians = [statistics.median(p[k].get(etapa, 0.0) for p in pairs) for k in shown]
         cells = "".join(f" {m:.1f} | - |" for m in medians)
         rows.append(f"| {etapa} | - |{cells}")
