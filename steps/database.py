@@ -41,7 +41,7 @@ def migrate_path(run: Run) -> None:
 
 @when("se revierten las migraciones de la versión desplegada", target_fixture="left_over")
 def reverse_migrations(run: Run) -> list[str] | None:
-    database_path.reverse(run.site, run.records)
+    database_path.reverse(run.incident, run.site, run.records)
     return after(run, lambda: database_path.left_over(run.site, run.records))
 
 

@@ -166,7 +166,7 @@ def migrating(records: Records) -> bool:
     return bool(chosen and chosen.path == "migrate")
 
 
-def reverse(site: Site, records: Records) -> None:
+def reverse(incident: Incident, site: Site, records: Records) -> None:
     """Paso 3.0, after its safety dump: the reverse `migrate` commands with the deployed code
     (its migration files know how to undo themselves; the target's do not exist yet)."""
     plan = records.need(MigrationPlan)
@@ -175,6 +175,8 @@ def reverse(site: Site, records: Records) -> None:
         for app, to in plan.targets:
             venv.manage("migrate", app, to or "zero", "--noinput", mutating=True,
                         timeout=site.env.timeouts.restore)  # fmt: skip
+    if not site.planning:  # the record's timeline line for the database (Paso 7.1)
+        incident.note("database_reversed", commands=plan.commands)
 
 
 def left_over(site: Site, records: Records) -> list[str]:

@@ -9,6 +9,10 @@ from typing import Any
 MILESTONES = [
     ("incident", "Rollback aprobado"),
     ("services_stopped", "Servicios detenidos"),
+    (
+        "database_reversed",
+        "DB: migraciones de la versión desplegada revertidas (Paso 3.0), backup no restaurado",
+    ),
     ("code_checked_out", "Código revertido"),
     ("database_restored", "DB restaurada"),
     ("services_started", "Servicios reiniciados"),

@@ -16,6 +16,7 @@ from rollbook.core.operations import DatabaseSwapped, begun
 from rollbook.core.run import Run
 from rollbook.core.state import (
     ChosenBackup,
+    DatabasePath,
     DataLoss,
     MigrationPlan,
     SafetyDump,
@@ -332,7 +333,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Migraciones: {migration_summary(facts)}",
         f"- Camino de la base de datos: {database_path.summary(facts)}",
         f"- Paquetes: {package_summary(facts)}",
-        "- Backup utilizado: "
+        f"- {backup_label(facts)}: "
         + (f"{backup.path} (sha256 {backup.sha256})" if backup else "n/d (sha256 n/d)"),
         f"- Backup pre-rollback: {safety.path if safety else 'n/d'}{_aside(safety)}",
         f"- Prueba de restauración: {trial_summary(facts)}",
@@ -433,6 +434,14 @@ def log_window(fact: dict[str, Any] | None) -> str:
     return (f"logs sin errores desde el último inicio de los servicios ({seconds:.0f} s, no los "
             f"{asked:.0f} s del documento: antes, {fact.get('before_start', 0)} líneas de error "
             "de la versión que corría)")  # fmt: skip
+
+
+def backup_label(facts: dict[str, Any]) -> str:
+    """Paso 7.1's "Backup utilizado": on the migrate way the backup was verified, not restored."""
+    chosen = DatabasePath.read(facts)
+    if chosen and chosen.path == "migrate":
+        return "Backup verificado (Paso 1.3), no restaurado: migraciones revertidas en el Paso 3.0"
+    return "Backup utilizado"
 
 
 def _evidence(events: list[dict[str, Any]]) -> list[str]:

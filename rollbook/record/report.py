@@ -64,7 +64,7 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         "Migraciones (clasificación)": closing.migration_summary(facts),
         "Camino de la base de datos": database_path.summary(facts),
         "Conjunto de paquetes": closing.package_summary(facts),
-        "Backup utilizado": (
+        closing.backup_label(facts): (
             f"{backup.path} ({backup.size} bytes, sha256 {backup.sha256}, {_age(backup.age)})"
             if backup else "n/d"
         ),

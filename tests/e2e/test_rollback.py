@@ -199,6 +199,9 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert f"Versión restaurada: {stable}" in text
     stopped = next(e["ts"] for e in done.journal() if e.get("key") == "services_stopped")
     assert f"{stopped[11:19]} UTC - Servicios detenidos" in text
+    # the database's line of the way it took: reversed, the backup verified but not restored
+    assert " UTC - DB: migraciones de la versión desplegada revertidas (Paso 3.0)" in text
+    assert "- Backup verificado (Paso 1.3), no restaurado: migraciones revertidas" in text
     # the probe asks the public endpoint through nginx: users get 200 again only once Paso 5.3
     # took the maintenance page away, after the app's own health check said 200 (Paso 5.1)
     events = done.journal()
