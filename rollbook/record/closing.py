@@ -487,6 +487,13 @@ def follow_ups(run: Run) -> list[dict[str, Any]]:
          "owner": _owner(run, role), "due": due[when]}
         for action, role, when in FOLLOW_UPS
     ]  # fmt: skip
+    standing = run.incident.journal.facts().get("procedure_standing") or {}
+    if standing.get("problems"):  # the document's owner (its front matter: Equipo DevOps)
+        items.append({
+            "action": f"Poner al día {standing.get('id') or 'el procedimiento'} (§14, revisión): "
+                      + "; ".join(standing["problems"]),
+            "role": "devops", "owner": _owner(run, "devops"), "due": due["post_mortem"],
+        })  # fmt: skip
     safety = run.records.known(SafetyDump)
     aside = safety.database if safety else None
     if safety and aside and run.records.begun(DatabaseSwapped):
