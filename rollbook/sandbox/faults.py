@@ -285,8 +285,8 @@ FAULTS = {
               hand_edited_checkout),
         Fault("static-missing", "a stylesheet of the target names a missing image", "3.3",
               static_missing),
-        Fault("table-locked", "a DBA session holds a table lock: pg_dump hangs", "4.1",
-              table_locked),
+        Fault("table-locked", "a DBA session holds a table lock: the safety pg_dump hangs (Paso "
+              "4.0's, before the stop)", "4.0", table_locked),
         Fault("superuser-session", "a superuser session the app role cannot end", "4.2",
               superuser_session),
         Fault("release-nginx-error", "the target ships a broken nginx location", "5.3",
