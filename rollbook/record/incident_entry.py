@@ -62,7 +62,7 @@ def record_incident(run: Run) -> dict[str, object]:
         operator=opts.operator,
     )
     run.incident.say(
-        f"## Incidente: {run.incident.id}\n- Síntomas observados: {opts.reason}\n"
+        f"## Incidente: {run.incident.id}\n- Síntomas declarados: {opts.reason}\n"
         f"- Severidad: {opts.severity}\n- Impacto: {entry['impact']}\n"
         f"- Decisión: {entry['decision']}"
     )
