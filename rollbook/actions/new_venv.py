@@ -184,6 +184,8 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
             # path): what differs from the target is installed below, the rest is checked
             made = host.run(["cp", "-a", "--", env.app.venv.rstrip("/"), staged], mutating=True,
                             app=True, check=False, timeout=env.timeouts.install)  # fmt: skip
+            if made.unreached:  # the link, not the copy: the Paso fails (§9 removes it)
+                raise StepFailed(host.describe_failure(made))
             if not made.ok:
                 remove_staged(host, env, change)
                 return in_place(

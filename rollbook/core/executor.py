@@ -56,6 +56,11 @@ class CommandResult:
     def ok(self) -> bool:
         return self.exit_status == 0
 
+    @property
+    def unreached(self) -> bool:
+        """The host itself could not be reached (ssh exits 255), not the command failing."""
+        return self.exit_status == 255 and not self.host.startswith("local://")
+
 
 @dataclass
 class Executor:
@@ -244,7 +249,7 @@ def owner_words(login: str, user: str) -> list[str]:
 
 def connection_hint(result: CommandResult) -> str:
     """What to do when the host itself could not be reached (ssh exits 255), else ""."""
-    if result.exit_status != 255 or result.host.startswith("local://"):
+    if not result.unreached:
         return ""
     if "Permission denied" in result.stderr or "Too many authentication failures" in result.stderr:
         return (

@@ -162,8 +162,10 @@ def test_a_hung_command_is_stopped_by_its_timeout(tmp_path: Path) -> None:
 def test_a_failed_connection_says_what_to_check(
     host: str, status: int, stderr: str, expected: str
 ) -> None:
-    hint = connection_hint(CommandResult(host, ["hostname"], status, "", stderr, 0.1))
+    result = CommandResult(host, ["hostname"], status, "", stderr, 0.1)
+    hint = connection_hint(result)
     assert (expected in hint) if expected else hint == ""
+    assert result.unreached == bool(expected)  # the host, not the command (Paso 3.4's copy)
 
 
 def test_a_failure_keeps_the_first_line_of_what_the_command_said(tmp_path: Path) -> None:
