@@ -57,7 +57,10 @@ def assert_states_the_final_state(done: Outcome, failed: str) -> None:
     [loss] = [line for line in text.splitlines() if line.startswith("| 0 pérdida de datos |")]
     assert "| 0 filas" in loss and loss.endswith("| CUMPLE |"), loss
     assert f"- Paso que falló: {failed} — " in text
-    assert "- §9 comprobación: " in text and ": FALLÓ (" not in text
+    assert ": FALLÓ (" not in text
+    if failed not in ("3.4", "4.0"):  # before the stop nothing served was changed: §9 only
+        # undid what those Pasos began (the test's own state comparison observes the rest)
+        assert "- §9 comprobación: " in text
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
