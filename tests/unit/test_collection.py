@@ -110,4 +110,4 @@ def test_checklists_can_be_selected_freely() -> None:
 def test_every_decision_tree_example_passes_without_an_environment() -> None:
     result = pytest_run("features/decision_tree.feature", "-q")
     assert result.returncode == 0, result.stdout
-    assert "11 passed" in result.stdout
+    assert "13 passed" in result.stdout
