@@ -345,6 +345,12 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         "",
         "## Impacto",
         f"- Usuarios afectados / funcionalidades: {run.incident.options.impact or 'n/d'}",
+        "- Usuarios afectados (%): "
+        + (
+            f"{run.incident.options.users_affected:g} % (declarado, --users-affected)"
+            if run.incident.options.users_affected is not None
+            else "n/d (no declarado: --users-affected)"
+        ),
         f"- Downtime total: {_minutes(timeline.downtime(events))}",
         f"- Visto por la sonda: {outage_probe.describe(events)}",
         f"- Datos perdidos: {loss_text}",

@@ -196,6 +196,7 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     text = markdown.read_text()
     for section in ("## Versiones", "## Timeline", "## Impacto", "## Criterios de Éxito"):
         assert section in text
+    assert "- Usuarios afectados (%): n/d (no declarado: --users-affected)" in text
     assert f"Versión restaurada: {stable}" in text
     stopped = next(e["ts"] for e in done.journal() if e.get("key") == "services_stopped")
     assert f"{stopped[11:19]} UTC - Servicios detenidos" in text
