@@ -226,7 +226,14 @@ class SigningConfig(_Strict):
 
 
 Role = Literal[
-    "incident_manager", "tech_lead", "dba", "devops", "developer", "product_owner", "cto"
+    "incident_manager",
+    "tech_lead",
+    "dba",
+    "devops",
+    "developer",
+    "product_owner",
+    "cto",
+    "on_call",
 ]
 
 

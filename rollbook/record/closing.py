@@ -316,6 +316,8 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Aprobación: {approval.summary(facts.get('approval'))}",
         f"{FINAL_STATE}{stable(run, events)}",
         f"- Ejecutado por: {operator(run)}",
+        "- De guardia (§10.2, §12.4): "
+        + (_owner(run, "on_call") or "NADIE tiene el rol on_call en people (rotación on-call)"),
         f"- Firmas requeridas: {sign_offs_due(run)}",
         "",
         "## Procedimiento ejecutado",

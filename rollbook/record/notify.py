@@ -18,7 +18,8 @@ from rollbook.core.run import Run
 from rollbook.record import people
 
 SEND_TIMEOUT = 5.0  # seconds, to connect and to read the answer, per URL
-STARTING = ("incident_manager", "tech_lead")  # §11.1: "Notificar a stakeholders inmediatamente"
+# §11.1: "Notificar a stakeholders inmediatamente"; §10.2 and §12.4: the on-call engineer
+STARTING = ("incident_manager", "tech_lead", "on_call")
 ESCALATION = ("tech_lead", "dba")  # §9.1: "Escalar a Tech Lead y DBA inmediatamente"
 UNRECOVERED = (*ESCALATION, "cto")  # §9.2: "Escalar a CTO/Director de Ingenieria"
 # Paso 1.3: "Si no hay backup valido, escalar a Tech Lead"; Anexo C: "NO --> Escalar a DBA/CTO"

@@ -25,6 +25,7 @@ DUTIES = {
     "devops": "Ejecutar rollback (R)",
     "product_owner": "informado del cierre (§7.3)",
     "cto": "escalado (Anexo C)",
+    "on_call": "guardia on-call (§10.2, §12.4)",
 }
 
 

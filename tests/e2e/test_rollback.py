@@ -197,6 +197,7 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     for section in ("## Versiones", "## Timeline", "## Impacto", "## Criterios de Éxito"):
         assert section in text
     assert "- Usuarios afectados (%): n/d (no declarado: --users-affected)" in text
+    assert "- De guardia (§10.2, §12.4): Gonzalo Gil (on-call@sandbox.invalid)" in text
     assert f"Versión restaurada: {stable}" in text
     stopped = next(e["ts"] for e in done.journal() if e.get("key") == "services_stopped")
     assert f"{stopped[11:19]} UTC - Servicios detenidos" in text
@@ -237,7 +238,11 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     # §7.3: the Product Owner is told, on their own channel
     assert channel_titles(channel, "/people/product-owner") == [f"{titles[1]} — para Pablo Pérez"]
     # §11.1: the stakeholders told at the start, each on their own channel; nobody escalated to
-    for path, who in (("tech-lead", "Tomás Torres"), ("incident-manager", "Irene Ibáñez")):
+    for path, who in (
+        ("tech-lead", "Tomás Torres"),
+        ("incident-manager", "Irene Ibáñez"),
+        ("on-call", "Gonzalo Gil"),
+    ):
         assert channel_titles(channel, f"/people/{path}") == [f"{titles[0]} — para {who}"], path
     assert channel_titles(channel, "/people/dba") == []
     browser_check(done.folder / "report.html", tmp_path, done.folder.name)
