@@ -324,6 +324,8 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- {provenance.summary(facts.get('provenance'))}",
         f"- Vigencia del documento: {procedure_standing.summary(facts.get('procedure_standing'))}",
         *[f"- {line}" for line in provenance.hashes(facts.get("provenance"))],
+        "- Herramientas (§12.1, máquina del operador): "
+        + provenance.tools(facts.get("provenance")),
         "",
         "## Causa del Rollback",
         f"{run.incident.options.reason or incident.get('symptoms') or 'n/d'}",

@@ -80,6 +80,29 @@ def feature_name(path: Path) -> str:
     return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(resolved)
 
 
+# §12.1's tools, as the operator's machine has them (the clients rollbook runs there)
+TOOLS = {
+    "git": ["git", "--version"],
+    "psql": ["psql", "--version"],
+    "pg_dump": ["pg_dump", "--version"],
+    "ssh": ["ssh", "-V"],
+    "curl": ["curl", "--version"],
+}
+
+
+def tool_versions() -> dict[str, str]:
+    """Each of §12.1's tools: its version line, or "no encontrado"."""
+    found = {}
+    for name, argv in TOOLS.items():
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=5, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            done = None
+        said = (done.stdout or done.stderr).strip().splitlines() if done else []
+        found[name] = said[0][:80] if done and done.returncode == 0 and said else "no encontrado"
+    return found
+
+
 def collect(features: list[Path], env: Environment) -> dict[str, Any]:
     procedures = {procedure_of(path) for path in features} - {None}
     source = Path(env.source)
@@ -93,6 +116,7 @@ def collect(features: list[Path], env: Environment) -> dict[str, Any]:
         "features": {feature_name(path): _sha256(path) for path in sorted(features)},
         "rollbook": {"version": version, "commit": _commit(), "code_sha256": code_sha256(files)},
         "files": files,
+        "tools": tool_versions(),
         "environment": {
             "file": str(source),
             "sha256": _sha256(source),
@@ -110,6 +134,12 @@ def summary(fact: dict[str, Any] | None) -> str:
         f"{', '.join(fact['procedure'])} — rollbook {rollbook['version']} "
         f"({rollbook['commit'][:12]}{changed})"
     )
+
+
+def tools(fact: dict[str, Any] | None) -> str:
+    """§12.1's tools on the operator's machine, one line."""
+    found = (fact or {}).get("tools") or {}
+    return "; ".join(f"{name}: {said}" for name, said in found.items()) or "n/d"
 
 
 def hashes(fact: dict[str, Any] | None) -> list[str]:

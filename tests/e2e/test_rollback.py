@@ -198,6 +198,7 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
         assert section in text
     assert "- Usuarios afectados (%): n/d (no declarado: --users-affected)" in text
     assert "- De guardia (§10.2, §12.4): Gonzalo Gil (on-call@sandbox.invalid)" in text
+    assert "- Herramientas (§12.1, máquina del operador): git: git version " in text
     assert f"Versión restaurada: {stable}" in text
     stopped = next(e["ts"] for e in done.journal() if e.get("key") == "services_stopped")
     assert f"{stopped[11:19]} UTC - Servicios detenidos" in text
