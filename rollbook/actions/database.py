@@ -6,7 +6,6 @@ Every statement runs through psql/pg_dump/dropdb/createdb on the db host, as the
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from rollbook.actions import backups
@@ -157,7 +156,8 @@ def safety_backup(site: Site, records: Records) -> dict[str, object]:
     pg = site.postgres()
     before = fingerprints(pg)
     records.keys_before = row_keys(pg)
-    return _dump_state(site, records, before, None)
+    path, checked = _dump_state(site, records)
+    return records.keep(SafetyDump(path, **checked, tables=before)).value()
 
 
 def early_safety_backup(incident: Incident, site: Site, records: Records) -> dict[str, object]:
@@ -169,31 +169,29 @@ def early_safety_backup(incident: Incident, site: Site, records: Records) -> dic
     is being written to: the dump stays in the downtime."""
     pg = site.postgres()
     horizon = write_horizon(pg)
-    before = fingerprints(pg)
-    keys = row_keys(pg)
+    before = fingerprints(pg) if horizon else {}
+    keys = row_keys(pg) if horizon else {}
     if horizon is None or write_horizon(pg) != horizon:
         incident.say("Paso 4.0: the database cluster is being written to: Paso 4.1's safety "
                      "dump is taken after the stop")  # fmt: skip
         return {}
     records.keys_before = keys
-    taken = _dump_state(site, records, before, horizon)
+    path, checked = _dump_state(site, records)
     if write_horizon(pg) != horizon:
         incident.say("Paso 4.0: a transaction wrote during the dump: it is taken again after "
                      "the stop")  # fmt: skip
-        return records.keep(replace(records.need(SafetyDump), horizon=None)).value()
-    return taken
+        horizon = None
+    dump = SafetyDump(path, **checked, tables=before, horizon=horizon, current=False)
+    return records.keep(dump).value()
 
 
-def _dump_state(
-    site: Site, records: Records, before: dict[str, dict[str, object]], horizon: str | None
-) -> dict[str, object]:
+def _dump_state(site: Site, records: Records) -> tuple[str, dict[str, object]]:
+    """Paso 4.1's dump (Paso 4.0's when taken ahead): its path, and what checked_dump found."""
     db = site.env.database
     path = f"{db.backups}/pre_rollback_{datetime.now(UTC):%Y%m%d_%H%M%S}.sql"
     with records.operation(SafetyDumpStarted(path)):  # §9 finds what a killed dump left
         expected = trial_prediction(records, "paso_4_1")
-        checked = checked_dump(site.postgres(), db.name, path, site.env.timeouts, expected)
-    dump = SafetyDump(path, **checked, tables=before, horizon=horizon, current=horizon is None)
-    return records.keep(dump).value()
+        return path, checked_dump(site.postgres(), db.name, path, site.env.timeouts, expected)
 
 
 def write_horizon(pg: PostgresClient) -> str | None:

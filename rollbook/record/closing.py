@@ -454,11 +454,17 @@ def backup_label(facts: dict[str, Any]) -> str:
     return "Backup utilizado"
 
 
+def _logs_judged(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What Paso 6.5's §8.1 check read of the logs (checklist.recent_log_errors), or None."""
+    found = [e["value"] for e in events if e["event"] == "fact" and e["paso"] == "6.5"
+             and e["key"] == "recent_log_errors"]  # fmt: skip
+    return found[-1] if found else None
+
+
 def _evidence(events: list[dict[str, Any]]) -> list[str]:
     """For the root cause: the first error lines of the release that was running, as §8.1's
     check read them (the document's window, before the services' last start)."""
-    logs = [e["value"] for e in events if e["event"] == "fact" and e["key"] == "recent_log_errors"]
-    lines = logs[-1].get("before_lines", []) if logs else []
+    lines = (_logs_judged(events) or {}).get("before_lines", [])
     if not lines:
         return []
     return ["- Evidencia: primeras líneas de error en los logs antes del último inicio de los "
@@ -473,9 +479,8 @@ def stable(run: Run, events: list[dict[str, Any]]) -> str:
                  for e in events)  # fmt: skip
     if not passed:
         return "NO DECLARADO ESTABLE: el checklist de §8.1 (Paso 6.5) no pasó en esta corrida"
-    logs = [e["value"] for e in events if e["event"] == "fact" and e["paso"] == "6.5"
-            and e["key"] == "recent_log_errors"]  # fmt: skip
-    judged = f": {log_window(logs[-1])}" if logs else ""
+    logs = _logs_judged(events)
+    judged = f": {log_window(logs)}" if logs else ""
     return (
         f"ESTABLE (§8.1 verificado{judged}; §8.2 pendiente: pytest features/validation.feature "
         f"--env={run.site.env.name} --watch {WATCH} --incident {run.incident.id})"
