@@ -235,6 +235,7 @@ def _approve(args: argparse.Namespace) -> int:
         f"{plan['counts']['drops'] or 'nothing'}; a restore loses "
         f"{plan['counts']['restore_loss'] or 'rows not counted (no trial restore)'} "
         "(counted at the dry-run)\n"
+        f"situation at the dry-run, signed: {approval.situation(plan.get('symptoms'))}\n"
         f"the operator runs the rollback with: --approval {signed.path}"
     )
     return 0

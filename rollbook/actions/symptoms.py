@@ -1,13 +1,15 @@
 """Paso 1.1's criteria for an immediate rollback, observed where a tool can observe them, before
-anyone acts: beside the operator's declaration (--severity, --reason), what the app's URLs answer
-and whether the database answers. A CRITICO declared while nothing observable is down is said as
-a contradiction (never a refusal: the operator may see what the URLs do not)."""
+anyone acts: beside the operator's declaration (--severity, --reason), what the app's URLs answer,
+whether the database answers and how many error lines the app's logs are stamped with in the
+last minute. A CRITICO declared while nothing observable is down is said as a contradiction
+(never a refusal: the operator may see what the URLs do not)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rollbook.actions import database, web
+from rollbook.actions import database, logs, web
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.site import Site
@@ -15,7 +17,9 @@ from rollbook.core.site import Site
 DOWN = "Servicio completamente caído (HTTP 500/503 del health check en cada servidor)"
 CRITICAL = "Funcionalidad crítica no responde"
 NO_DATABASE = "Base de datos inaccesible o corrupta"
-NOT_OBSERVED = ["Errores críticos en logs (rate > 100/min)", "Pérdida de datos detectada"]
+LOG_RATE = "Errores críticos en logs (rate > 100/min)"
+RATE = 100  # error lines a minute, the document's threshold
+NO_LOSS_SEEN = "Pérdida de datos detectada"  # what the app lost is not a tool's to see
 
 
 def _failing(status: int) -> bool:
@@ -28,24 +32,52 @@ def verdict(
     critical: list[str],
     reached: str,
     severity: str | None,
+    per_minute: int | None = None,
 ) -> tuple[list[str], dict[str, int], str | None]:
     """(the criteria met, the URLs failing, a contradiction with a CRITICO declared or None)
     from each URL's status (0: no answer), the keys of the health URL on each app host (the
     app's own word on whether it is up: failing on all, the service is down) and of the critical
-    functions, and the database's answer."""
+    functions, the database's answer and the error lines of the last minute (None: no logs)."""
     met = [name for name, yes in (
         (DOWN, bool(health) and all(_failing(statuses[k]) for k in health)),
         (CRITICAL, any(_failing(statuses[k]) for k in critical)),
         (NO_DATABASE, reached != "responde"),
+        (LOG_RATE, per_minute is not None and per_minute > RATE),
     ) if yes]  # fmt: skip
     failing = {key: status for key, status in statuses.items() if _failing(status)}
+    logged = (
+        "" if per_minute is None else f" y los logs tienen {per_minute} errores en el último minuto"
+    )
     contradiction = (
         f"severidad {severity} declarada (servicio caído), pero ningún criterio observable de "
         f"rollback inmediato se cumple: {len(statuses) - len(failing)} de {len(statuses)} URLs "
-        "responden sin error y la base de datos responde"
+        f"responden sin error, la base de datos responde{logged}"
         if severity == "CRITICO" and not met else None
     )  # fmt: skip
     return met, failing, contradiction
+
+
+def log_errors(site: Site, now: datetime) -> dict[str, Any] | None:
+    """The app hosts' error lines stamped in the last minute (the rate) and in the last
+    `logs.recent` (the first of them: when the problem shows in the logs), or None without
+    `logs.files`."""
+    if not site.env.logs.files:
+        return None
+    window = site.env.logs.recent
+    seen = sorted(
+        (at, f"{spec} {line}")
+        for spec in site.hosts("app")
+        for at, line in logs.stamped_errors(site.host(spec), site.env.logs,
+                                            now - timedelta(seconds=window))
+    )  # fmt: skip
+    minute = now - timedelta(minutes=1)
+    return {
+        "per_minute": sum(1 for at, _ in seen if at >= minute),
+        "window": window,
+        "in_window": len(seen),
+        "first": seen[0][0].astimezone(UTC).isoformat(timespec="milliseconds") if seen else None,
+        "first_line": seen[0][1][:300] if seen else None,
+    }
 
 
 def observe(incident: Incident, site: Site) -> dict[str, Any]:
@@ -60,13 +92,18 @@ def observe(incident: Incident, site: Site) -> dict[str, Any]:
         reached = "responde"
     except StepFailed as exc:
         reached = f"no responde: {str(exc).splitlines()[0][:200]}"
+    logged = log_errors(site, datetime.now(UTC))
+    per_minute = logged["per_minute"] if logged else None
     met, failing, contradiction = verdict(statuses, own, critical, reached,
-                                          incident.options.severity)  # fmt: skip
+                                          incident.options.severity, per_minute)  # fmt: skip
+    unseen = [NO_LOSS_SEEN] + ([f"{LOG_RATE} (logs.files no configurado)"] if not logged else [])
     fact = incident.note("symptoms_observed", urls=statuses, failing=failing, database=reached,
-                         criteria_met=met, not_observed=NOT_OBSERVED,
+                         log_errors=logged, criteria_met=met, not_observed=unseen,
                          contradiction=contradiction)  # fmt: skip
     incident.say(f"observed (Paso 1.1): {len(failing)} of {len(statuses)} URLs failing"
-                 + (f" {failing}" if failing else "") + f"; database {reached}")  # fmt: skip
+                 + (f" {failing}" if failing else "") + f"; database {reached}"
+                 + (f"; {per_minute} error lines in the logs over the last minute"
+                    if logged else ""))  # fmt: skip
     if contradiction:
         incident.say(f"WARNING: CONTRADICCIÓN — {contradiction}")
     return fact
@@ -79,7 +116,18 @@ def summary(fact: dict[str, Any] | None) -> str:
     urls, failing = fact["urls"], fact["failing"]
     said = (f"{len(failing)} de {len(urls)} URLs con error"
             + (f" ({', '.join(f'{k}: {v}' for k, v in failing.items())})" if failing else "")
-            + f"; base de datos {fact['database']}; criterios cumplidos: "
+            + f"; base de datos {fact['database']}" + _logged(fact.get("log_errors"))
+            + "; criterios cumplidos: "
             + (", ".join(fact["criteria_met"]) or "ninguno")
             + f"; no observados: {', '.join(fact['not_observed'])}")  # fmt: skip
     return said + (f" — CONTRADICCIÓN: {fact['contradiction']}" if fact["contradiction"] else "")
+
+
+def _logged(logged: dict[str, Any] | None) -> str:
+    if not logged:
+        return ""
+    said = (f"; errores en logs: {logged['per_minute']} en el último minuto, "
+            f"{logged['in_window']} en los últimos {logged['window']:.0f} s")  # fmt: skip
+    if logged["first"]:
+        said += f" (el primero a las {logged['first'][11:19]} UTC: {logged['first_line']})"
+    return said

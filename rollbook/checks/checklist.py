@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from rollbook.actions import database, web, workers
+from rollbook.actions import database, logs, web, workers
 from rollbook.actions.fleet import each_host
 from rollbook.checks import validation
 from rollbook.core.errors import NotConfigured, StepFailed
@@ -17,11 +16,6 @@ from rollbook.core.resources import Venv
 from rollbook.core.run import Run
 from rollbook.core.state import CeleryRoundtrip, Latency, Resources
 from rollbook.services import manager_for
-
-_STAMP = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:[.,]\d+)?\s*([+-]\d{2}:?\d{2}|Z)?"
-)
-_TAIL_BYTES = "2000000"
 
 
 def service_states(run: Run) -> dict[str, bool | str]:
@@ -60,25 +54,6 @@ def services_active(run: Run) -> dict[str, bool | str]:
     return states
 
 
-def line_time(line: str) -> datetime | None:
-    match = _STAMP.search(line[:80])
-    if not match:
-        return None
-    zone = (match.group(3) or "+00:00").replace("Z", "+00:00")
-    zone = zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
-    return datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}{zone}")
-
-
-def recent_errors(lines: list[str], pattern: str, since: datetime) -> list[str]:
-    """Error lines stamped after `since`; an unstamped line (a traceback) takes the last stamp."""
-    found, stamp, regex = [], None, re.compile(pattern)
-    for line in lines:
-        stamp = line_time(line) or stamp
-        if stamp is not None and stamp >= since and regex.search(line):
-            found.append(line)
-    return found
-
-
 def recent_log_errors(run: Run) -> list[str]:
     """§8.1: no error lines over the last minutes (the YAML's logs.recent) of the running release.
 
@@ -98,14 +73,10 @@ def recent_log_errors(run: Run) -> list[str]:
         window = min([recent, *(u for u in uptimes if u is not None)])
         windows.append(window)
         now = datetime.now(UTC)
-        for path in run.site.env.logs.files:
-            argv = ["tail", "-c", _TAIL_BYTES, path]
-            lines = host.run(argv, mutating=False, check=False, root="logs").stdout.splitlines()
-            pattern = run.site.env.logs.error_pattern
-            errors = recent_errors(lines, pattern, now - timedelta(seconds=window))
-            older = recent_errors(lines, pattern, now - timedelta(seconds=recent))
-            before += [f"{path}: {line}" for line in older[: len(older) - len(errors)]]
-            found += [f"{path}: {line}" for line in errors]
+        cutoff = now - timedelta(seconds=window)
+        older = logs.stamped_errors(host, run.site.env.logs, now - timedelta(seconds=recent))
+        before += [line for at, line in older if at < cutoff]
+        found += [line for at, line in older if at >= cutoff]
     run.incident.note("recent_log_errors", seconds=round(min(windows), 1), asked=recent,
                       before_start=len(before), before_lines=before[:5],
                       errors=found[:50])  # fmt: skip

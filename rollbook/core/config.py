@@ -307,6 +307,9 @@ class Environment(_Strict):
     # §6's incidents channels: Pasos 1.4 and 7.2 post there
     notify: list[NotifyTarget] = Field(default_factory=list)
     signing: SigningConfig | None = None  # Paso 7: the record's SSH signature (none: unsigned)
+    # Paso 7.1 / §6.1: the team's folder of incident reports (docs/backend/incidents/), where the
+    # signed ROLLBACK-*.md is copied at the end of the run (none: it stays in the run's folder)
+    incidents: str | None = None
     # §3's people: approvers, sign-offs, who is told
     people: list[Person] = Field(default_factory=list)
     approvers: list[Role] = Field(default_factory=lambda: ["tech_lead", "incident_manager"])
@@ -364,6 +367,7 @@ _PATH_KEYS = (
     ("maintenance", "page"),
     ("database", "backups"),
     ("logs", "copy_to"),
+    ("incidents",),
     ("signing", "key"),
     ("signing", "allowed_signers"),
 )

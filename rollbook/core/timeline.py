@@ -35,7 +35,18 @@ def first_fact_time(events: list[dict[str, Any]], key: str) -> str | None:
 
 
 def milestones(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    out = [(events[0]["ts"], "Problema detectado (inicio de rollbook)")] if events else []
+    """The record's timeline. The problem is dated by the first error line Paso 1.1 found in
+    the logs' recent window, when there is one before the run; else by the run's start."""
+    if not events:
+        return []
+    observed = next((e["value"] for e in events if e["event"] == "fact"
+                     and e["key"] == "symptoms_observed"), {})  # fmt: skip
+    first = (observed.get("log_errors") or {}).get("first")
+    if first and first < events[0]["ts"]:
+        out = [(first, "Problema detectado (primer error en los logs, observado en el Paso 1.1)"),
+               (events[0]["ts"], "Inicio de rollbook")]  # fmt: skip
+    else:
+        out = [(events[0]["ts"], "Problema detectado (inicio de rollbook)")]
     for key, label in MILESTONES:
         ts = first_fact_time(events, key)
         if ts is not None:

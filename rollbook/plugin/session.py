@@ -315,6 +315,22 @@ def pytest_runtest_makereport(
 # --- the end of the run --------------------------------------------------------------------
 
 
+def _copy_out(current: Run, source: Path, folder: str | None, name: str) -> None:
+    """A closing copy where the team's procedure keeps it (rollback.log: logs.copy_to; the
+    markdown: incidents), the folder made when missing; said when it failed."""
+    if not folder:
+        return
+
+    def copy() -> object:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return shutil.copy(source, Path(folder) / name)
+
+    if closing.isolated(current, f"copia de {source.name} a {folder}", copy) is None:
+        current.incident.say(
+            f"{source.name} queda en {current.incident.folder}: cópielo a {folder} a mano"
+        )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     current = session.config.stash.get(RUN_KEY, None)
@@ -333,12 +349,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     log = current.incident.folder / "rollback.log"
     log.write_text(report_view.human_log(events), encoding="utf-8")
     log.chmod(0o600)
-    copy_to = current.site.env.logs.copy_to
-    if copy_to:
-        target = Path(copy_to) / f"rollback-{current.incident.id}.log"
-        if closing.isolated(current, f"copia de rollback.log a {copy_to}",
-                            lambda: shutil.copy(log, target)) is None:  # fmt: skip
-            current.incident.say(
-                f"rollback.log queda en {current.incident.folder}: cópielo a {copy_to} a mano"
-            )
+    _copy_out(current, log, current.site.env.logs.copy_to, f"rollback-{current.incident.id}.log")
+    markdown = closing.report_path(current)
+    if markdown.is_file() and current.site.mode is Mode.EXECUTE:  # an incident's, not a plan's
+        _copy_out(current, markdown, current.site.env.incidents, markdown.name)
     current.incident.journal.close()

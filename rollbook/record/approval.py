@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rollbook.actions import symptoms
 from rollbook.core.config import Environment, Person, environments_dir
 from rollbook.core.connection import PRIVATE_FOLDER
 from rollbook.core.errors import StepFailed, UserError
@@ -146,8 +147,17 @@ def approve(folder: Path, env: Environment, key: str, role: str | None) -> state
             "drops": (plan.get("database_path") or {}).get("drops"),
             "restore_loss": (plan.get("restore_loss_estimate") or {}).get("tables"),
         },
+        "symptoms": plan.get("symptoms"),  # declared and observed at the dry-run (Paso 1.1)
     }
     return statements.sign(folder, env, key, body)
+
+
+def situation(said: dict[str, Any] | None) -> str:
+    """What an approver signs of the situation: declared, and what Paso 1.1 observed."""
+    if not said:
+        return "no consta en el plan (planificado antes de que rollbook la registrara)"
+    return (f"declarado {said['severity']}: {said['declared']}; observado: "
+            f"{symptoms.summary(said['observed'])}")  # fmt: skip
 
 
 def _check_signed(folder: Path, env: Environment) -> None:
@@ -375,6 +385,7 @@ def establish(run: Run) -> dict[str, Any]:
             "plan_incident": signed.statement.get("plan_incident"),
             "statement": str(signed.path),
             "fingerprint": signing.fingerprint(people.public_key_line(signed.person)),
+            "situation": situation(signed.statement.get("symptoms")),
         }  # fmt: skip
         if run.site.mode is Mode.EXECUTE:
             run.incident.say(
@@ -449,9 +460,10 @@ def summary(fact: dict[str, Any] | None) -> str:
         return "n/d"
     if fact["status"] == SIGNED:
         key = f", clave {fact['fingerprint']}" if fact.get("fingerprint") else ""
+        seen = f"; situación que vio: {fact['situation']}" if fact.get("situation") else ""
         return (
             f"firmada por {fact['approver']} ({fact['role']}{key}) el {fact['signed_at']} sobre "
-            f"el plan {fact['plan_sha256'][:16]} ({fact['plan_incident']})"
+            f"el plan {fact['plan_sha256'][:16]} ({fact['plan_incident']}){seen}"
         )
     if fact["status"] == PENDING:
         return f"aprobación pendiente — {fact.get('reason', '')}"

@@ -92,6 +92,13 @@ def report_path(run: Run) -> Path:
     return run.incident.folder / f"ROLLBACK-{run.incident.started:%Y-%m-%d-%H%M}.md"
 
 
+def shared_report(run: Run) -> Path:
+    """Where the team finds the report: its copy in the environment's `incidents` folder (made
+    at the end of the run), else the run's folder."""
+    own = report_path(run)
+    return Path(run.site.env.incidents) / own.name if run.site.env.incidents else own
+
+
 def _minutes(seconds: float | None) -> str:
     return "n/d" if seconds is None else f"{seconds / 60:.1f} minutos ({seconds:.0f} s)"
 
@@ -422,7 +429,7 @@ def announce_completion(run: Run) -> str:
             f"Versión restaurada: {target.name}",
             f"Estado actual: {stable(run, events)}",
             "Validación: OK",
-            f"Reporte: {report_path(run)}",
+            f"Reporte: {shared_report(run)}",
             "Próximos pasos: investigación causa raíz",
             *[f"- {follow_up_line(item)}" for item in follow_ups(run)],
         ],

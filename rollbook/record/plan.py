@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import database_path
+from rollbook.actions import database_path, symptoms
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
 from rollbook.core.state import Target
@@ -57,6 +57,11 @@ def write_plan(run: Run) -> tuple[Path, Path]:
                          for p, c in unverified(run.incident.journal.path)],
     }  # fmt: skip
     document["plan_sha256"] = approval.digest(document)
+    # what the approver reads of the situation: beside the digest, not in it (the URLs' answers
+    # and the logs' error rate change by the minute; the run records its own observation)
+    document["symptoms"] = {"declared": run.incident.options.reason,
+                            "severity": run.incident.options.severity,
+                            "observed": facts.get("symptoms_observed")}  # fmt: skip
     as_json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     target = Target.read(facts)
     chosen = f"{target.name} — {target.reason}" if target else "n/d — n/d"
@@ -67,6 +72,10 @@ def write_plan(run: Run) -> tuple[Path, Path]:
         f"- Camino de la base de datos: {database_path.summary(facts)}",
         f"- Prueba de restauración: {closing.trial_summary(facts)}",
         f"- Procedimiento: {provenance.summary(facts.get('provenance'))}",
+        f"- Síntomas declarados: {run.incident.options.reason or 'n/d'} "
+        f"(severidad {run.incident.options.severity or 'n/d'})",
+        f"- Observado por rollbook (Paso 1.1, fuera de la huella): "
+        f"{symptoms.summary(facts.get('symptoms_observed'))}",
         f"- Huella del plan (lo que firma `rollbook approve`): {document['plan_sha256']}", "",
     ]  # fmt: skip
     lines += [

@@ -145,6 +145,19 @@ def test_an_approval_covers_one_plan_and_comes_from_another_person(
                       for role in ("tech_lead", "devops"))  # fmt: skip
     assert f"firmada por {TECH_LEAD} (tech_lead, clave {lead})" in markdown
     assert digest[:16] in markdown
+    # what the approver was shown of the situation is in what they signed, and in the record:
+    # the operator's words and what the dry-run's Paso 1.1 observed (the 500s of the health URL)
+    signed = json.loads(approval.read_text())
+    seen = planned.facts()["symptoms_observed"]
+    assert signed["symptoms"] == {"declared": "Errores 500 en pagos", "severity": "ALTO",
+                                  "observed": seen}, signed  # fmt: skip
+    failing = len(seen["failing"])
+    said = f"situación que vio: declarado ALTO: Errores 500 en pagos; observado: {failing} de"
+    assert said in markdown, markdown[:3000]
+    assert (
+        "Síntomas declarados: Errores 500 en pagos (severidad ALTO)"
+        in (planned.folder / "plan.md").read_text()
+    )
     assert f"Ejecutado por: {OPERATOR} (firma el registro con su clave {operator})" in markdown
     assert (done.folder / "approval" / approval.name).is_file()  # hashed and signed with it
     assert done.facts()["incident"]["operator"] == OPERATOR  # the key's person

@@ -114,6 +114,11 @@ def assert_new_venv_renamed_in(done: Outcome, packages: list[str]) -> None:
     assert not Path(f"{live}.rollbook-{done.folder.name}").exists()
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     assert f"el anterior queda en {aside}" in markdown.read_text()
+    # the signed record and its log copied where the team's procedure keeps them (§6.1)
+    incidents, logs = Path(str(env().incidents)), Path(str(env().logs.copy_to))
+    assert (incidents / markdown.name).read_bytes() == markdown.read_bytes()
+    log = (done.folder / "rollback.log").read_bytes()
+    assert (logs / f"rollback-{done.folder.name}.log").read_bytes() == log
     named = [p.name for p in Path(live, "bin").iterdir()
              if p.is_file() and b".rollbook-" in p.read_bytes()]  # fmt: skip
     assert not named, f"scripts still naming the built folder: {named}"

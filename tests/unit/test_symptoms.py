@@ -1,7 +1,7 @@
 """Paso 1.1's observable criteria for an immediate rollback, from what the URLs and the database
 answered, and the contradiction with a CRITICO declared while nothing observable is down."""
 
-from rollbook.actions.symptoms import CRITICAL, DOWN, NO_DATABASE, summary, verdict
+from rollbook.actions.symptoms import CRITICAL, DOWN, LOG_RATE, NO_DATABASE, summary, verdict
 
 HEALTH, ORDERS = "local:// http://app/health/", "local:// http://app/orders/"
 
@@ -33,4 +33,29 @@ def test_the_record_line_names_what_failed_and_what_was_not_observed() -> None:
     assert summary(fact) == (
         f"1 de 2 URLs con error ({ORDERS}: 500); base de datos responde; criterios cumplidos: "
         f"{CRITICAL}; no observados: Pérdida de datos detectada"
+    )
+
+
+def test_more_than_a_hundred_error_lines_a_minute_is_the_log_criterion() -> None:
+    calm = verdict({HEALTH: 200}, [HEALTH], [], "responde", "CRITICO", per_minute=100)
+    assert calm[0] == [] and calm[2] is not None
+    assert "y los logs tienen 100 errores en el último minuto" in calm[2]
+    assert verdict({HEALTH: 200}, [HEALTH], [], "responde", "CRITICO", per_minute=101)[0] == [
+        LOG_RATE
+    ]
+    # without logs the criterion is not evaluated, and the contradiction does not claim them
+    unseen = verdict({HEALTH: 200}, [HEALTH], [], "responde", "CRITICO", per_minute=None)
+    assert unseen[0] == [] and unseen[2] is not None and "logs" not in unseen[2]
+
+
+def test_the_record_line_says_the_logs_error_rate_and_first_error() -> None:
+    logged = {"per_minute": 7, "window": 300.0, "in_window": 12,
+              "first": "2026-12-07T10:51:03.000+00:00",
+              "first_line": "local:// a.log: ERROR x"}  # fmt: skip
+    fact = {"urls": {HEALTH: 500}, "failing": {HEALTH: 500}, "database": "responde",
+            "log_errors": logged, "criteria_met": [DOWN], "not_observed": [],
+            "contradiction": None}  # fmt: skip
+    assert (
+        "; errores en logs: 7 en el último minuto, 12 en los últimos 300 s (el primero a las "
+        "10:51:03 UTC: local:// a.log: ERROR x); criterios cumplidos: " in summary(fact)
     )

@@ -51,6 +51,22 @@ def test_milestones_follow_the_procedures_timeline() -> None:
     ]
 
 
+def test_the_problem_is_dated_by_the_first_error_paso_1_1_found_in_the_logs() -> None:
+    seen = fact("00:01.000", "symptoms_observed",
+                log_errors={"first": "2026-11-27T09:57:12.000+00:00"})  # fmt: skip
+    [first, started, *_] = timeline.milestones([EVENTS[0], seen, *EVENTS[1:]])
+    assert first == (
+        "2026-11-27T09:57:12.000+00:00",
+        "Problema detectado (primer error en los logs, observado en el Paso 1.1)",
+    )
+    assert started == ("2026-11-27T10:00:00.000+00:00", "Inicio de rollbook")
+    # no error before the run (none, or only those its own probe caused): dated by the run
+    for first_error in (None, "2026-11-27T10:00:00.500+00:00"):
+        quiet = fact("00:01.000", "symptoms_observed", log_errors={"first": first_error})
+        labels = [label for _, label in timeline.milestones([EVENTS[0], quiet, *EVENTS[1:]])]
+        assert labels[:2] == ["Problema detectado (inicio de rollbook)", "Rollback aprobado"]
+
+
 def test_criteria_are_measured_and_judged() -> None:
     result = {name: (value, ok) for name, value, ok in closing.criteria(EVENTS)}
     assert result["Rollback completado en < 15 minutos"] == ("6.0 minutos (360 s)", True)
