@@ -188,7 +188,10 @@ class Cluster:
         self, name: str | None = None, owner: str | None = None, template: str = TEMPLATE
     ) -> None:
         """Replace the database with a copy of the start state (seconds, whatever its size);
-        other databases of the app's role (a rollback's leftovers) go too."""
+        other databases of the app's role (a rollback's leftovers) go too. The shared catalogs
+        the drops and the creation changed are analyzed here: left to autovacuum, their
+        analyze would take a transaction id a minute later, in the middle of a test's run (Paso
+        4.0's early dump is kept only where no transaction took one since)."""
         db = self.layout.env.database
         name, owner = name or db.name, owner or db.user
         database, role = quote_ident(name), quote_ident(owner)
@@ -198,6 +201,7 @@ class Cluster:
             " \\gexec\n"
             f"DROP DATABASE IF EXISTS {database} WITH (FORCE);\n"
             f"CREATE DATABASE {database} TEMPLATE {quote_ident(template)} OWNER {role};\n"
+            "ANALYZE pg_catalog.pg_shdepend, pg_catalog.pg_database, pg_catalog.pg_authid;\n"
         )
 
 
