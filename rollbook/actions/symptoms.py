@@ -13,6 +13,7 @@ from rollbook.actions import database, logs, web
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.site import Site
+from rollbook.services import manager_for
 
 DOWN = "Servicio completamente caído (HTTP 500/503 del health check en cada servidor)"
 CRITICAL = "Funcionalidad crítica no responde"
@@ -20,6 +21,7 @@ NO_DATABASE = "Base de datos inaccesible o corrupta"
 LOG_RATE = "Errores críticos en logs (rate > 100/min)"
 RATE = 100  # error lines a minute, the document's threshold
 NO_LOSS_SEEN = "Pérdida de datos detectada"  # what the app lost is not a tool's to see
+EVIDENCE = 5  # first error lines kept: the root cause's evidence
 
 
 def _failing(status: int) -> bool:
@@ -59,24 +61,31 @@ def verdict(
 
 def log_errors(site: Site, now: datetime) -> dict[str, Any] | None:
     """The app hosts' error lines stamped in the last minute (the rate) and in the last
-    `logs.recent` (the first of them: when the problem shows in the logs), or None without
-    `logs.files`."""
+    `logs.recent`, never before the running services' start (an earlier release's errors are
+    not this one's); the first ones date the problem and are the root cause's evidence. None
+    without `logs.files`."""
     if not site.env.logs.files:
         return None
-    window = site.env.logs.recent
-    seen = sorted(
-        (at, f"{spec} {line}")
-        for spec in site.hosts("app")
-        for at, line in logs.stamped_errors(site.host(spec), site.env.logs,
-                                            now - timedelta(seconds=window))
-    )  # fmt: skip
+    seen, windows = [], [site.env.logs.recent]
+    for spec in site.hosts("app"):
+        host = site.host(spec)
+        manager = manager_for(host, site.env.services)
+        uptimes = [manager.uptime(name) for name in site.env.services.app]
+        window = min([site.env.logs.recent, *(u for u in uptimes if u is not None)])
+        windows.append(window)
+        since = now - timedelta(seconds=window)
+        seen += [
+            (at, f"{spec} {line}") for at, line in logs.stamped_errors(host, site.env.logs, since)
+        ]
+    seen.sort()
     minute = now - timedelta(minutes=1)
     return {
         "per_minute": sum(1 for at, _ in seen if at >= minute),
-        "window": window,
+        "window": round(min(windows), 1),
+        "asked": site.env.logs.recent,
         "in_window": len(seen),
         "first": seen[0][0].astimezone(UTC).isoformat(timespec="milliseconds") if seen else None,
-        "first_line": seen[0][1][:300] if seen else None,
+        "lines": [line[:300] for _, line in seen[:EVIDENCE]],
     }
 
 
@@ -126,8 +135,9 @@ def summary(fact: dict[str, Any] | None) -> str:
 def _logged(logged: dict[str, Any] | None) -> str:
     if not logged:
         return ""
+    since = "" if logged["window"] >= logged["asked"] else " (desde el inicio de los servicios)"
     said = (f"; errores en logs: {logged['per_minute']} en el último minuto, "
-            f"{logged['in_window']} en los últimos {logged['window']:.0f} s")  # fmt: skip
+            f"{logged['in_window']} en los últimos {logged['window']:.0f} s{since}")  # fmt: skip
     if logged["first"]:
-        said += f" (el primero a las {logged['first'][11:19]} UTC: {logged['first_line']})"
+        said += f", el primero a las {logged['first'][11:19]} UTC: {logged['lines'][0]}"
     return said

@@ -3,6 +3,7 @@ stage gating, the journal of Pasos, and the outcome at the end."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 from collections.abc import Generator
@@ -323,7 +324,13 @@ def _copy_out(current: Run, source: Path, folder: str | None, name: str) -> None
 
     def copy() -> object:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        return shutil.copy(source, Path(folder) / name)
+        target = Path(folder) / name  # named by the incident: its own only
+        shutil.copy(source, target)
+        digest = hashlib.sha256(target.read_bytes()).hexdigest()
+        if digest != hashlib.sha256(source.read_bytes()).hexdigest():
+            raise OSError(f"{target} differs from {source} after the copy")
+        return current.incident.journal.write("record_copied", file=source.name,
+                                              path=str(target), sha256=digest)  # fmt: skip
 
     if closing.isolated(current, f"copia de {source.name} a {folder}", copy) is None:
         current.incident.say(
@@ -352,5 +359,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _copy_out(current, log, current.site.env.logs.copy_to, f"rollback-{current.incident.id}.log")
     markdown = closing.report_path(current)
     if markdown.is_file() and current.site.mode is Mode.EXECUTE:  # an incident's, not a plan's
-        _copy_out(current, markdown, current.site.env.incidents, markdown.name)
+        _copy_out(current, markdown, current.site.env.incidents, closing.shared_name(current))
     current.incident.journal.close()

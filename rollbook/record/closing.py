@@ -92,11 +92,17 @@ def report_path(run: Run) -> Path:
     return run.incident.folder / f"ROLLBACK-{run.incident.started:%Y-%m-%d-%H%M}.md"
 
 
+def shared_name(run: Run) -> str:
+    """The report's name in the team's folder: the incident's id, unique where two incidents
+    start in the same minute."""
+    return f"ROLLBACK-{run.incident.id}.md"
+
+
 def shared_report(run: Run) -> Path:
     """Where the team finds the report: its copy in the environment's `incidents` folder (made
     at the end of the run), else the run's folder."""
-    own = report_path(run)
-    return Path(run.site.env.incidents) / own.name if run.site.env.incidents else own
+    incidents = run.site.env.incidents
+    return Path(incidents) / shared_name(run) if incidents else report_path(run)
 
 
 def _minutes(seconds: float | None) -> str:
@@ -469,13 +475,18 @@ def _logs_judged(events: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _evidence(events: list[dict[str, Any]]) -> list[str]:
-    """For the root cause: the first error lines of the release that was running, as §8.1's
-    check read them (the document's window, before the services' last start)."""
-    lines = (_logs_judged(events) or {}).get("before_lines", [])
+    """For the root cause: the first error lines of the release that was running, as Paso 1.1
+    read them before any change (since its services started), else as §8.1's check read them
+    (the document's window, before the services' last start)."""
+    observed = timeline.facts(events).get("symptoms_observed", {})
+    lines = (observed.get("log_errors") or {}).get("lines", [])
+    said = "la versión en marcha antes del rollback, desde el inicio de sus servicios (Paso 1.1)"
+    if not lines:
+        lines = (_logs_judged(events) or {}).get("before_lines", [])
+        said = "antes del último inicio de los servicios (la versión revertida, §8.1)"
     if not lines:
         return []
-    return ["- Evidencia: primeras líneas de error en los logs antes del último inicio de los "
-            "servicios (la versión revertida, §8.1):",
+    return [f"- Evidencia: primeras líneas de error en los logs de {said}:",
             *[f"  - `{line.replace('`', chr(39))[:300]}`" for line in lines]]  # fmt: skip
 
 

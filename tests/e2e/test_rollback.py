@@ -1,6 +1,7 @@
 """The whole procedure on the real sandbox: dry-run plan, success and its signed record, the
 ledger, validation, then §9 by hand (failures: test_faults.py)."""
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -114,11 +115,6 @@ def assert_new_venv_renamed_in(done: Outcome, packages: list[str]) -> None:
     assert not Path(f"{live}.rollbook-{done.folder.name}").exists()
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     assert f"el anterior queda en {aside}" in markdown.read_text()
-    # the signed record and its log copied where the team's procedure keeps them (§6.1)
-    incidents, logs = Path(str(env().incidents)), Path(str(env().logs.copy_to))
-    assert (incidents / markdown.name).read_bytes() == markdown.read_bytes()
-    log = (done.folder / "rollback.log").read_bytes()
-    assert (logs / f"rollback-{done.folder.name}.log").read_bytes() == log
     named = [p.name for p in Path(live, "bin").iterdir()
              if p.is_file() and b".rollbook-" in p.read_bytes()]  # fmt: skip
     assert not named, f"scripts still naming the built folder: {named}"
@@ -185,6 +181,17 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert "taken at Paso 4.0 with the app serving: no transaction has written since" in done.output
     assert done.output.rstrip().splitlines()[-1].count(COMPLETED) == 1  # printed last
     assert_new_venv_renamed_in(done, before.packages)
+    [markdown] = done.folder.glob("ROLLBACK-*.md")
+    # the signed record and its log copied where the team's procedure keeps them (§6.1)
+    incidents, logs = Path(str(env().incidents)), Path(str(env().logs.copy_to))
+    assert (incidents / f"ROLLBACK-{done.folder.name}.md").read_bytes() == markdown.read_bytes()
+    log = (done.folder / "rollback.log").read_bytes()
+    assert (logs / f"rollback-{done.folder.name}.log").read_bytes() == log
+    copied = {
+        e["file"]: e for e in done.journal() if e["event"] == "record_copied"
+    }  # journaled, signed
+    assert copied[markdown.name]["path"] == str(incidents / f"ROLLBACK-{done.folder.name}.md")
+    assert copied[markdown.name]["sha256"] == hashlib.sha256(markdown.read_bytes()).hexdigest()
     # health 200 at the stable tag, every row of the pre-rollback state kept, the rows written
     # after the nightly backup among them (restoring it would have lost them)
     assert http_health() == 200
@@ -230,9 +237,12 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     logs = facts["recent_log_errors"]
     assert logs["seconds"] < logs["asked"] == 300 and logs["before_start"] > 0, logs
     assert f"no los 300 s del documento: antes, {logs['before_start']} líneas de error" in text
-    # ... and the first of those lines, under the root cause, as evidence for whoever writes it
-    assert "- Evidencia: primeras líneas de error en los logs antes del último inicio" in text
-    assert logs["before_lines"] and logs["before_lines"][0][:60] in text, logs
+    # ... and, under the root cause, the defective release's first error lines as Paso 1.1 read
+    # them before any change (since its services started), as evidence for whoever writes it
+    seen = facts["symptoms_observed"]["log_errors"]
+    assert "- Evidencia: primeras líneas de error en los logs de la versión en marcha" in text
+    assert seen["lines"] and all(line[:60] in text for line in seen["lines"]), seen
+    assert seen["window"] < seen["asked"] == 300, seen  # since the services' start at the reset
     # the signed incident record: complete, private, tamper-evident, without secrets, announced
     assert_complete_record(done.folder)
     assert_signed_and_tamper_evident(done.folder, tmp_path)

@@ -49,13 +49,16 @@ def test_more_than_a_hundred_error_lines_a_minute_is_the_log_criterion() -> None
 
 
 def test_the_record_line_says_the_logs_error_rate_and_first_error() -> None:
-    logged = {"per_minute": 7, "window": 300.0, "in_window": 12,
+    logged = {"per_minute": 7, "window": 42.0, "asked": 300.0, "in_window": 12,
               "first": "2026-12-07T10:51:03.000+00:00",
-              "first_line": "local:// a.log: ERROR x"}  # fmt: skip
+              "lines": ["local:// a.log: ERROR x", "local:// a.log: ERROR y"]}  # fmt: skip
     fact = {"urls": {HEALTH: 500}, "failing": {HEALTH: 500}, "database": "responde",
             "log_errors": logged, "criteria_met": [DOWN], "not_observed": [],
             "contradiction": None}  # fmt: skip
     assert (
-        "; errores en logs: 7 en el último minuto, 12 en los últimos 300 s (el primero a las "
-        "10:51:03 UTC: local:// a.log: ERROR x); criterios cumplidos: " in summary(fact)
+        "; errores en logs: 7 en el último minuto, 12 en los últimos 42 s (desde el inicio de "
+        "los servicios), el primero a las 10:51:03 UTC: local:// a.log: ERROR x; criterios "
+        "cumplidos: " in summary(fact)
     )
+    whole = {**logged, "window": 300.0}
+    assert "12 en los últimos 300 s, el primero" in summary({**fact, "log_errors": whole})
