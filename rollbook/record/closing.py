@@ -368,7 +368,9 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
             if run.incident.options.users_affected is not None
             else "n/d (no declarado: --users-affected)"
         ),
-        f"- Downtime total: {_minutes(timeline.downtime(events))}",
+        f"- Downtime total: {_minutes(timeline.downtime(events))} (el del rollback: detención → "
+        "primer health 200)",
+        f"- Impacto del incidente: {_incident_span(events)}",
         f"- Visto por la sonda: {outage_probe.describe(events)}",
         f"- Datos perdidos: {loss_text}",
         *([] if final_state.recovery_state(events) else data_statement.markdown(facts)),
@@ -472,6 +474,23 @@ def _logs_judged(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     found = [e["value"] for e in events if e["event"] == "fact" and e["paso"] == "6.5"
              and e["key"] == "recent_log_errors"]  # fmt: skip
     return found[-1] if found else None
+
+
+def _incident_span(events: list[dict[str, Any]]) -> str:
+    """From the problem's first error line (Paso 1.1, since the running services started) to
+    the service answering again (the rollback's first health 200)."""
+    first = (timeline.facts(events).get("symptoms_observed", {}).get("log_errors") or {}).get(
+        "first"
+    )
+    back = timeline.back_time(events)
+    if not first:
+        return "n/d (ningún error en los logs antes del rollback: Paso 1.1)"
+    if not back:
+        return (
+            f"desde el primer error en los logs, {first[11:19]} UTC; sin health 200 en esta corrida"
+        )
+    return (f"{_minutes(timeline.seconds_between(first, back))} desde el primer error en los logs "
+            f"({first[11:19]} UTC, Paso 1.1) hasta el primer health 200")  # fmt: skip
 
 
 def _evidence(events: list[dict[str, Any]]) -> list[str]:

@@ -17,7 +17,8 @@ from rollbook.sandbox import instance
 from rollbook.sandbox.shell import say
 
 REPO = instance.REPO
-INCIDENT = ["--env=sandbox", "--reason=Health 500 tras el deploy", "--severity=CRITICO",
+ENVIRONMENT = "sandbox-demo"  # sandbox.yaml with the document's 120 s log watch (Paso 6.4)
+INCIDENT = [f"--env={ENVIRONMENT}", "--reason=Health 500 tras el deploy", "--severity=CRITICO",
             "--impact=API caida para todos los usuarios"]  # fmt: skip
 APPROVER, OPERATOR = "tech_lead", "devops"  # the roles of the sandbox's people who act
 
@@ -39,7 +40,7 @@ def run(reports: Path = REPO / "reports") -> int:
     if planned != 0 or len(made) != 1:
         say(f"the dry-run did not end with a plan (exit {planned}): read its report above")
         return planned or 1
-    env = load_environment("sandbox")
+    env = load_environment(ENVIRONMENT)
     signed = approval.approve(made[0], env, str(keys / f"{APPROVER}_ed25519"), APPROVER)
     digest = signed.statement["plan_sha256"][:16]
     say(f"{signed.person.name} ({APPROVER}) approved the plan {digest} with their own key: "

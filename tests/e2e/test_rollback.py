@@ -243,6 +243,9 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert "- Evidencia: primeras líneas de error en los logs de la versión en marcha" in text
     assert seen["lines"] and all(line[:60] in text for line in seen["lines"]), seen
     assert seen["window"] < seen["asked"] == 300, seen  # since the services' start at the reset
+    # ... which also date the incident's impact: from that first error to the first health 200
+    first = seen["first"][11:19]
+    assert f"desde el primer error en los logs ({first} UTC, Paso 1.1) hasta el primer" in text
     # the signed incident record: complete, private, tamper-evident, without secrets, announced
     assert_complete_record(done.folder)
     assert_signed_and_tamper_evident(done.folder, tmp_path)
