@@ -42,7 +42,8 @@ def safety_backup(incident: Incident, site: Site, records: Records) -> dict[str,
         return swap.keep_aside(incident, site, records)
     taken = records.known(SafetyDump)
     if taken and taken.current:
-        incident.say(f"safety backup: {taken.path}, taken at Paso 3.0 before the reversal")
+        incident.say(f"safety backup: {taken.path}, the current state's, kept at Paso 3.0 "
+                     "before the reversal")  # fmt: skip
         return taken.value()
     if taken and database.still_current(site, taken):
         incident.say(f"safety backup: {taken.path}, taken at Paso 4.0 with the app serving: "

@@ -13,7 +13,6 @@ from rollbook.actions import database, logs, web
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.site import Site
-from rollbook.services import manager_for
 
 DOWN = "Servicio completamente caído (HTTP 500/503 del health check en cada servidor)"
 CRITICAL = "Funcionalidad crítica no responde"
@@ -48,7 +47,9 @@ def verdict(
     ) if yes]  # fmt: skip
     failing = {key: status for key, status in statuses.items() if _failing(status)}
     logged = (
-        "" if per_minute is None else f" y los logs tienen {per_minute} errores en el último minuto"
+        ""
+        if per_minute is None
+        else f" y los logs tienen {per_minute} líneas de error en el último minuto"
     )
     contradiction = (
         f"severidad {severity} declarada (servicio caído), pero ningún criterio observable de "
@@ -63,21 +64,19 @@ def log_errors(site: Site, now: datetime) -> dict[str, Any] | None:
     """The app hosts' error lines stamped in the last minute (the rate) and in the last
     `logs.recent`, never before the running services' start (an earlier release's errors are
     not this one's); the first ones date the problem and are the root cause's evidence. None
-    without `logs.files`."""
+    without `logs.files`. Lines, not errors: a traceback's lines count each."""
     if not site.env.logs.files:
         return None
-    seen, windows = [], [site.env.logs.recent]
+    seen, windows, unread = [], [site.env.logs.recent], []
     for spec in site.hosts("app"):
         host = site.host(spec)
-        manager = manager_for(host, site.env.services)
-        uptimes = [manager.uptime(name) for name in site.env.services.app]
-        window = min([site.env.logs.recent, *(u for u in uptimes if u is not None)])
+        services = site.env.services
+        window = logs.running_window(host, services, services.app, site.env.logs.recent)
         windows.append(window)
-        since = now - timedelta(seconds=window)
-        seen += [
-            (at, f"{spec} {line}") for at, line in logs.stamped_errors(host, site.env.logs, since)
-        ]
-    seen.sort()
+        read = logs.stamped_errors(host, site.env.logs, now - timedelta(seconds=window))
+        seen += [(at, f"{spec} {line}") for at, line in read.errors]
+        unread += [f"{spec} {file}" for file in read.unread]
+    seen.sort(key=lambda found: found[0])  # stable: a file's lines of one second keep their order
     minute = now - timedelta(minutes=1)
     return {
         "per_minute": sum(1 for at, _ in seen if at >= minute),
@@ -86,6 +85,7 @@ def log_errors(site: Site, now: datetime) -> dict[str, Any] | None:
         "in_window": len(seen),
         "first": seen[0][0].astimezone(UTC).isoformat(timespec="milliseconds") if seen else None,
         "lines": [line[:300] for _, line in seen[:EVIDENCE]],
+        "unread": unread,
     }
 
 
@@ -101,18 +101,25 @@ def observe(incident: Incident, site: Site) -> dict[str, Any]:
         reached = "responde"
     except StepFailed as exc:
         reached = f"no responde: {str(exc).splitlines()[0][:200]}"
-    logged = log_errors(site, datetime.now(UTC))
-    per_minute = logged["per_minute"] if logged else None
+    try:
+        logged = log_errors(site, datetime.now(UTC))
+        failed = None
+    except StepFailed as exc:  # an observation: never what stops the rollback
+        logged, failed = None, str(exc).splitlines()[0][:200]
+    read = logged is not None and not logged["unread"]
+    per_minute = logged["per_minute"] if logged and read else None
     met, failing, contradiction = verdict(statuses, own, critical, reached,
                                           incident.options.severity, per_minute)  # fmt: skip
-    unseen = [NO_LOSS_SEEN] + ([f"{LOG_RATE} (logs.files no configurado)"] if not logged else [])
+    why = (failed or (f"sin leer: {', '.join(logged['unread'])}" if logged
+                      else "logs.files no configurado"))  # fmt: skip
+    unseen = [NO_LOSS_SEEN] + ([] if read else [f"{LOG_RATE} ({why})"])
     fact = incident.note("symptoms_observed", urls=statuses, failing=failing, database=reached,
                          log_errors=logged, criteria_met=met, not_observed=unseen,
                          contradiction=contradiction)  # fmt: skip
     incident.say(f"observed (Paso 1.1): {len(failing)} of {len(statuses)} URLs failing"
                  + (f" {failing}" if failing else "") + f"; database {reached}"
                  + (f"; {per_minute} error lines in the logs over the last minute"
-                    if logged else ""))  # fmt: skip
+                    if per_minute is not None else ""))  # fmt: skip
     if contradiction:
         incident.say(f"WARNING: CONTRADICCIÓN — {contradiction}")
     return fact
@@ -136,7 +143,7 @@ def _logged(logged: dict[str, Any] | None) -> str:
     if not logged:
         return ""
     since = "" if logged["window"] >= logged["asked"] else " (desde el inicio de los servicios)"
-    said = (f"; errores en logs: {logged['per_minute']} en el último minuto, "
+    said = (f"; líneas de error en logs: {logged['per_minute']} en el último minuto, "
             f"{logged['in_window']} en los últimos {logged['window']:.0f} s{since}")  # fmt: skip
     if logged["first"]:
         said += f", el primero a las {logged['first'][11:19]} UTC: {logged['lines'][0]}"

@@ -65,21 +65,20 @@ def recent_log_errors(run: Run) -> list[str]:
     if not run.site.env.logs.files:
         raise NotConfigured("logs.files")
     recent = run.site.env.logs.recent
-    found, windows, before = [], [recent], []
+    found, windows, before, unread = [], [recent], [], []
     for spec in run.site.hosts("app"):
         host = run.site.host(spec)
-        manager = manager_for(host, run.site.env.services)
-        uptimes = [manager.uptime(name) for name in run.site.env.services.app]
-        window = min([recent, *(u for u in uptimes if u is not None)])
+        window = logs.running_window(host, run.site.env.services, run.site.env.services.app, recent)
         windows.append(window)
         now = datetime.now(UTC)
         cutoff = now - timedelta(seconds=window)
-        older = logs.stamped_errors(host, run.site.env.logs, now - timedelta(seconds=recent))
-        before += [line for at, line in older if at < cutoff]
-        found += [line for at, line in older if at >= cutoff]
+        read = logs.stamped_errors(host, run.site.env.logs, now - timedelta(seconds=recent))
+        before += [line for at, line in read.errors if at < cutoff]
+        found += [line for at, line in read.errors if at >= cutoff]
+        unread += [f"{spec} {file}" for file in read.unread]
     run.incident.note("recent_log_errors", seconds=round(min(windows), 1), asked=recent,
-                      before_start=len(before), before_lines=before[:5],
-                      errors=found[:50])  # fmt: skip
+                      before_start=len(before), before_lines=before[:5], errors=found[:50],
+                      unread=unread)  # fmt: skip
     return found
 
 

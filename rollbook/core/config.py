@@ -506,6 +506,24 @@ def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merged(_read(parent_path, (*seen, path.resolve())), data)
 
 
+def extended_files(path: Path) -> list[Path]:
+    """The environment files `path` extends, nearest first (what its values also come from)."""
+    chain: list[Path] = []
+    current = path
+    while True:
+        try:
+            data = yaml.load(current.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        except (OSError, yaml.YAMLError):
+            return chain  # loading the environment already said what is wrong with it
+        parent = data.get("extends") if isinstance(data, dict) else None
+        if not isinstance(parent, str):
+            return chain
+        current = (current.parent / parent).resolve()
+        if current in chain or current == path.resolve():
+            return chain
+        chain.append(current)
+
+
 def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """`override` over `base`: mappings key by key, anything else replaced whole."""
     merged = dict(base)

@@ -34,15 +34,22 @@ def first_fact_time(events: list[dict[str, Any]], key: str) -> str | None:
     return next((e["ts"] for e in events if e["event"] == "fact" and e["key"] == key), None)
 
 
-def milestones(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The record's timeline. The problem is dated by the first error line Paso 1.1 found in
-    the logs' recent window, when there is one before the run; else by the run's start."""
-    if not events:
-        return []
+def problem_time(events: list[dict[str, Any]]) -> str | None:
+    """When the problem shows: the first error line Paso 1.1 found in the running release's
+    logs, when it is before the run's start (after it: the run's own requests may have caused
+    it); None otherwise."""
     observed = next((e["value"] for e in events if e["event"] == "fact"
                      and e["key"] == "symptoms_observed"), {})  # fmt: skip
     first = (observed.get("log_errors") or {}).get("first")
-    if first and first < events[0]["ts"]:
+    return first if events and first and first < events[0]["ts"] else None
+
+
+def milestones(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The record's timeline. The problem is dated by problem_time, else by the run's start."""
+    if not events:
+        return []
+    first = problem_time(events)
+    if first:
         out = [(first, "Problema detectado (primer error en los logs, observado en el Paso 1.1)"),
                (events[0]["ts"], "Inicio de rollbook")]  # fmt: skip
     else:

@@ -100,12 +100,30 @@ def _append_watch(current: Any, terminalreporter: Any) -> None:
         return
     restrict(folder)
     terminalreporter.write_line(f"§8.2 añadido a {folder}: {state}; firmado de nuevo")
+    _refresh_copy(current, folder, terminalreporter)
     if stale:
         terminalreporter.write_line(
             f"WARNING: las {stale} firmas de conformidad (sign-off) anteriores son del registro "
             "previo: fírmelas de nuevo (rollbook sign-off)",
             yellow=True,
         )
+
+
+def _refresh_copy(current: Any, folder: Path, terminalreporter: Any) -> None:
+    """The rollback's copy in the environment's `incidents` folder, kept in step with the record
+    §8.2's verdict was just added to (only where the rollback made one)."""
+    if not current.site.env.incidents:
+        return
+    target = Path(current.site.env.incidents) / f"ROLLBACK-{folder.name}.md"
+    for markdown in folder.glob("ROLLBACK-*.md"):
+        if not target.is_file():
+            return
+        try:
+            shutil.copy(markdown, target)
+        except OSError as exc:
+            terminalreporter.write_line(f"copia {target} NO ACTUALIZADA: {exc}", red=True)
+            return
+        terminalreporter.write_line(f"copia actualizada: {target}")
 
 
 def restrict(folder: Path) -> None:

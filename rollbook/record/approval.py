@@ -61,6 +61,9 @@ def bound(plan: dict[str, Any]) -> dict[str, Any]:
     return {
         "environment": plan.get("environment"),
         "environment_sha256": (made.get("environment") or {}).get("sha256"),
+        "extends_sha256": [
+            e.get("sha256") for e in (made.get("environment") or {}).get("extends", [])
+        ],
         "features": made.get("features"),
         "rollbook": made.get("rollbook"),
         "deployed": (plan.get("deployed") or {}).get("commit"),
@@ -156,7 +159,7 @@ def situation(said: dict[str, Any] | None) -> str:
     """What an approver signs of the situation: declared, and what Paso 1.1 observed."""
     if not said:
         return "no consta en el plan (planificado antes de que rollbook la registrara)"
-    return (f"declarado {said['severity']}: {said['declared']}; observado: "
+    return (f"declarado {said['severity'] or 'n/d'}: {said['declared'] or 'n/d'}; observado: "
             f"{symptoms.summary(said['observed'])}")  # fmt: skip
 
 

@@ -98,11 +98,10 @@ def shared_name(run: Run) -> str:
     return f"ROLLBACK-{run.incident.id}.md"
 
 
-def shared_report(run: Run) -> Path:
-    """Where the team finds the report: its copy in the environment's `incidents` folder (made
-    at the end of the run), else the run's folder."""
+def _shared_copy(run: Run) -> str:
+    """Where the report's copy will be (made when the run closes, after this notice)."""
     incidents = run.site.env.incidents
-    return Path(incidents) / shared_name(run) if incidents else report_path(run)
+    return f" (copia al cerrar: {Path(incidents) / shared_name(run)})" if incidents else ""
 
 
 def _minutes(seconds: float | None) -> str:
@@ -437,7 +436,7 @@ def announce_completion(run: Run) -> str:
             f"Versión restaurada: {target.name}",
             f"Estado actual: {stable(run, events)}",
             "Validación: OK",
-            f"Reporte: {shared_report(run)}",
+            f"Reporte: {report_path(run)}" + _shared_copy(run),
             "Próximos pasos: investigación causa raíz",
             *[f"- {follow_up_line(item)}" for item in follow_ups(run)],
         ],
@@ -454,11 +453,13 @@ def log_window(fact: dict[str, Any] | None) -> str:
     if not fact:
         return ""
     seconds, asked = float(fact["seconds"]), float(fact.get("asked", fact["seconds"]))
+    unread = fact.get("unread") or []
+    left = f"; SIN LEER: {', '.join(unread)}" if unread else ""  # never said clean
     if seconds >= asked:
-        return f"logs sin errores en los últimos {asked:.0f} s"
+        return f"logs sin errores en los últimos {asked:.0f} s{left}"
     return (f"logs sin errores desde el último inicio de los servicios ({seconds:.0f} s, no los "
             f"{asked:.0f} s del documento: antes, {fact.get('before_start', 0)} líneas de error "
-            "de la versión que corría)")  # fmt: skip
+            f"de la versión que corría){left}")  # fmt: skip
 
 
 def backup_label(facts: dict[str, Any]) -> str:
@@ -477,14 +478,17 @@ def _logs_judged(events: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _incident_span(events: list[dict[str, Any]]) -> str:
-    """From the problem's first error line (Paso 1.1, since the running services started) to
-    the service answering again (the rollback's first health 200)."""
-    first = (timeline.facts(events).get("symptoms_observed", {}).get("log_errors") or {}).get(
-        "first"
-    )
-    back = timeline.back_time(events)
+    """From the problem's first error line (timeline.problem_time) to the service answering
+    again (the rollback's first health 200); said otherwise when this run did not end it."""
+    first = timeline.problem_time(events)
+    if final_state.recovery_state(events):
+        return "sin cerrar: la corrida volvió al estado previo (§9); el incidente sigue abierto"
+    back = timeline.health_back_time(events)
+    observed = timeline.facts(events).get("symptoms_observed", {})
     if not first:
-        return "n/d (ningún error en los logs antes del rollback: Paso 1.1)"
+        seen = observed.get("log_errors") is not None
+        return ("n/d: ningún error en los logs antes de la corrida (Paso 1.1)" if seen
+                else "n/d: logs no observados en el Paso 1.1 (logs.files)")  # fmt: skip
     if not back:
         return (
             f"desde el primer error en los logs, {first[11:19]} UTC; sin health 200 en esta corrida"

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rollbook.core.config import Environment
+from rollbook.core.config import Environment, extended_files
 
 ROOT = Path(__file__).resolve().parents[2]
 _CODE = ("rollbook", "steps", "features", "conftest.py")  # what runs; not docs or tests
@@ -121,6 +121,15 @@ def collect(features: list[Path], env: Environment) -> dict[str, Any]:
             "file": str(source),
             "sha256": _sha256(source),
             "content": source.read_text(encoding="utf-8"),
+            # the files it extends: its values come from them too
+            "extends": [
+                {
+                    "file": str(path),
+                    "sha256": _sha256(path),
+                    "content": path.read_text(encoding="utf-8"),
+                }
+                for path in extended_files(source)
+            ],
         },
     }
 
@@ -148,7 +157,7 @@ def hashes(fact: dict[str, Any] | None) -> list[str]:
         return []
     environment = fact["environment"]
     return [f"{name}: sha256 {digest}" for name, digest in fact["features"].items()] + [
-        f"{environment['file']}: sha256 {environment['sha256']}"
+        f"{e['file']}: sha256 {e['sha256']}" for e in [environment, *environment.get("extends", [])]
     ]
 
 

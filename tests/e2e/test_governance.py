@@ -203,6 +203,8 @@ def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
     assert "§8.2 vigilancia: " in watched.output and "health 200" in watched.output
     markdown = next(done.folder.glob("ROLLBACK-*.md")).read_text()
     assert "- Estado final: ESTABLE (8.2: 6 s sin errores)" in markdown
+    copy = Path(str(env().incidents)) / f"ROLLBACK-{done.folder.name}.md"
+    assert copy.read_text() == markdown  # the team's copy follows the record it was made from
     assert json.loads((done.folder / "watch-8.2.json").read_text())["errors"] == 0
     verify = ["verify", str(done.folder), "--env=sandbox"]
     before = rollbook(*verify, variables=required)

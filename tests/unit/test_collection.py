@@ -71,8 +71,8 @@ def test_unknown_environment_is_one_line_and_non_zero() -> None:
     errors = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert errors == [
         "ERROR: unknown environment 'nope': choose one of "
-        "fleet, fleet-ssh, production, sandbox, sandbox-filer, sandbox-systemd, sandbox-wagtail, "
-        "staging "
+        "fleet, fleet-ssh, production, sandbox, sandbox-demo, sandbox-filer, sandbox-systemd, "
+        "sandbox-wagtail, staging "
         f"(files in {environments_dir()}/)"  # the sandbox instance's copies, under xdist
     ]
 
@@ -82,8 +82,8 @@ def test_feature_run_without_env_names_the_environments() -> None:
     assert result.returncode != 0
     assert (
         "--env is required to run the procedure: choose one of "
-        "fleet, fleet-ssh, production, sandbox, sandbox-filer, sandbox-systemd, sandbox-wagtail, "
-        "staging" in result.stderr
+        "fleet, fleet-ssh, production, sandbox, sandbox-demo, sandbox-filer, sandbox-systemd, "
+        "sandbox-wagtail, staging" in result.stderr
     )
 
 

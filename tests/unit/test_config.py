@@ -8,6 +8,7 @@ import yaml
 from rollbook.core.config import (
     ENVIRONMENTS_DIR,
     available_environments,
+    extended_files,
     load_environment,
     load_file,
     parse_duration,
@@ -26,8 +27,8 @@ def write_env(tmp_path: Path, change) -> Path:
 
 def test_shipped_environments_load() -> None:
     assert available_environments() == [
-        "fleet", "fleet-ssh", "production", "sandbox", "sandbox-filer", "sandbox-systemd",
-        "sandbox-wagtail", "staging",
+        "fleet", "fleet-ssh", "production", "sandbox", "sandbox-demo", "sandbox-filer",
+        "sandbox-systemd", "sandbox-wagtail", "staging",
     ]  # fmt: skip
     staging = load_environment("staging")
     assert staging.app.path == "/var/www/iact-backend"
@@ -52,7 +53,7 @@ def test_relative_paths_resolve_against_the_file() -> None:
 def test_unknown_environment_lists_the_files() -> None:
     with pytest.raises(
         UserError,
-        match="choose one of fleet, fleet-ssh, production, sandbox, sandbox-filer, "
+        match="choose one of fleet, fleet-ssh, production, sandbox, sandbox-demo, sandbox-filer, "
         "sandbox-systemd, sandbox-wagtail, staging",
     ):
         load_environment("nope")
@@ -135,3 +136,17 @@ def test_secret_from_environment_then_env_file(tmp_path: Path, monkeypatch) -> N
     assert secret(env, "IACT_DB_PASSWORD") == "from-env"
     with pytest.raises(UserError, match="OTHER_SECRET is not set"):
         secret(env, "OTHER_SECRET")
+
+
+def test_an_environment_that_extends_another_takes_its_values_and_names_its_file(
+    tmp_path: Path,
+) -> None:
+    base = write_env(tmp_path, lambda data: data.update(name="base"))
+    child = tmp_path / "child.yaml"
+    child.write_text("name: child\nextends: base.yaml\nlogs: {watch: 120s}\n")
+    env = load_file(child)
+    assert (env.name, env.logs.watch) == ("child", 120.0)
+    assert env.app.path == load_file(base).app.path  # the rest from the file it extends
+    assert env.logs.error_pattern == load_file(base).logs.error_pattern  # merged key by key
+    assert extended_files(child) == [base.resolve()]
+    assert extended_files(base) == []

@@ -39,7 +39,7 @@ def test_the_record_line_names_what_failed_and_what_was_not_observed() -> None:
 def test_more_than_a_hundred_error_lines_a_minute_is_the_log_criterion() -> None:
     calm = verdict({HEALTH: 200}, [HEALTH], [], "responde", "CRITICO", per_minute=100)
     assert calm[0] == [] and calm[2] is not None
-    assert "y los logs tienen 100 errores en el último minuto" in calm[2]
+    assert "y los logs tienen 100 líneas de error en el último minuto" in calm[2]
     assert verdict({HEALTH: 200}, [HEALTH], [], "responde", "CRITICO", per_minute=101)[0] == [
         LOG_RATE
     ]
@@ -56,9 +56,9 @@ def test_the_record_line_says_the_logs_error_rate_and_first_error() -> None:
             "log_errors": logged, "criteria_met": [DOWN], "not_observed": [],
             "contradiction": None}  # fmt: skip
     assert (
-        "; errores en logs: 7 en el último minuto, 12 en los últimos 42 s (desde el inicio de "
-        "los servicios), el primero a las 10:51:03 UTC: local:// a.log: ERROR x; criterios "
-        "cumplidos: " in summary(fact)
+        "; líneas de error en logs: 7 en el último minuto, 12 en los últimos 42 s (desde el "
+        "inicio de los servicios), el primero a las 10:51:03 UTC: local:// a.log: ERROR x; "
+        "criterios cumplidos: " in summary(fact)
     )
     whole = {**logged, "window": 300.0}
     assert "12 en los últimos 300 s, el primero" in summary({**fact, "log_errors": whole})
