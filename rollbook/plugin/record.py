@@ -13,8 +13,8 @@ import pytest
 from rollbook.core.errors import UserError
 from rollbook.core.journal import read_journal
 from rollbook.plugin.keys import ENV_KEY, FOLDER_KEY, RUN_KEY
+from rollbook.record import closing, report_language, signing, statements, watch_result
 from rollbook.record import report as report_view
-from rollbook.record import report_language, signing, statements, watch_result
 
 
 def pytest_html_report_title(report: Any) -> None:
@@ -112,12 +112,10 @@ def _append_watch(current: Any, terminalreporter: Any) -> None:
 def _refresh_copy(current: Any, folder: Path, terminalreporter: Any) -> None:
     """The rollback's copy in the environment's `incidents` folder, kept in step with the record
     §8.2's verdict was just added to (only where the rollback made one)."""
-    if not current.site.env.incidents:
+    target = Path(current.site.env.incidents or "") / closing.shared_name(folder.name)
+    if not current.site.env.incidents or not target.is_file():
         return
-    target = Path(current.site.env.incidents) / f"ROLLBACK-{folder.name}.md"
     for markdown in folder.glob("ROLLBACK-*.md"):
-        if not target.is_file():
-            return
         try:
             shutil.copy(markdown, target)
         except OSError as exc:

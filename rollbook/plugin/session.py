@@ -359,5 +359,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _copy_out(current, log, current.site.env.logs.copy_to, f"rollback-{current.incident.id}.log")
     markdown = closing.report_path(current)
     if markdown.is_file() and current.site.mode is Mode.EXECUTE:  # an incident's, not a plan's
-        _copy_out(current, markdown, current.site.env.incidents, closing.shared_name(current))
+        _copy_out(
+            current, markdown, current.site.env.incidents, closing.shared_name(current.incident.id)
+        )
     current.incident.journal.close()

@@ -92,16 +92,18 @@ def report_path(run: Run) -> Path:
     return run.incident.folder / f"ROLLBACK-{run.incident.started:%Y-%m-%d-%H%M}.md"
 
 
-def shared_name(run: Run) -> str:
+def shared_name(incident: str) -> str:
     """The report's name in the team's folder: the incident's id, unique where two incidents
     start in the same minute."""
-    return f"ROLLBACK-{run.incident.id}.md"
+    return f"ROLLBACK-{incident}.md"
 
 
 def _shared_copy(run: Run) -> str:
     """Where the report's copy will be (made when the run closes, after this notice)."""
     incidents = run.site.env.incidents
-    return f" (copia al cerrar: {Path(incidents) / shared_name(run)})" if incidents else ""
+    return (
+        f" (copia al cerrar: {Path(incidents) / shared_name(run.incident.id)})" if incidents else ""
+    )
 
 
 def _minutes(seconds: float | None) -> str:
