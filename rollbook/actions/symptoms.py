@@ -21,6 +21,9 @@ LOG_RATE = "Errores críticos en logs (rate > 100/min)"
 RATE = 100  # error lines a minute, the document's threshold
 NO_LOSS_SEEN = "Pérdida de datos detectada"  # what the app lost is not a tool's to see
 EVIDENCE = 5  # first error lines kept: the root cause's evidence
+RUNNING_AT_MOST = (
+    7 * 86400.0
+)  # s: how far back the first error of the running release is looked for
 
 
 def _failing(status: int) -> bool:
@@ -47,9 +50,7 @@ def verdict(
     ) if yes]  # fmt: skip
     failing = {key: status for key, status in statuses.items() if _failing(status)}
     logged = (
-        ""
-        if per_minute is None
-        else f" y los logs tienen {per_minute} líneas de error en el último minuto"
+        "" if per_minute is None else f" y los logs tienen {per_minute} errores en el último minuto"
     )
     contradiction = (
         f"severidad {severity} declarada (servicio caído), pero ningún criterio observable de "
@@ -61,28 +62,31 @@ def verdict(
 
 
 def log_errors(site: Site, now: datetime) -> dict[str, Any] | None:
-    """The app hosts' error lines stamped in the last minute (the rate) and in the last
-    `logs.recent`, never before the running services' start (an earlier release's errors are
-    not this one's); the first ones date the problem and are the root cause's evidence. None
-    without `logs.files`. Lines, not errors: a traceback's lines count each."""
+    """The running release's errors in the app hosts' logs (one per error: a traceback after
+    its stamped line is that error): in the last minute (the rate), in the last `logs.recent`,
+    and the first since its services started (an earlier release's are not this one's; a
+    service that does not say its uptime: `logs.recent`), which dates the problem and is the
+    root cause's evidence (within each file's last logs.TAIL_BYTES). None without `logs.files`."""
     if not site.env.logs.files:
         return None
-    seen, windows, unread = [], [site.env.logs.recent], []
+    recent, seen, windows, unread = site.env.logs.recent, [], [], []
     for spec in site.hosts("app"):
         host = site.host(spec)
         services = site.env.services
-        window = logs.running_window(host, services, services.app, site.env.logs.recent)
+        window = logs.running_window(host, services, services.app, RUNNING_AT_MOST)
+        window = recent if window >= RUNNING_AT_MOST else window  # no uptime said: the document's
         windows.append(window)
         read = logs.stamped_errors(host, site.env.logs, now - timedelta(seconds=window))
         seen += [(at, f"{spec} {line}") for at, line in read.errors]
         unread += [f"{spec} {file}" for file in read.unread]
     seen.sort(key=lambda found: found[0])  # stable: a file's lines of one second keep their order
-    minute = now - timedelta(minutes=1)
+    running = min(windows)
     return {
-        "per_minute": sum(1 for at, _ in seen if at >= minute),
-        "window": round(min(windows), 1),
-        "asked": site.env.logs.recent,
-        "in_window": len(seen),
+        "per_minute": sum(1 for at, _ in seen if at >= now - timedelta(minutes=1)),
+        "window": round(min(recent, running), 1),
+        "asked": recent,
+        "in_window": sum(1 for at, _ in seen if at >= now - timedelta(seconds=recent)),
+        "since_start": round(running, 1),
         "first": seen[0][0].astimezone(UTC).isoformat(timespec="milliseconds") if seen else None,
         "lines": [line[:300] for _, line in seen[:EVIDENCE]],
         "unread": unread,
@@ -118,7 +122,7 @@ def observe(incident: Incident, site: Site) -> dict[str, Any]:
                          contradiction=contradiction)  # fmt: skip
     incident.say(f"observed (Paso 1.1): {len(failing)} of {len(statuses)} URLs failing"
                  + (f" {failing}" if failing else "") + f"; database {reached}"
-                 + (f"; {per_minute} error lines in the logs over the last minute"
+                 + (f"; {per_minute} errors in the logs over the last minute"
                     if per_minute is not None else ""))  # fmt: skip
     if contradiction:
         incident.say(f"WARNING: CONTRADICCIÓN — {contradiction}")
@@ -143,8 +147,12 @@ def _logged(logged: dict[str, Any] | None) -> str:
     if not logged:
         return ""
     since = "" if logged["window"] >= logged["asked"] else " (desde el inicio de los servicios)"
-    said = (f"; líneas de error en logs: {logged['per_minute']} en el último minuto, "
+    said = (f"; errores en logs: {logged['per_minute']} en el último minuto, "
             f"{logged['in_window']} en los últimos {logged['window']:.0f} s{since}")  # fmt: skip
     if logged["first"]:
-        said += f", el primero a las {logged['first'][11:19]} UTC: {logged['lines'][0]}"
+        running = logged.get("since_start", logged["window"])
+        said += (f"; el primero desde el inicio de los servicios (hace {running:.0f} s): "
+                 f"{logged['first'][11:19]} UTC, {logged['lines'][0]}")  # fmt: skip
+    if logged.get("unread"):
+        said += f"; SIN LEER: {', '.join(logged['unread'])}"
     return said

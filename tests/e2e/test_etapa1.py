@@ -100,7 +100,7 @@ def test_chooses_the_stable_tag_and_the_nightly_backup(start: object, tmp_path: 
     assert symptoms.LOG_RATE not in observed["criteria_met"] and logged["per_minute"] <= 100
     where, said = logged["lines"][0].split(" ", 1)[1].split(": ", 1)
     assert where in env().logs.files and said in Path(where).read_text(), logged
-    assert f"; {logged['per_minute']} error lines in the logs over the last minute" in done.output
+    assert f"; {logged['per_minute']} errors in the logs over the last minute" in done.output
     # Anexo C's last question answered by Paso 1.3, not assumed by Paso 1.1
     assert facts["decision_tree"]["backup"] == f"válido: {newest_nightly()} (Paso 1.3)"
     assert f"target: {tags[1]}" in done.output and str(newest_nightly()) in done.output

@@ -39,7 +39,7 @@ def test_the_record_line_names_what_failed_and_what_was_not_observed() -> None:
 def test_more_than_a_hundred_error_lines_a_minute_is_the_log_criterion() -> None:
     calm = verdict({HEALTH: 200}, [HEALTH], [], "responde", "CRITICO", per_minute=100)
     assert calm[0] == [] and calm[2] is not None
-    assert "y los logs tienen 100 líneas de error en el último minuto" in calm[2]
+    assert "y los logs tienen 100 errores en el último minuto" in calm[2]
     assert verdict({HEALTH: 200}, [HEALTH], [], "responde", "CRITICO", per_minute=101)[0] == [
         LOG_RATE
     ]
@@ -50,15 +50,22 @@ def test_more_than_a_hundred_error_lines_a_minute_is_the_log_criterion() -> None
 
 def test_the_record_line_says_the_logs_error_rate_and_first_error() -> None:
     logged = {"per_minute": 7, "window": 42.0, "asked": 300.0, "in_window": 12,
-              "first": "2026-12-07T10:51:03.000+00:00",
-              "lines": ["local:// a.log: ERROR x", "local:// a.log: ERROR y"]}  # fmt: skip
+              "since_start": 42.0, "first": "2026-12-07T10:51:03.000+00:00",
+              "lines": ["local:// a.log: ERROR x", "local:// a.log: ERROR y"],
+              "unread": []}  # fmt: skip
     fact = {"urls": {HEALTH: 500}, "failing": {HEALTH: 500}, "database": "responde",
             "log_errors": logged, "criteria_met": [DOWN], "not_observed": [],
             "contradiction": None}  # fmt: skip
     assert (
-        "; líneas de error en logs: 7 en el último minuto, 12 en los últimos 42 s (desde el "
-        "inicio de los servicios), el primero a las 10:51:03 UTC: local:// a.log: ERROR x; "
-        "criterios cumplidos: " in summary(fact)
+        "; errores en logs: 7 en el último minuto, 12 en los últimos 42 s (desde el inicio de "
+        "los servicios); el primero desde el inicio de los servicios (hace 42 s): 10:51:03 UTC, "
+        "local:// a.log: ERROR x; criterios cumplidos: " in summary(fact)
     )
-    whole = {**logged, "window": 300.0}
-    assert "12 en los últimos 300 s, el primero" in summary({**fact, "log_errors": whole})
+    # a release running for an hour: the rate over the document's 300 s, the first error an
+    # hour back; a log not read is said
+    older = {**logged, "window": 300.0, "since_start": 3600.0, "unread": ["local:// b.log: x"]}
+    said = summary({**fact, "log_errors": older})
+    assert (
+        "12 en los últimos 300 s; el primero desde el inicio de los servicios (hace 3600 s)" in said
+    )
+    assert "; SIN LEER: local:// b.log: x" in said
