@@ -16,7 +16,8 @@ from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.executor import Executor, Mode
 from rollbook.core.journal import Journal
 from rollbook.core.redact import Redactor
-from rollbook.record import addenda, approval, people, procedure, sign_off, signing
+from rollbook.governance import addenda, approval, people, sign_off, signing
+from rollbook.record import procedure
 from rollbook.sandbox import bulk, demo, instance
 from rollbook.sandbox.faults import FAULTS, make_fault
 from rollbook.sandbox.layout import PROFILES

@@ -7,7 +7,7 @@ from pytest_bdd import given, then, when
 
 from rollbook.actions import row_kinds
 from rollbook.core.run import Run
-from rollbook.lifecycle import recovery
+from rollbook.lifecycle import closing_actions, recovery
 from rollbook.record import closing
 from steps.verify import delivery
 
@@ -27,7 +27,7 @@ def report_complete(report: Path) -> None:
 
 @when("se notifica la resolución")
 def notify_end(run: Run) -> None:
-    closing.announce_completion(run)
+    closing_actions.announce_completion(run)
 
 
 @then("el mensaje de finalización se entrega en cada canal del ambiente")
@@ -37,7 +37,7 @@ def end_delivered(run: Run) -> None:
 
 @when("se registran las acciones pendientes del incidente", target_fixture="follow_ups")
 def follow_ups(run: Run) -> list[dict[str, object]]:
-    return closing.update_incident(run)
+    return closing_actions.update_incident(run)
 
 
 @then("las acciones de cierre quedan listadas para sus responsables")

@@ -13,7 +13,7 @@ from rollbook.actions import (
 from rollbook.checks import validation
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, Deployed, Target, TrialRestore
-from rollbook.record import approval, incident_entry
+from rollbook.governance import approval, incident_entry
 from steps.verify import delivery
 
 

@@ -5,7 +5,7 @@ from pytest_bdd import then, when
 from rollbook.actions.backups import Backup
 from rollbook.checks import prerequisites
 from rollbook.core.run import Run
-from rollbook.record import approval
+from rollbook.governance import approval
 
 
 @when("se busca el backup más reciente", target_fixture="newest")

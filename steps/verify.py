@@ -17,7 +17,7 @@ from pytest_bdd import then
 from rollbook.core.errors import NotConfigured
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run
-from rollbook.record import notify
+from rollbook.governance import notify
 from rollbook.record.plan import NOT_VERIFIED
 
 T = TypeVar("T")

@@ -1,5 +1,5 @@
 """Etapa 1 — evaluation: the target release and the backup (the incident record and the start
-notice: rollbook.record.incident_entry)."""
+notice: rollbook.governance.incident_entry)."""
 
 from __future__ import annotations
 

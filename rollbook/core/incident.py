@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rollbook.core.executor import Executor
 from rollbook.core.journal import Journal
@@ -13,8 +14,19 @@ from rollbook.core.redact import Redactor
 
 if TYPE_CHECKING:
     from rollbook.core.run import RunOptions
-    from rollbook.lifecycle.outcome import Result
-    from rollbook.record.outage_probe import OutageProbe
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Result:
+    """How the run ended: the outcome's name, the exit code, the lines that say why."""
+
+    name: str
+    exit_code: int
+    lines: list[str]
 
 
 class Incident:
@@ -39,7 +51,7 @@ class Incident:
         self._progress = progress
         self.checklist = False  # validation / prerequisites: independent checks, not the procedure
         self.result: Result | None = None  # set when the run finishes
-        self.probe: OutageProbe | None = None  # the outage probe, while a rollback runs
+        self.probe: Stoppable | None = None  # the outage probe, while a rollback runs
 
     @property
     def paso(self) -> str | None:

@@ -38,7 +38,7 @@ class RunOptions:
     severity: str | None = None
     impact: str | None = None
     approved_by: str | None = None
-    approval: Path | None = None  # a signed approval statement (record/approval.py)
+    approval: Path | None = None  # a signed approval statement (governance/approval.py)
     signing_key: str | None = None  # the operator's own key: the record is signed by them
     watch: float | None = None  # seconds of §8.2's extended watch (validation.feature)
     dry_run: bool = False

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rollbook.actions.decision import ESCALATE
 from rollbook.core.executor import Mode
+from rollbook.core.incident import Result
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
-from rollbook.lifecycle import lock, recovery
-from rollbook.record import closing, plan, release_record
-from rollbook.record.notify import ESCALATION, NO_BACKUP, UNRECOVERED, announce
+from rollbook.governance.notify import ESCALATION, NO_BACKUP, UNRECOVERED, announce
+from rollbook.lifecycle import closing_actions, lock, recovery, release_record
+from rollbook.record import closing, plan
 
 COMPLETED = "ROLLBACK COMPLETADO"
 ABORTED = "ABORTADO — SIN CAMBIOS"
@@ -22,13 +21,6 @@ PLAN = "PLAN — SIN CAMBIOS"  # --dry-run
 VERIFIED = "VERIFICACION OK — SIN CAMBIOS"  # validation / prerequisites checklists
 NOT_VERIFIED = "VERIFICACION FALLIDA — SIN CAMBIOS"
 LEDGER = "registro de versiones"  # the closing action that writes the release ledger
-
-
-@dataclass(frozen=True)
-class Result:
-    name: str
-    exit_code: int
-    lines: list[str]
 
 
 def first_failure(run: Run) -> str | None:
@@ -80,27 +72,27 @@ def finish(run: Run) -> Result:
         )
         result = Result(RECOVERED if ok else MANUAL, 0 if ok else 1, [text])
     elif failed is None and passed(run, "6.1"):
-        written = closing.isolated(run, LEDGER, lambda: release_record.record_rollback(run))
+        written = closing_actions.isolated(run, LEDGER, lambda: release_record.record_rollback(run))
         result = Result(COMPLETED, 0, ["versión objetivo en marcha y validada", *(written or [])])
     elif not changed:
         why = f"falló el Paso {failed} antes de cualquier cambio" if failed else "no se cambió nada"
         result = Result(ABORTED if failed else EVALUATED, 1 if failed else 0, [why])
     else:
         failed_target = (
-            closing.isolated(run, LEDGER, lambda: release_record.record_failed_target(run, failed))
+            closing_actions.isolated(
+                run, LEDGER, lambda: release_record.record_failed_target(run, failed)
+            )
             if failed and failed.startswith("6.") and run.site.mode is Mode.EXECUTE
             else []
         )
         result = _recover(run, failed, events)
         result = Result(result.name, result.exit_code, [*result.lines, *(failed_target or [])])
     lines = [*result.lines, f"journal: {run.incident.journal.path}"]
-    if (
-        run.incident.probe is not None
-    ):  # its view ends here, the same for the markdown and report.html
+    if run.incident.probe is not None:  # its view ends here, for the markdown and report.html
         run.incident.probe.stop()
     if run.site.mode is Mode.EXECUTE and not run.incident.checklist:
-        said = [*result.lines, *closing.closing_failures(run)]
-        report = closing.isolated(
+        said = [*result.lines, *closing_actions.closing_failures(run)]
+        report = closing_actions.isolated(
             run,
             "reporte del incidente",
             lambda: closing.write_incident_report(run, result.name, said),
@@ -110,7 +102,7 @@ def finish(run: Run) -> Result:
     no_backup = _no_valid_backup(events)
     if result.exit_code != 0 and (changed or no_backup):  # Anexo C escalates with no change too
         said = [f"Anexo C: no hay backup válido — {ESCALATE}"] if no_backup else []
-        closing.isolated(run, "aviso de escalamiento", lambda: announce(
+        closing_actions.isolated(run, "aviso de escalamiento", lambda: announce(
             run, "escalation",
             [f"ROLLBACK {result.name} - {run.site.env.name.upper()}", *said, *result.lines],
             roles=NO_BACKUP if no_backup else UNRECOVERED if result.name == MANUAL
@@ -120,8 +112,10 @@ def finish(run: Run) -> Result:
         if result.name == MANUAL:  # the next run must find this incident, not a free environment
             lines.append(f"el ambiente queda bloqueado por el incidente {run.incident.id}")
         else:
-            closing.isolated(run, "liberación del bloqueo", lambda: lock.release_if_mine(run))
-    lines += closing.closing_failures(run)
+            closing_actions.isolated(
+                run, "liberación del bloqueo", lambda: lock.release_if_mine(run)
+            )
+    lines += closing_actions.closing_failures(run)
     final = Result(result.name, result.exit_code, lines)
     run.incident.journal.write(
         "outcome", outcome=final.name, exit_code=final.exit_code, lines=final.lines

@@ -12,8 +12,10 @@ import pytest
 
 from rollbook.core.errors import UserError
 from rollbook.core.journal import read_journal
+from rollbook.governance import signing, statements
+from rollbook.lifecycle import watch_result
 from rollbook.plugin.keys import ENV_KEY, FOLDER_KEY, RUN_KEY
-from rollbook.record import closing, report_language, signing, statements, watch_result
+from rollbook.record import closing, report_language
 from rollbook.record import report as report_view
 
 

@@ -20,7 +20,16 @@ from rollbook.core.config import Environment, available_environments, parse_dura
 from rollbook.core.errors import NotConfigured, UserError
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run, RunOptions, default_operator
-from rollbook.lifecycle import lock, outcome, recovery, resume
+from rollbook.governance import people, provenance, statements
+from rollbook.lifecycle import (
+    closing_actions,
+    lock,
+    outage_probe,
+    outcome,
+    recovery,
+    resume,
+    watch_result,
+)
 from rollbook.lifecycle.selection import (
     INDEPENDENT,
     NO_ENVIRONMENT,
@@ -36,15 +45,7 @@ from rollbook.plugin.collection import (
     scenario_of,
 )
 from rollbook.plugin.keys import ENV_KEY, FAILED_KEY, FOLDER_KEY, RESUMED_KEY, RUN_KEY
-from rollbook.record import (
-    closing,
-    outage_probe,
-    people,
-    procedure_standing,
-    provenance,
-    statements,
-    watch_result,
-)
+from rollbook.record import closing, procedure_standing
 from rollbook.record import report as report_view
 
 
@@ -332,7 +333,7 @@ def _copy_out(current: Run, source: Path, folder: str | None, name: str) -> None
         return current.incident.journal.write("record_copied", file=source.name,
                                               path=str(target), sha256=digest)  # fmt: skip
 
-    if closing.isolated(current, f"copia de {source.name} a {folder}", copy) is None:
+    if closing_actions.isolated(current, f"copia de {source.name} a {folder}", copy) is None:
         current.incident.say(
             f"{source.name} queda en {current.incident.folder}: cópielo a {folder} a mano"
         )

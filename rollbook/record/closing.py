@@ -1,11 +1,11 @@
-"""Etapa 7 — the incident markdown (Paso 7.1), the completion notice (7.2), follow-ups (7.3)."""
+"""Etapa 7 rendered: the incident markdown (Paso 7.1), the follow-ups it lists (7.3) and what the
+completion notice says (rollbook.lifecycle.closing_actions sends it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from rollbook.actions import database_path, symptoms, trial_restore
 from rollbook.core import timeline
@@ -26,19 +26,15 @@ from rollbook.core.state import (
     VenvRenamed,
     VenvRenamedBack,
 )
+from rollbook.governance import approval, people, provenance, sign_off, signing
+from rollbook.governance.notify import NOT_DELIVERED
 from rollbook.record import (
-    approval,
     data_statement,
     final_state,
-    outage_probe,
-    people,
+    outage_seen,
     procedure_standing,
-    provenance,
-    sign_off,
-    signing,
     timeline_picture,
 )
-from rollbook.record.notify import CLOSING, NOT_DELIVERED, announce
 
 # §7.3, §8.2 and §11.3: what people do after the run, whose it is (§3.1) and by when: None at
 # the close, "watch" §8.2's 30 minutes after the close, "post_mortem" the environment's
@@ -62,30 +58,9 @@ FOLLOW_UPS: list[tuple[str, str, str | None]] = [
     ("Programar post-mortem meeting", "incident_manager", "post_mortem"),
     ("Crear plan para re-deployment (§11.3)", "tech_lead", "post_mortem"),
 ]
-T = TypeVar("T")
 PICTURE = "timeline.svg"  # the run as a picture, beside the markdown that links it
 TOTAL_LIMIT = 15 * 60  # §7.1: rollback completed in < 15 minutes
 DOWNTIME_LIMIT = 5 * 60  # §7.1: additional downtime < 5 minutes
-
-
-def isolated(run: Run, what: str, action: Callable[[], T]) -> T | None:
-    """One closing action (ledger, markdown, escalation, log copy): a failure is journaled and
-    shown, and never stops the others nor the record itself (report.html, SHA256SUMS, the
-    signature). None when it failed."""
-    try:
-        return action()
-    except Exception as exc:
-        run.incident.journal.write(
-            "closing_failed", action=what, error=f"{type(exc).__name__}: {exc}"
-        )
-        run.incident.say(f"WARNING: cierre: {what} FALLÓ ({type(exc).__name__}: {exc})")
-        return None
-
-
-def closing_failures(run: Run) -> list[str]:
-    """The closing actions that failed, as the outcome's lines say them."""
-    failed = run.incident.journal.events("closing_failed")
-    return [f"cierre: {e['action']} FALLÓ ({e['error']})" for e in failed]
 
 
 def report_path(run: Run) -> Path:
@@ -98,7 +73,7 @@ def shared_name(incident: str) -> str:
     return f"ROLLBACK-{incident}.md"
 
 
-def _shared_copy(run: Run) -> str:
+def shared_copy(run: Run) -> str:
     """Where the report's copy will be (made when the run closes, after this notice)."""
     incidents = run.site.env.incidents
     return (
@@ -106,7 +81,7 @@ def _shared_copy(run: Run) -> str:
     )
 
 
-def _minutes(seconds: float | None) -> str:
+def minutes(seconds: float | None) -> str:
     return "n/d" if seconds is None else f"{seconds / 60:.1f} minutos ({seconds:.0f} s)"
 
 
@@ -148,10 +123,10 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | str | 
         loss_said, loss_met = "0 filas perdidas", DECIDE
     return [
         ("Rollback completado en < 15 minutos",
-         final_state.NOT_APPLICABLE if undone else _minutes(total) if changed
+         final_state.NOT_APPLICABLE if undone else minutes(total) if changed
          else final_state.UNCHANGED,
          None if undone or not changed or total is None else total < TOTAL_LIMIT),
-        ("Downtime adicional < 5 minutos", _minutes(down),
+        ("Downtime adicional < 5 minutos", minutes(down),
          None if down is None else down < DOWNTIME_LIMIT),
         ("100% funcionalidades críticas restauradas",
          final_state.NOT_APPLICABLE if undone else "n/d" if critical is None
@@ -322,7 +297,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         *undone,
         f"- Fecha/Hora inicio: {start}",
         f"- Fecha/Hora resolución: {end}",
-        f"- Duración total: {_minutes(timeline.seconds_between(start, end))}",
+        f"- Duración total: {minutes(timeline.seconds_between(start, end))}",
         f"- Ambiente: {run.site.env.name.upper()}",
         f"- Severidad: {incident.get('severity') or run.incident.options.severity or 'n/d'}",
         f"- Observado por rollbook (Paso 1.1): {symptoms.summary(facts.get('symptoms_observed'))}",
@@ -369,10 +344,10 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
             if run.incident.options.users_affected is not None
             else "n/d (no declarado: --users-affected)"
         ),
-        f"- Downtime total: {_minutes(timeline.downtime(events))} (el del rollback: detención → "
+        f"- Downtime total: {minutes(timeline.downtime(events))} (el del rollback: detención → "
         "primer health 200)",
         f"- Impacto del incidente: {_incident_span(events)}",
-        f"- Visto por la sonda: {outage_probe.describe(events)}",
+        f"- Visto por la sonda: {outage_seen.describe(events)}",
         f"- Datos perdidos: {loss_text}",
         *([] if final_state.recovery_state(events) else data_statement.markdown(facts)),
         *[
@@ -421,29 +396,6 @@ def write_incident_report(
     path.write_text(render_markdown(run, outcome, extra), encoding="utf-8")
     path.chmod(0o600)
     return path
-
-
-def announce_completion(run: Run) -> str:
-    """Paso 7.2: ROLLBACK COMPLETADO in the appropriate channels."""
-    events = list(read_journal(run.incident.journal.path))
-    target = run.records.need(Target)
-    total = timeline.seconds_between(events[0]["ts"], datetime.now(UTC).isoformat())
-    return announce(
-        run,
-        "end",
-        [
-            f"ROLLBACK COMPLETADO - {run.site.env.name.upper()}",
-            f"Hora finalización: {datetime.now(UTC):%H:%M} UTC",
-            f"Duración: {_minutes(total)}",
-            f"Versión restaurada: {target.name}",
-            f"Estado actual: {stable(run, events)}",
-            "Validación: OK",
-            f"Reporte: {report_path(run)}" + _shared_copy(run),
-            "Próximos pasos: investigación causa raíz",
-            *[f"- {follow_up_line(item)}" for item in follow_ups(run)],
-        ],
-        roles=CLOSING,
-    )
 
 
 WATCH = "30m"  # §8.2: "Checklist de Validacion Extendida (30 min)"
@@ -495,7 +447,7 @@ def _incident_span(events: list[dict[str, Any]]) -> str:
         return (
             f"desde el primer error en los logs, {first[11:19]} UTC; sin health 200 en esta corrida"
         )
-    return (f"{_minutes(timeline.seconds_between(first, back))} desde el primer error en los logs "
+    return (f"{minutes(timeline.seconds_between(first, back))} desde el primer error en los logs "
             f"({first[11:19]} UTC, Paso 1.1) hasta el primer health 200")  # fmt: skip
 
 
@@ -586,13 +538,6 @@ def orphans(items: list[dict[str, Any]]) -> list[str]:
 def follow_up_line(item: dict[str, Any]) -> str:
     owner = item["owner"] or f"NADIE tiene el rol {item['role']}"
     return f"{item['action']} — {owner} [{item['role']}] — {item['due']}"
-
-
-def update_incident(run: Run) -> list[str]:
-    """Paso 7.3: the follow-ups left to people, recorded as open items."""
-    items = follow_ups(run)
-    run.incident.note("follow_ups", items=items)
-    return items
 
 
 def migration_summary(facts: dict[str, dict[str, Any]]) -> str:

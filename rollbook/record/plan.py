@@ -11,7 +11,8 @@ from rollbook.actions import database_path, symptoms
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
 from rollbook.core.state import Target
-from rollbook.record import approval, closing, provenance
+from rollbook.governance import approval, provenance
+from rollbook.record import closing
 
 
 def planned_commands(journal: Path) -> list[dict[str, Any]]:

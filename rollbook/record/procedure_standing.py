@@ -11,8 +11,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from rollbook.governance.provenance import ROOT, procedure_of
 from rollbook.record.procedure_document import read_document, table_rows
-from rollbook.record.provenance import ROOT, procedure_of
 
 ACTIVE = "activo"
 _REVIEW = re.compile(r"pr[oó]xima\s+revisi[oó]n\s+programada:?\**:?\s*(\d{4}-\d{2}-\d{2})", re.I)

@@ -17,16 +17,16 @@ from rollbook.actions import database_path, symptoms
 from rollbook.core import timeline
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, SafetyDump, Target
+from rollbook.governance import provenance
+from rollbook.governance.notify import NOT_DELIVERED
 from rollbook.record import (
     closing,
     data_statement,
     final_state,
-    outage_probe,
+    outage_seen,
     procedure_standing,
-    provenance,
     timeline_picture,
 )
-from rollbook.record.notify import NOT_DELIVERED
 
 _OUTPUT_CHARS = 4000
 # a command that did not run, in the evidence table: a dry-run's plan, or one the run refused
@@ -76,7 +76,7 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         "Inicio": start,
         "Fin": end,
         "Duración total": f"{timeline.seconds_between(start, end) or 0:.0f} s",
-        "Visto por la sonda": outage_probe.describe(events),
+        "Visto por la sonda": outage_seen.describe(events),
     }  # fmt: skip
 
 

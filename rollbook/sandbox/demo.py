@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from rollbook.core.config import load_environment
-from rollbook.record import approval
+from rollbook.governance import approval
 from rollbook.sandbox import instance
 from rollbook.sandbox.shell import say
 

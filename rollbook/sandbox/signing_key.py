@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rollbook.core.errors import UserError
-from rollbook.record.signing import public_key
+from rollbook.governance.signing import public_key
 from rollbook.sandbox.credentials import write_private
 from rollbook.sandbox.layout import Layout
 from rollbook.sandbox.shell import require_binary

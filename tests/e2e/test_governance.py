@@ -17,8 +17,8 @@ import pytest
 
 from rollbook import cli, sandbox
 from rollbook.core.config import environments_dir
-from rollbook.record import provenance
-from rollbook.record.signing import fingerprint
+from rollbook.governance import provenance
+from rollbook.governance.signing import fingerprint
 from rollbook.sandbox import instance
 from rollbook.sandbox.variant import write_variant
 from tests.e2e.sandbox_state import ROOT, Outcome, dump, env, fast, run_feature, state

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rollbook.actions.dependencies import set_difference
-from rollbook.record.outage_probe import seen_outage
+from rollbook.record.outage_seen import seen_outage
 from rollbook.record.plan import NOT_VERIFIED
 from tests.e2e import compatibility, releases
 from tests.e2e.cmdline_sampler import watching

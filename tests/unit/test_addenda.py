@@ -7,7 +7,7 @@ import pytest
 
 from rollbook.core.config import Person
 from rollbook.core.errors import UserError
-from rollbook.record import addenda
+from rollbook.governance import addenda
 
 FACTS = {"follow_ups": {"items": [
     {"action": "Cerrar ticket de incidente (si aplica)", "role": "incident_manager",

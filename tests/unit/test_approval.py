@@ -11,7 +11,7 @@ import pytest
 from rollbook.core.config import Environment, Person
 from rollbook.core.errors import UserError
 from rollbook.core.executor import Mode
-from rollbook.record import approval, signing, statements
+from rollbook.governance import approval, signing, statements
 from tests.unit.local_run import local_run
 from tests.unit.test_signing import make_key
 

@@ -15,8 +15,9 @@ from rollbook.core.executor import Mode
 from rollbook.core.redact import MASK
 from rollbook.core.run import Run, RunOptions
 from rollbook.core.state import Target
-from rollbook.record import closing, incident_entry, notify
-from rollbook.record.notify import announce
+from rollbook.governance import incident_entry, notify
+from rollbook.governance.notify import announce
+from rollbook.lifecycle import closing_actions
 
 VARIABLE = "ROLLBACK_NOTIFY_URL"
 
@@ -88,7 +89,7 @@ def test_messages_arrive_in_order_with_the_procedure_text(
     monkeypatch.setenv("SECOND_URL", receiver.url.replace("/incidents", "/oncall"))
     run = make_run(tmp_path, monkeypatch)
     incident_entry.announce_start(run)
-    closing.announce_completion(run)
+    closing_actions.announce_completion(run)
     titles = [message["title"] for message in receiver.received]
     assert titles == [
         "ROLLBACK INICIADO - STAGING",

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from rollbook.core.journal import Journal, read_journal
 from rollbook.core.redact import Redactor
-from rollbook.record import outage_probe
-from rollbook.record.outage_probe import OutageProbe, seen_outage
+from rollbook.lifecycle.outage_probe import OutageProbe
+from rollbook.record import outage_seen
+from rollbook.record.outage_seen import seen_outage
 
 
 def at(second: int) -> str:
@@ -58,7 +59,7 @@ def test_the_probe_journals_each_change_of_what_the_url_answers(tmp_path: Path) 
 
 def test_the_outage_seen_counts_every_second_without_200_after_the_stop() -> None:
     events = [
-        {"event": "probe_started", "ts": at(0), "url": "http://site/"},
+        {"event": "probe_started", "ts": at(0), "url": "http://site/", "interval": 1.0},
         {"event": "probe", "ts": at(1), "status": 500},  # the defective release, before
         {"event": "intent", "ts": at(10), "paso": "2.2"},
         {"event": "probe", "ts": at(11), "status": 503},
@@ -67,8 +68,10 @@ def test_the_outage_seen_counts_every_second_without_200_after_the_stop() -> Non
         {"event": "probe", "ts": at(27), "status": 200},
         {"event": "probe_stopped", "ts": at(30), "samples": 30},
     ]
-    assert seen_outage(events) == {"url": "http://site/", "seconds": 12.0, "back": at(27)}
-    assert "12 s sin 200; 200 de nuevo desde 03:00:27 UTC" in outage_probe.describe(events)
+    seen = {"url": "http://site/", "interval": 1.0}
+    assert seen_outage(events) == {**seen, "seconds": 12.0, "back": at(27)}
+    said = outage_seen.describe(events)
+    assert "12 s sin 200; 200 de nuevo desde 03:00:27 UTC" in said and "cada 1 s" in said
     ended_down = [*events[:-2], {"event": "probe_stopped", "ts": at(30), "samples": 30}]
-    assert seen_outage(ended_down) == {"url": "http://site/", "seconds": 15.0, "back": None}
+    assert seen_outage(ended_down) == {**seen, "seconds": 15.0, "back": None}
     assert seen_outage(events[:2]) is None  # nothing was stopped

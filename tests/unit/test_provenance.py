@@ -6,8 +6,8 @@ from pathlib import Path
 
 from rollbook import cli
 from rollbook.core.config import load_environment
-from rollbook.record import provenance
-from rollbook.record.signing import sign_folder
+from rollbook.governance import provenance
+from rollbook.governance.signing import sign_folder
 from tests.unit.test_signing import IDENTITY, NAMESPACE, make_key, write_allowed_signers
 
 FEATURE = provenance.ROOT / "features" / "rollback.feature"

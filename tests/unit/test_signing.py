@@ -9,7 +9,7 @@ import pytest
 from rollbook import cli
 from rollbook.core.config import SigningConfig, load_environment
 from rollbook.core.errors import UserError
-from rollbook.record.signing import (
+from rollbook.governance.signing import (
     MANIFEST,
     SIGNATURE,
     SIGNER,

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rollbook.core.errors import UserError
-from rollbook.record import watch_result
+from rollbook.lifecycle import watch_result
 from tests.unit.local_run import local_run
 
 

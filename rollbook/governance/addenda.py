@@ -1,6 +1,6 @@
 """Append-only signed addenda to an incident record: §7.1's root cause and lessons learned, and
 §7.3's follow-ups done. `rollbook addendum reports/<id> --key KEY …` writes each as a new signed
-statement in the folder's signoffs/ (rollbook.record.statements): the record itself stays
+statement in the folder's signoffs/ (rollbook.governance.statements): the record itself stays
 byte-identical and keeps verifying. `rollbook verify` lists the addenda and the closing duties
 still open, naming the overdue ones; an open duty leaves the record INCOMPLETO.
 

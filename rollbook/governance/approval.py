@@ -29,7 +29,7 @@ from rollbook.core.connection import PRIVATE_FOLDER
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run
-from rollbook.record import people, provenance, signing, statements
+from rollbook.governance import people, provenance, signing, statements
 
 _TIMESTAMP = re.compile(r"\d{8}_\d{6}")  # names made from the run's start time
 _REPLAN_TIMEOUT = 600.0

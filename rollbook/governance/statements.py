@@ -18,7 +18,7 @@ from typing import Any
 
 from rollbook.core.config import Environment, Person
 from rollbook.core.errors import UserError
-from rollbook.record import people, signing
+from rollbook.governance import people, signing
 
 FOLDER = signing.STATEMENTS
 

@@ -44,7 +44,7 @@ def record_rollback(run: Run) -> list[str]:
         entry = ledger.entry(operator, VALIDATED, facts, incident=incident,
                              evidence="Etapa 6 of the rollback")  # fmt: skip
         ledger.append(run.incident, run.site, entry)
-    except StepFailed as exc:  # closing.isolated journals and shows it, with the fix
+    except StepFailed as exc:  # closing_actions.isolated journals and shows it, with the fix
         fix = "record the release with `pytest features/validation.feature --record-release`"
         raise StepFailed(f"registro de versiones NO actualizado ({exc}): {fix}") from None
     return [f"registro de versiones: {_label(left)} revertida, {_label(facts)} validada"]
@@ -59,7 +59,7 @@ def record_failed_target(run: Run, paso: str) -> list[str]:
                              incident=run.incident.id,
                              evidence=f"Paso {paso} of the rollback")  # fmt: skip
         ledger.append(run.incident, run.site, entry)
-    except StepFailed as exc:  # closing.isolated journals and shows it
+    except StepFailed as exc:  # closing_actions.isolated journals and shows it
         raise StepFailed(f"registro de versiones NO actualizado ({exc})") from None
     return [
         f"registro de versiones: {_label(failed)} marcada como fallida (failed): "

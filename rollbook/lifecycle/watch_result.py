@@ -15,8 +15,9 @@ from typing import Any
 from rollbook.core.errors import UserError
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
+from rollbook.governance import people, sign_off, signing, statements
 from rollbook.lifecycle.outcome import COMPLETED
-from rollbook.record import closing, people, sign_off, signing, statements
+from rollbook.record import closing
 
 RESULT = "watch-8.2.json"
 FINAL_STATE = closing.FINAL_STATE

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from rollbook.core.config import Environment, Person
 from rollbook.core.errors import UserError
-from rollbook.record import signing
+from rollbook.governance import signing
 
-STATEMENT_NAMESPACE = "rollbook-statement"  # approvals and sign-offs (record/statements.py)
+STATEMENT_NAMESPACE = "rollbook-statement"  # approvals and sign-offs (governance/statements.py)
 
 
 def find(env: Environment, who: str) -> Person | None:

@@ -15,7 +15,7 @@ import apprise
 from rollbook.core.config import Person
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run
-from rollbook.record import people
+from rollbook.governance import people
 
 SEND_TIMEOUT = 5.0  # seconds, to connect and to read the answer, per URL
 # §11.1: "Notificar a stakeholders inmediatamente"; §10.2 and §12.4: the on-call engineer

@@ -13,7 +13,7 @@ from typing import Any
 from rollbook.core.config import Environment, Person, load_file
 from rollbook.core.errors import UserError
 from rollbook.core.journal import facts_of, read_journal
-from rollbook.record import addenda, approval, people, provenance, signing, statements
+from rollbook.governance import addenda, approval, people, provenance, signing, statements
 
 # what a role's signature means, from §3.1's matrix (and Paso 6.3's manual verification)
 DUTIES = {
@@ -66,7 +66,7 @@ def _verified(folder: Path, env: Environment, what: str) -> None:
 def add_addendum(
     folder: Path, env: Environment, key: str, what: str, text: str, number: int | None = None
 ) -> statements.Signed:
-    """A signed addendum beside a record that verifies (rollbook.record.addenda): the record
+    """A signed addendum beside a record that verifies (rollbook.governance.addenda): the record
     itself is not touched."""
     person = statements.signer(env, key)
     _verified(folder, env, "nothing can be added to it")

@@ -13,8 +13,8 @@ from rollbook.core.errors import StepFailed
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, Target
-from rollbook.record import approval, signing
-from rollbook.record.notify import STARTING, announce
+from rollbook.governance import approval, signing
+from rollbook.governance.notify import STARTING, announce
 
 
 def record_incident(run: Run) -> dict[str, object]:
