@@ -28,6 +28,7 @@ from rollbook.core.config import Environment, Person, environments_dir
 from rollbook.core.connection import PRIVATE_FOLDER
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.executor import Mode
+from rollbook.core.option_table import replan_arguments
 from rollbook.core.run import Run
 from rollbook.governance import people, provenance, signing, statements
 
@@ -321,18 +322,7 @@ def replan(run: Run) -> dict[str, Any]:
     """A dry-run with this run's options, in a scratch report folder: its plan.json."""
     opts, made = run.incident.options, run.incident.journal.facts()["provenance"]
     features = [str(provenance.ROOT / name) for name in made["features"]]
-    args = [f"--env={run.site.env.name}", "--dry-run", "-q",
-            f"--operator={opts.operator}", f"--reason={opts.reason}",
-            f"--severity={opts.severity}"]  # fmt: skip
-    for flag, value in (("--target-tag", opts.target_tag), ("--backup", opts.backup),
-                        ("--impact", opts.impact), ("--users-affected", opts.users_affected),
-                        ("--confirm-production", opts.confirm)):  # fmt: skip
-        if value is not None:
-            args.append(f"{flag}={value}")
-    if opts.force_target:
-        args.append("--force-target")
-    if opts.signing_key:
-        args.append(f"--signing-key={opts.signing_key}")
+    args = [*replan_arguments(opts), "--dry-run", "-q"]
     with tempfile.TemporaryDirectory(prefix="rollbook-replan-") as scratch:
         command = [sys.executable, "-m", "pytest", *features, *args, f"--report-dir={scratch}"]
         environments = {"ROLLBOOK_ENVIRONMENTS": str(environments_dir().resolve())}

@@ -16,9 +16,10 @@ from pytest_html import extras as html_extras
 from pytest_html.basereport import BaseReport
 from pytest_metadata.plugin import metadata_key
 
-from rollbook.core.config import Environment, available_environments, parse_duration
+from rollbook.core.config import Environment, available_environments
 from rollbook.core.errors import NotConfigured, UserError
 from rollbook.core.executor import Mode
+from rollbook.core.option_table import run_options
 from rollbook.core.run import Run, RunOptions, default_operator
 from rollbook.governance import people, provenance, statements
 from rollbook.lifecycle import (
@@ -61,43 +62,8 @@ def _operator(config: pytest.Config, env: Environment) -> str:
     return person.name
 
 
-def _watch(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = parse_duration(value)
-    except ValueError:
-        seconds = 0.0
-    if seconds <= 0:
-        raise UserError(f"--watch {value!r} is not a duration: give one like 30m (§8.2) or 90s")
-    return seconds
-
-
 def _options(config: pytest.Config, env: Environment) -> RunOptions:
-    get = config.getoption
-    return RunOptions(
-        env_name=env.name,
-        report_dir=Path(get("--report-dir")).resolve(),
-        operator=_operator(config, env),
-        signing_key=str(Path(get("--signing-key")).expanduser().resolve())
-        if get("--signing-key")
-        else None,
-        watch=_watch(get("--watch")),
-        target_tag=get("--target-tag"),
-        backup=get("--backup"),
-        reason=get("--reason"),
-        severity=get("--severity"),
-        impact=get("--impact"),
-        approved_by=get("--approved-by"),
-        approval=Path(get("--approval")).resolve() if get("--approval") else None,
-        dry_run=get("--dry-run"),
-        auto_recover=not get("--no-auto-recover"),
-        incident=get("--incident"),
-        users_affected=get("--users-affected"),
-        confirm=get("--confirm-production"),
-        record_release=get("--record-release"),
-        force_target=get("--force-target"),
-    )
+    return run_options(config.getoption, env.name, _operator(config, env))
 
 
 @pytest.hookimpl(trylast=True)  # after -k / -m have deselected
