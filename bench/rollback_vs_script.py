@@ -43,7 +43,7 @@ from rollbook import sandbox
 from rollbook.core import timeline
 from rollbook.core.config import load_environment, secret
 from rollbook.core.journal import read_journal
-from rollbook.sandbox import bulk, instance, lifecycle
+from rollbook.sandbox import bulk, instance, up_down
 from rollbook.sandbox.backups import newest_backup
 from rollbook.sandbox.history import stable_tag
 from rollbook.sandbox.layout import Layout, load_layout, load_profile_layout
@@ -75,14 +75,14 @@ class Site:
     def reset(self) -> None:
         """Back to the start state: the profile's (`up` applies it again), else the sandbox's."""
         if self.profile:
-            lifecycle.up(profile=self.profile)
+            up_down.up(profile=self.profile)
         else:
             sandbox.reset()
 
     def stable_tag(self) -> str:
         if not self.profile:
             return stable_tag(self.layout())
-        return lifecycle.SITES[self.profile].tag(lifecycle.SITES[self.profile].stable)
+        return up_down.SITES[self.profile].tag(up_down.SITES[self.profile].stable)
 
     def variant(self, parent: Path, change: Callable[[dict[str, Any]], None]) -> dict[str, str]:
         """The site's environment file changed by `change`, where the engine reads it."""
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--profile",
-        choices=sorted(lifecycle.SITES),
+        choices=sorted(up_down.SITES),
         help="roll back this third-party profile (sandbox up --profile) instead of the demo app; "
         "its database is not grown",
     )

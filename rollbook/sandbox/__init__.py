@@ -5,7 +5,7 @@ demo Django app deployed from its own git repository at a defective tag with the
 it, and the nightly backup of the stable state. environments/sandbox.yaml describes it.
 """
 
-from rollbook.sandbox.lifecycle import down, reset, up
 from rollbook.sandbox.status import status
+from rollbook.sandbox.up_down import down, reset, up
 
 __all__ = ["down", "reset", "status", "up"]

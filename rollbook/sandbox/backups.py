@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 
 from rollbook.sandbox.credentials import database_password
+from rollbook.sandbox.dates import Timeline, backup_name
 from rollbook.sandbox.layout import Layout
 from rollbook.sandbox.postgres import server_bin
 from rollbook.sandbox.shell import say
-from rollbook.sandbox.timeline import Timeline, backup_name
 
 NIGHTLY_DUMP = "nightly.sql"
 SAFETY_BACKUPS = "pre_rollback_*"

@@ -24,11 +24,11 @@ from rollbook.core.errors import UserError
 from rollbook.sandbox import history, supervisor
 from rollbook.sandbox.application import app_environment
 from rollbook.sandbox.backups import nightly_dump
+from rollbook.sandbox.dates import backup_name, tag_name
 from rollbook.sandbox.layout import Layout, load_layout
 from rollbook.sandbox.nginx import conf_d
 from rollbook.sandbox.postgres import CLUSTER_OWNER, existing_cluster, quote_ident, server_bin
 from rollbook.sandbox.shell import IS_ROOT, say
-from rollbook.sandbox.timeline import backup_name, tag_name
 
 FAULT_RELEASE_AGE = timedelta(minutes=90)  # between the stable (now-3h) and defective (now-1h)
 FAULT_PID_PREFIX = "fault-"  # <run>/fault-NAME.pid: a process of a fault, stopped by reset

@@ -25,11 +25,11 @@ from rollbook.core.config import load_environment
 from rollbook.sandbox import appvenv, history, instance, nginx, supervisor
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.credentials import write_app_env
+from rollbook.sandbox.dates import Timeline
 from rollbook.sandbox.layout import Layout
 from rollbook.sandbox.mirror import mirror
 from rollbook.sandbox.shell import IS_ROOT, SandboxError, require_binary, say, wait_for
 from rollbook.sandbox.sshd import CLIENT_CONFIG, Sshd, new_key, start_sshd
-from rollbook.sandbox.timeline import Timeline
 
 ENVIRONMENT = "fleet"
 SIZE_FILE = "fleet-hosts"  # in the sandbox's state folder: how many app hosts `up` keeps

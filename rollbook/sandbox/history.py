@@ -15,9 +15,9 @@ from datetime import datetime
 from pathlib import Path
 
 from rollbook.core.errors import UserError
+from rollbook.sandbox.dates import OLD_RELEASE_VERSION, Timeline, tag_name
 from rollbook.sandbox.layout import APP_SOURCES, Layout
 from rollbook.sandbox.shell import require_binary
-from rollbook.sandbox.timeline import OLD_RELEASE_VERSION, Timeline, tag_name
 
 AUTHOR = ("rollbook sandbox", "sandbox@rollbook.invalid")
 STABLE_TREE = APP_SOURCES / "stable"

@@ -26,11 +26,11 @@ from pathlib import Path
 from rollbook.sandbox import app_user, appvenv, backups, faults, history, supervisor
 from rollbook.sandbox.application import app_environment, manage
 from rollbook.sandbox.credentials import database_password
+from rollbook.sandbox.dates import Timeline
 from rollbook.sandbox.layout import REPO, Layout, load_profile_layout
 from rollbook.sandbox.postgres import Cluster
 from rollbook.sandbox.probe import http_status
 from rollbook.sandbox.shell import SandboxError, say, wait_for
-from rollbook.sandbox.timeline import Timeline
 from rollbook.sandbox.wheelhouse import ensure_wheelhouse
 
 LEDGER_COPY = "ledger.jsonl"  # the ledger as provisioning left it (the stable release validated)

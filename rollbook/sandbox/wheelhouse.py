@@ -14,7 +14,7 @@ import sys
 from rollbook.sandbox import instance
 from rollbook.sandbox.app_user import base_python
 from rollbook.sandbox.layout import Layout
-from rollbook.sandbox.release_ledger import HELD_BACK
+from rollbook.sandbox.seeded_ledger import HELD_BACK
 from rollbook.sandbox.shell import say
 
 COMPLETE_MARKER = ".complete"

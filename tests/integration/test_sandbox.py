@@ -19,9 +19,9 @@ import pytest
 from rollbook import sandbox
 from rollbook.core.config import secret
 from rollbook.sandbox.layout import Layout, load_layout
-from rollbook.sandbox.lifecycle import ROWS_AFTER_DEPLOY
 from rollbook.sandbox.probe import http_status
 from rollbook.sandbox.supervisor import profile_programs
+from rollbook.sandbox.up_down import ROWS_AFTER_DEPLOY
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from rollbook.actions.release import VALIDATED
 from rollbook.core.resources import parse_freeze
 from rollbook.sandbox import history
 from rollbook.sandbox.application import manage
+from rollbook.sandbox.dates import Timeline
 from rollbook.sandbox.layout import Layout
-from rollbook.sandbox.timeline import Timeline
 
 STABLE_RECORD = "stable-release.json"
 # an unpinned transitive dependency: what the stable release ran with; the wheelhouse has newer

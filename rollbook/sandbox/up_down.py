@@ -22,13 +22,14 @@ from rollbook.sandbox import (
     history,
     nginx,
     profile_site,
-    release_ledger,
+    seeded_ledger,
     supervisor,
     systemd_host,
     wagtail_site,
 )
 from rollbook.sandbox.application import manage
 from rollbook.sandbox.credentials import database_password, write_app_env
+from rollbook.sandbox.dates import Timeline
 from rollbook.sandbox.layout import PROFILES, Layout, load_layout
 from rollbook.sandbox.mirror import written
 from rollbook.sandbox.postgres import (
@@ -41,7 +42,6 @@ from rollbook.sandbox.postgres import (
 from rollbook.sandbox.probe import http_status
 from rollbook.sandbox.shell import IS_ROOT, require_binary, say, wait_for
 from rollbook.sandbox.signing_key import ensure_signing_key
-from rollbook.sandbox.timeline import Timeline
 from rollbook.sandbox.wheelhouse import ensure_wheelhouse
 
 PROVISIONED_MARKER = "provisioned"
@@ -78,7 +78,7 @@ def _running_cluster(layout: Layout) -> Cluster:
 def _is_provisioned(layout: Layout, cluster: Cluster) -> bool:
     return (
         (layout.state / PROVISIONED_MARKER).is_file()
-        and (layout.state / release_ledger.STABLE_RECORD).is_file()
+        and (layout.state / seeded_ledger.STABLE_RECORD).is_file()
         and backups.nightly_dump(layout).is_file()
         and cluster.has_template()
     )
@@ -97,10 +97,10 @@ def _provision(layout: Layout, cluster: Cluster) -> None:
     history.deploy(layout, tags.stable)
     write_app_env(layout)
     appvenv.ensure_venv(layout)
-    appvenv.install_requirements(layout, release_ledger.HELD_BACK)
+    appvenv.install_requirements(layout, seeded_ledger.HELD_BACK)
     manage(layout, "migrate", "--noinput")
     manage(layout, "seed", "--rows", str(layout.seed_rows))
-    release_ledger.save_stable_record(layout)
+    seeded_ledger.save_stable_record(layout)
     backups.dump_stable_state(layout)
     say(f"deploying the defective release {tags.defective} and writing data after it ...")
     history.deploy(layout, tags.defective)
@@ -141,7 +141,7 @@ def _apply_start_state(layout: Layout, cluster: Cluster) -> None:
     tags = history.publish_history(layout, timeline)
     say(f"deploying {tags.defective} (stable: {tags.stable}) ...")
     history.replay_deploys(layout, tags.stable, tags.defective, timeline)
-    release_ledger.write_ledger(layout, tags, timeline)
+    seeded_ledger.write_ledger(layout, tags, timeline)
     write_app_env(layout)
     say(f"restoring {layout.env.database.name} to the start state ...")
     cluster.restore_from_template()
