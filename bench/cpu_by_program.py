@@ -32,10 +32,18 @@ from rollbook.sandbox import instance
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLLBACK = [
-    sys.executable, "-m", "pytest", "features/rollback.feature", "--env=sandbox",
-    "--reason=benchmark", "--severity=ALTO", "--approved-by=Tomás Torres", "-q",
-    "-p", "no:cacheprovider",
-]  # fmt: skip
+    sys.executable,
+    "-m",
+    "pytest",
+    "features/rollback.feature",
+    "--env=sandbox",
+    "--reason=benchmark",
+    "--severity=ALTO",
+    "--approved-by=Tomás Torres",
+    "-q",
+    "-p",
+    "no:cacheprovider",
+]
 RECORD = struct.Struct("<BBHIIIIIIfHHHHHHHH16s")  # struct acct_v3 (linux/acct.h)
 TICKS = 100  # AHZ: comp_t counts hundredths of a second
 
@@ -69,8 +77,12 @@ def switch_accounting(path: str | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
-    parser.add_argument("--code", type=Path, default=ROOT,
-                        help="the checkout whose rollbook runs the default rollback")  # fmt: skip
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=ROOT,
+        help="the checkout whose rollbook runs the default rollback",
+    )
     parser.add_argument("command", nargs="*", help="the command (default: the sandbox rollback)")
     args = parser.parse_args()
     instance.activate(instance.current())  # $ROLLBOOK_SANDBOX_INSTANCE: its files and ports
@@ -86,8 +98,9 @@ def main() -> None:
         started = time.monotonic()
         try:
             # the given command's output is shown as it goes; the rollback's is kept quiet
-            done = subprocess.run(command, cwd=cwd, env=environment,
-                                  capture_output=not args.command, check=False)  # fmt: skip
+            done = subprocess.run(
+                command, cwd=cwd, env=environment, capture_output=not args.command, check=False
+            )
         finally:
             switch_accounting(None)
         wall = time.monotonic() - started
@@ -106,9 +119,13 @@ def main() -> None:
         "",
         "| program | CPU-s | share | processes | CPU-s each |",
         "|---|---|---|---|---|",
-        *(f"| {name} | {cpu:.1f} | {cpu / total:.0%} | {processes[name]} | "
-          f"{cpu / processes[name]:.2f} |" for name, cpu in seconds.most_common(15) if cpu >= 0.1),
-    ]  # fmt: skip
+        *(
+            f"| {name} | {cpu:.1f} | {cpu / total:.0%} | {processes[name]} | "
+            f"{cpu / processes[name]:.2f} |"
+            for name, cpu in seconds.most_common(15)
+            if cpu >= 0.1
+        ),
+    ]
     print("\n".join(lines))
     if args.markdown:
         args.markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")

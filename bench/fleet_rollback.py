@@ -121,8 +121,19 @@ def bare_restart(count: int) -> float:
 
     def answers(host: fleet.AppHost) -> None:
         socket = fleet.real_path(image, host, Path(image.env.health.unix_socket or ""))
-        probe = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
-                 "--unix-socket", str(socket), image.env.health.url]  # fmt: skip
+        probe = [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "2",
+            "--unix-socket",
+            str(socket),
+            image.env.health.url,
+        ]
         deadline = time.monotonic() + 60
         while subprocess.run(probe, capture_output=True, text=True, check=False).stdout != "200":
             if time.monotonic() > deadline:
@@ -150,10 +161,20 @@ def one_run(report_dir: Path, environ: dict[str, str], size: int) -> dict[str, f
     sampler = CpuSampler()
     sampler.start()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "features/rollback.feature", *ARGS,
-         f"--report-dir={report_dir}"],
-        cwd=ROOT, capture_output=True, text=True, check=False, env=environ,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "features/rollback.feature",
+            *ARGS,
+            f"--report-dir={report_dir}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environ,
+    )
     sampler.done.set()
     sampler.join()
     if done.returncode != 0:
@@ -216,8 +237,11 @@ def main() -> int:
                             newest / "journal.jsonl", options.journals / f"{size}-{n + 1}.jsonl"
                         )
                     figures = results[size][-1]
-                    print(f"{size} hosts, run {n + 1}: total {figures['total']:.1f} s, "
-                          f"downtime {figures['downtime']:.1f} s", flush=True)  # fmt: skip
+                    print(
+                        f"{size} hosts, run {n + 1}: total {figures['total']:.1f} s, "
+                        f"downtime {figures['downtime']:.1f} s",
+                        flush=True,
+                    )
     finally:
         sandbox.up(app_hosts=1)
     table = render(results)

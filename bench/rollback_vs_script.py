@@ -101,11 +101,21 @@ def run_a(site: Site, report_dir: Path, variables: dict[str, str]) -> dict[str, 
     site.reset()
     before = set(report_dir.iterdir())
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "features/rollback.feature", *ARGS,
-         f"--env={site.env_name}", f"--report-dir={report_dir}"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "features/rollback.feature",
+            *ARGS,
+            f"--env={site.env_name}",
+            f"--report-dir={report_dir}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, **variables},
-    )  # fmt: skip
+    )
     if done.returncode != 0:
         sys.exit(f"rollbook's rollback failed:\n{done.stdout[-3000:]}")
     [folder] = set(report_dir.iterdir()) - before
@@ -132,28 +142,41 @@ def script_environment(site: Site, safety_dump: Path) -> dict[str, str]:
     assert backup is not None
     maintenance = env.maintenance
     return {
-        **os.environ, **env.app.env,
+        **os.environ,
+        **env.app.env,
         "SUPERVISORCTL": env.services.supervisorctl,
         "SUPERVISOR_CONF": str(env.services.supervisor_conf),
-        "SERVICES": " ".join(env.services.app), "REQUIREMENTS": env.app.requirements,
-        "APP": env.app.path, "VENV": env.app.venv, "TAG": site.stable_tag(),
-        "PIP_OPTIONS": " ".join(env.app.pip_options), "STATIC_ROOT": env.app.static_root,
+        "SERVICES": " ".join(env.services.app),
+        "REQUIREMENTS": env.app.requirements,
+        "APP": env.app.path,
+        "VENV": env.app.venv,
+        "TAG": site.stable_tag(),
+        "PIP_OPTIONS": " ".join(env.app.pip_options),
+        "STATIC_ROOT": env.app.static_root,
         "MAINTENANCE_TEMPLATE": maintenance.template if maintenance else "",
         "MAINTENANCE_PAGE": maintenance.page if maintenance else "",
-        "DB_HOST": env.database.host, "DB_PORT": str(env.database.port),
-        "DB_USER": env.database.user, "DB_NAME": env.database.name,
+        "DB_HOST": env.database.host,
+        "DB_PORT": str(env.database.port),
+        "DB_USER": env.database.user,
+        "DB_NAME": env.database.name,
         "DB_PASSWORD": secret(env, env.database.password_env),
-        "BACKUP": str(backup), "SAFETY_DUMP": str(safety_dump), "HEALTH_URL": env.health.url,
-    }  # fmt: skip
+        "BACKUP": str(backup),
+        "SAFETY_DUMP": str(safety_dump),
+        "HEALTH_URL": env.health.url,
+    }
 
 
 def run_b(site: Site, scratch: Path) -> dict[str, float]:
     """The bare script: figures from the times it prints."""
     site.reset()
     done = subprocess.run(
-        ["bash", str(ROOT / "bench" / "anexo_a.sh")], capture_output=True, text=True,
-        env=script_environment(site, scratch / "pre_rollback.sql"), check=False, timeout=3600,
-    )  # fmt: skip
+        ["bash", str(ROOT / "bench" / "anexo_a.sh")],
+        capture_output=True,
+        text=True,
+        env=script_environment(site, scratch / "pre_rollback.sql"),
+        check=False,
+        timeout=3600,
+    )
     if done.returncode != 0:
         sys.exit(f"bench/anexo_a.sh failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     at = {name: float(value) for name, value in (line.split() for line in done.stdout.splitlines())}
@@ -326,8 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         flags += f" --after-backup-percent {options.after_backup_percent:g}"
     if options.profile:
         flags += f" --profile {options.profile}"
-    grown = f"The {options.profile} profile" if options.profile else (
-        f"Database grown by {options.size_mb} MB")  # fmt: skip
+    grown = (
+        f"The {options.profile} profile"
+        if options.profile
+        else (f"Database grown by {options.size_mb} MB")
+    )
     table = [
         grown
         + (

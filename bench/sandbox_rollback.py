@@ -38,8 +38,11 @@ def journal_of(feature: str, args: list[str], report_dir: Path) -> list[dict[str
     before = set(report_dir.iterdir())
     done = subprocess.run(
         [sys.executable, "-m", "pytest", feature, *args, f"--report-dir={report_dir}"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         sys.exit(f"{feature} failed:\n{done.stdout[-2000:]}")
     [folder] = set(report_dir.iterdir()) - before

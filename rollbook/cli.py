@@ -40,8 +40,10 @@ def _sandbox_action(args: argparse.Namespace) -> int:
             raise UserError(f"--app-hosts {args.app_hosts}: give 1 (one host) or more")
         sandbox.up(app_hosts=args.app_hosts, systemd=args.systemd, profile=args.profile)
         if instance.current():  # the engine reads this instance's files where they are named
-            print(f"sandbox instance {instance.current()}: run the features with "
-                  f"ROLLBOOK_ENVIRONMENTS={instance.environments(instance.current())}")  # fmt: skip
+            print(
+                f"sandbox instance {instance.current()}: run the features with "
+                f"ROLLBOOK_ENVIRONMENTS={instance.environments(instance.current())}"
+            )
     else:
         getattr(sandbox, args.action)()
     return 0
@@ -90,65 +92,79 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     which = argparse.ArgumentParser(add_help=False)
     which.add_argument(
-        "--instance", type=_instance, metavar="N",
+        "--instance",
+        type=_instance,
+        metavar="N",
         help="the sandbox instance to act on: 0 (the default) is .sandbox/ and environments/; "
         f"N (up to {instance.LARGEST}) is .sandbox-N/, its ports {instance.PORT_STEP}*N higher "
         "and its environment files in .sandbox-N/environments/",
-    )  # fmt: skip
+    )
     up = actions.add_parser(
-        "up", parents=[which],
+        "up",
+        parents=[which],
         help="provision the sandbox (the first time) and start what is not running",
-    )  # fmt: skip
+    )
     up.add_argument(
-        "--app-hosts", type=int, metavar="N",
+        "--app-hosts",
+        type=int,
+        metavar="N",
         help="N app hosts over SSH (environments/fleet.yaml); 1: the single host (default: as "
         "the last up)",
-    )  # fmt: skip
+    )
     up.add_argument(
-        "--systemd", action="store_true",
+        "--systemd",
+        action="store_true",
         help="the app's services under a real systemd in its own namespaces, over SSH "
         "(environments/sandbox-systemd.yaml); `reset` and `down` stop it",
-    )  # fmt: skip
+    )
     up.add_argument(
-        "--profile", choices=PROFILES,
+        "--profile",
+        choices=PROFILES,
         help="also a real third-party app deployed beside the demo app, in its start state "
         "(environments/sandbox-NAME.yaml; wagtail: a Wagtail site from PyPI)",
-    )  # fmt: skip
+    )
     up.set_defaults(handler=_sandbox_action)
     down = actions.add_parser("down", parents=[which], help="stop everything the sandbox started")
     down.add_argument("--purge", action="store_true", help="also delete every file it made")
     down.set_defaults(handler=_sandbox_action)
     actions.add_parser(
-        "reset", parents=[which],
+        "reset",
+        parents=[which],
         help="go back to the start state (defective release deployed, fresh backups)",
-    ).set_defaults(handler=_sandbox_action)  # fmt: skip
+    ).set_defaults(handler=_sandbox_action)
     actions.add_parser(
         "status", parents=[which], help="one line per component; exit 0 when everything is up"
     ).set_defaults(handler=_sandbox_status)
     actions.add_parser(
-        "demo", parents=[which],
+        "demo",
+        parents=[which],
         help="the rollback with four eyes: plan, the Tech Lead's signed approval, the run",
-    ).set_defaults(handler=lambda args: demo.run())  # fmt: skip
+    ).set_defaults(handler=lambda args: demo.run())
     actions.add_parser(
-        "environments", parents=[which],
+        "environments",
+        parents=[which],
         help="print the folder of the instance's environment files (for ROLLBOOK_ENVIRONMENTS)",
-    ).set_defaults(handler=_sandbox_environments)  # fmt: skip
+    ).set_defaults(handler=_sandbox_environments)
     fault = actions.add_parser(
-        "fault", parents=[which],
+        "fault",
+        parents=[which],
         help="make a realistic fault (undone by reset); --list shows them",
-    )  # fmt: skip
+    )
     fault.add_argument("name", nargs="?", help="the fault to make")
     fault.add_argument("--list", action="store_true", help="list the faults")
     fault.set_defaults(handler=_sandbox_fault)
     grow = actions.add_parser(
-        "grow", parents=[which],
+        "grow",
+        parents=[which],
         help="a database of a chosen size for the benchmark (kept by reset; 0 undoes it)",
-    )  # fmt: skip
+    )
     grow.add_argument("--size-mb", type=int, required=True, help="MB of order events to add")
     grow.add_argument(
-        "--after-backup-percent", type=float, default=0.0,
+        "--after-backup-percent",
+        type=float,
+        default=0.0,
         help="the newest %% of those rows missing from the nightly backup",
-    )  # fmt: skip
+    )
     grow.set_defaults(handler=lambda args: bulk.grow(args.size_mb, args.after_backup_percent) or 0)
 
 
@@ -259,9 +275,11 @@ def _addendum(args: argparse.Namespace) -> int:
         )
     signed = sign_off.add_addendum(folder, env, args.key, what, text, args.done)
     said = signed.statement.get("follow_up") or addenda.TEXTS[what]
-    print(f"addendum by {signed.person.name} ({signed.statement['role']}): {said} — "
-          f"{signed.path}; the record is unchanged: rollbook verify {folder} lists what is "
-          "still open")  # fmt: skip
+    print(
+        f"addendum by {signed.person.name} ({signed.statement['role']}): {said} — "
+        f"{signed.path}; the record is unchanged: rollbook verify {folder} lists what is "
+        "still open"
+    )
     return 0
 
 
@@ -291,15 +309,21 @@ def _add_statements(subparsers: argparse._SubParsersAction) -> None:
     what = addendum.add_mutually_exclusive_group(required=True)
     what.add_argument("--root-cause", metavar="TEXT", help="§7.1's Causa raíz")
     what.add_argument("--lessons", metavar="TEXT", help="§7.1's Lecciones Aprendidas")
-    what.add_argument("--done", type=int, metavar="N",
-                      help="follow-up N (as rollbook verify numbers them) is done")  # fmt: skip
+    what.add_argument(
+        "--done",
+        type=int,
+        metavar="N",
+        help="follow-up N (as rollbook verify numbers them) is done",
+    )
     addendum.add_argument("--note", metavar="TEXT", help="with --done: the ticket, link, …")
     for parser, handler in ((approve, _approve), (sign, _sign_off), (addendum, _addendum)):
         parser.add_argument("folder", metavar="FOLDER", help="reports/<incident>")
         parser.add_argument(
-            "--key", required=True, metavar="FILE",
+            "--key",
+            required=True,
+            metavar="FILE",
             help="your SSH key: the private key file, or its .pub with the key in ssh-agent",
-        )  # fmt: skip
+        )
         parser.add_argument(
             "--env", metavar="NAME", help="environments/NAME.yaml (default: the folder's)"
         )
@@ -398,9 +422,11 @@ def _ledger(args: argparse.Namespace) -> int:
         entries = ledger.read(host, env.ledger_file())
         journal.close()
     if not entries:
-        print(f"{env.name}: the release ledger {env.ledger_file()} is empty or missing — record "
-              f"the deployed release: pytest features/validation.feature --env={env.name} "
-              "--record-release")  # fmt: skip
+        print(
+            f"{env.name}: the release ledger {env.ledger_file()} is empty or missing — record "
+            f"the deployed release: pytest features/validation.feature --env={env.name} "
+            "--record-release"
+        )
         return 0
     print(f"{env.name}: {env.ledger_file()} (newest first)")
     for entry in reversed(entries):

@@ -27,8 +27,10 @@ def code_at_target(run: Run) -> None:
 @given("que el ambiente reinstala las dependencias en un venv nuevo")
 def new_venv_wanted(run: Run) -> None:
     if not new_venv.enabled(run.site.env):
-        pytest.skip(f"opcional: el ambiente {run.site.env.name} reinstala en su venv en el Paso "
-                    f"3.2 (app.force_reinstall: {run.site.env.app.force_reinstall})")  # fmt: skip
+        pytest.skip(
+            f"opcional: el ambiente {run.site.env.name} reinstala en su venv en el Paso "
+            f"3.2 (app.force_reinstall: {run.site.env.app.force_reinstall})"
+        )
 
 
 @when(

@@ -16,8 +16,9 @@ def newest_backup(run: Run) -> Backup:
 @then("existe un backup más joven que la edad máxima, completo")
 def backup_recent(run: Run, newest: Backup) -> None:
     limit, hours = run.site.env.database.max_backup_age, prerequisites.hours
-    assert newest.age < limit, (f"{newest.path} is {hours(newest.age)} old: over "
-                                f"database.max_backup_age ({hours(limit)})")  # fmt: skip
+    assert newest.age < limit, (
+        f"{newest.path} is {hours(newest.age)} old: over database.max_backup_age ({hours(limit)})"
+    )
     assert newest.size > 0, f"{newest.path} is empty"
 
 

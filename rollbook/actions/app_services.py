@@ -56,8 +56,9 @@ def connect_servers(incident: Incident, site: Site, records: Records) -> list[st
 def app_user_writes(host: Host, env: Environment) -> None:
     """app.user runs commands on this host and may write the app's folder and venv."""
     app = env.app
-    done = host.run(["test", "-w", app.path, "-a", "-w", app.venv], mutating=False, check=False,
-                    app=True)  # fmt: skip
+    done = host.run(
+        ["test", "-w", app.path, "-a", "-w", app.venv], mutating=False, check=False, app=True
+    )
     if not done.ok:
         said = (done.stderr.strip().splitlines() or [f"cannot write {app.path} or {app.venv}"])[0]
         raise StepFailed(
@@ -83,8 +84,18 @@ def app_processes(host: Host, env: Environment, pids: set[int] | None = None) ->
 def working_folders(host: Host) -> dict[int, str]:
     """pid → working folder of the processes this user may see (others: absent), from /proc in
     one `find`."""
-    argv = ["find", "/proc", "-mindepth", "2", "-maxdepth", "2", "-name", "cwd",
-            "-printf", "%h\\t%l\\n"]  # fmt: skip
+    argv = [
+        "find",
+        "/proc",
+        "-mindepth",
+        "2",
+        "-maxdepth",
+        "2",
+        "-name",
+        "cwd",
+        "-printf",
+        "%h\\t%l\\n",
+    ]
     out = host.run(argv, mutating=False, check=False).stdout
     rows = (line.split("\t", 1) for line in out.splitlines() if "\t" in line)
     found = {folder.removeprefix("/proc/"): cwd for folder, cwd in rows}
@@ -169,8 +180,11 @@ def start_services(
                 manager.restart(running)
         except StepFailed as exc:  # the manager says it could not (e.g. supervisor's spawn error)
             up = manager.running(names)
-            said = [f"{n}: {ends_with(since_start(records, host, manager, n))}"
-                    for n in names if n not in up]  # fmt: skip
+            said = [
+                f"{n}: {ends_with(since_start(records, host, manager, n))}"
+                for n in names
+                if n not in up
+            ]
             raise StepFailed(" — ".join([str(exc), *said])) from None
         timeout = site.env.services.start_timeout
         for name in names:

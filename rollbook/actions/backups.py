@@ -45,11 +45,21 @@ class Backup:
 def list_backups(host: Host, db: DatabaseConfig, pattern: str | None = None) -> list[BackupFile]:
     """Files of the backups folder matching the pattern, newest first (ls -lt)."""
     result = host.run(
-        ["find", db.backups, "-maxdepth", "1", "-type", "f", "-name", pattern or db.backup_pattern,
-         "-printf", r"%T@\t%s\t%p\n"],
+        [
+            "find",
+            db.backups,
+            "-maxdepth",
+            "1",
+            "-type",
+            "f",
+            "-name",
+            pattern or db.backup_pattern,
+            "-printf",
+            r"%T@\t%s\t%p\n",
+        ],
         mutating=False,
         check=False,
-    )  # fmt: skip
+    )
     files = []
     for line in result.stdout.splitlines():
         mtime, size, path = line.split("\t", 2)
@@ -113,8 +123,9 @@ def check_backup(
         over_age = f"{too_old}: accepted because --backup names it (§9.2)"
     fmt = backup_format(host, file.path)
     if fmt == "custom":
-        listed = host.run(["pg_restore", "--list", "-f", "/dev/null", file.path],
-                          mutating=False, check=False)  # fmt: skip
+        listed = host.run(
+            ["pg_restore", "--list", "-f", "/dev/null", file.path], mutating=False, check=False
+        )
         if not listed.ok:
             raise BackupRefused(f"the backup {file.path} fails `pg_restore --list`")
     else:

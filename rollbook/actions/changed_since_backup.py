@@ -40,8 +40,10 @@ def estimate(incident: Incident, site: Site, records: Records, copy: str, when: 
         return
     records.keep(RowsChanged(counted, named, when))
     if counted:
-        incident.say(f"rows the restore would put back to the backup's content ({when}): "
-                     f"{sum(counted.values())}: {counted}")  # fmt: skip
+        incident.say(
+            f"rows the restore would put back to the backup's content ({when}): "
+            f"{sum(counted.values())}: {counted}"
+        )
 
 
 def _compared(
@@ -88,10 +90,18 @@ def _changed_keys(
         return set()
     where = f" WHERE {ranges.where('x')}" if ranges else ""
     # the hash first: a key's text may hold psql's separator
-    sql = (f"SELECT md5({row_ranges.row_text('x', common)}), {key_text(key)} "
-           f"FROM public.{ident(table)} AS x{where}")  # fmt: skip
-    now, then = (dict(reversed(line.split("|", 1)) for line in psql(pg, sql, database=name)
-                      .splitlines() if "|" in line) for name in (None, copy))  # fmt: skip
+    sql = (
+        f"SELECT md5({row_ranges.row_text('x', common)}), {key_text(key)} "
+        f"FROM public.{ident(table)} AS x{where}"
+    )
+    now, then = (
+        dict(
+            reversed(line.split("|", 1))
+            for line in psql(pg, sql, database=name).splitlines()
+            if "|" in line
+        )
+        for name in (None, copy)
+    )
     return {k for k, digest in now.items() if k in then and then[k] != digest}
 
 
@@ -100,14 +110,22 @@ def _described(
 ) -> dict[str, dict[str, list[str]]]:
     """{key: {column: [backup's value, value now]}} of the columns that differ."""
     chosen = database.having_keys(key, keys)
-    sql = (f"SELECT json_build_array({key_text(key)}, to_jsonb(x)) FROM public.{ident(table)} "
-           f"AS x WHERE {chosen}")  # fmt: skip
-    now, then = (dict(json.loads(line) for line in psql(pg, sql, database=name).splitlines())
-                 for name in (None, copy))  # fmt: skip
+    sql = (
+        f"SELECT json_build_array({key_text(key)}, to_jsonb(x)) FROM public.{ident(table)} "
+        f"AS x WHERE {chosen}"
+    )
+    now, then = (
+        dict(json.loads(line) for line in psql(pg, sql, database=name).splitlines())
+        for name in (None, copy)
+    )
     described = {
-        k: {c: [changed_rows.cut(then[k].get(c)), changed_rows.cut(now[k].get(c))]
-            for c in common if then[k].get(c) != now[k].get(c)}
-        for k in keys if k in now and k in then
-    }  # fmt: skip
+        k: {
+            c: [changed_rows.cut(then[k].get(c)), changed_rows.cut(now[k].get(c))]
+            for c in common
+            if then[k].get(c) != now[k].get(c)
+        }
+        for k in keys
+        if k in now and k in then
+    }
     # a column whose type changed hashes differently with the same value: nothing to name
     return {k: columns for k, columns in described.items() if columns}

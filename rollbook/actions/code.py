@@ -18,12 +18,17 @@ def record_deployed_code(incident: Incident, site: Site, records: Records) -> di
     """Before Etapa 3 changes anything: the deployed ref, package set and static files (a
     snapshot), for §9."""
     tag = records.need(Deployed).tag
-    code = each_host(incident, site, "app", lambda host: {
-        "commit": Checkout(host, site.env.app.path).head(),
-        "tag": tag,
-        "freeze": Venv(host, site.env.app).freeze(),
-        "static": static.take_snapshot(host, site.env, incident.id),
-    })  # fmt: skip
+    code = each_host(
+        incident,
+        site,
+        "app",
+        lambda host: {
+            "commit": Checkout(host, site.env.app.path).head(),
+            "tag": tag,
+            "freeze": Venv(host, site.env.app).freeze(),
+            "static": static.take_snapshot(host, site.env, incident.id),
+        },
+    )
     return records.keep(CodeBefore(code)).value()
 
 

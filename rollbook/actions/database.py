@@ -34,9 +34,14 @@ def psql(
 ) -> str:
     """One statement's rows (unaligned, tuples only) in `database` (default the app's)."""
     return pg.run(
-        "psql", "-d", database or pg.database.name, "-c", sql, mutating=mutating,
+        "psql",
+        "-d",
+        database or pg.database.name,
+        "-c",
+        sql,
+        mutating=mutating,
         before=["-X", "-At", "-v", "ON_ERROR_STOP=1"],
-    ).stdout  # fmt: skip
+    ).stdout
 
 
 def owner(pg: PostgresClient, name: str) -> str:
@@ -99,8 +104,12 @@ def analyze(pg: PostgresClient, name: str) -> None:
     restore (a restore leaves none of the planner's statistics, until autovacuum comes): its
     first queries, and Paso 4.5's passes over it, planned on what it holds."""
     for block in blocks(tables(pg, name)):
-        psql(pg, "ANALYZE " + ", ".join(f"public.{ident(t)}" for t in block), database=name,
-             mutating=True)  # fmt: skip
+        psql(
+            pg,
+            "ANALYZE " + ", ".join(f"public.{ident(t)}" for t in block),
+            database=name,
+            mutating=True,
+        )
 
 
 def row_keys(
@@ -172,14 +181,17 @@ def early_safety_backup(incident: Incident, site: Site, records: Records) -> dic
     before = fingerprints(pg) if horizon else {}
     keys = row_keys(pg) if horizon else {}
     if horizon is None or write_horizon(pg) != horizon:
-        incident.say("Paso 4.0: the database cluster is being written to: Paso 4.1's safety "
-                     "dump is taken after the stop")  # fmt: skip
+        incident.say(
+            "Paso 4.0: the database cluster is being written to: Paso 4.1's safety "
+            "dump is taken after the stop"
+        )
         return {}
     records.keys_before = keys
     path, checked = _dump_state(site, records)
     if write_horizon(pg) != horizon:
-        incident.say("Paso 4.0: a transaction wrote during the dump: it is taken again after "
-                     "the stop")  # fmt: skip
+        incident.say(
+            "Paso 4.0: a transaction wrote during the dump: it is taken again after the stop"
+        )
         horizon = None
     dump = SafetyDump(path, **checked, tables=before, horizon=horizon, current=False)
     return records.keep(dump).value()
@@ -237,8 +249,15 @@ def dump_to(
     partial = f"{path}.partial"
     pg.host.run(["install", "-m", "600", "/dev/null", partial], mutating=True)
     try:
-        with Progress(pg.host, f"pg_dump {name}", partial, None, stall=timeouts.stall,
-                      expected=expected, bound=True):  # fmt: skip
+        with Progress(
+            pg.host,
+            f"pg_dump {name}",
+            partial,
+            None,
+            stall=timeouts.stall,
+            expected=expected,
+            bound=True,
+        ):
             pg.run("pg_dump", "-d", name, "-f", partial, mutating=True, timeout=timeouts.dump)
     except StepFailed as exc:
         raise StepFailed(f"{exc}; the incomplete file is kept as {partial}") from None
@@ -344,8 +363,9 @@ def drop_database(pg: PostgresClient, name: str) -> None:
     forced one is tried again after it, DROP_ROUNDS times; then the sessions still there are
     named (another role's: only the DBA may end them)."""
     for _ in range(DROP_ROUNDS):
-        forced = pg.run("dropdb", name, before=["--force", "--if-exists"], mutating=True,
-                        check=False)  # fmt: skip
+        forced = pg.run(
+            "dropdb", name, before=["--force", "--if-exists"], mutating=True, check=False
+        )
         if forced.ok:
             return
         if FORCE_REFUSED not in forced.stderr:
@@ -362,9 +382,14 @@ def drop_database(pg: PostgresClient, name: str) -> None:
 
 
 def restore_into(
-    pg: PostgresClient, name: str, path: str, timeouts: Timeouts, *, declared: bool = False,
+    pg: PostgresClient,
+    name: str,
+    path: str,
+    timeouts: Timeouts,
+    *,
+    declared: bool = False,
     expected: float | None = None,
-) -> tuple[str, int]:  # fmt: skip
+) -> tuple[str, int]:
     """createdb NAME and restore PATH into it, bounded by timeouts.restore, its progress said;
     returns the backup's format and the jobs used. `declared`: a scratch database of Paso 1.3's
     trial restore (see executor.run)."""
@@ -378,10 +403,10 @@ def restore_into(
     else:
         tool, options = "psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
         args = ["-d", name, "-f", path]
-    with Progress.reading(pg.host, f"{tool} {name}", path, stall=timeouts.stall,
-                          expected=expected):  # fmt: skip
-        pg.run(tool, *args, before=options, mutating=True, timeout=timeouts.restore,
-               declared=declared)  # fmt: skip
+    with Progress.reading(pg.host, f"{tool} {name}", path, stall=timeouts.stall, expected=expected):
+        pg.run(
+            tool, *args, before=options, mutating=True, timeout=timeouts.restore, declared=declared
+        )
     return fmt, jobs
 
 

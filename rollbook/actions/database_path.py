@@ -139,11 +139,15 @@ def estimate_restore_loss(
     keys = {t: k for t, k in database.lost_keys(now, restored).items() if k}
     lost = {t: len(k) for t, k in keys.items()}
     incident.note("restore_loss_estimate", tables=lost, rows=sum(lost.values()), when=when)
-    incident.say(f"restoring the backup would lose {sum(lost.values())} rows now ({when})"
-            + (f": {lost}" if lost else ""))  # fmt: skip
+    incident.say(
+        f"restoring the backup would lose {sum(lost.values())} rows now ({when})"
+        + (f": {lost}" if lost else "")
+    )
     if keys and not migrating(records) and records.known(RowLabels) is None:  # asked once
-        names = {t: [loss_statement.name(k) for k in rows[: loss_statement.SHOWN]]
-                 for t, rows in keys.items()}  # fmt: skip
+        names = {
+            t: [loss_statement.name(k) for k in rows[: loss_statement.SHOWN]]
+            for t, rows in keys.items()
+        }
         first = {t: shown for t, shown in names.items() if UNNAMED not in shown}
         records.keep(RowLabels(row_labels.ask(incident, site, first), when))
 
@@ -173,8 +177,14 @@ def reverse(incident: Incident, site: Site, records: Records) -> None:
     venv = Venv(site.first_host("app"), site.env.app)
     with records.operation(MigrationsReversing(plan.commands)):  # §9 restores the safety dump
         for app, to in plan.targets:
-            venv.manage("migrate", app, to or "zero", "--noinput", mutating=True,
-                        timeout=site.env.timeouts.restore)  # fmt: skip
+            venv.manage(
+                "migrate",
+                app,
+                to or "zero",
+                "--noinput",
+                mutating=True,
+                timeout=site.env.timeouts.restore,
+            )
     if not site.planning:  # the record's timeline line for the database (Paso 7.1)
         incident.note("database_reversed", commands=plan.commands)
 
@@ -197,8 +207,10 @@ def summary(facts: dict[str, dict[str, Any]]) -> str:
         said += "; " + "; ".join(dropped) + f": {_total(counts)} valores"
     estimate = facts.get("restore_loss_estimate")
     if estimate:
-        said += (f"; restaurar el backup perdería {estimate['rows']} filas (estimado en "
-                 f"{estimate['when']}, antes de la Etapa 2)")  # fmt: skip
+        said += (
+            f"; restaurar el backup perdería {estimate['rows']} filas (estimado en "
+            f"{estimate['when']}, antes de la Etapa 2)"
+        )
     labels = RowLabels.read(facts)
     if estimate and labels and labels.tables:  # the first of them, as the app names them
         said += "; entre ellas " + "; ".join(
@@ -208,8 +220,10 @@ def summary(facts: dict[str, dict[str, Any]]) -> str:
     changed = RowsChanged.read(facts)
     if changed and changed.tables:
         tables = ", ".join(f"{t}: {n}" for t, n in changed.tables.items())
-        said += (f"; {sum(changed.tables.values())} filas cambiadas desde el backup volverían a su "
-                 f"contenido del backup ({tables}; estimado en {changed.when})")  # fmt: skip
+        said += (
+            f"; {sum(changed.tables.values())} filas cambiadas desde el backup volverían a su "
+            f"contenido del backup ({tables}; estimado en {changed.when})"
+        )
     return said
 
 
@@ -225,12 +239,17 @@ def dropped_note(facts: dict[str, dict[str, Any]]) -> str:
     keys = chosen.drop_keys
     listed = ", ".join(
         f"{k}: {'n/d' if n is None else n}"
-        + (f" (claves {', '.join(keys[k])}{' …' if (n or 0) > len(keys[k]) else ''})"
-           if keys.get(k) else "")
+        + (
+            f" (claves {', '.join(keys[k])}{' …' if (n or 0) > len(keys[k]) else ''})"
+            if keys.get(k)
+            else ""
+        )
         for k, n in counts.items()
-    )  # fmt: skip
-    return (f" — la reversión retiró valores que solo tenía la versión desplegada ({listed}); "
-            f"quedan en {safety}")  # fmt: skip
+    )
+    return (
+        f" — la reversión retiró valores que solo tenía la versión desplegada ({listed}); "
+        f"quedan en {safety}"
+    )
 
 
 def _total(counts: dict[str, int | None]) -> str:

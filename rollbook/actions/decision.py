@@ -51,10 +51,11 @@ def decide(
     if severity == PREVENTIVE:  # §2.3: the tests fail before users do; the tree's users
         # branch would say "wait for a fix" for what §2.3 says to roll back
         return Decision(
-            ASK_TECH_LEAD, True,
+            ASK_TECH_LEAD,
+            True,
             f"preventive (§2.3: post-deployment tests failing massively): evaluated and approved "
             f"by {approved_by}",
-        )  # fmt: skip
+        )
     if users_affected is None:
         return Decision(ASK_TECH_LEAD, True, f"evaluated and approved by {approved_by}")
     if users_affected > 10:

@@ -97,14 +97,21 @@ def install_requirements(
         needed = None
         if not force and not host.planning:
             needed = (_answered(asked.get(host.spec, {}), seen) if recorded else None) or (
-                len(_would_install(venv, site.env, args)), "pip install --dry-run")  # fmt: skip
+                len(_would_install(venv, site.env, args)),
+                "pip install --dry-run",
+            )
         if needed is not None and not needed[0]:
             why = f"{needed[1]}: the venv already satisfies the target exactly"
             skipped[host.spec] = why
             incident.say(f"{host.spec}: {why} — reinstall skipped (force_reinstall: when_needed)")
         else:
-            pip_install(venv, site.env, ["--force-reinstall", *args] if force else args, total,
-                         f"install-{incident.id}.log")  # fmt: skip
+            pip_install(
+                venv,
+                site.env,
+                ["--force-reinstall", *args] if force else args,
+                total,
+                f"install-{incident.id}.log",
+            )
         if recorded:
             uninstall_extra(venv, recorded)
         return how
@@ -149,14 +156,30 @@ def pip_install(
     log = posixpath.join(folder, log_name)
     venv.host.run(["mkdir", "-p", folder], mutating=True, app=True)
     with PipProgress(venv.host, log, venv.app.venv, total, stall=env.timeouts.stall):
-        venv.pip("install", "--disable-pip-version-check", "--log", log, *args, mutating=True,
-                 timeout=env.timeouts.install)  # fmt: skip
+        venv.pip(
+            "install",
+            "--disable-pip-version-check",
+            "--log",
+            log,
+            *args,
+            mutating=True,
+            timeout=env.timeouts.install,
+        )
 
 
 def _would_install(venv: Venv, env: Environment, args: list[str]) -> list[str]:
     """pip's own answer, without installing: what `pip install ARGS` would install."""
-    out = venv.pip("install", "--disable-pip-version-check", "--dry-run", "--quiet", "--report",
-                   "-", *args, mutating=False, timeout=env.timeouts.install).stdout  # fmt: skip
+    out = venv.pip(
+        "install",
+        "--disable-pip-version-check",
+        "--dry-run",
+        "--quiet",
+        "--report",
+        "-",
+        *args,
+        mutating=False,
+        timeout=env.timeouts.install,
+    ).stdout
     try:
         report = json.loads(out)
     except json.JSONDecodeError:
@@ -180,8 +203,7 @@ def uninstall_extra(venv: Venv, wanted: list[str], found: list[str] | None = Non
     `found`: the venv's `pip freeze --all` where it is known (a dry-run plans from it)."""
     names = {package(line) for line in wanted}
     found = venv.freeze() if found is None else found
-    extra = [package(line) for line in comparable(found, wanted)
-             if package(line) not in names]  # fmt: skip
+    extra = [package(line) for line in comparable(found, wanted) if package(line) not in names]
     if extra:
         venv.pip("uninstall", "-y", *extra, mutating=True)
 
@@ -220,9 +242,19 @@ def resolve_target(
     unheld: list[str] = []
 
     def dry_run(venv: Venv, args: list[str]) -> CommandResult:
-        return venv.pip("install", "--disable-pip-version-check", "--dry-run", "--quiet",
-                        "--report", "-", *(["--force-reinstall"] if force else []), *args,
-                        mutating=False, timeout=env.timeouts.install, check=False)  # fmt: skip
+        return venv.pip(
+            "install",
+            "--disable-pip-version-check",
+            "--dry-run",
+            "--quiet",
+            "--report",
+            "-",
+            *(["--force-reinstall"] if force else []),
+            *args,
+            mutating=False,
+            timeout=env.timeouts.install,
+            check=False,
+        )
 
     def resolve(host: Host) -> dict[str, object]:
         venv, how = Venv(host, env.app), ""
@@ -232,34 +264,56 @@ def resolve_target(
         if recorded:
             wanted = to_change(seen, recorded)
             if not wanted:
-                return {"ok": True, "said": "the venv already holds the target's recorded set",
-                        "count": 0, **same}  # fmt: skip
+                return {
+                    "ok": True,
+                    "said": "the venv already holds the target's recorded set",
+                    "count": 0,
+                    **same,
+                }
             report = dry_run(venv, exact_args(env, wanted))
         else:
             report = dry_run(venv, target_requirements(host, env, target.ref, seen))
             if not report.ok and _conflict(report.stderr):  # the held versions clash with pins
-                unholding = dry_run(venv, target_requirements(host, env, target.ref, seen,
-                                                               hold=False))  # fmt: skip
+                unholding = dry_run(
+                    venv, target_requirements(host, env, target.ref, seen, hold=False)
+                )
                 if unholding.ok:
-                    how = (" without holding the unpinned packages (holding them at their "
-                           f"installed versions conflicts: {_said(report.stderr, 2)})")  # fmt: skip
+                    how = (
+                        " without holding the unpinned packages (holding them at their "
+                        f"installed versions conflicts: {_said(report.stderr, 2)})"
+                    )
                     unheld.append(host.spec)
                     report = unholding
         if not report.ok:
-            return {"ok": False, "said": (
-                f"{host.name}: pip cannot install the target {target.name}'s packages "
-                f"({'recorded set' if recorded else 'requirements'}): {_said(report.stderr, 4)} "
-                "— nothing was changed; fix the requirements or the mirror, then run again"
-            )}  # fmt: skip
+            return {
+                "ok": False,
+                "said": (
+                    f"{host.name}: pip cannot install the target {target.name}'s packages "
+                    f"({'recorded set' if recorded else 'requirements'}): "
+                    f"{_said(report.stderr, 4)} "
+                    "— nothing was changed; fix the requirements or the mirror, then run again"
+                ),
+            }
         try:
-            install = [[i["metadata"]["name"], i["metadata"]["version"],
-                        i.get("download_info", {}).get("url", ""), bool(i.get("is_direct"))]
-                       for i in json.loads(report.stdout)["install"]]  # fmt: skip
+            install = [
+                [
+                    i["metadata"]["name"],
+                    i["metadata"]["version"],
+                    i.get("download_info", {}).get("url", ""),
+                    bool(i.get("is_direct")),
+                ]
+                for i in json.loads(report.stdout)["install"]
+            ]
         except (json.JSONDecodeError, KeyError, TypeError):
             install = None
         count = -1 if install is None else len(install)
-        return {"ok": True, "said": f"pip resolves the install{how}: {count} packages to install",
-                "count": count if count >= 0 else None, "install": install, **same}  # fmt: skip
+        return {
+            "ok": True,
+            "said": f"pip resolves the install{how}: {count} packages to install",
+            "count": count if count >= 0 else None,
+            "install": install,
+            **same,
+        }
 
     resolved = each_host(incident, site, "app", resolve)
     records.keep(TargetResolved(resolved, sorted(unheld)))
@@ -295,12 +349,14 @@ def target_requirements(
     pins, files = read.pins, read.files
     top = posixpath.relpath(env.app_file(env.app.requirements), env.app.path)
     # a tag may hold "/" (deploy/1.4.2): the file's name is the tag's digest
-    held = host.private_file(f"held-{digest([tag])[:12]}.txt", "\n".join(held_versions(seen, pins)),
-                             app=True)  # fmt: skip
+    held = host.private_file(
+        f"held-{digest([tag])[:12]}.txt", "\n".join(held_versions(seen, pins)), app=True
+    )
     folder = posixpath.join(posixpath.dirname(held), "target")
     # writes only into the run's private folder (like its pgpass): not a change to the system
-    host.run(["sh", "-c", _ARCHIVE, "sh", env.app.path, tag, folder, *files], mutating=False,
-             app=True)  # fmt: skip
+    host.run(
+        ["sh", "-c", _ARCHIVE, "sh", env.app.path, tag, folder, *files], mutating=False, app=True
+    )
     constraints = ["-c", held] if hold else []
     return [*env.app.pip_options, "-r", posixpath.join(folder, top), *constraints]
 

@@ -25,11 +25,16 @@ def identify_target(incident: Incident, site: Site, records: Records) -> Target:
     deployed_at, source = release.deploy_time(tree, deployed)
     records.keep(Deployed(**asdict(deployed), deployed_at=deployed_at, deployed_at_from=source))
     entry = recorded.get(str(target.tag)) or {}
-    fact = records.keep(Target(
-        **asdict(target), reason=reason, ledger_status=entry.get("status"),
-        packages=entry.get("packages"), migrations=entry.get("migrations"),
-        migration_rows=entry.get("migration_rows"),
-    ))  # fmt: skip
+    fact = records.keep(
+        Target(
+            **asdict(target),
+            reason=reason,
+            ledger_status=entry.get("status"),
+            packages=entry.get("packages"),
+            migrations=entry.get("migrations"),
+            migration_rows=entry.get("migration_rows"),
+        )
+    )
     incident.say(
         f"deployed: {deployed.tag or '(untagged)'} {deployed.commit[:12]} — "
         f"target: {target.tag} {target.commit[:12]} ({reason})"
@@ -61,8 +66,9 @@ def verify_backup(incident: Incident, site: Site, records: Records) -> ChosenBac
             f"none of the {len(refused)} backups older than the deployed release can be used: "
             + "; ".join(refused)
         )
-    fact = records.keep(ChosenBackup(**asdict(backup), host=host.spec, identity=identity,
-                                 refused=refused))  # fmt: skip
+    fact = records.keep(
+        ChosenBackup(**asdict(backup), host=host.spec, identity=identity, refused=refused)
+    )
     incident.say(
         f"backup: {backup.path} ({backup.format}, {backup.size} bytes, "
         f"{backup.age / 3600:.1f} h old, sha256 {backup.sha256[:16]}…; {identity}) — Backup OK"
@@ -98,8 +104,11 @@ def _expected_migrations(site: Site, records: Records) -> Expected | str:
     packages = package_migrations.packages(records, venv, site.env)
     source = f"{name}'s migration files (repository and packages)"
     if packages.unread:  # the repository's apps only, as without the packages' files
-        source = f"{name}'s migration files in the repository (packages unread: " + "; ".join(
-            f"{what}: {why}" for what, why in packages.unread.items()) + ")"  # fmt: skip
+        source = (
+            f"{name}'s migration files in the repository (packages unread: "
+            + "; ".join(f"{what}: {why}" for what, why in packages.unread.items())
+            + ")"
+        )
     else:
         files = files + packages.target
     squashed = {**packages.squashed, **read.squashed}
@@ -108,8 +117,7 @@ def _expected_migrations(site: Site, records: Records) -> Expected | str:
     if not apps:
         return f"identity not checked: {name}'s migration files name no app its database records"
     own = migration_history.as_migrate_sees(files, squashed)
-    return ({m for m in own if m.split(".")[0] in apps}, apps,
-            source, squashed)  # fmt: skip
+    return ({m for m in own if m.split(".")[0] in apps}, apps, source, squashed)
 
 
 def _identity(host: Host, backup: backups.Backup, expected: Expected | str) -> str:

@@ -43,8 +43,15 @@ def each_host(
     def on(spec: str) -> None:
         if failed.is_set():
             errors[spec] = StepFailed(f"{label(spec)}: not started, another host failed first")
-            incident.journal.write("host_result", paso=incident.paso, role=role, host=spec,
-                              ok=False, seconds=0.0, error=str(errors[spec]))  # fmt: skip
+            incident.journal.write(
+                "host_result",
+                paso=incident.paso,
+                role=role,
+                host=spec,
+                ok=False,
+                seconds=0.0,
+                error=str(errors[spec]),
+            )
             return
         started = time.monotonic()
         try:
@@ -54,8 +61,15 @@ def each_host(
             failed.set()
         seconds = round(time.monotonic() - started, 3)
         error = str(errors[spec]) if spec in errors else None
-        incident.journal.write("host_result", paso=incident.paso, role=role, host=spec,
-                          ok=error is None, seconds=seconds, error=error)  # fmt: skip
+        incident.journal.write(
+            "host_result",
+            paso=incident.paso,
+            role=role,
+            host=spec,
+            ok=error is None,
+            seconds=seconds,
+            error=error,
+        )
 
     workers = 1 if one_at_a_time else min(site.env.parallel_hosts, len(specs))
     if workers == 1:

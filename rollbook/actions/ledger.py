@@ -57,8 +57,9 @@ def latest(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def add(host: Host, file: str, entry: dict[str, Any], *, declared: bool = False) -> None:
     """One line, under the ledger's lock. `declared`: the one write a read-only run may make."""
     with host.acting_for("ledger"):  # journaled apart from the Pasos
-        host.run(["mkdir", "-p", posixpath.dirname(file)], mutating=True, declared=declared,
-                 app=True)  # fmt: skip
+        host.run(
+            ["mkdir", "-p", posixpath.dirname(file)], mutating=True, declared=declared, app=True
+        )
         argv = write_argv(encode(entry), file, append=True, lock=f"{file}.lock")
         out = host.run(argv, mutating=True, declared=declared, check=False, app=True)
     if not out.ok:  # the entry itself is in the journal's command line: not repeated here
@@ -81,8 +82,12 @@ def describe_deployed(site: Site) -> dict[str, Any]:
     deployed = release.deployed_release(Checkout(host, app.path), app.tags)
     requirements = site.env.app_file(app.requirements)
     digest = host.run(["sha256sum", requirements], mutating=False, check=False, app=True)
-    static = host.run(["sh", "-c", _STATIC_HASH, "sh", static_root(site.env)],
-                      mutating=False, check=False, app=True)  # fmt: skip
+    static = host.run(
+        ["sh", "-c", _STATIC_HASH, "sh", static_root(site.env)],
+        mutating=False,
+        check=False,
+        app=True,
+    )
     venv = Venv(host, app)
     return {
         "tag": deployed.tag,
@@ -100,8 +105,18 @@ def migration_rows(site: Site) -> list[str] | None:
     marker table is another or the table cannot be read."""
     if site.env.database.marker_table != backups.DJANGO_MIGRATIONS:
         return None
-    out = site.postgres().run("psql", "-X", "-A", "-t", "-d", site.env.database.name,
-                             "-c", backups.MIGRATION_ROWS, mutating=False, check=False)  # fmt: skip
+    out = site.postgres().run(
+        "psql",
+        "-X",
+        "-A",
+        "-t",
+        "-d",
+        site.env.database.name,
+        "-c",
+        backups.MIGRATION_ROWS,
+        mutating=False,
+        check=False,
+    )
     return sorted(out.stdout.split()) if out.ok else None
 
 
@@ -124,8 +139,13 @@ def entry(operator: str, status: str, facts: dict[str, Any], **extra: Any) -> di
 def new_entry(
     status: str, facts: dict[str, Any], by: str, time: datetime, **extra: Any
 ) -> dict[str, Any]:
-    return {**facts, "status": status, "time": time.isoformat(timespec="seconds"), "by": by,
-            **extra}  # fmt: skip
+    return {
+        **facts,
+        "status": status,
+        "time": time.isoformat(timespec="seconds"),
+        "by": by,
+        **extra,
+    }
 
 
 def encode(entry: dict[str, Any]) -> str:

@@ -39,8 +39,10 @@ def note(
     records.keep(DataLoss(counted, named, listed, recovered, conflicts or {}))
     for table, keys in named.items():
         unshown = len(lost[table]) - len(keys)
-        incident.say(f"rows lost in {table}: {shown(table, keys, labels)}"
-                     + (f" and {unshown} more" if unshown else ""))  # fmt: skip
+        incident.say(
+            f"rows lost in {table}: {shown(table, keys, labels)}"
+            + (f" and {unshown} more" if unshown else "")
+        )
     if listed:
         incident.say(f"every key of the rows lost: {listed}")
 

@@ -25,17 +25,22 @@ def trees(records: Records, tree: Checkout, venv: Venv, refs: list[str]) -> Migr
     known = records.known(MigrationTrees)
     if known is not None and set(refs) <= set(known.migrations):
         return known
-    out = tree.host.run([venv.tool("python"), "-c", TREES, tree.path, *refs], mutating=False,
-                        app=True)  # fmt: skip
+    out = tree.host.run(
+        [venv.tool("python"), "-c", TREES, tree.path, *refs], mutating=False, app=True
+    )
     try:
         found = json.loads(out.stdout)
     except ValueError:
         raise StepFailed(f"the releases' migrations were not read: {out.stdout[-300:]}") from None
-    return records.keep(MigrationTrees(
-        {str(ref): None if names is None else [str(n) for n in names]
-         for ref, names in found["migrations"].items()},
-        {str(squash): [str(n) for n in names] for squash, names in found["squashes"].items()},
-    ))  # fmt: skip
+    return records.keep(
+        MigrationTrees(
+            {
+                str(ref): None if names is None else [str(n) for n in names]
+                for ref, names in found["migrations"].items()
+            },
+            {str(squash): [str(n) for n in names] for squash, names in found["squashes"].items()},
+        )
+    )
 
 
 def as_migrate_sees(names: set[str] | list[str], squashed: Squashes) -> set[str]:

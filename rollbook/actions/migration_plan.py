@@ -38,8 +38,11 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
     ref = target.commit
     asked = records.known(AppliedMigrations)  # with the app's settings, earlier in Paso 1.2
     try:
-        applied = asked.applied if asked and asked.host == host.spec else (
-            ledger.applied_migrations(venv))  # fmt: skip
+        applied = (
+            asked.applied
+            if asked and asked.host == host.spec
+            else (ledger.applied_migrations(venv))
+        )
     except StepFailed as exc:  # the deployed release may be what is broken: restore, as written
         why = f"el manage.py de la versión desplegada falló: {exc}"
         return _plan(incident, records, "unknown", [], [], [], why)
@@ -55,7 +58,8 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
         packages = package_migrations.packages(records, venv, site.env)
         if packages.unread:
             why = "las migraciones de la versión objetivo no se leyeron de " + "; ".join(
-                f"{name}: {said}" for name, said in packages.unread.items())  # fmt: skip
+                f"{name}: {said}" for name, said in packages.unread.items()
+            )
             return _plan(incident, records, "unknown", [], [], [], why)
         # a package's app counts where the database has applied it (installed in settings)
         installed = {m.split(".")[0] for m in applied}
@@ -101,10 +105,18 @@ def classify(incident: Incident, site: Site, records: Records) -> dict[str, Any]
         return _plan(
             incident, records, "reversible-lossy", extra, commands, [], why, operations, targets
         )
-    return _plan(incident, records, "reversible", extra, commands, [],
-                 "revertir conserva cada fila; solo retira lo que la versión desplegada añadió"
-                 + "".join(f"; {describe(o)}" for o in operations if o["effect"] == "drops"),
-                 operations, targets)  # fmt: skip
+    return _plan(
+        incident,
+        records,
+        "reversible",
+        extra,
+        commands,
+        [],
+        "revertir conserva cada fila; solo retira lo que la versión desplegada añadió"
+        + "".join(f"; {describe(o)}" for o in operations if o["effect"] == "drops"),
+        operations,
+        targets,
+    )
 
 
 LOSSY = ("empties", "converts", "unknown")
@@ -129,9 +141,10 @@ def reverse_operations(venv: Venv, targets: list[tuple[str, str | None]]) -> lis
     Django's own plan and model states, read by rollbook/actions/in_app/reverse_plan.py run with
     the deployed code (`manage.py shell -c`)."""
     out = venv.run(
-        [venv.tool("python"), venv.app.manage, "shell", "-c", REVERSE_PLAN], mutating=False,
+        [venv.tool("python"), venv.app.manage, "shell", "-c", REVERSE_PLAN],
+        mutating=False,
         env={"ROLLBOOK_REVERSE_TO": json.dumps(targets)},
-    ).stdout  # fmt: skip
+    ).stdout
     line = next((x for x in out.splitlines() if x.startswith(MARKER)), None)
     if line is None:
         raise StepFailed(f"manage.py shell printed no migration plan: {out.strip()[-300:]}")
@@ -149,7 +162,8 @@ def _plan(
     operations: list[dict[str, Any]] | None = None,
     targets: list[tuple[str, str | None]] | None = None,
 ) -> dict[str, Any]:
-    fact = records.keep(MigrationPlan(kind, extra, commands, missing, why, operations or [],
-                                  targets or []))  # fmt: skip
+    fact = records.keep(
+        MigrationPlan(kind, extra, commands, missing, why, operations or [], targets or [])
+    )
     incident.say(f"migrations: {kind} — {why}" + (f": {'; '.join(commands)}" if commands else ""))
     return fact.value()

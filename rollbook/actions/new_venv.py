@@ -147,8 +147,10 @@ def unsuitable(found: dict[str, Any], live: str) -> str | None:
     if found["taken"]:
         return f"{', '.join(found['taken'])} exists already: a venv left by an earlier run"
     if found["free"] < 2 * found["size"]:
-        return (f"{folder} has {found['free'] // mib} MiB free: a second venv of "
-                f"{found['size'] // mib} MiB would leave less than its size")  # fmt: skip
+        return (
+            f"{folder} has {found['free'] // mib} MiB free: a second venv of "
+            f"{found['size'] // mib} MiB would leave less than its size"
+        )
     return None
 
 
@@ -164,15 +166,23 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
     staged, aside = staged_path(env, incident.id), aside_path(env, incident.id)
 
     def in_place(host: Host, why: str) -> dict[str, Any]:
-        incident.say(f"Paso 3.4: {host.name}: no new venv ({why}); Paso 3.2 reinstalls in "
-                     f"{env.app.venv} (pip install --force-reinstall)")  # fmt: skip
+        incident.say(
+            f"Paso 3.4: {host.name}: no new venv ({why}); Paso 3.2 reinstalls in "
+            f"{env.app.venv} (pip install --force-reinstall)"
+        )
         return {"in_place": why}
 
     def build(host: Host) -> dict[str, Any]:
         live, new = Venv(host, env.app), Venv(host, _at(env, staged), copied=True)
-        found = json.loads(host.run([f"{env.app.venv}/bin/python", "-c", INSPECT, env.app.venv,
-                                     staged, aside], mutating=False, app=True)
-                           .stdout.strip().splitlines()[-1])  # fmt: skip
+        found = json.loads(
+            host.run(
+                [f"{env.app.venv}/bin/python", "-c", INSPECT, env.app.venv, staged, aside],
+                mutating=False,
+                app=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         read = dependencies.target_requirements_tree(host, env, target.ref)
         local = requirements.local_code(target.packages) if target.packages else read.local
         why = unsuitable(found, env.app.venv) or (_local_code(local[0]) if local else None)
@@ -182,8 +192,13 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
         with records.operation(VenvStaged(host.spec, staged)) as change:  # §9 removes it
             # the live venv copied (its pip.conf, its bytecode, its scripts naming the app's
             # path): what differs from the target is installed below, the rest is checked
-            made = host.run(["cp", "-a", "--", env.app.venv.rstrip("/"), staged], mutating=True,
-                            app=True, check=False, timeout=env.timeouts.install)  # fmt: skip
+            made = host.run(
+                ["cp", "-a", "--", env.app.venv.rstrip("/"), staged],
+                mutating=True,
+                app=True,
+                check=False,
+                timeout=env.timeouts.install,
+            )
             if made.unreached:  # the link, not the copy: the Paso fails (§9 removes it)
                 raise StepFailed(host.describe_failure(made))
             if not made.ok:
@@ -198,8 +213,9 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
                 total = len(target.packages)
             else:  # Paso 3.2's own arguments: the target's requirements, the rest held
                 hold = host.spec not in unheld
-                args = dependencies.target_requirements(host, env, target.ref, seen, hold=hold,
-                                                        read=read)  # fmt: skip
+                args = dependencies.target_requirements(
+                    host, env, target.ref, seen, hold=hold, read=read
+                )
                 total = None
             dependencies.pip_install(new, env, ["--no-compile", *args], total, log)
             if target.packages:  # the copy's names are the live venv's (pip ran --no-deps)
@@ -214,8 +230,11 @@ def prepare(incident: Incident, site: Site, records: Records) -> dict[str, dict[
 
     done = each_host(incident, site, "app", build)
     said = ("in_place", "reinstalled", "left")
-    records.keep(VenvBuilt(staged, {spec: {k: part[k] for k in said if k in part}
-                                    for spec, part in done.items()}))  # fmt: skip
+    records.keep(
+        VenvBuilt(
+            staged, {spec: {k: part[k] for k in said if k in part} for spec, part in done.items()}
+        )
+    )
     return {spec: part for spec, part in done.items() if "in_place" not in part}
 
 
@@ -238,19 +257,29 @@ def _reinstall_damaged(
     tools = [d for d in damaged if dependencies.package(d) in dependencies.PACKAGING]
     forced = [d for d in damaged if d not in tools]
     if tools:
-        incident.say(f"Paso 3.4: {host.name}: {', '.join(tools)} differ from their RECORD "
-                     f"({'; '.join(damaged[t][0] for t in tools)}): left as in place")  # fmt: skip
+        incident.say(
+            f"Paso 3.4: {host.name}: {', '.join(tools)} differ from their RECORD "
+            f"({'; '.join(damaged[t][0] for t in tools)}): left as in place"
+        )
     if forced:
         where = "; ".join(damaged[d][0] for d in forced)
-        incident.say(f"Paso 3.4: {host.name}: reinstalling {', '.join(forced)}: a file differs "
-                     f"from what its wheel installed ({where})")  # fmt: skip
+        incident.say(
+            f"Paso 3.4: {host.name}: reinstalling {', '.join(forced)}: a file differs "
+            f"from what its wheel installed ({where})"
+        )
         try:
-            dependencies.pip_install(new, env, ["--no-compile", "--force-reinstall",
-                                                *dependencies.exact_args(env, forced)],
-                                     len(forced), log)  # fmt: skip
+            dependencies.pip_install(
+                new,
+                env,
+                ["--no-compile", "--force-reinstall", *dependencies.exact_args(env, forced)],
+                len(forced),
+                log,
+            )
         except StepFailed as exc:
-            return {"why": f"pip cannot reinstall {', '.join(forced)} (files differ from their "
-                           f"RECORD): {exc}"}  # fmt: skip
+            return {
+                "why": f"pip cannot reinstall {', '.join(forced)} (files differ from their "
+                f"RECORD): {exc}"
+            }
         still = [d for d in _damaged(new) if d in forced]
         if still:
             return {"why": f"{', '.join(still)} still differ from their RECORD after a reinstall"}
@@ -266,8 +295,10 @@ def _damaged(venv: Venv) -> dict[str, list[str]]:
 def _local_code(line: str) -> str:
     """Paso 3.4 runs before Paso 3.1's checkout: a requirement installing from a path, a file or
     an editable source (requirements.local_code) would not be the target's."""
-    return (f"the target installs from a path, a file or an editable source ({line}): built "
-            "before Paso 3.1's checkout it would be the deployed release's")  # fmt: skip
+    return (
+        f"the target installs from a path, a file or an editable source ({line}): built "
+        "before Paso 3.1's checkout it would be the deployed release's"
+    )
 
 
 def _relocate(host: Host, env: Environment, staged: str) -> None:
@@ -275,14 +306,33 @@ def _relocate(host: Host, env: Environment, staged: str) -> None:
     python, live = f"{staged}/bin/python", env.app.venv.rstrip("/")
     done = host.run([python, "-c", _RELOCATE, staged, live], mutating=True, app=True)
     if not host.planning and done.stdout.split()[-1:] != ["0"]:
-        raise StepFailed(f"{host.name}: files of {staged}/bin still name it after the rewrite "
-                         f"({done.stdout.strip()}): set app.force_reinstall: always")  # fmt: skip
+        raise StepFailed(
+            f"{host.name}: files of {staged}/bin still name it after the rewrite "
+            f"({done.stdout.strip()}): set app.force_reinstall: always"
+        )
     # what pip installed into the copy, as pip would have (a file that does not compile is left,
     # as pip leaves it), with the paths the files will have after the rename; the copied
     # bytecode is current (its sources' times kept); one process, niced: the app still serves
-    done = host.run(["nice", "-n", "10", python, "-m", "compileall", "-q", "-j", "1",
-                     "-d", f"{live}/lib", f"{staged}/lib"], mutating=True, app=True, check=False,
-                    timeout=env.timeouts.install)  # fmt: skip
+    done = host.run(
+        [
+            "nice",
+            "-n",
+            "10",
+            python,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "1",
+            "-d",
+            f"{live}/lib",
+            f"{staged}/lib",
+        ],
+        mutating=True,
+        app=True,
+        check=False,
+        timeout=env.timeouts.install,
+    )
     if done.exit_status not in (0, 1):  # 1: a file did not compile
         raise StepFailed(host.describe_failure(done))
 
@@ -297,16 +347,20 @@ def reinstall(incident: Incident, site: Site, records: Records) -> dict[str, str
     live, aside = env.app.venv.rstrip("/"), aside_path(env, incident.id)
     made = records.known(VenvBuilt)
     in_place = {spec for spec, part in (made.hosts if made else {}).items() if "in_place" in part}
-    built = {change.host: change.path for change in records.begun(VenvStaged)
-             if change.host not in in_place}  # fmt: skip
+    built = {
+        change.host: change.path
+        for change in records.begun(VenvStaged)
+        if change.host not in in_place
+    }
     renamed: list[str] = []
 
     def rename(host: Host) -> str | None:
         staged = built.get(host.spec)
         if staged is None:
             if host.spec not in in_place:
-                incident.say(f"Paso 3.2: {host.name}: Paso 3.4 built no new venv here: "
-                             "reinstalling in place")  # fmt: skip
+                incident.say(
+                    f"Paso 3.2: {host.name}: Paso 3.4 built no new venv here: reinstalling in place"
+                )
             return None
         with records.operation(VenvSwitched(host.spec, live, aside, staged)):  # §9 renames back
             host.run(["sh", "-c", SWITCH, "sh", live, aside, staged], mutating=True, app=True)
@@ -316,16 +370,21 @@ def reinstall(incident: Incident, site: Site, records: Records) -> dict[str, str
     how = dependencies.install_requirements(incident, site, records, instead=rename)
     if renamed and not site.planning:
         records.keep(VenvRenamed(live, aside, sorted(renamed)))
-        incident.say(f"Paso 3.2: the new venv is {live}; the one it replaced is kept as {aside} "
-                     "(remove it once no longer needed)")  # fmt: skip
+        incident.say(
+            f"Paso 3.2: the new venv is {live}; the one it replaced is kept as {aside} "
+            "(remove it once no longer needed)"
+        )
     return how
 
 
 def switch_back(host: Host, change: VenvSwitched) -> bool:
     """§9: the venv Paso 3.2 set aside back at the app's venv path (the new one back aside);
     whether it moved (it had not when the run died before the first rename)."""
-    done = host.run(["sh", "-c", SWITCH_BACK, "sh", change.live, change.aside, change.staged],
-                    mutating=True, app=True)  # fmt: skip
+    done = host.run(
+        ["sh", "-c", SWITCH_BACK, "sh", change.live, change.aside, change.staged],
+        mutating=True,
+        app=True,
+    )
     return "renamed back" in done.stdout
 
 

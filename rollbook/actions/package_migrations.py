@@ -29,8 +29,18 @@ PACKAGES = LABELS + (IN_APP / "packages.py").read_text()
 ARCHIVES = (".whl", ".tar.gz", ".zip")
 INSTALL = "the target's install"  # what is unread when pip's dry-run listed nothing
 # pip options that say where packages come from: `pip download` takes them, not install-only ones
-SOURCES = ("--index-url", "-i", "--extra-index-url", "--find-links", "-f", "--no-index",
-           "--trusted-host", "--cert", "--client-cert", "--proxy")  # fmt: skip
+SOURCES = (
+    "--index-url",
+    "-i",
+    "--extra-index-url",
+    "--find-links",
+    "-f",
+    "--no-index",
+    "--trusted-host",
+    "--cert",
+    "--client-cert",
+    "--proxy",
+)
 FLAGS = ("--no-index",)  # of SOURCES, those without a value
 
 
@@ -50,36 +60,53 @@ def packages(records: Records, venv: Venv, env: Environment) -> PackageMigration
     for name, version, url, *direct in install or []:
         if installed.get(normalize(name)) != version and not _in_checkout(url, env.app.path):
             changed[normalize(name)] = (version, url, bool(direct and direct[0]))
-    archives = {name: unquote(urlparse(url).path) for name, (_, url, _) in changed.items()
-                if url.startswith("file:") and url.endswith(ARCHIVES)}  # fmt: skip
-    fetch = {name: version for name, (version, _, direct) in changed.items()
-             if name not in archives and not direct}  # fmt: skip
+    archives = {
+        name: unquote(urlparse(url).path)
+        for name, (_, url, _) in changed.items()
+        if url.startswith("file:") and url.endswith(ARCHIVES)
+    }
+    fetch = {
+        name: version
+        for name, (version, _, direct) in changed.items()
+        if name not in archives and not direct
+    }
     for name, (version, url, direct) in changed.items():
         if direct and name not in archives:
             unread[f"{name}=={version}"] = f"installed from {url}: its files are not read here"
     if fetch:
         got, errors = _download(venv, env, fetch)
         archives.update(got)
-        unread.update({f"{name}=={version}": errors.get(name, "no wheel") for name, version
-                       in fetch.items() if name not in got})  # fmt: skip
-    out = venv.host.run([venv.tool("python"), "-c", PACKAGES, json.dumps(archives)],
-                        mutating=False, app=True)  # fmt: skip
+        unread.update(
+            {
+                f"{name}=={version}": errors.get(name, "no wheel")
+                for name, version in fetch.items()
+                if name not in got
+            }
+        )
+    out = venv.host.run(
+        [venv.tool("python"), "-c", PACKAGES, json.dumps(archives)], mutating=False, app=True
+    )
     try:
         found = json.loads(out.stdout)
     except ValueError:
         raise StepFailed(f"the packages' migrations were not read: {out.stdout[-300:]}") from None
     now, recorded = found["installed"], records.need(Target).packages
     staying = {dependencies.package(line) for line in recorded or []}
-    kept = [m for name, dist in now.items()
-            if name not in changed and (not recorded or name in staying)
-            for m in dist["migrations"]]  # fmt: skip
+    kept = [
+        m
+        for name, dist in now.items()
+        if name not in changed and (not recorded or name in staying)
+        for m in dist["migrations"]
+    ]
     fresh = [m for dist in found["archives"].values() for m in dist["migrations"]]
-    return records.keep(PackageMigrations(
-        sorted({m for dist in now.values() for m in dist["migrations"]}),
-        sorted(set(kept) | set(fresh)),
-        {str(squash): [str(n) for n in names] for squash, names in found["squashes"].items()},
-        unread,
-    ))  # fmt: skip
+    return records.keep(
+        PackageMigrations(
+            sorted({m for dist in now.values() for m in dist["migrations"]}),
+            sorted(set(kept) | set(fresh)),
+            {str(squash): [str(n) for n in names] for squash, names in found["squashes"].items()},
+            unread,
+        )
+    )
 
 
 def _in_checkout(url: str, checkout: str) -> bool:
@@ -104,19 +131,34 @@ def _download(
             said = _pip_download(venv, env, folder, [f"{name}=={version}"])
             if said:
                 errors[name] = f"{said} (pip download --only-binary=:all:)"
-    listed = venv.host.run(["ls", "-1", folder], mutating=False, check=False,
-                           app=True).stdout.split()  # fmt: skip
-    got = {normalize(file.split("-")[0]): posixpath.join(folder, file)
-           for file in listed if file.endswith(".whl")}  # fmt: skip
+    listed = venv.host.run(
+        ["ls", "-1", folder], mutating=False, check=False, app=True
+    ).stdout.split()
+    got = {
+        normalize(file.split("-")[0]): posixpath.join(folder, file)
+        for file in listed
+        if file.endswith(".whl")
+    }
     return got, errors
 
 
 def _pip_download(venv: Venv, env: Environment, folder: str, args: list[str]) -> str:
     """pip download of `args` into `folder`: "" when it worked, else pip's last line."""
     # writes only into the run's private folder (like its pgpass): not a change to the system
-    done = venv.pip("download", "--disable-pip-version-check", "--quiet", "--no-deps",
-                    "--only-binary=:all:", "--dest", folder, *sources(env.app.pip_options),
-                    *args, mutating=False, timeout=env.timeouts.install, check=False)  # fmt: skip
+    done = venv.pip(
+        "download",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--dest",
+        folder,
+        *sources(env.app.pip_options),
+        *args,
+        mutating=False,
+        timeout=env.timeouts.install,
+        check=False,
+    )
     said = [line.strip() for line in done.stderr.splitlines() if line.strip()]
     return "" if done.ok else (said[-1] if said else f"pip exited {done.exit_status}")
 

@@ -119,8 +119,9 @@ def at_tag(tree: Checkout, tag: str, path: str) -> Tree:
     """The requirements as committed at `tag` (`path` relative to the checkout)."""
 
     def show(file: str) -> str | None:
-        done = tree.host.run(["git", "-C", tree.path, "show", f"{tag}:{file}"], mutating=False,
-                             check=False, app=True)  # fmt: skip
+        done = tree.host.run(
+            ["git", "-C", tree.path, "show", f"{tag}:{file}"], mutating=False, check=False, app=True
+        )
         return done.stdout if done.ok else None
 
     return read_tree(show, path, f"{tree.host.name} at {tag}")

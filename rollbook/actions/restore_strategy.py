@@ -42,16 +42,22 @@ def safety_backup(incident: Incident, site: Site, records: Records) -> dict[str,
         return swap.keep_aside(incident, site, records)
     taken = records.known(SafetyDump)
     if taken and taken.current:
-        incident.say(f"safety backup: {taken.path}, the current state's, kept at Paso 3.0 "
-                     "before the reversal")  # fmt: skip
+        incident.say(
+            f"safety backup: {taken.path}, the current state's, kept at Paso 3.0 "
+            "before the reversal"
+        )
         return taken.value()
     if taken and database.still_current(site, taken):
-        incident.say(f"safety backup: {taken.path}, taken at Paso 4.0 with the app serving: "
-                     f"no transaction has written since (next id {taken.horizon})")  # fmt: skip
+        incident.say(
+            f"safety backup: {taken.path}, taken at Paso 4.0 with the app serving: "
+            f"no transaction has written since (next id {taken.horizon})"
+        )
         return records.keep(replace(taken, current=True)).value()
     if taken:
-        incident.say(f"safety backup: {taken.path} (Paso 4.0) is no longer the current "
-                     "state (a transaction wrote since): dumping again")  # fmt: skip
+        incident.say(
+            f"safety backup: {taken.path} (Paso 4.0) is no longer the current "
+            "state (a transaction wrote since): dumping again"
+        )
     return database.safety_backup(site, records)
 
 

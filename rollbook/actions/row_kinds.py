@@ -35,8 +35,11 @@ def classify(incident: Incident, site: Site, records: Records) -> RowKinds | Non
     if not losing:
         return None
     ignored = [t for t in losing if t in site.env.database.ignore_tables]
-    filled, asked = (set(), "todas ignoradas por configuración") if len(ignored) == len(
-        losing) else _regenerated(incident, site)  # fmt: skip
+    filled, asked = (
+        (set(), "todas ignoradas por configuración")
+        if len(ignored) == len(losing)
+        else _regenerated(incident, site)
+    )
     regenerated = [t for t in losing if t in filled and t not in ignored]
     kinds = records.keep(RowKinds(regenerated, ignored, asked))
     parts = (
@@ -61,24 +64,34 @@ def _regenerated(incident: Incident, site: Site) -> tuple[set[str], str]:
     scratch = f"{name[:40]}_kinds_{incident.started:%Y%m%d_%H%M%S}"  # < 64: never cut to `name`
     if scratch == name:  # the cleanup below drops the scratch database: never the app's
         return set(), f"refused: {scratch} is the app's own database"
-    incident.say(f"which tables the target's migrate regenerates: {scratch} (created, migrated "
-                 "and dropped) …")  # fmt: skip
+    incident.say(
+        f"which tables the target's migrate regenerates: {scratch} (created, migrated "
+        "and dropped) …"
+    )
     result = venv.run(
-        [venv.tool("python"), site.env.app.manage, "shell", "-c", SCRIPT], mutating=True,
-        declared=True, check=False, timeout=site.env.timeouts.install,
+        [venv.tool("python"), site.env.app.manage, "shell", "-c", SCRIPT],
+        mutating=True,
+        declared=True,
+        check=False,
+        timeout=site.env.timeouts.install,
         env={"ROLLBOOK_DATABASE": name, "ROLLBOOK_SCRATCH_DATABASE": scratch},
-    )  # fmt: skip
+    )
     if not result.ok:  # the app died before dropping it (a migration failed): dropped here
-        left = site.postgres().run("dropdb", scratch, before=["--if-exists"], mutating=True,
-                                   declared=True, check=False)  # fmt: skip
+        left = site.postgres().run(
+            "dropdb", scratch, before=["--if-exists"], mutating=True, declared=True, check=False
+        )
         if not left.ok:
-            incident.say(f"WARNING: the scratch database {scratch} may be left: "
-                         f"{host.describe_failure(left)} — drop it by hand")  # fmt: skip
+            incident.say(
+                f"WARNING: the scratch database {scratch} may be left: "
+                f"{host.describe_failure(left)} — drop it by hand"
+            )
     line = next((x for x in result.stdout.splitlines() if x.startswith(MARKER)), None)
     if not result.ok or line is None:
         why = host.describe_failure(result) if not result.ok else "it printed no answer"
-        incident.say(f"WARNING: the app's migrate on a scratch database did not answer ({why}): "
-                     "every lost row counts as user data")  # fmt: skip
+        incident.say(
+            f"WARNING: the app's migrate on a scratch database did not answer ({why}): "
+            "every lost row counts as user data"
+        )
         return set(), f"sin respuesta de la app ({why}): toda fila perdida cuenta como dato"
     answer = json.loads(line[len(MARKER) :])
     if "error" in answer:
@@ -86,5 +99,7 @@ def _regenerated(incident: Incident, site: Site) -> tuple[set[str], str]:
         return set(), f"{answer['error']}: toda fila perdida cuenta como dato"
     filled = set(answer["tables"]) - {BOOKKEEPING}
     written = ", ".join(sorted(filled)) or "ninguna tabla"
-    return filled, (f"migrate de la versión objetivo en la base vacía {scratch}: sus señales "
-                    f"post-migrate escriben en {written}")  # fmt: skip
+    return filled, (
+        f"migrate de la versión objetivo en la base vacía {scratch}: sus señales "
+        f"post-migrate escriben en {written}"
+    )

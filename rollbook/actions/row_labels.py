@@ -34,9 +34,11 @@ def ask(incident: Incident, site: Site, keys: dict[str, list[str]]) -> dict[str,
     host = site.first_host("app")
     venv = Venv(host, site.env.app)
     result = venv.run(
-        [venv.tool("python"), site.env.app.manage, "shell", "-c", SCRIPT], mutating=False,
-        check=False, env={"ROLLBOOK_ROW_KEYS": json.dumps(asked)},
-    )  # fmt: skip
+        [venv.tool("python"), site.env.app.manage, "shell", "-c", SCRIPT],
+        mutating=False,
+        check=False,
+        env={"ROLLBOOK_ROW_KEYS": json.dumps(asked)},
+    )
     line = next((x for x in result.stdout.splitlines() if x.startswith(MARKER)), None)
     if not result.ok or line is None:
         why = host.describe_failure(result) if not result.ok else "it printed no labels"
@@ -55,8 +57,10 @@ def _from_columns(
         column, pk = site.env.database.label_columns[table], pks.get(table)
         if not wanted or not pk:
             continue
-        sql = (f"SELECT json_build_array({key_text(pk)}, x.{ident(column)}::text) FROM "
-               f"public.{ident(table)} AS x WHERE {database.having_keys(pk, wanted)}")  # fmt: skip
+        sql = (
+            f"SELECT json_build_array({key_text(pk)}, x.{ident(column)}::text) FROM "
+            f"public.{ident(table)} AS x WHERE {database.having_keys(pk, wanted)}"
+        )
         try:
             rows = [json.loads(line) for line in psql(pg, sql).splitlines()]
         except StepFailed as exc:

@@ -110,8 +110,10 @@ def recover(incident: Incident, site: Site, records: Records) -> RowsRecovered |
             drop_scratch(site, scratch)
     _note_loss(incident, records, statement, None)  # named by key once its criterion reads them
     said = ", ".join(f"{t}: {s['recovered']}/{s['dropped']}" for t, s in statement.items())
-    incident.say(f"rows recovered (of those the restore dropped): {said or 'none to recover'}"
-            + (f"; salvage for a DBA: {salvage}" if salvage else ""))  # fmt: skip
+    incident.say(
+        f"rows recovered (of those the restore dropped): {said or 'none to recover'}"
+        + (f"; salvage for a DBA: {salvage}" if salvage else "")
+    )
     return records.keep(RowsRecovered(statement, salvage, source))
 
 
@@ -125,11 +127,17 @@ def lost(entry: dict[str, Any]) -> int:
 def absent_table(rows: int) -> dict[str, Any]:
     """The statement of a table the restored schema lacks (the deployed release created it)."""
     return {
-        "rows_before": rows, "dropped": rows, "recovered": 0, "conflicts": 0,
-        "not_recovered": {"not recovered: table absent in the restored schema": rows} if rows
+        "rows_before": rows,
+        "dropped": rows,
+        "recovered": 0,
+        "conflicts": 0,
+        "not_recovered": {"not recovered: table absent in the restored schema": rows}
+        if rows
         else {},
-        "columns_absent": [], "columns_renamed": {}, "kept": 0,
-    }  # fmt: skip
+        "columns_absent": [],
+        "columns_renamed": {},
+        "kept": 0,
+    }
 
 
 def unaccounted(incident: Incident, site: Site, records: Records) -> dict[str, int]:
@@ -142,8 +150,9 @@ def unaccounted(incident: Incident, site: Site, records: Records) -> dict[str, i
     key."""
     done = records.need(RowsRecovered)
     pg, compared = site.postgres(), list(done.tables)
-    ranges = {t: KeyRanges(**s["key_ranges"]) for t, s in done.tables.items()
-              if s.get("key_ranges")}  # fmt: skip
+    ranges = {
+        t: KeyRanges(**s["key_ranges"]) for t, s in done.tables.items() if s.get("key_ranges")
+    }
     before = records.keys_before
     scratches = [scratch.name for scratch in records.begun(SalvageScratch)]
     if before is None and done.source not in scratches:
@@ -152,8 +161,11 @@ def unaccounted(incident: Incident, site: Site, records: Records) -> dict[str, i
     if before is None:
         incident.say("Paso 4.5 not checked by keys: Paso 4.1 ran in the resumed incident")
         return {}
-    before = {t: {k for k in keys if t not in ranges or ranges[t].holds(k)}
-              for t, keys in before.items() if t in compared}  # fmt: skip
+    before = {
+        t: {k for k in keys if t not in ranges or ranges[t].holds(k)}
+        for t, keys in before.items()
+        if t in compared
+    }
     now = database.row_keys(pg, only=compared, where={t: r.where("x") for t, r in ranges.items()})
     missing = database.lost_keys(before, now)
     listed = {t: lost(s) for t, s in done.tables.items()}
@@ -190,8 +202,12 @@ def _source(
     safety = _safety(records)
     if safety.database:  # swap: kept aside whole, closed to connections by Paso 4.2
         aside = safety.database
-        psql(pg, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true",
-             database="postgres", mutating=True)  # fmt: skip
+        psql(
+            pg,
+            f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true",
+            database="postgres",
+            mutating=True,
+        )
         return aside, None
     scratch = f"{site.env.database.name}_salvage_{incident.started.astimezone(UTC):%Y%m%d_%H%M%S}"
     with records.operation(SalvageScratch(scratch)):  # §9 drops it if the run dies
@@ -221,8 +237,11 @@ def _renamed(records: Records, table: str) -> dict[str, str]:
     """Column renames of `table` by the undone migrations (Paso 1.2's plan): older → newer."""
     plan = records.known(MigrationPlan)
     ops = plan.operations if plan else []
-    return {o["from_column"]: o["column"] for o in ops
-            if o.get("from_column") and o.get("table") == table}  # fmt: skip
+    return {
+        o["from_column"]: o["column"]
+        for o in ops
+        if o.get("from_column") and o.get("table") == table
+    }
 
 
 def source_columns(
@@ -251,10 +270,11 @@ def _recover_table(
     listed = ", ".join(ident(c) for c in common)
     salvage = f"{SCHEMA}.{ident(table)}"
     psql(
-        pg, f"CREATE TABLE {salvage} AS SELECT {listed} FROM public.{ident(table)} WITH NO DATA; "
+        pg,
+        f"CREATE TABLE {salvage} AS SELECT {listed} FROM public.{ident(table)} WITH NO DATA; "
         f"ALTER TABLE {salvage} ADD COLUMN {EXTRA} jsonb, ADD COLUMN {STATUS} text",
         mutating=True,
-    )  # fmt: skip
+    )
     ranges = _copy(site, pg, source, table, mapped, key or common)  # no key: by the whole row
     absent = [c for c, required in wanted.items() if required and c not in mapped]
     if not key:
@@ -314,11 +334,16 @@ def _copy(
         f"to_jsonb({src}) - ARRAY[{others}]::text[] FROM public.{ident(table)} AS {src}"
     )
     base = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *pg.connection()]
-    into = shlex.join([
-        *base, "-d", pg.database.name,
-        "-c", f"COPY {SCHEMA}.{ident(table)} ({', '.join(ident(c) for c in [*mine, EXTRA])}) "
-        "FROM STDIN",
-    ])  # fmt: skip
+    into = shlex.join(
+        [
+            *base,
+            "-d",
+            pg.database.name,
+            "-c",
+            f"COPY {SCHEMA}.{ident(table)} ({', '.join(ident(c) for c in [*mine, EXTRA])}) "
+            "FROM STDIN",
+        ]
+    )
     ranges = None
     if not key or any(k not in mapped for k in key):  # no key to compare by: every row
         out = shlex.join([*base, "-d", source, "-c", f"COPY ({select}) TO STDOUT"])
@@ -328,25 +353,43 @@ def _copy(
         here = ranges.where("p") if ranges else "true"
         there = ranges.where(src, source=True) if ranges else "true"
         hashed = f"hashtextextended({row_text('p', mine)}, 0)"
-        keys = shlex.join([
-            *base, "-d", pg.database.name, "-c",
-            f"COPY (SELECT {row_text('p', key)}, {hashed} FROM public.{ident(table)} AS p "
-            f"WHERE {here}) TO STDOUT",
-        ])  # fmt: skip
+        keys = shlex.join(
+            [
+                *base,
+                "-d",
+                pg.database.name,
+                "-c",
+                f"COPY (SELECT {row_text('p', key)}, {hashed} FROM public.{ident(table)} AS p "
+                f"WHERE {here}) TO STDOUT",
+            ]
+        )
         differ = (
             f"{select} WHERE {there} AND NOT EXISTS (SELECT 1 FROM rollbook_restored r WHERE "
             f"r.k = {row_text(src, [mapped[k] for k in key])} "
             f"AND r.h = hashtextextended({row_text(src, names)}, 0))"
         )
-        out = shlex.join([
-            *base, "-d", source,
-            "-c", "CREATE TEMPORARY TABLE rollbook_restored (k text, h bigint)",
-            "-c", "COPY rollbook_restored FROM STDIN", "-c", "ANALYZE rollbook_restored",
-            "-c", f"COPY ({differ}) TO STDOUT",
-        ])  # fmt: skip
+        out = shlex.join(
+            [
+                *base,
+                "-d",
+                source,
+                "-c",
+                "CREATE TEMPORARY TABLE rollbook_restored (k text, h bigint)",
+                "-c",
+                "COPY rollbook_restored FROM STDIN",
+                "-c",
+                "ANALYZE rollbook_restored",
+                "-c",
+                f"COPY ({differ}) TO STDOUT",
+            ]
+        )
         line = f"{keys} | {out} | {into}"
-    pg.host.run(["bash", "-c", f"set -o pipefail; {line}"], mutating=True,
-                env=pg.host.pgpass(pg.password), timeout=site.env.timeouts.restore)  # fmt: skip
+    pg.host.run(
+        ["bash", "-c", f"set -o pipefail; {line}"],
+        mutating=True,
+        env=pg.host.pgpass(pg.password),
+        timeout=site.env.timeouts.restore,
+    )
     return ranges
 
 
@@ -375,8 +418,9 @@ def _recover_sql(
     status = f"UPDATE {salvage} x SET {STATUS}"
     if not key:
         return f"{status} = {literal('not recovered: ' + reason)}"
-    steps = [f"{status} = 'dropped' WHERE NOT EXISTS (SELECT 1 FROM {public} p "
-             f"WHERE {match('p', 'x')})"]  # fmt: skip
+    steps = [
+        f"{status} = 'dropped' WHERE NOT EXISTS (SELECT 1 FROM {public} p WHERE {match('p', 'x')})"
+    ]
     if not reason:
         steps += [
             f"WITH ins AS (INSERT INTO {public} ({listed}) SELECT {listed} FROM {salvage} x "
@@ -417,8 +461,16 @@ def _sequences(pg: PostgresClient, table: str) -> list[str]:
 
 def _keep_salvage(incident: Incident, site: Site, pg: PostgresClient) -> str:
     """The salvage schema's rows, dumped as SQL into the incident folder (0600)."""
-    dumped = pg.run("pg_dump", "-d", pg.database.name, "-n", SCHEMA, "--no-owner",
-                    mutating=True, timeout=site.env.timeouts.dump).stdout  # fmt: skip
+    dumped = pg.run(
+        "pg_dump",
+        "-d",
+        pg.database.name,
+        "-n",
+        SCHEMA,
+        "--no-owner",
+        mutating=True,
+        timeout=site.env.timeouts.dump,
+    ).stdout
     path = incident.folder / SALVAGE_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -76,8 +76,9 @@ def observe(host: Host, env: Environment, manager: ServiceManager, name: str) ->
     if not pids:
         return Serving(name, {}, {})
     ticks = clock_ticks(host)
-    stats = host.run(["cat", *(f"/proc/{pid}/stat" for pid in pids)], mutating=False,
-                     check=False).stdout  # fmt: skip
+    stats = host.run(
+        ["cat", *(f"/proc/{pid}/stat" for pid in pids)], mutating=False, check=False
+    ).stdout
     started = {}
     for line in stats.splitlines():
         pid, _, rest = line.partition(" (")

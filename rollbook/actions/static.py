@@ -36,8 +36,9 @@ def static_root(env: Environment) -> str:
 
 def content_hash(host: Host, env: Environment) -> str | None:
     """sha256 of the static root's files and contents; None when there is no static root."""
-    done = host.run(["sh", "-c", CONTENT_HASH, "sh", static_root(env)], mutating=False,
-                    check=False, app=True)  # fmt: skip
+    done = host.run(
+        ["sh", "-c", CONTENT_HASH, "sh", static_root(env)], mutating=False, check=False, app=True
+    )
     return done.stdout.split()[0] if done.ok and done.stdout.strip() else None
 
 
@@ -45,8 +46,7 @@ def take_snapshot(host: Host, env: Environment, incident: str) -> dict[str, str 
     """Before Etapa 3: the static root archived beside the ledger on this host, for §9."""
     path = posixpath.join(posixpath.dirname(env.ledger_file()), f"static-{incident}.tar")
     host.run(["mkdir", "-p", posixpath.dirname(path)], mutating=True, app=True)
-    said = host.run(["sh", "-c", _SNAPSHOT, "sh", static_root(env), path], mutating=True,
-                    app=True)  # fmt: skip
+    said = host.run(["sh", "-c", _SNAPSHOT, "sh", static_root(env), path], mutating=True, app=True)
     taken = said.stdout.strip() == "taken" or host.planning
     return {"path": path if taken else None, "sha256": content_hash(host, env)}
 
@@ -93,8 +93,9 @@ def _check_manifest(host: Host, root: str, files: list[str]) -> None:
     try:
         named = set(json.loads(text).get("paths", {}).values())
     except (ValueError, AttributeError):
-        raise StepFailed(f"{host.name}: {path} is not the manifest Django writes (JSON with "
-                         "paths)") from None  # fmt: skip
+        raise StepFailed(
+            f"{host.name}: {path} is not the manifest Django writes (JSON with paths)"
+        ) from None
     present = set(files)
     missing = sorted(name for name in named if posixpath.join(root, name) not in present)
     if missing:

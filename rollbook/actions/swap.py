@@ -86,8 +86,12 @@ def keep_aside(incident: Incident, site: Site, records: Records) -> dict[str, ob
     pg = site.postgres()
     if _existing(pg, aside):
         raise StepFailed(f"a database named {aside} exists already: drop or rename it first")
-    kept = SafetyDump(f"{db.backups}/pre_rollback_{stamp}.sql", database=aside,
-                      oid=_oid(pg, db.name), dumped_at="Paso 5.4")  # fmt: skip
+    kept = SafetyDump(
+        f"{db.backups}/pre_rollback_{stamp}.sql",
+        database=aside,
+        oid=_oid(pg, db.name),
+        dumped_at="Paso 5.4",
+    )
     return records.keep(kept).value()
 
 
@@ -106,10 +110,12 @@ def swap_in(incident: Incident, site: Site, records: Records) -> None:
     aside = str(_kept(records).database)
     with records.operation(DatabaseSwapped(name, aside, shadow)):  # §9 renames them back
         psql(
-            site.postgres(), f"ALTER DATABASE {ident(name)} RENAME TO {ident(aside)}; "
+            site.postgres(),
+            f"ALTER DATABASE {ident(name)} RENAME TO {ident(aside)}; "
             f"ALTER DATABASE {ident(shadow)} RENAME TO {ident(name)}",
-            database="postgres", mutating=True,
-        )  # fmt: skip
+            database="postgres",
+            mutating=True,
+        )
     incident.note("database_restored", name=name, source=restored.source)
 
 
@@ -122,8 +128,12 @@ def dump_aside(incident: Incident, site: Site, records: Records) -> dict[str, ob
     aside, path = str(safety.database), safety.path
     # 4.2 closed it to connections before the rename: open it for pg_dump (the app knows it not)
     pg = site.postgres()
-    psql(pg, f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true", database="postgres",
-         mutating=True)  # fmt: skip
+    psql(
+        pg,
+        f"ALTER DATABASE {ident(aside)} WITH ALLOW_CONNECTIONS true",
+        database="postgres",
+        mutating=True,
+    )
     checked = database.checked_dump(pg, aside, path, site.env.timeouts)
     if site.planning:
         return records.keep(replace(safety, **checked)).value()
@@ -149,18 +159,26 @@ def undo(incident: Incident, site: Site, swapped: DatabaseSwapped) -> str:
     failed = f"{name}_failed_{_stamp(incident)}"
     if name in present:
         psql(
-            pg, f"ALTER DATABASE {ident(name)} WITH ALLOW_CONNECTIONS false; "
+            pg,
+            f"ALTER DATABASE {ident(name)} WITH ALLOW_CONNECTIONS false; "
             f"SELECT count(pg_terminate_backend(pid)) {database.others_clause(name)}",
-            database="postgres", mutating=True,
-        )  # fmt: skip
+            database="postgres",
+            mutating=True,
+        )
         psql(
-            pg, f"ALTER DATABASE {ident(name)} RENAME TO {ident(failed)}; "
+            pg,
+            f"ALTER DATABASE {ident(name)} RENAME TO {ident(failed)}; "
             f"ALTER DATABASE {ident(aside)} RENAME TO {ident(name)}",
-            database="postgres", mutating=True,
-        )  # fmt: skip
+            database="postgres",
+            mutating=True,
+        )
         return f"{aside} is {name} again; the database swapped in is kept as {failed}"
-    psql(pg, f"ALTER DATABASE {ident(aside)} RENAME TO {ident(name)}", database="postgres",
-         mutating=True)  # fmt: skip
+    psql(
+        pg,
+        f"ALTER DATABASE {ident(aside)} RENAME TO {ident(name)}",
+        database="postgres",
+        mutating=True,
+    )
     return f"{aside} is {name} again"
 
 

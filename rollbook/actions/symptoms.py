@@ -42,12 +42,16 @@ def verdict(
     from each URL's status (0: no answer), the keys of the health URL on each app host (the
     app's own word on whether it is up: failing on all, the service is down) and of the critical
     functions, the database's answer and the error lines of the last minute (None: no logs)."""
-    met = [name for name, yes in (
-        (DOWN, bool(health) and all(_failing(statuses[k]) for k in health)),
-        (CRITICAL, any(_failing(statuses[k]) for k in critical)),
-        (NO_DATABASE, reached != "responde"),
-        (LOG_RATE, per_minute is not None and per_minute > RATE),
-    ) if yes]  # fmt: skip
+    met = [
+        name
+        for name, yes in (
+            (DOWN, bool(health) and all(_failing(statuses[k]) for k in health)),
+            (CRITICAL, any(_failing(statuses[k]) for k in critical)),
+            (NO_DATABASE, reached != "responde"),
+            (LOG_RATE, per_minute is not None and per_minute > RATE),
+        )
+        if yes
+    ]
     failing = {key: status for key, status in statuses.items() if _failing(status)}
     logged = (
         "" if per_minute is None else f" y los logs tienen {per_minute} errores en el último minuto"
@@ -56,8 +60,9 @@ def verdict(
         f"severidad {severity} declarada (servicio caído), pero ningún criterio observable de "
         f"rollback inmediato se cumple: {len(statuses) - len(failing)} de {len(statuses)} URLs "
         f"responden sin error, la base de datos responde{logged}"
-        if severity == "CRITICO" and not met else None
-    )  # fmt: skip
+        if severity == "CRITICO" and not met
+        else None
+    )
     return met, failing, contradiction
 
 
@@ -112,18 +117,33 @@ def observe(incident: Incident, site: Site) -> dict[str, Any]:
         logged, failed = None, str(exc).splitlines()[0][:200]
     read = logged is not None and not logged["unread"]
     per_minute = logged["per_minute"] if logged and read else None
-    met, failing, contradiction = verdict(statuses, own, critical, reached,
-                                          incident.options.severity, per_minute)  # fmt: skip
-    why = (failed or (f"sin leer: {', '.join(logged['unread'])}" if logged
-                      else "logs.files no configurado"))  # fmt: skip
+    met, failing, contradiction = verdict(
+        statuses, own, critical, reached, incident.options.severity, per_minute
+    )
+    why = failed or (
+        f"sin leer: {', '.join(logged['unread'])}" if logged else "logs.files no configurado"
+    )
     unseen = [NO_LOSS_SEEN] + ([] if read else [f"{LOG_RATE} ({why})"])
-    fact = incident.note("symptoms_observed", urls=statuses, failing=failing, database=reached,
-                         log_errors=logged, criteria_met=met, not_observed=unseen,
-                         contradiction=contradiction)  # fmt: skip
-    incident.say(f"observed (Paso 1.1): {len(failing)} of {len(statuses)} URLs failing"
-                 + (f" {failing}" if failing else "") + f"; database {reached}"
-                 + (f"; {per_minute} errors in the logs over the last minute"
-                    if per_minute is not None else ""))  # fmt: skip
+    fact = incident.note(
+        "symptoms_observed",
+        urls=statuses,
+        failing=failing,
+        database=reached,
+        log_errors=logged,
+        criteria_met=met,
+        not_observed=unseen,
+        contradiction=contradiction,
+    )
+    incident.say(
+        f"observed (Paso 1.1): {len(failing)} of {len(statuses)} URLs failing"
+        + (f" {failing}" if failing else "")
+        + f"; database {reached}"
+        + (
+            f"; {per_minute} errors in the logs over the last minute"
+            if per_minute is not None
+            else ""
+        )
+    )
     if contradiction:
         incident.say(f"WARNING: CONTRADICCIÓN — {contradiction}")
     return fact
@@ -134,12 +154,15 @@ def summary(fact: dict[str, Any] | None) -> str:
     if not fact:
         return "n/d"
     urls, failing = fact["urls"], fact["failing"]
-    said = (f"{len(failing)} de {len(urls)} URLs con error"
-            + (f" ({', '.join(f'{k}: {v}' for k, v in failing.items())})" if failing else "")
-            + f"; base de datos {fact['database']}" + _logged(fact.get("log_errors"))
-            + "; criterios cumplidos: "
-            + (", ".join(fact["criteria_met"]) or "ninguno")
-            + f"; no observados: {', '.join(fact['not_observed'])}")  # fmt: skip
+    said = (
+        f"{len(failing)} de {len(urls)} URLs con error"
+        + (f" ({', '.join(f'{k}: {v}' for k, v in failing.items())})" if failing else "")
+        + f"; base de datos {fact['database']}"
+        + _logged(fact.get("log_errors"))
+        + "; criterios cumplidos: "
+        + (", ".join(fact["criteria_met"]) or "ninguno")
+        + f"; no observados: {', '.join(fact['not_observed'])}"
+    )
     return said + (f" — CONTRADICCIÓN: {fact['contradiction']}" if fact["contradiction"] else "")
 
 
@@ -147,12 +170,16 @@ def _logged(logged: dict[str, Any] | None) -> str:
     if not logged:
         return ""
     since = "" if logged["window"] >= logged["asked"] else " (desde el inicio de los servicios)"
-    said = (f"; errores en logs: {logged['per_minute']} en el último minuto, "
-            f"{logged['in_window']} en los últimos {logged['window']:.0f} s{since}")  # fmt: skip
+    said = (
+        f"; errores en logs: {logged['per_minute']} en el último minuto, "
+        f"{logged['in_window']} en los últimos {logged['window']:.0f} s{since}"
+    )
     if logged["first"]:
         running = logged.get("since_start", logged["window"])
-        said += (f"; el primero desde el inicio de los servicios (hace {running:.0f} s): "
-                 f"{logged['first'][11:19]} UTC, {logged['lines'][0]}")  # fmt: skip
+        said += (
+            f"; el primero desde el inicio de los servicios (hace {running:.0f} s): "
+            f"{logged['first'][11:19]} UTC, {logged['lines'][0]}"
+        )
     if logged.get("unread"):
         said += f"; SIN LEER: {', '.join(logged['unread'])}"
     return said

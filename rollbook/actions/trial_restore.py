@@ -46,8 +46,7 @@ def trial_restore(incident: Incident, site: Site, records: Records) -> TrialRest
     incident.say(f"trial restore of {path} into {scratch} (created, checked and dropped) …")
     started = time.monotonic()
     try:
-        fmt, jobs = database.restore_into(pg, scratch, path, site.env.timeouts,
-                                          declared=True)  # fmt: skip
+        fmt, jobs = database.restore_into(pg, scratch, path, site.env.timeouts, declared=True)
         seconds = max(time.monotonic() - started, 0.001)
         marker = db.marker_table or "django_migrations"
         rows = int(psql(pg, f"SELECT count(*) FROM {database.ident(marker)}", database=scratch))

@@ -42,11 +42,21 @@ def http_status(
     (default health.timeout)."""
     seconds = health.timeout if bound is None else min(bound, health.timeout)
     result = host.run(
-        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "--max-time",
-         f"{seconds:g}", *(via or []), url],
+        [
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{time_total}",
+            "--max-time",
+            f"{seconds:g}",
+            *(via or []),
+            url,
+        ],
         mutating=False,
         check=False,
-    )  # fmt: skip
+    )
     parts = result.stdout.split()
     code = int(parts[0]) if parts and parts[0].isdigit() else 0
     return code, float(parts[1]) if len(parts) > 1 else 0.0
@@ -77,8 +87,10 @@ def answers(site: Site) -> dict[str, Answer]:
     """How every configured URL answers now: each app host's health URL (as Paso 6.1 asks it),
     the endpoints and critical URLs from the first app host. {"<host> <url>": Answer}."""
     firsts = {key: answer(site, key) for key in answer_keys(site)}
-    return {key: first if first == answer(site, key) else Answer(first.status)
-            for key, first in firsts.items()}  # fmt: skip
+    return {
+        key: first if first == answer(site, key) else Answer(first.status)
+        for key, first in firsts.items()
+    }
 
 
 def answer_keys(site: Site) -> list[str]:
@@ -96,11 +108,19 @@ def answer(site: Site, key: str) -> Answer:
     health = site.env.health
     via = health_via(health) if url == health.url else []
     result = site.host(spec).run(
-        ["curl", "-sS", "--max-time", str(round(health.timeout)), "-w", "\\n%{http_code}",
-         *via, url],
+        [
+            "curl",
+            "-sS",
+            "--max-time",
+            str(round(health.timeout)),
+            "-w",
+            "\\n%{http_code}",
+            *via,
+            url,
+        ],
         mutating=False,
         check=False,
-    )  # fmt: skip
+    )
     body, _, code = result.stdout.rpartition("\n")
     status = int(code) if code.isdigit() else 0
     return Answer(status, hashlib.sha256(body.encode()).hexdigest() if status else None)

@@ -31,8 +31,15 @@ CELERY_NO_BROKER = "Could not connect to the message broker"  # celery's own wor
 MARK_LINES = 3  # a log's last lines before a start: what came after them is since the start
 SETTLE = 2.0  # seconds a worker checked by its process alone must have stayed up
 # celery writes "<node> ready." at INFO; a worker started without --loglevel logs at WARNING
-CELERY_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40,
-                 "CRITICAL": 50, "FATAL": 50}  # fmt: skip
+CELERY_LEVELS = {
+    "DEBUG": 10,
+    "INFO": 20,
+    "WARNING": 30,
+    "WARN": 30,
+    "ERROR": 40,
+    "CRITICAL": 50,
+    "FATAL": 50,
+}
 
 # Loads the app's celery app as `celery -A` does and says whether its broker has remote control
 # (celery's own rule: the worker setting, and a transport with fanout exchanges).
@@ -70,8 +77,9 @@ def celery_remote_control(host: Host, env: Environment, records: Records) -> tup
     earlier = known.hosts.get(host.spec) if known else None
     if loaded and earlier and earlier["loaded"] == loaded:
         return earlier["remote_control"], earlier["transport"]
-    result = venv.run([venv.tool("python"), "-c", _PROBE, env.celery.app], mutating=False,
-                      check=False, timeout=60)  # fmt: skip
+    result = venv.run(
+        [venv.tool("python"), "-c", _PROBE, env.celery.app], mutating=False, check=False, timeout=60
+    )
     words = result.stdout.split()
     if not result.ok or len(words) < 2:
         said = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -82,8 +90,11 @@ def celery_remote_control(host: Host, env: Environment, records: Records) -> tup
         )
     remote, transport = words[0] == "remote-control", words[1]
     if loaded:
-        records.keep_host(CeleryBroker, host.spec, {"loaded": loaded, "remote_control": remote,
-                                                    "transport": transport})  # fmt: skip
+        records.keep_host(
+            CeleryBroker,
+            host.spec,
+            {"loaded": loaded, "remote_control": remote, "transport": transport},
+        )
     return remote, transport
 
 
@@ -96,8 +107,13 @@ def methods(host: Host, env: Environment, records: Records) -> dict[str, str]:
         own = env.services.ready.get(name)
         if own and own.command:
             tool = Venv(host, env.app).command(own.command)[0]
-            if not host.run(["sh", "-c", 'command -v "$1"', "sh", tool], mutating=False,
-                            check=False, cwd=env.app.path, app=True).ok:  # fmt: skip
+            if not host.run(
+                ["sh", "-c", 'command -v "$1"', "sh", tool],
+                mutating=False,
+                check=False,
+                cwd=env.app.path,
+                app=True,
+            ).ok:
                 raise StepFailed(
                     f"{host.name}: services.ready.{name}.command: {tool!r} is not a command on "
                     "this host — give its full path"
@@ -146,8 +162,11 @@ def observable(host: Host, env: Environment, chosen: dict[str, str]) -> None:
         if not method.startswith("celery log"):
             continue
         for pid in manager.pids(name):
-            argv = host.run(["sh", "-c", 'tr "\\000" "\\n" < "$1"', "sh", f"/proc/{pid}/cmdline"],
-                            mutating=False, check=False).stdout.splitlines()  # fmt: skip
+            argv = host.run(
+                ["sh", "-c", 'tr "\\000" "\\n" < "$1"', "sh", f"/proc/{pid}/cmdline"],
+                mutating=False,
+                check=False,
+            ).stdout.splitlines()
             level = celery_log_level(argv)
             if level is not None and CELERY_LEVELS.get(level.upper(), 0) > CELERY_LEVELS["INFO"]:
                 raise StepFailed(
@@ -314,8 +333,12 @@ def _command(host: Host, env: Environment, name: str, timeout: float) -> str:
         result = venv.run(argv, mutating=False, check=False, timeout=30)
         return f"`{shlex.join(argv)}` exit 0" if result.ok else ""
 
-    return _poll(ok, timeout, failure=f"{host.name}: worker {name} is running but its readiness "
-                 f"command `{shlex.join(argv)}` did not exit 0")  # fmt: skip
+    return _poll(
+        ok,
+        timeout,
+        failure=f"{host.name}: worker {name} is running but its readiness "
+        f"command `{shlex.join(argv)}` did not exit 0",
+    )
 
 
 def _log_line(
@@ -330,8 +353,12 @@ def _log_line(
         new = lines_since(mark, manager.last_lines(name, 200))
         return next((line.strip() for line in reversed(new) if pattern.search(line)), "")
 
-    return _poll(seen, timeout, failure=f"{where}: worker {name} is running but its log shows "
-                 f"no line matching {pattern.pattern!r} since its start")  # fmt: skip
+    return _poll(
+        seen,
+        timeout,
+        failure=f"{where}: worker {name} is running but its log shows "
+        f"no line matching {pattern.pattern!r} since its start",
+    )
 
 
 def _process(manager: ServiceManager, where: str, name: str, timeout: float) -> str:
@@ -411,6 +438,8 @@ def roundtrip_failure(stderr: str, came: str, expected: str | None, status: int)
         return "did not come back from a worker within 30 s"
     raised = next((line for line in stderr.splitlines() if "No result backend" in line), None)
     if raised:  # celery's message goes on over a second line: the exception's own is named
-        return (f"cannot be awaited: the app's celery has no result backend ({raised}) — "
-                "configure one (CELERY_RESULT_BACKEND) for §8.2's round-trip")  # fmt: skip
+        return (
+            f"cannot be awaited: the app's celery has no result backend ({raised}) — "
+            "configure one (CELERY_RESULT_BACKEND) for §8.2's round-trip"
+        )
     return f"failed before a worker answered: {last}"

@@ -41,8 +41,11 @@ def service_states(run: Run) -> dict[str, bool | str]:
 
 
 def not_active(states: dict[str, bool | str]) -> list[str]:
-    return [name if state is False else f"{name}: {state}"
-            for name, state in states.items() if state is not True]  # fmt: skip
+    return [
+        name if state is False else f"{name}: {state}"
+        for name, state in states.items()
+        if state is not True
+    ]
 
 
 def services_active(run: Run) -> dict[str, bool | str]:
@@ -76,9 +79,15 @@ def recent_log_errors(run: Run) -> list[str]:
         before += [line for at, line in read.errors if at < cutoff]
         found += [line for at, line in read.errors if at >= cutoff]
         unread += [f"{spec} {file}" for file in read.unread]
-    run.incident.note("recent_log_errors", seconds=round(min(windows), 1), asked=recent,
-                      before_start=len(before), before_lines=before[:5], errors=found[:50],
-                      unread=unread)  # fmt: skip
+    run.incident.note(
+        "recent_log_errors",
+        seconds=round(min(windows), 1),
+        asked=recent,
+        before_start=len(before),
+        before_lines=before[:5],
+        errors=found[:50],
+        unread=unread,
+    )
     return found
 
 
@@ -158,8 +167,11 @@ def roundtrips(run: Run) -> dict[str, str]:
     and each worker's configured round-trip (services.ready.<worker>.roundtrip).
     {host: what came back}."""
     env = run.site.env
-    commands = [w for w in env.services.workers
-                if w in env.services.ready and env.services.ready[w].roundtrip]  # fmt: skip
+    commands = [
+        w
+        for w in env.services.workers
+        if w in env.services.ready and env.services.ready[w].roundtrip
+    ]
     untried = workers.without_roundtrip(env)
     if untried:
         run.incident.not_configured(
@@ -202,8 +214,11 @@ def validation_script(run: Run) -> dict[str, str]:
     with ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="§8.3") as pool:
         done = dict(zip(SCRIPT_CHECKS, pool.map(one, checks), strict=True))
     if all(said == "OK" for said in done.values()):
-        failed = [e["paso"] for e in run.incident.journal.events("paso_finished")
-                  if e["status"] == "failed"]  # fmt: skip
+        failed = [
+            e["paso"]
+            for e in run.incident.journal.events("paso_finished")
+            if e["status"] == "failed"
+        ]
         run.incident.say(
             "=== Rollback Validado Exitosamente ==="
             if not failed
@@ -215,5 +230,11 @@ def validation_script(run: Run) -> dict[str, str]:
 
 def _dbshell(run: Run) -> None:
     """§8.3's `manage.py dbshell`: the app reaches its database, from every app host."""
-    each_host(run.incident, run.site, "app", lambda host: Venv(host, run.site.env.app).manage(
-        "dbshell", "--", "-c", "SELECT 1;", mutating=False))  # fmt: skip
+    each_host(
+        run.incident,
+        run.site,
+        "app",
+        lambda host: Venv(host, run.site.env.app).manage(
+            "dbshell", "--", "-c", "SELECT 1;", mutating=False
+        ),
+    )

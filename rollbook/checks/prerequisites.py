@@ -24,8 +24,10 @@ def newest_valid_backup(run: Run) -> backups.Backup:
     procedure = (
         "" if limit == DOCUMENT_AGE else f"; the procedure's §4.1 says < {hours(DOCUMENT_AGE)}"
     )
-    run.incident.say(f"newest backup: {backup.path}, {hours(backup.age)} old "
-                     f"(database.max_backup_age: {hours(limit)}{procedure})")  # fmt: skip
+    run.incident.say(
+        f"newest backup: {backup.path}, {hours(backup.age)} old "
+        f"(database.max_backup_age: {hours(limit)}{procedure})"
+    )
     return backup
 
 
@@ -40,8 +42,9 @@ def backups_folder_ready(run: Run) -> dict[str, int]:
     """§4.1: the backups folder is readable and writable, with room for the pre-rollback dump."""
     host = run.site.first_host("db")
     folder = run.site.env.database.backups
-    usable = host.run(["test", "-d", folder, "-a", "-r", folder, "-a", "-w", folder],
-                      mutating=False, check=False)  # fmt: skip
+    usable = host.run(
+        ["test", "-d", folder, "-a", "-r", folder, "-a", "-w", folder], mutating=False, check=False
+    )
     if not usable.ok:
         raise StepFailed(f"{host.spec}: {folder} is not a readable and writable folder")
     out = host.run(["df", "-B1", "--output=avail", folder], mutating=False).stdout

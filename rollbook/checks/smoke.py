@@ -31,8 +31,9 @@ def runner(host: Host, env: Environment) -> str:
     if health.smoke_runner != "auto":
         return {"app": "app venv", "operator": "operator"}[health.smoke_runner]
     venv = Venv(host, env.app)
-    has_pytest = venv.run([venv.tool("python"), "-c", "import pytest"], mutating=False,
-                          check=False, timeout=60).ok  # fmt: skip
+    has_pytest = venv.run(
+        [venv.tool("python"), "-c", "import pytest"], mutating=False, check=False, timeout=60
+    ).ok
     return "app venv" if has_pytest else "operator"
 
 
@@ -44,11 +45,17 @@ def run_smoke(run: Run, host: Host) -> dict[str, object]:
     variables = {**health.smoke_env, "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "300"}
     venv = Venv(host, env.app)
     if how == "command":
-        out = venv.run(health.smoke_command, mutating=False, check=False, env=variables,
-                       timeout=600)  # fmt: skip
+        out = venv.run(
+            health.smoke_command, mutating=False, check=False, env=variables, timeout=600
+        )
     elif how == "app venv":
-        out = venv.run([venv.tool("python"), *PYTEST, str(health.smoke_tests)], mutating=False,
-                       check=False, env=variables, timeout=600)  # fmt: skip
+        out = venv.run(
+            [venv.tool("python"), *PYTEST, str(health.smoke_tests)],
+            mutating=False,
+            check=False,
+            env=variables,
+            timeout=600,
+        )
     else:
         out = _on_operator(run, host, str(health.smoke_tests), variables)
     summary = (out.stdout.strip().splitlines() or [""])[-1]
@@ -65,15 +72,22 @@ def run_smoke(run: Run, host: Host) -> dict[str, object]:
 def _on_operator(run: Run, host: Host, tests: str, variables: dict[str, str]) -> CommandResult:
     """The tests as the target holds them, copied from the app host, run by rollbook's pytest."""
     path = tests.split("::", 1)[0]
-    fetched = host.run(["sh", "-c", _FETCH, "sh", run.site.env.app.path, path], mutating=False,
-                       app=True)  # fmt: skip
+    fetched = host.run(
+        ["sh", "-c", _FETCH, "sh", run.site.env.app.path, path], mutating=False, app=True
+    )
     with tempfile.TemporaryDirectory(prefix="rollbook-smoke-") as folder:
         archive = io.BytesIO(base64.b64decode(fetched.stdout))
         with tarfile.open(fileobj=archive) as tar:
             tar.extractall(folder, filter="data")
         local = run.site.host("local://")
-        return local.run([sys.executable, *PYTEST, f"{folder}/{tests}"], mutating=False,
-                         check=False, cwd=folder, env=variables, timeout=600)  # fmt: skip
+        return local.run(
+            [sys.executable, *PYTEST, f"{folder}/{tests}"],
+            mutating=False,
+            check=False,
+            cwd=folder,
+            env=variables,
+            timeout=600,
+        )
 
 
 def failure_reasons(stdout: str, stderr: str) -> str:

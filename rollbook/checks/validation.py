@@ -80,13 +80,18 @@ def not_working(checks: dict[str, object]) -> list[str]:
 def open_log_window(run: Run) -> None:
     """A validation run (not the extended --watch): §8.2's log window opens at its first
     scenario, so the checks between run inside it and §8.2 waits only for what it still lacks."""
-    if (not run.incident.checklist or run.incident.options.watch or not run.site.env.logs.files
-            or run.records.known(LogsAtValidationStart) is not None):  # fmt: skip
+    if (
+        not run.incident.checklist
+        or run.incident.options.watch
+        or not run.site.env.logs.files
+        or run.records.known(LogsAtValidationStart) is not None
+    ):
         return
     at = time.time()
     try:
-        offsets = each_host(run.incident, run.site, "app",
-                            lambda host: logs.log_offsets(host, run.site.env.logs))  # fmt: skip
+        offsets = each_host(
+            run.incident, run.site, "app", lambda host: logs.log_offsets(host, run.site.env.logs)
+        )
     except StepFailed:  # a host unreachable: §8.2 reads its logs itself, and says so there
         return
     for spec, found in offsets.items():
@@ -112,8 +117,9 @@ def monitor_logs(run: Run) -> list[str]:
         offsets = {spec: started.hosts[spec]["offsets"] for spec in hosts}
         since = min(started.hosts[spec]["at"] for spec in hosts)
     else:
-        offsets = each_host(run.incident, run.site, "app",
-                            lambda host: logs.log_offsets(host, run.site.env.logs))  # fmt: skip
+        offsets = each_host(
+            run.incident, run.site, "app", lambda host: logs.log_offsets(host, run.site.env.logs)
+        )
         since = time.time()
     files = sum(len(found) for found in offsets.values())
     left = max(0.0, window - (time.time() - since))
@@ -144,10 +150,20 @@ def monitor_logs(run: Run) -> list[str]:
 
     every = min(progress.EVERY, max(window / 10, 1.0)) if watch else progress.EVERY
     if left > 0:
-        progress.wait(run.incident.say, "§8.2 vigilancia" if watch else "observación de logs",
-                      left, every, detail if watch else None)  # fmt: skip
+        progress.wait(
+            run.incident.say,
+            "§8.2 vigilancia" if watch else "observación de logs",
+            left,
+            every,
+            detail if watch else None,
+        )
     found = so_far()
     observed = round(time.time() - since, 1)
-    run.incident.note("log_watch", seconds=observed, errors=found, asked=window,
-                      since="start" if from_start else "watch")  # fmt: skip
+    run.incident.note(
+        "log_watch",
+        seconds=observed,
+        errors=found,
+        asked=window,
+        since="start" if from_start else "watch",
+    )
     return found

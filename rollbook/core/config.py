@@ -461,8 +461,11 @@ def describe_errors(errors: list[Any]) -> str:
     gave a mapping, what is wrong inside it (not that it is no value)."""
     keyed = [(_key(tuple(error["loc"])), error) for error in errors]
     keys = {key for key, _ in keyed}
-    inner = [(key, error) for key, error in keyed
-             if not any(other.startswith(f"{key}.") for other in keys)]  # fmt: skip
+    inner = [
+        (key, error)
+        for key, error in keyed
+        if not any(other.startswith(f"{key}.") for other in keys)
+    ]
     return "; ".join(dict.fromkeys(_describe(key, error) for key, error in inner))
 
 

@@ -198,8 +198,12 @@ class Connection:
         if self._control is None:
             return
         backend, self._control = self.backend, None
-        subprocess.run(["/bin/sh", "-c", _ssh_line(backend, "", "-O exit")],
-                       capture_output=True, timeout=GRACE, check=False)  # fmt: skip
+        subprocess.run(
+            ["/bin/sh", "-c", _ssh_line(backend, "", "-O exit")],
+            capture_output=True,
+            timeout=GRACE,
+            check=False,
+        )
         shutil.rmtree(backend.controlpath.rsplit("/", 1)[0], ignore_errors=True)
 
 
@@ -252,8 +256,9 @@ def _bounded(argv: list[str], stdin: str | None, bound: float | None, grace: flo
             f"\nno answer from the host within {limit:.0f} s (its bound plus {grace:.0f} s): "
             "the link or the host stopped responding; the call was stopped here"
         )
-        return Transported(LINK_LOST, out.decode(errors="replace"),
-                           err.decode(errors="replace") + note)  # fmt: skip
+        return Transported(
+            LINK_LOST, out.decode(errors="replace"), err.decode(errors="replace") + note
+        )
     return Transported(
         process.returncode, out.decode(errors="replace"), err.decode(errors="replace")
     )

@@ -127,8 +127,9 @@ class Executor:
         with self._lock:
             if (spec, path) not in self._private:
                 self._private.add((spec, path))
-                self.journal.write("private_file", paso=self.paso, host=spec, path=path,
-                                   app=bool(owner))  # fmt: skip
+                self.journal.write(
+                    "private_file", paso=self.paso, host=spec, path=path, app=bool(owner)
+                )
         return path
 
     def app_owner(self, spec: str) -> list[str]:
@@ -224,8 +225,11 @@ class Executor:
 
     def describe_failure(self, result: CommandResult) -> str:
         shown = self.redactor.text(shlex.join(result.argv))
-        said = [line for line in (result.stderr.strip() or result.stdout.strip()).splitlines()
-                if line.strip()]  # fmt: skip
+        said = [
+            line
+            for line in (result.stderr.strip() or result.stdout.strip()).splitlines()
+            if line.strip()
+        ]
         # the last lines, and the first when they leave it out: a tool's error often comes first
         # and its hints after (git: "fatal: detected dubious ownership …", then what to run)
         detail = said[-3:] if len(said) <= 3 else [said[0], "…", *said[-3:]]

@@ -69,8 +69,9 @@ class Host:
         bound = timeout or executor.default_timeout
         sudo = root is not None and root in executor.root_actions
         owner = executor.app_owner(self.spec) if app else []
-        line = command_line(argv, cwd=cwd, env=env, env_files=env_files, timeout=bound, sudo=sudo,
-                            owner=owner)  # fmt: skip
+        line = command_line(
+            argv, cwd=cwd, env=env, env_files=env_files, timeout=bound, sudo=sudo, owner=owner
+        )
         planned = executor.hold_back(self.spec, argv, mutating, cwd, declared, line)
         if planned is not None:
             return planned

@@ -56,8 +56,11 @@ def _ansible_hosts(role: str, spec: str, app_user: str | None) -> list[str]:
     runner = AnsibleRunner.get_runner(inventory)
     for name in names:
         variables = runner.get_variables(name)
-        ignored = [f"{key}={variables[key]}" for key in IGNORED_BY_ROLLBOOK
-                   if str(variables.get(key, "")).lower() not in OFF]  # fmt: skip
+        ignored = [
+            f"{key}={variables[key]}"
+            for key in IGNORED_BY_ROLLBOOK
+            if str(variables.get(key, "")).lower() not in OFF
+        ]
         becomes = str(variables.get("ansible_become_user", "root"))
         hint = "" if becomes == "root" else f", or set app.user: {becomes} in the environment"
         if ignored and not (app_user and becomes == app_user):

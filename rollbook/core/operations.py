@@ -132,11 +132,21 @@ class ConnectionsRefused(Change):
 
 CHANGES: dict[str, type[Change]] = {
     kind.KEY: kind
-    for kind in (ServicesStopped, MaintenanceOn, CodeChanged, VenvStaged, VenvSwitched,
-                 SafetyDumpStarted,
-                 MigrationsReversing, ConnectionsRefused, DatabaseDropped, ShadowCreated,
-                 DatabaseSwapped, SalvageScratch)
-}  # fmt: skip
+    for kind in (
+        ServicesStopped,
+        MaintenanceOn,
+        CodeChanged,
+        VenvStaged,
+        VenvSwitched,
+        SafetyDumpStarted,
+        MigrationsReversing,
+        ConnectionsRefused,
+        DatabaseDropped,
+        ShadowCreated,
+        DatabaseSwapped,
+        SalvageScratch,
+    )
+}
 
 
 def begun(events: list[dict[str, Any]]) -> list[Change]:

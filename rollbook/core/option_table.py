@@ -62,44 +62,99 @@ class Option:
 
 
 OPTIONS: list[Option] = [
-    Option("--env", "environment to act on: a file environments/NAME.yaml", "env_name",
-           replan=True),
-    Option("--target-tag", "release to roll back to (default: last stable tag)", "target_tag",
-           replan=True),
-    Option("--backup", "backup to restore (default: newest before the deploy)", "backup",
-           replan=True),
+    Option(
+        "--env", "environment to act on: a file environments/NAME.yaml", "env_name", replan=True
+    ),
+    Option(
+        "--target-tag",
+        "release to roll back to (default: last stable tag)",
+        "target_tag",
+        replan=True,
+    ),
+    Option(
+        "--backup", "backup to restore (default: newest before the deploy)", "backup", replan=True
+    ),
     Option("--reason", "symptoms observed (Paso 1.1)", "reason", replan=True),
-    Option("--severity", "incident severity (Paso 1.1)", "severity", replan=True,
-           choices=SEVERITIES),
+    Option(
+        "--severity", "incident severity (Paso 1.1)", "severity", replan=True, choices=SEVERITIES
+    ),
     Option("--impact", "users / functions affected (Paso 1.1)", "impact", replan=True),
     Option("--approved-by", "Tech Lead or Incident Manager who approved", "approved_by"),
-    Option("--approval", "the approval signed with `rollbook approve` over this rollback's "
-           "dry-run plan", "approval", metavar="FILE", read=_resolved),
-    Option("--signing-key", "your own SSH key (private, or .pub with ssh-agent): the record is "
-           "signed by you, the person of the environment's people whose key it is (default: "
-           "signing.key)", "signing_key", replan=True, metavar="FILE", read=_key),
-    Option("--operator", "who executes (default: git user.name, else $USER)", "operator",
-           replan=True),
+    Option(
+        "--approval",
+        "the approval signed with `rollbook approve` over this rollback's dry-run plan",
+        "approval",
+        metavar="FILE",
+        read=_resolved,
+    ),
+    Option(
+        "--signing-key",
+        "your own SSH key (private, or .pub with ssh-agent): the record is "
+        "signed by you, the person of the environment's people whose key it is (default: "
+        "signing.key)",
+        "signing_key",
+        replan=True,
+        metavar="FILE",
+        read=_key,
+    ),
+    Option(
+        "--operator", "who executes (default: git user.name, else $USER)", "operator", replan=True
+    ),
     Option("--dry-run", "plan: run no mutating command", "dry_run", switch=True),
-    Option("--report-dir", "folder for incident reports", "report_dir", default="reports",
-           read=_resolved),
-    Option("--no-auto-recover", "do not restore the pre-rollback state (§9)", "auto_recover",
-           switch=True, negated=True),
+    Option(
+        "--report-dir",
+        "folder for incident reports",
+        "report_dir",
+        default="reports",
+        read=_resolved,
+    ),
+    Option(
+        "--no-auto-recover",
+        "do not restore the pre-rollback state (§9)",
+        "auto_recover",
+        switch=True,
+        negated=True,
+    ),
     Option("--incident", "incident id whose journal §9 restores from", "incident"),
-    Option("--users-affected", "percent of users affected (Anexo C decision tree)",
-           "users_affected", replan=True, number=True),
+    Option(
+        "--users-affected",
+        "percent of users affected (Anexo C decision tree)",
+        "users_affected",
+        replan=True,
+        number=True,
+    ),
     Option("--break-lock", "take over a stale rollback lock", switch=True),
     Option("--resume", "with --incident: continue that rollback forward", switch=True),
-    Option("--confirm-production", "required where the YAML says confirm: true", "confirm",
-           replan=True, metavar="ENV"),
-    Option("--record-release", "validation.feature: when every check passes, record the "
-           "release in the ledger", "record_release", switch=True),
-    Option("--watch", "validation.feature: §8.2's extended watch (e.g. 30m) with a live "
-           "progress line; with --incident ID its result is appended to that rollback's "
-           "record, signed again", "watch", metavar="DURATION", read=_watch),
-    Option("--force-target", "let --target-tag name a release the ledger marks failed or "
-           "rolled back from", "force_target", switch=True, replan=True),
-]  # fmt: skip
+    Option(
+        "--confirm-production",
+        "required where the YAML says confirm: true",
+        "confirm",
+        replan=True,
+        metavar="ENV",
+    ),
+    Option(
+        "--record-release",
+        "validation.feature: when every check passes, record the release in the ledger",
+        "record_release",
+        switch=True,
+    ),
+    Option(
+        "--watch",
+        "validation.feature: §8.2's extended watch (e.g. 30m) with a live "
+        "progress line; with --incident ID its result is appended to that rollback's "
+        "record, signed again",
+        "watch",
+        metavar="DURATION",
+        read=_watch,
+    ),
+    Option(
+        "--force-target",
+        "let --target-tag name a release the ledger marks failed or rolled back from",
+        "force_target",
+        switch=True,
+        replan=True,
+    ),
+]
 
 
 def add_options(add: Callable[..., Any], table: list[Option] = OPTIONS) -> None:

@@ -35,9 +35,12 @@ def clock(seconds: float) -> str:
 
 
 def wait(
-    say: Callable[[str], None], what: str, seconds: float, every: float = EVERY,
+    say: Callable[[str], None],
+    what: str,
+    seconds: float,
+    every: float = EVERY,
     detail: Callable[[], str] | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Sleep `seconds`, saying how far at least every `every` seconds (a window being watched),
     with what `detail` says about it so far."""
     start = time.monotonic()
@@ -62,9 +65,17 @@ class Progress:
     Paso 1.3's trial restore predicts for it; `bound` when that is an upper bound (a dump)."""
 
     def __init__(
-        self, host: Host, what: str, path: str, total: int | None, *, stall: float,
-        interval: float = INTERVAL, expected: float | None = None, bound: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        host: Host,
+        what: str,
+        path: str,
+        total: int | None,
+        *,
+        stall: float,
+        interval: float = INTERVAL,
+        expected: float | None = None,
+        bound: bool = False,
+    ) -> None:
         self.host, self.what, self.path, self.total = host, what, path, total
         self.stall, self.interval, self.expected, self.bound = stall, interval, expected, bound
         self._stop = threading.Event()
@@ -72,13 +83,20 @@ class Progress:
 
     @classmethod
     def reading(
-        cls, host: Host, what: str, path: str, *, stall: float, interval: float = INTERVAL,
+        cls,
+        host: Host,
+        what: str,
+        path: str,
+        *,
+        stall: float,
+        interval: float = INTERVAL,
         expected: float | None = None,
-    ) -> Progress:  # fmt: skip
+    ) -> Progress:
         """Around a command that reads `path` whole: its size asked here, once."""
         size = cls(host, what, path, None, stall=stall).measure()
-        return cls(host, what, path, size or None, stall=stall, interval=interval,
-                   expected=expected)  # fmt: skip
+        return cls(
+            host, what, path, size or None, stall=stall, interval=interval, expected=expected
+        )
 
     def __enter__(self) -> Progress:
         if not self.host.planning:
@@ -139,9 +157,13 @@ class Progress:
                 last, moved, stalled = done, now, False
             elif now - moved >= self.stall and not stalled:
                 stalled = True
-                self._tell(f"WARNING: {self.what}: sin avance desde hace {now - moved:.0f} s "
-                           f"(en {megabytes(done)}): ¿un bloqueo? el comando sigue hasta su "
-                           "timeout", done, stall=True)  # fmt: skip
+                self._tell(
+                    f"WARNING: {self.what}: sin avance desde hace {now - moved:.0f} s "
+                    f"(en {megabytes(done)}): ¿un bloqueo? el comando sigue hasta su "
+                    "timeout",
+                    done,
+                    stall=True,
+                )
             tenth = int(done * 10 / self.total) if self.total else -1
             if tenth > said_tenth or now - last_said >= EVERY:
                 said_tenth, last_said = tenth, now
@@ -150,9 +172,14 @@ class Progress:
     def _tell(self, text: str, done: int, *, stall: bool = False) -> None:
         executor = self.host.executor
         executor.journal.write(
-            "progress", paso=executor.paso, host=self.host.spec, what=self.what, bytes=done,
-            total=self.total, stall=stall,
-        )  # fmt: skip
+            "progress",
+            paso=executor.paso,
+            host=self.host.spec,
+            what=self.what,
+            bytes=done,
+            total=self.total,
+            stall=stall,
+        )
         executor.progress(f"  {text}")
 
 
@@ -172,11 +199,18 @@ class PipProgress(Progress):
     lines, journal events and stall warning as a restore's."""
 
     def __init__(
-        self, host: Host, log: str, venv: str, total: int | None, *, stall: float,
+        self,
+        host: Host,
+        log: str,
+        venv: str,
+        total: int | None,
+        *,
+        stall: float,
         interval: float = INTERVAL,
-    ) -> None:  # fmt: skip
-        super().__init__(host, "pip install", log, 2 * total if total else None, stall=stall,
-                         interval=interval)  # fmt: skip
+    ) -> None:
+        super().__init__(
+            host, "pip install", log, 2 * total if total else None, stall=stall, interval=interval
+        )
         self.venv, self.packages, self.counted = venv, total, (0, 0)
         # the host's clock, and where this install starts in a log an earlier one wrote (--resume)
         try:
@@ -195,8 +229,9 @@ class PipProgress(Progress):
 
     def measure(self) -> int | None:
         args = " ".join(shlex.quote(a) for a in (self.path, self.since, self.venv, self.start))
-        values = [int(v) for v in self._ask(f"sh -c {shlex.quote(_PIP)} sh {args}").split()
-                  if v.isdigit()]  # fmt: skip
+        values = [
+            int(v) for v in self._ask(f"sh -c {shlex.quote(_PIP)} sh {args}").split() if v.isdigit()
+        ]
         if len(values) != 2:
             return None
         self.counted = (values[0], values[1])

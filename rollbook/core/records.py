@@ -64,8 +64,11 @@ class Records:
     def operation(self, change: C) -> Iterator[C]:
         """A change begun: journaled with the data its undo needs before its first command, and
         as done after its last (an exception leaves it begun: §9 undoes it)."""
-        fields: dict[str, Any] = {"paso": self._executor.paso, "kind": change.KEY,
-                                  "data": change.value()}  # fmt: skip
+        fields: dict[str, Any] = {
+            "paso": self._executor.paso,
+            "kind": change.KEY,
+            "data": change.value(),
+        }
         if self._executor.planning:
             fields["planned"] = True
         with self._lock:

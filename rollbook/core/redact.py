@@ -12,9 +12,22 @@ from typing import Any
 
 MASK = "[REDACTED]"
 IDENTIFIERS = frozenset(
-    {"host", "path", "commit", "tag", "name", "source", "restoring", "aside", "shadow", "freeze",
-     "environment_file", "incident", "report_dir"}
-)  # fmt: skip
+    {
+        "host",
+        "path",
+        "commit",
+        "tag",
+        "name",
+        "source",
+        "restoring",
+        "aside",
+        "shadow",
+        "freeze",
+        "environment_file",
+        "incident",
+        "report_dir",
+    }
+)
 
 
 class Redactor:

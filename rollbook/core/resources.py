@@ -26,8 +26,9 @@ class Checkout:
 
     def git(self, *args: str, mutating: bool = False, check: bool = True) -> str:
         """git's standard output, stripped; "" when the command failed and `check` is off."""
-        result = self.host.run(["git", "-C", self.path, *args], mutating=mutating, check=check,
-                               app=True)  # fmt: skip
+        result = self.host.run(
+            ["git", "-C", self.path, *args], mutating=mutating, check=check, app=True
+        )
         return result.stdout.strip() if result.ok else ""
 
     def head(self) -> str:
@@ -58,11 +59,11 @@ class Venv:
         setuptools and wheel, and a runtime `import pkg_resources` depends on setuptools).
         Read by core/installed.py with the venv's Python where its lines are pip's own (a
         tenth of pip's CPU, asked about six times a rollback); by pip itself anywhere else."""
-        listed = self.host.run([self.tool("python"), "-c", INSTALLED], mutating=False,
-                               check=False, app=True)  # fmt: skip
+        listed = self.host.run(
+            [self.tool("python"), "-c", INSTALLED], mutating=False, check=False, app=True
+        )
         if not listed.ok:
-            listed = self.host.run([*self.pip_argv(), "freeze", "--all"], mutating=False,
-                                   app=True)  # fmt: skip
+            listed = self.host.run([*self.pip_argv(), "freeze", "--all"], mutating=False, app=True)
         return parse_freeze(listed.stdout)
 
     def pip(
@@ -90,9 +91,17 @@ class Venv:
         secrets = self.host.executor.app_secrets
         if secrets:
             files.append(self.host.secret_env_file(secrets, "app.env", app=True))
-        return self.host.run(argv, mutating=mutating, check=check, timeout=timeout,
-                             cwd=self.app.path, env={**self.app.env, **(env or {})},
-                             env_files=files, app=True, declared=declared)  # fmt: skip
+        return self.host.run(
+            argv,
+            mutating=mutating,
+            check=check,
+            timeout=timeout,
+            cwd=self.app.path,
+            env={**self.app.env, **(env or {})},
+            env_files=files,
+            app=True,
+            declared=declared,
+        )
 
     def command(self, argv: Sequence[str]) -> list[str]:
         """A configured app command as it runs: a first word `manage` is the venv's
@@ -103,8 +112,9 @@ class Venv:
 
     def manage(self, *args: str, mutating: bool, timeout: float | None = None) -> CommandResult:
         """python manage.py ARGS, as an app command."""
-        return self.run([self.tool("python"), self.app.manage, *args], mutating=mutating,
-                        timeout=timeout)  # fmt: skip
+        return self.run(
+            [self.tool("python"), self.app.manage, *args], mutating=mutating, timeout=timeout
+        )
 
 
 def digest(lines: list[str]) -> str:
@@ -142,6 +152,10 @@ class PostgresClient:
         """TOOL [BEFORE…] <connection options> ARGS (`before`: the tool's own options)."""
         argv = [tool, *before, *self.connection(), *args]
         return self.host.run(
-            argv, mutating=mutating, env=self.host.pgpass(self.password), timeout=timeout,
-            check=check, declared=declared,
-        )  # fmt: skip
+            argv,
+            mutating=mutating,
+            env=self.host.pgpass(self.password),
+            timeout=timeout,
+            check=check,
+            declared=declared,
+        )

@@ -117,8 +117,9 @@ class Run:
         started = datetime.now(UTC)
         incident_id, folder = reserved or new_incident_dir(options.report_dir, env.name, started)
         journal = Journal(folder / "journal.jsonl", redactor)
-        executor = Executor(journal, redactor, mode, env.root_actions(),
-                            lambda text: self.incident.say(text))  # fmt: skip
+        executor = Executor(
+            journal, redactor, mode, env.root_actions(), lambda text: self.incident.say(text)
+        )
         executor.default_timeout = env.timeouts.default
         executor.incident = incident_id
         executor.app_secrets = app_secrets

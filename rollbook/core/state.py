@@ -437,9 +437,31 @@ class VenvRenamedBack(Record):
 
 RECORDS: dict[str, type[Record]] = {
     kind.KEY: kind
-    for kind in (Deployed, Target, ChosenBackup, MigrationPlan, DatabasePath, TrialRestore,
-                 TargetResolved, MigrationTrees, PackageMigrations, ServiceProcesses,
-                 ServiceLogsBefore, LogsAtStart, Latency, Resources, CeleryRoundtrip,
-                 ShadowRestored, RowsRecovered, WebAnswer, WorkersBefore, AnswersBefore,
-                 CodeBefore, SafetyDump, VenvBuilt, VenvRenamed, VenvRenamedBack)
-}  # fmt: skip
+    for kind in (
+        Deployed,
+        Target,
+        ChosenBackup,
+        MigrationPlan,
+        DatabasePath,
+        TrialRestore,
+        TargetResolved,
+        MigrationTrees,
+        PackageMigrations,
+        ServiceProcesses,
+        ServiceLogsBefore,
+        LogsAtStart,
+        Latency,
+        Resources,
+        CeleryRoundtrip,
+        ShadowRestored,
+        RowsRecovered,
+        WebAnswer,
+        WorkersBefore,
+        AnswersBefore,
+        CodeBefore,
+        SafetyDump,
+        VenvBuilt,
+        VenvRenamed,
+        VenvRenamedBack,
+    )
+}

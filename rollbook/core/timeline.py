@@ -38,8 +38,9 @@ def problem_time(events: list[dict[str, Any]]) -> str | None:
     """When the problem shows: the first error line Paso 1.1 found in the running release's
     logs, when it is before the run's start (after it: the run's own requests may have caused
     it); None otherwise."""
-    observed = next((e["value"] for e in events if e["event"] == "fact"
-                     and e["key"] == "symptoms_observed"), {})  # fmt: skip
+    observed = next(
+        (e["value"] for e in events if e["event"] == "fact" and e["key"] == "symptoms_observed"), {}
+    )
     first = (observed.get("log_errors") or {}).get("first")
     return first if events and first and first < events[0]["ts"] else None
 
@@ -50,8 +51,10 @@ def milestones(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
         return []
     first = problem_time(events)
     if first:
-        out = [(first, "Problema detectado (primer error en los logs, observado en el Paso 1.1)"),
-               (events[0]["ts"], "Inicio de rollbook")]  # fmt: skip
+        out = [
+            (first, "Problema detectado (primer error en los logs, observado en el Paso 1.1)"),
+            (events[0]["ts"], "Inicio de rollbook"),
+        ]
     else:
         out = [(events[0]["ts"], "Problema detectado (inicio de rollbook)")]
     for key, label in MILESTONES:
@@ -73,9 +76,10 @@ def services_stop_time(events: list[dict[str, Any]]) -> str | None:
     return next(
         (e["ts"] for e in events if e["event"] == "intent" and e.get("paso") == "2.2"),
         first_fact_time(events, "services_stopped")
-        or next((e["ts"] for e in events if e["event"] == "intent" and e.get("paso") == "9.1"),
-                None),
-    )  # fmt: skip
+        or next(
+            (e["ts"] for e in events if e["event"] == "intent" and e.get("paso") == "9.1"), None
+        ),
+    )
 
 
 def downtime(events: list[dict[str, Any]]) -> float | None:
@@ -92,8 +96,11 @@ def back_time(events: list[dict[str, Any]]) -> str | None:
     health 200."""
     finished = [e for e in events if e["event"] == "recovery_finished"]
     if finished and finished[-1]["ok"]:
-        answered = [e["ts"] for e in events if e["event"] == "recovery_check" and e["ok"]
-                    and " answers " in str(e["check"])]  # fmt: skip
+        answered = [
+            e["ts"]
+            for e in events
+            if e["event"] == "recovery_check" and e["ok"] and " answers " in str(e["check"])
+        ]
         return answered[-1] if answered else finished[-1]["ts"]
     return health_back_time(events)
 
@@ -101,10 +108,13 @@ def back_time(events: list[dict[str, Any]]) -> str | None:
 def health_back_time(events: list[dict[str, Any]]) -> str | None:
     """When the run's health check first answered 200 (the end of its downtime)."""
     return next(
-        (e["ts"] for e in events if e["event"] == "fact" and e["key"] == "health"
-         and e["value"].get("status") == 200),
+        (
+            e["ts"]
+            for e in events
+            if e["event"] == "fact" and e["key"] == "health" and e["value"].get("status") == 200
+        ),
         None,
-    )  # fmt: skip
+    )
 
 
 def paso_results(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

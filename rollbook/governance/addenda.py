@@ -39,9 +39,10 @@ def body(
         if number is None or not 1 <= number <= len(items):
             raise UserError(
                 f"the record has {len(items)} follow-ups: give --done 1 to {len(items)} "
-                "(rollbook verify lists them)" if items else
-                "the record has no follow-ups (Paso 7.3 did not run): nothing to mark done"
-            )  # fmt: skip
+                "(rollbook verify lists them)"
+                if items
+                else "the record has no follow-ups (Paso 7.3 did not run): nothing to mark done"
+            )
         item = items[number - 1]
         if item["role"] not in person.roles:
             raise UserError(
@@ -49,8 +50,13 @@ def body(
                 f"({item['action']}) is assigned to: its owner marks it done "
                 f"({item.get('owner') or 'nobody holds the role'})"
             )
-        return {"kind": KIND, "role": item["role"], "what": what, "follow_up": item["action"],
-                "text": text}  # fmt: skip
+        return {
+            "kind": KIND,
+            "role": item["role"],
+            "what": what,
+            "follow_up": item["action"],
+            "text": text,
+        }
     role = next((role for role in WRITERS if role in person.roles), None)
     if role is None:
         raise UserError(
@@ -75,8 +81,10 @@ def duties(
     for statement in written:
         said = statement.get("follow_up") or TEXTS.get(str(statement.get("what")), "?")
         note = f": {statement['text']}" if statement.get("text") else ""
-        lines.append(f"adenda de {statement['person']} ({statement['role']}) el "
-                     f"{statement['signed_at']}: {said}{note}")  # fmt: skip
+        lines.append(
+            f"adenda de {statement['person']} ({statement['role']}) el "
+            f"{statement['signed_at']}: {said}{note}"
+        )
     done = {str(s.get("follow_up")) for s in written if s.get("what") == FOLLOW_UP}
     for number, item in enumerate(items, start=1):
         if item["action"] in done:
@@ -84,8 +92,10 @@ def duties(
         due = _DUE.search(str(item.get("due")))
         late = due and datetime.strptime(due.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC) < now
         owner = item.get("owner") or f"nadie tiene el rol {item['role']}"
-        open_.append(f"{'VENCIDO' if late else 'pendiente'}: {number}. {item['action']} — "
-                     f"{owner} [{item['role']}] — {item.get('due')}")  # fmt: skip
+        open_.append(
+            f"{'VENCIDO' if late else 'pendiente'}: {number}. {item['action']} — "
+            f"{owner} [{item['role']}] — {item.get('due')}"
+        )
     for what, name in TEXTS.items():
         if not any(s.get("what") == what for s in written):
             open_.append(f"pendiente: {name} (tech_lead o incident_manager: rollbook addendum)")

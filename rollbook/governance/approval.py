@@ -56,9 +56,9 @@ def bound(plan: dict[str, Any]) -> dict[str, Any]:
     commands = [c for c in plan.get("commands", []) if isinstance(c, dict)]
     pasos = list(dict.fromkeys(str(c.get("paso")) for c in commands))
     ordered = sorted(
-        enumerate(commands), key=lambda ic: (pasos.index(str(ic[1].get("paso"))),
-                                              str(ic[1].get("host")), ic[0]),
-    )  # fmt: skip
+        enumerate(commands),
+        key=lambda ic: (pasos.index(str(ic[1].get("paso"))), str(ic[1].get("host")), ic[0]),
+    )
     return {
         "environment": plan.get("environment"),
         "environment_sha256": (made.get("environment") or {}).get("sha256"),
@@ -100,8 +100,10 @@ def differences(approved: dict[str, Any], now: dict[str, Any]) -> list[str]:
     found = [key for key in approved if key != "commands" and approved[key] != now.get(key)]
     old, new = approved.get("commands") or [], now.get("commands") or []
     if old != new:
-        first = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b),
-                     min(len(old), len(new)))  # fmt: skip
+        first = next(
+            (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b),
+            min(len(old), len(new)),
+        )
         shown = " ".join(new[first][2]) if first < len(new) else "(none)"
         found.append(
             f"commands ({len(old)} approved, {len(new)} now; #{first + 1} now: {shown[:200]})"
@@ -160,8 +162,10 @@ def situation(said: dict[str, Any] | None) -> str:
     """What an approver signs of the situation: declared, and what Paso 1.1 observed."""
     if not said:
         return "no consta en el plan (planificado antes de que rollbook la registrara)"
-    return (f"declarado {said['severity'] or 'n/d'}: {said['declared'] or 'n/d'}; observado: "
-            f"{symptoms.summary(said['observed'])}")  # fmt: skip
+    return (
+        f"declarado {said['severity'] or 'n/d'}: {said['declared'] or 'n/d'}; observado: "
+        f"{symptoms.summary(said['observed'])}"
+    )
 
 
 def _check_signed(folder: Path, env: Environment) -> None:
@@ -327,10 +331,15 @@ def replan(run: Run) -> dict[str, Any]:
         command = [sys.executable, "-m", "pytest", *features, *args, f"--report-dir={scratch}"]
         environments = {"ROLLBOOK_ENVIRONMENTS": str(environments_dir().resolve())}
         child = subprocess.Popen(
-            command, cwd=provenance.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+            command,
+            cwd=provenance.ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
             env={**os.environ, **environments},
-        )  # fmt: skip
+        )
         try:
             output, _ = child.communicate(timeout=_REPLAN_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -372,14 +381,17 @@ def establish(run: Run) -> dict[str, Any]:
     if opts.approval is not None:
         signed = statements.read(opts.approval, run.site.env)
         fact = {
-            "status": SIGNED, "approver": signed.person.name, "identity": signed.person.identity,
-            "role": signed.statement["role"], "signed_at": signed.statement["signed_at"],
+            "status": SIGNED,
+            "approver": signed.person.name,
+            "identity": signed.person.identity,
+            "role": signed.statement["role"],
+            "signed_at": signed.statement["signed_at"],
             "plan_sha256": signed.statement["plan_sha256"],
             "plan_incident": signed.statement.get("plan_incident"),
             "statement": str(signed.path),
             "fingerprint": signing.fingerprint(people.public_key_line(signed.person)),
             "situation": situation(signed.statement.get("symptoms")),
-        }  # fmt: skip
+        }
         if run.site.mode is Mode.EXECUTE:
             run.incident.say(
                 f"approval by {signed.person.name} ({fact['role']}): planning again to compare"
@@ -398,23 +410,28 @@ def establish(run: Run) -> dict[str, Any]:
         return run.incident.note("approval", **fact)
     if run.site.mode is Mode.DRY_RUN and not opts.approved_by:
         return run.incident.note(
-            "approval", status=PENDING, approver=None,
+            "approval",
+            status=PENDING,
+            approver=None,
             reason="dry-run: this plan is what an approver signs (rollbook approve)",
-        )  # fmt: skip
+        )
     if opts.severity == "CRITICO" and (run.site.env.approval == "required" or not opts.approved_by):
         return run.incident.note(
-            "approval", status=PENDING, approver=opts.approved_by,
+            "approval",
+            status=PENDING,
+            approver=opts.approved_by,
             reason="emergencia crítica (§11.1.1): sin aprobación previa; la refrenda "
             f"{_approvers(run.site.env)} con `rollbook sign-off`",
-        )  # fmt: skip
+        )
     if not opts.approved_by:
         return run.incident.note("approval", status="no requerida", approver=None)
     person = people.find(run.site.env, opts.approved_by)
     return run.incident.note(
-        "approval", status="declarada (sin firma)",
+        "approval",
+        status="declarada (sin firma)",
         approver=person.name if person else opts.approved_by,
         role=", ".join(r for r in person.roles if r in run.site.env.approvers) if person else None,
-    )  # fmt: skip
+    )
 
 
 def uncovered(run: Run, fact: dict[str, Any] | None) -> str | None:

@@ -20,8 +20,11 @@ from rollbook.governance.notify import STARTING, announce
 def record_incident(run: Run) -> dict[str, object]:
     """Paso 1.1: symptoms, severity, impact and the decision, with who approved it."""
     opts = run.incident.options
-    missing = [name for name, value in (("--reason", opts.reason), ("--severity", opts.severity))
-               if not value]  # fmt: skip
+    missing = [
+        name
+        for name, value in (("--reason", opts.reason), ("--severity", opts.severity))
+        if not value
+    ]
     if missing:
         raise StepFailed(f"the incident needs {' and '.join(missing)}: say what was observed")
     key = opts.signing_key or (run.site.env.signing.key if run.site.env.signing else None)
@@ -36,18 +39,30 @@ def record_incident(run: Run) -> dict[str, object]:
         "(el plan, para aprobar)" if approved["status"] == approval.PENDING else None
     )
     # the backup branch is Paso 1.3's to answer: provisionally taken here, confirmed there
-    tree = decide(opts.severity, opts.users_affected, valid_backup=True, approved_by=approver,
-                  contradicted=bool(seen["contradiction"]))  # fmt: skip
-    run.incident.note("decision_tree", branch=tree.branch, proceed=tree.proceed, reason=tree.reason,
-                      backup=BACKUP_PENDING, approver=approver)  # fmt: skip
+    tree = decide(
+        opts.severity,
+        opts.users_affected,
+        valid_backup=True,
+        approved_by=approver,
+        contradicted=bool(seen["contradiction"]),
+    )
+    run.incident.note(
+        "decision_tree",
+        branch=tree.branch,
+        proceed=tree.proceed,
+        reason=tree.reason,
+        backup=BACKUP_PENDING,
+        approver=approver,
+    )
     if not tree.proceed:
         raise StepFailed(f"Anexo C decision tree: {tree.branch} — {tree.reason}")
     decision = (
         "ROLLBACK INICIADO — aprobación pendiente (emergencia crítica, §11.1.1)"
         if approved["status"] == approval.PENDING and run.site.mode is not Mode.DRY_RUN
-        else f"ROLLBACK APROBADO por {approved['approver']}" if approved.get("approver")
+        else f"ROLLBACK APROBADO por {approved['approver']}"
+        if approved.get("approver")
         else f"ROLLBACK sin aprobación ({approved['status']} en {run.site.env.name})"
-    )  # fmt: skip
+    )
     entry = run.incident.note(
         "incident",
         id=run.incident.id,
@@ -92,8 +107,14 @@ def tree_after_backup(run: Run, backup: str | None) -> None:
     contradicted = bool(facts.get("symptoms_observed", {}).get("contradiction"))
     tree = decide(opts.severity, opts.users_affected, backup is not None, approver, contradicted)
     seen = f"válido: {backup} (Paso 1.3)" if backup else "ninguno válido (Paso 1.3)"
-    run.incident.note("decision_tree", branch=tree.branch, proceed=tree.proceed, reason=tree.reason,
-                      backup=seen, approver=approver)  # fmt: skip
+    run.incident.note(
+        "decision_tree",
+        branch=tree.branch,
+        proceed=tree.proceed,
+        reason=tree.reason,
+        backup=seen,
+        approver=approver,
+    )
 
 
 def announce_start(run: Run) -> str:

@@ -52,10 +52,13 @@ def announce(run: Run, kind: str, lines: list[str], roles: tuple[str, ...] = ())
             _send(run, kind, person.notify_env, url, title, "\n".join(lines[1:]) or title)
         else:
             run.incident.journal.write(
-                "notification_warning", paso=run.incident.paso, kind=kind, target=person.name,
+                "notification_warning",
+                paso=run.incident.paso,
+                kind=kind,
+                target=person.name,
                 reason="nothing sent: no notify_env; reach them at "
                 + (person.contact or person.identity),
-            )  # fmt: skip
+            )
     return text
 
 
@@ -128,10 +131,18 @@ def escalate_undelivered(run: Run, kind: str, missing: list[str]) -> str:
     """A message some channels did not get: said NO ENTREGADO, and sent as an escalation through
     the channels that work (the rollback goes on)."""
     said = f"{NOT_DELIVERED} ({kind}): " + "; ".join(missing)
-    run.incident.journal.write("notification_undelivered", paso=run.incident.paso, kind=kind,
-                      missing=missing)  # fmt: skip
+    run.incident.journal.write(
+        "notification_undelivered", paso=run.incident.paso, kind=kind, missing=missing
+    )
     if delivered(run, kind):
-        announce(run, "escalation", [f"ROLLBACK {run.site.env.name.upper()}: aviso {NOT_DELIVERED}",
-                                     said, f"Incidente: {run.incident.id}"],
-                 roles=ESCALATION)  # fmt: skip
+        announce(
+            run,
+            "escalation",
+            [
+                f"ROLLBACK {run.site.env.name.upper()}: aviso {NOT_DELIVERED}",
+                said,
+                f"Incidente: {run.incident.id}",
+            ],
+            roles=ESCALATION,
+        )
     return said

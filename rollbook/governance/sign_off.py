@@ -126,8 +126,13 @@ def _operator_identified(folder: Path, env: Environment) -> bool:
     """The operator is a person of the environment (by name, or by the key that signed)."""
     operator = str(facts(folder).get("incident", {}).get("operator", ""))
     record = signing.read_signer(_first_signed(folder))
-    keyed = [p for p in env.people if p.public_key and record is not None
-             and signing.fingerprint(people.public_key_line(p)) == record.fingerprint]  # fmt: skip
+    keyed = [
+        p
+        for p in env.people
+        if p.public_key
+        and record is not None
+        and signing.fingerprint(people.public_key_line(p)) == record.fingerprint
+    ]
     return people.find(env, operator) is not None or bool(keyed)
 
 

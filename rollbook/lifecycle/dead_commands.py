@@ -77,8 +77,13 @@ def _stop_on(host: Host, argvs: list[list[str]]) -> list[str]:
     for signal, grace in (("TERM", GRACE), ("KILL", 5.0)):
         host.run(["kill", f"-{signal}", *(pid for pid, _ in found)], mutating=True, check=False)
         if wait_until(lambda: not _running(host, argvs), grace):
-            return [f"{host.name}: `{shlex.join(cmdline)}` (pid {pid}) was still running: "
-                    f"stopped (SIG{signal})" for pid, cmdline in found]  # fmt: skip
+            return [
+                f"{host.name}: `{shlex.join(cmdline)}` (pid {pid}) was still running: "
+                f"stopped (SIG{signal})"
+                for pid, cmdline in found
+            ]
     pids = " ".join(pid for pid, _ in _running(host, argvs))
-    raise StepFailed(f"{host.name}: the dead run's commands (pids {pids}) survive SIGKILL: stop "
-                     "them by hand, then run the recovery again")  # fmt: skip
+    raise StepFailed(
+        f"{host.name}: the dead run's commands (pids {pids}) survive SIGKILL: stop "
+        "them by hand, then run the recovery again"
+    )

@@ -131,8 +131,7 @@ def acquire(run: Run, break_lock: bool = False, recovers: str | None = None) -> 
         "pid": os.getpid(),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
     } | ({"recovers": recovers} if recovers else {})
-    _run(run, write_argv(json.dumps(mine), f"{_folder(run)}/owner.json"),
-         mutating=True)  # fmt: skip
+    _run(run, write_argv(json.dumps(mine), f"{_folder(run)}/owner.json"), mutating=True)
     run.incident.journal.write("lock_acquired", lock=_folder(run), owner=mine)
     return None
 

@@ -102,12 +102,20 @@ def finish(run: Run) -> Result:
     no_backup = _no_valid_backup(events)
     if result.exit_code != 0 and (changed or no_backup):  # Anexo C escalates with no change too
         said = [f"Anexo C: no hay backup válido — {ESCALATE}"] if no_backup else []
-        closing_actions.isolated(run, "aviso de escalamiento", lambda: announce(
-            run, "escalation",
-            [f"ROLLBACK {result.name} - {run.site.env.name.upper()}", *said, *result.lines],
-            roles=NO_BACKUP if no_backup else UNRECOVERED if result.name == MANUAL
-            else ESCALATION,
-        ))  # fmt: skip
+        closing_actions.isolated(
+            run,
+            "aviso de escalamiento",
+            lambda: announce(
+                run,
+                "escalation",
+                [f"ROLLBACK {result.name} - {run.site.env.name.upper()}", *said, *result.lines],
+                roles=NO_BACKUP
+                if no_backup
+                else UNRECOVERED
+                if result.name == MANUAL
+                else ESCALATION,
+            ),
+        )
     if run.site.mode is Mode.EXECUTE and not run.incident.checklist:
         if result.name == MANUAL:  # the next run must find this incident, not a free environment
             lines.append(f"el ambiente queda bloqueado por el incidente {run.incident.id}")
@@ -126,8 +134,13 @@ def finish(run: Run) -> Result:
 
 def _no_valid_backup(events: list[dict]) -> bool:
     """Paso 1.3 found no valid backup: Anexo C's branch that escalates to the DBA / CTO."""
-    return any(e["event"] == "paso_finished" and e["status"] == "failed" and e["paso"] == "1.3"
-               and "no valid backup" in str(e.get("detail")) for e in events)  # fmt: skip
+    return any(
+        e["event"] == "paso_finished"
+        and e["status"] == "failed"
+        and e["paso"] == "1.3"
+        and "no valid backup" in str(e.get("detail"))
+        for e in events
+    )
 
 
 def _recover(run: Run, failed: str | None, events: list[dict]) -> Result:

@@ -74,8 +74,10 @@ def original_incident(run: Run) -> str:
     named = journal_of(run)
     original = recovered_by(named) or str(run.incident.options.incident)
     if original != run.incident.options.incident:
-        run.incident.say(f"§9: incident {run.incident.options.incident} was itself a §9 "
-                         f"recovery of incident {original}: recovering {original}")  # fmt: skip
+        run.incident.say(
+            f"§9: incident {run.incident.options.incident} was itself a §9 "
+            f"recovery of incident {original}: recovering {original}"
+        )
     run.incident.journal.write("recovering", incident=original, asked=run.incident.options.incident)
     return original
 
@@ -147,8 +149,10 @@ def _recover(
     before = undo.ran_before(changes, run.site.env.services.app)
     if before:  # Paso 2.2 began: whatever runs now may run the target's code — stop it first
         hosts = sorted({key.rsplit(" ", 1)[0] for key in before})
-        act("stop the app services before putting anything back",
-            lambda: undo.stop_services(run, hosts))  # fmt: skip
+        act(
+            "stop the app services before putting anything back",
+            lambda: undo.stop_services(run, hosts),
+        )
     undoing = undo.Undoing(run, facts)
     for step in undo.plan(undoing, changes):
         act(step.name, step.action)
@@ -185,11 +189,15 @@ def remove_private_files(run: Run, events: list[dict[str, Any]]) -> dict[str, st
     if not incident or incident == run.incident.id:
         return {}
     done: dict[str, str | None] = {}
-    folders = {(e["host"], posixpath.dirname(e["path"]), bool(e.get("app"))) for e in events
-               if e["event"] == "private_file"}  # fmt: skip
+    folders = {
+        (e["host"], posixpath.dirname(e["path"]), bool(e.get("app")))
+        for e in events
+        if e["event"] == "private_file"
+    }
     for spec, folder, app in sorted(folders):
         error = _remove_dead_folder(run.site.host(spec), folder, app)
         done[spec] = "; ".join(e for e in (done.get(spec), error) if e) or None
-        run.incident.journal.write("private_files_removed", host=spec, incident=incident,
-                                   path=folder, error=error)  # fmt: skip
+        run.incident.journal.write(
+            "private_files_removed", host=spec, incident=incident, path=folder, error=error
+        )
     return done

@@ -34,15 +34,15 @@ def record_rollback(run: Run) -> list[str]:
     deployed = run.records.need(Deployed)
     code = run.records.known(CodeBefore)
     first_host = next(iter(code.hosts.values() if code else []), {})
-    left = {"tag": deployed.tag, "commit": deployed.commit,
-            "packages": first_host.get("freeze")}  # fmt: skip
+    left = {"tag": deployed.tag, "commit": deployed.commit, "packages": first_host.get("freeze")}
     operator, incident = run.incident.options.operator, run.incident.id
     try:
         entry = ledger.entry(operator, ROLLED_BACK_FROM, left, incident=incident)
         ledger.append(run.incident, run.site, entry)
         facts = ledger.describe_deployed(run.site)
-        entry = ledger.entry(operator, VALIDATED, facts, incident=incident,
-                             evidence="Etapa 6 of the rollback")  # fmt: skip
+        entry = ledger.entry(
+            operator, VALIDATED, facts, incident=incident, evidence="Etapa 6 of the rollback"
+        )
         ledger.append(run.incident, run.site, entry)
     except StepFailed as exc:  # closing_actions.isolated journals and shows it, with the fix
         fix = "record the release with `pytest features/validation.feature --record-release`"
@@ -55,9 +55,13 @@ def record_failed_target(run: Run, paso: str) -> list[str]:
     target = run.records.need(Target)
     failed = {"tag": target.tag, "commit": target.commit}
     try:
-        entry = ledger.entry(run.incident.options.operator, FAILED, failed,
-                             incident=run.incident.id,
-                             evidence=f"Paso {paso} of the rollback")  # fmt: skip
+        entry = ledger.entry(
+            run.incident.options.operator,
+            FAILED,
+            failed,
+            incident=run.incident.id,
+            evidence=f"Paso {paso} of the rollback",
+        )
         ledger.append(run.incident, run.site, entry)
     except StepFailed as exc:  # closing_actions.isolated journals and shows it
         raise StepFailed(f"registro de versiones NO actualizado ({exc})") from None

@@ -48,12 +48,16 @@ def check(
     safety = SafetyDump.read(facts)
     if safety and safety.oid:
         oid = safety.oid
-        check("the database is the pre-rollback one (swap)",
-              lambda: swap.is_pre_rollback_database(run.site, oid))  # fmt: skip
+        check(
+            "the database is the pre-rollback one (swap)",
+            lambda: swap.is_pre_rollback_database(run.site, oid),
+        )
     if safety and safety.tables is not None:
         tables = safety.tables
-        check("database content equals the pre-rollback state",
-              lambda: _same(database.fingerprints(run.site.postgres()), tables))  # fmt: skip
+        check(
+            "database content equals the pre-rollback state",
+            lambda: _same(database.fingerprints(run.site.postgres()), tables),
+        )
     recorded_code = CodeBefore.read(facts)
     for spec, recorded in (recorded_code.hosts if recorded_code else {}).items():
         host = run.site.host(spec)
@@ -81,20 +85,26 @@ def check(
         spec, name = key.rsplit(" ", 1)
         host = run.site.host(spec)
         if was_running and spec in restarted:
-            check(f"{spec} {name} restarted after the restore (its processes observed)",
-                  lambda h=host, n=name, r=restarted[spec]: _fresh(run, h, n, r))  # fmt: skip
+            check(
+                f"{spec} {name} restarted after the restore (its processes observed)",
+                lambda h=host, n=name, r=restarted[spec]: _fresh(run, h, n, r),
+            )
         else:
             manager = manager_for(host, run.site.env.services)
-            check(f"{spec} {name} running={was_running}",
-                  lambda m=manager, n=name, w=was_running: _same(m.is_running(n), w))  # fmt: skip
+            check(
+                f"{spec} {name} running={was_running}",
+                lambda m=manager, n=name, w=was_running: _same(m.is_running(n), w),
+            )
     workers_before = WorkersBefore.read(facts)
     ready_before = workers_before.hosts if workers_before else {}
     for spec, restart in restarted.items():
         waiting = [n for n in run.site.env.services.workers if before.get(f"{spec} {n}")]
         idle = [n for n in run.site.env.services.workers if n not in waiting]
         if waiting and idle:  # the method checks every worker of the host, or none
-            note(f"{spec} workers not checked by their method: {', '.join(idle)} did not run "
-                 "before the run (their processes are checked above)")  # fmt: skip
+            note(
+                f"{spec} workers not checked by their method: {', '.join(idle)} did not run "
+                "before the run (their processes are checked above)"
+            )
             continue
         was = ready_before.get(spec, {"ready": True})
         if waiting and not was["ready"]:
@@ -103,14 +113,20 @@ def check(
         if not waiting:
             continue
         host = run.site.host(spec)
-        check(f"{spec} workers ready ({', '.join(waiting)})",
-              lambda h=host, r=restart: (True, workers.check_host(
-                  h, run.site.env, run.records, r.marks, wait=True)))  # fmt: skip
+        check(
+            f"{spec} workers ready ({', '.join(waiting)})",
+            lambda h=host, r=restart: (
+                True,
+                workers.check_host(h, run.site.env, run.records, r.marks, wait=True),
+            ),
+        )
     answers = AnswersBefore.read(facts)
     for key, value in (answers.urls if answers else {}).items():
         was = web.Answer.recorded(value)
-        check(f"{key} answers {was.said()} as before the run",
-              lambda k=key, w=was: _answers_as_before(run, k, w))  # fmt: skip
+        check(
+            f"{key} answers {was.said()} as before the run",
+            lambda k=key, w=was: _answers_as_before(run, k, w),
+        )
 
 
 def _fresh(run: Run, host: Host, name: str, restart: Restart) -> tuple[bool, str]:

@@ -92,14 +92,19 @@ def ran_before(changes: list[Change], names: list[str]) -> dict[str, bool]:
     for change in changes:
         if isinstance(change, ServicesStopped):
             stopped.setdefault(change.host, change.running)  # the first stop saw the truth
-    return {f"{host} {name}": name in running for host, running in stopped.items()
-            for name in names}  # fmt: skip
+    return {
+        f"{host} {name}": name in running for host, running in stopped.items() for name in names
+    }
 
 
 def _services(ctx: Undoing, changes: list[ServicesStopped]) -> list[Undo]:
     before = ran_before(list(changes), ctx.run.site.env.services.app)
-    return [Undo("restart the services that were running",
-                 lambda: ctx.restarted.update(restart_services(ctx.run, before)))]  # fmt: skip
+    return [
+        Undo(
+            "restart the services that were running",
+            lambda: ctx.restarted.update(restart_services(ctx.run, before)),
+        )
+    ]
 
 
 def _maintenance(ctx: Undoing, changes: list[MaintenanceOn]) -> list[Undo]:
@@ -126,9 +131,13 @@ def _venv_switched(ctx: Undoing, changes: list[VenvSwitched]) -> list[Undo]:
     r, by_host = ctx.run, {change.host: change for change in changes}
 
     def back() -> None:
-        moved = fleet.each_host(r.incident, r.site, "app",
-                                lambda host: new_venv.switch_back(host, by_host[host.spec]),
-                                among=list(by_host))  # fmt: skip
+        moved = fleet.each_host(
+            r.incident,
+            r.site,
+            "app",
+            lambda host: new_venv.switch_back(host, by_host[host.spec]),
+            among=list(by_host),
+        )
         r.records.keep(VenvRenamedBack(sorted(spec for spec, ok in moved.items() if ok)))
 
     return [Undo(f"rename the venv set aside ({changes[-1].aside}) back into place", back)]
@@ -138,9 +147,13 @@ def _venv_staged(ctx: Undoing, changes: list[VenvStaged]) -> list[Undo]:
     r, by_host = ctx.run, {change.host: change for change in changes}
 
     def remove() -> None:
-        fleet.each_host(r.incident, r.site, "app",
-                        lambda host: new_venv.remove_staged(host, r.site.env, by_host[host.spec]),
-                        among=list(by_host))  # fmt: skip
+        fleet.each_host(
+            r.incident,
+            r.site,
+            "app",
+            lambda host: new_venv.remove_staged(host, r.site.env, by_host[host.spec]),
+            among=list(by_host),
+        )
 
     return [Undo(f"remove the new venv {changes[-1].path}", remove)]
 
@@ -166,33 +179,50 @@ def _database(
     if safety is None:
         return [Undo("restore the database", _missing("the safety dump (pre_rollback_backup)"))]
     path = safety.path
-    return [Undo(f"restore the database from {path}",
-                 lambda: database.restore_database(r.incident, r.site, r.records,
-                                                   path))]  # fmt: skip
+    return [
+        Undo(
+            f"restore the database from {path}",
+            lambda: database.restore_database(r.incident, r.site, r.records, path),
+        )
+    ]
 
 
 def _connections(ctx: Undoing, changes: list[ConnectionsRefused]) -> list[Undo]:
     r = ctx.run
-    return [Undo("allow connections to the database again",
-                 lambda: database.set_connections(r.site, r.records, allowed=True))]  # fmt: skip
+    return [
+        Undo(
+            "allow connections to the database again",
+            lambda: database.set_connections(r.site, r.records, allowed=True),
+        )
+    ]
 
 
 def _shadow(ctx: Undoing, changes: list[ShadowCreated]) -> list[Undo]:
-    return [Undo(f"drop the shadow database {c.name}",
-                 lambda n=c.name: swap.drop_shadow(ctx.run.site, n)) for c in changes]  # fmt: skip
+    return [
+        Undo(
+            f"drop the shadow database {c.name}", lambda n=c.name: swap.drop_shadow(ctx.run.site, n)
+        )
+        for c in changes
+    ]
 
 
 def _swapped(ctx: Undoing, changes: list[DatabaseSwapped]) -> list[Undo]:
     r = ctx.run
     swapped = changes[-1]
-    return [Undo("rename the pre-rollback database back",
-                 lambda: r.incident.say(swap.undo(r.incident, r.site, swapped)))]  # fmt: skip
+    return [
+        Undo(
+            "rename the pre-rollback database back",
+            lambda: r.incident.say(swap.undo(r.incident, r.site, swapped)),
+        )
+    ]
 
 
 def _scratch(ctx: Undoing, changes: list[SalvageScratch]) -> list[Undo]:
     drop = row_recovery.drop_scratch
-    return [Undo(f"drop the scratch database {c.name}", lambda n=c.name: drop(ctx.run.site, n))
-            for c in changes]  # fmt: skip
+    return [
+        Undo(f"drop the scratch database {c.name}", lambda n=c.name: drop(ctx.run.site, n))
+        for c in changes
+    ]
 
 
 UNDO: dict[type[Change], Callable[[Undoing, Any], list[Undo]]] = {
@@ -247,8 +277,10 @@ def stop_services(run: Run, hosts: list[str]) -> None:
             return tree & {pid for pid, _, _ in serving.process_table(host)}
 
         if not wait_until(lambda: not alive(), run.site.env.services.stop_timeout):
-            raise StepFailed(f"{host.name}: processes {sorted(alive())} of the app services "
-                             "did not stop: stop each by its PID, then run §9 again")  # fmt: skip
+            raise StepFailed(
+                f"{host.name}: processes {sorted(alive())} of the app services "
+                "did not stop: stop each by its PID, then run §9 again"
+            )
 
     fleet.each_host(run.incident, run.site, "app", stop, among=hosts)
 

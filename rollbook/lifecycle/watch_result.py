@@ -47,8 +47,13 @@ def verdict(run: Run) -> dict[str, Any]:
     else:
         unchecked = f"; no comprobado: {'; '.join(skipped)}" if skipped else ""
         state = f"ESTABLE (8.2: {window_text(window)} sin errores{unchecked})"
-    return {"state": state, "window_s": window, "errors": errors, "checks": checks,
-            "validation_incident": run.incident.id}  # fmt: skip
+    return {
+        "state": state,
+        "window_s": window,
+        "errors": errors,
+        "checks": checks,
+        "validation_incident": run.incident.id,
+    }
 
 
 def append(run: Run, folder: Path) -> tuple[str, int]:
@@ -69,11 +74,16 @@ def append(run: Run, folder: Path) -> tuple[str, int]:
         path.chmod(0o600)
         for markdown in folder.glob("ROLLBACK-*.md"):
             lines = markdown.read_text(encoding="utf-8").splitlines()
-            lines = [FINAL_STATE + result["state"] if line.startswith(FINAL_STATE) else line
-                     for line in lines]  # fmt: skip
+            lines = [
+                FINAL_STATE + result["state"] if line.startswith(FINAL_STATE) else line
+                for line in lines
+            ]
             markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        event = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                 "event": "watch_appended", **result}  # fmt: skip
+        event = {
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "event": "watch_appended",
+            **result,
+        }
         with (folder / "journal.jsonl").open("a", encoding="utf-8") as journal:
             journal.write(json.dumps(event, ensure_ascii=False) + "\n")
         chosen = statements.record_key(run.site.env, run.incident.options.signing_key)
@@ -107,13 +117,16 @@ def check_appendable(run: Run, folder: Path) -> None:
     if not (folder / "journal.jsonl").is_file():
         raise UserError(f"--incident: {folder} is not an incident folder")
     if run.site.env.signing is None:
-        raise UserError(f"environment {run.site.env.name} has no signing key: the record cannot be "
-                        "signed again, nothing is appended")  # fmt: skip
+        raise UserError(
+            f"environment {run.site.env.name} has no signing key: the record cannot be "
+            "signed again, nothing is appended"
+        )
     made = sign_off.facts(folder).get("provenance") or {}
     environment = Path(made.get("environment", {}).get("file", "?")).stem
     if environment != run.site.env.name:
-        raise UserError(f"--incident {folder.name} is a rollback of {environment}, not of "
-                        f"{run.site.env.name}")  # fmt: skip
+        raise UserError(
+            f"--incident {folder.name} is a rollback of {environment}, not of {run.site.env.name}"
+        )
     key = statements.record_key(run.site.env, run.incident.options.signing_key)
     problem = signing.usable_key(key[0]) if key else None
     if problem:
@@ -121,8 +134,7 @@ def check_appendable(run: Run, folder: Path) -> None:
     ended = [e for e in read_journal(folder / "journal.jsonl") if e["event"] == "outcome"]
     if not ended or ended[-1]["outcome"] != COMPLETED:
         said = ended[-1]["outcome"] if ended else "without an outcome"
-        raise UserError(f"--incident {folder.name} ended {said}: §8.2 watches a completed "
-                        "rollback")  # fmt: skip
+        raise UserError(f"--incident {folder.name} ended {said}: §8.2 watches a completed rollback")
     allowed = run.site.env.signing.allowed_signers
     with tempfile.TemporaryDirectory() as scratch:
         trusted = people.record_signers(
@@ -130,5 +142,6 @@ def check_appendable(run: Run, folder: Path) -> None:
         )
         problems = signing.verify_folder(folder, trusted)
     if problems:
-        raise UserError(f"--incident {folder.name} does not verify ({problems[0]}): nothing "
-                        "appended")  # fmt: skip
+        raise UserError(
+            f"--incident {folder.name} does not verify ({problems[0]}): nothing appended"
+        )

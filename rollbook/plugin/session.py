@@ -112,16 +112,18 @@ def pytest_collection_modifyitems(
     opts = current.incident.options
     if opts.watch and opts.incident and len(chosen) != len(every):
         _refuse(
-            config, current,
+            config,
+            current,
             "--watch --incident appends §8.2's verdict to a record: run all of "
             "features/validation.feature with it, without -k/-m",
-        )  # fmt: skip
+        )
     if opts.watch and not all(VALIDATES_RELEASE in s.tags for s in every):
         _refuse(
-            config, current,
+            config,
+            current,
             "--watch is §8.2's extended watch after a rollback: run it with "
             "features/validation.feature (and --incident ID to append it to that record)",
-        )  # fmt: skip
+        )
     if opts.watch and opts.incident:  # before a 30-minute window
         try:
             watch_result.check_appendable(current, opts.report_dir / opts.incident)
@@ -296,8 +298,9 @@ def _copy_out(current: Run, source: Path, folder: str | None, name: str) -> None
         digest = hashlib.sha256(target.read_bytes()).hexdigest()
         if digest != hashlib.sha256(source.read_bytes()).hexdigest():
             raise OSError(f"{target} differs from {source} after the copy")
-        return current.incident.journal.write("record_copied", file=source.name,
-                                              path=str(target), sha256=digest)  # fmt: skip
+        return current.incident.journal.write(
+            "record_copied", file=source.name, path=str(target), sha256=digest
+        )
 
     if closing_actions.isolated(current, f"copia de {source.name} a {folder}", copy) is None:
         current.incident.say(

@@ -122,25 +122,52 @@ def criteria(events: list[dict[str, Any]]) -> list[tuple[str, str, bool | str | 
     else:  # none lost, rows put back to older content: a person decides, as for a conflict
         loss_said, loss_met = "0 filas perdidas", DECIDE
     return [
-        ("Rollback completado en < 15 minutos",
-         final_state.NOT_APPLICABLE if undone else minutes(total) if changed
-         else final_state.UNCHANGED,
-         None if undone or not changed or total is None else total < TOTAL_LIMIT),
-        ("Downtime adicional < 5 minutos", minutes(down),
-         None if down is None else down < DOWNTIME_LIMIT),
-        ("100% funcionalidades críticas restauradas",
-         final_state.NOT_APPLICABLE if undone else "n/d" if critical is None
-         else ", ".join(f"{k}: {said(v)}" for k, v in critical.items() if k != "_ts"),
-         None if undone or critical is None
-         else all(v in (True, 200) for k, v in critical.items() if k != "_ts")),
-        ("0 errores críticos post-rollback",
-         final_state.NOT_APPLICABLE if undone else "n/d" if watch is None
-         else f"{len(watch['errors'])} líneas de error" + _window(watch.get("seconds")),
-         None if undone or watch is None else False if watch["errors"]
-         else SHORT if (watch.get("seconds") or PROCEDURE_WATCH) < PROCEDURE_WATCH else True),
-        ("0 pérdida de datos",
-         loss_said + ("" if undone else data_statement.apart(facts)) + changed_since, loss_met),
-    ]  # fmt: skip
+        (
+            "Rollback completado en < 15 minutos",
+            final_state.NOT_APPLICABLE
+            if undone
+            else minutes(total)
+            if changed
+            else final_state.UNCHANGED,
+            None if undone or not changed or total is None else total < TOTAL_LIMIT,
+        ),
+        (
+            "Downtime adicional < 5 minutos",
+            minutes(down),
+            None if down is None else down < DOWNTIME_LIMIT,
+        ),
+        (
+            "100% funcionalidades críticas restauradas",
+            final_state.NOT_APPLICABLE
+            if undone
+            else "n/d"
+            if critical is None
+            else ", ".join(f"{k}: {said(v)}" for k, v in critical.items() if k != "_ts"),
+            None
+            if undone or critical is None
+            else all(v in (True, 200) for k, v in critical.items() if k != "_ts"),
+        ),
+        (
+            "0 errores críticos post-rollback",
+            final_state.NOT_APPLICABLE
+            if undone
+            else "n/d"
+            if watch is None
+            else f"{len(watch['errors'])} líneas de error" + _window(watch.get("seconds")),
+            None
+            if undone or watch is None
+            else False
+            if watch["errors"]
+            else SHORT
+            if (watch.get("seconds") or PROCEDURE_WATCH) < PROCEDURE_WATCH
+            else True,
+        ),
+        (
+            "0 pérdida de datos",
+            loss_said + ("" if undone else data_statement.apart(facts)) + changed_since,
+            loss_met,
+        ),
+    ]
 
 
 DECIDE = "A DECIDIR"  # §7.1's data criterion when rows are changed, none lost: a person decides
@@ -153,9 +180,11 @@ def _to_decide(conflicts: dict[str, int]) -> tuple[str, str]:
     """No row lost, some changed: present with the backup's content, the newer in the salvage
     file. Not a loss, and not CUMPLE either: what a person must decide."""
     tables = ", ".join(f"{t}: {n}" for t, n in conflicts.items())
-    return (f"0 filas perdidas; {sum(conflicts.values())} filas cambiadas en conflicto ({tables}): "
-            "queda la versión del backup, la más nueva está en el archivo de rescate — un DBA "
-            "decide cuál queda"), DECIDE  # fmt: skip
+    return (
+        f"0 filas perdidas; {sum(conflicts.values())} filas cambiadas en conflicto ({tables}): "
+        "queda la versión del backup, la más nueva está en el archivo de rescate — un DBA "
+        "decide cuál queda"
+    ), DECIDE
 
 
 def said(value: object) -> str:
@@ -187,8 +216,14 @@ def anexo_b(budgets: dict[str, float], events: list[dict[str, Any]]) -> list[tup
     for etapa, seconds in sorted(etapa_durations(events).items()):
         budget = budgets.get(etapa)
         state = "-" if budget is None else "EXCEDIDO" if seconds > budget else "dentro"
-        rows.append((etapa_label(etapa), f"{seconds:.1f} s",
-                     "-" if budget is None else f"{budget:.0f} s", state))  # fmt: skip
+        rows.append(
+            (
+                etapa_label(etapa),
+                f"{seconds:.1f} s",
+                "-" if budget is None else f"{budget:.0f} s",
+                state,
+            )
+        )
     return rows
 
 
@@ -197,8 +232,7 @@ def _deselected(events: list[dict[str, Any]]) -> list[str]:
 
 
 def mark(ok: bool | str | None) -> str:
-    return {True: "CUMPLE", False: "NO CUMPLE", None: "no medido", DECIDE: DECIDE,
-            SHORT: SHORT}[ok]  # fmt: skip
+    return {True: "CUMPLE", False: "NO CUMPLE", None: "no medido", DECIDE: DECIDE, SHORT: SHORT}[ok]
 
 
 def data_loss_text(facts: dict[str, Any], events: list[dict[str, Any]]) -> str:
@@ -214,18 +248,27 @@ def data_loss_text(facts: dict[str, Any], events: list[dict[str, Any]]) -> str:
         f"; {sum(conflicts.values())} filas cambiadas en conflicto, no perdidas ("
         + ", ".join(f"{t}: {n}" for t, n in conflicts.items())
         + "): la versión más nueva está en el archivo de rescate, un DBA decide cuál queda"
-        if conflicts else ""
-    )  # fmt: skip
+        if conflicts
+        else ""
+    )
     return (
-        final_state.data_loss(events, lost_rows)[0] if final_state.recovery_state(events)
-        else "n/d (no contado en esta corrida)" if loss is None or counted is None
-        else "NO" + database_path.dropped_note(facts) + apart + changed if lost_rows == 0
+        final_state.data_loss(events, lost_rows)[0]
+        if final_state.recovery_state(events)
+        else "n/d (no contado en esta corrida)"
+        if loss is None or counted is None
+        else "NO" + database_path.dropped_note(facts) + apart + changed
+        if lost_rows == 0
         else f"SÍ — {lost_rows} filas del estado previo "
-        + ("no recuperadas en el Paso 4.5: " if loss.recovered
-           else "no presentes tras la restauración: ")
+        + (
+            "no recuperadas en el Paso 4.5: "
+            if loss.recovered
+            else "no presentes tras la restauración: "
+        )
         + ", ".join(data_statement.named(t, n, facts) for t, n in users.items())
-        + data_statement.listed(facts) + apart + changed
-    )  # fmt: skip
+        + data_statement.listed(facts)
+        + apart
+        + changed
+    )
 
 
 def for_the_auditor(run: Run, events: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -256,8 +299,10 @@ def sign_offs_due(run: Run) -> str:
         f": {sign_off.DUTIES.get(role, role)})"
         for role in env.sign_offs
     ]
-    return (f"pendientes: {'; '.join(holders)} — rollbook sign-off {run.incident.folder} --role "
-            f"ROL --key CLAVE — antes del {_post_mortem_due(run)}")  # fmt: skip
+    return (
+        f"pendientes: {'; '.join(holders)} — rollbook sign-off {run.incident.folder} --role "
+        f"ROL --key CLAVE — antes del {_post_mortem_due(run)}"
+    )
 
 
 def operator(run: Run) -> str:
@@ -411,9 +456,11 @@ def log_window(fact: dict[str, Any] | None) -> str:
     left = f"; SIN LEER: {', '.join(unread)}" if unread else ""  # never said clean
     if seconds >= asked:
         return f"logs sin errores en los últimos {asked:.0f} s{left}"
-    return (f"logs sin errores desde el último inicio de los servicios ({seconds:.0f} s, no los "
-            f"{asked:.0f} s del documento: antes, {fact.get('before_start', 0)} líneas de error "
-            f"de la versión que corría){left}")  # fmt: skip
+    return (
+        f"logs sin errores desde el último inicio de los servicios ({seconds:.0f} s, no los "
+        f"{asked:.0f} s del documento: antes, {fact.get('before_start', 0)} líneas de error "
+        f"de la versión que corría){left}"
+    )
 
 
 def backup_label(facts: dict[str, Any]) -> str:
@@ -426,8 +473,11 @@ def backup_label(facts: dict[str, Any]) -> str:
 
 def _logs_judged(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     """What Paso 6.5's §8.1 check read of the logs (checklist.recent_log_errors), or None."""
-    found = [e["value"] for e in events if e["event"] == "fact" and e["paso"] == "6.5"
-             and e["key"] == "recent_log_errors"]  # fmt: skip
+    found = [
+        e["value"]
+        for e in events
+        if e["event"] == "fact" and e["paso"] == "6.5" and e["key"] == "recent_log_errors"
+    ]
     return found[-1] if found else None
 
 
@@ -441,14 +491,19 @@ def _incident_span(events: list[dict[str, Any]]) -> str:
     observed = timeline.facts(events).get("symptoms_observed", {})
     if not first:
         seen = observed.get("log_errors") is not None
-        return ("n/d: ningún error en los logs antes de la corrida (Paso 1.1)" if seen
-                else "n/d: logs no observados en el Paso 1.1 (logs.files)")  # fmt: skip
+        return (
+            "n/d: ningún error en los logs antes de la corrida (Paso 1.1)"
+            if seen
+            else "n/d: logs no observados en el Paso 1.1 (logs.files)"
+        )
     if not back:
         return (
             f"desde el primer error en los logs, {first[11:19]} UTC; sin health 200 en esta corrida"
         )
-    return (f"{minutes(timeline.seconds_between(first, back))} desde el primer error en los logs "
-            f"({first[11:19]} UTC, Paso 1.1) hasta el primer health 200")  # fmt: skip
+    return (
+        f"{minutes(timeline.seconds_between(first, back))} desde el primer error en los logs "
+        f"({first[11:19]} UTC, Paso 1.1) hasta el primer health 200"
+    )
 
 
 def _evidence(events: list[dict[str, Any]]) -> list[str]:
@@ -463,15 +518,19 @@ def _evidence(events: list[dict[str, Any]]) -> list[str]:
         said = "antes del último inicio de los servicios (la versión revertida, §8.1)"
     if not lines:
         return []
-    return [f"- Evidencia: primeras líneas de error en los logs de {said}:",
-            *[f"  - `{line.replace('`', chr(39))[:300]}`" for line in lines]]  # fmt: skip
+    return [
+        f"- Evidencia: primeras líneas de error en los logs de {said}:",
+        *[f"  - `{line.replace('`', chr(39))[:300]}`" for line in lines],
+    ]
 
 
 def stable(run: Run, events: list[dict[str, Any]]) -> str:
     """ESTABLE only when §8.1's checklist (Paso 6.5) passed in this run, with §8.2's watch to run
     (or its result, once `--watch` appended it to the record)."""
-    passed = any(e["event"] == "paso_finished" and e["paso"] == "6.5" and e["status"] == "passed"
-                 for e in events)  # fmt: skip
+    passed = any(
+        e["event"] == "paso_finished" and e["paso"] == "6.5" and e["status"] == "passed"
+        for e in events
+    )
     if not passed:
         return "NO DECLARADO ESTABLE: el checklist de §8.1 (Paso 6.5) no pasó en esta corrida"
     logs = _logs_judged(events)
@@ -490,29 +549,44 @@ def _aside(safety: SafetyDump | None) -> str:
 def follow_ups(run: Run) -> list[dict[str, Any]]:
     """The procedure's follow-ups with their owner and due time, and the database the swap
     strategy kept aside, if any."""
-    due = {None: "al cierre", "watch": "30 min después del cierre",
-           "post_mortem": f"antes del {_post_mortem_due(run)}"}  # fmt: skip
+    due = {
+        None: "al cierre",
+        "watch": "30 min después del cierre",
+        "post_mortem": f"antes del {_post_mortem_due(run)}",
+    }
     items = [
-        {"action": action.format(env=run.site.env.name, incident=run.incident.id), "role": role,
-         "owner": _owner(run, role), "due": due[when]}
+        {
+            "action": action.format(env=run.site.env.name, incident=run.incident.id),
+            "role": role,
+            "owner": _owner(run, role),
+            "due": due[when],
+        }
         for action, role, when in FOLLOW_UPS
-    ]  # fmt: skip
+    ]
     standing = run.incident.journal.facts().get("procedure_standing") or {}
     if standing.get("problems"):  # the document's owner (its front matter: Equipo DevOps)
-        items.append({
-            "action": f"Poner al día {standing.get('id') or 'el procedimiento'} (§14, revisión): "
-                      + "; ".join(standing["problems"]),
-            "role": "devops", "owner": _owner(run, "devops"), "due": due["post_mortem"],
-        })  # fmt: skip
+        items.append(
+            {
+                "action": f"Poner al día {standing.get('id') or 'el procedimiento'} "
+                "(§14, revisión): " + "; ".join(standing["problems"]),
+                "role": "devops",
+                "owner": _owner(run, "devops"),
+                "due": due["post_mortem"],
+            }
+        )
     safety = run.records.known(SafetyDump)
     aside = safety.database if safety else None
     if safety and aside and run.records.begun(DatabaseSwapped):
         dump = safety.path
-        items.append({
-            "action": f"Borrar la base de datos {aside} cuando ya no se necesite (volcada en "
-                      f"{dump}): DROP DATABASE \"{aside}\"",
-            "role": "dba", "owner": _owner(run, "dba"), "due": due["post_mortem"],
-        })  # fmt: skip
+        items.append(
+            {
+                "action": f"Borrar la base de datos {aside} cuando ya no se necesite (volcada en "
+                f'{dump}): DROP DATABASE "{aside}"',
+                "role": "dba",
+                "owner": _owner(run, "dba"),
+                "due": due["post_mortem"],
+            }
+        )
     return items
 
 
@@ -571,17 +645,23 @@ def package_summary(facts: dict[str, dict[str, Any]]) -> str:
         if "in_place" in part:
             said += f" — {spec}: sin venv nuevo ({part['in_place']}): reinstalado en su lugar"
         if part.get("reinstalled"):
-            said += (f" — {spec}: reinstalados desde su wheel por un archivo distinto de su "
-                     f"RECORD: {', '.join(part['reinstalled'])}")  # fmt: skip
+            said += (
+                f" — {spec}: reinstalados desde su wheel por un archivo distinto de su "
+                f"RECORD: {', '.join(part['reinstalled'])}"
+            )
         if part.get("left"):
-            said += (f" — {spec}: distintos de su RECORD, dejados como los deja una reinstalación "
-                     f"en su lugar: {', '.join(part['left'])}")  # fmt: skip
+            said += (
+                f" — {spec}: distintos de su RECORD, dejados como los deja una reinstalación "
+                f"en su lugar: {', '.join(part['left'])}"
+            )
     renamed_back = VenvRenamedBack.read(facts)
     back = renamed_back.hosts if renamed_back else []
     if switched:
-        said += (f" — venv nuevo (copia del anterior con los paquetes de la versión objetivo, "
-                 f"cada archivo comparado con el RECORD de su wheel) construido antes de detener "
-                 f"servicios (Paso 3.4) y renombrado a {switched.live}")  # fmt: skip
+        said += (
+            f" — venv nuevo (copia del anterior con los paquetes de la versión objetivo, "
+            f"cada archivo comparado con el RECORD de su wheel) construido antes de detener "
+            f"servicios (Paso 3.4) y renombrado a {switched.live}"
+        )
         kept = [spec for spec in switched.hosts if spec not in back]
         if kept:
             said += f"; el anterior queda en {switched.aside} ({', '.join(kept)})"

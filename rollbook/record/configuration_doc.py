@@ -35,31 +35,45 @@ EXAMPLES = (
     "sandbox-systemd",
 )
 # the schema's placeholders for a key whose name is the operator's own
-PLACEHOLDER = {"ready": "<worker>", "budgets": "<etapa>", "critical": "<function>",
-               "env": "<VARIABLE>", "secret_env": "<VARIABLE>", "smoke_env": "<VARIABLE>",
-               "hosts": "<role>"}  # fmt: skip
+PLACEHOLDER = {
+    "ready": "<worker>",
+    "budgets": "<etapa>",
+    "critical": "<function>",
+    "env": "<VARIABLE>",
+    "secret_env": "<VARIABLE>",
+    "smoke_env": "<VARIABLE>",
+    "hosts": "<role>",
+}
 
 # behaviour changes an older environment file meets, with the error each one gives
 OLDER_FILES = [
-    ("`approval: required` without `notify` (or another check left empty)",
-     "environment NAME requires approval, yet these checks are not configured and could not "
-     "fail: notify — set them in FILE",
-     "configure `notify` (and every check named), or set `approval: optional`"),
-    ("a host spec `local://USER@`",
-     "hosts.app: local://USER@ names 'USER@', but local:// commands run as the login user …",
-     "write `local://` and `app.user: USER` (the app's commands run as it), or reach that "
-     "user over ssh (`ssh://USER@HOST`)"),
-    ("an Ansible inventory with `ansible_become`, `ansible_become_user` or "
-     "`ansible_become_method`",
-     "hosts.app: INVENTORY sets ansible_become_user=USER for HOST, which rollbook does not "
-     "apply …",
-     "set `app.user: USER` (a `become_user` equal to it is applied), or remove it from the "
-     "inventory"),
-    ("a celery worker whose broker has no remote control, run without `--loglevel INFO`",
-     "HOST: worker NAME is checked by celery's '<node> ready.' log line (its broker has no "
-     "remote control), but it runs at log level WARNING … (Paso 2.1, dry-run included)",
-     "run the worker with `--loglevel INFO`, or give `services.ready.NAME.command`"),
-]  # fmt: skip
+    (
+        "`approval: required` without `notify` (or another check left empty)",
+        "environment NAME requires approval, yet these checks are not configured and could not "
+        "fail: notify — set them in FILE",
+        "configure `notify` (and every check named), or set `approval: optional`",
+    ),
+    (
+        "a host spec `local://USER@`",
+        "hosts.app: local://USER@ names 'USER@', but local:// commands run as the login user …",
+        "write `local://` and `app.user: USER` (the app's commands run as it), or reach that "
+        "user over ssh (`ssh://USER@HOST`)",
+    ),
+    (
+        "an Ansible inventory with `ansible_become`, `ansible_become_user` or "
+        "`ansible_become_method`",
+        "hosts.app: INVENTORY sets ansible_become_user=USER for HOST, which rollbook does not "
+        "apply …",
+        "set `app.user: USER` (a `become_user` equal to it is applied), or remove it from the "
+        "inventory",
+    ),
+    (
+        "a celery worker whose broker has no remote control, run without `--loglevel INFO`",
+        "HOST: worker NAME is checked by celery's '<node> ready.' log line (its broker has no "
+        "remote control), but it runs at log level WARNING … (Paso 2.1, dry-run included)",
+        "run the worker with `--loglevel INFO`, or give `services.ready.NAME.command`",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,7 @@ def comments() -> dict[tuple[str, str], str]:
                     row -= 1
                 end = lines[(item.end_lineno or item.lineno) - 1]
                 trailing = end.split("  # ", 1)[1] if "  # " in end else ""
-                text = " ".join([*above, trailing.replace("fmt: skip", "").strip()]).strip()
+                text = " ".join([*above, trailing.strip()]).strip()
                 found[(node.name, item.target.id)] = text
     return found
 
@@ -142,8 +156,11 @@ def _default(field: Any) -> str:
 
 def examples() -> list[dict[str, Any]]:
     folder = ROOT / "environments"
-    return [yaml.safe_load((folder / f"{name}.yaml").read_text()) for name in EXAMPLES
-            if (folder / f"{name}.yaml").is_file()]  # fmt: skip
+    return [
+        yaml.safe_load((folder / f"{name}.yaml").read_text())
+        for name in EXAMPLES
+        if (folder / f"{name}.yaml").is_file()
+    ]
 
 
 def _example(path: list[str], files: list[dict[str, Any]]) -> str:
@@ -169,8 +186,12 @@ def schema_keys() -> Iterator[Key]:
     yield from _keys(config.Environment, [], comments(), examples())
 
 
-def _keys(model: type[BaseModel], prefix: list[str], said: dict[tuple[str, str], str],
-          files: list[dict[str, Any]]) -> Iterator[Key]:  # fmt: skip
+def _keys(
+    model: type[BaseModel],
+    prefix: list[str],
+    said: dict[tuple[str, str], str],
+    files: list[dict[str, Any]],
+) -> Iterator[Key]:
     for name, field in model.model_fields.items():
         if field.exclude:
             continue
@@ -214,9 +235,13 @@ def render() -> str:
         example = f"`{key.example}`" if key.example else ""
         cells = [f"`{key.path}`", key.kind, default, key.doc, example]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    lines += ["", "## Coming from an older file", "",
-              "| what the file has | what rollbook says now | what to do |",
-              "|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "## Coming from an older file",
+        "",
+        "| what the file has | what rollbook says now | what to do |",
+        "|---|---|---|",
+    ]
     lines += [f"| {what} | `{said}` | {fix} |" for what, said, fix in OLDER_FILES]
     return "\n".join(lines) + "\n"
 

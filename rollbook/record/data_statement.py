@@ -17,8 +17,15 @@ from rollbook.core.state import (
     SafetyDump,
 )
 
-HEAD = ("tabla", "filas antes", "ausentes tras restaurar", "recuperadas",
-        "cambiadas (conflicto)", "perdidas", "motivo")  # fmt: skip
+HEAD = (
+    "tabla",
+    "filas antes",
+    "ausentes tras restaurar",
+    "recuperadas",
+    "cambiadas (conflicto)",
+    "perdidas",
+    "motivo",
+)
 
 
 def rows(facts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
@@ -31,11 +38,26 @@ def rows(facts: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     safety = SafetyDump.read(facts)
     before = (safety.tables if safety else None) or {}
     return [
-        (table, str(before.get(table, {}).get("rows", "n/d")), str(n), "-", "-", str(n),
-         "; ".join(filter(None, ["no está en el backup restaurado" + _keys(table, n, facts),
-                                 kind(table, facts)])))
-        for table, n in lost.items() if n
-    ]  # fmt: skip
+        (
+            table,
+            str(before.get(table, {}).get("rows", "n/d")),
+            str(n),
+            "-",
+            "-",
+            str(n),
+            "; ".join(
+                filter(
+                    None,
+                    [
+                        "no está en el backup restaurado" + _keys(table, n, facts),
+                        kind(table, facts),
+                    ],
+                )
+            ),
+        )
+        for table, n in lost.items()
+        if n
+    ]
 
 
 REGENERATED = "regenerada por el migrate de la versión objetivo (no es dato de usuario)"
@@ -47,8 +69,9 @@ def user_tables(facts: dict[str, dict[str, Any]]) -> dict[str, int]:
     the framework's and the ignored tables apart)."""
     loss, kinds = DataLoss.read(facts), RowKinds.read(facts)
     apart = kinds.apart() if kinds else set()
-    return {t: n for t, n in ((loss.tables if loss else None) or {}).items()
-            if n and t not in apart}  # fmt: skip
+    return {
+        t: n for t, n in ((loss.tables if loss else None) or {}).items() if n and t not in apart
+    }
 
 
 def apart(facts: dict[str, dict[str, Any]]) -> str:
@@ -57,11 +80,14 @@ def apart(facts: dict[str, dict[str, Any]]) -> str:
     loss, kinds = DataLoss.read(facts), RowKinds.read(facts)
     if not loss or not loss.tables or not kinds:
         return ""
-    said = [f"{what}: " + ", ".join(f"{t}: {loss.tables[t]}" for t in tables)
-            for what, tables in (("regeneradas por el migrate de la versión objetivo",
-                                  kinds.regenerated),
-                                 ("ignoradas por configuración (database.ignore_tables)",
-                                  kinds.ignored)) if tables]  # fmt: skip
+    said = [
+        f"{what}: " + ", ".join(f"{t}: {loss.tables[t]}" for t in tables)
+        for what, tables in (
+            ("regeneradas por el migrate de la versión objetivo", kinds.regenerated),
+            ("ignoradas por configuración (database.ignore_tables)", kinds.ignored),
+        )
+        if tables
+    ]
     return (
         f"; aparte, filas que no son datos de usuario (§7.1 no las cuenta) — {'; '.join(said)}"
         if said
@@ -81,11 +107,13 @@ def changed_since(facts: dict[str, dict[str, Any]]) -> str:
         for t, n in changed.tables.items()
     )
     safety = SafetyDump.read(facts)
-    return (f"; {sum(changed.tables.values())} filas cambiadas desde el backup vuelven a su "
-            f"contenido del backup (estimado en {changed.when}; clave: columna «backup» → «antes "
-            f"del rollback»: {named}): la versión más nueva queda en "
-            f"{safety.path if safety else 'el backup de seguridad'}, una persona decide cuál "
-            "queda")  # fmt: skip
+    return (
+        f"; {sum(changed.tables.values())} filas cambiadas desde el backup vuelven a su "
+        f"contenido del backup (estimado en {changed.when}; clave: columna «backup» → «antes "
+        f"del rollback»: {named}): la versión más nueva queda en "
+        f"{safety.path if safety else 'el backup de seguridad'}, una persona decide cuál "
+        "queda"
+    )
 
 
 def kind(table: str, facts: dict[str, dict[str, Any]]) -> str:
@@ -125,23 +153,36 @@ def _recovered(table: str, s: dict[str, Any], kind: str) -> tuple[str, ...]:
     if s["columns_absent"]:
         why.append(f"columns absent in the target: {', '.join(s['columns_absent'])}")
     if s.get("columns_renamed"):
-        why.append("columns renamed back: " + ", ".join(
-            f"{n} → {c}" for c, n in s["columns_renamed"].items()))  # fmt: skip
-    return (table, str(s["rows_before"]), str(s["dropped"]), str(s["recovered"]),
-            str(s["conflicts"]), str(row_recovery.lost(s)), "; ".join(why) or "-")  # fmt: skip
+        why.append(
+            "columns renamed back: "
+            + ", ".join(f"{n} → {c}" for c, n in s["columns_renamed"].items())
+        )
+    return (
+        table,
+        str(s["rows_before"]),
+        str(s["dropped"]),
+        str(s["recovered"]),
+        str(s["conflicts"]),
+        str(row_recovery.lost(s)),
+        "; ".join(why) or "-",
+    )
 
 
 def _conflicts(s: dict[str, Any]) -> list[str]:
     """A table's conflicts, and the first of them named: key, column «backup» → «newer»."""
     if not s["conflicts"]:
         return []
-    said = (f"conflicto (misma clave, otro contenido: queda la del backup, la más nueva en el "
-            f"archivo de rescate; una persona decide): {s['conflicts']}")  # fmt: skip
+    said = (
+        f"conflicto (misma clave, otro contenido: queda la del backup, la más nueva en el "
+        f"archivo de rescate; una persona decide): {s['conflicts']}"
+    )
     changed = s.get("changed") or {}
     if changed:
         more = " …" if len(changed) < s["conflicts"] else ""
-        said += (f" — clave: columna «backup» → «antes del rollback»: "
-                 f"{changed_rows.described(changed)}{more}")  # fmt: skip
+        said += (
+            f" — clave: columna «backup» → «antes del rollback»: "
+            f"{changed_rows.described(changed)}{more}"
+        )
     return [said]
 
 
@@ -163,6 +204,7 @@ def html(facts: dict[str, dict[str, Any]]) -> str:
     if not found:
         return ""
     head = "".join(f"<th>{escape(h)}</th>" for h in HEAD)
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
-                   for row in found)  # fmt: skip
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in found
+    )
     return f"<h3>Datos por tabla</h3><table><tr>{head}</tr>{body}</table>"

@@ -13,8 +13,10 @@ from rollbook.core.run import Run
 from rollbook.core.state import Deployed, Target
 
 RESTORED, UNKNOWN = "restored", "unknown"  # after §9: state put back and checked / not known
-DATA_CHECKS = ("database content equals the pre-rollback state",
-               "the database is the pre-rollback one (swap)")  # fmt: skip
+DATA_CHECKS = (
+    "database content equals the pre-rollback state",
+    "the database is the pre-rollback one (swap)",
+)
 NOT_APPLICABLE = "no aplica: §9 devolvió el estado previo al rollback"
 UNCHANGED = "no aplica: no se cambió nada (no hubo rollback)"
 
@@ -55,25 +57,32 @@ def versions(facts: dict[str, dict[str, Any]], events: list[dict[str, Any]]) -> 
     deployed, target = _release(Deployed.read(facts)), _release(Target.read(facts))
     state = recovery_state(events)
     if state == RESTORED:
-        return [f"Versión defectuosa: {deployed}",
-                f"Versión en ejecución: {deployed} (estado previo restaurado por §9)",
-                f"Versión objetivo (no alcanzada): {target}"]  # fmt: skip
+        return [
+            f"Versión defectuosa: {deployed}",
+            f"Versión en ejecución: {deployed} (estado previo restaurado por §9)",
+            f"Versión objetivo (no alcanzada): {target}",
+        ]
     if state == UNKNOWN:
-        return [f"Versión defectuosa: {deployed}",
-                "Versión en ejecución: desconocida — la recuperación no se completó "
-                "(intervención manual)",
-                f"Versión objetivo: {target}"]  # fmt: skip
+        return [
+            f"Versión defectuosa: {deployed}",
+            "Versión en ejecución: desconocida — la recuperación no se completó "
+            "(intervención manual)",
+            f"Versión objetivo: {target}",
+        ]
     if not begun(events):  # nothing was changed (aborted, evaluated, planned): as it was
-        return [f"Versión defectuosa: {deployed}",
-                f"Versión en ejecución: {deployed} (sin cambios)",
-                f"Versión objetivo (no aplicada): {target}"]  # fmt: skip
+        return [
+            f"Versión defectuosa: {deployed}",
+            f"Versión en ejecución: {deployed} (sin cambios)",
+            f"Versión objetivo (no aplicada): {target}",
+        ]
     return [f"Versión defectuosa: {deployed}", f"Versión restaurada: {target}"]
 
 
 def data_check(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     """§9's check that the database holds the pre-rollback state, if it ran."""
-    return next((e for e in events if e["event"] == "recovery_check" and e["check"] in DATA_CHECKS),
-                None)  # fmt: skip
+    return next(
+        (e for e in events if e["event"] == "recovery_check" and e["check"] in DATA_CHECKS), None
+    )
 
 
 CHANGES_DATA = (DatabaseDropped, DatabaseSwapped, MigrationsReversing)
@@ -97,8 +106,9 @@ def data_loss(events: list[dict[str, Any]], lost: int | None) -> tuple[str, bool
 
 def failure_lines(events: list[dict[str, Any]]) -> list[str]:
     """The failing Paso, its error, §9's actions and checks (empty when nothing failed)."""
-    failed = next((e for e in events if e["event"] == "paso_finished"
-                   and e["status"] == "failed"), None)  # fmt: skip
+    failed = next(
+        (e for e in events if e["event"] == "paso_finished" and e["status"] == "failed"), None
+    )
     if failed is None:
         return []
     lines = [f"- Paso que falló: {failed['paso']} — {failed.get('detail') or 'sin detalle'}"]

@@ -43,8 +43,17 @@ def unverified(journal: Path) -> list[tuple[str, str]]:
 
 
 # what Paso 1 learnt that an approver reads with the commands (their values: rollbook.core.state)
-PLANNED_FACTS = ("target", "migration_plan", "database_path", "trial_restore", "deployed",
-                 "backup", "provenance", "restore_loss_estimate", "row_labels")  # fmt: skip
+PLANNED_FACTS = (
+    "target",
+    "migration_plan",
+    "database_path",
+    "trial_restore",
+    "deployed",
+    "backup",
+    "provenance",
+    "restore_loss_estimate",
+    "row_labels",
+)
 
 
 def write_plan(run: Run) -> tuple[Path, Path]:
@@ -52,22 +61,28 @@ def write_plan(run: Run) -> tuple[Path, Path]:
     steps, facts = planned_commands(run.incident.journal.path), run.incident.journal.facts()
     as_json = run.incident.folder / "plan.json"
     document = {
-        "incident": run.incident.id, "environment": run.site.env.name, "commands": steps,
+        "incident": run.incident.id,
+        "environment": run.site.env.name,
+        "commands": steps,
         **{key: facts.get(key) for key in PLANNED_FACTS},
-        "not_verified": [{"paso": p, "criterion": c}
-                         for p, c in unverified(run.incident.journal.path)],
-    }  # fmt: skip
+        "not_verified": [
+            {"paso": p, "criterion": c} for p, c in unverified(run.incident.journal.path)
+        ],
+    }
     document["plan_sha256"] = approval.digest(document)
     # what the approver reads of the situation: beside the digest, not in it (the URLs' answers
     # and the logs' error rate change by the minute; the run records its own observation)
-    document["symptoms"] = {"declared": run.incident.options.reason,
-                            "severity": run.incident.options.severity,
-                            "observed": facts.get("symptoms_observed")}  # fmt: skip
+    document["symptoms"] = {
+        "declared": run.incident.options.reason,
+        "severity": run.incident.options.severity,
+        "observed": facts.get("symptoms_observed"),
+    }
     as_json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     target = Target.read(facts)
     chosen = f"{target.name} — {target.reason}" if target else "n/d — n/d"
     lines = [
-        f"# Plan de rollback (dry-run) — {run.site.env.name} — {run.incident.id}", "",
+        f"# Plan de rollback (dry-run) — {run.site.env.name} — {run.incident.id}",
+        "",
         f"- Versión objetivo: {chosen}",
         f"- Migraciones: {closing.migration_summary(facts)}",
         f"- Camino de la base de datos: {database_path.summary(facts)}",
@@ -77,8 +92,9 @@ def write_plan(run: Run) -> tuple[Path, Path]:
         f"(severidad {run.incident.options.severity or 'n/d'})",
         f"- Observado por rollbook (Paso 1.1, fuera de la huella): "
         f"{symptoms.summary(facts.get('symptoms_observed'))}",
-        f"- Huella del plan (lo que firma `rollbook approve`): {document['plan_sha256']}", "",
-    ]  # fmt: skip
+        f"- Huella del plan (lo que firma `rollbook approve`): {document['plan_sha256']}",
+        "",
+    ]
     lines += [
         f"{n}. Paso {s['paso']} on `{s['host']}`"
         + (f" in `{s['cwd']}`" if s["cwd"] else "")

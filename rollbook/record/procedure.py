@@ -104,12 +104,16 @@ def _md_node(trace: Trace, node: Node) -> list[str]:
 def _md_header(trace: Trace) -> list[str]:
     document, plan = trace.document, trace.plan
     lines = [f"# Trazabilidad — {_md(document.title)}", ""]
-    lines += [f"- **Documento:** {_md_code(document.path)} — {_md(str(document.id))}, "
-              f"versión {_md(str(document.version))}"]  # fmt: skip
+    lines += [
+        f"- **Documento:** {_md_code(document.path)} — {_md(str(document.id))}, "
+        f"versión {_md(str(document.version))}"
+    ]
     if plan:
-        lines.append(f"- **Plan:** {_md_code(plan.path)} — incidente {_md(str(plan.incident))}, "
-                     f"ambiente {_md(str(plan.environment))}, "
-                     f"{len(plan.commands)} comandos")  # fmt: skip
+        lines.append(
+            f"- **Plan:** {_md_code(plan.path)} — incidente {_md(str(plan.incident))}, "
+            f"ambiente {_md(str(plan.environment))}, "
+            f"{len(plan.commands)} comandos"
+        )
     else:
         lines.append(f"- **Plan:** ninguno — {_md(WITHOUT_PLAN)}")
     lines += ["", "| Archivo | Característica | Ejecuta | Versión |", "| --- | --- | --- | --- |"]
@@ -120,8 +124,11 @@ def _md_header(trace: Trace) -> list[str]:
         lines.append(f"| {_md_code(feature.source)} | {_md(feature.name)} | {declared} | {check} |")
     lines.append("")
     for feature in (f for f in trace.features if f.background):
-        lines += [f"**{_md(feature.background_keyword)}** de {_md_code(feature.source)} "
-                  "(antes de cada uno de sus escenarios):", ""]  # fmt: skip
+        lines += [
+            f"**{_md(feature.background_keyword)}** de {_md_code(feature.source)} "
+            "(antes de cada uno de sus escenarios):",
+            "",
+        ]
         lines += [f"- **{_md(s.keyword)}** {_md(s.text)}" for s in feature.background]
         lines.append("")
     return lines
@@ -190,10 +197,11 @@ def _html_scenario(covering: Covering) -> list[str]:
 
 def _html_commands(commands: list[traceability.Command], title: str) -> list[str]:
     items = [
-        f"<li><code>{_e(host)}</code>" + (f" en <code>{_e(cwd)}</code>" if cwd else "")
+        f"<li><code>{_e(host)}</code>"
+        + (f" en <code>{_e(cwd)}</code>" if cwd else "")
         + f": <code>{_e(argv)}</code></li>"
         for host, cwd, argv in map(_command, commands)
-    ]  # fmt: skip
+    ]
     return [f'<p class="commands">{_e(title)}:</p>', "<ol>", *items, "</ol>"]
 
 
@@ -201,10 +209,11 @@ def _html_node(trace: Trace, node: Node) -> list[str]:
     heading, level = node.heading, node.heading.level
     anchor = re.sub(r"[^a-z0-9.]+", "-", heading.key.lower().replace("§", "seccion-"))
     facts = [
-        f'<span class="status {_e(text)}">{_e(text)}</span>' if label == "Estado"
+        f'<span class="status {_e(text)}">{_e(text)}</span>'
+        if label == "Estado"
         else f"<strong>{_e(label)}:</strong> {_e(text)}"
         for label, text in traceability.facts(trace, node)
-    ]  # fmt: skip
+    ]
     lines = [
         f'<h{level} id="{_e(anchor)}" data-key="{_e(heading.key)}">{_e(heading.text)}</h{level}>',
         f'<p class="facts">{" · ".join(facts)}</p>',
@@ -222,9 +231,11 @@ def _html_header(trace: Trace) -> list[str]:
         f"{_e(document.id)}, versión {_e(document.version)}</p>",
     ]
     if plan:
-        lines.append(f'<p><strong>Plan:</strong> <span class="source">{_e(plan.path)}</span> — '
-                     f"incidente {_e(plan.incident)}, ambiente {_e(plan.environment)}, "
-                     f"{len(plan.commands)} comandos</p>")  # fmt: skip
+        lines.append(
+            f'<p><strong>Plan:</strong> <span class="source">{_e(plan.path)}</span> — '
+            f"incidente {_e(plan.incident)}, ambiente {_e(plan.environment)}, "
+            f"{len(plan.commands)} comandos</p>"
+        )
     else:
         lines.append(f"<p><strong>Plan:</strong> ninguno — {_e(WITHOUT_PLAN)}</p>")
     rows = [["Archivo", "Característica", "Ejecuta", "Versión"]]

@@ -71,8 +71,15 @@ def of_features(features: list[Path], today: date) -> dict[str, Any] | None:
     path = ROOT / "procedures" / f"{ids[0]}.md"
     if not path.is_file():
         missing = f"{path} no existe: la vigencia del procedimiento no se comprobó"
-        return {"document": str(path), "id": ids[0], "version": None, "status": None,
-                "next_review": None, "unsigned": [], "problems": [missing]}  # fmt: skip
+        return {
+            "document": str(path),
+            "id": ids[0],
+            "version": None,
+            "status": None,
+            "next_review": None,
+            "unsigned": [],
+            "problems": [missing],
+        }
     return {**standing(path, today), "document": str(path.relative_to(ROOT))}
 
 

@@ -66,18 +66,18 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         "Conjunto de paquetes": closing.package_summary(facts),
         closing.backup_label(facts): (
             f"{backup.path} ({backup.size} bytes, sha256 {backup.sha256}, {_age(backup.age)})"
-            if backup else "n/d"
+            if backup
+            else "n/d"
         ),
         "Prueba de restauración": closing.trial_summary(facts),
         "Backup pre-rollback": (
-            f"{safety.path} ({safety.size} bytes, sha256 {safety.sha256})"
-            if safety else "n/d"
+            f"{safety.path} ({safety.size} bytes, sha256 {safety.sha256})" if safety else "n/d"
         ),
         "Inicio": start,
         "Fin": end,
         "Duración total": f"{timeline.seconds_between(start, end) or 0:.0f} s",
         "Visto por la sonda": outage_seen.describe(events),
-    }  # fmt: skip
+    }
 
 
 def ran(command: dict[str, Any]) -> str:
@@ -136,8 +136,9 @@ def hosts_html(events: list[dict[str, Any]], paso: str) -> str:
 def failed_paso_html(events: list[dict[str, Any]]) -> str:
     """Failure first: the failed Paso, its error and the commands and output that explain it, then
     what §9 did; '' when nothing failed."""
-    failed = next((e for e in events if e["event"] == "paso_finished"
-                   and e["status"] == "failed"), None)  # fmt: skip
+    failed = next(
+        (e for e in events if e["event"] == "paso_finished" and e["status"] == "failed"), None
+    )
     if failed is None:
         return ""
     detail = str(failed.get("detail") or "sin detalle").strip().splitlines()[-12:]
@@ -159,8 +160,10 @@ def summary_html(run: Run, events: list[dict[str, Any]]) -> str:
     if outcome:
         lines = "<br>".join(escape(line) for line in outcome["lines"])
         parts.append(f"<h2>Resultado: {escape(outcome['outcome'])}</h2><p>{lines}</p>")
-    rows = "".join(f"<tr><th>{escape(name)}</th><td>{escape(value)}</td></tr>"
-                   for name, value in closing.for_the_auditor(run, events))  # fmt: skip
+    rows = "".join(
+        f"<tr><th>{escape(name)}</th><td>{escape(value)}</td></tr>"
+        for name, value in closing.for_the_auditor(run, events)
+    )
     parts.append(f'<table class="rollbook-auditor">{rows}</table>')
     statuses = Counter(e["status"] for e in timeline.paso_results(events).values())
     parts.append(

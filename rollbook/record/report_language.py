@@ -10,10 +10,15 @@ from pathlib import Path
 
 HEADERS = {"Result": "Resultado", "Test": "Escenario", "Duration": "Duración", "Links": "Enlaces"}
 _FILTERS = {
-    "Failed": "fallidos", "Passed": "correctos", "Skipped": "omitidos",
-    "Expected failures": "fallos esperados", "Unexpected passes": "éxitos inesperados",
-    "Errors": "errores", "Reruns": "repetidos", "Retried": "reintentados",
-}  # fmt: skip
+    "Failed": "fallidos",
+    "Passed": "correctos",
+    "Skipped": "omitidos",
+    "Expected failures": "fallos esperados",
+    "Unexpected passes": "éxitos inesperados",
+    "Errors": "errores",
+    "Reruns": "repetidos",
+    "Retried": "reintentados",
+}
 _TEMPLATE = [
     ("<h2>Environment</h2>", "<h2>Registro del incidente</h2>"),
     ("<h2>Summary</h2>", "<h2>Resumen</h2>"),

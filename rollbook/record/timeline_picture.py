@@ -22,8 +22,13 @@ def _bars(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for event in events:
         paso = str(event.get("paso"))
         if event["event"] == "paso_started":
-            bars[paso] = {"paso": paso, "name": event.get("name", ""), "start": event["ts"],
-                          "end": event["ts"], "status": "running"}  # fmt: skip
+            bars[paso] = {
+                "paso": paso,
+                "name": event.get("name", ""),
+                "start": event["ts"],
+                "end": event["ts"],
+                "status": "running",
+            }
         elif event["event"] == "paso_finished" and paso in bars:
             bars[paso]["end"] = event["ts"]
             if event.get("phase") == "call" or event["status"] != "passed":
@@ -31,9 +36,13 @@ def _bars(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     started = next((e["ts"] for e in events if e["event"] == "recovery_started"), None)
     if started is not None:
         ended = next((e for e in events if e["event"] == "recovery_finished"), None)
-        bars["§9"] = {"paso": "§9", "name": "Rollback del rollback", "start": started,
-                      "end": ended["ts"] if ended else events[-1]["ts"],
-                      "status": "passed" if ended and ended.get("ok") else "failed"}  # fmt: skip
+        bars["§9"] = {
+            "paso": "§9",
+            "name": "Rollback del rollback",
+            "start": started,
+            "end": ended["ts"] if ended else events[-1]["ts"],
+            "status": "passed" if ended and ended.get("ok") else "failed",
+        }
     return list(bars.values())
 
 
@@ -58,10 +67,12 @@ def svg(events: list[dict[str, Any]], budgets: dict[str, float]) -> str:
     stop, back = timeline.services_stop_time(events), timeline.health_back_time(events)
     if stop is not None:
         end = x(back) if back is not None else WIDTH - 10
-        parts.append(f'<rect class="downtime" x="{x(stop):.1f}" y="{TOP - 6}" '
-                     f'width="{max(end - x(stop), 1):.1f}" height="{height - TOP - 12}" '
-                     'fill="#ffcdd2" opacity="0.5"><title>Downtime: servicios detenidos → primer '
-                     'health 200</title></rect>')  # fmt: skip
+        parts.append(
+            f'<rect class="downtime" x="{x(stop):.1f}" y="{TOP - 6}" '
+            f'width="{max(end - x(stop), 1):.1f}" height="{height - TOP - 12}" '
+            'fill="#ffcdd2" opacity="0.5"><title>Downtime: servicios detenidos → primer '
+            "health 200</title></rect>"
+        )
     parts += _etapas(bars, budgets, x, scale)
     for row, bar in enumerate(bars):
         y = TOP + row * ROW
@@ -132,8 +143,10 @@ def _axis(total: float, scale: float, height: int) -> list[str]:
     tick = 0.0
     while tick <= total:
         left = LABELS + tick * scale
-        out.append(f'<line x1="{left:.1f}" y1="{TOP - 8}" x2="{left:.1f}" y2="{height - 20}" '
-                   f'stroke="#ddd"/><text x="{left:.1f}" y="{height - 6}" '
-                   f'text-anchor="middle">{tick:.0f} s</text>')  # fmt: skip
+        out.append(
+            f'<line x1="{left:.1f}" y1="{TOP - 8}" x2="{left:.1f}" y2="{height - 20}" '
+            f'stroke="#ddd"/><text x="{left:.1f}" y="{height - 6}" '
+            f'text-anchor="middle">{tick:.0f} s</text>'
+        )
         tick += step
     return out

@@ -287,8 +287,14 @@ def read_plan(path: Path) -> Plan:
         if not ok or not all(isinstance(entry.get(k), str) for k in ("paso", "host")):
             raise UserError(f"{path}: a command without paso, host and argv: {entry!r} — {fix}")
         cwd = entry.get("cwd")
-        commands.append(Command(entry["paso"], entry["host"], [str(a) for a in entry["argv"]],
-                                str(cwd) if cwd else None))  # fmt: skip
+        commands.append(
+            Command(
+                entry["paso"],
+                entry["host"],
+                [str(a) for a in entry["argv"]],
+                str(cwd) if cwd else None,
+            )
+        )
     return Plan(str(path), data.get("incident"), data.get("environment"), commands)
 
 
@@ -316,8 +322,9 @@ def facts(trace: Trace, node: Node) -> list[tuple[str, str]]:
     facts = [("Estado", node.status)]
     if not node.in_document:
         document = trace.document
-        facts.append(("Origen", f"Paso añadido por rollbook: no figura en {document.id} "
-                                f"v{document.version}"))  # fmt: skip
+        facts.append(
+            ("Origen", f"Paso añadido por rollbook: no figura en {document.id} v{document.version}")
+        )
     budget = etapa_budget(trace.document, node.heading)
     if budget:
         facts.append(("Presupuesto", budget))

@@ -61,9 +61,21 @@ def ensure(user: str) -> None:
     try:
         pwd.getpwnam(user)
     except KeyError:
-        made = subprocess.run(["useradd", "--system", "--user-group", "--shell",
-                               "/usr/sbin/nologin", "--home-dir", HOME, user],
-                              capture_output=True, text=True, check=False)  # fmt: skip
+        made = subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--shell",
+                "/usr/sbin/nologin",
+                "--home-dir",
+                HOME,
+                user,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         try:  # another instance may have made it at the same moment
             pwd.getpwnam(user)
         except KeyError:

@@ -42,8 +42,12 @@ def ensure_venv(layout: Layout, python: str | None = None) -> None:
 
 
 def _pip(layout: Layout, *args: str, check: bool = True) -> None:
-    layout.shell.run([layout.venv / "bin" / "python", "-m", "pip", *args], cwd=layout.app,
-                     env=app_environment(layout), check=check)  # fmt: skip
+    layout.shell.run(
+        [layout.venv / "bin" / "python", "-m", "pip", *args],
+        cwd=layout.app,
+        env=app_environment(layout),
+        check=check,
+    )
 
 
 def pip_install(layout: Layout, *args: str) -> None:
@@ -92,8 +96,9 @@ def restore_venv(layout: Layout) -> None:
     now = packages(layout)
     if now == saved:
         return
-    wrong = sorted(f"{name}=={version}" for name, version in saved.items()
-                   if now.get(name) != version)  # fmt: skip
+    wrong = sorted(
+        f"{name}=={version}" for name, version in saved.items() if now.get(name) != version
+    )
     extra = sorted(set(now) - set(saved))
     say(f"the app's venv changed: {', '.join(wrong + [f'-{name}' for name in extra])} ...")
     # exactly the start state's versions, nothing to resolve; what fails is caught below

@@ -34,10 +34,21 @@ def dump_database(layout: Layout, name: str, path: Path) -> None:
     db = layout.env.database
     path.parent.mkdir(parents=True, exist_ok=True)
     layout.shell.run(
-        [server_bin() / "pg_dump", "-h", db.host, "-p", str(db.port), "-U", db.user,
-         "-d", name, "-f", path],
+        [
+            server_bin() / "pg_dump",
+            "-h",
+            db.host,
+            "-p",
+            str(db.port),
+            "-U",
+            db.user,
+            "-d",
+            name,
+            "-f",
+            path,
+        ],
         env={**os.environ, "PGPASSWORD": database_password(layout)},
-    )  # fmt: skip
+    )
 
 
 def lay_out_backups(layout: Layout, timeline: Timeline) -> None:

@@ -65,14 +65,21 @@ def grow(size_mb: int, after_backup_percent: float = 0.0) -> None:
     rows = size_mb * 1024 * 1024 // ROW_BYTES
     orders = 2 * layout.seed_rows  # the seed's orders at the stable release: the backup has them
     script = grow_sql(rows, layout.env.database.user, orders)
-    in_backup = grow_sql(rows - int(rows * after_backup_percent / 100), layout.env.database.user,
-                         orders)  # fmt: skip
+    in_backup = grow_sql(
+        rows - int(rows * after_backup_percent / 100), layout.env.database.user, orders
+    )
     base = layout.cache / BASE_DUMP
     if not base.is_file():
         shutil.copyfile(nightly_dump(layout), base)
-    say(f"growing the start state and the nightly backup by {size_mb} MB ({rows} rows"
-        + (f", {after_backup_percent:g} % of them written after the backup" if after_backup_percent
-           else "") + ") ...")  # fmt: skip
+    say(
+        f"growing the start state and the nightly backup by {size_mb} MB ({rows} rows"
+        + (
+            f", {after_backup_percent:g} % of them written after the backup"
+            if after_backup_percent
+            else ""
+        )
+        + ") ..."
+    )
     template, scratch = quote_ident(TEMPLATE), quote_ident(SCRATCH)
     owner = quote_ident(layout.env.database.user)
     cluster.sql(
@@ -86,9 +93,11 @@ def grow(size_mb: int, after_backup_percent: float = 0.0) -> None:
         with ThreadPoolExecutor(2) as pool:
             fills = [
                 pool.submit(cluster.sql, f"\\connect {TEMPLATE}\n{script}"),
-                pool.submit(cluster.sql, f"\\connect {SCRATCH}\n"
-                            f"{base.read_text(encoding='utf-8')}\n{in_backup}"),
-            ]  # fmt: skip
+                pool.submit(
+                    cluster.sql,
+                    f"\\connect {SCRATCH}\n{base.read_text(encoding='utf-8')}\n{in_backup}",
+                ),
+            ]
             for fill in fills:
                 fill.result()
         dump_database(layout, SCRATCH, nightly_dump(layout))

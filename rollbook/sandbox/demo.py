@@ -18,14 +18,27 @@ from rollbook.sandbox.shell import say
 
 REPO = instance.REPO
 ENVIRONMENT = "sandbox-demo"  # sandbox.yaml with the document's 120 s log watch (Paso 6.4)
-INCIDENT = [f"--env={ENVIRONMENT}", "--reason=Health 500 tras el deploy", "--severity=CRITICO",
-            "--impact=API caida para todos los usuarios"]  # fmt: skip
+INCIDENT = [
+    f"--env={ENVIRONMENT}",
+    "--reason=Health 500 tras el deploy",
+    "--severity=CRITICO",
+    "--impact=API caida para todos los usuarios",
+]
 APPROVER, OPERATOR = "tech_lead", "devops"  # the roles of the sandbox's people who act
 
 
 def _pytest(reports: Path, *args: str) -> int:
-    argv = [sys.executable, "-m", "pytest", "features/rollback.feature", *INCIDENT,
-            f"--report-dir={reports}", "-p", "no:cacheprovider", *args]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "features/rollback.feature",
+        *INCIDENT,
+        f"--report-dir={reports}",
+        "-p",
+        "no:cacheprovider",
+        *args,
+    ]
     say(" ".join(argv[1:]))
     return subprocess.run(argv, cwd=REPO, env=dict(os.environ), check=False).returncode
 
@@ -43,8 +56,11 @@ def run(reports: Path = REPO / "reports") -> int:
     env = load_environment(ENVIRONMENT)
     signed = approval.approve(made[0], env, str(keys / f"{APPROVER}_ed25519"), APPROVER)
     digest = signed.statement["plan_sha256"][:16]
-    say(f"{signed.person.name} ({APPROVER}) approved the plan {digest} with their own key: "
-        f"{signed.path}")  # fmt: skip
+    say(
+        f"{signed.person.name} ({APPROVER}) approved the plan {digest} with their own key: "
+        f"{signed.path}"
+    )
     say("the operator rolls back with that approval, signing the record with her own key ...")
-    return _pytest(reports, f"--approval={signed.path}",
-                   f"--signing-key={keys / f'{OPERATOR}_ed25519'}", "-v")  # fmt: skip
+    return _pytest(
+        reports, f"--approval={signed.path}", f"--signing-key={keys / f'{OPERATOR}_ed25519'}", "-v"
+    )

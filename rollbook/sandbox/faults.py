@@ -153,19 +153,45 @@ def _spawn(layout: Layout, name: str, argv: list[str], **popen: Any) -> None:
 def port_held(layout: Layout) -> list[str]:
     """A leftover process takes gunicorn's port while the app is stopped, until it is back."""
     head = history.git(layout, layout.app, "rev-parse", "HEAD")
-    _spawn(layout, "port-held",
-           [sys.executable, "-m", "rollbook.sandbox.squatter", "--port", str(layout.ports.gunicorn),
-            "--until-head", head, "--checkout", str(layout.app)])  # fmt: skip
+    _spawn(
+        layout,
+        "port-held",
+        [
+            sys.executable,
+            "-m",
+            "rollbook.sandbox.squatter",
+            "--port",
+            str(layout.ports.gunicorn),
+            "--until-head",
+            head,
+            "--checkout",
+            str(layout.app),
+        ],
+    )
     return []
 
 
 def stray_worker(layout: Layout) -> list[str]:
     """A celery worker started by hand, outside the service manager: stopping services misses it."""
     celery = layout.venv / "bin" / "celery"
-    _spawn(layout, "stray-worker",
-           [str(celery), "-A", layout.env.celery.app, "worker", "--pool", "solo",
-            "--loglevel", "INFO", "-n", "by-hand@%h"],
-           cwd=layout.app, env=app_environment(layout))  # fmt: skip
+    _spawn(
+        layout,
+        "stray-worker",
+        [
+            str(celery),
+            "-A",
+            layout.env.celery.app,
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "-n",
+            "by-hand@%h",
+        ],
+        cwd=layout.app,
+        env=app_environment(layout),
+    )
     return []
 
 
@@ -175,10 +201,21 @@ def _dba_session(layout: Layout, name: str, sql: str) -> None:
     if cluster is None or not cluster.is_running():
         raise UserError("the sandbox's PostgreSQL is not running: rollbook sandbox up")
     psql = shlex.join(
-        [*(["runuser", "-u", CLUSTER_OWNER, "--"] if IS_ROOT else []), str(server_bin() / "psql"),
-         "-X", "-q", "-h", str(cluster.socket_dir), "-p", str(cluster.port), "-U", CLUSTER_OWNER,
-         "-d", layout.env.database.name]
-    )  # fmt: skip
+        [
+            *(["runuser", "-u", CLUSTER_OWNER, "--"] if IS_ROOT else []),
+            str(server_bin() / "psql"),
+            "-X",
+            "-q",
+            "-h",
+            str(cluster.socket_dir),
+            "-p",
+            str(cluster.port),
+            "-U",
+            CLUSTER_OWNER,
+            "-d",
+            layout.env.database.name,
+        ]
+    )
     # stdin stays open (sleep) so the session lives until `rollbook sandbox reset` ends it
     script = f"(printf '%s\\n' {shlex.quote(sql)}; sleep {DBA_SESSION_SECONDS}) | {psql}"
     _spawn(layout, name, ["sh", "-c", script], cwd=cluster.root)
@@ -201,8 +238,9 @@ def table_locked(layout: Layout) -> list[str]:
         "CREATE TABLE IF NOT EXISTS reporting.daily_totals (day date PRIMARY KEY, total numeric);\n"
         f"ALTER TABLE reporting.daily_totals OWNER TO {owner};\n"
     )
-    _dba_session(layout, "table-locked",
-                 "BEGIN; LOCK TABLE reporting.daily_totals IN ACCESS EXCLUSIVE MODE;")  # fmt: skip
+    _dba_session(
+        layout, "table-locked", "BEGIN; LOCK TABLE reporting.daily_totals IN ACCESS EXCLUSIVE MODE;"
+    )
     return []
 
 
@@ -281,31 +319,77 @@ FAULTS = {
         Fault("corrupt-backup", "backup corrupt past a valid header", "4.3", corrupt_backup),
         Fault("stray-worker", "a celery worker started by hand", "2.2", stray_worker),
         Fault("nginx-config-error", "a broken file in nginx's conf.d", "2.3", nginx_config_error),
-        Fault("hand-edited-checkout", "a deployed file edited by hand, not committed", "3.1",
-              hand_edited_checkout),
-        Fault("static-missing", "a stylesheet of the target names a missing image", "3.3",
-              static_missing),
-        Fault("table-locked", "a DBA session holds a table lock: the safety pg_dump hangs (Paso "
-              "4.0's, before the stop)", "4.0", table_locked),
-        Fault("superuser-session", "a superuser session the app role cannot end", "4.2",
-              superuser_session),
-        Fault("release-nginx-error", "the target ships a broken nginx location", "5.3",
-              release_nginx_error),
-        Fault("missing-wheel", "target pins (in an -r include) a version the mirror lacks", "1.2",
-              missing_wheel, shows="djangorestframework==3.0.0"),
-        Fault("migration-mismatch", "target has a migration the backup lacks", "1.3",
-              migration_mismatch, shows="is not a backup of this application at the target"),
+        Fault(
+            "hand-edited-checkout",
+            "a deployed file edited by hand, not committed",
+            "3.1",
+            hand_edited_checkout,
+        ),
+        Fault(
+            "static-missing",
+            "a stylesheet of the target names a missing image",
+            "3.3",
+            static_missing,
+        ),
+        Fault(
+            "table-locked",
+            "a DBA session holds a table lock: the safety pg_dump hangs (Paso "
+            "4.0's, before the stop)",
+            "4.0",
+            table_locked,
+        ),
+        Fault(
+            "superuser-session",
+            "a superuser session the app role cannot end",
+            "4.2",
+            superuser_session,
+        ),
+        Fault(
+            "release-nginx-error",
+            "the target ships a broken nginx location",
+            "5.3",
+            release_nginx_error,
+        ),
+        Fault(
+            "missing-wheel",
+            "target pins (in an -r include) a version the mirror lacks",
+            "1.2",
+            missing_wheel,
+            shows="djangorestframework==3.0.0",
+        ),
+        Fault(
+            "migration-mismatch",
+            "target has a migration the backup lacks",
+            "1.3",
+            migration_mismatch,
+            shows="is not a backup of this application at the target",
+        ),
         Fault("port-held", "another process holds gunicorn's port", "5.1", port_held),
-        Fault("release-cannot-boot", "target release fails at import", "5.1",
-              release_cannot_boot, shows="RuntimeError: cannot boot"),
-        Fault("broker-down", "the celery broker is down", "5.2", broker_down,
-              shows="the workers have no broker"),
-        Fault("smoke-test-fails", "a smoke test fails at the target", "6.2", smoke_test_fails,
-              shows="AssertionError: rounding"),
+        Fault(
+            "release-cannot-boot",
+            "target release fails at import",
+            "5.1",
+            release_cannot_boot,
+            shows="RuntimeError: cannot boot",
+        ),
+        Fault(
+            "broker-down",
+            "the celery broker is down",
+            "5.2",
+            broker_down,
+            shows="the workers have no broker",
+        ),
+        Fault(
+            "smoke-test-fails",
+            "a smoke test fails at the target",
+            "6.2",
+            smoke_test_fails,
+            shows="AssertionError: rounding",
+        ),
         Fault("no-createdb", "the role lacks CREATEDB", "1.3", no_createdb),
         Fault("tag-missing", "the target tag is gone from origin", "1.2", tag_missing),
     )
-}  # fmt: skip
+}
 
 
 def make_fault(name: str) -> list[str]:

@@ -68,8 +68,18 @@ class AppHost:
 
     def ssh(self, *argv: str) -> list[str]:
         """An ssh command line running argv on this host."""
-        return ["ssh", "-F", str(self.client_config), "-i", str(self.key), "-p", str(self.port),
-                f"{self.user}@127.0.0.1", "--", *argv]  # fmt: skip
+        return [
+            "ssh",
+            "-F",
+            str(self.client_config),
+            "-i",
+            str(self.key),
+            "-p",
+            str(self.port),
+            f"{self.user}@127.0.0.1",
+            "--",
+            *argv,
+        ]
 
 
 def fleet_layout(layout: Layout) -> Layout:
@@ -135,11 +145,16 @@ def up(layout: Layout, count: int) -> None:
         raise
     _write_inventory(fleet)
     _write_sudoers(layout, image, fleet)
-    nginx.write_config(layout, upstream=[real_path(image, h, _socket(image)) for h in fleet],
-                       static=real_path(image, fleet[0], image.static_root))  # fmt: skip
+    nginx.write_config(
+        layout,
+        upstream=[real_path(image, h, _socket(image)) for h in fleet],
+        static=real_path(image, fleet[0], image.static_root),
+    )
     _reload_nginx(layout)
-    say(f"fleet up: {count} app hosts behind nginx on 127.0.0.1:{layout.ports.nginx} "
-        f"(--env=fleet, or --env=fleet-ssh)")  # fmt: skip
+    say(
+        f"fleet up: {count} app hosts behind nginx on 127.0.0.1:{layout.ports.nginx} "
+        f"(--env=fleet, or --env=fleet-ssh)"
+    )
 
 
 def down(layout: Layout) -> None:
@@ -163,8 +178,9 @@ def _write_sudoers(layout: Layout, image: Layout, fleet: list[AppHost]) -> None:
     draft = rule.with_name(f".{rule.name}.new")  # sudo ignores names with a dot
     draft.write_text(text)
     draft.chmod(0o440)
-    checked = subprocess.run([visudo, "-c", "-q", "-f", str(draft)], capture_output=True,
-                             text=True, check=False)  # fmt: skip
+    checked = subprocess.run(
+        [visudo, "-c", "-q", "-f", str(draft)], capture_output=True, text=True, check=False
+    )
     if checked.returncode != 0:
         draft.unlink()
         raise SandboxError(f"the fleet's sudoers rule is invalid: {checked.stderr.strip()}")
@@ -256,8 +272,9 @@ def _complete_wheelhouse(layout: Layout, image: Layout) -> None:
     say("downloading the app hosts' packages into the wheelhouse (once) ...")
     online = {**os.environ, "PIP_NO_INDEX": "false"}
     for requirement in [*(["-r", str(listing)] for listing in listings), [wanted]]:
-        layout.shell.run([pip, "download", "--quiet", "--dest", layout.wheelhouse, *requirement],
-                         env=online)  # fmt: skip
+        layout.shell.run(
+            [pip, "download", "--quiet", "--dest", layout.wheelhouse, *requirement], env=online
+        )
     marker.write_text(digest, encoding="utf-8")
 
 
@@ -268,8 +285,17 @@ def _install_supervisor(layout: Layout, image: Layout, python: str) -> None:
     if (tools / "bin" / "supervisord").is_file():
         return
     layout.shell.run([python, "-m", "venv", tools])
-    layout.shell.run([tools / "bin" / "pip", "install", "--quiet", "--no-index",
-                      "--find-links", layout.wheelhouse, _supervisor_requirement()])  # fmt: skip
+    layout.shell.run(
+        [
+            tools / "bin" / "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+            layout.wheelhouse,
+            _supervisor_requirement(),
+        ]
+    )
 
 
 def _supervisor_requirement() -> str:
@@ -292,8 +318,21 @@ def _ensure_user(host: AppHost) -> None:
             subprocess.run(["usermod", "--home", home, host.user], check=True)
     except KeyError:
         # password `*`: no password login, and not `!` (locked), which sshd without PAM refuses
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/sh",
-                        "--password", "*", "--home-dir", home, host.user], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/bin/sh",
+                "--password",
+                "*",
+                "--home-dir",
+                home,
+                host.user,
+            ],
+            check=True,
+        )
 
 
 def _supervisord_conf(image: Layout, host: AppHost) -> str:
@@ -301,9 +340,11 @@ def _supervisord_conf(image: Layout, host: AppHost) -> str:
     default node name, celery@<the host's name>)."""
     view, bin_dir, env = _host_view(image), image.venv / "bin", image.env
     environment = ",".join(f'{k}="{v}"' for k, v in env.app.env.items())
-    common = (f"directory={image.app}\nenvironment={environment}\nautostart=true\n"
-              "autorestart=false\nstartsecs=1\nstopwaitsecs=20\nredirect_stderr=true\n"
-              "stopasgroup=true\nkillasgroup=true\nstdout_logfile_maxbytes=0\n")  # fmt: skip
+    common = (
+        f"directory={image.app}\nenvironment={environment}\nautostart=true\n"
+        "autorestart=false\nstartsecs=1\nstopwaitsecs=20\nredirect_stderr=true\n"
+        "stopasgroup=true\nkillasgroup=true\nstdout_logfile_maxbytes=0\n"
+    )
     return (
         f"; Written by `rollbook sandbox up --app-hosts`: app host {host.name}.\n"
         f"[unix_http_server]\nfile={view}/run/supervisor.sock\nchmod=0700\n\n"
@@ -335,20 +376,36 @@ def _start_host(layout: Layout, image: Layout, host: AppHost) -> None:
     (host.folder / "etc" / "supervisord.conf").write_text(_supervisord_conf(image, host))
     subprocess.run(["chown", "-R", f"{host.user}:", str(host.folder)], check=True)
     if not host.sshd.is_running():
-        server = start_sshd(host.sshd.folder, host.port, mount=(host.folder, view),
-                            hostname=host.name)  # fmt: skip
+        server = start_sshd(
+            host.sshd.folder, host.port, mount=(host.folder, view), hostname=host.name
+        )
         server.authorized_keys.write_text(host.key.with_suffix(".pub").read_text())
     supervisord = Path(image.supervisorctl).with_name("supervisord")
     _ssh(layout, host, str(supervisord), "-c", str(image.supervisor_conf))
     socket = real_path(image, host, _socket(image))
     url = image.env.health.url
-    wait_for(lambda: _answers(socket, url), f"{host.name}'s gunicorn answering on {socket}", 60,
-             f": see {real_path(image, host, image.gunicorn_log)}")  # fmt: skip
+    wait_for(
+        lambda: _answers(socket, url),
+        f"{host.name}'s gunicorn answering on {socket}",
+        60,
+        f": see {real_path(image, host, image.gunicorn_log)}",
+    )
 
 
 def _answers(socket: Path, url: str) -> bool:
-    probe = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
-             "--unix-socket", str(socket), url]  # fmt: skip
+    probe = [
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "5",
+        "--unix-socket",
+        str(socket),
+        url,
+    ]
     out = subprocess.run(probe, capture_output=True, text=True, check=False).stdout
     return out.isdigit() and out != "000"
 
@@ -366,8 +423,9 @@ def _stop_host(layout: Layout, image: Layout, host: AppHost) -> None:
 
 
 def _stop_supervisord(layout: Layout, image: Layout, host: AppHost) -> None:
-    _ssh(layout, host, image.supervisorctl, "-c", str(image.supervisor_conf), "shutdown",
-         check=False)  # fmt: skip
+    _ssh(
+        layout, host, image.supervisorctl, "-c", str(image.supervisor_conf), "shutdown", check=False
+    )
     pidfile = real_path(image, host, _pidfile(image))
     wait_for(lambda: not pidfile.exists(), f"{host.name}'s supervisord exiting", 60)
 
@@ -380,12 +438,25 @@ def _write_inventory(fleet: list[AppHost]) -> None:
         f"{h.name} ansible_host=127.0.0.1 ansible_port={h.port} ansible_user={h.user}"
         for h in fleet
     ]
-    lines += ["", "[app:vars]", f"ansible_ssh_private_key_file={first.key}",
-              f"ansible_ssh_common_args='-F {first.client_config}'", ""]  # fmt: skip
+    lines += [
+        "",
+        "[app:vars]",
+        f"ansible_ssh_private_key_file={first.key}",
+        f"ansible_ssh_common_args='-F {first.client_config}'",
+        "",
+    ]
     (first.root / "inventory.ini").write_text("\n".join(lines), encoding="utf-8")
 
 
 def _reload_nginx(layout: Layout) -> None:
     if supervisor.is_running(layout):
-        layout.shell.run([supervisor.supervisorctl(layout), "-c", layout.supervisor_conf,
-                          "signal", "HUP", "nginx"])  # fmt: skip
+        layout.shell.run(
+            [
+                supervisor.supervisorctl(layout),
+                "-c",
+                layout.supervisor_conf,
+                "signal",
+                "HUP",
+                "nginx",
+            ]
+        )

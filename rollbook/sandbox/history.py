@@ -46,8 +46,9 @@ def _git_environment(moment: datetime | None = None) -> dict[str, str]:
     """The caller's environment, without their git config, as the sandbox's author at `moment`."""
     environment = dict(os.environ, GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
     # a profile's checkout may be its app user's (app_user.py): the sandbox, root, works in it
-    environment.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="safe.directory",
-                       GIT_CONFIG_VALUE_0="*")  # fmt: skip
+    environment.update(
+        GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="safe.directory", GIT_CONFIG_VALUE_0="*"
+    )
     name, email = AUTHOR
     for role in ("AUTHOR", "COMMITTER"):
         environment[f"GIT_{role}_NAME"] = name
@@ -87,9 +88,11 @@ def publish_history(layout: Layout, timeline: Timeline) -> Releases:
         work = Path(scratch)
         git(layout, work, "init", "--quiet", "--initial-branch=main")
         shutil.copytree(
-            STABLE_TREE, work, dirs_exist_ok=True,
+            STABLE_TREE,
+            work,
+            dirs_exist_ok=True,
             ignore=shutil.ignore_patterns("__pycache__", "venv", ".venv", "staticfiles"),
-        )  # fmt: skip
+        )
         (work / "VERSION").write_text(f"{OLD_RELEASE_VERSION}\n", encoding="utf-8")
         _release(layout, work, tags.old, old)
         shutil.copy2(STABLE_TREE / "VERSION", work / "VERSION")
@@ -115,8 +118,17 @@ def deploy(layout: Layout, tag: str, moment: datetime | None = None) -> None:
         layout.app.mkdir(parents=True, exist_ok=True)
         git(layout, layout.app, "init", "--quiet")
         git(layout, layout.app, "remote", "add", "origin", layout.origin)
-    git(layout, layout.app, "fetch", "--quiet", "--force", "--prune", "--prune-tags", "--tags",
-        "origin")  # fmt: skip
+    git(
+        layout,
+        layout.app,
+        "fetch",
+        "--quiet",
+        "--force",
+        "--prune",
+        "--prune-tags",
+        "--tags",
+        "origin",
+    )
     git(layout, layout.app, "checkout", "--quiet", "--force", "--detach", tag, moment=moment)
     git(layout, layout.app, "clean", "--quiet", "--force", "-d")
 

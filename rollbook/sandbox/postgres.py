@@ -93,11 +93,25 @@ class Cluster:
     def sql(self, script: str) -> str:
         """Run SQL as the admin over the private unix socket (peer authentication)."""
         return self.tool(
-            "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-            "-h", self.socket_dir, "-p", str(self.port), "-U", CLUSTER_OWNER, "-d", "postgres",
-            "-f", "-",
+            "psql",
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            self.socket_dir,
+            "-p",
+            str(self.port),
+            "-U",
+            CLUSTER_OWNER,
+            "-d",
+            "postgres",
+            "-f",
+            "-",
             stdin=script,
-        ).stdout.strip()  # fmt: skip
+        ).stdout.strip()
 
     def init(self) -> None:
         say(f"creating a PostgreSQL cluster in {self.data} ...")
@@ -105,9 +119,18 @@ class Cluster:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             _give_to_owner(folder)
         self.tool(
-            "initdb", "-D", self.data, "-U", CLUSTER_OWNER, "-E", "UTF8", "--no-locale",
-            "--auth-local=peer", "--auth-host=scram-sha-256", "--no-sync",
-        )  # fmt: skip
+            "initdb",
+            "-D",
+            self.data,
+            "-U",
+            CLUSTER_OWNER,
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--auth-local=peer",
+            "--auth-host=scram-sha-256",
+            "--no-sync",
+        )
         with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
             conf.write(f"\ninclude '{SETTINGS_FILE}'\n")
 

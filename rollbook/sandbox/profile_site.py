@@ -68,8 +68,10 @@ def up(sandbox: Layout, cluster: Cluster, profile: Profile) -> None:
     if not _is_provisioned(site, cluster, profile):
         _provision(sandbox, site, cluster, profile)
     _apply_start_state(sandbox, site, cluster, profile)
-    say(f"up: {profile.package} {profile.upgrade} on {site.env.health.url} — roll back with "
-        f"--env=sandbox-{profile.name}")  # fmt: skip
+    say(
+        f"up: {profile.package} {profile.upgrade} on {site.env.health.url} — roll back with "
+        f"--env=sandbox-{profile.name}"
+    )
 
 
 def stop(sandbox: Layout, profile: Profile) -> None:
@@ -88,9 +90,15 @@ def _publish(site: Layout, profile: Profile) -> None:
         for version in (profile.stable, profile.upgrade):
             (work / "requirements.txt").write_text(profile.requirements(version))
             history.git(site, work, "add", "--all")
-            history.git(site, work, "commit", "--quiet", "-m",
-                        f"Deploy {profile.package} {version}",
-                        moment=profile.committed[version])  # fmt: skip
+            history.git(
+                site,
+                work,
+                "commit",
+                "--quiet",
+                "-m",
+                f"Deploy {profile.package} {version}",
+                moment=profile.committed[version],
+            )
             history.git(site, work, "tag", profile.tag(version))  # lightweight, like most
         shutil.rmtree(site.origin, ignore_errors=True)
         history.git(site, work, "init", "--quiet", "--bare", "--initial-branch=main", site.origin)
@@ -104,11 +112,21 @@ def _record_stable_release(sandbox: Layout, site: Layout, profile: Profile) -> N
     _start(sandbox, site)
     reports = site.root / "reports"
     done = site.shell.run(
-        [sys.executable, "-m", "pytest", REPO / "features" / "validation.feature",
-         f"--env=sandbox-{profile.name}", "--record-release", f"--report-dir={reports}",
-         "-p", "no:cacheprovider", "-q"],
-        cwd=REPO, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            REPO / "features" / "validation.feature",
+            f"--env=sandbox-{profile.name}",
+            "--record-release",
+            f"--report-dir={reports}",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ],
+        cwd=REPO,
+        check=False,
+    )
     if done.returncode != 0:
         raise SandboxError(
             f"validation.feature failed on the stable {profile.package} release: see "
@@ -126,18 +144,24 @@ def _deploy(site: Layout, profile: Profile, version: str) -> None:
 
 
 def _provision(sandbox: Layout, site: Layout, cluster: Cluster, profile: Profile) -> None:
-    say(f"provisioning the {profile.name} profile (the first time downloads "
-        f"{profile.package} from PyPI) ...")  # fmt: skip
+    say(
+        f"provisioning the {profile.name} profile (the first time downloads "
+        f"{profile.package} from PyPI) ..."
+    )
     site.state.mkdir(parents=True, exist_ok=True)
     supervisor.stop_running(sandbox, site.env.services.app)
     appvenv.ensure_venv(site)
-    ensure_wheelhouse(site, [profile.requirements(profile.stable),
-                             profile.requirements(profile.upgrade)],
-                      str(site.venv / "bin" / "python"))  # fmt: skip
+    ensure_wheelhouse(
+        site,
+        [profile.requirements(profile.stable), profile.requirements(profile.upgrade)],
+        str(site.venv / "bin" / "python"),
+    )
     bootstrap = site.state / "requirements-stable.txt"
     bootstrap.write_text(profile.requirements(profile.stable))
-    site.shell.run([site.venv / "bin" / "python", "-m", "pip", "install", "--quiet", "-r",
-                    bootstrap], env=app_environment(site))  # fmt: skip
+    site.shell.run(
+        [site.venv / "bin" / "python", "-m", "pip", "install", "--quiet", "-r", bootstrap],
+        env=app_environment(site),
+    )
     say(f"generating the {profile.package} deploy repository ...")
     _publish(site, profile)
     db = site.env.database
@@ -172,8 +196,12 @@ def _is_provisioned(site: Layout, cluster: Cluster, profile: Profile) -> bool:
 def _start(sandbox: Layout, site: Layout) -> None:
     supervisor.start_programs(sandbox, site.env.services.app)
     url = site.env.health.url
-    wait_for(lambda: http_status(url) == 200, f"{site.env.name} answering 200 at {url}", 60,
-             f": see {site.gunicorn_log}")  # fmt: skip
+    wait_for(
+        lambda: http_status(url) == 200,
+        f"{site.env.name} answering 200 at {url}",
+        60,
+        f": see {site.gunicorn_log}",
+    )
 
 
 def _apply_start_state(sandbox: Layout, site: Layout, cluster: Cluster, profile: Profile) -> None:

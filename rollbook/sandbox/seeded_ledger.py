@@ -43,9 +43,13 @@ def write_ledger(layout: Layout, tags: history.Releases, timeline: Timeline) -> 
         "static_sha256": None,
         **record,
     }
-    entry = ledger.new_entry(VALIDATED, facts, "sandbox history",
-                             timeline.stable_deploy + VALIDATED_AFTER,
-                             evidence="validated when it was deployed")  # fmt: skip
+    entry = ledger.new_entry(
+        VALIDATED,
+        facts,
+        "sandbox history",
+        timeline.stable_deploy + VALIDATED_AFTER,
+        evidence="validated when it was deployed",
+    )
     path = Path(layout.env.ledger_file())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(ledger.encode(entry) + "\n")

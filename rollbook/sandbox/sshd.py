@@ -72,8 +72,10 @@ class Sshd:
 
 def new_key(path: Path) -> Path:
     """An ed25519 key pair without a passphrase at `path` (and `path`.pub)."""
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name, "-f",
-                    str(path)], check=True)  # fmt: skip
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name, "-f", str(path)],
+        check=True,
+    )
     return path
 
 
@@ -115,11 +117,19 @@ def start_sshd(
     )
     Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation folder
     if mount:
-        _start_in_namespace([sshd, "-D", "-f", str(config), "-E", str(folder / "sshd.log")],
-                            server, mount, hostname or folder.name)  # fmt: skip
+        _start_in_namespace(
+            [sshd, "-D", "-f", str(config), "-E", str(folder / "sshd.log")],
+            server,
+            mount,
+            hostname or folder.name,
+        )
     else:
-        done = subprocess.run([sshd, "-f", str(config), "-E", str(folder / "sshd.log")],
-                              capture_output=True, text=True, check=False)  # fmt: skip
+        done = subprocess.run(
+            [sshd, "-f", str(config), "-E", str(folder / "sshd.log")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise SandboxError(f"sshd did not start: {done.stderr.strip()} (see {folder}/sshd.log)")
     listening = f"sshd listening on 127.0.0.1:{server.port}"
@@ -133,10 +143,28 @@ def _start_in_namespace(
     unshare = require_binary("unshare", "apt-get install util-linux")
     script = 'mount --bind "$1" "$2" && hostname "$3" && shift 3 && exec "$@"'
     process = subprocess.Popen(
-        [unshare, "--mount", "--pid", "--uts", "--fork", "--mount-proc", "--propagation",
-         "private", "--kill-child=SIGTERM", "sh", "-c", script, "sh", str(mount[0]),
-         str(mount[1]), hostname, *argv],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=(server.folder / "unshare.log").open("w"), start_new_session=True,
-    )  # fmt: skip
+        [
+            unshare,
+            "--mount",
+            "--pid",
+            "--uts",
+            "--fork",
+            "--mount-proc",
+            "--propagation",
+            "private",
+            "--kill-child=SIGTERM",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            str(mount[0]),
+            str(mount[1]),
+            hostname,
+            *argv,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=(server.folder / "unshare.log").open("w"),
+        start_new_session=True,
+    )
     server.pidfile.write_text(str(process.pid))

@@ -99,23 +99,49 @@ def programs(layout: Layout) -> tuple[Program, ...]:
         *channel,
         Program(
             "redis",
-            (redis, "--port", str(ports.redis), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", layout.run),
+            (
+                redis,
+                "--port",
+                str(ports.redis),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                layout.run,
+            ),
             layout.log / "redis.log",
             (ports.redis, "sandbox.redis_port"),
         ),
         Program(
             "nginx",
-            (nginx, "-c", layout.nginx_conf, "-e", layout.log / "nginx" / "error.log",
-             "-g", "daemon off;"),
+            (
+                nginx,
+                "-c",
+                layout.nginx_conf,
+                "-e",
+                layout.log / "nginx" / "error.log",
+                "-g",
+                "daemon off;",
+            ),
             layout.log / "nginx" / "nginx.log",
             (ports.nginx, "health.endpoints"),
         ),
         _gunicorn(layout, app=True),
         Program(
             "celery",
-            (bin_dir / "celery", "-A", layout.env.celery.app, "worker",
-             "--concurrency", "1", "--loglevel", "INFO"),
+            (
+                bin_dir / "celery",
+                "-A",
+                layout.env.celery.app,
+                "worker",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+            ),
             layout.celery_log,
             app=True,
         ),
@@ -128,7 +154,7 @@ def programs(layout: Layout) -> tuple[Program, ...]:
             autostart=False,
         ),
         *profile_programs(),
-    )  # fmt: skip
+    )
 
 
 def _gunicorn(layout: Layout, **options: Any) -> Program:
@@ -137,12 +163,19 @@ def _gunicorn(layout: Layout, **options: Any) -> Program:
     project = layout.env.app.env.get("DJANGO_SETTINGS_MODULE", "config.settings").split(".")[0]
     return Program(
         layout.env.services.app[0],
-        (*run_as(layout), layout.venv / "bin" / "gunicorn", f"{project}.wsgi:application",
-         "-b", f"127.0.0.1:{layout.ports.gunicorn}", "--workers", "2"),
+        (
+            *run_as(layout),
+            layout.venv / "bin" / "gunicorn",
+            f"{project}.wsgi:application",
+            "-b",
+            f"127.0.0.1:{layout.ports.gunicorn}",
+            "--workers",
+            "2",
+        ),
         layout.gunicorn_log,
         (layout.ports.gunicorn, "health.url"),
         **options,
-    )  # fmt: skip
+    )
 
 
 def profile_programs() -> tuple[Program, ...]:
@@ -158,8 +191,9 @@ def profile_programs() -> tuple[Program, ...]:
         python, logs = profile.venv / "bin" / "python", profile.env.logs.files
         for number, (program, command) in enumerate(workers.items(), start=1):
             argv = (*run_as(profile), python, profile.env.app.manage, *command)
-            found.append(Program(program, argv, Path(logs[number]), autostart=False,
-                                 profile=profile))  # fmt: skip
+            found.append(
+                Program(program, argv, Path(logs[number]), autostart=False, profile=profile)
+            )
     return tuple(found)
 
 

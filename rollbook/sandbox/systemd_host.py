@@ -40,9 +40,16 @@ CGROUPS = Path("/sys/fs/cgroup/systemd")
 OWNER = Path("/var/tmp/rollbook-sandbox-systemd.owner")
 # /tmp stays: the sandbox (its checkout, its units) may live there, and no unit that cleans it
 # (systemd-tmpfiles-setup) exists in this systemd
-HIDDEN = ("/run", "/var/log/journal", "/etc/systemd/system",
-          "/etc/systemd/system-generators", "/lib/systemd/system", "/usr/lib/systemd/system",
-          "/usr/lib/systemd/system-generators", "/usr/local/lib/systemd/system")  # fmt: skip
+HIDDEN = (
+    "/run",
+    "/var/log/journal",
+    "/etc/systemd/system",
+    "/etc/systemd/system-generators",
+    "/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/usr/lib/systemd/system-generators",
+    "/usr/local/lib/systemd/system",
+)
 BOOT = """set -e
 units="$1"; shift
 for folder in "$@"; do
@@ -84,8 +91,10 @@ def units(layout: Layout, sshd_config: Path) -> dict[str, str]:
     """The only units this systemd knows: journald, sshd, the app's gunicorn and celery."""
     bin_dir, env = layout.venv / "bin", layout.env
     assert env.celery is not None  # the sandbox's worker is a celery worker (load_layout)
-    gunicorn = (f"{bin_dir}/gunicorn config.wsgi:application -b 127.0.0.1:{layout.ports.gunicorn}"
-                " --workers 2 --control-socket /run/gunicorn.ctl")  # fmt: skip
+    gunicorn = (
+        f"{bin_dir}/gunicorn config.wsgi:application -b 127.0.0.1:{layout.ports.gunicorn}"
+        " --workers 2 --control-socket /run/gunicorn.ctl"
+    )
     celery = f"{bin_dir}/celery -A {env.celery.app} worker --concurrency 1 --loglevel INFO"
     return {
         **JOURNALD,
@@ -146,18 +155,44 @@ def up(layout: Layout) -> str:
     supervisor.stop_running(layout, supervisor.app_programs(layout))
     say(f"starting a systemd host ({systemd} in its own namespaces, sshd on {server.port}) ...")
     process = subprocess.Popen(
-        [unshare, "--pid", "--mount", "--uts", "--fork", "--mount-proc", "--propagation",
-         "private", "--kill-child=SIGKILL", "env", "container=rollbook-sandbox", "sh", "-c",
-         BOOT, "sh", str(here / "units"), *HIDDEN],
-        stdin=subprocess.DEVNULL, stdout=(here / "boot.log").open("w"),
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        [
+            unshare,
+            "--pid",
+            "--mount",
+            "--uts",
+            "--fork",
+            "--mount-proc",
+            "--propagation",
+            "private",
+            "--kill-child=SIGKILL",
+            "env",
+            "container=rollbook-sandbox",
+            "sh",
+            "-c",
+            BOOT,
+            "sh",
+            str(here / "units"),
+            *HIDDEN,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=(here / "boot.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     (here / "unshare.pid").write_text(str(process.pid))
-    wait_for(lambda: not port_is_free(server.port), f"the systemd host's sshd on {server.port}",
-             30, f": see {here / 'boot.log'}")  # fmt: skip
+    wait_for(
+        lambda: not port_is_free(server.port),
+        f"the systemd host's sshd on {server.port}",
+        30,
+        f": see {here / 'boot.log'}",
+    )
     url = layout.env.health.url
-    wait_for(lambda: http_status(url) is not None, f"gunicorn under systemd answering {url}", 60,
-             f": see `journalctl -u gunicorn` in the host ({here})")  # fmt: skip
+    wait_for(
+        lambda: http_status(url) is not None,
+        f"gunicorn under systemd answering {url}",
+        60,
+        f": see `journalctl -u gunicorn` in the host ({here})",
+    )
     return server.spec("root", key)
 
 

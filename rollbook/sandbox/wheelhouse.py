@@ -48,17 +48,41 @@ def ensure_wheelhouse(
         listing = layout.wheelhouse / f"requirements-{number}.txt"
         listing.write_text(requirements + "\n", encoding="utf-8")
         layout.shell.run(
-            [python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-             "--dest", layout.wheelhouse, "-r", listing], env=_from_pypi(),
-        )  # fmt: skip
+            [
+                python,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--dest",
+                layout.wheelhouse,
+                "-r",
+                listing,
+            ],
+            env=_from_pypi(),
+        )
     # a release published as source only is built once, as a site's mirror serves wheels: the
     # installs stay offline (building needs its build tools from PyPI)
     for source in sorted(layout.wheelhouse.glob("*.tar.gz")) + sorted(
         layout.wheelhouse.glob("*.zip")
     ):
         say(f"building a wheel of {source.name} ...")
-        layout.shell.run([python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--use-pep517",
-                          "--disable-pip-version-check", "--wheel-dir", layout.wheelhouse,
-                          source], env=_from_pypi())  # fmt: skip
+        layout.shell.run(
+            [
+                python,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--use-pep517",
+                "--disable-pip-version-check",
+                "--wheel-dir",
+                layout.wheelhouse,
+                source,
+            ],
+            env=_from_pypi(),
+        )
         source.unlink()
     marker.write_text(digest, encoding="utf-8")

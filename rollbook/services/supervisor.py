@@ -35,10 +35,16 @@ class Supervisor:
         """Each program's RUNNING, STARTING, BACKOFF, FATAL, EXITED, STOPPED, ERROR … ("" when
         unknown), from one `status`; a group asked as `group:*` (or `group:`) by its first
         process's line."""
-        lines = [line.split() for line in
-                 self._ctl("status", *names, mutating=False, check=False).splitlines()]  # fmt: skip
-        return {name: next((words[1] for words in lines if len(words) > 1 and
-                            _names(words[0], name)), "") for name in names}  # fmt: skip
+        lines = [
+            line.split()
+            for line in self._ctl("status", *names, mutating=False, check=False).splitlines()
+        ]
+        return {
+            name: next(
+                (words[1] for words in lines if len(words) > 1 and _names(words[0], name)), ""
+            )
+            for name in names
+        }
 
     def state(self, name: str) -> str:
         return self.states([name])[name]

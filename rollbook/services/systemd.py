@@ -38,8 +38,9 @@ class Systemd:
         if not names:
             return []
         globbed = any(set("*?[") & set(name) for name in names)
-        states = [] if globbed else self._ctl("is-active", *names, mutating=False,
-                                              check=False).split()  # fmt: skip
+        states = (
+            [] if globbed else self._ctl("is-active", *names, mutating=False, check=False).split()
+        )
         if len(states) != len(names):
             return [name for name in names if self.is_running(name)]
         return [name for name, state in zip(names, states, strict=True) if state == "active"]
@@ -49,8 +50,15 @@ class Systemd:
 
     def uptime(self, name: str) -> float | None:
         """Seconds since the unit became active (ActiveEnterTimestampMonotonic vs uptime)."""
-        value = self._ctl("show", "-p", "ActiveEnterTimestampMonotonic", "--value", name,
-                          mutating=False, check=False).strip()  # fmt: skip
+        value = self._ctl(
+            "show",
+            "-p",
+            "ActiveEnterTimestampMonotonic",
+            "--value",
+            name,
+            mutating=False,
+            check=False,
+        ).strip()
         booted = self.host.run(["cat", "/proc/uptime"], mutating=False).stdout
         if not value.isdigit() or int(value) == 0:
             return None
@@ -60,8 +68,10 @@ class Systemd:
         """The end of the unit's journal (journalctl; under sudo when `sudo` lists logs)."""
         out = self.host.run(
             ["journalctl", "-u", name, "-n", str(count), "--no-pager", "-o", "cat"],
-            mutating=False, check=False, root="logs",
-        ).stdout  # fmt: skip
+            mutating=False,
+            check=False,
+            root="logs",
+        ).stdout
         return [line for line in out.splitlines() if line.strip()][-count:]
 
     def pids(self, name: str) -> list[int]:

@@ -57,8 +57,11 @@ def watching(secrets: list[str]) -> Iterator[Sampled]:
     sampled = Sampled()
     process = subprocess.Popen(
         [*_unprivileged(), "-I", "-c", SAMPLER],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/",
-    )  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )
     assert process.stdin is not None
     process.stdin.write("".join(f"{s}\n" for s in secrets))  # never on its own command line
     process.stdin.close()

@@ -12,9 +12,19 @@ from rollbook.core.config import AppConfig, load_file
 from tests.e2e.sandbox_state import as_owner
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "COMPATIBILITY.md"
-COLUMNS = ("stack", "app hosts", "service manager", "deploy tags", "workers checked by",
-           "static steps", "smoke tests run by", "proxy", "run", "outcome",
-           "as expected")  # fmt: skip
+COLUMNS = (
+    "stack",
+    "app hosts",
+    "service manager",
+    "deploy tags",
+    "workers checked by",
+    "static steps",
+    "smoke tests run by",
+    "proxy",
+    "run",
+    "outcome",
+    "as expected",
+)
 NOT_YET = (
     "a broker whose transport lacks fanout (SQLAlchemy, SQS): the row above switches remote "
     "control off by the app's own setting, which rollbook's probe reads the same way",
@@ -37,19 +47,32 @@ def record(stack: str, done: Any, run: str, expected: str) -> None:
     smoke = facts.get("smoke", {}).get("smoke_tests", {}).get("runner", "-")
     schemes = sorted({spec.split("://")[0] for spec in env.hosts["app"]})
     tags = _tag_kind(env.app, facts.get("deployed", {}).get("tag"))
-    _rows.append((
-        stack, f"{len(env.hosts['app'])} ({', '.join(schemes)})", env.services.manager, tags,
-        "; ".join(methods) or "-", ", ".join(facts.get("static_files", {}).get("steps", [])) or "-",
-        smoke, env.services.proxy or "none", run, done.outcome, str(done.outcome == expected),
-    ))  # fmt: skip
+    _rows.append(
+        (
+            stack,
+            f"{len(env.hosts['app'])} ({', '.join(schemes)})",
+            env.services.manager,
+            tags,
+            "; ".join(methods) or "-",
+            ", ".join(facts.get("static_files", {}).get("steps", [])) or "-",
+            smoke,
+            env.services.proxy or "none",
+            run,
+            done.outcome,
+            str(done.outcome == expected),
+        )
+    )
 
 
 def _tag_kind(app: AppConfig, tag: str | None) -> str:
     """annotated or lightweight (git's object type of the deployed tag), "-" when unknown here;
     asked as the checkout's owner (git refuses a repository another user owns)."""
-    kind = subprocess.run([*as_owner(app), "git", "-C", app.path, "cat-file", "-t",
-                           f"refs/tags/{tag}"],
-                          capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    kind = subprocess.run(
+        [*as_owner(app), "git", "-C", app.path, "cat-file", "-t", f"refs/tags/{tag}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     return {"tag": "annotated", "commit": "lightweight"}.get(kind, "-") if tag else "-"
 
 

@@ -48,8 +48,10 @@ def intact(verified: subprocess.CompletedProcess[str]) -> bool:
 def verify(folder: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(ROOT / ".venv" / "bin" / "rollbook"), "verify", str(folder), "--env", "sandbox"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def channel_titles(since: int, path: str = "/incidents") -> list[str]:
@@ -98,19 +100,39 @@ def drawn(report: Path, tmp_path: Path, keep_as: str) -> str:
     screenshot kept as reports/screenshots/KEEP_AS.png (CI's artifacts). Checked on every drawn
     report: the timeline picture has one bar per Paso that ran (the journal's paso_started) and
     one for §9 when it ran; no Python tuple or None is shown."""
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=5000"]  # fmt: skip
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--virtual-time-budget=5000",
+    ]
     tmp_path.mkdir(parents=True, exist_ok=True)
     url = report.as_uri()
     dom = subprocess.run(
-        ["chromium", *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120,
+        ["chromium", *flags, "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=True,
-    ).stdout  # fmt: skip
+    ).stdout
     subprocess.run(
-        ["chromium", *flags, f"--screenshot={tmp_path / 'report.png'}", "--window-size=1400,2400",
-         url], capture_output=True, timeout=120, check=True,
-    )  # fmt: skip
+        [
+            "chromium",
+            *flags,
+            f"--screenshot={tmp_path / 'report.png'}",
+            "--window-size=1400,2400",
+            url,
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     assert (tmp_path / "report.png").stat().st_size > 0
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(tmp_path / "report.png", SCREENSHOTS / f"{keep_as}.png")
@@ -122,8 +144,14 @@ def drawn(report: Path, tmp_path: Path, keep_as: str) -> str:
     assert set(re.findall(r'data-paso="([^"]+)"', picture)) == ran, picture[:500]
     assert "(&#39;/" not in dom and "('/" not in dom, "a Python tuple is shown"
     assert ">None<" not in dom and "Skipped: " not in dom
-    labels = ("<h2>Summary</h2>", "<h2>Environment</h2>", "Show all details",
-              "Report generated on", ">Duration</th>", "No log output captured")  # fmt: skip
+    labels = (
+        "<h2>Summary</h2>",
+        "<h2>Environment</h2>",
+        "Show all details",
+        "Report generated on",
+        ">Duration</th>",
+        "No log output captured",
+    )
     english = [label for label in labels if label in dom]
     assert english == [], f"pytest-html's English is shown: {english}"
     return dom

@@ -38,8 +38,9 @@ def deploy(tag: str) -> None:
     services = env().services
     subprocess.run(
         [services.supervisorctl, "-c", str(services.supervisor_conf), "restart", "gunicorn"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
 
 
 IRREVERSIBLE = """from django.db import migrations
@@ -64,8 +65,9 @@ def deploy_irreversible_release() -> str:
     """On top of the deployed (defective) release, a data migration Django cannot undo, deployed
     and applied: only a restore goes back."""
     layout = load_layout()
-    tag = publish_release(layout, add_irreversible_migration, timedelta(minutes=1),
-                          base=deploy_tags()[0])  # fmt: skip
+    tag = publish_release(
+        layout, add_irreversible_migration, timedelta(minutes=1), base=deploy_tags()[0]
+    )
     deploy(tag)
     manage(layout, "migrate", "--noinput")
     return tag

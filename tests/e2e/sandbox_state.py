@@ -41,17 +41,25 @@ def connect(database: str | None = None, environment: str = "sandbox") -> psycop
     e = env(environment)
     db = e.database
     return psycopg.connect(
-        host=db.host, port=db.port, user=db.user, dbname=database or db.name,
-        password=secret(e, db.password_env), autocommit=True,
-    )  # fmt: skip
+        host=db.host,
+        port=db.port,
+        user=db.user,
+        dbname=database or db.name,
+        password=secret(e, db.password_env),
+        autocommit=True,
+    )
 
 
 def fingerprints(
     database: str | None = None, environment: str = "sandbox"
 ) -> dict[str, dict[str, object]]:
     with connect(database, environment) as conn:
-        names = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]  # fmt: skip
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            )
+        ]
         rows = conn.execute(fingerprint_sql(names)).fetchall() if names else []
     return {t: {"rows": n, "checksum": h} for t, n, h in rows}
 
@@ -78,11 +86,27 @@ def backup_fingerprints(path: str, environment: str = "sandbox") -> dict[str, di
     e = env(environment)
     db = e.database
     subprocess.run(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", db.host, "-p", str(db.port),
-         "-U", db.user, "-d", scratch, "-f", path],
-        check=True, capture_output=True, env={"PGPASSWORD": secret(e, db.password_env),
-                                              "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
+        [
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            db.host,
+            "-p",
+            str(db.port),
+            "-U",
+            db.user,
+            "-d",
+            scratch,
+            "-f",
+            path,
+        ],
+        check=True,
+        capture_output=True,
+        env={"PGPASSWORD": secret(e, db.password_env), "PATH": "/usr/bin:/bin"},
+    )
     try:
         return fingerprints(scratch, environment)
     finally:
@@ -128,8 +152,10 @@ def services() -> dict[str, str]:
     services = env().services
     out = subprocess.run(
         [services.supervisorctl, "-c", str(services.supervisor_conf), "status"],
-        capture_output=True, text=True, check=False,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     return {line.split()[0]: line.split()[1] for line in out.splitlines() if line.strip()}
 
 
@@ -139,8 +165,12 @@ def freeze(environment: str = "sandbox") -> list[str]:
 
 def pip_freeze(venv: str) -> list[str]:
     """`pip freeze --all` of the venv at `venv`, sorted."""
-    done = subprocess.run([f"{venv}/bin/python", "-m", "pip", "freeze", "--all"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [f"{venv}/bin/python", "-m", "pip", "freeze", "--all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return sorted(done.stdout.split())
 
 
@@ -148,8 +178,9 @@ def damaged_files(venv: str) -> dict[str, list[str]]:
     """The distributions of the venv at `venv` holding a file that is not what their wheel
     installed (its RECORD's sha256): "Name==version" → the first such files."""
     script = (ROOT / "rollbook" / "actions" / "recorded_files.py").read_text()
-    done = subprocess.run([f"{venv}/bin/python", "-c", script], capture_output=True, text=True,
-                          check=True)  # fmt: skip
+    done = subprocess.run(
+        [f"{venv}/bin/python", "-c", script], capture_output=True, text=True, check=True
+    )
     return dict(json.loads(done.stdout)["damaged"])
 
 
@@ -183,8 +214,10 @@ def serving_processes(environment: str = "sandbox") -> dict[int, float]:
     for name in services.app:
         out = subprocess.run(
             [services.supervisorctl, "-c", str(services.supervisor_conf), "pid", name],
-            capture_output=True, text=True, check=False,
-        ).stdout.strip()  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
         if out.isdigit() and int(out) > 0:
             roots.add(int(out))
     table = {int(p.name): _stat(int(p.name)) for p in Path("/proc").glob("[0-9]*")}
@@ -245,10 +278,21 @@ class State:
 
     def differences(self, before: State) -> dict[str, tuple[Any, Any]]:
         """What §9 puts back that differs from `before`: {part: (before, now)}."""
-        kept = ("database", "head", "worktree", "packages", "services", "maintenance", "served",
-                "static")  # fmt: skip
-        return {name: (getattr(before, name), getattr(self, name)) for name in kept
-                if getattr(self, name) != getattr(before, name)}  # fmt: skip
+        kept = (
+            "database",
+            "head",
+            "worktree",
+            "packages",
+            "services",
+            "maintenance",
+            "served",
+            "static",
+        )
+        return {
+            name: (getattr(before, name), getattr(self, name))
+            for name in kept
+            if getattr(self, name) != getattr(before, name)
+        }
 
 
 def state() -> State:
@@ -302,9 +346,12 @@ def pytest_feature(
         args = (*args, f"--report-dir={report_dir}")
     return subprocess.run(
         [sys.executable, "-m", "pytest", feature, *args, "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, **(extra_env or {})},
-    )  # fmt: skip
+    )
 
 
 def run_feature(
@@ -326,12 +373,17 @@ def dump(outcome: Outcome) -> str:
 def interpreters(environment: str = "sandbox") -> dict[int, str]:
     """pid → the program each serving process runs (its command line's first word, from /proc):
     a script's shebang names the venv whose packages it imports."""
-    return {pid: Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-            for pid in serving_processes(environment)}  # fmt: skip
+    return {
+        pid: Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        for pid in serving_processes(environment)
+    }
 
 
 def since_boot(iso: str) -> float:
     """A journal time as seconds since the machine booted (the clock of /proc/PID/stat)."""
-    boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                if line.startswith("btime "))  # fmt: skip
+    boot = next(
+        int(line.split()[1])
+        for line in Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime ")
+    )
     return datetime.fromisoformat(iso).timestamp() - boot

@@ -35,12 +35,30 @@ def other_database_dump(tmp_path: Path) -> str:
     """A complete, valid pg_dump — of another database (postgres)."""
     db = env().database
     path = Path(db.backups) / "iact_staging_e2e_otherdb.sql"
-    password = subprocess.run(["grep", db.password_env, env().env_file], capture_output=True,
-                              text=True, check=True).stdout.split("=", 1)[1].strip()  # fmt: skip
+    password = (
+        subprocess.run(
+            ["grep", db.password_env, env().env_file], capture_output=True, text=True, check=True
+        )
+        .stdout.split("=", 1)[1]
+        .strip()
+    )
     subprocess.run(
-        ["pg_dump", "-h", db.host, "-p", str(db.port), "-U", db.user, "-d", "postgres",
-         "-f", str(path)], env={**os.environ, "PGPASSWORD": password}, check=True,
-    )  # fmt: skip
+        [
+            "pg_dump",
+            "-h",
+            db.host,
+            "-p",
+            str(db.port),
+            "-U",
+            db.user,
+            "-d",
+            "postgres",
+            "-f",
+            str(path),
+        ],
+        env={**os.environ, "PGPASSWORD": password},
+        check=True,
+    )
     return str(path)
 
 
@@ -61,8 +79,13 @@ def refused_login(tmp_path: Path) -> str:
 def held_lock() -> None:
     """A rollback in progress by a live process (this test's own)."""
     LOCK.mkdir()
-    owner = {"incident": "2026-01-01-0000-sandbox", "operator": "someone else",
-             "host": socket.gethostname(), "pid": os.getpid(), "started": "2026-01-01T00:00:00"}  # fmt: skip
+    owner = {
+        "incident": "2026-01-01-0000-sandbox",
+        "operator": "someone else",
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": "2026-01-01T00:00:00",
+    }
     (LOCK / "owner.json").write_text(json.dumps(owner))
 
 
@@ -79,8 +102,12 @@ def empty(tmp_path: Path) -> str:
     return str(path)
 
 
-NOT_CRITICAL = [*(a for a in INCIDENT if not a.startswith(("--severity", "--approved-by"))),
-                "--severity=ALTO", "--users-affected=40", "--approved-by=Tomás Torres"]  # fmt: skip
+NOT_CRITICAL = [
+    *(a for a in INCIDENT if not a.startswith(("--severity", "--approved-by"))),
+    "--severity=ALTO",
+    "--users-affected=40",
+    "--approved-by=Tomás Torres",
+]
 
 
 SIGNED_BY_OPERATOR = [  # the operator is the person whose own key signs
@@ -98,67 +125,141 @@ def unsigned(tmp_path: Path) -> str:
 
 # case → (arguments, extra environment variables, text the message must hold)
 CASES: dict[str, Callable[[Path], tuple[list[str], dict, str]]] = {
-    "unknown environment": lambda t: (["--env=nope", *INCIDENT[1:]], {}, "unknown environment 'nope'"),
-    "malformed YAML": lambda t: (INCIDENT, environments(t, None, "name: sandbox\nhosts: [\n"),
-                                 "not valid YAML at line"),
-    "unknown key": lambda t: (INCIDENT, environments(t, lambda d: d.update(colour="red")),
-                              "key 'colour' is not a known key"),
-    "wrong type": lambda t: (INCIDENT, environments(t, lambda d: d["database"].update(port="x")),
-                             "key 'database.port'"),
-    "missing key": lambda t: (INCIDENT, environments(t, lambda d: d["database"].pop("name")),
-                              "key 'database.name' is missing"),
+    "unknown environment": lambda t: (
+        ["--env=nope", *INCIDENT[1:]],
+        {},
+        "unknown environment 'nope'",
+    ),
+    "malformed YAML": lambda t: (
+        INCIDENT,
+        environments(t, None, "name: sandbox\nhosts: [\n"),
+        "not valid YAML at line",
+    ),
+    "unknown key": lambda t: (
+        INCIDENT,
+        environments(t, lambda d: d.update(colour="red")),
+        "key 'colour' is not a known key",
+    ),
+    "wrong type": lambda t: (
+        INCIDENT,
+        environments(t, lambda d: d["database"].update(port="x")),
+        "key 'database.port'",
+    ),
+    "missing key": lambda t: (
+        INCIDENT,
+        environments(t, lambda d: d["database"].pop("name")),
+        "key 'database.name' is missing",
+    ),
     "unknown --severity": lambda t: ([*INCIDENT, "--severity=BAJO"], {}, "invalid choice: 'BAJO'"),
-    "--reason missing": lambda t: ([a for a in INCIDENT if not a.startswith("--reason")], {},
-                                   "the incident needs --reason"),
+    "--reason missing": lambda t: (
+        [a for a in INCIDENT if not a.startswith("--reason")],
+        {},
+        "the incident needs --reason",
+    ),
     "not critical, no approval": lambda t: (
         [a for a in INCIDENT if not a.startswith(("--severity", "--approved-by"))]
-        + ["--severity=ALTO"], {}, "Evaluar con Tech Lead"),
+        + ["--severity=ALTO"],
+        {},
+        "Evaluar con Tech Lead",
+    ),
     "approval required, none given": lambda t: (
-        NOT_CRITICAL, environments(t, lambda d: d.update(approval="required")),
-        "requires a signed approval of the plan"),
+        NOT_CRITICAL,
+        environments(t, lambda d: d.update(approval="required")),
+        "requires a signed approval of the plan",
+    ),
     "--approval file missing": lambda t: (
-        [*SIGNED_BY_OPERATOR, "--approval=/nonexistent/approval.json"], {}, "does not exist"),
+        [*SIGNED_BY_OPERATOR, "--approval=/nonexistent/approval.json"],
+        {},
+        "does not exist",
+    ),
     "--approval without its signature": lambda t: (
-        [*SIGNED_BY_OPERATOR, f"--approval={unsigned(t)}"], {},
-        "its signature approval.json.sig is missing"),
+        [*SIGNED_BY_OPERATOR, f"--approval={unsigned(t)}"],
+        {},
+        "its signature approval.json.sig is missing",
+    ),
     "--approval without the operator's own key": lambda t: (
-        [*NOT_CRITICAL, f"--approval={unsigned(t)}"], {}, "needs the operator's own key"),
+        [*NOT_CRITICAL, f"--approval={unsigned(t)}"],
+        {},
+        "needs the operator's own key",
+    ),
     "--approved-by nobody of the environment": lambda t: (
-        [*NOT_CRITICAL[:-1], "--approved-by=Nadie"], {}, "is nobody in"),
+        [*NOT_CRITICAL[:-1], "--approved-by=Nadie"],
+        {},
+        "is nobody in",
+    ),
     "--approved-by the operator": lambda t: (
-        [*NOT_CRITICAL[:-1], "--approved-by=Tomás Torres", "--operator=Tomás Torres"], {},
-        "is the operator: four eyes"),
+        [*NOT_CRITICAL[:-1], "--approved-by=Tomás Torres", "--operator=Tomás Torres"],
+        {},
+        "is the operator: four eyes",
+    ),
     "confirmation required, none given": lambda t: (
-        INCIDENT, environments(t, lambda d: d.update(confirm=True)),
-        "needs --confirm-production=sandbox"),
+        INCIDENT,
+        environments(t, lambda d: d.update(confirm=True)),
+        "needs --confirm-production=sandbox",
+    ),
     "§14 of the procedure unsigned, the environment requires it signed": lambda t: (
-        INCIDENT, environments(t, lambda d: d.update(procedure_approvals="required")),
-        "requires the procedure signed (procedure_approvals: required)"),
+        INCIDENT,
+        environments(t, lambda d: d.update(procedure_approvals="required")),
+        "requires the procedure signed (procedure_approvals: required)",
+    ),
     "--target-tag that does not exist": lambda t: (
-        [*INCIDENT, "--target-tag=staging-deploy-19990101-0000"], {}, "exists neither on"),
+        [*INCIDENT, "--target-tag=staging-deploy-19990101-0000"],
+        {},
+        "exists neither on",
+    ),
     "--target-tag = the deployed release": lambda t: (
-        [*INCIDENT, f"--target-tag={deploy_tags()[0]}"], {}, "is the deployed release"),
+        [*INCIDENT, f"--target-tag={deploy_tags()[0]}"],
+        {},
+        "is the deployed release",
+    ),
     "--target-tag with shell metacharacters": lambda t: (
-        [*INCIDENT, "--target-tag=x;touch /tmp/pwned"], {}, "is not a valid tag name"),
+        [*INCIDENT, "--target-tag=x;touch /tmp/pwned"],
+        {},
+        "is not a valid tag name",
+    ),
     "--backup missing": lambda t: (
-        [*INCIDENT, "--backup=iact_staging_19990101_0000.sql"], {}, "does not exist"),
+        [*INCIDENT, "--backup=iact_staging_19990101_0000.sql"],
+        {},
+        "does not exist",
+    ),
     "--backup empty": lambda t: ([*INCIDENT, f"--backup={empty(t)}"], {}, "is empty"),
     "--backup truncated": lambda t: ([*INCIDENT, f"--backup={truncated(t)}"], {}, "is truncated"),
     "--backup of another database": lambda t: (
-        [*INCIDENT, f"--backup={other_database_dump(t)}"], {}, "not a backup of this database"),
-    "wrong database password": lambda t: (INCIDENT, {"IACT_DB_PASSWORD": "wrong"}, "password authentication failed"),
+        [*INCIDENT, f"--backup={other_database_dump(t)}"],
+        {},
+        "not a backup of this database",
+    ),
+    "wrong database password": lambda t: (
+        INCIDENT,
+        {"IACT_DB_PASSWORD": "wrong"},
+        "password authentication failed",
+    ),
     "unreachable host": lambda t: (
-        INCIDENT, environments(t, lambda d: d["hosts"].update(app=["ssh://nobody@127.0.0.1:1"])),
-        "ssh://nobody@127.0.0.1:1"),
+        INCIDENT,
+        environments(t, lambda d: d["hosts"].update(app=["ssh://nobody@127.0.0.1:1"])),
+        "ssh://nobody@127.0.0.1:1",
+    ),
     "SSH authentication failure": lambda t: (
-        INCIDENT, environments(t, lambda d: d["hosts"].update(app=[refused_login(t)])),
-        "SSH refused the login"),
+        INCIDENT,
+        environments(t, lambda d: d["hosts"].update(app=[refused_login(t)])),
+        "SSH refused the login",
+    ),
     "--record-release outside validation": lambda t: (
-        [*INCIDENT, "--record-release"], {}, "records what a whole validation run proved"),
+        [*INCIDENT, "--record-release"],
+        {},
+        "records what a whole validation run proved",
+    ),
     "report folder not writable": lambda t: (
-        [*INCIDENT, "--report-dir=/etc/hostname/reports"], {}, "cannot create the incident folder"),
-    "a second concurrent run": lambda t: (held_lock() or INCIDENT, {}, "is locked by a rollback in progress"),
-}  # fmt: skip
+        [*INCIDENT, "--report-dir=/etc/hostname/reports"],
+        {},
+        "cannot create the incident folder",
+    ),
+    "a second concurrent run": lambda t: (
+        held_lock() or INCIDENT,
+        {},
+        "is locked by a rollback in progress",
+    ),
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -172,8 +273,14 @@ def test_bad_input_is_refused_with_nothing_changed(
         output = done.stdout + done.stderr
         message = next((line for line in output.splitlines() if expected in line), "")
         unchanged = state() == before and not (LOCK.exists() and case != "a second concurrent run")
-        record("bad input", case, " ".join(args)[:90],
-               message.strip()[:160], done.returncode, unchanged and done.returncode != 0)  # fmt: skip
+        record(
+            "bad input",
+            case,
+            " ".join(args)[:90],
+            message.strip()[:160],
+            done.returncode,
+            unchanged and done.returncode != 0,
+        )
         assert done.returncode != 0, output[-3000:]
         assert message, f"no line with {expected!r} in:\n{output[-3000:]}"
         assert "Traceback" not in output

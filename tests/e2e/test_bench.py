@@ -15,10 +15,22 @@ pytestmark = pytest.mark.e2e
 def test_benchmark_completes_and_writes_its_table(sandbox_up: None, tmp_path: Path) -> None:
     table = tmp_path / "table.md"
     done = subprocess.run(
-        [sys.executable, "bench/rollback_vs_script.py", "--size-mb", "10", "--pairs", "1",
-         "--fast", "--markdown", str(table)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "bench/rollback_vs_script.py",
+            "--size-mb",
+            "10",
+            "--pairs",
+            "1",
+            "--fast",
+            "--markdown",
+            str(table),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     text = table.read_text()
     assert "Database grown by 10 MB, 1 pairs" in text

@@ -40,14 +40,24 @@ def ledger_lock_unopenable() -> Iterator[None]:
 CASES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | None, dict[str, str], str | None]]
 CASES = {
     "log copy folder unwritable": (
-        "logs.copy_to: /etc/hostname", copy_to_a_file, {},
-        "copia de rollback.log a /etc/hostname"),
+        "logs.copy_to: /etc/hostname",
+        copy_to_a_file,
+        {},
+        "copia de rollback.log a /etc/hostname",
+    ),
     "incidents channel down": (
-        "SANDBOX_NOTIFY_URL → a closed port", None,
-        {"SANDBOX_NOTIFY_URL": "json://127.0.0.1:9/incidents"}, None),
+        "SANDBOX_NOTIFY_URL → a closed port",
+        None,
+        {"SANDBOX_NOTIFY_URL": "json://127.0.0.1:9/incidents"},
+        None,
+    ),
     "ledger unwritable": (
-        "the ledger's lock file cannot be created", None, {}, "registro de versiones"),
-}  # fmt: skip
+        "the ledger's lock file cannot be created",
+        None,
+        {},
+        "registro de versiones",
+    ),
+}
 SETUP = {"ledger unwritable": ledger_lock_unopenable}
 
 
@@ -63,8 +73,9 @@ def test_a_closing_fault_never_loses_the_record(
             change(data)
 
     with SETUP.get(case, contextlib.nullcontext)():
-        done = run_feature(tmp_path, *INCIDENT, extra_env={**write_variant(tmp_path, variant),
-                                                           **variables})  # fmt: skip
+        done = run_feature(
+            tmp_path, *INCIDENT, extra_env={**write_variant(tmp_path, variant), **variables}
+        )
     events = done.journal()
     failed = [e["action"] for e in events if e["event"] == "closing_failed"]
     undelivered = [e for e in events if e["event"] == "notification_warning"]

@@ -66,8 +66,11 @@ def triggered(journal: Path, event: str, paso: str) -> bool:
             if entry["event"] == "intent" and entry["paso"] == "4.3" and "-f" in entry["argv"]:
                 return True
         elif event == "intent" and paso == "safety-dump":  # Paso 4.0's, or 4.1's after the stop
-            if (entry["event"] == "intent" and entry["paso"] in ("4.0", "4.1")
-                    and "pg_dump" in entry["argv"]):  # fmt: skip
+            if (
+                entry["event"] == "intent"
+                and entry["paso"] in ("4.0", "4.1")
+                and "pg_dump" in entry["argv"]
+            ):
                 return True
         elif entry["event"] == event and entry.get("paso") == paso:
             return True
@@ -106,11 +109,22 @@ def kill_when(
     report_dir.mkdir(parents=True, exist_ok=True)
     before = set(report_dir.iterdir())
     runner = subprocess.Popen(
-        [sys.executable, "-m", "pytest", feature, *(args or INCIDENT),
-         f"--report-dir={report_dir}", "-p", "no:cacheprovider"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            feature,
+            *(args or INCIDENT),
+            f"--report-dir={report_dir}",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
         env={**os.environ, **(extra_env or fast_env(report_dir))},
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + 300
     journal, killed = None, False
     try:
@@ -141,10 +155,11 @@ def intent(paso: str, *words: str) -> Callable[[Path], bool]:
 
     def hit(journal: Path) -> bool:
         return any(
-            e["event"] == "intent" and e.get("paso") == paso
+            e["event"] == "intent"
+            and e.get("paso") == paso
             and all(w in " ".join(e["argv"]) for w in words)
             for e in read_journal(journal)
-        )  # fmt: skip
+        )
 
     return hit
 
@@ -155,9 +170,13 @@ def refused_then_restored(tmp_path: Path, folder: Path) -> Outcome:
     assert refused.returncode != 0
     assert f"has an unfinished rollback: incident {folder.name}" in refused.stderr
     return run_feature(
-        tmp_path / "crashed", "--env=sandbox", f"--incident={folder.name}", "--operator=e2e",
-        feature="features/rollback_of_rollback.feature", extra_env=fast_env(folder.parent),
-    )  # fmt: skip
+        tmp_path / "crashed",
+        "--env=sandbox",
+        f"--incident={folder.name}",
+        "--operator=e2e",
+        feature="features/rollback_of_rollback.feature",
+        extra_env=fast_env(folder.parent),
+    )
 
 
 @pytest.mark.parametrize("point", list(POINTS))
@@ -169,8 +188,14 @@ def test_crash_then_restore_from_the_journal(
     assert LOCK.exists()  # the unfinished incident holds the environment
     again = refused_then_restored(tmp_path, folder)
     back = state().restored_to(before)
-    record("crash", point, f"SIGKILL at {POINTS[point][0]} {POINTS[point][1]}",
-           "refused (unfinished incident)", again.outcome, back and not LOCK.exists())  # fmt: skip
+    record(
+        "crash",
+        point,
+        f"SIGKILL at {POINTS[point][0]} {POINTS[point][1]}",
+        "refused (unfinished incident)",
+        again.outcome,
+        back and not LOCK.exists(),
+    )
     assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
     assert back
     assert not LOCK.exists()
@@ -186,8 +211,11 @@ def test_the_runner_killed_alone_leaves_its_command_which_section_9_stops_first(
     """A DBA's lock makes the safety dump's pg_dump wait (Paso 4.0's: the lock takes no
     transaction id); the runner alone is SIGKILLed (its pg_dump keeps waiting, then would write).
     §9 by hand stops that pg_dump before it acts."""
-    subprocess.run([str(ROOT / ".venv" / "bin" / "rollbook"), "sandbox", "fault", "table-locked"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "rollbook"), "sandbox", "fault", "table-locked"],
+        check=True,
+        capture_output=True,
+    )
     before = state()
     folder = kill_at(tmp_path / "crashed", "intent", "safety-dump", alone=True)
     try:
@@ -199,10 +227,14 @@ def test_the_runner_killed_alone_leaves_its_command_which_section_9_stops_first(
             os.kill(pid, signal.SIGKILL)
     stopped = [e["note"] for e in again.journal() if e["event"] == "dead_command"]
     back = state().restored_to(before)
-    record("crash", "runner alone SIGKILLed while the safety pg_dump waits",
-           "SIGKILL of the runner only, a DBA lock holding its pg_dump",
-           "refused (unfinished incident)", again.outcome,
-           back and not left and bool(stopped))  # fmt: skip
+    record(
+        "crash",
+        "runner alone SIGKILLed while the safety pg_dump waits",
+        "SIGKILL of the runner only, a DBA lock holding its pg_dump",
+        "refused (unfinished incident)",
+        again.outcome,
+        back and not left and bool(stopped),
+    )
     assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
     assert not left, f"the dead run's pg_dump still runs after §9: pids {left}"
     assert any("pg_dump" in note and "stopped (SIGTERM)" in note for note in stopped), stopped
@@ -231,8 +263,13 @@ def test_resume_continues_a_rollback_that_died_between_pasos(
 ) -> None:
     # killed inside Paso 4.4, which only reads (showmigrations): nothing half-made to fear
     folder = kill_at(tmp_path / "crashed", "paso_started", "4.4")
-    resumed = run_feature(folder.parent, *INCIDENT, f"--incident={folder.name}", "--resume",
-                          extra_env=fast_env(folder.parent))  # fmt: skip
+    resumed = run_feature(
+        folder.parent,
+        *INCIDENT,
+        f"--incident={folder.name}",
+        "--resume",
+        extra_env=fast_env(folder.parent),
+    )
     assert resumed.outcome == "ROLLBACK COMPLETADO", dump(resumed)
     skipped = next(e for e in resumed.journal() if e["event"] == "resumed")["skipped"]
     assert "4.3" in skipped and "4.4" not in skipped
@@ -243,8 +280,13 @@ def test_resume_is_refused_after_a_crash_in_the_middle_of_a_change(
     sandbox_reset: None, tmp_path: Path
 ) -> None:
     folder = kill_at(tmp_path / "crashed", "intent", "4.3-restore")
-    refused = pytest_feature(folder.parent, *INCIDENT, f"--incident={folder.name}", "--resume",
-                             extra_env=fast_env(folder.parent))  # fmt: skip
+    refused = pytest_feature(
+        folder.parent,
+        *INCIDENT,
+        f"--incident={folder.name}",
+        "--resume",
+        extra_env=fast_env(folder.parent),
+    )
     assert refused.returncode != 0
     assert "died in the middle of Paso 4.3" in refused.stderr
     assert LOCK.exists()  # still held by the unfinished incident
@@ -252,9 +294,13 @@ def test_resume_is_refused_after_a_crash_in_the_middle_of_a_change(
     dead = private_folders(folder)
     assert dead and all(path.exists() for path in dead)
     again = run_feature(
-        folder.parent, "--env=sandbox", f"--incident={folder.name}", "--operator=e2e",
-        feature="features/rollback_of_rollback.feature", extra_env=fast_env(folder.parent),
-    )  # fmt: skip
+        folder.parent,
+        "--env=sandbox",
+        f"--incident={folder.name}",
+        "--operator=e2e",
+        feature="features/rollback_of_rollback.feature",
+        extra_env=fast_env(folder.parent),
+    )
     assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
     assert not LOCK.exists() and not [path for path in dead if path.exists()]
 
@@ -277,23 +323,31 @@ def test_a_killed_recovery_is_finished_by_the_next_one_the_lock_names(
     before = state()
     reports = tmp_path / "crashed"
     rollback = kill_at(reports, "intent", "4.3-restore")
-    first = kill_when(reports, intent("9.1", "createdb"), *section_9(rollback.name),
-                      feature=RECOVERY)  # fmt: skip
+    first = kill_when(
+        reports, intent("9.1", "createdb"), *section_9(rollback.name), feature=RECOVERY
+    )
     refused = pytest_feature(tmp_path / "next", *INCIDENT, extra_env=fast_env(reports))
     assert refused.returncode != 0
     said = refused.stderr
     assert f"incident {first.name} " in said and f"recovery of incident {rollback.name}" in said
     assert f"--incident={rollback.name} " in said and f"--incident={first.name}" not in said
-    second = kill_when(reports, intent("9.1", "git", "checkout"),
-                       *section_9(rollback.name), feature=RECOVERY)  # fmt: skip
-    again = run_feature(reports, *section_9(second.name), feature=RECOVERY,
-                        extra_env=fast_env(reports))  # fmt: skip
+    second = kill_when(
+        reports, intent("9.1", "git", "checkout"), *section_9(rollback.name), feature=RECOVERY
+    )
+    again = run_feature(
+        reports, *section_9(second.name), feature=RECOVERY, extra_env=fast_env(reports)
+    )
     back = state().restored_to(before)
     restarted = again.restarted_at()
     stale = stale_processes(restarted) if restarted is not None else ["§9 restarted nothing"]
-    record("crash", "§9 SIGKILLed in its reload, then in its package restore; §9 of that §9",
-           "SIGKILL of §9 twice, then §9 asked for the killed §9's incident",
-           "refused, names the rollback", again.outcome, back and not stale)  # fmt: skip
+    record(
+        "crash",
+        "§9 SIGKILLed in its reload, then in its package restore; §9 of that §9",
+        "SIGKILL of §9 twice, then §9 asked for the killed §9's incident",
+        "refused, names the rollback",
+        again.outcome,
+        back and not stale,
+    )
     assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
     assert f"{second.name} was itself a §9 recovery of incident {rollback.name}" in again.output
     assert back, dump(again)
@@ -344,8 +398,14 @@ def test_a_kill_inside_a_way_back_is_undone_by_section_9(
     back = state().restored_to(before)
     restarted = again.restarted_at()
     stale = stale_processes(restarted) if restarted is not None else ["§9 restarted nothing"]
-    record("crash", point, "SIGKILL of the rollback's process group", "§9 by hand",
-           again.outcome, back and not stale and not LOCK.exists())  # fmt: skip
+    record(
+        "crash",
+        point,
+        "SIGKILL of the rollback's process group",
+        "§9 by hand",
+        again.outcome,
+        back and not stale and not LOCK.exists(),
+    )
     assert again.outcome == "ESTADO PREVIO RESTAURADO", dump(again)
     assert back, dump(again)
     assert not stale, stale

@@ -28,16 +28,27 @@ def start(sandbox_up: None) -> object:
 
 def settings_shells(done: Outcome) -> list[dict]:
     """Paso 1.2's `manage.py shell` that read the app's settings (app_database)."""
-    return [e for e in done.journal() if e["event"] == "command" and e["paso"] == "1.2"
-            and "shell" in e["argv"] and any("rollbook-db" in a for a in e["argv"])]  # fmt: skip
+    return [
+        e
+        for e in done.journal()
+        if e["event"] == "command"
+        and e["paso"] == "1.2"
+        and "shell" in e["argv"]
+        and any("rollbook-db" in a for a in e["argv"])
+    ]
 
 
 def applied_by_hand() -> list[str]:
     """`manage.py showmigrations --plan` run by hand in the deployed checkout: its [X] lines."""
     app = env().app
-    out = subprocess.run([f"{app.venv}/bin/python", app.manage, "showmigrations", "--plan"],
-                         cwd=app.path, env={**os.environ, **app.env}, capture_output=True,
-                         text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [f"{app.venv}/bin/python", app.manage, "showmigrations", "--plan"],
+        cwd=app.path,
+        env={**os.environ, **app.env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return [line.split()[-1] for line in out.splitlines() if line.strip().startswith("[X]")]
 
 
@@ -63,8 +74,11 @@ def test_chooses_the_stable_tag_and_the_nightly_backup(start: object, tmp_path: 
     shells = settings_shells(done)
     assert len(shells) == 1 and "\nrollbook-plan " in shells[0]["stdout"], shells
     assert facts["applied_migrations"]["applied"] == applied_by_hand()
-    assert not [e for e in done.journal() if e["event"] == "command" and e["paso"] == "1.2"
-                and "showmigrations" in e["argv"]]  # fmt: skip
+    assert not [
+        e
+        for e in done.journal()
+        if e["event"] == "command" and e["paso"] == "1.2" and "showmigrations" in e["argv"]
+    ]
     # the defective release's one migration reverses: a code-only rollback would also do
     plan = facts["migration_plan"]
     assert plan["kind"] == "reversible", plan
@@ -154,8 +168,11 @@ def test_bad_backup_aborts_with_nothing_changed(
         deployed = done.facts()["deployed"]["tag"]
         assert f"- Versión en ejecución: {deployed} (" in text and "(sin cambios)" in text
         assert "Versión restaurada" not in text
-        [completed] = [line for line in text.splitlines()
-                       if line.startswith("| Rollback completado en < 15 minutos |")]  # fmt: skip
+        [completed] = [
+            line
+            for line in text.splitlines()
+            if line.startswith("| Rollback completado en < 15 minutos |")
+        ]
         assert "no se cambió nada" in completed and "| CUMPLE |" not in completed, completed
     finally:
         if kind in ("empty", "truncated"):
@@ -188,20 +205,28 @@ def foreign_backup() -> Iterator[tuple[Path, Path]]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
     with connect(name) as conn:
-        conn.execute("CREATE TABLE django_migrations (id serial PRIMARY KEY, app varchar(255), "
-                     "name varchar(255), applied timestamptz DEFAULT now())")  # fmt: skip
-        for app, migration in (("contenttypes", "0001_initial"), ("auth", "0001_initial"),
-                               ("blog", "0001_initial"), ("blog", "0002_post_slug")):  # fmt: skip
-            conn.execute("INSERT INTO django_migrations (app, name) VALUES (%s, %s)",
-                         (app, migration))  # fmt: skip
+        conn.execute(
+            "CREATE TABLE django_migrations (id serial PRIMARY KEY, app varchar(255), "
+            "name varchar(255), applied timestamptz DEFAULT now())"
+        )
+        for app, migration in (
+            ("contenttypes", "0001_initial"),
+            ("auth", "0001_initial"),
+            ("blog", "0001_initial"),
+            ("blog", "0002_post_slug"),
+        ):
+            conn.execute(
+                "INSERT INTO django_migrations (app, name) VALUES (%s, %s)", (app, migration)
+            )
     nightly = newest_nightly()
     path = nightly.with_name(nightly.name.replace(".sql", "9.sql"))  # same pattern, other name
     try:
         subprocess.run(
             ["pg_dump", "-h", db.host, "-p", str(db.port), "-U", db.user, "-d", name, "-f", path],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
             env={**os.environ, "PGPASSWORD": secret(env(), db.password_env)},
-        )  # fmt: skip
+        )
         moment = nightly.stat().st_mtime + 60
         os.utime(path, (moment, moment))
         yield path, nightly
@@ -243,8 +268,12 @@ def test_an_app_pointing_at_another_database_is_refused_before_any_change(
     original = app_env.read_text()
     url = next(line for line in original.splitlines() if line.startswith("DATABASE_URL="))
     app_env.write_text(original + url.replace(f"/{env().database.name}", "/iact_other") + "\n")
-    files = subprocess.run(["git", "-C", env().app.path, "status", "--porcelain", "--ignored"],
-                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    files = subprocess.run(
+        ["git", "-C", env().app.path, "status", "--porcelain", "--ignored"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     try:
         done = run_feature(tmp_path, *INCIDENT)
     finally:
@@ -257,6 +286,10 @@ def test_an_app_pointing_at_another_database_is_refused_before_any_change(
     shells = settings_shells(done)
     assert shells and not any("rollbook-plan" in e["stdout"] for e in shells), shells
     assert state() == start
-    after = subprocess.run(["git", "-C", env().app.path, "status", "--porcelain", "--ignored"],
-                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    after = subprocess.run(
+        ["git", "-C", env().app.path, "status", "--porcelain", "--ignored"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert after == files

@@ -42,8 +42,10 @@ NOTHING_LOST = {"ABORTADO — SIN CAMBIOS", "FALLIDO — ESTADO PREVIO RESTAURAD
 def make_fault(name: str) -> list[str]:
     done = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "rollbook"), "sandbox", "fault", name],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return [word for word in done.stdout.split() if word.startswith("--")]
 
 
@@ -70,9 +72,11 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
     ledger = Path(env().ledger_file()).read_text()
     channel = channel_size()
     done = run_feature(
-        tmp_path, *INCIDENT, *options,
+        tmp_path,
+        *INCIDENT,
+        *options,
         extra_env=environments(tmp_path, lambda data: (fast_restoring(data), short_waits(data))),
-    )  # fmt: skip
+    )
     failed = next((p for p, status in done.pasos().items() if status == "failed"), "-")
     facts = done.facts()
     if done.outcome == "ROLLBACK COMPLETADO":
@@ -92,8 +96,11 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
     assert failed == FAULTS[name].paso, dump(done)
     assert not stale, f"processes older than §9's restart still serve: {stale}"
     assert same, dump(done)
-    failures = [e["detail"] for e in done.journal()
-                if e["event"] == "paso_finished" and e["status"] == "failed"]  # fmt: skip
+    failures = [
+        e["detail"]
+        for e in done.journal()
+        if e["event"] == "paso_finished" and e["status"] == "failed"
+    ]
     if FAULTS[name].shows:  # the cause is in the failed Paso's own message, not only in a log
         assert any(FAULTS[name].shows in detail for detail in failures), failures
     if any("no valid backup" in detail for detail in failures):  # Anexo C: to the DBA / CTO
@@ -103,7 +110,8 @@ def test_fault_ends_with_nothing_lost(sandbox_reset: None, tmp_path: Path, name:
         assert channel_titles(channel) == ["ROLLBACK ABORTADO — SIN CAMBIOS - SANDBOX"]
         for path, who in (("dba", "Dolores Díaz"), ("cto", "Carmen Castro")):  # each their own
             assert channel_titles(channel, f"/people/{path}") == [
-                f"ROLLBACK ABORTADO — SIN CAMBIOS - SANDBOX — para {who}"]  # fmt: skip
+                f"ROLLBACK ABORTADO — SIN CAMBIOS - SANDBOX — para {who}"
+            ]
     if done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO":  # the record of a failed run
         assert_states_the_final_state(done, failed)
         assert_complete_record(done.folder)

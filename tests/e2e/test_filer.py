@@ -70,7 +70,7 @@ def assert_rolled_back(done: Any, stable: dict[str, Any]) -> None:
         for e in done.journal()
         if e["event"] == "fact" and e["key"] == "workers_checked" and e["paso"] == "5.2"
     ]
-    assert f"pong from django-filer {filer_site.STABLE}" in checked, checked  # fmt: skip
+    assert f"pong from django-filer {filer_site.STABLE}" in checked, checked
     # the folders made after the upgrade (after the nightly backup) are kept by the default way
     # back, least_loss, and none is counted lost
     assert sum(done.facts()["data_loss"]["tables"].values()) == 0, done.facts()["data_loss"]
@@ -79,8 +79,9 @@ def assert_rolled_back(done: Any, stable: dict[str, Any]) -> None:
         assert kept.fetchone() == (filer_site.FOLDERS_AFTER_UPGRADE,)
     local = Path(env(SITE).app.path) / filer_site.LOCAL_SETTINGS
     assert local.is_file() and "PASSWORD" in local.read_text()
-    ignored = git("status", "--porcelain", "--ignored", "--", filer_site.LOCAL_SETTINGS,
-                  environment=SITE)  # fmt: skip
+    ignored = git(
+        "status", "--porcelain", "--ignored", "--", filer_site.LOCAL_SETTINGS, environment=SITE
+    )
     assert ignored == f"!! {filer_site.LOCAL_SETTINGS}", ignored
     assert_run_as_the_app_user(done)
 
@@ -97,8 +98,12 @@ def assert_run_as_the_app_user(done: Any) -> None:
         e["line"].startswith(f"runuser -u {app.user} -- sh -c ") for e in own
     ), [e["line"] for e in own if not e["line"].startswith("runuser")][:3]
     folders = [app.path, app.venv, str(Path(env(SITE).ledger_file()).parent)]
-    foreign = subprocess.run(["find", *folders, "!", "-user", app.user, "-print"],
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    foreign = subprocess.run(
+        ["find", *folders, "!", "-user", app.user, "-print"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert not foreign, foreign.splitlines()[:5]
 
 
@@ -132,8 +137,10 @@ def test_a_squashed_history_rolled_back_on_a_sites_first_day(
     assert_rolled_back(done, stable)
     # without a record of the stable set, the target's pins are installed and nothing it does
     # not pin moves (svglib stays at the upgrade's 1.5.1), as the record says
-    pins = {line.split("==")[0].split("[")[0]: line.split("==")[1]
-            for line in filer_site.PROFILE.requirements(filer_site.STABLE).split()}  # fmt: skip
+    pins = {
+        line.split("==")[0].split("[")[0]: line.split("==")[1]
+        for line in filer_site.PROFILE.requirements(filer_site.STABLE).split()
+    }
     now = {line.split("==")[0]: line for line in freeze(SITE)}
     assert all(now[name] == f"{name}=={version}" for name, version in pins.items()), now
     assert {line for name, line in now.items() if name not in pins} <= set(upgrade), now

@@ -59,9 +59,18 @@ def host_state(host: AppHost) -> tuple[str, str, str]:
     image = fleet_layout(load_layout())
     commit = on_host(host, "git", "-C", str(image.app), "rev-parse", "HEAD")
     status = on_host(host, image.supervisorctl, "-c", str(image.supervisor_conf), "status")
-    health = on_host(host, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                     "--unix-socket", str(image.env.health.unix_socket),
-                     image.env.health.url)  # fmt: skip
+    health = on_host(
+        host,
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--unix-socket",
+        str(image.env.health.unix_socket),
+        image.env.health.url,
+    )
     states = " ".join(sorted(" ".join(line.split()[:2]) for line in status.splitlines()))
     return commit, states, health
 
@@ -89,8 +98,9 @@ def test_rollback_of_three_hosts_through_the_ansible_inventory(
     image = fleet_layout(load_layout())
     with watching(run_secrets()) as seen:
         result = run_feature(tmp_path, *incident("fleet"))
-    compatibility.record("three app hosts from an Ansible inventory", result, "rollback",
-                         "ROLLBACK COMPLETADO")  # fmt: skip
+    compatibility.record(
+        "three app hosts from an Ansible inventory", result, "rollback", "ROLLBACK COMPLETADO"
+    )
     assert result.outcome == "ROLLBACK COMPLETADO", dump(result)
     assert seen.samples > 100 and seen.count == 0, seen.hits
     stable = result.facts()["target"]["tag"]
@@ -120,8 +130,16 @@ def test_failure_on_one_host_is_recovered_on_all(fleet: list[AppHost], tmp_path:
     before = settled(fleet)
     # app2 cannot reach the git server: its Paso 3.1 fails, the two others have checked out
     broken = fleet[1]
-    on_host(broken, "git", "-C", str(image.app), "remote", "set-url", "origin",
-            "/nonexistent/iact-backend.git")  # fmt: skip
+    on_host(
+        broken,
+        "git",
+        "-C",
+        str(image.app),
+        "remote",
+        "set-url",
+        "origin",
+        "/nonexistent/iact-backend.git",
+    )
     with watching(run_secrets()) as seen:
         result = run_feature(tmp_path, *incident("fleet-ssh"))
     assert result.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(result)
@@ -136,8 +154,11 @@ def test_failure_on_one_host_is_recovered_on_all(fleet: list[AppHost], tmp_path:
     # §9 put the code back on the hosts whose checkout changed (app2's fetch failed before its
     # checkout: nothing of it to put back), and every host is as before
     recovered = [e for e in result.journal() if e["event"] == "command" and e["paso"] == "9.1"]
-    checkouts = {e["host"].split("@")[0].removeprefix("ssh://") for e in recovered
-                 if e["argv"][3:4] == ["checkout"]}  # fmt: skip
+    checkouts = {
+        e["host"].split("@")[0].removeprefix("ssh://")
+        for e in recovered
+        if e["argv"][3:4] == ["checkout"]
+    }
     assert checkouts == {user(1), user(3)}, checkouts
     assert {host.name: host_state(host) for host in fleet} == before
     assert_sudo_only_for_root_actions(result, fleet)
@@ -162,8 +183,9 @@ def assert_sudo_only_for_root_actions(result: Outcome, fleet: list[AppHost]) -> 
         paths = [
             str(real_path(image, host, Path(p))) for p in (image.app, image.venv, image.static_root)
         ]
-        found = subprocess.run(["find", *paths, "-user", "root"], capture_output=True, text=True,
-                               check=False).stdout  # fmt: skip
+        found = subprocess.run(
+            ["find", *paths, "-user", "root"], capture_output=True, text=True, check=False
+        ).stdout
         assert found == "", (host.name, found[:500])
 
 
@@ -182,9 +204,11 @@ def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
     on_host(dead, image.supervisorctl, "-c", str(image.supervisor_conf), "update")
     # the live workers answer in seconds: the dead one need not be waited for a whole minute;
     # Paso 3.2 asks pip first (the procedure's reinstall is the first test's)
-    shorter = write_variant(tmp_path, lambda data: (data["services"].update(start_timeout=20),
-                                                    fast(data)),
-                            extending=("fleet", "fleet-ssh"))  # fmt: skip
+    shorter = write_variant(
+        tmp_path,
+        lambda data: (data["services"].update(start_timeout=20), fast(data)),
+        extending=("fleet", "fleet-ssh"),
+    )
     result = run_feature(tmp_path, *incident("fleet-ssh"), extra_env=shorter)
     assert result.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(result)
     assert result.pasos()["5.2"] == "failed", dump(result)
@@ -200,10 +224,12 @@ def test_a_worker_that_does_not_answer_on_one_host_fails_paso_5_2_naming_it(
     assert_sudo_only_for_root_actions(result, fleet)  # Etapa 3 ran: checkout, pip, static
     # §8.2 on the same fleet: the round-trip fails for host 3, named, although a task sent from
     # it comes back (another host's worker ran it)
-    check = run_feature(tmp_path, "--env=fleet-ssh", feature="features/validation.feature",
-                        extra_env=shorter)  # fmt: skip
-    failed = [e for e in check.journal()
-              if e["event"] == "paso_finished" and e["status"] == "failed"]  # fmt: skip
+    check = run_feature(
+        tmp_path, "--env=fleet-ssh", feature="features/validation.feature", extra_env=shorter
+    )
+    failed = [
+        e for e in check.journal() if e["event"] == "paso_finished" and e["status"] == "failed"
+    ]
     celery = [e for e in failed if "celery" in e["name"].lower()]
     assert celery and f"{user(3)}@" in celery[0]["detail"], dump(check)
     assert "celery@app3" in celery[0]["detail"]
@@ -213,8 +239,11 @@ def test_a_dropped_shared_connection_is_replaced_by_the_next_command(fleet: list
     """A host's commands share one SSH connection; when it drops (its master killed), the next
     command opens a new one and succeeds, and closing the link leaves no session on the host."""
     host = fleet[0]
-    link = Connection(f"ssh://{host.user}@127.0.0.1:{host.port}?ssh_config={host.client_config}"
-                      f"&ssh_identity_file={host.key}", "shared-link")  # fmt: skip
+    link = Connection(
+        f"ssh://{host.user}@127.0.0.1:{host.port}?ssh_config={host.client_config}"
+        f"&ssh_identity_file={host.key}",
+        "shared-link",
+    )
     try:
         assert link.transport("true", bound=30).exit_status == 0
         first = master_of(link, host)
@@ -235,9 +264,23 @@ def test_a_dropped_shared_connection_is_replaced_by_the_next_command(fleet: list
 def master_of(link: Connection, host: AppHost) -> int | None:
     """The PID of the link's shared connection to the host (`ssh -O check`), None if none."""
     path = link.backend.controlpath.replace("%%", "%")
-    check = subprocess.run(["ssh", "-F", str(host.client_config), "-p", str(host.port),
-                            "-o", f"ControlPath={path}", "-O", "check", f"{host.user}@127.0.0.1"],
-                           capture_output=True, text=True, check=False)  # fmt: skip
+    check = subprocess.run(
+        [
+            "ssh",
+            "-F",
+            str(host.client_config),
+            "-p",
+            str(host.port),
+            "-o",
+            f"ControlPath={path}",
+            "-O",
+            "check",
+            f"{host.user}@127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     found = re.search(r"pid=(\d+)", check.stderr)
     return int(found.group(1)) if check.returncode == 0 and found else None
 
@@ -300,20 +343,35 @@ def test_a_link_cut_mid_command_fails_the_paso_and_section_9_runs(
         running = pool.submit(pytest_feature, report_dir, *incident("fleet-ssh"))
 
         def install() -> dict | None:  # the copy of the live venv (its longest command there)
-            return next((e for e in journal_events(report_dir) if e["event"] == "intent"
-                         and e["paso"] == "3.4" and cut.user in e["host"]
-                         and e["argv"][:2] == ["cp", "-a"]), None)  # fmt: skip
+            return next(
+                (
+                    e
+                    for e in journal_events(report_dir)
+                    if e["event"] == "intent"
+                    and e["paso"] == "3.4"
+                    and cut.user in e["host"]
+                    and e["argv"][:2] == ["cp", "-a"]
+                ),
+                None,
+            )
 
         wait_for(lambda: install() is not None, "Paso 3.4's copy starting on app2", 300)
         argv = install()["argv"]  # type: ignore[index]
-        wait_for(lambda: any("cp -a" in cmdline(p) for p in sessions_of(cut)),
-                 "cp running on app2", 60)  # fmt: skip
+        wait_for(
+            lambda: any("cp -a" in cmdline(p) for p in sessions_of(cut)), "cp running on app2", 60
+        )
         frozen = freeze(cut)
         assert any("cp -a" in cmdline(p) for p in frozen), "the copy ended before the cut"
 
         def link_lost() -> dict | None:
-            return next((e for e in journal_events(report_dir) if e["event"] == "command"
-                         and cut.user in e["host"] and e["argv"] == argv), None)  # fmt: skip
+            return next(
+                (
+                    e
+                    for e in journal_events(report_dir)
+                    if e["event"] == "command" and cut.user in e["host"] and e["argv"] == argv
+                ),
+                None,
+            )
 
         try:
             wait_for(lambda: link_lost() is not None, "the call to app2 ending", 300)
@@ -325,12 +383,18 @@ def test_a_link_cut_mid_command_fails_the_paso_and_section_9_runs(
     ended = link_lost()
     assert ended is not None and ended["exit"] == 255, ended
     assert ended["duration"] < load_layout().env.timeouts.install  # keep-alives, not the bound
-    result = Outcome(done.returncode, done.stdout + done.stderr,
-                     sorted(report_dir.glob("*/journal.jsonl"))[-1].parent)  # fmt: skip
+    result = Outcome(
+        done.returncode,
+        done.stdout + done.stderr,
+        sorted(report_dir.glob("*/journal.jsonl"))[-1].parent,
+    )
     assert result.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(result)
     assert result.pasos()["3.4"] == "failed"
-    failed = [e for e in result.journal()
-              if e["event"] == "host_result" and e["paso"] == "3.4" and not e["ok"]]  # fmt: skip
+    failed = [
+        e
+        for e in result.journal()
+        if e["event"] == "host_result" and e["paso"] == "3.4" and not e["ok"]
+    ]
     assert [cut.user in e["host"] for e in failed] == [True], failed
     assert {host.name: host_state(host) for host in fleet} == before
     image = fleet_layout(load_layout())

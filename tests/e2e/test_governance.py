@@ -29,9 +29,12 @@ PEOPLE = instance.root(instance.current()) / "people"
 OPERATOR = "Olga Ortiz"  # devops: runs the rollback, may not approve it
 TECH_LEAD = "Tomás Torres"
 NOT_CRITICAL = [
-    "--env=sandbox", "--reason=Errores 500 en pagos", "--severity=ALTO",
-    "--users-affected=40", "--impact=pagos",
-]  # fmt: skip
+    "--env=sandbox",
+    "--reason=Errores 500 en pagos",
+    "--severity=ALTO",
+    "--users-affected=40",
+    "--impact=pagos",
+]
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +56,13 @@ def rollbook(
     if checkout != ROOT:
         variables["PYTHONPATH"] = str(checkout)
     return subprocess.run(
-        [sys.executable, "-m", "rollbook.cli", *args], cwd=checkout, capture_output=True,
-        text=True, env={**os.environ, **variables}, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "rollbook.cli", *args],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **variables},
+        check=False,
+    )
 
 
 def edited_checkout(folder: Path, edited: str) -> Path:
@@ -82,13 +89,18 @@ def approve(folder: Path, who: str, variables: dict[str, str]) -> Path:
 def agent_holding(key: Path, tmp: Path) -> Iterator[dict[str, str]]:
     """An ssh-agent of this test's own holding `key`; stopped by its PID."""
     socket = tmp / "agent.sock"
-    started = subprocess.run(["ssh-agent", "-a", str(socket), "-s"], capture_output=True,
-                             text=True, check=True).stdout  # fmt: skip
+    started = subprocess.run(
+        ["ssh-agent", "-a", str(socket), "-s"], capture_output=True, text=True, check=True
+    ).stdout
     pid = int(started.split("SSH_AGENT_PID=")[1].split(";")[0])
     variables = {"SSH_AUTH_SOCK": str(socket)}
     try:
-        subprocess.run(["ssh-add", "-q", str(key)], env={**os.environ, **variables}, check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["ssh-add", "-q", str(key)],
+            env={**os.environ, **variables},
+            check=True,
+            capture_output=True,
+        )
         yield variables
     finally:
         os.kill(pid, signal.SIGTERM)
@@ -106,8 +118,13 @@ def approved_run(
     tmp: Path, variables: dict[str, str], approval: Path, key: str = "devops_ed25519"
 ) -> Outcome:
     """The operator proves who they are by their own key (four eyes compares the keys' people)."""
-    return run_feature(tmp, *NOT_CRITICAL, f"--signing-key={PEOPLE / key}",
-                       f"--approval={approval}", extra_env=variables)  # fmt: skip
+    return run_feature(
+        tmp,
+        *NOT_CRITICAL,
+        f"--signing-key={PEOPLE / key}",
+        f"--approval={approval}",
+        extra_env=variables,
+    )
 
 
 def test_an_approval_covers_one_plan_and_comes_from_another_person(
@@ -120,8 +137,9 @@ def test_an_approval_covers_one_plan_and_comes_from_another_person(
     other = plan(tmp_path, required, f"--backup={older}")
     assert other.facts()["backup"]["path"] != planned.facts()["backup"]["path"]
     # the operator holds no approving role: `rollbook approve` refuses their key
-    own = rollbook("approve", str(planned.folder), f"--key={PEOPLE / 'devops_ed25519'}",
-                   variables=required)  # fmt: skip
+    own = rollbook(
+        "approve", str(planned.folder), f"--key={PEOPLE / 'devops_ed25519'}", variables=required
+    )
     assert own.returncode == 1 and "holds no approving role" in own.stderr, own.stderr
     approval = approve(planned.folder, "tech_lead_ed25519", required)
     # signed by the operator themself (the tech lead running it): refused, nothing changed
@@ -141,16 +159,21 @@ def test_an_approval_covers_one_plan_and_comes_from_another_person(
     assert fact["plan_sha256"] == digest
     markdown = next(done.folder.glob("ROLLBACK-*.md")).read_text()
     # two people, each named with the fingerprint of their own key, and the plan's digest
-    lead, operator = (fingerprint((PEOPLE / f"{role}_ed25519.pub").read_text())
-                      for role in ("tech_lead", "devops"))  # fmt: skip
+    lead, operator = (
+        fingerprint((PEOPLE / f"{role}_ed25519.pub").read_text())
+        for role in ("tech_lead", "devops")
+    )
     assert f"firmada por {TECH_LEAD} (tech_lead, clave {lead})" in markdown
     assert digest[:16] in markdown
     # what the approver was shown of the situation is in what they signed, and in the record:
     # the operator's words and what the dry-run's Paso 1.1 observed (the 500s of the health URL)
     signed = json.loads(approval.read_text())
     seen = planned.facts()["symptoms_observed"]
-    assert signed["symptoms"] == {"declared": "Errores 500 en pagos", "severity": "ALTO",
-                                  "observed": seen}, signed  # fmt: skip
+    assert signed["symptoms"] == {
+        "declared": "Errores 500 en pagos",
+        "severity": "ALTO",
+        "observed": seen,
+    }, signed
     failing = len(seen["failing"])
     said = f"situación que vio: declarado ALTO: Errores 500 en pagos; observado: {failing} de"
     assert said in markdown, markdown[:3000]
@@ -162,8 +185,13 @@ def test_an_approval_covers_one_plan_and_comes_from_another_person(
     assert (done.folder / "approval" / approval.name).is_file()  # hashed and signed with it
     assert done.facts()["incident"]["operator"] == OPERATOR  # the key's person
     # the same approval by a name only, without the operator's key: refused
-    unproven = run_feature(tmp_path, *NOT_CRITICAL, f"--operator={OPERATOR}",
-                           f"--approval={approval}", extra_env=required)  # fmt: skip
+    unproven = run_feature(
+        tmp_path,
+        *NOT_CRITICAL,
+        f"--operator={OPERATOR}",
+        f"--approval={approval}",
+        extra_env=required,
+    )
     assert unproven.code != 0 and "needs the operator's own key" in unproven.output
 
 
@@ -175,9 +203,13 @@ def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
     public.write_bytes((PEOPLE / "devops_ed25519.pub").read_bytes())
     with agent_holding(PEOPLE / "devops_ed25519", tmp_path) as variables:
         done = run_feature(
-            tmp_path, "--env=sandbox", "--reason=API caída", "--severity=CRITICO",
-            f"--signing-key={public}", extra_env={**required, **variables},
-        )  # fmt: skip
+            tmp_path,
+            "--env=sandbox",
+            "--reason=API caída",
+            "--severity=CRITICO",
+            f"--signing-key={public}",
+            extra_env={**required, **variables},
+        )
     assert done.outcome == "ROLLBACK COMPLETADO", dump(done)
     assert done.facts()["incident"]["operator"] == OPERATOR  # the key's person, not self-declared
     assert done.facts()["approval"]["status"] == "pendiente"
@@ -194,11 +226,15 @@ def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
     assert "; §8.2 pendiente" in markdown
     # §8.2's watch, appended to this record and signed again (a short window on the sandbox)
     watched = run_feature(
-        tmp_path, "--env=sandbox", "--watch=6s", f"--incident={done.folder.name}",
+        tmp_path,
+        "--env=sandbox",
+        "--watch=6s",
+        f"--incident={done.folder.name}",
         f"--signing-key={PEOPLE / 'devops_ed25519'}",  # the operator signs the record again
-        f"--report-dir={done.folder.parent}", feature="features/validation.feature",
+        f"--report-dir={done.folder.parent}",
+        feature="features/validation.feature",
         extra_env=required,
-    )  # fmt: skip
+    )
     assert watched.code == 0, dump(watched)
     assert "§8.2 vigilancia: " in watched.output and "health 200" in watched.output
     markdown = next(done.folder.glob("ROLLBACK-*.md")).read_text()
@@ -213,8 +249,13 @@ def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
     assert "firmas requeridas pendientes: tech_lead" in before.stdout
     assert "\nINCOMPLETO: aprobación pendiente" in before.stdout
     for role in ("tech_lead", "incident_manager"):
-        signed = rollbook("sign-off", str(done.folder), f"--role={role}",
-                          f"--key={PEOPLE / f'{role}_ed25519'}", variables=required)  # fmt: skip
+        signed = rollbook(
+            "sign-off",
+            str(done.folder),
+            f"--role={role}",
+            f"--key={PEOPLE / f'{role}_ed25519'}",
+            variables=required,
+        )
         assert signed.returncode == 0, signed.stderr
     signed_off = rollbook(*verify, variables=required)
     assert signed_off.returncode == cli.VERIFY_INCOMPLETE, signed_off.stdout + signed_off.stderr
@@ -223,14 +264,25 @@ def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
     items = done.facts()["follow_ups"]["items"]
     assert "pendiente: 1. " + items[0]["action"] in signed_off.stdout
     sums = (done.folder / "SHA256SUMS").read_bytes()
-    wrong = rollbook("addendum", str(done.folder), "--done=1",
-                     f"--key={PEOPLE / 'tech_lead_ed25519'}", variables=required)  # fmt: skip
+    wrong = rollbook(
+        "addendum",
+        str(done.folder),
+        "--done=1",
+        f"--key={PEOPLE / 'tech_lead_ed25519'}",
+        variables=required,
+    )
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
     assert f"{TECH_LEAD} does not hold the role {items[0]['role']}" in wrong.stderr
     for number, item in enumerate(items, start=1):  # each by its owner's role (devops: Olga)
         key = PEOPLE / f"{item['role']}_ed25519"
-        added = rollbook("addendum", str(done.folder), f"--done={number}", "--note=INC-4711",
-                         f"--key={key}", variables=required)  # fmt: skip
+        added = rollbook(
+            "addendum",
+            str(done.folder),
+            f"--done={number}",
+            "--note=INC-4711",
+            f"--key={key}",
+            variables=required,
+        )
         assert added.returncode == 0, added.stderr
         if number == 1:  # done: no longer among what verify says is open
             partly = rollbook(*verify, variables=required)
@@ -239,8 +291,13 @@ def test_a_critical_emergency_runs_with_the_approval_pending_until_signed_off(
             assert item["action"] not in still and items[1]["action"] in still, still
             assert f"adenda de {item['owner'].split(' (')[0]} ({item['role']})" in partly.stdout
     for option in ("--root-cause=un índice que faltaba", "--lessons=probar la migración"):
-        added = rollbook("addendum", str(done.folder), option,
-                         f"--key={PEOPLE / 'tech_lead_ed25519'}", variables=required)  # fmt: skip
+        added = rollbook(
+            "addendum",
+            str(done.folder),
+            option,
+            f"--key={PEOPLE / 'tech_lead_ed25519'}",
+            variables=required,
+        )
         assert added.returncode == 0, added.stderr
     assert (done.folder / "SHA256SUMS").read_bytes() == sums
     after = rollbook(*verify, variables=required)

@@ -30,12 +30,18 @@ def another_instance(sandbox_reset: None) -> Iterator[int]:
     n = instance.spare()
     try:
         for action in ("up", "reset"):
-            subprocess.run([*CLI, action, "--instance", str(n)], cwd=ROOT, check=True,
-                           capture_output=True, text=True)  # fmt: skip
+            subprocess.run(
+                [*CLI, action, "--instance", str(n)],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
         yield n
     finally:
-        subprocess.run([*CLI, "down", "--instance", str(n)], cwd=ROOT, check=False,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*CLI, "down", "--instance", str(n)], cwd=ROOT, check=False, capture_output=True
+        )
 
 
 def commands(outcome: Outcome) -> str:
@@ -49,12 +55,26 @@ def test_two_instances_roll_back_at_the_same_time(another_instance: int, tmp_pat
     for n in (mine, another_instance):
         folder = tmp_path / f"instance-{n}"
         folder.mkdir()
-        started[n] = (folder, subprocess.Popen(
-            [sys.executable, "-m", "pytest", "features/rollback.feature", *INCIDENT,
-             f"--report-dir={folder}", "-p", "no:cacheprovider"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "ROLLBOOK_ENVIRONMENTS": str(instance.environments(n))},
-        ))  # fmt: skip
+        started[n] = (
+            folder,
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "features/rollback.feature",
+                    *INCIDENT,
+                    f"--report-dir={folder}",
+                    "-p",
+                    "no:cacheprovider",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, "ROLLBOOK_ENVIRONMENTS": str(instance.environments(n))},
+            ),
+        )
     done: dict[int, Outcome] = {}
     for n, (folder, process) in started.items():
         output, _ = process.communicate(timeout=900)

@@ -112,8 +112,11 @@ def test_the_restore_of_a_1_gb_database_says_how_far_it_is(
     assert any(eta for *_, eta, _ in said), said
     assert {int(total) for _, _, total, *_ in said} == {round(backup / 2**20)}, (said, backup)
     assert {int(p) for *_, p in said} == {predicted}, said
-    events = [e for e in done.journal()
-              if e["event"] == "progress" and e["paso"] == "4.3" and not e["stall"]]  # fmt: skip
+    events = [
+        e
+        for e in done.journal()
+        if e["event"] == "progress" and e["paso"] == "4.3" and not e["stall"]
+    ]
     assert len(events) == len(said) and {e["total"] for e in events} == {backup}, events
     read = [e["bytes"] for e in events]
     assert read == sorted(read), read
@@ -124,8 +127,14 @@ def test_the_restore_of_a_1_gb_database_says_how_far_it_is(
     ahead, paso_4_1 = between(done.output, "4.0", "2.1"), between(done.output, "4.1", "4.2")
     reused = "taken at Paso 4.0 with the app serving" in paso_4_1
     assert (dumped in ahead and reused) or dumped in paso_4_1, (ahead, paso_4_1)
-    trial_said = [line for line in between(done.output, "1.3", "1.4").splitlines()
-                  if "restauración de prueba: " in line]  # fmt: skip
+    trial_said = [
+        line
+        for line in between(done.output, "1.3", "1.4").splitlines()
+        if "restauración de prueba: " in line
+    ]
     assert trial_said, between(done.output, "1.3", "1.4")[:3000]
-    show(request.config, f"Paso 4.3 on the sandbox grown by {GROWTH_MB} MB: restore progress",
-         [*trial_said, *lines])  # fmt: skip
+    show(
+        request.config,
+        f"Paso 4.3 on the sandbox grown by {GROWTH_MB} MB: restore progress",
+        [*trial_said, *lines],
+    )

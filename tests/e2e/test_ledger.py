@@ -54,8 +54,13 @@ def test_the_default_target_is_the_last_validated_release(sandbox_up: None, tmp_
         ledger_file().write_text(saved)
 
     # a release the ledger marks failed is taken only with --force-target, which is recorded
-    failed = {"tag": between, "commit": "0" * 40, "status": "failed", "incident": "2026-11-01-0000",
-              "time": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
+    failed = {
+        "tag": between,
+        "commit": "0" * 40,
+        "status": "failed",
+        "incident": "2026-11-01-0000",
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     with ledger_file().open("a") as ledger:
         ledger.write(json.dumps(failed) + "\n")
     refused = run_feature(tmp_path, *INCIDENT, f"--target-tag={between}", *ETAPA1)

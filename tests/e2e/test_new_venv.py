@@ -47,20 +47,30 @@ def test_a_venv_behind_a_symbolic_link_is_reinstalled_in_place_saying_why(
     assert pasos["3.4"] == "skipped" and pasos["3.2"] == "passed", dump(done)
     why = done.facts()["venv_staged"]["hosts"]["local://"]["in_place"]
     assert why.startswith(f"app.venv {link} is a symbolic link"), why
-    [skipped] = [e["detail"] for e in journal if e["event"] == "paso_finished"
-                 and e["paso"] == "3.4"]  # fmt: skip
+    [skipped] = [
+        e["detail"] for e in journal if e["event"] == "paso_finished" and e["paso"] == "3.4"
+    ]
     assert why in skipped, skipped
     # nothing was built beside either path; Paso 3.2 ran the procedure's command in place
     assert not list(tmp_path.glob("app-venv.*")) and not list(Path(live).parent.glob("venv.*"))
-    installs = [e for e in journal if e["event"] == "command" and e["paso"] == "3.2"
-                and Path(e["argv"][0]).name == "pip" and e["argv"][1] == "install"]  # fmt: skip
+    installs = [
+        e
+        for e in journal
+        if e["event"] == "command"
+        and e["paso"] == "3.2"
+        and Path(e["argv"][0]).name == "pip"
+        and e["argv"][1] == "install"
+    ]
     assert [(e["argv"][0], "--force-reinstall" in e["argv"]) for e in installs] == [
         (f"{link}/bin/pip", True)
     ]
     # ... saying how far it was, as a restore does (issue 20; a new venv's install of the same
     # set, without --force-reinstall or bytecode, ends before the first question, 2 s in)
-    assert [e for e in journal if e["event"] == "progress" and e["what"] == "pip install"
-            and e["paso"] == "3.2"]  # fmt: skip
+    assert [
+        e
+        for e in journal
+        if e["event"] == "progress" and e["what"] == "pip install" and e["paso"] == "3.2"
+    ]
     assert "pip install: recogidos " in done.output
     assert freeze() == sorted(ledger_record("sandbox", done.facts()["target"]["tag"])["packages"])
     [markdown] = done.folder.glob("ROLLBACK-*.md")
@@ -75,8 +85,11 @@ def test_section_9_renames_the_old_venv_back_under_restarted_processes(
     live = env().app.venv.rstrip("/")
     options = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "rollbook"), "sandbox", "fault", "release-cannot-boot"],
-        capture_output=True, text=True, check=True, env=os.environ,
-    ).stdout.split()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ,
+    ).stdout.split()
     # a file of the live venv that is not what its wheel installed (same size, other bytes)
     [six] = Path(live).glob("lib/python*/site-packages/six.py")
     text, whole = six.read_text(), damaged_files(live)
@@ -86,9 +99,11 @@ def test_section_9_renames_the_old_venv_back_under_restarted_processes(
         assert damaged_files(live) == whole | {"six==1.17.0": ["six.py (differs)"]}
         before, inode = state(), os.stat(live).st_ino
         done = run_feature(
-            tmp_path, *INCIDENT, *[o for o in options if o.startswith("--")],
+            tmp_path,
+            *INCIDENT,
+            *[o for o in options if o.startswith("--")],
             extra_env=environments(tmp_path, short_waits),
-        )  # fmt: skip
+        )
         left = damaged_files(live)
     finally:  # the venv a reset puts back holds it: the start state's file again
         for copy in Path(live).parent.glob(f"{Path(live).name}*/lib/python*/site-packages/six.py"):
@@ -102,20 +117,27 @@ def test_section_9_renames_the_old_venv_back_under_restarted_processes(
     staged = f"{live}.rollbook-{done.folder.name}"
     built_here = done.facts()["venv_staged"]["hosts"]["local://"]
     assert built_here == {"reinstalled": ["six==1.17.0"], "left": []}, built_here
-    built = [e["argv"] for e in done.journal() if e["event"] == "command" and e["paso"] == "3.4"
-             and e["mutating"]]  # fmt: skip
+    built = [
+        e["argv"]
+        for e in done.journal()
+        if e["event"] == "command" and e["paso"] == "3.4" and e["mutating"]
+    ]
     assert built[0] == ["cp", "-a", "--", live, staged], built
     [forced] = [a for a in built if "--force-reinstall" in a]
     assert forced[:4] == [f"{staged}/bin/python", "-m", "pip", "install"], forced
     assert forced[forced.index("--force-reinstall") :] == [
-        "--force-reinstall", "--no-deps", *env().app.pip_options, "six==1.17.0",
-    ], forced  # fmt: skip
+        "--force-reinstall",
+        "--no-deps",
+        *env().app.pip_options,
+        "six==1.17.0",
+    ], forced
     assert "reinstalling six==1.17.0: a file differs from what its wheel installed" in done.output
     assert left == whole | {"six==1.17.0": ["six.py (differs)"]}  # §9: the venv as it was
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     assert f"§9 devolvió el anterior a {live} (local://)" in markdown.read_text()
-    assert ("local://: reinstalados desde su wheel por un archivo distinto de su RECORD: "
-            "six==1.17.0") in markdown.read_text()  # fmt: skip
+    assert (
+        "local://: reinstalados desde su wheel por un archivo distinto de su RECORD: six==1.17.0"
+    ) in markdown.read_text()
     assert "el anterior queda en" not in markdown.read_text()
     # the very folder that ran before, not a reinstall: renamed back; nothing left beside it
     assert os.stat(live).st_ino == inode

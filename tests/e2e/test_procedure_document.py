@@ -21,17 +21,29 @@ def test_html_in_chromium(tmp_path: Path) -> None:
     features = [str(path) for path in sorted((ROOT / "features").glob("*.feature"))]
     argv = ["procedure", *features, "--document", str(DOCUMENT), "--format", "html"]
     assert cli.main([*argv, "--output", str(output)]) == 0
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--no-first-run", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chromium'}"]  # fmt: skip
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ]
     dom = subprocess.run(
         ["chromium", *flags, "--dump-dom", output.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     pasos = re.findall(r"^#### (Paso \d+\.\d+):", DOCUMENT.read_text(encoding="utf-8"), re.M)
     drawn = re.findall(r'<h4 id="[^"]+" data-key="(Paso [\d.]+)">', dom)
     assert len(pasos) == 24 and [p for p in drawn if p in pasos] == pasos
-    table = dom[dom.index('<table id="tabla-cobertura">') : dom.index("</table>", dom.index(
-        'id="tabla-cobertura"'))]  # fmt: skip
+    table = dom[
+        dom.index('<table id="tabla-cobertura">') : dom.index(
+            "</table>", dom.index('id="tabla-cobertura"')
+        )
+    ]
     assert all(f"<td>{paso}</td>" in table for paso in pasos)
     assert re.search(r'class="totals">\d+ secciones del documento: ejecutado \d+', dom)

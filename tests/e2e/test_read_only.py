@@ -42,8 +42,10 @@ def untouched() -> tuple[object, ...]:
     services = env().services
     pids = subprocess.run(
         [services.supervisorctl, "-c", str(services.supervisor_conf), "pid", "all"],
-        capture_output=True, text=True, check=False,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     return (state(), pids, files_digest(env().app.path), files_digest(env().database.backups))
 
 
@@ -74,8 +76,9 @@ def test_quick_rollback_restores_code_and_leaves_the_database(
     releases.deploy(releases.publish_code_only_defect())
     database = fingerprints()
     backups = sorted(p.name for p in Path(env().database.backups).iterdir())
-    done = run_feature(tmp_path, *INCIDENT, f"--target-tag={stable}", "-m", "not base_de_datos",
-                       extra_env=quick)  # fmt: skip
+    done = run_feature(
+        tmp_path, *INCIDENT, f"--target-tag={stable}", "-m", "not base_de_datos", extra_env=quick
+    )
     assert done.code == 0, dump(done)
     assert done.outcome == "ROLLBACK COMPLETADO"
     assert git("rev-parse", "HEAD") == git("rev-parse", f"{stable}^{{commit}}")
@@ -83,9 +86,16 @@ def test_quick_rollback_restores_code_and_leaves_the_database(
     assert sorted(p.name for p in Path(env().database.backups).iterdir()) == backups
     deselected = next(e for e in done.journal() if e["event"] == "selection")["deselected"]
     assert [n.split(" —")[0] for n in deselected] == [
-        "Paso 1.3", "Paso 4.0", "Paso 3.0", "Paso 4.1", "Paso 4.2", "Paso 4.3", "Paso 4.4",
-        "Paso 4.5", "Paso 5.4",
-    ]  # fmt: skip
+        "Paso 1.3",
+        "Paso 4.0",
+        "Paso 3.0",
+        "Paso 4.1",
+        "Paso 4.2",
+        "Paso 4.3",
+        "Paso 4.4",
+        "Paso 4.5",
+        "Paso 5.4",
+    ]
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     assert "- Paso 4.3 — Restaurar base de datos" in markdown.read_text()
 
@@ -101,11 +111,29 @@ def test_a_mutating_action_in_a_read_only_run_is_refused(sandbox_up: None, tmp_p
     )
     before = untouched()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", str(feature), "--env=sandbox", "-c", "pyproject.toml",
-         "--rootdir", str(ROOT), "-p", "rollbook.plugin", "-p", "steps.evaluation",
-         "-p", "tests.e2e.steps_intento", f"--report-dir={tmp_path / 'reports'}"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(feature),
+            "--env=sandbox",
+            "-c",
+            "pyproject.toml",
+            "--rootdir",
+            str(ROOT),
+            "-p",
+            "rollbook.plugin",
+            "-p",
+            "steps.evaluation",
+            "-p",
+            "tests.e2e.steps_intento",
+            f"--report-dir={tmp_path / 'reports'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode != 0
     assert "would change the system and this run is read-only" in done.stdout
     assert untouched() == before

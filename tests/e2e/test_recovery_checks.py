@@ -49,13 +49,15 @@ def rollback_failing_in_etapa5(tmp_path: Path, url: str) -> Outcome:
         data["services"]["start_timeout"] = 10  # gunicorn answers 2-3 s after §9's restart
 
     options = make_fault("port-held")  # Paso 5.1 fails: §9 runs
-    return run_feature(tmp_path, *INCIDENT, *options,
-                       extra_env=write_variant(tmp_path, with_the_built_page))  # fmt: skip
+    return run_feature(
+        tmp_path, *INCIDENT, *options, extra_env=write_variant(tmp_path, with_the_built_page)
+    )
 
 
 def recovery_checks(done: Outcome) -> dict[str, tuple[bool, str]]:
-    return {e["check"]: (e["ok"], e["detail"]) for e in done.journal()
-            if e["event"] == "recovery_check"}  # fmt: skip
+    return {
+        e["check"]: (e["ok"], e["detail"]) for e in done.journal() if e["event"] == "recovery_check"
+    }
 
 
 def test_every_url_answers_as_before_after_the_recovery(
@@ -145,15 +147,19 @@ def autorestart(sandbox_reset: None) -> Iterator[None]:
     conf = Path(str(services.supervisor_conf))
     ctl = [str(services.supervisorctl), "-c", str(conf)]
     text = conf.read_text()
-    on = re.sub(r"(\[program:(?:gunicorn|celery)\][^\[]*?)autorestart=false",
-                r"\1autorestart=true", text)  # fmt: skip
+    on = re.sub(
+        r"(\[program:(?:gunicorn|celery)\][^\[]*?)autorestart=false", r"\1autorestart=true", text
+    )
     assert on.count("autorestart=true") == 2, "the sandbox's gunicorn and celery sections"
     conf.write_text(on)
     subprocess.run([*ctl, "update"], check=True, capture_output=True)
     # `update` restarts the changed programs: the test's "before" is taken once they run again
     programs = ("gunicorn", "celery")
-    wait_for(lambda: all(sandbox_state.services().get(p) == "RUNNING" for p in programs),
-             "gunicorn and celery RUNNING after supervisorctl update", 60)  # fmt: skip
+    wait_for(
+        lambda: all(sandbox_state.services().get(p) == "RUNNING" for p in programs),
+        "gunicorn and celery RUNNING after supervisorctl update",
+        60,
+    )
     try:
         yield
     finally:

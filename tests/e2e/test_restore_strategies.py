@@ -61,12 +61,19 @@ def plant_framework_rows() -> None:
     deploy's migrate makes for a new model (Django's post-migrate signals), a login's session;
     and order 1 refunded (its status before: the backup's)."""
     with connect() as conn:
-        [ct] = conn.execute("INSERT INTO django_content_type (app_label, model) VALUES "
-                            "('core', 'auditentry') RETURNING id").fetchone()  # fmt: skip
-        conn.execute("INSERT INTO auth_permission (name, content_type_id, codename) VALUES "
-                     "('Can view audit entry', %s, 'view_auditentry')", (ct,))  # fmt: skip
-        conn.execute("INSERT INTO django_session (session_key, session_data, expire_date) VALUES "
-                     "('rollbooke2esession', 'e30', now() + interval '1 day')")  # fmt: skip
+        [ct] = conn.execute(
+            "INSERT INTO django_content_type (app_label, model) VALUES "
+            "('core', 'auditentry') RETURNING id"
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO auth_permission (name, content_type_id, codename) VALUES "
+            "('Can view audit entry', %s, 'view_auditentry')",
+            (ct,),
+        )
+        conn.execute(
+            "INSERT INTO django_session (session_key, session_data, expire_date) VALUES "
+            "('rollbooke2esession', 'e30', now() + interval '1 day')"
+        )
         # and a row of the backup changed since: the restore puts its older content back
         conn.execute("UPDATE core_order SET status = 'refunded' WHERE id = 1")
 
@@ -126,9 +133,11 @@ def test_swap_keeps_the_whole_database_work_out_of_the_downtime(
     [asked] = [e for e in done.journal() if e["event"] == "intent" and e["paso"] == "7.1"]
     assert asked["declared"] and "shell" in asked["argv"], asked
     users = sum(lost.values()) - 3
-    apart = ("aparte, filas que no son datos de usuario (§7.1 no las cuenta) — regeneradas por el "
-             "migrate de la versión objetivo: auth_permission: 1, django_content_type: 1; "
-             "ignoradas por configuración (database.ignore_tables): django_session: 1")  # fmt: skip
+    apart = (
+        "aparte, filas que no son datos de usuario (§7.1 no las cuenta) — regeneradas por el "
+        "migrate de la versión objetivo: auth_permission: 1, django_content_type: 1; "
+        "ignoradas por configuración (database.ignore_tables): django_session: 1"
+    )
     [criterion] = [x for x in text.splitlines() if x.startswith("| 0 pérdida de datos |")]
     assert criterion.startswith(f"| 0 pérdida de datos | {users} filas; {apart}; 1 filas cambiadas")
     assert criterion.endswith("| NO CUMPLE |"), criterion
@@ -146,9 +155,11 @@ def test_swap_keeps_the_whole_database_work_out_of_the_downtime(
         [status] = conn.execute("SELECT status FROM core_order WHERE id = 1").fetchone()
     assert changed["rows"]["core_order"]["1"]["status"] == [status, "refunded"], changed
     said = text.split("- Datos perdidos: ")[1].splitlines()[0]
-    assert ("1 filas cambiadas desde el backup vuelven a su contenido del backup (estimado en "
-            "Paso 4.0; clave: columna «backup» → «antes del rollback»: core_order: 1 — 1: status "
-            f"«{status}» → «refunded»): la versión más nueva queda en ") in said, said  # fmt: skip
+    assert (
+        "1 filas cambiadas desde el backup vuelven a su contenido del backup (estimado en "
+        "Paso 4.0; clave: columna «backup» → «antes del rollback»: core_order: 1 — 1: status "
+        f"«{status}» → «refunded»): la versión más nueva queda en "
+    ) in said, said
 
 
 def test_swap_failure_renames_the_pre_rollback_database_back(
@@ -156,8 +167,10 @@ def test_swap_failure_renames_the_pre_rollback_database_back(
 ) -> None:
     fault = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "rollbook"), "sandbox", "fault", "smoke-test-fails"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     options = [word for word in fault.split() if word.startswith("--")]
     before = state()
     with connect("postgres") as conn:
@@ -203,8 +216,9 @@ def test_trial_restore_predicts_etapa4_in_the_plan_and_changes_nothing(
     assert f"core_order: {key} «{said}»" in named, plan
     assert json.loads((done.folder / "plan.json").read_text())["row_labels"] == labels
     # Paso 4.0's shadow is planned, not made; the scratch database is made and dropped
-    assert any(s["paso"] == "4.0" for s in json.loads((done.folder / "plan.json").read_text())[
-        "commands"])  # fmt: skip
+    assert any(
+        s["paso"] == "4.0" for s in json.loads((done.folder / "plan.json").read_text())["commands"]
+    )
     writes = [e for e in done.journal() if e["event"] == "intent" and e["paso"] != "lock"]
     assert writes and all(e["declared"] and e["paso"] == "1.3" for e in writes)
     assert state() == before and databases() == names
@@ -221,8 +235,10 @@ def custom_format_copy(nightly: Path) -> Path:
     login = ["-h", db.host, "-p", str(db.port), "-U", db.user, "-d", scratch]
     variables = {"PGPASSWORD": secret(env(), db.password_env), "PATH": "/usr/bin:/bin"}
     try:
-        for argv in (["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *login, "-f", str(nightly)],
-                     ["pg_dump", "-Fc", *login, "-f", str(copy)]):  # fmt: skip
+        for argv in (
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *login, "-f", str(nightly)],
+            ["pg_dump", "-Fc", *login, "-f", str(copy)],
+        ):
             subprocess.run(argv, check=True, capture_output=True, env=variables)
     finally:
         with connect("postgres") as conn:
@@ -236,14 +252,20 @@ def test_custom_format_backup_restores_in_parallel(sandbox_reset: None, tmp_path
     backup = custom_format_copy(newest_nightly())
     try:
         done = run_feature(
-            tmp_path, *INCIDENT, "--dry-run", f"--backup={backup}",
+            tmp_path,
+            *INCIDENT,
+            "--dry-run",
+            f"--backup={backup}",
             extra_env=swap_env(tmp_path, verify_by_restore=True),
-        )  # fmt: skip
+        )
     finally:
         backup.unlink()
     trial = done.facts()["trial_restore"]
     assert trial["format"] == "custom" and trial["marker_rows"] > 0, dump(done)
     assert trial["jobs"] == os.cpu_count()  # pg_restore -j, default the db host's cores
-    restore = next(e["argv"] for e in done.journal() if e["event"] == "command"
-                   and e["argv"][0] == "pg_restore" and "-d" in e["argv"])  # fmt: skip
+    restore = next(
+        e["argv"]
+        for e in done.journal()
+        if e["event"] == "command" and e["argv"][0] == "pg_restore" and "-d" in e["argv"]
+    )
     assert restore[restore.index("-j") + 1] == str(os.cpu_count())

@@ -82,14 +82,23 @@ def planned_vs_done(plan: Outcome, real: Outcome, field: str = "argv") -> tuple[
         incident = next(e["incident"] for e in events if e["event"] == "run_started")
         words = (lambda e: e["argv"]) if field == "argv" else (lambda e: [e["line"]])
         return [
-            (e["paso"], e["host"],
-             [private.sub("INCIDENT.PRIVATE", stamp.sub("pre_rollback_TS", a)
-                          .replace(incident, "INCIDENT")) for a in words(e)])
+            (
+                e["paso"],
+                e["host"],
+                [
+                    private.sub(
+                        "INCIDENT.PRIVATE",
+                        stamp.sub("pre_rollback_TS", a).replace(incident, "INCIDENT"),
+                    )
+                    for a in words(e)
+                ],
+            )
             for e in events
             # the lock and the ledger are the tool's own, not the procedure's
-            if e["event"] == kind and e["paso"] not in ("lock", "ledger")
+            if e["event"] == kind
+            and e["paso"] not in ("lock", "ledger")
             and (kind != "command" or e["mutating"])
-        ]  # fmt: skip
+        ]
 
     ran = "intent" if field == "argv" else "command"
     return same(plan.journal(), "planned"), same(real.journal(), ran)
@@ -104,19 +113,26 @@ def assert_new_venv_renamed_in(done: Outcome, packages: list[str]) -> None:
     journal, live = done.journal(), env().app.venv.rstrip("/")
     order = [e["paso"] for e in journal if e["event"] == "paso_started"]
     assert order.index("3.4") < order.index("2.2"), order
-    in_downtime = [e["argv"] for e in journal if e["event"] == "command"
-                   and e["paso"] in DOWNTIME and "pip" in Path(e["argv"][0]).name]  # fmt: skip
+    in_downtime = [
+        e["argv"]
+        for e in journal
+        if e["event"] == "command" and e["paso"] in DOWNTIME and "pip" in Path(e["argv"][0]).name
+    ]
     assert not in_downtime, f"pip ran in the downtime: {in_downtime}"
-    [renamed] = [e for e in journal if e["event"] == "command" and e["paso"] == "3.2"
-                 and e["mutating"]]  # fmt: skip
+    [renamed] = [
+        e for e in journal if e["event"] == "command" and e["paso"] == "3.2" and e["mutating"]
+    ]
     assert renamed["argv"][:2] == ["sh", "-c"], renamed
     aside = f"{live}.before-{done.folder.name}"
     assert pip_freeze(aside) == sorted(packages)
     assert not Path(f"{live}.rollbook-{done.folder.name}").exists()
     [markdown] = done.folder.glob("ROLLBACK-*.md")
     assert f"el anterior queda en {aside}" in markdown.read_text()
-    named = [p.name for p in Path(live, "bin").iterdir()
-             if p.is_file() and b".rollbook-" in p.read_bytes()]  # fmt: skip
+    named = [
+        p.name
+        for p in Path(live, "bin").iterdir()
+        if p.is_file() and b".rollbook-" in p.read_bytes()
+    ]
     assert not named, f"scripts still naming the built folder: {named}"
     assert damaged_files(live) == {}
     assert not stale_processes(since_boot(renamed["end"]))
@@ -137,8 +153,11 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert untouched() == untouched_before
     assert (plan.folder / "plan.md").is_file() and (plan.folder / "plan.json").is_file()
     # what a mutating Paso did cannot be checked when nothing ran: skipped, never passed
-    unchecked = {e["paso"]: e["detail"] for e in plan.journal() if e["event"] == "paso_finished"
-                 and e["detail"].startswith(NOT_VERIFIED)}  # fmt: skip
+    unchecked = {
+        e["paso"]: e["detail"]
+        for e in plan.journal()
+        if e["event"] == "paso_finished" and e["detail"].startswith(NOT_VERIFIED)
+    }
     assert {"3.1", "4.3", "5.1"} <= set(unchecked) and all(
         plan.pasos()[paso] == "skipped" for paso in unchecked
     ), unchecked
@@ -151,8 +170,12 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     channel = channel_size()
     with watching(run_secrets()) as seen:  # any local user polling /proc/*/cmdline every 20 ms
         done = run_feature(tmp_path, *INCIDENT)
-    compatibility.record("the sandbox: celery on redis, nginx and a maintenance page", done,
-                         "rollback (new venv)", COMPLETED)  # fmt: skip
+    compatibility.record(
+        "the sandbox: celery on redis, nginx and a maintenance page",
+        done,
+        "rollback (new venv)",
+        COMPLETED,
+    )
     assert done.code == 0, dump(done)
     assert seen.samples > 100 and seen.count == 0, seen.hits
     # ... and the real rollback from the same state runs exactly its commands, in that order
@@ -173,8 +196,11 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert not_passed == skipped, dump(done)
     # Paso 4.0 took Paso 4.1's safety dump with the app serving, nobody writing; Paso 3.0 found
     # the cluster's transaction horizon unmoved after the stop and kept it: no dump in the downtime
-    dumps = [e["paso"] for e in done.journal() if e["event"] == "command"
-             and any(Path(a).name == "pg_dump" for a in e["argv"][:3])]  # fmt: skip
+    dumps = [
+        e["paso"]
+        for e in done.journal()
+        if e["event"] == "command" and any(Path(a).name == "pg_dump" for a in e["argv"][:3])
+    ]
     assert dumps == ["4.0"], dump(done)
     safety = done.facts()["pre_rollback_backup"]
     assert safety["current"] and safety["horizon"], safety
@@ -277,8 +303,10 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert facts["migrations_vs_ledger"]["result"].startswith("as recorded")
     left, restored = ledger_entries()[1:]
     assert (left["tag"], left["status"], left["incident"]) == (
-        releases.deploy_tags()[0], "rolled_back_from", done.folder.name,
-    )  # fmt: skip
+        releases.deploy_tags()[0],
+        "rolled_back_from",
+        done.folder.name,
+    )
     assert (restored["tag"], restored["status"]) == (stable, "validated")
     assert set_difference(restored["packages"], recorded["packages"]) == ([], [])
     # validation passes at the restored release; with --record-release, the ledger append is
@@ -295,14 +323,18 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     # §9 by hand: back to the pre-rollback state recorded by that journal
     with watching(run_secrets()) as seen:
         again = run_feature(
-            tmp_path, "--env=sandbox", f"--incident={done.folder.name}", "--operator=e2e",
+            tmp_path,
+            "--env=sandbox",
+            f"--incident={done.folder.name}",
+            "--operator=e2e",
             feature="features/rollback_of_rollback.feature",
-        )  # fmt: skip
+        )
     assert again.code == 0, dump(again)
     assert seen.samples > 50 and seen.count == 0, seen.hits
     # every run wrote its pgpass file on the database host and removed its folder when it closed
-    written = [e["path"] for r in (done, check, again) for e in r.journal()
-               if e["event"] == "private_file"]  # fmt: skip
+    written = [
+        e["path"] for r in (done, check, again) for e in r.journal() if e["event"] == "private_file"
+    ]
     assert written and not [p for p in written if Path(p).parent.exists()], written
     assert again.outcome == "ESTADO PREVIO RESTAURADO"
     assert_restored(before, again)

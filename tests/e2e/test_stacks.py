@@ -63,8 +63,9 @@ def quiet_worker(no_remote_control: None) -> Iterator[None]:
     before = conf.read_text()
     start = before.index("[program:celery]\n")
     end = before.index("\n", before.index("command=", start))
-    conf.write_text(before[:start] + before[start:end].replace(" --loglevel INFO", "")
-                    + before[end:])  # fmt: skip
+    conf.write_text(
+        before[:start] + before[start:end].replace(" --loglevel INFO", "") + before[end:]
+    )
     supervisorctl("update")  # celery restarted with its new command line
     wait_for(lambda: services()["celery"] == "RUNNING", "celery running again", 30)
     try:
@@ -81,8 +82,11 @@ def test_a_worker_whose_log_level_hides_its_ready_line_is_refused_before_any_cha
     done = run_feature(tmp_path, *INCIDENT, "--dry-run", extra_env=write_variant(tmp_path, fast))
     assert done.outcome != "PLAN — SIN CAMBIOS", dump(done)
     assert done.pasos()["2.1"] == "failed", dump(done)
-    [detail] = [e["detail"] for e in done.journal()
-                if e["event"] == "paso_finished" and e["status"] == "failed"]  # fmt: skip
+    [detail] = [
+        e["detail"]
+        for e in done.journal()
+        if e["event"] == "paso_finished" and e["status"] == "failed"
+    ]
     assert "runs at log level WARNING" in detail and "`--loglevel INFO`" in detail, detail
     assert "services.ready.celery.command" in detail, detail
     assert not state().differences(before)  # refused before anything stopped
@@ -90,8 +94,11 @@ def test_a_worker_whose_log_level_hides_its_ready_line_is_refused_before_any_cha
 
 def supervisorctl(*args: str) -> None:
     services = env().services
-    subprocess.run([services.supervisorctl, "-c", str(services.supervisor_conf), *args],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [services.supervisorctl, "-c", str(services.supervisor_conf), *args],
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture
@@ -113,11 +120,15 @@ def plain_worker_stack(bundle: str) -> Callable[[dict], None]:
         fast(data)
         data.pop("celery")
         send_job = [f"{data['app']['venv']}/bin/python", "manage.py", "send_job"]
-        data["services"].update(app=["gunicorn", "worker"], workers=["worker"],
-                                ready={"worker": {"log": r"run_worker ready",
-                                                  "roundtrip": send_job}})  # fmt: skip
-        data["app"]["static_steps"] = [["manage", "collectstatic", "--noinput"],
-                                       ["manage", "build_bundle"]]  # fmt: skip
+        data["services"].update(
+            app=["gunicorn", "worker"],
+            workers=["worker"],
+            ready={"worker": {"log": r"run_worker ready", "roundtrip": send_job}},
+        )
+        data["app"]["static_steps"] = [
+            ["manage", "collectstatic", "--noinput"],
+            ["manage", "build_bundle"],
+        ]
         data["app"]["critical_packages"] = ["Django", "djangorestframework"]
         data["health"]["critical"]["bundle"] = bundle
         # rollbook's own pytest runs them (the celery test, which needs the app's code, skips)
@@ -149,11 +160,17 @@ def test_an_app_without_celery_and_its_own_static_steps(plain_worker: str, tmp_p
     assert smoke["runner"] == "operator" and "passed, 1 skipped in" in smoke["summary"], smoke
     assert http_status(plain_worker) == 200
     # §8.2 on the same stack: the job goes through the queue and back, never "skipped"
-    check = run_feature(tmp_path, "--env=sandbox", feature="features/validation.feature",
-                        extra_env=variant)  # fmt: skip
+    check = run_feature(
+        tmp_path, "--env=sandbox", feature="features/validation.feature", extra_env=variant
+    )
     assert check.pasos()["8.2 — Tareas celery ejecutándose"] == "passed", dump(check)
-    jobs = [e for e in check.journal() if e["event"] == "command"
-            and e["argv"][-1:] == ["send_job"] and e["paso"].startswith("8.2")]  # fmt: skip
+    jobs = [
+        e
+        for e in check.journal()
+        if e["event"] == "command"
+        and e["argv"][-1:] == ["send_job"]
+        and e["paso"].startswith("8.2")
+    ]
     assert jobs and all(e["exit"] == 0 for e in jobs), jobs
 
 

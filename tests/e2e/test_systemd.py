@@ -57,10 +57,14 @@ def test_a_service_that_cannot_start_shows_its_journal(
 ) -> None:
     options = make_fault("release-cannot-boot")  # Paso 5.1 fails: §9 runs
     done = run_feature(tmp_path, *SYSTEMD, *options, extra_env=host_under_systemd)
-    compatibility.record(STACK, done, "Paso 5.1 fails (cannot boot): §9",
-                         "FALLIDO — ESTADO PREVIO RESTAURADO")  # fmt: skip
+    compatibility.record(
+        STACK, done, "Paso 5.1 fails (cannot boot): §9", "FALLIDO — ESTADO PREVIO RESTAURADO"
+    )
     assert done.outcome == "FALLIDO — ESTADO PREVIO RESTAURADO", dump(done)
-    failed = [e["detail"] for e in done.journal()
-              if e["event"] == "paso_finished" and e["status"] == "failed"]  # fmt: skip
+    failed = [
+        e["detail"]
+        for e in done.journal()
+        if e["event"] == "paso_finished" and e["status"] == "failed"
+    ]
     assert any("RuntimeError: cannot boot" in detail for detail in failed), failed
     assert any("journalctl -u gunicorn" in line for line in commands(done, "5.1"))

@@ -102,10 +102,20 @@ def test_a_third_party_upgrade_recovered_as_it_was(wagtail: None, tmp_path: Path
     head, packages = git("rev-parse", "HEAD", environment=SITE), freeze(SITE)
     data = fingerprints(environment=SITE)
     squatter = subprocess.Popen(
-        [sys.executable, "-m", "rollbook.sandbox.squatter", "--port", str(port),
-         "--until-head", head, "--checkout", e.app.path],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "rollbook.sandbox.squatter",
+            "--port",
+            str(port),
+            "--until-head",
+            head,
+            "--checkout",
+            e.app.path,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:  # Paso 3.2 asks pip first: the procedure's forced reinstall is the first test's
         done = run_feature(tmp_path, *WAGTAIL, extra_env=wagtail_variant(tmp_path, fast))
     finally:
@@ -159,8 +169,9 @@ def test_a_third_party_upgrade_failing_after_its_start_is_served_again_by_fresh_
         tmp_path, lambda d: (d["health"]["critical"].update(missing=missing), fast(d))
     )
     done = run_feature(tmp_path, *WAGTAIL, extra_env=variant)
-    compatibility.record(STACK, done, "Etapa 6 fails after Paso 5.1 started the target: §9",
-                         RESTORED)  # fmt: skip
+    compatibility.record(
+        STACK, done, "Etapa 6 fails after Paso 5.1 started the target: §9", RESTORED
+    )
     assert done.outcome == RESTORED, dump(done)
     assert done.pasos()["5.1"] == "passed", dump(done)
     assert git("rev-parse", "HEAD", environment=SITE) == head and freeze(SITE) == packages
@@ -199,7 +210,10 @@ def test_a_sites_first_rollback_without_a_ledger_record_is_planned_from_the_pack
     for app, leaf in migrations["targets"]:
         kept = [m for m in stable["migrations"] if m.startswith(f"{app}.")]  # the ledger's plan
         assert kept and f"{app}.{leaf}" == kept[-1] and f"{app}.{leaf}" not in replaced, (
-            app, leaf, kept[-3:])  # fmt: skip
+            app,
+            leaf,
+            kept[-3:],
+        )
 
 
 def test_a_third_party_restore_puts_the_rows_its_migrate_regenerates_apart(
@@ -211,16 +225,19 @@ def test_a_third_party_restore_puts_the_rows_its_migrate_regenerates_apart(
     content types and permissions the upgrade's migrate made for its new models are what the
     post-migrate signals of Wagtail's own migrate write on an empty database (asked at Paso 7.1):
     listed apart, not counted by §7.1."""
-    variant = wagtail_variant(tmp_path, lambda d: (fast(d), d["database"].update(
-        rollback="restore", restore_strategy="swap")))  # fmt: skip
+    variant = wagtail_variant(
+        tmp_path,
+        lambda d: (fast(d), d["database"].update(rollback="restore", restore_strategy="swap")),
+    )
     newer = "changed-after-upgrade@example.test"
     with connect(environment=SITE) as conn:
         query = "SELECT id::text, email FROM auth_user WHERE username = 'before-backup-1'"
         [(editor, older)] = conn.execute(query).fetchall()
         conn.execute("UPDATE auth_user SET email = %s WHERE id = %s", (newer, int(editor)))
     done = run_feature(tmp_path, *WAGTAIL, extra_env=variant)
-    compatibility.record(STACK, done, "restore of the nightly (swap): rows named, apart by kind",
-                         COMPLETED)  # fmt: skip
+    compatibility.record(
+        STACK, done, "restore of the nightly (swap): rows named, apart by kind", COMPLETED
+    )
     assert done.outcome == COMPLETED, dump(done)
     facts = done.facts()
     lost = {t: n for t, n in facts["data_loss"]["tables"].items() if n}

@@ -37,9 +37,13 @@ def keys() -> dict[str, set[tuple[Any, ...]]]:
     """Per table (but django_migrations, the schema's bookkeeping), its rows' primary keys."""
     with connect() as conn:
         found = conn.execute(PRIMARY_KEYS).fetchall()
-        return {table: set(conn.execute(f'SELECT {", ".join(map(ident, columns))} FROM "{table}"')
-                           .fetchall())
-                for table, columns in found if table != "django_migrations"}  # fmt: skip
+        return {
+            table: set(
+                conn.execute(f'SELECT {", ".join(map(ident, columns))} FROM "{table}"').fetchall()
+            )
+            for table, columns in found
+            if table != "django_migrations"
+        }
 
 
 def customers(name_column: str) -> set[tuple[Any, ...]]:
@@ -69,8 +73,11 @@ def test_reversing_the_migrations_keeps_every_row_and_section_9_undoes_it(
     assert failing.pasos()["3.0"] == "passed" and failing.pasos()["6.2"] == "failed"
     assert state().restored_to(before)
     [markdown] = failing.folder.glob("ROLLBACK-*.md")
-    [loss] = [line for line in markdown.read_text().splitlines()
-              if line.startswith("| 0 pérdida de datos |")]  # fmt: skip
+    [loss] = [
+        line
+        for line in markdown.read_text().splitlines()
+        if line.startswith("| 0 pérdida de datos |")
+    ]
     assert "| 0 filas" in loss and loss.endswith("| CUMPLE |"), loss
     # the rollback itself, from that same pre-rollback state
     rows, named, ordered = keys(), customers("full_name"), orders()
@@ -89,13 +96,15 @@ def test_reversing_the_migrations_keeps_every_row_and_section_9_undoes_it(
     assert not [c for c in begun(done.journal()) if isinstance(c, DatabaseDropped)]  # no restore
     # every row of the pre-rollback state is there, table by table, with its content
     after = keys()
-    assert {t: len(k - after.get(t, set())) for t, k in rows.items() if k - after.get(t, set())} \
-        == {}  # fmt: skip
+    assert {
+        t: len(k - after.get(t, set())) for t, k in rows.items() if k - after.get(t, set())
+    } == {}
     assert customers("name") == named and orders() == ordered
     # ... rows the nightly backup never had among them: restoring it would have lost them
     nightly = backup_fingerprints(facts["backup"]["path"])
-    written = {t: facts_before[t]["rows"] - nightly[t]["rows"] for t in ("core_customer",
-               "core_order")}  # fmt: skip
+    written = {
+        t: facts_before[t]["rows"] - nightly[t]["rows"] for t in ("core_customer", "core_order")
+    }
     assert written["core_customer"] > 0 and written["core_order"] > 0, written
     # the dropped column (the defective release's own) was counted before any change
     assert facts["database_path"]["drops"] == {"core_customer.tier": len(named)}
@@ -187,8 +196,11 @@ def test_an_irreversible_migration_restores_then_recovers_every_row_but_the_conf
     # a conflict is not a loss: the row is there, its newer content in salvage.sql, to decide
     assert facts["data_loss"]["tables"] == {"core_customer": 0, "core_order": 0}
     assert facts["data_loss"]["conflicts"] == {"core_order": 1}
-    assert re.search(r"\| 0 pérdida de datos \| 0 filas perdidas; 1 filas cambiadas en conflicto "
-                     r"\(core_order: 1\).* \| A DECIDIR \|", text), text  # fmt: skip
+    assert re.search(
+        r"\| 0 pérdida de datos \| 0 filas perdidas; 1 filas cambiadas en conflicto "
+        r"\(core_order: 1\).* \| A DECIDIR \|",
+        text,
+    ), text
     assert "| core_order | " in text and "conflicto (misma clave, otro contenido" in text
     # the changed row named: its key, the column that differs, the backup's value → the newer
     with connect() as conn:

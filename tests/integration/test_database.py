@@ -178,8 +178,9 @@ def test_paso_4_5_compares_row_by_row_only_the_key_ranges_whose_sums_differ(
         assert ranges is not None
         there = ranges.where("s", source=True)
         picked = database.psql(pg, f"SELECT id FROM t AS s WHERE {there}", database=kept).split()
-        picked_here = database.psql(pg, f"SELECT count(*) FROM t AS p WHERE {ranges.where('p')}",
-                                    database=restored)  # fmt: skip
+        picked_here = database.psql(
+            pg, f"SELECT count(*) FROM t AS p WHERE {ranges.where('p')}", database=restored
+        )
         read = database.row_keys(on_restored, kept, ["t"], {"t": ranges.where("x", source=True)})
         text_key = row_ranges.differing(on_restored, kept, "named", {"code": "code"}, ["code"])
     finally:

@@ -44,8 +44,11 @@ def fresh(host: Host) -> Records:
 
 def restart_worker(layout: Layout) -> None:
     services = layout.env.services
-    subprocess.run([services.supervisorctl, "-c", str(services.supervisor_conf), "restart",
-                    "celery"], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [services.supervisorctl, "-c", str(services.supervisor_conf), "restart", "celery"],
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture
@@ -151,8 +154,9 @@ def test_celery_is_loaded_once_per_commit_and_package_set(layout: Layout, host: 
     assert workers.methods(host, layout.env, records) == chosen and _celery_loads(host) == 1
     answer = records.need(CeleryBroker).hosts[host.spec]
     for changed in ({"code": "0" * 40}, {"packages_sha256": "0" * 64}):  # another commit, venv
-        records.keep_host(CeleryBroker, host.spec,
-                          {**answer, "loaded": {**answer["loaded"], **changed}})  # fmt: skip
+        records.keep_host(
+            CeleryBroker, host.spec, {**answer, "loaded": {**answer["loaded"], **changed}}
+        )
         loads = _celery_loads(host)
         assert workers.methods(host, layout.env, records) == chosen
         assert _celery_loads(host) == loads + 1

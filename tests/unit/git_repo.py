@@ -7,8 +7,9 @@ IDENTITY = ["-c", "user.name=t", "-c", "user.email=t@t"]
 
 
 def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          check=True, env=env)  # fmt: skip
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env=env
+    )
     return done.stdout.strip()
 
 

@@ -9,12 +9,24 @@ from rollbook.core.config import Person
 from rollbook.core.errors import UserError
 from rollbook.governance import addenda
 
-FACTS = {"follow_ups": {"items": [
-    {"action": "Cerrar ticket de incidente (si aplica)", "role": "incident_manager",
-     "owner": "Irene Ibáñez (+34 600)", "due": "al cierre"},
-    {"action": "Programar post-mortem meeting", "role": "incident_manager",
-     "owner": "Irene Ibáñez (+34 600)", "due": "antes del 2026-12-11 09:00 UTC"},
-]}}  # fmt: skip
+FACTS = {
+    "follow_ups": {
+        "items": [
+            {
+                "action": "Cerrar ticket de incidente (si aplica)",
+                "role": "incident_manager",
+                "owner": "Irene Ibáñez (+34 600)",
+                "due": "al cierre",
+            },
+            {
+                "action": "Programar post-mortem meeting",
+                "role": "incident_manager",
+                "owner": "Irene Ibáñez (+34 600)",
+                "due": "antes del 2026-12-11 09:00 UTC",
+            },
+        ]
+    }
+}
 LEAD = Person(name="Tomás Torres", identity="tl@x", roles=["tech_lead"])
 MANAGER = Person(name="Irene Ibáñez", identity="im@x", roles=["incident_manager"])
 DEVOPS = Person(name="Diego Díaz", identity="do@x", roles=["devops"])
@@ -64,8 +76,10 @@ def test_open_duties_until_written_and_overdue_ones_named() -> None:
     ]
     lines, still = addenda.duties(FACTS, written[:1], after_due)
     assert not any("Cerrar ticket" in line for line in still)
-    assert "adenda de Irene Ibáñez (incident_manager) el 2026-12-06T08:00:00+00:00: Cerrar " \
-           "ticket de incidente (si aplica): INC-42" in lines  # fmt: skip
+    assert (
+        "adenda de Irene Ibáñez (incident_manager) el 2026-12-06T08:00:00+00:00: Cerrar "
+        "ticket de incidente (si aplica): INC-42" in lines
+    )
     lines, still = addenda.duties(FACTS, written, after_due)
     assert still == [] and lines[-1] == "deberes de cierre: todos hechos"
 

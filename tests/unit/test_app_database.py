@@ -5,8 +5,13 @@ from rollbook.core.config import load_environment
 
 
 def settings(**values: str) -> dict[str, str]:
-    return {"ENGINE": "django.db.backends.postgresql", "NAME": "iact_staging",
-            "HOST": "localhost", "PORT": "", **values}  # fmt: skip
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "iact_staging",
+        "HOST": "localhost",
+        "PORT": "",
+        **values,
+    }
 
 
 def test_the_same_database_however_the_app_spells_it() -> None:

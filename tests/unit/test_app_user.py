@@ -30,8 +30,13 @@ def test_the_words_depend_on_the_login() -> None:
 
 
 def test_the_whole_line_runs_as_the_owner() -> None:
-    line = command_line(["pip", "install"], cwd="/srv/a b", env={"K": "v"}, timeout=5,
-                        owner=["runuser", "-u", "app", "--"])  # fmt: skip
+    line = command_line(
+        ["pip", "install"],
+        cwd="/srv/a b",
+        env={"K": "v"},
+        timeout=5,
+        owner=["runuser", "-u", "app", "--"],
+    )
     assert line == (
         "runuser -u app -- sh -c 'cd '\"'\"'/srv/a b'\"'\"' && env K=v timeout -k 10 5 pip install'"
     )
@@ -39,8 +44,9 @@ def test_the_whole_line_runs_as_the_owner() -> None:
 
 def _executor(tmp_path: Path) -> Executor:
     redactor = Redactor()
-    executor = Executor(Journal(tmp_path / "journal.jsonl", redactor), redactor,
-                        progress=lambda _: None)  # fmt: skip
+    executor = Executor(
+        Journal(tmp_path / "journal.jsonl", redactor), redactor, progress=lambda _: None
+    )
     executor.app_user = APP_USER
     return executor
 
@@ -54,8 +60,13 @@ def test_an_app_command_runs_as_the_app_user_and_reads_its_private_file(tmp_path
     assert pwd.getpwuid(Path(secret).stat().st_uid).pw_name == APP_USER
     assert Path(secret).parent.name.startswith("rollbook-run-")
     assert oct(Path(secret).parent.stat().st_mode & 0o777) == "0o700"
-    said = host.run(["sh", "-c", 'echo "$(id -un) $TOKEN"'], mutating=False, cwd="/",
-                    env_files=[secret], app=True).stdout.strip()  # fmt: skip
+    said = host.run(
+        ["sh", "-c", 'echo "$(id -un) $TOKEN"'],
+        mutating=False,
+        cwd="/",
+        env_files=[secret],
+        app=True,
+    ).stdout.strip()
     assert said == f"{APP_USER} t0k3n"
     ran = [e for e in read_journal(tmp_path / "journal.jsonl") if e["event"] == "command"]
     assert ran[-1]["line"].startswith(f"runuser -u {APP_USER} -- sh -c ")
@@ -113,6 +124,9 @@ def test_a_dead_runs_app_folder_is_removed_as_the_app_user(
     ]
     assert remove_private_files(run, events) == {"local://": None}
     assert not folder.exists()
-    [removal] = [e for e in read_journal(run.incident.journal.path)
-                 if e["event"] == "command" and e["argv"][0] == "rm"]  # fmt: skip
+    [removal] = [
+        e
+        for e in read_journal(run.incident.journal.path)
+        if e["event"] == "command" and e["argv"][0] == "rm"
+    ]
     assert removal["line"].startswith(f"runuser -u {APP_USER} -- ")

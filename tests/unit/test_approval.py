@@ -18,22 +18,41 @@ from tests.unit.test_signing import make_key
 PLAN = {
     "incident": "2026-11-29-0300-staging",
     "environment": "unit",
-    "provenance": {"environment": {"sha256": "e" * 64}, "features": {"f": "1" * 64},
-                   "rollbook": {"version": "0.1.0", "commit": "c" * 40}},
+    "provenance": {
+        "environment": {"sha256": "e" * 64},
+        "features": {"f": "1" * 64},
+        "rollbook": {"version": "0.1.0", "commit": "c" * 40},
+    },
     "deployed": {"commit": "d" * 40},
     "target": {"tag": "deploy-1", "commit": "a" * 40},
     "backup": {"path": "/backups/unit_1.sql", "sha256": "b" * 64},
     "database_path": {"path": "restore"},
     "commands": [
-        {"paso": "3.1", "host": "local://", "cwd": None,
-         "argv": ["tar", "-cf", "/www/.rollbook/static-2026-11-29-0300-staging.tar", "."]},
-        {"paso": "3.2", "host": "local://", "cwd": "/www/app",
-         "argv": ["/www/venv/bin/pip", "install", "-r",  # a run's private folder: random part
-                  "/home/app/.rollbook/runs/2026-11-29-0300-staging.e02ab339/target/r.txt"]},
-        {"paso": "4.1", "host": "local://", "cwd": None,
-         "argv": ["pg_dump", "-f", "/backups/pre_rollback_20261129_030012.sql"]},
+        {
+            "paso": "3.1",
+            "host": "local://",
+            "cwd": None,
+            "argv": ["tar", "-cf", "/www/.rollbook/static-2026-11-29-0300-staging.tar", "."],
+        },
+        {
+            "paso": "3.2",
+            "host": "local://",
+            "cwd": "/www/app",
+            "argv": [
+                "/www/venv/bin/pip",
+                "install",
+                "-r",  # a run's private folder: random part
+                "/home/app/.rollbook/runs/2026-11-29-0300-staging.e02ab339/target/r.txt",
+            ],
+        },
+        {
+            "paso": "4.1",
+            "host": "local://",
+            "cwd": None,
+            "argv": ["pg_dump", "-f", "/backups/pre_rollback_20261129_030012.sql"],
+        },
     ],
-}  # fmt: skip
+}
 
 
 ONE_COMMAND = json.loads(json.dumps(PLAN["commands"][:1]).replace("0300-staging", "0312-staging"))
@@ -76,8 +95,11 @@ def test_live_row_counts_and_the_order_of_parallel_hosts_are_not_bound() -> None
     assert approval.digest(replanned(database_path=later)) == base
     lost = replanned(database_path=counted, restore_loss_estimate={"tables": {"o": 3}})
     assert approval.digest(lost) == base
-    fleet = [{"paso": "2.2", "host": h, "cwd": None, "argv": ["stop", n]}
-             for h in ("ssh://a", "ssh://b") for n in ("web", "worker")]  # fmt: skip
+    fleet = [
+        {"paso": "2.2", "host": h, "cwd": None, "argv": ["stop", n]}
+        for h in ("ssh://a", "ssh://b")
+        for n in ("web", "worker")
+    ]
     interleaved = [fleet[0], fleet[2], fleet[1], fleet[3]]  # a, b, a, b: each host in its order
     assert approval.digest(replanned(commands=interleaved)) == approval.digest(
         replanned(commands=fleet)
@@ -101,8 +123,14 @@ def people_env(tmp_path: Path, env: Environment) -> Environment:
     listed = []
     for slug, roles in (("lead", ["tech_lead"]), ("ops", ["devops"])):
         make_key(keys, slug)
-        listed.append(Person(name=slug.title(), identity=f"{slug}@unit.invalid", roles=roles,
-                             public_key=str(keys / f"{slug}.pub")))  # fmt: skip
+        listed.append(
+            Person(
+                name=slug.title(),
+                identity=f"{slug}@unit.invalid",
+                roles=roles,
+                public_key=str(keys / f"{slug}.pub"),
+            )
+        )
     return env.model_copy(update={"people": listed})
 
 

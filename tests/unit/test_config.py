@@ -27,9 +27,16 @@ def write_env(tmp_path: Path, change) -> Path:
 
 def test_shipped_environments_load() -> None:
     assert available_environments() == [
-        "fleet", "fleet-ssh", "production", "sandbox", "sandbox-demo", "sandbox-filer",
-        "sandbox-systemd", "sandbox-wagtail", "staging",
-    ]  # fmt: skip
+        "fleet",
+        "fleet-ssh",
+        "production",
+        "sandbox",
+        "sandbox-demo",
+        "sandbox-filer",
+        "sandbox-systemd",
+        "sandbox-wagtail",
+        "staging",
+    ]
     staging = load_environment("staging")
     assert staging.app.path == "/var/www/iact-backend"
     assert staging.database.name == "iact_staging"

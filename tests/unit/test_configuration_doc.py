@@ -9,8 +9,10 @@ from rollbook.record import configuration_doc
 
 def test_every_key_of_the_schema_is_documented() -> None:
     text = configuration_doc.TARGET.read_text(encoding="utf-8")
-    documented = {path.rsplit(".", 1)[-1].removeprefix("[]")
-                  for path in re.findall(r"^\| `([^`]+)` \|", text, re.M)}  # fmt: skip
+    documented = {
+        path.rsplit(".", 1)[-1].removeprefix("[]")
+        for path in re.findall(r"^\| `([^`]+)` \|", text, re.M)
+    }
     schema = Environment.model_json_schema()
     named = set(schema["properties"]) - {"source"}
     for definition in schema.get("$defs", {}).values():

@@ -17,8 +17,28 @@ spec.loader.exec_module(cpu_bench)
 
 def record(name: bytes, utime: int, stime: int, version: int = 3) -> bytes:
     """One acct_v3 record; times as comp_t (hundredths of a second)."""
-    return struct.pack("<BBHIIIIIIfHHHHHHHH16s", 0, version, 0, 0, 0, 0, 1, 1, 0, 0.0,
-                       utime, stime, 0, 0, 0, 0, 0, 0, name)  # fmt: skip
+    return struct.pack(
+        "<BBHIIIIIIfHHHHHHHH16s",
+        0,
+        version,
+        0,
+        0,
+        0,
+        0,
+        1,
+        1,
+        0,
+        0.0,
+        utime,
+        stime,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        name,
+    )
 
 
 def test_cpu_seconds_are_summed_by_program() -> None:

@@ -17,13 +17,18 @@ RECOVERED = {
         "source": "rollbook_pre",
         "tables": {
             "core_order": {
-                "rows_before": 413, "dropped": 13, "recovered": 12, "conflicts": 1,
+                "rows_before": 413,
+                "dropped": 13,
+                "recovered": 12,
+                "conflicts": 1,
                 "not_recovered": {"not recovered: parent row missing": 1},
-                "columns_absent": [], "columns_renamed": {}, "kept": 2,
+                "columns_absent": [],
+                "columns_renamed": {},
+                "kept": 2,
             },
         },
     },
-}  # fmt: skip
+}
 
 
 def test_after_paso_4_5_each_table_says_what_came_back_and_why_not() -> None:
@@ -42,8 +47,9 @@ def test_a_conflict_is_named_by_key_with_each_changed_column_backup_then_newer()
     """The first conflicts, as Paso 4.5 described them: the backup's value (the row keeps it)
     → the pre-rollback one (in the salvage file); "…" when more conflicts than described."""
     entry = RECOVERED["rows_recovered"]["tables"]["core_order"] | {
-        "conflicts": 2, "changed": {"17": {"status": ["paid", "refunded"], "amount": ["1", "2"]}},
-    }  # fmt: skip
+        "conflicts": 2,
+        "changed": {"17": {"status": ["paid", "refunded"], "amount": ["1", "2"]}},
+    }
     facts = {"rows_recovered": {**RECOVERED["rows_recovered"], "tables": {"core_order": entry}}}
     [row] = data_statement.rows(facts)
     assert row[6].endswith(
@@ -70,17 +76,31 @@ def test_renamed_columns_are_followed_to_the_name_the_rows_have() -> None:
     # undone: name → full_name, then full_name → display_name; `legacy` is nowhere
     renamed = {"name": "full_name", "full_name": "display_name"}
     assert source_columns(wanted, had, renamed) == {
-        "id": "id", "name": "display_name", "email": "email",
-    }  # fmt: skip
+        "id": "id",
+        "name": "display_name",
+        "email": "email",
+    }
     assert source_columns({"a": True}, {"b": True}, {"a": "b", "b": "a"}) == {"a": "b"}
 
 
 def test_a_table_only_the_deployed_release_had_is_lost_whole_and_said_so() -> None:
-    facts = {"rows_recovered": {"salvage": None, "tables": {"core_invoice": absent_table(7)},
-                                "source": "rollbook_pre"}}  # fmt: skip
+    facts = {
+        "rows_recovered": {
+            "salvage": None,
+            "tables": {"core_invoice": absent_table(7)},
+            "source": "rollbook_pre",
+        }
+    }
     [row] = data_statement.rows(facts)
-    assert row == ("core_invoice", "7", "7", "0", "0", "7",
-                   "not recovered: table absent in the restored schema: 7")  # fmt: skip
+    assert row == (
+        "core_invoice",
+        "7",
+        "7",
+        "0",
+        "0",
+        "7",
+        "not recovered: table absent in the restored schema: 7",
+    )
     assert lost(absent_table(0)) == 0 and absent_table(0)["not_recovered"] == {}
 
 
@@ -89,8 +109,12 @@ def test_rows_lost_are_named_by_key_and_every_key_is_listed_beside_the_record(
 ) -> None:
     run = local_run(tmp_path, monkeypatch)
     orders = list(range(201, 201 + loss_statement.SHOWN + 2))
-    lost = {"core_order": orders, "core_tag": ['"vip"'], "audit_note": [UNKEYED + "12"],
-            "auth_user": []}  # fmt: skip
+    lost = {
+        "core_order": orders,
+        "core_tag": ['"vip"'],
+        "audit_note": [UNKEYED + "12"],
+        "auth_user": [],
+    }
     loss_statement.note(run.incident, run.records, lost)
     facts = run.incident.journal.facts()
     fact = facts["data_loss"]
@@ -120,8 +144,10 @@ def test_a_row_the_app_labelled_is_named_by_key_and_label(
     """The labels asked before any change (RowLabels) name the rows the restore lost: in the
     fact, the record and the list file; a row without one is named by key alone."""
     run = local_run(tmp_path, monkeypatch)
-    labels = RowLabels({"core_order": {"201": "Order #201 (paid, 120.00)"},
-                        "core_tag": {'"vip"': "VIP"}}, "Paso 1.3")  # fmt: skip
+    labels = RowLabels(
+        {"core_order": {"201": "Order #201 (paid, 120.00)"}, "core_tag": {'"vip"': "VIP"}},
+        "Paso 1.3",
+    )
     run.records.keep(labels)
     lost: dict[str, list[int | str]] = {"core_order": [201, 202], "core_tag": ['"vip"']}
     loss_statement.note(run.incident, run.records, lost)
@@ -130,8 +156,11 @@ def test_a_row_the_app_labelled_is_named_by_key_and_label(
     said = closing.data_loss_text(facts, run.incident.journal.events())
     assert "core_order: 2 (claves 201 «Order #201 (paid, 120.00)», 202)" in said, said
     lines = Path(facts["data_loss"]["listed"]).read_text().splitlines()
-    assert lines[1:] == ["core_order\t201\tOrder #201 (paid, 120.00)", "core_order\t202\t",
-                         'core_tag\t"vip"\tVIP']  # fmt: skip
+    assert lines[1:] == [
+        "core_order\t201\tOrder #201 (paid, 120.00)",
+        "core_order\t202\t",
+        'core_tag\t"vip"\tVIP',
+    ]
 
 
 def test_nothing_lost_writes_no_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -147,16 +176,21 @@ def test_rows_that_are_not_user_data_are_listed_apart_and_not_counted_by_7_1(
     """RowKinds (Paso 7.1): the tables the target's migrate fills and those the environment
     ignores lose rows apart; §7.1's criterion and "Datos perdidos" count the user data only."""
     run = local_run(tmp_path, monkeypatch)
-    lost: dict[str, list[int | str]] = {"django_content_type": [9], "auth_permission": [33, 34],
-                                        "django_session": ['"k1"']}  # fmt: skip
+    lost: dict[str, list[int | str]] = {
+        "django_content_type": [9],
+        "auth_permission": [33, 34],
+        "django_session": ['"k1"'],
+    }
     loss_statement.note(run.incident, run.records, lost)
     run.records.keep(RowKinds(["auth_permission", "django_content_type"], ["django_session"], "x"))
     facts, events = run.incident.journal.facts(), run.incident.journal.events()
     said = closing.data_loss_text(facts, events)
-    assert said.startswith("NO; aparte, filas que no son datos de usuario (§7.1 no las cuenta) — "
-                           "regeneradas por el migrate de la versión objetivo: auth_permission: "
-                           "2, django_content_type: 1; ignoradas por configuración "
-                           "(database.ignore_tables): django_session: 1"), said  # fmt: skip
+    assert said.startswith(
+        "NO; aparte, filas que no son datos de usuario (§7.1 no las cuenta) — "
+        "regeneradas por el migrate de la versión objetivo: auth_permission: "
+        "2, django_content_type: 1; ignoradas por configuración "
+        "(database.ignore_tables): django_session: 1"
+    ), said
     value, met = {n: (v, ok) for n, v, ok in closing.criteria(events)}["0 pérdida de datos"]
     assert value.startswith("0 filas; aparte, filas que no son datos de usuario") and met is True
     [row] = [r for r in data_statement.rows(facts) if r[0] == "django_session"]
@@ -166,8 +200,10 @@ def test_rows_that_are_not_user_data_are_listed_apart_and_not_counted_by_7_1(
     loss_statement.note(run.incident, run.records, lost)
     facts, events = run.incident.journal.facts(), run.incident.journal.events()
     said = closing.data_loss_text(facts, events)
-    assert said.startswith("SÍ — 1 filas del estado previo no presentes tras la restauración: "
-                           "core_order: 1 (claves 201); todas las claves en"), said  # fmt: skip
+    assert said.startswith(
+        "SÍ — 1 filas del estado previo no presentes tras la restauración: "
+        "core_order: 1 (claves 201); todas las claves en"
+    ), said
     value, met = {n: (v, ok) for n, v, ok in closing.criteria(events)}["0 pérdida de datos"]
     assert value.startswith("1 filas; aparte") and met is False
 
@@ -180,8 +216,11 @@ def test_rows_a_plain_restore_put_back_to_older_content_are_named_and_a_person_d
     newer is kept."""
     run = local_run(tmp_path, monkeypatch)
     loss_statement.note(run.incident, run.records, {"core_order": []})
-    run.records.keep(RowsChanged({"core_order": 12}, {"core_order": {
-        "1": {"status": ["paid", "refunded"]}}}, "Paso 4.0"))  # fmt: skip
+    run.records.keep(
+        RowsChanged(
+            {"core_order": 12}, {"core_order": {"1": {"status": ["paid", "refunded"]}}}, "Paso 4.0"
+        )
+    )
     run.records.keep(SafetyDump("/b/pre.sql"))
     facts, events = run.incident.journal.facts(), run.incident.journal.events()
     said = (

@@ -20,8 +20,11 @@ def with_policy(run: Run, policy: str, kind: str) -> Run:
     update = {"rollback": policy, "restore_strategy": "recreate"}
     database = run.site.env.database.model_copy(update=update)
     run.site.env = run.site.env.model_copy(update={"database": database})
-    run.records.keep(MigrationPlan(kind, extra=[], commands=[], missing=[], why="because",
-                                   operations=[], targets=[]))  # fmt: skip
+    run.records.keep(
+        MigrationPlan(
+            kind, extra=[], commands=[], missing=[], why="because", operations=[], targets=[]
+        )
+    )
     return run
 
 
@@ -31,9 +34,12 @@ def with_policy(run: Run, policy: str, kind: str) -> Run:
     [("restore", ()), ("least_loss", ("same", "reversible")), ("migrate", ("same", "reversible"))],
 )
 def test_the_path_follows_the_policy_and_the_classification(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str, migrates: tuple[str, ...],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    policy: str,
+    migrates: tuple[str, ...],
     kind: str,
-) -> None:  # fmt: skip
+) -> None:
     run = with_policy(local_run(tmp_path, monkeypatch), policy, kind)
     if policy == "migrate" and kind not in migrates:  # asked for, and it would lose data
         with pytest.raises(StepFailed, match=r"set database\.rollback: least_loss \(or restore\)"):
@@ -86,8 +92,17 @@ def test_least_loss_is_the_default_and_the_procedures_restore_is_recorded_as_a_c
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch)  # its environment file names no database.rollback
-    run.records.keep(MigrationPlan("reversible", extra=[], commands=[], missing=[], why="because",
-                                   operations=[], targets=[]))  # fmt: skip
+    run.records.keep(
+        MigrationPlan(
+            "reversible",
+            extra=[],
+            commands=[],
+            missing=[],
+            why="because",
+            operations=[],
+            targets=[],
+        )
+    )
     chosen = database_path.choose(run.incident, run.site, run.records)
     assert (chosen.policy, chosen.path) == ("least_loss", "migrate")
     assert chosen.why.startswith("database.rollback: least_loss (por defecto): ")

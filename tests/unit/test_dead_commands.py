@@ -24,8 +24,12 @@ def command(argv: list[str]) -> dict[str, object]:
 
 def test_the_unfinished_changes_are_the_intents_no_command_followed() -> None:
     dump, kill = ["pg_dump", "-f", "x.sql"], ["kill", "-TERM", "12"]
-    events = [intent(kill), command(kill), intent(dump), intent(["git", "checkout"],
-              resumed_from="earlier")]  # fmt: skip
+    events = [
+        intent(kill),
+        command(kill),
+        intent(dump),
+        intent(["git", "checkout"], resumed_from="earlier"),
+    ]
     assert dead_commands.unfinished(events) == [intent(dump)]
 
 

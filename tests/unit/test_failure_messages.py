@@ -58,9 +58,15 @@ def test_a_log_since_a_start() -> None:
 
 def test_a_services_process_tree() -> None:
     """What the service manager ran and everything it started, by parent pid."""
-    table = [(1, 0, "init"), (10, 1, "supervisord"), (20, 10, "manage.py run_worker"),
-             (21, 20, "child"), (22, 21, "grandchild"), (30, 10, "gunicorn"),
-             (40, 1, "other")]  # fmt: skip
+    table = [
+        (1, 0, "init"),
+        (10, 1, "supervisord"),
+        (20, 10, "manage.py run_worker"),
+        (21, 20, "child"),
+        (22, 21, "grandchild"),
+        (30, 10, "gunicorn"),
+        (40, 1, "other"),
+    ]
     assert service_tree(table, {20}) == {20, 21, 22}
     assert service_tree(table, {20, 30, 99}) == {20, 21, 22, 30}  # 99 is gone
 

@@ -5,18 +5,31 @@ from typing import Any
 
 from rollbook.record import closing, final_state
 
-DEPLOYED = {"event": "fact", "key": "deployed",
-            "value": {"tag": "deploy-2", "commit": "b" * 40, "date": 2}}  # fmt: skip
-TARGET = {"event": "fact", "key": "target",
-          "value": {"tag": "deploy-1", "commit": "a" * 40, "date": 1, "reason": "r"}}  # fmt: skip
-DROPPED = {"event": "operation", "kind": "database_dropped",
-           "data": {"name": "app", "restoring": "/b/x.sql"}}  # fmt: skip
+DEPLOYED = {
+    "event": "fact",
+    "key": "deployed",
+    "value": {"tag": "deploy-2", "commit": "b" * 40, "date": 2},
+}
+TARGET = {
+    "event": "fact",
+    "key": "target",
+    "value": {"tag": "deploy-1", "commit": "a" * 40, "date": 1, "reason": "r"},
+}
+DROPPED = {
+    "event": "operation",
+    "kind": "database_dropped",
+    "data": {"name": "app", "restoring": "/b/x.sql"},
+}
 FAILED = {"event": "paso_finished", "paso": "5.1", "status": "failed", "detail": "port held"}
 
 
 def check(ok: bool) -> dict[str, Any]:
-    return {"event": "recovery_check", "check": final_state.DATA_CHECKS[0], "ok": ok,
-            "detail": "as recorded" if ok else "differs"}  # fmt: skip
+    return {
+        "event": "recovery_check",
+        "check": final_state.DATA_CHECKS[0],
+        "ok": ok,
+        "detail": "as recorded" if ok else "differs",
+    }
 
 
 def finished(ok: bool) -> dict[str, Any]:
@@ -70,7 +83,7 @@ def test_an_aborted_run_says_nothing_was_restored_nor_completed() -> None:
         {**TARGET, "ts": "2026-12-04T10:00:02.000+00:00"},
         {**FAILED, "paso": "1.3", "ts": "2026-12-04T10:00:29.000+00:00"},
         {"event": "outcome", "ts": "2026-12-04T10:00:30.000+00:00"},
-    ]  # fmt: skip
+    ]
     lines = final_state.versions(facts(events), events)
     assert lines[1] == f"Versión en ejecución: deploy-2 ({'b' * 12}) (sin cambios)"
     assert lines[2].startswith("Versión objetivo (no aplicada): deploy-1")

@@ -11,10 +11,14 @@ from rollbook.core.resources import INSTALLED
 
 # names and versions of the shapes real packages have: pip writes each as its metadata says
 PLAIN = {
-    "Django": "5.2.19", "typing_extensions": "4.16.0", "zope.interface": "7.2",
-    "python-dateutil": "2.9.0.post0", "Pygments": "2.21.0", "rc-thing": "1.0rc1",
+    "Django": "5.2.19",
+    "typing_extensions": "4.16.0",
+    "zope.interface": "7.2",
+    "python-dateutil": "2.9.0.post0",
+    "Pygments": "2.21.0",
+    "rc-thing": "1.0rc1",
     "dev-thing": "2!3.0.dev4",
-}  # fmt: skip
+}
 
 
 def _dist(site: Path, name: str, version: str, folder: str = "", **files: str) -> Path:
@@ -39,14 +43,20 @@ def app_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _listed(folder: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([folder / "bin" / "python", "-c", INSTALLED], capture_output=True,
-                          text=True, check=False, cwd=folder)  # fmt: skip
+    return subprocess.run(
+        [folder / "bin" / "python", "-c", INSTALLED],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=folder,
+    )
 
 
 def test_the_lines_are_pips_own(app_venv: Path) -> None:
     listed = _listed(app_venv)
-    pip = subprocess.run([app_venv / "bin" / "pip", "freeze", "--all"], capture_output=True,
-                         text=True, check=True).stdout  # fmt: skip
+    pip = subprocess.run(
+        [app_venv / "bin" / "pip", "freeze", "--all"], capture_output=True, text=True, check=True
+    ).stdout
     assert listed.returncode == 0, listed.stdout + listed.stderr
     assert sorted(listed.stdout.split()) == sorted(pip.split())
     assert {f"{name}=={version}" for name, version in PLAIN.items()} <= set(listed.stdout.split())

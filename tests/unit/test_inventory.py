@@ -32,8 +32,9 @@ def test_an_inventory_without_become_is_expanded(tmp_path: Path) -> None:
     hosts.write_text("[app]\nweb1 ansible_host=127.0.0.1 ansible_become=false\nweb2\n")
     spec = f"ansible://app?ansible_inventory={hosts}"
     assert inventory.expand("app", [spec]) == [
-        f"ansible://web1?ansible_inventory={hosts}", f"ansible://web2?ansible_inventory={hosts}",
-    ]  # fmt: skip
+        f"ansible://web1?ansible_inventory={hosts}",
+        f"ansible://web2?ansible_inventory={hosts}",
+    ]
 
 
 def test_a_become_to_the_app_user_is_applied_through_app_user(tmp_path: Path) -> None:

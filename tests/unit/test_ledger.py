@@ -14,8 +14,13 @@ PACKAGES = [f"package-{n:05d}==1.0.{n}" for n in range(2500)]  # lines of ~60 KB
 def writer(folder: str, ledger_file: str, number: int) -> None:
     host = local_host(Path(folder) / f"writer-{number}")
     for n in range(APPENDS):
-        entry = {"tag": f"t-{number}-{n}", "commit": "c" * 40, "status": "validated",
-                 "time": "2026-11-28T00:00:00+00:00", "packages": PACKAGES}  # fmt: skip
+        entry = {
+            "tag": f"t-{number}-{n}",
+            "commit": "c" * 40,
+            "status": "validated",
+            "time": "2026-11-28T00:00:00+00:00",
+            "packages": PACKAGES,
+        }
         ledger.add(host, ledger_file, entry)
 
 

@@ -54,9 +54,17 @@ def test_a_dead_holder_is_named_stale_and_can_be_taken_over(
     folder = tmp_path / "backups" / ".rollbook-lock"
     run = local_run(tmp_path, monkeypatch)
     folder.mkdir()
-    (folder / "owner.json").write_text(json.dumps({
-        "incident": "2026-01-01-0000-unit", "operator": "someone", "host": socket.gethostname(),
-        "pid": gone.pid, "started": "2026-01-01T00:00:00+00:00"}))  # fmt: skip
+    (folder / "owner.json").write_text(
+        json.dumps(
+            {
+                "incident": "2026-01-01-0000-unit",
+                "operator": "someone",
+                "host": socket.gethostname(),
+                "pid": gone.pid,
+                "started": "2026-01-01T00:00:00+00:00",
+            }
+        )
+    )
     with pytest.raises(UserError, match=r"process \d+ is gone.*--incident=2026-01-01-0000-unit"):
         lock.acquire(run)
     dead = tmp_path / "reports" / "2026-01-01-0000-unit" / "journal.jsonl"
@@ -111,16 +119,39 @@ def test_a_run_refused_by_the_lock_leaves_no_record_and_prints_no_link(
     local_run(tmp_path, monkeypatch)  # environments/unit.yaml, its variables set
     folder = tmp_path / "backups" / ".rollbook-lock"
     folder.mkdir()
-    (folder / "owner.json").write_text(json.dumps({
-        "incident": "2026-01-01-0000-unit", "operator": "someone", "host": socket.gethostname(),
-        "pid": os.getpid(), "started": "2026-01-01T00:00:00+00:00"}))  # fmt: skip
+    (folder / "owner.json").write_text(
+        json.dumps(
+            {
+                "incident": "2026-01-01-0000-unit",
+                "operator": "someone",
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started": "2026-01-01T00:00:00+00:00",
+            }
+        )
+    )
     reports = tmp_path / "refused"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "features/rollback.feature", "--env=unit",
-         "--reason=r", "--severity=ALTO", "--impact=i", "--approved-by=a", "--operator=o",
-         f"--report-dir={reports}", "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "features/rollback.feature",
+            "--env=unit",
+            "--reason=r",
+            "--severity=ALTO",
+            "--impact=i",
+            "--approved-by=a",
+            "--operator=o",
+            f"--report-dir={reports}",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 4, output
     assert "is locked by a rollback in progress: incident 2026-01-01-0000-unit" in output
@@ -132,8 +163,15 @@ def test_a_failure_before_any_change_aborts_without_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch)
-    run.incident.journal.write("paso_finished", paso="1.3", name="x", phase="call", status="failed",
-                      duration=0.1, detail="no valid backup")  # fmt: skip
+    run.incident.journal.write(
+        "paso_finished",
+        paso="1.3",
+        name="x",
+        phase="call",
+        status="failed",
+        duration=0.1,
+        detail="no valid backup",
+    )
     result = outcome.finish(run)
     assert (result.name, result.exit_code) == (outcome.ABORTED, 1)
     assert "falló el Paso 1.3 antes de cualquier cambio" in result.lines[0]
@@ -151,8 +189,15 @@ def test_a_failure_after_a_change_is_recovered_and_checked(
         run.incident, run.site, run.records, on=True
     )  # begins the operation §9 undoes
     assert page.is_file()
-    run.incident.journal.write("paso_finished", paso="2.4", name="x", phase="call", status="failed",
-                      duration=0.1, detail="boom")  # fmt: skip
+    run.incident.journal.write(
+        "paso_finished",
+        paso="2.4",
+        name="x",
+        phase="call",
+        status="failed",
+        duration=0.1,
+        detail="boom",
+    )
     result = outcome.finish(run)
     assert (result.name, result.exit_code) == (outcome.RESTORED, 1)
     assert not page.exists()
@@ -166,8 +211,15 @@ def test_without_auto_recovery_a_changed_system_needs_a_person(
     run = local_run(tmp_path, monkeypatch, auto_recover=False)
     run.site.executor.paso = "2.3"
     run.site.executor.host("local://").run(["true"], mutating=True)
-    run.incident.journal.write("paso_finished", paso="2.4", name="x", phase="call", status="failed",
-                      duration=0.1, detail="boom")  # fmt: skip
+    run.incident.journal.write(
+        "paso_finished",
+        paso="2.4",
+        name="x",
+        phase="call",
+        status="failed",
+        duration=0.1,
+        detail="boom",
+    )
     result = outcome.finish(run)
     assert result.name == outcome.MANUAL
     assert "la recuperación automática está desactivada (--no-auto-recover)" in result.lines

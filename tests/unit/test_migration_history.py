@@ -28,8 +28,10 @@ SQUASHES = {"core.0001_squashed_0003_total": REPLACED}
 def test_a_database_migrated_before_the_squash_is_the_squash() -> None:
     before = {*REPLACED, "core.0004_note", "auth.0001_initial"}
     assert as_migrate_sees(before, SQUASHES) == {
-        "core.0001_squashed_0003_total", "core.0004_note", "auth.0001_initial",
-    }  # fmt: skip
+        "core.0001_squashed_0003_total",
+        "core.0004_note",
+        "auth.0001_initial",
+    }
 
 
 def test_a_database_that_applied_the_squash_records_both_and_is_the_squash() -> None:
@@ -51,8 +53,10 @@ def test_a_part_of_what_a_squash_replaces_is_not_the_squash() -> None:
 
 
 def test_a_squash_of_squashes() -> None:
-    nested = {**SQUASHES, "core.0001_squashed_0004_note": ["core.0001_squashed_0003_total",
-                                                            "core.0004_note"]}  # fmt: skip
+    nested = {
+        **SQUASHES,
+        "core.0001_squashed_0004_note": ["core.0001_squashed_0003_total", "core.0004_note"],
+    }
     assert as_migrate_sees({*REPLACED, "core.0004_note"}, nested) == {
         "core.0001_squashed_0004_note"
     }
@@ -122,51 +126,88 @@ def test_the_migrations_in_packages_now_and_at_the_target_without_a_ledger(
     squash = (
         "class Migration:\n    replaces = [('books', '0001_initial'), ('books', '0002_author')]"
     )
-    wheel(mirror, "my_shelf", "2.0", files={
-        "my_shelf/apps.py": labelled,
-        "my_shelf/migrations/0001_squashed_0002_author.py": squash,
-        "my_shelf/migrations/0003_cover.py": "",
-    })  # fmt: skip
-    wheel(mirror, "my_shelf", "1.9", files={
-        "my_shelf/apps.py": labelled,
-        "my_shelf/migrations/0001_initial.py": "",
-        "my_shelf/migrations/0002_author.py": "",
-    })  # fmt: skip
+    wheel(
+        mirror,
+        "my_shelf",
+        "2.0",
+        files={
+            "my_shelf/apps.py": labelled,
+            "my_shelf/migrations/0001_squashed_0002_author.py": squash,
+            "my_shelf/migrations/0003_cover.py": "",
+        },
+    )
+    wheel(
+        mirror,
+        "my_shelf",
+        "1.9",
+        files={
+            "my_shelf/apps.py": labelled,
+            "my_shelf/migrations/0001_initial.py": "",
+            "my_shelf/migrations/0002_author.py": "",
+        },
+    )
     wheel(mirror, "ledge", "1.0", files={"ledge/migrations/0001_initial.py": ""})
     wheel(mirror, "stool", "2.0", files={"stool/migrations/0001_initial.py": ""})
     source = tmp_path / "stool-1.0.tar.gz"  # a release published as source only, src/ layout
     with tarfile.open(source, "w:gz") as archive:
-        for name in ("stool-1.0/src/stool/migrations/0001_initial.py",
-                     "stool-1.0/src/stool/migrations/0002_legs.py"):  # fmt: skip
+        for name in (
+            "stool-1.0/src/stool/migrations/0001_initial.py",
+            "stool-1.0/src/stool/migrations/0002_legs.py",
+        ):
             archive.addfile(tarfile.TarInfo(name))
-    subprocess.run([tmp_path / "venv/bin/pip", "install", "-q", "--no-index", "--find-links",
-                    mirror, "my-shelf==2.0", "ledge==1.0", "stool==2.0"], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            tmp_path / "venv/bin/pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            mirror,
+            "my-shelf==2.0",
+            "ledge==1.0",
+            "stool==2.0",
+        ],
+        check=True,
+    )
     # what Paso 1.2's pip dry-run answered: my-shelf goes back to 1.9 (from an index: its wheel
     # downloaded), stool to 1.0 (the mirror's source archive), ledge stays, the project itself
     # (its checkout) is reinstalled, a package with no wheel anywhere and one from git come in
-    install = [["My.Shelf", "1.9", "https://pypi.invalid/my_shelf-1.9-py3-none-any.whl", False],
-               ["stool", "1.0", source.as_uri(), False],
-               ["ledge", "1.0", (mirror / "ledge-1.0-py3-none-any.whl").as_uri(), False],
-               ["project", "0.1", (tmp_path / "app").as_uri(), True],
-               ["gone", "0.1", "https://pypi.invalid/gone-0.1.tar.gz", False],
-               ["forked", "2.0", "git+https://git.invalid/forked", True]]  # fmt: skip
+    install = [
+        ["My.Shelf", "1.9", "https://pypi.invalid/my_shelf-1.9-py3-none-any.whl", False],
+        ["stool", "1.0", source.as_uri(), False],
+        ["ledge", "1.0", (mirror / "ledge-1.0-py3-none-any.whl").as_uri(), False],
+        ["project", "0.1", (tmp_path / "app").as_uri(), True],
+        ["gone", "0.1", "https://pypi.invalid/gone-0.1.tar.gz", False],
+        ["forked", "2.0", "git+https://git.invalid/forked", True],
+    ]
     run.records.keep(Target("deploy-ok", "a" * 40, 0, "named by the test"))
     run.records.keep(TargetResolved({"local://": {"ok": True, "install": install}}, []))
     env = run.site.env
     found = packages(run.records, Venv(run.site.first_host("app"), env.app), env)
-    assert found.deployed == ["books.0001_squashed_0002_author", "books.0003_cover",
-                              "ledge.0001_initial", "stool.0001_initial"]  # fmt: skip
-    assert found.target == ["books.0001_initial", "books.0002_author", "ledge.0001_initial",
-                            "stool.0001_initial", "stool.0002_legs"]  # fmt: skip
-    assert found.squashed == {"books.0001_squashed_0002_author": ["books.0001_initial",
-                                                                  "books.0002_author"]}  # fmt: skip
+    assert found.deployed == [
+        "books.0001_squashed_0002_author",
+        "books.0003_cover",
+        "ledge.0001_initial",
+        "stool.0001_initial",
+    ]
+    assert found.target == [
+        "books.0001_initial",
+        "books.0002_author",
+        "ledge.0001_initial",
+        "stool.0001_initial",
+        "stool.0002_legs",
+    ]
+    assert found.squashed == {
+        "books.0001_squashed_0002_author": ["books.0001_initial", "books.0002_author"]
+    }
     assert sorted(found.unread) == ["forked==2.0", "gone==0.1"], found.unread
     assert "gone==0.1" in found.unread["gone==0.1"]  # pip's own words on what it lacks
     assert "git+https://git.invalid/forked" in found.unread["forked==2.0"]
     # the target's history as migrate sees it: the squash, without the deployed 0003
     assert as_migrate_sees(found.target, found.squashed) >= {
-        "books.0001_squashed_0002_author", "ledge.0001_initial",
-    }  # fmt: skip
+        "books.0001_squashed_0002_author",
+        "ledge.0001_initial",
+    }
     assert packages(run.records, Venv(run.site.first_host("app"), env.app), env) is found
 
 
@@ -183,9 +224,21 @@ def test_a_dry_run_report_not_read_leaves_the_packages_unread(
 
 
 def test_pip_download_gets_only_the_options_that_say_where_packages_come_from() -> None:
-    given = ["--no-compile", "-i", "https://mirror.invalid/simple", "--no-index",
-             "--find-links=/srv/wheels", "--no-warn-script-location", "--trusted-host",
-             "mirror.invalid"]  # fmt: skip
-    assert sources(given) == ["-i", "https://mirror.invalid/simple", "--no-index",
-                              "--find-links=/srv/wheels", "--trusted-host",
-                              "mirror.invalid"]  # fmt: skip
+    given = [
+        "--no-compile",
+        "-i",
+        "https://mirror.invalid/simple",
+        "--no-index",
+        "--find-links=/srv/wheels",
+        "--no-warn-script-location",
+        "--trusted-host",
+        "mirror.invalid",
+    ]
+    assert sources(given) == [
+        "-i",
+        "https://mirror.invalid/simple",
+        "--no-index",
+        "--find-links=/srv/wheels",
+        "--trusted-host",
+        "mirror.invalid",
+    ]

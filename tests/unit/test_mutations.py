@@ -16,11 +16,35 @@ ACTING = ("actions", "checks", "services", "lifecycle", "governance")
 DIRECT = {
     "subprocess": {"run", "Popen", "call", "check_call", "check_output"},
     "shutil": {"rmtree", "move", "copy", "copy2", "copyfile", "copytree", "chown"},
-    "os": {"remove", "unlink", "rename", "replace", "rmdir", "makedirs", "mkdir", "chmod",
-           "chown", "open", "fdopen", "system", "kill", "killpg"},
-}  # fmt: skip
-PATH_WRITES = {"write_text", "write_bytes", "unlink", "mkdir", "chmod", "rename", "touch",
-               "rmdir", "symlink_to", "hardlink_to"}  # fmt: skip
+    "os": {
+        "remove",
+        "unlink",
+        "rename",
+        "replace",
+        "rmdir",
+        "makedirs",
+        "mkdir",
+        "chmod",
+        "chown",
+        "open",
+        "fdopen",
+        "system",
+        "kill",
+        "killpg",
+    },
+}
+PATH_WRITES = {
+    "write_text",
+    "write_bytes",
+    "unlink",
+    "mkdir",
+    "chmod",
+    "rename",
+    "touch",
+    "rmdir",
+    "symlink_to",
+    "hardlink_to",
+}
 
 # (module, function): why it may write by itself — the run's own folder on the operator's machine,
 # or the tool's own files, never the environment it acts on
@@ -76,8 +100,9 @@ def walk(layers: tuple[str, ...] = ACTING) -> list[tuple[str, str, str, int]]:
 
 def test_the_acting_layers_change_systems_only_through_host_run() -> None:
     found = walk()
-    assert [f"rollbook/{m}:{line} {f}: {call}" for m, f, call, line in found
-            if (m, f) not in OWN_FILES] == []  # fmt: skip
+    assert [
+        f"rollbook/{m}:{line} {f}: {call}" for m, f, call, line in found if (m, f) not in OWN_FILES
+    ] == []
     assert set(OWN_FILES) - {(m, f) for m, f, _, _ in found} == set(), "no longer needed: drop"
 
 

@@ -23,8 +23,12 @@ from rollbook.sandbox.appvenv import put_back_aside
 
 
 def sh(script: str, live: Path, aside: Path, staged: Path) -> int:
-    done = subprocess.run(["sh", "-c", script, "sh", str(live), str(aside), str(staged)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["sh", "-c", script, "sh", str(live), str(aside), str(staged)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return done.returncode
 
 
@@ -68,8 +72,12 @@ def test_the_switch_refuses_a_folder_already_at_the_aside_name(tmp_path: Path) -
 
 
 def inspect(python: Path, live: Path, *names: Path) -> dict:
-    done = subprocess.run([str(python), "-c", INSPECT, str(live), *map(str, names)],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [str(python), "-c", INSPECT, str(live), *map(str, names)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -138,8 +146,12 @@ def installed(venv: Path, files: dict[str, str]) -> Path:
 
 
 def damaged(venv: Path) -> dict:
-    done = subprocess.run([str(venv / "bin" / "python"), "-c", RECORDED_FILES],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", RECORDED_FILES],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout)["damaged"]
 
 
@@ -161,8 +173,12 @@ def test_the_copys_scripts_name_the_apps_venv_and_their_record_says_so(tmp_path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(staged)], check=True)
     script = f"#!{staged}/bin/python\nimport demo\n"
     installed(staged, {"demo/__init__.py": "", "../../../bin/demo": script})
-    done = subprocess.run([str(staged / "bin" / "python"), "-c", _RELOCATE, str(staged), str(live)],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [str(staged / "bin" / "python"), "-c", _RELOCATE, str(staged), str(live)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.split()[1] == "0"  # nothing in bin/ names the copy any more
     assert (staged / "bin" / "demo").read_text() == f"#!{live}/bin/python\nimport demo\n"
     assert damaged(staged) == {}  # its RECORD row has the rewritten file's sha256

@@ -16,9 +16,13 @@ from tests.unit.local_run import local_run
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT_EMPTY = [
-    "health.smoke_tests (or health.smoke_command)", "health.endpoints", "health.critical",
-    "logs.files", "notify", "app.critical_packages",
-]  # fmt: skip
+    "health.smoke_tests (or health.smoke_command)",
+    "health.endpoints",
+    "health.critical",
+    "logs.files",
+    "notify",
+    "app.critical_packages",
+]
 
 
 def test_every_empty_check_setting_is_named(
@@ -40,10 +44,24 @@ def test_a_paso_with_nothing_to_check_is_skipped_not_passed(
     local_run(tmp_path, monkeypatch)  # environments/unit.yaml: no notify channel
     reports = tmp_path / "feature-reports"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "features/prerequisites.feature", "--env=unit",
-         "-k", "Canal", f"--report-dir={reports}", "-p", "no:cacheprovider", "-rs"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "features/prerequisites.feature",
+            "--env=unit",
+            "-k",
+            "Canal",
+            f"--report-dir={reports}",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     output = done.stdout + done.stderr
     assert "1 skipped" in output and "passed" not in output.splitlines()[-2], output
     assert "no configurado: notify" in output
@@ -57,11 +75,17 @@ def test_an_undelivered_notice_is_no_entregado_and_escalated_not_passed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch)
-    run.site.env = run.site.env.model_copy(update={"notify": [NotifyTarget(url_env="A"),
-                                                    NotifyTarget(url_env="B")]})  # fmt: skip
+    run.site.env = run.site.env.model_copy(
+        update={"notify": [NotifyTarget(url_env="A"), NotifyTarget(url_env="B")]}
+    )
     run.incident.journal.write("notification_sent", paso="1.4", kind="start", target="B (json)")
-    run.incident.journal.write("notification_warning", paso="1.4", kind="start", target="A (json)",
-                      reason="not sent: connection refused")  # fmt: skip
+    run.incident.journal.write(
+        "notification_warning",
+        paso="1.4",
+        kind="start",
+        target="A (json)",
+        reason="not sent: connection refused",
+    )
     with pytest.raises(pytest.skip.Exception, match=r"NO ENTREGADO \(start\): A \(json\): not"):
         delivery(run, "start")
     [undelivered] = run.incident.journal.events("notification_undelivered")

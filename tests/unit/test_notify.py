@@ -184,11 +184,17 @@ def test_an_escalation_reaches_each_person_of_its_roles(
     monkeypatch.setenv("SECOND_URL", receiver.url)
     monkeypatch.setenv("LEAD_URL", receiver.url.replace("/incidents", "/lead"))
     run = make_run(tmp_path, monkeypatch)
-    run.site.env = run.site.env.model_copy(update={"people": [
-        Person(name="Lead", identity="lead@x", roles=["tech_lead"], notify_env="LEAD_URL"),
-        Person(name="Dba", identity="dba@x", roles=["dba"], contact="+34 600"),
-        Person(name="Owner", identity="po@x", roles=["product_owner"], notify_env="LEAD_URL"),
-    ]})  # fmt: skip
+    run.site.env = run.site.env.model_copy(
+        update={
+            "people": [
+                Person(name="Lead", identity="lead@x", roles=["tech_lead"], notify_env="LEAD_URL"),
+                Person(name="Dba", identity="dba@x", roles=["dba"], contact="+34 600"),
+                Person(
+                    name="Owner", identity="po@x", roles=["product_owner"], notify_env="LEAD_URL"
+                ),
+            ]
+        }
+    )
     announce(run, "escalation", ["ROLLBACK FALLIDO - STAGING"], roles=notify.ESCALATION)
     titles = [message["title"] for message in receiver.received]
     assert titles.count("ROLLBACK FALLIDO - STAGING — para Lead") == 1

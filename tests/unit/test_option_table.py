@@ -38,16 +38,30 @@ def test_every_run_option_is_a_row_of_the_table() -> None:
 def test_pytest_offers_every_row() -> None:
     shown = subprocess.run(
         [sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert [o.flag for o in OPTIONS if o.flag not in shown] == []
 
 
 def test_the_replan_gets_what_the_plan_depends_on_and_nothing_of_this_run() -> None:
-    options = parsed(["--env=staging", "--target-tag=stable-1", "--reason=500s en /checkout",
-                      "--severity=ALTO", "--users-affected=30", "--force-target",
-                      "--approved-by=Lead", "--approval=approval.json", "--no-auto-recover",
-                      "--incident=2026-12-07-1800-staging", "--dry-run"])  # fmt: skip
+    options = parsed(
+        [
+            "--env=staging",
+            "--target-tag=stable-1",
+            "--reason=500s en /checkout",
+            "--severity=ALTO",
+            "--users-affected=30",
+            "--force-target",
+            "--approved-by=Lead",
+            "--approval=approval.json",
+            "--no-auto-recover",
+            "--incident=2026-12-07-1800-staging",
+            "--dry-run",
+        ]
+    )
     assert options.auto_recover is False and options.dry_run is True
     assert options.approval == Path("approval.json").resolve()
     assert replan_arguments(options) == [

@@ -112,8 +112,11 @@ def test_time_budgets_from_anexo_b() -> None:
 def test_a_budget_the_heading_contradicts_is_flagged(tmp_path: Path) -> None:
     document = tmp_path / "doc.md"
     text = DOCUMENT.read_text(encoding="utf-8")
-    document.write_text(text.replace("ETAPA 3: ROLLBACK DE CODIGO (3 minutos)",
-                                     "ETAPA 3: ROLLBACK DE CODIGO (4 minutos)"))  # fmt: skip
+    document.write_text(
+        text.replace(
+            "ETAPA 3: ROLLBACK DE CODIGO (3 minutos)", "ETAPA 3: ROLLBACK DE CODIGO (4 minutos)"
+        )
+    )
     etapa = block(render([ROLLBACK], "md", document), "### ETAPA 3: ROLLBACK DE CODIGO (4 minutos)")
     assert "3 min (Anexo B" in etapa and "⚠ el encabezado dice 4 minutos" in etapa
 
@@ -157,21 +160,43 @@ def test_coverage_counts_match_the_table() -> None:
 
 def test_plan_commands_under_their_paso(tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"incident": "INC-7", "environment": "staging", "commands": [
-        {"paso": "4.3", "host": "ssh://deploy@db", "argv": ["pg_restore", "-d", "iact"],
-         "cwd": None},
-        {"paso": "2.2", "host": "ssh://deploy@app", "argv": ["systemctl", "stop", "gunicorn"],
-         "cwd": "/var/www"},
-        {"paso": "4.0", "host": "local://", "argv": ["createdb", "sombra"], "cwd": None},
-        {"paso": "42.1", "host": "local://", "argv": ["echo", "<b>"], "cwd": None},
-    ]}))  # fmt: skip
+    plan.write_text(
+        json.dumps(
+            {
+                "incident": "INC-7",
+                "environment": "staging",
+                "commands": [
+                    {
+                        "paso": "4.3",
+                        "host": "ssh://deploy@db",
+                        "argv": ["pg_restore", "-d", "iact"],
+                        "cwd": None,
+                    },
+                    {
+                        "paso": "2.2",
+                        "host": "ssh://deploy@app",
+                        "argv": ["systemctl", "stop", "gunicorn"],
+                        "cwd": "/var/www",
+                    },
+                    {
+                        "paso": "4.0",
+                        "host": "local://",
+                        "argv": ["createdb", "sombra"],
+                        "cwd": None,
+                    },
+                    {"paso": "42.1", "host": "local://", "argv": ["echo", "<b>"], "cwd": None},
+                ],
+            }
+        )
+    )
     markdown = render([ROLLBACK], "md", DOCUMENT, plan)
     restore = block(markdown, "#### Paso 4.3: Restaurar Base de Datos")
     assert "1. `ssh://deploy@db`: `pg_restore -d iact`" in restore and "systemctl" not in restore
     stop = block(markdown, "#### Paso 2.2: Detener Servicios de Aplicacion")
     assert "`ssh://deploy@app` en `/var/www`: `systemctl stop gunicorn`" in stop
-    assert "`createdb sombra`" in block(markdown, "#### Paso 4.0: Adelantar la Etapa 4 con el "
-                                        "servicio activo")  # fmt: skip
+    assert "`createdb sombra`" in block(
+        markdown, "#### Paso 4.0: Adelantar la Etapa 4 con el servicio activo"
+    )
     assert "Comandos del plan sin Paso" in markdown and "incidente INC-7" in markdown
     page = render([ROLLBACK], "html", DOCUMENT, plan)
     assert "<code>echo &#x27;&lt;b&gt;&#x27;</code>" in page and "<b>" not in page

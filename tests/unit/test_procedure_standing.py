@@ -14,8 +14,12 @@ def test_the_shipped_document_is_past_its_review_and_unsigned() -> None:
     fact = standing(DOCUMENT, date(2026, 12, 6))
     assert (fact["id"], fact["version"], fact["status"]) == ("PROCED-BACK-003", "1.0.0", "activo")
     assert fact["next_review"] == "2026-01-18"
-    assert fact["unsigned"] == ["Autor (Equipo DevOps)", "Revisor Tecnico (DBA Lead)",
-                                "Aprobador (Tech Lead)", "Aprobador (CTO)"]  # fmt: skip
+    assert fact["unsigned"] == [
+        "Autor (Equipo DevOps)",
+        "Revisor Tecnico (DBA Lead)",
+        "Aprobador (Tech Lead)",
+        "Aprobador (CTO)",
+    ]
     assert fact["problems"] == [
         "revisión programada vencida: 2026-01-18 (hace 322 días)",
         "§14 sin firmar: " + ", ".join(fact["unsigned"]),

@@ -32,8 +32,9 @@ def read_followed(
     said: list[str] = []
     host.executor.progress = said.append
     reader = subprocess.Popen([sys.executable, "-c", READER, str(backup), str(2**20), str(pause)])
-    with Progress.reading(host, "psql backup", str(backup), stall=60, interval=0.05,
-                          expected=expected):  # fmt: skip
+    with Progress.reading(
+        host, "psql backup", str(backup), stall=60, interval=0.05, expected=expected
+    ):
         reader.wait(timeout=30)
     return host, said
 

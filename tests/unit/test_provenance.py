@@ -35,8 +35,10 @@ def test_differences_name_each_file_changed_gone_or_added() -> None:
     del files["procedures/PROCED-BACK-003.md"]  # the checkout has it, the run did not
     said = provenance.differences(made)
     assert [line.split(":")[0] for line in said] == [
-        "procedures/PROCED-BACK-003.md", "steps/gone.py", "steps/services.py"
-    ]  # fmt: skip
+        "procedures/PROCED-BACK-003.md",
+        "steps/gone.py",
+        "steps/services.py",
+    ]
     assert "not in the code that ran" in said[0] and "not in this checkout" in said[1]
     assert "differs from this checkout's" in said[2]
 

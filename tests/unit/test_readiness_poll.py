@@ -72,13 +72,18 @@ redirect_stderr=true
     try:
         yield conf, port
     finally:
-        subprocess.run([BIN / "supervisorctl", "-c", conf, "shutdown"], capture_output=True,
-                       check=False)  # fmt: skip
+        subprocess.run(
+            [BIN / "supervisorctl", "-c", conf, "shutdown"], capture_output=True, check=False
+        )
 
 
 def with_web(run: Run, conf: Path, port: int) -> None:
-    services = ServicesConfig(manager="supervisor", app=["web"], supervisor_conf=str(conf),
-                              supervisorctl=str(BIN / "supervisorctl"))  # fmt: skip
+    services = ServicesConfig(
+        manager="supervisor",
+        app=["web"],
+        supervisor_conf=str(conf),
+        supervisorctl=str(BIN / "supervisorctl"),
+    )
     health = HealthConfig(url=f"http://127.0.0.1:{port}/health/", timeout=10.0)
     run.site.env = run.site.env.model_copy(update={"services": services, "health": health})
 
@@ -89,8 +94,9 @@ def test_a_hung_first_request_is_asked_again_after_the_short_bound(
     conf, port = hanging_web
     run = local_run(tmp_path, monkeypatch)
     with_web(run, conf, port)
-    subprocess.run([BIN / "supervisorctl", "-c", conf, "start", "web"], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [BIN / "supervisorctl", "-c", conf, "start", "web"], check=True, capture_output=True
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # listening (a connection that asks nothing)
         with socket.socket() as probe:
@@ -98,8 +104,11 @@ def test_a_hung_first_request_is_asked_again_after_the_short_bound(
                 break
         time.sleep(0.05)
     assert wait_web_answers(run.site.first_host("app"), run.site.env) == 200
-    asked = [e for e in read_journal(run.incident.journal.path)
-             if e["event"] == "command" and e["argv"][0] == "curl"]  # fmt: skip
+    asked = [
+        e
+        for e in read_journal(run.incident.journal.path)
+        if e["event"] == "command" and e["argv"][0] == "curl"
+    ]
     bounds = [e["argv"][e["argv"].index("--max-time") + 1] for e in asked]
     assert bounds == [f"{READINESS_REQUEST:g}"] * len(asked), bounds
     assert asked[0]["exit"] == 28, asked[0]  # curl: the bound ran out; the app was not given up

@@ -30,17 +30,27 @@ def journal(tmp_path: Path, incident: str, *events: dict) -> Path:
 def killed_recovery(tmp_path: Path) -> None:
     """A rollback, and a §9 of it killed during its database reload (no outcome)."""
     journal(tmp_path, ROLLBACK, {"event": "run_started", "incident": ROLLBACK})
-    journal(tmp_path, KILLED, {"event": "run_started", "incident": KILLED},
-            {"event": "recovering", "incident": ROLLBACK, "asked": ROLLBACK},
-            {"event": "recovery_started", "operations": []})  # fmt: skip
+    journal(
+        tmp_path,
+        KILLED,
+        {"event": "run_started", "incident": KILLED},
+        {"event": "recovering", "incident": ROLLBACK, "asked": ROLLBACK},
+        {"event": "recovery_started", "operations": []},
+    )
 
 
 def hold(tmp_path: Path, host: str, pid: int) -> None:
     """The lock as the killed recovery left it."""
     folder = tmp_path / "backups" / ".rollbook-lock"
     folder.mkdir()
-    owner = {"incident": KILLED, "recovers": ROLLBACK, "operator": "someone", "host": host,
-             "pid": pid, "started": "2026-01-01T00:10:00+00:00"}  # fmt: skip
+    owner = {
+        "incident": KILLED,
+        "recovers": ROLLBACK,
+        "operator": "someone",
+        "host": host,
+        "pid": pid,
+        "started": "2026-01-01T00:10:00+00:00",
+    }
     (folder / "owner.json").write_text(json.dumps(owner))
 
 
@@ -56,8 +66,11 @@ def test_a_recovery_asked_for_a_recovery_recovers_the_rollback_and_says_so(
     earlier = recovery.journals_of(run)
     assert earlier.events[0]["incident"] == ROLLBACK
     assert [j[0]["incident"] for j in earlier.interrupted] == [KILLED]
-    sealed = {e["incident"] for e in read_journal(run.incident.journal.path)
-              if e["event"] == "journal_sealed"}  # fmt: skip
+    sealed = {
+        e["incident"]
+        for e in read_journal(run.incident.journal.path)
+        if e["event"] == "journal_sealed"
+    }
     assert sealed == {ROLLBACK, KILLED}
 
 

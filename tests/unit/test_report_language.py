@@ -8,10 +8,18 @@ from pathlib import Path
 from rollbook.record import report_language
 
 ENGLISH = [
-    "<h2>Environment</h2>", "<h2>Summary</h2>", "(Un)check the boxes", "Show all details",
-    "Hide all details", "No results found", "Report generated on", " Failed,</span>",
-    " Passed,</span>", " Skipped,</span>", " tests took ",
-]  # fmt: skip
+    "<h2>Environment</h2>",
+    "<h2>Summary</h2>",
+    "(Un)check the boxes",
+    "Show all details",
+    "Hide all details",
+    "No results found",
+    "Report generated on",
+    " Failed,</span>",
+    " Passed,</span>",
+    " Skipped,</span>",
+    " tests took ",
+]
 
 
 def real_report(tmp_path: Path) -> str:
@@ -23,10 +31,22 @@ def real_report(tmp_path: Path) -> str:
         "def test_skip(): pytest.skip('Summary')\n"
     )
     subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--noconftest",
-         f"--html={tmp_path / 'report.html'}", "--self-contained-html", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--noconftest",
+            f"--html={tmp_path / 'report.html'}",
+            "--self-contained-html",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
     return (tmp_path / "report.html").read_text(encoding="utf-8")
 
 

@@ -49,8 +49,10 @@ def test_includes_and_constraints_followed_relative_to_their_file(tmp_path: Path
     (app / "constraints.txt").write_text("kombu==5.7.0\n")
     host = local_host(tmp_path / "journal")
     assert pinned(host, str(app / "requirements.txt")) == {
-        "gunicorn": "23.0.0", "django": "5.2.19", "kombu": "5.7.0",
-    }  # fmt: skip
+        "gunicorn": "23.0.0",
+        "django": "5.2.19",
+        "kombu": "5.7.0",
+    }
     (app / "constraints.txt").unlink()
     with pytest.raises(StepFailed, match=r"cannot read the requirements file .*constraints.txt"):
         pinned(host, str(app / "requirements.txt"))
@@ -68,8 +70,9 @@ def test_an_older_record_without_packaging_tools_compares_without_them() -> None
     assert set_difference(FULL, FULL) == ([], [])
     newer_setuptools = [*FULL[:2], "setuptools==84.0.0", FULL[3]]
     assert set_difference(newer_setuptools, FULL) == (
-        ["setuptools==65.5.0"], ["setuptools==84.0.0"],
-    )  # fmt: skip
+        ["setuptools==65.5.0"],
+        ["setuptools==84.0.0"],
+    )
 
 
 def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
@@ -79,8 +82,9 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
     includes too, while the checkout is still at the deployed release."""
     run = local_run(tmp_path, monkeypatch)
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
-    pip = subprocess.run([str(tmp_path / "venv/bin/pip"), "--version"], capture_output=True,
-                         text=True, check=True).stdout.split()[1]  # fmt: skip
+    pip = subprocess.run(
+        [str(tmp_path / "venv/bin/pip"), "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
     app = tmp_path / "app"
     git(app, "init", "-q")
     (app / "requirements").mkdir()
@@ -93,8 +97,9 @@ def test_the_targets_install_is_resolved_from_its_tag_before_any_change(
     (app / "requirements.txt").write_text("# the deployed release: nothing\n")  # not the target's
     offline = ["--no-index", f"--find-links={tmp_path / 'wheels'}"]
     (tmp_path / "wheels").mkdir()
-    app_config = run.site.env.app.model_copy(update={"pip_options": offline,
-                                                "force_reinstall": "when_needed"})  # fmt: skip
+    app_config = run.site.env.app.model_copy(
+        update={"pip_options": offline, "force_reinstall": "when_needed"}
+    )
     run.site.env = run.site.env.model_copy(update={"app": app_config})
     run.records.keep(Target("deploy-ok", "a" * 40, 0, "named by the test"))
     assert dependencies.resolve_target(run.incident, run.site, run.records) == {
@@ -149,8 +154,9 @@ def test_holding_what_the_target_does_not_pin_must_not_make_it_unresolvable(
         wheel(wheels, "rb_b", version)
     offline = ["--no-index", f"--find-links={wheels}"]
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
-    subprocess.run([str(tmp_path / "venv/bin/pip"), "install", "-q", *offline, "rb-b==2.0"],
-                   check=True)  # fmt: skip
+    subprocess.run(
+        [str(tmp_path / "venv/bin/pip"), "install", "-q", *offline, "rb-b==2.0"], check=True
+    )
     app = tmp_path / "app"
     git(app, "init", "-q")
     for tag, text in (("deploy-2", "rb-a==1.0\n"), ("deploy-3", "rb-a==1.0\nrb-b==2.0\n")):
@@ -158,8 +164,9 @@ def test_holding_what_the_target_does_not_pin_must_not_make_it_unresolvable(
         git(app, "add", "-A")
         git(app, *IDENTITY, "commit", "-q", "-m", tag)
         git(app, "tag", tag)
-    app_config = run.site.env.app.model_copy(update={"pip_options": offline,
-                                                "force_reinstall": "when_needed"})  # fmt: skip
+    app_config = run.site.env.app.model_copy(
+        update={"pip_options": offline, "force_reinstall": "when_needed"}
+    )
     run.site.env = run.site.env.model_copy(update={"app": app_config})
     run.records.keep(Target("deploy-2", "a" * 40, 0, "named by the test"))
     [answer] = dependencies.resolve_target(run.incident, run.site, run.records).values()
@@ -197,18 +204,23 @@ def test_paso_3_2_takes_paso_1_2s_answer_while_the_venv_is_the_one_it_asked_abou
     pip = str(tmp_path / "venv/bin/pip")
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
     subprocess.run([pip, "install", "-q", *offline, "rb-b==1.0"], check=True)
-    recorded = subprocess.run([pip, "freeze", "--all"], capture_output=True, text=True,
-                              check=True).stdout.split()  # fmt: skip
-    app_config = run.site.env.app.model_copy(update={"pip_options": offline,
-                                                "force_reinstall": "when_needed"})  # fmt: skip
+    recorded = subprocess.run(
+        [pip, "freeze", "--all"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    app_config = run.site.env.app.model_copy(
+        update={"pip_options": offline, "force_reinstall": "when_needed"}
+    )
     run.site.env = run.site.env.model_copy(update={"app": app_config})
     run.records.keep(Target("deploy-1", "a" * 40, 0, "named by the test", packages=recorded))
     [answer] = dependencies.resolve_target(run.incident, run.site, run.records).values()
     assert answer["count"] == 0 and _pip_dry_runs(run) == 1, answer
 
     def skipped() -> str:
-        [noted, *_] = [e["value"] for e in reversed(list(read_journal(run.incident.journal.path)))
-                       if e["event"] == "fact" and e["key"] == "packages_installed"]  # fmt: skip
+        [noted, *_] = [
+            e["value"]
+            for e in reversed(list(read_journal(run.incident.journal.path)))
+            if e["event"] == "fact" and e["key"] == "packages_installed"
+        ]
         return str(noted["skipped"].get("local://"))
 
     dependencies.install_requirements(run.incident, run.site, run.records)
@@ -235,7 +247,15 @@ def test_lines_that_install_the_checkouts_own_code_are_told_apart() -> None:
         "Django==5.2.19 --hash=sha256:aaaa\n--index-url https://example.invalid/simple\n"
     )
     assert local_code(lines) == [
-        "-e .", "--editable=./libs/x", "./libs/y", "/srv/wheels/z-1.0-py3-none-any.whl",
-        "file:///srv/src/w", "myapp @ file:///srv/app", "-e git+https://example.invalid/x.git#egg=x",
-        "-e.", "libs/pkg", "vendor/x-1.0-py3-none-any.whl", "other@file:///srv/o",
-    ]  # fmt: skip
+        "-e .",
+        "--editable=./libs/x",
+        "./libs/y",
+        "/srv/wheels/z-1.0-py3-none-any.whl",
+        "file:///srv/src/w",
+        "myapp @ file:///srv/app",
+        "-e git+https://example.invalid/x.git#egg=x",
+        "-e.",
+        "libs/pkg",
+        "vendor/x-1.0-py3-none-any.whl",
+        "other@file:///srv/o",
+    ]

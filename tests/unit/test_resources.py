@@ -57,8 +57,12 @@ def test_venv_tools_run_from_the_app_folder_with_its_environment(tmp_path: Path)
     python = tmp_path / "venv" / "bin" / "python"
     python.write_text('#!/bin/sh\necho "$(pwd) $APP_SETTING $*"\n')
     python.chmod(0o755)
-    app = AppConfig(path=str(tmp_path), venv=str(tmp_path / "venv"), tags="deploy-*",
-                    env={"APP_SETTING": "from-yaml"})  # fmt: skip
+    app = AppConfig(
+        path=str(tmp_path),
+        venv=str(tmp_path / "venv"),
+        tags="deploy-*",
+        env={"APP_SETTING": "from-yaml"},
+    )
     venv = Venv(local_host(tmp_path / "journal"), app)
     out = venv.manage("showmigrations", "--plan", mutating=False).stdout.strip()
     assert out == f"{tmp_path} from-yaml manage.py showmigrations --plan"
@@ -70,8 +74,15 @@ def test_postgres_client_gets_the_password_as_a_private_file_only(
     (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     host = local_host(tmp_path / "journal")
-    db = DatabaseConfig(host="127.0.0.1", port=5433, name="app", user="app_user",
-                        password_env="UNUSED", backups="/b", backup_pattern="*.sql")  # fmt: skip
+    db = DatabaseConfig(
+        host="127.0.0.1",
+        port=5433,
+        name="app",
+        user="app_user",
+        password_env="UNUSED",
+        backups="/b",
+        backup_pattern="*.sql",
+    )
     pg = PostgresClient(host, db, PASSWORD)
     # `sh -c` in place of a PostgreSQL tool: it shows the argv and the pgpass file it was given
     script = 'echo "$*"; cat "$PGPASSFILE"'

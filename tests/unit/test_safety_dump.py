@@ -17,8 +17,15 @@ from tests.unit.local_run import local_host
 def pg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PostgresClient:
     (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    db = DatabaseConfig(host="127.0.0.1", port=9, name="app", user="app", password_env="UNUSED",
-                        backups=str(tmp_path), backup_pattern="*.sql")  # fmt: skip
+    db = DatabaseConfig(
+        host="127.0.0.1",
+        port=9,
+        name="app",
+        user="app",
+        password_env="UNUSED",
+        backups=str(tmp_path),
+        backup_pattern="*.sql",
+    )
     return PostgresClient(local_host(tmp_path / "journal"), db, "pw")
 
 

@@ -55,8 +55,11 @@ def test_an_instance_number_out_of_range_is_one_line(tmp_path: Path) -> None:
         instance.number(str(instance.LARGEST + 1))
     done = subprocess.run(
         [sys.executable, "-m", "rollbook.cli", "sandbox", "status", "--instance", "x"],
-        capture_output=True, text=True, check=False, cwd=ENVIRONMENTS_DIR.parent,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ENVIRONMENTS_DIR.parent,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"'x': give a number from 0 to {instance.LARGEST}" in done.stderr
 

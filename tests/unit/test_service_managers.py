@@ -52,8 +52,13 @@ def test_supervisor_names_the_running_programs_from_one_status(tmp_path: Path) -
     manager = Supervisor(host, _tool(tmp_path, "supervisorctl", printed))
     names = ["gunicorn", "celery", "web:*", "beat", "nginx"]
     assert manager.running(names) == ["gunicorn", "web:*"]
-    states = {"gunicorn": "RUNNING", "celery": "STOPPED", "web:*": "RUNNING", "beat": "ERROR",
-              "nginx": "ERROR"}  # fmt: skip
+    states = {
+        "gunicorn": "RUNNING",
+        "celery": "STOPPED",
+        "web:*": "RUNNING",
+        "beat": "ERROR",
+        "nginx": "ERROR",
+    }
     assert manager.states(names) == states
     assert [argv[1:] for argv in _asked(host)] == [["status", *names]] * 2
     assert manager.running([]) == []

@@ -40,8 +40,9 @@ def mapping(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     library = tmp_path / "venv" / "lib" / "_ext.so"  # under the environment's venv
     library.parent.mkdir(parents=True)
     library.write_bytes(b"\0" * 4096)
-    held = subprocess.Popen([sys.executable, "-c", HOLD, str(library)], stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    held = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(library)], stdout=subprocess.PIPE, text=True
+    )
     assert held.stdout is not None and held.stdout.readline().strip() == "mapped"
     yield held, library
     held.kill()

@@ -97,10 +97,23 @@ def test_fingerprint_is_the_one_ssh_keygen_prints(keys: tuple[Path, Path]) -> No
 def test_auditor_needs_only_ssh_keygen_and_sha256sum(signed: Path, keys: tuple[Path, Path]) -> None:
     with (signed / MANIFEST).open("rb") as manifest:
         verified = subprocess.run(
-            ["ssh-keygen", "-Y", "verify", "-f", keys[1], "-I", IDENTITY, "-n", NAMESPACE,
-             "-s", signed / SIGNATURE],
-            stdin=manifest, capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                "ssh-keygen",
+                "-Y",
+                "verify",
+                "-f",
+                keys[1],
+                "-I",
+                IDENTITY,
+                "-n",
+                NAMESPACE,
+                "-s",
+                signed / SIGNATURE,
+            ],
+            stdin=manifest,
+            capture_output=True,
+            text=True,
+        )
     assert verified.returncode == 0 and "Good" in verified.stdout
     sums = subprocess.run(["sha256sum", "-c", MANIFEST], cwd=signed, capture_output=True)
     assert sums.returncode == 0

@@ -19,8 +19,10 @@ def test_the_snapshot_puts_back_exactly_what_the_steps_cannot_rebuild(
     (root / "CACHE" / "manifest.json").write_text('{"bundle": "built by compress"}\n')
     before = static.content_hash(host, run.site.env)
     snapshot = static.take_snapshot(host, run.site.env, run.incident.id)
-    assert snapshot == {"path": f"{tmp_path}/.rollbook/static-{run.incident.id}.tar",
-                        "sha256": before}  # fmt: skip
+    assert snapshot == {
+        "path": f"{tmp_path}/.rollbook/static-{run.incident.id}.tar",
+        "sha256": before,
+    }
     # Etapa 3's own steps: one command, which makes another file and no manifest
     steps = [["sh", "-c", "echo 'b {}' > staticfiles/other.css"]]
     env = run.site.env.model_copy(

@@ -7,8 +7,9 @@ HEALTH, ORDERS = "local:// http://app/health/", "local:// http://app/orders/"
 
 
 def test_everything_answering_contradicts_a_critical_declaration() -> None:
-    met, failing, contradiction = verdict({HEALTH: 200, ORDERS: 200}, [HEALTH], [ORDERS],
-                                          "responde", "CRITICO")  # fmt: skip
+    met, failing, contradiction = verdict(
+        {HEALTH: 200, ORDERS: 200}, [HEALTH], [ORDERS], "responde", "CRITICO"
+    )
     assert met == [] and failing == {}
     assert contradiction is not None and "2 de 2 URLs responden sin error" in contradiction
     assert verdict({HEALTH: 200}, [HEALTH], [], "responde", "ALTO")[2] is None  # none declared
@@ -19,17 +20,23 @@ def test_each_criterion_from_its_own_observation() -> None:
     assert down[0] == [DOWN, CRITICAL]
     # the health check failing is the app saying it is down, whatever other pages answer
     assert verdict({HEALTH: 500, ORDERS: 200}, [HEALTH], [], "responde", "CRITICO")[0] == [DOWN]
-    met, failing, contradiction = verdict({HEALTH: 200, ORDERS: 500}, [HEALTH], [ORDERS],
-                                          "responde", "CRITICO")  # fmt: skip
+    met, failing, contradiction = verdict(
+        {HEALTH: 200, ORDERS: 500}, [HEALTH], [ORDERS], "responde", "CRITICO"
+    )
     assert (met, failing, contradiction) == ([CRITICAL], {ORDERS: 500}, None)
     no_db = verdict({HEALTH: 200}, [HEALTH], [], "no responde: timeout", "CRITICO")
     assert no_db[0] == [NO_DATABASE]
 
 
 def test_the_record_line_names_what_failed_and_what_was_not_observed() -> None:
-    fact = {"urls": {HEALTH: 200, ORDERS: 500}, "failing": {ORDERS: 500}, "database": "responde",
-            "criteria_met": [CRITICAL], "not_observed": ["Pérdida de datos detectada"],
-            "contradiction": None}  # fmt: skip
+    fact = {
+        "urls": {HEALTH: 200, ORDERS: 500},
+        "failing": {ORDERS: 500},
+        "database": "responde",
+        "criteria_met": [CRITICAL],
+        "not_observed": ["Pérdida de datos detectada"],
+        "contradiction": None,
+    }
     assert summary(fact) == (
         f"1 de 2 URLs con error ({ORDERS}: 500); base de datos responde; criterios cumplidos: "
         f"{CRITICAL}; no observados: Pérdida de datos detectada"
@@ -49,13 +56,25 @@ def test_more_than_a_hundred_error_lines_a_minute_is_the_log_criterion() -> None
 
 
 def test_the_record_line_says_the_logs_error_rate_and_first_error() -> None:
-    logged = {"per_minute": 7, "window": 42.0, "asked": 300.0, "in_window": 12,
-              "since_start": 42.0, "first": "2026-12-07T10:51:03.000+00:00",
-              "lines": ["local:// a.log: ERROR x", "local:// a.log: ERROR y"],
-              "unread": []}  # fmt: skip
-    fact = {"urls": {HEALTH: 500}, "failing": {HEALTH: 500}, "database": "responde",
-            "log_errors": logged, "criteria_met": [DOWN], "not_observed": [],
-            "contradiction": None}  # fmt: skip
+    logged = {
+        "per_minute": 7,
+        "window": 42.0,
+        "asked": 300.0,
+        "in_window": 12,
+        "since_start": 42.0,
+        "first": "2026-12-07T10:51:03.000+00:00",
+        "lines": ["local:// a.log: ERROR x", "local:// a.log: ERROR y"],
+        "unread": [],
+    }
+    fact = {
+        "urls": {HEALTH: 500},
+        "failing": {HEALTH: 500},
+        "database": "responde",
+        "log_errors": logged,
+        "criteria_met": [DOWN],
+        "not_observed": [],
+        "contradiction": None,
+    }
     assert (
         "; errores en logs: 7 en el último minuto, 12 en los últimos 42 s (desde el inicio de "
         "los servicios); el primero desde el inicio de los servicios (hace 42 s): 10:51:03 UTC, "

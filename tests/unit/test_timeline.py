@@ -52,8 +52,9 @@ def test_milestones_follow_the_procedures_timeline() -> None:
 
 
 def test_the_problem_is_dated_by_the_first_error_paso_1_1_found_in_the_logs() -> None:
-    seen = fact("00:01.000", "symptoms_observed",
-                log_errors={"first": "2026-11-27T09:57:12.000+00:00"})  # fmt: skip
+    seen = fact(
+        "00:01.000", "symptoms_observed", log_errors={"first": "2026-11-27T09:57:12.000+00:00"}
+    )
     [first, started, *_] = timeline.milestones([EVENTS[0], seen, *EVENTS[1:]])
     assert first == (
         "2026-11-27T09:57:12.000+00:00",
@@ -77,13 +78,24 @@ def test_criteria_are_measured_and_judged() -> None:
 
 
 def paso(number: str, seconds: float) -> dict:
-    return {"ts": "2026-11-27T10:00:00.000+00:00", "event": "paso_finished", "paso": number,
-            "phase": "call", "status": "passed", "duration": seconds}  # fmt: skip
+    return {
+        "ts": "2026-11-27T10:00:00.000+00:00",
+        "event": "paso_finished",
+        "paso": number,
+        "phase": "call",
+        "status": "passed",
+        "duration": seconds,
+    }
 
 
 def test_each_etapa_is_measured_beside_its_anexo_b_budget() -> None:
-    events = [paso("1.1", 2.0), paso("1.2", 1.5), paso("3.1", 150.0), paso("3.2", 40.0),
-              paso("6.1", 3.0)]  # fmt: skip
+    events = [
+        paso("1.1", 2.0),
+        paso("1.2", 1.5),
+        paso("3.1", 150.0),
+        paso("3.2", 40.0),
+        paso("6.1", 3.0),
+    ]
     rows = closing.anexo_b({"etapa1": 300, "etapa3": 180}, events)
     assert rows == [
         ("Etapa 1", "3.5 s", "300 s", "dentro"),
@@ -107,10 +119,14 @@ def test_scenario_names_become_ascii_test_names() -> None:
 def test_after_section_9_the_outage_ends_when_every_url_answers_as_before() -> None:
     recovered = [
         *EVENTS[:-1],
-        {"ts": "2026-11-27T10:05:30.000+00:00", "event": "recovery_check", "ok": True,
-         "check": "local:// http://127.0.0.1/api/health/ answers 500 as before the run"},
+        {
+            "ts": "2026-11-27T10:05:30.000+00:00",
+            "event": "recovery_check",
+            "ok": True,
+            "check": "local:// http://127.0.0.1/api/health/ answers 500 as before the run",
+        },
         {"ts": "2026-11-27T10:05:40.000+00:00", "event": "recovery_finished", "ok": True},
-    ]  # fmt: skip
+    ]
     assert timeline.downtime(recovered) == 270.0  # from the stop's end to the last answer
     failed = [*recovered[:-1], {**recovered[-1], "ok": False}]
     assert timeline.downtime(failed) == 180.0  # nothing seen back by §9: the health 200 only
@@ -132,7 +148,8 @@ def test_a_log_window_shorter_than_the_procedures_is_named_as_a_deviation() -> N
 
     assert errors_row(3) == (
         "0 líneas de error en 3 s de logs observados — DESVIACIÓN: 3 s en lugar de los 120 s del "
-        "Paso 6.4 (logs.watch del ambiente)", closing.SHORT,
-    )  # fmt: skip
+        "Paso 6.4 (logs.watch del ambiente)",
+        closing.SHORT,
+    )
     assert closing.mark(closing.SHORT) == "NO VERIFICADO (ventana menor que la del Paso 6.4)"
     assert errors_row(120) == ("0 líneas de error en 120 s de logs observados", True)

@@ -18,8 +18,12 @@ def test_the_script_claims_a_validated_rollback_only_when_nothing_failed(
     run = local_run(tmp_path, monkeypatch)
     said: list[str] = []
     run.incident._progress = said.append
-    for module, name in ((web, "health_check"), (checklist, "services_active"),
-                         (checklist, "_dbshell"), (validation, "smoke_tests")):  # fmt: skip
+    for module, name in (
+        (web, "health_check"),
+        (checklist, "services_active"),
+        (checklist, "_dbshell"),
+        (validation, "smoke_tests"),
+    ):
         monkeypatch.setattr(module, name, lambda *_: None)  # each of the four passes
     for paso in failed:
         run.incident.journal.write("paso_finished", paso=paso, status="failed")
@@ -51,7 +55,9 @@ def test_every_failing_check_of_the_script_is_said_in_its_order(
     monkeypatch.setattr(checklist, "_dbshell", lambda *_: None)
     monkeypatch.setattr(validation, "smoke_tests", fails("2 failed"))
     assert list(checklist.validation_script(run).items()) == [
-        ("1. Health check", "OK"), ("2. Servicios", "celery: STOPPED"),
-        ("3. Base de datos", "OK"), ("4. Smoke tests", "2 failed"),
-    ]  # fmt: skip
+        ("1. Health check", "OK"),
+        ("2. Servicios", "celery: STOPPED"),
+        ("3. Base de datos", "OK"),
+        ("4. Smoke tests", "2 failed"),
+    ]
     assert not any("Validado" in line for line in said)

@@ -12,15 +12,24 @@ from tests.unit.local_run import local_run
 @pytest.mark.parametrize(
     ("statuses", "watched", "state"),
     [
-        ({"8.2 — APIs": "passed", "8.2 — Sin errores": "passed"}, True,
-         "ESTABLE (8.2: 30 min sin errores)"),
-        ({"8.2 — APIs": "failed", "8.2 — Sin errores": "passed"}, True,
-         "NO ESTABLE (8.2: 8.2 — APIs)"),
+        (
+            {"8.2 — APIs": "passed", "8.2 — Sin errores": "passed"},
+            True,
+            "ESTABLE (8.2: 30 min sin errores)",
+        ),
+        (
+            {"8.2 — APIs": "failed", "8.2 — Sin errores": "passed"},
+            True,
+            "NO ESTABLE (8.2: 8.2 — APIs)",
+        ),
         ({"8.2 — APIs": "passed"}, False, "NO ESTABLE (8.2: la vigilancia no se ejecutó)"),
-        ({"8.2 — APIs": "passed", "8.2 — Celery": "skipped"}, True,
-         "ESTABLE (8.2: 30 min sin errores; no comprobado: 8.2 — Celery)"),
+        (
+            {"8.2 — APIs": "passed", "8.2 — Celery": "skipped"},
+            True,
+            "ESTABLE (8.2: 30 min sin errores; no comprobado: 8.2 — Celery)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_stable_only_when_every_check_of_the_window_passed(
     tmp_path: Path, monkeypatch, statuses: dict[str, str], watched: bool, state: str
 ) -> None:

@@ -32,8 +32,9 @@ def assigned(body, name):
 
 def label(apps_source, name):
     """The label Django gives the app whose folder is `name` and whose apps.py is `apps_source`."""
-    configs = [node.body for node in ast.walk(parsed(apps_source))
-               if isinstance(node, ast.ClassDef)]  # fmt: skip
+    configs = [
+        node.body for node in ast.walk(parsed(apps_source)) if isinstance(node, ast.ClassDef)
+    ]
     labels = [(assigned(body, "label"), assigned(body, "default") is True) for body in configs]
     labels = [(text, default) for text, default in labels if isinstance(text, str)]
     chosen = [text for text, default in labels if default] or [text for text, _ in labels]

@@ -47,18 +47,21 @@ def archive(path):
     source archive's without its top folder (name-version/) and a `src/` layout's folder."""
     if path.endswith((".whl", ".zip")):
         with zipfile.ZipFile(path) as opened:
-            files = {name: opened.read(name) for name in opened.namelist()
-                     if name.endswith(".py")}  # fmt: skip
+            files = {name: opened.read(name) for name in opened.namelist() if name.endswith(".py")}
     else:
         with tarfile.open(path) as opened:
-            files = {member.name: opened.extractfile(member).read() for member in opened
-                     if member.isfile() and member.name.endswith(".py")}  # fmt: skip
+            files = {
+                member.name: opened.extractfile(member).read()
+                for member in opened
+                if member.isfile() and member.name.endswith(".py")
+            }
     if not path.endswith(".whl"):
         files = {name.split("/", 1)[1]: text for name, text in files.items() if "/" in name}
         files = {name.removeprefix("src/"): text for name, text in files.items()}
     migrations, squashed = migrations_of(  # noqa: F821
-        sorted(files), lambda inside: files[inside].decode("utf-8", "replace")
-        if inside in files else None)  # fmt: skip
+        sorted(files),
+        lambda inside: files[inside].decode("utf-8", "replace") if inside in files else None,
+    )
     squashes.update(squashed)
     return {"migrations": migrations}
 

@@ -83,12 +83,16 @@ def main():
             after = state.clone()
             op.state_forwards(migration.app_label, after)
             kind, table, column = effect(op, migration.app_label, state, after)
-            found.append({
-                "migration": f"{migration.app_label}.{migration.name}",
-                "operation": op.describe(), "effect": kind if backwards else "forwards",
-                "table": table, "column": column,
-                **(renamed(op, migration.app_label, state, after) or {}),
-            })  # fmt: skip
+            found.append(
+                {
+                    "migration": f"{migration.app_label}.{migration.name}",
+                    "operation": op.describe(),
+                    "effect": kind if backwards else "forwards",
+                    "table": table,
+                    "column": column,
+                    **(renamed(op, migration.app_label, state, after) or {}),
+                }
+            )
             state = after
     print(MARKER + json.dumps(found))
 

@@ -13,8 +13,9 @@ import sys
 
 
 def git(*args):
-    done = subprocess.run(["git", "-C", sys.argv[1], *args], capture_output=True, text=True,
-                          check=False)  # fmt: skip
+    done = subprocess.run(
+        ["git", "-C", sys.argv[1], *args], capture_output=True, text=True, check=False
+    )
     return done.stdout if done.returncode == 0 else None
 
 
