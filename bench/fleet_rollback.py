@@ -121,21 +121,8 @@ def bare_restart(count: int) -> float:
 
     def answers(host: fleet.AppHost) -> None:
         socket = fleet.real_path(image, host, Path(image.env.health.unix_socket or ""))
-        probe = [
-            "curl",
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "2",
-            "--unix-socket",
-            str(socket),
-            image.env.health.url,
-        ]
         deadline = time.monotonic() + 60
-        while subprocess.run(probe, capture_output=True, text=True, check=False).stdout != "200":
+        while fleet.socket_status(socket, image.env.health.url, 2) != "200":
             if time.monotonic() > deadline:
                 sys.exit(f"{host.name}'s health URL did not answer 200 within 60 s of its start")
             time.sleep(0.1)

@@ -167,19 +167,15 @@ def pip_install(
         )
 
 
+def pip_report(venv: Venv, env: Environment, args: list[str], check: bool = False) -> CommandResult:
+    """`pip install --dry-run --report -` with `args`: what pip would install, installing none."""
+    install = ["install", "--disable-pip-version-check", "--dry-run", "--quiet", "--report", "-"]
+    return venv.pip(*install, *args, mutating=False, timeout=env.timeouts.install, check=check)
+
+
 def _would_install(venv: Venv, env: Environment, args: list[str]) -> list[str]:
     """pip's own answer, without installing: what `pip install ARGS` would install."""
-    out = venv.pip(
-        "install",
-        "--disable-pip-version-check",
-        "--dry-run",
-        "--quiet",
-        "--report",
-        "-",
-        *args,
-        mutating=False,
-        timeout=env.timeouts.install,
-    ).stdout
+    out = pip_report(venv, env, args, check=True).stdout
     try:
         report = json.loads(out)
     except json.JSONDecodeError:
@@ -242,19 +238,7 @@ def resolve_target(
     unheld: list[str] = []
 
     def dry_run(venv: Venv, args: list[str]) -> CommandResult:
-        return venv.pip(
-            "install",
-            "--disable-pip-version-check",
-            "--dry-run",
-            "--quiet",
-            "--report",
-            "-",
-            *(["--force-reinstall"] if force else []),
-            *args,
-            mutating=False,
-            timeout=env.timeouts.install,
-            check=False,
-        )
+        return pip_report(venv, env, [*(["--force-reinstall"] if force else []), *args])
 
     def resolve(host: Host) -> dict[str, object]:
         venv, how = Venv(host, env.app), ""

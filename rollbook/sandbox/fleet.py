@@ -392,22 +392,17 @@ def _start_host(layout: Layout, image: Layout, host: AppHost) -> None:
     )
 
 
+def socket_status(socket: Path, url: str, bound: float = 5) -> str:
+    """The HTTP status `url` answers through the unix socket ("000": nothing answered)."""
+    probe = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", f"{bound:g}"]
+    done = subprocess.run(
+        [*probe, "--unix-socket", str(socket), url], capture_output=True, text=True, check=False
+    )
+    return done.stdout if done.stdout.isdigit() else "000"
+
+
 def _answers(socket: Path, url: str) -> bool:
-    probe = [
-        "curl",
-        "-s",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "--max-time",
-        "5",
-        "--unix-socket",
-        str(socket),
-        url,
-    ]
-    out = subprocess.run(probe, capture_output=True, text=True, check=False).stdout
-    return out.isdigit() and out != "000"
+    return socket_status(socket, url) != "000"
 
 
 def _ssh(layout: Layout, host: AppHost, *argv: str, check: bool = True) -> None:

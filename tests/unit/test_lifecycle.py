@@ -16,10 +16,24 @@ import pytest
 from rollbook.actions import web
 from rollbook.core.errors import UserError
 from rollbook.core.journal import read_journal
+from rollbook.core.run import Run
 from rollbook.lifecycle import lock, outcome
 from tests.unit.local_run import PASSWORD, local_run
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def failed_at(run: Run, paso: str, detail: str) -> None:
+    """The journal says the Paso failed, as the plugin writes it."""
+    run.incident.journal.write(
+        "paso_finished",
+        paso=paso,
+        name="x",
+        phase="call",
+        status="failed",
+        duration=0.1,
+        detail=detail,
+    )
 
 
 def events(path: Path) -> list[dict]:
@@ -163,15 +177,7 @@ def test_a_failure_before_any_change_aborts_without_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = local_run(tmp_path, monkeypatch)
-    run.incident.journal.write(
-        "paso_finished",
-        paso="1.3",
-        name="x",
-        phase="call",
-        status="failed",
-        duration=0.1,
-        detail="no valid backup",
-    )
+    failed_at(run, "1.3", "no valid backup")
     result = outcome.finish(run)
     assert (result.name, result.exit_code) == (outcome.ABORTED, 1)
     assert "falló el Paso 1.3 antes de cualquier cambio" in result.lines[0]
@@ -185,19 +191,10 @@ def test_a_failure_after_a_change_is_recovered_and_checked(
     run = local_run(tmp_path, monkeypatch)
     page = Path(run.site.env.maintenance.page)  # type: ignore[union-attr]
     run.site.executor.paso = "2.3"
-    web.maintenance_everywhere(
-        run.incident, run.site, run.records, on=True
-    )  # begins the operation §9 undoes
+    # begins the operation §9 undoes
+    web.maintenance_everywhere(run.incident, run.site, run.records, on=True)
     assert page.is_file()
-    run.incident.journal.write(
-        "paso_finished",
-        paso="2.4",
-        name="x",
-        phase="call",
-        status="failed",
-        duration=0.1,
-        detail="boom",
-    )
+    failed_at(run, "2.4", "boom")
     result = outcome.finish(run)
     assert (result.name, result.exit_code) == (outcome.RESTORED, 1)
     assert not page.exists()
@@ -211,15 +208,7 @@ def test_without_auto_recovery_a_changed_system_needs_a_person(
     run = local_run(tmp_path, monkeypatch, auto_recover=False)
     run.site.executor.paso = "2.3"
     run.site.executor.host("local://").run(["true"], mutating=True)
-    run.incident.journal.write(
-        "paso_finished",
-        paso="2.4",
-        name="x",
-        phase="call",
-        status="failed",
-        duration=0.1,
-        detail="boom",
-    )
+    failed_at(run, "2.4", "boom")
     result = outcome.finish(run)
     assert result.name == outcome.MANUAL
     assert "la recuperación automática está desactivada (--no-auto-recover)" in result.lines
