@@ -15,11 +15,16 @@ from rollbook.core.run import SEVERITIES, RunOptions
 
 
 def _resolved(value: str | None) -> Path | None:
-    return Path(value).expanduser().resolve() if value else None
+    return Path(value).resolve() if value else None
+
+
+def _folder(value: str) -> Path:
+    """The reports' folder as plugin/options.py creates it: as the shell gave it, absolute."""
+    return Path(value).resolve()
 
 
 def _key(value: str | None) -> str | None:
-    return str(_resolved(value)) if value else None
+    return str(Path(value).expanduser().resolve()) if value else None
 
 
 def _watch(value: str | None) -> float | None:
@@ -106,7 +111,7 @@ OPTIONS: list[Option] = [
         "folder for incident reports",
         "report_dir",
         default="reports",
-        read=_resolved,
+        read=_folder,
     ),
     Option(
         "--no-auto-recover",
