@@ -18,8 +18,9 @@ def _resolved(value: str | None) -> Path | None:
     return Path(value).resolve() if value else None
 
 
-def _folder(value: str) -> Path:
-    """The reports' folder as plugin/options.py creates it: as the shell gave it, absolute."""
+def report_folder(value: str) -> Path:
+    """--report-dir as given (no ~ expansion: the shell's job), absolute: where the incident
+    folder is made (plugin/options.py) and where later runs look for it."""
     return Path(value).resolve()
 
 
@@ -111,7 +112,7 @@ OPTIONS: list[Option] = [
         "folder for incident reports",
         "report_dir",
         default="reports",
-        read=_folder,
+        read=report_folder,
     ),
     Option(
         "--no-auto-recover",

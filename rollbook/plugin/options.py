@@ -9,7 +9,7 @@ import pytest
 
 from rollbook.core.config import load_environment
 from rollbook.core.errors import UserError
-from rollbook.core.option_table import add_options
+from rollbook.core.option_table import add_options, report_folder
 from rollbook.core.run import new_incident_dir
 from rollbook.plugin.keys import ENV_KEY, FOLDER_KEY
 
@@ -34,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if config.getoption("collectonly"):
         return
-    report_dir = Path(config.getoption("--report-dir")).resolve()
+    report_dir = report_folder(config.getoption("--report-dir"))
     try:
         incident, folder = new_incident_dir(report_dir, env.name, datetime.now(UTC))
     except OSError as exc:
