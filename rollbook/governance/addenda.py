@@ -87,6 +87,9 @@ def duties(
         )
     done = {str(s.get("follow_up")) for s in written if s.get("what") == FOLLOW_UP}
     for number, item in enumerate(items, start=1):
+        if item.get("done"):  # the run itself did it, and journaled how (Paso 7.2's notice)
+            lines.append(f"{number}. {item['action']} — {item['done']}")
+            continue
         if item["action"] in done:
             continue
         due = _DUE.search(str(item.get("due")))

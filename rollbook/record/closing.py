@@ -27,7 +27,7 @@ from rollbook.core.state import (
     VenvRenamedBack,
 )
 from rollbook.governance import approval, people, provenance, sign_off, signing
-from rollbook.governance.notify import NOT_DELIVERED
+from rollbook.governance.notify import CLOSING, NOT_DELIVERED
 from rollbook.record import (
     data_statement,
     final_state,
@@ -36,6 +36,7 @@ from rollbook.record import (
     timeline_picture,
 )
 
+TELL_PRODUCT_OWNER = "Notificar a Product Owner"  # done by the run when Paso 7.2 reached them
 # §7.3, §8.2 and §11.3: what people do after the run, whose it is (§3.1) and by when: None at
 # the close, "watch" §8.2's 30 minutes after the close, "post_mortem" the environment's
 # post_mortem_within after the incident started
@@ -53,7 +54,7 @@ FOLLOW_UPS: list[tuple[str, str, str | None]] = [
     ),
     ("Cerrar ticket de incidente (si aplica)", "incident_manager", None),
     ("Actualizar status page (si aplica)", "incident_manager", None),
-    ("Notificar a Product Owner", "incident_manager", None),
+    (TELL_PRODUCT_OWNER, "incident_manager", None),
     ("Monitorear por 1 hora mínimo tras el cierre (§11.3)", "devops", None),
     ("Programar post-mortem meeting", "incident_manager", "post_mortem"),
     ("Crear plan para re-deployment (§11.3)", "tech_lead", "post_mortem"),
@@ -326,6 +327,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
     backup, safety = ChosenBackup.read(facts), SafetyDump.read(facts)
     start, end = events[0]["ts"], events[-1]["ts"]
     loss_text = data_loss_text(facts, events)
+    to_do = follow_ups(run)
     undone = (
         [f"- Incidente revertido: {run.incident.options.incident}"]
         if run.incident.options.incident
@@ -419,7 +421,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         *_evidence(events),
         "",
         "## Acciones Correctivas",
-        *[f"- [ ] {follow_up_line(item)}" for item in follow_ups(run)],
+        *[f"- [{'x' if item.get('done') else ' '}] {follow_up_line(item)}" for item in to_do],
         "",
         "## Lecciones Aprendidas",
         "- [Lección 1]",
@@ -563,6 +565,10 @@ def follow_ups(run: Run) -> list[dict[str, Any]]:
         }
         for action, role, when in FOLLOW_UPS
     ]
+    told = _told(run, "end", CLOSING)  # §7.3's "Notificar a Product Owner": Paso 7.2's notice
+    for item in items:
+        if item["action"] == TELL_PRODUCT_OWNER and told:
+            item["done"] = told
     standing = run.incident.journal.facts().get("procedure_standing") or {}
     if standing.get("problems"):  # the document's owner (its front matter: Equipo DevOps)
         items.append(
@@ -590,6 +596,22 @@ def follow_ups(run: Run) -> list[dict[str, Any]]:
     return items
 
 
+def _told(run: Run, kind: str, roles: tuple[str, ...]) -> str | None:
+    """Evidence that the `kind` notice reached every person holding one of `roles` on their own
+    channel (notification_sent under their notify_env); None when anyone of them was not."""
+    holders = people.holding(run.site.env, list(roles))
+    sent = {
+        str(e["target"]).split(" ")[0]: str(e["ts"])
+        for e in run.incident.journal.events("notification_sent")
+        if e["kind"] == kind
+    }
+    if not holders or any(p.notify_env not in sent for p in holders):
+        return None
+    return "hecho: el aviso de fin del Paso 7.2 llegó a " + "; ".join(
+        f"{p.name} ({p.notify_env}, {sent[str(p.notify_env)][11:19]} UTC)" for p in holders
+    )
+
+
 def _post_mortem_due(run: Run) -> str:
     due = run.incident.started.astimezone(UTC) + timedelta(seconds=run.site.env.post_mortem_within)
     return f"{due:%Y-%m-%d %H:%M} UTC"
@@ -611,7 +633,8 @@ def orphans(items: list[dict[str, Any]]) -> list[str]:
 
 def follow_up_line(item: dict[str, Any]) -> str:
     owner = item["owner"] or f"NADIE tiene el rol {item['role']}"
-    return f"{item['action']} — {owner} [{item['role']}] — {item['due']}"
+    done = f" — {item['done']}" if item.get("done") else ""
+    return f"{item['action']} — {owner} [{item['role']}] — {item['due']}{done}"
 
 
 def migration_summary(facts: dict[str, dict[str, Any]]) -> str:

@@ -282,6 +282,10 @@ def test_successful_rollback_then_rollback_of_rollback(sandbox_reset: None, tmp_
     assert len(titles) == 2
     # §7.3: the Product Owner is told, on their own channel
     assert channel_titles(channel, "/people/product-owner") == [f"{titles[1]} — para Pablo Pérez"]
+    # ... so §7.3's follow-up is done by the run, with its evidence, not left pending
+    [told] = [i for i in facts["follow_ups"]["items"] if i["action"] == "Notificar a Product Owner"]
+    assert told["done"].startswith("hecho: el aviso de fin del Paso 7.2 llegó a Pablo Pérez"), told
+    assert "- [x] Notificar a Product Owner — " in text
     # §11.1: the stakeholders told at the start, each on their own channel; nobody escalated to
     for path, who in (
         ("tech-lead", "Tomás Torres"),

@@ -86,3 +86,13 @@ def test_open_duties_until_written_and_overdue_ones_named() -> None:
 
 def test_a_record_without_paso_7_3_has_no_duties() -> None:
     assert addenda.duties({}, [], datetime.now(UTC)) == ([], [])
+
+
+def test_a_follow_up_the_run_did_is_not_open() -> None:
+    """§7.3's Product Owner notice, delivered by Paso 7.2: listed with its evidence, not open."""
+    told = "hecho: el aviso de fin del Paso 7.2 llegó a Pablo Pérez (PO_URL, 03:10:00 UTC)"
+    items = [{**FACTS["follow_ups"]["items"][0], "done": told}, FACTS["follow_ups"]["items"][1]]
+    lines, still = addenda.duties({"follow_ups": {"items": items}}, [], datetime.now(UTC))
+    assert f"1. Cerrar ticket de incidente (si aplica) — {told}" in lines
+    assert [line for line in still if "Cerrar ticket" in line] == []
+    assert any(line.startswith("pendiente: 2. Programar post-mortem") for line in still)

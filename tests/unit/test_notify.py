@@ -18,6 +18,7 @@ from rollbook.core.state import Target
 from rollbook.governance import incident_entry, notify
 from rollbook.governance.notify import announce
 from rollbook.lifecycle import closing_actions
+from rollbook.record import closing
 
 VARIABLE = "ROLLBACK_NOTIFY_URL"
 
@@ -204,3 +205,25 @@ def test_an_escalation_reaches_each_person_of_its_roles(
     )
     [warning] = events(run, "notification_warning")
     assert warning["target"] == "Dba" and "+34 600" in warning["reason"]
+
+
+def test_the_product_owner_follow_up_is_done_once_the_end_notice_reached_them(
+    tmp_path: Path, monkeypatch, receiver: Receiver
+) -> None:
+    """§7.3's "Notificar a Product Owner": done by the run when Paso 7.2's notice reached every
+    product owner on their own channel; open when one has no channel."""
+    monkeypatch.setenv(VARIABLE, receiver.url)
+    monkeypatch.setenv("SECOND_URL", receiver.url)
+    monkeypatch.setenv("PO_URL", receiver.url.replace("/incidents", "/po"))
+    run = make_run(tmp_path, monkeypatch)
+    owner = Person(name="Pablo", identity="po@x", roles=["product_owner"], notify_env="PO_URL")
+    run.site.env = run.site.env.model_copy(update={"people": [owner]})
+    [before] = [i for i in closing.follow_ups(run) if i["action"] == closing.TELL_PRODUCT_OWNER]
+    assert "done" not in before  # nothing sent yet
+    closing_actions.announce_completion(run)
+    [after] = [i for i in closing.follow_ups(run) if i["action"] == closing.TELL_PRODUCT_OWNER]
+    assert after["done"].startswith("hecho: el aviso de fin del Paso 7.2 llegó a Pablo (PO_URL, ")
+    silent = Person(name="Paula", identity="po2@x", roles=["product_owner"])
+    run.site.env = run.site.env.model_copy(update={"people": [owner, silent]})
+    [unreached] = [i for i in closing.follow_ups(run) if i["action"] == closing.TELL_PRODUCT_OWNER]
+    assert "done" not in unreached
