@@ -233,16 +233,25 @@ def lines_since(mark: list[str], lines: list[str]) -> list[str]:
 
 
 def check_host(
-    host: Host, env: Environment, records: Records, marks: dict[str, list[str]], *, wait: bool
+    host: Host,
+    env: Environment,
+    records: Records,
+    marks: dict[str, list[str]],
+    *,
+    wait: bool,
+    chosen: dict[str, str] | None = None,
+    answered: frozenset[str] | None = None,
 ) -> str:
     """This host's workers work, each by its method (waiting up to the start timeout when
-    `wait`); "worker: method — what it showed; …". StepFailed names the worker and method."""
+    `wait`); "worker: method — what it showed; …". StepFailed names the worker and method.
+    `chosen`: the methods, when already known; `answered`: the celery nodes that answered the
+    fleet's one inspect (check_all; None when there was none), the others asked once more."""
     manager = manager_for(host, env.services)
     timeout = env.services.start_timeout if wait else 0.0
     said = []
-    for name, method in methods(host, env, records).items():
+    for name, method in (chosen or methods(host, env, records)).items():
         try:
-            shown = _check(host, env, manager, name, method, marks, timeout)
+            shown = _check(host, env, manager, name, method, marks, timeout, answered)
         except StepFailed as exc:
             raise StepFailed(f"{exc} [worker checked by {method}]") from None
         own = env.services.ready.get(name)
@@ -284,6 +293,7 @@ def _check(
     method: str,
     marks: dict[str, list[str]],
     timeout: float,
+    answered: frozenset[str] | None = None,
 ) -> str:
     if not manager.is_running(name):
         raise StepFailed(f"{host.name}: worker {name} is not running (service manager)")
@@ -294,7 +304,7 @@ def _check(
         pattern = re.compile(env.services.ready[name].log or "")
         return _log_line(manager, host.name, name, pattern, mark, timeout)
     if method == "inspect":
-        return _inspect(host, env, timeout)
+        return _inspect(host, env, timeout, answered)
     if method.startswith("celery log"):
         ready = re.compile(re.escape(worker_node(host, env)) + r" ready\.")
         return _log_line(manager, host.name, name, ready, mark, timeout)
@@ -306,14 +316,62 @@ def check_all(incident: Incident, site: Site, records: Records, *, wait: bool) -
     last start recorded (ServiceLogsBefore), if any."""
     logs_before = records.known(ServiceLogsBefore)
     marks = logs_before.hosts if logs_before else {}
+    env = site.env
+    chosen = each_host(incident, site, "app", lambda host: methods(host, env, records))
+    answered = _inspect_fleet(incident, site, chosen, wait=wait)
     answers = each_host(
         incident,
         site,
         "app",
-        lambda host: check_host(host, site.env, records, marks.get(host.spec, {}), wait=wait),
+        lambda host: check_host(
+            host,
+            env,
+            records,
+            marks.get(host.spec, {}),
+            wait=wait,
+            chosen=chosen[host.spec],
+            answered=answered,
+        ),
     )
     incident.note("workers_checked", hosts=answers)
     return answers
+
+
+def _inspect_fleet(
+    incident: Incident, site: Site, chosen: dict[str, dict[str, str]], *, wait: bool
+) -> frozenset[str] | None:
+    """One `celery inspect active` naming the celery node of every host whose workers are
+    checked by inspect, asked from the first of them and polled until all answered (up to the
+    start timeout when `wait`): the nodes that answered. Where fewer than two hosts inspect,
+    none is asked here (None). A node that did not answer is asked again from its own host
+    (check_host): a host with a broker of its own is still checked, only later."""
+    env = site.env
+    specs = [spec for spec, found in chosen.items() if "inspect" in found.values()]
+    if len(specs) < 2 or env.celery is None:
+        return None
+    nodes = set(
+        each_host(incident, site, "app", lambda h: worker_node(h, env), among=specs).values()
+    )
+    venv = Venv(site.host(specs[0]), env.app)
+    argv = [
+        venv.tool("celery"),
+        "-A",
+        env.celery.app,
+        "inspect",
+        "active",
+        "-d",
+        ",".join(sorted(nodes)),
+    ]
+    seen: set[str] = set()
+
+    def all_answered() -> bool:
+        result = venv.run(argv, mutating=False, check=False, timeout=30)
+        seen.update(node for node in nodes if f"{node}: OK" in result.stdout)
+        # no broker: waiting would not help; each host says so with its own check
+        return seen == nodes or CELERY_NO_BROKER in result.stdout + result.stderr
+
+    wait_until(all_answered, env.services.start_timeout if wait else 0.0, interval=0.2)
+    return frozenset(seen)
 
 
 def _poll(probe: Callable[[], str], timeout: float, *, failure: str, interval: float = 0.5) -> str:
@@ -377,9 +435,17 @@ def _process(manager: ServiceManager, where: str, name: str, timeout: float) -> 
     return shown
 
 
-def _inspect(host: Host, env: Environment, timeout: float) -> str:
+def _inspect(
+    host: Host, env: Environment, timeout: float, answered: frozenset[str] | None = None
+) -> str:
+    """The worker's node answers `celery inspect active`: asked from this host (polled up to
+    `timeout`), or already seen in the fleet's one inspect (`answered`; a node missing there
+    was waited for already: asked once more, from here)."""
     assert env.celery is not None
     node, venv = worker_node(host, env), Venv(host, env.app)
+    if answered is not None and node in answered:
+        return f"{node} answered (one inspect for every host's worker)"
+    timeout = timeout if answered is None else 0.0
     argv = [venv.tool("celery"), "-A", env.celery.app, "inspect", "active", "-d", node]
 
     def inspect() -> str:
