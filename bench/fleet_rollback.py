@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/fleet_rollback.py --hosts 1 3 --runs 2 [--markdown FILE]
 
-Each size: `sandbox up` with that many app hosts (the Ansible inventory lists them), then per run
-`rollbook sandbox reset` and the rollback feature on environments/fleet.yaml with
+Each run, size after size (so a machine that slows down slows both): `sandbox up` with that
+many app hosts (the Ansible inventory lists them), `rollbook sandbox reset` and the rollback feature on environments/fleet.yaml with
 `services.restart: all` (rolling starts the hosts one by one on purpose). Figures come from the
 journals (Paso 3.4, the new venv built before the stop, apart from Etapa 3); medians are
 printed with each size's ratio to the first size. `cores busy` is the machine's CPU use inside
@@ -212,11 +212,11 @@ def main() -> int:
             environ = bench_environments(Path(tmp))
             reports = Path(tmp) / "reports"
             reports.mkdir()
-            for size in options.hosts:
-                fleet.up(load_layout(), size)  # 1 too: one app host over SSH, not the local one
-                results[size] = []
-                for n in range(options.runs):
-                    results[size].append(one_run(reports, environ, size))
+            # the sizes alternate run by run: a machine that slows down meanwhile slows both
+            for n in range(options.runs):
+                for size in options.hosts:
+                    fleet.up(load_layout(), size)  # 1 too: one app host over SSH, not local
+                    results.setdefault(size, []).append(one_run(reports, environ, size))
                     if options.journals:
                         options.journals.mkdir(parents=True, exist_ok=True)
                         [newest] = sorted(reports.iterdir(), key=lambda f: f.stat().st_mtime)[-1:]
