@@ -3,7 +3,8 @@
     .venv/bin/python bench/fleet_rollback.py --hosts 1 3 --runs 2 [--markdown FILE]
 
 Each run, size after size (so a machine that slows down slows both): `sandbox up` with that
-many app hosts (the Ansible inventory lists them), `rollbook sandbox reset` and the rollback feature on environments/fleet.yaml with
+many app hosts (the Ansible inventory lists them), `rollbook sandbox reset` and the rollback
+feature on environments/fleet.yaml with
 `services.restart: all` (rolling starts the hosts one by one on purpose). Figures come from the
 journals (Paso 3.4, the new venv built before the stop, apart from Etapa 3); medians are
 printed with each size's ratio to the first size. `cores busy` is the machine's CPU use inside
