@@ -21,9 +21,8 @@ LOG_RATE = "Errores críticos en logs (rate > 100/min)"
 RATE = 100  # error lines a minute, the document's threshold
 NO_LOSS_SEEN = "Pérdida de datos detectada"  # what the app lost is not a tool's to see
 EVIDENCE = 5  # first error lines kept: the root cause's evidence
-RUNNING_AT_MOST = (
-    7 * 86400.0
-)  # s: how far back the first error of the running release is looked for
+# s: how far back the first error of the running release is looked for
+RUNNING_AT_MOST = 7 * 86400.0
 
 
 def _failing(status: int) -> bool:

@@ -240,7 +240,7 @@ def check_host(
     *,
     wait: bool,
     chosen: dict[str, str] | None = None,
-    answered: frozenset[str] | None = None,
+    answered: dict[str, str] | None = None,
 ) -> str:
     """This host's workers work, each by its method (waiting up to the start timeout when
     `wait`); "worker: method — what it showed; …". StepFailed names the worker and method.
@@ -293,7 +293,7 @@ def _check(
     method: str,
     marks: dict[str, list[str]],
     timeout: float,
-    answered: frozenset[str] | None = None,
+    answered: dict[str, str] | None = None,
 ) -> str:
     if not manager.is_running(name):
         raise StepFailed(f"{host.name}: worker {name} is not running (service manager)")
@@ -339,29 +339,20 @@ def check_all(incident: Incident, site: Site, records: Records, *, wait: bool) -
 
 def _inspect_fleet(
     incident: Incident, site: Site, chosen: dict[str, dict[str, str]], *, wait: bool
-) -> frozenset[str] | None:
+) -> dict[str, str] | None:
     """One `celery inspect active` naming the celery node of every host whose workers are
     checked by inspect, asked from the first of them and polled until all answered (up to the
-    start timeout when `wait`): the nodes that answered. Where fewer than two hosts inspect,
-    none is asked here (None). A node that did not answer is asked again from its own host
-    (check_host): a host with a broker of its own is still checked, only later."""
+    start timeout when `wait`): {host: its node} of the nodes that answered. Where fewer than
+    two hosts inspect, none is asked here (None). A node that did not answer is asked again
+    from its own host (check_host): a host with a broker of its own is still checked, later."""
     env = site.env
     specs = [spec for spec, found in chosen.items() if "inspect" in found.values()]
     if len(specs) < 2 or env.celery is None:
         return None
-    nodes = set(
-        each_host(incident, site, "app", lambda h: worker_node(h, env), among=specs).values()
-    )
-    venv = Venv(site.host(specs[0]), env.app)
-    argv = [
-        venv.tool("celery"),
-        "-A",
-        env.celery.app,
-        "inspect",
-        "active",
-        "-d",
-        ",".join(sorted(nodes)),
-    ]
+    named = each_host(incident, site, "app", lambda host: worker_node(host, env), among=specs)
+    nodes, venv = set(named.values()), Venv(site.host(specs[0]), env.app)
+    asked = ["inspect", "active", "-d", ",".join(sorted(nodes))]
+    argv = [venv.tool("celery"), "-A", env.celery.app, *asked]
     seen: set[str] = set()
 
     def all_answered() -> bool:
@@ -371,7 +362,7 @@ def _inspect_fleet(
         return seen == nodes or CELERY_NO_BROKER in result.stdout + result.stderr
 
     wait_until(all_answered, env.services.start_timeout if wait else 0.0, interval=0.2)
-    return frozenset(seen)
+    return {spec: node for spec, node in named.items() if node in seen}
 
 
 def _poll(probe: Callable[[], str], timeout: float, *, failure: str, interval: float = 0.5) -> str:
@@ -436,15 +427,15 @@ def _process(manager: ServiceManager, where: str, name: str, timeout: float) -> 
 
 
 def _inspect(
-    host: Host, env: Environment, timeout: float, answered: frozenset[str] | None = None
+    host: Host, env: Environment, timeout: float, answered: dict[str, str] | None = None
 ) -> str:
     """The worker's node answers `celery inspect active`: asked from this host (polled up to
     `timeout`), or already seen in the fleet's one inspect (`answered`; a node missing there
     was waited for already: asked once more, from here)."""
     assert env.celery is not None
+    if answered is not None and host.spec in answered:  # its node, named then: no 2nd hostname
+        return f"{answered[host.spec]} answered (one inspect for every host's worker)"
     node, venv = worker_node(host, env), Venv(host, env.app)
-    if answered is not None and node in answered:
-        return f"{node} answered (one inspect for every host's worker)"
     timeout = timeout if answered is None else 0.0
     argv = [venv.tool("celery"), "-A", env.celery.app, "inspect", "active", "-d", node]
 

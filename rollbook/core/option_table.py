@@ -5,7 +5,7 @@ approval's re-plan passes it on. The run's own rows (--resume, --break-lock) set
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -192,9 +192,3 @@ def replan_arguments(options: RunOptions, table: list[Option] = OPTIONS) -> list
         elif not option.switch and value is not None:
             args.append(f"{option.flag}={value}")
     return args
-
-
-def unfilled() -> set[str]:
-    """RunOptions fields no row fills (a field added without its option)."""
-    filled = {o.field for o in OPTIONS if o.field}
-    return {f.name for f in fields(RunOptions)} - filled
