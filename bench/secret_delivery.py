@@ -34,7 +34,7 @@ def measure(spec: str, runs: int) -> tuple[float, float]:
     for n in range(runs):
         connection = Connection(spec, f"bench-{n}")
         started = time.monotonic()
-        connection.transport("true", bound=30)
+        connection.send("true", bound=30)
         plain.append(time.monotonic() - started)
         started = time.monotonic()
         connection.secret_file("pgpass", "*:*:*:*:bench-password\n")

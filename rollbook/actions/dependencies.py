@@ -13,9 +13,9 @@ from typing import Any, cast
 from rollbook.actions import requirements
 from rollbook.actions.fleet import each_host
 from rollbook.actions.requirements import normalize
+from rollbook.core.command import CommandResult
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
-from rollbook.core.executor import CommandResult
 from rollbook.core.host import Host
 from rollbook.core.incident import Incident
 from rollbook.core.progress import PipProgress

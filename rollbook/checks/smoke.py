@@ -11,9 +11,9 @@ import sys
 import tarfile
 import tempfile
 
+from rollbook.core.command import CommandResult
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
-from rollbook.core.executor import CommandResult
 from rollbook.core.host import Host
 from rollbook.core.resources import Venv
 from rollbook.core.run import Run

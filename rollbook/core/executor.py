@@ -1,9 +1,10 @@
 """The run's policy for every command a Host runs (rollbook.core.host): the mode, the Paso acting,
-the journal, sudo for root actions, the default bound, and each host's Connection.
+the journal, sudo for root actions, the default bound, and each host's Connection. One path:
+Host.run → Executor.execute → a transport (the host's, or in a dry-run the planning one).
 
 Every command is recorded in the journal (host, argv, the exact line that ran with its wrappers,
 start, end, exit code, output with secrets redacted). No secret is ever part of a command line: a
-command that needs one gets a private file on its host (`Executor.pgpass`). Each call says whether
+command that needs one gets a private file on its host (`Host.pgpass`). Each call says whether
 it mutates: a dry-run records a mutating command as planned without running it, a read-only run
 refuses it.
 """
@@ -19,11 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 
+from rollbook.core.command import Command, CommandResult, command_line
 from rollbook.core.connection import Connection
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.host import Host
 from rollbook.core.journal import Journal, now_iso
 from rollbook.core.redact import Redactor
+from rollbook.core.transports import Transport, Transported
 
 _KEEP_OUTPUT = 20_000
 
@@ -40,26 +43,6 @@ class CommandFailed(StepFailed):
 
 class ReadOnlyRefused(UserError):
     pass
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    host: str
-    argv: list[str]
-    exit_status: int
-    stdout: str
-    stderr: str
-    duration: float
-    planned: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_status == 0
-
-    @property
-    def unreached(self) -> bool:
-        """The host itself could not be reached (ssh exits 255), not the command failing."""
-        return self.exit_status == 255 and not self.host.startswith("local://")
 
 
 @dataclass
@@ -104,20 +87,6 @@ class Executor:
                 self._connections[spec] = Connection(spec, self.incident)
             return self._connections[spec]
 
-    def pgpass(self, spec: str, password: str) -> dict[str, str]:
-        """The environment that gives PostgreSQL's clients the password on host `spec`: a pgpass
-        file (0600, this run's private folder there), never the password itself."""
-        escaped = password.replace("\\", "\\\\").replace(":", "\\:")
-        return {"PGPASSFILE": self.private_file(spec, "pgpass", f"*:*:*:*:{escaped}\n")}
-
-    def secret_env_file(
-        self, spec: str, values: Mapping[str, str], name: str, app: bool = False
-    ) -> str:
-        """KEY=VALUE lines in a private file of this run on host `spec` (`app`: an app
-        command's); its path."""
-        lines = "".join(f"{k}={v}\n" for k, v in values.items())
-        return self.private_file(spec, name, lines, app)
-
     def private_file(self, spec: str, name: str, content: str, app: bool = False) -> str:
         """A file only the login user reads (`app`: only app.user, where the app's commands run
         as it), in this run's private folder on host `spec` (journaled as `private_file`,
@@ -158,70 +127,79 @@ class Executor:
                 errors.append(f"{spec}: {error}")
         return errors
 
-    def hold_back(
-        self,
-        spec: str,
-        argv: list[str],
-        mutating: bool,
-        cwd: str | None,
-        declared: bool = False,
-        line: str | None = None,
-    ) -> CommandResult | None:
-        """Journal a mutating command before it runs (`intent`); in a dry-run, plan it instead
-        (with the exact `line` a real run would run: sudo, bounds, environment) and return its
-        planned result; in a read-only run, refuse it. None: run it."""
-        if not mutating:
-            return None
-        if self.mode is Mode.EXECUTE or declared:
-            self.journal.write(
-                "intent", paso=self.paso, host=spec, argv=argv, cwd=cwd, declared=declared
-            )
-            return None
-        if self.mode is Mode.DRY_RUN:
-            self.journal.write("planned", paso=self.paso, host=spec, argv=argv, cwd=cwd, line=line)
-            return CommandResult(spec, argv, 0, "", "", 0.0, planned=True)
-        shown = self.redactor.text(shlex.join(argv))
-        self.journal.write("refused", paso=self.paso, host=spec, argv=argv, cwd=cwd)
-        raise ReadOnlyRefused(
-            f"refused on {spec}: `{shown}` would change the system and this run is read-only"
+    def execute(self, spec: str, command: Command) -> CommandResult:
+        """Run a Host's command on host `spec` as one quoted /bin/sh line, through the way the
+        mode gives it (`_way`), journaled (`command`) with its result; CommandFailed on a non-zero
+        exit when the command checks it."""
+        bound = command.timeout or self.default_timeout
+        line = command_line(
+            command.argv,
+            cwd=command.cwd,
+            env=command.env,
+            env_files=command.env_files,
+            timeout=bound,
+            sudo=command.root is not None and command.root in self.root_actions,
+            owner=self.app_owner(spec) if command.app else [],
         )
-
-    def finish(
-        self,
-        spec: str,
-        argv: list[str],
-        cwd: str | None,
-        mutating: bool,
-        start: str,
-        started: float,
-        status: int,
-        stdout: str,
-        stderr: str,
-        check: bool,
-        line: str,
-    ) -> CommandResult:
-        """Journal a command that ran (`command`), its result; CommandFailed on a non-zero exit
-        when `check`."""
+        way = self._way(spec, command, line)
+        start, started = now_iso(), time.monotonic()
+        try:
+            out = way.send(line, bound=bound)
+        except RuntimeError as exc:  # another backend raising on a connection failure
+            failed = exc.args[0] if exc.args else None
+            out = Transported(255, "", getattr(failed, "stderr", None) or str(exc))
+        if out.planned:
+            return CommandResult(spec, command.argv, 0, "", "", 0.0, planned=True)
         duration = round(time.monotonic() - started, 3)
         self.journal.write(
             "command",
             paso=self.paso,
             host=spec,
-            argv=argv,
+            argv=command.argv,
             line=line,
-            cwd=cwd,
-            mutating=mutating,
+            cwd=command.cwd,
+            mutating=command.mutating,
             start=start,
             end=now_iso(),
             duration=duration,
-            exit=status,
-            stdout=stdout[-_KEEP_OUTPUT:],
-            stderr=stderr[-_KEEP_OUTPUT:],
+            exit=out.exit_status,
+            stdout=out.stdout[-_KEEP_OUTPUT:],
+            stderr=out.stderr[-_KEEP_OUTPUT:],
         )
-        result = CommandResult(spec, argv, status, stdout, stderr, duration)
-        if check and not result.ok:
+        result = CommandResult(
+            spec, command.argv, out.exit_status, out.stdout, out.stderr, duration
+        )
+        if command.check and not result.ok:
             raise CommandFailed(self.describe_failure(result))
         return result
+
+    def _way(self, spec: str, command: Command, line: str) -> Transport:
+        """The host's transport, a mutating command's intent journaled before it runs; in a
+        dry-run the planning transport (it writes down the exact `line` a real run would run:
+        sudo, bounds, environment); in a read-only run, none: refused."""
+        if not command.mutating:
+            return self.connection(spec)
+        where = {"paso": self.paso, "host": spec, "argv": command.argv, "cwd": command.cwd}
+        if self.mode is Mode.EXECUTE or command.declared:
+            self.journal.write("intent", **where, declared=command.declared)
+            return self.connection(spec)
+        if self.mode is Mode.DRY_RUN:
+            return Planning(self.journal, where)
+        shown = self.redactor.text(shlex.join(command.argv))
+        self.journal.write("refused", **where)
+        raise ReadOnlyRefused(
+            f"refused on {spec}: `{shown}` would change the system and this run is read-only"
+        )
+
+    def probe(self, spec: str, line: str, bound: float) -> Transported:
+        """A shell line's answer on host `spec`, unjournaled (Host.probe: progress polls)."""
+        return self.connection(spec).send(line, bound=bound)
+
+    def tell(self, text: str, progress: Mapping[str, object] | None = None) -> None:
+        """Say `text` to the operator; with `progress`, journal it under the Paso acting."""
+        if progress is not None:
+            self.journal.write("progress", paso=self.paso, **progress)
+        self.progress(text)
 
     def describe_failure(self, result: CommandResult) -> str:
         shown = self.redactor.text(shlex.join(result.argv))
@@ -242,6 +220,24 @@ class Executor:
         text = f"{result.host}: `{shown}` {why}"
         text = f"{text}: {' / '.join(detail)}" if detail else text
         return self.redactor.text(text + connection_hint(result))
+
+
+@dataclass(frozen=True)
+class Planning:
+    """A dry-run's transport for mutating commands: it writes the line down (`planned`) instead
+    of running it."""
+
+    journal: Journal
+    where: dict[str, object]
+
+    def send(
+        self, line: str, *, stdin: str | None = None, bound: float | None = None
+    ) -> Transported:
+        self.journal.write("planned", **self.where, line=line)
+        return Transported(0, "", "", planned=True)
+
+    def close(self) -> None:
+        return None
 
 
 def owner_words(login: str, user: str) -> list[str]:

@@ -1,29 +1,24 @@
 """One host the run acts on, as the Pasos and their adapters see it (in the spirit of
 pytest-testinfra's `host`): the one place where commands run. Each is an argument list, quoted
 into one /bin/sh line with its wrappers (cd, env, timeout, sudo -n for the root actions the
-environment lists), journaled under the Paso acting by the run's Executor, bounded, secret-free.
-Adapters take a Host (or a role's Hosts), never the whole run."""
+environment lists), journaled under the Paso acting by the run's policy (core/executor.py) and
+sent through the host's transport (core/transports.py), bounded, secret-free. Adapters take a
+Host (or a role's Hosts), never the whole run."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from rollbook.core.connection import command_line
+from rollbook.core.command import Command, CommandResult, Policy
 from rollbook.core.inventory import label
-from rollbook.core.journal import now_iso
-
-if TYPE_CHECKING:
-    from rollbook.core.executor import CommandResult, Executor
 
 
 @dataclass(frozen=True)
 class Host:
     spec: str  # local://, ssh://user@h:port?…, ansible://name?… (testinfra's host specs)
-    executor: Executor
+    policy: Policy  # the run's (core/executor.py)
 
     @property
     def name(self) -> str:
@@ -33,7 +28,13 @@ class Host:
     @property
     def planning(self) -> bool:
         """A dry-run: mutating commands are planned, so their effects cannot be checked."""
-        return self.executor.planning
+        return self.policy.planning
+
+    @property
+    def app_secrets(self) -> dict[str, str]:
+        """The app's secret variables (app.secret_env, resolved): an app command gets them as
+        a private file."""
+        return self.policy.app_secrets
 
     def run(
         self,
@@ -65,47 +66,52 @@ class Host:
         database of a trial restore), run even in a read-only run or a dry-run, journaled as such
         and never counted as a change of the system.
         """
-        executor, argv = self.executor, [str(a) for a in argv]
-        bound = timeout or executor.default_timeout
-        sudo = root is not None and root in executor.root_actions
-        owner = executor.app_owner(self.spec) if app else []
-        line = command_line(
-            argv, cwd=cwd, env=env, env_files=env_files, timeout=bound, sudo=sudo, owner=owner
+        command = Command(
+            [str(a) for a in argv],
+            mutating,
+            cwd=cwd,
+            env=dict(env or {}),
+            env_files=tuple(env_files),
+            timeout=timeout,
+            check=check,
+            declared=declared,
+            root=root,
+            app=app,
         )
-        planned = executor.hold_back(self.spec, argv, mutating, cwd, declared, line)
-        if planned is not None:
-            return planned
-        start, started = now_iso(), time.monotonic()
-        try:
-            out = executor.connection(self.spec).transport(line, bound=bound)
-            status, stdout, stderr = out.exit_status, out.stdout, out.stderr
-        except RuntimeError as exc:  # another backend raising on a connection failure
-            failed = exc.args[0] if exc.args else None
-            status, stdout, stderr = 255, "", getattr(failed, "stderr", None) or str(exc)
-        return executor.finish(
-            self.spec, argv, cwd, mutating, start, started, status, stdout, stderr, check, line
-        )
+        return self.policy.execute(self.spec, command)
+
+    def probe(self, line: str) -> str:
+        """What a shell line printed here, unjournaled: the reads a progress line polls each
+        second (a size, a count), never a change and never evidence of the record."""
+        return self.policy.probe(self.spec, line, 15).stdout
+
+    def tell(self, text: str, progress: Mapping[str, object] | None = None) -> None:
+        """Say `text` on the operator's terminal; with `progress`, journal it too as the
+        progress of the Paso acting on this host."""
+        self.policy.tell(text, {"host": self.spec, **progress} if progress else None)
 
     def secret_env_file(self, values: Mapping[str, str], name: str, app: bool = False) -> str:
         """A private file of this run on this host holding KEY=VALUE lines (secret values a
         command reads through `env_files`; `app`: an app command's); its path."""
-        return self.executor.secret_env_file(self.spec, values, name, app)
+        lines = "".join(f"{k}={v}\n" for k, v in values.items())
+        return self.private_file(name, lines, app)
 
     def private_file(self, name: str, content: str, app: bool = False) -> str:
         """A file only the login user reads (`app`: the file an app command reads, only the app
         user's where app.user is set), in this run's private folder on this host; its path
         (journaled, removed when the run closes)."""
-        return self.executor.private_file(self.spec, name, content, app)
+        return self.policy.private_file(self.spec, name, content, app)
 
     def describe_failure(self, result: CommandResult) -> str:
         """A failed command in one line: what ran, why, and the tool's own first and last words."""
-        return self.executor.describe_failure(result)
+        return self.policy.describe_failure(result)
 
     def acting_for(self, paso: str) -> AbstractContextManager[None]:
         """The commands of this block are journaled under `paso` (the tool's own work)."""
-        return self.executor.acting_for(paso)
+        return self.policy.acting_for(paso)
 
     def pgpass(self, password: str) -> dict[str, str]:
         """The environment giving PostgreSQL's clients on this host the password: a private
-        pgpass file, never the password itself."""
-        return self.executor.pgpass(self.spec, password)
+        pgpass file (0600), never the password itself."""
+        escaped = password.replace("\\", "\\\\").replace(":", "\\:")
+        return {"PGPASSFILE": self.private_file("pgpass", f"*:*:*:*:{escaped}\n")}

@@ -101,7 +101,7 @@ class Progress:
     def __enter__(self) -> Progress:
         if not self.host.planning:
             if self.expected is not None:
-                self.host.executor.progress(
+                self.host.tell(
                     f"  {self.what}: {self._predicted()} por la restauración de prueba (Paso 1.3)"
                 )
             self._thread.start()
@@ -122,8 +122,7 @@ class Progress:
         """Bytes read (the furthest reader) or written so far; None when the host did not say."""
         script = _WRITTEN if self.total is None else _READ
         line = f"sh -c {shlex.quote(script)} sh {shlex.quote(self.path)}"
-        said = self.host.executor.connection(self.host.spec).transport(line, bound=15)
-        values = [int(v) for v in said.stdout.split() if v.isdigit()]
+        values = [int(v) for v in self.host.probe(line).split() if v.isdigit()]
         return max(values) if values else None
 
     def line(self, done: int, elapsed: float) -> str:
@@ -170,17 +169,8 @@ class Progress:
                 self._tell(self.line(done, now - start), done)
 
     def _tell(self, text: str, done: int, *, stall: bool = False) -> None:
-        executor = self.host.executor
-        executor.journal.write(
-            "progress",
-            paso=executor.paso,
-            host=self.host.spec,
-            what=self.what,
-            bytes=done,
-            total=self.total,
-            stall=stall,
-        )
-        executor.progress(f"  {text}")
+        seen = {"what": self.what, "bytes": done, "total": self.total, "stall": stall}
+        self.host.tell(f"  {text}", seen)
 
 
 # pip install --log LOG: packages collected so far (its log), then installed (each package's
@@ -225,7 +215,7 @@ class PipProgress(Progress):
         self.since, self.start = now, str(int(size) + 1 if size.isdigit() else 1)
 
     def _ask(self, line: str) -> str:
-        return self.host.executor.connection(self.host.spec).transport(line, bound=15).stdout
+        return self.host.probe(line)
 
     def measure(self) -> int | None:
         args = " ".join(shlex.quote(a) for a in (self.path, self.since, self.venv, self.start))

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rollbook.core.command import CommandResult
 from rollbook.core.config import AppConfig, DatabaseConfig
-from rollbook.core.executor import CommandResult
 from rollbook.core.host import Host
 
 INSTALLED = (Path(__file__).parent / "installed.py").read_text()
@@ -88,7 +88,7 @@ class Venv:
         host (`app.env_file`), its secret variables (a private file), then `app.env` and `env`.
         `declared`: a write the run announced (Host.run)."""
         files = [posixpath.join(self.app.path, self.app.env_file)] if self.app.env_file else []
-        secrets = self.host.executor.app_secrets
+        secrets = self.host.app_secrets
         if secrets:
             files.append(self.host.secret_env_file(secrets, "app.env", app=True))
         return self.host.run(

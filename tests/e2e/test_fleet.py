@@ -245,14 +245,14 @@ def test_a_dropped_shared_connection_is_replaced_by_the_next_command(fleet: list
         "shared-link",
     )
     try:
-        assert link.transport("true", bound=30).exit_status == 0
+        assert link.send("true", bound=30).exit_status == 0
         first = master_of(link, host)
         assert first and len(sessions_of(host)) >= 1
-        assert link.transport("true", bound=30).exit_status == 0
+        assert link.send("true", bound=30).exit_status == 0
         assert master_of(link, host) == first  # the second command used the same connection
         os.kill(first, signal.SIGKILL)
         wait_for(lambda: not alive(first), "the killed master", 10)
-        again = link.transport("echo again", bound=30)
+        again = link.send("echo again", bound=30)
         assert (again.exit_status, again.stdout.strip()) == (0, "again"), again.stderr
         second = master_of(link, host)
         assert second and second != first
@@ -263,7 +263,7 @@ def test_a_dropped_shared_connection_is_replaced_by_the_next_command(fleet: list
 
 def master_of(link: Connection, host: AppHost) -> int | None:
     """The PID of the link's shared connection to the host (`ssh -O check`), None if none."""
-    path = link.backend.controlpath.replace("%%", "%")
+    path = link.way.control_path
     check = subprocess.run(
         [
             "ssh",

@@ -36,11 +36,11 @@ def client(folder: Path, mode: Mode) -> PostgresClient:
 def pg(sandbox_up: None, tmp_path: Path) -> Iterator[PostgresClient]:
     client_ = client(tmp_path, Mode.READ_ONLY)
     yield client_
-    client_.host.executor.journal.close()
+    client_.host.policy.journal.close()
 
 
 def test_queries_use_a_private_pgpass_file_removed_at_close(pg: PostgresClient) -> None:
-    journal = pg.host.executor.journal
+    journal = pg.host.policy.journal
     assert database.psql(pg, "SELECT current_user").strip() == pg.database.user
     [private] = [e for e in journal.events("private_file")]
     pgpass = Path(private["path"])
@@ -54,7 +54,7 @@ def test_queries_use_a_private_pgpass_file_removed_at_close(pg: PostgresClient) 
     assert tables and set(prints) == set(tables)
     assert all(isinstance(p["rows"], int) for p in prints.values())
     assert database.migrations_count(pg) > 0
-    assert pg.host.executor.close_hosts() == [] and not pgpass.parent.exists()
+    assert pg.host.policy.close_hosts() == [] and not pgpass.parent.exists()
 
 
 def test_row_keys_come_in_one_query_per_block_of_tables(
@@ -63,9 +63,9 @@ def test_row_keys_come_in_one_query_per_block_of_tables(
     """Every table's row keys as its own query gives them, a set per table (empty ones too),
     read in one psql call per block of TABLES_PER_QUERY tables; fingerprints likewise."""
     prints = database.fingerprints(pg)
-    calls = len(pg.host.executor.journal.events("command"))
+    calls = len(pg.host.policy.journal.events("command"))
     keys = database.row_keys(pg)
-    assert len(pg.host.executor.journal.events("command")) - calls == 3  # pks, tables, keys
+    assert len(pg.host.policy.journal.events("command")) - calls == 3  # pks, tables, keys
     assert set(keys) == set(prints)
     assert {t: len(k) for t, k in keys.items()} == {t: p["rows"] for t, p in prints.items()}
     table = "django_migrations"  # an integer key: its values
@@ -97,7 +97,7 @@ def test_row_keys_name_each_row_by_its_key_whatever_the_key(
         keys = database.row_keys(pg, scratch)
     finally:
         pg.run("dropdb", scratch, before=["--if-exists"], mutating=True)
-        pg.host.executor.journal.close()
+        pg.host.policy.journal.close()
     assert keys["a"] == {7, -2}
     assert {json.loads(str(k)) for k in keys["b"]} == {"x|y", "two\nlines", "12"}
     assert [json.loads(str(k)) for k in keys["c"]] == [[1, "z"]]
@@ -141,8 +141,8 @@ def test_a_database_with_an_autovacuum_worker_in_it_is_dropped(
     finally:
         cluster.sql("ALTER SYSTEM RESET autovacuum_naptime; SELECT pg_reload_conf();")
         cluster.sql(f"DROP DATABASE IF EXISTS {database.ident(scratch)} WITH (FORCE);")
-        pg.host.executor.journal.close()
-    drops = [e for e in pg.host.executor.journal.events("command") if e["argv"][0] == "dropdb"]
+        pg.host.policy.journal.close()
+    drops = [e for e in pg.host.policy.journal.events("command") if e["argv"][0] == "dropdb"]
     assert [e["exit"] for e in drops][:1] == [1], "the forced drop was not refused: no worker?"
     assert database.FORCE_REFUSED in drops[0]["stderr"] and drops[-1]["exit"] == 0
     gone = f"SELECT count(*) FROM pg_database WHERE datname = {database.literal(scratch)}"
@@ -186,7 +186,7 @@ def test_paso_4_5_compares_row_by_row_only_the_key_ranges_whose_sums_differ(
     finally:
         for name in (restored, kept):
             pg.run("dropdb", name, before=["--if-exists"], mutating=True)
-        pg.host.executor.journal.close()
+        pg.host.policy.journal.close()
     assert same is not None and same.ranges == [] and same.where("p") == "false"
     assert {500, *range(100001, 100051)} <= {int(i) for i in picked}
     assert len(picked) < 1000 and 0 < int(picked_here) < 1000, (len(picked), picked_here)
@@ -214,5 +214,5 @@ def test_a_restored_database_is_analyzed_table_by_table(sandbox_up: None, tmp_pa
         after = database.psql(pg, counted, database=scratch).split()
     finally:
         pg.run("dropdb", scratch, before=["--if-exists"], mutating=True)
-        pg.host.executor.journal.close()
+        pg.host.policy.journal.close()
     assert before == ["a|-1", "b|-1"] and after == ["a|500", "b|2"], (before, after)

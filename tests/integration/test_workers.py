@@ -39,7 +39,7 @@ def host(tmp_path: Path) -> Host:
 def fresh(host: Host) -> Records:
     """A run's records with nothing learnt yet (celery's app is loaded once per run for a commit
     and a package set: each variant here, the app's env file changed, is another run)."""
-    return Records(host.executor.journal, host.executor)
+    return Records(host.policy.journal, host.policy)
 
 
 def restart_worker(layout: Layout) -> None:
@@ -142,7 +142,7 @@ def test_a_real_task_round_trip_with_the_apps_settings(layout: Layout, host: Hos
 
 
 def _celery_loads(host: Host) -> int:
-    return sum(1 for e in host.executor.journal.events("command") if "find_app" in str(e["argv"]))
+    return sum(1 for e in host.policy.journal.events("command") if "find_app" in str(e["argv"]))
 
 
 def test_celery_is_loaded_once_per_commit_and_package_set(layout: Layout, host: Host) -> None:

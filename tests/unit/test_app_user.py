@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rollbook.actions.app_services import app_user_writes
-from rollbook.core.connection import command_line
+from rollbook.core.command import command_line
 from rollbook.core.errors import StepFailed
 from rollbook.core.executor import Executor, Mode, owner_words
 from rollbook.core.journal import Journal, read_journal

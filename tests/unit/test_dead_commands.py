@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rollbook.core.connection import command_line
+from rollbook.core.command import command_line
 from rollbook.core.journal import read_journal
 from rollbook.lifecycle import dead_commands
 from tests.unit.local_run import local_run

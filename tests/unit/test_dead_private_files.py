@@ -64,8 +64,9 @@ def test_only_a_runs_private_folder_is_ever_removed(
 
 def test_nothing_outside_core_reaches_through_a_host_or_site_to_the_executor() -> None:
     """Host and Site are the command path: the Pasos, checks, lifecycle and plugin never use
-    the Executor behind them (issue 33's `grep -rn "host.executor\\|\\.executor\\."`)."""
-    reach = re.compile(r"host\.executor|\.executor\.")
+    the Executor behind them (issue 33's `grep -rn "host.executor\\|\\.executor\\."`; a Host
+    holds the run's policy as `policy` since the one command path)."""
+    reach = re.compile(r"host\.(executor|policy)|\.(executor|policy)\.")
     found = [
         f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
         for folder in ("rollbook", "steps")

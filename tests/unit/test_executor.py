@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from rollbook.core.connection import LINK_LOST, Connection, command_line
+from rollbook.core.command import CommandResult, command_line
+from rollbook.core.connection import Connection
+from rollbook.core.errors import UserError
 from rollbook.core.executor import (
     CommandFailed,
-    CommandResult,
     Executor,
     Mode,
     ReadOnlyRefused,
@@ -16,6 +17,13 @@ from rollbook.core.executor import (
 )
 from rollbook.core.journal import Journal, read_journal
 from rollbook.core.redact import MASK, Redactor
+from rollbook.core.transports import (
+    LINK_LOST,
+    BackendTransport,
+    LocalTransport,
+    SshTransport,
+    transport_for,
+)
 
 HOSTILE = [
     "$(touch pwned)",
@@ -88,7 +96,7 @@ def test_the_database_password_reaches_its_host_as_a_private_file_only(
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     executor = make(tmp_path)
-    env = executor.pgpass("local://", "s3cr3t-value:with\\colon")
+    env = executor.host("local://").pgpass("s3cr3t-value:with\\colon")
     path = Path(env["PGPASSFILE"])
     assert path.read_text() == "*:*:*:*:s3cr3t-value\\:with\\\\colon\n"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
@@ -101,7 +109,7 @@ def test_the_database_password_reaches_its_host_as_a_private_file_only(
 
 def test_a_host_that_stops_answering_is_bounded_here(tmp_path: Path) -> None:
     host = Connection("local://", "t", grace=0.2)
-    done = host.transport("sleep 30", bound=0.3)
+    done = host.send("sleep 30", bound=0.3)
     assert done.exit_status == LINK_LOST and "stopped responding" in done.stderr
 
 
@@ -188,3 +196,34 @@ def test_a_failure_keeps_the_first_line_of_what_the_command_said(tmp_path: Path)
     with pytest.raises(CommandFailed) as failed:
         executor.host("local://").run(["sh", "-c", long], mutating=False)
     assert str(failed.value).endswith("exited 1: error: the first / … / line 4 / line 5 / line 6")
+
+
+def test_each_kind_of_host_gets_its_own_transport() -> None:
+    """local:// runs here, ssh:// through testinfra's ssh line with a shared connection of this
+    run, any other testinfra backend through testinfra (no standard input: a secret file there
+    is refused with what to use instead)."""
+    assert isinstance(transport_for("local://"), LocalTransport)
+    ssh = transport_for("ssh://deploy@127.0.0.1:2222")
+    assert isinstance(ssh, SshTransport) and ssh.control_path.endswith("/%C")
+    ssh.close()
+    docker = transport_for("docker://some-container")
+    assert isinstance(docker, BackendTransport)
+    with pytest.raises(UserError, match=r"cannot receive a secret file.*use an ssh://"):
+        docker.send("cat > f", stdin="secret")
+
+
+def test_a_dry_run_sends_mutating_commands_to_the_planning_transport(tmp_path: Path) -> None:
+    """The planned line is the one a real run would send, wrappers included; reads still run."""
+    executor = make(tmp_path, Mode.DRY_RUN)
+    executor.default_timeout = 60
+    executor.paso = "3.1"
+    executor.host("local://").run(["touch", str(tmp_path / "made")], mutating=True, cwd="/")
+    [planned] = lines(tmp_path)
+    assert (planned["event"], planned["paso"], planned["cwd"]) == ("planned", "3.1", "/")
+    assert planned["line"] == f"cd / && timeout -k 10 60 touch {tmp_path / 'made'}"
+
+
+def test_a_probe_is_answered_but_not_journaled(tmp_path: Path) -> None:
+    executor = make(tmp_path)
+    assert executor.host("local://").probe("echo 42").strip() == "42"
+    assert lines(tmp_path) == []

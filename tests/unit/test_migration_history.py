@@ -96,7 +96,7 @@ def test_a_release_s_migrations_and_squashes_are_read_from_its_tree(tmp_path: Pa
     tree = Checkout(host, str(repo))
     python = Path(sys.executable)  # the app's python: any venv with bin/python
     app = Venv(host, AppConfig(path=str(repo), venv=str(python.parent.parent), tags="deploy-*"))
-    records = Records(host.executor.journal, host.executor)
+    records = Records(host.policy.journal, host.policy)
     read = trees(records, tree, app, ["HEAD~1", "HEAD", "no-such-release"])
     assert read.migrations == {
         "HEAD~1": ["core.0001_initial", "core.0001_squashed_0003_total", "shop.0001_initial"],

@@ -30,7 +30,7 @@ def read_followed(
     backup.write_bytes(b"x" * megabytes * 2**20)
     host = local_host(tmp_path / "run")
     said: list[str] = []
-    host.executor.progress = said.append
+    host.policy.progress = said.append
     reader = subprocess.Popen([sys.executable, "-c", READER, str(backup), str(2**20), str(pause)])
     with Progress.reading(
         host, "psql backup", str(backup), stall=60, interval=0.05, expected=expected
@@ -44,7 +44,7 @@ def test_a_reader_is_followed_in_percent_with_an_eta(tmp_path: Path) -> None:
     shares = [int(line.split("%")[0].rsplit(" ", 1)[-1]) for line in said if "%" in line]
     assert len(shares) >= 3 and shares == sorted(shares) and shares[-1] >= 80, said
     assert all("de 8 MB" in line for line in said) and any("ETA" in line for line in said)
-    events = [e for e in read_journal(host.executor.journal.path) if e["event"] == "progress"]
+    events = [e for e in read_journal(host.policy.journal.path) if e["event"] == "progress"]
     assert [e["bytes"] for e in events] == sorted(e["bytes"] for e in events)
     assert all(e["total"] == 8 * 2**20 and not e["stall"] for e in events)
 
@@ -54,7 +54,7 @@ def test_a_file_that_stops_moving_is_said_once_before_any_timeout(tmp_path: Path
     backup.write_bytes(b"x" * 2**20)
     host = local_host(tmp_path / "run")
     said: list[str] = []
-    host.executor.progress = said.append
+    host.policy.progress = said.append
     stuck = subprocess.Popen([sys.executable, "-c", READER, str(backup), "1000", "5"])
     try:
         with Progress.reading(host, "psql backup", str(backup), stall=0.5, interval=0.05):
@@ -103,7 +103,7 @@ def test_a_pip_install_is_followed_by_packages_collected_then_installed(tmp_path
     log.write_text("2026-11-28T10:00:00,000 Processing /wh/earlier-1.0.whl\n")  # an earlier run
     host = local_host(tmp_path / "run")
     said: list[str] = []
-    host.executor.progress = said.append
+    host.policy.progress = said.append
     time.sleep(1.1)  # the host's clock has a one-second grain
     with progress.PipProgress(host, str(log), str(venv), 4, stall=60, interval=0.05):
         for name in ("a", "b", "c", "d"):
@@ -116,5 +116,5 @@ def test_a_pip_install_is_followed_by_packages_collected_then_installed(tmp_path
     assert any("recogidos 4 de 4, instalados 0 de 4 (50%)" in line for line in said), said
     assert any("instalados 2 de 4 (75%)" in line for line in said), said
     assert any("ETA" in line for line in said) and "(100%)" in said[-1]
-    events = [e for e in read_journal(host.executor.journal.path) if e["event"] == "progress"]
+    events = [e for e in read_journal(host.policy.journal.path) if e["event"] == "progress"]
     assert events and events[-1]["total"] == 8 and events[-1]["what"] == "pip install"

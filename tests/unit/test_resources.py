@@ -22,7 +22,7 @@ def repo(tmp_path: Path) -> Path:
 
 def test_commands_are_journaled_under_the_paso_acting(tmp_path: Path) -> None:
     host = local_host(tmp_path / "journal")
-    executor = host.executor
+    executor = host.policy
     with executor.acting_for("3.1"):
         host.run(["true"], mutating=True)
         with executor.acting_for("lock"):
@@ -90,9 +90,9 @@ def test_postgres_client_gets_the_password_as_a_private_file_only(
     argv_line, pgpass_line = out.splitlines()
     assert argv_line == "-h 127.0.0.1 -p 5433 -U app_user -d app"
     assert pgpass_line == "*:*:*:*:pw\\:with\\\\colon-4711"
-    [command] = host.executor.journal.events("command")
+    [command] = host.policy.journal.events("command")
     assert PASSWORD not in command["line"] and "PGPASSFILE=" in command["line"]
-    assert host.executor.close_hosts() == []
+    assert host.policy.close_hosts() == []
     assert not list((tmp_path / "home").glob(".rollbook/runs/*"))
 
 

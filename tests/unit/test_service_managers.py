@@ -42,7 +42,7 @@ def _tool(folder: Path, name: str, script: str) -> str:
 
 
 def _asked(host: Host) -> list[list[str]]:
-    events = read_journal(host.executor.journal.path)
+    events = read_journal(host.policy.journal.path)
     return [e["argv"] for e in events if e["event"] == "command"]
 
 
