@@ -1,20 +1,23 @@
-"""A run's command line, written once: each row makes the pytest option (and an argparse one:
-`add_options` takes either's `add` method), fills its RunOptions field, and says whether the
-approval's re-plan passes it on. The run's own rows (--resume, --break-lock) set no field."""
+"""A run's command line, written once: each RunOptions field is declared with its option in one
+line (`option(...)`), which makes the pytest option (and an argparse one: `add_options` takes
+either's `add` method), fills the field, and says whether the approval's re-plan passes it on.
+The run's own rows (--resume, --break-lock, RUN_ONLY) set no field: the plugin reads them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rollbook.core.config import parse_duration
 from rollbook.core.errors import UserError
-from rollbook.core.run import SEVERITIES, RunOptions
+
+T = TypeVar("T")
 
 
-def _resolved(value: str | None) -> Path | None:
+def resolved_path(value: str | None) -> Path | None:
     return Path(value).resolve() if value else None
 
 
@@ -24,11 +27,11 @@ def report_folder(value: str) -> Path:
     return Path(value).resolve()
 
 
-def _key(value: str | None) -> str | None:
+def key_path(value: str | None) -> str | None:
     return str(Path(value).expanduser().resolve()) if value else None
 
 
-def _watch(value: str | None) -> float | None:
+def watch_seconds(value: str | None) -> float | None:
     if value is None:
         return None
     try:
@@ -67,128 +70,60 @@ class Option:
         return {"help": self.help, **typed, **{k: v for k, v in given.items() if v is not None}}
 
 
-OPTIONS: list[Option] = [
-    Option(
-        "--env", "environment to act on: a file environments/NAME.yaml", "env_name", replan=True
-    ),
-    Option(
-        "--target-tag",
-        "release to roll back to (default: last stable tag)",
-        "target_tag",
-        replan=True,
-    ),
-    Option(
-        "--backup", "backup to restore (default: newest before the deploy)", "backup", replan=True
-    ),
-    Option("--reason", "symptoms observed (Paso 1.1)", "reason", replan=True),
-    Option(
-        "--severity", "incident severity (Paso 1.1)", "severity", replan=True, choices=SEVERITIES
-    ),
-    Option("--impact", "users / functions affected (Paso 1.1)", "impact", replan=True),
-    Option("--approved-by", "Tech Lead or Incident Manager who approved", "approved_by"),
-    Option(
-        "--approval",
-        "the approval signed with `rollbook approve` over this rollback's dry-run plan",
-        "approval",
-        metavar="FILE",
-        read=_resolved,
-    ),
-    Option(
-        "--signing-key",
-        "your own SSH key (private, or .pub with ssh-agent): the record is "
-        "signed by you, the person of the environment's people whose key it is (default: "
-        "signing.key)",
-        "signing_key",
-        replan=True,
-        metavar="FILE",
-        read=_key,
-    ),
-    Option(
-        "--operator", "who executes (default: git user.name, else $USER)", "operator", replan=True
-    ),
-    Option("--dry-run", "plan: run no mutating command", "dry_run", switch=True),
-    Option(
-        "--report-dir",
-        "folder for incident reports",
-        "report_dir",
-        default="reports",
-        read=report_folder,
-    ),
-    Option(
-        "--no-auto-recover",
-        "do not restore the pre-rollback state (§9)",
-        "auto_recover",
-        switch=True,
-        negated=True,
-    ),
-    Option("--incident", "incident id whose journal §9 restores from", "incident"),
-    Option(
-        "--users-affected",
-        "percent of users affected (Anexo C decision tree)",
-        "users_affected",
-        replan=True,
-        number=True,
-    ),
+def option(flag: str, help: str, *, required: bool = False, **row: Any) -> Any:
+    """A RunOptions field and its command-line row, in one line: `required` fields have no
+    default (the caller settles them), a switch defaults to off (a negated one to on), any other
+    field to None."""
+    meta = {"option": Option(flag, help, **row)}
+    if required:
+        return dataclass_field(metadata=meta)
+    default = row.get("negated", False) if row.get("switch") else None
+    return dataclass_field(default=default, metadata=meta)
+
+
+RUN_ONLY = [
     Option("--break-lock", "take over a stale rollback lock", switch=True),
     Option("--resume", "with --incident: continue that rollback forward", switch=True),
-    Option(
-        "--confirm-production",
-        "required where the YAML says confirm: true",
-        "confirm",
-        replan=True,
-        metavar="ENV",
-    ),
-    Option(
-        "--record-release",
-        "validation.feature: when every check passes, record the release in the ledger",
-        "record_release",
-        switch=True,
-    ),
-    Option(
-        "--watch",
-        "validation.feature: §8.2's extended watch (e.g. 30m) with a live "
-        "progress line; with --incident ID its result is appended to that rollback's "
-        "record, signed again",
-        "watch",
-        metavar="DURATION",
-        read=_watch,
-    ),
-    Option(
-        "--force-target",
-        "let --target-tag name a release the ledger marks failed or rolled back from",
-        "force_target",
-        switch=True,
-        replan=True,
-    ),
 ]
 
 
-def add_options(add: Callable[..., Any], table: list[Option] = OPTIONS) -> None:
+def rows(options: Any) -> list[Option]:
+    """The rows of an options dataclass (or instance), each naming the field it fills."""
+    return [
+        replace(f.metadata["option"], field=f.name)
+        for f in fields(options)
+        if "option" in f.metadata
+    ]
+
+
+def table(options: Any) -> list[Option]:
+    """Every option of a run's command line: its fields' rows, then the run's own."""
+    return [*rows(options), *RUN_ONLY]
+
+
+def add_options(add: Callable[..., Any], options: list[Option]) -> None:
     """Each row as an option: `add` is pytest's group.addoption or argparse's add_argument."""
-    for option in table:
-        add(option.flag, **option.arguments())
+    for row in options:
+        add(row.flag, **row.arguments())
 
 
-def run_options(
-    given: Callable[[str], Any], env_name: str, operator: str, table: list[Option] = OPTIONS
-) -> RunOptions:
-    """RunOptions from the command line's values (`given(flag)`); the environment's name and the
-    operator are settled by the caller (the loaded file's name; the signing key's person)."""
+def filled(options: type[T], given: Callable[[str], Any], **settled: Any) -> T:
+    """The options from the command line's values (`given(flag)`); `settled`: fields the caller
+    settles itself (the loaded environment's name, the signing key's person)."""
     values: dict[str, Any] = {}
-    for option in table:
-        if option.field is not None:
-            value = option.read(given(option.flag))
-            values[option.field] = not value if option.negated else value
-    return RunOptions(**{**values, "env_name": env_name, "operator": operator})
+    for row in rows(options):
+        value = row.read(given(row.flag))
+        values[row.field or ""] = not value if row.negated else value
+    return options(**{**values, **settled})
 
 
-def replan_arguments(options: RunOptions, table: list[Option] = OPTIONS) -> list[str]:
+def replan_arguments(options: Any) -> list[str]:
     """The command line of the approval's re-plan: the rows it passes on, as this run had them."""
     args = []
-    for option in table:
-        value = getattr(options, option.field) if option.replan and option.field else None
-        if option.switch and value is not None and value != option.negated:
-            args.append(option.flag)
-        elif not option.switch and value is not None:
-            args.append(f"{option.flag}={value}")
+    for row in rows(options):
+        value = getattr(options, row.field or "") if row.replan else None
+        if row.switch and value is not None and value != row.negated:
+            args.append(row.flag)
+        elif not row.switch and value is not None:
+            args.append(f"{row.flag}={value}")
     return args

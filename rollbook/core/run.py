@@ -10,12 +10,22 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rollbook.core.config import Environment, secret
 from rollbook.core.errors import UserError
 from rollbook.core.executor import Executor, Mode
 from rollbook.core.incident import Incident
 from rollbook.core.journal import Journal
+from rollbook.core.option_table import (
+    filled,
+    key_path,
+    option,
+    report_folder,
+    resolved_path,
+    table,
+    watch_seconds,
+)
 from rollbook.core.records import Records
 from rollbook.core.redact import Redactor
 from rollbook.core.site import Site
@@ -27,27 +37,100 @@ _SAFE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9._/+-]{1,4096}$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunOptions:
-    env_name: str
-    report_dir: Path
-    operator: str
-    target_tag: str | None = None
-    backup: str | None = None
-    reason: str | None = None
-    severity: str | None = None
-    impact: str | None = None
-    approved_by: str | None = None
-    approval: Path | None = None  # a signed approval statement (governance/approval.py)
-    signing_key: str | None = None  # the operator's own key: the record is signed by them
-    watch: float | None = None  # seconds of §8.2's extended watch (validation.feature)
-    dry_run: bool = False
-    auto_recover: bool = True
-    incident: str | None = None
-    users_affected: float | None = None
-    confirm: str | None = None
-    record_release: bool = False  # validation.feature: the deployed release → ledger, validated
-    force_target: bool = False  # --target-tag may name a release the ledger marks failed
+    """A run's options, each field declared with its command-line option (core/option_table)."""
+
+    env_name: str = option(
+        "--env", "environment to act on: a file environments/NAME.yaml", required=True, replan=True
+    )
+    report_dir: Path = option(
+        "--report-dir",
+        "folder for incident reports",
+        required=True,
+        default="reports",
+        read=report_folder,
+    )
+    operator: str = option(
+        "--operator",
+        "who executes (default: git user.name, else $USER)",
+        required=True,
+        replan=True,
+    )
+    target_tag: str | None = option(
+        "--target-tag", "release to roll back to (default: last stable tag)", replan=True
+    )
+    backup: str | None = option(
+        "--backup", "backup to restore (default: newest before the deploy)", replan=True
+    )
+    reason: str | None = option("--reason", "symptoms observed (Paso 1.1)", replan=True)
+    severity: str | None = option(
+        "--severity", "incident severity (Paso 1.1)", replan=True, choices=SEVERITIES
+    )
+    impact: str | None = option("--impact", "users / functions affected (Paso 1.1)", replan=True)
+    approved_by: str | None = option("--approved-by", "Tech Lead or Incident Manager who approved")
+    approval: Path | None = option(
+        "--approval",
+        "the approval signed with `rollbook approve` over this rollback's dry-run plan",
+        metavar="FILE",
+        read=resolved_path,
+    )
+    signing_key: str | None = option(
+        "--signing-key",
+        "your own SSH key (private, or .pub with ssh-agent): the record is signed by you, the "
+        "person of the environment's people whose key it is (default: signing.key)",
+        replan=True,
+        metavar="FILE",
+        read=key_path,
+    )
+    watch: float | None = option(
+        "--watch",
+        "validation.feature: §8.2's extended watch (e.g. 30m) with a live progress line; with "
+        "--incident ID its result is appended to that rollback's record, signed again",
+        metavar="DURATION",
+        read=watch_seconds,
+    )
+    dry_run: bool = option("--dry-run", "plan: run no mutating command", switch=True)
+    auto_recover: bool = option(
+        "--no-auto-recover",
+        "do not restore the pre-rollback state (§9)",
+        switch=True,
+        negated=True,
+    )
+    incident: str | None = option("--incident", "incident id whose journal §9 restores from")
+    users_affected: float | None = option(
+        "--users-affected",
+        "percent of users affected (Anexo C decision tree)",
+        replan=True,
+        number=True,
+    )
+    confirm: str | None = option(
+        "--confirm-production",
+        "required where the YAML says confirm: true",
+        replan=True,
+        metavar="ENV",
+    )
+    record_release: bool = option(
+        "--record-release",
+        "validation.feature: when every check passes, record the release in the ledger",
+        switch=True,
+    )
+    force_target: bool = option(
+        "--force-target",
+        "let --target-tag name a release the ledger marks failed or rolled back from",
+        switch=True,
+        replan=True,
+    )
+
+
+# the run's command line: pytest's options, the approval's re-plan (core/option_table.py)
+OPTIONS = table(RunOptions)
+
+
+def run_options(given: Callable[[str], Any], env_name: str, operator: str) -> RunOptions:
+    """RunOptions from the command line's values (`given(flag)`); the environment's name and the
+    operator are settled by the caller (the loaded file's name; the signing key's person)."""
+    return filled(RunOptions, given, env_name=env_name, operator=operator)
 
 
 def default_operator() -> str:

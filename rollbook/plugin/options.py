@@ -10,13 +10,14 @@ import pytest
 from rollbook.core.config import load_environment
 from rollbook.core.errors import UserError
 from rollbook.core.option_table import add_options, report_folder
-from rollbook.core.run import new_incident_dir
+from rollbook.core.run import OPTIONS, new_incident_dir
 from rollbook.plugin.keys import ENV_KEY, FOLDER_KEY
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(
-        parser.getgroup("rollbook", "rollbook: the rollback procedure PROCED-BACK-003").addoption
+        parser.getgroup("rollbook", "rollbook: the rollback procedure PROCED-BACK-003").addoption,
+        OPTIONS,
     )
 
 

@@ -19,8 +19,7 @@ from pytest_metadata.plugin import metadata_key
 from rollbook.core.config import Environment, available_environments
 from rollbook.core.errors import NotConfigured, UserError
 from rollbook.core.executor import Mode
-from rollbook.core.option_table import run_options
-from rollbook.core.run import Run, RunOptions, default_operator
+from rollbook.core.run import Run, RunOptions, default_operator, run_options
 from rollbook.governance import people, provenance, statements
 from rollbook.lifecycle import (
     closing_actions,
