@@ -4,8 +4,9 @@ import pytest
 from pytest_bdd import given, then, when
 
 from rollbook.actions import workers
-from rollbook.checks import checklist
+from rollbook.checks import checklist, criteria
 from rollbook.core.run import Run
+from rollbook.core.verdict import judged
 
 
 @when("se consulta el estado de cada servicio", target_fixture="states")
@@ -15,8 +16,8 @@ def service_states(run: Run) -> dict[str, bool | str]:
 
 @then("cada servicio está activo")
 def services_active(states: dict[str, bool | str]) -> None:
-    stopped = checklist.not_active(states)
-    assert not stopped, "services not running: " + ", ".join(stopped)
+    verdict = judged(checklist.not_active(states), "services not running")
+    assert not verdict.problems, verdict.text
 
 
 @when("se leen las líneas recientes de los logs", target_fixture="recent")
@@ -27,10 +28,9 @@ def recent_lines(run: Run) -> list[str]:
 @then("no hay líneas de error recientes")
 def no_recent_errors(run: Run, recent: list[str]) -> None:
     window = run.site.env.logs.recent
-    assert not recent, (
-        f"{len(recent)} error lines since the services' last start (at most {window:.0f} s): "
-        f"{recent[0]}"
-    )
+    what = f"error lines since the services' last start (at most {window:.0f} s)"
+    verdict = judged(recent, what)
+    assert not verdict.problems, verdict.text
 
 
 @when("se mide la latencia de cada endpoint principal", target_fixture="latency")
@@ -40,10 +40,8 @@ def measure_latency(run: Run) -> dict[str, dict[str, dict[str, float]]]:
 
 @then("el p95 de cada endpoint está bajo el presupuesto del ambiente")
 def under_budget(run: Run, latency: dict[str, dict[str, dict[str, float]]]) -> None:
-    budget = run.site.env.health.latency_budget_ms
-    assert latency and all(
-        figures["p95_ms"] <= budget for urls in latency.values() for figures in urls.values()
-    )
+    verdict = criteria.p95_within(latency, run.site.env.health.latency_budget_ms)
+    assert not verdict.problems, verdict.text
 
 
 @when(
@@ -56,10 +54,8 @@ def record_resources(run: Run) -> dict[str, dict[str, float]]:
 
 @then("cada cifra está bajo el umbral del ambiente")
 def under_thresholds(run: Run, figures: dict[str, dict[str, float]]) -> None:
-    limits = run.site.env.thresholds
-    assert figures and all(
-        value <= getattr(limits, name) for host in figures.values() for name, value in host.items()
-    )
+    verdict = criteria.resources_within(figures, run.site.env.thresholds)
+    assert not verdict.problems, verdict.text
 
 
 @given("que el ambiente tiene workers por los que enviar una tarea")
@@ -82,7 +78,8 @@ def send_task(run: Run) -> dict[str, str]:
 
 @then("la tarea vuelve con su resultado")
 def task_returned(answer: dict[str, str]) -> None:
-    assert answer and all(answer.values())
+    verdict = criteria.every_answered(answer, "no result from the task sent on")
+    assert not verdict.problems, verdict.text
 
 
 @when("se ejecuta el script de validación automática", target_fixture="script")
@@ -92,5 +89,5 @@ def run_script(run: Run) -> dict[str, str]:
 
 @then("el rollback queda validado exitosamente")
 def script_passed(script: dict[str, str]) -> None:
-    failed = {name: said for name, said in script.items() if said != "OK"}
-    assert not failed and list(script) == list(checklist.SCRIPT_CHECKS), f"script: {failed}"
+    verdict = criteria.script_passed(script, tuple(checklist.SCRIPT_CHECKS))
+    assert not verdict.problems, verdict.text

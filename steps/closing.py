@@ -6,6 +6,7 @@ import pytest
 from pytest_bdd import given, then, when
 
 from rollbook.actions import row_kinds
+from rollbook.checks import criteria
 from rollbook.core.run import Run
 from rollbook.lifecycle import closing_actions, recovery
 from rollbook.record import closing
@@ -20,9 +21,8 @@ def write_report(run: Run) -> Path:
 
 @then("el reporte ROLLBACK-YYYY-MM-DD-HHMM.md existe con el contenido mínimo")
 def report_complete(report: Path) -> None:
-    text = report.read_text(encoding="utf-8")
-    for section in ("## Información del Incidente", "## Versiones", "## Timeline", "## Impacto"):
-        assert section in text, f"{report.name} lacks {section}"
+    verdict = criteria.sections_present(report, closing.MINIMUM_SECTIONS)
+    assert not verdict.problems, verdict.text
 
 
 @when("se notifica la resolución")
@@ -42,7 +42,8 @@ def follow_ups(run: Run) -> list[dict[str, object]]:
 
 @then("las acciones de cierre quedan listadas para sus responsables")
 def follow_ups_listed(run: Run, follow_ups: list[dict[str, object]]) -> None:
-    assert follow_ups and all(item["role"] and item["due"] for item in follow_ups), follow_ups
+    verdict = criteria.follow_ups_owned(follow_ups)
+    assert not verdict.problems, verdict.text
     nobody = closing.orphans(follow_ups)
     if nobody:  # after a rollback that worked: said loudly, never a reason to undo it (§9)
         pytest.skip(f"SIN RESPONSABLE en people de {run.site.env.name}: " + "; ".join(nobody))
@@ -60,7 +61,5 @@ def undo(run: Run, earlier: recovery.Earlier) -> recovery.Recovery:
 
 @then("el estado previo al rollback queda restaurado y verificado")
 def recovered_ok(recovered: recovery.Recovery) -> None:
-    failed = [a for a in recovered.actions if a[1] != "ok"] + [
-        c for c in recovered.checks if not c[1]
-    ]
-    assert recovered.ok, f"recovery incomplete: {failed}"
+    verdict = recovered.verdict()
+    assert not verdict.problems, verdict.text

@@ -4,8 +4,10 @@ import pytest
 from pytest_bdd import given, when
 
 from rollbook.actions import code, dependencies, new_venv, static
+from rollbook.checks import criteria
 from rollbook.core.run import Run
 from rollbook.core.state import Target
+from rollbook.core.verdict import judged
 from steps.verify import after, verifies
 
 
@@ -21,7 +23,8 @@ def checkout(run: Run) -> None:
 
 @verifies("el código queda en la versión estable")
 def code_at_target(run: Run) -> None:
-    assert not code.hosts_not_at(run.site, run.records.need(Target).ref)
+    verdict = judged(code.hosts_not_at(run.site, run.records.need(Target).ref), "not at the target")
+    assert not verdict.problems, verdict.text
 
 
 @given("que el ambiente reinstala las dependencias en un venv nuevo")
@@ -52,14 +55,14 @@ def reinstall(run: Run) -> dict[str, dict[str, object]] | None:
 
 @verifies("los paquetes críticos tienen las versiones de la versión objetivo")
 def critical_packages(run: Run, installed: dict[str, dict[str, object]]) -> None:
-    wrong = dependencies.critical_mismatches(run.incident, run.site, installed)
-    assert not wrong, "; ".join(wrong)
+    verdict = judged(dependencies.critical_mismatches(run.incident, run.site, installed))
+    assert not verdict.problems, verdict.text
 
 
 @verifies("el conjunto de paquetes es el registrado para la versión objetivo")
 def package_set(run: Run, installed: dict[str, dict[str, object]]) -> None:
-    differ = dependencies.package_set_differences(run.incident, run.records, installed)
-    assert not differ, "; ".join(differ)
+    verdict = judged(dependencies.package_set_differences(run.incident, run.records, installed))
+    assert not verdict.problems, verdict.text
 
 
 @when("se recolectan los archivos estáticos de la versión objetivo", target_fixture="static_files")
@@ -69,5 +72,5 @@ def build_static(run: Run) -> dict[str, int]:
 
 @verifies("los archivos estáticos quedan restaurados")
 def static_restored(run: Run, static_files: dict[str, int]) -> None:
-    counts = static_files
-    assert counts and all(count > 0 for count in counts.values()), f"static files: {counts}"
+    verdict = criteria.every_counted(static_files, "static files collected")
+    assert not verdict.problems, verdict.text

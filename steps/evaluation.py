@@ -10,10 +10,10 @@ from rollbook.actions import (
     migration_plan,
     trial_restore,
 )
-from rollbook.checks import validation
+from rollbook.checks import criteria, validation
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, Deployed, Target, TrialRestore
-from rollbook.governance import approval, incident_entry
+from rollbook.governance import incident_entry
 from steps.verify import delivery
 
 
@@ -35,9 +35,8 @@ def document_incident(run: Run) -> dict[str, object]:
 
 @then("la decisión queda registrada con su aprobador")
 def decision_recorded(run: Run, incident: dict[str, object]) -> None:
-    assert str(incident["decision"]).startswith("ROLLBACK "), incident["decision"]
-    problem = approval.uncovered(run, run.incident.journal.facts().get("approval"))
-    assert problem is None, problem
+    verdict = incident_entry.decision_kept(run, incident)
+    assert not verdict.problems, verdict.text
 
 
 @when("se confirma que la aplicación usa la base de datos del ambiente")
@@ -66,8 +65,8 @@ def resolve_target(run: Run) -> dict[str, dict[str, object]]:
 
 @then("pip puede instalar las dependencias de la versión objetivo en cada servidor")
 def target_resolves(resolved: dict[str, dict[str, object]]) -> None:
-    refused = [str(answer["said"]) for answer in resolved.values() if not answer["ok"]]
-    assert not refused, "; ".join(refused)
+    verdict = criteria.refused(resolved)
+    assert not verdict.problems, verdict.text
 
 
 @then("el tag de versión estable queda identificado")
@@ -87,10 +86,8 @@ def trial(run: Run) -> None:
 
 @then("el backup queda identificado y verificado")
 def backup_verified(run: Run, backup: ChosenBackup) -> None:
-    assert backup.size and backup.sha256
-    trial = run.records.known(TrialRestore)
-    if trial is not None:
-        assert trial.marker_rows, f"the trial restore of {backup.path} holds no migrations"
+    verdict = criteria.backup_checked(backup, run.records.known(TrialRestore))
+    assert not verdict.problems, verdict.text
 
 
 @when("se comunica el inicio del rollback en el canal de incidentes", target_fixture="notice")

@@ -5,6 +5,7 @@ from pytest_bdd import then, when
 from rollbook.actions.backups import Backup
 from rollbook.checks import prerequisites
 from rollbook.core.run import Run
+from rollbook.core.verdict import judged, one
 from rollbook.governance import approval
 
 
@@ -15,11 +16,8 @@ def newest_backup(run: Run) -> Backup:
 
 @then("existe un backup más joven que la edad máxima, completo")
 def backup_recent(run: Run, newest: Backup) -> None:
-    limit, hours = run.site.env.database.max_backup_age, prerequisites.hours
-    assert newest.age < limit, (
-        f"{newest.path} is {hours(newest.age)} old: over database.max_backup_age ({hours(limit)})"
-    )
-    assert newest.size > 0, f"{newest.path} is empty"
+    verdict = prerequisites.backup_usable(newest, run.site.env.database.max_backup_age)
+    assert not verdict.problems, verdict.text
 
 
 @when("se revisa el directorio de backups", target_fixture="space")
@@ -29,7 +27,8 @@ def backups_folder(run: Run) -> dict[str, int]:
 
 @then("el directorio de backups admite el backup previo al rollback")
 def room_for_dump(space: dict[str, int]) -> None:
-    assert space["free_bytes"] >= space["needed_bytes"]
+    verdict = prerequisites.room_for(space)
+    assert not verdict.problems, verdict.text
 
 
 @when("se consulta la base de datos con las credenciales del ambiente", target_fixture="problems")
@@ -39,7 +38,8 @@ def query_database(run: Run) -> list[str]:
 
 @then("la base de datos responde")
 def database_answers(problems: list[str]) -> None:
-    assert not problems, "; ".join(problems)
+    verdict = judged(problems)
+    assert not verdict.problems, verdict.text
 
 
 @when("se revisa la aprobación dada", target_fixture="missing")
@@ -49,7 +49,8 @@ def check_approval(run: Run) -> str | None:
 
 @then("la aprobación cubre lo que el ambiente exige")
 def approval_covers(missing: str | None) -> None:
-    assert missing is None, missing
+    verdict = one(missing)
+    assert not verdict.problems, verdict.text
 
 
 @when("se revisan los canales de notificación del ambiente", target_fixture="channels")
@@ -59,6 +60,5 @@ def check_channels(run: Run) -> dict[str, str]:
 
 @then("cada canal está configurado y alcanzable")
 def channels_ok(run: Run, channels: dict[str, str]) -> None:
-    wrong = [said for said in channels.values() if said not in ("reachable", "set")]
-    assert not wrong, "; ".join(wrong)
-    assert set(channels) == {target.url_env for target in run.site.env.notify}
+    verdict = prerequisites.channels_usable(channels, run.site.env.notify)
+    assert not verdict.problems, verdict.text

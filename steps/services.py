@@ -4,19 +4,21 @@ import pytest
 from pytest_bdd import given, then, when
 
 from rollbook.actions import app_services, web, workers
+from rollbook.checks import criteria
 from rollbook.core.run import Run
 from rollbook.core.state import WebAnswer
 from steps.verify import verifies
 
 
 @when("se conecta a cada servidor del ambiente", target_fixture="reached")
-def connect(run: Run) -> list[str]:
+def connect(run: Run) -> dict[str, str]:
     return app_services.connect_servers(run.incident, run.site, run.records)
 
 
 @then("la conexión con cada servidor queda establecida")
-def connected(run: Run, reached: list[str]) -> None:
-    assert len(reached) == len(run.site.hosts("app")) + len(run.site.hosts("db"))
+def connected(run: Run, reached: dict[str, str]) -> None:
+    verdict = criteria.hosts_answered(reached, run.site)
+    assert not verdict.problems, verdict.text
 
 
 @when("se elige cómo se verificará cada worker")
@@ -58,8 +60,9 @@ def maintenance_on(run: Run) -> None:
 def maintenance_active(run: Run) -> None:
     active, answers = web.public_state(run.incident, run.site)
     assert active, "the maintenance page file is not in place"
-    for url, code in answers.items():
-        assert code == 503, f"{url} answered {code}, expected 503 with the maintenance page"
+    others = tuple(code for code in answers.values() if code != 503)
+    verdict = criteria.proxy_answers(answers, others, "expected 503 with the maintenance page")
+    assert not verdict.problems, verdict.text
 
 
 @when("se inicia el servicio web", target_fixture="log_errors")
@@ -78,7 +81,8 @@ def start_workers(run: Run) -> dict[str, list[str]]:
 def web_running(run: Run, log_errors: dict[str, list[str]]) -> None:
     answer = run.records.need(WebAnswer).status
     assert answer, f"{run.site.env.health.url} does not answer: the web service is not serving"
-    assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
+    verdict = criteria.no_log_errors(log_errors)
+    assert not verdict.problems, verdict.text
 
 
 @given("que el ambiente tiene workers")
@@ -90,14 +94,10 @@ def has_workers(run: Run) -> None:
 @verifies("cada worker funciona, verificado por el método de su stack")
 def workers_work(run: Run, log_errors: dict[str, list[str]]) -> None:
     answers = workers.check_all(run.incident, run.site, run.records, wait=True)
-    unchecked = [
-        f"{spec} {name}"
-        for spec in run.site.hosts("app")
-        for name in run.site.env.services.workers
-        if f"{name}: " not in answers.get(spec, "")
-    ]
-    assert not unchecked, f"workers not checked: {unchecked}"
-    assert not any(log_errors.values()), f"errors in the logs since the start: {log_errors}"
+    unchecked = workers.unchecked(run.site, answers)
+    assert not unchecked.problems, unchecked.text
+    verdict = criteria.no_log_errors(log_errors)
+    assert not verdict.problems, verdict.text
 
 
 @when("se desactiva la página de mantenimiento")
@@ -109,9 +109,7 @@ def maintenance_off(run: Run) -> None:
 def traffic_restored(run: Run) -> None:
     active, answers = web.public_state(run.incident, run.site, reaching=True)
     assert not active, "the maintenance page file is still in place"
-    for url, code in answers.items():
-        assert code not in web.PROXY_ERRORS, (
-            f"{url} answered {code or 'nothing'} through the proxy for "
-            f"{run.site.env.services.start_timeout:.0f} s (services.start_timeout): the proxy does "
-            "not reach the app"
-        )
+    bound = run.site.env.services.start_timeout
+    expected = f"for {bound:.0f} s (services.start_timeout): the proxy does not reach the app"
+    verdict = criteria.proxy_answers(answers, web.PROXY_ERRORS, expected)
+    assert not verdict.problems, verdict.text

@@ -5,6 +5,7 @@ from pytest_bdd import then, when
 from rollbook.actions import web
 from rollbook.checks import validation
 from rollbook.core.run import Run
+from rollbook.core.verdict import judged
 
 
 @when("se consulta el health check", target_fixture="health")
@@ -14,8 +15,8 @@ def health(run: Run) -> dict[str, dict[str, object]]:
 
 @then("el health check responde HTTP 200")
 def health_ok(run: Run, health: dict[str, dict[str, object]]) -> None:
-    bad = web.unhealthy(run.site.env.health, health)
-    assert not bad, "; ".join(bad)
+    verdict = judged(web.unhealthy(run.site.env.health, health))
+    assert not verdict.problems, verdict.text
 
 
 @when("se ejecutan los smoke tests y se consultan los endpoints", target_fixture="smoke")
@@ -25,8 +26,8 @@ def smoke(run: Run) -> dict[str, object]:
 
 @then("los smoke tests pasan y cada endpoint responde HTTP 200")
 def smoke_ok(smoke: dict[str, object]) -> None:
-    failed = validation.smoke_failures(smoke)
-    assert not failed, "; ".join(failed)
+    verdict = judged(validation.smoke_failures(smoke))
+    assert not verdict.problems, verdict.text
 
 
 @when("se verifican las funcionalidades críticas", target_fixture="critical")
@@ -36,8 +37,8 @@ def critical(run: Run) -> dict[str, object]:
 
 @then("las funcionalidades críticas están operativas")
 def critical_ok(critical: dict[str, object]) -> None:
-    bad = validation.not_working(critical)
-    assert not bad, "critical functions not working: " + ", ".join(bad)
+    verdict = judged(validation.not_working(critical), "critical functions not working")
+    assert not verdict.problems, verdict.text
 
 
 @when("se observan los logs durante la ventana del ambiente", target_fixture="log_lines")
@@ -47,4 +48,5 @@ def watch_logs(run: Run) -> list[str]:
 
 @then("no aparecen errores críticos en los logs")
 def no_errors(log_lines: list[str]) -> None:
-    assert not log_lines, f"{len(log_lines)} error lines in the logs: {log_lines[:3]}"
+    verdict = judged(log_lines[:3], f"{len(log_lines)} error lines in the logs")
+    assert not verdict.problems, verdict.text

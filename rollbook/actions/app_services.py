@@ -31,9 +31,10 @@ from rollbook.services.base import ServiceManager
 _EXCEPTION = re.compile(r"(?:[a-z_]\w*\.)*[A-Z]\w*: ")  # a Python exception's last line
 
 
-def connect_servers(incident: Incident, site: Site, records: Records) -> list[str]:
+def connect_servers(incident: Incident, site: Site, records: Records) -> dict[str, str]:
     """Paso 2.1: every host of every role answers, and the app path exists on the app hosts
-    (where app.user is set: that user writes the app's folder and venv, so Etapa 3 can)."""
+    (where app.user is set: that user writes the app's folder and venv, so Etapa 3 can);
+    {role:spec: the hostname it answered}."""
 
     def connect(host: Host, role: str) -> str:
         name = host.run(["hostname"], mutating=False).stdout.strip()
@@ -43,11 +44,11 @@ def connect_servers(incident: Incident, site: Site, records: Records) -> list[st
                 app_user_writes(host, site.env)
         return name
 
-    reached = []
+    reached: dict[str, str] = {}
     for role in ("app", "db"):
         answered = each_host(incident, site, role, lambda host, role=role: connect(host, role))
-        reached += [f"{role}:{spec}" for spec in answered]
-    incident.note("connected", hosts=reached)
+        reached |= {f"{role}:{spec}": name for spec, name in answered.items()}
+    incident.note("connected", hosts=list(reached))
     # before the first change: what §9 must give back, URL by URL
     records.keep(AnswersBefore({k: asdict(a) for k, a in web.answers(site).items()}))
     return reached

@@ -23,6 +23,7 @@ from rollbook.core.records import Records
 from rollbook.core.resources import Checkout, Venv, digest
 from rollbook.core.site import Site
 from rollbook.core.state import CeleryBroker, ServiceLogsBefore, WorkersBefore
+from rollbook.core.verdict import Verdict, judged
 from rollbook.core.waiting import wait_until
 from rollbook.services import manager_for
 from rollbook.services.base import ServiceManager
@@ -309,6 +310,19 @@ def _check(
         ready = re.compile(re.escape(worker_node(host, env)) + r" ready\.")
         return _log_line(manager, host.name, name, ready, mark, timeout)
     return _process(manager, host.name, name, timeout)
+
+
+def unchecked(site: Site, answers: dict[str, str]) -> Verdict:
+    """Each app host's each worker named in what check_all showed: none left unchecked."""
+    return judged(
+        (
+            f"{spec} {name}"
+            for spec in site.hosts("app")
+            for name in site.env.services.workers
+            if f"{name}: " not in answers.get(spec, "")
+        ),
+        "workers not checked",
+    )
 
 
 def check_all(incident: Incident, site: Site, records: Records, *, wait: bool) -> dict[str, str]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from rollbook.actions import backups, database, release
+from rollbook.core.config import NotifyTarget
 from rollbook.core.errors import NotConfigured, StepFailed
 from rollbook.core.resources import Checkout
 from rollbook.core.run import Run
+from rollbook.core.verdict import Verdict, judged
 
 
 def newest_valid_backup(run: Run) -> backups.Backup:
@@ -36,6 +39,28 @@ DOCUMENT_AGE = 86400.0  # §4.1: "Backups de base de datos disponibles (< 24h)"
 
 def hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
+
+
+def backup_usable(newest: backups.Backup, limit: float) -> Verdict:
+    """§4.1: the newest valid backup is younger than database.max_backup_age, and not empty."""
+    problems = []
+    if newest.age >= limit:
+        age, most = hours(newest.age), hours(limit)
+        problems.append(f"{newest.path} is {age} old: over database.max_backup_age ({most})")
+    if newest.size <= 0:
+        problems.append(f"{newest.path} is empty")
+    return judged(problems)
+
+
+def room_for(space: Mapping[str, int]) -> Verdict:
+    """§4.1: the backups folder's free bytes against the pre-rollback dump's (the database's
+    size)."""
+    free, needed = space["free_bytes"], space["needed_bytes"]
+    if free >= needed:
+        return judged([])
+    return judged(
+        [f"{free / 2**20:.0f} MiB free, the pre-rollback dump needs {needed / 2**20:.0f} MiB"]
+    )
 
 
 def backups_folder_ready(run: Run) -> dict[str, int]:
@@ -125,3 +150,10 @@ def channel_states(run: Run) -> dict[str, str]:
                 )
     run.incident.note("notification_channels", channels=found)
     return found
+
+
+def channels_usable(channels: Mapping[str, str], notify: Sequence[NotifyTarget]) -> Verdict:
+    """§4.2: each channel of the environment checked, and set or reachable."""
+    wrong = [said for said in channels.values() if said not in ("reachable", "set")]
+    unchecked = [t.url_env for t in notify if t.url_env not in channels]
+    return judged(wrong + [f"{name} not checked" for name in unchecked])

@@ -3,6 +3,7 @@ announced (Paso 1.4)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from rollbook.actions import evaluation, symptoms
@@ -13,6 +14,7 @@ from rollbook.core.errors import StepFailed
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, Target
+from rollbook.core.verdict import Verdict, judged
 from rollbook.governance import approval, signing
 from rollbook.governance.notify import STARTING, announce
 
@@ -82,6 +84,20 @@ def record_incident(run: Run) -> dict[str, object]:
         f"- Decisión: {entry['decision']}"
     )
     return entry
+
+
+def decision_kept(run: Run, incident: Mapping[str, object]) -> Verdict:
+    """Paso 1.1: the decision the run took is the one its journal holds, and the approval it
+    names covers what the environment demands."""
+    facts = run.incident.journal.facts()
+    kept = (facts.get("incident") or {}).get("decision")
+    problems = []
+    if kept != incident["decision"]:
+        problems.append(f"the journal holds {kept!r} as the decision, not {incident['decision']!r}")
+    uncovered = approval.uncovered(run, facts.get("approval"))
+    if uncovered:
+        problems.append(uncovered)
+    return judged(problems)
 
 
 BACKUP_PENDING = "por comprobar en el Paso 1.3"

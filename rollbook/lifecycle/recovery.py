@@ -21,6 +21,7 @@ from rollbook.core.host import Host
 from rollbook.core.journal import read_journal
 from rollbook.core.operations import begun
 from rollbook.core.run import Run
+from rollbook.core.verdict import Verdict, judged
 from rollbook.lifecycle import dead_commands, restored, undo
 
 ESCALATION = (
@@ -38,6 +39,12 @@ class Recovery:
     @property
     def ok(self) -> bool:
         return all(r == "ok" for _, r in self.actions) and all(ok for _, ok, _ in self.checks)
+
+    def verdict(self) -> Verdict:
+        """§9's actions that failed and its checks of the restored state that did not hold."""
+        failed = [f"{action}: {said}" for action, said in self.actions if said != "ok"]
+        failed += [f"{check}: {detail}" for check, ok, detail in self.checks if not ok]
+        return judged(failed, "recovery incomplete")
 
 
 def journal_of(run: Run) -> Path:

@@ -626,6 +626,10 @@ def _owner(run: Run, role: str) -> str | None:
     return None if run.site.env.people else f"rol {role} (el ambiente no lista people)"
 
 
+# §7.1's minimum content of the incident's markdown (its sections)
+MINIMUM_SECTIONS = ("## Información del Incidente", "## Versiones", "## Timeline", "## Impacto")
+
+
 def orphans(items: list[dict[str, Any]]) -> list[str]:
     """The closing actions whose role nobody of the environment's people holds."""
     return [f"{item['action']} ({item['role']})" for item in items if not item["owner"]]

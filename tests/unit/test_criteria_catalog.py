@@ -260,7 +260,7 @@ CATALOG: dict[tuple[str, str], tuple[str, Feed | str]] = {
         lambda r, t: {"run": r, "channels": {"X": "X: h:9 unreachable"}},
     ),
     ("services", "connected"): (
-        "the hosts that answered a command",
+        "each inventory host's hostname, asked over its connection",
         lambda r, t: {"run": r, "reached": {}},
     ),
     ("services", "no_processes"): (
