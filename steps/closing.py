@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pytest_bdd import given, then, when
 
-from rollbook.actions import row_kinds
+from rollbook.actions.database import row_kinds
 from rollbook.checks import criteria
 from rollbook.core.run import Run
 from rollbook.lifecycle import closing_actions, recovery

@@ -3,7 +3,8 @@
 import pytest
 from pytest_bdd import given, then, when
 
-from rollbook.actions import database, database_path, restore_strategy, row_recovery, swap
+from rollbook.actions import database
+from rollbook.actions.database import database_path, restore_strategy, row_recovery, swap
 from rollbook.core.run import Run
 from rollbook.core.state import SafetyDump
 from steps.verify import after, verifies

@@ -2,14 +2,8 @@
 
 from pytest_bdd import given, then, when
 
-from rollbook.actions import (
-    app_database,
-    database_path,
-    dependencies,
-    evaluation,
-    migration_plan,
-    trial_restore,
-)
+from rollbook.actions import dependencies, evaluation
+from rollbook.actions.database import app_database, database_path, migration_plan, trial_restore
 from rollbook.checks import criteria, validation
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, Deployed, Target, TrialRestore

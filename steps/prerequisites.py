@@ -2,7 +2,7 @@
 
 from pytest_bdd import then, when
 
-from rollbook.actions.backups import Backup
+from rollbook.actions.database.backups import Backup
 from rollbook.checks import prerequisites
 from rollbook.core.run import Run
 from rollbook.core.verdict import judged, one

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from rollbook.actions import backups, ledger, migration_history, package_migrations, release
+from rollbook.actions import ledger, release
+from rollbook.actions.database import backups, migration_history, package_migrations
 from rollbook.core.host import Host
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records

@@ -16,7 +16,8 @@ import posixpath
 from datetime import UTC, datetime
 from typing import Any
 
-from rollbook.actions import backups, release
+from rollbook.actions import release
+from rollbook.actions.database import backups
 from rollbook.actions.static import static_root
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host

@@ -6,7 +6,8 @@ import socket
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
-from rollbook.actions import backups, database, release
+from rollbook.actions import database, release
+from rollbook.actions.database import backups
 from rollbook.core.config import NotifyTarget
 from rollbook.core.errors import NotConfigured, StepFailed
 from rollbook.core.resources import Checkout

@@ -155,7 +155,7 @@ class DatabaseConfig(_Strict):
     # `swap` restores into a shadow database before Etapa 2 and renames it in (issue 7); unnamed,
     # a recovery (Paso 4.5) swaps where the app's role owns the database (database_path.py)
     restore_strategy: Literal["recreate", "swap"] = "recreate"
-    # the way back (rollbook/actions/database_path.py): `least_loss` (the default, §7.1's 0 data
+    # the way back (actions/database/database_path.py): `least_loss` (the default, §7.1's 0 data
     # loss): migrate where it loses nothing, else restore_recover; `restore` the backup as the
     # procedure is written (the rows written since it are lost, and counted); `restore_recover`:
     # restore, then put back the rows it dropped (Paso 4.5); `migrate`: reverse the migrations,

@@ -301,7 +301,7 @@ class DataLoss(Record):
     """Etapa 4's count of the pre-rollback rows absent after the restore, and again after
     Paso 4.5: per table (`tables`, None when not counted: Paso 4.1 ran in a resumed incident),
     the first keys of each table's lost rows (the record labels them from RowLabels where the app
-    gave one), the file naming every one (rollbook.actions.loss_statement), whether Paso 4.5 ran,
+    gave one), the file naming every one (actions.database.loss_statement), whether Paso 4.5 ran,
     and its conflicts (changed rows, not lost). Paso 7.1 reads it to ask which of the tables that
     lost rows hold user data (RowKinds)."""
 

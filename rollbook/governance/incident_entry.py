@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from rollbook.actions import evaluation, symptoms
-from rollbook.actions.backups import BackupRefused
+from rollbook.actions.database.backups import BackupRefused
 from rollbook.actions.decision import decide
 from rollbook.checks import prerequisites
 from rollbook.core.errors import StepFailed

@@ -14,7 +14,7 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-from rollbook.actions.backups import host_time
+from rollbook.actions.database.backups import host_time
 from rollbook.core import local_process
 from rollbook.core.errors import UserError
 from rollbook.core.remote_file import write_argv

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rollbook.actions import database, dependencies, serving, static, swap, web, workers
+from rollbook.actions import database, dependencies, serving, static, web, workers
+from rollbook.actions.database import swap
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.host import Host
 from rollbook.core.resources import Checkout, Venv

@@ -18,13 +18,12 @@ from rollbook.actions import (
     dependencies,
     fleet,
     new_venv,
-    row_recovery,
     serving,
     static,
-    swap,
     web,
     workers,
 )
+from rollbook.actions.database import row_recovery, swap
 from rollbook.core import inventory
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host

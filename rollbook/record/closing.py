@@ -7,7 +7,8 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import database_path, symptoms, trial_restore
+from rollbook.actions import symptoms
+from rollbook.actions.database import database_path, trial_restore
 from rollbook.core import timeline
 from rollbook.core.errors import UserError
 from rollbook.core.executor import Mode

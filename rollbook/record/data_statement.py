@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import changed_rows, loss_statement, row_recovery
+from rollbook.actions.database import changed_rows, loss_statement, row_recovery
 from rollbook.core.state import (
     DataLoss,
     RowKinds,

@@ -7,7 +7,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import database_path, symptoms
+from rollbook.actions import symptoms
+from rollbook.actions.database import database_path
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
 from rollbook.core.state import Target

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from rollbook.actions import database_path, symptoms
+from rollbook.actions import symptoms
+from rollbook.actions.database import database_path
 from rollbook.core import timeline
 from rollbook.core.run import Run
 from rollbook.core.state import ChosenBackup, SafetyDump, Target

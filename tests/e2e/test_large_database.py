@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rollbook import sandbox
-from rollbook.actions import loss_statement
+from rollbook.actions.database import loss_statement
 from rollbook.sandbox import bulk
 from rollbook.sandbox.variant import restoring, write_variant
 from tests.conftest import show

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rollbook.actions import loss_statement
+from rollbook.actions.database import loss_statement
 from rollbook.core.config import secret
 from rollbook.sandbox.variant import fast_options, restoring
 from rollbook.sandbox.variant import write_variant as environments

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rollbook.actions import database, loss_statement, row_ranges
+from rollbook.actions import database
+from rollbook.actions.database import loss_statement, row_ranges
 from rollbook.core.config import load_environment, secret
 from rollbook.core.executor import Executor, Mode
 from rollbook.core.journal import Journal

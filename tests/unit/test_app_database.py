@@ -1,6 +1,6 @@
 """The app's own idea of its database, compared with the environment's `database:`."""
 
-from rollbook.actions.app_database import mismatch
+from rollbook.actions.database.app_database import mismatch
 from rollbook.core.config import load_environment
 
 

@@ -3,7 +3,7 @@ the target release's migrations."""
 
 from pathlib import Path
 
-from rollbook.actions.backups import applied_in_backup, identity_problem, parse_copy
+from rollbook.actions.database.backups import applied_in_backup, identity_problem, parse_copy
 from tests.unit.local_run import local_host
 
 DUMP = """--

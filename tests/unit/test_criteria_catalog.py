@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rollbook.actions.backups import Backup
+from rollbook.actions.database.backups import Backup
 from rollbook.actions.decision import Decision
 from rollbook.core.config import NotifyTarget
 from rollbook.core.run import Run

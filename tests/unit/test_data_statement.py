@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from rollbook.actions import loss_statement
-from rollbook.actions.database import UNKEYED, having_keys
-from rollbook.actions.row_recovery import absent_table, lost, source_columns
+from rollbook.actions.database import UNKEYED, having_keys, loss_statement
+from rollbook.actions.database.row_recovery import absent_table, lost, source_columns
 from rollbook.core.state import RowKinds, RowLabels, RowsChanged, SafetyDump
 from rollbook.record import closing, data_statement
 from tests.unit.local_run import local_run

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from rollbook.actions import database_path
-from rollbook.actions.migration_plan import describe
+from rollbook.actions.database import database_path
+from rollbook.actions.database.migration_plan import describe
 from rollbook.core.errors import StepFailed
 from rollbook.core.run import Run
 from rollbook.core.state import MigrationPlan

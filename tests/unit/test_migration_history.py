@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rollbook.actions.backups import identity_problem
-from rollbook.actions.migration_history import as_migrate_sees, trees
-from rollbook.actions.package_migrations import INSTALL, packages, sources
+from rollbook.actions.database.backups import identity_problem
+from rollbook.actions.database.migration_history import as_migrate_sees, trees
+from rollbook.actions.database.package_migrations import INSTALL, packages, sources
 from rollbook.core.config import AppConfig
 from rollbook.core.records import Records
 from rollbook.core.resources import Checkout, Venv

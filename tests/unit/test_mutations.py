@@ -49,8 +49,14 @@ PATH_WRITES = {
 # (module, function): why it may write by itself — the run's own folder on the operator's machine,
 # or the tool's own files, never the environment it acts on
 OWN_FILES = {
-    ("actions/loss_statement.py", "_write_list"): "the lost rows' list, in the incident folder",
-    ("actions/row_recovery.py", "_keep_salvage"): "the salvage rows' dump, in the incident folder",
+    (
+        "actions/database/loss_statement.py",
+        "_write_list",
+    ): "the lost rows' list, in the incident folder",
+    (
+        "actions/database/row_recovery.py",
+        "_keep_salvage",
+    ): "the salvage rows' dump, in the incident folder",
     ("actions/in_app/trees.py", "git"): "runs on the app host, sent there by Host.run",
     ("lifecycle/watch_result.py", "append"): "§8.2's verdict written into the incident folder",
     ("governance/people.py", "record_signers"): "an allowed_signers file in a scratch folder",

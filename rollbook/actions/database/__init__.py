@@ -1,6 +1,16 @@
-"""Etapa 4 — the database on the db host: safety backup, connections, restore, migrations.
+"""The database, one package: here (Etapa 4 on the db host) the safety backup, the
+connections, the restore and the migrations' rows, through psql/pg_dump/dropdb/createdb on the
+db host as the procedure does; beside it, by what each is for:
 
-Every statement runs through psql/pg_dump/dropdb/createdb on the db host, as the procedure does.
+- which backup: backups (the folder's dumps, their identity), trial_restore (Paso 1.3's restore
+  into a scratch database);
+- which way back: database_path (restore, reverse the migrations, or restore then recover, by
+  what each loses), migration_plan, migration_history, package_migrations (what reversing
+  needs), restore_strategy (Etapa 4's Pasos by the way chosen), swap (a shadow database renamed
+  in), app_database (the app's own settings point at this database);
+- the rows: changed_since_backup, changed_rows, row_ranges (what was written since the backup),
+  row_recovery (Paso 4.5 puts them back), row_kinds, row_labels (what each lost row is, for
+  people), loss_statement (the list of what could not come back).
 """
 
 from __future__ import annotations
@@ -8,7 +18,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from rollbook.actions import backups
+from rollbook.actions.database import backups
 from rollbook.core.config import Timeouts
 from rollbook.core.errors import StepFailed
 from rollbook.core.host import Host

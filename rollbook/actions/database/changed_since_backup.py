@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 
-from rollbook.actions import changed_rows, database, row_ranges
-from rollbook.actions.database import ident, key_text, psql
-from rollbook.actions.loss_statement import SHOWN
+from rollbook.actions import database
+from rollbook.actions.database import changed_rows, ident, key_text, psql, row_ranges
+from rollbook.actions.database.loss_statement import SHOWN
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records

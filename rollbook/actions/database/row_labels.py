@@ -10,14 +10,14 @@ import json
 from pathlib import Path
 
 from rollbook.actions import database
-from rollbook.actions.changed_rows import cut
 from rollbook.actions.database import ident, key_text, psql
+from rollbook.actions.database.changed_rows import cut
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.resources import Venv
 from rollbook.core.site import Site
 
-SCRIPT = (Path(__file__).parent / "in_app" / "row_labels.py").read_text()
+SCRIPT = (Path(__file__).parents[1] / "in_app" / "row_labels.py").read_text()
 MARKER = "ROLLBOOK-ROW-LABELS "
 WIDTH = 80  # a label longer than this is cut (as in_app/row_labels.py cuts the app's)
 

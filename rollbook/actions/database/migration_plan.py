@@ -19,7 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rollbook.actions import ledger, migration_history, package_migrations
+from rollbook.actions import ledger
+from rollbook.actions.database import migration_history, package_migrations
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records
@@ -27,7 +28,7 @@ from rollbook.core.resources import Checkout, Venv
 from rollbook.core.site import Site
 from rollbook.core.state import AppliedMigrations, Deployed, MigrationPlan, Target
 
-REVERSE_PLAN = (Path(__file__).parent / "in_app" / "reverse_plan.py").read_text()
+REVERSE_PLAN = (Path(__file__).parents[1] / "in_app" / "reverse_plan.py").read_text()
 MARKER = "ROLLBOOK-REVERSE-PLAN "
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from rollbook.actions.database import ident, key_text, literal, psql
-from rollbook.actions.loss_statement import SHOWN  # rows per table the record names
+from rollbook.actions.database.loss_statement import SHOWN  # rows per table the record names
 from rollbook.core.resources import PostgresClient
 
 VALUE_CHARS = 60  # a value longer than this is cut, with "…"

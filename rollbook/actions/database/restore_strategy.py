@@ -1,13 +1,14 @@
 """Etapa 4's Pasos by the way back Paso 1.2 chose (database_path.py) and
-`database.restore_strategy`: the procedure's recreate (rollbook/actions/database.py), swap
-(rollbook/actions/swap.py), or nothing left to restore when Paso 3.0 reversed the migrations. The
-step definitions call these and never choose."""
+`database.restore_strategy`: the procedure's recreate (this package's __init__), swap
+(swap.py), or nothing left to restore when Paso 3.0 reversed the migrations. The step
+definitions call these and never choose."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from rollbook.actions import database, database_path, loss_statement, swap
+from rollbook.actions import database
+from rollbook.actions.database import database_path, loss_statement, swap
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records
 from rollbook.core.site import Site

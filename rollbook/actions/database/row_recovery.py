@@ -23,9 +23,17 @@ from datetime import UTC
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-from rollbook.actions import changed_rows, database, loss_statement, row_ranges
-from rollbook.actions.database import BOOKKEEPING, ident, literal, psql
-from rollbook.actions.row_ranges import KeyRanges, row_text
+from rollbook.actions import database
+from rollbook.actions.database import (
+    BOOKKEEPING,
+    changed_rows,
+    ident,
+    literal,
+    loss_statement,
+    psql,
+    row_ranges,
+)
+from rollbook.actions.database.row_ranges import KeyRanges, row_text
 from rollbook.core.errors import UserError
 from rollbook.core.incident import Incident
 from rollbook.core.operations import SalvageScratch

@@ -13,7 +13,7 @@ from rollbook.core.records import Records
 from rollbook.core.resources import Checkout, Venv
 from rollbook.core.state import MigrationTrees, Squashes
 
-IN_APP = Path(__file__).parent / "in_app"
+IN_APP = Path(__file__).parents[1] / "in_app"
 LABELS = (IN_APP / "labels.py").read_text()  # sent ahead of the scripts that name migrations
 TREES = LABELS + (IN_APP / "trees.py").read_text()
 

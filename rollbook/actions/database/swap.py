@@ -13,8 +13,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from rollbook.actions import changed_since_backup, database, database_path, loss_statement, web
-from rollbook.actions.database import ident, literal, psql
+from rollbook.actions import database, web
+from rollbook.actions.database import (
+    changed_since_backup,
+    database_path,
+    ident,
+    literal,
+    loss_statement,
+    psql,
+)
 from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.incident import Incident
 from rollbook.core.operations import DatabaseSwapped, ShadowCreated

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
-from rollbook.actions import changed_since_backup, database, database_path, swap
-from rollbook.actions.database import literal, psql
+from rollbook.actions import database
+from rollbook.actions.database import changed_since_backup, database_path, literal, psql, swap
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.records import Records

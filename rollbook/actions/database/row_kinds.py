@@ -23,7 +23,7 @@ from rollbook.core.resources import Venv
 from rollbook.core.site import Site
 from rollbook.core.state import DataLoss, RowKinds
 
-SCRIPT = (Path(__file__).parent / "in_app" / "regenerated.py").read_text()
+SCRIPT = (Path(__file__).parents[1] / "in_app" / "regenerated.py").read_text()
 MARKER = "ROLLBOOK-REGENERATED "
 
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from rollbook.actions import database, loss_statement, row_labels
-from rollbook.actions.database import ident, owner, psql
-from rollbook.actions.loss_statement import UNNAMED
-from rollbook.actions.migration_plan import describe
+from rollbook.actions import database
+from rollbook.actions.database import ident, loss_statement, owner, psql, row_labels
+from rollbook.actions.database.loss_statement import UNNAMED
+from rollbook.actions.database.migration_plan import describe
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
 from rollbook.core.operations import MigrationsReversing

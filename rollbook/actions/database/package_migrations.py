@@ -17,7 +17,7 @@ import posixpath
 from urllib.parse import unquote, urlparse
 
 from rollbook.actions import dependencies
-from rollbook.actions.migration_history import IN_APP, LABELS
+from rollbook.actions.database.migration_history import IN_APP, LABELS
 from rollbook.actions.requirements import normalize
 from rollbook.core.config import Environment
 from rollbook.core.errors import StepFailed
