@@ -12,7 +12,9 @@ from typing import Any
 from rollbook.actions import database, logs, web
 from rollbook.core.errors import StepFailed
 from rollbook.core.incident import Incident
+from rollbook.core.records import Records
 from rollbook.core.site import Site
+from rollbook.core.state import SymptomsObserved
 
 DOWN = "Servicio completamente caído (HTTP 500/503 del health check en cada servidor)"
 CRITICAL = "Funcionalidad crítica no responde"
@@ -97,7 +99,7 @@ def log_errors(site: Site, now: datetime) -> dict[str, Any] | None:
     }
 
 
-def observe(incident: Incident, site: Site) -> dict[str, Any]:
+def observe(incident: Incident, site: Site, records: Records) -> SymptomsObserved:
     """The observable criteria of Paso 1.1, recorded as `symptoms_observed`; a contradiction
     with the declared severity is said."""
     health, hosts = site.env.health, site.hosts("app")
@@ -123,15 +125,16 @@ def observe(incident: Incident, site: Site) -> dict[str, Any]:
         f"sin leer: {', '.join(logged['unread'])}" if logged else "logs.files no configurado"
     )
     unseen = [NO_LOSS_SEEN] + ([] if read else [f"{LOG_RATE} ({why})"])
-    fact = incident.note(
-        "symptoms_observed",
-        urls=statuses,
-        failing=failing,
-        database=reached,
-        log_errors=logged,
-        criteria_met=met,
-        not_observed=unseen,
-        contradiction=contradiction,
+    fact = records.keep(
+        SymptomsObserved(
+            urls=statuses,
+            failing=failing,
+            database=reached,
+            log_errors=logged,
+            criteria_met=met,
+            not_observed=unseen,
+            contradiction=contradiction,
+        )
     )
     incident.say(
         f"observed (Paso 1.1): {len(failing)} of {len(statuses)} URLs failing"
@@ -148,21 +151,21 @@ def observe(incident: Incident, site: Site) -> dict[str, Any]:
     return fact
 
 
-def summary(fact: dict[str, Any] | None) -> str:
+def summary(seen: SymptomsObserved | None) -> str:
     """One line for the record: what Paso 1.1 observed, and a contradiction if any."""
-    if not fact:
+    if seen is None:
         return "n/d"
-    urls, failing = fact["urls"], fact["failing"]
+    urls, failing = seen.urls, seen.failing
     said = (
         f"{len(failing)} de {len(urls)} URLs con error"
         + (f" ({', '.join(f'{k}: {v}' for k, v in failing.items())})" if failing else "")
-        + f"; base de datos {fact['database']}"
-        + _logged(fact.get("log_errors"))
+        + f"; base de datos {seen.database}"
+        + _logged(seen.log_errors)
         + "; criterios cumplidos: "
-        + (", ".join(fact["criteria_met"]) or "ninguno")
-        + f"; no observados: {', '.join(fact['not_observed'])}"
+        + (", ".join(seen.criteria_met) or "ninguno")
+        + f"; no observados: {', '.join(seen.not_observed)}"
     )
-    return said + (f" — CONTRADICCIÓN: {fact['contradiction']}" if fact["contradiction"] else "")
+    return said + (f" — CONTRADICCIÓN: {seen.contradiction}" if seen.contradiction else "")
 
 
 def _logged(logged: dict[str, Any] | None) -> str:

@@ -170,6 +170,10 @@ class DatabaseConfig(_Strict):
     # app for its model's __str__
     label_columns: dict[str, str] = Field(default_factory=dict)
 
+    def client_args(self) -> list[str]:
+        """How PostgreSQL's clients reach it: host, port and user (the password never here)."""
+        return ["-h", self.host, "-p", str(self.port), "-U", self.user]
+
 
 class HealthConfig(_Strict):
     url: str  # asked on every app host (curl there)

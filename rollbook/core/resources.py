@@ -136,8 +136,7 @@ class PostgresClient:
     password: str
 
     def connection(self) -> list[str]:
-        db = self.database
-        return ["-h", db.host, "-p", str(db.port), "-U", db.user]
+        return self.database.client_args()
 
     def run(
         self,

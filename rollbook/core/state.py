@@ -30,6 +30,27 @@ class Record:
 
 
 @dataclass(frozen=True)
+class SymptomsObserved(Record):
+    """Paso 1.1: what rollbook itself observed beside the declared symptoms — each URL's answer
+    (`urls`, `failing`), the database, the logs' error lines (None: not read), the document's
+    criteria met, what it cannot observe, and a contradiction with the declared severity."""
+
+    KEY: ClassVar[str] = "symptoms_observed"
+    urls: dict[str, int] = field(default_factory=dict)
+    failing: dict[str, int] = field(default_factory=dict)
+    database: str = "n/d"
+    log_errors: dict[str, Any] | None = None
+    criteria_met: list[str] = field(default_factory=list)
+    not_observed: list[str] = field(default_factory=list)
+    contradiction: str | None = None
+
+    @property
+    def first_error(self) -> str | None:
+        """The running release's first error line's time (ISO), if the logs were read."""
+        return (self.log_errors or {}).get("first")
+
+
+@dataclass(frozen=True)
 class Deployed(Record):
     """Paso 1.2: the release deployed now — the one the rollback leaves — and when it was
     deployed here (unix time) and where that time comes from."""

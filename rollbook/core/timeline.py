@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rollbook.core.state import SymptomsObserved
+
 # fact key → the procedure's timeline line (Paso 7.1)
 MILESTONES = [
     ("incident", "Rollback aprobado"),
@@ -38,10 +40,8 @@ def problem_time(events: list[dict[str, Any]]) -> str | None:
     """When the problem shows: the first error line Paso 1.1 found in the running release's
     logs, when it is before the run's start (after it: the run's own requests may have caused
     it); None otherwise."""
-    observed = next(
-        (e["value"] for e in events if e["event"] == "fact" and e["key"] == "symptoms_observed"), {}
-    )
-    first = (observed.get("log_errors") or {}).get("first")
+    observed = SymptomsObserved.read(facts(events))
+    first = observed.first_error if observed else None
     return first if events and first and first < events[0]["ts"] else None
 
 

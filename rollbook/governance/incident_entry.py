@@ -13,7 +13,7 @@ from rollbook.checks import prerequisites
 from rollbook.core.errors import StepFailed
 from rollbook.core.executor import Mode
 from rollbook.core.run import Run
-from rollbook.core.state import ChosenBackup, Target
+from rollbook.core.state import ChosenBackup, SymptomsObserved, Target
 from rollbook.core.verdict import Verdict, judged
 from rollbook.governance import approval, signing
 from rollbook.governance.notify import STARTING, announce
@@ -34,7 +34,9 @@ def record_incident(run: Run) -> dict[str, object]:
         problem = signing.usable_key(key)
         if problem:
             raise StepFailed(f"the incident record cannot be signed: {problem}")
-    seen = symptoms.observe(run.incident, run.site)  # beside what the operator declares
+    seen = symptoms.observe(
+        run.incident, run.site, run.records
+    )  # beside what the operator declares
     approved = approval.establish(run)
     prerequisites.checks_configured(run)
     approver = approved.get("approver") or (
@@ -46,7 +48,7 @@ def record_incident(run: Run) -> dict[str, object]:
         opts.users_affected,
         valid_backup=True,
         approved_by=approver,
-        contradicted=bool(seen["contradiction"]),
+        contradicted=bool(seen.contradiction),
     )
     run.incident.note(
         "decision_tree",
@@ -120,7 +122,8 @@ def tree_after_backup(run: Run, backup: str | None) -> None:
     path, None when there is none): the tree recorded again with what was observed."""
     opts, facts = run.incident.options, run.incident.journal.facts()
     approver = facts.get("decision_tree", {}).get("approver")
-    contradicted = bool(facts.get("symptoms_observed", {}).get("contradiction"))
+    seen = SymptomsObserved.read(facts)
+    contradicted = bool(seen and seen.contradiction)
     tree = decide(opts.severity, opts.users_affected, backup is not None, approver, contradicted)
     seen = f"válido: {backup} (Paso 1.3)" if backup else "ninguno válido (Paso 1.3)"
     run.incident.note(

@@ -119,12 +119,13 @@ def undelivered(run: Run, kind: str) -> list[str]:
     return [f"{e['target']}: {e['reason']}" for e in warned if e["kind"] == kind]
 
 
-def delivered(run: Run, kind: str) -> list[str]:
-    return [
-        str(e["target"])
+def delivered(run: Run, kind: str) -> dict[str, str]:
+    """The channels a message of `kind` reached: {its variable: when (the journal's stamp)}."""
+    return {
+        str(e["target"]).split(" ")[0]: str(e["ts"])
         for e in run.incident.journal.events("notification_sent")
         if e["kind"] == kind
-    ]
+    }
 
 
 def escalate_undelivered(run: Run, kind: str, missing: list[str]) -> str:

@@ -21,13 +21,14 @@ from rollbook.core.state import (
     DataLoss,
     MigrationPlan,
     SafetyDump,
+    SymptomsObserved,
     Target,
     TrialRestore,
     VenvBuilt,
     VenvRenamed,
     VenvRenamedBack,
 )
-from rollbook.governance import approval, people, provenance, sign_off, signing
+from rollbook.governance import approval, notify, people, provenance, sign_off, signing
 from rollbook.governance.notify import CLOSING, NOT_DELIVERED
 from rollbook.record import (
     data_statement,
@@ -348,7 +349,7 @@ def render_markdown(run: Run, outcome: str = "EN CURSO", extra: list[str] | None
         f"- Duración total: {minutes(timeline.seconds_between(start, end))}",
         f"- Ambiente: {run.site.env.name.upper()}",
         f"- Severidad: {incident.get('severity') or run.incident.options.severity or 'n/d'}",
-        f"- Observado por rollbook (Paso 1.1): {symptoms.summary(facts.get('symptoms_observed'))}",
+        f"- Observado por rollbook (Paso 1.1): {symptoms.summary(SymptomsObserved.read(facts))}",
         f"- Decisión: {incident.get('decision', 'n/d')}",
         f"- Aprobación: {approval.summary(facts.get('approval'))}",
         f"{FINAL_STATE}{stable(run, events)}",
@@ -491,9 +492,9 @@ def _incident_span(events: list[dict[str, Any]]) -> str:
     if final_state.recovery_state(events):
         return "sin cerrar: la corrida volvió al estado previo (§9); el incidente sigue abierto"
     back = timeline.health_back_time(events)
-    observed = timeline.facts(events).get("symptoms_observed", {})
+    observed = SymptomsObserved.read(timeline.facts(events))
     if not first:
-        seen = observed.get("log_errors") is not None
+        seen = observed is not None and observed.log_errors is not None
         return (
             "n/d: ningún error en los logs antes de la corrida (Paso 1.1)"
             if seen
@@ -513,8 +514,8 @@ def _evidence(events: list[dict[str, Any]]) -> list[str]:
     """For the root cause: the first error lines of the release that was running, as Paso 1.1
     read them before any change (since its services started), else as §8.1's check read them
     (the document's window, before the services' last start)."""
-    observed = timeline.facts(events).get("symptoms_observed", {})
-    lines = (observed.get("log_errors") or {}).get("lines", [])
+    observed = SymptomsObserved.read(timeline.facts(events))
+    lines = ((observed and observed.log_errors) or {}).get("lines", [])
     said = "la versión en marcha antes del rollback, desde el inicio de sus servicios (Paso 1.1)"
     if not lines:
         lines = (_logs_judged(events) or {}).get("before_lines", [])
@@ -601,11 +602,7 @@ def _told(run: Run, kind: str, roles: tuple[str, ...]) -> str | None:
     """Evidence that the `kind` notice reached every person holding one of `roles` on their own
     channel (notification_sent under their notify_env); None when anyone of them was not."""
     holders = people.holding(run.site.env, list(roles))
-    sent = {
-        str(e["target"]).split(" ")[0]: str(e["ts"])
-        for e in run.incident.journal.events("notification_sent")
-        if e["kind"] == kind
-    }
+    sent = notify.delivered(run, kind)
     if not holders or any(p.notify_env not in sent for p in holders):
         return None
     return "hecho: el aviso de fin del Paso 7.2 llegó a " + "; ".join(

@@ -11,7 +11,7 @@ from rollbook.actions import symptoms
 from rollbook.actions.database import database_path
 from rollbook.core.journal import read_journal
 from rollbook.core.run import Run
-from rollbook.core.state import Target
+from rollbook.core.state import SymptomsObserved, Target
 from rollbook.governance import approval, provenance
 from rollbook.record import closing
 
@@ -76,7 +76,7 @@ def write_plan(run: Run) -> tuple[Path, Path]:
     document["symptoms"] = {
         "declared": run.incident.options.reason,
         "severity": run.incident.options.severity,
-        "observed": facts.get("symptoms_observed"),
+        "observed": observed.value() if (observed := SymptomsObserved.read(facts)) else None,
     }
     as_json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     target = Target.read(facts)
@@ -92,7 +92,7 @@ def write_plan(run: Run) -> tuple[Path, Path]:
         f"- Síntomas declarados: {run.incident.options.reason or 'n/d'} "
         f"(severidad {run.incident.options.severity or 'n/d'})",
         f"- Observado por rollbook (Paso 1.1, fuera de la huella): "
-        f"{symptoms.summary(facts.get('symptoms_observed'))}",
+        f"{symptoms.summary(SymptomsObserved.read(facts))}",
         f"- Huella del plan (lo que firma `rollbook approve`): {document['plan_sha256']}",
         "",
     ]

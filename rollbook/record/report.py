@@ -17,7 +17,7 @@ from rollbook.actions import symptoms
 from rollbook.actions.database import database_path
 from rollbook.core import timeline
 from rollbook.core.run import Run
-from rollbook.core.state import ChosenBackup, SafetyDump, Target
+from rollbook.core.state import ChosenBackup, SafetyDump, SymptomsObserved, Target
 from rollbook.governance import provenance
 from rollbook.governance.notify import NOT_DELIVERED
 from rollbook.record import (
@@ -53,7 +53,7 @@ def environment_table(run: Run, events: list[dict[str, Any]]) -> dict[str, str]:
         "Ambiente": run.site.env.name,
         "Severidad": str(incident.get("severity") or run.incident.options.severity or "n/d"),
         "Razón": str(run.incident.options.reason or incident.get("symptoms") or "n/d"),
-        "Observado (Paso 1.1)": symptoms.summary(facts.get("symptoms_observed")),
+        "Observado (Paso 1.1)": symptoms.summary(SymptomsObserved.read(facts)),
         "Impacto": str(run.incident.options.impact or incident.get("impact") or "n/d"),
         "Aprobado por": str(incident.get("approved_by") or run.incident.options.approved_by),
         "Procedimiento": provenance.summary(facts.get("provenance")),

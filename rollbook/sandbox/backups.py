@@ -36,12 +36,7 @@ def dump_database(layout: Layout, name: str, path: Path) -> None:
     layout.shell.run(
         [
             server_bin() / "pg_dump",
-            "-h",
-            db.host,
-            "-p",
-            str(db.port),
-            "-U",
-            db.user,
+            *db.client_args(),
             "-d",
             name,
             "-f",

@@ -45,12 +45,7 @@ def other_database_dump(tmp_path: Path) -> str:
     subprocess.run(
         [
             "pg_dump",
-            "-h",
-            db.host,
-            "-p",
-            str(db.port),
-            "-U",
-            db.user,
+            *db.client_args(),
             "-d",
             "postgres",
             "-f",

@@ -2,6 +2,7 @@
 answered, and the contradiction with a CRITICO declared while nothing observable is down."""
 
 from rollbook.actions.symptoms import CRITICAL, DOWN, LOG_RATE, NO_DATABASE, summary, verdict
+from rollbook.core.state import SymptomsObserved
 
 HEALTH, ORDERS = "local:// http://app/health/", "local:// http://app/orders/"
 
@@ -37,7 +38,7 @@ def test_the_record_line_names_what_failed_and_what_was_not_observed() -> None:
         "not_observed": ["Pérdida de datos detectada"],
         "contradiction": None,
     }
-    assert summary(fact) == (
+    assert summary(SymptomsObserved.of(fact)) == (
         f"1 de 2 URLs con error ({ORDERS}: 500); base de datos responde; criterios cumplidos: "
         f"{CRITICAL}; no observados: Pérdida de datos detectada"
     )
@@ -78,12 +79,12 @@ def test_the_record_line_says_the_logs_error_rate_and_first_error() -> None:
     assert (
         "; errores en logs: 7 en el último minuto, 12 en los últimos 42 s (desde el inicio de "
         "los servicios); el primero desde el inicio de los servicios (hace 42 s): 10:51:03 UTC, "
-        "local:// a.log: ERROR x; criterios cumplidos: " in summary(fact)
+        "local:// a.log: ERROR x; criterios cumplidos: " in summary(SymptomsObserved.of(fact))
     )
     # a release running for an hour: the rate over the document's 300 s, the first error an
     # hour back; a log not read is said
     older = {**logged, "window": 300.0, "since_start": 3600.0, "unread": ["local:// b.log: x"]}
-    said = summary({**fact, "log_errors": older})
+    said = summary(SymptomsObserved.of({**fact, "log_errors": older}))
     assert (
         "12 en los últimos 300 s; el primero desde el inicio de los servicios (hace 3600 s)" in said
     )
