@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rollbook.actions import web
 from rollbook.core.config import Thresholds
 from rollbook.core.site import Site
 from rollbook.core.state import ChosenBackup, TrialRestore
@@ -84,13 +85,28 @@ def follow_ups_owned(follow_ups: list[dict[str, object]]) -> Verdict:
     return judged(unowned if follow_ups else ["no closing action listed"], "closing actions")
 
 
-def proxy_answers(answers: Mapping[str, int], wrong: tuple[int, ...], expected: str) -> Verdict:
-    """What the users' URLs answered through the proxy against what the Paso expects."""
-    return judged(
-        f"{url} answered {code or 'nothing'}, {expected}"
+def maintenance_on(active: bool, answers: Mapping[str, int]) -> Verdict:
+    """Paso 2.3: the page file in place, and the users' URLs answering 503 through the proxy."""
+    problems = [] if active else ["the maintenance page file is not in place"]
+    problems += [
+        f"{url} answered {code or 'nothing'}, expected 503 with the maintenance page"
         for url, code in answers.items()
-        if code in wrong
-    )
+        if code != 503
+    ]
+    return judged(problems)
+
+
+def traffic_back(active: bool, answers: Mapping[str, int], bound: float) -> Verdict:
+    """Paso 5.3: the page file gone, and the users' URLs reaching the app through the proxy
+    within services.start_timeout."""
+    problems = ["the maintenance page file is still in place"] if active else []
+    problems += [
+        f"{url} answered {code or 'nothing'} through the proxy for {bound:.0f} s "
+        "(services.start_timeout): the proxy does not reach the app"
+        for url, code in answers.items()
+        if code in web.PROXY_ERRORS
+    ]
+    return judged(problems)
 
 
 def no_log_errors(log_errors: Mapping[str, list[str]]) -> Verdict:

@@ -43,8 +43,15 @@ def test_the_script_its_checks_in_order(tmp_path: Path) -> None:
 
 def test_proxy_answers_and_log_errors() -> None:
     answers = {"http://x/": 200, "http://x/api": 502}
-    bad = criteria.proxy_answers(answers, (0, 502, 503, 504), "the proxy does not reach the app")
-    assert bad.problems == ["http://x/api answered 502, the proxy does not reach the app"]
+    back = criteria.traffic_back(False, answers, 30)
+    assert [p.split(" through")[0] for p in back.problems] == ["http://x/api answered 502"]
+    assert len(criteria.traffic_back(True, {"http://x/": 200}, 30).problems) == 1
+    on = criteria.maintenance_on(True, answers)
+    assert [p.split(",")[0] for p in on.problems] == [
+        "http://x/ answered 200",
+        "http://x/api answered 502",
+    ]
+    assert criteria.maintenance_on(True, {"http://x/": 503}).problems == []
     assert criteria.no_log_errors({"a": [], "b": []}).problems == []
     assert criteria.no_log_errors({"a": ["ERROR x", "ERROR y"]}).problems == ["a: ERROR x"]
 
