@@ -30,6 +30,7 @@ from rollbook.core.errors import StepFailed, UserError
 from rollbook.core.executor import Mode
 from rollbook.core.option_table import replan_arguments
 from rollbook.core.run import Run
+from rollbook.core.state import SymptomsObserved
 from rollbook.governance import people, provenance, signing, statements
 
 _TIMESTAMP = re.compile(r"\d{8}_\d{6}")  # names made from the run's start time
@@ -162,9 +163,11 @@ def situation(said: dict[str, Any] | None) -> str:
     """What an approver signs of the situation: declared, and what Paso 1.1 observed."""
     if not said:
         return "no consta en el plan (planificado antes de que rollbook la registrara)"
+    observed = said.get("observed")  # Paso 1.1's record as the plan's JSON holds it
+    seen = SymptomsObserved.of(observed) if observed else None
     return (
         f"declarado {said['severity'] or 'n/d'}: {said['declared'] or 'n/d'}; observado: "
-        f"{symptoms.summary(said['observed'])}"
+        f"{symptoms.summary(seen)}"
     )
 
 

@@ -3,6 +3,7 @@ answered, and the contradiction with a CRITICO declared while nothing observable
 
 from rollbook.actions.symptoms import CRITICAL, DOWN, LOG_RATE, NO_DATABASE, summary, verdict
 from rollbook.core.state import SymptomsObserved
+from rollbook.governance import approval
 
 HEALTH, ORDERS = "local:// http://app/health/", "local:// http://app/orders/"
 
@@ -89,3 +90,12 @@ def test_the_record_line_says_the_logs_error_rate_and_first_error() -> None:
         "12 en los últimos 300 s; el primero desde el inicio de los servicios (hace 3600 s)" in said
     )
     assert "; SIN LEER: local:// b.log: x" in said
+
+
+def test_what_an_approver_signs_reads_paso_1_1_from_the_plans_json() -> None:
+    """`rollbook approve` and the record read the observation back from plan.json (a dict)."""
+    observed = {"urls": {HEALTH: 500}, "failing": {HEALTH: 500}, "database": "responde"}
+    said = approval.situation({"severity": "ALTO", "declared": "500s", "observed": observed})
+    assert said.startswith("declarado ALTO: 500s; observado: 1 de 1 URLs con error")
+    unseen = approval.situation({"severity": "ALTO", "declared": "500s", "observed": None})
+    assert unseen.endswith("observado: n/d")
